@@ -1,0 +1,146 @@
+/**
+ * The runtime seam: the whole surface of Bun or Deno that the rest of the code may use, in
+ * Web-standard types. Only `src/runtime/bun*.ts` and `src/runtime/deno*.ts` implement it.
+ */
+
+/** Which runtime executes this server. */
+export type RuntimeName = "bun" | "deno";
+
+/** How a child ended: exactly one of `code` and `signal` is non-null. */
+export interface ExitStatus {
+  readonly code: number | null;
+  /** The signal number that killed the child. */
+  readonly signal: number | null;
+}
+
+/** A fully resolved spawn request: the program path is already looked up. */
+export interface SpawnPlan {
+  /** Absolute (or cwd-relative with a slash) path of the executable. */
+  readonly program: string;
+  /** Arguments after argv[0]. */
+  readonly args: readonly string[];
+  /** The argv[0] the child sees. */
+  readonly argv0: string;
+  readonly cwd: string;
+  /** The child's whole environment. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Whether the child gets a writable stdin pipe (else the null device). */
+  readonly stdin: "pipe" | "null";
+}
+
+/** The child's stdin, in write order. */
+export interface StdinSink {
+  /** Resolves once the bytes are handed to the kernel (back-pressure follows the pipe). */
+  write(data: Uint8Array): Promise<void>;
+  /** Closes the pipe; the child reads end of file. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A child on pipes. Every child leads its own session and process group (pid = pgid). */
+export interface PipeChild {
+  readonly pid: number;
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly stderr: ReadableStream<Uint8Array>;
+  readonly stdin: StdinSink | null;
+  readonly exited: Promise<ExitStatus>;
+}
+
+/** Terminal size in character cells. */
+export interface TerminalSize {
+  readonly cols: number;
+  readonly rows: number;
+}
+
+/** A child on a pseudo-terminal; it is a session leader with the terminal as controlling tty. */
+export interface PtyChild {
+  readonly pid: number;
+  /** Everything the terminal emits, ending when every holder of the terminal has closed it. */
+  readonly output: ReadableStream<Uint8Array>;
+  readonly exited: Promise<ExitStatus>;
+  /** Writes to the terminal's input side, as typed keys. */
+  write(data: Uint8Array): Promise<void>;
+  /** Sets the window size; the foreground group gets SIGWINCH. */
+  resize(size: TerminalSize): void;
+  /** Releases the terminal (after the output has ended, or to hang it up). Idempotent. */
+  close(): void;
+}
+
+/** An accepted WebSocket as the server sees it. */
+export interface WsConnection {
+  /** Sends one text message. */
+  send(text: string): void;
+  /** Bytes queued in the runtime but not yet written to the socket. */
+  bufferedAmount(): number;
+  close(code: number, reason: string): void;
+  /** The peer address, `ip:port`. */
+  readonly remote: string;
+}
+
+/** Callbacks of one WebSocket; the server owns the logic, the runtime the transport. */
+export interface WsHandlers {
+  onOpen(ws: WsConnection): void;
+  onMessage(ws: WsConnection, data: string | Uint8Array): void;
+  onClose(ws: WsConnection, code: number, reason: string): void;
+  /** Called when the runtime's outbound buffer has drained (see `bufferedAmount`). */
+  onDrain(ws: WsConnection): void;
+}
+
+/** Options of a WebSocket upgrade. */
+export interface UpgradeOptions {
+  /** The subprotocol to select in the 101 response, if any. */
+  readonly protocol: string | null;
+  readonly handlers: WsHandlers;
+}
+
+/** What `serve` needs: a fetch handler that may call `upgrade` for WebSocket requests. */
+export interface ServeOptions {
+  readonly hostname: string;
+  readonly port: number;
+  /** Largest accepted WebSocket message in bytes; larger ones close with 1009. */
+  readonly maxMessageBytes: number;
+  /** Seconds without traffic after which a WebSocket is closed; pings keep live peers. */
+  readonly idleTimeoutSeconds: number;
+  readonly fetch: (request: Request, upgrade: Upgrader) => Response | Promise<Response>;
+}
+
+/** Upgrades a request to a WebSocket; returns the response to give back (101 on success). */
+export type Upgrader = (request: Request, options: UpgradeOptions) => Response;
+
+/** A listening HTTP server. */
+export interface HttpServer {
+  readonly hostname: string;
+  readonly port: number;
+  /** Stops accepting; with `force`, also closes live connections. */
+  stop(force: boolean): Promise<void>;
+}
+
+/** The runtime adapter. */
+export interface Runtime {
+  readonly name: RuntimeName;
+  /** The runtime's version string. */
+  readonly version: string;
+
+  spawn(plan: SpawnPlan): Promise<PipeChild>;
+  spawnPty(plan: SpawnPlan, size: TerminalSize): Promise<PtyChild>;
+  serve(options: ServeOptions): Promise<HttpServer>;
+
+  /** argv that starts this same program again (compiled binary, or runtime + script). */
+  selfCommand(): string[];
+
+  /** This process's environment (a copy). */
+  env(): Record<string, string>;
+  cwd(): string;
+  pid(): number;
+  /** Sends a signal number to a pid (negative = process group). Throws the OS error. */
+  kill(pid: number, signal: number): void;
+  /** Registers a handler for a process signal (`SIGTERM`, `SIGINT`). */
+  onSignal(name: "SIGTERM" | "SIGINT", handler: () => void): void;
+  exit(code: number): never;
+
+  /** This process's stdin as a byte stream. */
+  stdin(): ReadableStream<Uint8Array>;
+  /** Writes to stdout; resolves when the bytes are accepted. */
+  writeStdout(data: Uint8Array): Promise<void>;
+  /** Writes to stderr without waiting. */
+  writeStderr(text: string): void;
+}
