@@ -1,0 +1,62 @@
+import type { EnvPolicy } from "../protocol/mod.ts";
+
+/** Names kept by `inherit: "core"` (compared case-insensitively). */
+const CORE_NAMES = new Set(
+  ["PATH", "SHELL", "TMPDIR", "TEMP", "TMP", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "LOGNAME", "USER"],
+);
+/** Dropped unless `ignoreDefaultExcludes`. */
+const DEFAULT_EXCLUDES = ["*KEY*", "*SECRET*", "*TOKEN*"];
+/** Launch secrets that never reach a child, whatever `set` and the overlay say (§6.3 step 7). */
+const SCRUBBED = new Set([
+  "CODEX_EXEC_SERVER_NOISE_AUTH_TOKEN",
+  "NODE_REPL_AUTH_TOKEN",
+  "OPENAI_FEDERATION_RULE_ID",
+  "OPENAI_IDENTITY_TOKEN_FILE",
+  "OPENAI_WORKLOAD_IDENTITY_CONTEXT",
+]);
+
+/**
+ * Computes a child's whole environment (PROTOCOL.md §6): exactly `overlay` without a policy,
+ * otherwise the server's environment filtered by the policy with `overlay` laid over it.
+ */
+export function buildChildEnv(
+  serverEnv: Readonly<Record<string, string>>,
+  policy: EnvPolicy | null | undefined,
+  overlay: Readonly<Record<string, string>>,
+): Record<string, string> {
+  if (!policy) return { ...overlay };
+  const result = new Map<string, string>();
+  for (const [name, value] of Object.entries(serverEnv)) {
+    if (policy.inherit === "all" || (policy.inherit === "core" && CORE_NAMES.has(name.toUpperCase()))) {
+      result.set(name, value);
+    }
+  }
+  const excludes = [...(policy.ignoreDefaultExcludes ? [] : DEFAULT_EXCLUDES), ...policy.exclude].map(globToRegExp);
+  for (const name of [...result.keys()]) {
+    if (excludes.some((glob) => glob.test(name))) result.delete(name);
+  }
+  for (const [name, value] of Object.entries(policy.set)) result.set(name, value);
+  if (policy.includeOnly.length > 0) {
+    const includes = policy.includeOnly.map(globToRegExp);
+    for (const name of [...result.keys()]) {
+      if (!includes.some((glob) => glob.test(name))) result.delete(name);
+    }
+  }
+  for (const [name, value] of Object.entries(overlay)) result.set(name, value);
+  const env: Record<string, string> = {};
+  for (const [name, value] of result) {
+    if (!SCRUBBED.has(name.toUpperCase())) env[name] = value;
+  }
+  return env;
+}
+
+/** A glob of §6.3 (`*`, `?`, literal otherwise) as a whole-name, case-insensitive pattern. */
+export function globToRegExp(glob: string): RegExp {
+  let source = "";
+  for (const ch of glob) {
+    if (ch === "*") source += "[\\s\\S]*";
+    else if (ch === "?") source += "[\\s\\S]";
+    else source += ch.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
+  }
+  return new RegExp(`^${source}$`, "iu");
+}

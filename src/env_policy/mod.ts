@@ -1,0 +1,1 @@
+export { buildChildEnv, globToRegExp } from "./env_policy.ts";

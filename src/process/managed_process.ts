@@ -1,0 +1,295 @@
+import { encodeBase64 } from "../protocol/mod.ts";
+import type { ProcessListEntry, ProcessReadResult, StreamName, WriteStatus } from "../protocol/mod.ts";
+import type { ExitStatus, PipeChild, PtyChild, Runtime, TerminalSize } from "../runtime/mod.ts";
+import { DenialScanner } from "./denial_scanner.ts";
+import { type LogChunk, MAX_CHUNK_BYTES, OutputLog } from "./output_log.ts";
+import { StdinQueue } from "./stdin_queue.ts";
+import { WriteIdMemory } from "./write_id_memory.ts";
+
+/** Signal numbers used by the manager itself. */
+const SIGHUP = 1;
+const SIGKILL = 9;
+const SIGTERM = 15;
+
+/** What a process reports to its owner as its log grows. */
+export interface ProcessEvents {
+  /** A chunk was appended. */
+  output(process: ManagedProcess, chunk: LogChunk): void;
+  exited(process: ManagedProcess, seq: number): void;
+  closed(process: ManagedProcess, seq: number): void;
+  /** Resolves when the owner's outbound path can take more output (§5.12). */
+  flowReady(): Promise<void> | null;
+}
+
+/** Fixed facts of a process known before it spawns. */
+export interface ProcessInit {
+  readonly processId: string;
+  readonly argv0: string;
+  readonly tty: boolean;
+  readonly retainedOutputBytes: number;
+  readonly killGraceMs: number;
+}
+
+/** The states of PROTOCOL.md §5.3. */
+export type ProcessState = "starting" | "running" | "exited" | "closed";
+
+/**
+ * One process of a session: its child, its output log, its stdin queue and its state machine.
+ * Every signal addresses the child's process group.
+ */
+export class ManagedProcess {
+  readonly id: string;
+  readonly argv0: string;
+  readonly tty: boolean;
+  readonly startedAtMs = Date.now();
+  readonly log: OutputLog;
+  readonly writeIds = new WriteIdMemory(1024);
+
+  #state: ProcessState = "starting";
+  #pid: number | null = null;
+  #exitCode: number | null = null;
+  #timedOut = false;
+  #failure: string | null = null;
+  #sandboxDenied = false;
+  #scanner: DenialScanner | null = null;
+  readonly #runtime: Runtime;
+  readonly #events: ProcessEvents;
+  readonly #killGraceMs: number;
+  #pty: PtyChild | null = null;
+  #stdin: StdinQueue | null = null;
+  #started = Promise.withResolvers<boolean>();
+  #closed = Promise.withResolvers<void>();
+  #timeout: ReturnType<typeof setTimeout> | null = null;
+  #killTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(runtime: Runtime, init: ProcessInit, events: ProcessEvents) {
+    this.#runtime = runtime;
+    this.#events = events;
+    this.id = init.processId;
+    this.argv0 = init.argv0;
+    this.tty = init.tty;
+    this.#killGraceMs = init.killGraceMs;
+    this.log = new OutputLog(init.retainedOutputBytes);
+  }
+
+  /** Whether it runs sandboxed: its output is then scanned for denials (§5.11). */
+  get sandboxed(): boolean {
+    return this.#scanner !== null;
+  }
+
+  /** Marks the process as sandboxed before it spawns. */
+  markSandboxed(): void {
+    this.#scanner ??= new DenialScanner();
+  }
+
+  /** Resolves once the process is closed, or at once if its start failed. */
+  get closedPromise(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  get state(): ProcessState {
+    return this.#state;
+  }
+
+  get pid(): number | null {
+    return this.#pid;
+  }
+
+  get exitCode(): number | null {
+    return this.#exitCode;
+  }
+
+  get timedOut(): boolean {
+    return this.#timedOut;
+  }
+
+  /** Resolves true when the spawn succeeded, false when it failed. */
+  get started(): Promise<boolean> {
+    return this.#started.promise;
+  }
+
+  /** Marks the spawn as failed; the owner removes the entry. */
+  failStart(): void {
+    this.#started.resolve(false);
+    this.#closed.resolve();
+  }
+
+  /** Takes over a spawned pipe child. */
+  attachPipes(child: PipeChild, timeoutMs: number | null): void {
+    this.#pid = child.pid;
+    this.#stdin = child.stdin ? new StdinQueue(child.stdin) : null;
+    this.#becomeRunning(timeoutMs);
+    const stdout = this.#pump(child.stdout, "stdout");
+    const stderr = this.#pump(child.stderr, "stderr");
+    void this.#finish(child.exited, Promise.all([stdout, stderr]));
+  }
+
+  /** Takes over a spawned terminal child. */
+  attachPty(child: PtyChild, timeoutMs: number | null): void {
+    this.#pid = child.pid;
+    this.#pty = child;
+    this.#stdin = new StdinQueue({ write: (data) => child.write(data), close: () => Promise.resolve() });
+    this.#becomeRunning(timeoutMs);
+    const output = this.#pump(child.output, "pty");
+    const exited = child.exited.then((status) => {
+      // The kernel hangs up a controlling terminal's session when its leader exits; do the same
+      // so that background jobs let go of the terminal and the output reaches end of file.
+      this.#signalGroup(SIGHUP);
+      return status;
+    });
+    void this.#finish(exited, output.finally(() => child.close()));
+  }
+
+  #becomeRunning(timeoutMs: number | null): void {
+    this.#state = "running";
+    if (timeoutMs !== null) this.#timeout = setTimeout(() => this.#onTimeout(), timeoutMs);
+    this.#started.resolve(true);
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>, name: StreamName): Promise<void> {
+    const reader = stream.getReader();
+    try {
+      for (;;) {
+        const gate = this.#events.flowReady();
+        if (gate !== null) await gate;
+        const { value, done } = await reader.read();
+        if (done) return;
+        this.#append(name, value);
+      }
+    } catch (error) {
+      if (this.#failure === null) {
+        this.#failure = `output read failed: ${error instanceof Error ? error.message : String(error)}`;
+        this.log.touch();
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  #append(stream: StreamName, bytes: Uint8Array): void {
+    this.#scanner?.scan(bytes);
+    for (let offset = 0; offset < bytes.byteLength; offset += MAX_CHUNK_BYTES) {
+      const part = offset === 0 && bytes.byteLength <= MAX_CHUNK_BYTES
+        ? bytes
+        : bytes.subarray(offset, Math.min(offset + MAX_CHUNK_BYTES, bytes.byteLength));
+      const entry = this.log.appendChunk(stream, encodeBase64(part), part.byteLength);
+      this.#events.output(this, entry);
+    }
+  }
+
+  async #finish(exited: Promise<ExitStatus>, outputDone: Promise<unknown>): Promise<void> {
+    const status = await exited;
+    this.#exitCode = status.signal !== null ? 128 + status.signal : (status.code ?? 0);
+    this.#sandboxDenied = this.sandboxed && this.#exitCode !== 0 &&
+      (this.#exitCode === 159 || (this.#scanner?.found ?? false));
+    this.#state = "exited";
+    this.#events.exited(this, this.log.appendExited());
+    await outputDone;
+    if (this.#timeout !== null) clearTimeout(this.#timeout);
+    if (this.#killTimer !== null) clearTimeout(this.#killTimer);
+    this.#state = "closed";
+    this.#events.closed(this, this.log.appendClosed());
+    this.#closed.resolve();
+  }
+
+  /** Queues bytes for stdin in arrival order (§5.7); waits under back-pressure. */
+  write(data: Uint8Array): Promise<WriteStatus> {
+    if (this.#state === "closed" || this.#stdin === null) return Promise.resolve("stdinClosed");
+    return this.#stdin.write(data);
+  }
+
+  /** Closes stdin after what is queued (§11.7); a terminal gets its end-of-file character. */
+  closeStdin(): Promise<"accepted" | "stdinClosed"> {
+    if (this.#state === "closed" || this.#stdin === null || this.#stdin.closed) {
+      return Promise.resolve("stdinClosed");
+    }
+    if (this.#pty !== null) {
+      const status = this.#stdin.write(new Uint8Array([4]));
+      this.#stdin.markClosed();
+      return status.then((result) => result === "accepted" ? "accepted" : "stdinClosed");
+    }
+    return this.#stdin.close();
+  }
+
+  /** Sends a signal to the process group unless the process is closed. */
+  signal(signal: number): void {
+    if (this.#state === "running" || this.#state === "exited") this.#signalGroup(signal);
+  }
+
+  /** SIGKILL to the group (§5.9); true when the process was still running. */
+  terminate(): boolean {
+    if (this.#state === "closed") return false;
+    const running = this.#state === "running";
+    this.#signalGroup(SIGKILL);
+    return running;
+  }
+
+  /** Sets the terminal size; false when this is not a terminal process. */
+  resize(size: TerminalSize): boolean {
+    if (this.#pty === null) return false;
+    if (this.#state === "running") this.#pty.resize(size);
+    return true;
+  }
+
+  /** The state part of a `process/read` result plus the selected chunks. */
+  read(afterSeq: number, maxBytes: number | null): ProcessReadResult {
+    const snapshot = this.log.snapshot(afterSeq, maxBytes);
+    const result: ProcessReadResult = {
+      chunks: snapshot.chunks,
+      nextSeq: snapshot.nextSeq,
+      exited: this.log.exitedSeq !== null,
+      exitCode: this.log.exitedSeq !== null ? this.#exitCode : null,
+      closed: this.#state === "closed",
+      failure: this.#failure,
+      sandboxDenied: this.#sandboxDenied,
+      droppedBytes: snapshot.droppedBytes,
+    };
+    if (this.#timedOut) result.timedOut = true;
+    return result;
+  }
+
+  /** Whether a long poll with `afterSeq` should answer now (§5.6 wake conditions). */
+  hasNewsAfter(afterSeq: number): boolean {
+    return this.#failure !== null || this.log.hasNewsAfter(afterSeq);
+  }
+
+  get sandboxDenied(): boolean {
+    return this.#sandboxDenied;
+  }
+
+  /** The `process/list` row. */
+  listEntry(): ProcessListEntry {
+    return {
+      processId: this.id,
+      argv0: this.argv0,
+      state: this.#state,
+      tty: this.tty,
+      pid: this.#pid,
+      exitCode: this.#exitCode,
+      startedAtMs: this.startedAtMs,
+      outputBytes: this.log.totalBytes,
+    };
+  }
+
+  #onTimeout(): void {
+    this.#timeout = null;
+    if (this.#state === "closed") return;
+    // Past the exit only the descendants still hold the output open: they get the same
+    // treatment, but the command itself finished in time (§11.4).
+    if (this.#state === "running") this.#timedOut = true;
+    this.#signalGroup(SIGTERM);
+    this.#killTimer = setTimeout(() => {
+      this.#killTimer = null;
+      if (this.#state !== "closed") this.#signalGroup(SIGKILL);
+    }, this.#killGraceMs);
+  }
+
+  #signalGroup(signal: number): void {
+    if (this.#pid === null) return;
+    try {
+      this.#runtime.kill(-this.#pid, signal);
+    } catch {
+      // The group is already gone (ESRCH): nothing left to signal.
+    }
+  }
+}

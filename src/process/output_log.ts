@@ -1,0 +1,159 @@
+import type { ReadChunk, StreamName } from "../protocol/mod.ts";
+
+/** Largest chunk the log holds; bigger reads are split (PROTOCOL.md §5.4). */
+export const MAX_CHUNK_BYTES = 65_536;
+
+/** One retained output chunk; the base64 is computed once and shared by notifications and reads. */
+export interface LogChunk {
+  readonly seq: number;
+  readonly stream: StreamName;
+  readonly chunk: string;
+  readonly byteLength: number;
+}
+
+/** What a read takes from the log. */
+export interface LogSnapshot {
+  readonly chunks: ReadChunk[];
+  readonly nextSeq: number;
+  readonly droppedBytes: number;
+}
+
+/**
+ * One process's output log: chunks, `exited` and `closed` share one gap-free seq space from 1.
+ * Chunk data is bounded; whole chunks fall off the front and are counted.
+ */
+export class OutputLog {
+  readonly #retainLimit: number;
+  #chunks: LogChunk[] = [];
+  #head = 0;
+  #retainedBytes = 0;
+  #droppedBytes = 0;
+  #lastDroppedSeq = 0;
+  #totalBytes = 0;
+  #nextSeq = 1;
+  #exitedSeq: number | null = null;
+  #closedSeq: number | null = null;
+  #waiters: Array<() => void> = [];
+
+  constructor(retainLimit: number) {
+    this.#retainLimit = retainLimit;
+  }
+
+  /** Appends a chunk (≤ MAX_CHUNK_BYTES) and returns it with its seq. */
+  appendChunk(stream: StreamName, chunk: string, byteLength: number): LogChunk {
+    const entry: LogChunk = { seq: this.#nextSeq++, stream, chunk, byteLength };
+    this.#chunks.push(entry);
+    this.#retainedBytes += byteLength;
+    this.#totalBytes += byteLength;
+    while (this.#retainedBytes > this.#retainLimit && this.#head < this.#chunks.length) {
+      const dropped = this.#chunks[this.#head];
+      if (dropped === undefined) break;
+      this.#head++;
+      this.#retainedBytes -= dropped.byteLength;
+      this.#droppedBytes += dropped.byteLength;
+      this.#lastDroppedSeq = dropped.seq;
+    }
+    // Compact rarely so dropping stays O(1) amortized without Array.shift.
+    if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#wake();
+    return entry;
+  }
+
+  /** Appends the exit event and returns its seq. */
+  appendExited(): number {
+    this.#exitedSeq = this.#nextSeq++;
+    this.#wake();
+    return this.#exitedSeq;
+  }
+
+  /** Appends the close event (always last) and returns its seq. */
+  appendClosed(): number {
+    this.#closedSeq = this.#nextSeq++;
+    this.#wake();
+    return this.#closedSeq;
+  }
+
+  /** Wakes waiters without an append (a failure was recorded). */
+  touch(): void {
+    this.#wake();
+  }
+
+  /** The seq the next event would get. */
+  get nextSeq(): number {
+    return this.#nextSeq;
+  }
+
+  get exitedSeq(): number | null {
+    return this.#exitedSeq;
+  }
+
+  get closedSeq(): number | null {
+    return this.#closedSeq;
+  }
+
+  /** Every output byte ever appended, dropped ones included. */
+  get totalBytes(): number {
+    return this.#totalBytes;
+  }
+
+  /** Whether a read with `afterSeq` should answer now on the log's own account (§5.6 rules 1–3). */
+  hasNewsAfter(afterSeq: number): boolean {
+    if (this.#closedSeq !== null) return true;
+    if (this.#exitedSeq !== null && this.#exitedSeq > afterSeq) return true;
+    const last = this.#chunks[this.#chunks.length - 1];
+    return last !== undefined && this.#chunks.length > this.#head && last.seq > afterSeq;
+  }
+
+  /** Resolves on the next append (or abort); callers re-check their condition. */
+  changed(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const onAbort = (): void => resolve();
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.#waiters.push(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    });
+    return promise;
+  }
+
+  /** The chunks after `afterSeq` per the selection and nextSeq rules of §5.6. */
+  snapshot(afterSeq: number, maxBytes: number | null): LogSnapshot {
+    const chunks: ReadChunk[] = [];
+    let index = this.#firstIndexAfter(afterSeq);
+    let total = 0;
+    for (; index < this.#chunks.length; index++) {
+      const entry = this.#chunks[index];
+      if (entry === undefined) break;
+      if (maxBytes !== null && chunks.length > 0 && total + entry.byteLength > maxBytes) break;
+      total += entry.byteLength;
+      chunks.push({ seq: entry.seq, stream: entry.stream, chunk: entry.chunk });
+    }
+    const last = chunks[chunks.length - 1];
+    const nextSeq = maxBytes !== null && last !== undefined ? last.seq + 1 : this.#nextSeq;
+    const droppedBytes = this.#lastDroppedSeq > afterSeq ? this.#droppedBytes : 0;
+    return { chunks, nextSeq, droppedBytes };
+  }
+
+  #firstIndexAfter(afterSeq: number): number {
+    let low = this.#head;
+    let high = this.#chunks.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const entry = this.#chunks[middle];
+      if (entry !== undefined && entry.seq <= afterSeq) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  #wake(): void {
+    if (this.#waiters.length === 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}

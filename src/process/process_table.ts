@@ -1,0 +1,370 @@
+import {
+  decodeBase64,
+  ErrorCode,
+  invalidParams,
+  invalidRequest,
+  parsePathUri,
+  RpcError,
+  SIGNAL_NUMBERS,
+} from "../protocol/mod.ts";
+import type {
+  ProcessListEntry,
+  ProcessReadParams,
+  ProcessReadResult,
+  ProcessResizeParams,
+  ProcessSignalParams,
+  ProcessStartParams,
+  ProcessStartResult,
+  ProcessWriteParams,
+  WriteStatus,
+} from "../protocol/mod.ts";
+import { buildChildEnv } from "../env_policy/mod.ts";
+import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
+import type { LogChunk } from "./output_log.ts";
+import { ManagedProcess } from "./managed_process.ts";
+import type { ProcessEvents } from "./managed_process.ts";
+import { checkCwd, errnoCode, lookupProgram, programError } from "./program_lookup.ts";
+
+/** How long write and read wait for an unfinished start (PROTOCOL.md §5.3). */
+export const START_WAIT_MS = 5_000;
+/** The longest long poll (§5.6). */
+export const MAX_WAIT_MS = 3_600_000;
+/** Bound on argv plus env of one start (§2.8). */
+export const MAX_START_BYTES = 1_048_576;
+const DEFAULT_PTY_SIZE = { cols: 80, rows: 24 };
+
+/** What a sandboxed start runs instead of the program itself. */
+export interface SandboxedTarget {
+  readonly program: string;
+  readonly args: readonly string[];
+  readonly argv0: string;
+}
+
+/** Turns a request's sandbox into a launch wrapper, or null to run it directly (§8.3). */
+export interface SandboxPlanner {
+  plan(
+    sandbox: unknown,
+    context: { cwd: string; networkOff: boolean },
+  ): Promise<((target: SandboxedTarget) => { program: string; args: string[] }) | null>;
+}
+
+/** Limits and timers shared by every session's table. */
+export interface ProcessTableOptions {
+  readonly retainedOutputBytes: number;
+  readonly processRetentionMs: number;
+  readonly killGraceMs: number;
+  readonly maxProcessesPerSession: number;
+  /** Counts running processes across the whole server. */
+  readonly serverCounter: RunningCounter;
+}
+
+/** A server-wide count of processes that have not exited. */
+export class RunningCounter {
+  readonly limit: number;
+  count = 0;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+}
+
+/** Receives a session's process events; the session forwards them to its connection. */
+export interface ProcessSink {
+  output(processId: string, chunk: LogChunk): void;
+  exited(process: ManagedProcess, seq: number): void;
+  closed(processId: string, seq: number): void;
+  /** Null when output may flow, else a promise that resolves when it may. */
+  flowReady(): Promise<void> | null;
+}
+
+/** The processes of one session, keyed by process id (PROTOCOL.md §5). */
+export class ProcessTable {
+  readonly #runtime: Runtime;
+  readonly #options: ProcessTableOptions;
+  readonly #planner: SandboxPlanner;
+  readonly #sink: ProcessSink;
+  readonly #serverEnv: Readonly<Record<string, string>>;
+  readonly #processes = new Map<string, ManagedProcess>();
+  readonly #retention = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #events: ProcessEvents;
+  #running = 0;
+
+  constructor(
+    runtime: Runtime,
+    deps: {
+      options: ProcessTableOptions;
+      planner: SandboxPlanner;
+      sink: ProcessSink;
+      serverEnv: Readonly<Record<string, string>>;
+    },
+  ) {
+    this.#runtime = runtime;
+    this.#options = deps.options;
+    this.#planner = deps.planner;
+    this.#sink = deps.sink;
+    this.#serverEnv = deps.serverEnv;
+    const sink = deps.sink;
+    this.#events = {
+      output: (process, chunk) => sink.output(process.id, chunk),
+      exited: (process, seq) => {
+        this.#onExit();
+        sink.exited(process, seq);
+      },
+      closed: (process, seq) => {
+        sink.closed(process.id, seq);
+        this.#scheduleRemoval(process);
+      },
+      flowReady: () => sink.flowReady(),
+    };
+  }
+
+  /**
+   * Validates and registers the id synchronously (so a pipelined request finds it), then spawns.
+   */
+  start(params: ProcessStartParams): Promise<ProcessStartResult> {
+    const cwd = validateStart(params);
+    const id = params.processId;
+    if (this.#processes.has(id)) {
+      throw invalidRequest("ProcessExists", `process ${id} already exists`);
+    }
+    if (this.#running >= this.#options.maxProcessesPerSession) {
+      throw new RpcError(
+        ErrorCode.LimitReached,
+        "LimitReached",
+        `too many running processes in this session: limit is ${this.#options.maxProcessesPerSession}`,
+      );
+    }
+    const counter = this.#options.serverCounter;
+    if (counter.count >= counter.limit) {
+      throw new RpcError(ErrorCode.LimitReached, "LimitReached", `too many running processes: limit is ${counter.limit}`);
+    }
+    const argv0 = params.argv[0] ?? "";
+    const process = new ManagedProcess(this.#runtime, {
+      processId: id,
+      argv0,
+      tty: params.tty,
+      retainedOutputBytes: this.#options.retainedOutputBytes,
+      killGraceMs: this.#options.killGraceMs,
+    }, this.#events);
+    this.#processes.set(id, process);
+    this.#running++;
+    counter.count++;
+    return this.#spawn(process, params, cwd).catch((error: unknown) => {
+      this.#processes.delete(id);
+      this.#onExit();
+      process.failStart();
+      throw error;
+    });
+  }
+
+  async #spawn(process: ManagedProcess, params: ProcessStartParams, cwd: string): Promise<ProcessStartResult> {
+    const wrap = await this.#planner.plan(params.sandbox ?? null, {
+      cwd,
+      networkOff: params.enforceManagedNetwork === true,
+    });
+    if (wrap !== null) process.markSandboxed();
+    const env = buildChildEnv(this.#serverEnv, params.envPolicy, params.env);
+    await checkCwd(cwd);
+    const argv0 = params.argv[0] ?? "";
+    const program = await lookupProgram(argv0, cwd, env["PATH"] ?? this.#serverEnv["PATH"] ?? "");
+    const target = { program, args: params.argv.slice(1), argv0: params.arg0 ?? argv0 };
+    const command = wrap === null ? target : { ...wrap(target), argv0: "" };
+    const plan: SpawnPlan = {
+      program: command.program,
+      args: command.args,
+      argv0: command.argv0 === "" ? command.program : command.argv0,
+      cwd,
+      env,
+      stdin: params.tty || params.pipeStdin === true ? "pipe" : "null",
+    };
+    const timeoutMs = params.timeoutMs ?? null;
+    try {
+      if (params.tty) {
+        process.attachPty(await this.#runtime.spawnPty(plan, params.size ?? DEFAULT_PTY_SIZE), timeoutMs);
+      } else {
+        process.attachPipes(await this.#runtime.spawn(plan), timeoutMs);
+      }
+    } catch (error) {
+      if (error instanceof RpcError) throw error;
+      throw programError(argv0, errnoCode(error) ?? "ENOENT", error);
+    }
+    return { processId: process.id, sandboxType: wrap === null ? "none" : "linuxSeccomp" };
+  }
+
+  /** `process/read` with the long-poll rules of §5.6. */
+  async read(params: ProcessReadParams, signal: AbortSignal): Promise<ProcessReadResult> {
+    const process = await this.#settled(params.processId);
+    const afterSeq = params.afterSeq ?? 0;
+    const maxBytes = params.maxBytes ?? null;
+    const waitMs = Math.min(params.waitMs ?? 0, MAX_WAIT_MS);
+    if (waitMs > 0 && !process.hasNewsAfter(afterSeq)) {
+      const deadline = AbortSignal.any([signal, AbortSignal.timeout(waitMs)]);
+      while (!deadline.aborted && !process.hasNewsAfter(afterSeq)) {
+        await process.log.changed(deadline);
+      }
+      if (signal.aborted) throw signal.reason;
+    }
+    return process.read(afterSeq, maxBytes);
+  }
+
+  /** `process/write` (§5.7). */
+  async write(params: ProcessWriteParams): Promise<WriteStatus> {
+    if (params.writeId === "") throw invalidParams("writeId must not be empty");
+    let data: Uint8Array;
+    try {
+      data = decodeBase64(params.chunk);
+    } catch (error) {
+      throw invalidParams(`invalid base64 in chunk: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const entry = this.#processes.get(params.processId);
+    if (entry === undefined) return "unknownProcess";
+    if (entry.state === "starting") {
+      const outcome = await raceStart(entry);
+      if (outcome === "timeout") return "starting";
+    }
+    const process = this.#processes.get(params.processId);
+    if (process === undefined || process.state === "starting") return "unknownProcess";
+    const writeId = params.writeId ?? null;
+    if (writeId !== null && process.writeIds.has(writeId)) return "accepted";
+    const status = await process.write(data);
+    if (status === "accepted" && writeId !== null) process.writeIds.remember(writeId);
+    return status;
+  }
+
+  /** `process/closeStdin` (§11.7). */
+  async closeStdin(processId: string): Promise<"accepted" | "stdinClosed" | "unknownProcess"> {
+    const process = await this.#afterStart(processId);
+    return process === null ? "unknownProcess" : await process.closeStdin();
+  }
+
+  /** `process/signal` (§5.8); unknown and closed processes answer `{}` too. */
+  async signal(params: ProcessSignalParams): Promise<void> {
+    const signal = signalNumber(params.signal);
+    const process = await this.#afterStart(params.processId);
+    process?.signal(signal);
+  }
+
+  /** `process/terminate` (§5.9). */
+  async terminate(processId: string): Promise<boolean> {
+    const process = await this.#afterStart(processId);
+    return process === null ? false : process.terminate();
+  }
+
+  /** `process/resize` (§11.3). */
+  async resize(params: ProcessResizeParams): Promise<void> {
+    const process = await this.#afterStart(params.processId);
+    if (process === null) throw invalidRequest("UnknownProcess", `unknown process id ${params.processId}`);
+    if (!process.resize({ cols: params.cols, rows: params.rows })) {
+      throw invalidRequest("NoTerminal", `process ${params.processId} has no terminal`);
+    }
+  }
+
+  /** `process/list` rows, oldest first (§11.8). */
+  list(): ProcessListEntry[] {
+    return [...this.#processes.values()].map((process) => process.listEntry());
+  }
+
+  /** Kills every process group of this table (session expiry, shutdown). */
+  terminateAll(): void {
+    for (const process of this.#processes.values()) process.terminate();
+    for (const timer of this.#retention.values()) clearTimeout(timer);
+    this.#retention.clear();
+  }
+
+  /** Resolves when every process has closed (after `terminateAll`). */
+  async drained(): Promise<void> {
+    await Promise.all([...this.#processes.values()].map((process) => process.closedPromise));
+  }
+
+  async #settled(processId: string): Promise<ManagedProcess> {
+    const entry = this.#processes.get(processId);
+    if (entry === undefined) throw invalidRequest("UnknownProcess", `unknown process id ${processId}`);
+    if (entry.state !== "starting") return entry;
+    const outcome = await raceStart(entry);
+    if (outcome === "timeout") {
+      throw invalidRequest("ProcessStarting", `process id ${processId} is starting`);
+    }
+    const process = this.#processes.get(processId);
+    if (process === undefined || process.state === "starting") {
+      throw invalidRequest("UnknownProcess", `unknown process id ${processId}`);
+    }
+    return process;
+  }
+
+  async #afterStart(processId: string): Promise<ManagedProcess | null> {
+    const entry = this.#processes.get(processId);
+    if (entry === undefined) return null;
+    if (entry.state === "starting") await entry.started;
+    const process = this.#processes.get(processId);
+    return process === undefined || process.state === "starting" ? null : process;
+  }
+
+  #onExit(): void {
+    this.#running--;
+    this.#options.serverCounter.count--;
+  }
+
+  #scheduleRemoval(process: ManagedProcess): void {
+    const timer = setTimeout(() => {
+      this.#retention.delete(process.id);
+      if (this.#processes.get(process.id) === process) this.#processes.delete(process.id);
+    }, this.#options.processRetentionMs);
+    this.#retention.set(process.id, timer);
+  }
+}
+
+async function raceStart(process: ManagedProcess): Promise<"done" | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), START_WAIT_MS);
+  });
+  try {
+    return await Promise.race([process.started.then(() => "done" as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Maps a signal name or number to its number; -32602 `unknown signal <value>` otherwise. */
+export function signalNumber(value: string | number): number {
+  if (typeof value === "number") {
+    if (Number.isInteger(value) && value >= 1 && value <= 31) return value;
+  } else if (Object.hasOwn(SIGNAL_NUMBERS, value)) {
+    return SIGNAL_NUMBERS[value as keyof typeof SIGNAL_NUMBERS];
+  }
+  throw invalidParams(`unknown signal ${typeof value === "string" ? value : String(value)}`);
+}
+
+/** The synchronous checks of §5.1; returns the native cwd. */
+function validateStart(params: ProcessStartParams): string {
+  if (utf8Length(params.processId) > 1024) {
+    throw invalidParams("processId must not exceed 1024 bytes");
+  }
+  if (params.argv.length === 0) throw invalidParams("argv must not be empty");
+  if (params.argv[0] === "") throw invalidParams("argv[0] must not be empty");
+  let bytes = 0;
+  params.argv.forEach((arg, index) => {
+    if (arg.includes("\0")) throw invalidParams(`argv[${index}] must not contain a NUL byte`);
+    bytes += utf8Length(arg) + 1;
+  });
+  if (params.arg0 != null && params.arg0.includes("\0")) throw invalidParams("arg0 must not contain a NUL byte");
+  for (const [name, value] of Object.entries(params.env)) {
+    if (name === "") throw invalidParams("env names must not be empty");
+    if (name.includes("=")) throw invalidParams(`env name ${JSON.stringify(name)} must not contain "="`);
+    if (name.includes("\0") || value.includes("\0")) {
+      throw invalidParams(`env ${JSON.stringify(name.replaceAll("\0", "\\0"))} must not contain a NUL byte`);
+    }
+    bytes += utf8Length(name) + utf8Length(value) + 2;
+  }
+  if (bytes > MAX_START_BYTES) throw invalidParams(`argv and env exceed ${MAX_START_BYTES} bytes`);
+  for (const field of ["managedNetwork", "networkProxy", "shellSnapshot"] as const) {
+    if (params[field] != null) throw invalidParams(`${field} is not supported by this server`);
+  }
+  if (params.size != null && !params.tty) throw invalidParams("size requires tty: true");
+  return parsePathUri(params.cwd, "cwd");
+}
+
+const UTF8 = new TextEncoder();
+
+function utf8Length(text: string): number {
+  return UTF8.encode(text).byteLength;
+}

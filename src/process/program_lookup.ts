@@ -1,0 +1,72 @@
+import { access, constants, stat } from "node:fs/promises";
+import { ErrorCode, RpcError } from "../protocol/mod.ts";
+import { osErrorText } from "./os_error_text.ts";
+
+/**
+ * Finds the executable for `argv0` (PROTOCOL.md §5.2): a name with `/` is used as is (relative to
+ * `cwd`); otherwise it is searched in `path` (the child's PATH, else the server's). An empty PATH
+ * entry means `cwd`. Throws -32603 `program <argv0>: <os error>`.
+ */
+export async function lookupProgram(argv0: string, cwd: string, path: string): Promise<string> {
+  if (argv0.includes("/")) {
+    const candidate = argv0.startsWith("/") ? argv0 : `${cwd}/${argv0}`;
+    const problem = await executableProblem(candidate);
+    if (problem !== null) throw programError(argv0, problem);
+    return candidate;
+  }
+  let firstProblem: string | null = null;
+  for (const entry of path.split(":")) {
+    const dir = entry === "" ? cwd : entry.startsWith("/") ? entry : `${cwd}/${entry}`;
+    const candidate = `${dir}/${argv0}`;
+    const problem = await executableProblem(candidate);
+    if (problem === null) return candidate;
+    if (problem === "EACCES" && firstProblem === null) firstProblem = problem;
+  }
+  throw programError(argv0, firstProblem ?? "ENOENT");
+}
+
+/** Checks that `cwd` is an existing directory; throws -32603 `cwd <path>: <os error>`. */
+export async function checkCwd(cwd: string): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(cwd)).isDirectory();
+  } catch (error) {
+    const code = errnoCode(error) ?? "ENOENT";
+    throw new RpcError(ErrorCode.Internal, "SpawnFailed", `cwd ${cwd}: ${osErrorText(code)}`, {
+      errno: code,
+      cause: error,
+    });
+  }
+  if (!isDirectory) {
+    throw new RpcError(ErrorCode.Internal, "SpawnFailed", `cwd ${cwd}: ${osErrorText("ENOTDIR")}`, {
+      errno: "ENOTDIR",
+    });
+  }
+}
+
+/** -32603 SpawnFailed for a program that cannot be executed. */
+export function programError(argv0: string, errno: string, cause?: unknown): RpcError {
+  return new RpcError(ErrorCode.Internal, "SpawnFailed", `program ${argv0}: ${osErrorText(errno)}`, {
+    errno,
+    cause,
+  });
+}
+
+async function executableProblem(candidate: string): Promise<string | null> {
+  try {
+    const info = await stat(candidate);
+    if (!info.isFile()) return info.isDirectory() ? "EACCES" : "EACCES";
+    await access(candidate, constants.X_OK);
+    return null;
+  } catch (error) {
+    return errnoCode(error) ?? "ENOENT";
+  }
+}
+
+/** The errno name of a Node-style error, if it has one. */
+export function errnoCode(error: unknown): string | null {
+  if (typeof error === "object" && error !== null && "code" in error && typeof error.code === "string") {
+    return error.code;
+  }
+  return null;
+}

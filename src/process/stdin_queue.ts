@@ -1,0 +1,104 @@
+import type { WriteStatus } from "../protocol/mod.ts";
+import type { StdinSink } from "../runtime/mod.ts";
+
+/** Unconsumed input above which a write waits (PROTOCOL.md §5.7). */
+export const STDIN_BACKPRESSURE_BYTES = 1_048_576;
+
+interface Waiter {
+  readonly threshold: number;
+  readonly resolve: (status: WriteStatus) => void;
+}
+
+/**
+ * A child's stdin in arrival order: writes are queued at once and handed to the sink one after
+ * another; a write whose earlier input exceeds the bound is answered once the child drains it.
+ */
+export class StdinQueue {
+  readonly #sink: StdinSink;
+  #queue: Array<Uint8Array | "close"> = [];
+  #queuedBytes = 0;
+  #consumedBytes = 0;
+  #pumping = false;
+  #closed = false;
+  #waiters: Waiter[] = [];
+
+  constructor(sink: StdinSink) {
+    this.#sink = sink;
+  }
+
+  /** Whether no more bytes are accepted. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Queues `data`; answers `accepted`, or `stdinClosed` when the pipe no longer takes bytes. */
+  write(data: Uint8Array): Promise<WriteStatus> {
+    if (this.#closed) return Promise.resolve("stdinClosed");
+    if (data.byteLength === 0) return Promise.resolve("accepted");
+    const earlier = this.#queuedBytes;
+    this.#queue.push(data);
+    this.#queuedBytes += data.byteLength;
+    this.#kick();
+    if (earlier - this.#consumedBytes <= STDIN_BACKPRESSURE_BYTES) return Promise.resolve("accepted");
+    const { promise, resolve } = Promise.withResolvers<WriteStatus>();
+    this.#waiters.push({ threshold: earlier - STDIN_BACKPRESSURE_BYTES, resolve });
+    return promise;
+  }
+
+  /** Closes the sink after the queued bytes; `stdinClosed` if it was closed already. */
+  close(): Promise<"accepted" | "stdinClosed"> {
+    if (this.#closed) return Promise.resolve("stdinClosed");
+    this.#closed = true;
+    this.#queue.push("close");
+    this.#kick();
+    return Promise.resolve("accepted");
+  }
+
+  /** Refuses later writes without closing the sink (a terminal got its end-of-file character). */
+  markClosed(): void {
+    this.#closed = true;
+  }
+
+  #kick(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      for (let item = this.#queue.shift(); item !== undefined; item = this.#queue.shift()) {
+        if (item === "close") {
+          await this.#sink.close();
+          continue;
+        }
+        await this.#sink.write(item);
+        this.#consumedBytes += item.byteLength;
+        this.#release();
+      }
+    } catch {
+      // The reader is gone (EPIPE) or the sink broke: the pipe takes no more bytes.
+      this.#fail();
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #release(): void {
+    if (this.#waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const waiter of this.#waiters) {
+      if (this.#consumedBytes >= waiter.threshold) waiter.resolve("accepted");
+      else still.push(waiter);
+    }
+    this.#waiters = still;
+  }
+
+  #fail(): void {
+    this.#closed = true;
+    this.#queue = [];
+    for (const waiter of this.#waiters) waiter.resolve("stdinClosed");
+    this.#waiters = [];
+    void this.#sink.close().catch(() => {});
+  }
+}

@@ -1,0 +1,17 @@
+import { z } from "zod";
+
+/** The environment policy of PROTOCOL.md §6.1; when present, all five members are required. */
+export const EnvPolicySchema = z.object({
+  /** Which of the server's variables to start from. */
+  inherit: z.enum(["all", "core", "none"]),
+  /** Keep names matching *KEY*, *SECRET*, *TOKEN*. */
+  ignoreDefaultExcludes: z.boolean(),
+  /** Globs of names to drop. */
+  exclude: z.array(z.string()),
+  /** Pairs inserted after the excludes. */
+  set: z.record(z.string(), z.string()),
+  /** Globs; when non-empty only matching names survive. */
+  includeOnly: z.array(z.string()),
+});
+/** See `EnvPolicySchema`. */
+export type EnvPolicy = z.infer<typeof EnvPolicySchema>;

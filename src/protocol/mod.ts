@@ -1,0 +1,48 @@
+export { decodeBase64, encodeBase64, base64Problem } from "./base64.ts";
+export { ErrorCode, invalidParams, invalidRequest, RpcError } from "./errors.ts";
+export type { ErrorCodeValue, ErrorKind, WireError } from "./errors.ts";
+export { EnvPolicySchema } from "./env_policy.ts";
+export type { EnvPolicy } from "./env_policy.ts";
+export { normalizePath, parsePathUri, pathToUri } from "./paths.ts";
+export { CORE_METHODS, EXTENSION_METHODS } from "./methods.ts";
+export type { MethodFamily, MethodSpec } from "./methods.ts";
+export {
+  ProcessIdParamsSchema,
+  ProcessListEntrySchema,
+  ProcessListParamsSchema,
+  ProcessReadParamsSchema,
+  ProcessReadResultSchema,
+  ProcessResizeParamsSchema,
+  ProcessSignalParamsSchema,
+  ProcessStartParamsSchema,
+  ProcessStartResultSchema,
+  ProcessWriteParamsSchema,
+  ReadChunkSchema,
+  SIGNAL_NUMBERS,
+  StreamNameSchema,
+  TerminalSizeSchema,
+  WriteStatusSchema,
+} from "./process.ts";
+export type {
+  ProcessIdParams,
+  ProcessListEntry,
+  ProcessReadParams,
+  ProcessReadResult,
+  ProcessResizeParams,
+  ProcessSignalParams,
+  ProcessStartParams,
+  ProcessStartResult,
+  ProcessWriteParams,
+  ReadChunk,
+  StreamName,
+  WriteStatus,
+} from "./process.ts";
+export {
+  CODEX_CAPABILITIES,
+  EnvironmentInfoSchema,
+  ExtensionsSchema,
+  InitializeParamsSchema,
+  InitializeResultSchema,
+} from "./session.ts";
+export type { EnvironmentInfo, Extensions, InitializeParams, InitializeResult } from "./session.ts";
+export { SandboxParamSchema } from "./sandbox_param.ts";

@@ -1,0 +1,93 @@
+import { z } from "zod";
+
+/** `initialize` params (PROTOCOL.md §3.2). */
+export const InitializeParamsSchema = z.object({
+  /** Free text, used in logs only. */
+  clientName: z.string(),
+  /** Resume a detached session (§3.7). */
+  resumeSessionId: z.string().nullish(),
+});
+/** See `InitializeParamsSchema`. */
+export type InitializeParams = z.infer<typeof InitializeParamsSchema>;
+
+/** The 15 capability flags Codex 0.169 defines; all false here (§3.3, §10.3). */
+export const CODEX_CAPABILITIES = {
+  networkProxyLaunch: false,
+  networkProxyReviewDomains: false,
+  credentialMasking: false,
+  credentialMaskingCustomProviders: false,
+  capabilityDiscoverySandbox: false,
+  fsWatchMissing: false,
+  capabilityDiscoveryV2: false,
+  environmentConfigRead: false,
+  httpHeaderEnvVars: false,
+  sandboxedFileStreaming: false,
+  fileWriteStreaming: false,
+  shellSnapshotV2: false,
+  windowsMxc: false,
+  linuxRootWritePreservesDevices: false,
+  linuxApprovedRootWritePreservesRestrictions: false,
+} as const satisfies Record<string, false>;
+
+const int = z.number().int().nonnegative();
+
+/** `environmentInfo.extensions` (§11.1). */
+export const ExtensionsSchema = z.object({
+  server: z.literal("exec-server"),
+  version: z.string(),
+  runtime: z.enum(["bun", "deno"]),
+  methods: z.array(z.string()),
+  signals: z.array(z.string()),
+  numericSignals: z.boolean(),
+  processStart: z.object({ size: z.boolean(), timeoutMs: z.boolean() }),
+  readDroppedBytes: z.boolean(),
+  limits: z.object({
+    retainedOutputBytes: int,
+    sessionTtlMs: int,
+    processRetentionMs: int,
+    maxMessageBytes: int,
+    maxReadFileBytes: int,
+    maxFileHandles: z.literal(128),
+  }),
+  sandbox: z.object({
+    available: z.boolean(),
+    backend: z.enum(["native", "bubblewrap", "none"]),
+    layers: z.object({
+      userNamespace: z.boolean(),
+      mountNamespace: z.boolean(),
+      seccomp: z.boolean(),
+      landlockAbi: int,
+      noNewPrivs: z.boolean(),
+      bubblewrap: z.boolean(),
+    }),
+    networkRestriction: z.boolean(),
+    reason: z.string().optional(),
+  }),
+});
+/** See `ExtensionsSchema`. */
+export type Extensions = z.infer<typeof ExtensionsSchema>;
+
+/** `EnvironmentInfo` (§3.3). */
+export const EnvironmentInfoSchema = z.object({
+  shell: z.object({ name: z.string(), path: z.string() }),
+  executorVersion: z.string(),
+  providerId: z.string(),
+  cwd: z.string(),
+  userHomeDir: z.string().optional(),
+  platformOs: z.enum(["linux", "macos"]),
+  prependPathDirs: z.array(z.string()),
+  temporaryDirectories: z.array(z.string()),
+  tempDir: z.string(),
+  capabilities: z.record(z.string(), z.boolean()),
+  extensions: ExtensionsSchema,
+});
+/** See `EnvironmentInfoSchema`. */
+export type EnvironmentInfo = z.infer<typeof EnvironmentInfoSchema>;
+
+/** `initialize` result. */
+export const InitializeResultSchema = z.object({
+  sessionId: z.string(),
+  environmentInfo: EnvironmentInfoSchema,
+});
+/** See `InitializeResultSchema`. */
+export type InitializeResult = z.infer<typeof InitializeResultSchema>;

@@ -1,0 +1,56 @@
+import type { z } from "zod";
+import { ErrorCode, invalidParams, RpcError } from "../protocol/mod.ts";
+import type { WireError } from "../protocol/mod.ts";
+
+/** Where unexpected errors are reported with their full detail. */
+export type ErrorLog = (message: string, detail: unknown) => void;
+
+/**
+ * The one place where a thrown value becomes a wire error: RpcError passes through, anything
+ * else is -32603 `internal error` with the detail only in the log.
+ */
+export function toWireError(error: unknown, log: ErrorLog): WireError {
+  if (error instanceof RpcError) return error.toWire();
+  log("internal error", error);
+  return new RpcError(ErrorCode.Internal, "Internal", "internal error").toWire();
+}
+
+/** Parses params with a schema; a mismatch is -32602 naming the method and the member. */
+export function parseParams<S extends z.ZodType>(method: string, schema: S, params: unknown): z.infer<S> {
+  const parsed = schema.safeParse(params);
+  if (parsed.success) return parsed.data;
+  throw invalidParams(`invalid params for ${method}: ${formatIssues(parsed.error.issues)}`);
+}
+
+/** Formats zod issues as `member.path: problem`, joined by `; `. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues.slice(0, 3).map((issue) => {
+    const path = issue.path.map(String).join(".");
+    const problem = describeIssue(issue);
+    return path === "" ? problem : `${path}: ${problem}`;
+  }).join("; ");
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return issue.input === undefined ? "required" : `expected ${issue.expected}, got ${typeName(issue.input)}`;
+    case "invalid_value":
+      return `expected one of ${issue.values.map((value) => JSON.stringify(value)).join(", ")}`;
+    case "too_small":
+      return `must be at least ${String(issue.minimum)}`;
+    case "too_big":
+      return `must be at most ${String(issue.maximum)}`;
+    case "invalid_union":
+      return "matches none of the accepted forms";
+    default:
+      return issue.message.toLowerCase();
+  }
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  if (typeof value === "number" && !Number.isInteger(value)) return "a fraction";
+  return typeof value;
+}

@@ -1,0 +1,85 @@
+/** JSON-RPC message classification (PROTOCOL.md §2.1–2.4), shared by every transport. */
+
+/** A request id: a string or a safe integer. */
+export type RequestId = string | number;
+
+/** What an incoming message turned out to be. */
+export type Incoming =
+  | { kind: "request"; id: RequestId; method: string; params: unknown; jsonrpc: boolean }
+  | { kind: "notification"; method: string; params: unknown; jsonrpc: boolean }
+  | { kind: "response"; jsonrpc: boolean }
+  | { kind: "parseError"; detail: string };
+
+const UTF8_STRICT = new TextDecoder("utf-8", { fatal: true });
+
+/** Decodes a binary frame; null when it is not valid UTF-8. */
+export function decodeUtf8(bytes: Uint8Array): string | null {
+  try {
+    return UTF8_STRICT.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** Classifies one message's text in the order of §2.4. */
+export function classifyMessage(text: string): Incoming {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { kind: "parseError", detail: jsonErrorDetail(error, text) };
+  }
+  if (Array.isArray(value)) return { kind: "parseError", detail: "batches are not supported" };
+  if (typeof value !== "object" || value === null) {
+    return { kind: "parseError", detail: "expected a JSON-RPC object" };
+  }
+  const message = value as Record<string, unknown>;
+  const jsonrpc = Object.hasOwn(message, "jsonrpc");
+  if (Object.hasOwn(message, "method")) {
+    const method = message["method"];
+    if (typeof method !== "string") return { kind: "parseError", detail: "method must be a string" };
+    const params = message["params"] ?? null;
+    if (!Object.hasOwn(message, "id")) return { kind: "notification", method, params, jsonrpc };
+    const id = message["id"];
+    if (!isRequestId(id)) return { kind: "parseError", detail: "id must be a string or an integer" };
+    return { kind: "request", id, method, params, jsonrpc };
+  }
+  if (Object.hasOwn(message, "id") && (Object.hasOwn(message, "result") || Object.hasOwn(message, "error"))) {
+    return { kind: "response", jsonrpc };
+  }
+  return { kind: "parseError", detail: "expected a request or a notification" };
+}
+
+/** Whether a value is a valid id (§2.3). */
+export function isRequestId(id: unknown): id is RequestId {
+  return typeof id === "string" || (typeof id === "number" && Number.isSafeInteger(id));
+}
+
+function jsonErrorDetail(error: unknown, text: string): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const position = /position (\d+)/.exec(message);
+  if (position) return `invalid JSON at position ${position[1]}`;
+  if (text.trim() === "") return "invalid JSON: empty message";
+  return `invalid JSON: ${message.replace(/^JSON Parse error: /, "").toLowerCase()}`;
+}
+
+/** Serializes a result reply; `jsonrpc` mirrors the client (§2.2). */
+export function resultFrame(id: RequestId, result: unknown, jsonrpc: boolean): string {
+  return jsonrpc
+    ? JSON.stringify({ jsonrpc: "2.0", id, result })
+    : JSON.stringify({ id, result });
+}
+
+/** Serializes an error reply. */
+export function errorFrame(id: RequestId, error: unknown, jsonrpc: boolean): string {
+  return jsonrpc
+    ? JSON.stringify({ jsonrpc: "2.0", id, error })
+    : JSON.stringify({ id, error });
+}
+
+/** Serializes a notification. */
+export function notificationFrame(method: string, params: unknown, jsonrpc: boolean): string {
+  return jsonrpc
+    ? JSON.stringify({ jsonrpc: "2.0", method, params })
+    : JSON.stringify({ method, params });
+}

@@ -1,0 +1,11 @@
+export {
+  classifyMessage,
+  decodeUtf8,
+  errorFrame,
+  isRequestId,
+  notificationFrame,
+  resultFrame,
+} from "./framing.ts";
+export type { Incoming, RequestId } from "./framing.ts";
+export { formatIssues, parseParams, toWireError } from "./dispatch.ts";
+export type { ErrorLog } from "./dispatch.ts";

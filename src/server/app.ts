@@ -1,0 +1,97 @@
+import { Hono } from "hono";
+import type { Upgrader, WsConnection } from "../runtime/mod.ts";
+import { decodeUtf8 } from "../rpc/mod.ts";
+import type { TokenAuth } from "./auth.ts";
+import { offeredProtocols } from "./auth.ts";
+import { Connection } from "./connection.ts";
+import type { ServerContext } from "./server_context.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** The subprotocol selected when offered (§1.3 rule 4). */
+export const SUBPROTOCOL = "exec-server.v1";
+
+/** What the HTTP app needs beyond the shared context. */
+export interface AppDeps {
+  readonly context: ServerContext;
+  readonly allowOrigins: readonly string[];
+  readonly auth: TokenAuth | null;
+  readonly metrics: Metrics;
+  /** Whether the server still accepts connections (`/readyz`). */
+  readonly accepting: () => boolean;
+  /** Live connections, for shutdown. */
+  readonly connections: Set<{ connection: Connection; ws: WsConnection }>;
+}
+
+/** The Hono app: health endpoints, `/metrics`, and the WebSocket upgrade at `/` (PROTOCOL.md §1.2–1.3). */
+export function createApp(deps: AppDeps): Hono<{ Bindings: { upgrade: Upgrader } }> {
+  const app = new Hono<{ Bindings: { upgrade: Upgrader } }>();
+  const origins = new Set(deps.allowOrigins.map((origin) => origin.toLowerCase()));
+
+  app.all("/readyz", (c) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") return c.body(null, 405);
+    return c.body(null, deps.accepting() ? 200 : 503);
+  });
+  app.all("/livez", (c) => (c.req.method === "GET" || c.req.method === "HEAD" ? c.body(null, 200) : c.body(null, 405)));
+  app.all("/metrics", async (c) => {
+    if (c.req.method !== "GET") return c.body(null, 405);
+    if (deps.auth !== null && !(await deps.auth.admits(c.req.raw))) {
+      return c.body(null, 401, { "WWW-Authenticate": "Bearer" });
+    }
+    return c.body(deps.metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4" });
+  });
+  app.all("/", async (c) => {
+    const request = c.req.raw;
+    const isUpgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
+    if (!isUpgrade) {
+      if (c.req.method !== "GET") return c.body(null, 405);
+      return c.text("exec-server: connect with a WebSocket client\n", 400);
+    }
+    const origin = request.headers.get("origin");
+    if (origin !== null && !origins.has(origin.toLowerCase())) return c.body(null, 403);
+    if (deps.auth !== null && !(await deps.auth.admits(request))) {
+      return c.body(null, 401, { "WWW-Authenticate": "Bearer" });
+    }
+    if (!deps.accepting()) return c.body(null, 503);
+    const protocol = offeredProtocols(request).includes(SUBPROTOCOL) ? SUBPROTOCOL : null;
+    return c.env.upgrade(request, { protocol, handlers: connectionHandlers(deps) });
+  });
+  app.notFound((c) => c.body(null, 404));
+  return app;
+}
+
+function connectionHandlers(deps: AppDeps): Parameters<Upgrader>[1]["handlers"] {
+  let entry: { connection: Connection; ws: WsConnection } | null = null;
+  return {
+    onOpen(ws) {
+      const connection = new Connection({
+        send: (text) => ws.send(text),
+        backlog: () => ws.bufferedAmount(),
+        close: (code, reason) => ws.close(code, reason),
+        description: `websocket ${ws.remote}`,
+      }, deps.context);
+      entry = { connection, ws };
+      deps.connections.add(entry);
+      deps.metrics.connectionsOpened++;
+    },
+    onMessage(_ws, data) {
+      if (entry === null) return;
+      deps.metrics.messagesReceived++;
+      if (typeof data === "string") {
+        entry.connection.receive(data);
+        return;
+      }
+      const text = decodeUtf8(data);
+      if (text === null) entry.connection.receiveUndecodable("invalid UTF-8 in binary message");
+      else entry.connection.receive(text);
+    },
+    onClose() {
+      if (entry === null) return;
+      deps.connections.delete(entry);
+      entry.connection.closed();
+      deps.metrics.connectionsClosed++;
+    },
+    onDrain() {
+      entry?.connection.drained();
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { readFile } from "node:fs/promises";
+import { CORE_METHODS } from "../protocol/mod.ts";
+import type { Extensions, MethodSpec } from "../protocol/mod.ts";
+import { RunningCounter } from "../process/mod.ts";
+import type { SandboxPlanner } from "../process/mod.ts";
+import type { HttpServer, Runtime, WsConnection } from "../runtime/mod.ts";
+import { createApp } from "./app.ts";
+import { TokenAuth } from "./auth.ts";
+import type { Connection } from "./connection.ts";
+import { buildEnvironmentInfo } from "./environment_info.ts";
+import { createLogger } from "./logger.ts";
+import { Metrics } from "./metrics.ts";
+import type { ServerOptions } from "./options.ts";
+import { UsageError } from "./options.ts";
+import type { FsPort, ServerContext } from "./server_context.ts";
+import { SessionRegistry } from "./session_registry.ts";
+import { serveStdio } from "./stdio_transport.ts";
+
+/** How long shutdown waits for killed processes before exiting anyway (§1.8 allows 5 s). */
+const SHUTDOWN_WAIT_MS = 3_000;
+
+/** The pluggable services the server composes (fs and sandbox live in their own folders). */
+export interface ServerServices {
+  readonly planner: SandboxPlanner;
+  readonly sandboxInfo: Extensions["sandbox"];
+  readonly fsMethods: ReadonlyMap<string, MethodSpec>;
+  openFsConnection(sessionId: string): FsPort;
+  closeSession(sessionId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A started server. */
+export interface RunningServer {
+  /** `ws://host:port`, or `stdio`. */
+  readonly url: string;
+  /** Resolves when the server has finished (stdio end of input, or shutdown). */
+  readonly finished: Promise<void>;
+  /** Stops accepting, kills every process group, closes connections (§1.8). */
+  shutdown(): Promise<void>;
+}
+
+/** Starts the server described by `options`. */
+export async function startExecServer(
+  runtime: Runtime,
+  options: ServerOptions,
+  services: ServerServices,
+): Promise<RunningServer> {
+  const log = createLogger((line) => runtime.writeStderr(line), options.quiet);
+  const auth = await loadAuth(options);
+  const serverCounter = new RunningCounter(options.maxProcesses);
+  const registry = new SessionRegistry(runtime, {
+    options: {
+      sessionTtlMs: options.sessionTtlMs,
+      maxSessions: options.maxSessions,
+      processes: {
+        retainedOutputBytes: options.retainedOutputBytes,
+        processRetentionMs: options.processRetentionMs,
+        killGraceMs: options.killGraceMs,
+        maxProcessesPerSession: options.maxProcessesPerSession,
+        serverCounter,
+      },
+    },
+    planner: services.planner,
+    serverEnv: runtime.env(),
+    onExpire: (session) => {
+      log.info("session expired", { sessionId: session.id });
+      void services.closeSession(session.id).catch((error: unknown) => log.error("closing session failed", error));
+    },
+  });
+  const methods = new Map<string, MethodSpec>(Object.entries(CORE_METHODS));
+  for (const [name, spec] of services.fsMethods) methods.set(name, spec);
+  const context: ServerContext = {
+    registry,
+    methods,
+    environmentInfo: await buildEnvironmentInfo(runtime, options, services.sandboxInfo),
+    options: { maxInflightRequests: options.maxInflightRequests },
+    log,
+    openFsConnection: (sessionId) => services.openFsConnection(sessionId),
+  };
+  const metrics = new Metrics(() => ({ sessions: registry.size, processes_running: serverCounter.count }));
+  const finished = Promise.withResolvers<void>();
+  let accepting = true;
+  let http: HttpServer | null = null;
+  const connections = new Set<{ connection: Connection; ws: WsConnection }>();
+
+  let shuttingDown: Promise<void> | null = null;
+  const shutdown = (): Promise<void> => {
+    shuttingDown ??= (async () => {
+      accepting = false;
+      const sessions = registry.all();
+      for (const session of sessions) {
+        session.cancelDetachTimer();
+        session.processes.terminateAll();
+      }
+      await Promise.race([
+        Promise.all(sessions.map((session) => session.processes.drained())),
+        new Promise((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS)),
+      ]);
+      await services.close().catch((error: unknown) => log.error("stopping services failed", error));
+      for (const { ws } of connections) ws.close(1001, "server shutting down");
+      await http?.stop(true);
+      finished.resolve();
+    })();
+    return shuttingDown;
+  };
+
+  if (options.listen.kind === "stdio") {
+    void serveStdio(runtime, context, options.maxMessageBytes).then(shutdown, (error: unknown) => {
+      log.error("stdio transport failed", error);
+      return shutdown();
+    });
+    return { url: "stdio", finished: finished.promise, shutdown };
+  }
+
+  const app = createApp({
+    context,
+    allowOrigins: options.allowOrigins,
+    auth,
+    metrics,
+    accepting: () => accepting,
+    connections,
+  });
+  http = await runtime.serve({
+    hostname: options.listen.hostname,
+    port: options.listen.port,
+    maxMessageBytes: options.maxMessageBytes,
+    idleTimeoutSeconds: 30,
+    fetch: (request, upgrade) => app.fetch(request, { upgrade }),
+  });
+  const host = http.hostname.includes(":") ? `[${http.hostname}]` : http.hostname;
+  return { url: `ws://${host}:${http.port}`, finished: finished.promise, shutdown };
+}
+
+async function loadAuth(options: ServerOptions): Promise<TokenAuth | null> {
+  if (options.auth === null) return null;
+  if (options.auth.tokenSha256 !== null) return new TokenAuth(options.auth.tokenSha256);
+  const path = options.auth.tokenFile ?? "";
+  let token: string;
+  try {
+    token = (await readFile(path, "utf8")).trimEnd();
+  } catch (error) {
+    throw new UsageError(`--ws-token-file ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (token === "") throw new UsageError(`--ws-token-file ${path}: the token is empty`);
+  return await TokenAuth.fromToken(token);
+}

@@ -1,0 +1,209 @@
+/** Server options from the command line (PROTOCOL.md §1, §2.8, §3.10). */
+export interface ServerOptions {
+  listen: { kind: "websocket"; hostname: string; port: number } | { kind: "stdio" };
+  allowOrigins: string[];
+  auth: { tokenFile: string | null; tokenSha256: string | null } | null;
+  insecureNoAuth: boolean;
+  maxMessageBytes: number;
+  maxInflightRequests: number;
+  maxSessions: number;
+  maxProcessesPerSession: number;
+  maxProcesses: number;
+  maxReadFileBytes: number;
+  sessionTtlMs: number;
+  processRetentionMs: number;
+  retainedOutputBytes: number;
+  killGraceMs: number;
+  quiet: boolean;
+}
+
+/** What the command line asked for. */
+export type CliCommand =
+  | { kind: "serve"; options: ServerOptions }
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "mode"; mode: "fs-worker" | "sandbox-exec"; args: string[] };
+
+/** A command-line mistake: the CLI prints the message and exits 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** Defaults of every option. */
+export function defaultOptions(): ServerOptions {
+  return {
+    listen: { kind: "websocket", hostname: "127.0.0.1", port: 0 },
+    allowOrigins: [],
+    auth: null,
+    insecureNoAuth: false,
+    maxMessageBytes: 134_217_728,
+    maxInflightRequests: 1024,
+    maxSessions: 1024,
+    maxProcessesPerSession: 1024,
+    maxProcesses: 4096,
+    maxReadFileBytes: 134_217_728,
+    sessionTtlMs: 30_000,
+    processRetentionMs: 30_000,
+    retainedOutputBytes: 1_048_576,
+    killGraceMs: 2_000,
+    quiet: false,
+  };
+}
+
+/** The `--help` text: every flag. */
+export const HELP_TEXT = `exec-server: WebSocket JSON-RPC execution server (Codex exec-server compatible)
+
+Usage:
+  exec-server [--listen URL] [options]
+  exec-server fs-worker                  (internal: the sandboxed fs worker)
+  exec-server sandbox-exec ... -- PROG   (internal: the restrict-then-exec launcher)
+
+Options:
+  --listen URL                     ws://HOST:PORT (default ws://127.0.0.1:0; port 0 picks a free port)
+                                   or stdio (newline-delimited JSON on stdin/stdout)
+  --allow-origin ORIGIN            accept WebSocket upgrades carrying this Origin (repeatable)
+  --ws-auth capability-token       require a capability token on upgrades and /metrics
+  --ws-token-file PATH             the token is this file's content (trailing whitespace removed)
+  --ws-token-sha256 HEX            the SHA-256 (64 hex digits) of the token
+  --insecure-no-auth               allow a non-loopback listener without authentication
+  --max-message-bytes N            largest message (default 134217728)
+  --max-inflight-requests N        per connection (default 1024)
+  --max-sessions N                 (default 1024)
+  --max-processes-per-session N    running processes per session (default 1024)
+  --max-processes N                running processes in the whole server (default 4096)
+  --max-read-file-bytes N          largest fs/readFile (default 134217728)
+  --session-ttl SECONDS            detached session lifetime (default 30; fractions allowed)
+  --process-retention SECONDS      how long a closed process stays readable (default 30)
+  --retained-output-bytes N        output kept per process (default 1048576)
+  --kill-grace SECONDS             SIGTERM to SIGKILL grace for timeoutMs (default 2)
+  --quiet                          log errors only
+  --help                           this text
+  --version                        print the version
+
+The first stdout line of a WebSocket server is its bound URL; logs go to stderr.`;
+
+type Setter = (options: ServerOptions, value: string, flag: string) => void;
+
+const VALUE_FLAGS: Record<string, Setter> = {
+  "--listen": (options, value) => {
+    options.listen = parseListen(value);
+  },
+  "--allow-origin": (options, value) => {
+    options.allowOrigins.push(value);
+  },
+  "--ws-auth": (options, value, flag) => {
+    if (value !== "capability-token") throw new UsageError(`${flag}: expected capability-token, got ${value}`);
+    options.auth ??= { tokenFile: null, tokenSha256: null };
+  },
+  "--ws-token-file": (options, value) => {
+    options.auth = { tokenFile: value, tokenSha256: options.auth?.tokenSha256 ?? null };
+  },
+  "--ws-token-sha256": (options, value, flag) => {
+    if (!/^[0-9a-fA-F]{64}$/.test(value)) throw new UsageError(`${flag}: expected 64 hex digits`);
+    options.auth = { tokenFile: options.auth?.tokenFile ?? null, tokenSha256: value.toLowerCase() };
+  },
+  "--max-message-bytes": integerSetter("maxMessageBytes"),
+  "--max-inflight-requests": integerSetter("maxInflightRequests"),
+  "--max-sessions": integerSetter("maxSessions"),
+  "--max-processes-per-session": integerSetter("maxProcessesPerSession"),
+  "--max-processes": integerSetter("maxProcesses"),
+  "--max-read-file-bytes": integerSetter("maxReadFileBytes"),
+  "--retained-output-bytes": integerSetter("retainedOutputBytes"),
+  "--session-ttl": secondsSetter("sessionTtlMs"),
+  "--process-retention": secondsSetter("processRetentionMs"),
+  "--kill-grace": secondsSetter("killGraceMs"),
+};
+
+const SWITCHES: Record<string, (options: ServerOptions) => void> = {
+  "--insecure-no-auth": (options) => {
+    options.insecureNoAuth = true;
+  },
+  "--quiet": (options) => {
+    options.quiet = true;
+  },
+};
+
+/** Parses the command line; throws UsageError with a one-line reason. */
+export function parseCommandLine(args: readonly string[]): CliCommand {
+  const first = args[0];
+  if (first === "fs-worker" || first === "sandbox-exec") return { kind: "mode", mode: first, args: args.slice(1) };
+  const options = defaultOptions();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? "";
+    if (arg === "--help" || arg === "-h") return { kind: "help" };
+    if (arg === "--version") return { kind: "version" };
+    const equals = arg.indexOf("=");
+    const flag = arg.startsWith("--") && equals !== -1 ? arg.slice(0, equals) : arg;
+    const toggle = SWITCHES[flag];
+    if (toggle !== undefined && equals === -1) {
+      toggle(options);
+      continue;
+    }
+    const setter = VALUE_FLAGS[flag];
+    if (setter === undefined) throw new UsageError(`unknown flag ${arg} (see --help)`);
+    let value: string;
+    if (equals !== -1 && flag !== arg) {
+      value = arg.slice(equals + 1);
+    } else {
+      const next = args[++i];
+      if (next === undefined) throw new UsageError(`${flag} needs a value`);
+      value = next;
+    }
+    setter(options, value, flag);
+  }
+  if (options.auth !== null && (options.auth.tokenFile === null) === (options.auth.tokenSha256 === null)) {
+    throw new UsageError("--ws-auth capability-token needs exactly one of --ws-token-file and --ws-token-sha256");
+  }
+  const listen = options.listen;
+  if (listen.kind === "websocket" && !isLoopback(listen.hostname) && options.auth === null && !options.insecureNoAuth) {
+    throw new UsageError(
+      `refusing to listen on ${listen.hostname} without authentication (use --ws-auth capability-token or --insecure-no-auth)`,
+    );
+  }
+  return { kind: "serve", options };
+}
+
+/** Parses `--listen`: `ws://HOST:PORT`, `stdio` or `stdio://`. */
+export function parseListen(value: string): ServerOptions["listen"] {
+  if (value === "stdio" || value === "stdio://") return { kind: "stdio" };
+  const match = /^ws:\/\/(\[[0-9a-fA-F:.]+\]|[^/:?#\[\]]+):(\d{1,5})\/?$/.exec(value);
+  const port = Number(match?.[2]);
+  if (match === null || match[1] === undefined || !(port >= 0 && port <= 65535)) {
+    throw new UsageError(`--listen: expected ws://HOST:PORT or stdio, got ${value}`);
+  }
+  const host = match[1].startsWith("[") ? match[1].slice(1, -1) : match[1];
+  return { kind: "websocket", hostname: host, port };
+}
+
+/** Whether a listen host is loopback (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+type IntegerKey =
+  | "maxMessageBytes"
+  | "maxInflightRequests"
+  | "maxSessions"
+  | "maxProcessesPerSession"
+  | "maxProcesses"
+  | "maxReadFileBytes"
+  | "retainedOutputBytes";
+
+function integerSetter(key: IntegerKey): Setter {
+  return (options, value, flag) => {
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < 1) {
+      throw new UsageError(`${flag}: expected a positive integer, got ${value}`);
+    }
+    options[key] = Number(value);
+  };
+}
+
+function secondsSetter(key: "sessionTtlMs" | "processRetentionMs" | "killGraceMs"): Setter {
+  return (options, value, flag) => {
+    const seconds = Number(value);
+    if (value.trim() === "" || !Number.isFinite(seconds) || seconds < 0) {
+      throw new UsageError(`${flag}: expected a number of seconds, got ${value}`);
+    }
+    options[key] = Math.round(seconds * 1000);
+  };
+}
