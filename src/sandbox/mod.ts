@@ -1,0 +1,15 @@
+/**
+ * The sandbox: policy model from both wire forms, host features, launch plans and the
+ * restrict-then-exec launcher.
+ */
+export {
+  DEFAULT_GLOB_SCAN_MAX_DEPTH,
+  MINIMAL_PATHS,
+  networkOffPolicy,
+  parseSandbox,
+  policyKey,
+  resolveSandbox,
+} from "./policy.ts";
+export type { Policy, SandboxContext, SandboxResolution } from "./policy_types.ts";
+export { nativeBackendProblem, NO_HOST_FEATURES } from "./host_features_types.ts";
+export type { HostFeatures } from "./host_features_types.ts";

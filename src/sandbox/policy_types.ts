@@ -1,0 +1,37 @@
+/**
+ * The internal sandbox policy of PROTOCOL.md §8.2 and the context it is resolved in.
+ */
+
+/** The one policy both wire forms reduce to; every path is a normalized native absolute path. */
+export interface Policy {
+  /** Roots readable (and executable) recursively. */
+  readonly readable: readonly string[];
+  /** Roots writable and readable recursively. */
+  readonly writable: readonly string[];
+  /** Paths neither readable nor writable, inside the roots above. */
+  readonly denied: readonly string[];
+  /** Paths kept read-only inside writable roots. */
+  readonly readOnly: readonly string[];
+  /** False: no network sockets at all (AF_UNIX still works). */
+  readonly network: boolean;
+}
+
+/** Where a sandbox object is resolved. */
+export interface SandboxContext {
+  /** The process cwd for `process/start`, the server's cwd for fs methods. */
+  readonly cwd: string;
+  /** The server's environment (for `$TMPDIR`). */
+  readonly env: Readonly<Record<string, string>>;
+  /** `forceOff` (fs worker): the policy never grants network, whatever the request says. */
+  readonly network: "forceOff" | "asPolicy";
+}
+
+/** The outcome of resolving a sandbox object. */
+export type SandboxResolution =
+  | { readonly kind: "none" }
+  | {
+    readonly kind: "enforced";
+    readonly policy: Policy;
+    /** Stable identity of the policy: equal policies give equal keys. */
+    readonly key: string;
+  };
