@@ -1,0 +1,80 @@
+import { describe, expect, test } from "bun:test";
+import { readdir, readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+
+const ROOT = join(import.meta.dir, "..", "..");
+
+async function sourceFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(join(ROOT, dir), { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await sourceFiles(path)));
+    else if (entry.name.endsWith(".ts")) out.push(path);
+  }
+  return out;
+}
+
+async function importsOf(file: string): Promise<string[]> {
+  const text = await readFile(join(ROOT, file), "utf8");
+  return [...text.matchAll(/(?:import|export)[^"';]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']/g)]
+    .map((match) => match[1] ?? match[2] ?? "");
+}
+
+function folderOf(file: string, specifier: string): string | null {
+  if (!specifier.startsWith(".")) return null;
+  const target = relative(ROOT, join(ROOT, file, "..", specifier));
+  return target;
+}
+
+describe("architecture boundaries", () => {
+  test("only src/runtime/bun*.ts says Bun. and only src/runtime/deno*.ts says Deno.", async () => {
+    const offenders: string[] = [];
+    for (const file of [...(await sourceFiles("src")), ...(await sourceFiles("worker")), "mod.ts"]) {
+      const text = await readFile(join(ROOT, file), "utf8");
+      const code = text.replace(/\/\/.*$/gm, "").replace(/\/\*[\s\S]*?\*\//g, "");
+      const name = file.slice(file.lastIndexOf("/") + 1);
+      if (/\bBun\.[a-zA-Z]/.test(code) && !(file.startsWith("src/runtime/") && name.startsWith("bun"))) {
+        offenders.push(`${file}: Bun.`);
+      }
+      if (/\bDeno\.[a-zA-Z]/.test(code) && !(file.startsWith("src/runtime/") && name.startsWith("deno"))) {
+        offenders.push(`${file}: Deno.`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  test("protocol imports only zod and itself; lower layers never import server or client", async () => {
+    const offenders: string[] = [];
+    const lower = ["src/process", "src/fs", "src/env_policy", "src/sandbox", "src/protocol", "src/rpc"];
+    for (const file of await sourceFiles("src")) {
+      for (const specifier of await importsOf(file)) {
+        const target = folderOf(file, specifier);
+        if (file.startsWith("src/protocol/")) {
+          const allowed = specifier === "zod" || specifier.startsWith("node:") ||
+            (target !== null && target.startsWith("src/protocol/"));
+          if (!allowed) offenders.push(`${file} imports ${specifier}`);
+        }
+        if (lower.some((dir) => file.startsWith(dir + "/")) && target !== null &&
+          (target.startsWith("src/server") || target.startsWith("src/client"))) {
+          offenders.push(`${file} imports ${specifier}`);
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  test("code outside a folder imports that folder only through its mod.ts", async () => {
+    const offenders: string[] = [];
+    for (const file of [...(await sourceFiles("src")), ...(await sourceFiles("worker")), "mod.ts"]) {
+      const own = file.split("/").slice(0, 2).join("/");
+      for (const specifier of await importsOf(file)) {
+        const target = folderOf(file, specifier);
+        if (target === null || !target.startsWith("src/")) continue;
+        const folder = target.split("/").slice(0, 2).join("/");
+        if (folder === own || target.split("/").length < 3) continue;
+        if (!target.endsWith("/mod.ts")) offenders.push(`${file} imports ${specifier}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+});

@@ -1,0 +1,74 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { TestClient } from "./client.ts";
+
+/** The runtimes every behavioural test runs against. */
+export const RUNTIMES = ["bun", "deno"] as const;
+/** One of `RUNTIMES`. */
+export type RuntimeName = (typeof RUNTIMES)[number];
+
+const ROOT = join(import.meta.dir, "..", "..");
+const BIN = join(ROOT, "node_modules", ".bin");
+
+/** The command that starts the server under `runtime`. */
+export function serverCommand(runtime: RuntimeName): string[] {
+  return runtime === "bun"
+    ? [join(BIN, "bun"), join(ROOT, "mod.ts")]
+    : [join(BIN, "deno"), "run", "-A", "--quiet", join(ROOT, "mod.ts")];
+}
+
+/** A server subprocess; disposing sends SIGTERM and awaits the exit. */
+export interface TestServer extends AsyncDisposable {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly stderr: () => string;
+  /** Opens a WebSocket client (already connected, not initialized). */
+  connect(options?: { protocols?: string[]; headers?: Record<string, string> }): Promise<TestClient>;
+  /** Opens a client and runs initialize + initialized. */
+  session(): Promise<TestClient>;
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts `mod.ts` under `runtime` with a controlled environment; the URL is its first stdout line. */
+export async function startServer(
+  options: { runtime: RuntimeName; args?: string[]; env?: Record<string, string> },
+): Promise<TestServer> {
+  const [command, ...args] = serverCommand(options.runtime);
+  const child = spawn(command ?? "", [...args, "--listen", "ws://127.0.0.1:0", "--quiet", ...(options.args ?? [])], {
+    cwd: ROOT,
+    env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (data: Buffer) => {
+    stderr += data.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let stdout = "";
+    child.stdout?.on("data", (data: Buffer) => {
+      stdout += data.toString();
+      const newline = stdout.indexOf("\n");
+      if (newline !== -1) resolve(stdout.slice(0, newline));
+    });
+    void exited.then((code) => reject(new Error(`server exited with ${code} before its URL: ${stderr}`)));
+  });
+  return {
+    url,
+    child,
+    exited,
+    stderr: () => stderr,
+    connect: (connectOptions) => TestClient.connect(url, connectOptions),
+    async session() {
+      const client = await TestClient.connect(url);
+      await client.initialize();
+      return client;
+    },
+    async [Symbol.asyncDispose]() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
