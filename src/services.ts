@@ -23,7 +23,10 @@ export async function createServices(runtime: Runtime, options: ServerOptions): 
       reason: "sandbox not wired yet",
     },
     fsMethods: new Map(),
-    openFsConnection: () => ({ call: () => Promise.reject(new Error("fs not wired")), close: () => Promise.resolve() }),
+    openFsConnection: () => ({
+      call: () => Promise.reject(new Error("fs not wired")),
+      close: () => Promise.resolve(),
+    }),
     closeSession: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };

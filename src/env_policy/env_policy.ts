@@ -31,7 +31,9 @@ export function buildChildEnv(
       result.set(name, value);
     }
   }
-  const excludes = [...(policy.ignoreDefaultExcludes ? [] : DEFAULT_EXCLUDES), ...policy.exclude].map(globToRegExp);
+  const excludes = [...(policy.ignoreDefaultExcludes ? [] : DEFAULT_EXCLUDES), ...policy.exclude].map(
+    globToRegExp,
+  );
   for (const name of [...result.keys()]) {
     if (excludes.some((glob) => glob.test(name))) result.delete(name);
   }

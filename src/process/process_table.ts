@@ -135,7 +135,11 @@ export class ProcessTable {
     }
     const counter = this.#options.serverCounter;
     if (counter.count >= counter.limit) {
-      throw new RpcError(ErrorCode.LimitReached, "LimitReached", `too many running processes: limit is ${counter.limit}`);
+      throw new RpcError(
+        ErrorCode.LimitReached,
+        "LimitReached",
+        `too many running processes: limit is ${counter.limit}`,
+      );
     }
     const argv0 = params.argv[0] ?? "";
     const process = new ManagedProcess(this.#runtime, {
@@ -156,7 +160,11 @@ export class ProcessTable {
     });
   }
 
-  async #spawn(process: ManagedProcess, params: ProcessStartParams, cwd: string): Promise<ProcessStartResult> {
+  async #spawn(
+    process: ManagedProcess,
+    params: ProcessStartParams,
+    cwd: string,
+  ): Promise<ProcessStartResult> {
     const wrap = await this.#planner.plan(params.sandbox ?? null, {
       cwd,
       networkOff: params.enforceManagedNetwork === true,
@@ -213,7 +221,9 @@ export class ProcessTable {
     try {
       data = decodeBase64(params.chunk);
     } catch (error) {
-      throw invalidParams(`invalid base64 in chunk: ${error instanceof Error ? error.message : String(error)}`);
+      throw invalidParams(
+        `invalid base64 in chunk: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     const entry = this.#processes.get(params.processId);
     if (entry === undefined) return "unknownProcess";
@@ -346,7 +356,9 @@ function validateStart(params: ProcessStartParams): string {
     if (arg.includes("\0")) throw invalidParams(`argv[${index}] must not contain a NUL byte`);
     bytes += utf8Length(arg) + 1;
   });
-  if (params.arg0 != null && params.arg0.includes("\0")) throw invalidParams("arg0 must not contain a NUL byte");
+  if (params.arg0 != null && params.arg0.includes("\0")) {
+    throw invalidParams("arg0 must not contain a NUL byte");
+  }
   for (const [name, value] of Object.entries(params.env)) {
     if (name === "") throw invalidParams("env names must not be empty");
     if (name.includes("=")) throw invalidParams(`env name ${JSON.stringify(name)} must not contain "="`);

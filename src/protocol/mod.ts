@@ -1,4 +1,4 @@
-export { decodeBase64, encodeBase64, base64Problem } from "./base64.ts";
+export { base64Problem, decodeBase64, encodeBase64 } from "./base64.ts";
 export { ErrorCode, invalidParams, invalidRequest, RpcError } from "./errors.ts";
 export type { ErrorCodeValue, ErrorKind, WireError } from "./errors.ts";
 export { EnvPolicySchema } from "./env_policy.ts";

@@ -61,9 +61,14 @@ function percentDecode(text: string, field: string, uri: string): string {
   try {
     return UTF8_STRICT.decode(out.subarray(0, length));
   } catch (cause) {
-    throw new RpcError(ErrorCode.InvalidParams, "InvalidParams", `${field} URI ${uri} is not valid: invalid UTF-8`, {
-      cause,
-    });
+    throw new RpcError(
+      ErrorCode.InvalidParams,
+      "InvalidParams",
+      `${field} URI ${uri} is not valid: invalid UTF-8`,
+      {
+        cause,
+      },
+    );
   }
 }
 

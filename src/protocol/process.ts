@@ -128,7 +128,11 @@ export const ProcessIdParamsSchema = z.object({ processId: z.string() });
 export type ProcessIdParams = z.infer<typeof ProcessIdParamsSchema>;
 
 /** `process/resize` params (ext §11.3). */
-export const ProcessResizeParamsSchema = z.object({ processId: z.string(), cols: dimension, rows: dimension });
+export const ProcessResizeParamsSchema = z.object({
+  processId: z.string(),
+  cols: dimension,
+  rows: dimension,
+});
 /** See `ProcessResizeParamsSchema`. */
 export type ProcessResizeParams = z.infer<typeof ProcessResizeParamsSchema>;
 

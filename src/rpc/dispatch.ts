@@ -34,7 +34,9 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case "invalid_type":
-      return issue.input === undefined ? "required" : `expected ${issue.expected}, got ${typeName(issue.input)}`;
+      return issue.input === undefined
+        ? "required"
+        : `expected ${issue.expected}, got ${typeName(issue.input)}`;
     case "invalid_value":
       return `expected one of ${issue.values.map((value) => JSON.stringify(value)).join(", ")}`;
     case "too_small":

@@ -65,21 +65,15 @@ function jsonErrorDetail(error: unknown, text: string): string {
 
 /** Serializes a result reply; `jsonrpc` mirrors the client (§2.2). */
 export function resultFrame(id: RequestId, result: unknown, jsonrpc: boolean): string {
-  return jsonrpc
-    ? JSON.stringify({ jsonrpc: "2.0", id, result })
-    : JSON.stringify({ id, result });
+  return jsonrpc ? JSON.stringify({ jsonrpc: "2.0", id, result }) : JSON.stringify({ id, result });
 }
 
 /** Serializes an error reply. */
 export function errorFrame(id: RequestId, error: unknown, jsonrpc: boolean): string {
-  return jsonrpc
-    ? JSON.stringify({ jsonrpc: "2.0", id, error })
-    : JSON.stringify({ id, error });
+  return jsonrpc ? JSON.stringify({ jsonrpc: "2.0", id, error }) : JSON.stringify({ id, error });
 }
 
 /** Serializes a notification. */
 export function notificationFrame(method: string, params: unknown, jsonrpc: boolean): string {
-  return jsonrpc
-    ? JSON.stringify({ jsonrpc: "2.0", method, params })
-    : JSON.stringify({ method, params });
+  return jsonrpc ? JSON.stringify({ jsonrpc: "2.0", method, params }) : JSON.stringify({ method, params });
 }

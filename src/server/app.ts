@@ -31,7 +31,10 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: { upgrade: Upgrader }
     if (c.req.method !== "GET" && c.req.method !== "HEAD") return c.body(null, 405);
     return c.body(null, deps.accepting() ? 200 : 503);
   });
-  app.all("/livez", (c) => (c.req.method === "GET" || c.req.method === "HEAD" ? c.body(null, 200) : c.body(null, 405)));
+  app.all(
+    "/livez",
+    (c) => (c.req.method === "GET" || c.req.method === "HEAD" ? c.body(null, 200) : c.body(null, 405)),
+  );
   app.all("/metrics", async (c) => {
     if (c.req.method !== "GET") return c.body(null, 405);
     if (deps.auth !== null && !(await deps.auth.admits(c.req.raw))) {

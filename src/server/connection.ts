@@ -79,7 +79,9 @@ export class Connection implements SessionPeer {
     this.#closed = true;
     for (const controller of this.#inflight.values()) controller.abort(new Error("connection closed"));
     this.#inflight.clear();
-    void this.#fs?.close().catch((error: unknown) => this.#context.log.error("closing file handles failed", error));
+    void this.#fs?.close().catch((error: unknown) =>
+      this.#context.log.error("closing file handles failed", error)
+    );
     if (this.#session !== null) this.#context.registry.detach(this.#session, this);
   }
 
@@ -91,7 +93,9 @@ export class Connection implements SessionPeer {
   /** SessionPeer: sends a notification with pre-serialized params. */
   notify(method: string, paramsJson: string): void {
     if (this.#closed) return;
-    const prefix = this.#jsonrpc === true ? `{"jsonrpc":"2.0","method":"${method}","params":` : `{"method":"${method}","params":`;
+    const prefix = this.#jsonrpc === true
+      ? `{"jsonrpc":"2.0","method":"${method}","params":`
+      : `{"method":"${method}","params":`;
     this.#transport.send(prefix + paramsJson + "}");
   }
 
@@ -148,7 +152,11 @@ export class Connection implements SessionPeer {
   async #request(id: RequestId, method: string, params: unknown): Promise<void> {
     const key = typeof id === "string" ? `s${id}` : `n${id}`;
     if (this.#inflight.has(key)) {
-      this.#reply(id, null, invalidRequest("DuplicateRequestId", `request id ${idText(id)} is already in use`));
+      this.#reply(
+        id,
+        null,
+        invalidRequest("DuplicateRequestId", `request id ${idText(id)} is already in use`),
+      );
       return;
     }
     const controller = new AbortController();
@@ -166,7 +174,9 @@ export class Connection implements SessionPeer {
   /** Checks in the order of §2.4, then runs the method. Synchronous up to the handler's first await. */
   #run(method: string, params: unknown, signal: AbortSignal): Promise<unknown> {
     const spec: MethodSpec | undefined = this.#context.methods.get(method);
-    if (spec === undefined) throw new RpcError(ErrorCode.MethodNotFound, "MethodNotFound", `unknown method ${method}`);
+    if (spec === undefined) {
+      throw new RpcError(ErrorCode.MethodNotFound, "MethodNotFound", `unknown method ${method}`);
+    }
     if (this.#evicted) throw invalidRequest("SessionResumed", EVICTED_MESSAGE);
     if (method === "initialize") {
       if (this.#state !== "new") {
@@ -177,9 +187,15 @@ export class Connection implements SessionPeer {
     }
     const limit = this.#context.options.maxInflightRequests;
     if (this.#inflight.size > limit) {
-      throw new RpcError(ErrorCode.LimitReached, "LimitReached", `too many requests in flight: limit is ${limit}`);
+      throw new RpcError(
+        ErrorCode.LimitReached,
+        "LimitReached",
+        `too many requests in flight: limit is ${limit}`,
+      );
     }
-    if (method === "initialize") return Promise.resolve(this.#initialize(parseParams(method, InitializeParamsSchema, params)));
+    if (method === "initialize") {
+      return Promise.resolve(this.#initialize(parseParams(method, InitializeParamsSchema, params)));
+    }
     const session = this.#session;
     if (session === null) throw invalidRequest("NotInitialized", handshakeMessage("new", spec.family));
     const parsed: unknown = parseParams(method, spec.params, params);

@@ -64,7 +64,9 @@ export async function startExecServer(
     serverEnv: runtime.env(),
     onExpire: (session) => {
       log.info("session expired", { sessionId: session.id });
-      void services.closeSession(session.id).catch((error: unknown) => log.error("closing session failed", error));
+      void services.closeSession(session.id).catch((error: unknown) =>
+        log.error("closing session failed", error)
+      );
     },
   });
   const methods = new Map<string, MethodSpec>(Object.entries(CORE_METHODS));
@@ -139,7 +141,9 @@ async function loadAuth(options: ServerOptions): Promise<TokenAuth | null> {
   try {
     token = (await readFile(path, "utf8")).trimEnd();
   } catch (error) {
-    throw new UsageError(`--ws-token-file ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new UsageError(
+      `--ws-token-file ${path}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   if (token === "") throw new UsageError(`--ws-token-file ${path}: the token is empty`);
   return await TokenAuth.fromToken(token);

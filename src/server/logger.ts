@@ -8,7 +8,9 @@ export interface Logger {
 export function createLogger(write: (line: string) => void, quiet: boolean): Logger {
   return {
     info(message, fields = {}) {
-      if (!quiet) write(JSON.stringify({ time: new Date().toISOString(), level: "info", message, ...fields }) + "\n");
+      if (!quiet) {
+        write(JSON.stringify({ time: new Date().toISOString(), level: "info", message, ...fields }) + "\n");
+      }
     },
     error(message, detail) {
       const text = detail instanceof Error ? (detail.stack ?? detail.message) : String(detail);

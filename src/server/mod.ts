@@ -1,5 +1,12 @@
 export { startExecServer } from "./exec_server.ts";
 export type { RunningServer, ServerServices } from "./exec_server.ts";
-export { defaultOptions, HELP_TEXT, isLoopback, parseCommandLine, parseListen, UsageError } from "./options.ts";
+export {
+  defaultOptions,
+  HELP_TEXT,
+  isLoopback,
+  parseCommandLine,
+  parseListen,
+  UsageError,
+} from "./options.ts";
 export type { CliCommand, ServerOptions } from "./options.ts";
 export type { FsPort } from "./server_context.ts";

@@ -92,7 +92,9 @@ const VALUE_FLAGS: Record<string, Setter> = {
     options.allowOrigins.push(value);
   },
   "--ws-auth": (options, value, flag) => {
-    if (value !== "capability-token") throw new UsageError(`${flag}: expected capability-token, got ${value}`);
+    if (value !== "capability-token") {
+      throw new UsageError(`${flag}: expected capability-token, got ${value}`);
+    }
     options.auth ??= { tokenFile: null, tokenSha256: null };
   },
   "--ws-token-file": (options, value) => {
@@ -126,7 +128,9 @@ const SWITCHES: Record<string, (options: ServerOptions) => void> = {
 /** Parses the command line; throws UsageError with a one-line reason. */
 export function parseCommandLine(args: readonly string[]): CliCommand {
   const first = args[0];
-  if (first === "fs-worker" || first === "sandbox-exec") return { kind: "mode", mode: first, args: args.slice(1) };
+  if (first === "fs-worker" || first === "sandbox-exec") {
+    return { kind: "mode", mode: first, args: args.slice(1) };
+  }
   const options = defaultOptions();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? "";
@@ -152,10 +156,15 @@ export function parseCommandLine(args: readonly string[]): CliCommand {
     setter(options, value, flag);
   }
   if (options.auth !== null && (options.auth.tokenFile === null) === (options.auth.tokenSha256 === null)) {
-    throw new UsageError("--ws-auth capability-token needs exactly one of --ws-token-file and --ws-token-sha256");
+    throw new UsageError(
+      "--ws-auth capability-token needs exactly one of --ws-token-file and --ws-token-sha256",
+    );
   }
   const listen = options.listen;
-  if (listen.kind === "websocket" && !isLoopback(listen.hostname) && options.auth === null && !options.insecureNoAuth) {
+  if (
+    listen.kind === "websocket" && !isLoopback(listen.hostname) && options.auth === null &&
+    !options.insecureNoAuth
+  ) {
     throw new UsageError(
       `refusing to listen on ${listen.hostname} without authentication (use --ws-auth capability-token or --insecure-no-auth)`,
     );

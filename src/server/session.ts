@@ -30,7 +30,11 @@ export class Session {
   constructor(
     id: string,
     runtime: Runtime,
-    deps: { options: ProcessTableOptions; planner: SandboxPlanner; serverEnv: Readonly<Record<string, string>> },
+    deps: {
+      options: ProcessTableOptions;
+      planner: SandboxPlanner;
+      serverEnv: Readonly<Record<string, string>>;
+    },
   ) {
     this.id = id;
     const sink: ProcessSink = {
@@ -85,16 +89,22 @@ export class Session {
     if (peer === null) return;
     peer.notify(
       "process/output",
-      `{"processId":${JSON.stringify(processId)},"seq":${chunk.seq},"stream":"${chunk.stream}","chunk":"${chunk.chunk}"}`,
+      `{"processId":${
+        JSON.stringify(processId)
+      },"seq":${chunk.seq},"stream":"${chunk.stream}","chunk":"${chunk.chunk}"}`,
     );
-    if (this.#gate === null && peer.backlog() > BACKLOG_HIGH_BYTES) this.#gate = Promise.withResolvers<void>();
+    if (this.#gate === null && peer.backlog() > BACKLOG_HIGH_BYTES) {
+      this.#gate = Promise.withResolvers<void>();
+    }
   }
 
   #sendExited(process: ManagedProcess, seq: number): void {
     const timedOut = process.timedOut ? `,"timedOut":true` : "";
     this.#peer?.notify(
       "process/exited",
-      `{"processId":${JSON.stringify(process.id)},"seq":${seq},"exitCode":${process.exitCode ?? 0},"sandboxDenied":${process.sandboxDenied}${timedOut}}`,
+      `{"processId":${JSON.stringify(process.id)},"seq":${seq},"exitCode":${
+        process.exitCode ?? 0
+      },"sandboxDenied":${process.sandboxDenied}${timedOut}}`,
     );
   }
 

@@ -42,7 +42,11 @@ export class SessionRegistry {
   /** Creates a session attached to `peer`; -32001 past the session limit. */
   create(peer: SessionPeer): Session {
     if (this.#sessions.size >= this.#options.maxSessions) {
-      throw new RpcError(ErrorCode.LimitReached, "LimitReached", `too many sessions: limit is ${this.#options.maxSessions}`);
+      throw new RpcError(
+        ErrorCode.LimitReached,
+        "LimitReached",
+        `too many sessions: limit is ${this.#options.maxSessions}`,
+      );
     }
     const session = new Session(crypto.randomUUID(), this.#runtime, {
       options: this.#options.processes,

@@ -10,7 +10,11 @@ const UTF8 = new TextEncoder();
  * Serves one connection over stdin/stdout, one JSON message per line (PROTOCOL.md §1.7).
  * Resolves when stdin ends (or the connection must close); the caller then shuts down.
  */
-export async function serveStdio(runtime: Runtime, context: ServerContext, maxMessageBytes: number): Promise<void> {
+export async function serveStdio(
+  runtime: Runtime,
+  context: ServerContext,
+  maxMessageBytes: number,
+): Promise<void> {
   let backlog = 0;
   let writing: Promise<void> = Promise.resolve();
   const ended = Promise.withResolvers<void>();
@@ -78,7 +82,9 @@ export async function serveStdio(runtime: Runtime, context: ServerContext, maxMe
 }
 
 function deliver(connection: Connection, line: Uint8Array): void {
-  const end = line.byteLength > 0 && line[line.byteLength - 1] === 0x0d ? line.byteLength - 1 : line.byteLength;
+  const end = line.byteLength > 0 && line[line.byteLength - 1] === 0x0d
+    ? line.byteLength - 1
+    : line.byteLength;
   const text = decodeUtf8(line.subarray(0, end));
   if (text === null) {
     connection.receiveUndecodable("invalid UTF-8");

@@ -54,8 +54,10 @@ describe("architecture boundaries", () => {
             (target !== null && target.startsWith("src/protocol/"));
           if (!allowed) offenders.push(`${file} imports ${specifier}`);
         }
-        if (lower.some((dir) => file.startsWith(dir + "/")) && target !== null &&
-          (target.startsWith("src/server") || target.startsWith("src/client"))) {
+        if (
+          lower.some((dir) => file.startsWith(dir + "/")) && target !== null &&
+          (target.startsWith("src/server") || target.startsWith("src/client"))
+        ) {
           offenders.push(`${file} imports ${specifier}`);
         }
       }
