@@ -1,0 +1,359 @@
+import { constants } from "node:fs";
+import type { Stats } from "node:fs";
+import * as fs from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import {
+  base64Problem,
+  decodeBase64,
+  encodeBase64,
+  ErrorCode,
+  pathToUri,
+  RpcError,
+} from "../protocol/mod.ts";
+import type {
+  FsCanonicalizeResult,
+  FsEmptyResult,
+  FsGetMetadataResult,
+  FsOpenResult,
+  FsReadBlockResult,
+  FsReadDirectoryResult,
+  FsReadFileResult,
+  FsWalkResult,
+} from "../protocol/fs.ts";
+import { copyPath } from "./copy.ts";
+import { errnoOf, toFsError } from "./error_map.ts";
+import { FileHandleTable, MAX_BLOCK_BYTES } from "./file_handle_table.ts";
+import type { FileSystem, FsRequests } from "./file_system.ts";
+import { joinPath, listDirectory, parentPath } from "./list_directory.ts";
+import { notAFile, O_NOBLOCK_NOCTTY, openRegular, statThroughOpen } from "./open_regular.ts";
+import { walkTree } from "./walk.ts";
+
+/** The `--max-read-file-bytes` default (PROTOCOL.md §2.8). */
+export const DEFAULT_MAX_READ_FILE_BYTES = 134_217_728;
+
+/** Options of a `DirectFileSystem`. */
+export interface DirectFileSystemOptions {
+  /** `--max-read-file-bytes`: larger files are refused by `fs/readFile`. */
+  readonly maxReadFileBytes: number;
+  /**
+   * Set inside the sandbox worker: `getMetadata` opens the path so the kernel's access rules decide
+   * what is visible (PROTOCOL.md §7.6), instead of a plain `stat` that Landlock does not govern.
+   */
+  readonly confined?: boolean;
+}
+
+const FIRST_READ_BYTES = 64 * 1024;
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | O_NOBLOCK_NOCTTY;
+const FILE_MODE = 0o666;
+
+/** One open handle of `fs/open`. */
+interface OpenFile {
+  readonly handle: FileHandle;
+}
+
+function invalidInput(message: string): RpcError {
+  return new RpcError(ErrorCode.InvalidRequest, "InvalidInput", message);
+}
+
+function tooLarge(limit: number): RpcError {
+  return invalidInput(`file is too large to read: limit is ${limit} bytes`);
+}
+
+function milliseconds(value: number): number {
+  return Number.isFinite(value) && value > 0 ? Math.trunc(value) : 0;
+}
+
+/** The fs methods of PROTOCOL.md §7 run in this process with `node:fs/promises` (Bun and Deno). */
+export class DirectFileSystem implements FileSystem {
+  readonly #maxReadFileBytes: number;
+  readonly #confined: boolean;
+  readonly #handles = new FileHandleTable<OpenFile>();
+
+  constructor(options: DirectFileSystemOptions) {
+    this.#maxReadFileBytes = options.maxReadFileBytes;
+    this.#confined = options.confined ?? false;
+  }
+
+  /** `fs/readFile`: the whole regular file, within the size limits. */
+  readFile(request: FsRequests["fs/readFile"]): Promise<FsReadFileResult> {
+    return mapErrors(async () => {
+      const limit = Math.min(this.#maxReadFileBytes, request.maxBytes ?? Number.POSITIVE_INFINITY);
+      const handle = await openRegular(request.path, constants.O_RDONLY);
+      try {
+        const size = Number((await handle.stat()).size);
+        if (size > limit) throw tooLarge(limit);
+        // Read to end of file rather than trusting `size`: the file may grow, and /proc files report 0.
+        let buffer = new Uint8Array(size > 0 ? size + 1 : Math.min(FIRST_READ_BYTES, limit + 1));
+        let length = 0;
+        for (;;) {
+          if (length === buffer.length) {
+            if (length > limit) throw tooLarge(limit);
+            const grown = new Uint8Array(Math.min(Math.max(length * 2, FIRST_READ_BYTES), limit + 1));
+            grown.set(buffer);
+            buffer = grown;
+          }
+          const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+          if (bytesRead === 0) break;
+          length += bytesRead;
+        }
+        if (length > limit) throw tooLarge(limit);
+        return { dataBase64: encodeBase64(buffer.subarray(0, length)) };
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  /** `fs/writeFile`: creates or truncates in place (same inode); never creates parents. */
+  writeFile(request: FsRequests["fs/writeFile"]): Promise<FsEmptyResult> {
+    return mapErrors(async () => {
+      const problem = base64Problem(request.dataBase64);
+      if (problem !== null) throw invalidInput(`fs/writeFile requires valid base64 dataBase64: ${problem}`);
+      const data = decodeBase64(request.dataBase64);
+      const handle = await fs.open(request.path, WRITE_FLAGS, FILE_MODE);
+      try {
+        await writeAll(handle, data, null);
+      } finally {
+        await handle.close();
+      }
+      return {};
+    });
+  }
+
+  /** `fs/createDirectory`: `mkdir -p` unless `recursive` is false. */
+  createDirectory(request: FsRequests["fs/createDirectory"]): Promise<FsEmptyResult> {
+    return mapErrors(async () => {
+      if (request.recursive ?? true) await makeDirectories(request.path);
+      else await fs.mkdir(request.path);
+      return {};
+    });
+  }
+
+  /** `fs/getMetadata`: type and size of the target, `isSymlink` of the path itself. */
+  getMetadata(request: FsRequests["fs/getMetadata"]): Promise<FsGetMetadataResult> {
+    return mapErrors(async () => {
+      const link = await fs.lstat(request.path);
+      const isSymlink = link.isSymbolicLink();
+      let stat: Stats = link;
+      if (this.#confined) stat = await statThroughOpen(request.path);
+      else if (isSymlink) stat = await fs.stat(request.path);
+      return {
+        isDirectory: stat.isDirectory(),
+        isFile: stat.isFile(),
+        isSymlink,
+        size: Number(stat.size),
+        createdAtMs: milliseconds(Number(stat.birthtimeMs)),
+        modifiedAtMs: milliseconds(Number(stat.mtimeMs)),
+      };
+    });
+  }
+
+  /** `fs/canonicalize`: the kernel's `realpath`. */
+  canonicalize(request: FsRequests["fs/canonicalize"]): Promise<FsCanonicalizeResult> {
+    return mapErrors(async () => ({ path: pathToUri(await fs.realpath(request.path)) }));
+  }
+
+  /** `fs/readDirectory`: sorted entries with their targets' types; dangling links left out. */
+  readDirectory(request: FsRequests["fs/readDirectory"]): Promise<FsReadDirectoryResult> {
+    return mapErrors(async () => {
+      const listed = await listDirectory(request.path);
+      const entries = await Promise.all(listed.map(async (entry) => {
+        switch (entry.type) {
+          case "file":
+            return { fileName: entry.name, isDirectory: false, isFile: true };
+          case "directory":
+            return { fileName: entry.name, isDirectory: true, isFile: false };
+          case "other":
+            return { fileName: entry.name, isDirectory: false, isFile: false };
+          case "symlink": {
+            const target = await fs.stat(joinPath(request.path, entry.name)).catch(() => null);
+            if (target === null) return null;
+            return { fileName: entry.name, isDirectory: target.isDirectory(), isFile: target.isFile() };
+          }
+        }
+      }));
+      return { entries: entries.filter((entry) => entry !== null) };
+    });
+  }
+
+  /** `fs/walk`: breadth-first listing within the given limits. */
+  walk(request: FsRequests["fs/walk"], signal?: AbortSignal): Promise<FsWalkResult> {
+    return mapErrors(() => walkTree(request.path, request.options, signal));
+  }
+
+  /** `fs/remove`: `rm -rf` by default; a symlink is removed itself; `/` is refused. */
+  remove(request: FsRequests["fs/remove"]): Promise<FsEmptyResult> {
+    return mapErrors(async () => {
+      const recursive = request.recursive ?? true;
+      const force = request.force ?? true;
+      if (request.path === "/") throw refuseRoot();
+      let stat: Stats;
+      try {
+        stat = await fs.lstat(request.path);
+      } catch (error) {
+        if (force && errnoOf(error) === "ENOENT") return {};
+        throw error;
+      }
+      try {
+        if (!stat.isDirectory()) await fs.unlink(request.path);
+        else if (await fs.realpath(request.path) === "/") throw refuseRoot();
+        // The runtimes' recursive remove never follows symlinks and handles names that are not UTF-8.
+        else if (recursive) await fs.rm(request.path, { recursive: true, force: false });
+        else await fs.rmdir(request.path);
+      } catch (error) {
+        if (force && errnoOf(error) === "ENOENT") return {};
+        throw error;
+      }
+      return {};
+    });
+  }
+
+  /** `fs/copy`: see `copyPath`. */
+  copy(request: FsRequests["fs/copy"], signal?: AbortSignal): Promise<FsEmptyResult> {
+    return mapErrors(async () => {
+      await copyPath(request.sourcePath, request.destinationPath, { recursive: request.recursive, signal });
+      return {};
+    });
+  }
+
+  /** `fs/open`: a read handle on an existing regular file, or a replace handle (created or truncated now). */
+  open(request: FsRequests["fs/open"]): Promise<FsOpenResult> {
+    return mapErrors(async () => {
+      const mode = request.mode ?? "read";
+      await this.#handles.open(request.handleId, async () => ({
+        handle: mode === "read"
+          ? await openRegular(request.path, constants.O_RDONLY)
+          : await openForReplace(request.path),
+      }));
+      return { handleId: request.handleId };
+    });
+  }
+
+  /** `fs/readBlock`: up to `len` bytes at `offset`. */
+  readBlock(request: FsRequests["fs/readBlock"]): Promise<FsReadBlockResult> {
+    return mapErrors(async () => {
+      if (request.len < 1 || request.len > MAX_BLOCK_BYTES) {
+        throw invalidInput(`file read block length must be between 1 and ${MAX_BLOCK_BYTES}`);
+      }
+      const { handle } = await this.#handles.get(request.handleId);
+      const buffer = new Uint8Array(request.len);
+      let length = 0;
+      while (length < buffer.length) {
+        const { bytesRead } = await handle.read(
+          buffer,
+          length,
+          buffer.length - length,
+          request.offset + length,
+        );
+        if (bytesRead === 0) break;
+        length += bytesRead;
+      }
+      const size = Number((await handle.stat()).size);
+      return { chunk: encodeBase64(buffer.subarray(0, length)), eof: request.offset + length >= size };
+    });
+  }
+
+  /** `fs/writeBlock`: writes the chunk at `offset` (a gap is zero-filled). */
+  writeBlock(request: FsRequests["fs/writeBlock"]): Promise<FsEmptyResult> {
+    return mapErrors(async () => {
+      const problem = base64Problem(request.chunk);
+      if (problem !== null) {
+        throw new RpcError(ErrorCode.InvalidParams, "InvalidParams", `invalid base64 in chunk: ${problem}`);
+      }
+      const data = decodeBase64(request.chunk);
+      if (data.length < 1 || data.length > MAX_BLOCK_BYTES) {
+        throw invalidInput(`file write block length must be between 1 and ${MAX_BLOCK_BYTES}`);
+      }
+      const { handle } = await this.#handles.get(request.handleId);
+      await writeAll(handle, data, request.offset);
+      return {};
+    });
+  }
+
+  /** `fs/close`: idempotent. */
+  close(request: FsRequests["fs/close"]): Promise<FsEmptyResult> {
+    return mapErrors(async () => {
+      const open = await this.#handles.remove(request.handleId);
+      if (open !== undefined) await open.handle.close();
+      return {};
+    });
+  }
+
+  /** Closes every handle (the connection ended). */
+  async closeAll(): Promise<void> {
+    const open = await this.#handles.removeAll();
+    await Promise.allSettled(open.map((file) => file.handle.close()));
+  }
+
+  /** Number of open handles. */
+  get openHandles(): number {
+    return this.#handles.size;
+  }
+}
+
+function refuseRoot(): RpcError {
+  return invalidInput("refusing to remove the root directory");
+}
+
+async function mapErrors<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    throw toFsError(error);
+  }
+}
+
+/** Writes all of `data` at `position` (null: the current position). */
+async function writeAll(handle: FileHandle, data: Uint8Array, position: number | null): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    const at = position === null ? null : position + written;
+    const result = await handle.write(data, written, data.length - written, at);
+    written += result.bytesWritten;
+  }
+}
+
+/** Opens a `replace` handle: truncates an existing regular file, creates a missing one. */
+async function openForReplace(path: string): Promise<FileHandle> {
+  try {
+    return await openRegular(path, constants.O_WRONLY | constants.O_TRUNC);
+  } catch (error) {
+    if (errnoOf(error) !== "ENOENT") throw error;
+  }
+  // Missing (or a dangling symlink, which O_CREAT follows): create it, then make sure a racing
+  // non-file did not take the name.
+  const handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | O_NOBLOCK_NOCTTY, FILE_MODE);
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw notAFile(path);
+    await handle.truncate(0);
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/** `mkdir -p`: an existing directory (or symlink to one) is fine, anything else at a component is not. */
+async function makeDirectories(path: string): Promise<void> {
+  try {
+    await fs.mkdir(path);
+    return;
+  } catch (error) {
+    const errno = errnoOf(error);
+    if (errno === "EEXIST") return await requireDirectory(path, error);
+    if (errno !== "ENOENT" || path === "/") throw error;
+  }
+  await makeDirectories(parentPath(path));
+  try {
+    await fs.mkdir(path);
+  } catch (error) {
+    if (errnoOf(error) !== "EEXIST") throw error;
+    await requireDirectory(path, error);
+  }
+}
+
+async function requireDirectory(path: string, error: unknown): Promise<void> {
+  const stat = await fs.stat(path).catch(() => null);
+  if (stat === null || !stat.isDirectory()) throw error;
+}

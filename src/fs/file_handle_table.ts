@@ -1,0 +1,110 @@
+import { ErrorCode, RpcError } from "../protocol/mod.ts";
+
+/** Open file handles per connection (PROTOCOL.md §7.13). */
+export const MAX_FILE_HANDLES = 128;
+/** Longest handle id in UTF-8 bytes. */
+export const MAX_HANDLE_ID_BYTES = 32;
+/** Largest `fs/readBlock` length and `fs/writeBlock` chunk. */
+export const MAX_BLOCK_BYTES = 1_048_576;
+
+const UTF8 = new TextEncoder();
+
+/** -32004 for a block call on a handle id that is not open. */
+export function unknownHandle(id: string): RpcError {
+  return new RpcError(ErrorCode.NotFound, "UnknownHandle", `unknown file handle \`${id}\``);
+}
+
+type Slot<T> = { readonly state: "opening"; readonly ready: Promise<T | null> } | {
+  readonly state: "open";
+  readonly value: T;
+};
+
+/**
+ * Handle ids of one connection mapped to what serves them, with the id, uniqueness and count
+ * rules of §7.13. An id is reserved synchronously when its open starts, so a concurrent open of the
+ * same id is refused and a pipelined block call waits for the open to finish.
+ */
+export class FileHandleTable<T> {
+  readonly #slots = new Map<string, Slot<T>>();
+
+  /** How many handles are open or opening. */
+  get size(): number {
+    return this.#slots.size;
+  }
+
+  /**
+   * Reserves `id`, runs `opener` and keeps its value; throws the §7.13 rule errors before
+   * `opener` runs, and frees the slot when `opener` fails.
+   */
+  async open(id: string, opener: () => Promise<T>): Promise<T> {
+    if (UTF8.encode(id).length > MAX_HANDLE_ID_BYTES) {
+      throw new RpcError(
+        ErrorCode.InvalidRequest,
+        "InvalidInput",
+        `file handle ID must not exceed ${MAX_HANDLE_ID_BYTES} bytes`,
+      );
+    }
+    if (this.#slots.has(id)) {
+      throw new RpcError(ErrorCode.InvalidRequest, "InvalidInput", `file handle \`${id}\` already exists`);
+    }
+    if (this.#slots.size >= MAX_FILE_HANDLES) {
+      throw new RpcError(
+        ErrorCode.InvalidRequest,
+        "InvalidInput",
+        `at most ${MAX_FILE_HANDLES} file handles may be open per connection`,
+      );
+    }
+    const ready = Promise.withResolvers<T | null>();
+    const slot: Slot<T> = { state: "opening", ready: ready.promise };
+    this.#slots.set(id, slot);
+    try {
+      const value = await opener();
+      if (this.#slots.get(id) === slot) this.#slots.set(id, { state: "open", value });
+      ready.resolve(value);
+      return value;
+    } catch (error) {
+      if (this.#slots.get(id) === slot) this.#slots.delete(id);
+      ready.resolve(null);
+      throw error;
+    }
+  }
+
+  /** The value of an open handle (waiting for an open in progress), or -32004 `unknown file handle`. */
+  async get(id: string): Promise<T> {
+    const slot = this.#slots.get(id);
+    if (slot === undefined) throw unknownHandle(id);
+    if (slot.state === "open") return slot.value;
+    const value = await slot.ready;
+    if (value === null) throw unknownHandle(id);
+    return value;
+  }
+
+  /** Whether `id` is open or opening. */
+  has(id: string): boolean {
+    return this.#slots.has(id);
+  }
+
+  /**
+   * Forgets `id` (after an open in progress finishes) and returns its value; undefined for an
+   * unknown id, a failed open, or a handle another call already removed.
+   */
+  async remove(id: string): Promise<T | undefined> {
+    const slot = this.#slots.get(id);
+    if (slot === undefined) return undefined;
+    if (slot.state === "opening") await slot.ready;
+    const current = this.#slots.get(id);
+    if (current === undefined || current.state !== "open") return undefined;
+    this.#slots.delete(id);
+    return current.value;
+  }
+
+  /** Forgets every handle and returns the values that were open. */
+  async removeAll(): Promise<T[]> {
+    const values: T[] = [];
+    for (const id of [...this.#slots.keys()]) {
+      const value = await this.remove(id);
+      if (value !== undefined) values.push(value);
+    }
+    return values;
+  }
+}

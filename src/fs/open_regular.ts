@@ -1,0 +1,72 @@
+import { constants } from "node:fs";
+import type { Stats } from "node:fs";
+import * as fs from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { ErrorCode, RpcError } from "../protocol/mod.ts";
+
+/** Linux `O_PATH`: a descriptor that names a file without opening it for I/O (no device side effects). */
+const O_PATH = 0o10000000;
+/** Flags that keep a stray open of a FIFO or terminal from blocking or adopting it. */
+export const O_NOBLOCK_NOCTTY: number = constants.O_NONBLOCK | constants.O_NOCTTY;
+
+/** -32600 ``path `<native>` is not a file`` (PROTOCOL.md §7.3, §7.13). */
+export function notAFile(path: string): RpcError {
+  return new RpcError(ErrorCode.InvalidRequest, "InvalidInput", `path \`${path}\` is not a file`);
+}
+
+let procFdUsable: Promise<boolean> | null = null;
+
+/** Whether `/proc/self/fd` can reopen descriptors here (it is missing where /proc is not mounted). */
+function reopenWorks(): Promise<boolean> {
+  procFdUsable ??= fs.stat("/proc/self/fd").then((stat) => stat.isDirectory(), () => false);
+  return procFdUsable;
+}
+
+/**
+ * Opens `path` (symlinks followed) with `flags` only if it is a regular file, else throws
+ * ``path `<native>` is not a file``. The type is checked on an `O_PATH` descriptor that is then
+ * reopened through `/proc/self/fd`, so the file checked is the file opened and a FIFO or device
+ * swapped in is never opened for I/O. Without /proc: stat, open non-blocking, verify with fstat.
+ */
+export async function openRegular(path: string, flags: number): Promise<FileHandle> {
+  if (await reopenWorks()) {
+    const probe = await fs.open(path, O_PATH);
+    try {
+      const stat = await probe.stat();
+      if (!stat.isFile()) throw notAFile(path);
+      return await fs.open(`/proc/self/fd/${probe.fd}`, flags);
+    } finally {
+      await probe.close();
+    }
+  }
+  const stat = await fs.stat(path);
+  if (!stat.isFile()) throw notAFile(path);
+  const handle = await fs.open(path, flags | O_NOBLOCK_NOCTTY);
+  try {
+    if (!(await handle.stat()).isFile()) throw notAFile(path);
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/**
+ * Stats `path` through a descriptor, as the sandbox worker must (PROTOCOL.md §7.6): the type comes
+ * from an `O_PATH` descriptor, and a file or directory is then really opened for reading so the
+ * kernel's access rules decide whether it is visible.
+ */
+export async function statThroughOpen(path: string): Promise<Stats> {
+  const probe = await fs.open(path, O_PATH);
+  try {
+    const stat = await probe.stat();
+    if ((stat.isFile() || stat.isDirectory()) && await reopenWorks()) {
+      const flags = constants.O_RDONLY | O_NOBLOCK_NOCTTY | (stat.isDirectory() ? constants.O_DIRECTORY : 0);
+      const checked = await fs.open(`/proc/self/fd/${probe.fd}`, flags);
+      await checked.close();
+    }
+    return stat;
+  } finally {
+    await probe.close();
+  }
+}

@@ -1,0 +1,101 @@
+import * as fs from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { RpcError } from "../../src/protocol/mod.ts";
+
+/** A temp dir that removes itself; every fs call of a test aims inside it. */
+export interface TempDir extends AsyncDisposable {
+  readonly path: string;
+  /** `path` joined with a relative name. */
+  join(name: string): string;
+}
+
+/** Makes a fresh temp dir under the OS temp dir. */
+export async function tempDir(): Promise<TempDir> {
+  const path = await fs.mkdtemp(`${tmpdir()}/exec-server-fs-test-`);
+  return {
+    path,
+    join: (name) => `${path}/${name}`,
+    async [Symbol.asyncDispose]() {
+      await fs.rm(path, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The wire-relevant parts of an error. */
+export interface ErrorFacts {
+  code: number;
+  kind: string;
+  message: string;
+  errno?: string;
+}
+
+/** The facts of the RpcError `promise` rejects with; fails when it resolves or throws anything else. */
+export async function errorOf(promise: Promise<unknown>): Promise<ErrorFacts> {
+  try {
+    await promise;
+  } catch (error) {
+    if (!(error instanceof RpcError)) throw error;
+    const facts: ErrorFacts = { code: error.code, kind: error.kind, message: error.message };
+    if (error.errno !== undefined) facts.errno = error.errno;
+    return facts;
+  }
+  throw new Error("expected an RpcError, but the call succeeded");
+}
+
+/** Creates a FIFO at `path`. */
+export function mkfifo(path: string): void {
+  const result = Bun.spawnSync(["mkfifo", path]);
+  if (result.exitCode !== 0) throw new Error(`mkfifo failed: ${result.stderr.toString()}`);
+}
+
+/** Base64 of a UTF-8 string. */
+export function b64(text: string): string {
+  return Buffer.from(text).toString("base64");
+}
+
+/** UTF-8 text of base64. */
+export function unb64(data: string): string {
+  return Buffer.from(data, "base64").toString();
+}
+
+/** The expected error of an errno, as PROTOCOL.md §7.1 lists it. */
+export const OS = {
+  ENOENT: {
+    code: -32004,
+    kind: "NotFound",
+    message: "No such file or directory (os error 2)",
+    errno: "ENOENT",
+  },
+  EEXIST: { code: -32603, kind: "AlreadyExists", message: "File exists (os error 17)", errno: "EEXIST" },
+  ENOTDIR: {
+    code: -32603,
+    kind: "NotADirectory",
+    message: "Not a directory (os error 20)",
+    errno: "ENOTDIR",
+  },
+  EISDIR: { code: -32603, kind: "IsADirectory", message: "Is a directory (os error 21)", errno: "EISDIR" },
+  ENOTEMPTY: {
+    code: -32603,
+    kind: "DirectoryNotEmpty",
+    message: "Directory not empty (os error 39)",
+    errno: "ENOTEMPTY",
+  },
+  EBADF: { code: -32603, kind: "OsError", message: "Bad file descriptor (os error 9)", errno: "EBADF" },
+  EROFS: {
+    code: -32603,
+    kind: "ReadOnlyFilesystem",
+    message: "Read-only file system (os error 30)",
+    errno: "EROFS",
+  },
+  EACCES: {
+    code: -32600,
+    kind: "PermissionDenied",
+    message: "Permission denied (os error 13)",
+    errno: "EACCES",
+  },
+} as const;
+
+/** -32600 InvalidInput with `message`. */
+export function invalidInput(message: string): ErrorFacts {
+  return { code: -32600, kind: "InvalidInput", message };
+}
