@@ -2,6 +2,7 @@ import { encodeBase64 } from "../protocol/mod.ts";
 import type { ProcessListEntry, ProcessReadResult, StreamName, WriteStatus } from "../protocol/mod.ts";
 import type { ExitStatus, PipeChild, PtyChild, Runtime, TerminalSize } from "../runtime/mod.ts";
 import { DenialScanner } from "./denial_scanner.ts";
+import { findDescendants, signalProcesses } from "./descendants.ts";
 import { type LogChunk, MAX_CHUNK_BYTES, OutputLog } from "./output_log.ts";
 import { StdinQueue } from "./stdin_queue.ts";
 import { WriteIdMemory } from "./write_id_memory.ts";
@@ -220,7 +221,7 @@ export class ManagedProcess {
   terminate(): boolean {
     if (this.#state === "closed") return false;
     const running = this.#state === "running";
-    this.#signalGroup(SIGKILL);
+    this.#signalTree(SIGKILL);
     return running;
   }
 
@@ -277,11 +278,27 @@ export class ManagedProcess {
     // Past the exit only the descendants still hold the output open: they get the same
     // treatment, but the command itself finished in time (§11.4).
     if (this.#state === "running") this.#timedOut = true;
-    this.#signalGroup(SIGTERM);
+    this.#signalTree(SIGTERM);
     this.#killTimer = setTimeout(() => {
       this.#killTimer = null;
-      if (this.#state !== "closed") this.#signalGroup(SIGKILL);
+      if (this.#state !== "closed") this.#signalTree(SIGKILL);
     }, this.#killGraceMs);
+  }
+
+  /**
+   * Signals the group and the tracked descendants that left it (§11.9). The process table is read
+   * before the group dies, while the parent links of setsid-ed children still lead here.
+   */
+  #signalTree(signal: number): void {
+    const pid = this.#pid;
+    if (pid === null) return;
+    const kill = (target: number, number: number): void => this.#runtime.kill(target, number);
+    void findDescendants(pid)
+      .then((descendants) => {
+        this.#signalGroup(signal);
+        return signalProcesses(descendants, signal, kill);
+      })
+      .catch(() => this.#signalGroup(signal));
   }
 
   #signalGroup(signal: number): void {

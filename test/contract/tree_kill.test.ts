@@ -1,0 +1,45 @@
+import { describe, expect, test } from "bun:test";
+import { readFile } from "node:fs/promises";
+import { RUNTIMES, startServer } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+/** Resolves once `pid` is gone or a zombie (PID 1 here reaps slowly, see RUNTIME.md). */
+async function waitUntilDead(pid: number): Promise<void> {
+  for (;;) {
+    let state: string | undefined;
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, "latin1");
+      state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    } catch {
+      return;
+    }
+    if (state === "Z" || state === "X") return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+describe.each(RUNTIMES)("tree kill on %s", (runtime) => {
+  test("process/terminate kills a descendant that left the process group", async () => {
+    await using server = await startServer({ runtime });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    await client.call("process/start", {
+      processId: "tree",
+      argv: ["sh", "-c", "setsid sleep 300 > /dev/null 2>&1 & echo $!; wait"],
+      cwd: dir.uri,
+      env: { PATH: "/usr/bin:/bin" },
+      tty: false,
+    });
+    await client.waitFor("tree", () => client.outputText("tree").includes("\n"));
+    const pid = Number(client.outputText("tree").trim());
+    expect(await client.call("process/terminate", { processId: "tree" })).toEqual({ running: true });
+    await client.untilClosed("tree");
+    await waitUntilDead(pid);
+    expect(client.events("tree").find((event) => event.method === "process/exited")).toEqual({
+      method: "process/exited",
+      seq: 2,
+      exitCode: 137,
+      sandboxDenied: false,
+    });
+  });
+});
