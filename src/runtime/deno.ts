@@ -1,0 +1,359 @@
+/**
+ * The Deno adapter: the only module (with its `deno_*.ts` siblings) that says `Deno.`.
+ */
+import { spawn as nodeSpawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { constants } from "node:os";
+import type { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { spawnDenoPty } from "./deno_pty.ts";
+import type {
+  ExitStatus,
+  HttpServer,
+  PipeChild,
+  PtyChild,
+  Runtime,
+  ServeOptions,
+  SpawnPlan,
+  StdinSink,
+  TerminalSize,
+  UpgradeOptions,
+  WsConnection,
+  WsHandlers,
+} from "./runtime.ts";
+
+/** Signal names as Deno reports them, to numbers, from the runtime's own table. */
+const SIGNAL_NUMBERS: ReadonlyMap<string, number> = new Map(Object.entries(constants.signals));
+
+/** How often a backlogged WebSocket is checked for having drained: Deno has no drain event. */
+const DRAIN_POLL_MS = 5;
+
+/** Creates the Deno runtime adapter. */
+export function createDenoRuntime(): Promise<Runtime> {
+  return Promise.resolve(new DenoRuntime());
+}
+
+/** Builds an `Error` that carries an errno code, as the runtime's own OS errors do. */
+function errnoError(code: string, message: string): Error {
+  return Object.assign(new Error(`${code}: ${message}`), { code });
+}
+
+/** Maps a signal name (or none) and a code to an `ExitStatus` with a numeric signal. */
+function exitStatusOf(code: number | null, signalName: string | null): ExitStatus {
+  const signal = signalName === null ? undefined : SIGNAL_NUMBERS.get(signalName);
+  return signal === undefined ? { code: code ?? 0, signal: null } : { code: null, signal };
+}
+
+/** A `Deno.Command` child's stdin: a writer whose `write` resolves once the pipe took the bytes. */
+class DenoStdinSink implements StdinSink {
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #closed = false;
+
+  constructor(stream: WritableStream<Uint8Array>) {
+    this.#writer = stream.getWriter();
+  }
+
+  /** Rejects with `code: "EPIPE"` (Deno's `BrokenPipe`) once no process holds the read end. */
+  async write(data: Uint8Array): Promise<void> {
+    if (this.#closed) throw errnoError("EPIPE", "stdin is closed");
+    await this.#writer.write(data);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#writer.close();
+    } catch {
+      // The stream already failed (broken pipe): it is closed either way.
+    }
+  }
+}
+
+/** A `node:child_process` child's stdin, used only for the argv0 path. */
+class NodeStdinSink implements StdinSink {
+  readonly #stream: NonNullable<ChildProcess["stdin"]>;
+  #closed = false;
+
+  constructor(stream: NonNullable<ChildProcess["stdin"]>) {
+    this.#stream = stream;
+    // Errors reach the write callbacks; this keeps an EPIPE from becoming an uncaught exception.
+    stream.on("error", () => {});
+  }
+
+  /** Resolves when libuv has written the bytes; rejects with `code: "EPIPE"` without a reader. */
+  write(data: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(errnoError("EPIPE", "stdin is closed"));
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#stream.write(data, (error) => (error ? reject(error) : resolve()));
+    return promise;
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#stream.end(() => resolve());
+    // end() never calls back after an error: the pipe is closed either way.
+    this.#stream.once("error", () => resolve());
+    return promise;
+  }
+}
+
+/** Turns a Node readable into a Web stream that pauses the source while the reader lags. */
+function webReadable(stream: Readable): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      stream.on("data", (chunk: Uint8Array) => {
+        controller.enqueue(chunk);
+        if ((controller.desiredSize ?? 0) <= 0) stream.pause();
+      });
+      stream.once("end", () => controller.close());
+      stream.once("error", (error) => controller.error(error));
+    },
+    pull() {
+      stream.resume();
+    },
+    cancel() {
+      stream.destroy();
+    },
+  });
+}
+
+/**
+ * Spawns through `node:child_process`, whose `argv0` option Deno honours (Deno.Command has none).
+ * Used only when argv0 differs from the program; measured exact: argv, environment, setsid.
+ */
+async function spawnWithArgv0(plan: SpawnPlan): Promise<PipeChild> {
+  const child = nodeSpawn(plan.program, [...plan.args], {
+    argv0: plan.argv0,
+    cwd: plan.cwd,
+    env: { ...plan.env },
+    detached: true,
+    stdio: [plan.stdin === "pipe" ? "pipe" : "ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<ExitStatus>((resolve) => {
+    child.once("exit", (code, signal) => resolve(exitStatusOf(code, signal)));
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once("spawn", resolve);
+    // Node reports spawn failures asynchronously, with `code` set to the errno name.
+    child.once("error", reject);
+  });
+  const { pid, stdout, stderr, stdin } = child;
+  if (pid === undefined || stdout === null || stderr === null) {
+    throw new TypeError("node:child_process returned a child without pid or pipes");
+  }
+  return {
+    pid,
+    stdout: webReadable(stdout),
+    stderr: webReadable(stderr),
+    stdin: stdin === null ? null : new NodeStdinSink(stdin),
+    exited,
+  };
+}
+
+/** Formats a peer address as `ip:port`, bracketing IPv6. */
+function formatAddress(address: Deno.Addr): string {
+  if (address.transport !== "tcp" && address.transport !== "udp") return "";
+  const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
+  return `${host}:${address.port}`;
+}
+
+/** UTF-8 length of a string, computed only when its UTF-16 length cannot decide the limit. */
+function exceedsBytes(text: string, limit: number): boolean {
+  if (text.length > limit) return true;
+  if (text.length * 3 <= limit) return false;
+  return new TextEncoder().encode(text).byteLength > limit;
+}
+
+/** Connects a Deno server socket to the handlers, with drain polling and the size limit. */
+function attachSocket(
+  socket: WebSocket,
+  options: { handlers: WsHandlers; remote: string; maxMessageBytes: number; live: Set<WebSocket> },
+): void {
+  const { handlers, maxMessageBytes, live } = options;
+  socket.binaryType = "arraybuffer";
+  let drainTimer: ReturnType<typeof setTimeout> | null = null;
+  const checkDrain = (): void => {
+    drainTimer = null;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (socket.bufferedAmount > 0) drainTimer = setTimeout(checkDrain, DRAIN_POLL_MS);
+    else handlers.onDrain(connection);
+  };
+  const tooBig = (): void => {
+    // Deno's own limit (64 MiB in fastwebsockets) also closes with 1009; this enforces ours.
+    socket.close(1009, "message too big");
+  };
+  const connection: WsConnection = {
+    send(text) {
+      socket.send(text);
+      if (drainTimer === null && socket.bufferedAmount > 0) {
+        drainTimer = setTimeout(checkDrain, DRAIN_POLL_MS);
+      }
+    },
+    bufferedAmount: () => socket.bufferedAmount,
+    close: (code, reason) => socket.close(code, reason),
+    remote: options.remote,
+  };
+  socket.onopen = () => {
+    live.add(socket);
+    handlers.onOpen(connection);
+  };
+  socket.onmessage = (event: MessageEvent<unknown>) => {
+    const data = event.data;
+    if (typeof data === "string") {
+      if (exceedsBytes(data, maxMessageBytes)) return tooBig();
+      handlers.onMessage(connection, data);
+    } else if (data instanceof ArrayBuffer) {
+      if (data.byteLength > maxMessageBytes) return tooBig();
+      handlers.onMessage(connection, new Uint8Array(data));
+    }
+  };
+  socket.onclose = (event: CloseEvent) => {
+    live.delete(socket);
+    if (drainTimer !== null) clearTimeout(drainTimer);
+    drainTimer = null;
+    handlers.onClose(connection, event.code, event.reason);
+  };
+}
+
+/** Writes queued one after another so that concurrent callers never interleave partial writes. */
+class SerialWriter {
+  readonly #target: { write(data: Uint8Array): Promise<number> };
+  #tail: Promise<void> = Promise.resolve();
+
+  constructor(target: { write(data: Uint8Array): Promise<number> }) {
+    this.#target = target;
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    const next = this.#tail.then(async () => {
+      let rest = data;
+      while (rest.length > 0) rest = rest.subarray(await this.#target.write(rest));
+    });
+    // Keep the chain alive after a failure; the caller still sees the rejection.
+    this.#tail = next.catch(() => {});
+    return next;
+  }
+}
+
+/** The Deno implementation of the runtime seam. */
+class DenoRuntime implements Runtime {
+  readonly name = "deno";
+  readonly version: string = Deno.version.deno;
+  readonly #stdout = new SerialWriter(Deno.stdout);
+  readonly #stderr = new SerialWriter(Deno.stderr);
+
+  spawn(plan: SpawnPlan): Promise<PipeChild> {
+    if (plan.argv0 !== plan.program) return spawnWithArgv0(plan);
+    // Deno.Command throws synchronously with an errno `code` (ENOENT, EACCES).
+    const child = new Deno.Command(plan.program, {
+      args: [...plan.args],
+      cwd: plan.cwd,
+      env: { ...plan.env },
+      clearEnv: true,
+      stdin: plan.stdin === "pipe" ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
+    return Promise.resolve({
+      pid: child.pid,
+      stdout: child.stdout,
+      stderr: child.stderr,
+      stdin: plan.stdin === "pipe" ? new DenoStdinSink(child.stdin) : null,
+      exited: child.status.then((status) => exitStatusOf(status.code, status.signal)),
+    });
+  }
+
+  spawnPty(plan: SpawnPlan, size: TerminalSize): Promise<PtyChild> {
+    return Promise.resolve(spawnDenoPty(plan, size, SIGNAL_NUMBERS));
+  }
+
+  serve(options: ServeOptions): Promise<HttpServer> {
+    const live = new Set<WebSocket>();
+    const { promise: listening, resolve } = Promise.withResolvers<number>();
+    const server = Deno.serve({
+      hostname: options.hostname,
+      port: options.port,
+      onListen: (address) => resolve(address.port),
+      handler: (request, info) => {
+        // Read before the upgrade: the request is closed afterwards.
+        const remote = formatAddress(info.remoteAddr);
+        const upgrade = (req: Request, upgradeOptions: UpgradeOptions): Response => {
+          let upgraded: Deno.WebSocketUpgrade;
+          try {
+            upgraded = Deno.upgradeWebSocket(req, {
+              idleTimeout: options.idleTimeoutSeconds,
+              // Without `protocol` Deno sends no Sec-WebSocket-Protocol header.
+              ...(upgradeOptions.protocol === null ? {} : { protocol: upgradeOptions.protocol }),
+            });
+          } catch {
+            return new Response("expected a websocket upgrade", { status: 400 });
+          }
+          attachSocket(upgraded.socket, {
+            handlers: upgradeOptions.handlers,
+            remote,
+            maxMessageBytes: options.maxMessageBytes,
+            live,
+          });
+          return upgraded.response;
+        };
+        return options.fetch(request, upgrade);
+      },
+    });
+    return listening.then((port) => ({
+      hostname: options.hostname,
+      port,
+      stop: async (force: boolean) => {
+        // Upgraded sockets have left the HTTP server: shutdown() alone would not close them.
+        if (force) { for (const socket of live) socket.close(1001, "server shutting down"); }
+        await server.shutdown();
+      },
+    }));
+  }
+
+  selfCommand(): string[] {
+    const main = Deno.mainModule;
+    return [Deno.execPath(), "run", "-A", main.startsWith("file:") ? fileURLToPath(main) : main];
+  }
+
+  env(): Record<string, string> {
+    return Deno.env.toObject();
+  }
+
+  cwd(): string {
+    return Deno.cwd();
+  }
+
+  pid(): number {
+    return Deno.pid;
+  }
+
+  kill(pid: number, signal: number): void {
+    Deno.kill(pid, signal);
+  }
+
+  onSignal(name: "SIGTERM" | "SIGINT", handler: () => void): void {
+    Deno.addSignalListener(name, handler);
+  }
+
+  exit(code: number): never {
+    Deno.exit(code);
+  }
+
+  stdin(): ReadableStream<Uint8Array> {
+    return Deno.stdin.readable;
+  }
+
+  writeStdout(data: Uint8Array): Promise<void> {
+    return this.#stdout.write(data);
+  }
+
+  writeStderr(text: string): void {
+    this.#stderr.write(new TextEncoder().encode(text)).catch(() => {
+      // stderr is gone: there is nowhere left to report that.
+    });
+  }
+}

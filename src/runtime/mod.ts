@@ -1,0 +1,20 @@
+/**
+ * The runtime seam: the interface and the one function that picks its implementation.
+ */
+export { detectRuntime } from "./detect.ts";
+export type {
+  ExitStatus,
+  HttpServer,
+  PipeChild,
+  PtyChild,
+  Runtime,
+  RuntimeName,
+  ServeOptions,
+  SpawnPlan,
+  StdinSink,
+  TerminalSize,
+  UpgradeOptions,
+  Upgrader,
+  WsConnection,
+  WsHandlers,
+} from "./runtime.ts";
