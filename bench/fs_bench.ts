@@ -1,0 +1,146 @@
+/** The fs figures measured through the server (PROTOCOL.md §7, sandboxed per §8). */
+import { pathToFileURL } from "node:url";
+import { BenchClient, WireCallError } from "./ws_client.ts";
+import { errorText, megabytesPerSecond } from "./stats.ts";
+
+/** What the fs part measures. */
+export interface FsConfig {
+  /** A directory the bench owns; the sandbox may write there. */
+  dir: string;
+  /** A file of `fileBytes` bytes inside `dir`. */
+  file: string;
+  fileBytes: number;
+  metadataCalls: number;
+}
+
+/** The fs figures; null where not available, with the reason in `errors`. */
+export interface FsResult {
+  available: boolean;
+  /** Why the fs figures (or only the sandboxed ones) are not available. */
+  reason: string | null;
+  getMetadataMsPerCall: number | null;
+  sandboxedGetMetadataMsPerCall: number | null;
+  firstSandboxedCallMs: number | null;
+  readFileMBps: number | null;
+  sandboxedReadFileMBps: number | null;
+  readFileBytes: number;
+  errors: Record<string, string>;
+}
+
+/** A managed, restricted policy that may write `dir` and reach no network (PROTOCOL.md §8). */
+export function sandboxFor(dir: string): unknown {
+  return {
+    permissions: {
+      type: "managed",
+      file_system: { type: "restricted", entries: [{ path: { type: "path", path: dir }, access: "write" }] },
+      network: "restricted",
+    },
+    windowsSandboxLevel: "disabled",
+  };
+}
+
+const METHOD_NOT_FOUND = -32601;
+
+/** Measures the fs figures on fresh connections to `url`. */
+export async function measureFs(url: string, config: FsConfig): Promise<FsResult> {
+  const result: FsResult = {
+    available: false,
+    reason: null,
+    getMetadataMsPerCall: null,
+    sandboxedGetMetadataMsPerCall: null,
+    firstSandboxedCallMs: null,
+    readFileMBps: null,
+    sandboxedReadFileMBps: null,
+    readFileBytes: config.fileBytes,
+    errors: {},
+  };
+  const dirUri = pathToFileURL(config.dir).href;
+  const fileUri = pathToFileURL(config.file).href;
+  const sandbox = sandboxFor(config.dir);
+
+  const direct = await BenchClient.open(url);
+  try {
+    const probe = await direct.request("fs/getMetadata", { path: dirUri });
+    const probeError = probe["error"] as { code: number; message: string } | undefined;
+    if (probeError?.code === METHOD_NOT_FOUND) {
+      result.reason = `fs/getMetadata answers ${METHOD_NOT_FOUND} (${probeError.message})`;
+      return result;
+    }
+    result.available = true;
+    await figure(result, "getMetadataMsPerCall", async () => {
+      return await pipelined(direct, config.metadataCalls, () => ({ path: dirUri }));
+    });
+    await figure(result, "readFileMBps", () => readWholeFile(direct, { path: fileUri }, config.fileBytes));
+  } finally {
+    direct.close();
+  }
+
+  // A fresh session, so the first sandboxed call starts the worker for this policy.
+  const sandboxed = await BenchClient.open(url);
+  try {
+    const start = performance.now();
+    try {
+      await sandboxed.call("fs/getMetadata", { path: dirUri, sandbox });
+    } catch (error) {
+      result.reason = `sandboxed fs/getMetadata failed: ${errorText(error)}`;
+      return result;
+    }
+    result.firstSandboxedCallMs = performance.now() - start;
+    await figure(result, "sandboxedGetMetadataMsPerCall", async () => {
+      return await pipelined(sandboxed, config.metadataCalls, () => ({ path: dirUri, sandbox }));
+    });
+    await figure(
+      result,
+      "sandboxedReadFileMBps",
+      () => readWholeFile(sandboxed, { path: fileUri, sandbox }, config.fileBytes),
+    );
+  } finally {
+    sandboxed.close();
+  }
+  return result;
+}
+
+type NumericFigure =
+  | "getMetadataMsPerCall"
+  | "sandboxedGetMetadataMsPerCall"
+  | "readFileMBps"
+  | "sandboxedReadFileMBps";
+
+async function figure(result: FsResult, name: NumericFigure, measure: () => Promise<number>): Promise<void> {
+  try {
+    result[name] = await measure();
+  } catch (error) {
+    result.errors[name] = errorText(error);
+  }
+}
+
+/** Sends `calls` fs/getMetadata requests back to back; ms per call, amortised. */
+async function pipelined(client: BenchClient, calls: number, params: () => unknown): Promise<number> {
+  const start = performance.now();
+  const replies = await Promise.all(
+    Array.from({ length: calls }, () => client.call("fs/getMetadata", params())),
+  );
+  const ms = performance.now() - start;
+  for (const reply of replies) {
+    if (reply["isDirectory"] !== true) {
+      throw new Error(`unexpected getMetadata result ${JSON.stringify(reply)}`);
+    }
+  }
+  return ms / calls;
+}
+
+/** One fs/readFile of the whole file, decoded and checked; MB/s. */
+async function readWholeFile(client: BenchClient, params: unknown, bytes: number): Promise<number> {
+  const start = performance.now();
+  let reply;
+  try {
+    reply = await client.call("fs/readFile", params);
+  } catch (error) {
+    if (error instanceof WireCallError) throw error;
+    throw new Error(`fs/readFile of ${bytes} bytes: ${errorText(error)}`);
+  }
+  const received = Buffer.from(String(reply["dataBase64"]), "base64").byteLength;
+  const ms = performance.now() - start;
+  if (received !== bytes) throw new Error(`fs/readFile returned ${received} bytes, expected ${bytes}`);
+  return megabytesPerSecond(received, ms);
+}

@@ -1,0 +1,271 @@
+/** Renders bench results as plain-text tables: the floor, then server figures against it. */
+import type { BenchResult, FloorOutcome, ServerResult } from "./main.ts";
+import type { FloorResult } from "./floor.ts";
+import type { RuntimeName } from "./server_process.ts";
+
+type Kind = "time" | "rate";
+
+interface Row {
+  label: string;
+  kind: Kind;
+  digits: number;
+  value: (server: ServerResult) => number | null;
+  floor: ((floor: FloorResult) => number | null) | null;
+  target: { atMost: number } | { atLeast: number } | null;
+  fs: boolean;
+}
+
+const MIB = 1024 * 1024;
+
+function rows(result: BenchResult): Row[] {
+  const { stdoutBytes, sleeps, fileBytes, metadataCalls } = result.meta.config;
+  return [
+    {
+      label: "/bin/true start→closed, median (ms)",
+      kind: "time",
+      digits: 2,
+      value: (s) => s.roundTripMs?.median ?? null,
+      floor: (f) => f.spawnTrueMs.median,
+      target: { atMost: 3 },
+      fs: false,
+    },
+    {
+      label: "/bin/true start→closed, p90 (ms)",
+      kind: "time",
+      digits: 2,
+      value: (s) => s.roundTripMs?.p90 ?? null,
+      floor: (f) => f.spawnTrueMs.p90,
+      target: null,
+      fs: false,
+    },
+    {
+      label: `stdout ${stdoutBytes / MIB} MiB to the client (MB/s)`,
+      kind: "rate",
+      digits: 0,
+      value: (s) => s.stdoutMBps,
+      floor: (f) => f.pipeMBps,
+      target: { atLeast: 300 },
+      fs: false,
+    },
+    {
+      label: `${sleeps}× sleep 0.2 concurrent (ms)`,
+      kind: "time",
+      digits: 0,
+      value: (s) => s.sleeps16Ms,
+      floor: (f) => f.sleeps16Ms,
+      target: { atMost: 230 },
+      fs: false,
+    },
+    {
+      label: `getMetadata ×${metadataCalls} pipelined (ms/call)`,
+      kind: "time",
+      digits: 3,
+      value: (s) => s.fs?.getMetadataMsPerCall ?? null,
+      floor: (f) => f.statMsPerCall,
+      target: null,
+      fs: true,
+    },
+    {
+      label: `sandboxed getMetadata ×${metadataCalls} pipelined (ms/call)`,
+      kind: "time",
+      digits: 3,
+      value: (s) => s.fs?.sandboxedGetMetadataMsPerCall ?? null,
+      floor: (f) => f.statMsPerCall,
+      target: { atMost: 0.5 },
+      fs: true,
+    },
+    {
+      label: `readFile ${fileBytes / MIB} MiB (MB/s)`,
+      kind: "rate",
+      digits: 0,
+      value: (s) => s.fs?.readFileMBps ?? null,
+      floor: (f) => f.readFileMBps,
+      target: null,
+      fs: true,
+    },
+    {
+      label: `sandboxed readFile ${fileBytes / MIB} MiB (MB/s)`,
+      kind: "rate",
+      digits: 0,
+      value: (s) => s.fs?.sandboxedReadFileMBps ?? null,
+      floor: (f) => f.readFileMBps,
+      target: null,
+      fs: true,
+    },
+    {
+      label: "first sandboxed call, worker start (ms)",
+      kind: "time",
+      digits: 0,
+      value: (s) => s.fs?.firstSandboxedCallMs ?? null,
+      floor: null,
+      target: null,
+      fs: true,
+    },
+  ];
+}
+
+const RUNTIMES: readonly RuntimeName[] = ["bun", "deno"];
+
+function format(value: number, digits: number): string {
+  return value.toFixed(digits);
+}
+
+/** Slowdown against the floor: time ÷ floor time, or floor rate ÷ rate (1.0 = at the floor). */
+function slowdown(kind: Kind, value: number, floor: number): number {
+  return kind === "time" ? value / floor : floor / value;
+}
+
+function cell(row: Row, server: ServerResult): string {
+  if (!server.ok) return "failed";
+  const value = row.value(server);
+  if (value !== null) return format(value, row.digits);
+  if (row.fs && (server.fs === null || !server.fs.available || server.fs.firstSandboxedCallMs === null)) {
+    if (server.fs !== null && server.fs.available && !row.label.includes("sandboxed")) return "error";
+    return "n/a";
+  }
+  return "error";
+}
+
+function floorValue(row: Row, floor: FloorOutcome): number | null {
+  return floor.ok && row.floor !== null ? row.floor(floor) : null;
+}
+
+function targetText(row: Row): string {
+  if (row.target === null) return "";
+  return "atMost" in row.target ? `≤ ${row.target.atMost}` : `≥ ${row.target.atLeast}`;
+}
+
+function met(row: Row, value: number | null): string {
+  if (row.target === null || value === null) return "";
+  return ("atMost" in row.target ? value <= row.target.atMost : value >= row.target.atLeast) ? "yes" : "NO";
+}
+
+function table(header: string[], body: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => (line[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells.map((text, i) => (i === 0 ? text.padEnd(widths[i] ?? 0) : text.padStart(widths[i] ?? 0))).join("  ")
+      .trimEnd();
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n") + "\n";
+}
+
+function floorTable(result: BenchResult): string {
+  const { stdoutBytes, sleeps, fileBytes, metadataCalls, spawnRuns } = result.meta.config;
+  const pick = (f: FloorOutcome, get: (r: FloorResult) => number | null, digits: number): string => {
+    if (!f.ok) return "failed";
+    const value = get(f);
+    return value === null ? "" : format(value, digits);
+  };
+  const specs: Array<[string, (r: FloorResult) => number | null, number]> = [
+    [`spawn+reap /bin/true ×${spawnRuns}, median (ms)`, (r) => r.spawnTrueMs.median, 2],
+    [`spawn+reap /bin/true ×${spawnRuns}, p90 (ms)`, (r) => r.spawnTrueMs.p90, 2],
+    [`pipe read ${stdoutBytes / MIB} MiB from head (MB/s)`, (r) => r.pipeMBps, 0],
+    [`${sleeps}× sleep 0.2 concurrent (ms)`, (r) => r.sleeps16Ms, 0],
+    [`in-process stat ×${metadataCalls} pipelined (ms/call)`, (r) => r.statMsPerCall, 4],
+    [`native readFile ${fileBytes / MIB} MiB (MB/s)`, (r) => r.readFileMBps, 0],
+  ];
+  const version = (f: FloorOutcome, name: string) => (f.ok ? `${name} ${f.version}` : name);
+  return table(
+    ["runtime floor (native API)", version(result.floor.bun, "bun"), version(result.floor.deno, "deno")],
+    specs.map((
+      [label, get, digits],
+    ) => [label, pick(result.floor.bun, get, digits), pick(result.floor.deno, get, digits)]),
+  );
+}
+
+function serverTable(result: BenchResult): string {
+  const body = rows(result).map((row) => {
+    const values = RUNTIMES.map((runtime) => {
+      const server = result.server[runtime];
+      return server.ok ? row.value(server) : null;
+    });
+    const floors = RUNTIMES.map((runtime) => floorValue(row, result.floor[runtime]));
+    const ratios = RUNTIMES.map((_, i) => {
+      const value = values[i] ?? null;
+      const floor = floors[i] ?? null;
+      return value !== null && floor !== null && floor > 0 && value > 0
+        ? `${slowdown(row.kind, value, floor).toFixed(1)}×`
+        : "";
+    });
+    const metText = RUNTIMES.map((runtime, i) => {
+      const mark = met(row, values[i] ?? null);
+      return mark === "" ? "" : `${runtime} ${mark}`;
+    }).filter((text) => text !== "").join(", ");
+    return [
+      row.label,
+      ...RUNTIMES.map((runtime) => cell(row, result.server[runtime])),
+      ...floors.map((
+        floor,
+      ) => (floor === null ? "" : format(floor, row.kind === "rate" ? 0 : row.digits + 1))),
+      ...ratios,
+      targetText(row),
+      metText,
+    ];
+  });
+  return table(
+    [
+      "through the server",
+      "bun",
+      "deno",
+      "floor bun",
+      "floor deno",
+      "×floor bun",
+      "×floor deno",
+      "target",
+      "met",
+    ],
+    body,
+  );
+}
+
+function notes(result: BenchResult): string {
+  const lines: string[] = [];
+  for (const runtime of RUNTIMES) {
+    const floor = result.floor[runtime];
+    if (!floor.ok) lines.push(`floor under ${runtime} failed: ${floor.error}`);
+  }
+  for (const runtime of RUNTIMES) {
+    const server = result.server[runtime];
+    if (!server.ok) {
+      lines.push(`${runtime} server failed: ${server.error ?? "unknown"}`);
+      continue;
+    }
+    for (const [name, reason] of Object.entries(server.errors)) lines.push(`${runtime} ${name}: ${reason}`);
+    const fs = server.fs;
+    if (fs !== null) {
+      if (fs.reason !== null) lines.push(`${runtime} fs figures not available: ${fs.reason}`);
+      for (const [name, reason] of Object.entries(fs.errors)) lines.push(`${runtime} fs ${name}: ${reason}`);
+    }
+    if (server.stdoutRuns.length > 0) {
+      const runs = server.stdoutRuns.map((run) =>
+        `${format(run.mbps, 0)} MB/s (${run.chunks} chunks, avg ${
+          format(run.bytes / run.chunks / 1024, 1)
+        } KiB)`
+      );
+      lines.push(`${runtime} stdout runs: ${runs.join("; ")}; seqs gap-free, byte count verified`);
+    }
+    if (server.sleeps16RunsMs.length > 1) {
+      lines.push(
+        `${runtime} sleep runs (ms): ${
+          server.sleeps16RunsMs.map((ms) => format(ms, 0)).join(", ")
+        }; median shown`,
+      );
+    }
+  }
+  return lines.map((line) => `- ${line}\n`).join("");
+}
+
+/** The human-readable report of one bench run. */
+export function renderReport(result: BenchResult): string {
+  const { meta } = result;
+  return [
+    `exec-server bench${meta.config.quick ? " (--quick)" : ""}, ${meta.date}, ${meta.cpus} CPUs`,
+    `client: ${meta.client}; ${meta.units}`,
+    "",
+    floorTable(result),
+    serverTable(result),
+    "×floor = how many times slower than the same runtime's native floor (time ÷ floor, or floor MB/s ÷ MB/s).",
+    "stdout: best run; sleeps: median run. The floor of getMetadata is an in-process stat.",
+    "",
+    notes(result),
+  ].join("\n");
+}

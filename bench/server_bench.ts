@@ -1,0 +1,119 @@
+/** The process figures measured through the server over a WebSocket (PROTOCOL.md §5). */
+import { BenchClient } from "./ws_client.ts";
+import { megabytesPerSecond, summarize } from "./stats.ts";
+import type { Summary } from "./stats.ts";
+
+/** The delivered stdout of one `head -c N /dev/zero` run, checked. */
+export interface StdoutRun {
+  bytes: number;
+  chunks: number;
+  ms: number;
+  mbps: number;
+}
+
+/** Starts `argv` as `processId` and resolves once its `process/closed` arrives. */
+export async function startAndWaitClosed(
+  client: BenchClient,
+  processId: string,
+  argv: readonly string[],
+  cwd: string,
+): Promise<void> {
+  const closed = Promise.withResolvers<void>();
+  client.listen(processId, (method) => {
+    if (method === "process/closed") closed.resolve();
+  });
+  try {
+    await Promise.all([
+      client.call("process/start", { processId, argv, cwd, env: {}, tty: false }),
+      closed.promise,
+    ]);
+  } finally {
+    client.unlisten(processId);
+  }
+}
+
+/** `/bin/true` start→closed round trips, one after another, in ms. */
+export async function measureRoundTrip(
+  client: BenchClient,
+  cwd: string,
+  warmup: number,
+  runs: number,
+): Promise<Summary> {
+  for (let i = 0; i < warmup; i++) await startAndWaitClosed(client, `warm-${i}`, ["/bin/true"], cwd);
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await startAndWaitClosed(client, `rt-${i}`, ["/bin/true"], cwd);
+    samples.push(performance.now() - start);
+  }
+  return summarize(samples);
+}
+
+/**
+ * Streams `bytes` of stdout through the server, from the start request to `process/closed`.
+ * Decodes every chunk, counts the bytes and checks that seqs run 1, 2, 3… with `closed` last.
+ */
+export async function measureStdout(
+  client: BenchClient,
+  processId: string,
+  cwd: string,
+  bytes: number,
+): Promise<StdoutRun> {
+  let expectedSeq = 1;
+  let received = 0;
+  let chunks = 0;
+  let exitCode: unknown = null;
+  const closed = Promise.withResolvers<void>();
+  client.listen(processId, (method, params) => {
+    const seq = params["seq"];
+    if (seq !== expectedSeq) {
+      closed.reject(new Error(`${method} has seq ${String(seq)}, expected ${expectedSeq}`));
+      return;
+    }
+    expectedSeq++;
+    if (method === "process/output") {
+      received += Buffer.from(String(params["chunk"]), "base64").byteLength;
+      chunks++;
+    } else if (method === "process/exited") {
+      exitCode = params["exitCode"];
+    } else if (method === "process/closed") {
+      closed.resolve();
+    }
+  });
+  const start = performance.now();
+  try {
+    await Promise.all([
+      client.call("process/start", {
+        processId,
+        argv: ["head", "-c", String(bytes), "/dev/zero"],
+        cwd,
+        env: {},
+        tty: false,
+      }),
+      closed.promise,
+    ]);
+  } finally {
+    client.unlisten(processId);
+  }
+  const ms = performance.now() - start;
+  if (exitCode !== 0) throw new Error(`head exited with ${String(exitCode)}`);
+  if (received !== bytes) throw new Error(`received ${received} bytes of stdout, expected ${bytes}`);
+  return { bytes: received, chunks, ms, mbps: megabytesPerSecond(received, ms) };
+}
+
+/** `count` concurrent `sleep 0.2`: ms from sending the first start to the last `closed`. */
+export async function measureSleeps(
+  client: BenchClient,
+  cwd: string,
+  prefix: string,
+  count: number,
+): Promise<number> {
+  const start = performance.now();
+  await Promise.all(
+    Array.from(
+      { length: count },
+      (_, i) => startAndWaitClosed(client, `${prefix}-${i}`, ["sleep", "0.2"], cwd),
+    ),
+  );
+  return performance.now() - start;
+}

@@ -1,0 +1,79 @@
+/** Starts the exec-server under one runtime as a subprocess of the bench (loopback, port 0). */
+import { join } from "node:path";
+
+/** The runtimes the bench compares. */
+export const RUNTIMES = ["bun", "deno"] as const;
+/** One of `RUNTIMES`. */
+export type RuntimeName = (typeof RUNTIMES)[number];
+
+/** The repository root (bench/..). */
+export const ROOT = join(import.meta.dir, "..");
+const BIN = join(ROOT, "node_modules", ".bin");
+
+/** argv that runs `script` (and its arguments) under `runtime`. */
+export function runtimeCommand(runtime: RuntimeName, script: string, args: readonly string[] = []): string[] {
+  return runtime === "bun"
+    ? [join(BIN, "bun"), script, ...args]
+    : [join(BIN, "deno"), "run", "-A", "--quiet", script, ...args];
+}
+
+/** A running server; `stop` sends SIGTERM and awaits the exit (SIGKILL after 5 s). */
+export interface ServerProcess {
+  readonly url: string;
+  readonly stderr: () => string;
+  stop(): Promise<void>;
+}
+
+/** Starts `mod.ts` under `runtime` and resolves with the URL from its first stdout line. */
+export async function startServer(runtime: RuntimeName): Promise<ServerProcess> {
+  const child = Bun.spawn(
+    runtimeCommand(runtime, join(ROOT, "mod.ts"), ["--listen", "ws://127.0.0.1:0", "--quiet"]),
+    {
+      cwd: ROOT,
+      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root" },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
+  let stderr = "";
+  void (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      if (stderr.length < 65536) stderr += chunk;
+    }
+  })();
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await child.exited;
+    clearTimeout(timer);
+  };
+  let stdout = "";
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  try {
+    for (;;) {
+      const newline = stdout.indexOf("\n");
+      if (newline !== -1) {
+        const url = stdout.slice(0, newline);
+        if (!url.startsWith("ws://")) throw new Error(`unexpected first stdout line: ${url}`);
+        return { url, stderr: () => stderr, stop };
+      }
+      const { done, value } = await reader.read();
+      if (done) {
+        await child.exited;
+        throw new Error(
+          `server exited with ${child.exitCode ?? child.signalCode} before its URL: ${stderr.trim()}`,
+        );
+      }
+      stdout += value;
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    reader.releaseLock();
+  }
+}

@@ -1,0 +1,109 @@
+/** A lean JSON-RPC WebSocket client for the bench: calls, and notifications routed by processId. */
+
+type Message = Record<string, unknown>;
+
+/** Receives the notifications of one process, params still as parsed JSON. */
+export type ProcessListener = (method: string, params: Message) => void;
+
+/** The error member of a reply. */
+export interface WireError {
+  code: number;
+  message: string;
+}
+
+/** Thrown by `call` when the server answers with an error. */
+export class WireCallError extends Error {
+  readonly code: number;
+  constructor(method: string, error: WireError) {
+    super(`${method}: ${error.code} ${error.message}`);
+    this.code = error.code;
+  }
+}
+
+/** One connection to the server; `open` also runs initialize + initialized. */
+export class BenchClient {
+  readonly #ws: WebSocket;
+  readonly #pending = new Map<
+    number,
+    { method: string; resolve: (m: Message) => void; reject: (e: Error) => void }
+  >();
+  readonly #listeners = new Map<string, ProcessListener>();
+  #nextId = 1;
+  #closedError: Error | null = null;
+
+  private constructor(ws: WebSocket) {
+    this.#ws = ws;
+    ws.addEventListener("message", (event) => this.#onMessage(event.data));
+    ws.addEventListener("close", (event) => {
+      this.#closedError = new Error(`connection closed (${event.code} ${event.reason})`);
+      for (const waiter of this.#pending.values()) waiter.reject(this.#closedError);
+      this.#pending.clear();
+    });
+  }
+
+  /** Connects to `url` and completes the handshake. */
+  static async open(url: string): Promise<BenchClient> {
+    const ws = new WebSocket(url);
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener("open", () => resolve(), { once: true });
+      ws.addEventListener("error", () => reject(new Error(`websocket to ${url} failed to open`)), {
+        once: true,
+      });
+    });
+    const client = new BenchClient(ws);
+    await client.call("initialize", { clientName: "bench" });
+    client.#ws.send('{"method":"initialized","params":{}}');
+    return client;
+  }
+
+  /** Sends a request; resolves with the whole reply (result or error). */
+  request(method: string, params: unknown): Promise<Message> {
+    if (this.#closedError !== null) return Promise.reject(this.#closedError);
+    const id = this.#nextId++;
+    const { promise, resolve, reject } = Promise.withResolvers<Message>();
+    this.#pending.set(id, { method, resolve, reject });
+    this.#ws.send(JSON.stringify({ id, method, params }));
+    return promise;
+  }
+
+  /** Sends a request; resolves with `result` or rejects with WireCallError. */
+  async call(method: string, params: unknown): Promise<Message> {
+    const reply = await this.request(method, params);
+    const error = reply["error"];
+    // The server's error member has this shape (PROTOCOL.md §2.6).
+    if (error !== undefined) throw new WireCallError(method, error as WireError);
+    return reply["result"] as Message;
+  }
+
+  /** Routes the notifications of `processId` to `listener` until `unlisten`. */
+  listen(processId: string, listener: ProcessListener): void {
+    this.#listeners.set(processId, listener);
+  }
+
+  /** Stops routing notifications of `processId`. */
+  unlisten(processId: string): void {
+    this.#listeners.delete(processId);
+  }
+
+  /** Closes the socket. */
+  close(): void {
+    this.#ws.close();
+  }
+
+  #onMessage(data: unknown): void {
+    // The server sends text frames only (PROTOCOL.md §1.5).
+    const message = JSON.parse(String(data)) as Message;
+    const method = message["method"];
+    if (typeof method === "string") {
+      const params = message["params"] as Message;
+      this.#listeners.get(String(params["processId"]))?.(method, params);
+      return;
+    }
+    const id = message["id"];
+    if (typeof id !== "number") return;
+    const waiter = this.#pending.get(id);
+    if (waiter === undefined) return;
+    this.#pending.delete(id);
+    waiter.resolve(message);
+  }
+}
