@@ -24,11 +24,16 @@ export type ProcessEvent =
 
 type Message = Record<string, unknown>;
 
+/** How long `connect` waits for the upgrade to complete. */
+const CONNECT_TIMEOUT_MS = 4_000;
+
 /** A connected test client. */
 export class TestClient implements AsyncDisposable {
   readonly ws: WebSocket;
   readonly closed: Promise<{ code: number; reason: string }>;
   readonly messages: Message[] = [];
+  /** Messages that arrived as binary frames. */
+  binaryFrames = 0;
   #nextId = 1;
   #pending = new Map<string, PromiseWithResolvers<Message>>();
   #events = new Map<string, ProcessEvent[]>();
@@ -43,25 +48,47 @@ export class TestClient implements AsyncDisposable {
         this.#notify();
       });
     });
-    ws.addEventListener("message", (event) => this.#onMessage(String(event.data)));
+    ws.addEventListener("message", (event) => {
+      // The server sends text messages only (PROTOCOL.md §1.5); count any other kind.
+      if (typeof event.data !== "string") this.binaryFrames++;
+      this.#onMessage(String(event.data));
+    });
+    ws.addEventListener("error", () => this.#notify());
   }
 
   /** Opens a WebSocket to `url`. */
-  static async connect(url: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<TestClient> {
+  static async connect(
+    url: string,
+    options: { protocols?: string[]; headers?: Record<string, string> } = {},
+  ): Promise<TestClient> {
     // Bun's WebSocket accepts headers in the options object; the cast is the test-only seam.
     const init = { protocols: options.protocols, headers: options.headers } as unknown as string[];
     const ws = new WebSocket(url, options.headers || options.protocols ? init : undefined);
     const client = new TestClient(ws);
     await new Promise<void>((resolve, reject) => {
-      ws.addEventListener("open", () => resolve(), { once: true });
-      ws.addEventListener("error", () => reject(new Error("websocket failed to open")), { once: true });
+      // A server that never answers the upgrade fails the test quickly instead of at its timeout.
+      const timer = setTimeout(
+        () => reject(new Error(`websocket to ${url} did not open`)),
+        CONNECT_TIMEOUT_MS,
+      );
+      ws.addEventListener("open", () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+      ws.addEventListener("error", () => {
+        clearTimeout(timer);
+        reject(new Error("websocket failed to open"));
+      }, { once: true });
     });
     return client;
   }
 
   /** initialize + initialized. */
   async initialize(resumeSessionId?: string): Promise<Message> {
-    const result = await this.call("initialize", { clientName: "test", resumeSessionId: resumeSessionId ?? null });
+    const result = await this.call("initialize", {
+      clientName: "test",
+      resumeSessionId: resumeSessionId ?? null,
+    });
     this.sessionId = String(result["sessionId"]);
     this.send({ method: "initialized", params: {} });
     return result;
@@ -70,6 +97,43 @@ export class TestClient implements AsyncDisposable {
   /** Sends a raw frame (object or text). */
   send(message: unknown): void {
     this.ws.send(typeof message === "string" ? message : JSON.stringify(message));
+  }
+
+  /** Sends a binary frame. */
+  sendBinary(bytes: Uint8Array<ArrayBuffer>): void {
+    this.ws.send(bytes);
+  }
+
+  /** Resolves with the first received message (past or future) that satisfies `predicate`. */
+  async waitForMessage(predicate: (message: Message) => boolean): Promise<Message> {
+    for (;;) {
+      const found = this.messages.find(predicate);
+      if (found !== undefined) return found;
+      if (this.ws.readyState === WebSocket.CLOSED) {
+        throw new Error("socket closed while waiting for a message");
+      }
+      await new Promise<void>((resolve) => this.#watchers.push(resolve));
+    }
+  }
+
+  /** Resolves with the first `count` replies (results or errors) carrying `id`, in arrival order. */
+  async repliesTo(id: string | number, count: number): Promise<Message[]> {
+    const key = JSON.stringify(id);
+    const matches = (): Message[] =>
+      this.messages.filter((message) => !("method" in message) && JSON.stringify(message["id"]) === key);
+    for (;;) {
+      const found = matches();
+      if (found.length >= count) return found.slice(0, count);
+      if (this.ws.readyState === WebSocket.CLOSED) {
+        throw new Error(`socket closed with ${found.length} replies to ${key}`);
+      }
+      await new Promise<void>((resolve) => this.#watchers.push(resolve));
+    }
+  }
+
+  /** The highest seq received for a process so far (0 when none). */
+  lastSeq(processId: string): number {
+    return this.events(processId).reduce((max, event) => Math.max(max, event.seq), 0);
   }
 
   /** Sends a request and resolves with the whole reply message. */
@@ -97,14 +161,18 @@ export class TestClient implements AsyncDisposable {
   /** Sends a request that must fail; resolves with the error object. */
   async callError(method: string, params?: unknown): Promise<ErrorReply> {
     const reply = await this.request(method, params);
-    if (reply["error"] === undefined) throw new Error(`${method} succeeded: ${JSON.stringify(reply["result"])}`);
+    if (reply["error"] === undefined) {
+      throw new Error(`${method} succeeded: ${JSON.stringify(reply["result"])}`);
+    }
     return reply["error"] as ErrorReply;
   }
 
   /** Waits for the reply carrying `id` (for raw sends). */
   async replyTo(id: string | number): Promise<Message> {
     const key = JSON.stringify(id);
-    const existing = this.messages.find((message) => JSON.stringify(message["id"]) === key && !("method" in message));
+    const existing = this.messages.find((message) =>
+      JSON.stringify(message["id"]) === key && !("method" in message)
+    );
     if (existing) return existing;
     const waiter = Promise.withResolvers<Message>();
     this.#pending.set(key, waiter);
@@ -121,7 +189,9 @@ export class TestClient implements AsyncDisposable {
     for (;;) {
       const events = this.events(processId);
       if (predicate(events)) return events;
-      if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`socket closed while waiting on ${processId}`);
+      if (this.ws.readyState === WebSocket.CLOSED) {
+        throw new Error(`socket closed while waiting on ${processId}`);
+      }
       await new Promise<void>((resolve) => this.#watchers.push(resolve));
     }
   }

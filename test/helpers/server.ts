@@ -21,6 +21,8 @@ export function serverCommand(runtime: RuntimeName): string[] {
 /** A server subprocess; disposing sends SIGTERM and awaits the exit. */
 export interface TestServer extends AsyncDisposable {
   readonly url: string;
+  /** `http://host:port` of the same listener. */
+  readonly httpUrl: string;
   readonly child: ChildProcess;
   readonly stderr: () => string;
   /** Opens a WebSocket client (already connected, not initialized). */
@@ -36,9 +38,19 @@ export async function startServer(
   options: { runtime: RuntimeName; args?: string[]; env?: Record<string, string> },
 ): Promise<TestServer> {
   const [command, ...args] = serverCommand(options.runtime);
-  const child = spawn(command ?? "", [...args, "--listen", "ws://127.0.0.1:0", "--quiet", ...(options.args ?? [])], {
+  const child = spawn(command ?? "", [
+    ...args,
+    "--listen",
+    "ws://127.0.0.1:0",
+    "--quiet",
+    ...(options.args ?? []),
+  ], {
     cwd: ROOT,
-    env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root", ...options.env },
+    env: {
+      PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+      HOME: process.env["HOME"] ?? "/root",
+      ...options.env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -57,6 +69,7 @@ export async function startServer(
   });
   return {
     url,
+    httpUrl: url.replace(/^ws:/, "http:"),
     child,
     exited,
     stderr: () => stderr,

@@ -1,0 +1,154 @@
+import { describe, expect, test } from "bun:test";
+import {
+  classifyMessage,
+  decodeUtf8,
+  errorFrame,
+  notificationFrame,
+  resultFrame,
+} from "../../src/rpc/mod.ts";
+
+const ID_PROBLEM = { kind: "parseError", detail: "id must be a string or an integer" } as const;
+
+describe("classifyMessage", () => {
+  test("classifyMessage reports invalid JSON with a detail", () => {
+    const result = classifyMessage("{nope");
+    expect(result.kind).toBe("parseError");
+    expect(result.kind === "parseError" ? result.detail : "").toMatch(/^invalid JSON/);
+  });
+
+  test("classifyMessage reports an empty message as invalid JSON", () => {
+    const result = classifyMessage("");
+    expect(result.kind === "parseError" ? result.detail : "").toMatch(/^invalid JSON/);
+  });
+
+  test("classifyMessage refuses a batch", () => {
+    expect(classifyMessage('[{"id":1,"method":"initialize"}]')).toEqual({
+      kind: "parseError",
+      detail: "batches are not supported",
+    });
+  });
+
+  test("classifyMessage refuses an empty batch", () => {
+    expect(classifyMessage("[]")).toEqual({ kind: "parseError", detail: "batches are not supported" });
+  });
+
+  test.each(["1", '"text"', "null", "true"])("classifyMessage refuses the non-object %s", (text) => {
+    expect(classifyMessage(text)).toEqual({ kind: "parseError", detail: "expected a JSON-RPC object" });
+  });
+
+  test("classifyMessage refuses a method that is not a string", () => {
+    expect(classifyMessage('{"id":1,"method":5}').kind).toBe("parseError");
+  });
+
+  test.each([
+    ["a number", 7],
+    ["a string", "7"],
+    ["a negative integer", -3],
+    ["the largest safe integer", Number.MAX_SAFE_INTEGER],
+    ["the smallest safe integer", -Number.MAX_SAFE_INTEGER],
+    ["an empty string", ""],
+  ])("classifyMessage accepts %s as an id", (_name, id) => {
+    expect(classifyMessage(JSON.stringify({ id, method: "m", params: { a: 1 } }))).toEqual({
+      kind: "request",
+      id,
+      method: "m",
+      params: { a: 1 },
+      jsonrpc: false,
+    });
+  });
+
+  test.each([
+    ["a fraction", "1.5"],
+    ["true", "true"],
+    ["false", "false"],
+    ["null", "null"],
+    ["an object", "{}"],
+    ["an array", "[1]"],
+    ["2^53", "9007199254740992"],
+    ["-2^53", "-9007199254740992"],
+    ["a huge number", "1e300"],
+  ])("classifyMessage refuses %s as an id", (_name, idText) => {
+    expect(classifyMessage(`{"id":${idText},"method":"m"}`)).toEqual(ID_PROBLEM);
+  });
+
+  test("classifyMessage treats missing params as null", () => {
+    expect(classifyMessage('{"id":1,"method":"m"}')).toEqual({
+      kind: "request",
+      id: 1,
+      method: "m",
+      params: null,
+      jsonrpc: false,
+    });
+  });
+
+  test("classifyMessage reads a message without id as a notification", () => {
+    expect(classifyMessage('{"method":"initialized","params":{}}')).toEqual({
+      kind: "notification",
+      method: "initialized",
+      params: {},
+      jsonrpc: false,
+    });
+  });
+
+  test("classifyMessage notes a jsonrpc member whatever its value", () => {
+    expect(classifyMessage('{"jsonrpc":"1.0","id":"a","method":"m"}')).toEqual({
+      kind: "request",
+      id: "a",
+      method: "m",
+      params: null,
+      jsonrpc: true,
+    });
+  });
+
+  test("classifyMessage reads a result object as a client response", () => {
+    expect(classifyMessage('{"id":1,"result":{}}')).toEqual({ kind: "response", jsonrpc: false });
+  });
+
+  test("classifyMessage reads an error object as a client response", () => {
+    expect(classifyMessage('{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x"}}')).toEqual({
+      kind: "response",
+      jsonrpc: true,
+    });
+  });
+
+  test("classifyMessage refuses an object that is neither request nor response", () => {
+    expect(classifyMessage('{"id":1}').kind).toBe("parseError");
+    expect(classifyMessage('{"result":1}').kind).toBe("parseError");
+    expect(classifyMessage("{}").kind).toBe("parseError");
+  });
+});
+
+describe("frames", () => {
+  test("resultFrame omits jsonrpc for a client that sent none", () => {
+    expect(JSON.parse(resultFrame(7, { a: 1 }, false))).toEqual({ id: 7, result: { a: 1 } });
+  });
+
+  test("resultFrame carries jsonrpc 2.0 for a client that sent it", () => {
+    expect(JSON.parse(resultFrame("7", {}, true))).toEqual({ jsonrpc: "2.0", id: "7", result: {} });
+  });
+
+  test("errorFrame keeps the id and the error object", () => {
+    expect(JSON.parse(errorFrame(-1, { code: -32600, message: "m" }, false))).toEqual({
+      id: -1,
+      error: { code: -32600, message: "m" },
+    });
+  });
+
+  test("notificationFrame mirrors jsonrpc", () => {
+    expect(JSON.parse(notificationFrame("process/closed", { seq: 1 }, true))).toEqual({
+      jsonrpc: "2.0",
+      method: "process/closed",
+      params: { seq: 1 },
+    });
+  });
+});
+
+describe("decodeUtf8", () => {
+  test("decodeUtf8 decodes valid UTF-8", () => {
+    expect(decodeUtf8(new TextEncoder().encode('{"é":1}'))).toBe('{"é":1}');
+  });
+
+  test("decodeUtf8 returns null for invalid UTF-8", () => {
+    expect(decodeUtf8(new Uint8Array([0x7b, 0xff, 0x7d]))).toBeNull();
+  });
+});
