@@ -17,7 +17,9 @@ export function toWireError(error: unknown, log: ErrorLog): WireError {
 
 /** Parses params with a schema; a mismatch is -32602 naming the method and the member. */
 export function parseParams<S extends z.ZodType>(method: string, schema: S, params: unknown): z.infer<S> {
-  const parsed = schema.safeParse(params);
+  // zod leaves `input` out of issues unless asked, and the message tells a missing member from a
+  // mistyped one by it.
+  const parsed = schema.safeParse(params, { reportInput: true });
   if (parsed.success) return parsed.data;
   throw invalidParams(`invalid params for ${method}: ${formatIssues(parsed.error.issues)}`);
 }
