@@ -101,6 +101,17 @@ export class RawSocket implements AsyncDisposable {
     this.socket.write(encodeFrame(typeof text === "string" ? 1 : 2, payload));
   }
 
+  /** Sends one masked frame with any opcode and payload (to send what a normal client cannot). */
+  sendFrame(opcode: number, payload: Uint8Array): void {
+    this.socket.write(encodeFrame(opcode, Buffer.from(payload)));
+  }
+
+  /** The close status the server sent, once a Close frame has arrived. */
+  closeCode(): number | null {
+    const frame = this.frames.find((candidate) => candidate.opcode === 8);
+    return frame === undefined || frame.payload.byteLength < 2 ? null : frame.payload.readUInt16BE(0);
+  }
+
   /** Sends our FIN: the server sees the transport end while we can still read. */
   halfClose(): void {
     this.socket.end();

@@ -1,0 +1,40 @@
+import { afterAll, beforeAll } from "bun:test";
+import type { RuntimeName, TestServer } from "./server.ts";
+import { startServer } from "./server.ts";
+
+/**
+ * One server for every test of the enclosing `describe`: started in `beforeAll`, stopped in
+ * `afterAll`. Tests stay independent by opening their own session; use a per-test server when a
+ * test needs its own flags or may break the server.
+ */
+export function sharedServer(runtime: RuntimeName, args: string[] = []): () => TestServer {
+  let server: TestServer | null = null;
+  beforeAll(async () => {
+    server = await startServer({ runtime, args });
+  });
+  afterAll(async () => {
+    await server?.[Symbol.asyncDispose]();
+  });
+  return () => {
+    if (server === null) throw new Error("the shared server has not started");
+    return server;
+  };
+}
+
+/** `process/start` params with the usual defaults (`env: {}`, no tty) and `overrides` on top. */
+export function startParams(
+  processId: string,
+  argv: string[],
+  cwd: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { processId, argv, cwd, env: {}, tty: false, ...overrides };
+}
+
+/** A small PATH for children that run shell utilities. */
+export const CHILD_PATH = { PATH: "/usr/local/bin:/usr/bin:/bin" };
+
+/** Base64 of a text. */
+export function b64(text: string): string {
+  return Buffer.from(text).toString("base64");
+}
