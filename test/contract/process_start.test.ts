@@ -1,24 +1,477 @@
 import { describe, expect, test } from "bun:test";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToUri } from "../../src/protocol/mod.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
+import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
+const POLICY = { inherit: "all", ignoreDefaultExcludes: false, exclude: [], set: {}, includeOnly: [] };
+
+/** Writes an executable shell script. */
+async function script(path: string, body: string): Promise<void> {
+  await writeFile(path, `#!/bin/sh\n${body}\n`);
+  await chmod(path, 0o755);
+}
+
+function sortedLines(text: string): string[] {
+  return text.split("\n").filter((line) => line !== "").sort();
+}
+
 describe.each(RUNTIMES)("process/start on %s", (runtime) => {
-  test("reports output, exit code 3 and closed in seq order", async () => {
-    await using server = await startServer({ runtime });
+  const server = sharedServer(runtime);
+
+  test.concurrent("process/start reports output, exit code 3 and closed in seq order", async () => {
     await using dir = await tempDir();
-    await using client = await server.session();
-    const result = await client.call("process/start", {
-      processId: "p1",
-      argv: ["sh", "-c", "echo hi; exit 3"],
-      cwd: dir.uri,
-      env: {},
-      tty: false,
-    });
+    await using client = await server().session();
+    const result = await client.call(
+      "process/start",
+      startParams("p1", ["sh", "-c", "echo hi; exit 3"], dir.uri),
+    );
     expect(result).toEqual({ processId: "p1", sandboxType: "none" });
     expect(await client.untilClosed("p1")).toEqual([
       { method: "process/output", seq: 1, stream: "stdout", text: "hi\n" },
       { method: "process/exited", seq: 2, exitCode: 3, sandboxDenied: false },
       { method: "process/closed", seq: 3 },
     ]);
+  });
+
+  test.concurrent("process/start sends its result before any notification of the process", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    client.send({ id: "s", method: "process/start", params: startParams("first", ["echo", "x"], dir.uri) });
+    await client.untilClosed("first");
+    const index = client.messages.findIndex((message) => message["id"] === "s");
+    const firstEvent = client.messages.findIndex((message) =>
+      (message["params"] as Record<string, unknown> | undefined)?.["processId"] === "first"
+    );
+    expect(index).toBeGreaterThanOrEqual(0);
+    expect(index).toBeLessThan(firstEvent);
+  });
+
+  test.concurrent("process/start separates stdout and stderr", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call(
+      "process/start",
+      startParams("streams", ["sh", "-c", "echo out; echo err >&2"], dir.uri),
+    );
+    const events = await client.untilClosed("streams");
+    const outputs = events.flatMap((event) =>
+      event.method === "process/output" ? [[event.stream, event.text]] : []
+    );
+    expect(outputs.sort()).toEqual([["stderr", "err\n"], ["stdout", "out\n"]]);
+  });
+
+  test.concurrent("process/start reports 128 + N for a death by signal", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("sig", ["sh", "-c", "kill -TERM $$"], dir.uri));
+    expect(await client.untilClosed("sig")).toEqual([
+      { method: "process/exited", seq: 1, exitCode: 143, sandboxDenied: false },
+      { method: "process/closed", seq: 2 },
+    ]);
+  });
+
+  test.concurrent("process/start gives an empty environment for env {}", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("env0", ["env"], dir.uri));
+    expect(await client.untilClosed("env0")).toEqual([
+      { method: "process/exited", seq: 1, exitCode: 0, sandboxDenied: false },
+      { method: "process/closed", seq: 2 },
+    ]);
+  });
+
+  test.concurrent("process/start gives exactly the env of the request without envPolicy", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call(
+      "process/start",
+      startParams("env1", ["env"], dir.uri, { env: { A: "1", B: "two words" } }),
+    );
+    await client.untilClosed("env1");
+    expect(sortedLines(client.outputText("env1"))).toEqual(["A=1", "B=two words"]);
+  });
+
+  test.concurrent("process/start finds argv[0] in the server's PATH when the child has none", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("true", ["true"], dir.uri));
+    expect(await client.untilClosed("true")).toEqual([
+      { method: "process/exited", seq: 1, exitCode: 0, sandboxDenied: false },
+      { method: "process/closed", seq: 2 },
+    ]);
+  });
+
+  test.concurrent("process/start searches the child's PATH, not the server's", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    expect(
+      await client.callError(
+        "process/start",
+        startParams("nopath", ["true"], dir.uri, { env: { PATH: dir.path } }),
+      ),
+    )
+      .toEqual({
+        code: -32603,
+        message: "program true: No such file or directory (os error 2)",
+        data: { kind: "SpawnFailed", errno: "ENOENT" },
+      });
+  });
+
+  test.concurrent("process/start finds a program in a directory of the child's PATH", async () => {
+    await using dir = await tempDir();
+    await mkdir(join(dir.path, "bin"));
+    await script(join(dir.path, "bin", "hello-tool"), "echo found");
+    await using client = await server().session();
+    const env = { PATH: `/nonexistent:${join(dir.path, "bin")}` };
+    await client.call("process/start", startParams("tool", ["hello-tool"], dir.uri, { env }));
+    await client.untilClosed("tool");
+    expect(client.outputText("tool")).toBe("found\n");
+  });
+
+  test.concurrent("process/start reads an empty PATH entry as cwd", async () => {
+    await using dir = await tempDir();
+    await script(join(dir.path, "here-tool"), "echo here");
+    await using client = await server().session();
+    await client.call(
+      "process/start",
+      startParams("cwdpath", ["here-tool"], dir.uri, { env: { PATH: "/nonexistent:" } }),
+    );
+    await client.untilClosed("cwdpath");
+    expect(client.outputText("cwdpath")).toBe("here\n");
+  });
+
+  test.concurrent("process/start resolves a relative argv[0] with a slash against cwd", async () => {
+    await using dir = await tempDir();
+    await mkdir(join(dir.path, "bin"));
+    await script(join(dir.path, "bin", "tool"), "echo relative");
+    await using client = await server().session();
+    await client.call("process/start", startParams("rel", ["./bin/tool"], dir.uri));
+    await client.untilClosed("rel");
+    expect(client.outputText("rel")).toBe("relative\n");
+  });
+
+  test.concurrent("process/start shows arg0 to the child as its argv[0]", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const argv = ["sh", "-c", "tr '\\000' '\\n' < /proc/$$/cmdline | head -n 1"];
+    await client.call(
+      "process/start",
+      startParams("arg0", argv, dir.uri, { env: CHILD_PATH, arg0: "renamed" }),
+    );
+    await client.untilClosed("arg0");
+    expect(client.outputText("arg0")).toBe("renamed\n");
+  });
+
+  test.concurrent("process/start shows argv[0] as requested without arg0", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const argv = ["sh", "-c", "tr '\\000' '\\n' < /proc/$$/cmdline | head -n 1"];
+    await client.call("process/start", startParams("noarg0", argv, dir.uri, { env: CHILD_PATH }));
+    await client.untilClosed("noarg0");
+    expect(client.outputText("noarg0")).toBe("sh\n");
+  });
+
+  test.concurrent("process/start refuses a missing cwd", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const missing = join(dir.path, "missing");
+    expect(await client.callError("process/start", startParams("nocwd", ["true"], pathToUri(missing))))
+      .toEqual({
+        code: -32603,
+        message: `cwd ${missing}: No such file or directory (os error 2)`,
+        data: { kind: "SpawnFailed", errno: "ENOENT" },
+      });
+  });
+
+  test.concurrent("process/start refuses a cwd that is a file", async () => {
+    await using dir = await tempDir();
+    const file = join(dir.path, "file");
+    await writeFile(file, "x");
+    await using client = await server().session();
+    expect(await client.callError("process/start", startParams("filecwd", ["true"], file))).toEqual({
+      code: -32603,
+      message: `cwd ${file}: Not a directory (os error 20)`,
+      data: { kind: "SpawnFailed", errno: "ENOTDIR" },
+    });
+  });
+
+  test.concurrent("process/start refuses a program that is not on PATH", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    expect(await client.callError("process/start", startParams("missing", ["no-such-program-xyz"], dir.uri)))
+      .toEqual({
+        code: -32603,
+        message: "program no-such-program-xyz: No such file or directory (os error 2)",
+        data: { kind: "SpawnFailed", errno: "ENOENT" },
+      });
+  });
+
+  test.concurrent("process/start refuses a program that is not executable", async () => {
+    await using dir = await tempDir();
+    const program = join(dir.path, "plain");
+    await writeFile(program, "echo no\n");
+    await chmod(program, 0o644);
+    await using client = await server().session();
+    expect(await client.callError("process/start", startParams("noexec", [program], dir.uri))).toEqual({
+      code: -32603,
+      message: `program ${program}: Permission denied (os error 13)`,
+      data: { kind: "SpawnFailed", errno: "EACCES" },
+    });
+  });
+
+  test.concurrent("process/start refuses a file that is not a valid executable", async () => {
+    await using dir = await tempDir();
+    const program = join(dir.path, "garbage");
+    await writeFile(program, new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 0, 0, 0]));
+    await chmod(program, 0o755);
+    await using client = await server().session();
+    expect(await client.callError("process/start", startParams("badexec", [program], dir.uri))).toEqual({
+      code: -32603,
+      message: `program ${program}: Exec format error (os error 8)`,
+      data: { kind: "SpawnFailed", errno: "ENOEXEC" },
+    });
+  });
+
+  test.concurrent("process/start leaves no entry behind when the spawn fails", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.callError("process/start", startParams("again", ["no-such-program-xyz"], dir.uri));
+    expect(await client.call("process/list", {})).toEqual({ processes: [] });
+    await client.call("process/start", startParams("again", ["true"], dir.uri));
+    await client.untilClosed("again");
+  });
+
+  test.concurrent("process/start refuses an empty argv", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    expect(await client.callError("process/start", startParams("e", [], dir.uri))).toEqual({
+      code: -32602,
+      message: "argv must not be empty",
+      data: { kind: "InvalidParams" },
+    });
+  });
+
+  test.concurrent("process/start refuses an empty argv[0]", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    expect(await client.callError("process/start", startParams("e", ["", "x"], dir.uri))).toEqual({
+      code: -32602,
+      message: "argv[0] must not be empty",
+      data: { kind: "InvalidParams" },
+    });
+  });
+
+  test.concurrent("process/start refuses an id that is running", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("dup", ["sleep", "30"], dir.uri));
+    expect(await client.callError("process/start", startParams("dup", ["true"], dir.uri))).toEqual({
+      code: -32600,
+      message: "process dup already exists",
+      data: { kind: "ProcessExists" },
+    });
+    await client.call("process/terminate", { processId: "dup" });
+  });
+
+  test.concurrent("process/start refuses an id whose process is closed but retained", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("kept", ["true"], dir.uri));
+    await client.untilClosed("kept");
+    expect(await client.callError("process/start", startParams("kept", ["true"], dir.uri))).toEqual({
+      code: -32600,
+      message: "process kept already exists",
+      data: { kind: "ProcessExists" },
+    });
+  });
+
+  test.concurrent("process/start refuses the second of two pipelined starts with one id", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    client.send({ id: "a", method: "process/start", params: startParams("twin", ["true"], dir.uri) });
+    client.send({ id: "b", method: "process/start", params: startParams("twin", ["true"], dir.uri) });
+    expect((await client.replyTo("a"))["result"]).toEqual({ processId: "twin", sandboxType: "none" });
+    expect((await client.replyTo("b"))["error"]).toEqual({
+      code: -32600,
+      message: "process twin already exists",
+      data: { kind: "ProcessExists" },
+    });
+  });
+
+  test.concurrent("process/start scopes ids to the session", async () => {
+    await using dir = await tempDir();
+    await using first = await server().session();
+    await using second = await server().session();
+    await first.call("process/start", startParams("same", ["true"], dir.uri));
+    await second.call("process/start", startParams("same", ["true"], dir.uri));
+    await Promise.all([first.untilClosed("same"), second.untilClosed("same")]);
+  });
+
+  test.concurrent("process/start refuses an env name containing =", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const error = await client.callError(
+      "process/start",
+      startParams("eq", ["true"], dir.uri, { env: { "A=B": "1" } }),
+    );
+    expect([error.code, error.data]).toEqual([-32602, { kind: "InvalidParams" }]);
+  });
+
+  test.concurrent("process/start refuses an empty env name", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const error = await client.callError(
+      "process/start",
+      startParams("eq", ["true"], dir.uri, { env: { "": "1" } }),
+    );
+    expect([error.code, error.data]).toEqual([-32602, { kind: "InvalidParams" }]);
+  });
+
+  test.concurrent.each(["managedNetwork", "networkProxy", "shellSnapshot"])(
+    "process/start refuses a non-null %s",
+    async (field) => {
+      await using dir = await tempDir();
+      await using client = await server().session();
+      expect(await client.callError("process/start", startParams("net", ["true"], dir.uri, { [field]: {} })))
+        .toEqual({
+          code: -32602,
+          message: `${field} is not supported by this server`,
+          data: { kind: "InvalidParams" },
+        });
+    },
+  );
+
+  test.concurrent("process/start accepts null managedNetwork, networkProxy, shellSnapshot and metadata", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const extra = {
+      managedNetwork: null,
+      networkProxy: null,
+      shellSnapshot: null,
+      metadata: { threadId: "t" },
+    };
+    await client.call(
+      "process/start",
+      startParams("nulls", ["true"], dir.uri, { ...extra, unknownMember: 1 }),
+    );
+    await client.untilClosed("nulls");
+  });
+
+  test.concurrent("process/start refuses size without a terminal", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    expect(
+      await client.callError(
+        "process/start",
+        startParams("sz", ["true"], dir.uri, { size: { cols: 10, rows: 5 } }),
+      ),
+    )
+      .toEqual({ code: -32602, message: "size requires tty: true", data: { kind: "InvalidParams" } });
+  });
+
+  test.concurrent("process/start refuses a null pipeStdin", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const error = await client.callError(
+      "process/start",
+      startParams("ps", ["true"], dir.uri, { pipeStdin: null }),
+    );
+    expect([error.code, error.data]).toEqual([-32602, { kind: "InvalidParams" }]);
+  });
+
+  test.concurrent("process/start refuses a relative cwd", async () => {
+    await using client = await server().session();
+    expect(await client.callError("process/start", startParams("r", ["true"], "rel/dir"))).toEqual({
+      code: -32602,
+      message: 'cwd must be an absolute path or file URI, got "rel/dir"',
+      data: { kind: "InvalidParams" },
+    });
+  });
+
+  test.concurrent("process/start refuses a processId longer than 1024 bytes", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const error = await client.callError("process/start", startParams("é".repeat(513), ["true"], dir.uri));
+    expect([error.code, error.data]).toEqual([-32602, { kind: "InvalidParams" }]);
+  });
+
+  test.concurrent("process/start accepts a native cwd path", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("native", ["sh", "-c", "pwd"], dir.path));
+    await client.untilClosed("native");
+    expect(client.outputText("native")).toBe(`${dir.path}\n`);
+  });
+
+  test.concurrent("process/start decodes a percent-encoded file URI cwd", async () => {
+    await using dir = await tempDir();
+    const spaced = join(dir.path, "a b");
+    await mkdir(spaced);
+    await using client = await server().session();
+    const uri = pathToUri(spaced);
+    expect(uri).toContain("%20");
+    await client.call("process/start", startParams("spaced", ["sh", "-c", "pwd"], uri));
+    await client.untilClosed("spaced");
+    expect(client.outputText("spaced")).toBe(`${spaced}\n`);
+  });
+});
+
+describe.each(RUNTIMES)("process/start envPolicy on %s", (runtime) => {
+  const SERVER_ENV = { KEEP: "k", MY_TOKEN: "t", NODE_REPL_AUTH_TOKEN: "n", LANG: "C" };
+
+  test.concurrent("process/start applies envPolicy to the server environment and overlays env", async () => {
+    await using server = await startServer({ runtime, env: SERVER_ENV });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    const envPolicy = { ...POLICY, inherit: "all", exclude: ["HOME"], set: { SET: "s" } };
+    await client.call(
+      "process/start",
+      startParams("pol", ["env"], dir.uri, { envPolicy, env: { OVER: "o" } }),
+    );
+    await client.untilClosed("pol");
+    expect(sortedLines(client.outputText("pol"))).toEqual(
+      ["KEEP=k", "LANG=C", "OVER=o", `PATH=${process.env["PATH"] ?? "/usr/bin:/bin"}`, "SET=s"],
+    );
+  });
+
+  test.concurrent("process/start with inherit core keeps only core names", async () => {
+    await using server = await startServer({ runtime, env: SERVER_ENV });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    const envPolicy = { ...POLICY, inherit: "core", includeOnly: ["LANG", "K*"] };
+    await client.call("process/start", startParams("core", ["env"], dir.uri, { envPolicy }));
+    await client.untilClosed("core");
+    expect(sortedLines(client.outputText("core"))).toEqual(["LANG=C"]);
+  });
+
+  test.concurrent("process/start scrubs launch secrets even when set and overlay name them", async () => {
+    await using server = await startServer({ runtime, env: SERVER_ENV });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    const envPolicy = {
+      ...POLICY,
+      inherit: "none",
+      ignoreDefaultExcludes: true,
+      set: { NODE_REPL_AUTH_TOKEN: "s" },
+    };
+    const env = { OPENAI_IDENTITY_TOKEN_FILE: "f", VISIBLE: "v" };
+    await client.call("process/start", startParams("scrub", ["env"], dir.uri, { envPolicy, env }));
+    await client.untilClosed("scrub");
+    expect(sortedLines(client.outputText("scrub"))).toEqual(["VISIBLE=v"]);
+  });
+
+  test.concurrent("process/start refuses a malformed envPolicy naming the member", async () => {
+    await using server = await startServer({ runtime });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    const envPolicy = { ...POLICY, inherit: "ALL" };
+    const error = await client.callError(
+      "process/start",
+      startParams("bad", ["env"], dir.uri, { envPolicy }),
+    );
+    expect([error.code, error.message.includes("envPolicy.inherit")]).toEqual([-32602, true]);
   });
 });
