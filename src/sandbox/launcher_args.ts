@@ -1,0 +1,112 @@
+/**
+ * The argv of `exec-server sandbox-exec`: parsing in the launcher, formatting in the launch plans.
+ *
+ * ```
+ * sandbox-exec [--read P]... [--write P]... [--deny P]... [--read-only P]... [--exec P]...
+ *              [--list P]... [--network on|off] [--argv0 NAME] [--without mount-ns|seccomp]...
+ *              -- PROGRAM [ARG]...
+ * sandbox-exec --probe
+ * ```
+ */
+
+/** A layer that `--without` can leave out (for measuring its cost only; never in a launch plan). */
+export type OptionalLayer = "mount-ns" | "seccomp";
+
+/** The parsed launcher argv. */
+export interface LauncherArgs {
+  readonly readable: readonly string[];
+  readonly writable: readonly string[];
+  readonly denied: readonly string[];
+  readonly readOnly: readonly string[];
+  /** Extra read + execute paths the program's image needs (runtime binary, libraries, script). */
+  readonly exec: readonly string[];
+  /** Directories whose listing (only) is allowed. */
+  readonly list: readonly string[];
+  readonly network: boolean;
+  readonly without: readonly OptionalLayer[];
+  /** Absolute path of the program to execute. */
+  readonly program: string;
+  readonly argv0: string;
+  readonly args: readonly string[];
+}
+
+/** `sandbox-exec --probe`: report what the host offers and exit. */
+export type LauncherMode = { readonly kind: "probe" } | {
+  readonly kind: "exec";
+  readonly args: LauncherArgs;
+};
+
+const LIST_FLAGS = {
+  "--read": "readable",
+  "--write": "writable",
+  "--deny": "denied",
+  "--read-only": "readOnly",
+  "--exec": "exec",
+  "--list": "list",
+} as const;
+
+/** Parses launcher argv; throws `RangeError` with a usage message on anything malformed. */
+export function parseLauncherArgs(argv: readonly string[]): LauncherMode {
+  if (argv.length === 1 && argv[0] === "--probe") return { kind: "probe" };
+  const lists: Record<(typeof LIST_FLAGS)[keyof typeof LIST_FLAGS], string[]> = {
+    readable: [],
+    writable: [],
+    denied: [],
+    readOnly: [],
+    exec: [],
+    list: [],
+  };
+  let network: boolean | null = null;
+  let argv0: string | null = null;
+  const without: OptionalLayer[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === "--") break;
+    const value = argv[i + 1];
+    if (value === undefined) throw new RangeError(`${String(flag)} needs a value`);
+    i++;
+    if (flag !== undefined && flag in LIST_FLAGS) {
+      if (!value.startsWith("/")) {
+        throw new RangeError(`${flag} needs an absolute path, got ${JSON.stringify(value)}`);
+      }
+      lists[LIST_FLAGS[flag as keyof typeof LIST_FLAGS]].push(value); // Checked by the `in` test above.
+    } else if (flag === "--network") {
+      if (value !== "on" && value !== "off") {
+        throw new RangeError(`--network needs on or off, got ${JSON.stringify(value)}`);
+      }
+      network = value === "on";
+    } else if (flag === "--argv0") {
+      argv0 = value;
+    } else if (flag === "--without") {
+      if (value !== "mount-ns" && value !== "seccomp") {
+        throw new RangeError(`--without needs mount-ns or seccomp, got ${JSON.stringify(value)}`);
+      }
+      without.push(value);
+    } else {
+      throw new RangeError(`unknown flag ${JSON.stringify(flag)}`);
+    }
+  }
+  const [program, ...args] = argv.slice(i + 1);
+  if (program === undefined) throw new RangeError("missing -- PROGRAM");
+  if (!program.startsWith("/")) {
+    throw new RangeError(`PROGRAM must be an absolute path, got ${JSON.stringify(program)}`);
+  }
+  if (network === null) throw new RangeError("--network on|off is required");
+  return {
+    kind: "exec",
+    args: { ...lists, network, without, program, argv0: argv0 ?? program, args },
+  };
+}
+
+/** Formats launcher argv (the inverse of `parseLauncherArgs` for the exec mode). */
+export function formatLauncherArgs(args: LauncherArgs): string[] {
+  const out: string[] = [];
+  for (const [flag, key] of Object.entries(LIST_FLAGS)) {
+    for (const path of args[key]) out.push(flag, path);
+  }
+  out.push("--network", args.network ? "on" : "off", "--argv0", args.argv0);
+  for (const layer of args.without) out.push("--without", layer);
+  out.push("--", args.program, ...args.args);
+  return out;
+}

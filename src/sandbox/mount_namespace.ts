@@ -1,0 +1,366 @@
+/**
+ * The private mount namespace of the launcher: a fresh read-only root holding only the policy's
+ * roots (readable ones read-only, writable ones read-write), denied paths covered by empty
+ * read-only mounts, a `/proc` with only the launcher's own pid, and a minimal `/dev`.
+ *
+ * Everything here runs on the calling thread after `unshare(CLONE_NEWNS)`: the mounts live in a
+ * namespace only this thread (and, after `execve`, the sandboxed image) sees, and `/` is made
+ * private first so nothing propagates back to the host.
+ */
+import { lstatSync, readlinkSync } from "node:fs";
+import { AT_FDCWD } from "./landlock.ts";
+import { openFlags } from "./open_flags.ts";
+import { type Sys, SyscallError } from "./sys.ts";
+
+const MS_RDONLY = 1n;
+const MS_NOSUID = 2n;
+const MS_NODEV = 4n;
+const MS_BIND = 4096n;
+const MS_REC = 16384n;
+const MS_PRIVATE = 1n << 18n;
+const MNT_DETACH = 2n;
+const CLONE_NEWNS = 0x00020000n;
+const CLONE_NEWUSER = 0x10000000n;
+const MOUNT_ATTR_RDONLY = 0x1n;
+const MOUNT_ATTR_NOSUID = 0x2n;
+const MOUNT_ATTR_NODEV = 0x4n;
+const MOUNT_ATTR_NOEXEC = 0x8n;
+const AT_RECURSIVE = 0x8000n;
+const ENOENT = 2;
+const EEXIST = 17;
+
+/** The devices every sandbox gets in its `/dev`. */
+export const SANDBOX_DEVICES: readonly string[] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+const BASE = "/tmp";
+const NEW_ROOT = "/newroot";
+const OLD_ROOT = "/oldroot";
+
+/** What the mount namespace shows; paths are absolute host paths. */
+export interface MountPlan {
+  /** Shown read-only (with their submounts). */
+  readonly readable: readonly string[];
+  /** Shown read-write. */
+  readonly writable: readonly string[];
+  /** Shown read-only even inside a writable root. */
+  readonly readOnly: readonly string[];
+  /** Covered by an empty read-only file or directory. */
+  readonly denied: readonly string[];
+  /** The launcher's pid: `/proc/<pid>` is the only process shown. */
+  readonly pid: number;
+}
+
+type MountOp =
+  | { readonly kind: "bind"; readonly path: string; readonly writable: boolean; readonly directory: boolean }
+  | { readonly kind: "hide"; readonly path: string; readonly directory: boolean };
+
+/** A resolved path: its real location and the symlinks met on the way. */
+interface Resolved {
+  readonly real: string;
+  readonly directory: boolean;
+  readonly links: readonly { readonly at: string; readonly target: string }[];
+}
+
+/**
+ * Resolves `path` on the host component by component, recording every symlink met so the same
+ * links can be recreated in the new root. Returns null when the path does not exist.
+ */
+export function resolveHostPath(path: string): Resolved | null {
+  const links: { at: string; target: string }[] = [];
+  let pending = path.split("/").filter((part) => part !== "");
+  let current = "";
+  let hops = 0;
+  while (pending.length > 0) {
+    const [head, ...rest] = pending;
+    pending = rest;
+    if (head === undefined || head === ".") continue;
+    if (head === "..") {
+      current = current.slice(0, current.lastIndexOf("/"));
+      continue;
+    }
+    const next = `${current}/${head}`;
+    let stat;
+    try {
+      stat = lstatSync(next);
+    } catch {
+      // A missing component means there is nothing to show at this path.
+      return null;
+    }
+    if (stat.isSymbolicLink()) {
+      if (++hops > 40) return null;
+      const target = readlinkSync(next);
+      links.push({ at: next, target });
+      pending = [...target.split("/").filter((part) => part !== ""), ...pending];
+      if (target.startsWith("/")) current = "";
+      continue;
+    }
+    current = next;
+  }
+  const real = current === "" ? "/" : current;
+  let directory: boolean;
+  try {
+    directory = lstatSync(real).isDirectory();
+  } catch {
+    return null;
+  }
+  return { real, directory, links };
+}
+
+/** Builds the namespace and moves the calling thread into it; `cwd` is entered at the end. */
+export function enterMountNamespace(
+  sys: Sys,
+  plan: MountPlan,
+  options: { cwd: string; userNamespace: boolean },
+): void {
+  const ops: MountOp[] = [];
+  const links: { at: string; target: string }[] = [];
+  const add = (path: string, make: (resolved: Resolved) => MountOp): void => {
+    const resolved = resolveHostPath(path);
+    if (resolved === null) return;
+    links.push(...resolved.links);
+    ops.push(make(resolved));
+  };
+  const skip = (path: string): boolean =>
+    path === "/proc" || path.startsWith("/proc/") || path.startsWith("/dev/");
+  for (const path of plan.readable) {
+    if (!skip(path)) {
+      add(path, (r) => ({ kind: "bind", path: r.real, writable: false, directory: r.directory }));
+    }
+  }
+  for (const path of plan.writable) {
+    if (!skip(path)) {
+      add(path, (r) => ({ kind: "bind", path: r.real, writable: true, directory: r.directory }));
+    }
+  }
+  for (const path of plan.readOnly) {
+    add(path, (r) => ({ kind: "bind", path: r.real, writable: false, directory: r.directory }));
+  }
+  for (const path of plan.denied) add(path, (r) => ({ kind: "hide", path: r.real, directory: r.directory }));
+  const ordered = orderOps(ops);
+
+  const flags = openFlags(sys.libc.arch);
+  const mount = (
+    source: string | null,
+    target: string,
+    fstype: string | null,
+    mountFlags: bigint,
+    data: string | null,
+  ) =>
+    sys.call("mount", [
+      source === null ? 0n : sys.cString(source),
+      sys.cString(target),
+      fstype === null ? 0n : sys.cString(fstype),
+      mountFlags,
+      data === null ? 0n : sys.cString(data),
+    ], target);
+  const setAttr = (target: string, set: bigint, recursive: boolean) => {
+    const attr = new Uint8Array(32);
+    new DataView(attr.buffer).setBigUint64(0, set, true);
+    sys.call("mount_setattr", [
+      AT_FDCWD,
+      sys.cString(target),
+      recursive ? AT_RECURSIVE : 0n,
+      sys.buffer(attr),
+      32n,
+    ], target);
+  };
+  const exists = (path: string): boolean => {
+    const fd = sys.try("openat", [
+      AT_FDCWD,
+      sys.cString(path),
+      flags.O_PATH | flags.O_NOFOLLOW | flags.O_CLOEXEC,
+    ]);
+    if (fd >= 0n) {
+      sys.try("close", [fd]);
+      return true;
+    }
+    if (fd === -BigInt(ENOENT)) return false;
+    throw new SyscallError("openat", Number(-fd), path);
+  };
+  const mkdirs = (path: string): void => {
+    let current = "";
+    for (const part of path.split("/").filter((p) => p !== "")) {
+      current += `/${part}`;
+      const result = sys.try("mkdirat", [AT_FDCWD, sys.cString(current), 0o755n]);
+      if (result < 0n && result !== -BigInt(EEXIST)) {
+        throw new SyscallError("mkdirat", Number(-result), current);
+      }
+    }
+  };
+  const touch = (path: string): void => {
+    const parent = path.slice(0, path.lastIndexOf("/"));
+    if (parent !== "") mkdirs(parent);
+    const fd = sys.call("openat", [
+      AT_FDCWD,
+      sys.cString(path),
+      flags.O_CREAT | flags.O_WRONLY | flags.O_CLOEXEC,
+      0o444n,
+    ], path);
+    sys.try("close", [fd]);
+  };
+  const mountpoint = (path: string, directory: boolean): void => {
+    if (exists(path)) return;
+    if (directory) mkdirs(path);
+    else touch(path);
+  };
+  const symlink = (target: string, at: string): void => {
+    const parent = at.slice(0, at.lastIndexOf("/"));
+    if (parent !== "") mkdirs(parent);
+    const result = sys.try("symlinkat", [sys.cString(target), AT_FDCWD, sys.cString(at)]);
+    if (result < 0n && result !== -BigInt(EEXIST)) throw new SyscallError("symlinkat", Number(-result), at);
+  };
+
+  if (options.userNamespace) {
+    const uid = sys.call("getuid", []);
+    const gid = sys.call("getgid", []);
+    sys.call("unshare", [CLONE_NEWNS | CLONE_NEWUSER]);
+    // Map the caller's own ids, so files keep their owners and the image runs without capabilities.
+    writeProcFile(sys, "/proc/thread-self/setgroups", "deny");
+    writeProcFile(sys, "/proc/thread-self/uid_map", `${uid} ${uid} 1`);
+    writeProcFile(sys, "/proc/thread-self/gid_map", `${gid} ${gid} 1`);
+  } else {
+    sys.call("unshare", [CLONE_NEWNS]);
+  }
+  // Private first: no mount made below may propagate to the host's namespace.
+  mount(null, "/", null, MS_REC | MS_PRIVATE, null);
+  mount("tmpfs", BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m");
+  sys.call("chdir", [sys.cString(BASE)]);
+  mkdirs(`${BASE}${NEW_ROOT}`);
+  mkdirs(`${BASE}${OLD_ROOT}`);
+  sys.call("pivot_root", [sys.cString("."), sys.cString(`.${OLD_ROOT}`)], "base");
+  sys.call("chdir", [sys.cString("/")]);
+  mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m");
+  const readOnlyLater: string[] = [NEW_ROOT];
+  const emptyFile = "/.empty";
+  touch(emptyFile);
+
+  for (const op of ordered) {
+    const target = op.path === "/" ? NEW_ROOT : `${NEW_ROOT}${op.path}`;
+    switch (op.kind) {
+      case "bind":
+        mountpoint(target, op.directory);
+        mount(`${OLD_ROOT}${op.path === "/" ? "" : op.path}`, target, null, MS_BIND | MS_REC, null);
+        setAttr(target, (op.writable ? 0n : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true);
+        break;
+      case "hide":
+        if (!exists(target)) break;
+        if (op.directory) {
+          mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0111,size=4k");
+          readOnlyLater.push(target);
+        } else {
+          mount(emptyFile, target, null, MS_BIND, null);
+          setAttr(
+            target,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+            false,
+          );
+        }
+        break;
+      default: {
+        const never: never = op;
+        throw new TypeError(`unknown mount op ${JSON.stringify(never)}`);
+      }
+    }
+  }
+  for (const link of links) {
+    const at = `${NEW_ROOT}${link.at}`;
+    if (!exists(at)) symlink(link.target, at);
+  }
+
+  // A /proc that shows only this process (its pid survives execve).
+  const proc = `${NEW_ROOT}/proc`;
+  mountpoint(proc, true);
+  mount("tmpfs", proc, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0555,size=4k");
+  readOnlyLater.push(proc);
+  mkdirs(`${proc}/${plan.pid}`);
+  mount(`${OLD_ROOT}/proc/${plan.pid}`, `${proc}/${plan.pid}`, null, MS_BIND, null);
+  setAttr(
+    `${proc}/${plan.pid}`,
+    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+    false,
+  );
+  symlink(String(plan.pid), `${proc}/self`);
+  symlink(String(plan.pid), `${proc}/thread-self`);
+  symlink("self/mounts", `${proc}/mounts`);
+
+  // A /dev with the few devices programs need, bound from the host so they stay real devices.
+  const dev = `${NEW_ROOT}/dev`;
+  mountpoint(dev, true);
+  mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4k");
+  readOnlyLater.push(dev);
+  for (const name of SANDBOX_DEVICES) {
+    if (!exists(`${OLD_ROOT}/dev/${name}`)) continue;
+    touch(`${dev}/${name}`);
+    mount(`${OLD_ROOT}/dev/${name}`, `${dev}/${name}`, null, MS_BIND, null);
+    setAttr(`${dev}/${name}`, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false);
+  }
+  symlink("/proc/self/fd", `${dev}/fd`);
+  symlink("/proc/self/fd/0", `${dev}/stdin`);
+  symlink("/proc/self/fd/1", `${dev}/stdout`);
+  symlink("/proc/self/fd/2", `${dev}/stderr`);
+
+  for (const path of readOnlyLater.reverse()) {
+    setAttr(path, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false);
+  }
+
+  sys.call("umount2", [sys.cString(OLD_ROOT), MNT_DETACH], OLD_ROOT);
+  sys.call("chdir", [sys.cString(NEW_ROOT)]);
+  sys.call("pivot_root", [sys.cString("."), sys.cString(".")], "new root");
+  sys.call("umount2", [sys.cString("."), MNT_DETACH], "base");
+  sys.call("chdir", [sys.cString("/")]);
+  try {
+    sys.call("chdir", [sys.cString(options.cwd)]);
+  } catch (error) {
+    throw new Error(`cwd ${options.cwd} is not visible in the sandbox`, { cause: error });
+  }
+}
+
+function writeProcFile(sys: Sys, path: string, text: string): void {
+  const flags = openFlags(sys.libc.arch);
+  const fd = sys.call("openat", [AT_FDCWD, sys.cString(path), flags.O_WRONLY | flags.O_CLOEXEC], path);
+  try {
+    const bytes = new TextEncoder().encode(text);
+    sys.call("write", [fd, sys.buffer(bytes), BigInt(bytes.length)], path);
+  } finally {
+    sys.try("close", [fd]);
+  }
+}
+
+/** Parents before children, so a nested root is mounted on top of the one that contains it. */
+function orderOps(ops: readonly MountOp[]): MountOp[] {
+  const byPath = new Map<string, MountOp>();
+  for (const op of ops) {
+    const previous = byPath.get(op.path);
+    // On the same path a hide beats a bind, and a writable bind beats a read-only one.
+    if (
+      previous === undefined || op.kind === "hide" ||
+      (previous.kind === "bind" && op.kind === "bind" && op.writable && !previous.writable)
+    ) {
+      if (previous?.kind !== "hide") byPath.set(op.path, op);
+    }
+  }
+  const depth = (path: string): number => (path === "/" ? 0 : path.split("/").length - 1);
+  const sorted = [...byPath.values()].sort((a, b) =>
+    depth(a.path) - depth(b.path) || (a.path < b.path ? -1 : 1)
+  );
+  const kept: MountOp[] = [];
+  for (const op of sorted) {
+    const within = (root: string): boolean => root === "/" || op.path.startsWith(root + "/");
+    const enclosing = kept.findLast((other) => within(other.path));
+    // A bind inside a bind of the same kind shows nothing new.
+    if (op.kind === "bind" && enclosing?.kind === "bind" && enclosing.writable === op.writable) continue;
+    kept.push(op);
+  }
+  return kept;
+}
+
+/** `MS_*` and attribute values, exported for the probe. */
+export const MOUNT_FLAGS = {
+  MS_REC,
+  MS_PRIVATE,
+  MS_NOSUID,
+  MS_NODEV,
+  MS_RDONLY,
+  CLONE_NEWNS,
+  CLONE_NEWUSER,
+} as const;

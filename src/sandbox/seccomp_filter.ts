@@ -1,0 +1,140 @@
+/**
+ * The seccomp filter of the launcher, built with the BPF assembler, and its installation.
+ */
+import type { LibcArch } from "../runtime/libc.ts";
+import { assemble, type BpfInstruction, type BpfOp, encode } from "./bpf.ts";
+import type { Sys } from "./sys.ts";
+import { type SyscallName, syscallTable } from "./syscall_numbers.ts";
+
+/** Return values of a seccomp filter. */
+export const SECCOMP_RET = {
+  KILL_PROCESS: 0x80000000,
+  ERRNO: 0x00050000,
+  ALLOW: 0x7fff0000,
+} as const;
+
+const EPERM = 1;
+const ENOSYS = 38;
+const AF_UNIX = 1;
+const X32_SYSCALL_BIT = 0x40000000;
+
+/** Offsets in `struct seccomp_data`. */
+export const SECCOMP_DATA = { nr: 0, arch: 4, arg0Low: 16 } as const;
+
+/** Namespace flags a sandboxed `clone` may not carry (CLONE_NEWTIME is a clone3/unshare flag). */
+export const CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 |
+  0x20000000 |
+  0x40000000;
+
+/** System calls that always fail with EPERM inside the sandbox. */
+export const ALWAYS_DENIED: readonly SyscallName[] = [
+  "ptrace",
+  "process_vm_readv",
+  "process_vm_writev",
+  "mount",
+  "umount2",
+  "pivot_root",
+  "unshare",
+  "setns",
+  "keyctl",
+  "add_key",
+  "request_key",
+  "bpf",
+  "perf_event_open",
+  "open_by_handle_at",
+  "init_module",
+  "finit_module",
+  "delete_module",
+  "kexec_load",
+  "kexec_file_load",
+  "reboot",
+  "swapon",
+  "swapoff",
+  "open_tree",
+  "move_mount",
+  "fsopen",
+  "fsconfig",
+  "fsmount",
+  "fspick",
+  "mount_setattr",
+  "chroot",
+  "sethostname",
+  "setdomainname",
+  "settimeofday",
+  "clock_settime",
+  "userfaultfd",
+  // io_uring can open sockets and do I/O that seccomp never sees.
+  "io_uring_setup",
+  "io_uring_enter",
+  "io_uring_register",
+];
+
+/**
+ * The filter: a foreign architecture is killed; the `ALWAYS_DENIED` calls and namespace-creating
+ * `clone` fail with EPERM; `clone3` fails with ENOSYS (its flags are behind a pointer, and libc
+ * falls back to `clone`); with the network off, `socket` and `socketpair` of any family but
+ * AF_UNIX fail with EPERM. Everything else is allowed.
+ */
+export function seccompProgram(arch: LibcArch, options: { network: boolean }): BpfInstruction[] {
+  const table = syscallTable(arch);
+  const nr = (name: SyscallName): number => table.numbers[name];
+  const ops: BpfOp[] = [
+    { op: "ld", offset: SECCOMP_DATA.arch },
+    { op: "jeq", k: table.auditArch, then: null, else: "kill" },
+    { op: "ld", offset: SECCOMP_DATA.nr },
+  ];
+  if (arch === "x86_64") ops.push({ op: "jge", k: X32_SYSCALL_BIT, then: "eperm", else: null });
+  for (const name of ALWAYS_DENIED) ops.push({ op: "jeq", k: nr(name), then: "eperm", else: null });
+  ops.push({ op: "jeq", k: nr("clone"), then: "clone", else: null });
+  ops.push({ op: "jeq", k: nr("clone3"), then: "enosys", else: null });
+  if (!options.network) {
+    ops.push({ op: "jeq", k: nr("socket"), then: "socket", else: null });
+    ops.push({ op: "jeq", k: nr("socketpair"), then: "socket", else: null });
+  }
+  ops.push(
+    { op: "ret", k: SECCOMP_RET.ALLOW },
+    { op: "label", name: "clone" },
+    { op: "ld", offset: SECCOMP_DATA.arg0Low },
+    { op: "jset", k: CLONE_NAMESPACE_FLAGS, then: "eperm", else: "allow" },
+  );
+  if (!options.network) {
+    ops.push(
+      { op: "label", name: "socket" },
+      { op: "ld", offset: SECCOMP_DATA.arg0Low },
+      { op: "jeq", k: AF_UNIX, then: "allow", else: "eperm" },
+    );
+  }
+  ops.push(
+    { op: "label", name: "eperm" },
+    { op: "ret", k: SECCOMP_RET.ERRNO | EPERM },
+    { op: "label", name: "enosys" },
+    { op: "ret", k: SECCOMP_RET.ERRNO | ENOSYS },
+    { op: "label", name: "kill" },
+    { op: "ret", k: SECCOMP_RET.KILL_PROCESS },
+    { op: "label", name: "allow" },
+    { op: "ret", k: SECCOMP_RET.ALLOW },
+  );
+  return assemble(ops);
+}
+
+const SECCOMP_SET_MODE_FILTER = 1n;
+
+/** Installs `program` on the calling thread; `no_new_privs` must already be set. */
+export function installSeccomp(sys: Sys, program: readonly BpfInstruction[]): void {
+  const filter = encode(program);
+  const fprog = new Uint8Array(16);
+  const view = new DataView(fprog.buffer);
+  view.setUint16(0, program.length, true);
+  view.setBigUint64(8, sys.buffer(filter), true);
+  sys.call("seccomp", [SECCOMP_SET_MODE_FILTER, 0n, sys.buffer(fprog)]);
+}
+
+/** Builds a `struct seccomp_data` for tests of a filter. */
+export function seccompData(options: { nr: number; arch: number; args?: readonly number[] }): Uint8Array {
+  const data = new Uint8Array(64);
+  const view = new DataView(data.buffer);
+  view.setInt32(SECCOMP_DATA.nr, options.nr, true);
+  view.setUint32(SECCOMP_DATA.arch, options.arch, true);
+  (options.args ?? []).forEach((arg, i) => view.setBigUint64(16 + i * 8, BigInt(arg), true));
+  return data;
+}

@@ -1,0 +1,222 @@
+/**
+ * System call numbers and the seccomp audit architecture of each supported CPU.
+ */
+import type { LibcArch } from "../runtime/libc.ts";
+
+/** The system calls the launcher makes or the seccomp filter names. */
+export type SyscallName =
+  | "write"
+  | "close"
+  | "openat"
+  | "mkdirat"
+  | "symlinkat"
+  | "fchdir"
+  | "chdir"
+  | "getcwd"
+  | "getpid"
+  | "getuid"
+  | "getgid"
+  | "execve"
+  | "prctl"
+  | "seccomp"
+  | "mount"
+  | "umount2"
+  | "pivot_root"
+  | "mount_setattr"
+  | "unshare"
+  | "setns"
+  | "clone"
+  | "clone3"
+  | "socket"
+  | "socketpair"
+  | "ptrace"
+  | "process_vm_readv"
+  | "process_vm_writev"
+  | "keyctl"
+  | "add_key"
+  | "request_key"
+  | "bpf"
+  | "perf_event_open"
+  | "io_uring_setup"
+  | "io_uring_enter"
+  | "io_uring_register"
+  | "open_by_handle_at"
+  | "init_module"
+  | "finit_module"
+  | "delete_module"
+  | "kexec_load"
+  | "kexec_file_load"
+  | "reboot"
+  | "swapon"
+  | "swapoff"
+  | "open_tree"
+  | "move_mount"
+  | "fsopen"
+  | "fsconfig"
+  | "fsmount"
+  | "fspick"
+  | "chroot"
+  | "sethostname"
+  | "setdomainname"
+  | "settimeofday"
+  | "clock_settime"
+  | "userfaultfd"
+  | "setxattr"
+  | "close_range"
+  | "landlock_create_ruleset"
+  | "landlock_add_rule"
+  | "landlock_restrict_self";
+
+/** Numbers of one architecture's system calls plus its `AUDIT_ARCH_*` value. */
+export interface SyscallTable {
+  readonly auditArch: number;
+  readonly numbers: Readonly<Record<SyscallName, number>>;
+}
+
+const X86_64: SyscallTable = {
+  auditArch: 0xc000003e,
+  numbers: {
+    write: 1,
+    close: 3,
+    openat: 257,
+    mkdirat: 258,
+    symlinkat: 266,
+    fchdir: 81,
+    chdir: 80,
+    getcwd: 79,
+    getpid: 39,
+    getuid: 102,
+    getgid: 104,
+    execve: 59,
+    prctl: 157,
+    seccomp: 317,
+    mount: 165,
+    umount2: 166,
+    pivot_root: 155,
+    mount_setattr: 442,
+    unshare: 272,
+    setns: 308,
+    clone: 56,
+    clone3: 435,
+    socket: 41,
+    socketpair: 53,
+    ptrace: 101,
+    process_vm_readv: 310,
+    process_vm_writev: 311,
+    keyctl: 250,
+    add_key: 248,
+    request_key: 249,
+    bpf: 321,
+    perf_event_open: 298,
+    io_uring_setup: 425,
+    io_uring_enter: 426,
+    io_uring_register: 427,
+    open_by_handle_at: 304,
+    init_module: 175,
+    finit_module: 313,
+    delete_module: 176,
+    kexec_load: 246,
+    kexec_file_load: 320,
+    reboot: 169,
+    swapon: 167,
+    swapoff: 168,
+    open_tree: 428,
+    move_mount: 429,
+    fsopen: 430,
+    fsconfig: 431,
+    fsmount: 432,
+    fspick: 433,
+    chroot: 161,
+    sethostname: 170,
+    setdomainname: 171,
+    settimeofday: 164,
+    clock_settime: 227,
+    userfaultfd: 323,
+    setxattr: 188,
+    close_range: 436,
+    landlock_create_ruleset: 444,
+    landlock_add_rule: 445,
+    landlock_restrict_self: 446,
+  },
+};
+
+const AARCH64: SyscallTable = {
+  auditArch: 0xc00000b7,
+  numbers: {
+    write: 64,
+    close: 57,
+    openat: 56,
+    mkdirat: 34,
+    symlinkat: 36,
+    fchdir: 50,
+    chdir: 49,
+    getcwd: 17,
+    getpid: 172,
+    getuid: 174,
+    getgid: 176,
+    execve: 221,
+    prctl: 167,
+    seccomp: 277,
+    mount: 40,
+    umount2: 39,
+    pivot_root: 41,
+    mount_setattr: 442,
+    unshare: 97,
+    setns: 268,
+    clone: 220,
+    clone3: 435,
+    socket: 198,
+    socketpair: 199,
+    ptrace: 117,
+    process_vm_readv: 270,
+    process_vm_writev: 271,
+    keyctl: 219,
+    add_key: 217,
+    request_key: 218,
+    bpf: 280,
+    perf_event_open: 241,
+    io_uring_setup: 425,
+    io_uring_enter: 426,
+    io_uring_register: 427,
+    open_by_handle_at: 265,
+    init_module: 105,
+    finit_module: 273,
+    delete_module: 106,
+    kexec_load: 104,
+    kexec_file_load: 294,
+    reboot: 142,
+    swapon: 224,
+    swapoff: 225,
+    open_tree: 428,
+    move_mount: 429,
+    fsopen: 430,
+    fsconfig: 431,
+    fsmount: 432,
+    fspick: 433,
+    chroot: 51,
+    sethostname: 161,
+    setdomainname: 162,
+    settimeofday: 170,
+    clock_settime: 112,
+    userfaultfd: 282,
+    setxattr: 5,
+    close_range: 436,
+    landlock_create_ruleset: 444,
+    landlock_add_rule: 445,
+    landlock_restrict_self: 446,
+  },
+};
+
+/** The system call table of an architecture. */
+export function syscallTable(arch: LibcArch): SyscallTable {
+  switch (arch) {
+    case "x86_64":
+      return X86_64;
+    case "aarch64":
+      return AARCH64;
+    default: {
+      const never: never = arch;
+      throw new TypeError(`unknown architecture ${String(never)}`);
+    }
+  }
+}

@@ -1,0 +1,158 @@
+import { describe, expect, test } from "bun:test";
+import { assemble, BPF, encode, runFilter } from "../../src/sandbox/bpf.ts";
+import { SECCOMP_RET, seccompData, seccompProgram } from "../../src/sandbox/seccomp_filter.ts";
+import { syscallTable } from "../../src/sandbox/syscall_numbers.ts";
+
+describe("bpf assembler", () => {
+  test("assemble resolves forward labels into relative offsets", () => {
+    const program = assemble([
+      { op: "ld", offset: 4 },
+      { op: "jeq", k: 0xc000003e, then: null, else: "kill" },
+      { op: "ret", k: SECCOMP_RET.ALLOW },
+      { op: "label", name: "kill" },
+      { op: "ret", k: SECCOMP_RET.KILL_PROCESS },
+    ]);
+    expect(program).toEqual([
+      { code: BPF.LD_W_ABS, jt: 0, jf: 0, k: 4 },
+      { code: BPF.JEQ_K, jt: 0, jf: 1, k: 0xc000003e },
+      { code: BPF.RET_K, jt: 0, jf: 0, k: 0x7fff0000 },
+      { code: BPF.RET_K, jt: 0, jf: 0, k: 0x80000000 },
+    ]);
+  });
+
+  test("encode writes struct sock_filter little-endian", () => {
+    const bytes = encode([{ code: 0x15, jt: 2, jf: 7, k: 0xc000003e }, {
+      code: 0x06,
+      jt: 0,
+      jf: 0,
+      k: 0x7fff0000,
+    }]);
+    expect([...bytes]).toEqual([
+      0x15,
+      0x00,
+      0x02,
+      0x07,
+      0x3e,
+      0x00,
+      0x00,
+      0xc0,
+      0x06,
+      0x00,
+      0x00,
+      0x00,
+      0x00,
+      0x00,
+      0xff,
+      0x7f,
+    ]);
+  });
+
+  test("assemble refuses unknown and backward labels and long jumps", () => {
+    expect(() => assemble([{ op: "jeq", k: 1, then: "nowhere", else: null }])).toThrow(
+      "unknown label nowhere",
+    );
+    expect(() =>
+      assemble([
+        { op: "label", name: "top" },
+        { op: "ret", k: 0 },
+        { op: "jeq", k: 1, then: "top", else: null },
+      ])
+    ).toThrow("backward jump to top");
+    const long = [
+      { op: "jeq", k: 1, then: "far", else: null } as const,
+      ...Array.from({ length: 300 }, () => ({ op: "ret", k: 0 } as const)),
+      { op: "label", name: "far" } as const,
+      { op: "ret", k: 1 } as const,
+    ];
+    expect(() => assemble(long)).toThrow("jump to far is 300 instructions long");
+  });
+
+  test("runFilter follows jset and jge", () => {
+    const program = assemble([
+      { op: "ld", offset: 0 },
+      { op: "jge", k: 10, then: "big", else: null },
+      { op: "jset", k: 0b100, then: "bit", else: null },
+      { op: "ret", k: 1 },
+      { op: "label", name: "big" },
+      { op: "ret", k: 2 },
+      { op: "label", name: "bit" },
+      { op: "ret", k: 3 },
+    ]);
+    const data = (nr: number): Uint8Array => seccompData({ nr, arch: 0 });
+    expect([runFilter(program, data(1)), runFilter(program, data(12)), runFilter(program, data(5))]).toEqual([
+      1,
+      2,
+      3,
+    ]);
+  });
+});
+
+describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) => {
+  const table = syscallTable(arch);
+  const nr = table.numbers;
+  const EPERM = SECCOMP_RET.ERRNO | 1;
+  const ENOSYS = SECCOMP_RET.ERRNO | 38;
+  const verdict = (
+    network: boolean,
+    call: number,
+    args: number[] = [],
+    auditArch = table.auditArch,
+  ): number => runFilter(seccompProgram(arch, { network }), seccompData({ nr: call, arch: auditArch, args }));
+
+  test("seccompProgram kills a foreign architecture", () => {
+    expect(verdict(true, nr.write, [], 0x40000003)).toBe(SECCOMP_RET.KILL_PROCESS);
+  });
+
+  test("seccompProgram allows ordinary calls", () => {
+    expect(verdict(false, nr.write)).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(false, nr.openat)).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(false, nr.execve)).toBe(SECCOMP_RET.ALLOW);
+  });
+
+  test("seccompProgram allows only AF_UNIX sockets with the network off", () => {
+    for (const family of [2, 10, 16, 17]) {
+      expect(verdict(false, nr.socket, [family, 1, 0])).toBe(EPERM);
+      expect(verdict(false, nr.socketpair, [family, 1, 0])).toBe(EPERM);
+      expect(verdict(true, nr.socket, [family, 1, 0])).toBe(SECCOMP_RET.ALLOW);
+    }
+    expect(verdict(false, nr.socket, [1, 1, 0])).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(false, nr.socketpair, [1, 1, 0])).toBe(SECCOMP_RET.ALLOW);
+  });
+
+  test("seccompProgram always denies the escape calls", () => {
+    for (
+      const name of [
+        "ptrace",
+        "process_vm_readv",
+        "process_vm_writev",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "unshare",
+        "setns",
+        "keyctl",
+        "bpf",
+        "perf_event_open",
+        "io_uring_setup",
+        "open_by_handle_at",
+      ] as const
+    ) {
+      expect(verdict(true, nr[name])).toBe(EPERM);
+      expect(verdict(false, nr[name])).toBe(EPERM);
+    }
+  });
+
+  test("seccompProgram denies clone with namespace flags and clone3", () => {
+    const SIGCHLD = 17;
+    expect(verdict(true, nr.clone, [0x01200000 | SIGCHLD])).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(true, nr.clone, [0x10000000 | SIGCHLD])).toBe(EPERM);
+    expect(verdict(true, nr.clone, [0x00020000 | SIGCHLD])).toBe(EPERM);
+    expect(verdict(true, nr.clone3)).toBe(ENOSYS);
+  });
+
+  if (arch === "x86_64") {
+    test("seccompProgram denies x32 system calls", () => {
+      expect(verdict(true, 0x40000000 + 1)).toBe(EPERM);
+    });
+  }
+});

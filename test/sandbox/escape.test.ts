@@ -1,0 +1,413 @@
+/**
+ * Escape regression suite at launcher level: every case runs through `sandbox-exec` under Bun
+ * and under Deno. Each case owns a temp dir with `inside` (the writable root) and `outside`
+ * (holding `secret.txt`), and asserts the outside file is unchanged afterwards.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createServer, type Server } from "node:net";
+import { createSocket } from "node:dgram";
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import {
+  MINIMAL_PATHS,
+  type Policy,
+  SANDBOX_EXIT,
+  sandboxedCommand,
+  workerCommand,
+} from "../../src/sandbox/mod.ts";
+
+const REPO = resolve(import.meta.dir, "../..");
+const FIXTURE = join(REPO, "test/fixtures/sandbox_exec_fixture.ts");
+const OPS_FIXTURE = join(REPO, "test/fixtures/sandbox_ops_fixture.ts");
+const DENO = join(REPO, "node_modules/.bin/deno");
+const SECRET = "top secret\n";
+
+type RuntimeCase = readonly [name: "bun" | "deno", self: readonly string[]];
+const RUNTIMES: readonly RuntimeCase[] = [
+  ["bun", [process.execPath, FIXTURE]],
+  ["deno", [DENO, "run", "-A", FIXTURE]],
+];
+
+interface Run {
+  readonly code: number;
+  readonly out: string;
+}
+
+async function run(command: { program: string; args: string[] }, cwd: string, stdin?: string): Promise<Run> {
+  const child = Bun.spawn([command.program, ...command.args], {
+    cwd,
+    stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root" },
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  return { code, out: stdout + stderr };
+}
+
+interface Snapshot {
+  readonly text: string;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+}
+
+async function snapshot(path: string): Promise<Snapshot> {
+  const info = await stat(path);
+  return {
+    text: await readFile(path, "utf8"),
+    mode: info.mode,
+    uid: info.uid,
+    gid: info.gid,
+    mtimeMs: info.mtimeMs,
+    ctimeMs: info.ctimeMs,
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName, self) => {
+  let root = "";
+  let inside = "";
+  let outside = "";
+  let secret = "";
+  let before: Snapshot;
+
+  /** The policy of most cases: programs run, only `inside` is writable, `outside` is not visible. */
+  const hidden = (network = false): Policy => ({
+    readable: [...MINIMAL_PATHS],
+    writable: [inside],
+    denied: [],
+    readOnly: [],
+    network,
+  });
+  /** The same with the whole temp dir readable, so `outside` is visible but read-only. */
+  const visible = (): Policy => ({ ...hidden(), readable: [...MINIMAL_PATHS, root] });
+
+  function sh(policy: Policy, script: string): Promise<Run> {
+    const command = sandboxedCommand(self, policy, { program: "/bin/sh", args: ["-c", script], argv0: "sh" });
+    return run(command, inside);
+  }
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), `sandbox-escape-${runtimeName}-`));
+    inside = join(root, "inside");
+    outside = join(root, "outside");
+    secret = join(outside, "secret.txt");
+    await mkdir(inside);
+    await mkdir(outside);
+    await writeFile(secret, SECRET);
+    await chmod(secret, 0o640);
+    await symlink(secret, join(inside, "link"));
+    await symlink(outside, join(inside, "dlink"));
+    await symlink(join(outside, "created.txt"), join(inside, "dangle"));
+    await copyFile("/usr/bin/true", join(outside, "true"));
+    await chmod(join(outside, "true"), 0o755);
+    before = await snapshot(secret);
+  });
+
+  afterAll(async () => {
+    expect(await snapshot(secret)).toEqual(before);
+    await rm(root, { recursive: true, force: true });
+  });
+
+  async function expectOutsideIntact(): Promise<void> {
+    expect(await snapshot(secret)).toEqual(before);
+    expect(await exists(join(outside, "created.txt"))).toBe(false);
+    expect(await exists(join(outside, "new.txt"))).toBe(false);
+  }
+
+  test("runs a program with every layer active", async () => {
+    const result = await sh(
+      hidden(),
+      "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; head -1 /proc/self/mounts; echo ok > made.txt",
+    );
+    expect(result).toEqual({
+      code: 0,
+      out: "NoNewPrivs:\t1\nSeccomp:\t2\ntmpfs / tmpfs ro,nosuid,nodev,relatime,size=1024k,mode=755 0 0\n",
+    });
+    expect(await readFile(join(inside, "made.txt"), "utf8")).toBe("ok\n");
+  });
+
+  test("denies reading through a file symlink, a directory symlink and .. after it", async () => {
+    for (const target of ["link", "dlink/secret.txt", "dlink/../outside/secret.txt"]) {
+      const result = await sh(hidden(), `cat ${target}`);
+      expect(result.code).not.toBe(0);
+      expect(result.out).toContain("No such file or directory");
+      expect(result.out).not.toContain("top secret");
+    }
+  });
+
+  test("denies writing through a file symlink, a directory symlink and .. after it", async () => {
+    const targets = ["link", "dlink/secret.txt", "dlink/new.txt", "dlink/../outside/new.txt"];
+    for (const policy of [hidden(), visible()]) {
+      for (const target of targets) {
+        const result = await sh(policy, `echo x > ${target}`);
+        expect(result.code).not.toBe(0);
+        const again = await sh(policy, `echo x >> ${target}`);
+        expect(again.code).not.toBe(0);
+      }
+    }
+    await expectOutsideIntact();
+  });
+
+  test("denies creating through a dangling symlink", async () => {
+    for (const policy of [hidden(), visible()]) {
+      const result = await sh(policy, "echo x > dangle");
+      expect(result.code).not.toBe(0);
+    }
+    await expectOutsideIntact();
+  });
+
+  test("denies a hard link to an outside file", async () => {
+    for (const policy of [hidden(), visible()]) {
+      const result = await sh(policy, `ln ${secret} hard.txt`);
+      expect(result.code).not.toBe(0);
+      expect(await exists(join(inside, "hard.txt"))).toBe(false);
+    }
+    await expectOutsideIntact();
+  });
+
+  test("denies renaming out of the writable root", async () => {
+    await writeFile(join(inside, "moved.txt"), "mine");
+    for (const policy of [hidden(), visible()]) {
+      const result = await sh(policy, `mv moved.txt ${outside}/new.txt`);
+      expect(result.code).not.toBe(0);
+    }
+    expect(await readFile(join(inside, "moved.txt"), "utf8")).toBe("mine");
+    await expectOutsideIntact();
+  });
+
+  test("denies /proc/self/root and /proc/1", async () => {
+    const result = await sh(hidden(), `cat /proc/self/root${secret}; cat /proc/1/environ; ls /proc/1`);
+    expect(result.code).not.toBe(0);
+    expect(result.out).not.toContain("top secret");
+    expect(result.out).not.toContain("PATH=");
+    const write = await sh(
+      visible(),
+      `echo x > /proc/self/root${secret}; echo x > /proc/self/root${outside}/new.txt`,
+    );
+    expect(write.code).not.toBe(0);
+    await expectOutsideIntact();
+  });
+
+  test("denies executing a binary outside the roots", async () => {
+    const result = await sh(hidden(), `${outside}/true && echo ran`);
+    expect(result.code).not.toBe(0);
+    expect(result.out).not.toContain("ran");
+  });
+
+  test("denies chmod, chown and touch of an outside file by path, symlink and ..", async () => {
+    const targets = [
+      secret,
+      "link",
+      "dlink/secret.txt",
+      `${inside}/../outside/secret.txt`,
+      "dlink/../outside/secret.txt",
+    ];
+    for (const policy of [hidden(), visible()]) {
+      for (const target of targets) {
+        const result = await sh(
+          policy,
+          `chmod 777 ${target}; chown 1234:1234 ${target}; touch -m -d @0 ${target}`,
+        );
+        expect(result.code).not.toBe(0);
+        expect(result.out).toMatch(/Read-only file system|No such file or directory|Permission denied/);
+      }
+    }
+    await expectOutsideIntact();
+  });
+
+  test("denies setxattr of an outside file by path, symlink and ..", async () => {
+    const policy: Policy = { ...visible(), readable: [...visible().readable, REPO] };
+    const ops = runtimeName === "bun" ? [process.execPath, OPS_FIXTURE] : [DENO, "run", "-A", OPS_FIXTURE];
+    for (const target of [secret, join(inside, "link"), join(inside, "dlink/../outside/secret.txt")]) {
+      const [program, ...args] = ops;
+      if (program === undefined) throw new Error("no runtime");
+      const command = sandboxedCommand(self, policy, {
+        program,
+        args: [...args, "setxattr", target],
+        argv0: program,
+      });
+      const result = await run(command, inside);
+      expect(result.out).toContain('"ok":false');
+      expect(result.out).toMatch(/"errno":(30|2|13)\b/);
+    }
+    const insideFile = join(inside, "xattr.txt");
+    await writeFile(insideFile, "");
+    const [program, ...args] = ops;
+    if (program === undefined) throw new Error("no runtime");
+    const allowed = await run(
+      sandboxedCommand(self, policy, { program, args: [...args, "setxattr", insideFile], argv0: program }),
+      inside,
+    );
+    expect(allowed.out).toContain('"ok":true');
+    await expectOutsideIntact();
+  });
+
+  test("denies stat through a symlink and of a hidden path", async () => {
+    const result = await sh(hidden(), `stat -L link; stat ${secret}; stat ${outside}`);
+    expect(result.code).not.toBe(0);
+    expect(result.out).not.toContain("Size:");
+  });
+
+  test("denies ptrace-like access, signals and new namespaces", async () => {
+    const sibling = Bun.spawn(["sleep", "30"]);
+    try {
+      const result = await sh(
+        hidden(),
+        `cat /proc/${sibling.pid}/mem; kill -0 ${sibling.pid} && echo signalled; unshare -r true && echo unshared`,
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.out).not.toContain("signalled");
+      expect(result.out).not.toContain("unshared");
+    } finally {
+      sibling.kill();
+      await sibling.exited;
+    }
+  });
+
+  test("still allows chmod +x, running and touch inside the writable root", async () => {
+    const result = await sh(
+      hidden(),
+      "printf '#!/bin/sh\\necho script ran\\n' > run.sh; chmod +x run.sh; ./run.sh; touch -m -d @1000000000 run.sh",
+    );
+    expect(result).toEqual({ code: 0, out: "script ran\n" });
+    const info = await stat(join(inside, "run.sh"));
+    expect(info.mode & 0o111).toBe(0o111);
+    expect(info.mtimeMs).toBe(1_000_000_000_000);
+  });
+
+  test("exits with its documented statuses when it cannot run the program", async () => {
+    const [program, ...rest] = self;
+    if (program === undefined) throw new Error("no runtime");
+    const launch = (args: string[]): Promise<Run> =>
+      run({ program, args: [...rest, "sandbox-exec", ...args] }, inside);
+    const usage = await launch(["--network", "maybe", "--", "/bin/true"]);
+    expect(usage.code).toBe(SANDBOX_EXIT.usage);
+    const missing = await run(
+      sandboxedCommand(self, hidden(), { program: "/usr/bin/no-such-program", args: [], argv0: "x" }),
+      inside,
+    );
+    expect(missing.code).toBe(SANDBOX_EXIT.notFound);
+    expect(missing.out).toContain("sandbox");
+    const denied = await run(
+      sandboxedCommand(self, hidden(), { program: join(outside, "true"), args: [], argv0: "true" }),
+      inside,
+    );
+    expect(denied.code).toBe(SANDBOX_EXIT.notFound);
+    const notExecutable = await run(
+      sandboxedCommand(self, { ...hidden(), readable: [...MINIMAL_PATHS, root] }, {
+        program: secret,
+        args: [],
+        argv0: "secret",
+      }),
+      inside,
+    );
+    expect(notExecutable.code).toBe(SANDBOX_EXIT.exec);
+    const cwdHidden = await run(
+      sandboxedCommand(self, hidden(), { program: "/bin/true", args: [], argv0: "true" }),
+      outside,
+    );
+    expect(cwdHidden.code).toBe(SANDBOX_EXIT.mountNamespace);
+    expect(cwdHidden.out).toContain("is not visible in the sandbox");
+  });
+
+  describe("network", () => {
+    let server: Server;
+    let port = 0;
+    beforeAll(async () => {
+      server = createServer((socket) => socket.end("hello from host\n"));
+      await new Promise<void>((ready) => server.listen(0, "::", ready));
+      const address = server.address();
+      if (address === null || typeof address === "string") throw new Error("no port");
+      port = address.port;
+    });
+    afterAll(async () => {
+      await new Promise<void>((done) => server.close(() => done()));
+    });
+
+    const connect = (host: string): string => `bash -c 'exec 3<>/dev/tcp/${host}/${port} && cat <&3'`;
+
+    test("denies TCP over IPv4 and IPv6 with the network off", async () => {
+      for (const host of ["127.0.0.1", "::1"]) {
+        const result = await sh(hidden(false), connect(host));
+        expect(result.code).not.toBe(0);
+        expect(result.out).not.toContain("hello from host");
+        expect(result.out).toContain("Operation not permitted");
+      }
+    });
+
+    test("allows TCP with the network on", async () => {
+      for (const host of ["127.0.0.1", "::1"]) {
+        expect(await sh(hidden(true), connect(host))).toEqual({ code: 0, out: "hello from host\n" });
+      }
+    });
+
+    test("denies UDP with the network off and allows it with the network on", async () => {
+      const socket = createSocket("udp4");
+      const received: string[] = [];
+      socket.on("message", (message) => received.push(message.toString()));
+      await new Promise<void>((ready) => socket.bind(0, "127.0.0.1", ready));
+      const udpPort = socket.address().port;
+      try {
+        const send = (word: string): string => `bash -c 'echo ${word} > /dev/udp/127.0.0.1/${udpPort}'`;
+        const off = await sh(hidden(false), send("blocked"));
+        expect(off.code).not.toBe(0);
+        expect(off.out).toContain("Operation not permitted");
+        const on = await sh(hidden(true), send("allowed"));
+        expect(on.code).toBe(0);
+        while (!received.includes("allowed\n")) await new Promise((tick) => socket.once("message", tick));
+        expect(received).toEqual(["allowed\n"]);
+      } finally {
+        socket.close();
+      }
+    });
+  });
+
+  test("the fs worker chain reads inside and not outside", async () => {
+    await writeFile(join(inside, "data.txt"), "inside data");
+    const command = workerCommand(self, runtimeName, hidden());
+    const expected: [string, boolean][] = [
+      [join(inside, "data.txt"), true],
+      [secret, false],
+      [join(inside, "link"), false],
+      ["/etc/hostname", true],
+      ["/proc/1/environ", false],
+    ];
+    const result = await run(command, inside, expected.map(([path]) => path).join("\n") + "\n");
+    expect(result.code).toBe(0);
+    // Each stdout line is one JSON answer of the stand-in worker.
+    const answers = result.out.trim().split("\n").map((line) =>
+      JSON.parse(line) as { path: string; ok: boolean }
+    );
+    expect(answers.map((answer): [string, boolean] => [answer.path, answer.ok])).toEqual(expected);
+    expect(result.out).not.toContain("top secret");
+    await expectOutsideIntact();
+  });
+});
