@@ -59,6 +59,8 @@ export class ManagedProcess {
   #pty: PtyChild | null = null;
   #stdin: StdinQueue | null = null;
   #started = Promise.withResolvers<boolean>();
+  /** Operations that arrived while starting, run in arrival order when the start ends (§5.3). */
+  #startQueue: Array<() => void> | null = [];
   #closed = Promise.withResolvers<void>();
   #timeout: ReturnType<typeof setTimeout> | null = null;
   #killTimer: ReturnType<typeof setTimeout> | null = null;
@@ -113,6 +115,23 @@ export class ManagedProcess {
   failStart(): void {
     this.#started.resolve(false);
     this.#closed.resolve();
+    this.#flushStartQueue();
+  }
+
+  /**
+   * Runs `action` synchronously once the start has finished, after every action registered
+   * before it. Awaiting `started` instead would let operations overtake one another, since
+   * their continuations take different numbers of microtask hops.
+   */
+  onceStarted(action: () => void): void {
+    if (this.#startQueue === null) action();
+    else this.#startQueue.push(action);
+  }
+
+  #flushStartQueue(): void {
+    const queue = this.#startQueue ?? [];
+    this.#startQueue = null;
+    for (const action of queue) action();
   }
 
   /** Takes over a spawned pipe child. */
@@ -145,6 +164,7 @@ export class ManagedProcess {
     this.#state = "running";
     if (timeoutMs !== null) this.#timeout = setTimeout(() => this.#onTimeout(), timeoutMs);
     this.#started.resolve(true);
+    this.#flushStartQueue();
   }
 
   async #pump(stream: ReadableStream<Uint8Array>, name: StreamName): Promise<void> {

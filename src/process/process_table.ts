@@ -227,13 +227,28 @@ export class ProcessTable {
     }
     const entry = this.#processes.get(params.processId);
     if (entry === undefined) return "unknownProcess";
-    if (entry.state === "starting") {
-      const outcome = await raceStart(entry);
-      if (outcome === "timeout") return "starting";
-    }
-    const process = this.#processes.get(params.processId);
-    if (process === undefined || process.state === "starting") return "unknownProcess";
     const writeId = params.writeId ?? null;
+    if (entry.state !== "starting") return await this.#writeNow(params.processId, data, writeId);
+    // Queue the write in arrival order behind the start; give up after START_WAIT_MS (§5.3).
+    return await new Promise<WriteStatus>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        resolve("starting");
+      }, START_WAIT_MS);
+      entry.onceStarted(() => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.#writeNow(params.processId, data, writeId).then(resolve, reject);
+      });
+    });
+  }
+
+  /** Queues the bytes at once (so later operations come after them) and answers once written. */
+  async #writeNow(processId: string, data: Uint8Array, writeId: string | null): Promise<WriteStatus> {
+    const process = this.#current(processId);
+    if (process === null) return "unknownProcess";
     if (writeId !== null && process.writeIds.has(writeId)) return "accepted";
     const status = await process.write(data);
     if (status === "accepted" && writeId !== null) process.writeIds.remember(writeId);
@@ -241,31 +256,29 @@ export class ProcessTable {
   }
 
   /** `process/closeStdin` (§11.7). */
-  async closeStdin(processId: string): Promise<"accepted" | "stdinClosed" | "unknownProcess"> {
-    const process = await this.#afterStart(processId);
-    return process === null ? "unknownProcess" : await process.closeStdin();
+  closeStdin(processId: string): Promise<"accepted" | "stdinClosed" | "unknownProcess"> {
+    return this.#ordered(processId, (process) => process === null ? "unknownProcess" : process.closeStdin());
   }
 
   /** `process/signal` (§5.8); unknown and closed processes answer `{}` too. */
   async signal(params: ProcessSignalParams): Promise<void> {
     const signal = signalNumber(params.signal);
-    const process = await this.#afterStart(params.processId);
-    process?.signal(signal);
+    await this.#ordered(params.processId, (process) => process?.signal(signal));
   }
 
   /** `process/terminate` (§5.9). */
-  async terminate(processId: string): Promise<boolean> {
-    const process = await this.#afterStart(processId);
-    return process === null ? false : process.terminate();
+  terminate(processId: string): Promise<boolean> {
+    return this.#ordered(processId, (process) => process === null ? false : process.terminate());
   }
 
   /** `process/resize` (§11.3). */
-  async resize(params: ProcessResizeParams): Promise<void> {
-    const process = await this.#afterStart(params.processId);
-    if (process === null) throw invalidRequest("UnknownProcess", `unknown process id ${params.processId}`);
-    if (!process.resize({ cols: params.cols, rows: params.rows })) {
-      throw invalidRequest("NoTerminal", `process ${params.processId} has no terminal`);
-    }
+  resize(params: ProcessResizeParams): Promise<void> {
+    return this.#ordered(params.processId, (process) => {
+      if (process === null) throw invalidRequest("UnknownProcess", `unknown process id ${params.processId}`);
+      if (!process.resize({ cols: params.cols, rows: params.rows })) {
+        throw invalidRequest("NoTerminal", `process ${params.processId} has no terminal`);
+      }
+    });
   }
 
   /** `process/list` rows, oldest first (§11.8). */
@@ -300,10 +313,32 @@ export class ProcessTable {
     return process;
   }
 
-  async #afterStart(processId: string): Promise<ManagedProcess | null> {
+  /**
+   * Runs `action` on the process (null when unknown or its start failed) once its start has
+   * finished, in arrival order with the other ordered operations on it (§5.3).
+   */
+  #ordered<T>(processId: string, action: (process: ManagedProcess | null) => T | Promise<T>): Promise<T> {
     const entry = this.#processes.get(processId);
-    if (entry === undefined) return null;
-    if (entry.state === "starting") await entry.started;
+    if (entry === undefined || entry.state !== "starting") {
+      try {
+        return Promise.resolve(action(this.#current(processId)));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return new Promise<T>((resolve, reject) => {
+      entry.onceStarted(() => {
+        try {
+          resolve(action(this.#current(processId)));
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+  }
+
+  /** The started process with this id, or null. */
+  #current(processId: string): ManagedProcess | null {
     const process = this.#processes.get(processId);
     return process === undefined || process.state === "starting" ? null : process;
   }
