@@ -1,0 +1,212 @@
+import { describe, expect, test } from "bun:test";
+import { RUNTIMES } from "../helpers/server.ts";
+import { b64, CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+describe.each(RUNTIMES)("process/write on %s", (runtime) => {
+  const server = sharedServer(runtime);
+
+  test.concurrent("process/write accepts bytes that reach the child's stdin", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("cat", ["cat"], dir.uri, { pipeStdin: true }));
+    expect(await client.call("process/write", { processId: "cat", chunk: b64("one\n"), writeId: "w1" }))
+      .toEqual({
+        status: "accepted",
+      });
+    await client.waitForOutput("cat", "one\n");
+    await client.call("process/terminate", { processId: "cat" });
+  });
+
+  test.concurrent("process/write with a recorded writeId answers accepted without writing again", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("dedup", ["cat"], dir.uri, { pipeStdin: true }));
+    await client.call("process/write", { processId: "dedup", chunk: b64("one\n"), writeId: "w1" });
+    expect(await client.call("process/write", { processId: "dedup", chunk: b64("two\n"), writeId: "w1" }))
+      .toEqual({
+        status: "accepted",
+      });
+    await client.call("process/write", { processId: "dedup", chunk: b64("three\n"), writeId: "w2" });
+    await client.call("process/closeStdin", { processId: "dedup" });
+    await client.untilClosed("dedup");
+    expect(client.outputText("dedup")).toBe("one\nthree\n");
+  });
+
+  test.concurrent("process/write without writeId is never deduplicated", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("nodedup", ["cat"], dir.uri, { pipeStdin: true }));
+    await client.call("process/write", { processId: "nodedup", chunk: b64("a") });
+    await client.call("process/write", { processId: "nodedup", chunk: b64("a"), writeId: null });
+    await client.call("process/closeStdin", { processId: "nodedup" });
+    await client.untilClosed("nodedup");
+    expect(client.outputText("nodedup")).toBe("aa");
+  });
+
+  test.concurrent("process/write answers stdinClosed for a process without pipeStdin", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("nostdin", ["sleep", "30"], dir.uri));
+    expect(await client.call("process/write", { processId: "nostdin", chunk: b64("x"), writeId: "w2" }))
+      .toEqual({
+        status: "stdinClosed",
+      });
+    await client.call("process/terminate", { processId: "nostdin" });
+  });
+
+  test.concurrent("process/write answers unknownProcess for an unknown id", async () => {
+    await using client = await server().session();
+    expect(await client.call("process/write", { processId: "nope", chunk: b64("x"), writeId: "w3" })).toEqual(
+      {
+        status: "unknownProcess",
+      },
+    );
+  });
+
+  test.concurrent("process/write answers stdinClosed for a closed process", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("done", ["true"], dir.uri, { pipeStdin: true }));
+    await client.untilClosed("done");
+    expect(await client.call("process/write", { processId: "done", chunk: b64("x") })).toEqual({
+      status: "stdinClosed",
+    });
+  });
+
+  test.concurrent("process/write accepts an empty chunk", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("empty", ["cat"], dir.uri, { pipeStdin: true }));
+    expect(await client.call("process/write", { processId: "empty", chunk: "" })).toEqual({
+      status: "accepted",
+    });
+    await client.call("process/terminate", { processId: "empty" });
+  });
+
+  test.concurrent("process/write accepts unpadded base64", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("unpadded", ["cat"], dir.uri, { pipeStdin: true }));
+    expect(await client.call("process/write", { processId: "unpadded", chunk: "eA" })).toEqual({
+      status: "accepted",
+    });
+    await client.call("process/closeStdin", { processId: "unpadded" });
+    await client.untilClosed("unpadded");
+    expect(client.outputText("unpadded")).toBe("x");
+  });
+
+  test.concurrent("process/write refuses an empty writeId", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("cat-1", ["cat"], dir.uri, { pipeStdin: true }));
+    expect(await client.callError("process/write", { processId: "cat-1", chunk: "eA==", writeId: "" }))
+      .toEqual({
+        code: -32602,
+        message: "writeId must not be empty",
+        data: { kind: "InvalidParams" },
+      });
+    await client.call("process/terminate", { processId: "cat-1" });
+  });
+
+  test.concurrent.each(["not base64!", "eA= =", "e", "eA=x"])(
+    "process/write refuses the chunk %p",
+    async (chunk) => {
+      await using client = await server().session();
+      const error = await client.callError("process/write", { processId: "any", chunk });
+      expect([error.code, error.data, error.message.startsWith("invalid base64 in chunk: ")]).toEqual([
+        -32602,
+        { kind: "InvalidParams" },
+        true,
+      ]);
+    },
+  );
+
+  test.concurrent("process/write pipelined right behind process/start is never lost", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    client.send({
+      id: "s",
+      method: "process/start",
+      params: startParams("piped", ["cat"], dir.uri, { pipeStdin: true }),
+    });
+    client.send({
+      id: "w",
+      method: "process/write",
+      params: { processId: "piped", chunk: b64("early\n"), writeId: "e" },
+    });
+    client.send({ id: "c", method: "process/closeStdin", params: { processId: "piped" } });
+    expect((await client.replyTo("s"))["result"]).toEqual({ processId: "piped", sandboxType: "none" });
+    expect((await client.replyTo("w"))["result"]).toEqual({ status: "accepted" });
+    expect((await client.replyTo("c"))["result"]).toEqual({ status: "accepted" });
+    await client.untilClosed("piped");
+    expect(client.outputText("piped")).toBe("early\n");
+  });
+
+  test.concurrent("process/write keeps the order of many pipelined writes", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("order", ["cat"], dir.uri, { pipeStdin: true }));
+    const lines = Array.from({ length: 200 }, (_, i) => `line ${i}\n`);
+    lines.forEach((line, i) =>
+      client.send({ id: `w${i}`, method: "process/write", params: { processId: "order", chunk: b64(line) } })
+    );
+    client.send({ id: "close", method: "process/closeStdin", params: { processId: "order" } });
+    await client.untilClosed("order");
+    expect(client.outputText("order")).toBe(lines.join(""));
+  });
+
+  test.concurrent("process/closeStdin gives the child end of file", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const argv = ["sh", "-c", "cat; echo eof-seen"];
+    await client.call(
+      "process/start",
+      startParams("eof", argv, dir.uri, { env: CHILD_PATH, pipeStdin: true }),
+    );
+    await client.call("process/write", { processId: "eof", chunk: b64("data\n") });
+    expect(await client.call("process/closeStdin", { processId: "eof" })).toEqual({ status: "accepted" });
+    const exited = (await client.untilClosed("eof")).find((event) => event.method === "process/exited");
+    expect(exited?.method === "process/exited" ? exited.exitCode : null).toBe(0);
+    expect(client.outputText("eof")).toBe("data\neof-seen\n");
+  });
+
+  test.concurrent("process/write after closeStdin answers stdinClosed", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("after", ["sleep", "30"], dir.uri, { pipeStdin: true }));
+    await client.call("process/closeStdin", { processId: "after" });
+    expect(await client.call("process/write", { processId: "after", chunk: b64("x") })).toEqual({
+      status: "stdinClosed",
+    });
+    expect(await client.call("process/closeStdin", { processId: "after" })).toEqual({
+      status: "stdinClosed",
+    });
+    await client.call("process/terminate", { processId: "after" });
+  });
+
+  test.concurrent("process/closeStdin answers unknownProcess for an unknown id", async () => {
+    await using client = await server().session();
+    expect(await client.call("process/closeStdin", { processId: "ghost" })).toEqual({
+      status: "unknownProcess",
+    });
+  });
+
+  test.concurrent("process/write answers stdinClosed once the child's reader is gone", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    // The shell closes its stdin and keeps running, so writes meet a pipe without a reader.
+    const argv = ["sh", "-c", "exec 0<&-; echo closed; sleep 30"];
+    await client.call(
+      "process/start",
+      startParams("gone", argv, dir.uri, { env: CHILD_PATH, pipeStdin: true }),
+    );
+    await client.waitForOutput("gone", "closed");
+    let status = "accepted";
+    for (let i = 0; i < 50 && status === "accepted"; i++) {
+      status = String((await client.call("process/write", { processId: "gone", chunk: b64("x") }))["status"]);
+    }
+    expect(status).toBe("stdinClosed");
+    await client.call("process/terminate", { processId: "gone" });
+  });
+});
