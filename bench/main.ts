@@ -47,7 +47,7 @@ const DEFAULT_CONFIG: BenchConfig = {
   spawnWarmup: 20,
   spawnRuns: 200,
   stdoutBytes: 256 * MIB,
-  stdoutRuns: 2,
+  stdoutRuns: 3,
   sleeps: 16,
   sleepRuns: 3,
   metadataCalls: 1000,
@@ -75,7 +75,11 @@ export interface ServerResult {
   /** Why the server could not be benched at all (did not start, etc.). */
   error: string | null;
   roundTripMs: Summary | null;
-  /** Best of `stdoutRuns`. */
+  /** The same round trip measured again after the stdout runs (a server that has streamed). */
+  roundTripAfterStdoutMs: Summary | null;
+  /** Server resident memory right after the stdout runs (diagnostics). */
+  serverRssAfterStdoutBytes: number | null;
+  /** Median of `stdoutRuns`. */
   stdoutMBps: number | null;
   stdoutRuns: StdoutRun[];
   /** Median of `sleepRuns`. */
@@ -165,6 +169,8 @@ async function benchServer(
     ok: false,
     error: null,
     roundTripMs: null,
+    roundTripAfterStdoutMs: null,
+    serverRssAfterStdoutBytes: null,
     stdoutMBps: null,
     stdoutRuns: [],
     sleeps16Ms: null,
@@ -195,12 +201,32 @@ async function benchServer(
     await figure(result.errors, "stdoutMBps", 120_000, () =>
       withClient(url, async (client) => {
         for (let i = 0; i < config.stdoutRuns; i++) {
-          result.stdoutRuns.push(await measureStdout(client, `stdout-${i}`, dir, config.stdoutBytes));
+          const serverCpu = await server.cpuMs();
+          const clientCpu = process.cpuUsage();
+          const run = await measureStdout(client, `stdout-${i}`, dir, config.stdoutBytes);
+          const serverCpuAfter = await server.cpuMs();
+          const clientUsage = process.cpuUsage(clientCpu);
+          run.clientCpuMs = (clientUsage.user + clientUsage.system) / 1000;
+          if (serverCpu !== null && serverCpuAfter !== null) run.serverCpuMs = serverCpuAfter - serverCpu;
+          result.stdoutRuns.push(run);
         }
       }));
     if (result.stdoutRuns.length > 0) {
-      result.stdoutMBps = Math.max(...result.stdoutRuns.map((run) => run.mbps));
+      result.stdoutMBps = summarize(result.stdoutRuns.map((run) => run.mbps)).median;
     }
+    result.serverRssAfterStdoutBytes = await server.rssBytes();
+
+    progress(`server under ${runtime}: round trips after stdout`);
+    result.roundTripAfterStdoutMs = await figure(
+      result.errors,
+      "roundTripAfterStdoutMs",
+      120_000,
+      () =>
+        withClient(
+          url,
+          (client) => measureRoundTrip(client, dir, 5, Math.max(20, Math.round(config.spawnRuns / 4))),
+        ),
+    );
 
     progress(`server under ${runtime}: concurrent sleeps`);
     await figure(result.errors, "sleeps16Ms", 30_000, () =>
@@ -306,6 +332,8 @@ function notMeasured(): ServerResult {
     ok: false,
     error: "not measured (--runtime)",
     roundTripMs: null,
+    roundTripAfterStdoutMs: null,
+    serverRssAfterStdoutBytes: null,
     stdoutMBps: null,
     stdoutRuns: [],
     sleeps16Ms: null,

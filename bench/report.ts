@@ -39,6 +39,15 @@ function rows(result: BenchResult): Row[] {
       fs: false,
     },
     {
+      label: "/bin/true start→closed after stdout, median (ms)",
+      kind: "time",
+      digits: 2,
+      value: (s) => s.roundTripAfterStdoutMs?.median ?? null,
+      floor: (f) => f.spawnTrueMs.median,
+      target: { atMost: 3 },
+      fs: false,
+    },
+    {
       label: `stdout ${stdoutBytes / MIB} MiB to the client (MB/s)`,
       kind: "rate",
       digits: 0,
@@ -236,12 +245,25 @@ function notes(result: BenchResult): string {
       for (const [name, reason] of Object.entries(fs.errors)) lines.push(`${runtime} fs ${name}: ${reason}`);
     }
     if (server.stdoutRuns.length > 0) {
+      const cpu = (ms: number | null) => (ms === null ? "?" : format(ms, 0));
       const runs = server.stdoutRuns.map((run) =>
-        `${format(run.mbps, 0)} MB/s (${run.chunks} chunks, avg ${
+        `${format(run.mbps, 0)} MB/s (${run.chunks} chunks of avg ${
           format(run.bytes / run.chunks / 1024, 1)
-        } KiB)`
+        } KiB; ` +
+        `cpu ms: server ${cpu(run.serverCpuMs)}, client ${cpu(run.clientCpuMs)}; wall ${
+          format(run.ms, 0)
+        } ms)`
       );
-      lines.push(`${runtime} stdout runs: ${runs.join("; ")}; seqs gap-free, byte count verified`);
+      lines.push(
+        `${runtime} stdout runs: ${runs.join("; ")}; seqs gap-free, byte count verified; median shown`,
+      );
+      if (server.serverRssAfterStdoutBytes !== null) {
+        lines.push(
+          `${runtime} server RSS after the stdout runs: ${
+            format(server.serverRssAfterStdoutBytes / MIB, 0)
+          } MiB`,
+        );
+      }
     }
     if (server.sleeps16RunsMs.length > 1) {
       lines.push(
@@ -264,7 +286,7 @@ export function renderReport(result: BenchResult): string {
     floorTable(result),
     serverTable(result),
     "×floor = how many times slower than the same runtime's native floor (time ÷ floor, or floor MB/s ÷ MB/s).",
-    "stdout: best run; sleeps: median run. The floor of getMetadata is an in-process stat.",
+    "stdout and sleeps: median run. The floor of getMetadata is an in-process stat.",
     "",
     notes(result),
   ].join("\n");

@@ -9,6 +9,9 @@ export interface StdoutRun {
   chunks: number;
   ms: number;
   mbps: number;
+  /** CPU the server and the bench client spent on this run (diagnostics; null when unknown). */
+  serverCpuMs: number | null;
+  clientCpuMs: number | null;
 }
 
 /** Starts `argv` as `processId` and resolves once its `process/closed` arrives. */
@@ -98,7 +101,14 @@ export async function measureStdout(
   const ms = performance.now() - start;
   if (exitCode !== 0) throw new Error(`head exited with ${String(exitCode)}`);
   if (received !== bytes) throw new Error(`received ${received} bytes of stdout, expected ${bytes}`);
-  return { bytes: received, chunks, ms, mbps: megabytesPerSecond(received, ms) };
+  return {
+    bytes: received,
+    chunks,
+    ms,
+    mbps: megabytesPerSecond(received, ms),
+    serverCpuMs: null,
+    clientCpuMs: null,
+  };
 }
 
 /** `count` concurrent `sleep 0.2`: ms from sending the first start to the last `closed`. */

@@ -1,4 +1,5 @@
 /** Starts the exec-server under one runtime as a subprocess of the bench (loopback, port 0). */
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /** The runtimes the bench compares. */
@@ -20,6 +21,11 @@ export function runtimeCommand(runtime: RuntimeName, script: string, args: reado
 /** A running server; `stop` sends SIGTERM and awaits the exit (SIGKILL after 5 s). */
 export interface ServerProcess {
   readonly url: string;
+  readonly pid: number;
+  /** Resident set size from /proc, or null where /proc is not readable. */
+  rssBytes(): Promise<number | null>;
+  /** User + system CPU time consumed so far, from /proc, or null. */
+  cpuMs(): Promise<number | null>;
   readonly stderr: () => string;
   stop(): Promise<void>;
 }
@@ -58,7 +64,14 @@ export async function startServer(runtime: RuntimeName): Promise<ServerProcess> 
       if (newline !== -1) {
         const url = stdout.slice(0, newline);
         if (!url.startsWith("ws://")) throw new Error(`unexpected first stdout line: ${url}`);
-        return { url, stderr: () => stderr, stop };
+        return {
+          url,
+          pid: child.pid,
+          rssBytes: () => rssOf(child.pid),
+          cpuMs: () => cpuOf(child.pid),
+          stderr: () => stderr,
+          stop,
+        };
       }
       const { done, value } = await reader.read();
       if (done) {
@@ -75,5 +88,28 @@ export async function startServer(runtime: RuntimeName): Promise<ServerProcess> 
   } finally {
     clearTimeout(timer);
     reader.releaseLock();
+  }
+}
+
+async function rssOf(pid: number): Promise<number | null> {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${pid}/status`, "utf8"));
+    return match === null ? null : Number(match[1]) * 1024;
+  } catch {
+    return null;
+  }
+}
+
+/** Clock ticks are 100 per second on Linux (sysconf(_SC_CLK_TCK)). */
+const MS_PER_TICK = 10;
+
+async function cpuOf(pid: number): Promise<number | null> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
+  } catch {
+    return null;
   }
 }
