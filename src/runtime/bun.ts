@@ -173,7 +173,8 @@ class BunRuntime implements Runtime {
   #stdout: SerialWriter | null = null;
   #stderr: SerialWriter | null = null;
 
-  spawn(plan: SpawnPlan): Promise<PipeChild> {
+  // async, so that a spawn failure arrives as a rejection and never as a synchronous throw.
+  async spawn(plan: SpawnPlan): Promise<PipeChild> {
     // Bun.spawn throws synchronously with an errno `code` (ENOENT, EACCES, ENOEXEC).
     const proc = Bun.spawn([plan.program, ...plan.args], {
       argv0: plan.argv0,
@@ -185,7 +186,7 @@ class BunRuntime implements Runtime {
       detached: true,
     });
     const stdin = plan.stdin === "pipe" && proc.stdin !== undefined ? new BunStdinSink(proc.stdin) : null;
-    return Promise.resolve({
+    return await Promise.resolve({
       pid: proc.pid,
       stdout: proc.stdout,
       stderr: proc.stderr,
@@ -194,7 +195,7 @@ class BunRuntime implements Runtime {
     });
   }
 
-  spawnPty(plan: SpawnPlan, size: TerminalSize): Promise<PtyChild> {
+  async spawnPty(plan: SpawnPlan, size: TerminalSize): Promise<PtyChild> {
     let controller: ReadableStreamDefaultController<Uint8Array> | null = null;
     const output = new ReadableStream<Uint8Array>({
       start(c) {
@@ -222,7 +223,7 @@ class BunRuntime implements Runtime {
     });
     const terminal = proc.terminal;
     if (terminal === undefined) throw new TypeError("bun did not attach a terminal");
-    return Promise.resolve(new BunPtyChild(proc, terminal, output));
+    return await Promise.resolve(new BunPtyChild(proc, terminal, output));
   }
 
   serve(options: ServeOptions): Promise<HttpServer> {

@@ -245,8 +245,9 @@ class DenoRuntime implements Runtime {
   readonly #stdout = new SerialWriter(Deno.stdout);
   readonly #stderr = new SerialWriter(Deno.stderr);
 
-  spawn(plan: SpawnPlan): Promise<PipeChild> {
-    if (plan.argv0 !== plan.program) return spawnWithArgv0(plan);
+  // async, so that a spawn failure arrives as a rejection and never as a synchronous throw.
+  async spawn(plan: SpawnPlan): Promise<PipeChild> {
+    if (plan.argv0 !== plan.program) return await spawnWithArgv0(plan);
     // Deno.Command throws synchronously with an errno `code` (ENOENT, EACCES).
     const child = new Deno.Command(plan.program, {
       args: [...plan.args],
@@ -258,7 +259,7 @@ class DenoRuntime implements Runtime {
       stderr: "piped",
       detached: true,
     }).spawn();
-    return Promise.resolve({
+    return await Promise.resolve({
       pid: child.pid,
       stdout: child.stdout,
       stderr: child.stderr,
@@ -267,8 +268,8 @@ class DenoRuntime implements Runtime {
     });
   }
 
-  spawnPty(plan: SpawnPlan, size: TerminalSize): Promise<PtyChild> {
-    return Promise.resolve(spawnDenoPty(plan, size, SIGNAL_NUMBERS));
+  async spawnPty(plan: SpawnPlan, size: TerminalSize): Promise<PtyChild> {
+    return await Promise.resolve(spawnDenoPty(plan, size, SIGNAL_NUMBERS));
   }
 
   serve(options: ServeOptions): Promise<HttpServer> {

@@ -23,6 +23,8 @@ const READ_BYTES = 65536;
 /**
  * Opens the slave as fd 0/1/2 after the setsid of `detached` (so it becomes the controlling
  * terminal), restores the caller's `PWD` (dash rewrites or adds it), and execs the program.
+ * dash has no `exec -a`, so on this path the program sees its own path as argv[0], not
+ * `plan.argv0`; and a ^C typed before the exec is caught by `sh -c` and lost.
  */
 const LAUNCH_SCRIPT = 'exec 0<>"$1" 1>&0 2>&0 || exit 126; ' +
   'if [ "$2" = 1 ]; then PWD=$3; else unset PWD; fi; shift 3; exec "$@"';
@@ -90,7 +92,7 @@ function winsize(size: TerminalSize): Uint8Array<ArrayBuffer> {
   return buffer;
 }
 
-/** Maps Deno's status to an `ExitStatus`; `signals` turns names into numbers. */
+/** Signal names as Deno reports them, to numbers. */
 export type SignalTable = ReadonlyMap<string, number>;
 
 /** The master side of one terminal: owns the fds and the read and write loops. */
