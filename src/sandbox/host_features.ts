@@ -5,8 +5,8 @@
 import { access, constants } from "node:fs/promises";
 import process from "node:process";
 import { z } from "zod";
-import type { Extensions } from "../protocol/session.ts";
-import type { Runtime } from "../runtime/runtime.ts";
+import type { Extensions } from "../protocol/mod.ts";
+import type { Runtime } from "../runtime/mod.ts";
 import { type HostFeatures, nativeBackendProblem, NO_HOST_FEATURES } from "./host_features_types.ts";
 
 const ProbeReportSchema = z.object({

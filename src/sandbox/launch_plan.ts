@@ -3,7 +3,7 @@
  */
 import { existsSync } from "node:fs";
 import process from "node:process";
-import type { RuntimeName } from "../runtime/runtime.ts";
+import type { RuntimeName } from "../runtime/mod.ts";
 import { formatLauncherArgs } from "./launcher_args.ts";
 import type { Policy } from "./policy_types.ts";
 

@@ -3,8 +3,7 @@
  * §8.2, with the unsandboxed cases of §8.3 and the refusals of §8.5.
  */
 import { lstat } from "node:fs/promises";
-import { ErrorCode, invalidParams, RpcError } from "../protocol/errors.ts";
-import { parsePathUri, pathToUri } from "../protocol/paths.ts";
+import { ErrorCode, invalidParams, parsePathUri, pathToUri, RpcError } from "../protocol/mod.ts";
 import {
   type Entry,
   formatSandboxIssues,

@@ -7,7 +7,7 @@
  */
 import process from "node:process";
 import { type Libc, openLibc } from "../runtime/libc.ts";
-import type { RuntimeName } from "../runtime/runtime.ts";
+import type { RuntimeName } from "../runtime/mod.ts";
 import { assemble } from "./bpf.ts";
 import { applyLandlock, landlockAbi } from "./landlock.ts";
 import { type LauncherArgs, type LauncherMode, parseLauncherArgs } from "./launcher_args.ts";
