@@ -12,7 +12,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import type { FloorConfig, FloorResult } from "./floor.ts";
@@ -95,6 +95,8 @@ export interface BenchResult {
     date: string;
     client: string;
     cpus: number;
+    /** 1-minute load average before and after the run: other work on the machine skews figures. */
+    loadAverage: { before: number; after: number };
     config: BenchConfig;
     units: string;
   };
@@ -291,6 +293,7 @@ function usage(message: string): never {
 
 /** Runs the whole bench and resolves with its results. */
 export async function runBench(config: BenchConfig, runtimes: readonly RuntimeName[]): Promise<BenchResult> {
+  const loadBefore = loadavg()[0] ?? 0;
   const dir = await mkdtemp(join(tmpdir(), "exec-server-bench-"));
   try {
     const file = join(dir, "data.bin");
@@ -316,6 +319,7 @@ export async function runBench(config: BenchConfig, runtimes: readonly RuntimeNa
         date: new Date().toISOString(),
         client: `one WebSocket client under bun ${Bun.version} for both servers`,
         cpus: cpus().length,
+        loadAverage: { before: loadBefore, after: loadavg()[0] ?? 0 },
         config,
         units: "ms = milliseconds; MB/s = 10^6 bytes per second of decoded payload",
       },

@@ -282,6 +282,12 @@ export function renderReport(result: BenchResult): string {
   return [
     `exec-server bench${meta.config.quick ? " (--quick)" : ""}, ${meta.date}, ${meta.cpus} CPUs`,
     `client: ${meta.client}; ${meta.units}`,
+    `1-minute load average: ${meta.loadAverage.before.toFixed(1)} before, ${
+      meta.loadAverage.after.toFixed(1)
+    } after` +
+    (Math.max(meta.loadAverage.before, meta.loadAverage.after) > meta.cpus
+      ? ` (above ${meta.cpus} CPUs: other work shares the machine, figures are pessimistic)`
+      : ""),
     "",
     floorTable(result),
     serverTable(result),
