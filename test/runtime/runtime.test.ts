@@ -4,6 +4,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
+import { mkdtemp, realpath, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -15,9 +17,10 @@ type RuntimeName = "bun" | "deno";
 
 /** Runs one fixture case under `runtime` in its own process group and returns its result. */
 async function runCase(runtime: RuntimeName, name: string): Promise<unknown> {
+  const dir = await realpath(await mkdtemp(join(tmpdir(), "runtime-test-")));
   const argv = runtime === "bun"
-    ? [join(BIN, "bun"), FIXTURE, name]
-    : [join(BIN, "deno"), "run", "-A", "--quiet", FIXTURE, name];
+    ? [join(BIN, "bun"), FIXTURE, name, dir]
+    : [join(BIN, "deno"), "run", "-A", "--quiet", FIXTURE, name, dir];
   const [command, ...args] = argv;
   const child = spawn(command ?? "", args, {
     cwd: ROOT,
@@ -47,6 +50,7 @@ async function runCase(runtime: RuntimeName, name: string): Promise<unknown> {
     } catch {
       // The group is already gone.
     }
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
