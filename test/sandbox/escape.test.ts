@@ -303,6 +303,34 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName, self) => {
     expect(info.mtimeMs).toBe(1_000_000_000_000);
   });
 
+  test("hides denied paths and keeps read-only paths read-only inside the writable root", async () => {
+    await mkdir(join(inside, ".git"), { recursive: true });
+    await writeFile(join(inside, ".git/config"), "git config");
+    await writeFile(join(inside, ".env"), "TOKEN=hidden");
+    await mkdir(join(inside, "private/shown"), { recursive: true });
+    await writeFile(join(inside, "private/key"), "private key");
+    await writeFile(join(inside, "private/shown/note"), "note");
+    const policy: Policy = {
+      ...hidden(),
+      readable: [...MINIMAL_PATHS, join(inside, "private/shown")],
+      denied: [join(inside, ".env"), join(inside, "private")],
+      readOnly: [join(inside, ".git")],
+    };
+    const result = await sh(
+      policy,
+      "cat .env; cat private/key; ls private; cat private/shown/note; echo; cat .git/config; echo; " +
+        "echo x > .env; echo x > .git/config; touch .git/new; chmod 777 .git/config; echo ok > free.txt && echo wrote",
+    );
+    expect(result.out).not.toContain("TOKEN=hidden");
+    expect(result.out).not.toContain("private key");
+    expect(result.out).toContain("note\ngit config\n");
+    expect(result.out).toContain("wrote");
+    expect(result.out.match(/Read-only file system/g)?.length).toBe(4);
+    expect(await readFile(join(inside, ".env"), "utf8")).toBe("TOKEN=hidden");
+    expect(await readFile(join(inside, ".git/config"), "utf8")).toBe("git config");
+    expect(await exists(join(inside, ".git/new"))).toBe(false);
+  });
+
   test("exits with its documented statuses when it cannot run the program", async () => {
     const [program, ...rest] = self;
     if (program === undefined) throw new Error("no runtime");
