@@ -192,7 +192,11 @@ describe.each(RUNTIMES)("process/list on %s", (runtime) => {
     await client.call("process/start", startParams("b", ["sleep", "30"], dir.uri, { tty: true }));
     const { processes } = (await client.call("process/list", {})) as { processes: Record<string, unknown>[] };
     expect(
-      processes.map((row) => ({ ...row, pid: typeof row["pid"], startedAtMs: typeof row["startedAtMs"] })),
+      processes.map((row): Record<string, unknown> => ({
+        ...row,
+        pid: typeof row["pid"],
+        startedAtMs: typeof row["startedAtMs"],
+      })),
     )
       .toEqual([
         {

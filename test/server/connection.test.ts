@@ -1,0 +1,175 @@
+import { describe, expect, test } from "bun:test";
+import { CORE_METHODS } from "../../src/protocol/mod.ts";
+import type { EnvironmentInfo, MethodSpec } from "../../src/protocol/mod.ts";
+import { RunningCounter } from "../../src/process/mod.ts";
+import type { ExitStatus, PipeChild, Runtime } from "../../src/runtime/mod.ts";
+import { Connection } from "../../src/server/connection.ts";
+import type { Transport } from "../../src/server/connection.ts";
+import type { ServerContext } from "../../src/server/server_context.ts";
+import { SessionRegistry } from "../../src/server/session_registry.ts";
+
+/** A transport that records what the connection sends and whether it closed the transport. */
+class FakeTransport implements Transport {
+  readonly sent: Record<string, unknown>[] = [];
+  closedWith: { code: number; reason: string } | null = null;
+  readonly description = "websocket 127.0.0.1:1";
+  #watchers: Array<() => void> = [];
+
+  send(text: string): void {
+    this.sent.push(JSON.parse(text) as Record<string, unknown>);
+    const watchers = this.#watchers;
+    this.#watchers = [];
+    for (const wake of watchers) wake();
+  }
+
+  backlog(): number {
+    return 0;
+  }
+
+  close(code: number, reason: string): void {
+    this.closedWith = { code, reason };
+  }
+
+  async replyTo(id: number): Promise<Record<string, unknown>> {
+    for (;;) {
+      const found = this.sent.find((message) => message["id"] === id);
+      if (found !== undefined) return found;
+      await new Promise<void>((resolve) => this.#watchers.push(resolve));
+    }
+  }
+}
+
+/** A runtime whose children never print and never exit, so a long poll stays pending. */
+function idleRuntime(): Runtime {
+  const never = new Promise<ExitStatus>(() => {});
+  const child: PipeChild = {
+    pid: 2_000_000_000,
+    stdout: new ReadableStream<Uint8Array>(),
+    stderr: new ReadableStream<Uint8Array>(),
+    stdin: null,
+    exited: never,
+  };
+  const partial: Partial<Runtime> = {
+    name: "bun",
+    spawn: () => Promise.resolve(child),
+    kill: () => {},
+  };
+  // The connection under test reaches only spawn and kill of the runtime.
+  return partial as Runtime;
+}
+
+function context(): ServerContext {
+  const runtime = idleRuntime();
+  const registry = new SessionRegistry(runtime, {
+    options: {
+      sessionTtlMs: 60_000,
+      maxSessions: 10,
+      processes: {
+        retainedOutputBytes: 1024,
+        processRetentionMs: 60_000,
+        killGraceMs: 1000,
+        maxProcessesPerSession: 10,
+        serverCounter: new RunningCounter(10),
+      },
+    },
+    planner: { plan: () => Promise.resolve(null) },
+    serverEnv: { PATH: "/usr/bin:/bin" },
+    onExpire: () => {},
+  });
+  return {
+    registry,
+    methods: new Map<string, MethodSpec>(Object.entries(CORE_METHODS)),
+    // The handshake copies this object into its result; its content does not matter here.
+    environmentInfo: {} as EnvironmentInfo,
+    options: { maxInflightRequests: 100 },
+    log: { info: () => {}, error: () => {} },
+    openFsConnection: () => ({
+      call: () => Promise.reject(new Error("no fs")),
+      close: () => Promise.resolve(),
+    }),
+  };
+}
+
+describe("Connection eviction", () => {
+  test("Connection ends a pending long poll with SessionResumed when its session is resumed elsewhere", async () => {
+    const shared = context();
+    const oldTransport = new FakeTransport();
+    const old = new Connection(oldTransport, shared);
+    old.receive(JSON.stringify({ id: 1, method: "initialize", params: { clientName: "old" } }));
+    old.receive(JSON.stringify({ method: "initialized" }));
+    old.receive(JSON.stringify({
+      id: 2,
+      method: "process/start",
+      params: { processId: "p", argv: ["sh"], cwd: "/", env: {}, tty: false },
+    }));
+    const sessionId = String(
+      ((await oldTransport.replyTo(1))["result"] as Record<string, unknown>)["sessionId"],
+    );
+    expect((await oldTransport.replyTo(2))["result"]).toEqual({ processId: "p", sandboxType: "none" });
+    old.receive(
+      JSON.stringify({ id: 3, method: "process/read", params: { processId: "p", waitMs: 600_000 } }),
+    );
+    // The window of §3.7: the transport is lost (the session detached) while the handler still runs.
+    const session = shared.registry.all()[0];
+    if (session === undefined) throw new Error("no session");
+    shared.registry.detach(session, old);
+
+    const newTransport = new FakeTransport();
+    const successor = new Connection(newTransport, shared);
+    successor.receive(
+      JSON.stringify({
+        id: 1,
+        method: "initialize",
+        params: { clientName: "new", resumeSessionId: sessionId },
+      }),
+    );
+    expect(((await newTransport.replyTo(1))["result"] as Record<string, unknown>)["sessionId"]).toBe(
+      sessionId,
+    );
+
+    expect(await oldTransport.replyTo(3)).toEqual({
+      id: 3,
+      error: {
+        code: -32600,
+        message: "session has been resumed by another connection",
+        data: { kind: "SessionResumed" },
+      },
+    });
+    expect(oldTransport.closedWith).toEqual({
+      code: 1008,
+      reason: "session has been resumed by another connection",
+    });
+  });
+
+  test("Connection refuses later requests of an evicted connection with SessionResumed", async () => {
+    const shared = context();
+    const oldTransport = new FakeTransport();
+    const old = new Connection(oldTransport, shared);
+    old.receive(JSON.stringify({ id: 1, method: "initialize", params: { clientName: "old" } }));
+    old.receive(JSON.stringify({ method: "initialized" }));
+    const sessionId = String(
+      ((await oldTransport.replyTo(1))["result"] as Record<string, unknown>)["sessionId"],
+    );
+    const session = shared.registry.all()[0];
+    if (session === undefined) throw new Error("no session");
+    shared.registry.detach(session, old);
+    const newTransport = new FakeTransport();
+    new Connection(newTransport, shared).receive(
+      JSON.stringify({
+        id: 1,
+        method: "initialize",
+        params: { clientName: "new", resumeSessionId: sessionId },
+      }),
+    );
+    await newTransport.replyTo(1);
+    old.receive(JSON.stringify({ id: 2, method: "process/list", params: {} }));
+    expect(await oldTransport.replyTo(2)).toEqual({
+      id: 2,
+      error: {
+        code: -32600,
+        message: "session has been resumed by another connection",
+        data: { kind: "SessionResumed" },
+      },
+    });
+  });
+});
