@@ -161,6 +161,7 @@ export class Connection implements SessionPeer {
     }
     const controller = new AbortController();
     this.#inflight.set(key, controller);
+    const release = method === "process/start" ? this.#holdStartNotifications(params) : null;
     try {
       const result = await this.#run(method, params, controller.signal);
       this.#reply(id, result, null);
@@ -168,7 +169,17 @@ export class Connection implements SessionPeer {
       this.#reply(id, null, error);
     } finally {
       if (this.#inflight.get(key) === controller) this.#inflight.delete(key);
+      release?.();
     }
+  }
+
+  /** Holds the new process's notifications until its start result is sent (§5.5). */
+  #holdStartNotifications(params: unknown): (() => void) | null {
+    if (this.#session === null || this.#state !== "ready" || typeof params !== "object" || params === null) {
+      return null;
+    }
+    const processId: unknown = (params as Record<string, unknown>)["processId"];
+    return typeof processId === "string" ? this.#session.holdNotifications(processId) : null;
   }
 
   /** Checks in the order of §2.4, then runs the method. Synchronous up to the handler's first await. */

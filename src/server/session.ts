@@ -26,6 +26,8 @@ export class Session {
   #lastPeer: SessionPeer | null = null;
   #gate: PromiseWithResolvers<void> | null = null;
   #detachTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Notifications held back per process id until its `process/start` result is sent (§5.5). */
+  readonly #held = new Map<string, { holds: number; queue: Array<[string, string]> }>();
 
   constructor(
     id: string,
@@ -41,7 +43,7 @@ export class Session {
       output: (processId, chunk) => this.#sendOutput(processId, chunk),
       exited: (process, seq) => this.#sendExited(process, seq),
       closed: (processId, seq) => {
-        this.#peer?.notify("process/closed", `{"processId":${JSON.stringify(processId)},"seq":${seq}}`);
+        this.#deliver(processId, "process/closed", `{"processId":${JSON.stringify(processId)},"seq":${seq}}`);
       },
       flowReady: () => this.#gate?.promise ?? null,
     };
@@ -84,10 +86,41 @@ export class Session {
     if (this.#peer === peer && peer.backlog() < BACKLOG_LOW_BYTES) this.#openGate();
   }
 
+  /**
+   * Holds back the notifications of `processId` until the returned release is called: the
+   * connection calls it right after sending the `process/start` result, which must come first
+   * (§5.5) even when the child's output is read before the start's reply is on its way.
+   */
+  holdNotifications(processId: string): () => void {
+    const entry = this.#held.get(processId) ?? { holds: 0, queue: [] };
+    entry.holds++;
+    this.#held.set(processId, entry);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      entry.holds--;
+      if (entry.holds > 0) return;
+      this.#held.delete(processId);
+      for (const [method, paramsJson] of entry.queue) this.#peer?.notify(method, paramsJson);
+    };
+  }
+
+  #deliver(processId: string, method: string, paramsJson: string): void {
+    const held = this.#held.get(processId);
+    if (held === undefined) {
+      this.#peer?.notify(method, paramsJson);
+    } else if (this.#peer !== null) {
+      // Only an attached connection gets notifications; nothing is queued while detached (§3.6).
+      held.queue.push([method, paramsJson]);
+    }
+  }
+
   #sendOutput(processId: string, chunk: LogChunk): void {
     const peer = this.#peer;
     if (peer === null) return;
-    peer.notify(
+    this.#deliver(
+      processId,
       "process/output",
       `{"processId":${
         JSON.stringify(processId)
@@ -100,7 +133,8 @@ export class Session {
 
   #sendExited(process: ManagedProcess, seq: number): void {
     const timedOut = process.timedOut ? `,"timedOut":true` : "";
-    this.#peer?.notify(
+    this.#deliver(
+      process.id,
       "process/exited",
       `{"processId":${JSON.stringify(process.id)},"seq":${seq},"exitCode":${
         process.exitCode ?? 0
