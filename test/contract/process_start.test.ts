@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
+import type { ProcessEvent } from "../helpers/client.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -29,24 +30,32 @@ describe.each(RUNTIMES)("process/start on %s", (runtime) => {
       startParams("p1", ["sh", "-c", "echo hi; exit 3"], dir.uri),
     );
     expect(result).toEqual({ processId: "p1", sandboxType: "none" });
-    expect(await client.untilClosed("p1")).toEqual([
-      { method: "process/output", seq: 1, stream: "stdout", text: "hi\n" },
-      { method: "process/exited", seq: 2, exitCode: 3, sandboxDenied: false },
+    // Output read after the exit status is known comes after exited (§5.4): both orders are valid.
+    const events = await client.untilClosed("p1");
+    const exitedFirst = events[0]?.method === "process/exited";
+    const expected: ProcessEvent[] = [
+      { method: "process/output", seq: exitedFirst ? 2 : 1, stream: "stdout", text: "hi\n" },
+      { method: "process/exited", seq: exitedFirst ? 1 : 2, exitCode: 3, sandboxDenied: false },
       { method: "process/closed", seq: 3 },
-    ]);
+    ];
+    expect(events).toEqual(expected.sort((a, b) => a.seq - b.seq));
   });
 
   test.concurrent("process/start sends its result before any notification of the process", async () => {
     await using dir = await tempDir();
     await using client = await server().session();
-    client.send({ id: "s", method: "process/start", params: startParams("first", ["echo", "x"], dir.uri) });
-    await client.untilClosed("first");
-    const index = client.messages.findIndex((message) => message["id"] === "s");
-    const firstEvent = client.messages.findIndex((message) =>
-      (message["params"] as Record<string, unknown> | undefined)?.["processId"] === "first"
-    );
-    expect(index).toBeGreaterThanOrEqual(0);
-    expect(index).toBeLessThan(firstEvent);
+    const ids = Array.from({ length: 20 }, (_, i) => `first-${i}`);
+    for (const id of ids) {
+      client.send({ id, method: "process/start", params: startParams(id, ["echo", "x"], dir.uri) });
+    }
+    await Promise.all(ids.map((id) => client.untilClosed(id)));
+    for (const id of ids) {
+      const reply = client.messages.findIndex((message) => message["id"] === id);
+      const firstEvent = client.messages.findIndex((message) =>
+        (message["params"] as Record<string, unknown> | undefined)?.["processId"] === id
+      );
+      expect([id, reply >= 0 && reply < firstEvent]).toEqual([id, true]);
+    }
   });
 
   test.concurrent("process/start separates stdout and stderr", async () => {

@@ -16,11 +16,20 @@ describe.each(RUNTIMES)("stdio transport on %s", (runtime) => {
     server.send({ id: 2, method: "process/start", params: startParams("p", ["echo", "hi"], dir.uri) });
     expect((await server.replyTo(2))["result"]).toEqual({ processId: "p", sandboxType: "none" });
     await server.waitForMessage((message) => message["method"] === "process/closed");
-    expect(server.messages().filter((message) => "method" in message)).toEqual([
-      { method: "process/output", params: { processId: "p", seq: 1, stream: "stdout", chunk: "aGkK" } },
-      { method: "process/exited", params: { processId: "p", seq: 2, exitCode: 0, sandboxDenied: false } },
+    const notifications = server.messages().filter((message) => "method" in message);
+    // Output read after the exit status is known comes after exited (§5.4): both orders are valid.
+    const exitedFirst = notifications[0]?.["method"] === "process/exited";
+    expect(notifications).toEqual([
+      {
+        method: "process/output",
+        params: { processId: "p", seq: exitedFirst ? 2 : 1, stream: "stdout", chunk: "aGkK" },
+      },
+      {
+        method: "process/exited",
+        params: { processId: "p", seq: exitedFirst ? 1 : 2, exitCode: 0, sandboxDenied: false },
+      },
       { method: "process/closed", params: { processId: "p", seq: 3 } },
-    ]);
+    ].sort((a, b) => a.params.seq - b.params.seq));
   });
 
   test.concurrent("the stdio transport answers a parse error with id -1 and the stdio prefix", async () => {
