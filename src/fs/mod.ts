@@ -15,3 +15,20 @@ export {
 } from "./file_handle_table.ts";
 export { callFileSystem } from "./file_system.ts";
 export type { FileSystem, FsRequests, FsResults } from "./file_system.ts";
+export { FsWorker, workerExited } from "./fs_worker.ts";
+export type { FsWorkerOptions, WorkerCommand } from "./fs_worker.ts";
+export { runFsWorker } from "./fs_worker_server.ts";
+export { LineSplitter } from "./line_splitter.ts";
+export { LineWriter } from "./line_writer.ts";
+export { SandboxedFileSystem } from "./sandboxed_file_system.ts";
+export type { SandboxedFileSystemOptions } from "./sandboxed_file_system.ts";
+export {
+  CLOSE_SCOPE_METHOD,
+  WorkerErrorSchema,
+  WorkerMethodSchema,
+  WorkerRequestSchema,
+  WorkerResponseSchema,
+} from "./worker_protocol.ts";
+export type { WorkerError, WorkerMethod, WorkerRequest, WorkerResponse } from "./worker_protocol.ts";
+export { FS_METHODS, FS_PARAMS_SCHEMAS, FS_RESULT_SCHEMAS } from "../protocol/fs.ts";
+export type { FsMethod } from "../protocol/fs.ts";

@@ -1,0 +1,276 @@
+import { ErrorCode, RpcError } from "../protocol/mod.ts";
+import { FS_RESULT_SCHEMAS } from "../protocol/fs.ts";
+import type { FsMethod } from "../protocol/fs.ts";
+import type { PipeChild, Runtime } from "../runtime/mod.ts";
+import type { FsRequests, FsResults } from "./file_system.ts";
+import { LineSplitter } from "./line_splitter.ts";
+import { LineWriter } from "./line_writer.ts";
+import { CLOSE_SCOPE_METHOD, WorkerResponseSchema } from "./worker_protocol.ts";
+import type { WorkerMethod, WorkerResponse } from "./worker_protocol.ts";
+
+/** The program and arguments that start a worker (normally the sandbox launcher around `fs-worker`). */
+export interface WorkerCommand {
+  readonly program: string;
+  readonly args: readonly string[];
+}
+
+/** Options of an `FsWorker`. */
+export interface FsWorkerOptions {
+  readonly command: WorkerCommand;
+  /** The worker's environment. */
+  readonly env: Readonly<Record<string, string>>;
+  /** The worker's cwd. */
+  readonly cwd: string;
+  /** Receives what is known about a worker that died unexpectedly (exit status, end of its stderr). */
+  readonly onFailure?: (message: string, detail: unknown) => void;
+}
+
+/** Bytes of a worker's stderr kept for the failure report. */
+const STDERR_TAIL_BYTES = 4096;
+const SIGKILL = 9;
+
+interface Pending {
+  readonly method: WorkerMethod;
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** -32603 WorkerFailed: the worker died (or broke the protocol) with the request in flight. */
+export function workerExited(cause?: unknown): RpcError {
+  return new RpcError(ErrorCode.Internal, "WorkerFailed", "fs sandbox worker exited unexpectedly", { cause });
+}
+
+/** One started worker process and the requests in flight on it. */
+class WorkerProcess {
+  readonly child: PipeChild;
+  readonly pending = new Map<number, Pending>();
+  readonly writer: LineWriter;
+  stderrTail = "";
+  /** No more requests go to it (it died, broke the protocol, or is being stopped). */
+  dead = false;
+  /** Its exit status has been collected. */
+  reaped = false;
+
+  constructor(child: PipeChild) {
+    this.child = child;
+    const stdin = child.stdin;
+    this.writer = new LineWriter((data) => {
+      if (stdin === null) return Promise.reject(new TypeError("fs worker has no stdin pipe"));
+      return stdin.write(data);
+    });
+    void child.exited.then(() => {
+      this.reaped = true;
+    });
+  }
+}
+
+/**
+ * A long-lived fs worker process, started on first use, answering pipelined requests matched by
+ * id. When the process dies, every request in flight on it fails with -32603 WorkerFailed and the
+ * next request starts a fresh process; no request waits on a dead worker.
+ */
+export class FsWorker implements AsyncDisposable {
+  readonly #runtime: Runtime;
+  readonly #options: FsWorkerOptions;
+  /** The worker being started or running; null when the next request must start one. */
+  #process: Promise<WorkerProcess> | null = null;
+  #nextId = 1;
+  #stopped = false;
+
+  constructor(runtime: Runtime, options: FsWorkerOptions) {
+    this.#runtime = runtime;
+    this.#options = options;
+  }
+
+  /** The pid of the running worker process, or null when none runs (for diagnostics and tests). */
+  async pid(): Promise<number | null> {
+    const current = this.#process;
+    if (current === null) return null;
+    const process = await current.catch(() => null);
+    return process === null || process.dead ? null : process.child.pid;
+  }
+
+  /** Sends one fs request on behalf of `scope` (a connection) and waits for its answer. */
+  async call<M extends FsMethod>(
+    scope: string,
+    method: M,
+    request: FsRequests[M],
+    signal?: AbortSignal,
+  ): Promise<FsResults[M]> {
+    const result = await this.#send(scope, method, request, signal);
+    const parsed = FS_RESULT_SCHEMAS[method].safeParse(result);
+    if (!parsed.success) throw protocolError(`invalid result for ${method}`);
+    // The schema of `method` just accepted the value, so it is that method's result.
+    return result as FsResults[M];
+  }
+
+  /** Closes every handle `scope` holds in the worker; nothing to do when no worker runs. */
+  async closeScope(scope: string): Promise<void> {
+    const current = this.#process;
+    if (current === null) return;
+    const process = await current.catch(() => null);
+    if (process === null || process.dead) return;
+    await this.#send(scope, CLOSE_SCOPE_METHOD, {}, undefined).catch(() => {
+      // A worker that died took the scope's handles with it.
+    });
+  }
+
+  /** Stops the worker: requests in flight fail with WorkerFailed, and so do later calls. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    const current = this.#process;
+    this.#process = null;
+    const process = await current?.catch(() => null);
+    if (process === null || process === undefined) return;
+    this.#fail(process, workerExited(new Error("worker stopped")));
+    await process.child.exited;
+  }
+
+  /** See `stop`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  async #send(
+    scope: string,
+    method: WorkerMethod,
+    params: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    signal?.throwIfAborted();
+    if (this.#stopped) throw workerExited(new Error("worker stopped"));
+    let process = await this.#current();
+    // It may have died while this request waited for it to start; one fresh start is allowed.
+    if (process.dead) process = await this.#current();
+    if (process.dead) throw workerExited();
+    // The caller may have given up while the worker started; then nothing is sent.
+    signal?.throwIfAborted();
+    const id = this.#nextId++;
+    const answer = Promise.withResolvers<unknown>();
+    process.pending.set(id, { method, resolve: answer.resolve, reject: answer.reject });
+    const onAbort = (): void => {
+      process.pending.delete(id);
+      answer.reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    process.writer.write(JSON.stringify({ id, scope, method, params })).catch((error: unknown) => {
+      // The pipe broke: the worker is dying.
+      this.#fail(process, workerExited(error));
+    });
+    try {
+      return await answer.promise;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #current(): Promise<WorkerProcess> {
+    if (this.#process !== null) return this.#process;
+    const started = this.#start();
+    this.#process = started;
+    // A failed start is forgotten so the next request tries again.
+    started.catch(() => {
+      if (this.#process === started) this.#process = null;
+    });
+    return started;
+  }
+
+  async #start(): Promise<WorkerProcess> {
+    const { command, env, cwd } = this.#options;
+    let child: PipeChild;
+    try {
+      child = await this.#runtime.spawn({
+        program: command.program,
+        args: command.args,
+        argv0: command.program,
+        cwd,
+        env,
+        stdin: "pipe",
+      });
+    } catch (error) {
+      throw new RpcError(ErrorCode.Internal, "WorkerFailed", "fs sandbox worker could not be started", {
+        cause: error,
+      });
+    }
+    const process = new WorkerProcess(child);
+    void this.#readStderr(process);
+    void this.#readResponses(process);
+    return process;
+  }
+
+  async #readResponses(process: WorkerProcess): Promise<void> {
+    try {
+      for await (const line of process.child.stdout.pipeThrough(new LineSplitter())) {
+        if (line === "") continue;
+        let response: WorkerResponse;
+        try {
+          response = WorkerResponseSchema.parse(JSON.parse(line));
+        } catch (error) {
+          throw protocolError("unparseable response", error);
+        }
+        const pending = process.pending.get(response.id);
+        if (pending === undefined) continue; // Its caller gave up (aborted); the answer is moot.
+        process.pending.delete(response.id);
+        if ("error" in response) {
+          const { code, kind, message, errno } = response.error;
+          pending.reject(new RpcError(code, kind, message, errno === undefined ? {} : { errno }));
+        } else {
+          pending.resolve(response.result);
+        }
+      }
+      this.#fail(process, workerExited());
+    } catch (error) {
+      this.#fail(process, error instanceof RpcError ? error : workerExited(error));
+    }
+    const status = await process.child.exited;
+    if (!this.#stopped) {
+      this.#options.onFailure?.("fs sandbox worker exited unexpectedly", {
+        status,
+        stderr: process.stderrTail,
+      });
+    }
+  }
+
+  async #readStderr(process: WorkerProcess): Promise<void> {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of process.child.stderr) {
+        const text = process.stderrTail + decoder.decode(chunk, { stream: true });
+        process.stderrTail = text.slice(-STDERR_TAIL_BYTES);
+      }
+    } catch {
+      // The pipe closed with the process.
+    }
+  }
+
+  /** Retires `process`: fails what is in flight on it, forgets it, and kills it if it still runs. */
+  #fail(process: WorkerProcess, error: RpcError): void {
+    const pending = [...process.pending.values()];
+    process.pending.clear();
+    for (const entry of pending) entry.reject(error);
+    if (process.dead) return;
+    process.dead = true;
+    const current = this.#process;
+    if (current !== null) {
+      void current.then((value) => {
+        if (value === process && this.#process === current) this.#process = null;
+      }, () => {});
+    }
+    if (!process.reaped) {
+      try {
+        this.#runtime.kill(process.child.pid, SIGKILL);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+
+function protocolError(detail: string, cause?: unknown): RpcError {
+  return new RpcError(
+    ErrorCode.Internal,
+    "WorkerFailed",
+    `fs sandbox worker sent an invalid response: ${detail}`,
+    { cause },
+  );
+}

@@ -1,0 +1,89 @@
+import type { z } from "zod";
+import { ErrorCode, RpcError } from "../protocol/mod.ts";
+import { FS_PARAMS_SCHEMAS } from "../protocol/fs.ts";
+import type { FsMethod } from "../protocol/fs.ts";
+import type { Runtime } from "../runtime/mod.ts";
+import { DirectFileSystem } from "./direct_file_system.ts";
+import { callFileSystem } from "./file_system.ts";
+import type { FsRequests } from "./file_system.ts";
+import { LineSplitter } from "./line_splitter.ts";
+import { LineWriter } from "./line_writer.ts";
+import { CLOSE_SCOPE_METHOD, WorkerErrorSchema, WorkerRequestSchema } from "./worker_protocol.ts";
+import type { WorkerError } from "./worker_protocol.ts";
+
+/**
+ * The worker's own size limit is unbounded: the server sends the effective limit as `maxBytes`
+ * with each `fs/readFile`.
+ */
+const WORKER_MAX_READ_FILE_BYTES = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Serves fs requests as NDJSON on `runtime.stdin()` with `DirectFileSystem`, many at once, one
+ * response line each on stdout; handles live here, per scope. Resolves after stdin ends and every
+ * request has been answered and every handle closed.
+ */
+export async function runFsWorker(runtime: Runtime): Promise<void> {
+  const scopes = new Map<string, DirectFileSystem>();
+  const writer = new LineWriter((data) => runtime.writeStdout(data));
+  const inflight = new Set<Promise<void>>();
+  const scopeOf = (scope: string): DirectFileSystem => {
+    let fs = scopes.get(scope);
+    if (fs === undefined) {
+      fs = new DirectFileSystem({ maxReadFileBytes: WORKER_MAX_READ_FILE_BYTES, confined: true });
+      scopes.set(scope, fs);
+    }
+    return fs;
+  };
+  const serve = async (line: string): Promise<void> => {
+    let id = -1;
+    let response: string;
+    try {
+      const request = WorkerRequestSchema.parse(JSON.parse(line));
+      id = request.id;
+      if (request.method === CLOSE_SCOPE_METHOD) {
+        await scopes.get(request.scope)?.closeAll();
+        scopes.delete(request.scope);
+        response = JSON.stringify({ id, result: {} });
+      } else {
+        const params = parseRequest(request.method, request.params);
+        const result = await callFileSystem(scopeOf(request.scope), request.method, params);
+        response = JSON.stringify({ id, result });
+      }
+    } catch (error) {
+      response = JSON.stringify({ id, error: toWorkerError(error, runtime) });
+    }
+    await writer.write(response);
+  };
+  for await (const line of runtime.stdin().pipeThrough(new LineSplitter())) {
+    if (line === "") continue;
+    const task = serve(line).catch((error: unknown) => {
+      // stdout is gone: the server has stopped listening, so there is nobody to answer.
+      runtime.writeStderr(`fs-worker: cannot write a response: ${String(error)}\n`);
+    });
+    inflight.add(task);
+    void task.finally(() => inflight.delete(task));
+  }
+  await Promise.all(inflight);
+  await Promise.all([...scopes.values()].map((fs) => fs.closeAll()));
+}
+
+/** Each method's params schema, seen as producing that method's `FileSystem` request. */
+const REQUEST_SCHEMAS: { [M in FsMethod]: z.ZodType<FsRequests[M]> } = FS_PARAMS_SCHEMAS;
+
+function parseRequest<M extends FsMethod>(method: M, params: unknown): FsRequests[M] {
+  const schema: z.ZodType<FsRequests[M]> = REQUEST_SCHEMAS[method];
+  return schema.parse(params);
+}
+
+function toWorkerError(error: unknown, runtime: Runtime): WorkerError {
+  if (error instanceof RpcError) {
+    const wire = { code: error.code, kind: error.kind, message: error.message };
+    const parsed = WorkerErrorSchema.safeParse(
+      error.errno === undefined ? wire : { ...wire, errno: error.errno },
+    );
+    if (parsed.success) return parsed.data;
+  }
+  const detail = error instanceof Error ? error.stack ?? error.message : String(error);
+  runtime.writeStderr(`fs-worker: internal error: ${detail}\n`);
+  return { code: ErrorCode.Internal, kind: "Internal", message: "internal error" };
+}

@@ -1,0 +1,217 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import * as fs from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { DirectFileSystem, FsWorker, LineSplitter, SandboxedFileSystem } from "../../src/fs/mod.ts";
+import type { FileSystem, WorkerCommand } from "../../src/fs/mod.ts";
+import { detectRuntime } from "../../src/runtime/mod.ts";
+import { describeFsBehaviour } from "./fs_behaviour.ts";
+import { b64, errorOf, mkfifo, tempDir } from "./fs_test_helpers.ts";
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
+const FIXTURE = `${REPO}/test/fixtures/fs_worker_fixture.ts`;
+const DENO = Bun.which("deno") ?? `${REPO}/node_modules/.bin/deno`;
+const COMMANDS: Record<"bun" | "deno", WorkerCommand> = {
+  bun: { program: process.execPath, args: [FIXTURE] },
+  deno: { program: DENO, args: ["run", "-A", FIXTURE] },
+};
+const WORKER_FAILED = {
+  code: -32603,
+  kind: "WorkerFailed",
+  message: "fs sandbox worker exited unexpectedly",
+};
+
+const runtime = await detectRuntime();
+const workers: FsWorker[] = [];
+afterAll(async () => {
+  await Promise.all(workers.map((worker) => worker.stop()));
+});
+
+function startWorker(name: "bun" | "deno", command: WorkerCommand = COMMANDS[name]): FsWorker {
+  const worker = new FsWorker(runtime, { command, env: runtime.env(), cwd: REPO });
+  workers.push(worker);
+  return worker;
+}
+
+let scopes = 0;
+function view(worker: FsWorker, maxReadFileBytes = 1 << 20): SandboxedFileSystem & AsyncDisposable {
+  const fsys = new SandboxedFileSystem({ worker, scope: `scope-${++scopes}`, maxReadFileBytes });
+  return Object.assign(fsys, { [Symbol.asyncDispose]: () => fsys.closeAll() });
+}
+
+for (const name of ["bun", "deno"] as const) {
+  // One worker per runtime serves the whole behaviour suite, one scope per test.
+  const shared = startWorker(name);
+  describeFsBehaviour(
+    `worker on ${name}`,
+    (options) => Promise.resolve(view(shared, options.maxReadFileBytes)),
+  );
+
+  describe(`FsWorker on ${name}`, () => {
+    test("answers many pipelined requests, each with its own result or error", async () => {
+      await using dir = await tempDir();
+      await using fsys = view(shared);
+      for (let i = 0; i < 50; i++) await fs.writeFile(dir.join(`f${i}`), `content ${i}`);
+      const calls = Array.from({ length: 400 }, (_, i) => {
+        const path = dir.join(i % 4 === 3 ? `missing${i}` : `f${i % 50}`);
+        return fsys.readFile({ path }).then(
+          (result) => Buffer.from(result.dataBase64, "base64").toString(),
+          (error) => error.kind as string,
+        );
+      });
+      const results = await Promise.all(calls);
+      expect(results).toEqual(
+        Array.from({ length: 400 }, (_, i) => (i % 4 === 3 ? "NotFound" : `content ${i % 50}`)),
+      );
+    });
+
+    test("passes errors through exactly as DirectFileSystem throws them", async () => {
+      await using dir = await tempDir();
+      await using fsys = view(shared);
+      const direct = new DirectFileSystem({ maxReadFileBytes: 1 << 20 });
+      await fs.writeFile(dir.join("f"), "x");
+      await fs.mkdir(dir.join("d"));
+      mkfifo(dir.join("fifo"));
+      const cases: ((target: FileSystem) => Promise<unknown>)[] = [
+        (target) => target.readFile({ path: dir.join("missing") }),
+        (target) => target.readFile({ path: dir.join("fifo") }),
+        (target) => target.readFile({ path: dir.join("f"), maxBytes: 0 }),
+        (target) => target.writeFile({ path: dir.join("d"), dataBase64: b64("x") }),
+        (target) => target.writeFile({ path: dir.join("f"), dataBase64: "%%%" }),
+        (target) => target.createDirectory({ path: dir.join("f/x") }),
+        (target) => target.readDirectory({ path: dir.join("f") }),
+        (target) =>
+          target.remove({ path: dir.join("d"), recursive: false, force: false }).then(() =>
+            fs.mkdir(dir.join("d"))
+          ).then(() => target.remove({ path: dir.join("nope"), force: false })),
+        (target) =>
+          target.copy({ sourcePath: dir.join("d"), destinationPath: dir.join("d/in"), recursive: true }),
+        (target) =>
+          target.copy({ sourcePath: dir.join("fifo"), destinationPath: dir.join("x"), recursive: true }),
+        (target) => target.readBlock({ handleId: "none", offset: 0, len: 1 }),
+        (target) => target.writeBlock({ handleId: "none", offset: 0, chunk: "!" }),
+        (target) => target.open({ handleId: "x".repeat(33), path: dir.join("f") }),
+      ];
+      for (const run of cases) expect(await errorOf(run(fsys))).toEqual(await errorOf(run(direct)));
+    });
+
+    test("keeps handles apart per scope and closes a scope's handles", async () => {
+      await using dir = await tempDir();
+      await fs.writeFile(dir.join("f"), "abc");
+      await using one = view(shared);
+      await using two = view(shared);
+      await one.open({ handleId: "h", path: dir.join("f") });
+      await two.open({ handleId: "h", path: dir.join("f") });
+      await one.closeAll();
+      expect((await errorOf(one.readBlock({ handleId: "h", offset: 0, len: 3 }))).kind).toBe("UnknownHandle");
+      expect(await two.readBlock({ handleId: "h", offset: 0, len: 3 })).toEqual({
+        chunk: b64("abc"),
+        eof: true,
+      });
+    });
+
+    test("rejects an aborted call with the abort reason and keeps serving", async () => {
+      await using fsys = view(shared);
+      const controller = new AbortController();
+      const stalled = fsys.getMetadata({ path: "/__stall__" }, controller.signal);
+      controller.abort(new Error("gave up"));
+      expect(stalled).rejects.toThrow("gave up");
+      expect((await fsys.getMetadata({ path: "/" })).isDirectory).toBe(true);
+    });
+
+    test("fails the requests in flight with -32603 when the worker crashes, then restarts", async () => {
+      await using worker = startWorker(name);
+      await using fsys = view(worker);
+      expect((await fsys.getMetadata({ path: "/" })).isDirectory).toBe(true);
+      const firstPid = await worker.pid();
+      const stalled = errorOf(fsys.getMetadata({ path: "/__stall__" }));
+      const crashing = errorOf(fsys.getMetadata({ path: "/__crash__" }));
+      expect(await stalled).toEqual(WORKER_FAILED);
+      expect(await crashing).toEqual(WORKER_FAILED);
+      expect((await fsys.getMetadata({ path: "/" })).isDirectory).toBe(true);
+      const secondPid = await worker.pid();
+      expect(secondPid).not.toBeNull();
+      expect(secondPid).not.toBe(firstPid);
+    });
+
+    test("fails the requests in flight when the worker is killed", async () => {
+      await using worker = startWorker(name);
+      await using fsys = view(worker);
+      await fsys.getMetadata({ path: "/" });
+      const pid = await worker.pid();
+      const stalled = errorOf(fsys.getMetadata({ path: "/__stall__" }));
+      if (pid === null) throw new Error("no worker pid");
+      process.kill(pid, "SIGKILL");
+      expect(await stalled).toEqual(WORKER_FAILED);
+      expect((await fsys.getMetadata({ path: "/" })).isDirectory).toBe(true);
+    });
+
+    test("stop fails what is in flight and refuses later calls", async () => {
+      const worker = startWorker(name);
+      const fsys = view(worker);
+      await fsys.getMetadata({ path: "/" });
+      const stalled = errorOf(fsys.getMetadata({ path: "/__stall__" }));
+      await worker.stop();
+      expect((await stalled).kind).toBe("WorkerFailed");
+      expect((await errorOf(fsys.getMetadata({ path: "/" }))).kind).toBe("WorkerFailed");
+      expect(await worker.pid()).toBeNull();
+    });
+  });
+}
+
+describe("FsWorker start failures", () => {
+  test("answers -32603 when the program cannot be spawned, and tries again next time", async () => {
+    await using worker = startWorker("bun", { program: "/nonexistent/exec-server-worker", args: [] });
+    await using fsys = view(worker);
+    const failed = { code: -32603, kind: "WorkerFailed", message: "fs sandbox worker could not be started" };
+    expect(await errorOf(fsys.getMetadata({ path: "/" }))).toEqual(failed);
+    expect(await errorOf(fsys.getMetadata({ path: "/" }))).toEqual(failed);
+  });
+
+  test("answers -32603 when the worker exits at once", async () => {
+    await using worker = startWorker("bun", { program: "/bin/sh", args: ["-c", "exit 3"] });
+    await using fsys = view(worker);
+    expect(await errorOf(fsys.getMetadata({ path: "/" }))).toEqual(WORKER_FAILED);
+    expect(await errorOf(fsys.getMetadata({ path: "/" }))).toEqual(WORKER_FAILED);
+  });
+
+  test("answers -32603 when the worker answers garbage", async () => {
+    await using worker = startWorker("bun", {
+      program: "/bin/sh",
+      args: ["-c", "read line; echo garbage; sleep 60"],
+    });
+    await using fsys = view(worker);
+    expect(await errorOf(fsys.getMetadata({ path: "/" }))).toEqual({
+      code: -32603,
+      kind: "WorkerFailed",
+      message: "fs sandbox worker sent an invalid response: unparseable response",
+    });
+  });
+});
+
+describe("LineSplitter", () => {
+  async function split(chunks: (string | number[])[]): Promise<string[]> {
+    const encoder = new TextEncoder();
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const chunk of chunks) {
+          controller.enqueue(typeof chunk === "string" ? encoder.encode(chunk) : new Uint8Array(chunk));
+        }
+        controller.close();
+      },
+    });
+    return await Array.fromAsync(stream.pipeThrough(new LineSplitter()));
+  }
+
+  test("splits lines across chunk borders, with CRLF and a final unterminated line", async () => {
+    expect(await split(["ab", "c\nde", "f\r\n\ng", "h"])).toEqual(["abc", "def", "", "gh"]);
+  });
+
+  test("keeps a multi-byte character cut between chunks whole", async () => {
+    const bytes = [...new TextEncoder().encode("é😀\n")];
+    expect(await split([bytes.slice(0, 1), bytes.slice(1, 4), bytes.slice(4)])).toEqual(["é😀"]);
+  });
+
+  test("emits nothing for an empty stream", async () => {
+    expect(await split([])).toEqual([]);
+  });
+});
