@@ -1,4 +1,5 @@
 import type { Runtime } from "./runtime/mod.ts";
+import { runSandboxExec } from "./sandbox/mod.ts";
 
 /** Runs an internal mode of the binary: the fs worker or the sandbox launcher. */
 export async function runMode(
@@ -6,8 +7,14 @@ export async function runMode(
   mode: "fs-worker" | "sandbox-exec",
   args: string[],
 ): Promise<void> {
-  void args;
-  await Promise.resolve();
-  runtime.writeStderr(`exec-server: mode ${mode} is not available in this build\n`);
-  runtime.exit(2);
+  switch (mode) {
+    case "sandbox-exec":
+      await runSandboxExec(args, runtime.name);
+      return;
+    case "fs-worker": {
+      const { runFsWorker } = await import("../worker/main.ts");
+      await runFsWorker(runtime);
+      return;
+    }
+  }
 }

@@ -46,3 +46,5 @@ export {
 } from "./session.ts";
 export type { EnvironmentInfo, Extensions, InitializeParams, InitializeResult } from "./session.ts";
 export { SandboxParamSchema } from "./sandbox_param.ts";
+export { expectedOneOf, formatSandboxIssues, SandboxSchema } from "./sandbox.ts";
+export type { Entry, Permissions, Sandbox, SandboxPolicy } from "./sandbox.ts";

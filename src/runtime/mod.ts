@@ -18,3 +18,5 @@ export type {
   WsConnection,
   WsHandlers,
 } from "./runtime.ts";
+export { libcArch, openLibc } from "./libc.ts";
+export type { Libc, LibcArch } from "./libc.ts";

@@ -1,7 +1,7 @@
 /**
  * `open(2)` flag values, which differ between architectures.
  */
-import type { LibcArch } from "../runtime/libc.ts";
+import type { LibcArch } from "../runtime/mod.ts";
 
 /** The open flags the launcher uses. */
 export interface OpenFlags {

@@ -12,7 +12,7 @@ import {
   type Sandbox,
   type SandboxPolicy,
   SandboxSchema,
-} from "../protocol/sandbox.ts";
+} from "../protocol/mod.ts";
 import { expandGlob, GlobScanLimitError, isWithin } from "./glob.ts";
 import { type HostFeatures, nativeBackendProblem } from "./host_features_types.ts";
 import type { Policy, SandboxContext, SandboxResolution } from "./policy_types.ts";

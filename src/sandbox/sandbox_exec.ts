@@ -6,7 +6,7 @@
  * with less confinement.
  */
 import process from "node:process";
-import { type Libc, openLibc } from "../runtime/libc.ts";
+import { type Libc, openLibc } from "../runtime/mod.ts";
 import type { RuntimeName } from "../runtime/mod.ts";
 import { assemble } from "./bpf.ts";
 import { applyLandlock, landlockAbi } from "./landlock.ts";

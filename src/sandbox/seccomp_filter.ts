@@ -1,7 +1,7 @@
 /**
  * The seccomp filter of the launcher, built with the BPF assembler, and its installation.
  */
-import type { LibcArch } from "../runtime/libc.ts";
+import type { LibcArch } from "../runtime/mod.ts";
 import { assemble, type BpfInstruction, type BpfOp, encode } from "./bpf.ts";
 import type { Sys } from "./sys.ts";
 import { type SyscallName, syscallTable } from "./syscall_numbers.ts";

@@ -1,7 +1,7 @@
 /**
  * Checked system calls by name over a `Libc`, with C strings and pointer arrays.
  */
-import type { Libc } from "../runtime/libc.ts";
+import type { Libc } from "../runtime/mod.ts";
 import { type SyscallName, type SyscallTable, syscallTable } from "./syscall_numbers.ts";
 
 const ENCODER = new TextEncoder();

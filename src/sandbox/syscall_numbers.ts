@@ -1,7 +1,7 @@
 /**
  * System call numbers and the seccomp audit architecture of each supported CPU.
  */
-import type { LibcArch } from "../runtime/libc.ts";
+import type { LibcArch } from "../runtime/mod.ts";
 
 /** The system calls the launcher makes or the seccomp filter names. */
 export type SyscallName =
