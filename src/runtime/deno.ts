@@ -319,7 +319,7 @@ class DenoRuntime implements Runtime {
 
   selfCommand(): string[] {
     const main = Deno.mainModule;
-    return [Deno.execPath(), "run", "-A", main.startsWith("file:") ? fileURLToPath(main) : main];
+    return [Deno.execPath(), "run", "-A", "--quiet", main.startsWith("file:") ? fileURLToPath(main) : main];
   }
 
   env(): Record<string, string> {
