@@ -15,6 +15,8 @@ export {
 } from "./file_handle_table.ts";
 export { callFileSystem } from "./file_system.ts";
 export type { FileSystem, FsRequests, FsResults } from "./file_system.ts";
+export { FsConnection, FsService } from "./fs_service.ts";
+export type { FsParams, FsServiceOptions } from "./fs_service.ts";
 export { FsWorker, workerExited } from "./fs_worker.ts";
 export type { FsWorkerOptions, WorkerCommand } from "./fs_worker.ts";
 export { runFsWorker } from "./fs_worker_server.ts";

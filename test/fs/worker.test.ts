@@ -1,13 +1,13 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs/promises";
-import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
 import { DirectFileSystem, FsWorker, LineSplitter, SandboxedFileSystem } from "../../src/fs/mod.ts";
 import type { FileSystem, WorkerCommand } from "../../src/fs/mod.ts";
 import { detectRuntime } from "../../src/runtime/mod.ts";
 import { describeFsBehaviour } from "./fs_behaviour.ts";
 import { b64, errorOf, mkfifo, tempDir } from "./fs_test_helpers.ts";
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
+const REPO = resolve(import.meta.dir, "../..");
 const FIXTURE = `${REPO}/test/fixtures/fs_worker_fixture.ts`;
 const DENO = Bun.which("deno") ?? `${REPO}/node_modules/.bin/deno`;
 const COMMANDS: Record<"bun" | "deno", WorkerCommand> = {

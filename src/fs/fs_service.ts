@@ -1,0 +1,235 @@
+import { parsePathUri } from "../protocol/mod.ts";
+import { FS_PARAMS_SCHEMAS } from "../protocol/fs.ts";
+import type { FsMethod } from "../protocol/fs.ts";
+import type { Runtime } from "../runtime/mod.ts";
+import { resolveSandbox, workerCommand } from "../sandbox/mod.ts";
+import type { HostFeatures, Policy, SandboxContext } from "../sandbox/mod.ts";
+import type { z } from "zod";
+import { DirectFileSystem } from "./direct_file_system.ts";
+import { FileHandleTable } from "./file_handle_table.ts";
+import type { FileSystem, FsResults } from "./file_system.ts";
+import { FsWorker } from "./fs_worker.ts";
+import type { WorkerCommand } from "./fs_worker.ts";
+import { SandboxedFileSystem } from "./sandboxed_file_system.ts";
+
+/** Options of the `FsService`. */
+export interface FsServiceOptions {
+  /** `--max-read-file-bytes`. */
+  readonly maxReadFileBytes: number;
+  /** The context cwd of fs sandboxes (PROTOCOL.md §8.2). */
+  readonly serverCwd: string;
+  /** The server's environment: `$TMPDIR` for policies, and the workers' environment. */
+  readonly serverEnv: Readonly<Record<string, string>>;
+  readonly hostFeatures: HostFeatures;
+  /** How a worker for `policy` is started; defaults to the sandbox launcher around `fs-worker`. */
+  readonly workerCommand?: (policy: Policy) => WorkerCommand;
+  /** Receives reports of workers that died unexpectedly. */
+  readonly log?: (message: string, detail: unknown) => void;
+}
+
+/** The params of each fs method as the dispatcher hands them over (parsed by `FS_PARAMS_SCHEMAS`). */
+export type FsParams = { [M in FsMethod]: z.infer<(typeof FS_PARAMS_SCHEMAS)[M]> };
+
+function isFsMethod(method: string): method is FsMethod {
+  return Object.hasOwn(FS_PARAMS_SCHEMAS, method);
+}
+
+/**
+ * The fs methods of a server: direct in this process, or sandboxed in one long-lived worker per
+ * (session, policy), which the service owns and stops with the session.
+ */
+export class FsService {
+  readonly #runtime: Runtime;
+  readonly #options: FsServiceOptions;
+  readonly #context: SandboxContext;
+  /** Workers by session id, then by policy key. */
+  readonly #workers = new Map<string, Map<string, FsWorker>>();
+  #connections = 0;
+
+  constructor(runtime: Runtime, options: FsServiceOptions) {
+    this.#runtime = runtime;
+    this.#options = options;
+    this.#context = { cwd: options.serverCwd, env: options.serverEnv, network: "forceOff" };
+  }
+
+  /** Opens the fs side of one connection of `sessionId`; its handles die with it. */
+  openConnection(sessionId: string): FsConnection {
+    const scope = `c${++this.#connections}`;
+    return new FsConnection({
+      scope,
+      maxReadFileBytes: this.#options.maxReadFileBytes,
+      route: async (sandbox) => {
+        const resolution = await resolveSandbox(sandbox, this.#context, this.#options.hostFeatures);
+        if (resolution.kind === "none") return null;
+        return { key: resolution.key, worker: this.#workerFor(sessionId, resolution.key, resolution.policy) };
+      },
+    });
+  }
+
+  /** Stops the workers of a session (it expired or was closed). */
+  async closeSession(sessionId: string): Promise<void> {
+    const workers = this.#workers.get(sessionId);
+    this.#workers.delete(sessionId);
+    if (workers !== undefined) await Promise.all([...workers.values()].map((worker) => worker.stop()));
+  }
+
+  /** Stops every worker. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#workers.keys()].map((sessionId) => this.closeSession(sessionId)));
+  }
+
+  #workerFor(sessionId: string, key: string, policy: Policy): FsWorker {
+    let workers = this.#workers.get(sessionId);
+    if (workers === undefined) {
+      workers = new Map();
+      this.#workers.set(sessionId, workers);
+    }
+    let worker = workers.get(key);
+    if (worker === undefined) {
+      const command = this.#options.workerCommand?.(policy) ??
+        workerCommand(this.#runtime.selfCommand(), this.#runtime.name, policy);
+      const log = this.#options.log;
+      worker = new FsWorker(this.#runtime, {
+        command,
+        env: this.#options.serverEnv,
+        // "/" exists in every view of the file system the launcher may build.
+        cwd: "/",
+        ...(log === undefined ? {} : { onFailure: log }),
+      });
+      workers.set(key, worker);
+    }
+    return worker;
+  }
+}
+
+/** Where a sandboxed request goes: the policy's key and its worker; null runs it directly. */
+type Route = (sandbox: unknown) => Promise<{ key: string; worker: FsWorker } | null>;
+
+type Handlers = {
+  [M in FsMethod]: (
+    connection: FsConnection,
+    params: FsParams[M],
+    signal: AbortSignal,
+  ) => Promise<FsResults[M]>;
+};
+
+/** Each method's params schema, seen as producing that method's params. */
+const PARAMS_SCHEMAS: { [M in FsMethod]: z.ZodType<FsParams[M]> } = FS_PARAMS_SCHEMAS;
+
+/** `params` without `sandbox`. */
+function withoutSandbox<T extends { sandbox?: unknown }>(params: T): Omit<T, "sandbox"> {
+  const { sandbox: _sandbox, ...rest } = params;
+  return rest;
+}
+
+/** The fs side of one connection: path parsing, sandbox routing and the connection's handles. */
+export class FsConnection {
+  readonly #scope: string;
+  readonly #maxReadFileBytes: number;
+  readonly #route: Route;
+  readonly #direct: DirectFileSystem;
+  /** Sandboxed views of this connection, by policy key. */
+  readonly #views = new Map<string, SandboxedFileSystem>();
+  /** Which file system owns each open handle; the 128-handle limit spans all of them. */
+  readonly #owners = new FileHandleTable<FileSystem>();
+
+  constructor(options: { scope: string; maxReadFileBytes: number; route: Route }) {
+    this.#scope = options.scope;
+    this.#maxReadFileBytes = options.maxReadFileBytes;
+    this.#route = options.route;
+    this.#direct = new DirectFileSystem({ maxReadFileBytes: options.maxReadFileBytes });
+  }
+
+  /** Runs the fs method `method`; `params` are validated by its schema. Throws RpcErrors. */
+  call(method: string, params: unknown, signal: AbortSignal): Promise<object> {
+    if (!isFsMethod(method)) return Promise.reject(new TypeError(`not an fs method: ${method}`));
+    return this.#call(method, params, signal);
+  }
+
+  /** Closes every handle of this connection, in this process and in workers. */
+  async close(): Promise<void> {
+    await this.#owners.removeAll();
+    await Promise.all([this.#direct.closeAll(), ...[...this.#views.values()].map((view) => view.closeAll())]);
+  }
+
+  #call<M extends FsMethod>(method: M, raw: unknown, signal: AbortSignal): Promise<FsResults[M]> {
+    const schema: z.ZodType<FsParams[M]> = PARAMS_SCHEMAS[method];
+    const handler: Handlers[M] = FsConnection.#HANDLERS[method];
+    return handler(this, schema.parse(raw), signal);
+  }
+
+  static readonly #HANDLERS: Handlers = {
+    "fs/readFile": async (c, p, signal) =>
+      (await c.#target(p.sandbox)).readFile(
+        { ...withoutSandbox(p), path: parsePathUri(p.path, "path") },
+        signal,
+      ),
+    "fs/writeFile": async (c, p, signal) =>
+      (await c.#target(p.sandbox)).writeFile(
+        { ...withoutSandbox(p), path: parsePathUri(p.path, "path") },
+        signal,
+      ),
+    "fs/createDirectory": async (c, p, signal) =>
+      (await c.#target(p.sandbox)).createDirectory(
+        { ...withoutSandbox(p), path: parsePathUri(p.path, "path") },
+        signal,
+      ),
+    "fs/getMetadata": async (c, p, signal) =>
+      (await c.#target(p.sandbox)).getMetadata({ path: parsePathUri(p.path, "path") }, signal),
+    "fs/canonicalize": async (c, p, signal) =>
+      (await c.#target(p.sandbox)).canonicalize({ path: parsePathUri(p.path, "path") }, signal),
+    "fs/readDirectory": async (c, p, signal) =>
+      (await c.#target(p.sandbox)).readDirectory({ path: parsePathUri(p.path, "path") }, signal),
+    "fs/walk": async (c, p, signal) =>
+      (await c.#target(p.sandbox)).walk({ path: parsePathUri(p.path, "path"), options: p.options }, signal),
+    "fs/remove": async (c, p, signal) =>
+      (await c.#target(p.sandbox)).remove(
+        { ...withoutSandbox(p), path: parsePathUri(p.path, "path") },
+        signal,
+      ),
+    "fs/copy": async (c, p, signal) => {
+      const sourcePath = parsePathUri(p.sourcePath, "sourcePath");
+      const destinationPath = parsePathUri(p.destinationPath, "destinationPath");
+      return await (await c.#target(p.sandbox)).copy(
+        { sourcePath, destinationPath, recursive: p.recursive },
+        signal,
+      );
+    },
+    "fs/open": async (c, p, signal) => {
+      const request = { ...withoutSandbox(p), path: parsePathUri(p.path, "path") };
+      const target = await c.#target(p.sandbox);
+      await c.#owners.open(p.handleId, async () => {
+        await target.open(request, signal);
+        return target;
+      });
+      return { handleId: p.handleId };
+    },
+    // An unknown id goes to the direct file system, which checks the block length first and then
+    // answers `unknown file handle`: the same order a known handle gets.
+    "fs/readBlock": async (c, p, signal) => (await c.#owner(p.handleId)).readBlock(p, signal),
+    "fs/writeBlock": async (c, p, signal) => (await c.#owner(p.handleId)).writeBlock(p, signal),
+    "fs/close": async (c, p, signal) => {
+      const owner = await c.#owners.remove(p.handleId);
+      return await (owner ?? c.#direct).close(p, signal);
+    },
+  };
+
+  #owner(handleId: string): Promise<FileSystem> {
+    return this.#owners.has(handleId) ? this.#owners.get(handleId) : Promise.resolve(this.#direct);
+  }
+
+  async #target(sandbox: unknown): Promise<FileSystem> {
+    const route = await this.#route(sandbox);
+    if (route === null) return this.#direct;
+    let view = this.#views.get(route.key);
+    if (view === undefined) {
+      view = new SandboxedFileSystem({
+        worker: route.worker,
+        scope: this.#scope,
+        maxReadFileBytes: this.#maxReadFileBytes,
+      });
+      this.#views.set(route.key, view);
+    }
+    return view;
+  }
+}

@@ -1,0 +1,115 @@
+import { describe, expect, test } from "bun:test";
+import * as fs from "node:fs/promises";
+import { FsService } from "../../src/fs/mod.ts";
+import { pathToUri } from "../../src/protocol/mod.ts";
+import { detectRuntime } from "../../src/runtime/mod.ts";
+import { NO_HOST_FEATURES } from "../../src/sandbox/mod.ts";
+import { b64, errorOf, tempDir, unb64 } from "./fs_test_helpers.ts";
+
+const runtime = await detectRuntime();
+const signal = new AbortController().signal;
+
+function service(): FsService & AsyncDisposable {
+  const fsService = new FsService(runtime, {
+    maxReadFileBytes: 1 << 20,
+    serverCwd: "/",
+    serverEnv: {},
+    hostFeatures: NO_HOST_FEATURES,
+  });
+  return Object.assign(fsService, { [Symbol.asyncDispose]: () => fsService.close() });
+}
+
+describe("FsService without a sandbox", () => {
+  test("takes file URIs and native paths and answers URIs", async () => {
+    await using dir = await tempDir();
+    await using fsService = service();
+    const connection = fsService.openConnection("s1");
+    await fs.mkdir(dir.join("a b"));
+    await connection.call(
+      "fs/writeFile",
+      { path: pathToUri(dir.join("a b/f")), dataBase64: b64("hi") },
+      signal,
+    );
+    expect(await connection.call("fs/readFile", { path: dir.join("a b/f"), sandbox: null }, signal)).toEqual({
+      dataBase64: b64("hi"),
+    });
+    const real = await fs.realpath(dir.path);
+    expect(await connection.call("fs/canonicalize", { path: `${pathToUri(dir.path)}/x/../a%20b` }, signal))
+      .toEqual({ path: pathToUri(`${real}/a b`) });
+  });
+
+  test("names the offending path member in -32602 errors", async () => {
+    await using dir = await tempDir();
+    await using fsService = service();
+    const connection = fsService.openConnection("s1");
+    expect(await errorOf(connection.call("fs/readFile", { path: "rel/dir" }, signal))).toEqual({
+      code: -32602,
+      kind: "InvalidParams",
+      message: 'path must be an absolute path or file URI, got "rel/dir"',
+    });
+    expect(
+      await errorOf(
+        connection.call("fs/copy", { sourcePath: "x", destinationPath: dir.path, recursive: true }, signal),
+      ),
+    ).toEqual({
+      code: -32602,
+      kind: "InvalidParams",
+      message: 'sourcePath must be an absolute path or file URI, got "x"',
+    });
+    expect(
+      await errorOf(
+        connection.call(
+          "fs/copy",
+          { sourcePath: dir.path, destinationPath: "http://h/x", recursive: true },
+          signal,
+        ),
+      ),
+    ).toEqual({
+      code: -32602,
+      kind: "InvalidParams",
+      message: 'destinationPath must be an absolute path or file URI, got "http://h/x"',
+    });
+  });
+
+  test("keeps handles per connection and closes them with the connection", async () => {
+    await using dir = await tempDir();
+    await using fsService = service();
+    await fs.writeFile(dir.join("f"), "abc");
+    const one = fsService.openConnection("s1");
+    const two = fsService.openConnection("s1");
+    await one.call("fs/open", { handleId: "h", path: dir.join("f") }, signal);
+    await two.call("fs/open", { handleId: "h", path: dir.join("f") }, signal);
+    expect(await one.call("fs/readBlock", { handleId: "h", offset: 0, len: 3 }, signal)).toEqual({
+      chunk: b64("abc"),
+      eof: true,
+    });
+    await one.close();
+    expect((await errorOf(one.call("fs/readBlock", { handleId: "h", offset: 0, len: 3 }, signal))).kind).toBe(
+      "UnknownHandle",
+    );
+    expect(unb64(
+      ((await two.call("fs/readBlock", { handleId: "h", offset: 1, len: 3 }, signal)) as {
+        chunk: string;
+      }).chunk,
+    )).toBe("bc");
+    await two.close();
+  });
+
+  test("checks the block length before the handle, as a known handle does", async () => {
+    await using fsService = service();
+    const connection = fsService.openConnection("s1");
+    expect(await errorOf(connection.call("fs/readBlock", { handleId: "nope", offset: 0, len: 0 }, signal)))
+      .toEqual({
+        code: -32600,
+        kind: "InvalidInput",
+        message: "file read block length must be between 1 and 1048576",
+      });
+    expect(await connection.call("fs/close", { handleId: "nope" }, signal)).toEqual({});
+  });
+
+  test("refuses a method that is not an fs method", async () => {
+    await using fsService = service();
+    const connection = fsService.openConnection("s1");
+    expect(connection.call("process/start", {}, signal)).rejects.toThrow(TypeError);
+  });
+});
