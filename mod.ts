@@ -68,9 +68,9 @@ async function runMode(runtime: Runtime, mode: "fs-worker" | "sandbox-exec", arg
   await run(runtime, mode, args);
 }
 
-function usageExit(runtime: Runtime, error: unknown): never {
+async function usageExit(runtime: Runtime, error: unknown): Promise<never> {
   if (!(error instanceof UsageError)) throw error;
-  runtime.writeStderr(`exec-server: ${error.message}\n`);
+  await runtime.writeStderr(`exec-server: ${error.message}\n`);
   return runtime.exit(2);
 }
 

@@ -1,6 +1,6 @@
-import { access, constants, stat } from "node:fs/promises";
+import { access, constants, open, stat } from "node:fs/promises";
 import { ErrorCode, RpcError } from "../protocol/mod.ts";
-import { osErrorText } from "./os_error_text.ts";
+import { osErrorText } from "../fs/mod.ts";
 
 /**
  * Finds the executable for `argv0` (PROTOCOL.md §5.2): a name with `/` is used as is (relative to
@@ -55,12 +55,34 @@ export function programError(argv0: string, errno: string, cause?: unknown): Rpc
 async function executableProblem(candidate: string): Promise<string | null> {
   try {
     const info = await stat(candidate);
-    if (!info.isFile()) return info.isDirectory() ? "EACCES" : "EACCES";
+    if (!info.isFile()) return "EACCES";
     await access(candidate, constants.X_OK);
-    return null;
+    return (await looksExecutable(candidate)) ? null : "ENOEXEC";
   } catch (error) {
     return errnoCode(error) ?? "ENOENT";
   }
+}
+
+/**
+ * Whether the kernel can execute the file: a `#!` script or an ELF image with a sane header.
+ * Checked here because Deno falls back to running such a file with `/bin/sh`, where execve (and
+ * Codex) answer ENOEXEC.
+ */
+async function looksExecutable(path: string): Promise<boolean> {
+  const header = new Uint8Array(64);
+  const file = await open(path, "r");
+  let length: number;
+  try {
+    length = (await file.read(header, 0, header.length, 0)).bytesRead;
+  } finally {
+    await file.close();
+  }
+  if (length >= 2 && header[0] === 0x23 && header[1] === 0x21) return true;
+  const elf = length >= 52 && header[0] === 0x7f && header[1] === 0x45 && header[2] === 0x4c &&
+    header[3] === 0x46;
+  const elfClass = header[4];
+  const byteOrder = header[5];
+  return elf && (elfClass === 1 || elfClass === 2) && (byteOrder === 1 || byteOrder === 2) && header[6] === 1;
 }
 
 /** The errno name of a Node-style error, if it has one. */

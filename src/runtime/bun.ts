@@ -332,9 +332,9 @@ class BunRuntime implements Runtime {
     return this.#stdout.write(data);
   }
 
-  writeStderr(text: string): void {
+  writeStderr(text: string): Promise<void> {
     this.#stderr ??= new SerialWriter(Bun.stderr.writer());
-    this.#stderr.write(new TextEncoder().encode(text)).catch(() => {
+    return this.#stderr.write(new TextEncoder().encode(text)).catch(() => {
       // stderr is gone: there is nowhere left to report that.
     });
   }

@@ -354,8 +354,8 @@ class DenoRuntime implements Runtime {
     return this.#stdout.write(data);
   }
 
-  writeStderr(text: string): void {
-    this.#stderr.write(new TextEncoder().encode(text)).catch(() => {
+  writeStderr(text: string): Promise<void> {
+    return this.#stderr.write(new TextEncoder().encode(text)).catch(() => {
       // stderr is gone: there is nowhere left to report that.
     });
   }

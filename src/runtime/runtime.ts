@@ -141,6 +141,6 @@ export interface Runtime {
   stdin(): ReadableStream<Uint8Array>;
   /** Writes to stdout; resolves when the bytes are accepted. */
   writeStdout(data: Uint8Array): Promise<void>;
-  /** Writes to stderr without waiting. */
-  writeStderr(text: string): void;
+  /** Writes to stderr; resolves once written (await it before `exit`), never rejects. */
+  writeStderr(text: string): Promise<void>;
 }

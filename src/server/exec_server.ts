@@ -45,7 +45,7 @@ export async function startExecServer(
   options: ServerOptions,
   services: ServerServices,
 ): Promise<RunningServer> {
-  const log = createLogger((line) => runtime.writeStderr(line), options.quiet);
+  const log = createLogger((line) => void runtime.writeStderr(line), options.quiet);
   const auth = await loadAuth(options);
   const serverCounter = new RunningCounter(options.maxProcesses);
   const registry = new SessionRegistry(runtime, {
