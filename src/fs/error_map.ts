@@ -176,3 +176,27 @@ export function errnoOf(error: unknown): string | null {
   if (info === null) return null;
   return canonicalName(info.name) ?? NAME_BY_NUMBER.get(info.number) ?? info.name;
 }
+
+/** A refusal by Deno's `--allow-read` / `--allow-write` fence. */
+export type FenceDenial =
+  | {
+    readonly access: "read" | "write";
+    /** The path Deno refused, as it names it. */
+    readonly path: string;
+  }
+  /** An operation the fence refuses whatever the path (Deno creates no symlinks under scoped grants). */
+  | { readonly access: "unscoped" };
+
+/**
+ * Recognises Deno's permission refusal (`NotCapable`: `Requires read access to "<path>", …`),
+ * which the sandbox worker meets before the kernel does; null for anything else.
+ */
+export function fenceDenial(error: unknown): FenceDenial | null {
+  if (!(error instanceof Error) || (error.name !== "NotCapable" && error.name !== "PermissionDenied")) {
+    return null;
+  }
+  const match = /^Requires (read|write) access to "(.*)"/.exec(error.message);
+  if (match === null) return /requires unscoped/.test(error.message) ? { access: "unscoped" } : null;
+  const path = match[2] ?? "";
+  return { access: match[1] === "write" ? "write" : "read", path };
+}

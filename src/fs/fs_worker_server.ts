@@ -3,7 +3,11 @@ import { ErrorCode, RpcError } from "../protocol/mod.ts";
 import { FS_PARAMS_SCHEMAS } from "../protocol/fs.ts";
 import type { FsMethod } from "../protocol/fs.ts";
 import type { Runtime } from "../runtime/mod.ts";
+import * as fs from "node:fs/promises";
 import { DirectFileSystem } from "./direct_file_system.ts";
+import { errnoError, errnoOf, fenceDenial } from "./error_map.ts";
+import type { FenceDenial } from "./error_map.ts";
+import { parentPath } from "./list_directory.ts";
 import { callFileSystem } from "./file_system.ts";
 import type { FsRequests } from "./file_system.ts";
 import { LineSplitter } from "./line_splitter.ts";
@@ -50,7 +54,9 @@ export async function runFsWorker(runtime: Runtime): Promise<void> {
         response = JSON.stringify({ id, result });
       }
     } catch (error) {
-      response = JSON.stringify({ id, error: toWorkerError(error, runtime) });
+      const denial = fenceDenial(error);
+      const reported = denial === null ? error : await kernelAnswer(denial);
+      response = JSON.stringify({ id, error: toWorkerError(reported, runtime) });
     }
     await writer.write(response);
   };
@@ -65,6 +71,27 @@ export async function runFsWorker(runtime: Runtime): Promise<void> {
   }
   await Promise.all(inflight);
   await Promise.all([...scopes.values()].map((fs) => fs.closeAll()));
+}
+
+/**
+ * The error the kernel's view gives where Deno's fence refused first, so a Deno worker answers
+ * like a Bun worker (PROTOCOL.md §8.7): a read is refused because the path is outside every
+ * readable root, so it is not visible; a write is Read-only file system where the path or its
+ * parent is visible, else not found; what the fence refuses on any path (creating a symlink) is
+ * Permission denied, as an operation Landlock refuses.
+ */
+async function kernelAnswer(denial: FenceDenial): Promise<RpcError> {
+  if (denial.access === "unscoped") return errnoError("EACCES");
+  if (denial.access === "read") return errnoError("ENOENT");
+  for (const candidate of [denial.path, parentPath(denial.path)]) {
+    try {
+      await fs.stat(candidate);
+      return errnoError("EROFS");
+    } catch (error) {
+      if (errnoOf(error) !== "ENOENT") return errnoError("ENOENT");
+    }
+  }
+  return errnoError("ENOENT");
 }
 
 /** Each method's params schema, seen as producing that method's `FileSystem` request. */

@@ -4,8 +4,16 @@
  */
 export { DEFAULT_MAX_READ_FILE_BYTES, DirectFileSystem } from "./direct_file_system.ts";
 export type { DirectFileSystemOptions } from "./direct_file_system.ts";
-export { errnoError, errnoOf, osError, osErrorInfo, osErrorText, toFsError } from "./error_map.ts";
-export type { OsErrorInfo } from "./error_map.ts";
+export {
+  errnoError,
+  errnoOf,
+  fenceDenial,
+  osError,
+  osErrorInfo,
+  osErrorText,
+  toFsError,
+} from "./error_map.ts";
+export type { FenceDenial, OsErrorInfo } from "./error_map.ts";
 export {
   FileHandleTable,
   MAX_BLOCK_BYTES,
