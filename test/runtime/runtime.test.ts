@@ -119,7 +119,7 @@ describe.each([["bun"], ["deno"]] as const)("runtime adapter on %s", (runtime: R
 
   test.concurrent("selfCommand re-runs this script", async () => {
     expect(await runCase(runtime, "selfCommand")).toEqual({
-      length: runtime === "bun" ? 2 : 4,
+      length: runtime === "bun" ? 2 : 5,
       endsWithFixture: true,
     });
   }, TIMEOUT_MS);
