@@ -1,3 +1,4 @@
+import { FS_PARAMS_SCHEMAS, FsService } from "./fs/mod.ts";
 import type { MethodSpec } from "./protocol/mod.ts";
 import type { Runtime } from "./runtime/mod.ts";
 import {
@@ -9,24 +10,32 @@ import {
 } from "./sandbox/mod.ts";
 import type { HostFeatures, SandboxResolution } from "./sandbox/mod.ts";
 import type { SandboxPlanner } from "./process/mod.ts";
+import { createLogger } from "./server/mod.ts";
 import type { ServerOptions, ServerServices } from "./server/mod.ts";
 
 /** Composes the sandbox planner and the fs service for the server. */
 export async function createServices(runtime: Runtime, options: ServerOptions): Promise<ServerServices> {
   const features = await detectHostFeatures(runtime);
   const serverEnv = runtime.env();
-  void options;
+  const log = createLogger((line) => void runtime.writeStderr(line), options.quiet);
+  const fs = new FsService(runtime, {
+    maxReadFileBytes: options.maxReadFileBytes,
+    serverCwd: runtime.cwd(),
+    serverEnv,
+    hostFeatures: features,
+    log: (message, detail) => log.error(message, detail),
+  });
   const fsMethods = new Map<string, MethodSpec>();
+  for (const [name, params] of Object.entries(FS_PARAMS_SCHEMAS)) {
+    fsMethods.set(name, { params, family: "filesystem" });
+  }
   return {
     planner: processPlanner(runtime, features, serverEnv),
     sandboxInfo: sandboxExtensionInfo(features),
     fsMethods,
-    openFsConnection: () => ({
-      call: () => Promise.reject(new Error("fs not wired")),
-      close: () => Promise.resolve(),
-    }),
-    closeSession: () => Promise.resolve(),
-    close: () => Promise.resolve(),
+    openFsConnection: (sessionId) => fs.openConnection(sessionId),
+    closeSession: (sessionId) => fs.closeSession(sessionId),
+    close: () => fs.close(),
   };
 }
 

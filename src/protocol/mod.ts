@@ -47,4 +47,4 @@ export {
 export type { EnvironmentInfo, Extensions, InitializeParams, InitializeResult } from "./session.ts";
 export { SandboxParamSchema } from "./sandbox_param.ts";
 export { expectedOneOf, formatSandboxIssues, SandboxSchema } from "./sandbox.ts";
-export type { Entry, Permissions, Sandbox, SandboxPolicy } from "./sandbox.ts";
+export type { Entry, Permissions, ReadOnlyAccess, Sandbox, SandboxPolicy } from "./sandbox.ts";

@@ -80,7 +80,9 @@ export function workerCommand(
       }
       const [subcommand, ...flags] = rest.slice(0, -1);
       const kept = flags.filter((flag) => !isDenoPermissionFlag(flag));
-      workerArgs = [subcommand ?? "run", ...kept, "--no-prompt", ...denoFence(policy), script, "fs-worker"];
+      // The fence must let Deno read its own sources: the runtime adapter is a dynamic import.
+      const fence = denoFence(policy, [projectRoot(script)]);
+      workerArgs = [subcommand ?? "run", ...kept, "--no-prompt", ...fence, script, "fs-worker"];
       exec.push(projectRoot(script), denoDir());
       break;
     }
@@ -121,11 +123,14 @@ function launcher(
   return { program, args: [...rest, "sandbox-exec", ...flags] };
 }
 
-/** `--allow-read` and `--allow-write` for the policy's roots; Deno reads `,,` as a literal comma. */
-function denoFence(policy: Policy): string[] {
+/**
+ * `--allow-read` and `--allow-write` for the policy's roots plus the worker's own sources (read
+ * only); Deno reads `,,` as a literal comma.
+ */
+function denoFence(policy: Policy, sources: readonly string[]): string[] {
   const list = (paths: readonly string[]): string =>
     paths.map((path) => path.replaceAll(",", ",,")).join(",");
-  const readable = [...new Set([...policy.readable, ...policy.writable])];
+  const readable = [...new Set([...policy.readable, ...policy.writable, ...sources])];
   const flags: string[] = [];
   if (readable.length > 0) flags.push(`--allow-read=${list(readable)}`);
   if (policy.writable.length > 0) flags.push(`--allow-write=${list(policy.writable)}`);

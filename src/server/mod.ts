@@ -10,3 +10,5 @@ export {
 } from "./options.ts";
 export type { CliCommand, ServerOptions } from "./options.ts";
 export type { FsPort } from "./server_context.ts";
+export { createLogger } from "./logger.ts";
+export type { Logger } from "./logger.ts";
