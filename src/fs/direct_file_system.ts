@@ -19,7 +19,7 @@ import type {
   FsReadDirectoryResult,
   FsReadFileResult,
   FsWalkResult,
-} from "../protocol/fs.ts";
+} from "../protocol/mod.ts";
 import { copyPath } from "./copy.ts";
 import { errnoOf, toFsError } from "./error_map.ts";
 import { FileHandleTable, MAX_BLOCK_BYTES } from "./file_handle_table.ts";

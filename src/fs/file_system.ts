@@ -21,7 +21,7 @@ import type {
   FsWalkResult,
   FsWriteBlockParams,
   FsWriteFileParams,
-} from "../protocol/fs.ts";
+} from "../protocol/mod.ts";
 
 /**
  * The params of each fs method as a `FileSystem` takes them: the wire params without `sandbox`,

@@ -1,6 +1,6 @@
 import { parsePathUri } from "../protocol/mod.ts";
-import { FS_PARAMS_SCHEMAS } from "../protocol/fs.ts";
-import type { FsMethod } from "../protocol/fs.ts";
+import { FS_PARAMS_SCHEMAS } from "../protocol/mod.ts";
+import type { FsMethod } from "../protocol/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
 import { resolveSandbox, workerCommand } from "../sandbox/mod.ts";
 import type { HostFeatures, Policy, SandboxContext } from "../sandbox/mod.ts";

@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError } from "../protocol/mod.ts";
-import { FS_RESULT_SCHEMAS } from "../protocol/fs.ts";
-import type { FsMethod } from "../protocol/fs.ts";
+import { FS_RESULT_SCHEMAS } from "../protocol/mod.ts";
+import type { FsMethod } from "../protocol/mod.ts";
 import type { PipeChild, Runtime } from "../runtime/mod.ts";
 import type { FsRequests, FsResults } from "./file_system.ts";
 import { LineSplitter } from "./line_splitter.ts";

@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { ErrorCode, RpcError } from "../protocol/mod.ts";
-import { FS_PARAMS_SCHEMAS } from "../protocol/fs.ts";
-import type { FsMethod } from "../protocol/fs.ts";
+import { FS_PARAMS_SCHEMAS } from "../protocol/mod.ts";
+import type { FsMethod } from "../protocol/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
 import * as fs from "node:fs/promises";
 import { DirectFileSystem } from "./direct_file_system.ts";

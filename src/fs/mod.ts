@@ -40,5 +40,5 @@ export {
   WorkerResponseSchema,
 } from "./worker_protocol.ts";
 export type { WorkerError, WorkerMethod, WorkerRequest, WorkerResponse } from "./worker_protocol.ts";
-export { FS_METHODS, FS_PARAMS_SCHEMAS, FS_RESULT_SCHEMAS } from "../protocol/fs.ts";
-export type { FsMethod } from "../protocol/fs.ts";
+export { FS_METHODS, FS_PARAMS_SCHEMAS, FS_RESULT_SCHEMAS } from "../protocol/mod.ts";
+export type { FsMethod } from "../protocol/mod.ts";

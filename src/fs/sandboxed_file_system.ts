@@ -7,7 +7,7 @@ import type {
   FsReadDirectoryResult,
   FsReadFileResult,
   FsWalkResult,
-} from "../protocol/fs.ts";
+} from "../protocol/mod.ts";
 import type { FileSystem, FsRequests } from "./file_system.ts";
 import type { FsWorker } from "./fs_worker.ts";
 

@@ -1,6 +1,6 @@
 import * as fs from "node:fs/promises";
 import { pathToUri } from "../protocol/mod.ts";
-import type { FsWalkEntry, FsWalkError, FsWalkOptions, FsWalkResult } from "../protocol/fs.ts";
+import type { FsWalkEntry, FsWalkError, FsWalkOptions, FsWalkResult } from "../protocol/mod.ts";
 import { osError } from "./error_map.ts";
 import { joinPath, listDirectory } from "./list_directory.ts";
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ErrorCode } from "../protocol/mod.ts";
 import type { ErrorKind } from "../protocol/mod.ts";
-import { FS_METHODS } from "../protocol/fs.ts";
+import { FS_METHODS } from "../protocol/mod.ts";
 
 /**
  * The fs worker's NDJSON stdio protocol: one request object per line on its stdin, one response
