@@ -7,6 +7,11 @@ import { type LogChunk, MAX_CHUNK_BYTES, OutputLog } from "./output_log.ts";
 import { StdinQueue } from "./stdin_queue.ts";
 import { WriteIdMemory } from "./write_id_memory.ts";
 
+/** How long `exited` waits for output still in flight at the exit (see `#finish`). */
+const EXIT_ORDER_GRACE_MS = 25;
+/** Marks a read that has not settled within the current turn (see `#pump`). */
+const NOT_READY: Promise<"notReady"> = Promise.resolve("notReady");
+
 /** Signal numbers used by the manager itself. */
 const SIGHUP = 1;
 const SIGKILL = 9;
@@ -170,12 +175,27 @@ export class ManagedProcess {
   async #pump(stream: ReadableStream<Uint8Array>, name: StreamName): Promise<void> {
     const reader = stream.getReader();
     try {
+      let pending = reader.read();
       for (;;) {
         const gate = this.#events.flowReady();
         if (gate !== null) await gate;
-        const { value, done } = await reader.read();
-        if (done) return;
-        this.#append(name, value);
+        const first = await pending;
+        if (first.done) return;
+        let bytes = first.value;
+        pending = reader.read();
+        // Merge what the stream already holds into one chunk: a busy server otherwise turns a
+        // fast writer's output into many small chunks, each paying for its own notification.
+        while (bytes.byteLength < MAX_CHUNK_BYTES) {
+          const next = await Promise.race([pending, NOT_READY]);
+          if (next === "notReady") break;
+          if (next.done) {
+            this.#append(name, bytes);
+            return;
+          }
+          bytes = concatBytes(bytes, next.value);
+          pending = reader.read();
+        }
+        this.#append(name, bytes);
       }
     } catch (error) {
       if (this.#failure === null) {
@@ -200,6 +220,17 @@ export class ManagedProcess {
 
   async #finish(exited: Promise<ExitStatus>, outputDone: Promise<unknown>): Promise<void> {
     const status = await exited;
+    // Output written before the exit is usually still in flight in the pipes; give it a moment
+    // to arrive so `exited` follows it, as clients expect. Descendants holding the pipes open
+    // cost at most this grace; the timer is cleared as soon as the output ends.
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      outputDone,
+      new Promise<void>((resolve) => {
+        grace = setTimeout(resolve, EXIT_ORDER_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(grace);
     this.#exitCode = status.signal !== null ? 128 + status.signal : (status.code ?? 0);
     this.#sandboxDenied = this.sandboxed && this.#exitCode !== 0 &&
       (this.#exitCode === 159 || (this.#scanner?.found ?? false));
@@ -329,4 +360,11 @@ export class ManagedProcess {
       // The group is already gone (ESRCH): nothing left to signal.
     }
   }
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a, 0);
+  out.set(b, a.byteLength);
+  return out;
 }
