@@ -94,6 +94,11 @@ function confineAndExec(sys: Sys, args: LauncherArgs): never {
     }
   }
   try {
+    dropCapabilities(sys);
+  } catch (error) {
+    return fail(sys, SANDBOX_EXIT.noNewPrivs, `capabilities: ${messageOf(error)}`);
+  }
+  try {
     sys.call("prctl", [PR_SET_NO_NEW_PRIVS, 1n, 0n, 0n, 0n]);
   } catch (error) {
     return fail(sys, SANDBOX_EXIT.noNewPrivs, `no_new_privs: ${messageOf(error)}`);
@@ -131,6 +136,66 @@ function confineAndExec(sys: Sys, args: LauncherArgs): never {
   const errno = Number(-result);
   const error = new SyscallError("execve", errno, args.program);
   return fail(sys, errno === ENOENT ? SANDBOX_EXIT.notFound : SANDBOX_EXIT.exec, error.message);
+}
+
+/**
+ * Capabilities a sandboxed root keeps: the file-ownership and permission overrides a root
+ * program expects inside its writable roots, changing its own ids, signals (Landlock scopes
+ * them to the sandbox), low ports and audit messages. Every other one (CAP_SYS_ADMIN,
+ * CAP_SYS_RAWIO, CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_MODULE, CAP_SYS_TIME, CAP_SYSLOG,
+ * CAP_DAC_READ_SEARCH, CAP_MKNOD, CAP_SETFCAP, CAP_SYS_NICE, CAP_SYS_RESOURCE, …) acts on the
+ * host beyond the sandbox's view and is dropped from the bounding set, so even a root `execve`
+ * cannot get it back.
+ */
+export const KEPT_CAPABILITIES: readonly number[] = [
+  0, // CAP_CHOWN
+  1, // CAP_DAC_OVERRIDE
+  3, // CAP_FOWNER
+  4, // CAP_FSETID
+  5, // CAP_KILL
+  6, // CAP_SETGID
+  7, // CAP_SETUID
+  10, // CAP_NET_BIND_SERVICE
+  29, // CAP_AUDIT_WRITE
+];
+
+const PR_CAPBSET_READ = 23n;
+const PR_CAPBSET_DROP = 24n;
+const PR_CAP_AMBIENT = 47n;
+const PR_CAP_AMBIENT_CLEAR_ALL = 4n;
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+const EINVAL = 22n;
+
+/**
+ * Drops every capability but `KEPT_CAPABILITIES` from the bounding, ambient, inheritable,
+ * permitted and effective sets of the calling thread (before `no_new_privs` and seccomp, which
+ * leave `capset` and `prctl` allowed anyway).
+ */
+function dropCapabilities(sys: Sys): void {
+  const kept = new Set(KEPT_CAPABILITIES);
+  for (let cap = 0n; cap < 64n; cap++) {
+    const present = sys.try("prctl", [PR_CAPBSET_READ, cap, 0n, 0n, 0n]);
+    if (present === -EINVAL) break; // Past the kernel's last capability.
+    if (present === 1n && !kept.has(Number(cap))) {
+      sys.call("prctl", [PR_CAPBSET_DROP, cap, 0n, 0n, 0n], `drop ${cap}`);
+    }
+  }
+  sys.call("prctl", [PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0n, 0n, 0n], "ambient");
+  const header = new Uint8Array(8);
+  new DataView(header.buffer).setUint32(0, LINUX_CAPABILITY_VERSION_3, true);
+  const data = new Uint8Array(24);
+  sys.call("capget", [sys.buffer(header), sys.buffer(data)]);
+  const view = new DataView(data.buffer);
+  const mask = [0, 0];
+  for (const cap of kept) mask[cap >> 5] = (mask[cap >> 5] ?? 0) | (1 << (cap & 31));
+  for (let word = 0; word < 2; word++) {
+    const permitted = view.getUint32(word * 12 + 4, true) & (mask[word] ?? 0);
+    view.setUint32(word * 12, permitted, true); // effective
+    view.setUint32(word * 12 + 4, permitted, true); // permitted
+    view.setUint32(word * 12 + 8, 0, true); // inheritable
+  }
+  new DataView(header.buffer).setUint32(4, 0, true);
+  sys.call("capset", [sys.buffer(header), sys.buffer(data)]);
 }
 
 /** Tries each layer in this (throw-away) process and reports which ones work. */

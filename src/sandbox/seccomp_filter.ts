@@ -19,7 +19,14 @@ const AF_UNIX = 1;
 const X32_SYSCALL_BIT = 0x40000000;
 
 /** Offsets in `struct seccomp_data`. */
-export const SECCOMP_DATA = { nr: 0, arch: 4, arg0Low: 16 } as const;
+export const SECCOMP_DATA = {
+  nr: 0,
+  arch: 4,
+  arg0Low: 16,
+  arg1Low: 24,
+  arg2Low: 32,
+  arg2High: 36,
+} as const;
 
 /** Namespace flags a sandboxed `clone` may not carry (CLONE_NEWTIME is a clone3/unshare flag). */
 export const CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 |
@@ -67,12 +74,36 @@ export const ALWAYS_DENIED: readonly SyscallName[] = [
   "io_uring_setup",
   "io_uring_enter",
   "io_uring_register",
+  // Host-wide effects a sandboxed root could otherwise have: process accounting of every
+  // process, disk quotas, hanging up terminals.
+  "acct",
+  "quotactl",
+  "vhangup",
 ];
+
+/**
+ * Calls that act on another process (or every process of a user) by number, where neither
+ * Landlock nor the mount namespace sees the target: they are allowed on the caller only.
+ * Without this a sandboxed program could `prlimit --pid <server> --nofile=0:0`, renice the
+ * server or pin it to one CPU (same uid needs no capability).
+ */
+export const SELF_ONLY: readonly SyscallName[] = [
+  "prlimit64",
+  "setpriority",
+  "sched_setaffinity",
+  "sched_setscheduler",
+  "sched_setparam",
+  "sched_setattr",
+  "ioprio_set",
+];
+
+const PRIO_USER = 2;
+const IOPRIO_WHO_USER = 3;
 
 /**
  * The filter: a foreign architecture is killed; the `ALWAYS_DENIED` calls and namespace-creating
  * `clone` fail with EPERM; `clone3` fails with ENOSYS (its flags are behind a pointer, and libc
- * falls back to `clone`); with the network off, `socket` and `socketpair` of any family but
+ * falls back to `clone`); the `SELF_ONLY` calls fail with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of any family but
  * AF_UNIX fail with EPERM. Everything else is allowed.
  */
 export function seccompProgram(arch: LibcArch, options: { network: boolean }): BpfInstruction[] {
@@ -86,6 +117,14 @@ export function seccompProgram(arch: LibcArch, options: { network: boolean }): B
   if (arch === "x86_64") ops.push({ op: "jge", k: X32_SYSCALL_BIT, then: "eperm", else: null });
   for (const name of ALWAYS_DENIED) ops.push({ op: "jeq", k: nr(name), then: "eperm", else: null });
   ops.push({ op: "jeq", k: nr("clone"), then: "clone", else: null });
+  ops.push({ op: "jeq", k: nr("prlimit64"), then: "prlimit", else: null });
+  ops.push({ op: "jeq", k: nr("setpriority"), then: "priority", else: null });
+  ops.push({ op: "jeq", k: nr("ioprio_set"), then: "ioprio", else: null });
+  for (
+    const name of ["sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr"] as const
+  ) {
+    ops.push({ op: "jeq", k: nr(name), then: "self", else: null });
+  }
   ops.push({ op: "jeq", k: nr("clone3"), then: "enosys", else: null });
   if (!options.network) {
     ops.push({ op: "jeq", k: nr("socket"), then: "socket", else: null });
@@ -96,6 +135,29 @@ export function seccompProgram(arch: LibcArch, options: { network: boolean }): B
     { op: "label", name: "clone" },
     { op: "ld", offset: SECCOMP_DATA.arg0Low },
     { op: "jset", k: CLONE_NAMESPACE_FLAGS, then: "eperm", else: "allow" },
+    // prlimit64(pid, resource, new, old): reading another process's limits is harmless.
+    { op: "label", name: "prlimit" },
+    { op: "ld", offset: SECCOMP_DATA.arg0Low },
+    { op: "jeq", k: 0, then: "allow", else: null },
+    { op: "ld", offset: SECCOMP_DATA.arg2Low },
+    { op: "jeq", k: 0, then: null, else: "eperm" },
+    { op: "ld", offset: SECCOMP_DATA.arg2High },
+    { op: "jeq", k: 0, then: "allow", else: "eperm" },
+    // setpriority(which, who, prio): the caller (who 0) or its own process group, never a user.
+    { op: "label", name: "priority" },
+    { op: "ld", offset: SECCOMP_DATA.arg0Low },
+    { op: "jeq", k: PRIO_USER, then: "eperm", else: "who" },
+    // ioprio_set(which, who, prio): the same rule.
+    { op: "label", name: "ioprio" },
+    { op: "ld", offset: SECCOMP_DATA.arg0Low },
+    { op: "jeq", k: IOPRIO_WHO_USER, then: "eperm", else: "who" },
+    { op: "label", name: "who" },
+    { op: "ld", offset: SECCOMP_DATA.arg1Low },
+    { op: "jeq", k: 0, then: "allow", else: "eperm" },
+    // sched_set*(pid, ...): pid 0 is the calling thread.
+    { op: "label", name: "self" },
+    { op: "ld", offset: SECCOMP_DATA.arg0Low },
+    { op: "jeq", k: 0, then: "allow", else: "eperm" },
   );
   if (!options.network) {
     ops.push(

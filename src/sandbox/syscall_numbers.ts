@@ -65,7 +65,19 @@ export type SyscallName =
   | "close_range"
   | "landlock_create_ruleset"
   | "landlock_add_rule"
-  | "landlock_restrict_self";
+  | "landlock_restrict_self"
+  | "prlimit64"
+  | "setpriority"
+  | "sched_setaffinity"
+  | "sched_setscheduler"
+  | "sched_setparam"
+  | "sched_setattr"
+  | "ioprio_set"
+  | "acct"
+  | "quotactl"
+  | "vhangup"
+  | "capget"
+  | "capset";
 
 /** Numbers of one architecture's system calls plus its `AUDIT_ARCH_*` value. */
 export interface SyscallTable {
@@ -137,6 +149,18 @@ const X86_64: SyscallTable = {
     landlock_create_ruleset: 444,
     landlock_add_rule: 445,
     landlock_restrict_self: 446,
+    prlimit64: 302,
+    setpriority: 141,
+    sched_setaffinity: 203,
+    sched_setscheduler: 144,
+    sched_setparam: 142,
+    sched_setattr: 314,
+    ioprio_set: 251,
+    acct: 163,
+    quotactl: 179,
+    vhangup: 153,
+    capget: 125,
+    capset: 126,
   },
 };
 
@@ -204,6 +228,18 @@ const AARCH64: SyscallTable = {
     landlock_create_ruleset: 444,
     landlock_add_rule: 445,
     landlock_restrict_self: 446,
+    prlimit64: 261,
+    setpriority: 140,
+    sched_setaffinity: 122,
+    sched_setscheduler: 119,
+    sched_setparam: 118,
+    sched_setattr: 274,
+    ioprio_set: 30,
+    acct: 89,
+    quotactl: 60,
+    vhangup: 58,
+    capget: 90,
+    capset: 91,
   },
 };
 

@@ -150,6 +150,37 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
     expect(verdict(true, nr.clone3)).toBe(ENOSYS);
   });
 
+  test("seccompProgram denies host-wide accounting, quota and hangup calls", () => {
+    for (const name of ["acct", "quotactl", "vhangup"] as const) {
+      expect(verdict(true, nr[name])).toBe(EPERM);
+      expect(verdict(false, nr[name])).toBe(EPERM);
+    }
+  });
+
+  test("seccompProgram lets limits, priorities and affinity target the caller only", () => {
+    const OTHER = 4242;
+    const POINTER = 0x7ffd_0000;
+    // prlimit64(pid, resource, new, old): setting needs pid 0; reading another's is allowed.
+    expect(verdict(true, nr.prlimit64, [0, 7, POINTER, 0])).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(true, nr.prlimit64, [OTHER, 7, 0, POINTER])).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(true, nr.prlimit64, [OTHER, 7, POINTER, 0])).toBe(EPERM);
+    expect(verdict(false, nr.prlimit64, [OTHER, 7, 2 ** 40, 0])).toBe(EPERM);
+    // setpriority(which, who, prio) and ioprio_set(which, who, prio).
+    expect(verdict(true, nr.setpriority, [0, 0, 10])).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(true, nr.setpriority, [1, 0, 10])).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(true, nr.setpriority, [0, OTHER, 10])).toBe(EPERM);
+    expect(verdict(true, nr.setpriority, [2, 0, 10])).toBe(EPERM);
+    expect(verdict(true, nr.ioprio_set, [1, 0, 0])).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(true, nr.ioprio_set, [1, OTHER, 0])).toBe(EPERM);
+    expect(verdict(true, nr.ioprio_set, [3, 0, 0])).toBe(EPERM);
+    for (
+      const name of ["sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr"] as const
+    ) {
+      expect(verdict(false, nr[name], [0, 8, POINTER])).toBe(SECCOMP_RET.ALLOW);
+      expect(verdict(false, nr[name], [OTHER, 8, POINTER])).toBe(EPERM);
+    }
+  });
+
   if (arch === "x86_64") {
     test("seccompProgram denies x32 system calls", () => {
       expect(verdict(true, 0x40000000 + 1)).toBe(EPERM);

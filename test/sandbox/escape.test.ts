@@ -292,6 +292,70 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName, self) => {
     }
   });
 
+  test("denies ptrace attach to a sibling and a sandboxed unshare -r", async () => {
+    const sibling = Bun.spawn(["sleep", "30"]);
+    try {
+      const result = await sh(
+        hidden(true),
+        `strace -p ${sibling.pid} -e trace=none -o /dev/null && echo traced; unshare -r true && echo unshared`,
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.out).toContain("Operation not permitted");
+      expect(result.out).not.toContain("traced");
+      expect(result.out).not.toContain("unshared");
+      expect(await readFile(`/proc/${sibling.pid}/status`, "utf8")).toContain("TracerPid:\t0\n");
+    } finally {
+      sibling.kill();
+      await sibling.exited;
+    }
+  });
+
+  test("denies changing another process's limits, priority, affinity and io priority", async () => {
+    const sibling = Bun.spawn(["sleep", "30"]);
+    const observe = async (): Promise<string> => {
+      const limits = await readFile(`/proc/${sibling.pid}/limits`, "utf8");
+      const stat = (await readFile(`/proc/${sibling.pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
+      const status = await readFile(`/proc/${sibling.pid}/status`, "utf8");
+      // Fields of stat after the name: priority, nice (16, 17 counted from the state).
+      return [limits, stat[15], stat[16], status.match(/Cpus_allowed_list:.*/)?.[0]].join("|");
+    };
+    try {
+      const before = await observe();
+      for (const network of [false, true]) {
+        const result = await sh(
+          hidden(network),
+          `prlimit --pid ${sibling.pid} --nofile=3:3 && echo limited; ` +
+            `renice -n 7 -p ${sibling.pid} && echo reniced; ` +
+            `taskset -p 1 ${sibling.pid} && echo pinned; ` +
+            `ionice -c 3 -p ${sibling.pid} && echo idled; ` +
+            `prlimit --nofile=100:100 sh -c 'ulimit -n'; nice -n 3 sh -c 'echo own nice ok'`,
+        );
+        expect(result.out).not.toMatch(/limited|reniced|pinned|idled/);
+        expect(result.out.match(/Operation not permitted/g)?.length).toBe(4);
+        expect(result.out).toContain("100\nown nice ok\n");
+      }
+      expect(await observe()).toBe(before);
+    } finally {
+      sibling.kill();
+      await sibling.exited;
+    }
+  });
+
+  test("keeps only the file-ownership capabilities of root", async () => {
+    if (process.getuid?.() !== 0) throw new Error("this case needs root, as CI runs it");
+    const result = await sh(
+      hidden(true),
+      "grep -E '^Cap(Eff|Prm|Bnd|Inh|Amb):' /proc/self/status; " +
+        "touch owned; chown 1234:1234 owned && chmod 640 owned && echo chowned",
+    );
+    // CAP_CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, NET_BIND_SERVICE, AUDIT_WRITE.
+    expect(result).toEqual({
+      code: 0,
+      out: "CapInh:\t0000000000000000\nCapPrm:\t00000000200004fb\nCapEff:\t00000000200004fb\n" +
+        "CapBnd:\t00000000200004fb\nCapAmb:\t0000000000000000\nchowned\n",
+    });
+  });
+
   test("still allows chmod +x, running and touch inside the writable root", async () => {
     const result = await sh(
       hidden(),
