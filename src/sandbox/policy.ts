@@ -80,7 +80,7 @@ export async function resolveSandbox(
   const network = context.network === "forceOff" ? false : built.network;
   const policy = built.fixed === undefined ? reduceRules(built.rules, network) : { ...built.fixed, network };
   checkEnforceable(policy, built.rules, features);
-  return enforced(policy);
+  return enforced(policy, await hiddenPathsIdentity(policy));
 }
 
 /**
@@ -105,8 +105,33 @@ export function policyKey(policy: Policy): string {
   ]);
 }
 
-function enforced(policy: Policy): SandboxResolution {
-  return Object.freeze({ kind: "enforced", policy: Object.freeze(policy), key: policyKey(policy) });
+function enforced(policy: Policy, identity = ""): SandboxResolution {
+  const key = policyKey(policy) + identity;
+  return Object.freeze({ kind: "enforced", policy: Object.freeze(policy), key });
+}
+
+/**
+ * What the denied and read-only paths are right now (file identity and birth, or missing).
+ * The launcher covers them with mounts when a worker starts; a path the host later replaces
+ * (an editor's save renames a new `.env` over the old one, `rm -rf` and `mkdir`) is a new inode
+ * whose cover the kernel detaches in every other namespace, and a path missing at start was
+ * never covered. Keying workers by this identity makes such a change start a new worker with
+ * fresh covers instead of reusing one that would now show the path.
+ */
+async function hiddenPathsIdentity(policy: Policy): Promise<string> {
+  const paths = [...policy.denied, ...policy.readOnly];
+  if (paths.length === 0) return "";
+  const parts = await Promise.all(paths.map(async (path) => {
+    try {
+      const info = await lstat(path, { bigint: true });
+      const born = info.birthtimeNs > 0n ? info.birthtimeNs : info.ctimeNs;
+      return `${info.dev}:${info.ino}:${born}`;
+    } catch {
+      // Missing (or unreachable): nothing to cover yet.
+      return "-";
+    }
+  }));
+  return `|${parts.join(",")}`;
 }
 
 interface Built {

@@ -165,6 +165,49 @@ for (const name of ["bun", "deno"] as const) {
       await w.outsideUnchanged();
     });
 
+    test.concurrent("a denied path the host replaces or creates later stays hidden", async () => {
+      await using w = await world(name);
+      const env = `${w.inside}/.env`;
+      const later = `${w.inside}/later.key`;
+      await fs.writeFile(env, "TOKEN=one");
+      const entry = (path: string, access: string) => ({ path: { type: "path", path }, access });
+      const sandbox = {
+        permissions: {
+          type: "managed",
+          file_system: {
+            type: "restricted",
+            entries: [
+              { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
+              entry(w.inside, "write"),
+              entry(env, "deny"),
+              entry(later, "none"),
+            ],
+          },
+          network: "restricted",
+        },
+        windowsSandboxLevel: "disabled",
+      };
+      const read = async (path: string): Promise<string> => {
+        try {
+          const result = await w.connection.call("fs/readFile", { path, sandbox }, signal);
+          return unb64((result as { dataBase64: string }).dataBase64);
+        } catch (error) {
+          return JSON.stringify(await errorOf(Promise.reject(error)));
+        }
+      };
+      expect(await read(env)).not.toContain("TOKEN");
+      expect(await read(later)).not.toContain("TOKEN");
+      // An editor's save: a new file renamed over the denied one, while the worker lives.
+      await fs.writeFile(`${w.inside}/.env.tmp`, "TOKEN=two");
+      await fs.rename(`${w.inside}/.env.tmp`, env);
+      await fs.writeFile(later, "TOKEN=three");
+      expect(await read(env)).not.toContain("TOKEN");
+      expect(await read(later)).not.toContain("TOKEN");
+      expect(await fs.readFile(env, "utf8")).toBe("TOKEN=two");
+      expect(await fs.readFile(later, "utf8")).toBe("TOKEN=three");
+      await w.outsideUnchanged();
+    });
+
     test.concurrent("reads and writes through a file symlink leading out are denied", async () => {
       await using w = await world(name);
       await fs.symlink(w.secret, `${w.inside}/link`);
