@@ -3,6 +3,7 @@ import type { Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { ErrorCode, RpcError } from "../protocol/mod.ts";
+import { errnoError } from "./error_map.ts";
 
 /** Linux `O_PATH`: a descriptor that names a file without opening it for I/O (no device side effects). */
 const O_PATH = 0o10000000;
@@ -60,6 +61,9 @@ export async function statThroughOpen(path: string): Promise<Stats> {
   const probe = await fs.open(path, O_PATH);
   try {
     const stat = await probe.stat();
+    // Deno's `--allow-read` fence resolves links itself and, when the target is not visible,
+    // opens the link (O_NOFOLLOW): a link that leads nowhere visible is not found (§7.6).
+    if (stat.isSymbolicLink()) throw errnoError("ENOENT");
     if ((stat.isFile() || stat.isDirectory()) && await reopenWorks()) {
       const flags = constants.O_RDONLY | O_NOBLOCK_NOCTTY | (stat.isDirectory() ? constants.O_DIRECTORY : 0);
       const checked = await fs.open(`/proc/self/fd/${probe.fd}`, flags);

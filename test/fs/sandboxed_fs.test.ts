@@ -165,6 +165,21 @@ for (const name of ["bun", "deno"] as const) {
       await w.outsideUnchanged();
     });
 
+    test.concurrent("getMetadata through a symlink leading out is not found", async () => {
+      await using w = await world(name);
+      await fs.symlink(w.secret, `${w.inside}/mlink`);
+      await fs.symlink(w.outside, `${w.inside}/mdlink`);
+      await fs.symlink(`${w.readonly}/r`, `${w.inside}/rlink`);
+      expect(await errorOf(w.call("fs/getMetadata", { path: `${w.inside}/mlink` }))).toEqual(OS.ENOENT);
+      expect(await errorOf(w.call("fs/getMetadata", { path: `${w.inside}/mdlink` }))).toEqual(OS.ENOENT);
+      expect(await w.call("fs/getMetadata", { path: `${w.inside}/rlink` })).toMatchObject({
+        isFile: true,
+        isSymlink: true,
+        size: 7,
+      });
+      await w.outsideUnchanged();
+    });
+
     test.concurrent("a denied path the host replaces or creates later stays hidden", async () => {
       await using w = await world(name);
       const env = `${w.inside}/.env`;
