@@ -10,6 +10,7 @@ import {
   toWireError,
 } from "../rpc/mod.ts";
 import type { RequestId } from "../rpc/mod.ts";
+import { BACKLOG_HIGH_BYTES, BACKLOG_LOW_BYTES } from "./session.ts";
 import type { Session, SessionPeer } from "./session.ts";
 import type { FsPort, ServerContext } from "./server_context.ts";
 import { runMethod } from "./handlers.ts";
@@ -46,6 +47,8 @@ export class Connection implements SessionPeer {
   #closed = false;
   #evicted = false;
   #fs: FsPort | null = null;
+  /** Resolved when the outbound backlog falls below the low mark, or the transport goes away. */
+  #drain: PromiseWithResolvers<void> | null = null;
 
   constructor(transport: Transport, context: ServerContext) {
     this.#transport = transport;
@@ -55,12 +58,16 @@ export class Connection implements SessionPeer {
   /** Handles one incoming message (a frame's text or a line). */
   receive(text: string): void {
     if (this.#closed) return;
-    if (this.#state === "ready" && this.#queued === 0) {
+    if (this.#state === "ready" && this.#queued === 0 && !this.#congested()) {
       void this.#handle(text);
       return;
     }
     this.#queued++;
     this.#sequential = this.#sequential.then(async () => {
+      // A client that stops reading while it keeps sending would otherwise have every reply
+      // (a 1 MiB process/read, a file) buffered without bound: hold its requests, in order,
+      // until it drains what it was sent (§5.12 applies the same marks to output).
+      if (this.#congested()) await this.#drained();
       this.#queued--;
       if (this.#closed) return;
       const pending = this.#handle(text);
@@ -77,6 +84,7 @@ export class Connection implements SessionPeer {
   closed(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#openDrain();
     for (const controller of this.#inflight.values()) controller.abort(new Error("connection closed"));
     this.#inflight.clear();
     void this.#fs?.close().catch((error: unknown) =>
@@ -87,6 +95,7 @@ export class Connection implements SessionPeer {
 
   /** The transport's outbound buffer drained. */
   drained(): void {
+    if (this.#transport.backlog() < BACKLOG_LOW_BYTES) this.#openDrain();
     this.#session?.drained(this);
   }
 
@@ -115,6 +124,21 @@ export class Connection implements SessionPeer {
   /** Sends a notification built from an object (used rarely; hot paths use `notify`). */
   sendNotification(method: string, params: unknown): void {
     if (!this.#closed) this.#transport.send(notificationFrame(method, params, this.#jsonrpc === true));
+  }
+
+  #congested(): boolean {
+    return this.#transport.backlog() > BACKLOG_HIGH_BYTES;
+  }
+
+  #drained(): Promise<void> {
+    this.#drain ??= Promise.withResolvers<void>();
+    return this.#drain.promise;
+  }
+
+  #openDrain(): void {
+    const drain = this.#drain;
+    this.#drain = null;
+    drain?.resolve();
   }
 
   async #handle(text: string): Promise<void> {

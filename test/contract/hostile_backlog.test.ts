@@ -1,0 +1,71 @@
+import { describe, expect, test } from "bun:test";
+import { readFile } from "node:fs/promises";
+import { RawSocket } from "../helpers/raw_socket.ts";
+import { RUNTIMES, startServer } from "../helpers/server.ts";
+import type { TestServer } from "../helpers/server.ts";
+import { startParams } from "../helpers/shared_server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const LOG_BYTES = 262_144;
+const READS = 300;
+const MIB = 1024 * 1024;
+
+async function rssOf(server: TestServer): Promise<number> {
+  const status = await readFile(`/proc/${server.child.pid ?? 0}/status`, "utf8");
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? "0") * 1024;
+}
+
+async function messagesReceived(server: TestServer): Promise<number> {
+  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  return Number(/^exec_server_messages_received_total (\d+)$/m.exec(text)?.[1] ?? "0");
+}
+
+describe.each(RUNTIMES)("a client that stops reading on %s", (runtime) => {
+  test("gets every reply once it reads again, while the server holds its requests", async () => {
+    await using server = await startServer({
+      runtime,
+      args: ["--retained-output-bytes", String(LOG_BYTES)],
+    });
+    await using dir = await tempDir();
+    await using raw = await RawSocket.upgrade(server.url);
+    raw.send(JSON.stringify({ id: "init", method: "initialize", params: { clientName: "slow" } }));
+    await raw.waitForMessage((message) => message["id"] === "init");
+    raw.send(JSON.stringify({ method: "initialized", params: {} }));
+    const start = startParams("log", ["head", "-c", String(LOG_BYTES), "/dev/zero"], dir.uri);
+    raw.send(JSON.stringify({ id: "start", method: "process/start", params: start }));
+    await raw.waitForMessage((message) => message["method"] === "process/closed");
+    const baseline = await rssOf(server);
+    const before = await messagesReceived(server);
+
+    // Each read answers with the whole 256 KiB log (350 KB of JSON): 100 MB unread in all.
+    raw.socket.pause();
+    for (let i = 0; i < READS; i++) {
+      raw.send(JSON.stringify({ id: i, method: "process/read", params: { processId: "log" } }));
+    }
+    // The server has taken in every read once its message counter says so.
+    while (await messagesReceived(server) < before + READS) {
+      // Each /metrics round trip yields to the event loop; the count only grows.
+    }
+    expect(await rssOf(server) - baseline).toBeLessThan(48 * MIB);
+
+    const textFrames = (): number => raw.frames.filter((frame) => frame.opcode === 1).length;
+    const expected = textFrames() + READS;
+    const allIn = new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (textFrames() < expected) return;
+        raw.socket.off("data", check);
+        resolve();
+      };
+      raw.socket.on("data", check);
+    });
+    raw.socket.resume();
+    await allIn;
+    const replies = raw.messages().filter((message) => typeof message["id"] === "number");
+    expect(replies.map((message) => message["id"])).toEqual(Array.from({ length: READS }, (_, i) => i));
+    const sizes = new Set(replies.map((message) => {
+      const result = message["result"] as { chunks: Array<{ chunk: string }> };
+      return result.chunks.reduce((sum, chunk) => sum + Buffer.from(chunk.chunk, "base64").byteLength, 0);
+    }));
+    expect([...sizes]).toEqual([LOG_BYTES]);
+  }, 20_000);
+});
