@@ -15,15 +15,7 @@ interface ProcStat {
  * start time so that a reused pid is never signalled later.
  */
 export async function findDescendants(rootPid: number): Promise<ProcStat[]> {
-  let names: string[];
-  try {
-    names = await readdir("/proc");
-  } catch {
-    return [];
-  }
-  const stats =
-    (await Promise.all(names.filter((name) => /^\d+$/.test(name)).map((name) => readStat(Number(name)))))
-      .filter((stat): stat is ProcStat => stat !== null);
+  const stats = await procSnapshot();
   const children = new Map<number, ProcStat[]>();
   for (const stat of stats) {
     const list = children.get(stat.ppid);
@@ -45,6 +37,43 @@ export async function findDescendants(rootPid: number): Promise<ProcStat[]> {
     }
   }
   return [...found.values()];
+}
+
+/** The scan of /proc under way, and the one that follows it; concurrent callers share them. */
+let scanning: Promise<ProcStat[]> | null = null;
+let nextScan: Promise<ProcStat[]> | null = null;
+
+/**
+ * A table of /proc read after this call. Killing a session's N processes would otherwise read
+ * /proc N times at once (N × every process's stat: seconds and hundreds of MB at N = 300); callers
+ * that arrive during a scan share the next one, since the running one may have listed /proc
+ * before their process forked.
+ */
+function procSnapshot(): Promise<ProcStat[]> {
+  if (scanning === null) {
+    scanning = scanProc().finally(() => {
+      scanning = null;
+    });
+    return scanning;
+  }
+  nextScan ??= scanning.then(() => {
+    nextScan = null;
+    return procSnapshot();
+  });
+  return nextScan;
+}
+
+async function scanProc(): Promise<ProcStat[]> {
+  let names: string[];
+  try {
+    names = await readdir("/proc");
+  } catch {
+    return [];
+  }
+  const stats = await Promise.all(
+    names.filter((name) => /^\d+$/.test(name)).map((name) => readStat(Number(name))),
+  );
+  return stats.filter((stat): stat is ProcStat => stat !== null);
 }
 
 /** Signals each process whose start time still matches; vanished or reused pids are skipped. */
