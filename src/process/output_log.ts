@@ -33,7 +33,8 @@ export class OutputLog {
   #nextSeq = 1;
   #exitedSeq: number | null = null;
   #closedSeq: number | null = null;
-  #waiters: Array<() => void> = [];
+  /** Wake functions of pending long polls; an aborted poll removes its own at once. */
+  readonly #waiters = new Set<() => void>();
 
   constructor(retainLimit: number) {
     this.#retainLimit = retainLimit;
@@ -111,12 +112,15 @@ export class OutputLog {
   changed(signal: AbortSignal): Promise<void> {
     if (signal.aborted) return Promise.resolve();
     const { promise, resolve } = Promise.withResolvers<void>();
-    const onAbort = (): void => resolve();
-    signal.addEventListener("abort", onAbort, { once: true });
-    this.#waiters.push(() => {
-      signal.removeEventListener("abort", onAbort);
+    // One function serves both exits, so a poll that times out on a silent process leaves
+    // nothing behind: otherwise every expired poll would stay queued until the next append.
+    const wake = (): void => {
+      signal.removeEventListener("abort", wake);
+      this.#waiters.delete(wake);
       resolve();
-    });
+    };
+    signal.addEventListener("abort", wake, { once: true });
+    this.#waiters.add(wake);
     return promise;
   }
 
@@ -151,9 +155,14 @@ export class OutputLog {
   }
 
   #wake(): void {
-    if (this.#waiters.length === 0) return;
-    const waiters = this.#waiters;
-    this.#waiters = [];
+    if (this.#waiters.size === 0) return;
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
     for (const wake of waiters) wake();
+  }
+
+  /** How many long polls wait on this log (for tests and metrics). */
+  get waiterCount(): number {
+    return this.#waiters.size;
   }
 }

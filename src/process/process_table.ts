@@ -205,9 +205,17 @@ export class ProcessTable {
     const maxBytes = params.maxBytes ?? null;
     const waitMs = Math.min(params.waitMs ?? 0, MAX_WAIT_MS);
     if (waitMs > 0 && !process.hasNewsAfter(afterSeq)) {
-      const deadline = AbortSignal.any([signal, AbortSignal.timeout(waitMs)]);
-      while (!deadline.aborted && !process.hasNewsAfter(afterSeq)) {
-        await process.log.changed(deadline);
+      // A cleared timer rather than AbortSignal.timeout: a poll woken early must not leave an
+      // hour-long timer behind, and a streaming client wakes one poll per chunk.
+      const timer = new AbortController();
+      const timeout = setTimeout(() => timer.abort(), waitMs);
+      const deadline = AbortSignal.any([signal, timer.signal]);
+      try {
+        while (!deadline.aborted && !process.hasNewsAfter(afterSeq)) {
+          await process.log.changed(deadline);
+        }
+      } finally {
+        clearTimeout(timeout);
       }
       if (signal.aborted) throw signal.reason;
     }

@@ -159,3 +159,25 @@ describe("OutputLog", () => {
     expect(log.hasNewsAfter(0)).toBe(false);
   });
 });
+
+describe("OutputLog long polls", () => {
+  test("OutputLog forgets a waiter whose poll was aborted", async () => {
+    const log = new OutputLog(1_048_576);
+    for (let i = 0; i < 100; i++) {
+      const controller = new AbortController();
+      const waiting = log.changed(controller.signal);
+      controller.abort();
+      await waiting;
+    }
+    expect(log.waiterCount).toBe(0);
+  });
+
+  test("OutputLog wakes every waiter on an append and keeps none", async () => {
+    const log = new OutputLog(1_048_576);
+    const controller = new AbortController();
+    const waiting = [log.changed(controller.signal), log.changed(controller.signal)];
+    log.appendChunk("stdout", "a", 1);
+    await Promise.all(waiting);
+    expect(log.waiterCount).toBe(0);
+  });
+});
