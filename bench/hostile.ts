@@ -1,0 +1,1133 @@
+/**
+ * Hostile-load probe: attacks a fresh server under each runtime, phase by phase, then checks that
+ * it is still healthy (a fresh client initializes and runs `echo ok`, `/readyz` answers 200, RSS is
+ * sane). Prints RSS figures and findings. Loopback only; every loop is bounded in count and time;
+ * each phase starts its own server and stops it at the end.
+ *
+ * Run: `bun bench/hostile.ts [phase …]` (no argument runs every phase).
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { connect } from "node:net";
+import type { Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const RUNTIMES = ["bun", "deno"] as const;
+type RuntimeName = (typeof RUNTIMES)[number];
+
+const ROOT = join(import.meta.dir, "..");
+const BIN = join(ROOT, "node_modules", ".bin");
+/** No phase may run longer than this; its pending waits then fail as findings. */
+const PHASE_DEADLINE_MS = 45_000;
+/** A server whose RSS passes this during a phase is reported. */
+const RSS_LIMIT_BYTES = 400 * 1024 * 1024;
+const MIB = 1024 * 1024;
+
+type Message = Record<string, unknown>;
+
+/** One problem seen by a phase. */
+interface Finding {
+  readonly runtime: RuntimeName;
+  readonly phase: string;
+  readonly problem: string;
+}
+
+/** RSS figures of one phase. */
+interface RssRow {
+  readonly runtime: RuntimeName;
+  readonly phase: string;
+  readonly startMiB: number;
+  readonly peakMiB: number;
+  readonly endMiB: number;
+  readonly seconds: number;
+}
+
+const findings: Finding[] = [];
+const rssRows: RssRow[] = [];
+
+// ---------------------------------------------------------------------------------------------
+// The server under test
+
+interface Server {
+  readonly runtime: RuntimeName;
+  readonly url: string;
+  readonly httpUrl: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  stderr(): string;
+  rss(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function startServer(runtime: RuntimeName, args: string[]): Promise<Server> {
+  const script = join(ROOT, "mod.ts");
+  const command = runtime === "bun"
+    ? [join(BIN, "bun"), script]
+    : [join(BIN, "deno"), "run", "-A", "--quiet", script];
+  const [program = "", ...rest] = command;
+  const child = spawn(program, [...rest, "--listen", "ws://127.0.0.1:0", "--quiet", ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (data: Buffer) => {
+    if (stderr.length < 256 * 1024) stderr += data.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = await withDeadline(
+    new Promise<string>((resolve, reject) => {
+      let stdout = "";
+      child.stdout?.on("data", (data: Buffer) => {
+        stdout += data.toString();
+        const newline = stdout.indexOf("\n");
+        if (newline !== -1) resolve(stdout.slice(0, newline));
+      });
+      void exited.then(() => reject(new Error(`server exited before its URL: ${stderr}`)));
+    }),
+    20_000,
+    "server start",
+  );
+  const pid = child.pid ?? 0;
+  return {
+    runtime,
+    url,
+    httpUrl: url.replace(/^ws:/, "http:"),
+    pid,
+    child,
+    stderr: () => stderr,
+    rss: () => rssOf(pid),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 6_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function rssOf(pid: number): Promise<number> {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${pid}/status`, "utf8"));
+    return match === null ? 0 : Number(match[1]) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+async function metrics(server: Server): Promise<Record<string, number>> {
+  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  const values: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    const match = /^([a-z_]+)(?:\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (match !== null) values[match[1] ?? ""] = Number(match[2]);
+  }
+  return values;
+}
+
+/** Polls /metrics until `predicate` holds (the bench may poll; tests wait for events). */
+async function waitForMetrics(
+  server: Server,
+  predicate: (values: Record<string, number>) => boolean,
+  timeoutMs: number,
+): Promise<Record<string, number>> {
+  const deadline = Date.now() + timeoutMs;
+  let values = await metrics(server);
+  while (!predicate(values) && Date.now() < deadline) {
+    await sleep(100);
+    values = await metrics(server);
+  }
+  return values;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A raw WebSocket client: it can send anything, stop reading, and drop the TCP stream.
+
+class RawWs {
+  readonly socket: Socket;
+  readonly closed: Promise<void>;
+  closeCode: number | null = null;
+  onMessage: (message: Message) => void = () => {};
+  echoClose = true;
+  #buffer: Buffer = Buffer.alloc(0);
+  #nextId = 1;
+  #pending = new Map<string, (message: Message) => void>();
+  #decoder = new TextDecoder();
+  #done = false;
+
+  private constructor(socket: Socket, rest: Buffer) {
+    this.socket = socket;
+    this.closed = new Promise((resolve) => {
+      socket.once("close", () => {
+        this.#done = true;
+        for (const resolvePending of this.#pending.values()) resolvePending({ lost: true });
+        this.#pending.clear();
+        resolve();
+      });
+    });
+    socket.on("error", () => {});
+    socket.on("data", (data: Buffer) => this.#receive(data));
+    if (rest.byteLength > 0) this.#receive(rest);
+  }
+
+  static async open(url: string): Promise<RawWs> {
+    const { hostname, port } = new URL(url.replace(/^ws:/, "http:"));
+    const socket = connect({ host: hostname, port: Number(port) });
+    await withDeadline(
+      new Promise<void>((resolve, reject) => {
+        socket.once("connect", resolve);
+        socket.once("error", reject);
+      }),
+      5_000,
+      "tcp connect",
+    );
+    socket.setNoDelay(true);
+    socket.write(
+      [
+        "GET / HTTP/1.1",
+        `Host: ${hostname}:${port}`,
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+        "",
+        "",
+      ].join("\r\n"),
+    );
+    const rest = await withDeadline(
+      new Promise<Buffer>((resolve, reject) => {
+        let received = Buffer.alloc(0);
+        const onData = (data: Buffer): void => {
+          received = Buffer.concat([received, data]);
+          const end = received.indexOf("\r\n\r\n");
+          if (end === -1) return;
+          socket.off("data", onData);
+          const status = received.subarray(0, end).toString("latin1").split(" ")[1];
+          if (status !== "101") reject(new Error(`upgrade answered ${status}`));
+          else resolve(received.subarray(end + 4));
+        };
+        socket.on("data", onData);
+        socket.once("close", () => reject(new Error("closed during upgrade")));
+      }),
+      5_000,
+      "websocket upgrade",
+    );
+    return new RawWs(socket, rest);
+  }
+
+  get isClosed(): boolean {
+    return this.#done;
+  }
+
+  sendText(text: string | Buffer): void {
+    this.sendFrame(1, typeof text === "string" ? Buffer.from(text) : text);
+  }
+
+  sendFrame(opcode: number, payload: Buffer): void {
+    if (!this.#done) this.socket.write(encodeFrame(opcode, payload));
+  }
+
+  send(message: Message): void {
+    this.sendText(JSON.stringify(message));
+  }
+
+  /** Sends a request and resolves with its reply (or `{lost: true}` when the socket closes). */
+  request(method: string, params: unknown, id?: string | number): Promise<Message> {
+    const requestId = id ?? this.#nextId++;
+    const reply = new Promise<Message>((resolve) => {
+      if (this.#done) resolve({ lost: true });
+      else this.#pending.set(JSON.stringify(requestId), resolve);
+    });
+    this.send({ id: requestId, method, params });
+    return reply;
+  }
+
+  async initialize(resumeSessionId: string | null = null): Promise<Message> {
+    const reply = await this.request("initialize", { clientName: "hostile", resumeSessionId });
+    this.send({ method: "initialized", params: {} });
+    return reply;
+  }
+
+  /** Drops the TCP stream without a Close frame. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  #receive(data: Buffer): void {
+    this.#buffer = this.#buffer.byteLength === 0 ? data : Buffer.concat([this.#buffer, data]);
+    for (;;) {
+      const frame = decodeFrame(this.#buffer);
+      if (frame === null) return;
+      this.#buffer = this.#buffer.subarray(frame.size);
+      if (frame.opcode === 9) {
+        this.sendFrame(10, frame.payload);
+      } else if (frame.opcode === 8) {
+        this.closeCode = frame.payload.byteLength >= 2 ? frame.payload.readUInt16BE(0) : 1005;
+        // Complete the closing handshake as a browser would; Deno keeps the TCP stream until then.
+        if (this.echoClose) this.sendFrame(8, frame.payload.subarray(0, 2));
+      } else if (frame.opcode === 1) {
+        const message = JSON.parse(this.#decoder.decode(frame.payload)) as Message;
+        if (!("method" in message)) {
+          const key = JSON.stringify(message["id"]);
+          const resolve = this.#pending.get(key);
+          if (resolve !== undefined) {
+            this.#pending.delete(key);
+            resolve(message);
+          }
+        }
+        this.onMessage(message);
+      }
+    }
+  }
+}
+
+function encodeFrame(opcode: number, payload: Buffer): Buffer {
+  let header: Buffer;
+  if (payload.byteLength < 126) {
+    header = Buffer.from([0x80 | opcode, 0x80 | payload.byteLength]);
+  } else if (payload.byteLength < 65_536) {
+    header = Buffer.alloc(4);
+    header[0] = 0x80 | opcode;
+    header[1] = 0x80 | 126;
+    header.writeUInt16BE(payload.byteLength, 2);
+  } else {
+    header = Buffer.alloc(10);
+    header[0] = 0x80 | opcode;
+    header[1] = 0x80 | 127;
+    header.writeBigUInt64BE(BigInt(payload.byteLength), 2);
+  }
+  // A zero mask keeps the payload as is: masking is required, its value is not.
+  return Buffer.concat([header, Buffer.alloc(4), payload]);
+}
+
+function decodeFrame(data: Buffer): { opcode: number; payload: Buffer; size: number } | null {
+  if (data.byteLength < 2) return null;
+  const opcode = (data[0] ?? 0) & 0x0f;
+  let length = (data[1] ?? 0) & 0x7f;
+  let offset = 2;
+  if (length === 126) {
+    if (data.byteLength < 4) return null;
+    length = data.readUInt16BE(2);
+    offset = 4;
+  } else if (length === 127) {
+    if (data.byteLength < 10) return null;
+    length = Number(data.readBigUInt64BE(2));
+    offset = 10;
+  }
+  if (data.byteLength < offset + length) return null;
+  return { opcode, payload: data.subarray(offset, offset + length), size: offset + length };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function errorOf(reply: Message): { code: number; message: string } | null {
+  const error = reply["error"];
+  if (typeof error !== "object" || error === null) return null;
+  const { code, message } = error as { code: unknown; message: unknown };
+  return { code: Number(code), message: String(message) };
+}
+
+function resultOf(reply: Message): Message | null {
+  const result = reply["result"];
+  return typeof result === "object" && result !== null ? (result as Message) : null;
+}
+
+function startParams(processId: string, argv: string[], cwd: string, extra: Message = {}): Message {
+  return { processId, argv, cwd, env: { PATH: "/usr/local/bin:/usr/bin:/bin" }, tty: false, ...extra };
+}
+
+/** Bytes a padded base64 string decodes to. */
+function base64Bytes(text: string): number {
+  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  return (text.length / 4) * 3 - padding;
+}
+
+/** Counts replies by a key (error code or "ok"). */
+function tally(replies: Message[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const reply of replies) {
+    const key = reply["lost"] === true ? "lost" : String(errorOf(reply)?.code ?? "ok");
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** The health check after every phase: a fresh client runs `echo ok`; /readyz answers 200. */
+async function checkHealth(server: Server, dir: string, report: (problem: string) => void): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) {
+    report(
+      `server died (${server.child.exitCode ?? server.child.signalCode}): ${server.stderr().slice(-500)}`,
+    );
+    return;
+  }
+  try {
+    const ready = await withDeadline(fetch(`${server.httpUrl}/readyz`), 5_000, "/readyz");
+    if (ready.status !== 200) report(`/readyz answered ${ready.status}`);
+    const client = await RawWs.open(server.url);
+    const output: string[] = [];
+    let closed = false;
+    client.onMessage = (message) => {
+      const params = message["params"] as Message | undefined;
+      if (params?.["processId"] !== "health") return;
+      if (message["method"] === "process/output") {
+        output.push(Buffer.from(String(params["chunk"]), "base64").toString());
+      }
+      if (message["method"] === "process/closed") closed = true;
+    };
+    const init = await withDeadline(client.initialize(), 5_000, "health initialize");
+    if (resultOf(init) === null) {
+      report(`health initialize failed: ${JSON.stringify(init)}`);
+    } else {
+      const start = await withDeadline(
+        client.request("process/start", startParams("health", ["echo", "ok"], dir)),
+        5_000,
+        "health start",
+      );
+      if (resultOf(start) === null) report(`health echo failed to start: ${JSON.stringify(start)}`);
+      const deadline = Date.now() + 5_000;
+      while (!closed && Date.now() < deadline) await sleep(20);
+      if (output.join("") !== "ok\n") report(`health echo printed ${JSON.stringify(output.join(""))}`);
+    }
+    client.destroy();
+  } catch (error) {
+    report(`health check failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phases
+
+interface PhaseContext {
+  readonly server: Server;
+  readonly dir: string;
+  report(problem: string): void;
+  note(text: string): void;
+}
+
+interface Phase {
+  readonly name: string;
+  readonly args: string[];
+  run(ctx: PhaseContext): Promise<void>;
+}
+
+const PARSE_PREFIX = "failed to parse websocket JSON-RPC message from exec-server websocket ";
+
+const phases: Phase[] = [
+  {
+    name: "malformed",
+    args: ["--max-message-bytes", String(MIB)],
+    async run({ server, report, note }) {
+      const client = await RawWs.open(server.url);
+      const parseErrors: Message[] = [];
+      const others: Message[] = [];
+      client.onMessage = (message) => {
+        if (message["id"] === -1) parseErrors.push(message);
+        else others.push(message);
+      };
+      const bad: Array<string | Buffer> = [];
+      for (let i = 0; i < 2_000; i++) bad.push(["{", "nul", '{"id":', "}", "[1,", '"x', ""][i % 7] ?? "{");
+      bad.push("[".repeat(100_000));
+      bad.push("[".repeat(100_000) + "]".repeat(100_000));
+      bad.push('{"a":'.repeat(100_000) + "1" + "}".repeat(100_000));
+      bad.push("42", "null", '"text"', "[]", '{"id":null,"method":"x"}', '{"id":1.5,"method":"x"}');
+      bad.push('{"method":7}', '{"id":{},"method":"x"}', '{"foo":1}');
+      const binaryGarbage: Buffer[] = [];
+      for (let i = 0; i < 500; i++) {
+        const bytes = Buffer.alloc(64 + (i % 200));
+        for (let j = 0; j < bytes.byteLength; j++) bytes[j] = (i * 131 + j * 17) & 0xff;
+        binaryGarbage.push(bytes);
+      }
+      for (const frame of bad) client.sendText(frame);
+      for (const frame of binaryGarbage) client.sendFrame(2, frame);
+      const expected = bad.length + binaryGarbage.length;
+      const deadline = Date.now() + 20_000;
+      while (parseErrors.length + others.length < expected && !client.isClosed && Date.now() < deadline) {
+        await sleep(20);
+      }
+      if (client.isClosed) report(`connection closed during malformed flood (code ${client.closeCode})`);
+      if (parseErrors.length !== expected) {
+        report(`expected ${expected} parse errors, got ${parseErrors.length} (+${others.length} other)`);
+      }
+      const wrong = parseErrors.filter((reply) => {
+        const error = errorOf(reply);
+        return error === null || error.code !== -32600 || !error.message.startsWith(PARSE_PREFIX);
+      });
+      if (wrong.length > 0) report(`wrong parse error shape: ${JSON.stringify(wrong[0]).slice(0, 300)}`);
+      note(`parse errors answered: ${parseErrors.length}/${expected}`);
+
+      // Deep nesting inside params that the schemas and services walk.
+      const init = await client.initialize();
+      if (resultOf(init) === null) report(`initialize after the flood failed: ${JSON.stringify(init)}`);
+      const deepObject = JSON.parse('{"a":'.repeat(5_000) + "1" + "}".repeat(5_000)) as unknown;
+      const deepArray = JSON.parse("[".repeat(5_000) + "]".repeat(5_000)) as unknown;
+      const nestedReplies = await Promise.all([
+        client.request("process/list", deepObject),
+        client.request("process/start", startParams("d1", ["true"], "/tmp", { metadata: deepObject })),
+        client.request("process/start", startParams("d2", ["true"], "/tmp", { sandbox: deepObject })),
+        client.request("process/start", startParams("d3", ["true"], "/tmp", { envPolicy: deepObject })),
+        client.request("process/start", startParams("d4", ["true"], "/tmp", { sandbox: deepArray })),
+        client.request("process/start", { processId: deepArray }),
+        client.request("fs/readFile", { path: deepObject }),
+        client.request("initialize", deepObject),
+      ]);
+      for (const reply of nestedReplies) {
+        const error = errorOf(reply);
+        if (error?.code === -32603) report(`deep nesting gave an internal error: ${error.message}`);
+      }
+      note(`deep params: ${JSON.stringify(nestedReplies.map((reply) => errorOf(reply)?.code ?? "ok"))}`);
+
+      // A string just under the limit is served; one over it closes with 1009.
+      const envelope = '{"id":"big","method":"process/list","params":{"pad":""}}';
+      const big = envelope.replace('"pad":""', `"pad":"${"x".repeat(MIB - envelope.length - 16)}"`);
+      const bigReply = await withDeadline(
+        client.request("process/list", JSON.parse(big).params, "big"),
+        10_000,
+        "big",
+      );
+      if (resultOf(bigReply) === null) {
+        report(`message just under the limit refused: ${JSON.stringify(bigReply).slice(0, 200)}`);
+      }
+      client.destroy();
+
+      const over = await RawWs.open(server.url);
+      over.sendText("x".repeat(MIB + 10));
+      await withDeadline(over.closed, 10_000, "close after oversize message").catch((error: Error) =>
+        report(error.message)
+      );
+      if (over.closeCode !== 1009) report(`oversize message closed with ${over.closeCode}, not 1009`);
+
+      const rude = await RawWs.open(server.url);
+      rude.echoClose = false;
+      rude.sendText("x".repeat(MIB + 10));
+      const rudeClosed = await withDeadline(rude.closed, 3_000, "").then(() => true, () => false);
+      note(`oversize message from a client that never answers Close: TCP closed within 3 s: ${rudeClosed}`);
+      rude.destroy();
+
+      const badText = await RawWs.open(server.url);
+      badText.sendFrame(1, Buffer.from([0x7b, 0xff, 0xfe, 0x7d]));
+      await withDeadline(badText.closed, 10_000, "close after bad UTF-8 text").catch((error: Error) =>
+        report(error.message)
+      );
+      // Deno validates UTF-8 below the server and drops the stream without a Close frame: a
+      // known deviation from §1.5 (test/contract/handshake.test.ts), not a finding here.
+      const wantedCode = server.runtime === "bun" ? 1007 : null;
+      if (badText.closeCode !== wantedCode) {
+        report(`invalid UTF-8 text closed with ${badText.closeCode}, not ${wantedCode}`);
+      }
+    },
+  },
+  {
+    name: "pipelined",
+    args: ["--max-inflight-requests", "64"],
+    async run({ server, dir, report, note }) {
+      const client = await RawWs.open(server.url);
+      await client.initialize();
+      // The timeout ends the held long polls without a request: every slot will be taken.
+      await client.request(
+        "process/start",
+        startParams("sleeper", ["sleep", "60"], dir, { timeoutMs: 3_000 }),
+      );
+      // Duplicate ids while the first is in flight: one runs, nine are refused (§2.3).
+      const dupReplies: Message[] = [];
+      client.onMessage = (message) => {
+        if (message["id"] === "dup") dupReplies.push(message);
+      };
+      for (let i = 0; i < 10; i++) {
+        client.send({ id: "dup", method: "process/read", params: { processId: "sleeper", waitMs: 300 } });
+      }
+      const dupDeadline = Date.now() + 5_000;
+      while (dupReplies.length < 10 && Date.now() < dupDeadline) await sleep(20);
+      const dupCounts = tally(dupReplies);
+      note(`10 requests with one id: ${JSON.stringify(dupCounts)}`);
+      if (dupCounts["ok"] !== 1 || dupCounts["-32600"] !== 9) {
+        report(`duplicate ids: ${JSON.stringify(dupCounts)}`);
+      }
+      const reused = await client.request("process/list", {}, "dup");
+      if (resultOf(reused) === null) report(`id reuse after the answer refused: ${JSON.stringify(reused)}`);
+      const holds = Array.from(
+        { length: 64 },
+        (_, i) => client.request("process/read", { processId: "sleeper", waitMs: 60_000 }, `hold-${i}`),
+      );
+      const flood = Array.from({ length: 5_000 }, (_, i) => client.request("process/list", {}, `f-${i}`));
+      const floodReplies = await withDeadline(Promise.all(flood), 20_000, "pipelined flood replies");
+      const counts = tally(floodReplies);
+      note(`5000 pipelined beyond 64 in flight: ${JSON.stringify(counts)}`);
+      if ((counts["-32001"] ?? 0) !== 5_000) report(`expected 5000 × -32001, got ${JSON.stringify(counts)}`);
+      const limitMessage = errorOf(floodReplies[0] ?? {})?.message;
+      if (limitMessage !== "too many requests in flight: limit is 64") {
+        report(`limit message: ${limitMessage}`);
+      }
+      const held = await withDeadline(Promise.all(holds), 10_000, "held long polls");
+      const heldCounts = tally(held);
+      note(`held long polls after the timeout: ${JSON.stringify(heldCounts)}`);
+      if (heldCounts["ok"] !== 64) {
+        report(`held long polls: ${JSON.stringify(heldCounts)}`);
+      }
+      // Before `ready`: a flood on a connection that never initializes is answered in order.
+      const fresh = await RawWs.open(server.url);
+      const early = await withDeadline(
+        Promise.all(Array.from({ length: 3_000 }, (_, i) => fresh.request("process/list", {}, i))),
+        20_000,
+        "pre-initialize flood",
+      );
+      const earlyCounts = tally(early);
+      if ((earlyCounts["-32600"] ?? 0) !== 3_000) {
+        report(`pre-initialize flood: ${JSON.stringify(earlyCounts)}`);
+      }
+      client.destroy();
+      fresh.destroy();
+    },
+  },
+  {
+    name: "churn",
+    args: ["--session-ttl", "1", "--max-sessions", "2000"],
+    async run({ server, dir, report, note }) {
+      for (let round = 0; round < 6; round++) {
+        const clients = await Promise.all(Array.from({ length: 50 }, () => RawWs.open(server.url)));
+        await Promise.all(clients.map(async (client, i) => {
+          await client.initialize();
+          const id = `c${round}-${i}`;
+          await client.request("process/start", startParams(id, ["sleep", "60"], dir));
+          void client.request("process/read", { processId: id, waitMs: 60_000 });
+          void client.request("process/write", { processId: id, chunk: "aGk=" });
+          // Half a frame: a header promising 1000 bytes, then the stream ends.
+          client.socket.write(Buffer.from([0x81, 0x80 | 126, 0x03, 0xe8, 0, 0, 0, 0, 0x7b]));
+          client.destroy();
+        }));
+      }
+      const values = await waitForMetrics(
+        server,
+        (v) => v["exec_server_sessions"] === 0 && v["exec_server_processes_running"] === 0,
+        15_000,
+      );
+      note(
+        `after 300 dropped sessions: sessions=${values["exec_server_sessions"]} running=${
+          values["exec_server_processes_running"]
+        }`,
+      );
+      if (values["exec_server_sessions"] !== 0 || values["exec_server_processes_running"] !== 0) {
+        report(`sessions or processes outlive the TTL: ${JSON.stringify(values)}`);
+      }
+    },
+  },
+  {
+    name: "sessions",
+    args: ["--max-sessions", "16", "--session-ttl", "1"],
+    async run({ server, report, note }) {
+      const clients = await Promise.all(Array.from({ length: 64 }, () => RawWs.open(server.url)));
+      const replies = await Promise.all(
+        clients.map((client) => client.request("initialize", { clientName: "s" })),
+      );
+      const counts = tally(replies);
+      note(`64 initialize against --max-sessions 16: ${JSON.stringify(counts)}`);
+      if (counts["ok"] !== 16 || counts["-32001"] !== 48) report(`session limit: ${JSON.stringify(counts)}`);
+      const refused = replies.find((reply) => errorOf(reply) !== null);
+      if (refused !== undefined && errorOf(refused)?.message !== "too many sessions: limit is 16") {
+        report(`session limit message: ${errorOf(refused)?.message}`);
+      }
+      // A refused connection stays usable: once others leave and expire, it may initialize.
+      for (const [i, client] of clients.entries()) if (resultOf(replies[i] ?? {}) !== null) client.destroy();
+      await waitForMetrics(server, (v) => v["exec_server_sessions"] === 0, 10_000);
+      const retry = clients.find((_, i) => resultOf(replies[i] ?? {}) === null);
+      const again = retry === undefined ? null : await retry.request("initialize", { clientName: "retry" });
+      if (again !== null && resultOf(again) === null) {
+        report(`refused connection could not retry: ${JSON.stringify(again)}`);
+      }
+      for (const client of clients) client.destroy();
+    },
+  },
+  {
+    name: "process-flood",
+    args: ["--max-processes-per-session", "8", "--max-processes", "32"],
+    async run({ server, dir, report, note }) {
+      const clients = await Promise.all(Array.from({ length: 6 }, () => RawWs.open(server.url)));
+      await Promise.all(clients.map((client) => client.initialize()));
+      const replies = await withDeadline(
+        Promise.all(
+          clients.flatMap((client, c) =>
+            Array.from(
+              { length: 300 },
+              (_, i) => client.request("process/start", startParams(`p${c}-${i}`, ["sleep", "60"], dir)),
+            )
+          ),
+        ),
+        30_000,
+        "start flood",
+      );
+      const counts = tally(replies);
+      note(`1800 starts (6 sessions × 300): ${JSON.stringify(counts)}`);
+      if (counts["ok"] !== 32) report(`expected 32 running processes, got ${JSON.stringify(counts)}`);
+      const messages = new Set(
+        replies.map((reply) => errorOf(reply)?.message).filter((m) => m !== undefined),
+      );
+      note(`limit messages: ${JSON.stringify([...messages])}`);
+      const running = await metrics(server);
+      if (running["exec_server_processes_running"] !== 32) {
+        report(`metrics running=${running["exec_server_processes_running"]}`);
+      }
+      await Promise.all(
+        clients.flatMap((client, c) =>
+          Array.from(
+            { length: 300 },
+            (_, i) => client.request("process/terminate", { processId: `p${c}-${i}` }),
+          )
+        ),
+      );
+      const after = await waitForMetrics(server, (v) => v["exec_server_processes_running"] === 0, 10_000);
+      if (after["exec_server_processes_running"] !== 0) {
+        report(`running after terminate: ${after["exec_server_processes_running"]}`);
+      }
+      for (const client of clients) client.destroy();
+    },
+  },
+  {
+    name: "huge-argv-env",
+    args: [],
+    async run({ server, dir, report, note }) {
+      const client = await RawWs.open(server.url);
+      await client.initialize();
+      const cases: Array<[string, Message, number | "ok"]> = [
+        ["argv over 1 MiB", startParams("a1", ["true", "x".repeat(MIB)], dir), -32602],
+        ["env over 1 MiB", startParams("a2", ["true"], dir, { env: { BIG: "x".repeat(MIB) } }), -32602],
+        [
+          "one 200 KB argument (over MAX_ARG_STRLEN)",
+          startParams("a3", ["true", "x".repeat(200_000)], dir),
+          -32603,
+        ],
+        [
+          "100k one-byte arguments",
+          startParams("a4", ["true", ...Array.from({ length: 100_000 }, () => "x")], dir),
+          "ok",
+        ],
+        [
+          "400k one-byte arguments (over ARG_MAX)",
+          startParams("a5", ["true", ...Array.from({ length: 400_000 }, () => "x")], dir),
+          -32603,
+        ],
+        [
+          "50k env variables",
+          startParams("a6", ["true"], dir, {
+            env: Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`V${i}`, "1"])),
+          }),
+          "ok",
+        ],
+        ["processId over 1024 bytes", startParams("p".repeat(2_000), ["true"], dir), -32602],
+        ["argv with NUL", startParams("a7", ["true", "a\0b"], dir), -32602],
+        ["env name with =", startParams("a8", ["true"], dir, { env: { "A=B": "1" } }), -32602],
+      ];
+      for (const [label, params, want] of cases) {
+        const reply = await withDeadline(client.request("process/start", params), 20_000, label);
+        const error = errorOf(reply);
+        const got = error === null ? "ok" : error.code;
+        note(`${label}: ${got}${error === null ? "" : ` ${error.message.slice(0, 100)}`}`);
+        if (got !== want) {
+          report(`${label}: expected ${want}, got ${got} ${error?.message.slice(0, 160) ?? ""}`);
+        }
+      }
+      client.destroy();
+    },
+  },
+  {
+    name: "slow-reader",
+    args: ["--retained-output-bytes", String(MIB), "--session-ttl", "10"],
+    async run({ server, dir, report, note }) {
+      const total = 96 * MIB;
+      const client = await RawWs.open(server.url);
+      const init = await client.initialize();
+      const sessionId = String(resultOf(init)?.["sessionId"]);
+      let bytes = 0;
+      let lastSeq = 0;
+      let gaps = 0;
+      let closedSeen = false;
+      client.onMessage = (message) => {
+        const params = message["params"] as Message | undefined;
+        if (params?.["processId"] !== "flood") return;
+        const seq = Number(params["seq"]);
+        if (seq !== lastSeq + 1) gaps++;
+        lastSeq = seq;
+        if (message["method"] === "process/output") bytes += base64Bytes(String(params["chunk"]));
+        if (message["method"] === "process/closed") closedSeen = true;
+      };
+      const start = await client.request(
+        "process/start",
+        startParams("flood", ["head", "-c", String(total), "/dev/zero"], dir),
+      );
+      if (resultOf(start) === null) report(`flood start failed: ${JSON.stringify(start)}`);
+      client.socket.pause();
+      let peak = 0;
+      for (let i = 0; i < 25; i++) {
+        await sleep(200);
+        peak = Math.max(peak, await server.rss());
+      }
+      note(`RSS while the client does not read (96 MiB pending): peak ${mib(peak)} MiB`);
+      if (peak > 250 * MIB) report(`RSS ${mib(peak)} MiB while a client does not read`);
+      client.socket.resume();
+      const deadline = Date.now() + 30_000;
+      while (!closedSeen && Date.now() < deadline) await sleep(50);
+      note(`delivered ${bytes} of ${total} bytes, gaps ${gaps}, closed ${closedSeen}`);
+      if (bytes !== total || gaps !== 0 || !closedSeen) {
+        report(
+          `attached slow reader lost data: ${bytes}/${total} bytes, ${gaps} seq gaps, closed=${closedSeen}`,
+        );
+      }
+
+      // Detached: output runs at full speed, the log drops from the front and says so.
+      const detachedTotal = 32 * MIB;
+      await client.request(
+        "process/start",
+        startParams("gone", ["head", "-c", String(detachedTotal), "/dev/zero"], dir),
+      );
+      client.destroy();
+      await client.closed;
+      const back = await RawWs.open(server.url);
+      let resumed: Message = {};
+      for (let i = 0; i < 50; i++) {
+        resumed = await back.request("initialize", { clientName: "back", resumeSessionId: sessionId });
+        if (resultOf(resumed) !== null) break;
+        await sleep(50);
+      }
+      if (resultOf(resumed) === null) report(`resume failed: ${JSON.stringify(resumed)}`);
+      back.send({ method: "initialized", params: {} });
+      let read: Message | null = null;
+      for (let i = 0; i < 100; i++) {
+        read = resultOf(await back.request("process/read", { processId: "gone", waitMs: 1_000 }));
+        if (read === null || read["closed"] === true) break;
+      }
+      if (read === null) {
+        report("process/read of the detached process failed");
+      } else {
+        const chunks = read["chunks"] as Array<{ seq: number; chunk: string }>;
+        const retained = chunks.reduce((sum, chunk) => sum + base64Bytes(chunk.chunk), 0);
+        const dropped = Number(read["droppedBytes"]);
+        const contiguous = chunks.every((chunk, i) => i === 0 || chunk.seq === (chunks[i - 1]?.seq ?? 0) + 1);
+        note(
+          `detached: retained ${retained}, dropped ${dropped}, total ${retained + dropped}, nextSeq ${
+            read["nextSeq"]
+          }`,
+        );
+        if (retained + dropped !== detachedTotal || !contiguous || retained > MIB) {
+          report(`detached log accounting: retained ${retained} + dropped ${dropped} != ${detachedTotal}`);
+        }
+      }
+      back.destroy();
+    },
+  },
+  {
+    name: "reply-flood",
+    args: ["--retained-output-bytes", String(MIB), "--max-inflight-requests", "64"],
+    async run({ server, dir, report, note }) {
+      // A client that never reads but keeps asking for a 1 MiB log: every reply is 1.4 MB.
+      const client = await RawWs.open(server.url);
+      await client.initialize();
+      await client.request(
+        "process/start",
+        startParams("src", ["head", "-c", String(MIB), "/dev/zero"], dir),
+      );
+      for (let i = 0; i < 100; i++) {
+        const read = resultOf(await client.request("process/read", { processId: "src", waitMs: 1_000 }));
+        if (read?.["closed"] === true) break;
+      }
+      client.socket.pause();
+      let replies = 0;
+      client.onMessage = (message) => {
+        if (
+          typeof message["id"] === "string" && String(message["id"]).startsWith("r") &&
+          resultOf(message) !== null
+        ) {
+          replies++;
+        }
+      };
+      let peak = 0;
+      let sent = 0;
+      for (let batch = 0; batch < 40; batch++) {
+        for (let i = 0; i < 25; i++) {
+          client.send({ id: `r${sent++}`, method: "process/read", params: { processId: "src" } });
+        }
+        await sleep(50);
+        peak = Math.max(peak, await server.rss());
+        if (peak > RSS_LIMIT_BYTES) break;
+      }
+      for (let i = 0; i < 10; i++) {
+        await sleep(200);
+        peak = Math.max(peak, await server.rss());
+      }
+      note(`${sent} reads of a 1 MiB log, never read by the client: peak RSS ${mib(peak)} MiB`);
+      if (peak > 250 * MIB) report(`reply backlog grows without bound: RSS ${mib(peak)} MiB`);
+      client.socket.resume();
+      const deadline = Date.now() + 30_000;
+      while (replies < sent && Date.now() < deadline) await sleep(50);
+      note(`replies delivered once the client reads: ${replies}/${sent}`);
+      if (replies !== sent) report(`lost replies: ${replies}/${sent}`);
+      client.destroy();
+    },
+  },
+  {
+    name: "long-polls",
+    args: ["--max-inflight-requests", "2000", "--session-ttl", "30"],
+    async run({ server, dir, report, note }) {
+      const client = await RawWs.open(server.url);
+      const init = await client.initialize();
+      const sessionId = String(resultOf(init)?.["sessionId"]);
+      await client.request("process/start", startParams("quiet", ["sleep", "60"], dir));
+      for (let i = 0; i < 1_500; i++) {
+        client.send({
+          id: i + 100,
+          method: "process/read",
+          params: { processId: "quiet", waitMs: 3_600_000 },
+        });
+      }
+      await client.request("process/list", {});
+      client.destroy();
+      await client.closed;
+      const back = await RawWs.open(server.url);
+      let resumed: Message = {};
+      for (let i = 0; i < 50; i++) {
+        resumed = await back.request("initialize", { clientName: "back", resumeSessionId: sessionId });
+        if (resultOf(resumed) !== null) break;
+        await sleep(50);
+      }
+      back.send({ method: "initialized", params: {} });
+      if (resultOf(resumed) === null) {
+        report(`resume after dropped long polls failed: ${JSON.stringify(resumed)}`);
+      }
+      const before = await server.rss();
+      // Short polls on a silent process: each times out.
+      for (let batch = 0; batch < 40; batch++) {
+        await Promise.all(
+          Array.from({ length: 500 }, () => back.request("process/read", { processId: "quiet", waitMs: 1 })),
+        );
+      }
+      const afterShort = await server.rss();
+      note(`20000 timed-out polls: RSS ${mib(before)} → ${mib(afterShort)} MiB`);
+      // Long polls woken by output: a line per poll.
+      await back.request("process/start", startParams("echoer", ["cat"], dir, { pipeStdin: true }));
+      let afterSeq = 0;
+      for (let i = 0; i < 3_000; i++) {
+        const read = back.request("process/read", { processId: "echoer", afterSeq, waitMs: 3_600_000 });
+        await back.request("process/write", { processId: "echoer", chunk: "eAo=" });
+        const result = resultOf(await read);
+        afterSeq = Number(result?.["nextSeq"] ?? afterSeq + 1) - 1;
+      }
+      const afterWoken = await server.rss();
+      note(`3000 woken 1-hour polls: RSS ${mib(afterShort)} → ${mib(afterWoken)} MiB`);
+      const metricsNow = await metrics(server);
+      note(`metrics: ${JSON.stringify(metricsNow)}`);
+      back.destroy();
+    },
+  },
+  {
+    name: "stdin",
+    args: ["--max-message-bytes", String(4 * MIB), "--max-inflight-requests", "64"],
+    async run({ server, dir, report, note }) {
+      const client = await RawWs.open(server.url);
+      await client.initialize();
+      await client.request("process/start", startParams("deaf", ["sleep", "60"], dir, { pipeStdin: true }));
+      const chunk = Buffer.alloc(MIB, 0x61).toString("base64");
+      const writes = Array.from(
+        { length: 48 },
+        (_, i) => client.request("process/write", { processId: "deaf", chunk, writeId: `w${i}` }),
+      );
+      let peak = 0;
+      for (let i = 0; i < 10; i++) {
+        await sleep(100);
+        peak = Math.max(peak, await server.rss());
+      }
+      note(`48 MiB written to a process that never reads: peak RSS ${mib(peak)} MiB`);
+      const signal = await withDeadline(
+        client.request("process/signal", { processId: "deaf", signal: "interrupt" }),
+        5_000,
+        "signal behind held writes",
+      )
+        .catch((error: Error) => ({ error: { code: 0, message: error.message } }));
+      if (errorOf(signal) !== null) report(`signal waited behind held writes: ${errorOf(signal)?.message}`);
+      const terminated = await withDeadline(
+        client.request("process/terminate", { processId: "deaf" }),
+        5_000,
+        "terminate",
+      );
+      note(`terminate: ${JSON.stringify(resultOf(terminated))}`);
+      const statuses = await withDeadline(Promise.all(writes), 10_000, "held writes after terminate")
+        .catch((error: Error) => {
+          report(error.message);
+          return [];
+        });
+      const counts: Record<string, number> = {};
+      for (const reply of statuses) {
+        const status = String(resultOf(reply)?.["status"] ?? JSON.stringify(errorOf(reply)));
+        counts[status] = (counts[status] ?? 0) + 1;
+      }
+      note(`write statuses: ${JSON.stringify(counts)}`);
+      client.destroy();
+    },
+  },
+  {
+    name: "after-close",
+    args: ["--session-ttl", "10"],
+    async run({ server, dir, report, note }) {
+      // A client response closes the connection (§2.4); what follows in the same packet must not run.
+      const client = await RawWs.open(server.url);
+      const init = await client.initialize();
+      const sessionId = String(resultOf(init)?.["sessionId"]);
+      await client.request("process/list", {});
+      const packet = Buffer.concat([
+        encodeFrame(1, Buffer.from('{"id":99,"result":{}}')),
+        ...Array.from(
+          { length: 20 },
+          (_, i) =>
+            encodeFrame(
+              1,
+              Buffer.from(
+                JSON.stringify({
+                  id: i,
+                  method: "process/start",
+                  params: startParams(`late${i}`, ["sleep", "30"], dir),
+                }),
+              ),
+            ),
+        ),
+      ]);
+      client.socket.write(packet);
+      await withDeadline(client.closed, 5_000, "close after a client response").catch((error: Error) =>
+        report(error.message)
+      );
+      note(`closed with ${client.closeCode}`);
+      // A Close frame followed by requests.
+      const second = await RawWs.open(server.url);
+      const init2 = await second.initialize();
+      const sessionId2 = String(resultOf(init2)?.["sessionId"]);
+      await second.request("process/list", {});
+      second.socket.write(Buffer.concat([
+        encodeFrame(8, Buffer.from([0x03, 0xe8])),
+        encodeFrame(
+          1,
+          Buffer.from(
+            JSON.stringify({
+              id: 5,
+              method: "process/start",
+              params: startParams("afterclose", ["sleep", "30"], dir),
+            }),
+          ),
+        ),
+      ]));
+      await withDeadline(second.closed, 5_000, "close after a Close frame").catch((error: Error) =>
+        report(error.message)
+      );
+      for (const [id, label] of [[sessionId, "client response"], [sessionId2, "close frame"]] as const) {
+        const check = await RawWs.open(server.url);
+        let resumed: Message = {};
+        for (let i = 0; i < 50; i++) {
+          resumed = await check.request("initialize", { clientName: "check", resumeSessionId: id });
+          if (resultOf(resumed) !== null) break;
+          await sleep(50);
+        }
+        check.send({ method: "initialized", params: {} });
+        const list = resultOf(await check.request("process/list", {}));
+        const processes = (list?.["processes"] as unknown[] | undefined) ?? [];
+        note(`processes started after the ${label}: ${processes.length}`);
+        if (processes.length > 0) {
+          report(`requests after a ${label} still ran: ${processes.length} processes started`);
+        }
+        await check.request("process/list", {});
+        for (const entry of processes) {
+          await check.request("process/terminate", { processId: (entry as Message)["processId"] });
+        }
+        check.destroy();
+      }
+    },
+  },
+];
+
+function mib(bytes: number): number {
+  return Math.round((bytes / MIB) * 10) / 10;
+}
+
+async function runPhase(runtime: RuntimeName, phase: Phase): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "hostile-"));
+  const server = await startServer(runtime, phase.args);
+  const report = (problem: string): void => {
+    findings.push({ runtime, phase: phase.name, problem });
+    console.log(`  ! ${problem}`);
+  };
+  const note = (text: string): void => console.log(`  ${text}`);
+  console.log(`${runtime} ${phase.name} ${phase.args.join(" ")}`);
+  const startRss = await server.rss();
+  let peak = startRss;
+  const sampler = setInterval(() => {
+    void server.rss().then((rss) => {
+      peak = Math.max(peak, rss);
+    });
+  }, 50);
+  const began = Date.now();
+  try {
+    await withDeadline(phase.run({ server, dir, report, note }), PHASE_DEADLINE_MS, `phase ${phase.name}`);
+  } catch (error) {
+    report(`phase failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  await checkHealth(server, dir, report);
+  clearInterval(sampler);
+  const endRss = await server.rss();
+  peak = Math.max(peak, endRss);
+  if (peak > RSS_LIMIT_BYTES) report(`peak RSS ${mib(peak)} MiB`);
+  rssRows.push({
+    runtime,
+    phase: phase.name,
+    startMiB: mib(startRss),
+    peakMiB: mib(peak),
+    endMiB: mib(endRss),
+    seconds: Math.round((Date.now() - began) / 100) / 10,
+  });
+  const errors = server.stderr().split("\n").filter((line) =>
+    /"level":"error"|panic|Uncaught|RangeError/.test(line)
+  );
+  if (errors.length > 0) {
+    report(`server logged ${errors.length} error lines, first: ${errors[0]?.slice(0, 300)}`);
+  }
+  await server.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const runtimes = RUNTIMES.filter((runtime) => !wanted.includes(`--no-${runtime}`));
+  const selected = phases.filter((phase) =>
+    wanted.filter((w) => !w.startsWith("--")).length === 0 || wanted.includes(phase.name)
+  );
+  for (const runtime of runtimes) {
+    for (const phase of selected) await runPhase(runtime, phase);
+  }
+  console.log("\nRSS per phase (MiB): runtime phase start peak end seconds");
+  for (const row of rssRows) {
+    console.log(
+      `  ${row.runtime.padEnd(5)} ${
+        row.phase.padEnd(14)
+      } ${row.startMiB} ${row.peakMiB} ${row.endMiB} ${row.seconds}`,
+    );
+  }
+  console.log(`\nfindings: ${findings.length}`);
+  for (const finding of findings) console.log(`  [${finding.runtime}] ${finding.phase}: ${finding.problem}`);
+  process.exit(findings.length === 0 ? 0 : 1);
+}
+
+await main();
