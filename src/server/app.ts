@@ -66,10 +66,15 @@ function connectionHandlers(deps: AppDeps): Parameters<Upgrader>[1]["handlers"] 
   let entry: { connection: Connection; ws: WsConnection } | null = null;
   return {
     onOpen(ws) {
-      const connection = new Connection({
+      const connection: Connection = new Connection({
         send: (text) => ws.send(text),
         backlog: () => ws.bufferedAmount(),
-        close: (code, reason) => ws.close(code, reason),
+        close: (code, reason) => {
+          ws.close(code, reason);
+          // A peer that never answers the Close frame can keep the TCP stream open (Deno waits
+          // for it); the connection is over for the server either way, so the session detaches now.
+          connection.closed();
+        },
         description: `websocket ${ws.remote}`,
       }, deps.context);
       entry = { connection, ws };
