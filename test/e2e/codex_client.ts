@@ -15,11 +15,15 @@
  *
  *     mkdir -p /tmp/codexref && cd /tmp/codexref && npm i @openai/codex@0.169.0
  *     bun test/e2e/codex_client.ts [--runtime bun|deno] [--no-reference] [--only edit|interactive]
- *                                  [--codex PATH] [--trace] [--keep] [--verbose]
+ *                                  [--sandbox MODE] [--codex PATH] [--trace] [--keep] [--verbose]
  *
  * `--runtime` limits our server to one runtime (the reference control still runs unless
  * `--no-reference`); `--trace` puts `ws_proxy.ts` between Codex and the server and writes every
- * frame to `frames.jsonl` in the target's temp dir; `--keep` keeps the temp dirs.
+ * frame to `frames.jsonl` in the target's temp dir; `--keep` keeps the temp dirs. `--sandbox`
+ * sets Codex's `sandbox_mode` (default `danger-full-access`); with `workspace-write` Codex sends its
+ * permission profile in every `process/start` and file write, and the server enforces it. (The
+ * reference control then fails its PTY command: it looks for `codex-linux-sandbox` among helper
+ * aliases it refuses to create under a `/tmp` CODEX_HOME. A harness limit, not a server problem.)
  *
  * Everything Codex runs is harmless and stays inside a temp dir this script creates; every
  * process it starts is its own process group and is killed at the end.
@@ -51,6 +55,7 @@ const TRACE = argv.includes("--trace");
 const KEEP = argv.includes("--keep");
 const VERBOSE = argv.includes("--verbose");
 const ONLY = flag("--only");
+const SANDBOX_MODE = flag("--sandbox") ?? "danger-full-access";
 const CODEX_TIMEOUT_MS = 120_000;
 
 const MODEL = "gpt-5.5"; // a slug Codex 0.169 knows: its metadata offers the apply_patch tool
@@ -368,7 +373,7 @@ function codexConfig(baseUrl: string): string {
     `model = "${MODEL}"`,
     `model_provider = "mock"`,
     `approval_policy = "never"`,
-    `sandbox_mode = "danger-full-access"`,
+    `sandbox_mode = "${SANDBOX_MODE}"`,
     `check_for_update_on_startup = false`,
     ``,
     `[model_providers.mock]`,
