@@ -11,6 +11,8 @@ export interface FsConfig {
   file: string;
   fileBytes: number;
   metadataCalls: number;
+  /** Name `dir` in the sandbox policy as a file:// URI (the reference takes no native path there). */
+  uriSandboxPaths?: boolean;
 }
 
 /** The fs figures; null where not available, with the reason in `errors`. */
@@ -56,7 +58,7 @@ export async function measureFs(url: string, config: FsConfig): Promise<FsResult
   };
   const dirUri = pathToFileURL(config.dir).href;
   const fileUri = pathToFileURL(config.file).href;
-  const sandbox = sandboxFor(config.dir);
+  const sandbox = sandboxFor(config.uriSandboxPaths === true ? dirUri : config.dir);
 
   const direct = await BenchClient.open(url);
   try {

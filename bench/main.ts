@@ -7,6 +7,7 @@
  * bun bench/main.ts            # the whole run (~1 minute), a table on stdout
  * bun bench/main.ts --quick    # smaller sizes and fewer runs, a smoke run
  * bun bench/main.ts --json     # machine-readable results on stdout
+ * bun bench/main.ts --reference /tmp/codexref   # also the Codex reference server, and more figures
  * ```
  * @module
  */
@@ -14,15 +15,26 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import process from "node:process";
 import type { FloorConfig, FloorResult } from "./floor.ts";
 import { measureFs } from "./fs_bench.ts";
 import type { FsResult } from "./fs_bench.ts";
+import { emptyExtra, measurePipelinedStarts, measurePty, measureWrites } from "./extra_bench.ts";
+import type { ExtraResult } from "./extra_bench.ts";
 import { renderReport } from "./report.ts";
 import { measureRoundTrip, measureSleeps, measureStdout } from "./server_bench.ts";
 import type { StdoutRun } from "./server_bench.ts";
-import { ROOT, runtimeCommand, RUNTIMES, startServer } from "./server_process.ts";
-import type { RuntimeName } from "./server_process.ts";
+import {
+  DEFAULT_REFERENCE_DIR,
+  resolveReference,
+  ROOT,
+  runtimeCommand,
+  RUNTIMES,
+  startReference,
+  startServer,
+} from "./server_process.ts";
+import type { RuntimeName, ServerProcess } from "./server_process.ts";
 import { errorText, summarize, withTimeout } from "./stats.ts";
 import type { Summary } from "./stats.ts";
 import { BenchClient } from "./ws_client.ts";
@@ -38,6 +50,10 @@ export interface BenchConfig {
   sleepRuns: number;
   metadataCalls: number;
   fileBytes: number;
+  /** The extra figures, measured only with `--reference`. */
+  pipelinedStarts: number;
+  ptyBytes: number;
+  writes: number;
 }
 
 const MIB = 1024 * 1024;
@@ -52,6 +68,9 @@ const DEFAULT_CONFIG: BenchConfig = {
   sleepRuns: 3,
   metadataCalls: 1000,
   fileBytes: 64 * MIB,
+  pipelinedStarts: 100,
+  ptyBytes: 64 * MIB,
+  writes: 10_000,
 };
 
 const QUICK_CONFIG: BenchConfig = {
@@ -64,6 +83,9 @@ const QUICK_CONFIG: BenchConfig = {
   sleepRuns: 1,
   metadataCalls: 200,
   fileBytes: 8 * MIB,
+  pipelinedStarts: 100,
+  ptyBytes: 8 * MIB,
+  writes: 1000,
 };
 
 /** A runtime's floor, or why it could not be measured. */
@@ -86,6 +108,8 @@ export interface ServerResult {
   sleeps16Ms: number | null;
   sleeps16RunsMs: number[];
   fs: FsResult | null;
+  /** The figures measured only with `--reference`; null without it. */
+  extra: ExtraResult | null;
   errors: Record<string, string>;
 }
 
@@ -99,9 +123,13 @@ export interface BenchResult {
     loadAverage: { before: number; after: number };
     config: BenchConfig;
     units: string;
+    /** The reference binary and its version, with `--reference`; null without it. */
+    reference: { binary: string; version: string } | null;
   };
   floor: Record<RuntimeName, FloorOutcome>;
   server: Record<RuntimeName, ServerResult>;
+  /** The reference server's figures, with `--reference`; null without it. */
+  reference: ServerResult | null;
 }
 
 function progress(text: string): void {
@@ -161,29 +189,30 @@ async function withClient<T>(url: string, use: (client: BenchClient) => Promise<
   }
 }
 
+/** What one server column needs: how to start it and how it wants `cwd`. */
+interface Target {
+  name: string;
+  start: () => Promise<ServerProcess>;
+  /** The reference accepts only file:// URIs; ours takes native paths as well. */
+  uriCwd: boolean;
+  /** Measure the extra figures (with `--reference`). */
+  extra: boolean;
+}
+
 async function benchServer(
-  runtime: RuntimeName,
+  target: Target,
   config: BenchConfig,
-  dir: string,
+  benchDir: string,
   file: string,
 ): Promise<ServerResult> {
-  const result: ServerResult = {
-    ok: false,
-    error: null,
-    roundTripMs: null,
-    roundTripAfterStdoutMs: null,
-    serverRssAfterStdoutBytes: null,
-    stdoutMBps: null,
-    stdoutRuns: [],
-    sleeps16Ms: null,
-    sleeps16RunsMs: [],
-    fs: null,
-    errors: {},
-  };
+  const runtime = target.name;
+  const dir = target.uriCwd ? pathToFileURL(benchDir).href : benchDir;
+  const result: ServerResult = notMeasured();
+  result.error = null;
   progress(`server under ${runtime}: starting`);
   let server;
   try {
-    server = await startServer(runtime);
+    server = await target.start();
   } catch (error) {
     result.error = `server did not start: ${errorText(error)}`;
     return result;
@@ -191,6 +220,12 @@ async function benchServer(
   try {
     const url = server.url;
     result.ok = true;
+    if (target.extra) {
+      result.extra = emptyExtra(config.pipelinedStarts, config.writes);
+      await withClient(url, async () => {});
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      result.extra.idleRssBytes = await server.rssBytes();
+    }
     progress(`server under ${runtime}: round trips`);
     result.roundTripMs = await figure(
       result.errors,
@@ -239,12 +274,52 @@ async function benchServer(
       }));
     if (result.sleeps16RunsMs.length > 0) result.sleeps16Ms = summarize(result.sleeps16RunsMs).median;
 
+    const extra = result.extra;
+    if (extra !== null) {
+      progress(`server under ${runtime}: pipelined starts`);
+      extra.pipelinedStartsMs = await figure(
+        result.errors,
+        "pipelinedStartsMs",
+        60_000,
+        () =>
+          withClient(
+            url,
+            (client) => measurePipelinedStarts(client, dir, "pipelined", config.pipelinedStarts),
+          ),
+      );
+      progress(`server under ${runtime}: pty`);
+      const pty = await figure(
+        result.errors,
+        "ptyMBps",
+        120_000,
+        () => withClient(url, (client) => measurePty(client, dir, "pty", config.ptyBytes)),
+      );
+      extra.ptyMBps = pty?.mbps ?? null;
+      extra.ptyBytes = pty?.bytes ?? null;
+      progress(`server under ${runtime}: small writes`);
+      const writes = await figure(
+        result.errors,
+        "writesPerSecond",
+        60_000,
+        () => withClient(url, (client) => measureWrites(client, dir, "writes", config.writes)),
+      );
+      extra.writesPerSecond = writes?.perSecond ?? null;
+      extra.writesDone = writes?.done ?? null;
+    }
+
     progress(`server under ${runtime}: fs`);
     result.fs = await figure(
       result.errors,
       "fs",
       120_000,
-      () => measureFs(url, { dir, file, fileBytes: config.fileBytes, metadataCalls: config.metadataCalls }),
+      () =>
+        measureFs(url, {
+          dir: benchDir,
+          file,
+          fileBytes: config.fileBytes,
+          metadataCalls: config.metadataCalls,
+          uriSandboxPaths: target.uriCwd,
+        }),
     );
     if (Object.keys(result.errors).length > 0) {
       const log = server.stderr().trim();
@@ -256,13 +331,27 @@ async function benchServer(
   return result;
 }
 
-function parseArgs(args: readonly string[]): { config: BenchConfig; json: boolean; runtimes: RuntimeName[] } {
+interface Args {
+  config: BenchConfig;
+  json: boolean;
+  runtimes: RuntimeName[];
+  /** The path given to --reference (DEFAULT_REFERENCE_DIR when bare); null without it. */
+  reference: string | null;
+}
+
+function parseArgs(args: readonly string[]): Args {
   let quick = false;
   let json = false;
+  let reference: string | null = null;
   const runtimes: RuntimeName[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--quick") quick = true;
+    else if (arg === "--reference") {
+      const next = args[i + 1];
+      if (next === undefined || next.startsWith("--")) reference = DEFAULT_REFERENCE_DIR;
+      else reference = args[++i] ?? DEFAULT_REFERENCE_DIR;
+    } else if (arg?.startsWith("--reference=") === true) reference = arg.slice("--reference=".length);
     else if (arg === "--json") json = true;
     else if (arg === "--runtime") {
       const name = args[++i];
@@ -277,13 +366,17 @@ function parseArgs(args: readonly string[]): { config: BenchConfig; json: boolea
     config: quick ? QUICK_CONFIG : DEFAULT_CONFIG,
     json,
     runtimes: runtimes.length > 0 ? runtimes : [...RUNTIMES],
+    reference,
   };
 }
 
-const HELP = `usage: bun bench/main.ts [--quick] [--json] [--runtime bun|deno]...
-  --quick     fewer runs and smaller sizes (a smoke run, ~10 s)
-  --json      print the results as JSON instead of the table
-  --runtime   measure only this runtime (repeatable; default both)
+const HELP = `usage: bun bench/main.ts [--quick] [--json] [--runtime bun|deno]... [--reference [PATH]]
+  --quick       fewer runs and smaller sizes (a smoke run, ~10 s)
+  --json        print the results as JSON instead of the table
+  --runtime     measure only this runtime (repeatable; default both)
+  --reference   also bench the Codex exec-server at PATH (the codex binary, its codex.js wrapper or
+                an npm install directory; default ${DEFAULT_REFERENCE_DIR}), add pipelined starts,
+                PTY output, small writes and idle RSS, and print ours ÷ reference
 `;
 
 function usage(message: string): never {
@@ -291,8 +384,23 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-/** Runs the whole bench and resolves with its results. */
-export async function runBench(config: BenchConfig, runtimes: readonly RuntimeName[]): Promise<BenchResult> {
+async function referenceVersion(binary: string): Promise<string> {
+  const child = Bun.spawn([binary, "--version"], { stdin: "ignore", stdout: "pipe", stderr: "ignore" });
+  const text = await new Response(child.stdout).text();
+  await child.exited;
+  return text.trim();
+}
+
+/**
+ * Runs the whole bench and resolves with its results; with `reference` (a path for
+ * `resolveReference`) also the reference server and the extra figures.
+ */
+export async function runBench(
+  config: BenchConfig,
+  runtimes: readonly RuntimeName[],
+  reference: string | null = null,
+): Promise<BenchResult> {
+  const referenceBinary = reference === null ? null : await resolveReference(reference);
   const loadBefore = loadavg()[0] ?? 0;
   const dir = await mkdtemp(join(tmpdir(), "exec-server-bench-"));
   try {
@@ -313,7 +421,21 @@ export async function runBench(config: BenchConfig, runtimes: readonly RuntimeNa
       deno: notMeasured(),
     };
     for (const runtime of runtimes) floor[runtime] = await measureFloorUnder(runtime, floorConfig);
-    for (const runtime of runtimes) server[runtime] = await benchServer(runtime, config, dir, file);
+    const extra = referenceBinary !== null;
+    for (const runtime of runtimes) {
+      server[runtime] = await benchServer(
+        { name: runtime, start: () => startServer(runtime), uriCwd: false, extra },
+        config,
+        dir,
+        file,
+      );
+    }
+    const referenceResult = referenceBinary === null ? null : await benchServer(
+      { name: "reference", start: () => startReference(referenceBinary), uriCwd: true, extra },
+      config,
+      dir,
+      file,
+    );
     return {
       meta: {
         date: new Date().toISOString(),
@@ -322,9 +444,13 @@ export async function runBench(config: BenchConfig, runtimes: readonly RuntimeNa
         loadAverage: { before: loadBefore, after: loadavg()[0] ?? 0 },
         config,
         units: "ms = milliseconds; MB/s = 10^6 bytes per second of decoded payload",
+        reference: referenceBinary === null
+          ? null
+          : { binary: referenceBinary, version: await referenceVersion(referenceBinary) },
       },
       floor,
       server,
+      reference: referenceResult,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -343,12 +469,13 @@ function notMeasured(): ServerResult {
     sleeps16Ms: null,
     sleeps16RunsMs: [],
     fs: null,
+    extra: null,
     errors: {},
   };
 }
 
 if (import.meta.main) {
-  const { config, json, runtimes } = parseArgs(process.argv.slice(2));
-  const result = await runBench(config, runtimes);
+  const { config, json, runtimes, reference } = parseArgs(process.argv.slice(2));
+  const result = await runBench(config, runtimes, reference);
   process.stdout.write(json ? JSON.stringify(result, null, 2) + "\n" : renderReport(result));
 }

@@ -226,14 +226,105 @@ function serverTable(result: BenchResult): string {
   );
 }
 
+/** The rows only the reference comparison shows (lower is better for "time", higher for "rate"). */
+function extraRows(result: BenchResult): Row[] {
+  const { pipelinedStarts, ptyBytes, writes } = result.meta.config;
+  const base = { floor: null, target: null, fs: false };
+  return [
+    {
+      ...base,
+      label: `${pipelinedStarts}× /bin/true pipelined on one connection (ms)`,
+      kind: "time",
+      digits: 0,
+      value: (s) => s.extra?.pipelinedStartsMs ?? null,
+    },
+    {
+      ...base,
+      label: `pty: yes | head -c ${ptyBytes / MIB}M (MB/s)`,
+      kind: "rate",
+      digits: 0,
+      value: (s) => s.extra?.ptyMBps ?? null,
+    },
+    {
+      ...base,
+      label: `${writes} process/write round trips to cat (writes/s)`,
+      kind: "rate",
+      digits: 0,
+      value: (s) => s.extra?.writesPerSecond ?? null,
+    },
+    {
+      ...base,
+      label: "server RSS after the stdout runs (MiB)",
+      kind: "time",
+      digits: 0,
+      value: (s) => (s.serverRssAfterStdoutBytes === null ? null : s.serverRssAfterStdoutBytes / MIB),
+    },
+    {
+      ...base,
+      label: "server RSS idle after start (MiB)",
+      kind: "time",
+      digits: 0,
+      value: (s) => (s.extra?.idleRssBytes == null ? null : s.extra.idleRssBytes / MIB),
+    },
+  ];
+}
+
+/** Ours against the reference: value ratio ours ÷ reference, and which is better. */
+function referenceTable(result: BenchResult, reference: ServerResult): string {
+  const body = [...rows(result), ...extraRows(result)].map((row) => {
+    const values = RUNTIMES.map((runtime) => {
+      const server = result.server[runtime];
+      return server.ok ? row.value(server) : null;
+    });
+    const ref = reference.ok ? row.value(reference) : null;
+    const ratios = values.map((value) =>
+      value !== null && ref !== null && ref > 0 ? `${(value / ref).toFixed(2)}` : ""
+    );
+    const verdict = RUNTIMES.map((runtime, i) => {
+      const value = values[i] ?? null;
+      if (value === null || ref === null) return "";
+      const better = row.kind === "time" ? value <= ref : value >= ref;
+      return `${runtime} ${better ? "yes" : "NO"}`;
+    }).filter((text) => text !== "").join(", ");
+    const floors = RUNTIMES.map((runtime) => floorValue(row, result.floor[runtime]));
+    return [
+      row.label,
+      ...RUNTIMES.map((runtime) => cell(row, result.server[runtime])),
+      cell(row, reference),
+      ...ratios,
+      ...floors.map((
+        floor,
+      ) => (floor === null ? "" : format(floor, row.kind === "rate" ? 0 : row.digits + 1))),
+      verdict,
+    ];
+  });
+  return table(
+    [
+      "against the reference",
+      "bun",
+      "deno",
+      "reference",
+      "bun÷ref",
+      "deno÷ref",
+      "floor bun",
+      "floor deno",
+      "ours better",
+    ],
+    body,
+  );
+}
+
 function notes(result: BenchResult): string {
   const lines: string[] = [];
   for (const runtime of RUNTIMES) {
     const floor = result.floor[runtime];
     if (!floor.ok) lines.push(`floor under ${runtime} failed: ${floor.error}`);
   }
-  for (const runtime of RUNTIMES) {
-    const server = result.server[runtime];
+  const servers: Array<[string, ServerResult]> = RUNTIMES.map((runtime) => [runtime, result.server[runtime]]);
+  if (result.reference !== null && result.reference !== undefined) {
+    servers.push(["reference", result.reference]);
+  }
+  for (const [runtime, server] of servers) {
     if (!server.ok) {
       lines.push(`${runtime} server failed: ${server.error ?? "unknown"}`);
       continue;
@@ -265,6 +356,13 @@ function notes(result: BenchResult): string {
         );
       }
     }
+    const extra = server.extra;
+    if (extra?.writesDone != null && extra.writesDone < extra.writes) {
+      lines.push(`${runtime} answered ${extra.writesDone} of ${extra.writes} writes within the 20 s budget`);
+    }
+    if (server.extra?.ptyBytes != null) {
+      lines.push(`${runtime} pty delivered ${server.extra.ptyBytes} bytes (the terminal adds \\r)`);
+    }
     if (server.sleeps16RunsMs.length > 1) {
       lines.push(
         `${runtime} sleep runs (ms): ${
@@ -294,6 +392,13 @@ export function renderReport(result: BenchResult): string {
     "×floor = how many times slower than the same runtime's native floor (time ÷ floor, or floor MB/s ÷ MB/s).",
     "stdout and sleeps: median run. The floor of getMetadata is an in-process stat.",
     "",
+    ...(result.reference === null || result.reference === undefined ? [] : [
+      `reference: ${result.meta.reference?.version ?? "?"} (${result.meta.reference?.binary ?? "?"})`,
+      "",
+      referenceTable(result, result.reference),
+      "÷ref = ours ÷ reference as values: below 1 is better for ms and MiB, above 1 for MB/s and writes/s.",
+      "",
+    ]),
     notes(result),
   ].join("\n");
 }

@@ -1,6 +1,6 @@
 /** Starts the exec-server under one runtime as a subprocess of the bench (loopback, port 0). */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readdir, readFile, realpath, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 
 /** The runtimes the bench compares. */
 export const RUNTIMES = ["bun", "deno"] as const;
@@ -31,9 +31,44 @@ export interface ServerProcess {
 }
 
 /** Starts `mod.ts` under `runtime` and resolves with the URL from its first stdout line. */
-export async function startServer(runtime: RuntimeName): Promise<ServerProcess> {
-  const child = Bun.spawn(
+export function startServer(runtime: RuntimeName): Promise<ServerProcess> {
+  return startCommand(
     runtimeCommand(runtime, join(ROOT, "mod.ts"), ["--listen", "ws://127.0.0.1:0", "--quiet"]),
+  );
+}
+
+/** Starts the reference `codex exec-server` (a native binary) on loopback, port 0. */
+export function startReference(binary: string): Promise<ServerProcess> {
+  return startCommand([binary, "exec-server", "--listen", "ws://127.0.0.1:0"]);
+}
+
+/** Where an npm install of @openai/codex is usually found (`npm i @openai/codex@0.169.0`). */
+export const DEFAULT_REFERENCE_DIR = "/tmp/codexref";
+
+/**
+ * The native codex binary for `path`: an npm install directory, the `codex` / `codex.js` wrapper
+ * (which runs the binary in a child, so its pid would not be the server's), or the binary itself.
+ */
+export async function resolveReference(path: string): Promise<string> {
+  const real = await realpath(path);
+  let searchFrom: string | null = null;
+  if ((await stat(real)).isDirectory()) searchFrom = join(real, "node_modules", "@openai");
+  else if (real.endsWith(".js")) searchFrom = join(dirname(real), "..", "..");
+  if (searchFrom === null) return real;
+  for (const name of await readdir(searchFrom)) {
+    if (!name.startsWith("codex-linux-")) continue;
+    const vendor = join(searchFrom, name, "vendor");
+    for (const triple of await readdir(vendor)) {
+      const binary = join(vendor, triple, "bin", "codex");
+      if (await stat(binary).then((s) => s.isFile(), () => false)) return binary;
+    }
+  }
+  throw new Error(`no codex-linux-*/vendor/*/bin/codex under ${searchFrom}`);
+}
+
+async function startCommand(argv: string[]): Promise<ServerProcess> {
+  const child = Bun.spawn(
+    argv,
     {
       cwd: ROOT,
       env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root" },
