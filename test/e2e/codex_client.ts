@@ -21,16 +21,14 @@
  * `--no-reference`); `--trace` puts `ws_proxy.ts` between Codex and the server and writes every
  * frame to `frames.jsonl` in the target's temp dir; `--keep` keeps the temp dirs. `--sandbox`
  * sets Codex's `sandbox_mode` (default `danger-full-access`); with `workspace-write` Codex sends its
- * permission profile in every `process/start` and file write, and the server enforces it. (The
- * reference control then fails its PTY command: it looks for `codex-linux-sandbox` among helper
- * aliases it refuses to create under a `/tmp` CODEX_HOME. A harness limit, not a server problem.)
+ * permission profile in every `process/start` and file write, and the server enforces it.
  *
  * Everything Codex runs is harmless and stays inside a temp dir this script creates; every
  * process it starts is its own process group and is killed at the end.
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, rmdirSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -231,6 +229,7 @@ async function startExecServer(target: TargetName, root: string): Promise<Child 
     env: {
       PATH: "/usr/local/bin:/usr/bin:/bin",
       HOME: join(root, "home"),
+      TMPDIR: join(root, "tmp"),
       CODEX_HOME: join(root, "server-codex-home"),
       SHELL: "/bin/bash",
       LANG: "C.UTF-8",
@@ -386,6 +385,13 @@ function codexConfig(baseUrl: string): string {
     ``,
     `[analytics]`,
     `enabled = false`,
+    ``,
+    // Only the project is writable: a sandbox may then create mount points for the protected
+    // subpaths of writable roots (.git, .agents, .codex) inside the temp dir only. The reference's
+    // bubblewrap helper creates them as real empty directories and may leave them behind.
+    `[sandbox_workspace_write]`,
+    `exclude_slash_tmp = true`,
+    `exclude_tmpdir_env_var = true`,
     ``,
   ].join("\n");
 }
@@ -562,7 +568,9 @@ async function runScenario(target: TargetName, scenario: Scenario): Promise<Outc
   const root = await realpath(await mkdtemp(join(tmpdir(), `codex-e2e-${target}-${scenario.name}-`)));
   const work = join(root, "work");
   const codexHome = join(root, "codex-home");
-  for (const dir of [work, codexHome, join(root, "home"), join(root, "server-codex-home")]) {
+  for (
+    const dir of [work, codexHome, join(root, "home"), join(root, "tmp"), join(root, "server-codex-home")]
+  ) {
     await mkdir(dir, { recursive: true });
   }
   const checks: Check[] = [];
@@ -593,6 +601,7 @@ async function runScenario(target: TargetName, scenario: Scenario): Promise<Outc
       env: {
         PATH: "/usr/local/bin:/usr/bin:/bin",
         HOME: join(root, "home"),
+        TMPDIR: join(root, "tmp"),
         CODEX_HOME: codexHome,
         LANG: "C.UTF-8",
         MOCK_API_KEY: "dummy-key",
@@ -670,6 +679,19 @@ async function runScenario(target: TargetName, scenario: Scenario): Promise<Outc
 // ---------------------------------------------------------------------------------------------
 // Main
 
+/**
+ * The reference exec-server creates an empty `/tmp/codex-daemon-<uid>` (mode 0700) whatever TMPDIR
+ * says. Removes it after a reference run if it did not exist before and is still empty (rmdir
+ * refuses otherwise, so a directory another Codex put a socket in is left alone).
+ */
+function tidyDaemonDir(existedBefore: boolean): void {
+  const dir = `/tmp/codex-daemon-${process.getuid?.() ?? 0}`;
+  if (existedBefore || !existsSync(dir)) return;
+  try {
+    rmdirSync(dir);
+  } catch { /* not empty or gone: not ours to remove */ }
+}
+
 function label(target: TargetName): string {
   return target === "reference" ? "reference exec-server (control)" : `exec-server on ${target}`;
 }
@@ -694,6 +716,7 @@ async function main(): Promise<number> {
     for (const scenario of scenarios) {
       process.stdout.write(`\n== ${target} / ${scenario.name}\n`);
       let outcome: Outcome;
+      const daemonDirExisted = existsSync(`/tmp/codex-daemon-${process.getuid?.() ?? 0}`);
       try {
         outcome = await runScenario(target, scenario);
       } catch (error) {
@@ -706,6 +729,7 @@ async function main(): Promise<number> {
           notes: [],
         };
       }
+      if (target === "reference") tidyDaemonDir(daemonDirExisted);
       outcomes.push(outcome);
       for (const entry of outcome.checks) {
         process.stdout.write(`  ${entry.ok ? "ok  " : "FAIL"} ${entry.name}: ${entry.detail}\n`);
