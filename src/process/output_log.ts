@@ -24,7 +24,8 @@ export interface LogSnapshot {
  */
 export class OutputLog {
   readonly #retainLimit: number;
-  #chunks: LogChunk[] = [];
+  /** Retained chunks from `#head` on; the slots before it are emptied as chunks drop. */
+  #chunks: Array<LogChunk | undefined> = [];
   #head = 0;
   #retainedBytes = 0;
   #droppedBytes = 0;
@@ -49,6 +50,9 @@ export class OutputLog {
     while (this.#retainedBytes > this.#retainLimit && this.#head < this.#chunks.length) {
       const dropped = this.#chunks[this.#head];
       if (dropped === undefined) break;
+      // Empty the slot: a dropped chunk's base64 must not stay reachable until the next
+      // compaction (up to a thousand 64 KiB chunks per process on a fast stream).
+      this.#chunks[this.#head] = undefined;
       this.#head++;
       this.#retainedBytes -= dropped.byteLength;
       this.#droppedBytes += dropped.byteLength;
