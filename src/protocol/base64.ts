@@ -25,8 +25,14 @@ export function decodeBase64(text: string): Uint8Array {
   return new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength);
 }
 
+/** `Uint8Array.prototype.toBase64` (ES2026), where the runtime has it. */
+type ToBase64 = (this: Uint8Array) => string;
+const toBase64: ToBase64 | undefined = (Uint8Array.prototype as { toBase64?: ToBase64 }).toBase64;
+
 /** Encodes bytes as padded base64. */
 export function encodeBase64(bytes: Uint8Array): string {
-  // node:buffer is native on both runtimes and far faster than a btoa loop for large chunks.
+  // The built-in is the fastest on both runtimes (64 KiB chunks: about 4.5× node:buffer's
+  // speed on Deno, 1.5× on Bun); node:buffer is the fallback, far faster than a btoa loop.
+  if (toBase64 !== undefined) return toBase64.call(bytes);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 }
