@@ -1,7 +1,7 @@
 /** The fs figures measured through the server (PROTOCOL.md §7, sandboxed per §8). */
 import { pathToFileURL } from "node:url";
 import { BenchClient, WireCallError } from "./ws_client.ts";
-import { errorText, megabytesPerSecond } from "./stats.ts";
+import { errorText, megabytesPerSecond, withTimeout } from "./stats.ts";
 
 /** What the fs part measures. */
 export interface FsConfig {
@@ -108,9 +108,12 @@ type NumericFigure =
   | "readFileMBps"
   | "sandboxedReadFileMBps";
 
+/** One figure may take this long: a server that never answers costs this figure only. */
+const FIGURE_TIMEOUT_MS = 25_000;
+
 async function figure(result: FsResult, name: NumericFigure, measure: () => Promise<number>): Promise<void> {
   try {
-    result[name] = await measure();
+    result[name] = await withTimeout(name, FIGURE_TIMEOUT_MS, measure());
   } catch (error) {
     result.errors[name] = errorText(error);
   }
