@@ -13,6 +13,7 @@ import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { decodeFrame } from "../test/helpers/raw_socket.ts";
 
 const RUNTIMES = ["bun", "deno"] as const;
 type RuntimeName = (typeof RUNTIMES)[number];
@@ -301,24 +302,6 @@ function encodeFrame(opcode: number, payload: Buffer): Buffer {
   }
   // A zero mask keeps the payload as is: masking is required, its value is not.
   return Buffer.concat([header, Buffer.alloc(4), payload]);
-}
-
-function decodeFrame(data: Buffer): { opcode: number; payload: Buffer; size: number } | null {
-  if (data.byteLength < 2) return null;
-  const opcode = (data[0] ?? 0) & 0x0f;
-  let length = (data[1] ?? 0) & 0x7f;
-  let offset = 2;
-  if (length === 126) {
-    if (data.byteLength < 4) return null;
-    length = data.readUInt16BE(2);
-    offset = 4;
-  } else if (length === 127) {
-    if (data.byteLength < 10) return null;
-    length = Number(data.readBigUInt64BE(2));
-    offset = 10;
-  }
-  if (data.byteLength < offset + length) return null;
-  return { opcode, payload: data.subarray(offset, offset + length), size: offset + length };
 }
 
 // ---------------------------------------------------------------------------------------------

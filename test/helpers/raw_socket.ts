@@ -199,7 +199,8 @@ function encodeFrame(opcode: number, payload: Buffer): Buffer {
   return Buffer.concat([header, mask, masked]);
 }
 
-function decodeFrame(data: Buffer): { opcode: number; payload: Buffer; size: number } | null {
+/** Decodes one WebSocket frame from the front of `data`, or null while it is incomplete. */
+export function decodeFrame(data: Buffer): { opcode: number; payload: Buffer; size: number } | null {
   if (data.byteLength < 2) return null;
   const opcode = (data[0] ?? 0) & 0x0f;
   let length = (data[1] ?? 0) & 0x7f;
