@@ -12,6 +12,9 @@ const EXIT_ORDER_GRACE_MS = 25;
 /** Marks a read that has not settled within the current turn (see `#pump`). */
 const NOT_READY: Promise<"notReady"> = Promise.resolve("notReady");
 
+/** Output volume after which a closing process asks the runtime to hand memory back. */
+const RELEASE_AFTER_BYTES = 64 * 1024 * 1024;
+
 /** Signal numbers used by the manager itself. */
 const SIGHUP = 1;
 const SIGKILL = 9;
@@ -241,6 +244,7 @@ export class ManagedProcess {
     if (this.#killTimer !== null) clearTimeout(this.#killTimer);
     this.#state = "closed";
     this.#events.closed(this, this.log.appendClosed());
+    if (this.log.totalBytes >= RELEASE_AFTER_BYTES) this.#runtime.releaseMemory();
     this.#closed.resolve();
   }
 

@@ -166,6 +166,9 @@ class SerialWriter {
   }
 }
 
+/** Least time between two `releaseMemory` collections. */
+const RELEASE_INTERVAL_MS = 1_000;
+
 /** The Bun implementation of the runtime seam. */
 class BunRuntime implements Runtime {
   readonly name = "bun";
@@ -321,6 +324,17 @@ class BunRuntime implements Runtime {
 
   exit(code: number): never {
     process.exit(code);
+  }
+
+  #lastRelease = 0;
+
+  releaseMemory(): void {
+    const now = performance.now();
+    if (now - this.#lastRelease < RELEASE_INTERVAL_MS) return;
+    this.#lastRelease = now;
+    // Streams leave hundreds of MB of short-lived strings; JSC keeps the pages until a full
+    // collection, which `force` runs now, and mimalloc then returns them to the OS.
+    Bun.gc(true);
   }
 
   stdin(): ReadableStream<Uint8Array> {

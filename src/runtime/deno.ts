@@ -2,6 +2,8 @@
  * The Deno adapter: the only module (with its `deno_*.ts` siblings) that says `Deno.`.
  */
 import { spawn as nodeSpawn } from "node:child_process";
+import v8 from "node:v8";
+import vm from "node:vm";
 import type { ChildProcess } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
@@ -238,6 +240,23 @@ class SerialWriter {
   }
 }
 
+/** Least time between two `releaseMemory` collections. */
+const RELEASE_INTERVAL_MS = 1_000;
+
+/**
+ * V8's `gc()`: Deno has no API for it, but the flag can be set at run time and a fresh context then
+ * exposes the function. Streams leave hundreds of MB of short-lived strings that V8 otherwise keeps.
+ */
+function exposedGc(): (() => void) | null {
+  try {
+    v8.setFlagsFromString("--expose-gc");
+    const gc: unknown = vm.runInNewContext("gc");
+    return typeof gc === "function" ? () => void gc() : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The absolute path of an executable `setsid`, or null. */
 function findSetsid(): string | null {
   for (const candidate of ["/usr/bin/setsid", "/bin/setsid"]) {
@@ -376,6 +395,17 @@ class DenoRuntime implements Runtime {
 
   exit(code: number): never {
     Deno.exit(code);
+  }
+
+  #lastRelease = 0;
+  #collect: (() => void) | null | undefined = undefined;
+
+  releaseMemory(): void {
+    const now = performance.now();
+    if (now - this.#lastRelease < RELEASE_INTERVAL_MS) return;
+    this.#lastRelease = now;
+    this.#collect ??= exposedGc();
+    this.#collect?.();
   }
 
   stdin(): ReadableStream<Uint8Array> {

@@ -137,6 +137,12 @@ export interface Runtime {
   onSignal(name: "SIGTERM" | "SIGINT", handler: () => void): void;
   exit(code: number): never;
 
+  /**
+   * Hints the runtime to collect garbage and hand free memory back to the OS; called after a large
+   * stream ends. Throttled by the adapter, never blocks for long.
+   */
+  releaseMemory(): void;
+
   /** This process's stdin as a byte stream. */
   stdin(): ReadableStream<Uint8Array>;
   /** Writes to stdout; resolves when the bytes are accepted. */
