@@ -35,9 +35,15 @@ export interface TestServer extends AsyncDisposable {
 
 /** Starts `mod.ts` under `runtime` with a controlled environment; the URL is its first stdout line. */
 export async function startServer(
-  options: { runtime: RuntimeName; args?: string[]; env?: Record<string, string> },
+  options: {
+    runtime: RuntimeName;
+    /** Overrides the command that starts the server (a bundle or a compiled binary). */
+    command?: string[];
+    args?: string[];
+    env?: Record<string, string>;
+  },
 ): Promise<TestServer> {
-  const [command, ...args] = serverCommand(options.runtime);
+  const [command, ...args] = options.command ?? serverCommand(options.runtime);
   const child = spawn(command ?? "", [
     ...args,
     "--listen",
