@@ -1,4 +1,6 @@
 import { parsePathUri } from "../protocol/mod.ts";
+import type { FsReadFileResult } from "../protocol/mod.ts";
+import { withKnownJson } from "../rpc/mod.ts";
 import { FS_PARAMS_SCHEMAS } from "../protocol/mod.ts";
 import type { FsMethod } from "../protocol/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
@@ -122,6 +124,11 @@ function withoutSandbox<T extends { sandbox?: unknown }>(params: T): Omit<T, "sa
   return rest;
 }
 
+/** A readFile result with its JSON text: base64 has no character that JSON escapes. */
+function readFileWithJson(result: FsReadFileResult): FsReadFileResult {
+  return withKnownJson(result, `{"dataBase64":"${result.dataBase64}"}`);
+}
+
 /** The fs side of one connection: path parsing, sandbox routing and the connection's handles. */
 export class FsConnection {
   readonly #scope: string;
@@ -140,9 +147,14 @@ export class FsConnection {
     this.#direct = new DirectFileSystem({ maxReadFileBytes: options.maxReadFileBytes });
   }
 
-  /** Runs the fs method `method`; `params` are validated by its schema. Throws RpcErrors. */
+  /**
+   * Runs the fs method `method`; `params` are validated by its schema. Throws RpcErrors. The
+   * result of `fs/readFile` carries its JSON text (`withKnownJson`), so its reply is built without
+   * a `JSON.stringify` of the whole file.
+   */
   call(method: string, params: unknown, signal: AbortSignal): Promise<object> {
     if (!isFsMethod(method)) return Promise.reject(new TypeError(`not an fs method: ${method}`));
+    if (method === "fs/readFile") return this.#call(method, params, signal).then(readFileWithJson);
     return this.#call(method, params, signal);
   }
 

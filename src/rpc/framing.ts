@@ -63,8 +63,28 @@ function jsonErrorDetail(error: unknown, text: string): string {
   return `invalid JSON: ${message.replace(/^JSON Parse error: /, "").toLowerCase()}`;
 }
 
+/** Results whose JSON text is already known, by identity (see `withKnownJson`). */
+const KNOWN_JSON = new WeakMap<object, string>();
+
+/**
+ * Records `json` as the JSON text of `result` and returns `result`, so `resultFrame` splices the
+ * text in verbatim instead of walking a large result (a whole file as base64) with
+ * `JSON.stringify`. The caller vouches that `json` is what `JSON.stringify(result)` gives and
+ * that `result` is not changed afterwards.
+ */
+export function withKnownJson<T extends object>(result: T, json: string): T {
+  KNOWN_JSON.set(result, json);
+  return result;
+}
+
 /** Serializes a result reply; `jsonrpc` mirrors the client (§2.2). */
 export function resultFrame(id: RequestId, result: unknown, jsonrpc: boolean): string {
+  const known = typeof result === "object" && result !== null ? KNOWN_JSON.get(result) : undefined;
+  if (known !== undefined) {
+    // The same text JSON.stringify gives for the object forms below.
+    const head = jsonrpc ? '{"jsonrpc":"2.0","id":' : '{"id":';
+    return head + JSON.stringify(id) + ',"result":' + known + "}";
+  }
   return jsonrpc ? JSON.stringify({ jsonrpc: "2.0", id, result }) : JSON.stringify({ id, result });
 }
 

@@ -5,6 +5,7 @@ export {
   isRequestId,
   notificationFrame,
   resultFrame,
+  withKnownJson,
 } from "./framing.ts";
 export type { Incoming, RequestId } from "./framing.ts";
 export { formatIssues, parseParams, toWireError } from "./dispatch.ts";
