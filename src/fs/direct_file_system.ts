@@ -75,7 +75,12 @@ export class DirectFileSystem implements FileSystem {
   }
 
   /** `fs/readFile`: the whole regular file, within the size limits. */
-  readFile(request: FsRequests["fs/readFile"]): Promise<FsReadFileResult> {
+  async readFile(request: FsRequests["fs/readFile"]): Promise<FsReadFileResult> {
+    return { dataBase64: encodeBase64(await this.readFileBytes(request)) };
+  }
+
+  /** `fs/readFile` without the encoding: the file's bytes, with the same checks and errors. */
+  readFileBytes(request: FsRequests["fs/readFile"]): Promise<Uint8Array> {
     return mapErrors(async () => {
       const limit = Math.min(this.#maxReadFileBytes, request.maxBytes ?? Number.POSITIVE_INFINITY);
       const handle = await openRegular(request.path, constants.O_RDONLY);
@@ -97,7 +102,7 @@ export class DirectFileSystem implements FileSystem {
           length += bytesRead;
         }
         if (length > limit) throw tooLarge(limit);
-        return { dataBase64: encodeBase64(buffer.subarray(0, length)) };
+        return buffer.subarray(0, length);
       } finally {
         await handle.close();
       }

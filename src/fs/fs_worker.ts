@@ -3,7 +3,8 @@ import { FS_RESULT_SCHEMAS } from "../protocol/mod.ts";
 import type { FsMethod } from "../protocol/mod.ts";
 import type { PipeChild, Runtime } from "../runtime/mod.ts";
 import type { FsRequests, FsResults } from "./file_system.ts";
-import { LineSplitter } from "./line_splitter.ts";
+import { FrameSplitter } from "./frame_splitter.ts";
+import type { FrameSplitterOptions } from "./frame_splitter.ts";
 import { LineWriter } from "./line_writer.ts";
 import { CLOSE_SCOPE_METHOD, WorkerResponseSchema } from "./worker_protocol.ts";
 import type { WorkerMethod, WorkerResponse } from "./worker_protocol.ts";
@@ -29,9 +30,12 @@ export interface FsWorkerOptions {
 const STDERR_TAIL_BYTES = 4096;
 const SIGKILL = 9;
 
+/** A successful answer: a result object, or the raw bytes of a bytes response. */
+type Answer = { readonly result: unknown } | { readonly bytes: Uint8Array };
+
 interface Pending {
   readonly method: WorkerMethod;
-  readonly resolve: (result: unknown) => void;
+  readonly resolve: (answer: Answer) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -91,17 +95,28 @@ export class FsWorker implements AsyncDisposable {
   }
 
   /** Sends one fs request on behalf of `scope` (a connection) and waits for its answer. */
-  async call<M extends FsMethod>(
+  async call<M extends Exclude<FsMethod, "fs/readFile">>(
     scope: string,
     method: M,
     request: FsRequests[M],
     signal?: AbortSignal,
   ): Promise<FsResults[M]> {
-    const result = await this.#send(scope, method, request, signal);
+    const result = resultOf(method, await this.#send(scope, method, request, signal));
     const parsed = FS_RESULT_SCHEMAS[method].safeParse(result);
     if (!parsed.success) throw protocolError(`invalid result for ${method}`);
     // The schema of `method` just accepted the value, so it is that method's result.
     return result as FsResults[M];
+  }
+
+  /** `fs/readFile` on behalf of `scope`: the file's bytes, which cross the pipe unencoded. */
+  async readFile(
+    scope: string,
+    request: FsRequests["fs/readFile"],
+    signal?: AbortSignal,
+  ): Promise<Uint8Array> {
+    const answer = await this.#send(scope, "fs/readFile", request, signal);
+    if (!("bytes" in answer)) throw protocolError("fs/readFile answered without bytes");
+    return answer.bytes;
   }
 
   /** Closes every handle `scope` holds in the worker; nothing to do when no worker runs. */
@@ -136,7 +151,7 @@ export class FsWorker implements AsyncDisposable {
     method: WorkerMethod,
     params: unknown,
     signal: AbortSignal | undefined,
-  ): Promise<unknown> {
+  ): Promise<Answer> {
     signal?.throwIfAborted();
     if (this.#stopped) throw workerExited(new Error("worker stopped"));
     let process = await this.#current();
@@ -146,7 +161,7 @@ export class FsWorker implements AsyncDisposable {
     // The caller may have given up while the worker started; then nothing is sent.
     signal?.throwIfAborted();
     const id = this.#nextId++;
-    const answer = Promise.withResolvers<unknown>();
+    const answer = Promise.withResolvers<Answer>();
     process.pending.set(id, { method, resolve: answer.resolve, reject: answer.reject });
     const onAbort = (): void => {
       process.pending.delete(id);
@@ -200,22 +215,19 @@ export class FsWorker implements AsyncDisposable {
 
   async #readResponses(process: WorkerProcess): Promise<void> {
     try {
-      for await (const line of process.child.stdout.pipeThrough(new LineSplitter())) {
-        if (line === "") continue;
-        let response: WorkerResponse;
-        try {
-          response = WorkerResponseSchema.parse(JSON.parse(line));
-        } catch (error) {
-          throw protocolError("unparseable response", error);
-        }
+      const frames = process.child.stdout.pipeThrough(new FrameSplitter(RESPONSE_FRAMES));
+      for await (const { header: response, payload } of frames) {
         const pending = process.pending.get(response.id);
         if (pending === undefined) continue; // Its caller gave up (aborted); the answer is moot.
         process.pending.delete(response.id);
         if ("error" in response) {
           const { code, kind, message, errno } = response.error;
           pending.reject(new RpcError(code, kind, message, errno === undefined ? {} : { errno }));
+        } else if ("bytes" in response) {
+          // The splitter hands over exactly `bytes` bytes for a bytes response.
+          pending.resolve({ bytes: payload ?? new Uint8Array(0) });
         } else {
-          pending.resolve(response.result);
+          pending.resolve({ result: response.result });
         }
       }
       this.#fail(process, workerExited());
@@ -264,6 +276,24 @@ export class FsWorker implements AsyncDisposable {
       }
     }
   }
+}
+
+/** Worker stdout: validated response lines, a bytes response followed by its bytes. */
+const RESPONSE_FRAMES: FrameSplitterOptions<WorkerResponse> = {
+  parseHeader(line) {
+    try {
+      return WorkerResponseSchema.parse(JSON.parse(line));
+    } catch (error) {
+      throw protocolError("unparseable response", error);
+    }
+  },
+  payloadBytes: (response) => "bytes" in response ? response.bytes : null,
+};
+
+/** The result object of a non-bytes answer. */
+function resultOf(method: WorkerMethod, answer: Answer): unknown {
+  if ("bytes" in answer) throw protocolError(`${method} answered with bytes`);
+  return answer.result;
 }
 
 function protocolError(detail: string, cause?: unknown): RpcError {

@@ -23,7 +23,8 @@ const WORKER_MAX_READ_FILE_BYTES = Number.MAX_SAFE_INTEGER;
 
 /**
  * Serves fs requests as NDJSON on `runtime.stdin()` with `DirectFileSystem`, many at once, one
- * response line each on stdout; handles live here, per scope. Resolves after stdin ends and every
+ * response line each on stdout (`fs/readFile` followed by the file's raw bytes, see
+ * `worker_protocol.ts`); handles live here, per scope. Resolves after stdin ends and every
  * request has been answered and every handle closed.
  */
 export async function runFsWorker(runtime: Runtime): Promise<void> {
@@ -41,6 +42,7 @@ export async function runFsWorker(runtime: Runtime): Promise<void> {
   const serve = async (line: string): Promise<void> => {
     let id = -1;
     let response: string;
+    let payload: Uint8Array | null = null;
     try {
       const request = WorkerRequestSchema.parse(JSON.parse(line));
       id = request.id;
@@ -48,6 +50,10 @@ export async function runFsWorker(runtime: Runtime): Promise<void> {
         await scopes.get(request.scope)?.closeAll();
         scopes.delete(request.scope);
         response = JSON.stringify({ id, result: {} });
+      } else if (request.method === "fs/readFile") {
+        const params = parseRequest(request.method, request.params);
+        payload = await scopeOf(request.scope).readFileBytes(params);
+        response = JSON.stringify({ id, bytes: payload.length });
       } else {
         const params = parseRequest(request.method, request.params);
         const result = await callFileSystem(scopeOf(request.scope), request.method, params);
@@ -58,7 +64,7 @@ export async function runFsWorker(runtime: Runtime): Promise<void> {
       const reported = denial === null ? error : await kernelAnswer(denial);
       response = JSON.stringify({ id, error: toWorkerError(reported, runtime) });
     }
-    await writer.write(response);
+    await writer.write(response, payload);
   };
   for await (const line of runtime.stdin().pipeThrough(new LineSplitter())) {
     if (line === "") continue;

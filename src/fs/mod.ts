@@ -28,6 +28,8 @@ export type { FsParams, FsServiceOptions } from "./fs_service.ts";
 export { FsWorker, workerExited } from "./fs_worker.ts";
 export type { FsWorkerOptions, WorkerCommand } from "./fs_worker.ts";
 export { runFsWorker } from "./fs_worker_server.ts";
+export { FrameSplitter } from "./frame_splitter.ts";
+export type { Frame, FrameSplitterOptions } from "./frame_splitter.ts";
 export { LineSplitter } from "./line_splitter.ts";
 export { LineWriter } from "./line_writer.ts";
 export { SandboxedFileSystem } from "./sandboxed_file_system.ts";

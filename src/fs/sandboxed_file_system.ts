@@ -1,3 +1,4 @@
+import { encodeBase64 } from "../protocol/mod.ts";
 import type {
   FsCanonicalizeResult,
   FsEmptyResult,
@@ -37,10 +38,14 @@ export class SandboxedFileSystem implements FileSystem {
     this.#maxReadFileBytes = options.maxReadFileBytes;
   }
 
-  /** `fs/readFile` in the sandbox, with the server's size limit folded into `maxBytes`. */
-  readFile(request: FsRequests["fs/readFile"], signal?: AbortSignal): Promise<FsReadFileResult> {
+  /**
+   * `fs/readFile` in the sandbox, with the server's size limit folded into `maxBytes`; the worker
+   * sends the bytes and they are encoded here.
+   */
+  async readFile(request: FsRequests["fs/readFile"], signal?: AbortSignal): Promise<FsReadFileResult> {
     const maxBytes = Math.min(this.#maxReadFileBytes, request.maxBytes ?? Number.MAX_SAFE_INTEGER);
-    return this.#worker.call(this.#scope, "fs/readFile", { ...request, maxBytes }, signal);
+    const bytes = await this.#worker.readFile(this.#scope, { ...request, maxBytes }, signal);
+    return { dataBase64: encodeBase64(bytes) };
   }
 
   /** `fs/writeFile` in the sandbox. */

@@ -4,8 +4,10 @@ import type { ErrorKind } from "../protocol/mod.ts";
 import { FS_METHODS } from "../protocol/mod.ts";
 
 /**
- * The fs worker's NDJSON stdio protocol: one request object per line on its stdin, one response
- * per line on its stdout, matched by `id`, answered in any order.
+ * The fs worker's stdio protocol: one request object per line on its stdin; on its stdout one
+ * response line per request, matched by `id`, answered in any order. `fs/readFile` is answered
+ * with a bytes response: the line states a length and the file's raw bytes follow its newline, so
+ * a large file crosses the pipe unencoded and is never parsed as JSON.
  */
 
 /** Closes every handle of a scope (the connection that opened them ended). */
@@ -59,10 +61,15 @@ export const WorkerErrorSchema = z.object({
 /** See `WorkerErrorSchema`. */
 export type WorkerError = z.infer<typeof WorkerErrorSchema>;
 
-/** One response line: a result object or an error. */
+/** One response line: a result object, an error, or the length of the raw bytes that follow. */
 export const WorkerResponseSchema = z.union([
   z.object({ id: z.number().int().nonnegative(), result: z.record(z.string(), z.unknown()) }),
   z.object({ id: z.number().int().nonnegative(), error: WorkerErrorSchema }),
+  z.object({
+    id: z.number().int().nonnegative(),
+    /** The answer to `fs/readFile`: this many bytes of file content follow the line's newline. */
+    bytes: z.number().int().nonnegative(),
+  }),
 ]);
 /** See `WorkerResponseSchema`. */
 export type WorkerResponse = z.infer<typeof WorkerResponseSchema>;

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { resolve } from "node:path";
 import { DirectFileSystem, FsWorker, LineSplitter, SandboxedFileSystem } from "../../src/fs/mod.ts";
@@ -62,6 +63,22 @@ for (const name of ["bun", "deno"] as const) {
       expect(results).toEqual(
         Array.from({ length: 400 }, (_, i) => (i % 4 === 3 ? "NotFound" : `content ${i % 50}`)),
       );
+    });
+
+    test("reads a large file byte for byte, pipelined with small requests", async () => {
+      await using dir = await tempDir();
+      await using fsys = view(shared, 16 << 20);
+      const data = randomBytes(9 * 1024 * 1024 + 7);
+      await fs.writeFile(dir.join("big"), data);
+      await fs.writeFile(dir.join("empty"), "");
+      const [big, metadata, empty] = await Promise.all([
+        fsys.readFile({ path: dir.join("big") }),
+        fsys.getMetadata({ path: dir.join("big") }),
+        fsys.readFile({ path: dir.join("empty") }),
+      ]);
+      expect(big.dataBase64 === data.toString("base64")).toBe(true);
+      expect(metadata.size).toBe(data.length);
+      expect(empty).toEqual({ dataBase64: "" });
     });
 
     test("passes errors through exactly as DirectFileSystem throws them", async () => {
@@ -172,6 +189,66 @@ describe("FsWorker start failures", () => {
     await using fsys = view(worker);
     expect(await errorOf(fsys.getMetadata({ path: "/" }))).toEqual(WORKER_FAILED);
     expect(await errorOf(fsys.getMetadata({ path: "/" }))).toEqual(WORKER_FAILED);
+  });
+
+  test("takes the raw bytes after a bytes response as the file", async () => {
+    await using worker = startWorker("bun", {
+      program: "/bin/sh",
+      args: ["-c", String.raw`read line; printf '{"id":1,"bytes":3}\na\nb'; sleep 60`],
+    });
+    // The fake worker never answers worker/closeScope; stopping the worker is the cleanup.
+    const fsys = view(worker);
+    expect(await fsys.readFile({ path: "/x" })).toEqual({ dataBase64: b64("a\nb") });
+  });
+
+  test("answers -32603 WorkerFailed when the worker dies inside a payload", async () => {
+    await using worker = startWorker("bun", {
+      program: "/bin/sh",
+      args: ["-c", String.raw`read line; printf '{"id":1,"bytes":10}\nabc'`],
+    });
+    await using fsys = view(worker);
+    expect(await errorOf(fsys.readFile({ path: "/x" }))).toEqual(WORKER_FAILED);
+  });
+
+  test("answers -32603 when a bytes response answers a method that has a result", async () => {
+    await using worker = startWorker("bun", {
+      program: "/bin/sh",
+      args: ["-c", String.raw`read line; printf '{"id":1,"bytes":1}\nx'; sleep 60`],
+    });
+    // The fake worker never answers worker/closeScope; stopping the worker is the cleanup.
+    const fsys = view(worker);
+    expect(await errorOf(fsys.getMetadata({ path: "/" }))).toEqual({
+      code: -32603,
+      kind: "WorkerFailed",
+      message: "fs sandbox worker sent an invalid response: fs/getMetadata answered with bytes",
+    });
+  });
+
+  test("answers -32603 when fs/readFile is answered with a result object", async () => {
+    await using worker = startWorker("bun", {
+      program: "/bin/sh",
+      args: ["-c", String.raw`read line; printf '{"id":1,"result":{"dataBase64":""}}\n'; sleep 60`],
+    });
+    // The fake worker never answers worker/closeScope; stopping the worker is the cleanup.
+    const fsys = view(worker);
+    expect(await errorOf(fsys.readFile({ path: "/x" }))).toEqual({
+      code: -32603,
+      kind: "WorkerFailed",
+      message: "fs sandbox worker sent an invalid response: fs/readFile answered without bytes",
+    });
+  });
+
+  test("answers -32603 when the worker answers a bytes header that is garbage", async () => {
+    await using worker = startWorker("bun", {
+      program: "/bin/sh",
+      args: ["-c", String.raw`read line; printf '{"id":1,"bytes":-4}\nabcd'; sleep 60`],
+    });
+    await using fsys = view(worker);
+    expect(await errorOf(fsys.readFile({ path: "/x" }))).toEqual({
+      code: -32603,
+      kind: "WorkerFailed",
+      message: "fs sandbox worker sent an invalid response: unparseable response",
+    });
   });
 
   test("answers -32603 when the worker answers garbage", async () => {
