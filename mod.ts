@@ -11,67 +11,37 @@
  */
 import process from "node:process";
 import { detectRuntime } from "./src/runtime/mod.ts";
-import type { Runtime } from "./src/runtime/mod.ts";
-import { HELP_TEXT, parseCommandLine, startExecServer, UsageError } from "./src/server/mod.ts";
-import type { CliCommand } from "./src/server/mod.ts";
-import { createServices } from "./src/services.ts";
-import { VERSION } from "./src/version.ts";
 
-export { startExecServer } from "./src/server/mod.ts";
-export type { RunningServer, ServerOptions } from "./src/server/mod.ts";
 export { VERSION } from "./src/version.ts";
 
-/** Runs the command line: serve, or one of the internal modes. */
+/**
+ * Runs the command line. The internal modes load only what they need: the launcher starts before
+ * every sandboxed process, so it must not pay for the server's modules (zod, hono).
+ *
+ * @example
+ * ```ts
+ * import { main } from "./mod.ts";
+ * await main(["--listen", "ws://127.0.0.1:0"]);
+ * ```
+ */
 export async function main(args: readonly string[]): Promise<void> {
   const runtime = await detectRuntime();
-  let command: CliCommand;
-  try {
-    command = parseCommandLine(args);
-  } catch (error) {
-    return usageExit(runtime, error);
-  }
-  switch (command.kind) {
-    case "help":
-      await runtime.writeStdout(new TextEncoder().encode(HELP_TEXT + "\n"));
+  switch (args[0]) {
+    case "sandbox-exec": {
+      const { runSandboxExec } = await import("./src/launcher/mod.ts");
+      await runSandboxExec(args.slice(1), runtime.name);
       return;
-    case "version":
-      await runtime.writeStdout(new TextEncoder().encode(VERSION + "\n"));
+    }
+    case "fs-worker": {
+      const { runFsWorker } = await import("./worker/main.ts");
+      await runFsWorker(runtime);
       return;
-    case "mode":
-      await runMode(runtime, command.mode, command.args);
-      return;
-    case "serve":
-      break;
+    }
+    default: {
+      const { runCli } = await import("./src/cli.ts");
+      await runCli(runtime, args);
+    }
   }
-  const services = await createServices(runtime, command.options);
-  let server;
-  try {
-    server = await startExecServer(runtime, command.options, services);
-  } catch (error) {
-    return usageExit(runtime, error);
-  }
-  if (server.url !== "stdio") await runtime.writeStdout(new TextEncoder().encode(server.url + "\n"));
-  let signals = 0;
-  const onSignal = (): void => {
-    signals++;
-    if (signals > 1) runtime.exit(0);
-    void server.shutdown();
-  };
-  runtime.onSignal("SIGTERM", onSignal);
-  runtime.onSignal("SIGINT", onSignal);
-  await server.finished;
-  runtime.exit(0);
-}
-
-async function runMode(runtime: Runtime, mode: "fs-worker" | "sandbox-exec", args: string[]): Promise<void> {
-  const { runMode: run } = await import("./src/modes.ts");
-  await run(runtime, mode, args);
-}
-
-async function usageExit(runtime: Runtime, error: unknown): Promise<never> {
-  if (!(error instanceof UsageError)) throw error;
-  await runtime.writeStderr(`exec-server: ${error.message}\n`);
-  return runtime.exit(2);
 }
 
 if (import.meta.main) await main(process.argv.slice(2));

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import process from "node:process";
 import type { RuntimeName } from "../runtime/mod.ts";
-import { formatLauncherArgs } from "./launcher_args.ts";
+import { formatLauncherArgs } from "../launcher/mod.ts";
 import type { Policy } from "./policy_types.ts";
 
 /** A program and its arguments, ready to spawn. */

@@ -16,7 +16,3 @@ export type { HostFeatures } from "./host_features_types.ts";
 export { detectHostFeatures, sandboxExtensionInfo } from "./host_features.ts";
 export { sandboxedCommand, workerCommand } from "./launch_plan.ts";
 export type { LaunchCommand, LaunchTarget } from "./launch_plan.ts";
-export { runSandboxExec, SANDBOX_EXIT } from "./sandbox_exec.ts";
-export type { ProbeReport } from "./sandbox_exec.ts";
-export { formatLauncherArgs, parseLauncherArgs } from "./launcher_args.ts";
-export type { LauncherArgs, LauncherMode, OptionalLayer } from "./launcher_args.ts";

@@ -21,8 +21,7 @@ export interface ServerOptions {
 export type CliCommand =
   | { kind: "serve"; options: ServerOptions }
   | { kind: "help" }
-  | { kind: "version" }
-  | { kind: "mode"; mode: "fs-worker" | "sandbox-exec"; args: string[] };
+  | { kind: "version" };
 
 /** A command-line mistake: the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -127,10 +126,6 @@ const SWITCHES: Record<string, (options: ServerOptions) => void> = {
 
 /** Parses the command line; throws UsageError with a one-line reason. */
 export function parseCommandLine(args: readonly string[]): CliCommand {
-  const first = args[0];
-  if (first === "fs-worker" || first === "sandbox-exec") {
-    return { kind: "mode", mode: first, args: args.slice(1) };
-  }
   const options = defaultOptions();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? "";

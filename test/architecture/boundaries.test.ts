@@ -45,7 +45,15 @@ describe("architecture boundaries", () => {
 
   test("protocol imports only zod and itself; lower layers never import server or client", async () => {
     const offenders: string[] = [];
-    const lower = ["src/process", "src/fs", "src/env_policy", "src/sandbox", "src/protocol", "src/rpc"];
+    const lower = [
+      "src/process",
+      "src/fs",
+      "src/env_policy",
+      "src/sandbox",
+      "src/launcher",
+      "src/protocol",
+      "src/rpc",
+    ];
     for (const file of await sourceFiles("src")) {
       for (const specifier of await importsOf(file)) {
         const target = folderOf(file, specifier);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { assemble, BPF, encode, runFilter } from "../../src/sandbox/bpf.ts";
-import { SECCOMP_RET, seccompData, seccompProgram } from "../../src/sandbox/seccomp_filter.ts";
-import { syscallTable } from "../../src/sandbox/syscall_numbers.ts";
+import { assemble, BPF, encode, runFilter } from "../../src/launcher/bpf.ts";
+import { SECCOMP_RET, seccompData, seccompProgram } from "../../src/launcher/seccomp_filter.ts";
+import { syscallTable } from "../../src/launcher/syscall_numbers.ts";
 
 describe("bpf assembler", () => {
   test("assemble resolves forward labels into relative offsets", () => {

@@ -20,13 +20,8 @@ import {
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import {
-  MINIMAL_PATHS,
-  type Policy,
-  SANDBOX_EXIT,
-  sandboxedCommand,
-  workerCommand,
-} from "../../src/sandbox/mod.ts";
+import { SANDBOX_EXIT } from "../../src/launcher/mod.ts";
+import { MINIMAL_PATHS, type Policy, sandboxedCommand, workerCommand } from "../../src/sandbox/mod.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const FIXTURE = join(REPO, "test/fixtures/sandbox_exec_fixture.ts");

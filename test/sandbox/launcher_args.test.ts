@@ -1,10 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import {
-  formatLauncherArgs,
-  type LauncherArgs,
-  parseLauncherArgs,
-  sandboxedCommand,
-} from "../../src/sandbox/mod.ts";
+import { formatLauncherArgs, type LauncherArgs, parseLauncherArgs } from "../../src/launcher/mod.ts";
+import { sandboxedCommand } from "../../src/sandbox/mod.ts";
 
 describe("launcher args", () => {
   const args: LauncherArgs = {

@@ -3,8 +3,9 @@
  * mount-namespace and seccomp layers: `bun test/sandbox/launcher_timing.ts [runs]`. Prints medians.
  */
 import { join, resolve } from "node:path";
-import { formatLauncherArgs, MINIMAL_PATHS } from "../../src/sandbox/mod.ts";
-import type { OptionalLayer } from "../../src/sandbox/mod.ts";
+import { formatLauncherArgs } from "../../src/launcher/mod.ts";
+import type { OptionalLayer } from "../../src/launcher/mod.ts";
+import { MINIMAL_PATHS } from "../../src/sandbox/mod.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const FIXTURE = join(REPO, "test/fixtures/sandbox_exec_fixture.ts");

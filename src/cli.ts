@@ -1,0 +1,49 @@
+import type { Runtime } from "./runtime/mod.ts";
+import { HELP_TEXT, parseCommandLine, startExecServer, UsageError } from "./server/mod.ts";
+import type { CliCommand } from "./server/mod.ts";
+import { createServices } from "./services.ts";
+import { VERSION } from "./version.ts";
+
+/** The serving command line: `--help`, `--version`, or start the server and run until a signal. */
+export async function runCli(runtime: Runtime, args: readonly string[]): Promise<void> {
+  let command: CliCommand;
+  try {
+    command = parseCommandLine(args);
+  } catch (error) {
+    return await usageExit(runtime, error);
+  }
+  switch (command.kind) {
+    case "help":
+      await runtime.writeStdout(new TextEncoder().encode(HELP_TEXT + "\n"));
+      return;
+    case "version":
+      await runtime.writeStdout(new TextEncoder().encode(VERSION + "\n"));
+      return;
+    case "serve":
+      break;
+  }
+  const services = await createServices(runtime, command.options);
+  let server;
+  try {
+    server = await startExecServer(runtime, command.options, services);
+  } catch (error) {
+    return await usageExit(runtime, error);
+  }
+  if (server.url !== "stdio") await runtime.writeStdout(new TextEncoder().encode(server.url + "\n"));
+  let signals = 0;
+  const onSignal = (): void => {
+    signals++;
+    if (signals > 1) runtime.exit(0);
+    void server.shutdown();
+  };
+  runtime.onSignal("SIGTERM", onSignal);
+  runtime.onSignal("SIGINT", onSignal);
+  await server.finished;
+  runtime.exit(0);
+}
+
+async function usageExit(runtime: Runtime, error: unknown): Promise<never> {
+  if (!(error instanceof UsageError)) throw error;
+  await runtime.writeStderr(`exec-server: ${error.message}\n`);
+  return runtime.exit(2);
+}
