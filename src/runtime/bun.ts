@@ -2,6 +2,7 @@
  * The Bun adapter: the only module (with its `bun_*.ts` siblings) that says `Bun.`.
  */
 import { constants } from "node:os";
+import { TrailingThrottle } from "./trailing_throttle.ts";
 import type {
   ExitStatus,
   HttpServer,
@@ -326,15 +327,12 @@ class BunRuntime implements Runtime {
     process.exit(code);
   }
 
-  #lastRelease = 0;
+  // Streams leave hundreds of MB of short-lived strings; JSC keeps the pages until a full
+  // collection, which `force` runs now, and mimalloc then returns them to the OS.
+  readonly #release = new TrailingThrottle(RELEASE_INTERVAL_MS, () => Bun.gc(true));
 
   releaseMemory(): void {
-    const now = performance.now();
-    if (now - this.#lastRelease < RELEASE_INTERVAL_MS) return;
-    this.#lastRelease = now;
-    // Streams leave hundreds of MB of short-lived strings; JSC keeps the pages until a full
-    // collection, which `force` runs now, and mimalloc then returns them to the OS.
-    Bun.gc(true);
+    this.#release.request();
   }
 
   stdin(): ReadableStream<Uint8Array> {

@@ -4,6 +4,7 @@
 import { spawn as nodeSpawn } from "node:child_process";
 import v8 from "node:v8";
 import vm from "node:vm";
+import { TrailingThrottle } from "./trailing_throttle.ts";
 import type { ChildProcess } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
@@ -397,15 +398,14 @@ class DenoRuntime implements Runtime {
     Deno.exit(code);
   }
 
-  #lastRelease = 0;
   #collect: (() => void) | null | undefined = undefined;
-
-  releaseMemory(): void {
-    const now = performance.now();
-    if (now - this.#lastRelease < RELEASE_INTERVAL_MS) return;
-    this.#lastRelease = now;
+  readonly #release = new TrailingThrottle(RELEASE_INTERVAL_MS, () => {
     this.#collect ??= exposedGc();
     this.#collect?.();
+  });
+
+  releaseMemory(): void {
+    this.#release.request();
   }
 
   stdin(): ReadableStream<Uint8Array> {
