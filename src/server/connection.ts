@@ -90,7 +90,10 @@ export class Connection implements SessionPeer {
     void this.#fs?.close().catch((error: unknown) =>
       this.#context.log.error("closing file handles failed", error)
     );
-    if (this.#session !== null) this.#context.registry.detach(this.#session, this);
+    if (this.#session !== null) {
+      this.#context.registry.detach(this.#session, this);
+      this.#context.log.info("connection closed", { sessionId: this.#session.id });
+    }
   }
 
   /** The transport's outbound buffer drained. */
@@ -237,13 +240,19 @@ export class Connection implements SessionPeer {
     return runMethod(method, parsed, { session, context: this.#context, fs: this.#fs, signal });
   }
 
-  #initialize(params: { resumeSessionId?: string | null | undefined }): unknown {
+  #initialize(params: { clientName: string; resumeSessionId?: string | null | undefined }): unknown {
     const registry = this.#context.registry;
+    const resumed = params.resumeSessionId != null;
     const session = params.resumeSessionId != null
       ? registry.resume(params.resumeSessionId, this)
       : registry.create(this);
     this.#session = session;
     this.#state = "initializing";
+    this.#context.log.info(resumed ? "session resumed" : "session created", {
+      sessionId: session.id,
+      client: params.clientName.slice(0, 128),
+      transport: this.#transport.description,
+    });
     this.#fs = this.#context.openFsConnection(session.id);
     return { sessionId: session.id, environmentInfo: this.#context.environmentInfo };
   }
