@@ -261,9 +261,12 @@ export class Connection implements SessionPeer {
     if (this.#closed) return;
     const jsonrpc = this.#jsonrpc === true;
     if (error === null) {
+      this.#context.countReply(null);
       this.#transport.send(resultFrame(id, result, jsonrpc));
     } else {
-      this.#transport.send(errorFrame(id, toWireError(error, this.#context.log.error), jsonrpc));
+      const wire = toWireError(error, this.#context.log.error);
+      this.#context.countReply(wire.code);
+      this.#transport.send(errorFrame(id, wire, jsonrpc));
     }
   }
 

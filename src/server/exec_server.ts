@@ -71,15 +71,16 @@ export async function startExecServer(
   });
   const methods = new Map<string, MethodSpec>(Object.entries(CORE_METHODS));
   for (const [name, spec] of services.fsMethods) methods.set(name, spec);
+  const metrics = new Metrics(() => ({ sessions: registry.size, processes_running: serverCounter.count }));
   const context: ServerContext = {
     registry,
     methods,
     environmentInfo: await buildEnvironmentInfo(runtime, options, services.sandboxInfo),
     options: { maxInflightRequests: options.maxInflightRequests },
     log,
+    countReply: (code) => metrics.countReply(code),
     openFsConnection: (sessionId) => services.openFsConnection(sessionId),
   };
-  const metrics = new Metrics(() => ({ sessions: registry.size, processes_running: serverCounter.count }));
   const finished = Promise.withResolvers<void>();
   let accepting = true;
   let http: HttpServer | null = null;

@@ -21,5 +21,7 @@ export interface ServerContext {
   readonly environmentInfo: EnvironmentInfo;
   readonly options: ConnectionOptions;
   readonly log: Logger;
+  /** Counts replies for `/metrics`. */
+  readonly countReply: (errorCode: number | null) => void;
   openFsConnection(sessionId: string): FsPort;
 }

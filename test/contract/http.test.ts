@@ -30,6 +30,14 @@ describe.each(RUNTIMES)("http surface on %s", (runtime) => {
     expect(await response.text()).toMatch(/^# TYPE exec_server_\w+ (counter|gauge)$/m);
   });
 
+  test("/metrics counts requests and error replies by code", async () => {
+    await using client = await server().session();
+    await client.callError("no/such-method", {});
+    const text = await (await fetch(server().httpUrl + "/metrics")).text();
+    expect(text).toMatch(/^exec_server_requests_total [1-9]\d*$/m);
+    expect(text).toMatch(/^exec_server_request_errors_total\{code="-32601"\} [1-9]\d*$/m);
+  });
+
   test.concurrent("GET / without an upgrade answers 400 with a short text", async () => {
     const response = await fetch(server().httpUrl + "/");
     expect(response.status).toBe(400);

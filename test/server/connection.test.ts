@@ -83,6 +83,7 @@ function context(): ServerContext {
     environmentInfo: {} as EnvironmentInfo,
     options: { maxInflightRequests: 100 },
     log: { info: () => {}, error: () => {} },
+    countReply: () => {},
     openFsConnection: () => ({
       call: () => Promise.reject(new Error("no fs")),
       close: () => Promise.resolve(),
