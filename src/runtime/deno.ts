@@ -258,9 +258,45 @@ function exposedGc(): (() => void) | null {
   }
 }
 
-/** The absolute path of an executable `setsid`, or null. */
-function findSetsid(): string | null {
-  for (const candidate of ["/usr/bin/setsid", "/bin/setsid"]) {
+/**
+ * Execs `$ARGV[0]` with argv[0] `$ARGV[1]`, the environment given as `$ARGV[2]` NAME=VALUE pairs
+ * and the remaining arguments. perl itself starts with an empty environment, so no `PERL5*`
+ * variable of the child's can change what it does; `exec {PROGRAM} LIST` never uses a shell.
+ */
+const PERL_EXEC = "my ($program, $argv0, $count) = splice(@ARGV, 0, 3); %ENV = (); " +
+  "for (1 .. $count) { my $pair = shift @ARGV; my $at = index($pair, '='); " +
+  "$ENV{substr($pair, 0, $at)} = substr($pair, $at + 1); } " +
+  "exec { $program } $argv0, @ARGV; exit 127;";
+
+/** glibc's search path for execvp when PATH is unset (`confstr(_CS_PATH)`). */
+const EXECVP_DEFAULT_PATH = ["/bin", "/usr/bin"];
+
+/**
+ * Whether execvp without a PATH finds `program` for the bare `name`: then setsid can exec the bare
+ * name and the child sees it as argv[0] without a perl in between.
+ */
+async function foundOnDefaultPath(name: string, program: string): Promise<boolean> {
+  try {
+    const target = await Deno.stat(program);
+    for (const dir of EXECVP_DEFAULT_PATH) {
+      let found: Deno.FileInfo;
+      try {
+        found = await Deno.stat(`${dir}/${name}`);
+      } catch {
+        continue;
+      }
+      if (!found.isFile || found.mode === null || (found.mode & 0o111) === 0) continue;
+      return found.dev === target.dev && found.ino === target.ino;
+    }
+  } catch {
+    // The program vanished: let the spawn report it.
+  }
+  return false;
+}
+
+/** The absolute path of the first executable candidate, or null. */
+function findExecutable(candidates: readonly string[]): string | null {
+  for (const candidate of candidates) {
     try {
       const info = Deno.statSync(candidate);
       if (info.isFile && info.mode !== null && (info.mode & 0o111) !== 0) return candidate;
@@ -279,7 +315,9 @@ class DenoRuntime implements Runtime {
   readonly #stderr = new SerialWriter(Deno.stderr);
 
   /** `setsid(1)`, when the host has it: see `spawn`. */
-  readonly #setsid: string | null = findSetsid();
+  readonly #setsid: string | null = findExecutable(["/usr/bin/setsid", "/bin/setsid"]);
+  /** perl, when the host has it: sets an exact argv[0] without a fork (see `spawn`). */
+  readonly #perl: string | null = findExecutable(["/usr/bin/perl", "/bin/perl"]);
 
   // async, so that a spawn failure arrives as a rejection and never as a synchronous throw.
   async spawn(plan: SpawnPlan): Promise<PipeChild> {
@@ -288,23 +326,37 @@ class DenoRuntime implements Runtime {
     // `setsid PROGRAM …` instead keeps posix_spawn; setsid(1) calls setsid() and execs in place,
     // so the pid, the session and the process group stay the child's own. A bare argv0 that
     // names the program found on the child's PATH is looked up the same way by setsid's execvp.
-    // Without a PATH in the child's environment setsid's execvp would search its default path,
-    // not the server's PATH the program was found on: then the found path is passed, and the
-    // child sees it as argv[0] instead of the bare name (the node:child_process route that keeps
-    // the bare name forks too, and costs 30 ms per spawn once the server holds 300 MB).
+    // Any other argv[0] (an explicit arg0, or a bare name found on the server's PATH while the
+    // child has none) goes through perl's `exec {PROGRAM} LIST`, which sets it exactly; the
+    // node:child_process route also sets it but forks, costing 30 ms per spawn at 300 MB.
     const setsid = this.#setsid;
     const bare = !plan.argv0.includes("/") && plan.program.endsWith(`/${plan.argv0}`);
-    const direct = plan.argv0 === plan.program || (setsid !== null && bare);
+    const onChildPath = bare &&
+      (plan.env["PATH"] !== undefined || await foundOnDefaultPath(plan.argv0, plan.program));
+    const viaPerl = setsid !== null && this.#perl !== null && plan.argv0 !== plan.program && !onChildPath;
+    const direct = plan.argv0 === plan.program || (setsid !== null && (onChildPath || viaPerl));
     if (!direct) return await spawnWithArgv0(plan);
-    const argv0 = plan.env["PATH"] !== undefined ? plan.argv0 : plan.program;
     // With setsid in front, a missing program would show up only as setsid's exit status; stat it
     // first so the error carries its errno like every other spawn failure.
     if (setsid !== null) await Deno.stat(plan.program);
+    const envPairs = Object.entries(plan.env).map(([name, value]) => `${name}=${value}`);
+    const args = setsid === null ? [...plan.args] : viaPerl
+      ? [
+        this.#perl ?? "",
+        "-e",
+        PERL_EXEC,
+        plan.program,
+        plan.argv0,
+        String(envPairs.length),
+        ...envPairs,
+        ...plan.args,
+      ]
+      : [plan.argv0, ...plan.args];
     // Deno.Command throws synchronously with an errno `code` (ENOENT, EACCES).
     const child = new Deno.Command(setsid ?? plan.program, {
-      args: setsid === null ? [...plan.args] : [argv0, ...plan.args],
+      args,
       cwd: plan.cwd,
-      env: { ...plan.env },
+      env: viaPerl ? {} : { ...plan.env },
       clearEnv: true,
       stdin: plan.stdin === "pipe" ? "piped" : "null",
       stdout: "piped",

@@ -183,6 +183,15 @@ describe.each(RUNTIMES)("process/start on %s", (runtime) => {
     expect(client.outputText("noarg0")).toBe("sh\n");
   });
 
+  test.concurrent("process/start shows a bare argv[0] as requested when the child has no PATH", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const argv = ["sh", "-c", "echo $0; cat /proc/$$/environ | tr '\\000' '\\n'"];
+    await client.call("process/start", startParams("nopath", argv, dir.uri, { env: { ONLY: "me" } }));
+    await client.untilClosed("nopath");
+    expect(client.outputText("nopath")).toBe("sh\nONLY=me\n");
+  });
+
   test.concurrent("process/start refuses a missing cwd", async () => {
     await using dir = await tempDir();
     await using client = await server().session();
