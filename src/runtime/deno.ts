@@ -9,6 +9,7 @@ import type { ChildProcess } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { findExecutable, perlExecArgs } from "./deno_argv0.ts";
 import { spawnDenoPty } from "./deno_pty.ts";
 import type {
   ExitStatus,
@@ -258,16 +259,6 @@ function exposedGc(): (() => void) | null {
   }
 }
 
-/**
- * Execs `$ARGV[0]` with argv[0] `$ARGV[1]`, the environment given as `$ARGV[2]` NAME=VALUE pairs
- * and the remaining arguments. perl itself starts with an empty environment, so no `PERL5*`
- * variable of the child's can change what it does; `exec {PROGRAM} LIST` never uses a shell.
- */
-const PERL_EXEC = "my ($program, $argv0, $count) = splice(@ARGV, 0, 3); %ENV = (); " +
-  "for (1 .. $count) { my $pair = shift @ARGV; my $at = index($pair, '='); " +
-  "$ENV{substr($pair, 0, $at)} = substr($pair, $at + 1); } " +
-  "exec { $program } $argv0, @ARGV; exit 127;";
-
 /** glibc's search path for execvp when PATH is unset (`confstr(_CS_PATH)`). */
 const EXECVP_DEFAULT_PATH = ["/bin", "/usr/bin"];
 
@@ -294,19 +285,6 @@ async function foundOnDefaultPath(name: string, program: string): Promise<boolea
   return false;
 }
 
-/** The absolute path of the first executable candidate, or null. */
-function findExecutable(candidates: readonly string[]): string | null {
-  for (const candidate of candidates) {
-    try {
-      const info = Deno.statSync(candidate);
-      if (info.isFile && info.mode !== null && (info.mode & 0o111) !== 0) return candidate;
-    } catch {
-      // Not there: try the next one.
-    }
-  }
-  return null;
-}
-
 /** The Deno implementation of the runtime seam. */
 class DenoRuntime implements Runtime {
   readonly name = "deno";
@@ -318,6 +296,8 @@ class DenoRuntime implements Runtime {
   readonly #setsid: string | null = findExecutable(["/usr/bin/setsid", "/bin/setsid"]);
   /** perl, when the host has it: sets an exact argv[0] without a fork (see `spawn`). */
   readonly #perl: string | null = findExecutable(["/usr/bin/perl", "/bin/perl"]);
+  /** env(1), which starts perl with an empty environment on the terminal path. */
+  readonly #env: string | null = findExecutable(["/usr/bin/env", "/bin/env"]);
 
   // async, so that a spawn failure arrives as a rejection and never as a synchronous throw.
   async spawn(plan: SpawnPlan): Promise<PipeChild> {
@@ -339,18 +319,10 @@ class DenoRuntime implements Runtime {
     // With setsid in front, a missing program would show up only as setsid's exit status; stat it
     // first so the error carries its errno like every other spawn failure.
     if (setsid !== null) await Deno.stat(plan.program);
-    const envPairs = Object.entries(plan.env).map(([name, value]) => `${name}=${value}`);
-    const args = setsid === null ? [...plan.args] : viaPerl
-      ? [
-        this.#perl ?? "",
-        "-e",
-        PERL_EXEC,
-        plan.program,
-        plan.argv0,
-        String(envPairs.length),
-        ...envPairs,
-        ...plan.args,
-      ]
+    const args = setsid === null
+      ? [...plan.args]
+      : viaPerl && this.#perl !== null
+      ? perlExecArgs(this.#perl, plan)
       : [plan.argv0, ...plan.args];
     // Deno.Command throws synchronously with an errno `code` (ENOENT, EACCES).
     const child = new Deno.Command(setsid ?? plan.program, {
@@ -373,7 +345,8 @@ class DenoRuntime implements Runtime {
   }
 
   async spawnPty(plan: SpawnPlan, size: TerminalSize): Promise<PtyChild> {
-    return await Promise.resolve(spawnDenoPty(plan, size, SIGNAL_NUMBERS));
+    const tools = { signals: SIGNAL_NUMBERS, perl: this.#perl, env: this.#env };
+    return await Promise.resolve(spawnDenoPty(plan, size, tools));
   }
 
   serve(options: ServeOptions): Promise<HttpServer> {

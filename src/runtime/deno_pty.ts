@@ -2,6 +2,7 @@
  * A pseudo-terminal for Deno, which has no PTY API: libc through FFI opens the master, and a
  * detached `/bin/sh` opens the slave as its controlling terminal and execs the program.
  */
+import { perlExecArgs } from "./deno_argv0.ts";
 import type { ExitStatus, PtyChild, SpawnPlan, TerminalSize } from "./runtime.ts";
 
 // Linux values; identical on x86_64 and aarch64.
@@ -23,8 +24,8 @@ const READ_BYTES = 65536;
 /**
  * Opens the slave as fd 0/1/2 after the setsid of `detached` (so it becomes the controlling
  * terminal), restores the caller's `PWD` (dash rewrites or adds it), and execs the program.
- * dash has no `exec -a`, so on this path the program sees its own path as argv[0], not
- * `plan.argv0`; and a ^C typed before the exec is caught by `sh -c` and lost.
+ * dash has no `exec -a`: a different argv[0] is set by perl (see `spawnDenoPty`). A ^C typed
+ * before the exec is caught by `sh -c` and lost.
  */
 const LAUNCH_SCRIPT = 'exec 0<>"$1" 1>&0 2>&0 || exit 126; ' +
   'if [ "$2" = 1 ]; then PWD=$3; else unset PWD; fi; shift 3; exec "$@"';
@@ -261,7 +262,17 @@ class DenoPtyChild implements PtyChild {
 }
 
 /** Starts `plan` on a new terminal of `size`; `signals` maps Deno's signal names to numbers. */
-export function spawnDenoPty(plan: SpawnPlan, size: TerminalSize, signals: SignalTable): PtyChild {
+export function spawnDenoPty(
+  plan: SpawnPlan,
+  size: TerminalSize,
+  tools: { signals: SignalTable; perl: string | null; env: string | null },
+): PtyChild {
+  const signals = tools.signals;
+  // dash has no `exec -a`: a different argv[0] goes through perl, started by env(1) with an empty
+  // environment so that no PERL5* variable of the child's applies; perl then sets exactly plan.env.
+  const target = plan.argv0 !== plan.program && tools.perl !== null && tools.env !== null
+    ? [tools.env, "-i", ...perlExecArgs(tools.perl, plan)]
+    : [plan.program, ...plan.args];
   const lib = libc();
   const { master, path } = openMaster(lib, size);
   // The parent keeps a slave open until the exit is known: without it, reads on the master fail
@@ -279,8 +290,7 @@ export function spawnDenoPty(plan: SpawnPlan, size: TerminalSize, signals: Signa
         path,
         pwd === undefined ? "0" : "1",
         pwd ?? "",
-        plan.program,
-        ...plan.args,
+        ...target,
       ],
       cwd: plan.cwd,
       env: { ...plan.env },

@@ -71,6 +71,23 @@ describe.each(RUNTIMES)("pty on %s", (runtime) => {
     expect(exitCodeOf(await client.untilClosed("cc"))).toBe(130);
   });
 
+  test.concurrent("a terminal child sees arg0 as its argv[0] and exactly the env it was given", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const argv = [
+      "sh",
+      "-c",
+      "tr '\\000' ' ' < /proc/$$/cmdline; echo; tr '\\000' ' ' < /proc/$$/environ; echo",
+    ];
+    await client.call("process/start", startParams("a0", argv, dir.uri, { ...tty, arg0: "renamed" }));
+    await client.untilClosed("a0");
+    const [cmdline, environ] = client.outputText("a0").split("\r\n");
+    expect(cmdline?.split(" ")[0]).toBe("renamed");
+    expect(environ?.trim().split(" ").sort()).toEqual(
+      Object.entries(CHILD_PATH).map(([k, v]) => `${k}=${v}`).sort(),
+    );
+  });
+
   test.concurrent("a terminal process reports its exit code", async () => {
     await using dir = await tempDir();
     await using client = await server().session();
