@@ -1,14 +1,7 @@
 import { ErrorCode, invalidRequest, RpcError } from "../protocol/mod.ts";
 import type { MethodFamily, MethodSpec } from "../protocol/mod.ts";
 import { InitializeParamsSchema } from "../protocol/mod.ts";
-import {
-  classifyMessage,
-  errorFrame,
-  notificationFrame,
-  parseParams,
-  resultFrame,
-  toWireError,
-} from "../rpc/mod.ts";
+import { classifyMessage, errorFrame, parseParams, resultFrame, toWireError } from "../rpc/mod.ts";
 import type { RequestId } from "../rpc/mod.ts";
 import { BACKLOG_HIGH_BYTES, BACKLOG_LOW_BYTES } from "./session.ts";
 import type { Session, SessionPeer } from "./session.ts";
@@ -122,11 +115,6 @@ export class Connection implements SessionPeer {
     const error = invalidRequest("SessionResumed", EVICTED_MESSAGE);
     for (const controller of this.#inflight.values()) controller.abort(error);
     if (!this.#closed) this.#transport.close(POLICY_VIOLATION, EVICTED_MESSAGE);
-  }
-
-  /** Sends a notification built from an object (used rarely; hot paths use `notify`). */
-  sendNotification(method: string, params: unknown): void {
-    if (!this.#closed) this.#transport.send(notificationFrame(method, params, this.#jsonrpc === true));
   }
 
   #congested(): boolean {
