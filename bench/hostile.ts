@@ -13,7 +13,7 @@ import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decodeFrame } from "../test/helpers/raw_socket.ts";
+import { decodeFrame, encodeFrame as encodeMaskedFrame } from "../test/helpers/raw_socket.ts";
 
 const RUNTIMES = ["bun", "deno"] as const;
 type RuntimeName = (typeof RUNTIMES)[number];
@@ -285,27 +285,29 @@ class RawWs {
   }
 }
 
+/** A client frame with a zero mask: masking is required, its value is not, and XOR costs time. */
 function encodeFrame(opcode: number, payload: Buffer): Buffer {
-  let header: Buffer;
-  if (payload.byteLength < 126) {
-    header = Buffer.from([0x80 | opcode, 0x80 | payload.byteLength]);
-  } else if (payload.byteLength < 65_536) {
-    header = Buffer.alloc(4);
-    header[0] = 0x80 | opcode;
-    header[1] = 0x80 | 126;
-    header.writeUInt16BE(payload.byteLength, 2);
-  } else {
-    header = Buffer.alloc(10);
-    header[0] = 0x80 | opcode;
-    header[1] = 0x80 | 127;
-    header.writeBigUInt64BE(BigInt(payload.byteLength), 2);
-  }
-  // A zero mask keeps the payload as is: masking is required, its value is not.
-  return Buffer.concat([header, Buffer.alloc(4), payload]);
+  return encodeMaskedFrame(opcode, payload, ZERO_MASK);
 }
+
+const ZERO_MASK = Buffer.alloc(4);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/**
+ * Resumes `sessionId` on `back`, retrying while the server has not yet seen the old transport end
+ * (-32010); answers the last reply.
+ */
+async function resumeWhenDetached(back: RawWs, sessionId: string): Promise<Message> {
+  let resumed: Message = {};
+  for (let i = 0; i < 50; i++) {
+    resumed = await back.request("initialize", { clientName: "back", resumeSessionId: sessionId });
+    if (resultOf(resumed) !== null) break;
+    await sleep(50);
+  }
+  return resumed;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -785,12 +787,7 @@ const phases: Phase[] = [
       client.destroy();
       await client.closed;
       const back = await RawWs.open(server.url);
-      let resumed: Message = {};
-      for (let i = 0; i < 50; i++) {
-        resumed = await back.request("initialize", { clientName: "back", resumeSessionId: sessionId });
-        if (resultOf(resumed) !== null) break;
-        await sleep(50);
-      }
+      const resumed = await resumeWhenDetached(back, sessionId);
       if (resultOf(resumed) === null) report(`resume failed: ${JSON.stringify(resumed)}`);
       back.send({ method: "initialized", params: {} });
       let read: Message | null = null;
@@ -885,12 +882,7 @@ const phases: Phase[] = [
       client.destroy();
       await client.closed;
       const back = await RawWs.open(server.url);
-      let resumed: Message = {};
-      for (let i = 0; i < 50; i++) {
-        resumed = await back.request("initialize", { clientName: "back", resumeSessionId: sessionId });
-        if (resultOf(resumed) !== null) break;
-        await sleep(50);
-      }
+      const resumed = await resumeWhenDetached(back, sessionId);
       back.send({ method: "initialized", params: {} });
       if (resultOf(resumed) === null) {
         report(`resume after dropped long polls failed: ${JSON.stringify(resumed)}`);

@@ -1,22 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { readFile } from "node:fs/promises";
+import { waitUntilDead } from "../helpers/proc.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
-
-/** Resolves once `pid` is gone or a zombie (PID 1 here reaps slowly, see RUNTIME.md). */
-async function waitUntilDead(pid: number): Promise<void> {
-  for (;;) {
-    let state: string | undefined;
-    try {
-      const stat = await readFile(`/proc/${pid}/stat`, "latin1");
-      state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-    } catch {
-      return;
-    }
-    if (state === "Z" || state === "X") return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}
 
 describe.each(RUNTIMES)("tree kill on %s", (runtime) => {
   test("process/terminate kills a descendant that left the process group", async () => {

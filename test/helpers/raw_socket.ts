@@ -178,8 +178,11 @@ function parseHead(data: Buffer): { head: ResponseHead; rest: Buffer } | null {
   return { head: { status, headers, body }, rest };
 }
 
-function encodeFrame(opcode: number, payload: Buffer): Buffer {
-  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+/**
+ * Encodes one masked client frame. Masking is required, its value is not: a zero mask (as the
+ * hostile-load probe passes) leaves the payload as is and skips the XOR.
+ */
+export function encodeFrame(opcode: number, payload: Buffer, mask: Buffer = DEFAULT_MASK): Buffer {
   let header: Buffer;
   if (payload.byteLength < 126) {
     header = Buffer.from([0x80 | opcode, 0x80 | payload.byteLength]);
@@ -194,10 +197,13 @@ function encodeFrame(opcode: number, payload: Buffer): Buffer {
     header[1] = 0x80 | 127;
     header.writeBigUInt64BE(BigInt(payload.byteLength), 2);
   }
+  if (mask.every((byte) => byte === 0)) return Buffer.concat([header, mask, payload]);
   const masked = Buffer.alloc(payload.byteLength);
   for (let i = 0; i < payload.byteLength; i++) masked[i] = (payload[i] ?? 0) ^ (mask[i % 4] ?? 0);
   return Buffer.concat([header, mask, masked]);
 }
+
+const DEFAULT_MASK = Buffer.from([0x12, 0x34, 0x56, 0x78]);
 
 /** Decodes one WebSocket frame from the front of `data`, or null while it is incomplete. */
 export function decodeFrame(data: Buffer): { opcode: number; payload: Buffer; size: number } | null {
