@@ -57,7 +57,7 @@ export function landlockAbi(sys: Sys): number {
 }
 
 /** Every filesystem right the given ABI knows. */
-export function handledFsRights(abi: number): bigint {
+function handledFsRights(abi: number): bigint {
   let rights = (1n << 13n) - 1n;
   if (abi >= 2) rights |= FS.REFER;
   if (abi >= 3) rights |= FS.TRUNCATE;

@@ -65,7 +65,7 @@ interface Resolved {
  * Resolves `path` on the host component by component, recording every symlink met so the same
  * links can be recreated in the new root. Returns null when the path does not exist.
  */
-export function resolveHostPath(path: string): Resolved | null {
+function resolveHostPath(path: string): Resolved | null {
   const links: { at: string; target: string }[] = [];
   let pending = path.split("/").filter((part) => part !== "");
   let current = "";

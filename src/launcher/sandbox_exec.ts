@@ -147,7 +147,7 @@ function confineAndExec(sys: Sys, args: LauncherArgs): never {
  * host beyond the sandbox's view and is dropped from the bounding set, so even a root `execve`
  * cannot get it back.
  */
-export const KEPT_CAPABILITIES: readonly number[] = [
+const KEPT_CAPABILITIES: readonly number[] = [
   0, // CAP_CHOWN
   1, // CAP_DAC_OVERRIDE
   3, // CAP_FOWNER

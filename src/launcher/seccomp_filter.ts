@@ -19,7 +19,7 @@ const AF_UNIX = 1;
 const X32_SYSCALL_BIT = 0x40000000;
 
 /** Offsets in `struct seccomp_data`. */
-export const SECCOMP_DATA = {
+const SECCOMP_DATA = {
   nr: 0,
   arch: 4,
   arg0Low: 16,
@@ -29,12 +29,12 @@ export const SECCOMP_DATA = {
 } as const;
 
 /** Namespace flags a sandboxed `clone` may not carry (CLONE_NEWTIME is a clone3/unshare flag). */
-export const CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 |
+const CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 |
   0x20000000 |
   0x40000000;
 
 /** System calls that always fail with EPERM inside the sandbox. */
-export const ALWAYS_DENIED: readonly SyscallName[] = [
+const ALWAYS_DENIED: readonly SyscallName[] = [
   "ptrace",
   "process_vm_readv",
   "process_vm_writev",
@@ -85,17 +85,16 @@ export const ALWAYS_DENIED: readonly SyscallName[] = [
  * Calls that act on another process (or every process of a user) by number, where neither
  * Landlock nor the mount namespace sees the target: they are allowed on the caller only.
  * Without this a sandboxed program could `prlimit --pid <server> --nofile=0:0`, renice the
- * server or pin it to one CPU (same uid needs no capability).
+ * server or pin it to one CPU (same uid needs no capability). `prlimit64`, `setpriority` and
+ * `ioprio_set` take their target differently and have rules of their own in `seccompProgram`;
+ * these take a pid first, and only 0 (the caller) passes.
  */
-export const SELF_ONLY: readonly SyscallName[] = [
-  "prlimit64",
-  "setpriority",
+const SELF_ONLY_BY_PID = [
   "sched_setaffinity",
   "sched_setscheduler",
   "sched_setparam",
   "sched_setattr",
-  "ioprio_set",
-];
+] as const satisfies readonly SyscallName[];
 
 const PRIO_USER = 2;
 const IOPRIO_WHO_USER = 3;
@@ -103,8 +102,9 @@ const IOPRIO_WHO_USER = 3;
 /**
  * The filter: a foreign architecture is killed; the `ALWAYS_DENIED` calls and namespace-creating
  * `clone` fail with EPERM; `clone3` fails with ENOSYS (its flags are behind a pointer, and libc
- * falls back to `clone`); the `SELF_ONLY` calls fail with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of any family but
- * AF_UNIX fail with EPERM. Everything else is allowed.
+ * falls back to `clone`); prlimit, priority, I/O priority and the `SELF_ONLY_BY_PID` calls fail
+ * with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of
+ * any family but AF_UNIX fail with EPERM. Everything else is allowed.
  */
 export function seccompProgram(arch: LibcArch, options: { network: boolean }): BpfInstruction[] {
   const table = syscallTable(arch);
@@ -120,11 +120,7 @@ export function seccompProgram(arch: LibcArch, options: { network: boolean }): B
   ops.push({ op: "jeq", k: nr("prlimit64"), then: "prlimit", else: null });
   ops.push({ op: "jeq", k: nr("setpriority"), then: "priority", else: null });
   ops.push({ op: "jeq", k: nr("ioprio_set"), then: "ioprio", else: null });
-  for (
-    const name of ["sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr"] as const
-  ) {
-    ops.push({ op: "jeq", k: nr(name), then: "self", else: null });
-  }
+  for (const name of SELF_ONLY_BY_PID) ops.push({ op: "jeq", k: nr(name), then: "self", else: null });
   ops.push({ op: "jeq", k: nr("clone3"), then: "enosys", else: null });
   if (!options.network) {
     ops.push({ op: "jeq", k: nr("socket"), then: "socket", else: null });

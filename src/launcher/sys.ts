@@ -35,7 +35,7 @@ const ERRNO_TEXT: Record<number, string> = {
 };
 
 /** The text of an errno value. */
-export function errnoText(errno: number): string {
+function errnoText(errno: number): string {
   return ERRNO_TEXT[errno] ?? `errno ${errno}`;
 }
 

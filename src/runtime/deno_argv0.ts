@@ -9,7 +9,7 @@ import type { SpawnPlan } from "./runtime.ts";
  * and the remaining arguments. perl itself starts with an empty environment, so no `PERL5*`
  * variable of the child's can change what it does; `exec {PROGRAM} LIST` never uses a shell.
  */
-export const PERL_EXEC = "my ($program, $argv0, $count) = splice(@ARGV, 0, 3); %ENV = (); " +
+const PERL_EXEC = "my ($program, $argv0, $count) = splice(@ARGV, 0, 3); %ENV = (); " +
   "for (1 .. $count) { my $pair = shift @ARGV; my $at = index($pair, '='); " +
   "$ENV{substr($pair, 0, $at)} = substr($pair, $at + 1); } " +
   "exec { $program } $argv0, @ARGV; exit 127;";

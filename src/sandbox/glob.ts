@@ -4,7 +4,7 @@
 import { readdir } from "node:fs/promises";
 
 /** Largest number of directory entries one expansion visits before it gives up. */
-export const GLOB_SCAN_MAX_ENTRIES = 200_000;
+const GLOB_SCAN_MAX_ENTRIES = 200_000;
 
 /** Kernel-made trees that hold no user files; a deny pattern there has nothing to hide. */
 const SKIPPED_TREES = new Set(["/proc", "/sys", "/dev"]);

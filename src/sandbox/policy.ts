@@ -358,7 +358,7 @@ const ACCESS_RANK: Record<Access, number> = { read: 0, write: 1, deny: 2 };
  * each path classified against its nearest ancestor rule. Redundant rules and denials outside
  * every root are dropped.
  */
-export function reduceRules(rules: readonly Rule[], network: boolean): Policy {
+function reduceRules(rules: readonly Rule[], network: boolean): Policy {
   const byPath = new Map<string, Access>();
   for (const rule of rules) {
     const previous = byPath.get(rule.path);

@@ -8,7 +8,7 @@ import type { ServerContext } from "./server_context.ts";
 import type { Metrics } from "./metrics.ts";
 
 /** The subprotocol selected when offered (§1.3 rule 4). */
-export const SUBPROTOCOL = "exec-server.v1";
+const SUBPROTOCOL = "exec-server.v1";
 
 /** What the HTTP app needs beyond the shared context. */
 export interface AppDeps {
