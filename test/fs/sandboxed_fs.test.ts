@@ -1,10 +1,11 @@
 /**
  * Escape regression suite for sandboxed fs requests: every case goes through `FsService` to a
  * worker started by the real launcher (`sandbox-exec` → `fs-worker`), under Bun and under Deno.
- * Each case owns a temp dir with `inside` (writable), `readonly` (readable) and `outside` (holding
- * `secret`), and asserts that `outside` is unchanged afterwards and the error code of §8.7.
+ * Each case owns an `inside` directory (writable) and an `outside` one (holding `secret`) beside a
+ * shared `readonly` one, and asserts that `outside` is unchanged afterwards and the error code of
+ * §8.7.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs/promises";
 import { resolve } from "node:path";
 import { FsService } from "../../src/fs/mod.ts";
@@ -28,9 +29,20 @@ const features = await detectHostFeatures(runtime, { selfCommand: SELF.bun });
 const problem = nativeBackendProblem(features);
 const signal = new AbortController().signal;
 
-/** One case's world: the dirs, a connection with the sandbox, and the outside's snapshot check. */
-interface World extends AsyncDisposable {
+/**
+ * One runtime's lab: a temp root with `inside` (writable), `readonly` (readable) and `outside`
+ * (neither), and one fs service whose session shares one worker for the lab's policy. Cases get
+ * their own subdirectories and connections, so they run concurrently against that one worker:
+ * what is tested is the worker's confinement, which one worker per case would only repeat.
+ */
+interface Lab {
   readonly dir: TempDir;
+  readonly service: FsService;
+  readonly sandbox: Record<string, unknown>;
+}
+
+/** One case's world: its dirs, a connection with the lab's sandbox, and the outside's snapshot check. */
+interface World extends AsyncDisposable {
   readonly inside: string;
   readonly readonly: string;
   readonly outside: string;
@@ -41,26 +53,17 @@ interface World extends AsyncDisposable {
   outsideUnchanged(): Promise<void>;
 }
 
-async function world(name: "bun" | "deno"): Promise<World> {
+async function openLab(name: "bun" | "deno"): Promise<Lab> {
   const dir = await tempDir();
-  const inside = dir.join("inside");
-  const readonly = dir.join("readonly");
-  const outside = dir.join("outside");
-  const secret = `${outside}/secret`;
-  await fs.mkdir(inside);
-  await fs.mkdir(readonly);
-  await fs.mkdir(outside);
-  await fs.writeFile(secret, SECRET);
-  await fs.writeFile(`${readonly}/r`, "read me");
-  const before = await fs.stat(secret);
+  for (const sub of ["inside", "readonly", "outside"]) await fs.mkdir(dir.join(sub));
+  await fs.writeFile(dir.join("readonly/r"), "read me");
   const service = new FsService(runtime, {
     maxReadFileBytes: 1 << 20,
-    serverCwd: inside,
+    serverCwd: dir.join("inside"),
     serverEnv: runtime.env(),
     hostFeatures: features,
     workerCommand: (policy) => workerCommand(SELF[name], name, policy),
   });
-  const connection = service.openConnection("session");
   const sandbox = {
     permissions: {
       type: "managed",
@@ -68,22 +71,42 @@ async function world(name: "bun" | "deno"): Promise<World> {
         type: "restricted",
         entries: [
           { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
-          { path: { type: "path", path: inside }, access: "write" },
-          { path: { type: "path", path: readonly }, access: "read" },
+          { path: { type: "path", path: dir.join("inside") }, access: "write" },
+          { path: { type: "path", path: dir.join("readonly") }, access: "read" },
         ],
       },
       network: "restricted",
     },
     windowsSandboxLevel: "disabled",
   };
+  return { dir, service, sandbox };
+}
+
+async function closeLab(lab: Lab): Promise<void> {
+  await lab.service.closeSession("session");
+  await lab.service.close();
+  await lab.dir[Symbol.asyncDispose]();
+}
+
+let cases = 0;
+
+async function world(lab: Lab): Promise<World> {
+  const label = `case${++cases}`;
+  const inside = lab.dir.join(`inside/${label}`);
+  const outside = lab.dir.join(`outside/${label}`);
+  const secret = `${outside}/secret`;
+  await fs.mkdir(inside);
+  await fs.mkdir(outside);
+  await fs.writeFile(secret, SECRET);
+  const before = await fs.stat(secret);
+  const connection = lab.service.openConnection("session");
   return {
-    dir,
     inside,
-    readonly,
+    readonly: lab.dir.join("readonly"),
     outside,
     secret,
     connection,
-    call: (method, params) => connection.call(method, { ...params, sandbox }, signal),
+    call: (method, params) => connection.call(method, { ...params, sandbox: lab.sandbox }, signal),
     async outsideUnchanged() {
       expect(await fs.readdir(outside)).toEqual(["secret"]);
       expect(await fs.readFile(secret, "utf8")).toBe(SECRET);
@@ -97,9 +120,6 @@ async function world(name: "bun" | "deno"): Promise<World> {
     },
     async [Symbol.asyncDispose]() {
       await connection.close();
-      await service.closeSession("session");
-      await service.close();
-      await dir[Symbol.asyncDispose]();
     },
   };
 }
@@ -112,8 +132,20 @@ function expectDenied(error: ErrorFacts): void {
 
 for (const name of ["bun", "deno"] as const) {
   describe(`sandboxed fs on ${name}`, () => {
+    let shared: Lab | null = null;
+    beforeAll(async () => {
+      shared = await openLab(name);
+    });
+    afterAll(async () => {
+      if (shared !== null) await closeLab(shared);
+    });
+    const lab = (): Lab => {
+      if (shared === null) throw new Error("the lab has not been opened");
+      return shared;
+    };
+
     test.concurrent("serves reads and writes inside the roots", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       expect(await w.call("fs/writeFile", { path: `${w.inside}/a`, dataBase64: b64("hi") })).toEqual({});
       expect(await w.call("fs/readFile", { path: `${w.inside}/a` })).toEqual({ dataBase64: b64("hi") });
       expect(
@@ -132,7 +164,7 @@ for (const name of ["bun", "deno"] as const) {
     });
 
     test.concurrent("hides a path outside every root", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       expect(await errorOf(w.call("fs/readFile", { path: w.secret }))).toEqual(OS.ENOENT);
       expect(await errorOf(w.call("fs/getMetadata", { path: w.secret }))).toEqual(OS.ENOENT);
       expect(await errorOf(w.call("fs/readDirectory", { path: w.outside }))).toEqual(OS.ENOENT);
@@ -150,7 +182,7 @@ for (const name of ["bun", "deno"] as const) {
     });
 
     test.concurrent("refuses writes in a read-only root with Read-only file system", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       expect(await errorOf(w.call("fs/writeFile", { path: `${w.readonly}/r`, dataBase64: b64("x") })))
         .toEqual(
           OS.EROFS,
@@ -166,7 +198,7 @@ for (const name of ["bun", "deno"] as const) {
     });
 
     test.concurrent("getMetadata through a symlink leading out is not found", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       await fs.symlink(w.secret, `${w.inside}/mlink`);
       await fs.symlink(w.outside, `${w.inside}/mdlink`);
       await fs.symlink(`${w.readonly}/r`, `${w.inside}/rlink`);
@@ -181,7 +213,7 @@ for (const name of ["bun", "deno"] as const) {
     });
 
     test.concurrent("a denied path the host replaces or creates later stays hidden", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       const env = `${w.inside}/.env`;
       const later = `${w.inside}/later.key`;
       await fs.writeFile(env, "TOKEN=one");
@@ -224,7 +256,7 @@ for (const name of ["bun", "deno"] as const) {
     });
 
     test.concurrent("reads and writes through a file symlink leading out are denied", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       await fs.symlink(w.secret, `${w.inside}/link`);
       expectDenied(await errorOf(w.call("fs/readFile", { path: `${w.inside}/link` })));
       expectDenied(await errorOf(w.call("fs/writeFile", { path: `${w.inside}/link`, dataBase64: b64("x") })));
@@ -236,7 +268,7 @@ for (const name of ["bun", "deno"] as const) {
     });
 
     test.concurrent("reads, writes and mkdir through a directory symlink leading out are denied", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       await fs.symlink(w.outside, `${w.inside}/dirlink`);
       expectDenied(await errorOf(w.call("fs/readFile", { path: `${w.inside}/dirlink/secret` })));
       expectDenied(
@@ -258,7 +290,7 @@ for (const name of ["bun", "deno"] as const) {
     });
 
     test.concurrent("`..` after a symlink stays lexical and never reaches the outside", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       await fs.mkdir(`${w.outside}/sub`);
       await fs.symlink(`${w.outside}/sub`, `${w.inside}/sublink`);
       // The kernel would resolve sublink/.. to `outside`; the server normalizes it to `inside` first.
@@ -275,7 +307,7 @@ for (const name of ["bun", "deno"] as const) {
     });
 
     test.concurrent("creating through a dangling symlink that leads out is denied", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       await fs.symlink(`${w.outside}/created`, `${w.inside}/dangling`);
       expectDenied(
         await errorOf(w.call("fs/writeFile", { path: `${w.inside}/dangling`, dataBase64: b64("x") })),
@@ -290,7 +322,7 @@ for (const name of ["bun", "deno"] as const) {
     });
 
     test.concurrent("copy with the source or the destination outside is denied", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       await fs.writeFile(`${w.inside}/a`, "inside");
       await fs.symlink(w.outside, `${w.inside}/dirlink`);
       expectDenied(
@@ -340,7 +372,7 @@ for (const name of ["bun", "deno"] as const) {
     });
 
     test.concurrent("remove through a symlinked dir leaves the outside intact; the link alone goes", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       await fs.symlink(w.outside, `${w.inside}/dirlink`);
       await fs.mkdir(`${w.inside}/tree`);
       await fs.symlink(w.outside, `${w.inside}/tree/inner`);
@@ -358,7 +390,7 @@ for (const name of ["bun", "deno"] as const) {
     });
 
     test.concurrent("/proc/self/root does not lead out", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       const through = `/proc/self/root${w.secret}`;
       expectDenied(await errorOf(w.call("fs/readFile", { path: through })));
       expectDenied(await errorOf(w.call("fs/writeFile", { path: through, dataBase64: b64("x") })));
@@ -367,7 +399,7 @@ for (const name of ["bun", "deno"] as const) {
     });
 
     test.concurrent("a FIFO as copy source is refused", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       mkfifo(`${w.inside}/fifo`);
       expect(
         await errorOf(
@@ -385,7 +417,7 @@ for (const name of ["bun", "deno"] as const) {
     });
 
     test.concurrent("a symlink swapped in while requests are in flight never leads out", async () => {
-      await using w = await world(name);
+      await using w = await world(lab());
       const target = `${w.inside}/race`;
       await fs.writeFile(target, "inside");
       const requests: Promise<unknown>[] = [];

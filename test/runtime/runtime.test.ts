@@ -1,26 +1,42 @@
 /**
- * The runtime adapters, judged by the same cases under Bun and Deno: each case runs
- * `test/fixtures/runtime_fixture.ts <case>` under the runtime and compares its JSON line.
+ * The runtime adapters, judged by the same cases under Bun and Deno: one
+ * `test/fixtures/runtime_fixture.ts <dir> <case>…` process per runtime runs every case in turn
+ * and prints one JSON line each; every test compares its case's line. One runtime start per
+ * runtime instead of one per case keeps the file cheap on a loaded machine.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { z } from "zod";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const BIN = join(ROOT, "node_modules", ".bin");
 const FIXTURE = join(ROOT, "test", "fixtures", "runtime_fixture.ts");
-const TIMEOUT_MS = 60_000;
 
 type RuntimeName = "bun" | "deno";
 
-/** Runs one fixture case under `runtime` in its own process group and returns its result. */
-async function runCase(runtime: RuntimeName, name: string): Promise<unknown> {
+const CaseLineSchema = z.object({
+  case: z.string(),
+  runtime: z.enum(["bun", "deno"]),
+  result: z.unknown().optional(),
+  error: z.string().optional(),
+});
+
+/** One fixture run: each case's outcome as it arrives. */
+interface FixtureRun {
+  result(name: string): Promise<unknown>;
+  /** Kills what the fixture left behind and removes its directory. */
+  close(): Promise<void>;
+}
+
+/** Starts the fixture under `runtime` with every case, in its own process group. */
+async function startFixture(runtime: RuntimeName, names: readonly string[]): Promise<FixtureRun> {
   const dir = await realpath(await mkdtemp(join(tmpdir(), "runtime-test-")));
   const argv = runtime === "bun"
-    ? [join(BIN, "bun"), FIXTURE, name, dir]
-    : [join(BIN, "deno"), "run", "-A", "--quiet", FIXTURE, name, dir];
+    ? [join(BIN, "bun"), FIXTURE, dir, ...names]
+    : [join(BIN, "deno"), "run", "-A", "--quiet", FIXTURE, dir, ...names];
   const [command, ...args] = argv;
   const child = spawn(command ?? "", args, {
     cwd: ROOT,
@@ -28,30 +44,41 @@ async function runCase(runtime: RuntimeName, name: string): Promise<unknown> {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
+  const outcomes = new Map(names.map((name) => [name, Promise.withResolvers<unknown>()]));
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (data: Buffer) => {
     stdout += data.toString();
+    for (let newline = stdout.indexOf("\n"); newline !== -1; newline = stdout.indexOf("\n")) {
+      const line = CaseLineSchema.parse(JSON.parse(stdout.slice(0, newline)));
+      stdout = stdout.slice(newline + 1);
+      const outcome = outcomes.get(line.case);
+      if (line.runtime !== runtime) outcome?.reject(new Error(`case ${line.case} ran on ${line.runtime}`));
+      else if (line.error !== undefined) {
+        outcome?.reject(new Error(`case ${line.case} failed: ${line.error}`));
+      } else outcome?.resolve(line.result);
+    }
   });
   child.stderr.on("data", (data: Buffer) => {
     stderr += data.toString();
   });
-  try {
-    const code = await new Promise<number | null>((resolve) => child.once("close", (exit) => resolve(exit)));
-    const line = stdout.trim().split("\n").at(-1) ?? "";
-    if (code !== 0 || line === "") throw new Error(`fixture ${name} exited ${code}: ${stderr}`);
-    const parsed: unknown = JSON.parse(line);
-    expect(parsed).toMatchObject({ runtime });
-    return (parsed as { result: unknown }).result;
-  } finally {
-    // Whatever the fixture left behind dies with its group.
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // The group is already gone.
+  child.once("close", (code) => {
+    for (const [name, outcome] of outcomes) {
+      outcome.reject(new Error(`fixture exited ${code} before case ${name}: ${stderr}`));
     }
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
+  return {
+    result: (name) => outcomes.get(name)?.promise ?? Promise.reject(new Error(`no case ${name}`)),
+    async close() {
+      // Whatever the fixture left behind dies with its group.
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // The group is already gone.
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const ok = { code: 0, signal: null };
@@ -111,16 +138,26 @@ const CASES: Array<[name: string, title: string, expected: unknown]> = [
 ];
 
 describe.each([["bun"], ["deno"]] as const)("runtime adapter on %s", (runtime: RuntimeName) => {
+  const names = [...CASES.map(([name]) => name), "selfCommand"];
+  let run: Promise<FixtureRun> | null = null;
+  const result = async (name: string): Promise<unknown> => {
+    run ??= startFixture(runtime, names);
+    return await (await run).result(name);
+  };
+  afterAll(async () => {
+    await (await run)?.close();
+  });
+
   for (const [name, title, expected] of CASES) {
     test.concurrent(title, async () => {
-      expect(await runCase(runtime, name)).toEqual(expected);
-    }, TIMEOUT_MS);
+      expect(await result(name)).toEqual(expected);
+    });
   }
 
   test.concurrent("selfCommand re-runs this script", async () => {
-    expect(await runCase(runtime, "selfCommand")).toEqual({
+    expect(await result("selfCommand")).toEqual({
       length: runtime === "bun" ? 2 : 5,
       endsWithFixture: true,
     });
-  }, TIMEOUT_MS);
+  });
 });
