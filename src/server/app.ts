@@ -14,6 +14,8 @@ const SUBPROTOCOL = "exec-server.v1";
 export interface AppDeps {
   readonly context: ServerContext;
   readonly allowOrigins: readonly string[];
+  /** Whether a request's `Host` is admitted; null admits every Host (a non-loopback listener). */
+  readonly hostAllowed: ((header: string | null) => boolean) | null;
   readonly auth: TokenAuth | null;
   readonly metrics: Metrics;
   /** Whether the server still accepts connections (`/readyz`). */
@@ -26,6 +28,14 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Hono<{ Bindings: { upgrade: Upgrader } }> {
   const app = new Hono<{ Bindings: { upgrade: Upgrader } }>();
   const origins = new Set(deps.allowOrigins.map((origin) => origin.toLowerCase()));
+  const hostAllowed = deps.hostAllowed;
+
+  if (hostAllowed !== null) {
+    app.use(async (c, next) => {
+      if (!hostAllowed(c.req.header("host") ?? null)) return c.body(null, 403);
+      await next();
+    });
+  }
 
   app.all("/readyz", (c) => {
     if (c.req.method !== "GET" && c.req.method !== "HEAD") return c.body(null, 405);

@@ -11,7 +11,8 @@ import { buildEnvironmentInfo } from "./environment_info.ts";
 import { createLogger } from "./logger.ts";
 import { Metrics } from "./metrics.ts";
 import type { ServerOptions } from "./options.ts";
-import { UsageError } from "./options.ts";
+import { isLoopback, UsageError } from "./options.ts";
+import { loopbackHostCheck } from "./host_check.ts";
 import type { FsPort, ServerContext } from "./server_context.ts";
 import { SessionRegistry } from "./session_registry.ts";
 import { serveStdio } from "./stdio_transport.ts";
@@ -118,6 +119,7 @@ export async function startExecServer(
   const app = createApp({
     context,
     allowOrigins: options.allowOrigins,
+    hostAllowed: isLoopback(options.listen.hostname) ? loopbackHostCheck(options.allowHosts) : null,
     auth,
     metrics,
     accepting: () => accepting,

@@ -1,7 +1,11 @@
+import { isLoopbackName } from "./host_check.ts";
+
 /** Server options from the command line (PROTOCOL.md §1, §2.8, §3.10). */
 export interface ServerOptions {
   listen: { kind: "websocket"; hostname: string; port: number } | { kind: "stdio" };
   allowOrigins: string[];
+  /** Host names a loopback listener admits besides loopback names (`--allow-host`). */
+  allowHosts: string[];
   auth: { tokenFile: string | null; tokenSha256: string | null } | null;
   insecureNoAuth: boolean;
   maxMessageBytes: number;
@@ -33,6 +37,7 @@ export function defaultOptions(): ServerOptions {
   return {
     listen: { kind: "websocket", hostname: "127.0.0.1", port: 0 },
     allowOrigins: [],
+    allowHosts: [],
     auth: null,
     insecureNoAuth: false,
     maxMessageBytes: 134_217_728,
@@ -61,6 +66,8 @@ Options:
   --listen URL                     ws://HOST:PORT (default ws://127.0.0.1:0; port 0 picks a free port)
                                    or stdio (newline-delimited JSON on stdin/stdout)
   --allow-origin ORIGIN            accept WebSocket upgrades carrying this Origin (repeatable)
+  --allow-host NAME                on a loopback listener, accept this Host name too (repeatable;
+                                   only loopback names are accepted otherwise)
   --ws-auth capability-token       require a capability token on upgrades and /metrics
   --ws-token-file PATH             the token is this file's content (trailing whitespace removed)
   --ws-token-sha256 HEX            the SHA-256 (64 hex digits) of the token
@@ -89,6 +96,10 @@ const VALUE_FLAGS: Record<string, Setter> = {
   },
   "--allow-origin": (options, value) => {
     options.allowOrigins.push(value);
+  },
+  "--allow-host": (options, value, flag) => {
+    if (value.trim() === "") throw new UsageError(`${flag}: expected a host name`);
+    options.allowHosts.push(value);
   },
   "--ws-auth": (options, value, flag) => {
     if (value !== "capability-token") {
@@ -181,7 +192,7 @@ export function parseListen(value: string): ServerOptions["listen"] {
 
 /** Whether a listen host is loopback (127.0.0.0/8, ::1, localhost). */
 export function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+  return isLoopbackName(hostname.toLowerCase());
 }
 
 type IntegerKey =

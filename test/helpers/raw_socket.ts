@@ -59,7 +59,7 @@ export class RawSocket implements AsyncDisposable {
    */
   static async upgrade(
     url: string,
-    options: { path?: string; headers?: Record<string, string> } = {},
+    options: { path?: string; headers?: Record<string, string>; host?: string } = {},
   ): Promise<RawSocket> {
     const { hostname, port } = new URL(url.replace(/^ws:/, "http:"));
     const socket = connect({ host: hostname, port: Number(port), allowHalfOpen: true });
@@ -69,7 +69,7 @@ export class RawSocket implements AsyncDisposable {
     });
     const lines = [
       `GET ${options.path ?? "/"} HTTP/1.1`,
-      `Host: ${hostname}:${port}`,
+      `Host: ${options.host ?? `${hostname}:${port}`}`,
       "Upgrade: websocket",
       "Connection: Upgrade",
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
@@ -156,6 +156,38 @@ export class RawSocket implements AsyncDisposable {
     const watchers = this.#watchers;
     this.#watchers = [];
     for (const wake of watchers) wake();
+  }
+}
+
+/** Sends one plain HTTP request with an exact `Host` and resolves with the response head and body. */
+export async function rawRequest(
+  url: string,
+  options: { path: string; host: string; method?: string },
+): Promise<ResponseHead> {
+  const { hostname, port } = new URL(url.replace(/^ws:/, "http:"));
+  const socket = connect({ host: hostname, port: Number(port) });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    socket.write(
+      `${options.method ?? "GET"} ${options.path} HTTP/1.1\r\nHost: ${options.host}\r\n${HEAD_END}`,
+    );
+    let received = Buffer.alloc(0);
+    return await new Promise<ResponseHead>((resolve, reject) => {
+      socket.on("data", (data: Buffer) => {
+        received = Buffer.concat([received, data]);
+        const parsed = parseHead(received);
+        if (parsed !== null) resolve(parsed.head);
+      });
+      socket.once(
+        "end",
+        () => reject(new Error(`connection ended before a response: ${received.toString()}`)),
+      );
+    });
+  } finally {
+    socket.destroy();
   }
 }
 
