@@ -6,6 +6,9 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import process from "node:process";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -18,6 +21,8 @@ interface RunOutcome {
   readonly failed: string[];
   /** Every test's time in this run, in ms. */
   readonly times: Map<string, number>;
+  /** Everything the run printed. */
+  readonly output: string;
 }
 
 /** How many of the slowest tests the summary lists. */
@@ -75,7 +80,14 @@ async function runSuite(): Promise<RunOutcome> {
     if (name !== undefined) times.set(name, Number(value) * (unit === "s" ? 1000 : 1));
   }
   const passed = Number(/^\s*(\d+) pass$/m.exec(output)?.[1] ?? 0);
-  return { exitCode, seconds: (performance.now() - started) / 1000, passed, failed: [...failed], times };
+  return {
+    exitCode,
+    seconds: (performance.now() - started) / 1000,
+    passed,
+    failed: [...failed],
+    times,
+    output,
+  };
 }
 
 async function main(): Promise<void> {
@@ -95,14 +107,21 @@ async function main(): Promise<void> {
     for (let run = 1; run <= runs; run++) {
       const outcome = await runSuite();
       const ok = outcome.exitCode === 0 && outcome.failed.length === 0 && outcome.passed > 0;
-      if (!ok) failedRuns++;
+      let kept = "";
+      if (!ok) {
+        failedRuns++;
+        // The whole output of a failed run stays for reading: the summary names only the tests.
+        const path = join(tmpdir(), `exec-server-stress-${process.pid}-run${run}.log`);
+        await writeFile(path, outcome.output);
+        kept = `, output in ${path}`;
+      }
       for (const name of outcome.failed) failures.set(name, (failures.get(name) ?? 0) + 1);
       for (const [name, ms] of outcome.times) slowest.set(name, Math.max(ms, slowest.get(name) ?? 0));
       console.log(
         `run ${run}/${runs}${
           load ? " (loaded)" : ""
         }: ${outcome.passed} passed, ${outcome.failed.length} failed, ` +
-          `exit ${outcome.exitCode}, ${outcome.seconds.toFixed(1)} s`,
+          `exit ${outcome.exitCode}, ${outcome.seconds.toFixed(1)} s${kept}`,
       );
     }
   } finally {

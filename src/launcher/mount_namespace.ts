@@ -29,6 +29,12 @@ const AT_RECURSIVE = 0x8000n;
 const ENOENT = 2;
 const EEXIST = 17;
 
+/**
+ * The source name of the sandbox root's tmpfs: it marks a mount namespace as a sandbox's in every
+ * `/proc/<pid>/mountinfo` of it, and code inside cannot unmount it (seccomp denies umount).
+ */
+export const SANDBOX_MOUNT_SOURCE = "exec-server-sandbox";
+
 /** The devices every sandbox gets in its `/dev`. */
 export const SANDBOX_DEVICES: readonly string[] = ["null", "zero", "full", "random", "urandom", "tty"];
 
@@ -229,7 +235,7 @@ export function enterMountNamespace(
   mkdirs(`${BASE}${OLD_ROOT}`);
   sys.call("pivot_root", [sys.cString("."), sys.cString(`.${OLD_ROOT}`)], "base");
   sys.call("chdir", [sys.cString("/")]);
-  mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m");
+  mount(SANDBOX_MOUNT_SOURCE, NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m");
   const readOnlyLater: string[] = [NEW_ROOT];
   const emptyFile = "/.empty";
   touch(emptyFile);

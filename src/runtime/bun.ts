@@ -238,11 +238,12 @@ class BunRuntime implements Runtime {
       hostname: options.hostname,
       port: options.port,
       fetch: async (request, bunServer) => {
+        const address = bunServer.requestIP(request);
+        const peer = address === null ? null : { address: address.address, port: address.port };
         const upgrade = (req: Request, upgradeOptions: UpgradeOptions): Response => {
-          const address = bunServer.requestIP(req);
           const data: SocketData = {
             handlers: upgradeOptions.handlers,
-            remote: address === null ? "" : formatAddress(address.address, address.port),
+            remote: peer === null ? "" : formatAddress(peer.address, peer.port),
             connection: null,
           };
           const headers = new Headers();
@@ -256,7 +257,7 @@ class BunRuntime implements Runtime {
           upgraded.add(response);
           return response;
         };
-        const response = await options.fetch(request, upgrade);
+        const response = await options.fetch(request, upgrade, peer);
         // After a successful upgrade Bun has written the 101 itself and wants no response.
         return upgraded.has(response) ? undefined : response;
       },

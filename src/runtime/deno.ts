@@ -361,6 +361,8 @@ class DenoRuntime implements Runtime {
       handler: (request, info) => {
         // Read before the upgrade: the request is closed afterwards.
         const remote = formatAddress(info.remoteAddr);
+        const address = info.remoteAddr;
+        const peer = address.transport === "tcp" ? { address: address.hostname, port: address.port } : null;
         const upgrade = (req: Request, upgradeOptions: UpgradeOptions): Response => {
           let upgraded: Deno.WebSocketUpgrade;
           try {
@@ -380,7 +382,7 @@ class DenoRuntime implements Runtime {
           });
           return upgraded.response;
         };
-        return options.fetch(request, upgrade);
+        return options.fetch(request, upgrade, peer);
       },
     });
     return listening.then((port) => ({

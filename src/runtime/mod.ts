@@ -5,6 +5,7 @@ export { detectRuntime } from "./detect.ts";
 export type {
   ExitStatus,
   HttpServer,
+  PeerAddress,
   PipeChild,
   PtyChild,
   Runtime,

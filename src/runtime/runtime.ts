@@ -100,7 +100,18 @@ export interface ServeOptions {
   readonly maxMessageBytes: number;
   /** Seconds without traffic after which a WebSocket is closed; pings keep live peers. */
   readonly idleTimeoutSeconds: number;
-  readonly fetch: (request: Request, upgrade: Upgrader) => Response | Promise<Response>;
+  readonly fetch: (
+    request: Request,
+    upgrade: Upgrader,
+    peer: PeerAddress | null,
+  ) => Response | Promise<Response>;
+}
+
+/** The address of an HTTP client as the listener saw it. */
+export interface PeerAddress {
+  /** An IPv4 or IPv6 address, without brackets. */
+  readonly address: string;
+  readonly port: number;
 }
 
 /** Upgrades a request to a WebSocket; returns the response to give back (101 on success). */

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { Upgrader, WsConnection } from "../runtime/mod.ts";
+import type { PeerAddress, Upgrader, WsConnection } from "../runtime/mod.ts";
 import { decodeUtf8 } from "../rpc/mod.ts";
 import type { TokenAuth } from "./auth.ts";
 import { offeredProtocols } from "./auth.ts";
@@ -14,6 +14,8 @@ const SUBPROTOCOL = "exec-server.v1";
 export interface AppDeps {
   readonly context: ServerContext;
   readonly allowOrigins: readonly string[];
+  /** Why a peer may not use the listener (`null`: it may); see `local_peer.ts`. */
+  readonly refusePeer: (peer: PeerAddress | null) => Promise<string | null>;
   /** Whether a request's `Host` is admitted; null admits every Host (a non-loopback listener). */
   readonly hostAllowed: ((header: string | null) => boolean) | null;
   readonly auth: TokenAuth | null;
@@ -25,8 +27,8 @@ export interface AppDeps {
 }
 
 /** The Hono app: health endpoints, `/metrics`, and the WebSocket upgrade at `/` (PROTOCOL.md §1.2–1.3). */
-export function createApp(deps: AppDeps): Hono<{ Bindings: { upgrade: Upgrader } }> {
-  const app = new Hono<{ Bindings: { upgrade: Upgrader } }>();
+export function createApp(deps: AppDeps): Hono<{ Bindings: AppBindings }> {
+  const app = new Hono<{ Bindings: AppBindings }>();
   const origins = new Set(deps.allowOrigins.map((origin) => origin.toLowerCase()));
   const hostAllowed = deps.hostAllowed;
 
@@ -47,6 +49,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: { upgrade: Upgrader }
   );
   app.all("/metrics", async (c) => {
     if (c.req.method !== "GET") return c.body(null, 405);
+    if (await refused(deps, c.env.peer)) return c.body(null, 403);
     if (deps.auth !== null && !(await deps.auth.admits(c.req.raw))) {
       return c.body(null, 401, { "WWW-Authenticate": "Bearer" });
     }
@@ -64,12 +67,26 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: { upgrade: Upgrader }
     if (deps.auth !== null && !(await deps.auth.admits(request))) {
       return c.body(null, 401, { "WWW-Authenticate": "Bearer" });
     }
+    if (await refused(deps, c.env.peer)) return c.body(null, 403);
     if (!deps.accepting()) return c.body(null, 503);
     const protocol = offeredProtocols(request).includes(SUBPROTOCOL) ? SUBPROTOCOL : null;
     return c.env.upgrade(request, { protocol, handlers: connectionHandlers(deps) });
   });
   app.notFound((c) => c.body(null, 404));
   return app;
+}
+
+/** What the runtime hands the app with each request. */
+export interface AppBindings {
+  readonly upgrade: Upgrader;
+  readonly peer: PeerAddress | null;
+}
+
+/** Whether the peer is refused; the reason goes to the log, never to the peer. */
+async function refused(deps: AppDeps, peer: PeerAddress | null): Promise<boolean> {
+  const reason = await deps.refusePeer(peer);
+  if (reason !== null) deps.context.log.info("connection refused", { reason });
+  return reason !== null;
 }
 
 function connectionHandlers(deps: AppDeps): Parameters<Upgrader>[1]["handlers"] {

@@ -13,6 +13,8 @@ import { Metrics } from "./metrics.ts";
 import type { ServerOptions } from "./options.ts";
 import { isLoopback, UsageError } from "./options.ts";
 import { loopbackHostCheck } from "./host_check.ts";
+import { refuseLocalPeer } from "./peer_rule.ts";
+import { userInfo } from "node:os";
 import type { FsPort, ServerContext } from "./server_context.ts";
 import { SessionRegistry } from "./session_registry.ts";
 import { serveStdio } from "./stdio_transport.ts";
@@ -116,8 +118,15 @@ export async function startExecServer(
     return { url: "stdio", finished: finished.promise, shutdown };
   }
 
+  let listeningPort = 0;
   const app = createApp({
     context,
+    refusePeer: (peer) =>
+      refuseLocalPeer(peer, {
+        serverPort: listeningPort,
+        ownUid: userInfo().uid,
+        admitOtherUsers: auth !== null || options.allowLocalUsers,
+      }),
     allowOrigins: options.allowOrigins,
     hostAllowed: isLoopback(options.listen.hostname) ? loopbackHostCheck(options.allowHosts) : null,
     auth,
@@ -130,8 +139,9 @@ export async function startExecServer(
     port: options.listen.port,
     maxMessageBytes: options.maxMessageBytes,
     idleTimeoutSeconds: 30,
-    fetch: (request, upgrade) => app.fetch(request, { upgrade }),
+    fetch: (request, upgrade, peer) => app.fetch(request, { upgrade, peer }),
   });
+  listeningPort = http.port;
   const host = http.hostname.includes(":") ? `[${http.hostname}]` : http.hostname;
   return { url: `ws://${host}:${http.port}`, finished: finished.promise, shutdown };
 }

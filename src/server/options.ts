@@ -4,6 +4,8 @@ import { isLoopbackName } from "./host_check.ts";
 export interface ServerOptions {
   listen: { kind: "websocket"; hostname: string; port: number } | { kind: "stdio" };
   allowOrigins: string[];
+  /** Admit local peers of other uids without a token (`--allow-local-users`). */
+  allowLocalUsers: boolean;
   /** Host names a loopback listener admits besides loopback names (`--allow-host`). */
   allowHosts: string[];
   auth: { tokenFile: string | null; tokenSha256: string | null } | null;
@@ -38,6 +40,7 @@ export function defaultOptions(): ServerOptions {
     listen: { kind: "websocket", hostname: "127.0.0.1", port: 0 },
     allowOrigins: [],
     allowHosts: [],
+    allowLocalUsers: false,
     auth: null,
     insecureNoAuth: false,
     maxMessageBytes: 134_217_728,
@@ -72,6 +75,8 @@ Options:
   --ws-token-file PATH             the token is this file's content (trailing whitespace removed)
   --ws-token-sha256 HEX            the SHA-256 (64 hex digits) of the token
   --insecure-no-auth               allow a non-loopback listener without authentication
+  --allow-local-users              admit local peers of other users without a token (sandboxed
+                                   processes are refused whatever the flags)
   --max-message-bytes N            largest message (default 134217728)
   --max-inflight-requests N        per connection (default 1024)
   --max-sessions N                 (default 1024)
@@ -127,6 +132,9 @@ const VALUE_FLAGS: Record<string, Setter> = {
 };
 
 const SWITCHES: Record<string, (options: ServerOptions) => void> = {
+  "--allow-local-users": (options) => {
+    options.allowLocalUsers = true;
+  },
   "--insecure-no-auth": (options) => {
     options.insecureNoAuth = true;
   },

@@ -1,0 +1,147 @@
+/**
+ * Who is at the other end of an accepted TCP connection, when that end is on this host: the
+ * socket's owner uid and inode from /proc/net/tcp{,6}, and whether a sandboxed process holds it.
+ * Loopback is no trust boundary (docs/security.md): a sandbox with the network on, or another
+ * local user, reaches 127.0.0.1 as easily as the orchestrator.
+ */
+import { readdir, readFile, readlink } from "node:fs/promises";
+import { SANDBOX_MOUNT_SOURCE } from "../launcher/mod.ts";
+
+/** The address of the peer as the runtime reports it. */
+export interface PeerAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** The peer's socket as the kernel lists it. */
+export interface LocalSocket {
+  readonly uid: number;
+  readonly inode: number;
+}
+
+/** How many /proc entries are examined at once. */
+const SCAN_CONCURRENCY = 32;
+
+/** An IPv4 or IPv6 address as 16 bytes (IPv4 mapped into IPv6), or null when malformed. */
+export function ipBytes(text: string): Uint8Array | null {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (v4 !== null) {
+    const parts = v4.slice(1).map(Number);
+    if (parts.some((part) => part > 255)) return null;
+    return Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...parts]);
+  }
+  let address = text.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  const mapped = /^(.*:)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/.exec(address);
+  const tail: number[] = [];
+  if (mapped !== null) {
+    const v4bytes = ipBytes(mapped[2] ?? "");
+    if (v4bytes === null) return null;
+    tail.push(...v4bytes.subarray(12));
+    address = (mapped[1] ?? "") + "0:0";
+  }
+  const halves = address.split("::");
+  if (halves.length > 2) return null;
+  const groups = (
+    part: string | undefined,
+  ): string[] => (part === undefined || part === "" ? [] : part.split(":"));
+  const head = groups(halves[0]);
+  const rest = groups(halves[1]);
+  const missing = 8 - head.length - rest.length;
+  if (missing < 0 || (halves.length === 1 && missing !== 0)) return null;
+  const all = [...head, ...Array.from({ length: missing }, () => "0"), ...rest];
+  const bytes = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    const group = all[i] ?? "";
+    if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return null;
+    const value = Number.parseInt(group, 16);
+    bytes[i * 2] = value >> 8;
+    bytes[i * 2 + 1] = value & 0xff;
+  }
+  if (tail.length === 4) bytes.set(tail, 12);
+  return bytes;
+}
+
+/** Decodes an address of /proc/net/tcp (8 hex digits) or tcp6 (32), each 32-bit word in host order. */
+function procAddressBytes(hex: string): Uint8Array | null {
+  if (hex.length !== 8 && hex.length !== 32) return null;
+  const words: number[] = [];
+  for (let i = 0; i < hex.length; i += 8) {
+    const word = hex.slice(i, i + 8);
+    // The kernel prints each word as a number on a little-endian host: its bytes come reversed.
+    for (let j = 6; j >= 0; j -= 2) words.push(Number.parseInt(word.slice(j, j + 2), 16));
+  }
+  if (words.length === 16) return Uint8Array.from(words);
+  return Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...words]);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/**
+ * The local socket whose own address is `peer` and whose remote port is `serverPort`: the
+ * client's end of a connection to this server, if the client is on this host. Null when no such
+ * socket is listed (the peer is on another host, or already gone).
+ */
+export async function findLocalSocket(peer: PeerAddress, serverPort: number): Promise<LocalSocket | null> {
+  const wanted = ipBytes(peer.address);
+  if (wanted === null) return null;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = await readFile(table, "latin1");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      const [local, remote, uid, inode] = [fields[1], fields[2], fields[7], fields[9]];
+      if (local === undefined || remote === undefined || uid === undefined || inode === undefined) continue;
+      const [localHex = "", localPort = ""] = local.split(":");
+      const remotePort = remote.split(":")[1] ?? "";
+      if (Number.parseInt(localPort, 16) !== peer.port || Number.parseInt(remotePort, 16) !== serverPort) {
+        continue;
+      }
+      const bytes = procAddressBytes(localHex);
+      if (bytes === null || !sameBytes(bytes, wanted) || inode === "0") continue;
+      return { uid: Number(uid), inode: Number(inode) };
+    }
+  }
+  return null;
+}
+
+/**
+ * Whether a sandboxed process holds the socket `inode`. Sandboxed processes live in mount
+ * namespaces whose root is a tmpfs named `SANDBOX_MOUNT_SOURCE`, which code inside cannot
+ * unmount; only processes outside the server's own mount namespace are examined.
+ */
+export async function heldBySandbox(inode: number): Promise<boolean> {
+  const own = await readlink("/proc/self/ns/mnt").catch(() => null);
+  const names = (await readdir("/proc").catch(() => [])).filter((name) => /^\d+$/.test(name));
+  const marked = new Map<string, Promise<boolean>>();
+  const target = `socket:[${inode}]`;
+  let found = false;
+  const examine = async (pid: string): Promise<void> => {
+    const namespace = await readlink(`/proc/${pid}/ns/mnt`).catch(() => null);
+    if (namespace === null || namespace === own) return;
+    let sandboxed = marked.get(namespace);
+    if (sandboxed === undefined) {
+      sandboxed = readFile(`/proc/${pid}/mountinfo`, "utf8").then(
+        (text) =>
+          text.split("\n").some((line) => line.split(" - ")[1]?.split(" ")[1] === SANDBOX_MOUNT_SOURCE),
+        () => false,
+      );
+      marked.set(namespace, sandboxed);
+    }
+    if (!(await sandboxed)) return;
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
+    for (const fd of fds) {
+      if (found) return;
+      if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "")) === target) found = true;
+    }
+  };
+  for (let start = 0; start < names.length && !found; start += SCAN_CONCURRENCY) {
+    await Promise.all(names.slice(start, start + SCAN_CONCURRENCY).map(examine));
+  }
+  return found;
+}
