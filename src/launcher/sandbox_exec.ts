@@ -151,7 +151,8 @@ const KEPT_CAPABILITIES: readonly number[] = [
   0, // CAP_CHOWN
   1, // CAP_DAC_OVERRIDE
   3, // CAP_FOWNER
-  4, // CAP_FSETID
+  // Not CAP_FSETID: without it a write or chown clears S_ISUID and S_ISGID, so a set-user-ID
+  // root file that lies in a writable root cannot be rewritten into something else.
   5, // CAP_KILL
   6, // CAP_SETGID
   7, // CAP_SETUID

@@ -26,7 +26,13 @@ const SECCOMP_DATA = {
   arg1Low: 24,
   arg2Low: 32,
   arg2High: 36,
+  arg3Low: 40,
 } as const;
+
+/** The set-user-ID and set-group-ID mode bits. */
+const SETID_BITS = 0o6000;
+/** `open` flags under which the mode argument is used: O_CREAT and the O_TMPFILE bit. */
+const CREATING_OPEN = 0o100 | 0o20000000;
 
 /** Namespace flags a sandboxed `clone` may not carry (CLONE_NEWTIME is a clone3/unshare flag). */
 const CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 |
@@ -100,6 +106,24 @@ const PRIO_USER = 2;
 const IOPRIO_WHO_USER = 3;
 
 /**
+ * Calls that set a file's mode, with where the mode argument is (`arg1Low`…). A sandboxed root
+ * owns what it creates in its writable roots, and the host honours a set-user-ID root file made
+ * there (the sandbox's own `nosuid` view does not protect anyone else): every call that would
+ * set S_ISUID or S_ISGID fails with EPERM. The open-like calls set a mode only when they create.
+ */
+const MODE_SETTERS = [
+  ["fchmod", SECCOMP_DATA.arg1Low],
+  ["fchmodat", SECCOMP_DATA.arg2Low],
+  ["fchmodat2", SECCOMP_DATA.arg2Low],
+  ["mknodat", SECCOMP_DATA.arg2Low],
+] as const satisfies readonly (readonly [SyscallName, number])[];
+const LEGACY_MODE_SETTERS = [
+  ["chmod", SECCOMP_DATA.arg1Low],
+  ["creat", SECCOMP_DATA.arg1Low],
+  ["mknod", SECCOMP_DATA.arg1Low],
+] as const;
+
+/**
  * The filter: a foreign architecture is killed; the `ALWAYS_DENIED` calls and namespace-creating
  * `clone` fail with EPERM; `clone3` fails with ENOSYS (its flags are behind a pointer, and libc
  * falls back to `clone`); prlimit, priority, I/O priority and the `SELF_ONLY_BY_PID` calls fail
@@ -122,6 +146,18 @@ export function seccompProgram(arch: LibcArch, options: { network: boolean }): B
   ops.push({ op: "jeq", k: nr("ioprio_set"), then: "ioprio", else: null });
   for (const name of SELF_ONLY_BY_PID) ops.push({ op: "jeq", k: nr(name), then: "self", else: null });
   ops.push({ op: "jeq", k: nr("clone3"), then: "enosys", else: null });
+  // openat2 takes its mode behind a pointer; libc falls back to openat on ENOSYS.
+  ops.push({ op: "jeq", k: nr("openat2"), then: "enosys", else: null });
+  for (const [name, offset] of MODE_SETTERS) {
+    ops.push({ op: "jeq", k: nr(name), then: `mode${offset}`, else: null });
+  }
+  for (const [name, offset] of LEGACY_MODE_SETTERS) {
+    const number = table.legacy[name];
+    if (number !== undefined) ops.push({ op: "jeq", k: number, then: `mode${offset}`, else: null });
+  }
+  ops.push({ op: "jeq", k: nr("openat"), then: "openat", else: null });
+  const open = table.legacy.open;
+  if (open !== undefined) ops.push({ op: "jeq", k: open, then: "open", else: null });
   if (!options.network) {
     ops.push({ op: "jeq", k: nr("socket"), then: "socket", else: null });
     ops.push({ op: "jeq", k: nr("socketpair"), then: "socket", else: null });
@@ -154,7 +190,25 @@ export function seccompProgram(arch: LibcArch, options: { network: boolean }): B
     { op: "label", name: "self" },
     { op: "ld", offset: SECCOMP_DATA.arg0Low },
     { op: "jeq", k: 0, then: "allow", else: "eperm" },
+    // openat(dirfd, path, flags, mode) and open(path, flags, mode): the mode counts when creating.
+    { op: "label", name: "openat" },
+    { op: "ld", offset: SECCOMP_DATA.arg2Low },
+    { op: "jset", k: CREATING_OPEN, then: `mode${SECCOMP_DATA.arg3Low}`, else: "allow" },
   );
+  if (open !== undefined) {
+    ops.push(
+      { op: "label", name: "open" },
+      { op: "ld", offset: SECCOMP_DATA.arg1Low },
+      { op: "jset", k: CREATING_OPEN, then: `mode${SECCOMP_DATA.arg2Low}`, else: "allow" },
+    );
+  }
+  for (const offset of [SECCOMP_DATA.arg1Low, SECCOMP_DATA.arg2Low, SECCOMP_DATA.arg3Low]) {
+    ops.push(
+      { op: "label", name: `mode${offset}` },
+      { op: "ld", offset },
+      { op: "jset", k: SETID_BITS, then: "eperm", else: "allow" },
+    );
+  }
   if (!options.network) {
     ops.push(
       { op: "label", name: "socket" },

@@ -77,12 +77,22 @@ export type SyscallName =
   | "quotactl"
   | "vhangup"
   | "capget"
-  | "capset";
+  | "capset"
+  | "fchmod"
+  | "fchmodat"
+  | "fchmodat2"
+  | "mknodat"
+  | "openat2";
+
+/** Older calls that x86_64 has and aarch64 does not (it has only their `*at` forms). */
+export type LegacySyscallName = "chmod" | "open" | "creat" | "mknod";
 
 /** Numbers of one architecture's system calls plus its `AUDIT_ARCH_*` value. */
 export interface SyscallTable {
   readonly auditArch: number;
   readonly numbers: Readonly<Record<SyscallName, number>>;
+  /** The legacy calls, where the architecture has them. */
+  readonly legacy: Readonly<Partial<Record<LegacySyscallName, number>>>;
 }
 
 const X86_64: SyscallTable = {
@@ -161,7 +171,13 @@ const X86_64: SyscallTable = {
     vhangup: 153,
     capget: 125,
     capset: 126,
+    fchmod: 91,
+    fchmodat: 268,
+    fchmodat2: 452,
+    mknodat: 259,
+    openat2: 437,
   },
+  legacy: { chmod: 90, open: 2, creat: 85, mknod: 133 },
 };
 
 const AARCH64: SyscallTable = {
@@ -240,7 +256,13 @@ const AARCH64: SyscallTable = {
     vhangup: 58,
     capget: 90,
     capset: 91,
+    fchmod: 52,
+    fchmodat: 53,
+    fchmodat2: 452,
+    mknodat: 33,
+    openat2: 437,
   },
+  legacy: {},
 };
 
 /** The system call table of an architecture. */

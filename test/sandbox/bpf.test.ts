@@ -181,6 +181,38 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
     }
   });
 
+  test("seccompProgram refuses to set S_ISUID or S_ISGID through any mode-setting call", () => {
+    const PATH = 0x7ffd_0000;
+    const AT_FDCWD = -100 >>> 0;
+    const O_CREAT = 0o100;
+    const O_TMPFILE = 0o20200000;
+    for (
+      const [mode, expected] of [[0o755, SECCOMP_RET.ALLOW], [0o4755, EPERM], [0o2755, EPERM], [
+        0o1777,
+        SECCOMP_RET.ALLOW,
+      ]] as const
+    ) {
+      expect(verdict(true, nr.fchmod, [3, mode])).toBe(expected);
+      expect(verdict(true, nr.fchmodat, [AT_FDCWD, PATH, mode])).toBe(expected);
+      expect(verdict(true, nr.fchmodat2, [AT_FDCWD, PATH, mode, 0])).toBe(expected);
+      expect(verdict(true, nr.mknodat, [AT_FDCWD, PATH, 0o100000 | mode, 0])).toBe(expected);
+      expect(verdict(true, nr.openat, [AT_FDCWD, PATH, O_CREAT | 1, mode])).toBe(expected);
+      expect(verdict(true, nr.openat, [AT_FDCWD, PATH, O_TMPFILE | 2, mode])).toBe(expected);
+      for (
+        const [name, args] of [["chmod", [PATH, mode]], ["creat", [PATH, mode]], ["mknod", [PATH, mode, 0]], [
+          "open",
+          [PATH, O_CREAT | 1, mode],
+        ]] as const
+      ) {
+        const number = table.legacy[name];
+        if (number !== undefined) expect([name, verdict(true, number, [...args])]).toEqual([name, expected]);
+      }
+    }
+    // Without O_CREAT or O_TMPFILE the mode argument means nothing and is not looked at.
+    expect(verdict(true, nr.openat, [AT_FDCWD, PATH, 0, 0o4755])).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(true, nr.openat2, [AT_FDCWD, PATH, PATH, 24])).toBe(ENOSYS);
+  });
+
   if (arch === "x86_64") {
     test("seccompProgram denies x32 system calls", () => {
       expect(verdict(true, 0x40000000 + 1)).toBe(EPERM);
