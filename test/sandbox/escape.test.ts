@@ -144,7 +144,7 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName, self) => {
     );
     expect(result).toEqual({
       code: 0,
-      out: "NoNewPrivs:\t1\nSeccomp:\t2\ntmpfs / tmpfs ro,nosuid,nodev,relatime,size=1024k,mode=755 0 0\n",
+      out: "NoNewPrivs:\t1\nSeccomp:\t2\nexec-server-sandbox / tmpfs ro,nosuid,nodev,relatime,size=1024k,mode=755 0 0\n",
     });
     expect(await readFile(join(inside, "made.txt"), "utf8")).toBe("ok\n");
   });
