@@ -38,6 +38,31 @@ export const SANDBOX_MOUNT_SOURCE = "exec-server-sandbox";
 /** The devices every sandbox gets in its `/dev`. */
 export const SANDBOX_DEVICES: readonly string[] = ["null", "zero", "full", "random", "urandom", "tty"];
 
+/**
+ * File systems that are interfaces to the kernel rather than storage: writing them reaches the
+ * host (a cgroup's `cgroup.kill`, a sysctl, a trace point). A root that contains one (`/` holds
+ * `/sys`) shows it read-only, whatever the root's own access.
+ */
+const KERNEL_INTERFACE_TYPES: ReadonlySet<string> = new Set([
+  "sysfs",
+  "proc",
+  "cgroup",
+  "cgroup2",
+  "securityfs",
+  "debugfs",
+  "tracefs",
+  "configfs",
+  "bpf",
+  "pstore",
+  "efivarfs",
+  "fusectl",
+  "binfmt_misc",
+  "selinuxfs",
+  "devtmpfs",
+  "rpc_pipefs",
+  "nfsd",
+]);
+
 const BASE = "/tmp";
 const NEW_ROOT = "/newroot";
 const OLD_ROOT = "/oldroot";
@@ -272,6 +297,9 @@ export function enterMountNamespace(
     const at = `${NEW_ROOT}${link.at}`;
     if (!exists(at)) symlink(link.target, at);
   }
+  for (const target of kernelInterfaceMounts(sys, `${OLD_ROOT}/proc/self/mountinfo`, NEW_ROOT)) {
+    setAttr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, false);
+  }
 
   // A /proc that shows only this process (its pid survives execve).
   const proc = `${NEW_ROOT}/proc`;
@@ -319,6 +347,49 @@ export function enterMountNamespace(
   } catch (error) {
     throw new Error(`cwd ${options.cwd} is not visible in the sandbox`, { cause: error });
   }
+}
+
+/** Mount points at or below `under` whose file system is a kernel interface, from `mountinfo`. */
+function kernelInterfaceMounts(sys: Sys, mountinfo: string, under: string): string[] {
+  const text = readSmallFile(sys, mountinfo);
+  const found: string[] = [];
+  for (const line of text.split("\n")) {
+    const [before, after] = line.split(" - ");
+    const mountPoint = before?.split(" ")[4];
+    const type = after?.split(" ")[0];
+    if (mountPoint === undefined || type === undefined || !KERNEL_INTERFACE_TYPES.has(type)) continue;
+    // mountinfo escapes space, tab, newline and backslash as octal.
+    const path = mountPoint.replace(
+      /\\([0-7]{3})/g,
+      (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)),
+    );
+    if (path === under || path.startsWith(`${under}/`)) found.push(path);
+  }
+  return found;
+}
+
+/** Reads a whole (small, pseudo) file through the system calls. */
+function readSmallFile(sys: Sys, path: string): string {
+  const flags = openFlags(sys.libc.arch);
+  const fd = sys.call("openat", [AT_FDCWD, sys.cString(path), flags.O_RDONLY | flags.O_CLOEXEC], path);
+  const chunks: Uint8Array[] = [];
+  try {
+    for (;;) {
+      const buffer = new Uint8Array(65536);
+      const read = sys.call("read", [fd, sys.buffer(buffer), BigInt(buffer.length)], path);
+      if (read === 0n) break;
+      chunks.push(buffer.slice(0, Number(read)));
+    }
+  } finally {
+    sys.try("close", [fd]);
+  }
+  const all = new Uint8Array(chunks.reduce((total, chunk) => total + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return new TextDecoder().decode(all);
 }
 
 function writeProcFile(sys: Sys, path: string, text: string): void {

@@ -5,6 +5,7 @@ import type { LibcArch } from "../runtime/mod.ts";
 
 /** The system calls the launcher makes or the seccomp filter names. */
 export type SyscallName =
+  | "read"
   | "write"
   | "close"
   | "openat"
@@ -98,6 +99,7 @@ export interface SyscallTable {
 const X86_64: SyscallTable = {
   auditArch: 0xc000003e,
   numbers: {
+    read: 0,
     write: 1,
     close: 3,
     openat: 257,
@@ -183,6 +185,7 @@ const X86_64: SyscallTable = {
 const AARCH64: SyscallTable = {
   auditArch: 0xc00000b7,
   numbers: {
+    read: 63,
     write: 64,
     close: 57,
     openat: 56,

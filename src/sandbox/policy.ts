@@ -402,13 +402,21 @@ function depth(path: string): number {
 // ---------------------------------------------------------------------------------------------
 // Refusals (§8.5)
 
+/** Kernel interfaces no sandbox may write: the launcher shows them read-only inside any root. */
+const KERNEL_INTERFACE_ROOTS: readonly string[] = ["/sys", "/proc"];
+
 function checkEnforceable(policy: Policy, rules: readonly Rule[], features: HostFeatures): void {
   const problem = nativeBackendProblem(features);
   if (problem !== null) throw invalidParams(`sandbox cannot be enforced on this host: ${problem}`);
+  const ruleFor = (path: string, access: Access): string =>
+    rules.find((rule) => rule.path === path && rule.access === access)?.rule ??
+      `${access} ${pathToUri(path)}`;
+  for (const path of policy.writable) {
+    if (KERNEL_INTERFACE_ROOTS.some((root) => isWithin(path, root))) {
+      throw unenforceable(ruleFor(path, "write"), "kernel interfaces are never writable in a sandbox");
+    }
+  }
   if (!features.mountNamespace) {
-    const ruleFor = (path: string, access: Access): string =>
-      rules.find((rule) => rule.path === path && rule.access === access)?.rule ??
-        `${access} ${pathToUri(path)}`;
     const reason = "mount namespace unavailable";
     const deniedPath = policy.denied[0];
     if (deniedPath !== undefined) throw unenforceable(ruleFor(deniedPath, "deny"), reason);
