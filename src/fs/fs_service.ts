@@ -4,14 +4,14 @@ import { withKnownJson } from "../rpc/mod.ts";
 import { FS_PARAMS_SCHEMAS } from "../protocol/mod.ts";
 import type { FsMethod } from "../protocol/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
-import { resolveSandbox, workerCommand } from "../sandbox/mod.ts";
+import { resolveSandbox } from "../sandbox/mod.ts";
 import type { HostFeatures, Policy, SandboxContext } from "../sandbox/mod.ts";
 import type { z } from "zod";
 import { DirectFileSystem } from "./direct_file_system.ts";
 import { FileHandleTable } from "./file_handle_table.ts";
 import type { FileSystem, FsResults } from "./file_system.ts";
 import { FsWorker } from "./fs_worker.ts";
-import type { WorkerCommand } from "./fs_worker.ts";
+import type { WorkerLaunch } from "./fs_worker.ts";
 import { SandboxedFileSystem } from "./sandboxed_file_system.ts";
 
 /** Options of the `FsService`. */
@@ -20,11 +20,14 @@ export interface FsServiceOptions {
   readonly maxReadFileBytes: number;
   /** The context cwd of fs sandboxes (PROTOCOL.md §8.2). */
   readonly serverCwd: string;
-  /** The server's environment: `$TMPDIR` for policies, and the workers' environment. */
+  /** The server's environment (for `$TMPDIR` in policies). */
   readonly serverEnv: Readonly<Record<string, string>>;
   readonly hostFeatures: HostFeatures;
-  /** How a worker for `policy` is started; defaults to the sandbox launcher around `fs-worker`. */
-  readonly workerCommand?: (policy: Policy) => WorkerCommand;
+  /** The server's own and secret files, protected in every policy (see `SandboxContext`). */
+  readonly ownFiles?: readonly string[];
+  readonly secretFiles?: readonly string[];
+  /** How a worker for `policy` is started: the sandbox launcher around `fs-worker`. */
+  readonly workerLaunch: (policy: Policy) => WorkerLaunch | Promise<WorkerLaunch>;
   /** Receives reports of workers that died unexpectedly. */
   readonly log?: (message: string, detail: unknown) => void;
 }
@@ -51,7 +54,13 @@ export class FsService {
   constructor(runtime: Runtime, options: FsServiceOptions) {
     this.#runtime = runtime;
     this.#options = options;
-    this.#context = { cwd: options.serverCwd, env: options.serverEnv, network: "forceOff" };
+    this.#context = {
+      cwd: options.serverCwd,
+      env: options.serverEnv,
+      network: "forceOff",
+      ...(options.ownFiles === undefined ? {} : { ownFiles: options.ownFiles }),
+      ...(options.secretFiles === undefined ? {} : { secretFiles: options.secretFiles }),
+    };
   }
 
   /** Opens the fs side of one connection of `sessionId`; its handles die with it. */
@@ -88,14 +97,9 @@ export class FsService {
     }
     let worker = workers.get(key);
     if (worker === undefined) {
-      const command = this.#options.workerCommand?.(policy) ??
-        workerCommand(this.#runtime.selfCommand(), this.#runtime.name, policy);
       const log = this.#options.log;
       worker = new FsWorker(this.#runtime, {
-        command,
-        env: this.#options.serverEnv,
-        // "/" exists in every view of the file system the launcher may build.
-        cwd: "/",
+        launch: () => this.#options.workerLaunch(policy),
         ...(log === undefined ? {} : { onFailure: log }),
       });
       workers.set(key, worker);

@@ -9,19 +9,18 @@ import { LineWriter } from "./line_writer.ts";
 import { CLOSE_SCOPE_METHOD, WorkerResponseSchema } from "./worker_protocol.ts";
 import type { WorkerMethod, WorkerResponse } from "./worker_protocol.ts";
 
-/** The program and arguments that start a worker (normally the sandbox launcher around `fs-worker`). */
-export interface WorkerCommand {
+/** How a worker starts (normally the sandbox launcher around `fs-worker`): command, env and cwd. */
+export interface WorkerLaunch {
   readonly program: string;
   readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string;
 }
 
 /** Options of an `FsWorker`. */
 export interface FsWorkerOptions {
-  readonly command: WorkerCommand;
-  /** The worker's environment. */
-  readonly env: Readonly<Record<string, string>>;
-  /** The worker's cwd. */
-  readonly cwd: string;
+  /** Called for each start of the worker process (the first, and after a crash). */
+  readonly launch: () => WorkerLaunch | Promise<WorkerLaunch>;
   /** Receives what is known about a worker that died unexpectedly (exit status, end of its stderr). */
   readonly onFailure?: (message: string, detail: unknown) => void;
 }
@@ -191,15 +190,15 @@ export class FsWorker implements AsyncDisposable {
   }
 
   async #start(): Promise<WorkerProcess> {
-    const { command, env, cwd } = this.#options;
     let child: PipeChild;
     try {
+      const launch = await this.#options.launch();
       child = await this.#runtime.spawn({
-        program: command.program,
-        args: command.args,
-        argv0: command.program,
-        cwd,
-        env,
+        program: launch.program,
+        args: launch.args,
+        argv0: launch.program,
+        cwd: launch.cwd,
+        env: launch.env,
         stdin: "pipe",
       });
     } catch (error) {

@@ -26,7 +26,7 @@ export type { FileSystem, FsRequests, FsResults } from "./file_system.ts";
 export { FsConnection, FsService } from "./fs_service.ts";
 export type { FsParams, FsServiceOptions } from "./fs_service.ts";
 export { FsWorker, workerExited } from "./fs_worker.ts";
-export type { FsWorkerOptions, WorkerCommand } from "./fs_worker.ts";
+export type { FsWorkerOptions, WorkerLaunch } from "./fs_worker.ts";
 export { runFsWorker } from "./fs_worker_server.ts";
 export { FrameSplitter } from "./frame_splitter.ts";
 export type { Frame, FrameSplitterOptions } from "./frame_splitter.ts";

@@ -3,8 +3,8 @@
  *
  * ```
  * sandbox-exec [--read P]... [--write P]... [--deny P]... [--read-only P]... [--exec P]...
- *              [--list P]... [--network on|off] [--argv0 NAME] [--without mount-ns|seccomp]...
- *              -- PROGRAM [ARG]...
+ *              [--list P]... [--network on|off] [--cwd DIR] [--argv0 NAME]
+ *              [--without mount-ns|seccomp]... -- PROGRAM [ARG]...
  * sandbox-exec --probe
  * ```
  */
@@ -23,6 +23,11 @@ export interface LauncherArgs {
   /** Directories whose listing (only) is allowed. */
   readonly list: readonly string[];
   readonly network: boolean;
+  /**
+   * The program's working directory, entered once confined: the launcher itself starts in `/`,
+   * never in a directory the sandbox can write (runtimes read config files from their cwd).
+   */
+  readonly cwd: string;
   readonly without: readonly OptionalLayer[];
   /** Absolute path of the program to execute. */
   readonly program: string;
@@ -58,6 +63,7 @@ export function parseLauncherArgs(argv: readonly string[]): LauncherMode {
   };
   let network: boolean | null = null;
   let argv0: string | null = null;
+  let cwd = "/";
   const without: OptionalLayer[] = [];
   let i = 0;
   for (; i < argv.length; i++) {
@@ -78,6 +84,11 @@ export function parseLauncherArgs(argv: readonly string[]): LauncherMode {
       network = value === "on";
     } else if (flag === "--argv0") {
       argv0 = value;
+    } else if (flag === "--cwd") {
+      if (!value.startsWith("/")) {
+        throw new RangeError(`--cwd needs an absolute path, got ${JSON.stringify(value)}`);
+      }
+      cwd = value;
     } else if (flag === "--without") {
       if (value !== "mount-ns" && value !== "seccomp") {
         throw new RangeError(`--without needs mount-ns or seccomp, got ${JSON.stringify(value)}`);
@@ -95,7 +106,7 @@ export function parseLauncherArgs(argv: readonly string[]): LauncherMode {
   if (network === null) throw new RangeError("--network on|off is required");
   return {
     kind: "exec",
-    args: { ...lists, network, without, program, argv0: argv0 ?? program, args },
+    args: { ...lists, network, cwd, without, program, argv0: argv0 ?? program, args },
   };
 }
 
@@ -105,7 +116,7 @@ export function formatLauncherArgs(args: LauncherArgs): string[] {
   for (const [flag, key] of Object.entries(LIST_FLAGS)) {
     for (const path of args[key]) out.push(flag, path);
   }
-  out.push("--network", args.network ? "on" : "off", "--argv0", args.argv0);
+  out.push("--network", args.network ? "on" : "off", "--cwd", args.cwd, "--argv0", args.argv0);
   for (const layer of args.without) out.push("--without", layer);
   out.push("--", args.program, ...args.args);
   return out;

@@ -14,6 +14,7 @@ import { type LauncherArgs, type LauncherMode, parseLauncherArgs } from "./launc
 import { enterMountNamespace, MOUNT_FLAGS, SANDBOX_DEVICES } from "./mount_namespace.ts";
 import { installSeccomp, SECCOMP_RET, seccompProgram } from "./seccomp_filter.ts";
 import { Sys, SyscallError } from "./sys.ts";
+import { decodeTargetEnv } from "./target_env.ts";
 
 /** Exit statuses of the launcher when it cannot run the program. */
 export const SANDBOX_EXIT = {
@@ -74,10 +75,17 @@ function confineAndExec(sys: Sys, args: LauncherArgs): never {
   const abi = landlockAbi(sys);
   if (abi < 1) return fail(sys, SANDBOX_EXIT.landlock, "landlock: unavailable on this kernel");
   const pid = process.pid;
-  const cwd = process.cwd();
+  const cwd = args.cwd;
   const mountNamespace = !args.without.includes("mount-ns");
   if (!mountNamespace && (args.denied.length > 0 || args.readOnly.length > 0)) {
     return fail(sys, SANDBOX_EXIT.usage, "usage: --deny and --read-only need the mount namespace");
+  }
+  if (!mountNamespace) {
+    try {
+      sys.call("chdir", [sys.cString(cwd)], cwd);
+    } catch (error) {
+      return fail(sys, SANDBOX_EXIT.mountNamespace, `cwd: ${messageOf(error)}`);
+    }
   }
   if (mountNamespace) {
     try {
@@ -125,9 +133,7 @@ function confineAndExec(sys: Sys, args: LauncherArgs): never {
   }
   // Descriptors the runtime or its parent left open must not reach the program.
   sys.try("close_range", [3n, 0xffffffffn, CLOSE_RANGE_CLOEXEC]);
-  const env = Object.entries(process.env).flatMap((
-    [key, value],
-  ) => (value === undefined ? [] : [`${key}=${value}`]));
+  const env = Object.entries(decodeTargetEnv(process.env)).map(([key, value]) => `${key}=${value}`);
   const result = sys.try("execve", [
     sys.cString(args.program),
     sys.cStringArray([args.argv0, ...args.args]),

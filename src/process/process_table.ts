@@ -24,11 +24,21 @@ export const START_WAIT_MS = 5_000;
 export const MAX_WAIT_MS = 3_600_000;
 const DEFAULT_PTY_SIZE = { cols: 80, rows: 24 };
 
-/** What a sandboxed start runs instead of the program itself. */
+/** The program a sandboxed start runs, as it would run unsandboxed. */
 export interface SandboxedTarget {
   readonly program: string;
   readonly args: readonly string[];
   readonly argv0: string;
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** What is spawned instead: the launcher, in its own cwd and environment. */
+export interface SandboxedLaunch {
+  readonly program: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
 }
 
 /** Turns a request's sandbox into a launch wrapper, or null to run it directly (§8.3). */
@@ -36,7 +46,7 @@ export interface SandboxPlanner {
   plan(
     sandbox: unknown,
     context: { cwd: string; networkOff: boolean },
-  ): Promise<((target: SandboxedTarget) => { program: string; args: string[] }) | null>;
+  ): Promise<((target: SandboxedTarget) => SandboxedLaunch) | null>;
 }
 
 /** Limits and timers shared by every session's table. */
@@ -165,15 +175,16 @@ export class ProcessTable {
     await checkCwd(cwd);
     const argv0 = params.argv[0] ?? "";
     const program = await lookupProgram(argv0, cwd, env["PATH"] ?? this.#serverEnv["PATH"] ?? "");
-    const target = { program, args: params.argv.slice(1), argv0: params.arg0 ?? argv0 };
-    const command = wrap === null ? target : { ...wrap(target), argv0: "" };
-    const plan: SpawnPlan = {
-      program: command.program,
-      args: command.args,
-      argv0: command.argv0 === "" ? command.program : command.argv0,
-      cwd,
-      env,
-      stdin: params.tty || params.pipeStdin === true ? "pipe" : "null",
+    const target = { program, args: params.argv.slice(1), argv0: params.arg0 ?? argv0, cwd, env };
+    const launch = wrap === null ? null : wrap(target);
+    const stdin = params.tty || params.pipeStdin === true ? "pipe" : "null";
+    const plan: SpawnPlan = launch === null ? { ...target, stdin } : {
+      program: launch.program,
+      args: launch.args,
+      argv0: launch.program,
+      cwd: launch.cwd,
+      env: launch.env,
+      stdin,
     };
     const timeoutMs = params.timeoutMs ?? null;
     try {

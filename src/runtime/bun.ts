@@ -1,12 +1,14 @@
 /**
  * The Bun adapter: the only module (with its `bun_*.ts` siblings) that says `Bun.`.
  */
+import { realpathSync } from "node:fs";
 import { constants } from "node:os";
 import { TrailingThrottle } from "./trailing_throttle.ts";
 import type {
   ExitStatus,
   HttpServer,
   PipeChild,
+  ProgramImage,
   PtyChild,
   Runtime,
   ServeOptions,
@@ -294,10 +296,44 @@ class BunRuntime implements Runtime {
     });
   }
 
-  selfCommand(): string[] {
+  selfImage(): ProgramImage {
     // A compiled binary runs its embedded script from the virtual /$bunfs/ file system.
-    if (Bun.main.startsWith("/$bunfs/")) return [process.execPath];
-    return [process.execPath, Bun.main];
+    const script = Bun.main.startsWith("/$bunfs/") ? null : Bun.main;
+    return { executable: realpathSync(process.execPath), script };
+  }
+
+  imageCommand(image: ProgramImage, args: readonly string[]): string[] {
+    // A compiled program is built without bunfig and .env autoloading (npm run compile); a
+    // script run would read both from the cwd.
+    if (image.script === null) return [image.executable, ...args];
+    return [image.executable, "--config=/dev/null", "--no-env-file", image.script, ...args];
+  }
+
+  imageEnv(): Record<string, string> {
+    // "0" turns the transpiler cache off: a cache a sandbox can write is code the next start runs.
+    return { BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
+  }
+
+  async bundle(options: { entry: string; outfile: string; cwd: string }): Promise<void> {
+    const child = Bun.spawn(
+      [
+        process.execPath,
+        "build",
+        options.entry,
+        "--target=bun",
+        "--format=esm",
+        "--outfile",
+        options.outfile,
+      ],
+      {
+        cwd: options.cwd,
+        env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" },
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    const [stderr, code] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+    if (code !== 0) throw new Error(`bun build ${options.entry} failed: ${stderr.trim().slice(-400)}`);
   }
 
   env(): Record<string, string> {

@@ -14,7 +14,9 @@ import { spawnDenoPty } from "./deno_pty.ts";
 import type {
   ExitStatus,
   HttpServer,
+  PermissionFence,
   PipeChild,
+  ProgramImage,
   PtyChild,
   Runtime,
   ServeOptions,
@@ -155,6 +157,19 @@ async function spawnWithArgv0(plan: SpawnPlan): Promise<PipeChild> {
     stdin: stdin === null ? null : new NodeStdinSink(stdin),
     exited,
   };
+}
+
+/**
+ * `--allow-read` and `--allow-write` for a fence, and no other permission; Deno reads `,,` as a
+ * literal comma in a list.
+ */
+function fenceFlags(fence: PermissionFence): string[] {
+  const list = (paths: readonly string[]): string =>
+    [...new Set(paths)].map((path) => path.replaceAll(",", ",,")).join(",");
+  const flags: string[] = [];
+  if (fence.read.length > 0) flags.push(`--allow-read=${list(fence.read)}`);
+  if (fence.write.length > 0) flags.push(`--allow-write=${list(fence.write)}`);
+  return flags;
 }
 
 /** Formats a peer address as `ip:port`, bracketing IPv6. */
@@ -396,9 +411,50 @@ class DenoRuntime implements Runtime {
     }));
   }
 
-  selfCommand(): string[] {
+  selfImage(): ProgramImage {
     const main = Deno.mainModule;
-    return [Deno.execPath(), "run", "-A", "--quiet", main.startsWith("file:") ? fileURLToPath(main) : main];
+    return {
+      executable: Deno.realPathSync(Deno.execPath()),
+      script: main.startsWith("file:") ? fileURLToPath(main) : main,
+    };
+  }
+
+  imageCommand(image: ProgramImage, args: readonly string[], fence?: PermissionFence): string[] {
+    if (image.script === null) return [image.executable, ...args];
+    // The config and the lock file would be looked up near the script or the cwd; the program
+    // needs neither. (npm resolution stays on: it is what maps a bundle's bare `path` to Node's.)
+    const permissions = fence === undefined ? ["--allow-all"] : fenceFlags(fence);
+    return [
+      image.executable,
+      "run",
+      "--no-config",
+      "--no-lock",
+      "--no-remote",
+      "--no-prompt",
+      "--quiet",
+      ...permissions,
+      image.script,
+      ...args,
+    ];
+  }
+
+  imageEnv(stateDir: string): Record<string, string> {
+    // DENO_DIR holds the code and analysis caches the next start trusts: a private one.
+    return { DENO_DIR: `${stateDir}/deno`, HOME: stateDir, DENO_NO_UPDATE_CHECK: "1" };
+  }
+
+  async bundle(options: { entry: string; outfile: string; cwd: string }): Promise<void> {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", options.entry, "--output", options.outfile],
+      cwd: options.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!output.success) {
+      const stderr = new TextDecoder().decode(output.stderr).trim().slice(-400);
+      throw new Error(`deno bundle ${options.entry} failed: ${stderr}`);
+    }
   }
 
   env(): Record<string, string> {

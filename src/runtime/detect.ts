@@ -1,7 +1,14 @@
 /**
  * Picks the adapter of the runtime that executes this code.
  */
-import type { Runtime } from "./runtime.ts";
+import type { Runtime, RuntimeName } from "./runtime.ts";
+
+/** The runtime executing this code, known without loading its adapter (the launcher needs no more). */
+export function currentRuntimeName(): RuntimeName {
+  if ("Bun" in globalThis) return "bun";
+  if ("Deno" in globalThis) return "deno";
+  throw new TypeError("unsupported runtime: exec-server runs on bun or deno");
+}
 
 /** The Deno adapter's specifier, folded to a constant by bundlers but hidden from `tsc`. */
 async function importDenoAdapter(): Promise<unknown> {

@@ -1,12 +1,14 @@
 /**
  * The runtime seam: the interface and the one function that picks its implementation.
  */
-export { detectRuntime } from "./detect.ts";
+export { currentRuntimeName, detectRuntime } from "./detect.ts";
 export type {
   ExitStatus,
   HttpServer,
   PeerAddress,
+  PermissionFence,
   PipeChild,
+  ProgramImage,
   PtyChild,
   Runtime,
   RuntimeName,

@@ -125,6 +125,20 @@ export interface HttpServer {
   stop(force: boolean): Promise<void>;
 }
 
+/** What a program runs from: a compiled executable, or a runtime and a script (source or bundle). */
+export interface ProgramImage {
+  /** The runtime's executable, or the compiled program (an absolute, real path). */
+  readonly executable: string;
+  /** The script the runtime runs; null for a compiled program. */
+  readonly script: string | null;
+}
+
+/** The paths a permission fence grants. */
+export interface PermissionFence {
+  readonly read: readonly string[];
+  readonly write: readonly string[];
+}
+
 /** The runtime adapter. */
 export interface Runtime {
   readonly name: RuntimeName;
@@ -135,8 +149,18 @@ export interface Runtime {
   spawnPty(plan: SpawnPlan, size: TerminalSize): Promise<PtyChild>;
   serve(options: ServeOptions): Promise<HttpServer>;
 
-  /** argv that starts this same program again (compiled binary, or runtime + script). */
-  selfCommand(): string[];
+  /** What this program runs from; re-executing it starts the launcher, the worker or the probe. */
+  selfImage(): ProgramImage;
+  /**
+   * The argv that runs `image` with `args` without reading anything a sandbox could have written:
+   * no config file, no env file, no transpiler cache. With `fence`, a runtime that has
+   * permission flags (Deno) grants only those paths; without, it grants everything.
+   */
+  imageCommand(image: ProgramImage, args: readonly string[], fence?: PermissionFence): string[];
+  /** The whole environment an `imageCommand` needs, with `stateDir` for what it may cache. */
+  imageEnv(stateDir: string): Record<string, string>;
+  /** Bundles `entry` (and everything it imports) into `outfile`, one ESM file this runtime runs. */
+  bundle(options: { entry: string; outfile: string; cwd: string }): Promise<void>;
 
   /** This process's environment (a copy). */
   env(): Record<string, string>;

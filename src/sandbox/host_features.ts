@@ -19,28 +19,30 @@ const ProbeReportSchema = z.object({
 
 /**
  * Detects what this host offers. The irreversible probes (namespaces, no_new_privs, seccomp) run
- * in a child, `<self> sandbox-exec --probe`, so the server itself is never restricted.
+ * in a child, `<self> sandbox-exec --probe`, so the server itself is never restricted. The
+ * child starts like the launcher: in `/`, with `env` (`Runtime.imageEnv`), reading no config.
  */
 export async function detectHostFeatures(
   runtime: Runtime,
-  options: { selfCommand?: readonly string[]; platform?: string } = {},
+  options: { command?: readonly string[]; env?: Readonly<Record<string, string>>; platform?: string } = {},
 ): Promise<HostFeatures> {
   const platform = options.platform ?? process.platform;
   const bubblewrap = await findOnPath("bwrap", runtime.env()["PATH"] ?? "");
   if (platform !== "linux") {
     return Object.freeze({ ...NO_HOST_FEATURES, bubblewrap, probeError: `${platform} has no Linux sandbox` });
   }
-  const [program, ...rest] = options.selfCommand ?? runtime.selfCommand();
+  const [program, ...args] = options.command ??
+    runtime.imageCommand(runtime.selfImage(), ["sandbox-exec", "--probe"]);
   if (program === undefined) {
     return Object.freeze({ ...NO_HOST_FEATURES, bubblewrap, probeError: "no self command" });
   }
   try {
     const child = await runtime.spawn({
       program,
-      args: [...rest, "sandbox-exec", "--probe"],
+      args,
       argv0: program,
-      cwd: runtime.cwd(),
-      env: runtime.env(),
+      cwd: "/",
+      env: { ...options.env },
       stdin: "null",
     });
     const [stdout, stderr, status] = await Promise.all([

@@ -1,16 +1,31 @@
 /**
- * Launch plans: the argv that starts a program or the fs worker through the launcher.
+ * Launch plans: how a sandboxed program or fs worker is started through the launcher. The
+ * launcher runs as the server's user before it has confined itself, so it starts in `/` with a
+ * fixed environment of the server's and reads nothing the sandbox could have written; the
+ * program's cwd and environment travel as arguments and are applied once confined.
  */
-import { existsSync } from "node:fs";
-import process from "node:process";
-import type { RuntimeName } from "../runtime/mod.ts";
-import { formatLauncherArgs } from "../launcher/mod.ts";
+import { encodeTargetEnv, formatLauncherArgs } from "../launcher/mod.ts";
+import type { PermissionFence, ProgramImage } from "../runtime/mod.ts";
 import type { Policy } from "./policy_types.ts";
 
-/** A program and its arguments, ready to spawn. */
-export interface LaunchCommand {
+/** A command ready to spawn: always in `/`, with exactly `env`. */
+export interface Launch {
   readonly program: string;
   readonly args: string[];
+  readonly env: Record<string, string>;
+  readonly cwd: string;
+}
+
+/** What launch plans need of the server: its images and how to run them. */
+export interface LaunchContext {
+  /** What the launcher runs from. */
+  readonly launcher: ProgramImage;
+  /** What the fs worker runs from: one file (a bundle or the compiled program), nothing else. */
+  readonly worker: ProgramImage;
+  /** `Runtime.imageCommand`. */
+  readonly command: (image: ProgramImage, args: readonly string[], fence?: PermissionFence) => string[];
+  /** The launcher's own environment (`Runtime.imageEnv`), before the program's is added. */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 /** What the launcher should finally execute. */
@@ -19,6 +34,10 @@ export interface LaunchTarget {
   readonly program: string;
   readonly args: readonly string[];
   readonly argv0: string;
+  /** The program's working directory (entered once confined). */
+  readonly cwd: string;
+  /** The program's whole environment. */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 /** What the runtime image needs to start, wherever the policy's roots are. */
@@ -30,145 +49,54 @@ const SYSTEM_IMAGE_PATHS: readonly string[] = [
   "/etc/ld.so.cache",
 ];
 
-/** Deno permission flags the worker must not inherit from the server's own command line. */
-function isDenoPermissionFlag(arg: string): boolean {
-  return /^--(allow|deny)-/.test(arg) || /^--allow-all$/.test(arg) || /^-[ARWNESP](=|$)/.test(arg) ||
-    arg === "-A";
+/** The launch of `target` confined by `policy`. */
+export function sandboxedLaunch(context: LaunchContext, policy: Policy, target: LaunchTarget): Launch {
+  return launch(context, policy, { ...target, exec: [] });
 }
 
 /**
- * The command that runs `target` confined by `policy`: `<self> sandbox-exec <flags> -- <target>`.
- * `selfCommand` is the argv that starts this program again (`Runtime.selfCommand()`).
+ * The launch of the fs worker confined by `policy`. It may read its own image (the runtime and
+ * one file) and the system libraries besides the policy's roots; under Deno it also gets
+ * `--allow-read` and `--allow-write` for the roots (and no other permission) as a second fence.
  */
-export function sandboxedCommand(
-  selfCommand: readonly string[],
-  policy: Policy,
-  target: LaunchTarget,
-): LaunchCommand {
-  return launcher(selfCommand, policy, { ...target, exec: [], list: [] });
-}
-
-/**
- * The command that starts the fs worker (`<self> fs-worker`) confined by `policy`, with read-only
- * access to what the runtime image needs; under Deno the worker also gets `--allow-read` and
- * `--allow-write` for the policy's roots (and no other permission) as a second fence.
- */
-export function workerCommand(
-  selfCommand: readonly string[],
-  runtimeName: RuntimeName,
-  policy: Policy,
-): LaunchCommand {
-  const [executable, ...rest] = selfCommand;
-  if (executable === undefined) throw new RangeError("selfCommand is empty");
-  const script = rest.length > 0 ? rest[rest.length - 1] : undefined;
-  const exec = [executable, ...SYSTEM_IMAGE_PATHS];
-  const list: string[] = [];
-  let workerArgs: string[];
-  switch (runtimeName) {
-    case "bun":
-      workerArgs = [...rest, "fs-worker"];
-      // `bun script.ts` resolves modules by listing directories up to `/`.
-      if (script !== undefined) {
-        exec.push(projectRoot(script));
-        list.push("/");
-      }
-      break;
-    case "deno": {
-      if (script === undefined) {
-        workerArgs = ["fs-worker"];
-        break;
-      }
-      const [subcommand, ...flags] = rest.slice(0, -1);
-      const kept = flags.filter((flag) => !isDenoPermissionFlag(flag));
-      // The fence must let Deno read its own sources: the runtime adapter is a dynamic import.
-      const fence = denoFence(policy, [projectRoot(script)]);
-      workerArgs = [subcommand ?? "run", ...kept, "--no-prompt", ...fence, script, "fs-worker"];
-      exec.push(projectRoot(script), denoDir());
-      break;
-    }
-    default: {
-      const never: never = runtimeName;
-      throw new TypeError(`unknown runtime ${String(never)}`);
-    }
-  }
-  return launcher(selfCommand, policy, {
-    program: executable,
-    args: workerArgs,
-    argv0: executable,
-    exec,
-    list,
+export function workerLaunch(context: LaunchContext, policy: Policy): Launch {
+  const { executable, script } = context.worker;
+  const fence: PermissionFence = {
+    read: [...policy.readable, ...policy.writable, ...(script === null ? [] : [script])],
+    write: policy.writable,
+  };
+  const [program, ...args] = context.command(context.worker, ["fs-worker"], fence);
+  if (program === undefined) throw new RangeError("the worker command is empty");
+  return launch(context, policy, {
+    program,
+    args,
+    argv0: program,
+    cwd: "/",
+    env: context.env,
+    exec: [executable, ...(script === null ? [] : [script]), ...SYSTEM_IMAGE_PATHS],
   });
 }
 
-function launcher(
-  selfCommand: readonly string[],
+function launch(
+  context: LaunchContext,
   policy: Policy,
-  target: LaunchTarget & { exec: readonly string[]; list: readonly string[] },
-): LaunchCommand {
-  const [program, ...rest] = selfCommand;
-  if (program === undefined) throw new RangeError("selfCommand is empty");
+  target: LaunchTarget & { readonly exec: readonly string[] },
+): Launch {
   const flags = formatLauncherArgs({
     readable: policy.readable,
     writable: policy.writable,
     denied: policy.denied,
     readOnly: policy.readOnly,
     exec: [...new Set(target.exec)],
-    list: target.list,
+    list: [],
     network: policy.network,
+    cwd: target.cwd,
     without: [],
     program: target.program,
     argv0: target.argv0,
     args: target.args,
   });
-  return { program, args: [...rest, "sandbox-exec", ...flags] };
-}
-
-/**
- * `--allow-read` and `--allow-write` for the policy's roots plus the worker's own sources (read
- * only); Deno reads `,,` as a literal comma.
- */
-function denoFence(policy: Policy, sources: readonly string[]): string[] {
-  const list = (paths: readonly string[]): string =>
-    paths.map((path) => path.replaceAll(",", ",,")).join(",");
-  const readable = [...new Set([...policy.readable, ...policy.writable, ...sources])];
-  const flags: string[] = [];
-  if (readable.length > 0) flags.push(`--allow-read=${list(readable)}`);
-  if (policy.writable.length > 0) flags.push(`--allow-write=${list(policy.writable)}`);
-  return flags;
-}
-
-function directoryOf(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash <= 0 ? "/" : path.slice(0, slash);
-}
-
-const PROJECT_ROOTS = new Map<string, string>();
-
-/**
- * The directory tree the script's imports live in: the nearest ancestor holding `package.json`
- * (its `node_modules` and sources), else the script's own directory. Looked up once per script,
- * so the few `existsSync` calls happen on the first worker start only.
- */
-function projectRoot(script: string): string {
-  const cached = PROJECT_ROOTS.get(script);
-  if (cached !== undefined) return cached;
-  let root = directoryOf(script);
-  for (let dir = root; dir !== "/"; dir = directoryOf(dir)) {
-    if (existsSync(`${dir}/package.json`)) {
-      root = dir;
-      break;
-    }
-  }
-  PROJECT_ROOTS.set(script, root);
-  return root;
-}
-
-/** Deno's cache directory, as Deno itself picks it. */
-function denoDir(): string {
-  const env = process.env;
-  if (env["DENO_DIR"] !== undefined && env["DENO_DIR"] !== "") return env["DENO_DIR"];
-  if (env["XDG_CACHE_HOME"] !== undefined && env["XDG_CACHE_HOME"] !== "") {
-    return `${env["XDG_CACHE_HOME"]}/deno`;
-  }
-  return `${env["HOME"] ?? "/root"}/.cache/deno`;
+  const [program, ...args] = context.command(context.launcher, ["sandbox-exec", ...flags]);
+  if (program === undefined) throw new RangeError("the launcher command is empty");
+  return { program, args, env: { ...context.env, ...encodeTargetEnv(target.env) }, cwd: "/" };
 }

@@ -24,6 +24,13 @@ export interface SandboxContext {
   readonly env: Readonly<Record<string, string>>;
   /** `forceOff` (fs worker): the policy never grants network, whatever the request says. */
   readonly network: "forceOff" | "asPolicy";
+  /**
+   * The server's own files (runtime, program, state directory): read-only in every sandbox
+   * whose writable roots hold them, since the launcher runs them before it is confined.
+   */
+  readonly ownFiles?: readonly string[];
+  /** Files no sandbox may read (the token file): denied wherever a root would show them. */
+  readonly secretFiles?: readonly string[];
 }
 
 /** The outcome of resolving a sandbox object. */

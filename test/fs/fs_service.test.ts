@@ -15,6 +15,7 @@ function service(): FsService & AsyncDisposable {
     serverCwd: "/",
     serverEnv: {},
     hostFeatures: NO_HOST_FEATURES,
+    workerLaunch: () => Promise.reject(new Error("no sandbox backend here: no worker starts")),
   });
   return Object.assign(fsService, { [Symbol.asyncDispose]: () => fsService.close() });
 }

@@ -11,21 +11,20 @@ import { resolve } from "node:path";
 import { FsService } from "../../src/fs/mod.ts";
 import type { FsConnection } from "../../src/fs/mod.ts";
 import { detectRuntime } from "../../src/runtime/mod.ts";
-import { detectHostFeatures, nativeBackendProblem, workerCommand } from "../../src/sandbox/mod.ts";
+import { detectHostFeatures, nativeBackendProblem, workerLaunch } from "../../src/sandbox/mod.ts";
+import { bundleFixture, fixtureLaunchContext } from "../helpers/launch_context.ts";
 import { b64, errorOf, mkfifo, OS, tempDir, unb64 } from "./fs_test_helpers.ts";
 import type { ErrorFacts, TempDir } from "./fs_test_helpers.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const SELF_FIXTURE = `${REPO}/test/fixtures/fs_sandbox_self_fixture.ts`;
-const DENO = Bun.which("deno") ?? `${REPO}/node_modules/.bin/deno`;
-const SELF = {
-  bun: [process.execPath, SELF_FIXTURE],
-  deno: [DENO, "run", "-A", SELF_FIXTURE],
-} as const;
+const WORKER_FIXTURE = `${REPO}/test/fixtures/fs_worker_fixture.ts`;
 const SECRET = "top secret\n";
 
 const runtime = await detectRuntime();
-const features = await detectHostFeatures(runtime, { selfCommand: SELF.bun });
+const features = await detectHostFeatures(runtime, {
+  command: [process.execPath, SELF_FIXTURE, "sandbox-exec", "--probe"],
+});
 const problem = nativeBackendProblem(features);
 const signal = new AbortController().signal;
 
@@ -55,6 +54,9 @@ interface World extends AsyncDisposable {
 
 async function openLab(name: "bun" | "deno"): Promise<Lab> {
   const dir = await tempDir();
+  // The worker runs from one file, as the server's does: a bundle of the worker fixture.
+  await bundleFixture(WORKER_FIXTURE, dir.join("worker.js"));
+  const context = fixtureLaunchContext(name, { launcher: SELF_FIXTURE, worker: dir.join("worker.js") });
   for (const sub of ["inside", "readonly", "outside"]) await fs.mkdir(dir.join(sub));
   await fs.writeFile(dir.join("readonly/r"), "read me");
   const service = new FsService(runtime, {
@@ -62,7 +64,7 @@ async function openLab(name: "bun" | "deno"): Promise<Lab> {
     serverCwd: dir.join("inside"),
     serverEnv: runtime.env(),
     hostFeatures: features,
-    workerCommand: (policy) => workerCommand(SELF[name], name, policy),
+    workerLaunch: (policy) => workerLaunch(context, policy),
   });
   const sandbox = {
     permissions: {

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { resolve } from "node:path";
 import { DirectFileSystem, FsWorker, LineSplitter, SandboxedFileSystem } from "../../src/fs/mod.ts";
-import type { FileSystem, WorkerCommand } from "../../src/fs/mod.ts";
+import type { FileSystem } from "../../src/fs/mod.ts";
 import { detectRuntime } from "../../src/runtime/mod.ts";
 import { describeFsBehaviour } from "./fs_behaviour.ts";
 import { b64, errorOf, mkfifo, tempDir } from "./fs_test_helpers.ts";
@@ -11,6 +11,12 @@ import { b64, errorOf, mkfifo, tempDir } from "./fs_test_helpers.ts";
 const REPO = resolve(import.meta.dir, "../..");
 const FIXTURE = `${REPO}/test/fixtures/fs_worker_fixture.ts`;
 const DENO = Bun.which("deno") ?? `${REPO}/node_modules/.bin/deno`;
+/** The program and arguments of a worker, started in the checkout with this process's environment. */
+interface WorkerCommand {
+  readonly program: string;
+  readonly args: readonly string[];
+}
+
 const COMMANDS: Record<"bun" | "deno", WorkerCommand> = {
   bun: { program: process.execPath, args: [FIXTURE] },
   deno: { program: DENO, args: ["run", "-A", FIXTURE] },
@@ -28,7 +34,7 @@ afterAll(async () => {
 });
 
 function startWorker(name: "bun" | "deno", command: WorkerCommand = COMMANDS[name]): FsWorker {
-  const worker = new FsWorker(runtime, { command, env: runtime.env(), cwd: REPO });
+  const worker = new FsWorker(runtime, { launch: () => ({ ...command, env: runtime.env(), cwd: REPO }) });
   workers.push(worker);
   return worker;
 }

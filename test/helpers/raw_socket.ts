@@ -172,7 +172,7 @@ export async function rawRequest(
       socket.once("error", reject);
     });
     socket.write(
-      `${options.method ?? "GET"} ${options.path} HTTP/1.1\r\nHost: ${options.host}\r\n${HEAD_END}`,
+      `${options.method ?? "GET"} ${options.path} HTTP/1.1\r\nHost: ${options.host}${HEAD_END}`,
     );
     let received = Buffer.alloc(0);
     return await new Promise<ResponseHead>((resolve, reject) => {

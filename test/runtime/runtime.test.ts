@@ -138,7 +138,7 @@ const CASES: Array<[name: string, title: string, expected: unknown]> = [
 ];
 
 describe.each([["bun"], ["deno"]] as const)("runtime adapter on %s", (runtime: RuntimeName) => {
-  const names = [...CASES.map(([name]) => name), "selfCommand"];
+  const names = [...CASES.map(([name]) => name), "selfImage"];
   let run: Promise<FixtureRun> | null = null;
   const result = async (name: string): Promise<unknown> => {
     run ??= startFixture(runtime, names);
@@ -154,10 +154,9 @@ describe.each([["bun"], ["deno"]] as const)("runtime adapter on %s", (runtime: R
     });
   }
 
-  test.concurrent("selfCommand re-runs this script", async () => {
-    expect(await result("selfCommand")).toEqual({
-      length: runtime === "bun" ? 2 : 5,
-      endsWithFixture: true,
-    });
+  test.concurrent("selfImage names this script and imageCommand re-runs it hardened", async () => {
+    const outcome = await result("selfImage");
+    expect(outcome).toMatchObject({ absolute: true, endsWithFixture: true, hardened: true });
+    expect((outcome as { last: string[] }).last[1]).toBe("mode");
   });
 });

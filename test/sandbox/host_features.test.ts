@@ -32,7 +32,9 @@ function probeRuntime(): Runtime {
 
 describe("host features", () => {
   test("detectHostFeatures finds every layer on this host", async () => {
-    const features = await detectHostFeatures(probeRuntime(), { selfCommand: [process.execPath, FIXTURE] });
+    const features = await detectHostFeatures(probeRuntime(), {
+      command: [process.execPath, FIXTURE, "sandbox-exec", "--probe"],
+    });
     expect(Object.isFrozen(features)).toBe(true);
     expect(features).toMatchObject({
       mountNamespace: true,
@@ -44,7 +46,7 @@ describe("host features", () => {
   });
 
   test("detectHostFeatures reports a non-Linux platform", async () => {
-    const features = await detectHostFeatures(probeRuntime(), { selfCommand: ["/nope"], platform: "darwin" });
+    const features = await detectHostFeatures(probeRuntime(), { command: ["/nope"], platform: "darwin" });
     expect(features.probeError).toBe("darwin has no Linux sandbox");
     expect(sandboxExtensionInfo(features)).toMatchObject({ available: false, backend: "none" });
   });

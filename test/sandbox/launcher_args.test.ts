@@ -1,6 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { formatLauncherArgs, type LauncherArgs, parseLauncherArgs } from "../../src/launcher/mod.ts";
-import { sandboxedCommand } from "../../src/sandbox/mod.ts";
+import {
+  decodeTargetEnv,
+  formatLauncherArgs,
+  type LauncherArgs,
+  parseLauncherArgs,
+} from "../../src/launcher/mod.ts";
+import { type LaunchContext, sandboxedLaunch } from "../../src/sandbox/mod.ts";
 
 describe("launcher args", () => {
   const args: LauncherArgs = {
@@ -11,6 +16,7 @@ describe("launcher args", () => {
     exec: ["/opt/bun"],
     list: ["/"],
     network: false,
+    cwd: "/work",
     without: [],
     program: "/bin/sh",
     argv0: "sh",
@@ -39,20 +45,25 @@ describe("launcher args", () => {
     expect(() => parseLauncherArgs(["--network", "on"])).toThrow("missing -- PROGRAM");
   });
 
-  test("sandboxedCommand puts the launcher after the self command", () => {
-    const command = sandboxedCommand(["/usr/bin/deno", "run", "-A", "/srv/mod.ts"], {
+  test("sandboxedLaunch starts the launcher in / with its own environment and the program's encoded", () => {
+    const context: LaunchContext = {
+      launcher: { executable: "/usr/bin/deno", script: "/srv/launcher.js" },
+      worker: { executable: "/usr/bin/deno", script: "/srv/worker.js" },
+      command: (image, args) => [image.executable, "run", image.script ?? "", ...args],
+      env: { DENO_DIR: "/state/deno" },
+    };
+    const launch = sandboxedLaunch(context, {
       readable: ["/"],
       writable: ["/w"],
       denied: [],
       readOnly: [],
       network: true,
-    }, { program: "/bin/ls", args: ["-l"], argv0: "ls" });
-    expect(command).toEqual({
+    }, { program: "/bin/ls", args: ["-l"], argv0: "ls", cwd: "/w/sub", env: { LD_PRELOAD: "/w/x.so" } });
+    expect(launch).toEqual({
       program: "/usr/bin/deno",
       args: [
         "run",
-        "-A",
-        "/srv/mod.ts",
+        "/srv/launcher.js",
         "sandbox-exec",
         "--read",
         "/",
@@ -60,12 +71,17 @@ describe("launcher args", () => {
         "/w",
         "--network",
         "on",
+        "--cwd",
+        "/w/sub",
         "--argv0",
         "ls",
         "--",
         "/bin/ls",
         "-l",
       ],
+      cwd: "/",
+      env: { DENO_DIR: "/state/deno", EXEC_SERVER_TARGET_ENV_4c445f5052454c4f4144: "/w/x.so" },
     });
+    expect(decodeTargetEnv(launch.env)).toEqual({ LD_PRELOAD: "/w/x.so" });
   });
 });

@@ -45,6 +45,7 @@ for (const [name, self] of Object.entries(RUNTIMES)) {
       exec: [],
       list: [],
       network: false,
+      cwd: "/tmp",
       without,
       program: "/bin/true",
       argv0: "true",

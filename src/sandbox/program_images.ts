@@ -1,0 +1,169 @@
+/**
+ * What the launcher and the fs worker run from. A compiled program or a bundle serves as both
+ * (with a mode argument). A server running from its TypeScript sources bundles each into one
+ * file: the worker must see one file, not the checkout, and the launcher must not depend on a
+ * transpiler cache. The bundles are kept per version of the sources (a hash of their content),
+ * so only the first server of a version pays for building them.
+ */
+import { createHash } from "node:crypto";
+import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import type { ProgramImage, Runtime } from "../runtime/mod.ts";
+
+/** The images the launch plans use, and the files of the server a sandbox must not change. */
+export interface ProgramImages {
+  /** Resolves once the images exist (bundles built, if any). */
+  readonly ready: Promise<{ readonly launcher: ProgramImage; readonly worker: ProgramImage }>;
+  /** The runtime, the program or its bundles, the state directory: read-only in every sandbox. */
+  readonly ownFiles: readonly string[];
+}
+
+const STATE_PREFIX = "exec-server-";
+/** How many versions of built images are kept beside the current one, and for how long at least. */
+const KEPT_VERSIONS = 8;
+const KEPT_VERSION_MS = 24 * 3600 * 1000;
+
+/**
+ * Creates this server's private state directory (mode 0700, under `$XDG_RUNTIME_DIR` or the
+ * temporary directory), after removing the ones of servers that are gone. It exists before any
+ * sandbox starts, so every sandbox whose writable roots contain it gets it read-only.
+ */
+export async function createStateDir(env: Readonly<Record<string, string>>): Promise<string> {
+  const runtimeDir = env["XDG_RUNTIME_DIR"];
+  const base = runtimeDir !== undefined && runtimeDir.startsWith("/") ? runtimeDir : tmpdir();
+  await removeStaleStateDirs(base);
+  return await mkdtemp(join(base, `${STATE_PREFIX}${process.pid}-`));
+}
+
+/** Removes the state directories (owned by this user, named with a pid) of servers that are gone. */
+async function removeStaleStateDirs(base: string): Promise<void> {
+  const names = await readdir(base).catch(() => []);
+  const uid = process.getuid?.();
+  const pattern = new RegExp(`^${STATE_PREFIX}(\\d+)-[A-Za-z0-9]{6}$`);
+  await Promise.all(names.map(async (name) => {
+    const match = pattern.exec(name);
+    if (match === null) return;
+    const path = join(base, name);
+    const info = await lstat(path).catch(() => null);
+    if (info === null || !info.isDirectory() || info.uid !== uid) return;
+    if (await isRunning(Number(match[1]))) return;
+    await rm(path, { recursive: true, force: true });
+  }));
+}
+
+async function isRunning(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "latin1");
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** The sources' root, next to this module: what a server running from its sources is built from. */
+const SOURCE_ROOT = fileURLToPath(new URL("../..", import.meta.url).href);
+const LAUNCHER_ENTRY = "src/launcher/entry.ts";
+const WORKER_ENTRY = "worker/entry.ts";
+
+/** Whether the program runs from TypeScript sources rather than a bundle or a compiled binary. */
+function runsFromSources(image: ProgramImage): boolean {
+  return image.script !== null && /\.[cm]?tsx?$/.test(image.script);
+}
+
+/**
+ * Picks the launcher and worker images; when the server runs from its sources, finds or builds
+ * their bundles (in `node_modules/.cache/exec-server`, else in `stateDir`).
+ */
+export async function prepareProgramImages(runtime: Runtime, stateDir: string): Promise<ProgramImages> {
+  const self = runtime.selfImage();
+  if (!runsFromSources(self)) {
+    const ready = Promise.resolve({ launcher: self, worker: self });
+    return { ready, ownFiles: [self.executable, ...(self.script === null ? [] : [self.script]), stateDir] };
+  }
+  const version = await sourceVersion(`${runtime.name} ${runtime.version}`);
+  const cache = join(SOURCE_ROOT, "node_modules", ".cache", "exec-server");
+  const shared = await mkdir(cache, { recursive: true, mode: 0o700 }).then(() => true, () => false);
+  const dir = join(shared ? cache : stateDir, `images-${version}`);
+  const image = (name: string): ProgramImage => ({ executable: self.executable, script: join(dir, name) });
+  const ready = buildOnce(runtime, dir).then(() => ({
+    launcher: image("launcher.js"),
+    worker: image("worker.js"),
+  }));
+  // Nobody waits for a failure before the first sandboxed request, which reports it then.
+  ready.catch(() => {});
+  if (shared) void pruneVersions(cache, dir);
+  return { ready, ownFiles: [self.executable, dir, stateDir] };
+}
+
+/** A hash of every source file the bundles are built from, and of the runtime that builds them. */
+async function sourceVersion(runtimeId: string): Promise<string> {
+  const hash = createHash("sha256").update(runtimeId);
+  for (const top of ["src", "worker"]) {
+    for (const file of (await listFiles(join(SOURCE_ROOT, top))).sort()) {
+      hash.update(`\0${relative(SOURCE_ROOT, file)}\0`).update(await readFile(file));
+    }
+  }
+  for (const file of ["package.json", "deno.json"]) {
+    hash.update(`\0${file}\0`).update(await readFile(join(SOURCE_ROOT, file)).catch(() => new Uint8Array()));
+  }
+  return hash.digest("hex").slice(0, 24);
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const files: string[] = [];
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...await listFiles(path));
+    else if (entry.isFile()) files.push(path);
+  }
+  return files;
+}
+
+/** Builds the two bundles into `dir` unless they are there; concurrent servers race harmlessly. */
+async function buildOnce(runtime: Runtime, dir: string): Promise<void> {
+  const complete = await stat(join(dir, "worker.js")).then(() => true, () => false);
+  if (complete) return;
+  await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
+  const staging = await mkdtemp(`${dir}.tmp-`);
+  try {
+    await Promise.all([
+      runtime.bundle({
+        entry: join(SOURCE_ROOT, LAUNCHER_ENTRY),
+        outfile: join(staging, "launcher.js"),
+        cwd: SOURCE_ROOT,
+      }),
+      runtime.bundle({
+        entry: join(SOURCE_ROOT, WORKER_ENTRY),
+        outfile: join(staging, "worker.js"),
+        cwd: SOURCE_ROOT,
+      }),
+    ]);
+    // Whole or not at all: a directory appears with both files or not.
+    await rename(staging, dir).catch(async (error: unknown) => {
+      const built = await stat(join(dir, "worker.js")).then(() => true, () => false);
+      if (!built) throw error;
+    });
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Removes image directories past the newest `KEPT_VERSIONS` that are old (never `current`). */
+async function pruneVersions(cache: string, current: string): Promise<void> {
+  const names = (await readdir(cache).catch(() => [])).filter((name) => /^images-[0-9a-f]+$/.test(name));
+  const dated = await Promise.all(names.map(async (name) => {
+    const path = join(cache, name);
+    return { path, time: (await stat(path).catch(() => null))?.mtimeMs ?? 0 };
+  }));
+  dated.sort((a, b) => b.time - a.time);
+  // A server of an older version may still start workers from its directory for a while.
+  const old = Date.now() - KEPT_VERSION_MS;
+  for (const { path, time } of dated.slice(KEPT_VERSIONS)) {
+    if (path !== current && time < old) await rm(path, { recursive: true, force: true }).catch(() => {});
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * The entry of the fs worker's own bundle (built when the server runs from its sources, see
+ * `src/sandbox/program_images.ts`): the one file a sandboxed worker can read, so it sees nothing
+ * else of the server's installation.
+ */
+import { detectRuntime } from "../src/runtime/mod.ts";
+import { runFsWorker } from "./main.ts";
+
+const runtime = await detectRuntime();
+await runFsWorker(runtime);
+runtime.exit(0);
