@@ -10,6 +10,7 @@
 import { lstatSync, readlinkSync } from "node:fs";
 import { AT_FDCWD } from "./landlock.ts";
 import { openFlags } from "./open_flags.ts";
+import { type InnerMount, InnerMounts } from "./inner_mounts.ts";
 import { type Sys, SyscallError } from "./sys.ts";
 
 const MS_RDONLY = 1n;
@@ -81,9 +82,16 @@ export interface MountPlan {
   readonly pid: number;
 }
 
-type MountOp =
-  | { readonly kind: "bind"; readonly path: string; readonly writable: boolean; readonly directory: boolean }
-  | { readonly kind: "hide"; readonly path: string; readonly directory: boolean };
+/** A root bound by its host path: one that lies in no area the sandbox can change. */
+interface MountOp {
+  readonly kind: "bind";
+  /** The host path (symlinks resolved). */
+  readonly path: string;
+  /** The path as the plan names it. */
+  readonly given: string;
+  readonly writable: boolean;
+  readonly directory: boolean;
+}
 
 /** A resolved path: its real location and the symlinks met on the way. */
 interface Resolved {
@@ -144,30 +152,34 @@ export function enterMountNamespace(
   options: { cwd: string; userNamespace: boolean },
 ): void {
   const ops: MountOp[] = [];
+  const inner: InnerMount[] = [];
   const links: { at: string; target: string }[] = [];
-  const add = (path: string, make: (resolved: Resolved) => MountOp): void => {
-    const resolved = resolveHostPath(path);
-    if (resolved === null) return;
-    links.push(...resolved.links);
-    ops.push(make(resolved));
-  };
+  // What the sandbox can change: inside a writable root, or under a denied path (whose cover may
+  // hold roots). Mounts there are resolved from their enclosing mount, never by host path.
+  const changeable = (path: string): boolean =>
+    [...plan.writable, ...plan.denied].some((area) =>
+      area === "/" ? path !== "/" : path.startsWith(`${area}/`)
+    );
   const skip = (path: string): boolean =>
     path === "/proc" || path.startsWith("/proc/") || path.startsWith("/dev/");
-  for (const path of plan.readable) {
-    if (!skip(path)) {
-      add(path, (r) => ({ kind: "bind", path: r.real, writable: false, directory: r.directory }));
+  const root = (given: string, writable: boolean): void => {
+    if (skip(given)) return;
+    if (changeable(given)) {
+      inner.push({ path: given, kind: writable ? "writable" : "readOnly" });
+      return;
     }
-  }
-  for (const path of plan.writable) {
-    if (!skip(path)) {
-      add(path, (r) => ({ kind: "bind", path: r.real, writable: true, directory: r.directory }));
-    }
-  }
-  for (const path of plan.readOnly) {
-    add(path, (r) => ({ kind: "bind", path: r.real, writable: false, directory: r.directory }));
-  }
-  for (const path of plan.denied) add(path, (r) => ({ kind: "hide", path: r.real, directory: r.directory }));
+    const resolved = resolveHostPath(given);
+    if (resolved === null) return;
+    links.push(...resolved.links);
+    ops.push({ kind: "bind", path: resolved.real, given, writable, directory: resolved.directory });
+  };
+  for (const path of plan.readable) root(path, false);
+  for (const path of plan.writable) root(path, true);
+  for (const path of plan.readOnly) inner.push({ path, kind: "readOnly" });
+  for (const path of plan.denied) inner.push({ path, kind: "hide" });
   const ordered = orderOps(ops);
+  const depth = (path: string): number => path.split("/").length;
+  inner.sort((a, b) => depth(a.path) - depth(b.path) || (a.kind === "hide" ? -1 : 1));
 
   const flags = openFlags(sys.libc.arch);
   const mount = (
@@ -262,41 +274,24 @@ export function enterMountNamespace(
   sys.call("chdir", [sys.cString("/")]);
   mount(SANDBOX_MOUNT_SOURCE, NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m");
   const readOnlyLater: string[] = [NEW_ROOT];
-  const emptyFile = "/.empty";
-  touch(emptyFile);
 
+  const innerMounts = new InnerMounts(sys, "");
   for (const op of ordered) {
     const target = op.path === "/" ? NEW_ROOT : `${NEW_ROOT}${op.path}`;
-    switch (op.kind) {
-      case "bind":
-        mountpoint(target, op.directory);
-        mount(`${OLD_ROOT}${op.path === "/" ? "" : op.path}`, target, null, MS_BIND | MS_REC, null);
-        setAttr(target, (op.writable ? 0n : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true);
-        break;
-      case "hide":
-        if (!exists(target)) break;
-        if (op.directory) {
-          mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0111,size=4k");
-          readOnlyLater.push(target);
-        } else {
-          mount(emptyFile, target, null, MS_BIND, null);
-          setAttr(
-            target,
-            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-            false,
-          );
-        }
-        break;
-      default: {
-        const never: never = op;
-        throw new TypeError(`unknown mount op ${JSON.stringify(never)}`);
-      }
+    const source = `${OLD_ROOT}${op.path === "/" ? "" : op.path}`;
+    mountpoint(target, op.directory);
+    mount(source, target, null, MS_BIND | MS_REC, null);
+    setAttr(target, (op.writable ? 0n : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true);
+    if (op.directory) {
+      innerMounts.addRoot({ path: op.given, hostPath: source, treePath: target, writable: op.writable });
     }
   }
   for (const link of links) {
     const at = `${NEW_ROOT}${link.at}`;
     if (!exists(at)) symlink(link.target, at);
   }
+  for (const mountInside of inner) innerMounts.mount(mountInside);
+  innerMounts.finish();
   for (const target of kernelInterfaceMounts(sys, `${OLD_ROOT}/proc/self/mountinfo`, NEW_ROOT)) {
     setAttr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, false);
   }
@@ -407,14 +402,9 @@ function writeProcFile(sys: Sys, path: string, text: string): void {
 function orderOps(ops: readonly MountOp[]): MountOp[] {
   const byPath = new Map<string, MountOp>();
   for (const op of ops) {
+    // On the same path a writable bind beats a read-only one.
     const previous = byPath.get(op.path);
-    // On the same path a hide beats a bind, and a writable bind beats a read-only one.
-    if (
-      previous === undefined || op.kind === "hide" ||
-      (previous.kind === "bind" && op.kind === "bind" && op.writable && !previous.writable)
-    ) {
-      if (previous?.kind !== "hide") byPath.set(op.path, op);
-    }
+    if (previous === undefined || (op.writable && !previous.writable)) byPath.set(op.path, op);
   }
   const depth = (path: string): number => (path === "/" ? 0 : path.split("/").length - 1);
   const sorted = [...byPath.values()].sort((a, b) =>
@@ -425,7 +415,7 @@ function orderOps(ops: readonly MountOp[]): MountOp[] {
     const within = (root: string): boolean => root === "/" || op.path.startsWith(root + "/");
     const enclosing = kept.findLast((other) => within(other.path));
     // A bind inside a bind of the same kind shows nothing new.
-    if (op.kind === "bind" && enclosing?.kind === "bind" && enclosing.writable === op.writable) continue;
+    if (enclosing?.writable === op.writable) continue;
     kept.push(op);
   }
   return kept;

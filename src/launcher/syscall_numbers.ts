@@ -83,7 +83,8 @@ export type SyscallName =
   | "fchmodat"
   | "fchmodat2"
   | "mknodat"
-  | "openat2";
+  | "openat2"
+  | "statx";
 
 /** Older calls that x86_64 has and aarch64 does not (it has only their `*at` forms). */
 export type LegacySyscallName = "chmod" | "open" | "creat" | "mknod";
@@ -178,6 +179,7 @@ const X86_64: SyscallTable = {
     fchmodat2: 452,
     mknodat: 259,
     openat2: 437,
+    statx: 332,
   },
   legacy: { chmod: 90, open: 2, creat: 85, mknod: 133 },
 };
@@ -264,6 +266,7 @@ const AARCH64: SyscallTable = {
     fchmodat2: 452,
     mknodat: 33,
     openat2: 437,
+    statx: 291,
   },
   legacy: {},
 };

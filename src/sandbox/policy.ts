@@ -46,6 +46,8 @@ interface Rule {
   readonly path: string;
   readonly access: Access;
   readonly rule: string;
+  /** Added by the server, not asked for by the client (legacy `.git`): never refused. */
+  readonly implied?: boolean;
 }
 
 /**
@@ -78,8 +80,10 @@ export async function resolveSandbox(
     : null;
   if (built === null) return { kind: "none" };
   const network = context.network === "forceOff" ? false : built.network;
-  const policy = built.fixed === undefined ? reduceRules(built.rules, network) : { ...built.fixed, network };
+  const reduced = built.fixed === undefined ? reduceRules(built.rules, network) : { ...built.fixed, network };
+  const policy = protectServerFiles(reduced, built.rules, context);
   checkEnforceable(policy, built.rules, features);
+  await checkCarveOutPaths(policy, built.rules);
   return enforced(policy, await hiddenPathsIdentity(policy));
 }
 
@@ -87,10 +91,46 @@ export async function resolveSandbox(
  * The policy for `enforceManagedNetwork: true` with `sandbox: null`: the whole file system
  * readable and writable, no network.
  */
-export function networkOffPolicy(features: HostFeatures): SandboxResolution {
-  const policy: Policy = { readable: ["/"], writable: ["/"], denied: [], readOnly: [], network: false };
+export function networkOffPolicy(
+  features: HostFeatures,
+  context: Pick<SandboxContext, "ownFiles" | "secretFiles"> = {},
+): SandboxResolution {
+  const whole: Policy = { readable: ["/"], writable: ["/"], denied: [], readOnly: [], network: false };
+  const policy = protectServerFiles(whole, [], context);
   checkEnforceable(policy, [], features);
   return enforced(policy);
+}
+
+/**
+ * Adds the server's own files as read-only carve-outs of the writable roots that hold them, and
+ * its secret files as denied paths of the roots that show them (`SandboxContext`). A writable
+ * root that is one of the server's own files is refused: it cannot be made read-only and stay a
+ * root.
+ */
+function protectServerFiles(
+  policy: Policy,
+  rules: readonly Rule[],
+  context: Pick<SandboxContext, "ownFiles" | "secretFiles">,
+): Policy {
+  const readOnly = [...policy.readOnly];
+  const denied = [...policy.denied];
+  const covered = (path: string): boolean =>
+    denied.some((hidden) => isWithin(path, hidden)) || readOnly.some((kept) => isWithin(path, kept));
+  for (const path of context.ownFiles ?? []) {
+    const root = policy.writable.find((writable) => isWithin(path, writable));
+    if (root === undefined || covered(path)) continue;
+    if (root === path) {
+      const rule = rules.find((candidate) => candidate.path === path && candidate.access === "write")?.rule ??
+        `write ${pathToUri(path)}`;
+      throw unenforceable(rule, "it holds the server's own program");
+    }
+    readOnly.push(path);
+  }
+  for (const path of context.secretFiles ?? []) {
+    const shown = [...policy.readable, ...policy.writable].some((root) => isWithin(path, root));
+    if (shown && !denied.some((hidden) => isWithin(path, hidden))) denied.push(path);
+  }
+  return { ...policy, readOnly, denied };
 }
 
 /** A stable identity of a policy; equal policies give equal keys whatever their order. */
@@ -312,7 +352,11 @@ async function fromLegacy(policy: SandboxPolicy, context: SandboxContext): Promi
       for (const path of writable) rules.push({ path, access: "write", rule: `write ${pathToUri(path)}` });
       for (const root of new Set(writable)) {
         const git = root === "/" ? "/.git" : `${root}/.git`;
-        if (await exists(git)) rules.push({ path: git, access: "read", rule: `read ${pathToUri(git)}` });
+        // A symlinked `.git` is not kept read-only: the carve-out would not follow it (see
+        // `checkCarveOutPaths`), and what it points at is outside this rule's intent.
+        if (await isRealEntry(git)) {
+          rules.push({ path: git, access: "read", rule: `read ${pathToUri(git)}`, implied: true });
+        }
       }
       return { rules, network: policy.network_access ?? false };
     }
@@ -334,13 +378,38 @@ function readRules(access: ReadOnlyAccess | null, field: string): Rule[] {
   return rules;
 }
 
-async function exists(path: string): Promise<boolean> {
+async function isRealEntry(path: string): Promise<boolean> {
   try {
-    await lstat(path);
-    return true;
+    return !(await lstat(path)).isSymbolicLink();
   } catch {
     // Any failure means there is no entry the policy could keep read-only.
     return false;
+  }
+}
+
+/**
+ * Refuses a denied or read-only path whose way from its enclosing root passes through a
+ * symbolic link. The launcher resolves carve-outs without following links (sandboxed code may
+ * have planted them), so such a carve-out would protect nothing: the client learns it now,
+ * instead of getting less confinement than it asked for.
+ */
+async function checkCarveOutPaths(policy: Policy, rules: readonly Rule[]): Promise<void> {
+  const roots = [...policy.readable, ...policy.writable];
+  for (const [paths, access] of [[policy.denied, "deny"], [policy.readOnly, "read"]] as const) {
+    for (const path of paths) {
+      const rule = rules.find((candidate) => candidate.path === path && candidate.access === access);
+      if (rule === undefined || rule.implied === true) continue;
+      const root = roots.filter((candidate) => candidate !== path && isWithin(path, candidate))
+        .sort((a, b) => b.length - a.length)[0];
+      if (root === undefined) continue;
+      let current = root === "/" ? "" : root;
+      for (const part of path.slice(current.length + 1).split("/")) {
+        current += `/${part}`;
+        const info = await lstat(current).catch(() => null);
+        if (info === null) break;
+        if (info.isSymbolicLink()) throw unenforceable(rule.rule, "the path passes through a symbolic link");
+      }
+    }
   }
 }
 

@@ -21,7 +21,15 @@ import {
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { SANDBOX_EXIT } from "../../src/launcher/mod.ts";
-import { MINIMAL_PATHS, type Policy, sandboxedCommand, workerCommand } from "../../src/sandbox/mod.ts";
+import {
+  type Launch,
+  type LaunchContext,
+  MINIMAL_PATHS,
+  type Policy,
+  sandboxedLaunch,
+  workerLaunch,
+} from "../../src/sandbox/mod.ts";
+import { bundleFixture, fixtureLaunchContext } from "../helpers/launch_context.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const FIXTURE = join(REPO, "test/fixtures/sandbox_exec_fixture.ts");
@@ -29,24 +37,22 @@ const OPS_FIXTURE = join(REPO, "test/fixtures/sandbox_ops_fixture.ts");
 const DENO = join(REPO, "node_modules/.bin/deno");
 const SECRET = "top secret\n";
 
-type RuntimeCase = readonly [name: "bun" | "deno", self: readonly string[]];
-const RUNTIMES: readonly RuntimeCase[] = [
-  ["bun", [process.execPath, FIXTURE]],
-  ["deno", [DENO, "run", "-A", FIXTURE]],
-];
+const RUNTIMES = [["bun"], ["deno"]] as const;
+/** The environment every sandboxed program of these cases gets. */
+const TARGET_ENV = { PATH: "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root" };
 
 interface Run {
   readonly code: number;
   readonly out: string;
 }
 
-async function run(command: { program: string; args: string[] }, cwd: string, stdin?: string): Promise<Run> {
-  const child = Bun.spawn([command.program, ...command.args], {
-    cwd,
+async function run(launch: Launch, stdin?: string): Promise<Run> {
+  const child = Bun.spawn([launch.program, ...launch.args], {
+    cwd: launch.cwd,
     stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
     stdout: "pipe",
     stderr: "pipe",
-    env: { PATH: "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root" },
+    env: launch.env,
   });
   const [stdout, stderr, code] = await Promise.all([
     new Response(child.stdout).text(),
@@ -86,7 +92,8 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName, self) => {
+describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName) => {
+  let context: LaunchContext;
   let root = "";
   let inside = "";
   let outside = "";
@@ -104,13 +111,30 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName, self) => {
   /** The same with the whole temp dir readable, so `outside` is visible but read-only. */
   const visible = (): Policy => ({ ...hidden(), readable: [...MINIMAL_PATHS, root] });
 
+  /** The launch of `program` under `policy`, in `inside` unless `cwd` says otherwise. */
+  function confined(
+    policy: Policy,
+    program: string,
+    args: string[],
+    options: { argv0?: string; cwd?: string } = {},
+  ) {
+    return sandboxedLaunch(context, policy, {
+      program,
+      args,
+      argv0: options.argv0 ?? program,
+      cwd: options.cwd ?? inside,
+      env: TARGET_ENV,
+    });
+  }
+
   function sh(policy: Policy, script: string): Promise<Run> {
-    const command = sandboxedCommand(self, policy, { program: "/bin/sh", args: ["-c", script], argv0: "sh" });
-    return run(command, inside);
+    return run(confined(policy, "/bin/sh", ["-c", script], { argv0: "sh" }));
   }
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), `sandbox-escape-${runtimeName}-`));
+    await bundleFixture(OPS_FIXTURE, join(root, "ops.js"));
+    context = fixtureLaunchContext(runtimeName, { launcher: FIXTURE, worker: join(root, "ops.js") });
     inside = join(root, "inside");
     outside = join(root, "outside");
     secret = join(outside, "secret.txt");
@@ -144,7 +168,8 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName, self) => {
     );
     expect(result).toEqual({
       code: 0,
-      out: "NoNewPrivs:\t1\nSeccomp:\t2\nexec-server-sandbox / tmpfs ro,nosuid,nodev,relatime,size=1024k,mode=755 0 0\n",
+      out:
+        "NoNewPrivs:\t1\nSeccomp:\t2\nexec-server-sandbox / tmpfs ro,nosuid,nodev,relatime,size=1024k,mode=755 0 0\n",
     });
     expect(await readFile(join(inside, "made.txt"), "utf8")).toBe("ok\n");
   });
@@ -253,12 +278,7 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName, self) => {
     for (const target of [secret, join(inside, "link"), join(inside, "dlink/../outside/secret.txt")]) {
       const [program, ...args] = ops;
       if (program === undefined) throw new Error("no runtime");
-      const command = sandboxedCommand(self, policy, {
-        program,
-        args: [...args, "setxattr", target],
-        argv0: program,
-      });
-      const result = await run(command, inside);
+      const result = await run(confined(policy, program, [...args, "setxattr", target]));
       expect(result.out).toContain('"ok":false');
       expect(result.out).toMatch(/"errno":(30|2|13)\b/);
     }
@@ -266,10 +286,7 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName, self) => {
     await writeFile(insideFile, "");
     const [program, ...args] = ops;
     if (program === undefined) throw new Error("no runtime");
-    const allowed = await run(
-      sandboxedCommand(self, policy, { program, args: [...args, "setxattr", insideFile], argv0: program }),
-      inside,
-    );
+    const allowed = await run(confined(policy, program, [...args, "setxattr", insideFile]));
     expect(allowed.out).toContain('"ok":true');
     await expectOutsideIntact();
   });
@@ -399,37 +416,49 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName, self) => {
     expect(await exists(join(inside, ".git/new"))).toBe(false);
   });
 
-  test("exits with its documented statuses when it cannot run the program", async () => {
-    const [program, ...rest] = self;
-    if (program === undefined) throw new Error("no runtime");
-    const launch = (args: string[]): Promise<Run> =>
-      run({ program, args: [...rest, "sandbox-exec", ...args] }, inside);
-    const usage = await launch(["--network", "maybe", "--", "/bin/true"]);
-    expect(usage.code).toBe(SANDBOX_EXIT.usage);
-    const missing = await run(
-      sandboxedCommand(self, hidden(), { program: "/usr/bin/no-such-program", args: [], argv0: "x" }),
-      inside,
+  test("never follows a symlink on the way to a carve-out, nor lets its ancestors move", async () => {
+    await mkdir(join(inside, "keep/deep"), { recursive: true });
+    await writeFile(join(inside, "keep/deep/file"), "kept");
+    await symlink("/", join(inside, "later"));
+    await symlink(outside, join(inside, "gone"));
+    const policy: Policy = {
+      ...hidden(),
+      readOnly: [join(inside, "later"), join(inside, "keep/deep/file")],
+      denied: [join(inside, "gone/secret.txt")],
+    };
+    const result = await sh(
+      policy,
+      "test -d later/var && echo host-root; cat gone/secret.txt; " +
+        "mv keep kept && echo moved; mv keep/deep keep/d2 && echo moved; echo x > keep/deep/file && echo wrote; echo tried",
     );
+    expect(result.out).toContain("tried\n");
+    expect(result.out).not.toMatch(/host-root|top secret|moved|wrote/);
+    expect(await readFile(join(inside, "keep/deep/file"), "utf8")).toBe("kept");
+    await rm(join(inside, "later"));
+    await rm(join(inside, "gone"));
+    await rm(join(inside, "keep"), { recursive: true });
+  });
+
+  test("exits with its documented statuses when it cannot run the program", async () => {
+    const [program = "", ...args] = context.command(context.launcher, [
+      "sandbox-exec",
+      "--network",
+      "maybe",
+      "--",
+      "/bin/true",
+    ]);
+    const usage = await run({ program, args, env: context.env, cwd: "/" });
+    expect(usage.code).toBe(SANDBOX_EXIT.usage);
+    const missing = await run(confined(hidden(), "/usr/bin/no-such-program", [], { argv0: "x" }));
     expect(missing.code).toBe(SANDBOX_EXIT.notFound);
     expect(missing.out).toContain("sandbox");
-    const denied = await run(
-      sandboxedCommand(self, hidden(), { program: join(outside, "true"), args: [], argv0: "true" }),
-      inside,
-    );
+    const denied = await run(confined(hidden(), join(outside, "true"), [], { argv0: "true" }));
     expect(denied.code).toBe(SANDBOX_EXIT.notFound);
     const notExecutable = await run(
-      sandboxedCommand(self, { ...hidden(), readable: [...MINIMAL_PATHS, root] }, {
-        program: secret,
-        args: [],
-        argv0: "secret",
-      }),
-      inside,
+      confined({ ...hidden(), readable: [...MINIMAL_PATHS, root] }, secret, [], { argv0: "secret" }),
     );
     expect(notExecutable.code).toBe(SANDBOX_EXIT.exec);
-    const cwdHidden = await run(
-      sandboxedCommand(self, hidden(), { program: "/bin/true", args: [], argv0: "true" }),
-      outside,
-    );
+    const cwdHidden = await run(confined(hidden(), "/bin/true", [], { argv0: "true", cwd: outside }));
     expect(cwdHidden.code).toBe(SANDBOX_EXIT.mountNamespace);
     expect(cwdHidden.out).toContain("is not visible in the sandbox");
   });
@@ -488,7 +517,7 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName, self) => {
 
   test("the fs worker chain reads inside and not outside", async () => {
     await writeFile(join(inside, "data.txt"), "inside data");
-    const command = workerCommand(self, runtimeName, hidden());
+    const launch = workerLaunch(context, hidden());
     const expected: [string, boolean][] = [
       [join(inside, "data.txt"), true],
       [secret, false],
@@ -496,7 +525,7 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName, self) => {
       ["/etc/hostname", true],
       ["/proc/1/environ", false],
     ];
-    const result = await run(command, inside, expected.map(([path]) => path).join("\n") + "\n");
+    const result = await run(launch, expected.map(([path]) => path).join("\n") + "\n");
     expect(result.code).toBe(0);
     // Each stdout line is one JSON answer of the stand-in worker.
     const answers = result.out.trim().split("\n").map((line) =>

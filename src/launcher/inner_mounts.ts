@@ -1,0 +1,303 @@
+/**
+ * Mounts inside areas the sandbox can change: read-only and denied carve-outs, and roots that lie
+ * in a writable root or under a denied path. Sandboxed code may have renamed, replaced or
+ * symlinked anything there before this launch (and other sandboxes may race it), so nothing is
+ * found by following a path on the host: each one is resolved from its enclosing mount beneath
+ * it, component by component, without following any symbolic link (`openat2` with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), and mounted onto the descriptor that resolution
+ * returned. A carve-out that meets a symlink or a missing component has nothing of the host to
+ * protect at that name and is skipped: the symlink then leads only within the sandbox's own view.
+ *
+ * Each directory between the enclosing writable root and a carve-out is bound onto itself, so
+ * that inside the sandbox it is a mount point: renaming or removing it fails with EBUSY, and no
+ * `mv sub sub2` moves a protected file away from the name a later launch covers.
+ */
+import { AT_FDCWD } from "./landlock.ts";
+import { openFlags } from "./open_flags.ts";
+import { type Sys, SyscallError } from "./sys.ts";
+
+/** One mount the sandbox's own writes could otherwise redirect. */
+export interface InnerMount {
+  /** The host path as the policy names it; it lies strictly inside `enclosing`. */
+  readonly path: string;
+  readonly kind: "readOnly" | "writable" | "hide";
+}
+
+/** Where an enclosing mount is: its descriptors on the host side and in the new tree. */
+interface Enclosing {
+  readonly path: string;
+  /** The host's object, beneath which sources are resolved. */
+  readonly hostFd: bigint;
+  /** The same place in the new tree, beneath which targets are resolved (or made, in a cover). */
+  readonly treeFd: bigint;
+  /** A cover (an empty directory over a denied path): missing mount points are made in it. */
+  readonly cover: boolean;
+  /** Whether the sandbox can write here: its directories are pinned as mount points. */
+  readonly writable: boolean;
+}
+
+const RESOLVE_NO_MAGICLINKS = 0x02n;
+const RESOLVE_NO_SYMLINKS = 0x04n;
+const RESOLVE_BENEATH = 0x08n;
+const OPEN_TREE_CLONE = 1n;
+const AT_EMPTY_PATH = 0x1000n;
+const AT_RECURSIVE = 0x8000n;
+const MOVE_MOUNT_F_EMPTY_PATH = 0x4n;
+const MOVE_MOUNT_T_EMPTY_PATH = 0x40n;
+const MOUNT_ATTR_RDONLY = 0x1n;
+const MOUNT_ATTR_NOSUID = 0x2n;
+const MOUNT_ATTR_NODEV = 0x4n;
+const MOUNT_ATTR_NOEXEC = 0x8n;
+const STATX_TYPE = 1n;
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+const ENOENT = 2;
+const ENOTDIR = 20;
+const EXDEV = 18;
+const ELOOP = 40;
+
+/** Answers of a resolution that mean "nothing of the host here": missing, a symlink, leading out. */
+const NOTHING_HERE = new Set([ENOENT, ENOTDIR, EXDEV, ELOOP]);
+
+/**
+ * Performs `mounts` (shallowest first). `roots` are the mounts already made by path: each root's
+ * host path and the path of its bind in the new tree. `base` is a writable scratch directory of
+ * the launcher (for empty covers). Returns the covers to make read-only once everything is in.
+ */
+export class InnerMounts {
+  readonly #sys: Sys;
+  readonly #flags: ReturnType<typeof openFlags>;
+  readonly #base: string;
+  readonly #enclosing: Enclosing[] = [];
+  /** Directories already pinned as mount points, by host path, with their new tree descriptor. */
+  readonly #pinned = new Map<string, bigint>();
+  readonly #covers: bigint[] = [];
+  readonly #fds: bigint[] = [];
+  #emptyFile: string | null = null;
+  #coverCount = 0;
+
+  constructor(sys: Sys, base: string) {
+    this.#sys = sys;
+    this.#flags = openFlags(sys.libc.arch);
+    this.#base = base;
+  }
+
+  /** Registers a mount already made by path (a root): `hostPath` is bound at `treePath`. */
+  addRoot(options: { path: string; hostPath: string; treePath: string; writable: boolean }): void {
+    const hostFd = this.#openPath(options.hostPath, true);
+    const treeFd = this.#openPath(options.treePath, true);
+    if (hostFd === null || treeFd === null) return;
+    this.#enclosing.push({ path: options.path, hostFd, treeFd, cover: false, writable: options.writable });
+  }
+
+  /** Mounts one inner mount; a mount with nothing of the host behind its name is skipped. */
+  mount(inner: InnerMount): void {
+    const enclosing = this.#enclosingOf(inner.path);
+    if (enclosing === null) return;
+    const parts = inner.path.slice(enclosing.path === "/" ? 1 : enclosing.path.length + 1).split("/");
+    const source = this.#resolve(enclosing.hostFd, parts.join("/"));
+    if (source === null) return;
+    const type = this.#type(source);
+    if (type === S_IFLNK) return;
+    const target = this.#target(enclosing, parts, type === S_IFDIR);
+    if (target === null) return;
+    let tree: bigint;
+    switch (inner.kind) {
+      case "readOnly":
+      case "writable": {
+        tree = this.#clone(source, true);
+        const attributes = (inner.kind === "readOnly" ? MOUNT_ATTR_RDONLY : 0n) | MOUNT_ATTR_NOSUID |
+          MOUNT_ATTR_NODEV;
+        this.#setAttributes(tree, attributes, true);
+        break;
+      }
+      case "hide":
+        if (type === S_IFDIR) {
+          // A writable empty directory for now: roots under a denied path need mount points in it.
+          tree = this.#clone(this.#newEmptyDirectory(), false);
+          this.#setAttributes(tree, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, false);
+          this.#covers.push(tree);
+        } else {
+          tree = this.#clone(this.#emptyFileFd(), false);
+          this.#setAttributes(
+            tree,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+            false,
+          );
+        }
+        break;
+      default: {
+        const never: never = inner.kind;
+        throw new TypeError(`unknown inner mount ${String(never)}`);
+      }
+    }
+    this.#sys.call("move_mount", [
+      tree,
+      this.#sys.cString(""),
+      target,
+      this.#sys.cString(""),
+      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+    ], inner.path);
+    if (type === S_IFDIR) {
+      this.#enclosing.push({
+        path: inner.path,
+        hostFd: source,
+        treeFd: tree,
+        cover: inner.kind === "hide",
+        writable: inner.kind === "writable",
+      });
+    }
+  }
+
+  /** Makes the covers read-only (after the roots beneath them got their mount points). */
+  finish(): void {
+    for (const cover of this.#covers) this.#setAttributes(cover, MOUNT_ATTR_RDONLY, false);
+    for (const fd of this.#fds) this.#sys.try("close", [fd]);
+  }
+
+  /** The deepest registered mount that contains `path` strictly. */
+  #enclosingOf(path: string): Enclosing | null {
+    let best: Enclosing | null = null;
+    for (const candidate of this.#enclosing) {
+      const inside = candidate.path === "/" ? path !== "/" : path.startsWith(`${candidate.path}/`);
+      if (inside && (best === null || candidate.path.length > best.path.length)) best = candidate;
+    }
+    return best;
+  }
+
+  /**
+   * The new tree's descriptor for `parts` beneath `enclosing`: every directory on the way in a
+   * writable area is pinned as a mount point; in a cover, missing components are made.
+   */
+  #target(enclosing: Enclosing, parts: readonly string[], directory: boolean): bigint | null {
+    let current = enclosing.treeFd;
+    let hostPath = enclosing.path === "/" ? "" : enclosing.path;
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] ?? "";
+      hostPath += `/${part}`;
+      const last = i === parts.length - 1;
+      if (!last && enclosing.writable) {
+        const pinned = this.#pinned.get(hostPath);
+        if (pinned !== undefined) {
+          current = pinned;
+          continue;
+        }
+      }
+      let next = this.#resolve(current, part);
+      if (next === null && enclosing.cover) {
+        this.#makeIn(current, part, !last || directory);
+        next = this.#resolve(current, part);
+      }
+      if (next === null) return null;
+      if (!last && enclosing.writable) {
+        const tree = this.#clone(next, true);
+        this.#sys.call("move_mount", [
+          tree,
+          this.#sys.cString(""),
+          next,
+          this.#sys.cString(""),
+          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        ], hostPath);
+        this.#pinned.set(hostPath, tree);
+        next = tree;
+      }
+      current = next;
+    }
+    return current;
+  }
+
+  /** `openat2(dir, path, O_PATH|O_NOFOLLOW, BENEATH|NO_SYMLINKS)`, or null when nothing is there. */
+  #resolve(dir: bigint, path: string): bigint | null {
+    const how = new Uint8Array(24);
+    const view = new DataView(how.buffer);
+    view.setBigUint64(0, this.#flags.O_PATH | this.#flags.O_NOFOLLOW | this.#flags.O_CLOEXEC, true);
+    view.setBigUint64(16, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, true);
+    const fd = this.#sys.try("openat2", [dir, this.#sys.cString(path), this.#sys.buffer(how), 24n]);
+    if (fd < 0n) {
+      const errno = Number(-fd);
+      if (NOTHING_HERE.has(errno)) return null;
+      throw new SyscallError("openat2", errno, path);
+    }
+    this.#fds.push(fd);
+    return fd;
+  }
+
+  #openPath(path: string, directory: boolean): bigint | null {
+    const flags = this.#flags.O_PATH | this.#flags.O_CLOEXEC | (directory ? this.#flags.O_DIRECTORY : 0n);
+    const fd = this.#sys.try("openat", [AT_FDCWD, this.#sys.cString(path), flags]);
+    if (fd < 0n) {
+      if (NOTHING_HERE.has(Number(-fd))) return null;
+      throw new SyscallError("openat", Number(-fd), path);
+    }
+    this.#fds.push(fd);
+    return fd;
+  }
+
+  /** The file type bits of an open descriptor. */
+  #type(fd: bigint): number {
+    const buffer = new Uint8Array(256);
+    this.#sys.call("statx", [fd, this.#sys.cString(""), AT_EMPTY_PATH, STATX_TYPE, this.#sys.buffer(buffer)]);
+    return new DataView(buffer.buffer).getUint16(28, true) & S_IFMT;
+  }
+
+  #clone(fd: bigint, recursive: boolean): bigint {
+    const flags = OPEN_TREE_CLONE | this.#flags.O_CLOEXEC | AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0n);
+    const tree = this.#sys.call("open_tree", [fd, this.#sys.cString(""), flags]);
+    this.#fds.push(tree);
+    return tree;
+  }
+
+  #setAttributes(tree: bigint, set: bigint, recursive: boolean): void {
+    const attr = new Uint8Array(32);
+    new DataView(attr.buffer).setBigUint64(0, set, true);
+    this.#sys.call("mount_setattr", [
+      tree,
+      this.#sys.cString(""),
+      AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0n),
+      this.#sys.buffer(attr),
+      32n,
+    ]);
+  }
+
+  /** Makes an empty directory or file named `name` in the cover `dir`. */
+  #makeIn(dir: bigint, name: string, directory: boolean): void {
+    if (directory) {
+      this.#sys.call("mkdirat", [dir, this.#sys.cString(name), 0o755n], name);
+      return;
+    }
+    const fd = this.#sys.call("openat", [
+      dir,
+      this.#sys.cString(name),
+      this.#flags.O_CREAT | this.#flags.O_WRONLY | this.#flags.O_CLOEXEC,
+      0o444n,
+    ], name);
+    this.#sys.try("close", [fd]);
+  }
+
+  /** A fresh empty directory in the scratch base, for one cover. */
+  #newEmptyDirectory(): bigint {
+    const path = `${this.#base}/.cover-${++this.#coverCount}`;
+    this.#sys.call("mkdirat", [AT_FDCWD, this.#sys.cString(path), 0o111n], path);
+    const fd = this.#openPath(path, true);
+    if (fd === null) throw new SyscallError("openat", ENOENT, path);
+    return fd;
+  }
+
+  /** The scratch base's empty file (covers of denied files). */
+  #emptyFileFd(): bigint {
+    if (this.#emptyFile === null) {
+      this.#emptyFile = `${this.#base}/.empty`;
+      const fd = this.#sys.call("openat", [
+        AT_FDCWD,
+        this.#sys.cString(this.#emptyFile),
+        this.#flags.O_CREAT | this.#flags.O_WRONLY | this.#flags.O_CLOEXEC,
+        0o444n,
+      ], this.#emptyFile);
+      this.#sys.try("close", [fd]);
+    }
+    const fd = this.#openPath(this.#emptyFile, false);
+    if (fd === null) throw new SyscallError("openat", ENOENT, this.#emptyFile);
+    return fd;
+  }
+}
