@@ -1,0 +1,391 @@
+/**
+ * The sandbox against the code it confines (docs/security.md): every case is one way out that
+ * sandboxed code, reading our source, has tried. Each goes through the real server under Bun and
+ * under Deno, with `process/start` and, where they apply, the fs methods. A case passes when the
+ * attempt leaves no trace outside the sandbox.
+ */
+import { describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { pathToUri } from "../../src/protocol/mod.ts";
+import type { TestClient } from "../helpers/client.ts";
+import { CallError } from "../helpers/client.ts";
+import { rawRequest, RawSocket } from "../helpers/raw_socket.ts";
+import { RUNTIMES } from "../helpers/server.ts";
+import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const REPO = resolve(import.meta.dir, "../..");
+const BUN = join(REPO, "node_modules/.bin/bun");
+const CONNECT_BACK = join(REPO, "test/fixtures/connect_back_fixture.ts");
+const SECRET = "top secret\n";
+
+type Access = "read" | "write" | "deny" | "none";
+type Entry = Record<string, unknown>;
+
+const MINIMAL: Entry = { path: { type: "special", value: { kind: "minimal" } }, access: "read" };
+
+function entry(path: string, access: Access): Entry {
+  return { path: { type: "path", path: pathToUri(path) }, access };
+}
+
+function profile(
+  entries: Entry[],
+  network: "restricted" | "enabled" = "restricted",
+): Record<string, unknown> {
+  return {
+    permissions: { type: "managed", file_system: { type: "restricted", entries }, network },
+    windowsSandboxLevel: "disabled",
+  };
+}
+
+/** A temp dir with `inside` (the writable root) and `outside` (holding `secret`). */
+interface World extends AsyncDisposable {
+  readonly root: string;
+  readonly inside: string;
+  readonly outside: string;
+  readonly secret: string;
+}
+
+async function world(): Promise<World> {
+  const dir = await tempDir();
+  const inside = join(dir.path, "inside");
+  const outside = join(dir.path, "outside");
+  await fs.mkdir(inside);
+  await fs.mkdir(outside);
+  await fs.writeFile(join(outside, "secret"), SECRET);
+  return {
+    root: dir.path,
+    inside,
+    outside,
+    secret: join(outside, "secret"),
+    [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose](),
+  };
+}
+
+let ids = 0;
+
+/** Runs `script` under `sh -c` with `sandbox`; resolves with its exit code and output. */
+async function run(
+  client: TestClient,
+  script: string,
+  options: { cwd: string; sandbox: unknown; env?: Record<string, string>; extra?: Record<string, unknown> },
+): Promise<{ code: number; out: string }> {
+  const id = `h${++ids}`;
+  await client.call(
+    "process/start",
+    startParams(id, ["sh", "-c", script], options.cwd, {
+      env: { ...CHILD_PATH, ...options.env },
+      sandbox: options.sandbox,
+      ...options.extra,
+    }),
+  );
+  const events = await client.untilClosed(id);
+  const exited = events.find((event) => event.method === "process/exited");
+  return { code: exited?.method === "process/exited" ? exited.exitCode : -1, out: client.outputText(id) };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await fs.lstat(path).then(() => true, () => false);
+}
+
+/** The error code of a call that must fail. */
+async function failure(promise: Promise<unknown>): Promise<number> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof CallError) return error.reply.code;
+    throw error;
+  }
+  throw new Error("the call succeeded");
+}
+
+/** Runs a command to its end; resolves with stdout and stderr together. */
+async function runCommand(argv: string[], env: Record<string, string> = CHILD_PATH): Promise<string> {
+  const [command, ...args] = argv;
+  const child = spawn(command ?? "", args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (data: Buffer) => void (out += data.toString()));
+  child.stderr.on("data", (data: Buffer) => void (out += data.toString()));
+  await new Promise((resolve) => child.once("close", resolve));
+  return out;
+}
+
+describe.each(RUNTIMES)("hostile sandbox on %s", (runtime) => {
+  const server = sharedServer(runtime);
+
+  test.concurrent("start-up files written by the sandbox do not run before confinement", async () => {
+    await using w = await world();
+    await using client = await server().session();
+    const sandbox = profile([MINIMAL, entry(w.inside, "write")]);
+    const marker = join(w.outside, "pwned");
+    const preload = `require("fs").writeFileSync(${JSON.stringify(marker)}, "preload ran unconfined\\n");`;
+    const evil = join(w.inside, "evil.so");
+    await fs.writeFile(
+      join(w.inside, "evil.c"),
+      `#include <fcntl.h>\n__attribute__((constructor)) static void pwn(void) { open("${marker}", O_CREAT | O_WRONLY, 0644); }\n`,
+    );
+    expect(await runCommand(["cc", "-shared", "-fPIC", "-o", evil, join(w.inside, "evil.c")])).toBe("");
+    // What a hostile process leaves for the next launch in its writable cwd.
+    const planted = await run(
+      client,
+      [
+        `printf '%s' ${JSON.stringify(preload)} > pre.js`,
+        `printf 'preload = ["./pre.js"]\\n' > bunfig.toml`,
+        "printf 'LEAKED_FROM_DOTENV=1\\n' > .env",
+        "printf '{ not json' > deno.json",
+        "printf '{ not json' > package.json",
+        "echo planted",
+      ].join("; "),
+      { cwd: w.inside, sandbox },
+    );
+    expect(planted).toEqual({ code: 0, out: "planted\n" });
+    const next = await run(client, "env; echo ran", {
+      cwd: w.inside,
+      sandbox,
+      // Variables a runtime or the loader reads at start, pointing at files the sandbox wrote.
+      env: { BUN_OPTIONS: `--preload=${join(w.inside, "pre.js")}`, LD_PRELOAD: evil, NODE_OPTIONS: "" },
+    });
+    expect(next.code).toBe(0);
+    expect(next.out).toContain("ran\n");
+    expect(next.out).not.toContain("LEAKED_FROM_DOTENV");
+    expect(await exists(marker)).toBe(false);
+  });
+
+  test.concurrent("a sandbox with the network on cannot drive the server", async () => {
+    await using w = await world();
+    await using client = await server().session();
+    const marker = join(w.outside, "pwned");
+    const id = `h${++ids}`;
+    // Bun runs as the sandboxed program itself: a child of a shell would not see its own /proc entry.
+    await client.call(
+      "process/start",
+      startParams(id, [BUN, CONNECT_BACK, server().url, marker], w.inside, {
+        env: { ...CHILD_PATH, HOME: w.inside },
+        sandbox: profile([MINIMAL, entry(REPO, "read"), entry(w.inside, "write")], "enabled"),
+      }),
+    );
+    await client.untilClosed(id);
+    expect(client.outputText(id)).toStartWith("refused");
+    expect(await exists(marker)).toBe(false);
+  });
+
+  test.concurrent("another local user cannot drive a root server", async () => {
+    await using w = await world();
+    const marker = join(w.outside, "pwned");
+    const out = await runCommand(
+      [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        BUN,
+        CONNECT_BACK,
+        server().url,
+        marker,
+      ],
+      { ...CHILD_PATH, HOME: "/" },
+    );
+    expect(out).toStartWith("refused");
+    expect(await exists(marker)).toBe(false);
+  });
+
+  test.concurrent("files made in the sandbox are never setuid, setgid or devices on the host", async () => {
+    await using w = await world();
+    await using client = await server().session();
+    const existing = join(w.inside, "existing");
+    await fs.copyFile("/bin/true", existing);
+    await fs.chmod(existing, 0o4755);
+    const result = await run(
+      client,
+      [
+        "cp /bin/true a; chown 0:0 a; chmod 4755 a",
+        "cp -p /bin/true b; chmod u+s,g+s b",
+        "install -m 6755 /bin/true c",
+        "cp /bin/true d; chmod 2755 d",
+        "printf x >> existing",
+        "mknod dev c 1 3",
+        "echo done",
+      ].join("; "),
+      { cwd: w.inside, sandbox: profile([MINIMAL, entry(w.inside, "write")]) },
+    );
+    expect(result.out).toContain("done\n");
+    for (const name of ["a", "b", "c", "d", "existing"]) {
+      const path = join(w.inside, name);
+      if (!(await exists(path))) continue;
+      const { mode } = await fs.stat(path);
+      expect([name, mode & 0o6000]).toEqual([
+        name,
+        name === "existing" && !(await written(path)) ? 0o4000 : 0,
+      ]);
+    }
+    expect(await exists(join(w.inside, "dev"))).toBe(false);
+  });
+
+  test.concurrent("a carve-out holds when the sandbox renames its ancestors", async () => {
+    await using w = await world();
+    await using client = await server().session();
+    await fs.mkdir(join(w.inside, "sub"));
+    await fs.writeFile(join(w.inside, "sub/secret"), SECRET);
+    await fs.mkdir(join(w.inside, "ro"));
+    await fs.writeFile(join(w.inside, "ro/file"), "keep\n");
+    const sandbox = profile([
+      MINIMAL,
+      entry(w.inside, "write"),
+      entry(join(w.inside, "sub/secret"), "deny"),
+      entry(join(w.inside, "ro/file"), "read"),
+    ]);
+    const first = await run(client, "mv sub sub2; mv ro ro2; mv sub/secret moved; echo tried", {
+      cwd: w.inside,
+      sandbox,
+    });
+    expect(first.out).toContain("tried\n");
+    const second = await run(
+      client,
+      "cat sub2/secret sub/secret moved; echo pwned > ro2/file; echo pwned > ro/file; echo tried",
+      { cwd: w.inside, sandbox },
+    );
+    expect(second.out).toContain("tried\n");
+    expect(second.out).not.toContain("top secret");
+    // Through the fs worker: a covered path reads as empty (§8.2); `mv` of the cover only copied it.
+    for (const path of ["sub/secret", "sub2/secret", "moved"]) {
+      const text = await client.call("fs/readFile", { path: join(w.inside, path), sandbox }).then(
+        (result) => Buffer.from(String(result["dataBase64"]), "base64").toString(),
+        (error: unknown) => (error instanceof CallError ? `error ${error.reply.code}` : String(error)),
+      );
+      expect([path, text.includes("top secret")]).toEqual([path, false]);
+    }
+    // The renames failed: everything is where it was, unchanged.
+    expect(await fs.readFile(join(w.inside, "sub/secret"), "utf8")).toBe(SECRET);
+    expect(await fs.readFile(join(w.inside, "ro/file"), "utf8")).toBe("keep\n");
+    expect([await exists(join(w.inside, "sub2")), await exists(join(w.inside, "ro2"))]).toEqual([
+      false,
+      false,
+    ]);
+  });
+
+  test.concurrent("a symlink planted where a carve-out will be is not followed out", async () => {
+    await using w = await world();
+    await using client = await server().session();
+    const sandbox = profile([
+      MINIMAL,
+      entry(w.inside, "write"),
+      entry(join(w.inside, "later"), "read"),
+      entry(join(w.inside, "gone"), "deny"),
+    ]);
+    const planted = await run(client, `ln -s / later; ln -s ${w.outside} gone; echo planted`, {
+      cwd: w.inside,
+      sandbox,
+    });
+    expect(planted.out).toBe("planted\n");
+    // The carve-outs now pass through links the sandbox made: the policy is refused, never weakened.
+    const start = await client.callError(
+      "process/start",
+      startParams("next", ["sh", "-c", `ls later/ later${w.outside}; cat gone/secret`], w.inside, {
+        env: CHILD_PATH,
+        sandbox,
+      }),
+    );
+    expect(start.code).toBe(-32602);
+    expect(start.message).toContain("passes through a symbolic link");
+    const read = await client.callError("fs/readFile", { path: join(w.inside, "gone/secret"), sandbox });
+    expect(read.code).toBe(-32602);
+  });
+
+  test.concurrent("the fs worker sees nothing of the server's installation", async () => {
+    await using w = await world();
+    await using client = await server().session();
+    const sandbox = profile([MINIMAL, entry(w.inside, "write")]);
+    for (const path of ["package.json", "src/version.ts", "node_modules/zod/package.json", "mod.ts"]) {
+      const code = await failure(client.call("fs/readFile", { path: join(REPO, path), sandbox })).catch(() =>
+        0
+      );
+      expect([path, code]).toEqual([path, -32004]);
+    }
+  });
+
+  test.concurrent("no sandbox can write /sys, /proc/sys or cgroupfs", async () => {
+    await using w = await world();
+    await using client = await server().session();
+    const cgroup = await testCgroup();
+    const victim = spawn("sleep", ["300"], { stdio: "ignore" });
+    try {
+      await fs.writeFile(join(cgroup, "cgroup.procs"), String(victim.pid));
+      const script = `echo 1 > ${cgroup}/cgroup.kill; ` +
+        "cat /proc/sys/vm/overcommit_ratio > /proc/sys/vm/overcommit_ratio && echo sysctl-written; " +
+        `mkdir ${cgroup}/child && echo cgroup-made; echo tried`;
+      const unrestricted = {
+        permissions: { type: "managed", file_system: { type: "unrestricted" }, network: "restricted" },
+        windowsSandboxLevel: "disabled",
+      };
+      for (const extra of [{ sandbox: unrestricted }, { sandbox: null, enforceManagedNetwork: true }]) {
+        const result = await run(client, script, { cwd: w.inside, sandbox: extra.sandbox, extra });
+        expect(result.out).toContain("tried\n");
+        expect(result.out).not.toMatch(/sysctl-written|cgroup-made/);
+        expect(victim.exitCode === null && victim.signalCode === null).toBe(true);
+      }
+      const code = await failure(
+        client.call(
+          "process/start",
+          startParams("sysw", ["true"], w.inside, {
+            sandbox: profile([MINIMAL, entry("/sys/fs/cgroup", "write")]),
+          }),
+        ),
+      );
+      expect(code).toBe(-32602);
+    } finally {
+      victim.kill("SIGKILL");
+      await new Promise((resolve) => victim.once("close", resolve));
+      await fs.rmdir(join(cgroup, "child")).catch(() => {});
+      await fs.rmdir(cgroup);
+    }
+  });
+});
+
+/** Whether the file's content changed from /bin/true's (the sandbox appended to it). */
+async function written(path: string): Promise<boolean> {
+  const [a, b] = await Promise.all([fs.readFile(path), fs.readFile("/bin/true")]);
+  return !a.equals(b);
+}
+
+/** A fresh cgroup v2 directory of the test's own, under the unified hierarchy. */
+async function testCgroup(): Promise<string> {
+  const mountinfo = await fs.readFile("/proc/self/mountinfo", "utf8");
+  const line = mountinfo.split("\n").find((row) => row.includes(" - cgroup2 "));
+  const mountPoint = line?.split(" ")[4];
+  if (mountPoint === undefined) throw new Error("no cgroup2 mount on this host");
+  const path = join(mountPoint, `exec-server-hostile-${process.pid}-${++ids}`);
+  await fs.mkdir(path);
+  return path;
+}
+
+describe.each(RUNTIMES)("hostile peers of a loopback listener on %s", (runtime) => {
+  const server = sharedServer(runtime);
+  const allowing = sharedServer(runtime, ["--allow-host", "exec.example"]);
+
+  test.concurrent("a Host that is not loopback is refused, on every endpoint", async () => {
+    const port = new URL(server().httpUrl).port;
+    const rebound = `rebound.example:${port}`;
+    for (const path of ["/metrics", "/readyz", "/livez"]) {
+      const head = await rawRequest(server().url, { path, host: rebound });
+      expect([path, head.status]).toEqual([path, 403]);
+    }
+    await using upgrade = await RawSocket.upgrade(server().url, { host: rebound });
+    expect(upgrade.head.status).toBe(403);
+    for (
+      const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, "127.0.0.1", "LOCALHOST"]
+    ) {
+      const head = await rawRequest(server().url, { path: "/metrics", host });
+      expect([host, head.status]).toEqual([host, 200]);
+    }
+  });
+
+  test.concurrent("--allow-host admits the name it adds and no other", async () => {
+    const port = new URL(allowing().httpUrl).port;
+    const allowed = await rawRequest(allowing().url, { path: "/metrics", host: `exec.example:${port}` });
+    expect(allowed.status).toBe(200);
+    const other = await rawRequest(allowing().url, { path: "/metrics", host: `other.example:${port}` });
+    expect(other.status).toBe(403);
+  });
+});
