@@ -3,6 +3,8 @@
  */
 import { realpathSync } from "node:fs";
 import { constants } from "node:os";
+import { spawnBunPty } from "./bun_pty.ts";
+import { findExecutable } from "./pty_launch.ts";
 import { TrailingThrottle } from "./trailing_throttle.ts";
 import type {
   ExitStatus,
@@ -92,36 +94,6 @@ class BunStdinSink implements StdinSink {
   }
 }
 
-/** A child on a Bun terminal. */
-class BunPtyChild implements PtyChild {
-  readonly pid: number;
-  readonly output: ReadableStream<Uint8Array>;
-  readonly exited: Promise<ExitStatus>;
-  readonly #terminal: Bun.Terminal;
-
-  constructor(proc: Bun.Subprocess, terminal: Bun.Terminal, output: ReadableStream<Uint8Array>) {
-    this.pid = proc.pid;
-    this.output = output;
-    this.exited = exitedOf(proc);
-    this.#terminal = terminal;
-  }
-
-  /** Bun accepts every byte at once and buffers what the terminal cannot take yet. */
-  write(data: Uint8Array): Promise<void> {
-    if (this.#terminal.closed) return Promise.reject(errnoError("EIO", "terminal is closed"));
-    this.#terminal.write(data);
-    return Promise.resolve();
-  }
-
-  resize(size: TerminalSize): void {
-    if (!this.#terminal.closed) this.#terminal.resize(size.cols, size.rows);
-  }
-
-  close(): void {
-    if (!this.#terminal.closed) this.#terminal.close();
-  }
-}
-
 /** Formats a peer address as `ip:port`, bracketing IPv6. */
 function formatAddress(address: string, port: number): string {
   return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
@@ -201,35 +173,15 @@ class BunRuntime implements Runtime {
     });
   }
 
-  async spawnPty(plan: SpawnPlan, size: TerminalSize): Promise<PtyChild> {
-    let controller: ReadableStreamDefaultController<Uint8Array> | null = null;
-    const output = new ReadableStream<Uint8Array>({
-      start(c) {
-        controller = c;
-      },
-    });
-    let ended = false;
-    const proc = Bun.spawn([plan.program, ...plan.args], {
-      argv0: plan.argv0,
-      cwd: plan.cwd,
-      env: { ...plan.env },
-      terminal: {
-        cols: size.cols,
-        rows: size.rows,
-        data(_terminal, data) {
-          if (!ended) controller?.enqueue(data);
-        },
-        // Called at the terminal's end of file (every slave holder gone), not at the exit.
-        exit() {
-          if (ended) return;
-          ended = true;
-          controller?.close();
-        },
-      },
-    });
-    const terminal = proc.terminal;
-    if (terminal === undefined) throw new TypeError("bun did not attach a terminal");
-    return await Promise.resolve(new BunPtyChild(proc, terminal, output));
+  /** perl and env(1), where the host has them: a terminal child's exact argv[0] goes through them. */
+  readonly #ptyTools = {
+    perl: findExecutable(["/usr/bin/perl", "/bin/perl"]),
+    env: findExecutable(["/usr/bin/env", "/bin/env"]),
+    statusOf: exitedOf,
+  };
+
+  spawnPty(plan: SpawnPlan, size: TerminalSize): Promise<PtyChild> {
+    return spawnBunPty(plan, size, this.#ptyTools);
   }
 
   serve(options: ServeOptions): Promise<HttpServer> {

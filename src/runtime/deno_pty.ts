@@ -2,7 +2,7 @@
  * A pseudo-terminal for Deno, which has no PTY API: libc through FFI opens the master, and a
  * detached `/bin/sh` opens the slave as its controlling terminal and execs the program.
  */
-import { perlExecArgs } from "./deno_argv0.ts";
+import { ptyLaunchArgs } from "./pty_launch.ts";
 import type { ExitStatus, PtyChild, SpawnPlan, TerminalSize } from "./runtime.ts";
 
 // Linux values; identical on x86_64 and aarch64.
@@ -20,15 +20,6 @@ const EINTR = 4;
 const EIO = 5;
 const EAGAIN = 11;
 const READ_BYTES = 65536;
-
-/**
- * Opens the slave as fd 0/1/2 after the setsid of `detached` (so it becomes the controlling
- * terminal), restores the caller's `PWD` (dash rewrites or adds it), and execs the program.
- * dash has no `exec -a`: a different argv[0] is set by perl (see `spawnDenoPty`). A ^C typed
- * before the exec is caught by `sh -c` and lost.
- */
-const LAUNCH_SCRIPT = 'exec 0<>"$1" 1>&0 2>&0 || exit 126; ' +
-  'if [ "$2" = 1 ]; then PWD=$3; else unset PWD; fi; shift 3; exec "$@"';
 
 const SYMBOLS = {
   posix_openpt: { parameters: ["i32"], result: "i32" },
@@ -268,11 +259,6 @@ export function spawnDenoPty(
   tools: { signals: SignalTable; perl: string | null; env: string | null },
 ): PtyChild {
   const signals = tools.signals;
-  // dash has no `exec -a`: a different argv[0] goes through perl, started by env(1) with an empty
-  // environment so that no PERL5* variable of the child's applies; perl then sets exactly plan.env.
-  const target = plan.argv0 !== plan.program && tools.perl !== null && tools.env !== null
-    ? [tools.env, "-i", ...perlExecArgs(tools.perl, plan)]
-    : [plan.program, ...plan.args];
   const lib = libc();
   const { master, path } = openMaster(lib, size);
   // The parent keeps a slave open until the exit is known: without it, reads on the master fail
@@ -281,17 +267,8 @@ export function spawnDenoPty(
   let child: Deno.ChildProcess;
   try {
     slave = check(lib, "open(pts)", lib.open(cString(path), O_RDWR | O_NOCTTY | O_CLOEXEC));
-    const pwd = plan.env["PWD"];
     child = new Deno.Command("/bin/sh", {
-      args: [
-        "-c",
-        LAUNCH_SCRIPT,
-        "sh",
-        path,
-        pwd === undefined ? "0" : "1",
-        pwd ?? "",
-        ...target,
-      ],
+      args: ptyLaunchArgs(plan, path, tools),
       cwd: plan.cwd,
       env: { ...plan.env },
       clearEnv: true,
