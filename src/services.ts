@@ -23,8 +23,12 @@ export async function createServices(runtime: Runtime, options: ServerOptions): 
   const serverEnv = runtime.env();
   const stateDir = await createStateDir(serverEnv);
   const launchEnv = runtime.imageEnv(stateDir);
+  const ceiling = Number(serverEnv["EXEC_SERVER_TEST_LANDLOCK_ABI"]);
   const [features, images] = await Promise.all([
-    detectHostFeatures(runtime, { env: launchEnv }),
+    detectHostFeatures(runtime, {
+      env: launchEnv,
+      ...(Number.isInteger(ceiling) ? { landlockAbiCeiling: ceiling } : {}),
+    }),
     prepareProgramImages(runtime, stateDir),
   ]);
   const log = createLogger((line) => void runtime.writeStderr(line), options.quiet);
@@ -39,6 +43,7 @@ export async function createServices(runtime: Runtime, options: ServerOptions): 
       worker,
       command: (image, args, fence) => runtime.imageCommand(image, args, fence),
       env: launchEnv,
+      userNamespaceHelper: features.userNamespaceHelper,
     }));
   const fs = new FsService(runtime, {
     maxReadFileBytes: options.maxReadFileBytes,

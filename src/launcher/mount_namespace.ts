@@ -21,7 +21,6 @@ const MS_REC = 16384n;
 const MS_PRIVATE = 1n << 18n;
 const MNT_DETACH = 2n;
 const CLONE_NEWNS = 0x00020000n;
-const CLONE_NEWUSER = 0x10000000n;
 const MOUNT_ATTR_RDONLY = 0x1n;
 const MOUNT_ATTR_NOSUID = 0x2n;
 const MOUNT_ATTR_NODEV = 0x4n;
@@ -149,7 +148,7 @@ function resolveHostPath(path: string): Resolved | null {
 export function enterMountNamespace(
   sys: Sys,
   plan: MountPlan,
-  options: { cwd: string; userNamespace: boolean },
+  options: { cwd: string },
 ): void {
   const ops: MountOp[] = [];
   const inner: InnerMount[] = [];
@@ -253,17 +252,9 @@ export function enterMountNamespace(
     if (result < 0n && result !== -BigInt(EEXIST)) throw new SyscallError("symlinkat", Number(-result), at);
   };
 
-  if (options.userNamespace) {
-    const uid = sys.call("getuid", []);
-    const gid = sys.call("getgid", []);
-    sys.call("unshare", [CLONE_NEWNS | CLONE_NEWUSER]);
-    // Map the caller's own ids, so files keep their owners and the image runs without capabilities.
-    writeProcFile(sys, "/proc/thread-self/setgroups", "deny");
-    writeProcFile(sys, "/proc/thread-self/uid_map", `${uid} ${uid} 1`);
-    writeProcFile(sys, "/proc/thread-self/gid_map", `${gid} ${gid} 1`);
-  } else {
-    sys.call("unshare", [CLONE_NEWNS]);
-  }
+  // Unprivileged, the launcher already runs in a user namespace made by a single-threaded helper
+  // (a multi-threaded runtime cannot make one): its capabilities there allow this.
+  sys.call("unshare", [CLONE_NEWNS]);
   // Private first: no mount made below may propagate to the host's namespace.
   mount(null, "/", null, MS_REC | MS_PRIVATE, null);
   mount("tmpfs", BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m");
@@ -387,17 +378,6 @@ function readSmallFile(sys: Sys, path: string): string {
   return new TextDecoder().decode(all);
 }
 
-function writeProcFile(sys: Sys, path: string, text: string): void {
-  const flags = openFlags(sys.libc.arch);
-  const fd = sys.call("openat", [AT_FDCWD, sys.cString(path), flags.O_WRONLY | flags.O_CLOEXEC], path);
-  try {
-    const bytes = new TextEncoder().encode(text);
-    sys.call("write", [fd, sys.buffer(bytes), BigInt(bytes.length)], path);
-  } finally {
-    sys.try("close", [fd]);
-  }
-}
-
 /** Parents before children, so a nested root is mounted on top of the one that contains it. */
 function orderOps(ops: readonly MountOp[]): MountOp[] {
   const byPath = new Map<string, MountOp>();
@@ -429,5 +409,4 @@ export const MOUNT_FLAGS = {
   MS_NODEV,
   MS_RDONLY,
   CLONE_NEWNS,
-  CLONE_NEWUSER,
 } as const;

@@ -89,14 +89,13 @@ function confineAndExec(sys: Sys, args: LauncherArgs): never {
   }
   if (mountNamespace) {
     try {
-      const isRoot = sys.call("getuid", []) === 0n;
       enterMountNamespace(sys, {
         readable: [...args.readable, ...args.exec],
         writable: args.writable,
         readOnly: args.readOnly,
         denied: args.denied,
         pid,
-      }, { cwd, userNamespace: !isRoot });
+      }, { cwd });
     } catch (error) {
       return fail(sys, SANDBOX_EXIT.mountNamespace, `mount namespace: ${messageOf(error)}`);
     }
@@ -205,12 +204,15 @@ function dropCapabilities(sys: Sys): void {
   sys.call("capset", [sys.buffer(header), sys.buffer(data)]);
 }
 
-/** Tries each layer in this (throw-away) process and reports which ones work. */
+/**
+ * Tries each layer in this (throw-away) process and reports which ones work. Run as root, or
+ * unprivileged inside a user namespace a helper made (`userNamespace` then says the helper
+ * worked: this process holds capabilities over its own namespace).
+ */
 function probe(sys: Sys): ProbeReport {
   const abi = landlockAbi(sys);
   const isRoot = sys.try("getuid", []) === 0n;
-  let userNamespace = false;
-  let mountNamespace = false;
+  const userNamespace = !isRoot && readProc(sys, "/proc/self/uid_map").trim() !== "0 0 4294967295";
   const mountWorks = (): boolean => {
     const base = sys.cString("/tmp");
     if (sys.try("mount", [0n, sys.cString("/"), 0n, MOUNT_FLAGS.MS_REC | MOUNT_FLAGS.MS_PRIVATE, 0n]) < 0n) {
@@ -224,13 +226,8 @@ function probe(sys: Sys): ProbeReport {
     new DataView(attr.buffer).setBigUint64(0, 1n, true);
     return sys.try("mount_setattr", [-100n, sys.cString("/tmp"), 0n, sys.buffer(attr), 32n]) === 0n;
   };
-  if (isRoot) {
-    mountNamespace = sys.try("unshare", [MOUNT_FLAGS.CLONE_NEWNS]) === 0n && mountWorks();
-    userNamespace = sys.try("unshare", [MOUNT_FLAGS.CLONE_NEWUSER]) === 0n;
-  } else {
-    userNamespace = sys.try("unshare", [MOUNT_FLAGS.CLONE_NEWNS | MOUNT_FLAGS.CLONE_NEWUSER]) === 0n;
-    mountNamespace = userNamespace && mountWorksAsUser(sys) && mountWorks();
-  }
+  const mountNamespace = (isRoot || userNamespace) && sys.try("unshare", [MOUNT_FLAGS.CLONE_NEWNS]) === 0n &&
+    mountWorks();
   const noNewPrivs = sys.try("prctl", [PR_SET_NO_NEW_PRIVS, 1n, 0n, 0n, 0n]) === 0n;
   let seccomp = false;
   if (noNewPrivs) {
@@ -245,26 +242,15 @@ function probe(sys: Sys): ProbeReport {
   return { landlockAbi: abi, userNamespace, mountNamespace, seccomp, noNewPrivs };
 }
 
-function mountWorksAsUser(sys: Sys): boolean {
-  const uid = sys.try("getuid", []);
-  const gid = sys.try("getgid", []);
+/** A small /proc file's text, read through the system calls (empty when unreadable). */
+function readProc(sys: Sys, path: string): string {
+  const O_RDONLY = 0n;
+  const fd = sys.try("openat", [-100n, sys.cString(path), O_RDONLY]);
+  if (fd < 0n) return "";
   try {
-    writeProc(sys, "/proc/thread-self/setgroups", "deny");
-    writeProc(sys, "/proc/thread-self/uid_map", `${uid} ${uid} 1`);
-    writeProc(sys, "/proc/thread-self/gid_map", `${gid} ${gid} 1`);
-    return true;
-  } catch {
-    // Without an id map the namespace cannot mount anything.
-    return false;
-  }
-}
-
-function writeProc(sys: Sys, path: string, text: string): void {
-  const O_WRONLY = 1n;
-  const fd = sys.call("openat", [-100n, sys.cString(path), O_WRONLY]);
-  const bytes = new TextEncoder().encode(text);
-  try {
-    sys.call("write", [fd, sys.buffer(bytes), BigInt(bytes.length)]);
+    const buffer = new Uint8Array(4096);
+    const read = sys.try("read", [fd, sys.buffer(buffer), BigInt(buffer.length)]);
+    return read > 0n ? new TextDecoder().decode(buffer.subarray(0, Number(read))) : "";
   } finally {
     sys.try("close", [fd]);
   }

@@ -61,6 +61,8 @@ export const ExtensionsSchema = z.object({
       bubblewrap: z.boolean(),
     }),
     networkRestriction: z.boolean(),
+    /** How sandboxes are made: by a root server, or in an unprivileged user namespace. */
+    privilege: z.enum(["root", "userNamespace"]),
     reason: z.string().optional(),
   }),
 });

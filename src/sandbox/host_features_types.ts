@@ -16,6 +16,11 @@ export interface HostFeatures {
   readonly noNewPrivs: boolean;
   /** Absolute path of `bwrap` on PATH, or null. */
   readonly bubblewrap: string | null;
+  /**
+   * For a non-root server: the argv prefix that starts the launcher in a user namespace of its
+   * own (util-linux `unshare`, single-threaded, which a runtime cannot be); null for root.
+   */
+  readonly userNamespaceHelper: readonly string[] | null;
   /** Why the probe could not run, when it could not. */
   readonly probeError: string | null;
 }
@@ -28,13 +33,22 @@ export const NO_HOST_FEATURES: HostFeatures = Object.freeze({
   seccomp: false,
   noNewPrivs: false,
   bubblewrap: null,
+  userNamespaceHelper: null,
   probeError: null,
 });
+
+/** The Landlock ABI that scopes signals and abstract unix sockets to the sandbox. */
+export const SCOPING_LANDLOCK_ABI = 6;
 
 /** Why the native launcher cannot run on this host, or null when it can. */
 export function nativeBackendProblem(features: HostFeatures): string | null {
   if (features.probeError !== null) return features.probeError;
   if (features.landlockAbi < 1) return "landlock unavailable";
+  // Below ABI 6 a sandboxed process could signal any process of its uid (or, as root with
+  // CAP_KILL, any process) and reach abstract unix sockets of the host: refused, not weakened.
+  if (features.landlockAbi < SCOPING_LANDLOCK_ABI) {
+    return `landlock ABI ${features.landlockAbi} cannot scope signals and abstract unix sockets (needs ${SCOPING_LANDLOCK_ABI}, Linux 6.12)`;
+  }
   if (!features.noNewPrivs) return "no_new_privs unavailable";
   return null;
 }

@@ -26,6 +26,8 @@ export interface LaunchContext {
   readonly command: (image: ProgramImage, args: readonly string[], fence?: PermissionFence) => string[];
   /** The launcher's own environment (`Runtime.imageEnv`), before the program's is added. */
   readonly env: Readonly<Record<string, string>>;
+  /** What starts the launcher in a user namespace of its own (a non-root server), or null. */
+  readonly userNamespaceHelper: readonly string[] | null;
 }
 
 /** What the launcher should finally execute. */
@@ -96,7 +98,10 @@ function launch(
     argv0: target.argv0,
     args: target.args,
   });
-  const [program, ...args] = context.command(context.launcher, ["sandbox-exec", ...flags]);
+  const [program, ...args] = [
+    ...(context.userNamespaceHelper ?? []),
+    ...context.command(context.launcher, ["sandbox-exec", ...flags]),
+  ];
   if (program === undefined) throw new RangeError("the launcher command is empty");
   return { program, args, env: { ...context.env, ...encodeTargetEnv(target.env) }, cwd: "/" };
 }

@@ -476,7 +476,13 @@ const KERNEL_INTERFACE_ROOTS: readonly string[] = ["/sys", "/proc"];
 
 function checkEnforceable(policy: Policy, rules: readonly Rule[], features: HostFeatures): void {
   const problem = nativeBackendProblem(features);
-  if (problem !== null) throw invalidParams(`sandbox cannot be enforced on this host: ${problem}`);
+  if (problem !== null) {
+    throw new RpcError(
+      ErrorCode.InvalidParams,
+      "Unenforceable",
+      `sandbox cannot be enforced on this host: ${problem}`,
+    );
+  }
   const ruleFor = (path: string, access: Access): string =>
     rules.find((rule) => rule.path === path && rule.access === access)?.rule ??
       `${access} ${pathToUri(path)}`;

@@ -86,7 +86,11 @@ export async function prepareProgramImages(runtime: Runtime, stateDir: string): 
   }
   const version = await sourceVersion(`${runtime.name} ${runtime.version}`);
   const cache = join(SOURCE_ROOT, "node_modules", ".cache", "exec-server");
-  const shared = await mkdir(cache, { recursive: true, mode: 0o700 }).then(() => true, () => false);
+  // Shared only when this user owns it: a cache another user can write is code for our launcher.
+  const shared = await mkdir(cache, { recursive: true, mode: 0o700 }).then(
+    () => lstat(cache).then((info) => info.isDirectory() && info.uid === process.getuid?.(), () => false),
+    () => false,
+  );
   const dir = join(shared ? cache : stateDir, `images-${version}`);
   const image = (name: string): ProgramImage => ({ executable: self.executable, script: join(dir, name) });
   const ready = buildOnce(runtime, dir).then(() => ({
@@ -124,6 +128,31 @@ async function listFiles(dir: string): Promise<string[]> {
   return files;
 }
 
+/**
+ * Bundles `entry` into `outfile`. Bun's bundler, where the sources have it beside them, serves
+ * both runtimes (its output runs under Deno); `deno bundle` needs esbuild from the npm registry
+ * on first use, which hosts without internet cannot fetch.
+ */
+async function bundle(runtime: Runtime, entry: string, outfile: string): Promise<void> {
+  const bun = join(SOURCE_ROOT, "node_modules", ".bin", "bun");
+  const hasBun = await stat(bun).then((info) => info.isFile(), () => false);
+  if (!hasBun) return await runtime.bundle({ entry, outfile, cwd: SOURCE_ROOT });
+  const child = await runtime.spawn({
+    program: bun,
+    args: ["build", entry, "--target=bun", "--format=esm", "--outfile", outfile],
+    argv0: bun,
+    cwd: SOURCE_ROOT,
+    env: { PATH: "/usr/bin:/bin" },
+    stdin: "null",
+  });
+  const [stderr, status] = await Promise.all([
+    new Response(child.stderr).text(),
+    child.exited,
+    new Response(child.stdout).text(),
+  ]);
+  if (status.code !== 0) throw new Error(`bun build ${entry} failed: ${stderr.trim().slice(-400)}`);
+}
+
 /** Builds the two bundles into `dir` unless they are there; concurrent servers race harmlessly. */
 async function buildOnce(runtime: Runtime, dir: string): Promise<void> {
   const complete = await stat(join(dir, "worker.js")).then(() => true, () => false);
@@ -132,16 +161,8 @@ async function buildOnce(runtime: Runtime, dir: string): Promise<void> {
   const staging = await mkdtemp(`${dir}.tmp-`);
   try {
     await Promise.all([
-      runtime.bundle({
-        entry: join(SOURCE_ROOT, LAUNCHER_ENTRY),
-        outfile: join(staging, "launcher.js"),
-        cwd: SOURCE_ROOT,
-      }),
-      runtime.bundle({
-        entry: join(SOURCE_ROOT, WORKER_ENTRY),
-        outfile: join(staging, "worker.js"),
-        cwd: SOURCE_ROOT,
-      }),
+      bundle(runtime, join(SOURCE_ROOT, LAUNCHER_ENTRY), join(staging, "launcher.js")),
+      bundle(runtime, join(SOURCE_ROOT, WORKER_ENTRY), join(staging, "worker.js")),
     ]);
     // Whole or not at all: a directory appears with both files or not.
     await rename(staging, dir).catch(async (error: unknown) => {

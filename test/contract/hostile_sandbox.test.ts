@@ -4,15 +4,17 @@
  * under Deno, with `process/start` and, where they apply, the fs methods. A case passes when the
  * attempt leaves no trace outside the sandbox.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import type { TestClient } from "../helpers/client.ts";
 import { CallError } from "../helpers/client.ts";
 import { rawRequest, RawSocket } from "../helpers/raw_socket.ts";
-import { RUNTIMES } from "../helpers/server.ts";
+import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
+import type { TestServer } from "../helpers/server.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
@@ -42,20 +44,33 @@ function profile(
 
 /** A temp dir with `inside` (the writable root) and `outside` (holding `secret`). */
 interface World extends AsyncDisposable {
+  /** Hands paths the test made to the server's user (a no-op for a root server). */
+  give(...paths: string[]): Promise<void>;
   readonly root: string;
   readonly inside: string;
   readonly outside: string;
   readonly secret: string;
 }
 
-async function world(): Promise<World> {
+/** The uid of `nobody`, as which the unprivileged server runs. */
+const NOBODY = 65534;
+
+async function makeWorld(owner: number | null): Promise<World> {
   const dir = await tempDir();
   const inside = join(dir.path, "inside");
   const outside = join(dir.path, "outside");
   await fs.mkdir(inside);
   await fs.mkdir(outside);
   await fs.writeFile(join(outside, "secret"), SECRET);
+  if (owner !== null) {
+    for (const path of [dir.path, inside, outside, join(outside, "secret")]) {
+      await fs.chown(path, owner, owner);
+    }
+  }
   return {
+    async give(...paths) {
+      if (owner !== null) { for (const path of paths) await fs.chown(path, owner, owner); }
+    },
     root: dir.path,
     inside,
     outside,
@@ -112,9 +127,11 @@ async function runCommand(argv: string[], env: Record<string, string> = CHILD_PA
   return out;
 }
 
-describe.each(RUNTIMES)("hostile sandbox on %s", (runtime) => {
-  const server = sharedServer(runtime);
-
+/**
+ * The cases every server must pass, as root or not: `world` makes the case's directories, owned
+ * by the server's user.
+ */
+function hostileCases(server: () => TestServer, world: () => Promise<World>): void {
   test.concurrent("start-up files written by the sandbox do not run before confinement", async () => {
     await using w = await world();
     await using client = await server().session();
@@ -171,26 +188,6 @@ describe.each(RUNTIMES)("hostile sandbox on %s", (runtime) => {
     expect(await exists(marker)).toBe(false);
   });
 
-  test.concurrent("another local user cannot drive a root server", async () => {
-    await using w = await world();
-    const marker = join(w.outside, "pwned");
-    const out = await runCommand(
-      [
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        BUN,
-        CONNECT_BACK,
-        server().url,
-        marker,
-      ],
-      { ...CHILD_PATH, HOME: "/" },
-    );
-    expect(out).toStartWith("refused");
-    expect(await exists(marker)).toBe(false);
-  });
-
   test.concurrent("files made in the sandbox are never setuid, setgid or devices on the host", async () => {
     await using w = await world();
     await using client = await server().session();
@@ -230,6 +227,7 @@ describe.each(RUNTIMES)("hostile sandbox on %s", (runtime) => {
     await fs.writeFile(join(w.inside, "sub/secret"), SECRET);
     await fs.mkdir(join(w.inside, "ro"));
     await fs.writeFile(join(w.inside, "ro/file"), "keep\n");
+    await w.give(...["sub", "sub/secret", "ro", "ro/file"].map((path) => join(w.inside, path)));
     const sandbox = profile([
       MINIMAL,
       entry(w.inside, "write"),
@@ -341,7 +339,84 @@ describe.each(RUNTIMES)("hostile sandbox on %s", (runtime) => {
       await fs.rmdir(cgroup);
     }
   });
+}
+
+describe.each(RUNTIMES)("hostile sandbox on %s", (runtime) => {
+  const server = sharedServer(runtime);
+  hostileCases(server, () => makeWorld(null));
+
+  test.concurrent("another local user cannot drive a root server", async () => {
+    await using w = await makeWorld(null);
+    const marker = join(w.outside, "pwned");
+    const out = await runCommand(
+      [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        BUN,
+        CONNECT_BACK,
+        server().url,
+        marker,
+      ],
+      { ...CHILD_PATH, HOME: "/" },
+    );
+    expect(out).toStartWith("refused");
+    expect(await exists(marker)).toBe(false);
+  });
 });
+
+describe.each(RUNTIMES)("hostile sandbox with an unprivileged server on %s", (runtime) => {
+  const server = unprivilegedServer(runtime);
+  hostileCases(server, () => makeWorld(NOBODY));
+
+  test.concurrent("a sandbox made as an ordinary user is confined and cannot reach the server", async () => {
+    await using w = await makeWorld(NOBODY);
+    // Readable by everyone: only the sandbox keeps it from the program.
+    await fs.chmod(w.secret, 0o644);
+    await using client = await server().session();
+    const info = await client.call("environment/info", null);
+    expect(info["extensions"]).toMatchObject({ sandbox: { available: true, privilege: "userNamespace" } });
+    const serverPid = server().child.pid;
+    const result = await run(
+      client,
+      `id -u; cat ${w.secret}; kill -0 ${serverPid} && echo signalled; ls /proc/${serverPid} && echo saw; echo ok > made; echo done`,
+      { cwd: w.inside, sandbox: profile([MINIMAL, entry(w.inside, "write")]) },
+    );
+    expect(result.out).toStartWith(`${NOBODY}\n`);
+    expect(result.out).toContain("done\n");
+    expect(result.out).not.toMatch(/top secret|signalled|saw/);
+    expect((await fs.stat(join(w.inside, "made"))).uid).toBe(NOBODY);
+  });
+});
+
+/**
+ * A server started as `nobody` (CI runs as root; users also run it as themselves), shared by the
+ * cases of a describe. `--allow-local-users` lets the tests, as root, use it.
+ */
+function unprivilegedServer(runtime: "bun" | "deno"): () => TestServer {
+  let server: TestServer | null = null;
+  let home = "";
+  beforeAll(async () => {
+    home = await fs.mkdtemp(join(tmpdir(), "exec-server-nobody-"));
+    await fs.chown(home, NOBODY, NOBODY);
+    const drop = ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--"];
+    server = await startServer({
+      runtime,
+      command: [...drop, ...serverCommand(runtime)],
+      args: ["--allow-local-users"],
+      env: { HOME: home },
+    });
+  });
+  afterAll(async () => {
+    await server?.[Symbol.asyncDispose]();
+    await fs.rm(home, { recursive: true, force: true });
+  });
+  return () => {
+    if (server === null) throw new Error("the unprivileged server has not started");
+    return server;
+  };
+}
 
 /** Whether the file's content changed from /bin/true's (the sandbox appended to it). */
 async function written(path: string): Promise<boolean> {
@@ -387,5 +462,32 @@ describe.each(RUNTIMES)("hostile peers of a loopback listener on %s", (runtime) 
     expect(allowed.status).toBe(200);
     const other = await rawRequest(allowing().url, { path: "/metrics", host: `other.example:${port}` });
     expect(other.status).toBe(403);
+  });
+});
+
+describe.each(RUNTIMES)("a kernel whose Landlock cannot scope signals, on %s", (runtime) => {
+  test.concurrent("every sandboxed request is refused, and unsandboxed ones still run", async () => {
+    // The test-only ceiling makes this kernel (ABI 7) look like Ubuntu 24.04's (ABI 4 or 5).
+    await using server = await startServer({ runtime, env: { EXEC_SERVER_TEST_LANDLOCK_ABI: "5" } });
+    await using w = await makeWorld(null);
+    await using client = await server.session();
+    const reason = "landlock ABI 5 cannot scope signals and abstract unix sockets (needs 6, Linux 6.12)";
+    const info = await client.call("environment/info", null);
+    expect(info["extensions"]).toMatchObject({ sandbox: { available: false, backend: "none", reason } });
+    const sandbox = profile([MINIMAL, entry(w.inside, "write")]);
+    const expected = {
+      code: -32602,
+      message: `sandbox cannot be enforced on this host: ${reason}`,
+      data: { kind: "Unenforceable" },
+    };
+    expect(await client.callError("process/start", startParams("p", ["true"], w.inside, { sandbox })))
+      .toEqual(
+        expected,
+      );
+    expect(await client.callError("fs/readFile", { path: w.secret, sandbox })).toEqual(expected);
+    expect(await run(client, "echo unsandboxed", { cwd: w.inside, sandbox: null })).toEqual({
+      code: 0,
+      out: "unsandboxed\n",
+    });
   });
 });

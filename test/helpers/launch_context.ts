@@ -43,6 +43,7 @@ export function fixtureLaunchContext(
           ...args,
         ],
     env: runtime === "bun" ? { BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" } : {},
+    userNamespaceHelper: null,
   };
 }
 

@@ -9,9 +9,11 @@ import { createSocket } from "node:dgram";
 import {
   chmod,
   copyFile,
+  lchown,
   lstat,
   mkdir,
   mkdtemp,
+  readdir,
   readFile,
   rm,
   stat,
@@ -37,7 +39,13 @@ const OPS_FIXTURE = join(REPO, "test/fixtures/sandbox_ops_fixture.ts");
 const DENO = join(REPO, "node_modules/.bin/deno");
 const SECRET = "top secret\n";
 
-const RUNTIMES = [["bun"], ["deno"]] as const;
+/**
+ * Every case runs under each runtime with the launcher started as root, and under Bun as `nobody`
+ * too (through util-linux unshare's user namespace, as a non-root server starts it); the hostile
+ * suite runs both runtimes' servers as `nobody`.
+ */
+const RUNTIMES = [["bun", "root"], ["deno", "root"], ["bun", "nobody"]] as const;
+const NOBODY = 65534;
 /** The environment every sandboxed program of these cases gets. */
 const TARGET_ENV = { PATH: "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root" };
 
@@ -83,6 +91,14 @@ async function snapshot(path: string): Promise<Snapshot> {
   };
 }
 
+/** Hands a tree to `nobody` (symlinks themselves, never their targets). */
+async function ownTree(path: string): Promise<void> {
+  await lchown(path, NOBODY, NOBODY);
+  const info = await lstat(path);
+  if (!info.isDirectory()) return;
+  for (const name of await readdir(path)) await ownTree(join(path, name));
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path);
@@ -92,7 +108,7 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName) => {
+describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
   let context: LaunchContext;
   let root = "";
   let inside = "";
@@ -128,13 +144,38 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName) => {
   }
 
   function sh(policy: Policy, script: string): Promise<Run> {
-    return run(confined(policy, "/bin/sh", ["-c", script], { argv0: "sh" }));
+    return launched(confined(policy, "/bin/sh", ["-c", script], { argv0: "sh" }));
+  }
+
+  /**
+   * Runs a launch; as `nobody`, what the case made in `inside` is handed over first, so only the
+   * sandbox (never file ownership) stands between the program and what it must not touch.
+   */
+  async function launched(launch: Launch, stdin?: string): Promise<Run> {
+    if (user === "nobody") await ownTree(inside);
+    return await run(launch, stdin);
   }
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), `sandbox-escape-${runtimeName}-`));
     await bundleFixture(OPS_FIXTURE, join(root, "ops.js"));
-    context = fixtureLaunchContext(runtimeName, { launcher: FIXTURE, worker: join(root, "ops.js") });
+    const fixtures = fixtureLaunchContext(runtimeName, { launcher: FIXTURE, worker: join(root, "ops.js") });
+    context = user === "root" ? fixtures : {
+      ...fixtures,
+      env: { ...fixtures.env, DENO_DIR: join(root, "deno-dir") },
+      userNamespaceHelper: [
+        "setpriv",
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        "--clear-groups",
+        "--",
+        "unshare",
+        "--user",
+        "--map-current-user",
+        "--keep-caps",
+        "--",
+      ],
+    };
     inside = join(root, "inside");
     outside = join(root, "outside");
     secret = join(outside, "secret.txt");
@@ -147,6 +188,10 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName) => {
     await symlink(join(outside, "created.txt"), join(inside, "dangle"));
     await copyFile("/usr/bin/true", join(outside, "true"));
     await chmod(join(outside, "true"), 0o755);
+    if (user === "nobody") {
+      await mkdir(join(root, "deno-dir"));
+      await ownTree(root);
+    }
     before = await snapshot(secret);
   });
 
@@ -169,7 +214,8 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName) => {
     expect(result).toEqual({
       code: 0,
       out:
-        "NoNewPrivs:\t1\nSeccomp:\t2\nexec-server-sandbox / tmpfs ro,nosuid,nodev,relatime,size=1024k,mode=755 0 0\n",
+        "NoNewPrivs:\t1\nSeccomp:\t2\nexec-server-sandbox / tmpfs ro,nosuid,nodev,relatime,size=1024k,mode=755" +
+        (user === "root" ? "" : `,uid=${NOBODY},gid=${NOBODY}`) + " 0 0\n",
     });
     expect(await readFile(join(inside, "made.txt"), "utf8")).toBe("ok\n");
   });
@@ -278,7 +324,7 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName) => {
     for (const target of [secret, join(inside, "link"), join(inside, "dlink/../outside/secret.txt")]) {
       const [program, ...args] = ops;
       if (program === undefined) throw new Error("no runtime");
-      const result = await run(confined(policy, program, [...args, "setxattr", target]));
+      const result = await launched(confined(policy, program, [...args, "setxattr", target]));
       expect(result.out).toContain('"ok":false');
       expect(result.out).toMatch(/"errno":(30|2|13)\b/);
     }
@@ -286,7 +332,7 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName) => {
     await writeFile(insideFile, "");
     const [program, ...args] = ops;
     if (program === undefined) throw new Error("no runtime");
-    const allowed = await run(confined(policy, program, [...args, "setxattr", insideFile]));
+    const allowed = await launched(confined(policy, program, [...args, "setxattr", insideFile]));
     expect(allowed.out).toContain('"ok":true');
     await expectOutsideIntact();
   });
@@ -362,20 +408,31 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName) => {
     }
   });
 
-  test("keeps only the file-ownership capabilities of root", async () => {
-    if (process.getuid?.() !== 0) throw new Error("this case needs root, as CI runs it");
-    const result = await sh(
-      hidden(true),
-      "grep -E '^Cap(Eff|Prm|Bnd|Inh|Amb):' /proc/self/status; " +
-        "touch owned; chown 1234:1234 owned && chmod 640 owned && echo chowned",
-    );
-    // CAP_CHOWN, DAC_OVERRIDE, FOWNER, KILL, SETGID, SETUID, NET_BIND_SERVICE, AUDIT_WRITE.
-    expect(result).toEqual({
-      code: 0,
-      out: "CapInh:\t0000000000000000\nCapPrm:\t00000000200004eb\nCapEff:\t00000000200004eb\n" +
-        "CapBnd:\t00000000200004eb\nCapAmb:\t0000000000000000\nchowned\n",
+  if (user === "root") {
+    test("keeps only the file-ownership capabilities of root", async () => {
+      if (process.getuid?.() !== 0) throw new Error("this case needs root, as CI runs it");
+      const result = await sh(
+        hidden(true),
+        "grep -E '^Cap(Eff|Prm|Bnd|Inh|Amb):' /proc/self/status; " +
+          "touch owned; chown 1234:1234 owned && chmod 640 owned && echo chowned",
+      );
+      // CAP_CHOWN, DAC_OVERRIDE, FOWNER, KILL, SETGID, SETUID, NET_BIND_SERVICE, AUDIT_WRITE.
+      expect(result).toEqual({
+        code: 0,
+        out: "CapInh:\t0000000000000000\nCapPrm:\t00000000200004eb\nCapEff:\t00000000200004eb\n" +
+          "CapBnd:\t00000000200004eb\nCapAmb:\t0000000000000000\nchowned\n",
+      });
     });
-  });
+  } else {
+    test("holds no capability as an ordinary user", async () => {
+      const result = await sh(hidden(true), "grep -E '^Cap(Eff|Prm|Inh|Amb):' /proc/self/status; id -u");
+      expect(result).toEqual({
+        code: 0,
+        out: "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n" +
+          `CapAmb:\t0000000000000000\n${NOBODY}\n`,
+      });
+    });
+  }
 
   test("still allows chmod +x, running and touch inside the writable root", async () => {
     const result = await sh(
@@ -525,7 +582,7 @@ describe.each(RUNTIMES)("sandbox-exec on %s", (runtimeName) => {
       ["/etc/hostname", true],
       ["/proc/1/environ", false],
     ];
-    const result = await run(launch, expected.map(([path]) => path).join("\n") + "\n");
+    const result = await launched(launch, expected.map(([path]) => path).join("\n") + "\n");
     expect(result.code).toBe(0);
     // Each stdout line is one JSON answer of the stand-in worker.
     const answers = result.out.trim().split("\n").map((line) =>

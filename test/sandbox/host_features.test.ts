@@ -59,6 +59,7 @@ describe("host features", () => {
       seccomp: true,
       noNewPrivs: true,
       bubblewrap: null,
+      userNamespaceHelper: null,
       probeError: null,
     };
     expect(sandboxExtensionInfo(features)).toEqual({
@@ -73,6 +74,15 @@ describe("host features", () => {
         bubblewrap: false,
       },
       networkRestriction: true,
+      privilege: "root",
+    });
+    expect(sandboxExtensionInfo({ ...features, userNamespaceHelper: ["/usr/bin/unshare"] })).toMatchObject({
+      available: true,
+      privilege: "userNamespace",
+    });
+    expect(sandboxExtensionInfo({ ...features, landlockAbi: 5 })).toMatchObject({
+      available: false,
+      reason: "landlock ABI 5 cannot scope signals and abstract unix sockets (needs 6, Linux 6.12)",
     });
     expect(sandboxExtensionInfo({ ...features, landlockAbi: 0 })).toMatchObject({
       available: false,

@@ -51,6 +51,7 @@ describe("launcher args", () => {
       worker: { executable: "/usr/bin/deno", script: "/srv/worker.js" },
       command: (image, args) => [image.executable, "run", image.script ?? "", ...args],
       env: { DENO_DIR: "/state/deno" },
+      userNamespaceHelper: null,
     };
     const launch = sandboxedLaunch(context, {
       readable: ["/"],

@@ -21,6 +21,7 @@ const FULL: HostFeatures = Object.freeze({
   seccomp: true,
   noNewPrivs: true,
   bubblewrap: null,
+  userNamespaceHelper: null,
   probeError: null,
 });
 
