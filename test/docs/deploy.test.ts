@@ -3,33 +3,19 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { z } from "zod";
 import { startCommandLine } from "../helpers/server.ts";
-import type { TestServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
-import { dockerfile, kubernetesManifest, localCommandLine, systemdUnit } from "./deploy_snippets.ts";
-import { readDoc, ROOT } from "./markdown.ts";
+import {
+  DEPLOY_TOKEN,
+  dockerfile,
+  expectDeployedServer,
+  kubernetesManifest,
+  localCommandLine,
+  systemdUnit,
+} from "./deploy_snippets.ts";
+import { ROOT } from "./markdown.ts";
 
 /** The installed program, as it runs from this checkout. */
 const PROGRAM = [join(ROOT, "node_modules", ".bin", "bun"), join(ROOT, "mod.ts")];
-const TOKEN = "deploy-test-token";
-const { version: VERSION } = z.object({ version: z.string() }).parse(
-  JSON.parse(await readDoc("package.json")),
-);
-
-/** What the deploy snippets promise of a running server: probes, guarded metrics, a token-guarded socket. */
-async function expectServes(server: TestServer, probes: readonly string[]): Promise<void> {
-  const statuses = async (
-    paths: readonly string[],
-    headers: Record<string, string> = {},
-  ): Promise<number[]> =>
-    await Promise.all(paths.map(async (path) => (await fetch(server.httpUrl + path, { headers })).status));
-  expect(await statuses(probes)).toEqual(probes.map(() => 200));
-  expect(await statuses(["/metrics"])).toEqual([401]);
-  expect(await statuses(["/metrics"], { Authorization: `Bearer ${TOKEN}` })).toEqual([200]);
-  await using client = await server.connect({ headers: { Authorization: `Bearer ${TOKEN}` } });
-  const result = await client.initialize();
-  expect(z.object({ environmentInfo: z.object({ executorVersion: z.string() }) }).parse(result))
-    .toEqual({ environmentInfo: { executorVersion: VERSION } });
-}
 
 const ProbeSchema = z.object({
   httpGet: z.object({ path: z.string(), port: z.union([z.string(), z.number()]) }),
@@ -80,7 +66,7 @@ describe("docs/deploy.md", () => {
     // systemd replaces %d with the directory that holds the service's credentials.
     const credentials = join(dir.path, "credentials");
     await mkdir(credentials);
-    await writeFile(join(credentials, credential), TOKEN + "\n");
+    await writeFile(join(credentials, credential), DEPLOY_TOKEN + "\n");
     const documented = (unit.get("ExecStart") ?? "").split(" ").map((arg) =>
       arg.replaceAll("%d", credentials)
     );
@@ -89,7 +75,7 @@ describe("docs/deploy.md", () => {
     expect(local.documentedTokenFile).toBe(tokenFile);
     await using server = await startCommandLine(local.argv, { cwd: dir.path });
     expect(server.url).toMatch(/^ws:\/\/0\.0\.0\.0:[1-9]\d*$/);
-    await expectServes(server, ["/readyz", "/livez"]);
+    await expectDeployedServer(server, ["/readyz", "/livez"]);
   });
 
   test("the manifest runs the image's command line with its Secret's token and probes /readyz and /livez", async () => {
@@ -104,7 +90,7 @@ describe("docs/deploy.md", () => {
     expect(container.args).toEqual(z.array(z.string()).parse(jsonArgs("CMD")));
 
     const tokenFile = join(dir.path, "token");
-    await writeFile(tokenFile, TOKEN + "\n");
+    await writeFile(tokenFile, DEPLOY_TOKEN + "\n");
     const local = localCommandLine([...entrypoint, ...container.args], { program: PROGRAM, tokenFile });
     const mount = container.volumeMounts.find((each) =>
       local.documentedTokenFile.startsWith(each.mountPath + "/")
@@ -128,6 +114,6 @@ describe("docs/deploy.md", () => {
 
     await using server = await startCommandLine(local.argv, { cwd: dir.path });
     expect(server.url).toMatch(/^ws:\/\/0\.0\.0\.0:[1-9]\d*$/);
-    await expectServes(server, probes.map((probe) => probe.path));
+    await expectDeployedServer(server, probes.map((probe) => probe.path));
   });
 });

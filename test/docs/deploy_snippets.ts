@@ -1,9 +1,41 @@
 /**
- * The snippets of docs/deploy.md as data: the systemd unit, the Dockerfile and the Kubernetes
- * manifest, and the rewrite that lets a documented command line run inside a test.
+ * The snippets of docs/deploy.md as data (the systemd unit, the Dockerfile and the Kubernetes
+ * manifest), the rewrite that lets a documented command line run inside a test, and what a server
+ * started from one must do.
  */
+import { expect } from "bun:test";
 import { join } from "node:path";
+import { z } from "zod";
+import type { TestServer } from "../helpers/server.ts";
 import { codeBlocks, readDoc, ROOT } from "./markdown.ts";
+
+/** The token the tests hand to documented command lines. */
+export const DEPLOY_TOKEN = "deploy-test-token";
+
+/** The package's version. */
+export const PACKAGE_VERSION =
+  z.object({ version: z.string() }).parse(JSON.parse(await readDoc("package.json")))
+    .version;
+
+/**
+ * What the deploy snippets promise of a running server: the probes answer, `/metrics` wants the
+ * token, and a WebSocket with the token gets a session that reports the package's version.
+ */
+export async function expectDeployedServer(server: TestServer, probes: readonly string[]): Promise<void> {
+  const statuses = async (
+    paths: readonly string[],
+    headers: Record<string, string> = {},
+  ): Promise<number[]> =>
+    await Promise.all(paths.map(async (path) => (await fetch(server.httpUrl + path, { headers })).status));
+  const authorization = { Authorization: `Bearer ${DEPLOY_TOKEN}` };
+  expect(await statuses(probes)).toEqual(probes.map(() => 200));
+  expect(await statuses(["/metrics"])).toEqual([401]);
+  expect(await statuses(["/metrics"], authorization)).toEqual([200]);
+  await using client = await server.connect({ headers: authorization });
+  const result = await client.initialize();
+  expect(z.object({ environmentInfo: z.object({ executorVersion: z.string() }) }).parse(result))
+    .toEqual({ environmentInfo: { executorVersion: PACKAGE_VERSION } });
+}
 
 /** The program every snippet installs and runs. */
 export const INSTALLED_PROGRAM = "/usr/local/bin/exec-server";
