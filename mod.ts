@@ -1,3 +1,4 @@
+#!/usr/bin/env bun
 /**
  * exec-server: a WebSocket JSON-RPC execution server for AI coding agents, wire-compatible with
  * Codex's exec-server, running on Bun and Deno.

@@ -1,2 +1,4 @@
-/** This server's version, reported as `executorVersion` and `extensions.version`. */
-export const VERSION = "0.1.0";
+import packageJson from "../package.json" with { type: "json" };
+
+/** This server's version, reported as `executorVersion` and `extensions.version`: package.json's. */
+export const VERSION: string = packageJson.version;

@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /** JSON-RPC error codes of PROTOCOL.md §2.7. */
 export const ErrorCode = {
   InvalidRequest: -32600,
@@ -13,42 +15,48 @@ export const ErrorCode = {
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** The `data.kind` values of PROTOCOL.md §2.7. */
-export type ErrorKind =
-  | "ParseError"
-  | "NotInitialized"
-  | "AlreadyInitialized"
-  | "DuplicateRequestId"
-  | "UnknownSession"
-  | "SessionAttached"
-  | "SessionResumed"
-  | "UnknownProcess"
-  | "ProcessExists"
-  | "ProcessStarting"
-  | "NoTerminal"
-  | "MethodNotFound"
-  | "InvalidParams"
-  | "Unenforceable"
-  | "SpawnFailed"
-  | "WorkerFailed"
-  | "Internal"
-  | "LimitReached"
-  | "NotFound"
-  | "UnknownHandle"
-  | "PermissionDenied"
-  | "InvalidInput"
-  | "AlreadyExists"
-  | "NotADirectory"
-  | "IsADirectory"
-  | "DirectoryNotEmpty"
-  | "ReadOnlyFilesystem"
-  | "OsError";
+export const ErrorKindSchema = z.enum([
+  "ParseError",
+  "NotInitialized",
+  "AlreadyInitialized",
+  "DuplicateRequestId",
+  "UnknownSession",
+  "SessionAttached",
+  "SessionResumed",
+  "UnknownProcess",
+  "ProcessExists",
+  "ProcessStarting",
+  "NoTerminal",
+  "MethodNotFound",
+  "InvalidParams",
+  "Unenforceable",
+  "SpawnFailed",
+  "WorkerFailed",
+  "Internal",
+  "LimitReached",
+  "NotFound",
+  "UnknownHandle",
+  "PermissionDenied",
+  "InvalidInput",
+  "AlreadyExists",
+  "NotADirectory",
+  "IsADirectory",
+  "DirectoryNotEmpty",
+  "ReadOnlyFilesystem",
+  "OsError",
+]);
+/** See `ErrorKindSchema`. */
+export type ErrorKind = z.infer<typeof ErrorKindSchema>;
 
-/** The error object as it travels on the wire. */
-export interface WireError {
-  code: number;
-  message: string;
-  data?: { kind: ErrorKind; errno?: string };
-}
+/** The error object as it travels on the wire (§2.6): `data` is what this server adds. */
+export const WireErrorSchema = z.object({
+  code: z.literal(Object.values(ErrorCode)),
+  message: z.string(),
+  /** `errno` only when the error came from the operating system (`"ENOENT"`). */
+  data: z.object({ kind: ErrorKindSchema, errno: z.string().optional() }).optional(),
+});
+/** See `WireErrorSchema`. */
+export type WireError = z.infer<typeof WireErrorSchema>;
 
 /** The one error class that becomes a JSON-RPC error; services throw it, dispatch converts it. */
 export class RpcError extends Error {

@@ -1,11 +1,42 @@
 export { base64Problem, decodeBase64, encodeBase64 } from "./base64.ts";
-export { ErrorCode, invalidParams, invalidRequest, RpcError } from "./errors.ts";
+export {
+  ErrorCode,
+  ErrorKindSchema,
+  invalidParams,
+  invalidRequest,
+  RpcError,
+  WireErrorSchema,
+} from "./errors.ts";
 export type { ErrorCodeValue, ErrorKind, WireError } from "./errors.ts";
 export { EnvPolicySchema } from "./env_policy.ts";
 export type { EnvPolicy } from "./env_policy.ts";
 export { normalizePath, parsePathUri, pathToUri } from "./paths.ts";
 export { CORE_METHODS, EXTENSION_METHODS } from "./methods.ts";
 export type { MethodFamily, MethodSpec } from "./methods.ts";
+export {
+  CORE_RESULT_SCHEMAS,
+  EmptyResultSchema,
+  ProcessCloseStdinResultSchema,
+  ProcessListResultSchema,
+  ProcessTerminateResultSchema,
+  ProcessWriteResultSchema,
+  RESULT_SCHEMAS,
+} from "./method_results.ts";
+export type {
+  ProcessCloseStdinResult,
+  ProcessListResult,
+  ProcessTerminateResult,
+  ProcessWriteResult,
+} from "./method_results.ts";
+export {
+  CLIENT_NOTIFICATION_SCHEMAS,
+  InitializedParamsSchema,
+  ProcessClosedParamsSchema,
+  ProcessExitedParamsSchema,
+  ProcessOutputParamsSchema,
+  SERVER_NOTIFICATION_SCHEMAS,
+} from "./notifications.ts";
+export type { ProcessClosedParams, ProcessExitedParams, ProcessOutputParams } from "./notifications.ts";
 export {
   ProcessIdParamsSchema,
   ProcessListEntrySchema,

@@ -41,17 +41,26 @@ export async function startServer(
     command?: string[];
     args?: string[];
     env?: Record<string, string>;
+    /** The server's working directory; the checkout by default. */
+    cwd?: string;
   },
 ): Promise<TestServer> {
-  const [command, ...args] = options.command ?? serverCommand(options.runtime);
-  const child = spawn(command ?? "", [
-    ...args,
-    "--listen",
-    "ws://127.0.0.1:0",
-    "--quiet",
-    ...(options.args ?? []),
-  ], {
-    cwd: ROOT,
+  const command = options.command ?? serverCommand(options.runtime);
+  const argv = [...command, "--listen", "ws://127.0.0.1:0", "--quiet", ...(options.args ?? [])];
+  return await startCommandLine(argv, options);
+}
+
+/**
+ * Starts a server from a whole command line, flags included (a documented one, say), with a
+ * controlled environment; the URL is its first stdout line.
+ */
+export async function startCommandLine(
+  argv: readonly string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<TestServer> {
+  const [command, ...args] = argv;
+  const child = spawn(command ?? "", args, {
+    cwd: options.cwd ?? ROOT,
     env: {
       PATH: process.env["PATH"] ?? "/usr/bin:/bin",
       HOME: process.env["HOME"] ?? "/root",

@@ -1,0 +1,200 @@
+/**
+ * The package as a user gets it: `npm pack` of a copy of the checkout, installed into empty
+ * directories with `bun add` and `npm install`, and served through `bunx exec-server`, through
+ * `deno run -A node_modules/exec-server/dist/exec-server.js`, and through the compiled executable
+ * copied alone into an empty directory. Packing, installing and compiling happen once, in
+ * `beforeAll`; nothing is written into the checkout.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { execFile, spawnSync } from "node:child_process";
+import { access, copyFile, cp, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { z } from "zod";
+import { InitializeResultSchema } from "../../src/protocol/mod.ts";
+import {
+  compiledExecutablePath,
+  DEPLOY_TOKEN,
+  dockerfile,
+  expectDeployedServer,
+  localCommandLine,
+  PACKAGE_VERSION,
+} from "../docs/deploy_snippets.ts";
+import { startCommandLine, startServer } from "../helpers/server.ts";
+import type { RuntimeName } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dir, "..", "..");
+const BIN = join(ROOT, "node_modules", ".bin");
+/** Bun and Deno come from the checkout's node_modules, as after `npm ci`. */
+const PATH = `${BIN}:${process.env["PATH"] ?? "/usr/bin:/bin"}`;
+const SETUP_TIMEOUT_MS = 90_000;
+/** What the build and the package need from the checkout. */
+const CHECKOUT_ENTRIES = ["package.json", "README.md", "LICENSE", "mod.ts", "src", "worker", "docs"];
+
+let work = "";
+/** Where each way of running it lives. */
+const dirs = { checkout: "", bunApp: "", npmApp: "", alone: "" };
+let tarball = "";
+
+/** Runs `argv` in `cwd`; throws with its output when it fails. */
+async function step(cwd: string, argv: string[], env: Record<string, string> = {}): Promise<void> {
+  const [command = "", ...args] = argv;
+  try {
+    await run(command, args, { cwd, env: { ...process.env, PATH, ...env }, maxBuffer: 16 << 20 });
+  } catch (error) {
+    // execFile's rejection carries the child's output.
+    const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${argv.join(" ")} failed in ${cwd}: ${stderr}${stdout}`);
+  }
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "exec-server-package-"));
+  for (const name of ["checkout", "bunApp", "npmApp", "alone"] as const) {
+    dirs[name] = join(work, name);
+    await mkdir(dirs[name]);
+  }
+  // Each app is a project of its own, so neither bun nor npm walks up to install somewhere else.
+  for (const app of [dirs.bunApp, dirs.npmApp]) {
+    await writeFile(join(app, "package.json"), JSON.stringify({ name: "app", private: true }) + "\n");
+  }
+  for (const entry of CHECKOUT_ENTRIES) {
+    await cp(join(ROOT, entry), join(dirs.checkout, entry), { recursive: true });
+  }
+  await symlink(join(ROOT, "node_modules"), join(dirs.checkout, "node_modules"));
+  await step(dirs.checkout, ["npm", "pack", "--pack-destination", work]);
+  tarball = join(work, `exec-server-${PACKAGE_VERSION}.tgz`);
+  const compiled = await compiledExecutablePath();
+  await Promise.all([
+    step(dirs.checkout, ["npm", "run", "compile"])
+      .then(() => copyFile(join(dirs.checkout, compiled), join(dirs.alone, "exec-server"))),
+    // The tarball has no dependencies, so neither install needs a registry.
+    step(dirs.bunApp, [join(BIN, "bun"), "add", tarball], { BUN_INSTALL_CACHE_DIR: join(work, "bun-cache") }),
+    step(dirs.npmApp, ["npm", "install", "--offline", "--no-audit", "--no-fund", tarball], {
+      npm_config_cache: join(work, "npm-cache"),
+    }),
+  ]);
+}, SETUP_TIMEOUT_MS);
+
+afterAll(async () => {
+  if (work !== "") await rm(work, { recursive: true, force: true });
+});
+
+test("npm pack ships the bundle, its types, README, LICENSE and the user docs, nothing else", () => {
+  const listing = spawnSync("tar", ["-tzf", tarball], { encoding: "utf8" });
+  expect(listing.stdout.trim().split("\n").sort()).toEqual([
+    "package/LICENSE",
+    "package/README.md",
+    "package/dist/exec-server.d.ts",
+    "package/dist/exec-server.js",
+    "package/docs/deploy.md",
+    "package/docs/protocol.md",
+    "package/docs/protocol.schema.json",
+    "package/package.json",
+  ]);
+});
+
+/** Each way a user runs it: a name, the runtime it reports, its directory and its command line. */
+const WAYS: Array<[string, RuntimeName, () => string, string[]]> = [
+  ["bunx exec-server, after bun add", "bun", () => dirs.bunApp, [join(BIN, "bunx"), "exec-server"]],
+  [
+    "deno run -A node_modules/exec-server/dist/exec-server.js, after npm install",
+    "deno",
+    () => dirs.npmApp,
+    [join(BIN, "deno"), "run", "-A", "node_modules/exec-server/dist/exec-server.js"],
+  ],
+  ["the compiled executable alone in a directory", "bun", () => dirs.alone, ["./exec-server"]],
+];
+
+describe.each(WAYS)("%s", (_name, runtime, cwd, command) => {
+  test("prints the package version for --version", () => {
+    const [program = "", ...args] = command;
+    const result = spawnSync(program, [...args, "--version"], {
+      cwd: cwd(),
+      encoding: "utf8",
+      env: { PATH },
+    });
+    expect([result.stdout, result.status]).toEqual([`${PACKAGE_VERSION}\n`, 0]);
+  });
+
+  test("runs a process, a sandboxed process and a sandboxed fs read, and reports its version", async () => {
+    await using server = await startServer({ runtime, command, cwd: cwd(), env: { PATH } });
+    await using dir = await tempDir();
+    await using client = await server.connect();
+    const { environmentInfo } = InitializeResultSchema.parse(await client.initialize());
+    expect([
+      environmentInfo.executorVersion,
+      environmentInfo.extensions.version,
+      environmentInfo.extensions.runtime,
+    ])
+      .toEqual([PACKAGE_VERSION, PACKAGE_VERSION, runtime]);
+    await writeFile(join(dir.path, "note.txt"), "inside\n");
+    await client.call("process/start", {
+      processId: "plain",
+      argv: ["/bin/sh", "-c", "echo plain"],
+      cwd: dir.uri,
+      env: {},
+      tty: false,
+    });
+    expect(await client.untilClosed("plain")).toEqual([
+      { method: "process/output", seq: 1, stream: "stdout", text: "plain\n" },
+      { method: "process/exited", seq: 2, exitCode: 0, sandboxDenied: false },
+      { method: "process/closed", seq: 3 },
+    ]);
+    const sandbox = {
+      permissions: {
+        type: "managed",
+        file_system: {
+          type: "restricted",
+          entries: [
+            { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
+            { path: { type: "path", path: dir.uri }, access: "write" },
+          ],
+        },
+        network: "restricted",
+      },
+      windowsSandboxLevel: "disabled",
+    };
+    const started = await client.call("process/start", {
+      processId: "boxed",
+      argv: ["/bin/cat", "note.txt"],
+      cwd: dir.uri,
+      env: {},
+      tty: false,
+      sandbox,
+    });
+    expect(started).toEqual({ processId: "boxed", sandboxType: "linuxSeccomp" });
+    expect(await client.untilClosed("boxed")).toEqual([
+      { method: "process/output", seq: 1, stream: "stdout", text: "inside\n" },
+      { method: "process/exited", seq: 2, exitCode: 0, sandboxDenied: false },
+      { method: "process/closed", seq: 3 },
+    ]);
+    const read = await client.call("fs/readFile", { path: join(dir.path, "note.txt"), sandbox });
+    expect(read).toEqual({ dataBase64: Buffer.from("inside\n").toString("base64") });
+  }, 30_000);
+});
+
+test("the Dockerfile copies what npm run compile writes, and its command line serves from that file", async () => {
+  await using dir = await tempDir();
+  const instructions = await dockerfile();
+  const copies = instructions.filter((instruction) => instruction.name === "COPY").map((copy) =>
+    copy.args.split(" ")
+  );
+  expect(copies.map(([source]) => source)).toEqual([await compiledExecutablePath()]);
+  for (const [source = ""] of copies) await access(join(dirs.checkout, source));
+  const jsonArgs = (name: string): string[] =>
+    z.array(z.string()).parse(JSON.parse(instructions.find((each) => each.name === name)?.args ?? "[]"));
+  expect(jsonArgs("ENTRYPOINT")[0]).toBe(copies[0]?.[1]);
+  const tokenFile = join(dir.path, "token");
+  await writeFile(tokenFile, DEPLOY_TOKEN + "\n");
+  const local = localCommandLine([...jsonArgs("ENTRYPOINT"), ...jsonArgs("CMD")], {
+    program: [join(dirs.alone, "exec-server")],
+    tokenFile,
+  });
+  await using server = await startCommandLine(local.argv, { cwd: dir.path });
+  expect(server.url).toMatch(/^ws:\/\/0\.0\.0\.0:[1-9]\d*$/);
+  await expectDeployedServer(server, ["/readyz", "/livez"]);
+});
