@@ -163,9 +163,10 @@ async function hiddenPathsIdentity(policy: Policy): Promise<string> {
   if (paths.length === 0) return "";
   const parts = await Promise.all(paths.map(async (path) => {
     try {
+      // Not ctime: it moves with every write to a file and every entry made in a directory,
+      // neither of which detaches a cover; a new inode (or a new birth of a reused one) does.
       const info = await lstat(path, { bigint: true });
-      const born = info.birthtimeNs > 0n ? info.birthtimeNs : info.ctimeNs;
-      return `${info.dev}:${info.ino}:${born}`;
+      return `${info.dev}:${info.ino}:${info.birthtimeNs}`;
     } catch {
       // Missing (or unreachable): nothing to cover yet.
       return "-";
