@@ -9,7 +9,8 @@ import type { ChildProcess } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { findExecutable, perlExecArgs } from "./deno_argv0.ts";
+import { findExecutable } from "./deno_argv0.ts";
+import { perlExecArgs } from "./perl_exec.ts";
 import { spawnDenoPty } from "./deno_pty.ts";
 import type {
   ExitStatus,

@@ -2,7 +2,7 @@
  * A pseudo-terminal for Deno, which has no PTY API: libc through FFI opens the master, and a
  * detached `/bin/sh` opens the slave as its controlling terminal and execs the program.
  */
-import { perlExecArgs } from "./deno_argv0.ts";
+import { perlExecArgs } from "./perl_exec.ts";
 import type { ExitStatus, PtyChild, SpawnPlan, TerminalSize } from "./runtime.ts";
 
 // Linux values; identical on x86_64 and aarch64.
