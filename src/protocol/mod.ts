@@ -7,7 +7,9 @@ export { normalizePath, parsePathUri, pathToUri } from "./paths.ts";
 export { CORE_METHODS, EXTENSION_METHODS } from "./methods.ts";
 export type { MethodFamily, MethodSpec } from "./methods.ts";
 export {
+  ProcessExitedParamsSchema,
   ProcessIdParamsSchema,
+  ProcessLimitsSchema,
   ProcessListEntrySchema,
   ProcessListParamsSchema,
   ProcessReadParamsSchema,
@@ -24,7 +26,9 @@ export {
   WriteStatusSchema,
 } from "./process.ts";
 export type {
+  ProcessExitedParams,
   ProcessIdParams,
+  ProcessLimitsParam,
   ProcessListEntry,
   ProcessReadParams,
   ProcessReadResult,
@@ -39,12 +43,19 @@ export type {
 } from "./process.ts";
 export {
   CODEX_CAPABILITIES,
+  ContainmentInfoSchema,
   EnvironmentInfoSchema,
   ExtensionsSchema,
   InitializeParamsSchema,
   InitializeResultSchema,
 } from "./session.ts";
-export type { EnvironmentInfo, Extensions, InitializeParams, InitializeResult } from "./session.ts";
+export type {
+  ContainmentInfo,
+  EnvironmentInfo,
+  Extensions,
+  InitializeParams,
+  InitializeResult,
+} from "./session.ts";
 export { SandboxParamSchema } from "./sandbox_param.ts";
 export { expectedOneOf, formatSandboxIssues, SandboxSchema } from "./sandbox.ts";
 export type { Entry, Permissions, ReadOnlyAccess, Sandbox, SandboxPolicy } from "./sandbox.ts";

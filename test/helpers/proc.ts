@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 
 /** A process's state letter from `/proc/<pid>/stat`, or null when the pid is gone. */
 export async function processState(pid: number): Promise<string | null> {
@@ -26,4 +26,34 @@ export async function waitUntilDead(pid: number): Promise<void> {
 export async function isAlive(pid: number): Promise<boolean> {
   const state = await processState(pid);
   return state !== null && state !== "Z" && state !== "X";
+}
+
+/** The live processes whose command line contains `text`, as `pid: command line` lines. */
+export async function processesWithArgument(text: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let cmdline: string;
+    try {
+      cmdline = (await readFile(`/proc/${name}/cmdline`, "latin1")).replaceAll("\0", " ").trim();
+    } catch {
+      continue;
+    }
+    if (cmdline.includes(text) && (await isAlive(Number(name)))) found.push(`${name}: ${cmdline}`);
+  }
+  return found;
+}
+
+/**
+ * Waits until no live process has `text` in its command line, for at most `timeoutMs`, and
+ * returns the survivors (empty when all are gone). Polls /proc: a process's end has no event an
+ * unrelated process could wait on.
+ */
+export async function survivorsAfter(text: string, timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await processesWithArgument(text);
+    if (found.length === 0 || Date.now() >= deadline) return found;
+    await new Promise<void>((resolve) => setTimeout(resolve, 20));
+  }
 }
