@@ -250,9 +250,14 @@ export class ManagedProcess {
     clearTimeout(grace);
     const exitCode = status.signal !== null ? 128 + status.signal : (status.code ?? 0);
     // A limit explains an unsuccessful exit; it is looked up before `exited` so that both carry it.
+    // A limit ends the whole tree, as cgroup v2's group OOM kill does: on v1 the kernel kills only
+    // the largest process, so the rest goes here.
     if (exitCode !== 0 && this.#failure === null && this.#container !== null) {
       const failure = await this.#container.limitFailure();
-      if (failure !== null) this.#fail(failure);
+      if (failure !== null) {
+        this.#fail(failure);
+        this.#signalTree(SIGKILL);
+      }
     }
     this.#exitCode = exitCode;
     this.#sandboxDenied = this.sandboxed && this.#exitCode !== 0 &&
