@@ -134,6 +134,9 @@ export class CgroupSession implements SessionContainment {
   async close(): Promise<void> {
     if (this.#created === null) return;
     await this.#created.catch(() => {});
+    // A spare still being made would land in a directory already listed for removal.
+    await this.#spare?.catch(() => {});
+    this.#spare = null;
     try {
       await untilEmpty(this.#dirs.unified, AbortSignal.timeout(REMOVE_WAIT_MS));
       for (const dir of [this.#dirs.unified, this.#dirs.memory, this.#dirs.pids]) {

@@ -49,8 +49,8 @@ async function untilAtLeast(text: string, count: number): Promise<number> {
   }
 }
 
-describe.each(RUNTIMES)("containment on %s", (runtime) => {
-  const server = sharedServer(runtime, ["--session-ttl", "0.5"]);
+describe.each(RUNTIMES)("containment and limits on %s", (runtime) => {
+  const server = sharedServer(runtime, ["--session-ttl", "0.5", "--default-pids", "16"]);
 
   test.concurrent("process/terminate kills a setsid grandchild whose parent has exited", async () => {
     await using dir = await tempDir();
@@ -111,10 +111,6 @@ describe.each(RUNTIMES)("containment on %s", (runtime) => {
     expect(exited).toMatchObject({ exitCode: 137 });
     expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
   });
-});
-
-describe.each(RUNTIMES)("limits of process/start on %s", (runtime) => {
-  const server = sharedServer(runtime, ["--default-pids", "16"]);
 
   test.concurrent("environmentInfo advertises the limits this host enforces", async () => {
     await using client = await server().session();
