@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { randomInt } from "node:crypto";
-import { chown } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { chown, mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { findCgroupPlaces } from "../../src/containment/mod.ts";
 import { cgroupsLeftAfter, cgroupsOfServer } from "../helpers/cgroups.ts";
 import { processesWithArgument, survivorsAfter } from "../helpers/proc.ts";
 import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
@@ -274,6 +276,30 @@ describe.each(RUNTIMES)("the server's own end on %s", (runtime) => {
     await server.exited;
     expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
     expect(await cgroupsLeftAfter(server.child.pid ?? 0, GONE_WITHIN_MS)).toEqual([]);
+  });
+
+  test("a starting server kills and removes what a dead server left before it serves", async () => {
+    // A pid above the kernel's pid_max names a server that cannot be running.
+    const name = `exec-server.999999999.${marker()}`;
+    const places = await findCgroupPlaces();
+    const parents = [places.unified, places.v1.get("memory")].flatMap((place) => place ? [place.dir] : []);
+    const dirs = parents.map((parent) => join(parent, name, "s1", "p1"));
+    for (const dir of dirs) await mkdir(dir, { recursive: true });
+    const seed = marker();
+    const joins = dirs.map((dir) => `echo $$ > ${dir}/cgroup.procs`).join("; ");
+    const orphan = spawn("sh", ["-c", `${joins}; exec sleep 911.${seed}`], {
+      detached: true,
+      stdio: "ignore",
+    });
+    orphan.unref();
+    expect(await untilAtLeast(seed, 1)).toBe(1);
+    await using server = await startServer({ runtime });
+    expect(await survivorsAfter(seed, 0)).toEqual([]);
+    const left = await Promise.all(
+      parents.map((parent) => stat(join(parent, name)).then(() => parent, () => null)),
+    );
+    expect(left.filter((parent) => parent !== null)).toEqual([]);
+    expect(server.url).toStartWith("ws://");
   });
 });
 
