@@ -10,11 +10,12 @@ import { removeTree, untilEmpty, writeControl } from "./cgroup_files.ts";
 import { setUpCgroupHost } from "./cgroup_host.ts";
 import type { CgroupHost } from "./cgroup_host.ts";
 import { findCgroupPlaces } from "./cgroup_mounts.ts";
-import { CgroupSession } from "./cgroup_tree.ts";
-import type { TreeContext } from "./cgroup_tree.ts";
+import type { TreeContext } from "./cgroup_container.ts";
+import { CgroupSession } from "./cgroup_session.ts";
 import type { Containment, ProcessLimits, SessionContainment } from "./containment.ts";
 import { processStartTime } from "./descendants.ts";
 import { findJoinTools } from "./join_command.ts";
+import type { JoinTools } from "./join_command.ts";
 import { defaultLimitsInfo, NO_LIMITS, resolveLimits } from "./limits.ts";
 import { ProcessTreeSession } from "./process_tree.ts";
 import { Watchdog } from "./watchdog.ts";
@@ -41,34 +42,10 @@ export interface ContainmentOptions {
 /** Sets up containment for a server running on `runtime`. */
 export async function startContainment(runtime: Runtime, options: ContainmentOptions): Promise<Containment> {
   const tools = await findJoinTools();
-  const pid = runtime.pid();
-  const startTime = await processStartTime(pid);
-  const setUp = startTime === null
-    ? { problem: "this process's start time is unreadable" }
-    : await setUpCgroupHost(await findCgroupPlaces(), { pid, startTime }, AbortSignal.timeout(SWEEP_WAIT_MS));
-  let host: CgroupHost | null = "problem" in setUp ? null : setUp;
-  let problem = "problem" in setUp ? setUp.problem : null;
-  if (host !== null && host.swept > 0) {
-    options.onInfo("removed cgroups of dead servers", { count: host.swept });
-  }
-  const context: TreeContext | null = host === null ? null : {
-    host,
-    runtime,
-    tools,
-    cpus: cpuCount(),
-    onError: options.onError,
-  };
-  if (context !== null) {
-    const failure = await probe(context);
-    if (failure !== null) {
-      await removeRoots(context.host);
-      problem = failure;
-      host = null;
-    }
-  }
-  const duty: WatchdogDuty = host === null || problem !== null
+  const tree = await setUpTree(runtime, tools, options);
+  const duty: WatchdogDuty = "problem" in tree
     ? { kind: "groups" }
-    : { kind: "cgroup", roots: host.roots };
+    : { kind: "cgroup", roots: tree.context.host.roots };
   let watchdog: Watchdog | null = null;
   try {
     watchdog = await Watchdog.start(runtime, {
@@ -79,36 +56,61 @@ export async function startContainment(runtime: Runtime, options: ContainmentOpt
   } catch (error) {
     options.onError("starting the watchdog failed", error);
   }
-  if (context === null || host === null) {
+  const defaultLimits = defaultLimitsInfo(options.defaults);
+  if ("problem" in tree) {
     const info: ContainmentInfo = {
       backend: "processTree",
       layout: null,
       limits: { memoryBytes: false, pids: false, cpuSeconds: false },
-      defaultLimits: defaultLimitsInfo(options.defaults),
+      defaultLimits,
       usage: { peakMemory: false, cpuTime: false },
       watchdog: watchdog !== null,
+      reason: tree.problem,
     };
-    if (problem !== null) info.reason = problem;
     return new ProcessTreeContainment(info, { runtime, watchdog, defaults: options.defaults });
   }
-  const memory = host.controllers.has("memory");
+  const { host } = tree.context;
   const info: ContainmentInfo = {
     backend: "cgroup",
     layout: host.layout,
-    limits: { memoryBytes: memory, pids: host.controllers.has("pids"), cpuSeconds: true },
-    defaultLimits: defaultLimitsInfo(options.defaults),
-    usage: { peakMemory: memory, cpuTime: true },
+    limits: {
+      memoryBytes: host.controllers.has("memory"),
+      pids: host.controllers.has("pids"),
+      cpuSeconds: true,
+    },
+    defaultLimits,
+    usage: { peakMemory: tree.peakMemory, cpuTime: true },
     watchdog: watchdog !== null,
   };
   if (host.missing.length > 0) info.reason = host.missing.join("; ");
-  return new CgroupContainment(info, { context: { ...context, host }, defaults: options.defaults });
+  return new CgroupContainment(info, { context: tree.context, defaults: options.defaults });
+}
+
+/** The server's cgroup tree, proven by a probe child, or why there is none. */
+async function setUpTree(
+  runtime: Runtime,
+  tools: JoinTools,
+  options: ContainmentOptions,
+): Promise<{ context: TreeContext; peakMemory: boolean } | { problem: string }> {
+  const pid = runtime.pid();
+  const startTime = await processStartTime(pid);
+  if (startTime === null) return { problem: "this process's start time is unreadable" };
+  const signal = AbortSignal.timeout(SWEEP_WAIT_MS);
+  const host = await setUpCgroupHost(await findCgroupPlaces(), { pid, startTime }, signal);
+  if ("problem" in host) return host;
+  if (host.swept > 0) options.onInfo("removed cgroups of dead servers", { count: host.swept });
+  const context: TreeContext = { host, runtime, tools, cpus: cpuCount(), onError: options.onError };
+  const proof = await probe(context);
+  if ("problem" in proof) await removeRoots(host);
+  return "problem" in proof ? proof : { context, peakMemory: proof.peakMemory };
 }
 
 /**
  * Runs a child through the join command and checks that it entered its cgroups (the command
  * exits 126 when a join fails): creating a cgroup is not enough where moving into it is refused.
+ * Also finds out whether the kernel records peak memory (`memory.peak` came with Linux 5.19).
  */
-async function probe(context: TreeContext): Promise<string | null> {
+async function probe(context: TreeContext): Promise<{ peakMemory: boolean } | { problem: string }> {
   const session = new CgroupSession(context, "probe", () => NO_LIMITS);
   try {
     const container = await session.create(NO_LIMITS);
@@ -126,11 +128,18 @@ async function probe(context: TreeContext): Promise<string | null> {
       child.exited,
       child.stdout.cancel(),
     ]);
+    const usage = await container.usage();
     await container.release();
-    if (status.code === 0) return null;
-    return `a child could not enter its cgroup: ${stderr.trim() || `exit ${JSON.stringify(status)}`}`;
+    if (status.code === 0) return { peakMemory: usage.peakMemoryBytes !== null };
+    return {
+      problem: `a child could not enter its cgroup: ${stderr.trim() || `exit ${JSON.stringify(status)}`}`,
+    };
   } catch (error) {
-    return `a child could not enter its cgroup: ${error instanceof Error ? error.message : String(error)}`;
+    return {
+      problem: `a child could not enter its cgroup: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+    };
   } finally {
     session.killAll();
     await session.close();

@@ -1,32 +1,17 @@
 /**
- * Containers as cgroups: `<root>/s<N>/p<M>` per process (and the same names under each v1 root
- * on a hybrid host). A session is a subtree, so killing it reaches the descendants of processes
- * that have already closed.
+ * One process's cgroups: the unified directory it is killed and measured by, and on a hybrid host
+ * the v1 memory and pids directories that carry its limits.
  */
-import { mkdir } from "node:fs/promises";
-import type { ProcessLimitsParam } from "../protocol/mod.ts";
 import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
 import { errnoOf } from "../fs/mod.ts";
 import type { CgroupHost } from "./cgroup_host.ts";
-import {
-  isPopulated,
-  readKeyed,
-  readNumber,
-  readProcs,
-  removeDir,
-  removeTree,
-  untilEmpty,
-  writeControl,
-} from "./cgroup_files.ts";
-import type { Container, ProcessLimits, ProcessUsage, SessionContainment } from "./containment.ts";
+import { isPopulated, readKeyed, readNumber, readProcs, removeDir, writeControl } from "./cgroup_files.ts";
+import type { Container, ProcessLimits, ProcessUsage } from "./containment.ts";
 import { CpuBudget } from "./cpu_budget.ts";
 import { joinCommand } from "./join_command.ts";
 import type { JoinTools } from "./join_command.ts";
 
 const SIGKILL = 9;
-
-/** How long removing a killed session waits for its processes to go. */
-const REMOVE_WAIT_MS = 5_000;
 
 /** What every container of the server shares. */
 export interface TreeContext {
@@ -40,7 +25,7 @@ export interface TreeContext {
 }
 
 /** The directories of one cgroup (a session or a process) in each hierarchy. */
-interface Dirs {
+export interface Dirs {
   /** The unified directory: membership, kill, CPU time, and the v2 controllers. */
   readonly unified: string;
   /** The v1 memory directory, when memory comes from v1. */
@@ -49,124 +34,15 @@ interface Dirs {
   readonly pids: string | null;
 }
 
-/** The cgroups of one session. */
-export class CgroupSession implements SessionContainment {
-  readonly #context: TreeContext;
-  readonly #dirs: Dirs;
-  readonly #resolve: (request: ProcessLimitsParam | null | undefined) => ProcessLimits;
-  #created: Promise<void> | null = null;
-  /** A process cgroup made ahead of the next start, so that a start waits for no mkdir. */
-  #spare: Promise<Dirs> | null = null;
-  #next = 0;
-
-  /** `resolve` applies the server's defaults and refuses what the host cannot enforce. */
-  constructor(
-    context: TreeContext,
-    name: string,
-    resolve: (request: ProcessLimitsParam | null | undefined) => ProcessLimits,
-  ) {
-    this.#context = context;
-    this.#resolve = resolve;
-    const host = context.host;
-    const v1 = (controller: "memory" | "pids"): string | null => {
-      const place = host.controllers.get(controller);
-      return place?.version === 1 ? `${place.root}/${name}` : null;
-    };
-    this.#dirs = { unified: `${host.root}/${name}`, memory: v1("memory"), pids: v1("pids") };
-  }
-
-  resolveLimits(request: ProcessLimitsParam | null | undefined): ProcessLimits {
-    return this.#resolve(request);
-  }
-
-  async create(limits: ProcessLimits): Promise<Container> {
-    this.#created ??= this.#createSelf();
-    await this.#created;
-    const spare = this.#spare;
-    this.#spare = this.#make();
-    // A failed prefetch surfaces when it is taken; until then nothing waits on it.
-    this.#spare.catch(() => {});
-    let dirs = await (spare ?? this.#make()).catch(() => this.#make());
-    try {
-      const pidsRoot = this.#dirs.pids;
-      if (pidsRoot !== null && limits.pids !== null) {
-        // A v1 pids cgroup costs a directory per process; it exists only to carry a limit.
-        const pids = `${pidsRoot}/${dirs.unified.slice(dirs.unified.lastIndexOf("/") + 1)}`;
-        await mkdir(pids);
-        dirs = { ...dirs, pids };
-      }
-      await applyLimits(this.#context.host, dirs, limits);
-    } catch (error) {
-      await removeDirs(dirs).catch(() => {});
-      throw error;
-    }
-    return new CgroupContainer(this.#context, dirs, limits);
-  }
-
-  /** Makes the next process cgroup (without a v1 pids directory). */
-  async #make(): Promise<Dirs> {
-    const name = `p${++this.#next}`;
-    const own = this.#dirs;
-    const dirs: Dirs = {
-      unified: `${own.unified}/${name}`,
-      memory: own.memory === null ? null : `${own.memory}/${name}`,
-      pids: null,
-    };
-    await mkdir(dirs.unified);
-    if (dirs.memory !== null) {
-      try {
-        await mkdir(dirs.memory);
-      } catch (error) {
-        await removeDir(dirs.unified).catch(() => {});
-        throw error;
-      }
-    }
-    return dirs;
-  }
-
-  killAll(): void {
-    if (this.#created === null) return;
-    writeControl(`${this.#dirs.unified}/cgroup.kill`, "1").catch((error: unknown) => {
-      if (errnoOf(error) !== "ENOENT") this.#context.onError("killing a session's cgroup failed", error);
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.#created === null) return;
-    await this.#created.catch(() => {});
-    // A spare still being made would land in a directory already listed for removal.
-    await this.#spare?.catch(() => {});
-    this.#spare = null;
-    try {
-      await untilEmpty(this.#dirs.unified, AbortSignal.timeout(REMOVE_WAIT_MS));
-      for (const dir of [this.#dirs.unified, this.#dirs.memory, this.#dirs.pids]) {
-        if (dir !== null) await removeTree(dir);
-      }
-    } catch (error) {
-      this.#context.onError("removing a session's cgroups failed", error);
-    }
-  }
-
-  async #createSelf(): Promise<void> {
-    const { unified, memory, pids } = this.#dirs;
-    await mkdir(unified);
-    const v2 = [...this.#context.host.controllers].filter(([, place]) => place.version === 2);
-    if (v2.length > 0) {
-      await writeControl(`${unified}/cgroup.subtree_control`, v2.map(([name]) => `+${name}`).join(" "));
-    }
-    for (const dir of [memory, pids]) if (dir !== null) await mkdir(dir);
-  }
-}
-
 /** Removes a process's cgroups (each must be empty). */
-async function removeDirs(dirs: Dirs): Promise<void> {
+export async function removeDirs(dirs: Dirs): Promise<void> {
   for (const dir of [dirs.unified, dirs.memory, dirs.pids]) {
     if (dir !== null) await removeDir(dir);
   }
 }
 
 /** Writes the limits into the new cgroups. */
-async function applyLimits(host: CgroupHost, dirs: Dirs, limits: ProcessLimits): Promise<void> {
+export async function applyLimits(host: CgroupHost, dirs: Dirs, limits: ProcessLimits): Promise<void> {
   if (limits.memoryBytes !== null) {
     const bytes = String(limits.memoryBytes);
     if (dirs.memory === null) {
@@ -197,7 +73,7 @@ async function writeOptional(path: string, value: string): Promise<void> {
 }
 
 /** One process's cgroups. */
-class CgroupContainer implements Container {
+export class CgroupContainer implements Container {
   readonly #context: TreeContext;
   readonly #dirs: Dirs;
   readonly #limits: ProcessLimits;
