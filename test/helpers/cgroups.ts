@@ -1,5 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { findCgroupPlaces } from "../../src/containment/mod.ts";
+import { pollUntil } from "./proc.ts";
 
 /**
  * The cgroups a server with this pid still owns, in every hierarchy: a server's children share
@@ -27,11 +28,6 @@ export async function cgroupsOfServer(pid: number): Promise<string[]> {
  * Waits until the server's cgroups are gone, for at most `timeoutMs` (its watchdog removes them
  * after a SIGKILL), and returns what is left.
  */
-export async function cgroupsLeftAfter(pid: number, timeoutMs: number): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const left = await cgroupsOfServer(pid);
-    if (left.length === 0 || Date.now() >= deadline) return left;
-    await new Promise<void>((resolve) => setTimeout(resolve, 20));
-  }
+export function cgroupsLeftAfter(pid: number, timeoutMs: number): Promise<string[]> {
+  return pollUntil(() => cgroupsOfServer(pid), (left) => left.length === 0, timeoutMs);
 }

@@ -45,15 +45,27 @@ export async function processesWithArgument(text: string): Promise<string[]> {
 }
 
 /**
- * Waits until no live process has `text` in its command line, for at most `timeoutMs`, and
- * returns the survivors (empty when all are gone). Polls /proc: a process's end has no event an
- * unrelated process could wait on.
+ * Reads `look` until `done` holds or `timeoutMs` has passed, and returns the last reading. For
+ * facts only /proc or /sys show (a process's end, a cgroup's removal), which no event announces
+ * to an unrelated process.
  */
-export async function survivorsAfter(text: string, timeoutMs: number): Promise<string[]> {
+export async function pollUntil<T>(
+  look: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = await processesWithArgument(text);
-    if (found.length === 0 || Date.now() >= deadline) return found;
+    const value = await look();
+    if (done(value) || Date.now() >= deadline) return value;
     await new Promise<void>((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * Waits until no live process has `text` in its command line, for at most `timeoutMs`, and
+ * returns the survivors (empty when all are gone).
+ */
+export function survivorsAfter(text: string, timeoutMs: number): Promise<string[]> {
+  return pollUntil(() => processesWithArgument(text), (found) => found.length === 0, timeoutMs);
 }
