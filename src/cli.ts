@@ -22,10 +22,14 @@ export async function runCli(runtime: Runtime, args: readonly string[]): Promise
     case "serve":
       break;
   }
-  const services = await createServices(runtime, command.options);
   let server;
   try {
-    server = await startExecServer(runtime, command.options, services);
+    const services = await createServices(runtime, command.options);
+    // A refused start removes the cgroups containment has already made.
+    server = await startExecServer(runtime, command.options, services).catch(async (error: unknown) => {
+      await services.close();
+      throw error;
+    });
   } catch (error) {
     return await usageExit(runtime, error);
   }

@@ -15,11 +15,19 @@ import {
 } from "./sandbox/mod.ts";
 import type { HostFeatures, LaunchContext, SandboxContext, SandboxResolution } from "./sandbox/mod.ts";
 import type { SandboxPlanner } from "./process/mod.ts";
-import { createLogger } from "./server/mod.ts";
-import type { ServerOptions, ServerServices } from "./server/mod.ts";
+import { startContainment } from "./containment/mod.ts";
+import type { Containment } from "./containment/mod.ts";
+import { createLogger, UsageError } from "./server/mod.ts";
+import type { Logger, ServerOptions, ServerServices } from "./server/mod.ts";
 
-/** Composes the sandbox planner and the fs service for the server. */
+/**
+ * Composes containment, the sandbox planner and the fs service for the server. Containment comes
+ * first: it removes what a dead predecessor left before anything is served, and takes its place
+ * in the cgroup tree before the server starts any child.
+ */
 export async function createServices(runtime: Runtime, options: ServerOptions): Promise<ServerServices> {
+  const log = createLogger((line) => void runtime.writeStderr(line), options.quiet);
+  const containment = await openContainment(runtime, options, log);
   const serverEnv = runtime.env();
   const stateDir = await createStateDir(serverEnv);
   const launchEnv = runtime.imageEnv(stateDir);
@@ -31,7 +39,6 @@ export async function createServices(runtime: Runtime, options: ServerOptions): 
     }),
     prepareProgramImages(runtime, stateDir),
   ]);
-  const log = createLogger((line) => void runtime.writeStderr(line), options.quiet);
   const tokenFile = options.auth?.tokenFile;
   const protection = {
     ownFiles: images.ownFiles,
@@ -61,15 +68,40 @@ export async function createServices(runtime: Runtime, options: ServerOptions): 
   return {
     planner: processPlanner({ features, serverEnv, protection, launchContext }),
     sandboxInfo: sandboxExtensionInfo(features),
+    containment,
     fsMethods,
     openFsConnection: (sessionId) => fs.openConnection(sessionId),
     closeSession: (sessionId) => fs.closeSession(sessionId),
     close: async () => {
       await fs.close();
+      await containment.close();
       await rm(stateDir, { recursive: true, force: true });
     },
   };
 }
+
+/** Starts containment; a default limit this host cannot enforce is a usage error, never ignored. */
+async function openContainment(runtime: Runtime, options: ServerOptions, log: Logger): Promise<Containment> {
+  const containment = await startContainment(runtime, {
+    defaults: options.defaultLimits,
+    onError: (message, error) => log.error(message, error),
+    onInfo: (message, fields) => log.info(message, fields),
+  });
+  const { info } = containment;
+  for (const [name, flag] of LIMIT_FLAGS) {
+    if (options.defaultLimits[name] !== null && !info.limits[name]) {
+      await containment.close();
+      throw new UsageError(`${flag}: this host cannot enforce it (${info.reason ?? "no cgroup controller"})`);
+    }
+  }
+  return containment;
+}
+
+const LIMIT_FLAGS = [
+  ["memoryBytes", "--default-memory-bytes"],
+  ["pids", "--default-pids"],
+  ["cpuSeconds", "--default-cpu-seconds"],
+] as const;
 
 /** Resolves a process's sandbox (§8) into a launcher wrapper, or null to run it directly. */
 function processPlanner(deps: {

@@ -1,8 +1,8 @@
 import { encodeBase64 } from "../protocol/mod.ts";
 import type { ProcessListEntry, ProcessReadResult, StreamName, WriteStatus } from "../protocol/mod.ts";
 import type { ExitStatus, PipeChild, PtyChild, Runtime, TerminalSize } from "../runtime/mod.ts";
+import type { Container } from "../containment/mod.ts";
 import { DenialScanner } from "./denial_scanner.ts";
-import { findDescendants, signalProcesses } from "./descendants.ts";
 import { type LogChunk, MAX_CHUNK_BYTES, OutputLog } from "./output_log.ts";
 import { StdinQueue } from "./stdin_queue.ts";
 import { WriteIdMemory } from "./write_id_memory.ts";
@@ -39,12 +39,18 @@ export interface ProcessInit {
   readonly killGraceMs: number;
 }
 
+/** How a spawned child is watched: its timeout and its container. */
+export interface AttachOptions {
+  readonly timeoutMs: number | null;
+  readonly container: Container;
+}
+
 /** The states of PROTOCOL.md §5.3. */
 export type ProcessState = "starting" | "running" | "exited" | "closed";
 
 /**
  * One process of a session: its child, its output log, its stdin queue and its state machine.
- * Every signal addresses the child's process group.
+ * Signals address the child's process group; kills and timeouts address its whole container.
  */
 export class ManagedProcess {
   readonly id: string;
@@ -66,6 +72,7 @@ export class ManagedProcess {
   readonly #killGraceMs: number;
   #pty: PtyChild | null = null;
   #stdin: StdinQueue | null = null;
+  #container: Container | null = null;
   #started = Promise.withResolvers<boolean>();
   /** Operations that arrived while starting, run in arrival order when the start ends (§5.3). */
   #startQueue: Array<() => void> | null = [];
@@ -143,21 +150,21 @@ export class ManagedProcess {
   }
 
   /** Takes over a spawned pipe child. */
-  attachPipes(child: PipeChild, timeoutMs: number | null): void {
+  attachPipes(child: PipeChild, options: AttachOptions): void {
     this.#pid = child.pid;
     this.#stdin = child.stdin ? new StdinQueue(child.stdin) : null;
-    this.#becomeRunning(timeoutMs);
+    this.#becomeRunning(options);
     const stdout = this.#pump(child.stdout, "stdout");
     const stderr = this.#pump(child.stderr, "stderr");
     void this.#finish(child.exited, Promise.all([stdout, stderr]));
   }
 
   /** Takes over a spawned terminal child. */
-  attachPty(child: PtyChild, timeoutMs: number | null): void {
+  attachPty(child: PtyChild, options: AttachOptions): void {
     this.#pid = child.pid;
     this.#pty = child;
     this.#stdin = new StdinQueue({ write: (data) => child.write(data), close: () => Promise.resolve() });
-    this.#becomeRunning(timeoutMs);
+    this.#becomeRunning(options);
     const output = this.#pump(child.output, "pty");
     const exited = child.exited.then((status) => {
       // The kernel hangs up a controlling terminal's session when its leader exits; do the same
@@ -168,8 +175,11 @@ export class ManagedProcess {
     void this.#finish(exited, output.finally(() => child.close()));
   }
 
-  #becomeRunning(timeoutMs: number | null): void {
+  #becomeRunning(options: AttachOptions): void {
     this.#state = "running";
+    this.#container = options.container;
+    if (this.#pid !== null) options.container.started(this.#pid, (failure) => this.#fail(failure));
+    const timeoutMs = options.timeoutMs;
     if (timeoutMs !== null) this.#timeout = setTimeout(() => this.#onTimeout(), timeoutMs);
     this.#started.resolve(true);
     this.#flushStartQueue();
@@ -201,13 +211,17 @@ export class ManagedProcess {
         this.#append(name, bytes);
       }
     } catch (error) {
-      if (this.#failure === null) {
-        this.#failure = `output read failed: ${error instanceof Error ? error.message : String(error)}`;
-        this.log.touch();
-      }
+      this.#fail(`output read failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       reader.releaseLock();
     }
+  }
+
+  /** Records the first failure and wakes long polls (§5.6 wake condition 4). */
+  #fail(failure: string): void {
+    if (this.#failure !== null) return;
+    this.#failure = failure;
+    this.log.touch();
   }
 
   #append(stream: StreamName, bytes: Uint8Array): void {
@@ -234,7 +248,18 @@ export class ManagedProcess {
       }),
     ]);
     clearTimeout(grace);
-    this.#exitCode = status.signal !== null ? 128 + status.signal : (status.code ?? 0);
+    const exitCode = status.signal !== null ? 128 + status.signal : (status.code ?? 0);
+    // A limit explains an unsuccessful exit; it is looked up before `exited` so that both carry it.
+    // A limit ends the whole tree, as cgroup v2's group OOM kill does: on v1 the kernel kills only
+    // the largest process, so the rest goes here.
+    if (exitCode !== 0 && this.#failure === null && this.#container !== null) {
+      const failure = await this.#container.limitFailure();
+      if (failure !== null) {
+        this.#fail(failure);
+        this.#signalTree(SIGKILL);
+      }
+    }
+    this.#exitCode = exitCode;
     this.#sandboxDenied = this.sandboxed && this.#exitCode !== 0 &&
       (this.#exitCode === 159 || (this.#scanner?.found ?? false));
     this.#state = "exited";
@@ -245,6 +270,7 @@ export class ManagedProcess {
     this.#state = "closed";
     this.#events.closed(this, this.log.appendClosed());
     if (this.log.totalBytes >= RELEASE_AFTER_BYTES) this.#runtime.releaseMemory();
+    this.#container?.closed();
     this.#closed.resolve();
   }
 
@@ -265,6 +291,14 @@ export class ManagedProcess {
       return status.then((result) => result === "accepted" ? "accepted" : "stdinClosed");
     }
     return this.#stdin.close();
+  }
+
+  /**
+   * The process leaves its session (retention is over): its container goes too. It stays until
+   * here so that `process/list` reads the figures of a closed process from it.
+   */
+  async release(): Promise<void> {
+    await this.#container?.release();
   }
 
   /** Sends a signal to the process group unless the process is closed. */
@@ -313,8 +347,16 @@ export class ManagedProcess {
     return this.#sandboxDenied;
   }
 
+  /** Why the process failed (an output read, or a limit that ended it), or null. */
+  get failure(): string | null {
+    return this.#failure;
+  }
+
   /** The `process/list` row. */
-  listEntry(): ProcessListEntry {
+  async listEntry(): Promise<ProcessListEntry> {
+    const usage = this.#container === null
+      ? { peakMemoryBytes: null, cpuSeconds: null }
+      : await this.#container.usage();
     return {
       processId: this.id,
       argv0: this.argv0,
@@ -324,6 +366,8 @@ export class ManagedProcess {
       exitCode: this.#exitCode,
       startedAtMs: this.startedAtMs,
       outputBytes: this.log.totalBytes,
+      peakMemoryBytes: usage.peakMemoryBytes,
+      cpuSeconds: usage.cpuSeconds,
     };
   }
 
@@ -340,20 +384,9 @@ export class ManagedProcess {
     }, this.#killGraceMs);
   }
 
-  /**
-   * Signals the group and the tracked descendants that left it (§11.9). The process table is read
-   * before the group dies, while the parent links of setsid-ed children still lead here.
-   */
+  /** Signals the whole container: the group and the descendants that left it (§11.9). */
   #signalTree(signal: number): void {
-    const pid = this.#pid;
-    if (pid === null) return;
-    const kill = (target: number, number: number): void => this.#runtime.kill(target, number);
-    void findDescendants(pid)
-      .then((descendants) => {
-        this.#signalGroup(signal);
-        return signalProcesses(descendants, signal, kill);
-      })
-      .catch(() => this.#signalGroup(signal));
+    this.#container?.signalAll(signal);
   }
 
   #signalGroup(signal: number): void {

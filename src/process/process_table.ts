@@ -12,6 +12,8 @@ import type {
 } from "../protocol/mod.ts";
 import { buildChildEnv } from "../env_policy/mod.ts";
 import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
+import { ProcessTreeSession } from "../containment/mod.ts";
+import type { Container, ProcessLimits, SessionContainment } from "../containment/mod.ts";
 import type { LogChunk } from "./output_log.ts";
 import { ManagedProcess } from "./managed_process.ts";
 import type { ProcessEvents } from "./managed_process.ts";
@@ -87,8 +89,15 @@ export class ProcessTable {
   readonly #processes = new Map<string, ManagedProcess>();
   readonly #retention = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #events: ProcessEvents;
+  readonly #containment: SessionContainment;
   #running = 0;
+  /** Set by `terminateAll`: a start still spawning then is killed as soon as it runs. */
+  #terminated = false;
 
+  /**
+   * `containment` holds the session's processes; without one, each process is its group plus
+   * the /proc walk, and limits are refused.
+   */
   constructor(
     runtime: Runtime,
     deps: {
@@ -96,9 +105,11 @@ export class ProcessTable {
       planner: SandboxPlanner;
       sink: ProcessSink;
       serverEnv: Readonly<Record<string, string>>;
+      containment?: SessionContainment;
     },
   ) {
     this.#runtime = runtime;
+    this.#containment = deps.containment ?? new ProcessTreeSession(runtime, null);
     this.#options = deps.options;
     this.#planner = deps.planner;
     this.#sink = deps.sink;
@@ -123,6 +134,7 @@ export class ProcessTable {
    */
   start(params: ProcessStartParams): Promise<ProcessStartResult> {
     const cwd = validateStart(params);
+    const limits = this.#containment.resolveLimits(params.limits);
     const id = params.processId;
     if (this.#processes.has(id)) {
       throw invalidRequest("ProcessExists", `process ${id} already exists`);
@@ -153,7 +165,7 @@ export class ProcessTable {
     this.#processes.set(id, process);
     this.#running++;
     counter.count++;
-    return this.#spawn(process, params, cwd).catch((error: unknown) => {
+    return this.#spawn(process, params, { cwd, limits }).catch((error: unknown) => {
       this.#processes.delete(id);
       this.#onExit();
       process.failStart();
@@ -164,7 +176,7 @@ export class ProcessTable {
   async #spawn(
     process: ManagedProcess,
     params: ProcessStartParams,
-    cwd: string,
+    { cwd, limits }: { cwd: string; limits: ProcessLimits },
   ): Promise<ProcessStartResult> {
     const wrap = await this.#planner.plan(params.sandbox ?? null, {
       cwd,
@@ -187,13 +199,19 @@ export class ProcessTable {
       stdin,
     };
     const timeoutMs = params.timeoutMs ?? null;
+    const container = await this.#containment.create(limits);
+    // Without arg0, the program is what looking up argv[0] found, so a shell finds it again.
+    const wrapped = container.wrap(plan, params.arg0 == null);
     try {
       if (params.tty) {
-        process.attachPty(await this.#runtime.spawnPty(plan, params.size ?? DEFAULT_PTY_SIZE), timeoutMs);
+        const child = await this.#runtime.spawnPty(wrapped, params.size ?? DEFAULT_PTY_SIZE);
+        process.attachPty(child, { timeoutMs, container });
       } else {
-        process.attachPipes(await this.#runtime.spawn(plan), timeoutMs);
+        process.attachPipes(await this.#runtime.spawn(wrapped), { timeoutMs, container });
       }
+      if (this.#terminated) process.terminate();
     } catch (error) {
+      await releaseQuietly(container);
       if (error instanceof RpcError) throw error;
       throw programError(argv0, errnoCode(error) ?? "ENOENT", error);
     }
@@ -292,15 +310,22 @@ export class ProcessTable {
   }
 
   /** `process/list` rows, oldest first (§11.8). */
-  list(): ProcessListEntry[] {
-    return [...this.#processes.values()].map((process) => process.listEntry());
+  list(): Promise<ProcessListEntry[]> {
+    return Promise.all([...this.#processes.values()].map((process) => process.listEntry()));
   }
 
-  /** Kills every process group of this table (session expiry, shutdown). */
+  /**
+   * Kills every process of this table with everything it started, including what outlived
+   * processes that already closed (session expiry, shutdown); once all have closed, their
+   * containers are removed.
+   */
   terminateAll(): void {
+    this.#terminated = true;
+    this.#containment.killAll();
     for (const process of this.#processes.values()) process.terminate();
     for (const timer of this.#retention.values()) clearTimeout(timer);
     this.#retention.clear();
+    void this.drained().then(() => this.#containment.close());
   }
 
   /** Resolves when every process has closed (after `terminateAll`). */
@@ -362,8 +387,18 @@ export class ProcessTable {
     const timer = setTimeout(() => {
       this.#retention.delete(process.id);
       if (this.#processes.get(process.id) === process) this.#processes.delete(process.id);
+      void process.release();
     }, this.#options.processRetentionMs);
     this.#retention.set(process.id, timer);
+  }
+}
+
+/** Removes the container of a start that failed; its failure is the start's error. */
+async function releaseQuietly(container: Container): Promise<void> {
+  try {
+    await container.release();
+  } catch {
+    // The start's own error is the one to report.
   }
 }
 

@@ -39,6 +39,7 @@ export {
 export type { ProcessClosedParams, ProcessExitedParams, ProcessOutputParams } from "./notifications.ts";
 export {
   ProcessIdParamsSchema,
+  ProcessLimitsSchema,
   ProcessListEntrySchema,
   ProcessListParamsSchema,
   ProcessReadParamsSchema,
@@ -56,6 +57,7 @@ export {
 } from "./process.ts";
 export type {
   ProcessIdParams,
+  ProcessLimitsParam,
   ProcessListEntry,
   ProcessReadParams,
   ProcessReadResult,
@@ -70,12 +72,19 @@ export type {
 } from "./process.ts";
 export {
   CODEX_CAPABILITIES,
+  ContainmentInfoSchema,
   EnvironmentInfoSchema,
   ExtensionsSchema,
   InitializeParamsSchema,
   InitializeResultSchema,
 } from "./session.ts";
-export type { EnvironmentInfo, Extensions, InitializeParams, InitializeResult } from "./session.ts";
+export type {
+  ContainmentInfo,
+  EnvironmentInfo,
+  Extensions,
+  InitializeParams,
+  InitializeResult,
+} from "./session.ts";
 export { SandboxParamSchema } from "./sandbox_param.ts";
 export { expectedOneOf, formatSandboxIssues, SandboxSchema } from "./sandbox.ts";
 export type { Entry, Permissions, ReadOnlyAccess, Sandbox, SandboxPolicy } from "./sandbox.ts";

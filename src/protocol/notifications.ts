@@ -26,6 +26,8 @@ export const ProcessExitedParamsSchema = z.object({
   sandboxDenied: z.boolean(),
   /** Present when `timeoutMs` ended the process (ext §11.4). */
   timedOut: z.literal(true).optional(),
+  /** Present when a limit of `process/start.limits` ended it: the same text as `process/read.failure`. */
+  failure: z.string().optional(),
 });
 /** See `ProcessExitedParamsSchema`. */
 export type ProcessExitedParams = z.infer<typeof ProcessExitedParamsSchema>;

@@ -13,6 +13,21 @@ export type StreamName = z.infer<typeof StreamNameSchema>;
 /** Terminal size, ext §11.2. */
 export const TerminalSizeSchema = z.object({ cols: dimension, rows: dimension });
 
+/**
+ * Resource limits of one process together with everything it starts (ext, docs/spec_deltas.md).
+ * An absent or null member takes the server's default for it (`--default-memory-bytes` …).
+ */
+export const ProcessLimitsSchema = z.object({
+  /** Memory the process tree may use (anonymous memory and page cache charged to it), in bytes. */
+  memoryBytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).nullish(),
+  /** Processes and threads that may exist in the tree at once; forks past it fail with EAGAIN. */
+  pids: z.number().int().min(1).max(4_194_304).nullish(),
+  /** CPU time the tree may consume in total, in seconds (fractions allowed). */
+  cpuSeconds: z.number().min(0.01).max(31_536_000).nullish(),
+});
+/** See `ProcessLimitsSchema`. */
+export type ProcessLimitsParam = z.infer<typeof ProcessLimitsSchema>;
+
 /** `process/start` params (PROTOCOL.md §5.1). */
 export const ProcessStartParamsSchema = z.object({
   /** ≤ 1024 bytes UTF-8, unique in the session. */
@@ -47,6 +62,8 @@ export const ProcessStartParamsSchema = z.object({
   size: TerminalSizeSchema.nullish(),
   /** Kill after this many ms (ext §11.4). */
   timeoutMs: z.number().int().min(1).max(2147483647).nullish(),
+  /** Resource limits of the process and its descendants (ext). */
+  limits: ProcessLimitsSchema.nullish(),
 });
 /** See `ProcessStartParamsSchema`. */
 export type ProcessStartParams = z.infer<typeof ProcessStartParamsSchema>;
@@ -149,6 +166,10 @@ export const ProcessListEntrySchema = z.object({
   exitCode: z.number().int().nullable(),
   startedAtMs: int,
   outputBytes: int,
+  /** Highest memory use of the process tree so far, in bytes; null where the host does not measure it. */
+  peakMemoryBytes: int.nullable(),
+  /** CPU time the process tree has used so far, in seconds; null where the host does not measure it. */
+  cpuSeconds: z.number().nonnegative().nullable(),
 });
 /** See `ProcessListEntrySchema`. */
 export type ProcessListEntry = z.infer<typeof ProcessListEntrySchema>;

@@ -31,6 +31,34 @@ export const CODEX_CAPABILITIES = {
 
 const int = z.number().int().nonnegative();
 
+/** `environmentInfo.extensions.containment`. */
+export const ContainmentInfoSchema = z.object({
+  /**
+   * `cgroup`: each process and its descendants live in a cgroup of their own, which setsid, double
+   * forks and reparenting cannot leave, and are killed as a whole. `processTree`: the process group
+   * plus a walk of /proc for descendants that left it (§11.9).
+   */
+  backend: z.enum(["cgroup", "processTree"]),
+  /** Which cgroup layout serves: `unified` (cgroup v2 only) or `hybrid` (v2 for the tree, v1 controllers). */
+  layout: z.enum(["unified", "hybrid"]).nullable(),
+  /** Which members of `process/start.limits` this host enforces; the others are refused with -32602. */
+  limits: z.object({ memoryBytes: z.boolean(), pids: z.boolean(), cpuSeconds: z.boolean() }),
+  /** The limits every process gets unless its request sets the member. */
+  defaultLimits: z.object({
+    memoryBytes: int.optional(),
+    pids: int.optional(),
+    cpuSeconds: z.number().positive().optional(),
+  }),
+  /** Whether `process/list` reports `peakMemoryBytes` and `cpuSeconds`. */
+  usage: z.object({ peakMemory: z.boolean(), cpuTime: z.boolean() }),
+  /** Whether a watchdog kills what the server started when the server dies, SIGKILL included. */
+  watchdog: z.boolean(),
+  /** Why something above is unavailable. */
+  reason: z.string().optional(),
+});
+/** See `ContainmentInfoSchema`. */
+export type ContainmentInfo = z.infer<typeof ContainmentInfoSchema>;
+
 /** `environmentInfo.extensions` (§11.1). */
 export const ExtensionsSchema = z.object({
   server: z.literal("exec-server"),
@@ -39,7 +67,7 @@ export const ExtensionsSchema = z.object({
   methods: z.array(z.string()),
   signals: z.array(z.string()),
   numericSignals: z.boolean(),
-  processStart: z.object({ size: z.boolean(), timeoutMs: z.boolean() }),
+  processStart: z.object({ size: z.boolean(), timeoutMs: z.boolean(), limits: z.boolean() }),
   readDroppedBytes: z.boolean(),
   limits: z.object({
     retainedOutputBytes: int,
@@ -65,6 +93,8 @@ export const ExtensionsSchema = z.object({
     privilege: z.enum(["root", "userNamespace"]),
     reason: z.string().optional(),
   }),
+  /** How the processes of a session are held together, limited and measured (docs/spec_deltas.md). */
+  containment: ContainmentInfoSchema,
 });
 /** See `ExtensionsSchema`. */
 export type Extensions = z.infer<typeof ExtensionsSchema>;

@@ -9,7 +9,8 @@ import type { ChildProcess } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { findExecutable, perlExecArgs } from "./pty_launch.ts";
+import { perlExecArgs } from "./perl_exec.ts";
+import { findExecutable } from "./pty_launch.ts";
 import { spawnDenoPty } from "./deno_pty.ts";
 import type {
   ExitStatus,

@@ -22,4 +22,5 @@ export type {
   WsHandlers,
 } from "./runtime.ts";
 export { libcArch, openLibc } from "./libc.ts";
+export { perlExecArgs } from "./perl_exec.ts";
 export type { Libc, LibcArch } from "./libc.ts";

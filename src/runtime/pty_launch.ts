@@ -4,6 +4,7 @@
  * terminal, and execs the program. Runtime-neutral: the adapters spawn it their own way.
  */
 import { statSync } from "node:fs";
+import { perlExecArgs } from "./perl_exec.ts";
 import type { SpawnPlan } from "./runtime.ts";
 
 /** The absolute path of the first executable candidate, or null (once, at start-up). */
@@ -27,22 +28,6 @@ export function findExecutable(candidates: readonly string[]): string | null {
  */
 const LAUNCH_SCRIPT = 'exec 0<>"$1" 1>&0 2>&0 || exit 126; ' +
   'if [ "$2" = 1 ]; then PWD=$3; else unset PWD; fi; shift 3; exec "$@"';
-
-/**
- * Execs `$ARGV[0]` with argv[0] `$ARGV[1]`, the environment given as `$ARGV[2]` NAME=VALUE pairs
- * and the remaining arguments. perl itself starts with an empty environment, so no `PERL5*`
- * variable of the child's can change what it does; `exec {PROGRAM} LIST` never uses a shell.
- */
-const PERL_EXEC = "my ($program, $argv0, $count) = splice(@ARGV, 0, 3); %ENV = (); " +
-  "for (1 .. $count) { my $pair = shift @ARGV; my $at = index($pair, '='); " +
-  "$ENV{substr($pair, 0, $at)} = substr($pair, $at + 1); } " +
-  "exec { $program } $argv0, @ARGV; exit 127;";
-
-/** The perl command line that execs `plan.program` with `plan.argv0` and exactly `plan.env`. */
-export function perlExecArgs(perl: string, plan: SpawnPlan): string[] {
-  const pairs = Object.entries(plan.env).map(([name, value]) => `${name}=${value}`);
-  return [perl, "-e", PERL_EXEC, plan.program, plan.argv0, String(pairs.length), ...pairs, ...plan.args];
-}
 
 /** The helper programs a terminal launch may use, where the host has them. */
 export interface PtyTools {

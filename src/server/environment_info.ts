@@ -11,7 +11,7 @@ import type { ServerOptions } from "./options.ts";
 export async function buildEnvironmentInfo(
   runtime: Runtime,
   options: ServerOptions,
-  sandbox: Extensions["sandbox"],
+  services: { sandbox: Extensions["sandbox"]; containment: Extensions["containment"] },
 ): Promise<EnvironmentInfo> {
   const env = runtime.env();
   const shellPath = await pickShell(env["SHELL"]);
@@ -33,7 +33,7 @@ export async function buildEnvironmentInfo(
       methods: [...EXTENSION_METHODS],
       signals: Object.keys(SIGNAL_NUMBERS),
       numericSignals: true,
-      processStart: { size: true, timeoutMs: true },
+      processStart: { size: true, timeoutMs: true, limits: true },
       readDroppedBytes: true,
       limits: {
         retainedOutputBytes: options.retainedOutputBytes,
@@ -43,7 +43,8 @@ export async function buildEnvironmentInfo(
         maxReadFileBytes: options.maxReadFileBytes,
         maxFileHandles: 128,
       },
-      sandbox,
+      sandbox: services.sandbox,
+      containment: services.containment,
     },
   };
   if (home !== undefined && home.startsWith("/")) info.userHomeDir = pathToUri(home);

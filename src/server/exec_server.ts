@@ -3,6 +3,7 @@ import { CORE_METHODS } from "../protocol/mod.ts";
 import type { Extensions, MethodSpec } from "../protocol/mod.ts";
 import { RunningCounter } from "../process/mod.ts";
 import type { SandboxPlanner } from "../process/mod.ts";
+import type { Containment } from "../containment/mod.ts";
 import type { HttpServer, Runtime, WsConnection } from "../runtime/mod.ts";
 import { createApp } from "./app.ts";
 import { TokenAuth } from "./auth.ts";
@@ -26,6 +27,8 @@ const SHUTDOWN_WAIT_MS = 3_000;
 export interface ServerServices {
   readonly planner: SandboxPlanner;
   readonly sandboxInfo: Extensions["sandbox"];
+  /** Holds, limits and measures every process; closed after the sessions at shutdown. */
+  readonly containment: Containment;
   readonly fsMethods: ReadonlyMap<string, MethodSpec>;
   openFsConnection(sessionId: string): FsPort;
   closeSession(sessionId: string): Promise<void>;
@@ -65,6 +68,7 @@ export async function startExecServer(
     },
     planner: services.planner,
     serverEnv: runtime.env(),
+    containment: services.containment,
     onExpire: (session) => {
       log.info("session expired", { sessionId: session.id });
       void services.closeSession(session.id).catch((error: unknown) =>
@@ -78,7 +82,10 @@ export async function startExecServer(
   const context: ServerContext = {
     registry,
     methods,
-    environmentInfo: await buildEnvironmentInfo(runtime, options, services.sandboxInfo),
+    environmentInfo: await buildEnvironmentInfo(runtime, options, {
+      sandbox: services.sandboxInfo,
+      containment: services.containment.info,
+    }),
     options: { maxInflightRequests: options.maxInflightRequests },
     log,
     countReply: (code) => metrics.countReply(code),

@@ -43,7 +43,7 @@ export function runMethod(method: string, params: unknown, ctx: MethodContext): 
     case "process/closeStdin":
       return processes.closeStdin((params as ProcessIdParams).processId).then((status) => ({ status }));
     case "process/list":
-      return Promise.resolve({ processes: processes.list() });
+      return processes.list().then((list) => ({ processes: list }));
     default:
       if (ctx.fs !== null && method.startsWith("fs/")) return ctx.fs.call(method, params, ctx.signal);
       throw new RpcError(ErrorCode.MethodNotFound, "MethodNotFound", `unknown method ${method}`);

@@ -20,6 +20,8 @@ export interface ServerOptions {
   processRetentionMs: number;
   retainedOutputBytes: number;
   killGraceMs: number;
+  /** Limits of every process whose request does not set them (`--default-memory-bytes` …). */
+  defaultLimits: { memoryBytes: number | null; pids: number | null; cpuSeconds: number | null };
   quiet: boolean;
 }
 
@@ -53,6 +55,7 @@ export function defaultOptions(): ServerOptions {
     processRetentionMs: 30_000,
     retainedOutputBytes: 1_048_576,
     killGraceMs: 2_000,
+    defaultLimits: { memoryBytes: null, pids: null, cpuSeconds: null },
     quiet: false,
   };
 }
@@ -87,6 +90,11 @@ Options:
   --process-retention SECONDS      how long a closed process stays readable (default 30)
   --retained-output-bytes N        output kept per process (default 1048576)
   --kill-grace SECONDS             SIGTERM to SIGKILL grace for timeoutMs (default 2)
+  --default-memory-bytes N         memory limit of every process and its descendants (default none)
+  --default-pids N                 limit on the processes and threads of each process tree (default none)
+  --default-cpu-seconds SECONDS    CPU time limit of each process tree (default none; fractions allowed)
+                                   (a process/start's limits override these; a host that cannot
+                                   enforce one refuses to start)
   --quiet                          log errors only
   --help                           this text
   --version                        print the version
@@ -129,6 +137,9 @@ const VALUE_FLAGS: Record<string, Setter> = {
   "--session-ttl": secondsSetter("sessionTtlMs"),
   "--process-retention": secondsSetter("processRetentionMs"),
   "--kill-grace": secondsSetter("killGraceMs"),
+  "--default-memory-bytes": limitSetter("memoryBytes"),
+  "--default-pids": limitSetter("pids"),
+  "--default-cpu-seconds": limitSetter("cpuSeconds"),
 };
 
 const SWITCHES: Record<string, (options: ServerOptions) => void> = {
@@ -218,6 +229,21 @@ function integerSetter(key: IntegerKey): Setter {
       throw new UsageError(`${flag}: expected a positive integer, got ${value}`);
     }
     options[key] = Number(value);
+  };
+}
+
+function limitSetter(key: keyof ServerOptions["defaultLimits"]): Setter {
+  return (options, value, flag) => {
+    const number = Number(value);
+    const valid = key === "cpuSeconds"
+      ? value.trim() !== "" && Number.isFinite(number) && number > 0
+      : /^\d+$/.test(value) && Number.isSafeInteger(number) && number >= 1;
+    if (!valid) {
+      throw new UsageError(
+        `${flag}: expected a positive ${key === "cpuSeconds" ? "number" : "integer"}, got ${value}`,
+      );
+    }
+    options.defaultLimits = { ...options.defaultLimits, [key]: number };
   };
 }
 

@@ -2,6 +2,7 @@ import type { LogChunk, ManagedProcess, ProcessSink } from "../process/mod.ts";
 import { ProcessTable } from "../process/mod.ts";
 import type { ProcessTableOptions, SandboxPlanner } from "../process/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
+import type { SessionContainment } from "../containment/mod.ts";
 
 /** Outbound backlog above which process output stops being read (PROTOCOL.md §5.12). */
 export const BACKLOG_HIGH_BYTES = 8 * 1024 * 1024;
@@ -36,6 +37,7 @@ export class Session {
       options: ProcessTableOptions;
       planner: SandboxPlanner;
       serverEnv: Readonly<Record<string, string>>;
+      containment?: SessionContainment;
     },
   ) {
     this.id = id;
@@ -131,14 +133,16 @@ export class Session {
     }
   }
 
+  /** The `ProcessExitedParams` of §5.5, written out by hand like every notification here. */
   #sendExited(process: ManagedProcess, seq: number): void {
     const timedOut = process.timedOut ? `,"timedOut":true` : "";
+    const failure = process.failure === null ? "" : `,"failure":${JSON.stringify(process.failure)}`;
     this.#deliver(
       process.id,
       "process/exited",
       `{"processId":${JSON.stringify(process.id)},"seq":${seq},"exitCode":${
         process.exitCode ?? 0
-      },"sandboxDenied":${process.sandboxDenied}${timedOut}}`,
+      },"sandboxDenied":${process.sandboxDenied}${timedOut}${failure}}`,
     );
   }
 

@@ -1,6 +1,7 @@
 import { ErrorCode, invalidRequest, RpcError } from "../protocol/mod.ts";
 import type { ProcessTableOptions, SandboxPlanner } from "../process/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
+import type { Containment } from "../containment/mod.ts";
 import { Session } from "./session.ts";
 import type { SessionPeer } from "./session.ts";
 
@@ -20,6 +21,7 @@ export class SessionRegistry {
   readonly #options: SessionRegistryOptions;
   readonly #planner: SandboxPlanner;
   readonly #serverEnv: Readonly<Record<string, string>>;
+  readonly #containment: Containment | null;
   readonly #sessions = new Map<string, Session>();
   readonly #onExpire: (session: Session) => void;
 
@@ -29,9 +31,12 @@ export class SessionRegistry {
       options: SessionRegistryOptions;
       planner: SandboxPlanner;
       serverEnv: Readonly<Record<string, string>>;
+      /** Holds each session's processes; without it, process groups and the /proc walk do. */
+      containment?: Containment;
       onExpire: (session: Session) => void;
     },
   ) {
+    this.#containment = deps.containment ?? null;
     this.#runtime = runtime;
     this.#options = deps.options;
     this.#planner = deps.planner;
@@ -52,6 +57,7 @@ export class SessionRegistry {
       options: this.#options.processes,
       planner: this.#planner,
       serverEnv: this.#serverEnv,
+      ...(this.#containment === null ? {} : { containment: this.#containment.openSession() }),
     });
     this.#sessions.set(session.id, session);
     session.attach(peer);

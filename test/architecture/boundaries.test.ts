@@ -47,6 +47,7 @@ describe("architecture boundaries", () => {
     const offenders: string[] = [];
     const lower = [
       "src/process",
+      "src/containment",
       "src/fs",
       "src/env_policy",
       "src/sandbox",

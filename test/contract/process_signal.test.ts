@@ -191,11 +191,20 @@ describe.each(RUNTIMES)("process/list on %s", (runtime) => {
     await client.untilClosed("a");
     await client.call("process/start", startParams("b", ["sleep", "30"], dir.uri, { tty: true }));
     const { processes } = (await client.call("process/list", {})) as { processes: Record<string, unknown>[] };
+    // Usage is measured where the host has cgroups for it, and null elsewhere.
+    const { extensions } = (await client.call("environment/info", null)) as {
+      extensions: { containment: { usage: { peakMemory: boolean; cpuTime: boolean } } };
+    };
+    const usage = extensions.containment.usage;
     expect(
       processes.map((row): Record<string, unknown> => ({
         ...row,
         pid: typeof row["pid"],
         startedAtMs: typeof row["startedAtMs"],
+        peakMemoryBytes: usage.peakMemory
+          ? typeof row["peakMemoryBytes"] === "number"
+          : row["peakMemoryBytes"] === null,
+        cpuSeconds: usage.cpuTime ? typeof row["cpuSeconds"] === "number" : row["cpuSeconds"] === null,
       })),
     )
       .toEqual([
@@ -208,6 +217,8 @@ describe.each(RUNTIMES)("process/list on %s", (runtime) => {
           exitCode: 0,
           startedAtMs: "number",
           outputBytes: 0,
+          peakMemoryBytes: true,
+          cpuSeconds: true,
         },
         {
           processId: "b",
@@ -218,6 +229,8 @@ describe.each(RUNTIMES)("process/list on %s", (runtime) => {
           exitCode: null,
           startedAtMs: "number",
           outputBytes: 0,
+          peakMemoryBytes: true,
+          cpuSeconds: true,
         },
       ]);
     await client.call("process/terminate", { processId: "b" });

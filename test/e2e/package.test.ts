@@ -93,6 +93,7 @@ test("npm pack ships the bundle, its types, README, LICENSE and the user docs, n
     "package/docs/deploy.md",
     "package/docs/protocol.md",
     "package/docs/protocol.schema.json",
+    "package/docs/security.md",
     "package/package.json",
   ]);
 });

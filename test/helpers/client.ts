@@ -19,7 +19,14 @@ export class CallError extends Error {
 /** One decoded process event in seq order. */
 export type ProcessEvent =
   | { method: "process/output"; seq: number; stream: string; text: string }
-  | { method: "process/exited"; seq: number; exitCode: number; sandboxDenied: boolean; timedOut?: true }
+  | {
+    method: "process/exited";
+    seq: number;
+    exitCode: number;
+    sandboxDenied: boolean;
+    timedOut?: true;
+    failure?: string;
+  }
   | { method: "process/closed"; seq: number };
 
 type Message = Record<string, unknown>;
@@ -242,6 +249,7 @@ export class TestClient implements AsyncDisposable {
           sandboxDenied: Boolean(params["sandboxDenied"]),
         };
         if (params["timedOut"] === true) event.timedOut = true;
+        if (typeof params["failure"] === "string") event.failure = params["failure"];
         list.push(event);
       } else if (method === "process/closed") {
         list.push({ method, seq: Number(params["seq"]) });

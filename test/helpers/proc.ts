@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 
 /** A process's state letter from `/proc/<pid>/stat`, or null when the pid is gone. */
 export async function processState(pid: number): Promise<string | null> {
@@ -26,4 +26,46 @@ export async function waitUntilDead(pid: number): Promise<void> {
 export async function isAlive(pid: number): Promise<boolean> {
   const state = await processState(pid);
   return state !== null && state !== "Z" && state !== "X";
+}
+
+/** The live processes whose command line contains `text`, as `pid: command line` lines. */
+export async function processesWithArgument(text: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let cmdline: string;
+    try {
+      cmdline = (await readFile(`/proc/${name}/cmdline`, "latin1")).replaceAll("\0", " ").trim();
+    } catch {
+      continue;
+    }
+    if (cmdline.includes(text) && (await isAlive(Number(name)))) found.push(`${name}: ${cmdline}`);
+  }
+  return found;
+}
+
+/**
+ * Reads `look` until `done` holds or `timeoutMs` has passed, and returns the last reading. For
+ * facts only /proc or /sys show (a process's end, a cgroup's removal), which no event announces
+ * to an unrelated process.
+ */
+export async function pollUntil<T>(
+  look: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await look();
+    if (done(value) || Date.now() >= deadline) return value;
+    await new Promise<void>((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Waits until no live process has `text` in its command line, for at most `timeoutMs`, and
+ * returns the survivors (empty when all are gone).
+ */
+export function survivorsAfter(text: string, timeoutMs: number): Promise<string[]> {
+  return pollUntil(() => processesWithArgument(text), (found) => found.length === 0, timeoutMs);
 }

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
+import { cgroupsLeftAfter } from "./cgroups.ts";
 import { TestClient } from "./client.ts";
 
 /** The runtimes every behavioural test runs against. */
@@ -18,7 +19,10 @@ export function serverCommand(runtime: RuntimeName): string[] {
     : [join(BIN, "deno"), "run", "-A", "--quiet", join(ROOT, "mod.ts")];
 }
 
-/** A server subprocess; disposing sends SIGTERM and awaits the exit. */
+/**
+ * A server subprocess; disposing sends SIGTERM, awaits the exit and fails when the server left a
+ * cgroup behind.
+ */
 export interface TestServer extends AsyncDisposable {
   readonly url: string;
   /** `http://host:port` of the same listener. */
@@ -97,6 +101,9 @@ export async function startCommandLine(
     async [Symbol.asyncDispose]() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
+      // After a SIGKILL the watchdog removes them a moment later; after SIGTERM they are gone.
+      const left = child.pid === undefined ? [] : await cgroupsLeftAfter(child.pid, 5_000);
+      if (left.length > 0) throw new Error(`server ${child.pid} left cgroups behind: ${left.join(", ")}`);
     },
   };
 }

@@ -45,6 +45,21 @@ describe("parseCommandLine", () => {
     expect([parsed.sessionTtlMs, parsed.processRetentionMs, parsed.killGraceMs]).toEqual([500, 300, 1250]);
   });
 
+  test("parseCommandLine reads the default limits of every process", () => {
+    expect(
+      options(["--default-memory-bytes", "1048576", "--default-pids", "64", "--default-cpu-seconds", "1.5"])
+        .defaultLimits,
+    ).toEqual({ memoryBytes: 1_048_576, pids: 64, cpuSeconds: 1.5 });
+  });
+
+  test.each([
+    [["--default-pids", "0"], "--default-pids: expected a positive integer, got 0"],
+    [["--default-memory-bytes", "1e6"], "--default-memory-bytes: expected a positive integer, got 1e6"],
+    [["--default-cpu-seconds", "-1"], "--default-cpu-seconds: expected a positive number, got -1"],
+  ])("parseCommandLine refuses %p", (args, message) => {
+    expect(usageError(args)).toBe(message);
+  });
+
   test("parseCommandLine reads byte counts", () => {
     expect(options(["--retained-output-bytes", "4096"]).retainedOutputBytes).toBe(4096);
   });

@@ -93,6 +93,11 @@ export async function signalProcesses(
   }));
 }
 
+/** The start time of a live process (clock ticks after boot), or null when it is gone or a zombie. */
+export async function processStartTime(pid: number): Promise<string | null> {
+  return (await readStat(pid))?.startTime ?? null;
+}
+
 async function readStat(pid: number): Promise<ProcStat | null> {
   let text: string;
   try {

@@ -1,0 +1,191 @@
+/**
+ * One process's cgroups: the unified directory it is killed and measured by, and on a hybrid host
+ * the v1 memory and pids directories that carry its limits.
+ */
+import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
+import { errnoOf } from "../fs/mod.ts";
+import type { CgroupHost } from "./cgroup_host.ts";
+import { isPopulated, readKeyed, readNumber, readProcs, removeDir, writeControl } from "./cgroup_files.ts";
+import type { Container, ProcessLimits, ProcessUsage } from "./containment.ts";
+import { CpuBudget } from "./cpu_budget.ts";
+import { joinCommand } from "./join_command.ts";
+import type { JoinTools } from "./join_command.ts";
+
+const SIGKILL = 9;
+
+/** What every container of the server shares. */
+export interface TreeContext {
+  readonly host: CgroupHost;
+  readonly runtime: Runtime;
+  readonly tools: JoinTools;
+  /** CPUs a tree can use at once (for the CPU budget). */
+  readonly cpus: number;
+  /** Reports a cleanup that failed; it never fails a request. */
+  readonly onError: (message: string, error: unknown) => void;
+}
+
+/** The directories of one cgroup (a session or a process) in each hierarchy. */
+export interface Dirs {
+  /** The unified directory: membership, kill, CPU time, and the v2 controllers. */
+  readonly unified: string;
+  /** The v1 memory directory, when memory comes from v1. */
+  readonly memory: string | null;
+  /** The v1 pids directory, when pids come from v1. */
+  readonly pids: string | null;
+}
+
+/** Removes a process's cgroups (each must be empty). */
+export async function removeDirs(dirs: Dirs): Promise<void> {
+  for (const dir of [dirs.unified, dirs.memory, dirs.pids]) {
+    if (dir !== null) await removeDir(dir);
+  }
+}
+
+/** Writes the limits into the new cgroups. */
+export async function applyLimits(host: CgroupHost, dirs: Dirs, limits: ProcessLimits): Promise<void> {
+  if (limits.memoryBytes !== null) {
+    const bytes = String(limits.memoryBytes);
+    if (dirs.memory === null) {
+      await writeControl(`${dirs.unified}/memory.max`, bytes);
+      // Without these the tree would swap instead of being stopped, and the kernel would kill one
+      // process of it where the limit ends the whole process.
+      await writeOptional(`${dirs.unified}/memory.swap.max`, "0");
+      await writeControl(`${dirs.unified}/memory.oom.group`, "1");
+    } else {
+      await writeControl(`${dirs.memory}/memory.limit_in_bytes`, bytes);
+      await writeOptional(`${dirs.memory}/memory.memsw.limit_in_bytes`, bytes);
+    }
+  }
+  if (limits.pids !== null) {
+    const place = host.controllers.get("pids");
+    const dir = place?.version === 1 ? dirs.pids : dirs.unified;
+    if (dir !== null) await writeControl(`${dir}/pids.max`, String(limits.pids));
+  }
+}
+
+/** Writes a control file the kernel may not offer (swap accounting off, say). */
+async function writeOptional(path: string, value: string): Promise<void> {
+  try {
+    await writeControl(path, value);
+  } catch (error) {
+    if (errnoOf(error) !== "ENOENT") throw error;
+  }
+}
+
+/** One process's cgroups. */
+export class CgroupContainer implements Container {
+  readonly #context: TreeContext;
+  readonly #dirs: Dirs;
+  readonly #limits: ProcessLimits;
+  #pid: number | null = null;
+  #budget: CpuBudget | null = null;
+  #cpuFailure: string | null = null;
+
+  constructor(context: TreeContext, dirs: Dirs, limits: ProcessLimits) {
+    this.#context = context;
+    this.#dirs = dirs;
+    this.#limits = limits;
+  }
+
+  wrap(plan: SpawnPlan, argv0Found: boolean): SpawnPlan {
+    const joins = [this.#dirs.unified, this.#dirs.memory, this.#dirs.pids]
+      .filter((dir): dir is string => dir !== null)
+      .map((dir) => `${dir}/cgroup.procs`);
+    return joinCommand(plan, joins, { tools: this.#context.tools, argv0Found });
+  }
+
+  started(pid: number, onLimit: (failure: string) => void): void {
+    this.#pid = pid;
+    const seconds = this.#limits.cpuSeconds;
+    if (seconds === null) return;
+    this.#budget = new CpuBudget(seconds, {
+      cpus: this.#context.cpus,
+      used: () => this.#cpuSeconds(),
+      exceeded: () => {
+        this.#cpuFailure = `cpu time limit of ${seconds} seconds exceeded`;
+        onLimit(this.#cpuFailure);
+        this.signalAll(SIGKILL);
+      },
+    });
+  }
+
+  signalAll(signal: number): void {
+    void this.#signalAll(signal).catch((error: unknown) => {
+      this.#context.onError("signalling a cgroup failed", error);
+    });
+  }
+
+  async #signalAll(signal: number): Promise<void> {
+    if (signal === SIGKILL) {
+      // The group reaches the child in the instant before it has joined its cgroup.
+      if (this.#pid !== null) this.#kill(-this.#pid, signal);
+      try {
+        await writeControl(`${this.#dirs.unified}/cgroup.kill`, "1");
+      } catch (error) {
+        if (errnoOf(error) !== "ENOENT") throw error;
+      }
+      return;
+    }
+    // Only SIGKILL has a whole-cgroup form; a member listed here is alive, so its pid is its own.
+    for (const pid of await readProcs(this.#dirs.unified)) this.#kill(pid, signal);
+  }
+
+  #kill(target: number, signal: number): void {
+    try {
+      this.#context.runtime.kill(target, signal);
+    } catch {
+      // It exited since (ESRCH): nothing left to signal.
+    }
+  }
+
+  async limitFailure(): Promise<string | null> {
+    if (this.#cpuFailure !== null) return this.#cpuFailure;
+    const { memoryBytes, pids } = this.#limits;
+    if (memoryBytes !== null) {
+      const kills = this.#dirs.memory === null
+        ? (await readKeyed(`${this.#dirs.unified}/memory.events`)).get("oom_kill")
+        : (await readKeyed(`${this.#dirs.memory}/memory.oom_control`)).get("oom_kill");
+      if ((kills ?? 0) > 0) return `memory limit of ${memoryBytes} bytes exceeded`;
+    }
+    if (pids !== null) {
+      const dir = this.#dirs.pids ?? this.#dirs.unified;
+      if (((await readKeyed(`${dir}/pids.events`)).get("max") ?? 0) > 0) {
+        return `pids limit of ${pids} reached`;
+      }
+    }
+    return null;
+  }
+
+  async usage(): Promise<ProcessUsage> {
+    const memory = this.#context.host.controllers.get("memory");
+    const [peakMemoryBytes, cpuSeconds] = await Promise.all([
+      memory === undefined
+        ? null
+        : this.#dirs.memory === null
+        ? readNumber(`${this.#dirs.unified}/memory.peak`)
+        : readNumber(`${this.#dirs.memory}/memory.max_usage_in_bytes`),
+      this.#cpuSeconds(),
+    ]);
+    return { peakMemoryBytes, cpuSeconds };
+  }
+
+  closed(): void {
+    this.#budget?.stop();
+  }
+
+  async release(): Promise<void> {
+    this.#budget?.stop();
+    // Descendants that outlive the process keep its cgroup until the session ends.
+    if (await isPopulated(this.#dirs.unified)) return;
+    try {
+      await removeDirs(this.#dirs);
+    } catch (error) {
+      this.#context.onError("removing a process cgroup failed", error);
+    }
+  }
+
+  async #cpuSeconds(): Promise<number | null> {
+    const micros = (await readKeyed(`${this.#dirs.unified}/cpu.stat`)).get("usage_usec");
+    return micros === undefined ? null : micros / 1e6;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Containment where the host gives no cgroup: the process group, plus the descendants that left
+ * it found by walking /proc (PROTOCOL.md §11.9). Limits are refused, usage is not measured; the
+ * watchdog, when there is one, kills the recorded process groups if the server dies.
+ */
+import type { ProcessLimitsParam } from "../protocol/mod.ts";
+import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
+import type { Container, ProcessLimits, ProcessUsage, SessionContainment } from "./containment.ts";
+import { findDescendants, signalProcesses } from "./descendants.ts";
+import { NO_LIMITS, resolveLimits } from "./limits.ts";
+import type { Watchdog } from "./watchdog.ts";
+
+const UNMEASURED: ProcessUsage = { peakMemoryBytes: null, cpuSeconds: null };
+
+/** What a process tree can enforce: nothing. */
+const NOTHING_ENFORCED = {
+  limits: { memoryBytes: false, pids: false, cpuSeconds: false },
+  reason: "processes are not contained",
+};
+
+/** The sessions of a process-tree host: nothing to create, nothing to remove. */
+export class ProcessTreeSession implements SessionContainment {
+  readonly #runtime: Runtime;
+  readonly #watchdog: Watchdog | null;
+  readonly #resolve: (request: ProcessLimitsParam | null | undefined) => ProcessLimits;
+
+  /** Without `resolve`, every limit is refused. */
+  constructor(
+    runtime: Runtime,
+    watchdog: Watchdog | null,
+    resolve?: (request: ProcessLimitsParam | null | undefined) => ProcessLimits,
+  ) {
+    this.#runtime = runtime;
+    this.#watchdog = watchdog;
+    this.#resolve = resolve ?? ((request) => resolveLimits(request, NO_LIMITS, NOTHING_ENFORCED));
+  }
+
+  resolveLimits(request: ProcessLimitsParam | null | undefined): ProcessLimits {
+    return this.#resolve(request);
+  }
+
+  create(): Promise<Container> {
+    return Promise.resolve(new ProcessTreeContainer(this.#runtime, this.#watchdog));
+  }
+
+  /** Each process's own terminate kills its tree; nothing outlives them that is known here. */
+  killAll(): void {}
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** One process group and the descendants that left it. */
+class ProcessTreeContainer implements Container {
+  readonly #runtime: Runtime;
+  readonly #watchdog: Watchdog | null;
+  #pid: number | null = null;
+
+  constructor(runtime: Runtime, watchdog: Watchdog | null) {
+    this.#runtime = runtime;
+    this.#watchdog = watchdog;
+  }
+
+  wrap(plan: SpawnPlan): SpawnPlan {
+    return plan;
+  }
+
+  started(pid: number): void {
+    this.#pid = pid;
+    this.#watchdog?.track(pid);
+  }
+
+  /**
+   * The process table is read before the group dies, while the parent links of setsid-ed
+   * children still lead here.
+   */
+  signalAll(signal: number): void {
+    const pid = this.#pid;
+    if (pid === null) return;
+    const kill = (target: number, number: number): void => this.#runtime.kill(target, number);
+    void findDescendants(pid)
+      .then((descendants) => {
+        this.#signalGroup(pid, signal);
+        return signalProcesses(descendants, signal, kill);
+      })
+      .catch(() => this.#signalGroup(pid, signal));
+  }
+
+  limitFailure(): Promise<string | null> {
+    return Promise.resolve(null);
+  }
+
+  usage(): Promise<ProcessUsage> {
+    return Promise.resolve(UNMEASURED);
+  }
+
+  closed(): void {}
+
+  /** The group stays on the watchdog's list until here: background jobs may still hold it. */
+  release(): Promise<void> {
+    if (this.#pid !== null) this.#watchdog?.untrack(this.#pid);
+    return Promise.resolve();
+  }
+
+  #signalGroup(pid: number, signal: number): void {
+    try {
+      this.#runtime.kill(-pid, signal);
+    } catch {
+      // The group is already gone (ESRCH): nothing left to signal.
+    }
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The watchdog: a small shell that outlives the server by a moment and kills what the server
+ * started once the server is gone, however it died (SIGKILL and crashes included). It holds the
+ * read end of a pipe whose write end only the server holds (runtime pipes are close-on-exec, so
+ * no child inherits it); the kernel closes that end when the server dies, and the watchdog acts
+ * at end of file. PR_SET_PDEATHSIG is no alternative: it fires when the runtime thread that
+ * forked a child exits, and both runtimes spawn from thread pools whose idle threads do exit.
+ */
+import type { Runtime, StdinSink } from "../runtime/mod.ts";
+
+/**
+ * `sh -c SCRIPT exec-server-watchdog cgroup ROOT…` kills the unified ROOT (everything below it),
+ * waits up to 5 s for it to empty, and removes every ROOT tree. `… groups` reads `+PGID` and
+ * `-PGID` lines and kills the process groups still listed. It ignores the signals a terminal or a
+ * service manager sends the server's group, so it is there when the server falls.
+ */
+const WATCHDOG_SCRIPT = `exec >/dev/null 2>&1
+trap '' HUP INT TERM
+mode=$1; shift
+if [ "$mode" = groups ]; then
+  groups=' '
+  while read -r line; do
+    case $line in
+      +*) groups="$groups\${line#+} " ;;
+      -*) pg=\${line#-}; case $groups in *" $pg "*) groups="\${groups%% "$pg" *} \${groups#* "$pg" }" ;; esac ;;
+    esac
+  done
+  for pg in $groups; do kill -9 -"$pg"; done
+  exit 0
+fi
+while read -r line; do :; done
+[ -d "$1" ] || exit 0
+echo 1 > "$1/cgroup.kill"
+i=0
+while [ $i -lt 100 ]; do
+  populated=1
+  while read -r key value; do [ "$key" = populated ] && populated=$value; done < "$1/cgroup.events"
+  [ "$populated" = 0 ] && break
+  sleep 0.05
+  i=$((i + 1))
+done
+for root do rmdir "$root"/*/*/ "$root"/*/ "$root"; done
+`;
+
+/** What the watchdog cleans up when the server is gone. */
+export type WatchdogDuty =
+  | { readonly kind: "cgroup"; readonly roots: readonly string[] }
+  | { readonly kind: "groups" };
+
+/** The running watchdog; `track` and `untrack` feed it process groups in `groups` mode. */
+export class Watchdog {
+  readonly #stdin: StdinSink;
+  readonly #onError: (error: unknown) => void;
+
+  private constructor(stdin: StdinSink, onError: (error: unknown) => void) {
+    this.#stdin = stdin;
+    this.#onError = onError;
+  }
+
+  /** Starts the watchdog with `shell`; its write end stays open for the server's whole life. */
+  static async start(
+    runtime: Runtime,
+    options: { shell: string; duty: WatchdogDuty; onError: (error: unknown) => void },
+  ): Promise<Watchdog> {
+    const { shell, duty } = options;
+    const child = await runtime.spawn({
+      program: shell,
+      args: [
+        "-c",
+        WATCHDOG_SCRIPT,
+        "exec-server-watchdog",
+        duty.kind,
+        ...(duty.kind === "cgroup" ? duty.roots : []),
+      ],
+      argv0: shell,
+      cwd: "/",
+      env: { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" },
+      stdin: "pipe",
+    });
+    // It writes nothing: release the server's ends of its output pipes.
+    await Promise.all([child.stdout.cancel(), child.stderr.cancel()]);
+    if (child.stdin === null) throw new TypeError("the watchdog has no stdin");
+    void child.exited.then((status) =>
+      options.onError(new Error(`the watchdog exited: ${JSON.stringify(status)}`))
+    );
+    return new Watchdog(child.stdin, options.onError);
+  }
+
+  /** Lists a process group for the watchdog to kill. */
+  track(pgid: number): void {
+    this.#send(`+${pgid}\n`);
+  }
+
+  /** Takes a process group off the list (its process has closed). */
+  untrack(pgid: number): void {
+    this.#send(`-${pgid}\n`);
+  }
+
+  #send(line: string): void {
+    this.#stdin.write(new TextEncoder().encode(line)).catch(this.#onError);
+  }
+}

@@ -1,0 +1,372 @@
+import { describe, expect, test } from "bun:test";
+import { randomInt } from "node:crypto";
+import { spawn } from "node:child_process";
+import { chown, mkdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { findCgroupPlaces } from "../../src/containment/mod.ts";
+import { cgroupsLeftAfter, cgroupsOfServer } from "../helpers/cgroups.ts";
+import { pollUntil, processesWithArgument, survivorsAfter } from "../helpers/proc.ts";
+import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
+import type { RuntimeName, TestServer } from "../helpers/server.ts";
+import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+import type { TestClient } from "../helpers/client.ts";
+
+/** The uid and gid of `nobody`, which may create no cgroup. */
+const NOBODY = 65534;
+
+/** How long a killed tree may take to be gone. */
+const GONE_WITHIN_MS = 10_000;
+
+/**
+ * A marker no other process on the machine has in its command line: `sleep` takes it as a
+ * duration (`sleep 900.<seed>`), so survivors can be found by their arguments. The seed shows in
+ * every failure, which lists the survivors' command lines.
+ */
+function marker(): string {
+  return `${randomInt(100_000_000, 999_999_999)}`;
+}
+
+/**
+ * A process whose grandchild left the tree: the middle shell starts `setsid sleep` and exits, so
+ * the grandchild is in a session of its own and reparented to init, and the process itself
+ * lives on. Resolves once the grandchild is running.
+ */
+async function startEscapee(client: TestClient, processId: string, seed: string, cwd: string): Promise<void> {
+  const script =
+    `sh -c 'setsid sleep 901.${seed} > /dev/null 2>&1 < /dev/null & echo started'; exec sleep 902.${seed}`;
+  await client.call("process/start", startParams(processId, ["sh", "-c", script], cwd, { env: CHILD_PATH }));
+  await client.waitForOutput(processId, "started");
+}
+
+/**
+ * Waits (at most 10 s) until `count` live processes other than shells carry `text` in their
+ * command line, and returns how many do: the shells that start them carry it for a moment too.
+ */
+async function untilAtLeast(text: string, count: number): Promise<number> {
+  const programs = async (): Promise<string[]> =>
+    (await processesWithArgument(text)).filter((line) => !/^\d+: (\S*\/)?(sh|dash) /.test(line));
+  return (await pollUntil(programs, (found) => found.length >= count, GONE_WITHIN_MS)).length;
+}
+
+describe.each(RUNTIMES)("containment and limits on %s", (runtime) => {
+  const server = sharedServer(runtime, ["--session-ttl", "0.5", "--default-pids", "16"]);
+
+  test.concurrent("process/terminate kills a setsid grandchild whose parent has exited", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const seed = marker();
+    await startEscapee(client, "escapee", seed, dir.uri);
+    expect(await client.call("process/terminate", { processId: "escapee" })).toEqual({ running: true });
+    await client.untilClosed("escapee");
+    expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+  });
+
+  test.concurrent("session expiry kills a setsid grandchild whose parent has exited", async () => {
+    await using dir = await tempDir();
+    const seed = marker();
+    {
+      await using client = await server().session();
+      await startEscapee(client, "escapee", seed, dir.uri);
+    }
+    expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+  });
+
+  test.concurrent("session expiry kills what a closed process left running", async () => {
+    await using dir = await tempDir();
+    const seed = marker();
+    {
+      await using client = await server().session();
+      const script = `setsid sleep 903.${seed} > /dev/null 2>&1 < /dev/null &`;
+      await client.call(
+        "process/start",
+        startParams("daemon", ["sh", "-c", script], dir.uri, { env: CHILD_PATH }),
+      );
+      await client.untilClosed("daemon");
+      expect((await survivorsAfter(seed, 0)).length).toBe(1);
+    }
+    expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+  });
+
+  test.concurrent("a fork bomb under a pids limit is contained and the server keeps serving", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await using other = await server().session();
+    const seed = marker();
+    // Every process forks every 10 ms for ever, ignoring failures: 32 live processes in 50 ms,
+    // without burning the CPUs the rest of the suite needs.
+    const bomb = ["perl", "-e", "while (1) { fork; select(undef, undef, undef, 0.01) }", `904.${seed}`];
+    await client.call(
+      "process/start",
+      startParams("bomb", bomb, dir.uri, { env: CHILD_PATH, limits: { pids: 32 } }),
+    );
+    expect(await untilAtLeast(seed, 16)).toBeGreaterThanOrEqual(16);
+    // While the bomb pushes against its limit, another session starts and finishes a process.
+    await other.call("process/start", startParams("echo", ["echo", "still serving"], dir.uri));
+    await other.untilClosed("echo");
+    expect(other.outputText("echo")).toBe("still serving\n");
+    expect((await survivorsAfter(seed, 0)).length).toBeLessThanOrEqual(32);
+    expect(await client.call("process/terminate", { processId: "bomb" })).toEqual({ running: true });
+    const exited = (await client.untilClosed("bomb")).find((event) => event.method === "process/exited");
+    expect(exited).toMatchObject({ exitCode: 137 });
+    expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+  });
+
+  test.concurrent("environmentInfo advertises the limits this host enforces", async () => {
+    await using client = await server().session();
+    const info = (await client.call("environment/info", null)) as {
+      extensions: { processStart: Record<string, boolean>; containment: Record<string, unknown> };
+    };
+    expect(info.extensions.processStart).toEqual({ size: true, timeoutMs: true, limits: true });
+    expect(info.extensions.containment).toEqual({
+      backend: "cgroup",
+      layout: expect.stringMatching(/^(unified|hybrid)$/),
+      limits: { memoryBytes: true, pids: true, cpuSeconds: true },
+      defaultLimits: { pids: 16 },
+      usage: { peakMemory: true, cpuTime: true },
+      watchdog: true,
+    });
+  });
+
+  test.concurrent("the server's default limit holds for a process whose request sets none", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const script = "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do sleep 0.1 & done; wait";
+    await client.call(
+      "process/start",
+      startParams("many", ["sh", "-c", script], dir.uri, { env: CHILD_PATH }),
+    );
+    const events = await client.untilClosed("many");
+    expect(events.find((event) => event.method === "process/exited")).toMatchObject({
+      exitCode: 2,
+      failure: "pids limit of 16 reached",
+    });
+  });
+
+  test.concurrent("a request's limit overrides the server's default", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const script = "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do sleep 0.1 & done; wait";
+    const limits = { pids: 64 };
+    await client.call(
+      "process/start",
+      startParams("many", ["sh", "-c", script], dir.uri, { env: CHILD_PATH, limits }),
+    );
+    const events = await client.untilClosed("many");
+    expect(events.find((event) => event.method === "process/exited")).toEqual({
+      method: "process/exited",
+      seq: 1,
+      exitCode: 0,
+      sandboxDenied: false,
+    });
+  });
+
+  test.concurrent("a memory limit ends a process that allocates past it", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    // tail keeps the whole of an endless line in memory.
+    const limits = { memoryBytes: 32 * 1024 * 1024 };
+    await client.call(
+      "process/start",
+      startParams("hog", ["tail", "/dev/zero"], dir.uri, { env: CHILD_PATH, limits }),
+    );
+    const events = await client.untilClosed("hog");
+    const failure = "memory limit of 33554432 bytes exceeded";
+    expect(events.find((event) => event.method === "process/exited")).toEqual({
+      method: "process/exited",
+      seq: 1,
+      exitCode: 137,
+      sandboxDenied: false,
+      failure,
+    });
+    expect(await client.call("process/read", { processId: "hog" })).toMatchObject({ exitCode: 137, failure });
+  });
+
+  test.concurrent("a CPU time limit ends a busy process", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const limits = { cpuSeconds: 0.3 };
+    await client.call(
+      "process/start",
+      startParams("spin", ["sh", "-c", "while :; do :; done"], dir.uri, { limits }),
+    );
+    const events = await client.untilClosed("spin");
+    const failure = "cpu time limit of 0.3 seconds exceeded";
+    expect(events.find((event) => event.method === "process/exited")).toMatchObject({
+      exitCode: 137,
+      failure,
+    });
+    const { processes } = (await client.call("process/list", {})) as { processes: Record<string, unknown>[] };
+    expect(processes[0]?.["cpuSeconds"]).toBeGreaterThanOrEqual(0.3);
+  });
+
+  test.concurrent("process/list reports the peak memory and CPU time of a closed process", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call(
+      "process/start",
+      startParams("work", ["head", "-c", "4000000", "/dev/zero"], dir.uri, {
+        env: CHILD_PATH,
+      }),
+    );
+    await client.untilClosed("work");
+    const { processes } = (await client.call("process/list", {})) as { processes: Record<string, unknown>[] };
+    expect(processes[0]?.["peakMemoryBytes"]).toBeGreaterThan(0);
+    expect(processes[0]?.["cpuSeconds"]).toBeGreaterThan(0);
+  });
+
+  test.concurrent.each([
+    [{ pids: 0 }, "invalid params for process/start: limits.pids: must be at least 1"],
+    [
+      { memoryBytes: 1.5 },
+      "invalid params for process/start: limits.memoryBytes: expected int, got a fraction",
+    ],
+    [{ cpuSeconds: 0 }, "invalid params for process/start: limits.cpuSeconds: must be at least 0.01"],
+  ])("process/start refuses limits %p", async (limits, message) => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    expect(await client.callError("process/start", startParams("bad", ["true"], dir.uri, { limits })))
+      .toEqual({
+        code: -32602,
+        message,
+        data: { kind: "InvalidParams" },
+      });
+  });
+});
+
+describe.each(RUNTIMES)("the server's own end on %s", (runtime) => {
+  test("SIGTERM of the server kills a setsid grandchild whose parent has exited", async () => {
+    await using server = await startServer({ runtime });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    const seed = marker();
+    await startEscapee(client, "escapee", seed, dir.uri);
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+    expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+    expect(await cgroupsOfServer(server.child.pid ?? 0)).toEqual([]);
+  });
+
+  test("after SIGKILL of the server no process it started is alive and no cgroup is left", async () => {
+    await using server = await startServer({ runtime });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    const seed = marker();
+    await startEscapee(client, "escapee", seed, dir.uri);
+    const daemon = `setsid sleep 903.${seed} > /dev/null 2>&1 < /dev/null &`;
+    await client.call(
+      "process/start",
+      startParams("daemon", ["sh", "-c", daemon], dir.uri, { env: CHILD_PATH }),
+    );
+    await client.call(
+      "process/start",
+      startParams("plain", ["sleep", `904.${seed}`], dir.uri, { env: CHILD_PATH }),
+    );
+    await client.call("process/start", startParams("tty", ["sleep", `905.${seed}`], dir.uri, { tty: true }));
+    const doubleFork = `(sleep 906.${seed} &) ; exec sleep 907.${seed}`;
+    await client.call(
+      "process/start",
+      startParams("fork", ["sh", "-c", doubleFork], dir.uri, { env: CHILD_PATH }),
+    );
+    // The escapee's two sleeps, the daemon, the plain and terminal sleeps, and the double fork's two.
+    expect(await untilAtLeast(seed, 7)).toBe(7);
+    server.child.kill("SIGKILL");
+    await server.exited;
+    expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+    expect(await cgroupsLeftAfter(server.child.pid ?? 0, GONE_WITHIN_MS)).toEqual([]);
+  });
+
+  test("a starting server kills and removes what a dead server left before it serves", async () => {
+    // A pid above the kernel's pid_max names a server that cannot be running.
+    const name = `exec-server.999999999.${marker()}`;
+    const places = await findCgroupPlaces();
+    const parents = [places.unified, places.v1.get("memory")].flatMap((place) => place ? [place.dir] : []);
+    const dirs = parents.map((parent) => join(parent, name, "s1", "p1"));
+    for (const dir of dirs) await mkdir(dir, { recursive: true });
+    const seed = marker();
+    const joins = dirs.map((dir) => `echo $$ > ${dir}/cgroup.procs`).join("; ");
+    const orphan = spawn("sh", ["-c", `${joins}; exec sleep 911.${seed}`], {
+      detached: true,
+      stdio: "ignore",
+    });
+    orphan.unref();
+    expect(await untilAtLeast(seed, 1)).toBe(1);
+    await using server = await startServer({ runtime });
+    expect(await survivorsAfter(seed, 0)).toEqual([]);
+    const left = await Promise.all(
+      parents.map((parent) => stat(join(parent, name)).then(() => parent, () => null)),
+    );
+    expect(left.filter((parent) => parent !== null)).toEqual([]);
+    expect(server.url).toStartWith("ws://");
+  });
+});
+
+/**
+ * Starts a server as `nobody`, which may create no cgroup, with `home` (handed to nobody) as its
+ * home and Deno cache.
+ */
+async function startUnprivileged(
+  runtime: RuntimeName,
+  home: string,
+  args: string[] = [],
+): Promise<TestServer> {
+  await chown(home, NOBODY, NOBODY);
+  return await startServer({
+    runtime,
+    command: [
+      "setpriv",
+      `--reuid=${NOBODY}`,
+      `--regid=${NOBODY}`,
+      "--clear-groups",
+      ...serverCommand(runtime),
+    ],
+    // The tests run as root: another user, whom a loopback listener refuses unless told otherwise.
+    args: ["--allow-local-users", ...args],
+    env: { HOME: home, DENO_DIR: join(home, "deno") },
+  });
+}
+
+describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {
+  test("falls back to process groups, refuses limits, and its watchdog acts on SIGKILL", async () => {
+    await using dir = await tempDir();
+    await using server = await startUnprivileged(runtime, dir.path);
+    await using client = await server.session();
+    const info = (await client.call("environment/info", null)) as { extensions: { containment: unknown } };
+    expect(info.extensions.containment).toEqual({
+      backend: "processTree",
+      layout: null,
+      limits: { memoryBytes: false, pids: false, cpuSeconds: false },
+      defaultLimits: {},
+      usage: { peakMemory: false, cpuTime: false },
+      watchdog: true,
+      reason: expect.stringMatching(/^cannot create a cgroup in \/.*: Permission denied \(os error 13\)$/),
+    });
+    const limits = { memoryBytes: 64 * 1024 * 1024 };
+    expect(await client.callError("process/start", startParams("limited", ["true"], dir.uri, { limits })))
+      .toEqual({
+        code: -32602,
+        message: expect.stringMatching(
+          /^limits\.memoryBytes cannot be enforced on this host: cannot create a cgroup/,
+        ),
+        data: { kind: "Unenforceable" },
+      });
+    const seed = marker();
+    await client.call(
+      "process/start",
+      startParams("plain", ["sleep", `908.${seed}`], dir.uri, { env: CHILD_PATH }),
+    );
+    await client.call("process/start", startParams("tty", ["sleep", `909.${seed}`], dir.uri, { tty: true }));
+    expect(await untilAtLeast(seed, 2)).toBe(2);
+    server.child.kill("SIGKILL");
+    await server.exited;
+    expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+  });
+
+  test("refuses to start with a default limit it cannot enforce", async () => {
+    await using dir = await tempDir();
+    const started = startUnprivileged(runtime, dir.path, ["--default-memory-bytes", "67108864"]);
+    expect(await started.then(() => "started", (error: unknown) => String(error))).toMatch(
+      /server exited with 2 before its URL: exec-server: --default-memory-bytes: this host cannot enforce it \(cannot create a cgroup in .*\)\n$/,
+    );
+  });
+});
