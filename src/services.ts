@@ -1,5 +1,4 @@
-import { FS_PARAMS_SCHEMAS, FsService } from "./fs/mod.ts";
-import type { MethodSpec } from "./protocol/mod.ts";
+import { FsService } from "./fs/mod.ts";
 import type { Runtime } from "./runtime/mod.ts";
 import {
   detectHostFeatures,
@@ -25,14 +24,9 @@ export async function createServices(runtime: Runtime, options: ServerOptions): 
     hostFeatures: features,
     log: (message, detail) => log.error(message, detail),
   });
-  const fsMethods = new Map<string, MethodSpec>();
-  for (const [name, params] of Object.entries(FS_PARAMS_SCHEMAS)) {
-    fsMethods.set(name, { params, family: "filesystem" });
-  }
   return {
     planner: processPlanner(runtime, features, serverEnv),
     sandboxInfo: sandboxExtensionInfo(features),
-    fsMethods,
     openFsConnection: (sessionId) => fs.openConnection(sessionId),
     closeSession: (sessionId) => fs.closeSession(sessionId),
     close: () => fs.close(),

@@ -154,8 +154,13 @@ export class FsConnection {
    */
   call(method: string, params: unknown, signal: AbortSignal): Promise<object> {
     if (!isFsMethod(method)) return Promise.reject(new TypeError(`not an fs method: ${method}`));
-    if (method === "fs/readFile") return this.#call(method, params, signal).then(readFileWithJson);
-    return this.#call(method, params, signal);
+    return this.#parseAndRun(method, params, signal);
+  }
+
+  /** Runs the fs method `method` on params its schema has already parsed (see `call`). */
+  run<M extends FsMethod>(method: M, params: FsParams[M], signal: AbortSignal): Promise<FsResults[M]> {
+    const handler: Handlers[M] = FsConnection.#HANDLERS[method];
+    return handler(this, params, signal);
   }
 
   /** Closes every handle of this connection, in this process and in workers. */
@@ -164,17 +169,18 @@ export class FsConnection {
     await Promise.all([this.#direct.closeAll(), ...[...this.#views.values()].map((view) => view.closeAll())]);
   }
 
-  #call<M extends FsMethod>(method: M, raw: unknown, signal: AbortSignal): Promise<FsResults[M]> {
+  #parseAndRun<M extends FsMethod>(method: M, raw: unknown, signal: AbortSignal): Promise<FsResults[M]> {
     const schema: z.ZodType<FsParams[M]> = PARAMS_SCHEMAS[method];
-    const handler: Handlers[M] = FsConnection.#HANDLERS[method];
-    return handler(this, schema.parse(raw), signal);
+    return this.run(method, schema.parse(raw), signal);
   }
 
   static readonly #HANDLERS: Handlers = {
     "fs/readFile": async (c, p, signal) =>
-      (await c.#target(p.sandbox)).readFile(
-        { ...withoutSandbox(p), path: parsePathUri(p.path, "path") },
-        signal,
+      readFileWithJson(
+        await (await c.#target(p.sandbox)).readFile(
+          { ...withoutSandbox(p), path: parsePathUri(p.path, "path") },
+          signal,
+        ),
       ),
     "fs/writeFile": async (c, p, signal) =>
       (await c.#target(p.sandbox)).writeFile(

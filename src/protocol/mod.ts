@@ -1,22 +1,52 @@
 export { base64Problem, decodeBase64, encodeBase64 } from "./base64.ts";
-export { ErrorCode, invalidParams, invalidRequest, RpcError } from "./errors.ts";
+export {
+  ERROR_KINDS,
+  ErrorCode,
+  fromWireError,
+  invalidParams,
+  invalidRequest,
+  RpcError,
+  WireErrorSchema,
+} from "./errors.ts";
 export type { ErrorCodeValue, ErrorKind, WireError } from "./errors.ts";
 export { EnvPolicySchema } from "./env_policy.ts";
 export type { EnvPolicy } from "./env_policy.ts";
 export { normalizePath, parsePathUri, pathToUri } from "./paths.ts";
-export { CORE_METHODS, EXTENSION_METHODS } from "./methods.ts";
-export type { MethodFamily, MethodSpec } from "./methods.ts";
+export { EXTENSION_METHODS, METHODS } from "./methods.ts";
+export type { MethodFamily, MethodName, MethodSpec } from "./methods.ts";
 export {
+  NOTIFICATIONS,
+  processClosedJson,
+  ProcessClosedParamsSchema,
+  processExitedJson,
+  ProcessExitedParamsSchema,
+  processOutputJson,
+  ProcessOutputParamsSchema,
+} from "./notifications.ts";
+export type {
+  ExitFacts,
+  NotificationMethod,
+  ProcessClosedParams,
+  ProcessExitedParams,
+  ProcessOutputParams,
+} from "./notifications.ts";
+export {
+  CloseStdinStatusSchema,
+  ProcessCloseStdinResultSchema,
+  ProcessEmptyResultSchema,
   ProcessIdParamsSchema,
   ProcessListEntrySchema,
   ProcessListParamsSchema,
+  ProcessListResultSchema,
   ProcessReadParamsSchema,
   ProcessReadResultSchema,
   ProcessResizeParamsSchema,
   ProcessSignalParamsSchema,
   ProcessStartParamsSchema,
   ProcessStartResultSchema,
+  ProcessTerminateResultSchema,
   ProcessWriteParamsSchema,
+  ProcessWriteResultSchema,
   ReadChunkSchema,
   SIGNAL_NUMBERS,
   StreamNameSchema,
@@ -24,15 +54,21 @@ export {
   WriteStatusSchema,
 } from "./process.ts";
 export type {
+  CloseStdinStatus,
+  ProcessCloseStdinResult,
+  ProcessEmptyResult,
   ProcessIdParams,
   ProcessListEntry,
+  ProcessListResult,
   ProcessReadParams,
   ProcessReadResult,
   ProcessResizeParams,
   ProcessSignalParams,
   ProcessStartParams,
   ProcessStartResult,
+  ProcessTerminateResult,
   ProcessWriteParams,
+  ProcessWriteResult,
   ReadChunk,
   StreamName,
   WriteStatus,

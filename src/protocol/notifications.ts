@@ -1,0 +1,77 @@
+import { z } from "zod";
+import { StreamNameSchema } from "./process.ts";
+import type { ReadChunk } from "./process.ts";
+
+const seq = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+/** `process/output` params (PROTOCOL.md §5.5). */
+export const ProcessOutputParamsSchema = z.object({
+  processId: z.string(),
+  seq,
+  stream: StreamNameSchema,
+  /** Base64 of 1 to 65,536 bytes of one stream. */
+  chunk: z.string(),
+});
+/** See `ProcessOutputParamsSchema`. */
+export type ProcessOutputParams = z.infer<typeof ProcessOutputParamsSchema>;
+
+/** `process/exited` params. */
+export const ProcessExitedParamsSchema = z.object({
+  processId: z.string(),
+  seq,
+  /** 0–255, or 128 + N for a death by signal N (§5.10). */
+  exitCode: z.number().int(),
+  /** §5.11: a hint that a sandbox refused something. */
+  sandboxDenied: z.boolean(),
+  /** Present only when `timeoutMs` killed the process (ext §11.4). */
+  timedOut: z.literal(true).optional(),
+});
+/** See `ProcessExitedParamsSchema`. */
+export type ProcessExitedParams = z.infer<typeof ProcessExitedParamsSchema>;
+
+/** `process/closed` params: the last event of a process. */
+export const ProcessClosedParamsSchema = z.object({ processId: z.string(), seq });
+/** See `ProcessClosedParamsSchema`. */
+export type ProcessClosedParams = z.infer<typeof ProcessClosedParamsSchema>;
+
+/** Every notification the server sends, with its params schema. */
+export const NOTIFICATIONS = {
+  "process/output": ProcessOutputParamsSchema,
+  "process/exited": ProcessExitedParamsSchema,
+  "process/closed": ProcessClosedParamsSchema,
+} as const satisfies Record<string, z.ZodType>;
+
+/** The name of a notification the server sends. */
+export type NotificationMethod = keyof typeof NOTIFICATIONS;
+
+/**
+ * The JSON of `process/output` params, built without `JSON.stringify` of an object: this runs once
+ * per chunk. Equals `JSON.stringify(ProcessOutputParamsSchema.parse(...))` (base64 and the stream
+ * names need no escaping; a test checks the equality).
+ */
+export function processOutputJson(processId: string, chunk: ReadChunk): string {
+  return `{"processId":${
+    JSON.stringify(processId)
+  },"seq":${chunk.seq},"stream":"${chunk.stream}","chunk":"${chunk.chunk}"}`;
+}
+
+/** What `process/exited` reports besides the process id. */
+export interface ExitFacts {
+  readonly seq: number;
+  readonly exitCode: number;
+  readonly sandboxDenied: boolean;
+  readonly timedOut: boolean;
+}
+
+/** The JSON of `process/exited` params; equals `JSON.stringify` of the schema-parsed params. */
+export function processExitedJson(processId: string, exit: ExitFacts): string {
+  const timedOut = exit.timedOut ? `,"timedOut":true` : "";
+  return `{"processId":${
+    JSON.stringify(processId)
+  },"seq":${exit.seq},"exitCode":${exit.exitCode},"sandboxDenied":${exit.sandboxDenied}${timedOut}}`;
+}
+
+/** The JSON of `process/closed` params; equals `JSON.stringify` of the schema-parsed params. */
+export function processClosedJson(processId: string, seq: number): string {
+  return `{"processId":${JSON.stringify(processId)},"seq":${seq}}`;
+}
