@@ -1,8 +1,8 @@
 import { ErrorCode, fromWireError, invalidRequest, RpcError } from "../protocol/mod.ts";
 import type { InitializeParams, InitializeResult, MethodFamily, MethodSpec } from "../protocol/mod.ts";
 import { RpcPeer } from "../rpc/mod.ts";
-import type { InboundCall, Route } from "../rpc/mod.ts";
-import type { MethodContext } from "./handlers.ts";
+import type { Route } from "../rpc/mod.ts";
+import type { ConnectionScope, MethodContext } from "./handlers.ts";
 import { BACKLOG_HIGH_BYTES, BACKLOG_LOW_BYTES } from "./session.ts";
 import type { Session, SessionPeer } from "./session.ts";
 import type { FsPort, ServerContext } from "./server_context.ts";
@@ -48,11 +48,12 @@ export class Connection implements SessionPeer {
     const parsePrefix = transport.description === "stdio"
       ? "failed to parse JSON-RPC message from exec-server stdio"
       : `failed to parse websocket JSON-RPC message from exec-server ${transport.description}`;
+    const scope = this.#scope();
     this.#peer = new RpcPeer<MethodContext, MethodSpec>({
       transport,
       serve: {
         routes: context.routes,
-        context: (call) => this.#methodContext(call),
+        context: (call) => ({ call, connection: scope }),
         admit: (route) => this.#admit(route),
       },
       onNotification: (method) => this.#notification(method),
@@ -174,9 +175,8 @@ export class Connection implements SessionPeer {
     }
   }
 
-  #methodContext(call: InboundCall): MethodContext {
+  #scope(): ConnectionScope {
     return {
-      call,
       server: this.#context,
       session: () => this.#requireSession(),
       fs: () => {

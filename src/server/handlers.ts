@@ -8,10 +8,8 @@ import type { Handlers, InboundCall } from "../rpc/mod.ts";
 import type { Session } from "./session.ts";
 import type { FsPort, ServerContext } from "./server_context.ts";
 
-/** What a server handler sees of its connection. */
-export interface MethodContext {
-  /** The request: its cancellation, and what runs after its reply. */
-  readonly call: InboundCall;
+/** What a server handler sees of its connection; one per connection. */
+export interface ConnectionScope {
   readonly server: ServerContext;
   /** The attached session; the handshake check guarantees one for every method but `initialize`. */
   session(): Session;
@@ -21,12 +19,18 @@ export interface MethodContext {
   initialize(params: InitializeParams): InitializeResult;
 }
 
+/** What a server handler sees: its request (cancellation, what runs after the reply) and its connection. */
+export interface MethodContext {
+  readonly call: InboundCall;
+  readonly connection: ConnectionScope;
+}
+
 function processContext(context: MethodContext): ProcessMethodContext {
-  return { processes: context.session().processes, signal: context.call.signal };
+  return { processes: context.connection.session().processes, signal: context.call.signal };
 }
 
 function fsContext(context: MethodContext): FsMethodContext {
-  return { fs: context.fs(), signal: context.call.signal };
+  return { fs: context.connection.fs(), signal: context.call.signal };
 }
 
 const PROCESS = withContext(PROCESS_HANDLERS, processContext);
@@ -36,13 +40,13 @@ const PROCESS = withContext(PROCESS_HANDLERS, processContext);
  * first await, so `process/start` registers its id at dispatch (§2.5).
  */
 export const SERVER_HANDLERS: Handlers<typeof METHODS, MethodContext> = {
-  "initialize": (params, context) => context.initialize(params),
-  "environment/info": (_params, context) => context.server.environmentInfo,
+  "initialize": (params, context) => context.connection.initialize(params),
+  "environment/info": (_params, context) => context.connection.server.environmentInfo,
   ...PROCESS,
   "process/start": (params, context) => {
     // The start result must precede the new process's notifications (§5.5), even when the child's
     // output is read before the reply is on its way.
-    context.call.afterReply(context.session().holdNotifications(params.processId));
+    context.call.afterReply(context.connection.session().holdNotifications(params.processId));
     return PROCESS["process/start"](params, context);
   },
   ...withContext(FS_HANDLERS, fsContext),
