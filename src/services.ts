@@ -1,14 +1,6 @@
 import { FsService } from "./fs/mod.ts";
 import type { Runtime } from "./runtime/mod.ts";
-import {
-  detectHostFeatures,
-  networkOffPolicy,
-  resolveSandbox,
-  sandboxedCommand,
-  sandboxExtensionInfo,
-} from "./sandbox/mod.ts";
-import type { HostFeatures, SandboxResolution } from "./sandbox/mod.ts";
-import type { SandboxPlanner } from "./process/mod.ts";
+import { detectHostFeatures, processPlanner, sandboxExtensionInfo } from "./sandbox/mod.ts";
 import { createLogger } from "./server/mod.ts";
 import type { ServerOptions, ServerServices } from "./server/mod.ts";
 
@@ -25,32 +17,10 @@ export async function createServices(runtime: Runtime, options: ServerOptions): 
     log: (message, detail) => log.error(message, detail),
   });
   return {
-    planner: processPlanner(runtime, features, serverEnv),
+    planner: processPlanner(runtime.selfCommand(), features, serverEnv),
     sandboxInfo: sandboxExtensionInfo(features),
     openFsConnection: (sessionId) => fs.openConnection(sessionId),
     closeSession: (sessionId) => fs.closeSession(sessionId),
     close: () => fs.close(),
-  };
-}
-
-/** Resolves a process's sandbox (§8) into a launcher wrapper, or null to run it directly. */
-function processPlanner(
-  runtime: Runtime,
-  features: HostFeatures,
-  serverEnv: Readonly<Record<string, string>>,
-): SandboxPlanner {
-  const self = runtime.selfCommand();
-  return {
-    async plan(sandbox, context) {
-      let resolution: SandboxResolution = await resolveSandbox(sandbox, {
-        cwd: context.cwd,
-        env: serverEnv,
-        network: context.networkOff ? "forceOff" : "asPolicy",
-      }, features);
-      if (resolution.kind === "none" && context.networkOff) resolution = networkOffPolicy(features);
-      if (resolution.kind === "none") return null;
-      const policy = resolution.policy;
-      return (target) => sandboxedCommand(self, policy, { ...target, args: [...target.args] });
-    },
   };
 }

@@ -299,6 +299,11 @@ class BunRuntime implements Runtime {
     return [process.execPath, Bun.main];
   }
 
+  scriptCommand(path: string): string[] {
+    if (Bun.main.startsWith("/$bunfs/")) return [process.execPath];
+    return [process.execPath, path];
+  }
+
   env(): Record<string, string> {
     const copy: Record<string, string> = {};
     for (const [name, value] of Object.entries(Bun.env)) {

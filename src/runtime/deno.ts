@@ -399,6 +399,10 @@ class DenoRuntime implements Runtime {
     return [Deno.execPath(), "run", "-A", "--quiet", main.startsWith("file:") ? fileURLToPath(main) : main];
   }
 
+  scriptCommand(path: string): string[] {
+    return [Deno.execPath(), "run", "-A", "--quiet", path];
+  }
+
   env(): Record<string, string> {
     return Deno.env.toObject();
   }

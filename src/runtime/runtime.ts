@@ -126,6 +126,12 @@ export interface Runtime {
 
   /** argv that starts this same program again (compiled binary, or runtime + script). */
   selfCommand(): string[];
+  /**
+   * argv that runs the script at `path` under this runtime with the flags `selfCommand` uses (a
+   * compiled binary is its own script). The Local environment runs exec-server's `mod.ts` this
+   * way when the program it lives in is someone else's.
+   */
+  scriptCommand(path: string): string[];
 
   /** This process's environment (a copy). */
   env(): Record<string, string>;

@@ -15,4 +15,5 @@ export { nativeBackendProblem, NO_HOST_FEATURES } from "./host_features_types.ts
 export type { HostFeatures } from "./host_features_types.ts";
 export { detectHostFeatures, sandboxExtensionInfo } from "./host_features.ts";
 export { sandboxedCommand, workerCommand } from "./launch_plan.ts";
+export { processPlanner } from "./process_planner.ts";
 export type { LaunchCommand, LaunchTarget } from "./launch_plan.ts";
