@@ -1,4 +1,4 @@
-import type { METHODS } from "../protocol/mod.ts";
+import { METHODS } from "../protocol/mod.ts";
 import type { Handlers } from "../rpc/mod.ts";
 import type { ProcessTable } from "./process_table.ts";
 
@@ -14,6 +14,18 @@ export type ProcessMethodShapes = Pick<
   | "process/closeStdin"
   | "process/list"
 >;
+
+/** The rows of `ProcessMethodShapes`, for binding `PROCESS_HANDLERS` on their own. */
+export const PROCESS_METHODS: ProcessMethodShapes = {
+  "process/start": METHODS["process/start"],
+  "process/read": METHODS["process/read"],
+  "process/write": METHODS["process/write"],
+  "process/signal": METHODS["process/signal"],
+  "process/terminate": METHODS["process/terminate"],
+  "process/resize": METHODS["process/resize"],
+  "process/closeStdin": METHODS["process/closeStdin"],
+  "process/list": METHODS["process/list"],
+};
 
 /** What a process method runs against: one session's table, and the request's cancellation. */
 export interface ProcessMethodContext {
