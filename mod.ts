@@ -10,9 +10,69 @@
  * @module
  */
 import process from "node:process";
+import type { Environment, EnvironmentManager, EnvironmentManagerOptions } from "./src/client/mod.ts";
+import type { LocalEnvironmentOptions } from "./src/local/mod.ts";
 import { detectRuntime } from "./src/runtime/mod.ts";
 
 export { VERSION } from "./src/version.ts";
+export type {
+  ClientError,
+  Environment,
+  EnvironmentCapabilities,
+  EnvironmentManager,
+  EnvironmentManagerOptions,
+  ExecService,
+  ProcessEvent,
+  ProcessHandle,
+  StartRequest,
+} from "./src/client/mod.ts";
+export type { LocalEnvironmentOptions } from "./src/local/mod.ts";
+
+/**
+ * The `EnvironmentManager` of this machine: `EXEC_SERVER_URL` (or `CODEX_EXEC_SERVER_URL`) unset
+ * gives a `LocalEnvironment`, `none` a disabled one, a `ws://`/`wss://` URL a remote one. The
+ * client and the Local environment load on first call, so the CLI's modes stay light.
+ *
+ * @example
+ * ```ts
+ * import { environmentManager } from "exec-server";
+ *
+ * await using manager = await environmentManager();
+ * const env = await manager.environment();
+ * await using proc = await env.exec.start({ argv: ["uname", "-a"], cwd: "/" });
+ * ```
+ */
+export async function environmentManager(
+  options: Omit<EnvironmentManagerOptions, "local"> & { readonly local?: LocalEnvironmentOptions } = {},
+): Promise<EnvironmentManager> {
+  const [client, local, runtime] = await Promise.all([
+    import("./src/client/mod.ts"),
+    import("./src/local/mod.ts"),
+    detectRuntime(),
+  ]);
+  const { local: localOptions, ...managerOptions } = options;
+  return new client.EnvironmentManager({
+    env: runtime.env(),
+    ...managerOptions,
+    local: () => local.LocalEnvironment.create({ runtime, ...localOptions }),
+  });
+}
+
+/**
+ * This machine as an `Environment`: the server's process table and file system, in process.
+ *
+ * @example
+ * ```ts
+ * import { localEnvironment } from "exec-server";
+ *
+ * await using env = await localEnvironment();
+ * const { entries } = await env.fs.readDirectory({ path: "/srv/app" });
+ * ```
+ */
+export async function localEnvironment(options: LocalEnvironmentOptions = {}): Promise<Environment> {
+  const { LocalEnvironment } = await import("./src/local/mod.ts");
+  return await LocalEnvironment.create(options);
+}
 
 /**
  * Runs the command line. The internal modes load only what they need: the launcher starts before
