@@ -40,6 +40,8 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
   /** Notifications were skipped (the queue was full, or the transport was lost). */
   #behind = false;
   #filling = false;
+  /** The log can be read: the process's start has been answered. */
+  #readable = false;
   #failure: { readonly error: unknown } | null = null;
   #ended = false;
   #iterating = false;
@@ -57,6 +59,12 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
   /** Takes one notification of this process. */
   notification(notification: ProcessNotification): void {
     this.#offer(eventOf(notification));
+  }
+
+  /** The process's start has been answered, so its log exists and gaps can be filled from it. */
+  started(): void {
+    this.#readable = true;
+    this.#fill();
   }
 
   /** Notifications may have been missed (the session was resumed): catch up from the log. */
@@ -160,7 +168,8 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
   }
 
   #fill(): void {
-    if (this.#filling || this.#closedTaken || this.#failure !== null) return;
+    if (!this.#readable || this.#filling || this.#closedTaken || this.#failure !== null) return;
+    if (!this.#behind && this.#early.size === 0) return;
     this.#filling = true;
     void this.#catchUp().then(() => {
       this.#filling = false;

@@ -81,6 +81,7 @@ export class ProcessHandle implements AsyncDisposable {
   /** Records the start's result. */
   started(result: ProcessStartResult): void {
     this.#sandboxType = result.sandboxType;
+    this.#stream.started();
   }
 
   /** Stops routing notifications here (the start failed, or the handle was disposed). */
