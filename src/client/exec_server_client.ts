@@ -196,7 +196,10 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
    * id: its result if so, null if the id is unknown (then the start is sent again).
    */
   async #checkStart(params: unknown, signal: AbortSignal | undefined): Promise<unknown> {
-    const start = METHODS["process/start"].params.parse(params);
+    const parsed = METHODS["process/start"].params.safeParse(params);
+    // Params the server would refuse are sent again, for the server to refuse.
+    if (!parsed.success) return null;
+    const start = parsed.data;
     for (;;) {
       const link = await this.#currentLink(signal);
       try {
