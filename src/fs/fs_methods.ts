@@ -1,28 +1,10 @@
-import { METHODS } from "../protocol/mod.ts";
-import type { FsMethod } from "../protocol/mod.ts";
+import type { FsMethod, METHODS } from "../protocol/mod.ts";
 import type { Handlers } from "../rpc/mod.ts";
 import type { FsResults } from "./file_system.ts";
 import type { FsParams } from "./fs_service.ts";
 
 /** The fs methods of the wire's method table (PROTOCOL.md §4.3). */
 export type FsMethodShapes = Pick<typeof METHODS, FsMethod>;
-
-/** The rows of `FsMethodShapes`, for binding `FS_HANDLERS` on their own. */
-export const FS_METHOD_SHAPES: FsMethodShapes = {
-  "fs/readFile": METHODS["fs/readFile"],
-  "fs/writeFile": METHODS["fs/writeFile"],
-  "fs/createDirectory": METHODS["fs/createDirectory"],
-  "fs/getMetadata": METHODS["fs/getMetadata"],
-  "fs/canonicalize": METHODS["fs/canonicalize"],
-  "fs/readDirectory": METHODS["fs/readDirectory"],
-  "fs/walk": METHODS["fs/walk"],
-  "fs/remove": METHODS["fs/remove"],
-  "fs/copy": METHODS["fs/copy"],
-  "fs/open": METHODS["fs/open"],
-  "fs/readBlock": METHODS["fs/readBlock"],
-  "fs/writeBlock": METHODS["fs/writeBlock"],
-  "fs/close": METHODS["fs/close"],
-};
 
 /** Runs parsed fs requests of one connection (an `FsConnection`). */
 export interface FsRunner {

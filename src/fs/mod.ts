@@ -23,7 +23,7 @@ export {
 } from "./file_handle_table.ts";
 export { callFileSystem } from "./file_system.ts";
 export type { FileSystem, FsRequests, FsResults } from "./file_system.ts";
-export { FS_HANDLERS, FS_METHOD_SHAPES } from "./fs_methods.ts";
+export { FS_HANDLERS } from "./fs_methods.ts";
 export type { FsMethodContext, FsMethodShapes, FsRunner } from "./fs_methods.ts";
 export { FsConnection, FsService } from "./fs_service.ts";
 export type { FsParams, FsServiceOptions } from "./fs_service.ts";

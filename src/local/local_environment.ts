@@ -1,8 +1,9 @@
 import { fileURLToPath } from "node:url";
 import { BackendExecService, WireFileSystem } from "../client/mod.ts";
 import type { Environment, EnvironmentCapabilities, ExecService, FileSystem, FsCall } from "../client/mod.ts";
-import { DEFAULT_MAX_READ_FILE_BYTES, FS_HANDLERS, FS_METHOD_SHAPES, FsService } from "../fs/mod.ts";
+import { DEFAULT_MAX_READ_FILE_BYTES, FS_HANDLERS, FsService } from "../fs/mod.ts";
 import type { FsConnection, FsMethodContext } from "../fs/mod.ts";
+import { METHODS } from "../protocol/mod.ts";
 import type { Sandbox } from "../protocol/mod.ts";
 import { RunningCounter } from "../process/mod.ts";
 import { bindHandlers } from "../rpc/mod.ts";
@@ -14,7 +15,7 @@ import { LocalExecBackend } from "./local_exec_backend.ts";
 
 /** exec-server's own CLI, whose `sandbox-exec` and `fs-worker` modes sandboxing starts. */
 const MOD_PATH = fileURLToPath(new URL("../../mod.ts", import.meta.url).href);
-const FS_ROUTES = bindHandlers(FS_METHOD_SHAPES, FS_HANDLERS);
+const FS_ROUTES = bindHandlers(METHODS, FS_HANDLERS);
 /** The one "session" of a Local environment: its sandbox workers are keyed by it. */
 const LOCAL_SESSION = "local";
 

@@ -7,13 +7,14 @@ import type {
   ExecMethod,
   ProcessSubscriber,
 } from "../client/mod.ts";
-import { PROCESS_HANDLERS, PROCESS_METHODS, ProcessTable } from "../process/mod.ts";
+import { METHODS } from "../protocol/mod.ts";
+import { PROCESS_HANDLERS, ProcessTable } from "../process/mod.ts";
 import type { ProcessMethodContext, ProcessTableOptions, SandboxPlanner } from "../process/mod.ts";
 import { bindHandlers } from "../rpc/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
 import { dispatchLocally } from "./local_dispatch.ts";
 
-const ROUTES = bindHandlers(PROCESS_METHODS, PROCESS_HANDLERS);
+const ROUTES = bindHandlers(METHODS, PROCESS_HANDLERS);
 
 /**
  * Processes of this machine: one `ProcessTable` (the server's, for one session) run through the

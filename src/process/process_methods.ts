@@ -1,31 +1,9 @@
-import { METHODS } from "../protocol/mod.ts";
+import type { MethodName, METHODS } from "../protocol/mod.ts";
 import type { Handlers } from "../rpc/mod.ts";
 import type { ProcessTable } from "./process_table.ts";
 
 /** The process methods of the wire's method table (PROTOCOL.md §4.2). */
-export type ProcessMethodShapes = Pick<
-  typeof METHODS,
-  | "process/start"
-  | "process/read"
-  | "process/write"
-  | "process/signal"
-  | "process/terminate"
-  | "process/resize"
-  | "process/closeStdin"
-  | "process/list"
->;
-
-/** The rows of `ProcessMethodShapes`, for binding `PROCESS_HANDLERS` on their own. */
-export const PROCESS_METHODS: ProcessMethodShapes = {
-  "process/start": METHODS["process/start"],
-  "process/read": METHODS["process/read"],
-  "process/write": METHODS["process/write"],
-  "process/signal": METHODS["process/signal"],
-  "process/terminate": METHODS["process/terminate"],
-  "process/resize": METHODS["process/resize"],
-  "process/closeStdin": METHODS["process/closeStdin"],
-  "process/list": METHODS["process/list"],
-};
+export type ProcessMethodShapes = Pick<typeof METHODS, Extract<MethodName, `process/${string}`>>;
 
 /** What a process method runs against: one session's table, and the request's cancellation. */
 export interface ProcessMethodContext {

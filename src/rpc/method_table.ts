@@ -35,17 +35,18 @@ export interface Route<C, S extends MethodShape = MethodShape> {
 export type Routes<C, S extends MethodShape = MethodShape> = ReadonlyMap<string, Route<C, S>>;
 
 /**
- * Binds every row of `shapes` to its handler. The mapped types keep each handler's params and
- * result tied to its own row, so a method is added by one row and one handler, without casts.
+ * Binds the rows of `shapes` that `handlers` serves (all of them, or a part such as the process
+ * methods) to their handlers. The mapped types keep each handler's params and result tied to its
+ * own row, so a method is added by one row and one handler, without casts.
  */
-export function bindHandlers<T extends MethodShapes, C>(
+export function bindHandlers<T extends MethodShapes, K extends keyof T & string, C>(
   shapes: T,
-  handlers: Handlers<T, C>,
-): Routes<C, T[keyof T]> {
-  const routes = new Map<string, Route<C, T[keyof T]>>();
-  // Object.keys widens to string[]; these are exactly the keys of `shapes`.
-  for (const method of Object.keys(shapes) as Array<keyof T & string>) {
-    routes.set(method, bindOne(method, shapes[method], handlers[method]));
+  handlers: Handlers<Pick<T, K>, C>,
+): Routes<C, T[K]> {
+  const routes = new Map<string, Route<C, T[K]>>();
+  // Object.keys widens to string[]; these are exactly the keys of `handlers`.
+  for (const method of Object.keys(handlers) as K[]) {
+    routes.set(method, bindOne<Pick<T, K>, C, K>(method, shapes[method], handlers[method]));
   }
   return routes;
 }
