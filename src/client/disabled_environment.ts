@@ -28,14 +28,17 @@ export class DisabledEnvironment implements Environment {
     this.fs = new WireFileSystem(() => refuse("fs"), null);
   }
 
+  /** The same refusing file system: there is nothing to sandbox. */
   sandboxedFs(): FileSystem {
     return this.fs;
   }
 
+  /** Nothing to release. */
   close(): Promise<void> {
     return Promise.resolve();
   }
 
+  /** See `close`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

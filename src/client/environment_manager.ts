@@ -67,6 +67,7 @@ export class EnvironmentManager implements AsyncDisposable {
     await created?.close();
   }
 
+  /** See `close`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

@@ -33,6 +33,7 @@ export type ProcessNotification =
 
 /** Receives one process's notifications (never another process's: they are demultiplexed per id). */
 export interface ProcessSubscriber {
+  /** One notification of the process, in the order the backend received it. */
   notification(notification: ProcessNotification): void;
   /** The transport was lost and the session resumed: notifications may have been missed. */
   resumed(): void;

@@ -28,6 +28,7 @@ export class BackendExecService implements ExecService {
     this.#backend = backend;
   }
 
+  /** Subscribes to the new id first, then sends `process/start`. */
   async start(request: StartRequest, options: CallOptions = {}): Promise<ProcessHandle> {
     const processId = request.processId ?? randomId();
     // Subscribes first, so no notification of the new process is missed.
@@ -48,6 +49,7 @@ export class BackendExecService implements ExecService {
     }
   }
 
+  /** `process/list`. */
   async list(options: CallOptions = {}): Promise<ProcessListEntry[]> {
     return (await this.#backend.call("process/list", {}, options)).processes;
   }

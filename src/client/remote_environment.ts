@@ -38,14 +38,17 @@ export class RemoteEnvironment implements Environment {
     return new RemoteEnvironment(await ExecServerClient.connect(url, options));
   }
 
+  /** fs requests that carry `sandbox`, enforced by the server (§8). */
   sandboxedFs(sandbox: Sandbox): FileSystem {
     return new WireFileSystem(this.#call, sandbox);
   }
 
+  /** Disconnects; the server keeps the session until its TTL (§3.8). */
   close(): Promise<void> {
     return this.client.close();
   }
 
+  /** See `close`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

@@ -98,6 +98,7 @@ export class LocalEnvironment implements Environment {
     return new LocalEnvironment(backend, fsService);
   }
 
+  /** fs requests confined by `sandbox`, in this machine's sandbox workers. */
   sandboxedFs(sandbox: Sandbox): FileSystem {
     return new WireFileSystem(this.#call, sandbox);
   }
@@ -113,6 +114,7 @@ export class LocalEnvironment implements Environment {
     return this.#closed;
   }
 
+  /** See `close`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

@@ -60,6 +60,7 @@ export class LocalExecBackend implements ExecBackend {
     });
   }
 
+  /** Runs a process method on the table, as the server runs it for a request. */
   call<M extends ExecMethod>(
     method: M,
     params: CallParams<M>,
@@ -73,6 +74,7 @@ export class LocalExecBackend implements ExecBackend {
     });
   }
 
+  /** Routes `processId`'s events to `subscriber`. */
   subscribe(processId: string, subscriber: ProcessSubscriber): () => void {
     return this.#subscribers.subscribe(processId, subscriber);
   }

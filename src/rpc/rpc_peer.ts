@@ -7,6 +7,7 @@ import type { MethodShape, Route, Routes } from "./method_table.ts";
 
 /** What the engine writes to: one JSON message per `send`. */
 export interface RpcTransport {
+  /** Sends one message's JSON text. */
   send(text: string): void;
   /**
    * Sends a result that is raw bytes (a handler returned a `Uint8Array`). Only a transport that
