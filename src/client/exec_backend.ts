@@ -1,12 +1,7 @@
-import type {
-  MethodName,
-  METHODS,
-  ProcessClosedParams,
-  ProcessExitedParams,
-  ProcessOutputParams,
-} from "../protocol/mod.ts";
+import type { MethodName, METHODS } from "../protocol/mod.ts";
 import type { ParamsInputOf, ResultOf } from "../rpc/mod.ts";
 import type { ClientError } from "./client_error.ts";
+import type { ProcessNotification } from "./process_notification.ts";
 
 /** A method a client may call (`initialize` belongs to the connection). */
 export type CallableMethod = Exclude<MethodName, "initialize">;
@@ -24,12 +19,6 @@ export interface CallOptions {
   /** Abandons the call after this many ms with `ClientError` `timeout`. */
   readonly timeoutMs?: number;
 }
-
-/** A process notification as the backend delivers it, params already validated. */
-export type ProcessNotification =
-  | { readonly method: "process/output"; readonly params: ProcessOutputParams }
-  | { readonly method: "process/exited"; readonly params: ProcessExitedParams }
-  | { readonly method: "process/closed"; readonly params: ProcessClosedParams };
 
 /** Receives one process's notifications (never another process's: they are demultiplexed per id). */
 export interface ProcessSubscriber {

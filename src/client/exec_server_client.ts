@@ -1,14 +1,6 @@
 import type { z } from "zod";
-import {
-  ErrorCode,
-  InitializeResultSchema,
-  METHODS,
-  ProcessClosedParamsSchema,
-  ProcessExitedParamsSchema,
-  ProcessOutputParamsSchema,
-  RpcError,
-} from "../protocol/mod.ts";
-import type { EnvironmentInfo, MethodName } from "../protocol/mod.ts";
+import { ErrorCode, METHODS, RpcError } from "../protocol/mod.ts";
+import type { EnvironmentInfo, InitializeResult, MethodName } from "../protocol/mod.ts";
 import { withCallOptions } from "./call_signal.ts";
 import { ClientError } from "./client_error.ts";
 import type {
@@ -17,13 +9,15 @@ import type {
   CallParams,
   CallResult,
   ExecBackend,
-  ProcessNotification,
   ProcessSubscriber,
 } from "./exec_backend.ts";
+import { openSession } from "./handshake.ts";
+import { parseNotification } from "./process_notification.ts";
 import { replayPolicy } from "./replay_policy.ts";
 import { SubscriberTable } from "./subscriber_table.ts";
-import { TransportLost, WebSocketLink } from "./web_socket_link.ts";
-import type { CloseInfo, LinkOptions } from "./web_socket_link.ts";
+import { TransportLost } from "./web_socket_link.ts";
+import type { WebSocketLink } from "./web_socket_link.ts";
+import type { CloseInfo } from "./web_socket_link.ts";
 
 /** Options of `ExecServerClient.connect`. */
 export interface ExecServerClientOptions {
@@ -91,7 +85,11 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
 
   private constructor(
     url: string,
-    init: { options: ExecServerClientOptions & typeof DEFAULTS; link: WebSocketLink; session: Session },
+    init: {
+      options: ExecServerClientOptions & typeof DEFAULTS;
+      link: WebSocketLink;
+      session: InitializeResult;
+    },
   ) {
     this.url = url;
     this.#options = init.options;
@@ -106,7 +104,11 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
     const target = String(url);
     // The link exists before the client it reports to.
     let client: ExecServerClient | null = null;
-    const { link, session } = await openSession(target, merged, null, {
+    const { link, session } = await openSession(target, {
+      ...sessionOptions(merged),
+      // The caller's signal covers the first connection only.
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      resumeSessionId: null,
       onNotification: (method, params) => {
         if (client !== null) client.#notification(method, params);
       },
@@ -264,7 +266,9 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
     let lastError: unknown = null;
     while (this.#state === "reconnecting") {
       try {
-        const { link } = await openSession(this.url, this.#options, this.#sessionId, {
+        const { link } = await openSession(this.url, {
+          ...sessionOptions(this.#options),
+          resumeSessionId: this.#sessionId,
           onNotification: (method, params) => this.#notification(method, params),
           onClose: (closing, close) => this.#linkClosed(closing, close),
         });
@@ -329,61 +333,20 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
   }
 }
 
-/** What `initialize` answered. */
-interface Session {
-  readonly sessionId: string;
-  readonly environmentInfo: EnvironmentInfo;
-}
-
-/** Opens a link and runs the handshake (§3.1): `initialize`, then `initialized`. */
-async function openSession(
-  url: string,
-  options: ExecServerClientOptions & typeof DEFAULTS,
-  resumeSessionId: string | null,
-  handlers: Pick<LinkOptions, "onNotification" | "onClose">,
-): Promise<{ link: WebSocketLink; session: Session }> {
-  const link = await WebSocketLink.open(url, {
-    ...(options.token === undefined ? {} : { token: options.token }),
-    // The caller's signal covers the first connection only.
-    ...(options.signal === undefined || resumeSessionId !== null ? {} : { signal: options.signal }),
-    timeoutMs: options.connectTimeoutMs,
-    ...handlers,
-  });
-  try {
-    const reply = await link.peer.call("initialize", { clientName: options.clientName, resumeSessionId });
-    const parsed = InitializeResultSchema.safeParse(reply);
-    if (!parsed.success) throw new ClientError("badReply", "initialize answered with an invalid result");
-    link.peer.notify("initialized", {});
-    return { link, session: parsed.data };
-  } catch (error) {
-    link.close();
-    throw error;
-  }
-}
-
 function parseResult<M extends CallableMethod>(method: M, value: unknown): CallResult<M> {
   const parsed = RESULTS[method].result.safeParse(value);
   if (!parsed.success) throw new ClientError("badReply", `${method} answered with an invalid result`);
   return parsed.data;
 }
 
-function parseNotification(method: string, params: unknown): ProcessNotification | null {
-  switch (method) {
-    case "process/output": {
-      const parsed = ProcessOutputParamsSchema.safeParse(params);
-      return parsed.success ? { method, params: parsed.data } : null;
-    }
-    case "process/exited": {
-      const parsed = ProcessExitedParamsSchema.safeParse(params);
-      return parsed.success ? { method, params: parsed.data } : null;
-    }
-    case "process/closed": {
-      const parsed = ProcessClosedParamsSchema.safeParse(params);
-      return parsed.success ? { method, params: parsed.data } : null;
-    }
-    default:
-      return null;
-  }
+/** What every connection attempt of a client shares. */
+function sessionOptions(options: ExecServerClientOptions & typeof DEFAULTS): {
+  clientName: string;
+  timeoutMs: number;
+  token?: string;
+} {
+  const shared = { clientName: options.clientName, timeoutMs: options.connectTimeoutMs };
+  return options.token === undefined ? shared : { ...shared, token: options.token };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

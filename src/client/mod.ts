@@ -32,9 +32,9 @@ export type {
   CallResult,
   ExecBackend,
   ExecMethod,
-  ProcessNotification,
   ProcessSubscriber,
 } from "./exec_backend.ts";
+export type { ProcessNotification } from "./process_notification.ts";
 export { ExecServerClient } from "./exec_server_client.ts";
 export type { ExecServerClientOptions } from "./exec_server_client.ts";
 export { BackendExecService } from "./exec_service.ts";

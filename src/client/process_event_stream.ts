@@ -1,6 +1,6 @@
 import { decodeBase64 } from "../protocol/mod.ts";
 import type { ProcessReadResult, ReadChunk } from "../protocol/mod.ts";
-import type { ProcessNotification } from "./exec_backend.ts";
+import type { ProcessNotification } from "./process_notification.ts";
 import type { ExitedEvent, ProcessEvent } from "./process_event.ts";
 
 /** Unread output a stream holds before it stops taking notifications and re-reads the log later. */

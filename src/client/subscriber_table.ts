@@ -1,6 +1,7 @@
 import { invalidRequest } from "../protocol/mod.ts";
 import type { ClientError } from "./client_error.ts";
-import type { ProcessNotification, ProcessSubscriber } from "./exec_backend.ts";
+import type { ProcessSubscriber } from "./exec_backend.ts";
+import type { ProcessNotification } from "./process_notification.ts";
 
 /**
  * Process notifications routed by process id, one subscriber per id: each handle hears its own
