@@ -16,6 +16,8 @@ import { LocalExecBackend } from "./local_exec_backend.ts";
 /** exec-server's own CLI, whose `sandbox-exec` and `fs-worker` modes sandboxing starts. */
 const MOD_PATH = fileURLToPath(new URL("../../mod.ts", import.meta.url).href);
 const FS_ROUTES = bindHandlers(METHODS, FS_HANDLERS);
+/** How long `close` waits for killed processes to close (the server's shutdown waits as long). */
+const CLOSE_WAIT_MS = 3_000;
 /** The one "session" of a Local environment: its sandbox workers are keyed by it. */
 const LOCAL_SESSION = "local";
 
@@ -107,7 +109,14 @@ export class LocalEnvironment implements Environment {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#backend.table.terminateAll();
-      await this.#backend.table.drained();
+      // As the server's shutdown does: a descendant that escaped the kill and keeps a pipe open
+      // must not hold the caller forever.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#backend.table.drained(),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_WAIT_MS)),
+      ]);
+      clearTimeout(timer);
       await this.#fsConnection.close();
       await this.#fsService.close();
     })();
