@@ -205,6 +205,40 @@ describe.each(TARGETS)("Environment contract, %s", (target) => {
     expect(entry).toMatchObject({ argv0: "sleep", state: "running", tty: false, exitCode: null });
   });
 
+  test.concurrent("a sandboxed process writes inside its root and cannot read outside it", async () => {
+    await using dir = await tempDir();
+    const inside = join(dir.path, "inside");
+    await mkdir(inside);
+    await mkdir(join(dir.path, "outside"));
+    await writeFile(join(dir.path, "outside", "secret"), "top secret\n");
+    const sandbox = {
+      permissions: {
+        type: "managed",
+        file_system: {
+          type: "restricted",
+          entries: [
+            { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
+            { path: { type: "path", path: pathToUri(inside) }, access: "write" },
+          ],
+        },
+        network: "restricted",
+      },
+      windowsSandboxLevel: "disabled",
+    };
+    await using proc = await env().exec.start({
+      argv: ["sh", "-c", "echo in > f; cat ../outside/secret 2>/dev/null || echo denied"],
+      cwd: inside,
+      env: { PATH: "/usr/bin:/bin" },
+      sandbox,
+    });
+    expect(proc.sandboxType).toBe("linuxSeccomp");
+    expect(summary(await eventsOf(proc))).toMatchObject({
+      text: { stdout: "denied\n" },
+      exit: { exitCode: 0 },
+    });
+    expect(await readFile(join(inside, "f"), "utf8")).toBe("in\n");
+  });
+
   test.concurrent("exec.start refuses an empty argv with -32602", async () => {
     await using dir = await tempDir();
     expect(await errorOf(env().exec.start({ argv: [], cwd: dir.path }))).toEqual({
