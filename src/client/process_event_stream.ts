@@ -31,6 +31,8 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
   #lastSeq = 0;
   /** Events that arrived ahead of a gap, by seq. */
   readonly #early = new Map<number, SeqEvent>();
+  /** Output bytes held in `#early`; they count towards the high-water mark too. */
+  #earlyBytes = 0;
   /** Queued events from `#head` on; read slots are emptied so their bytes can be collected. */
   #queue: Array<ProcessEvent | undefined> = [];
   #head = 0;
@@ -118,18 +120,21 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
     }
     if (event?.type === "output") {
       this.#queuedBytes -= event.data.byteLength;
-      if (this.#behind && !this.#full()) this.#fill();
+      if ((this.#behind || this.#early.size > 0) && !this.#queueFull()) this.#fill();
     }
     return event;
   }
 
-  #full(): boolean {
+  /** The reader is far behind: reading more from the log waits until it catches up. */
+  #queueFull(): boolean {
     return this.#queuedBytes >= HIGH_WATER_BYTES;
   }
 
   #offer(event: SeqEvent): void {
     if (this.#closedTaken || event.seq <= this.#lastSeq) return;
-    if (this.#full()) {
+    // Past the mark, held events (queued or early) make room only as the reader reads: skip this
+    // one and read it back from the log later.
+    if (this.#queuedBytes + this.#earlyBytes >= HIGH_WATER_BYTES) {
       this.#behind = true;
       return;
     }
@@ -138,6 +143,7 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
       this.#takeEarly();
       return;
     }
+    if (!this.#early.has(event.seq)) this.#earlyBytes += bytesOf(event);
     this.#early.set(event.seq, event);
     this.#fill();
   }
@@ -156,15 +162,20 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
 
   /** Moves early events that are now next in line into the queue. */
   #takeEarly(): void {
-    for (const seq of [...this.#early.keys()]) if (seq <= this.#lastSeq) this.#early.delete(seq);
+    for (const [seq, event] of [...this.#early]) if (seq <= this.#lastSeq) this.#dropEarly(seq, event);
     for (
       let next = this.#early.get(this.#lastSeq + 1);
       next !== undefined;
       next = this.#early.get(this.#lastSeq + 1)
     ) {
-      this.#early.delete(next.seq);
+      this.#dropEarly(next.seq, next);
       this.#push(next);
     }
+  }
+
+  #dropEarly(seq: number, event: SeqEvent): void {
+    this.#early.delete(seq);
+    this.#earlyBytes -= bytesOf(event);
   }
 
   #fill(): void {
@@ -174,7 +185,7 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
     void this.#catchUp().then(() => {
       this.#filling = false;
       // Something may have fallen behind again while the last read was on its way.
-      if ((this.#behind || this.#early.size > 0) && !this.#full()) this.#fill();
+      if ((this.#behind || this.#early.size > 0) && !this.#queueFull()) this.#fill();
     }, (error: unknown) => {
       this.#filling = false;
       this.fail(error);
@@ -184,7 +195,7 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
   /** Reads the log from the last taken seq until the server's head is reached. */
   async #catchUp(): Promise<void> {
     while (!this.#closedTaken && !this.#ended && (this.#behind || this.#early.size > 0)) {
-      if (this.#full()) return;
+      if (this.#queueFull()) return;
       const result = await this.#options.readLog(this.#lastSeq, FILL_BYTES);
       const atHead = this.#absorb(result);
       this.#takeEarly();
@@ -242,6 +253,10 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
     this.#wake = null;
     wake?.resolve();
   }
+}
+
+function bytesOf(event: SeqEvent): number {
+  return event.type === "output" ? event.data.byteLength : 0;
 }
 
 function eventOf(notification: ProcessNotification): SeqEvent {

@@ -74,47 +74,54 @@ function resumeServer(runtime: "bun" | "deno"): () => { server: TestServer; prox
 describe.each(RUNTIMES)("resume through a cut transport, server on %s", (runtime) => {
   const world = resumeServer(runtime);
 
-  test("a handle's events continue without gap or duplicate across cuts: 50 MB, checksum equal", async () => {
-    const { proxy } = world();
-    await using dir = await tempDir();
-    const data = seededBytes(STREAM_BYTES, SEED);
-    await writeFile(join(dir.path, "data"), data);
-    const expected = createHash("sha256").update(data).digest("hex");
-    await using env = await RemoteEnvironment.connect(proxy.url);
-    const sessionId = env.client.sessionId;
-    await using proc = await env.exec.start({ argv: ["cat", "data"], cwd: dir.path });
-    const hash = createHash("sha256");
-    let received = 0;
-    let cuts = 0;
-    let lastSeq = 0;
-    const problems: string[] = [];
-    let exitCode: number | null = null;
-    for await (const event of proc.events) {
-      if (event.type === "dropped") {
-        problems.push(`dropped ${event.droppedBytes}`);
-        continue;
-      }
-      if (event.seq !== lastSeq + 1) problems.push(`seq ${event.seq} after ${lastSeq}`);
-      lastSeq = event.seq;
-      if (event.type === "exited") exitCode = event.exitCode;
-      if (event.type !== "output") continue;
-      hash.update(event.data);
-      received += event.data.byteLength;
-      if (cuts < CUTS && received >= (cuts + 1) * 8 * MIB) {
-        proxy.cut();
-        cuts++;
-      }
-    }
-    expect({ problems, received, cuts, exitCode, digest: hash.digest("hex"), seed: SEED }).toEqual({
-      problems: [],
-      received: STREAM_BYTES,
-      cuts: CUTS,
-      exitCode: 0,
-      digest: expected,
-      seed: SEED,
-    });
-    expect(env.client.sessionId).toBe(sessionId);
-  });
+  // The client's side of a resume is the same whatever the server runs on, and the servers' own
+  // resume of 50 MB across disconnects runs on both in sessions.test.ts; once keeps the suite short.
+  if (runtime === "bun") {
+    test(
+      "a handle's events continue without gap or duplicate across cuts: 50 MB, checksum equal",
+      async () => {
+        const { proxy } = world();
+        await using dir = await tempDir();
+        const data = seededBytes(STREAM_BYTES, SEED);
+        await writeFile(join(dir.path, "data"), data);
+        const expected = createHash("sha256").update(data).digest("hex");
+        await using env = await RemoteEnvironment.connect(proxy.url);
+        const sessionId = env.client.sessionId;
+        await using proc = await env.exec.start({ argv: ["cat", "data"], cwd: dir.path });
+        const hash = createHash("sha256");
+        let received = 0;
+        let cuts = 0;
+        let lastSeq = 0;
+        const problems: string[] = [];
+        let exitCode: number | null = null;
+        for await (const event of proc.events) {
+          if (event.type === "dropped") {
+            problems.push(`dropped ${event.droppedBytes}`);
+            continue;
+          }
+          if (event.seq !== lastSeq + 1) problems.push(`seq ${event.seq} after ${lastSeq}`);
+          lastSeq = event.seq;
+          if (event.type === "exited") exitCode = event.exitCode;
+          if (event.type !== "output") continue;
+          hash.update(event.data);
+          received += event.data.byteLength;
+          if (cuts < CUTS && received >= (cuts + 1) * 8 * MIB) {
+            proxy.cut();
+            cuts++;
+          }
+        }
+        expect({ problems, received, cuts, exitCode, digest: hash.digest("hex"), seed: SEED }).toEqual({
+          problems: [],
+          received: STREAM_BYTES,
+          cuts: CUTS,
+          exitCode: 0,
+          digest: expected,
+          seed: SEED,
+        });
+        expect(env.client.sessionId).toBe(sessionId);
+      },
+    );
+  }
 
   test("a write whose request was lost with the transport is applied once", async () => {
     const { proxy } = world();
