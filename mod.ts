@@ -11,9 +11,84 @@
  * @module
  */
 import process from "node:process";
+import { fileURLToPath } from "node:url";
+import type { Environment, EnvironmentManager, EnvironmentManagerOptions } from "./src/client/mod.ts";
+import type { LocalEnvironmentOptions as LocalOptions } from "./src/local/mod.ts";
 import { detectRuntime } from "./src/runtime/mod.ts";
+import type { ProgramImage, Runtime } from "./src/runtime/mod.ts";
 
 export { VERSION } from "./src/version.ts";
+export type {
+  ClientError,
+  Environment,
+  EnvironmentCapabilities,
+  EnvironmentManager,
+  EnvironmentManagerOptions,
+  ExecService,
+  ProcessEvent,
+  ProcessHandle,
+  StartRequest,
+} from "./src/client/mod.ts";
+
+/** Options of `localEnvironment`; the defaults are the server's (docs/protocol.md §2.8, §3.10). */
+export type LocalEnvironmentOptions = Omit<LocalOptions, "runtime" | "self">;
+
+/**
+ * The program that runs this module's CLI, for the sandbox launcher and the fs worker: this file
+ * under the current runtime, whether it is `mod.ts` or the bundle built from it, or the compiled
+ * executable itself.
+ */
+function ownImage(runtime: Runtime): ProgramImage {
+  const running = runtime.selfImage();
+  if (running.script === null) return running;
+  return { executable: running.executable, script: fileURLToPath(import.meta.url) };
+}
+
+/**
+ * The `EnvironmentManager` of this machine: `EXEC_SERVER_URL` (or `CODEX_EXEC_SERVER_URL`) unset
+ * gives a `LocalEnvironment`, `none` a disabled one, a `ws://`/`wss://` URL a remote one. The
+ * client and the Local environment load on first call, so the CLI's modes stay light.
+ *
+ * @example
+ * ```ts
+ * import { environmentManager } from "exec-server";
+ *
+ * await using manager = await environmentManager();
+ * const env = await manager.environment();
+ * await using proc = await env.exec.start({ argv: ["uname", "-a"], cwd: "/" });
+ * ```
+ */
+export async function environmentManager(
+  options: Omit<EnvironmentManagerOptions, "local"> & { readonly local?: LocalEnvironmentOptions } = {},
+): Promise<EnvironmentManager> {
+  const [client, local, runtime] = await Promise.all([
+    import("./src/client/mod.ts"),
+    import("./src/local/mod.ts"),
+    detectRuntime(),
+  ]);
+  const { local: localOptions, ...managerOptions } = options;
+  return new client.EnvironmentManager({
+    env: runtime.env(),
+    ...managerOptions,
+    local: () => local.LocalEnvironment.create({ ...localOptions, runtime, self: ownImage(runtime) }),
+  });
+}
+
+/**
+ * This machine as an `Environment`: the server's process table and file system, in process.
+ *
+ * @example
+ * ```ts
+ * import { localEnvironment } from "exec-server";
+ *
+ * await using env = await localEnvironment();
+ * const { entries } = await env.fs.readDirectory({ path: "/srv/app" });
+ * ```
+ */
+export async function localEnvironment(options: LocalEnvironmentOptions = {}): Promise<Environment> {
+  const [{ LocalEnvironment }, runtime] = await Promise.all([import("./src/local/mod.ts"), detectRuntime()]);
+  return await LocalEnvironment.create({ ...options, runtime, self: ownImage(runtime) });
+}
 
 /**
  * Runs the command line. The internal modes load only what they need: the launcher starts before

@@ -23,7 +23,7 @@ import type {
 import { copyPath } from "./copy.ts";
 import { errnoOf, toFsError } from "./error_map.ts";
 import { FileHandleTable, MAX_BLOCK_BYTES } from "./file_handle_table.ts";
-import type { FileSystem, FsRequests } from "./file_system.ts";
+import type { FileSystem, FsRequests } from "../protocol/mod.ts";
 import { joinPath, listDirectory, parentPath } from "./list_directory.ts";
 import { notAFile, O_NOBLOCK_NOCTTY, openRegular, statThroughOpen } from "./open_regular.ts";
 import { walkTree } from "./walk.ts";

@@ -9,7 +9,7 @@ import type { HostFeatures, Policy, SandboxContext } from "../sandbox/mod.ts";
 import type { z } from "zod";
 import { DirectFileSystem } from "./direct_file_system.ts";
 import { FileHandleTable } from "./file_handle_table.ts";
-import type { FileSystem, FsResults } from "./file_system.ts";
+import type { FileSystem, FsResults } from "../protocol/mod.ts";
 import { FsWorker } from "./fs_worker.ts";
 import type { WorkerLaunch } from "./fs_worker.ts";
 import { SandboxedFileSystem } from "./sandboxed_file_system.ts";
@@ -158,8 +158,13 @@ export class FsConnection {
    */
   call(method: string, params: unknown, signal: AbortSignal): Promise<object> {
     if (!isFsMethod(method)) return Promise.reject(new TypeError(`not an fs method: ${method}`));
-    if (method === "fs/readFile") return this.#call(method, params, signal).then(readFileWithJson);
-    return this.#call(method, params, signal);
+    return this.#parseAndRun(method, params, signal);
+  }
+
+  /** Runs the fs method `method` on params its schema has already parsed (see `call`). */
+  run<M extends FsMethod>(method: M, params: FsParams[M], signal: AbortSignal): Promise<FsResults[M]> {
+    const handler: Handlers[M] = FsConnection.#HANDLERS[method];
+    return handler(this, params, signal);
   }
 
   /** Closes every handle of this connection, in this process and in workers. */
@@ -168,17 +173,18 @@ export class FsConnection {
     await Promise.all([this.#direct.closeAll(), ...[...this.#views.values()].map((view) => view.closeAll())]);
   }
 
-  #call<M extends FsMethod>(method: M, raw: unknown, signal: AbortSignal): Promise<FsResults[M]> {
+  #parseAndRun<M extends FsMethod>(method: M, raw: unknown, signal: AbortSignal): Promise<FsResults[M]> {
     const schema: z.ZodType<FsParams[M]> = PARAMS_SCHEMAS[method];
-    const handler: Handlers[M] = FsConnection.#HANDLERS[method];
-    return handler(this, schema.parse(raw), signal);
+    return this.run(method, schema.parse(raw), signal);
   }
 
   static readonly #HANDLERS: Handlers = {
     "fs/readFile": async (c, p, signal) =>
-      (await c.#target(p.sandbox)).readFile(
-        { ...withoutSandbox(p), path: parsePathUri(p.path, "path") },
-        signal,
+      readFileWithJson(
+        await (await c.#target(p.sandbox)).readFile(
+          { ...withoutSandbox(p), path: parsePathUri(p.path, "path") },
+          signal,
+        ),
       ),
     "fs/writeFile": async (c, p, signal) =>
       (await c.#target(p.sandbox)).writeFile(

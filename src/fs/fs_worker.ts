@@ -1,12 +1,13 @@
 import { ErrorCode, RpcError } from "../protocol/mod.ts";
 import { FS_RESULT_SCHEMAS } from "../protocol/mod.ts";
 import type { FsMethod } from "../protocol/mod.ts";
+import { RpcPeer } from "../rpc/mod.ts";
 import type { PipeChild, Runtime } from "../runtime/mod.ts";
-import type { FsRequests, FsResults } from "./file_system.ts";
+import type { FsRequests, FsResults } from "../protocol/mod.ts";
 import { FrameSplitter } from "./frame_splitter.ts";
 import type { FrameSplitterOptions } from "./frame_splitter.ts";
 import { LineWriter } from "./line_writer.ts";
-import { CLOSE_SCOPE_METHOD, WorkerResponseSchema } from "./worker_protocol.ts";
+import { CLOSE_SCOPE_METHOD, WorkerErrorSchema, WorkerResponseSchema } from "./worker_protocol.ts";
 import type { WorkerMethod, WorkerResponse } from "./worker_protocol.ts";
 
 /** How a worker starts (normally the sandbox launcher around `fs-worker`): command, env and cwd. */
@@ -29,37 +30,35 @@ export interface FsWorkerOptions {
 const STDERR_TAIL_BYTES = 4096;
 const SIGKILL = 9;
 
-/** A successful answer: a result object, or the raw bytes of a bytes response. */
-type Answer = { readonly result: unknown } | { readonly bytes: Uint8Array };
-
-interface Pending {
-  readonly method: WorkerMethod;
-  readonly resolve: (answer: Answer) => void;
-  readonly reject: (error: unknown) => void;
-}
-
 /** -32603 WorkerFailed: the worker died (or broke the protocol) with the request in flight. */
 export function workerExited(cause?: unknown): RpcError {
   return new RpcError(ErrorCode.Internal, "WorkerFailed", "fs sandbox worker exited unexpectedly", { cause });
 }
 
-/** One started worker process and the requests in flight on it. */
+/** One started worker process and the engine that talks to it. */
 class WorkerProcess {
   readonly child: PipeChild;
-  readonly pending = new Map<number, Pending>();
-  readonly writer: LineWriter;
+  readonly peer: RpcPeer;
   stderrTail = "";
   /** No more requests go to it (it died, broke the protocol, or is being stopped). */
   dead = false;
   /** Its exit status has been collected. */
   reaped = false;
 
-  constructor(child: PipeChild) {
+  constructor(child: PipeChild, onBrokenPipe: (error: unknown) => void) {
     this.child = child;
     const stdin = child.stdin;
-    this.writer = new LineWriter((data) => {
+    const writer = new LineWriter((data) => {
       if (stdin === null) return Promise.reject(new TypeError("fs worker has no stdin pipe"));
       return stdin.write(data);
+    });
+    this.peer = new RpcPeer({
+      transport: { send: (text) => void writer.write(text).catch(onBrokenPipe) },
+      jsonrpc: false,
+      // The worker sends no requests or notifications, and every response line is validated
+      // before it reaches the engine, so nothing unexpected is left to report.
+      log: () => {},
+      remoteError: workerError,
     });
     void child.exited.then(() => {
       this.reaped = true;
@@ -77,7 +76,6 @@ export class FsWorker implements AsyncDisposable {
   readonly #options: FsWorkerOptions;
   /** The worker being started or running; null when the next request must start one. */
   #process: Promise<WorkerProcess> | null = null;
-  #nextId = 1;
   #stopped = false;
 
   constructor(runtime: Runtime, options: FsWorkerOptions) {
@@ -100,7 +98,8 @@ export class FsWorker implements AsyncDisposable {
     request: FsRequests[M],
     signal?: AbortSignal,
   ): Promise<FsResults[M]> {
-    const result = resultOf(method, await this.#send(scope, method, request, signal));
+    const result = await this.#send(scope, method, request, signal);
+    if (result instanceof Uint8Array) throw protocolError(`${method} answered with bytes`);
     const parsed = FS_RESULT_SCHEMAS[method].safeParse(result);
     if (!parsed.success) throw protocolError(`invalid result for ${method}`);
     // The schema of `method` just accepted the value, so it is that method's result.
@@ -113,9 +112,9 @@ export class FsWorker implements AsyncDisposable {
     request: FsRequests["fs/readFile"],
     signal?: AbortSignal,
   ): Promise<Uint8Array> {
-    const answer = await this.#send(scope, "fs/readFile", request, signal);
-    if (!("bytes" in answer)) throw protocolError("fs/readFile answered without bytes");
-    return answer.bytes;
+    const result = await this.#send(scope, "fs/readFile", request, signal);
+    if (!(result instanceof Uint8Array)) throw protocolError("fs/readFile answered without bytes");
+    return result;
   }
 
   /** Closes every handle `scope` holds in the worker; nothing to do when no worker runs. */
@@ -148,9 +147,9 @@ export class FsWorker implements AsyncDisposable {
   async #send(
     scope: string,
     method: WorkerMethod,
-    params: unknown,
+    request: unknown,
     signal: AbortSignal | undefined,
-  ): Promise<Answer> {
+  ): Promise<unknown> {
     signal?.throwIfAborted();
     if (this.#stopped) throw workerExited(new Error("worker stopped"));
     let process = await this.#current();
@@ -159,23 +158,7 @@ export class FsWorker implements AsyncDisposable {
     if (process.dead) throw workerExited();
     // The caller may have given up while the worker started; then nothing is sent.
     signal?.throwIfAborted();
-    const id = this.#nextId++;
-    const answer = Promise.withResolvers<Answer>();
-    process.pending.set(id, { method, resolve: answer.resolve, reject: answer.reject });
-    const onAbort = (): void => {
-      process.pending.delete(id);
-      answer.reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    process.writer.write(JSON.stringify({ id, scope, method, params })).catch((error: unknown) => {
-      // The pipe broke: the worker is dying.
-      this.#fail(process, workerExited(error));
-    });
-    try {
-      return await answer.promise;
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
+    return await process.peer.call(method, { scope, request }, signal);
   }
 
   #current(): Promise<WorkerProcess> {
@@ -206,7 +189,10 @@ export class FsWorker implements AsyncDisposable {
         cause: error,
       });
     }
-    const process = new WorkerProcess(child);
+    const process: WorkerProcess = new WorkerProcess(child, (error) => {
+      // The pipe broke: the worker is dying.
+      this.#fail(process, workerExited(error));
+    });
     void this.#readStderr(process);
     void this.#readResponses(process);
     return process;
@@ -216,18 +202,12 @@ export class FsWorker implements AsyncDisposable {
     try {
       const frames = process.child.stdout.pipeThrough(new FrameSplitter(RESPONSE_FRAMES));
       for await (const { header: response, payload } of frames) {
-        const pending = process.pending.get(response.id);
-        if (pending === undefined) continue; // Its caller gave up (aborted); the answer is moot.
-        process.pending.delete(response.id);
-        if ("error" in response) {
-          const { code, kind, message, errno } = response.error;
-          pending.reject(new RpcError(code, kind, message, errno === undefined ? {} : { errno }));
-        } else if ("bytes" in response) {
-          // The splitter hands over exactly `bytes` bytes for a bytes response.
-          pending.resolve({ bytes: payload ?? new Uint8Array(0) });
-        } else {
-          pending.resolve({ result: response.result });
-        }
+        // A bytes response stands for a result that is those bytes; the splitter hands over
+        // exactly `bytes` of them. An answer whose caller gave up is dropped by the engine.
+        const message = "bytes" in response
+          ? { id: response.id, result: payload ?? new Uint8Array(0) }
+          : response;
+        void process.peer.receiveValue(message);
       }
       this.#fail(process, workerExited());
     } catch (error) {
@@ -256,9 +236,7 @@ export class FsWorker implements AsyncDisposable {
 
   /** Retires `process`: fails what is in flight on it, forgets it, and kills it if it still runs. */
   #fail(process: WorkerProcess, error: RpcError): void {
-    const pending = [...process.pending.values()];
-    process.pending.clear();
-    for (const entry of pending) entry.reject(error);
+    process.peer.close(error);
     if (process.dead) return;
     process.dead = true;
     const current = this.#process;
@@ -289,10 +267,13 @@ const RESPONSE_FRAMES: FrameSplitterOptions<WorkerResponse> = {
   payloadBytes: (response) => "bytes" in response ? response.bytes : null,
 };
 
-/** The result object of a non-bytes answer. */
-function resultOf(method: WorkerMethod, answer: Answer): unknown {
-  if ("bytes" in answer) throw protocolError(`${method} answered with bytes`);
-  return answer.result;
+/** The RpcError an error reply stands for: the one the worker's `DirectFileSystem` threw. */
+function workerError(error: unknown): RpcError {
+  // `WorkerResponseSchema` has accepted the line already; the parse gives the typed value.
+  const parsed = WorkerErrorSchema.safeParse(error);
+  if (!parsed.success) return protocolError("unparseable response");
+  const { code, message, data } = parsed.data;
+  return new RpcError(code, data.kind, message, data.errno === undefined ? {} : { errno: data.errno });
 }
 
 function protocolError(detail: string, cause?: unknown): RpcError {

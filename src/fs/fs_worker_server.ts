@@ -1,7 +1,7 @@
-import type { z } from "zod";
-import { ErrorCode, RpcError } from "../protocol/mod.ts";
-import { FS_PARAMS_SCHEMAS } from "../protocol/mod.ts";
+import { fromWireError, RpcError } from "../protocol/mod.ts";
 import type { FsMethod } from "../protocol/mod.ts";
+import { bindHandlers, RpcPeer } from "../rpc/mod.ts";
+import type { Handlers, RequestId } from "../rpc/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
 import * as fs from "node:fs/promises";
 import { DirectFileSystem } from "./direct_file_system.ts";
@@ -9,11 +9,10 @@ import { errnoError, errnoOf, fenceDenial } from "./error_map.ts";
 import type { FenceDenial } from "./error_map.ts";
 import { parentPath } from "./list_directory.ts";
 import { callFileSystem } from "./file_system.ts";
-import type { FsRequests } from "./file_system.ts";
+import type { FsRequests, FsResults } from "../protocol/mod.ts";
 import { LineSplitter } from "./line_splitter.ts";
 import { LineWriter } from "./line_writer.ts";
-import { CLOSE_SCOPE_METHOD, WorkerErrorSchema, WorkerRequestSchema } from "./worker_protocol.ts";
-import type { WorkerError } from "./worker_protocol.ts";
+import { CLOSE_SCOPE_METHOD, WORKER_ERROR_KINDS, WORKER_METHODS } from "./worker_protocol.ts";
 
 /**
  * The worker's own size limit is unbounded: the server sends the effective limit as `maxBytes`
@@ -21,62 +20,114 @@ import type { WorkerError } from "./worker_protocol.ts";
  */
 const WORKER_MAX_READ_FILE_BYTES = Number.MAX_SAFE_INTEGER;
 
+/** What the worker's handlers see: the file system of a scope, and the end of a scope. */
+interface WorkerContext {
+  scope(scope: string): DirectFileSystem;
+  closeScope(scope: string): Promise<void>;
+}
+
+/** A worker handler of one fs method: the scope's `DirectFileSystem`, errors as the kernel gives them. */
+function scoped<M extends Exclude<FsMethod, "fs/readFile">>(
+  method: M,
+): (params: { scope: string; request: FsRequests[M] }, context: WorkerContext) => Promise<FsResults[M]> {
+  return ({ scope, request }, context) => confined(callFileSystem(context.scope(scope), method, request));
+}
+
+const WORKER_HANDLERS: Handlers<typeof WORKER_METHODS, WorkerContext> = {
+  "fs/readFile": ({ scope, request }, context) => confined(context.scope(scope).readFileBytes(request)),
+  "fs/writeFile": scoped("fs/writeFile"),
+  "fs/createDirectory": scoped("fs/createDirectory"),
+  "fs/getMetadata": scoped("fs/getMetadata"),
+  "fs/canonicalize": scoped("fs/canonicalize"),
+  "fs/readDirectory": scoped("fs/readDirectory"),
+  "fs/walk": scoped("fs/walk"),
+  "fs/remove": scoped("fs/remove"),
+  "fs/copy": scoped("fs/copy"),
+  "fs/open": scoped("fs/open"),
+  "fs/readBlock": scoped("fs/readBlock"),
+  "fs/writeBlock": scoped("fs/writeBlock"),
+  "fs/close": scoped("fs/close"),
+  [CLOSE_SCOPE_METHOD]: async ({ scope }, context) => {
+    await context.closeScope(scope);
+    return {};
+  },
+};
+
 /**
- * Serves fs requests as NDJSON on `runtime.stdin()` with `DirectFileSystem`, many at once, one
- * response line each on stdout (`fs/readFile` followed by the file's raw bytes, see
+ * Serves fs requests as JSON-RPC lines on `runtime.stdin()` with `DirectFileSystem`, many at once,
+ * one response line each on stdout (`fs/readFile` followed by the file's raw bytes, see
  * `worker_protocol.ts`); handles live here, per scope. Resolves after stdin ends and every
  * request has been answered and every handle closed.
  */
 export async function runFsWorker(runtime: Runtime): Promise<void> {
   const scopes = new Map<string, DirectFileSystem>();
   const writer = new LineWriter((data) => runtime.writeStdout(data));
-  const inflight = new Set<Promise<void>>();
-  const scopeOf = (scope: string): DirectFileSystem => {
-    let fs = scopes.get(scope);
-    if (fs === undefined) {
-      fs = new DirectFileSystem({ maxReadFileBytes: WORKER_MAX_READ_FILE_BYTES, confined: true });
-      scopes.set(scope, fs);
-    }
-    return fs;
-  };
-  const serve = async (line: string): Promise<void> => {
-    let id = -1;
-    let response: string;
-    let payload: Uint8Array | null = null;
-    try {
-      const request = WorkerRequestSchema.parse(JSON.parse(line));
-      id = request.id;
-      if (request.method === CLOSE_SCOPE_METHOD) {
-        await scopes.get(request.scope)?.closeAll();
-        scopes.delete(request.scope);
-        response = JSON.stringify({ id, result: {} });
-      } else if (request.method === "fs/readFile") {
-        const params = parseRequest(request.method, request.params);
-        payload = await scopeOf(request.scope).readFileBytes(params);
-        response = JSON.stringify({ id, bytes: payload.length });
-      } else {
-        const params = parseRequest(request.method, request.params);
-        const result = await callFileSystem(scopeOf(request.scope), request.method, params);
-        response = JSON.stringify({ id, result });
-      }
-    } catch (error) {
-      const denial = fenceDenial(error);
-      const reported = denial === null ? error : await kernelAnswer(denial);
-      response = JSON.stringify({ id, error: toWorkerError(reported, runtime) });
-    }
-    await writer.write(response, payload);
-  };
-  for await (const line of runtime.stdin().pipeThrough(new LineSplitter())) {
-    if (line === "") continue;
-    const task = serve(line).catch((error: unknown) => {
+  const writes = new Set<Promise<void>>();
+  const write = (line: string, payload: Uint8Array | null): void => {
+    const written = writer.write(line, payload).catch((error: unknown) => {
       // stdout is gone: the server has stopped listening, so there is nobody to answer.
-      runtime.writeStderr(`fs-worker: cannot write a response: ${String(error)}\n`);
+      void runtime.writeStderr(`fs-worker: cannot write a response: ${String(error)}\n`);
     });
-    inflight.add(task);
-    void task.finally(() => inflight.delete(task));
+    writes.add(written);
+    void written.finally(() => writes.delete(written));
+  };
+  const context: WorkerContext = {
+    scope(scope) {
+      let fs = scopes.get(scope);
+      if (fs === undefined) {
+        fs = new DirectFileSystem({ maxReadFileBytes: WORKER_MAX_READ_FILE_BYTES, confined: true });
+        scopes.set(scope, fs);
+      }
+      return fs;
+    },
+    async closeScope(scope) {
+      await scopes.get(scope)?.closeAll();
+      scopes.delete(scope);
+    },
+  };
+  const peer = new RpcPeer<WorkerContext>({
+    transport: {
+      send: (text) => write(text, null),
+      sendBytes: (id: RequestId, bytes) =>
+        write(`{"id":${JSON.stringify(id)},"bytes":${bytes.length}}`, bytes),
+    },
+    serve: { routes: bindHandlers(WORKER_METHODS, WORKER_HANDLERS), context: () => context },
+    jsonrpc: false,
+    log: (message, detail) => {
+      const text = detail instanceof Error ? detail.stack ?? detail.message : String(detail);
+      void runtime.writeStderr(`fs-worker: ${message}: ${text}\n`);
+    },
+    // The server sends no responses to answer.
+    remoteError: fromWireError,
+  });
+  for await (const line of runtime.stdin().pipeThrough(new LineSplitter())) {
+    if (line !== "") void peer.receive(line);
   }
-  await Promise.all(inflight);
+  await peer.idle();
+  await Promise.all(writes);
   await Promise.all([...scopes.values()].map((fs) => fs.closeAll()));
+}
+
+/**
+ * `operation`, with its failure as the server may see it: where Deno's fence refused first, the
+ * error the kernel's view gives; an error the worker must not report becomes a plain Error, which
+ * the engine logs and answers as -32603 `internal error`.
+ */
+async function confined<T>(operation: Promise<T>): Promise<T> {
+  try {
+    return await operation;
+  } catch (error) {
+    const denial = fenceDenial(error);
+    const reported = denial === null ? error : await kernelAnswer(denial);
+    if (reported instanceof RpcError && !isWorkerKind(reported.kind)) {
+      throw new Error(`unexpected error kind ${reported.kind}`, { cause: reported });
+    }
+    throw reported;
+  }
+}
+
+function isWorkerKind(kind: string): boolean {
+  return (WORKER_ERROR_KINDS as readonly string[]).includes(kind);
 }
 
 /**
@@ -98,25 +149,4 @@ async function kernelAnswer(denial: FenceDenial): Promise<RpcError> {
     }
   }
   return errnoError("ENOENT");
-}
-
-/** Each method's params schema, seen as producing that method's `FileSystem` request. */
-const REQUEST_SCHEMAS: { [M in FsMethod]: z.ZodType<FsRequests[M]> } = FS_PARAMS_SCHEMAS;
-
-function parseRequest<M extends FsMethod>(method: M, params: unknown): FsRequests[M] {
-  const schema: z.ZodType<FsRequests[M]> = REQUEST_SCHEMAS[method];
-  return schema.parse(params);
-}
-
-function toWorkerError(error: unknown, runtime: Runtime): WorkerError {
-  if (error instanceof RpcError) {
-    const wire = { code: error.code, kind: error.kind, message: error.message };
-    const parsed = WorkerErrorSchema.safeParse(
-      error.errno === undefined ? wire : { ...wire, errno: error.errno },
-    );
-    if (parsed.success) return parsed.data;
-  }
-  const detail = error instanceof Error ? error.stack ?? error.message : String(error);
-  runtime.writeStderr(`fs-worker: internal error: ${detail}\n`);
-  return { code: ErrorCode.Internal, kind: "Internal", message: "internal error" };
 }

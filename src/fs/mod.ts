@@ -22,7 +22,9 @@ export {
   unknownHandle,
 } from "./file_handle_table.ts";
 export { callFileSystem } from "./file_system.ts";
-export type { FileSystem, FsRequests, FsResults } from "./file_system.ts";
+export type { FileSystem, FsRequests, FsResults } from "../protocol/mod.ts";
+export { FS_HANDLERS } from "./fs_methods.ts";
+export type { FsMethodContext, FsMethodShapes, FsRunner } from "./fs_methods.ts";
 export { FsConnection, FsService } from "./fs_service.ts";
 export type { FsParams, FsServiceOptions } from "./fs_service.ts";
 export { FsWorker, workerExited } from "./fs_worker.ts";
@@ -34,13 +36,7 @@ export { LineSplitter } from "./line_splitter.ts";
 export { LineWriter } from "./line_writer.ts";
 export { SandboxedFileSystem } from "./sandboxed_file_system.ts";
 export type { SandboxedFileSystemOptions } from "./sandboxed_file_system.ts";
-export {
-  CLOSE_SCOPE_METHOD,
-  WorkerErrorSchema,
-  WorkerMethodSchema,
-  WorkerRequestSchema,
-  WorkerResponseSchema,
-} from "./worker_protocol.ts";
-export type { WorkerError, WorkerMethod, WorkerRequest, WorkerResponse } from "./worker_protocol.ts";
+export { CLOSE_SCOPE_METHOD, WorkerErrorSchema, WorkerResponseSchema } from "./worker_protocol.ts";
+export type { WorkerError, WorkerMethod, WorkerResponse } from "./worker_protocol.ts";
 export { FS_METHODS, FS_PARAMS_SCHEMAS, FS_RESULT_SCHEMAS } from "../protocol/mod.ts";
 export type { FsMethod } from "../protocol/mod.ts";

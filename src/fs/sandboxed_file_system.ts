@@ -9,7 +9,7 @@ import type {
   FsReadFileResult,
   FsWalkResult,
 } from "../protocol/mod.ts";
-import type { FileSystem, FsRequests } from "./file_system.ts";
+import type { FileSystem, FsRequests } from "../protocol/mod.ts";
 import type { FsWorker } from "./fs_worker.ts";
 
 /** Options of a `SandboxedFileSystem`. */

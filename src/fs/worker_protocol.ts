@@ -1,37 +1,75 @@
 import { z } from "zod";
-import { ErrorCode } from "../protocol/mod.ts";
+import {
+  ErrorCode,
+  FsCanonicalizeParamsSchema,
+  FsCanonicalizeResultSchema,
+  FsCloseParamsSchema,
+  FsCopyParamsSchema,
+  FsCreateDirectoryParamsSchema,
+  FsEmptyResultSchema,
+  FsGetMetadataParamsSchema,
+  FsGetMetadataResultSchema,
+  FsOpenParamsSchema,
+  FsOpenResultSchema,
+  FsReadBlockParamsSchema,
+  FsReadBlockResultSchema,
+  FsReadDirectoryParamsSchema,
+  FsReadDirectoryResultSchema,
+  FsReadFileParamsSchema,
+  FsRemoveParamsSchema,
+  FsWalkParamsSchema,
+  FsWalkResultSchema,
+  FsWriteBlockParamsSchema,
+  FsWriteFileParamsSchema,
+} from "../protocol/mod.ts";
 import type { ErrorKind } from "../protocol/mod.ts";
-import { FS_METHODS } from "../protocol/mod.ts";
+import type { MethodShapes } from "../rpc/mod.ts";
 
 /**
- * The fs worker's stdio protocol: one request object per line on its stdin; on its stdout one
- * response line per request, matched by `id`, answered in any order. `fs/readFile` is answered
- * with a bytes response: the line states a length and the file's raw bytes follow its newline, so
- * a large file crosses the pipe unencoded and is never parsed as JSON.
+ * The fs worker's stdio protocol: JSON-RPC on both ends of one pipe pair, one request per line on
+ * the worker's stdin, one response per line on its stdout, answered in any order. A result that is
+ * raw bytes (`fs/readFile`) is a feature of this transport: its line is `{"id":N,"bytes":LEN}` and
+ * LEN raw bytes follow the newline, so a large file crosses the pipe unencoded and is never parsed
+ * as JSON.
  */
 
 /** Closes every handle of a scope (the connection that opened them ended). */
 export const CLOSE_SCOPE_METHOD = "worker/closeScope";
 
-/** Methods the worker serves: every fs method, plus `worker/closeScope`. */
-export const WorkerMethodSchema = z.enum([...FS_METHODS, CLOSE_SCOPE_METHOD]);
-/** See `WorkerMethodSchema`. */
-export type WorkerMethod = z.infer<typeof WorkerMethodSchema>;
+/** Every request names its scope: the connection whose file handles it uses. */
+function scoped<S extends z.ZodType>(request: S): z.ZodObject<{ scope: z.ZodString; request: S }> {
+  return z.object({ scope: z.string(), request });
+}
 
-/** One request line. */
-export const WorkerRequestSchema = z.object({
-  /** Unique among the requests in flight on this worker. */
-  id: z.number().int().nonnegative(),
-  /** The connection whose file handles the request uses; handle ids are unique per scope. */
-  scope: z.string(),
-  method: WorkerMethodSchema,
-  /** The `FileSystem` request: wire params without `sandbox`, paths native. */
-  params: z.unknown(),
-});
-/** See `WorkerRequestSchema`. */
-export type WorkerRequest = z.infer<typeof WorkerRequestSchema>;
+/**
+ * The worker's methods: every fs method, its params the `FileSystem` request (wire params without
+ * `sandbox`, paths native), plus `worker/closeScope`.
+ */
+export const WORKER_METHODS = {
+  "fs/readFile": {
+    params: scoped(FsReadFileParamsSchema),
+    result: z.custom<Uint8Array>((value) => value instanceof Uint8Array),
+  },
+  "fs/writeFile": { params: scoped(FsWriteFileParamsSchema), result: FsEmptyResultSchema },
+  "fs/createDirectory": { params: scoped(FsCreateDirectoryParamsSchema), result: FsEmptyResultSchema },
+  "fs/getMetadata": { params: scoped(FsGetMetadataParamsSchema), result: FsGetMetadataResultSchema },
+  "fs/canonicalize": { params: scoped(FsCanonicalizeParamsSchema), result: FsCanonicalizeResultSchema },
+  "fs/readDirectory": { params: scoped(FsReadDirectoryParamsSchema), result: FsReadDirectoryResultSchema },
+  "fs/walk": { params: scoped(FsWalkParamsSchema), result: FsWalkResultSchema },
+  "fs/remove": { params: scoped(FsRemoveParamsSchema), result: FsEmptyResultSchema },
+  "fs/copy": { params: scoped(FsCopyParamsSchema), result: FsEmptyResultSchema },
+  "fs/open": { params: scoped(FsOpenParamsSchema), result: FsOpenResultSchema },
+  "fs/readBlock": { params: scoped(FsReadBlockParamsSchema), result: FsReadBlockResultSchema },
+  "fs/writeBlock": { params: scoped(FsWriteBlockParamsSchema), result: FsEmptyResultSchema },
+  "fs/close": { params: scoped(FsCloseParamsSchema), result: FsEmptyResultSchema },
+  [CLOSE_SCOPE_METHOD]: { params: scoped(z.object({})), result: FsEmptyResultSchema },
+} as const satisfies MethodShapes;
 
-const WORKER_ERROR_KINDS = [
+/** The name of a worker method. */
+export type WorkerMethod = keyof typeof WORKER_METHODS;
+
+/** The error kinds a worker may report: those its `DirectFileSystem` throws. */
+export const WORKER_ERROR_KINDS = [
   "NotFound",
   "UnknownHandle",
   "PermissionDenied",
@@ -46,7 +84,7 @@ const WORKER_ERROR_KINDS = [
   "Internal",
 ] as const satisfies readonly ErrorKind[];
 
-/** An error as the worker reports it: exactly the RpcError the server then throws. */
+/** An error reply as the worker may send it: exactly the RpcError the server then throws. */
 export const WorkerErrorSchema = z.object({
   code: z.literal([
     ErrorCode.NotFound,
@@ -54,19 +92,23 @@ export const WorkerErrorSchema = z.object({
     ErrorCode.InvalidParams,
     ErrorCode.Internal,
   ]),
-  kind: z.enum(WORKER_ERROR_KINDS),
   message: z.string(),
-  errno: z.string().optional(),
+  data: z.object({ kind: z.enum(WORKER_ERROR_KINDS), errno: z.string().optional() }),
 });
 /** See `WorkerErrorSchema`. */
 export type WorkerError = z.infer<typeof WorkerErrorSchema>;
 
-/** One response line: a result object, an error, or the length of the raw bytes that follow. */
+const id = z.number().int().nonnegative();
+
+/**
+ * One response line as the server accepts it: a result object, an error, or the length of the raw
+ * bytes that follow. Anything else means the worker is broken (or hostile) and it is retired.
+ */
 export const WorkerResponseSchema = z.union([
-  z.object({ id: z.number().int().nonnegative(), result: z.record(z.string(), z.unknown()) }),
-  z.object({ id: z.number().int().nonnegative(), error: WorkerErrorSchema }),
+  z.object({ id, result: z.record(z.string(), z.unknown()) }),
+  z.object({ id, error: WorkerErrorSchema }),
   z.object({
-    id: z.number().int().nonnegative(),
+    id,
     /** The answer to `fs/readFile`: this many bytes of file content follow the line's newline. */
     bytes: z.number().int().nonnegative(),
   }),

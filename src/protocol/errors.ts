@@ -15,7 +15,7 @@ export const ErrorCode = {
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** The `data.kind` values of PROTOCOL.md §2.7. */
-export const ErrorKindSchema = z.enum([
+export const ERROR_KINDS = [
   "ParseError",
   "NotInitialized",
   "AlreadyInitialized",
@@ -44,7 +44,10 @@ export const ErrorKindSchema = z.enum([
   "DirectoryNotEmpty",
   "ReadOnlyFilesystem",
   "OsError",
-]);
+] as const;
+
+/** One of `ERROR_KINDS`. */
+export const ErrorKindSchema = z.enum(ERROR_KINDS);
 /** See `ErrorKindSchema`. */
 export type ErrorKind = z.infer<typeof ErrorKindSchema>;
 
@@ -92,4 +95,47 @@ export function invalidParams(message: string): RpcError {
 /** -32600 with the given kind. */
 export function invalidRequest(kind: ErrorKind, message: string): RpcError {
   return new RpcError(ErrorCode.InvalidRequest, kind, message);
+}
+
+/** The `error` member of a reply as a client reads it: servers other than this one may omit `data`. */
+const ReplyErrorSchema = z.object({
+  code: z.number().int(),
+  message: z.string(),
+  data: z.object({ kind: z.string(), errno: z.string().optional() }).nullish(),
+});
+
+/** The kind a code stands for when a reply names none (a Codex server sends no `data`). */
+const KIND_OF_CODE: Record<ErrorCodeValue, ErrorKind> = {
+  [ErrorCode.InvalidRequest]: "InvalidInput",
+  [ErrorCode.MethodNotFound]: "MethodNotFound",
+  [ErrorCode.InvalidParams]: "InvalidParams",
+  [ErrorCode.Internal]: "Internal",
+  [ErrorCode.NotFound]: "NotFound",
+  [ErrorCode.SessionAttached]: "SessionAttached",
+  [ErrorCode.LimitReached]: "LimitReached",
+};
+
+function isErrorCode(code: number): code is ErrorCodeValue {
+  return Object.hasOwn(KIND_OF_CODE, code);
+}
+
+function isErrorKind(kind: string): kind is ErrorKind {
+  return (ERROR_KINDS as readonly string[]).includes(kind);
+}
+
+/**
+ * The `RpcError` a reply's `error` member stands for, so a remote call fails exactly as the same
+ * call made in-process does: code, kind, message and errno as sent. A code outside §2.7 becomes
+ * -32603 with the code in the message; a malformed member becomes -32603 `invalid error reply`.
+ */
+export function fromWireError(error: unknown): RpcError {
+  const parsed = ReplyErrorSchema.safeParse(error);
+  if (!parsed.success) return new RpcError(ErrorCode.Internal, "Internal", "invalid error reply");
+  const { code, message, data } = parsed.data;
+  if (!isErrorCode(code)) {
+    return new RpcError(ErrorCode.Internal, "Internal", `${message} (error code ${code})`);
+  }
+  const kind = data != null && isErrorKind(data.kind) ? data.kind : KIND_OF_CODE[code];
+  const errno = data?.errno;
+  return new RpcError(code, kind, message, errno === undefined ? {} : { errno });
 }

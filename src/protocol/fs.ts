@@ -1,10 +1,11 @@
 import { z } from "zod";
+import { EmptyResultSchema } from "./empty_result.ts";
 import { SandboxParamSchema } from "./sandbox_param.ts";
 
 const int = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 /** A `PathUri` (PROTOCOL.md §9); the fs service parses it so errors name the member. */
 const pathUri = z.string();
-const empty = z.object({});
+const empty = EmptyResultSchema;
 
 /** `fs/readFile` params (PROTOCOL.md §7.3). */
 export const FsReadFileParamsSchema = z.object({

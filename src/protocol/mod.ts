@@ -1,7 +1,9 @@
 export { base64Problem, decodeBase64, encodeBase64 } from "./base64.ts";
 export {
+  ERROR_KINDS,
   ErrorCode,
   ErrorKindSchema,
+  fromWireError,
   invalidParams,
   invalidRequest,
   RpcError,
@@ -11,44 +13,45 @@ export type { ErrorCodeValue, ErrorKind, WireError } from "./errors.ts";
 export { EnvPolicySchema } from "./env_policy.ts";
 export type { EnvPolicy } from "./env_policy.ts";
 export { normalizePath, parsePathUri, pathToUri } from "./paths.ts";
-export { CORE_METHODS, EXTENSION_METHODS } from "./methods.ts";
-export type { MethodFamily, MethodSpec } from "./methods.ts";
+export { EXTENSION_METHODS, METHODS } from "./methods.ts";
+export type { MethodFamily, MethodName, MethodSpec } from "./methods.ts";
+export { EmptyResultSchema, RESULT_SCHEMAS } from "./method_results.ts";
 export {
-  CORE_RESULT_SCHEMAS,
-  EmptyResultSchema,
-  ProcessCloseStdinResultSchema,
-  ProcessListResultSchema,
-  ProcessTerminateResultSchema,
-  ProcessWriteResultSchema,
-  RESULT_SCHEMAS,
-} from "./method_results.ts";
-export type {
-  ProcessCloseStdinResult,
-  ProcessListResult,
-  ProcessTerminateResult,
-  ProcessWriteResult,
-} from "./method_results.ts";
-export {
-  CLIENT_NOTIFICATION_SCHEMAS,
+  CLIENT_NOTIFICATIONS,
   InitializedParamsSchema,
+  NOTIFICATIONS,
+  processClosedJson,
   ProcessClosedParamsSchema,
+  processExitedJson,
   ProcessExitedParamsSchema,
+  processOutputJson,
   ProcessOutputParamsSchema,
-  SERVER_NOTIFICATION_SCHEMAS,
 } from "./notifications.ts";
-export type { ProcessClosedParams, ProcessExitedParams, ProcessOutputParams } from "./notifications.ts";
+export type {
+  ExitFacts,
+  NotificationMethod,
+  ProcessClosedParams,
+  ProcessExitedParams,
+  ProcessOutputParams,
+} from "./notifications.ts";
 export {
+  CloseStdinStatusSchema,
+  ProcessCloseStdinResultSchema,
+  ProcessEmptyResultSchema,
   ProcessIdParamsSchema,
   ProcessLimitsSchema,
   ProcessListEntrySchema,
   ProcessListParamsSchema,
+  ProcessListResultSchema,
   ProcessReadParamsSchema,
   ProcessReadResultSchema,
   ProcessResizeParamsSchema,
   ProcessSignalParamsSchema,
   ProcessStartParamsSchema,
   ProcessStartResultSchema,
+  ProcessTerminateResultSchema,
   ProcessWriteParamsSchema,
+  ProcessWriteResultSchema,
   ReadChunkSchema,
   SIGNAL_NUMBERS,
   StreamNameSchema,
@@ -56,16 +59,22 @@ export {
   WriteStatusSchema,
 } from "./process.ts";
 export type {
+  CloseStdinStatus,
+  ProcessCloseStdinResult,
+  ProcessEmptyResult,
   ProcessIdParams,
   ProcessLimitsParam,
   ProcessListEntry,
+  ProcessListResult,
   ProcessReadParams,
   ProcessReadResult,
   ProcessResizeParams,
   ProcessSignalParams,
   ProcessStartParams,
   ProcessStartResult,
+  ProcessTerminateResult,
   ProcessWriteParams,
+  ProcessWriteResult,
   ReadChunk,
   StreamName,
   WriteStatus,
@@ -148,3 +157,4 @@ export type {
   FsWriteBlockParams,
   FsWriteFileParams,
 } from "./fs.ts";
+export type { FileSystem, FsRequests, FsResults } from "./file_system.ts";

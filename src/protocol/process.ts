@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EmptyResultSchema } from "./empty_result.ts";
 import { EnvPolicySchema } from "./env_policy.ts";
 import { SandboxParamSchema } from "./sandbox_param.ts";
 
@@ -173,3 +174,33 @@ export const ProcessListEntrySchema = z.object({
 });
 /** See `ProcessListEntrySchema`. */
 export type ProcessListEntry = z.infer<typeof ProcessListEntrySchema>;
+
+/** `process/write` result. */
+export const ProcessWriteResultSchema = z.object({ status: WriteStatusSchema });
+/** See `ProcessWriteResultSchema`. */
+export type ProcessWriteResult = z.infer<typeof ProcessWriteResultSchema>;
+
+/** `process/terminate` result: whether the process was still running (§5.9). */
+export const ProcessTerminateResultSchema = z.object({ running: z.boolean() });
+/** See `ProcessTerminateResultSchema`. */
+export type ProcessTerminateResult = z.infer<typeof ProcessTerminateResultSchema>;
+
+/** The statuses of `process/closeStdin` (ext §11.7). */
+export const CloseStdinStatusSchema = z.enum(["accepted", "stdinClosed", "unknownProcess"]);
+/** See `CloseStdinStatusSchema`. */
+export type CloseStdinStatus = z.infer<typeof CloseStdinStatusSchema>;
+
+/** `process/closeStdin` result. */
+export const ProcessCloseStdinResultSchema = z.object({ status: CloseStdinStatusSchema });
+/** See `ProcessCloseStdinResultSchema`. */
+export type ProcessCloseStdinResult = z.infer<typeof ProcessCloseStdinResultSchema>;
+
+/** `process/list` result, oldest first. */
+export const ProcessListResultSchema = z.object({ processes: z.array(ProcessListEntrySchema) });
+/** See `ProcessListResultSchema`. */
+export type ProcessListResult = z.infer<typeof ProcessListResultSchema>;
+
+/** The `{}` result of `process/signal` and `process/resize`. */
+export const ProcessEmptyResultSchema = EmptyResultSchema;
+/** See `ProcessEmptyResultSchema`. */
+export type ProcessEmptyResult = z.infer<typeof ProcessEmptyResultSchema>;

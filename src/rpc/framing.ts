@@ -7,7 +7,7 @@ export type RequestId = string | number;
 export type Incoming =
   | { kind: "request"; id: RequestId; method: string; params: unknown; jsonrpc: boolean }
   | { kind: "notification"; method: string; params: unknown; jsonrpc: boolean }
-  | { kind: "response"; jsonrpc: boolean }
+  | { kind: "response"; id: unknown; result: unknown; error: unknown; jsonrpc: boolean }
   | { kind: "parseError"; detail: string };
 
 const UTF8_STRICT = new TextDecoder("utf-8", { fatal: true });
@@ -29,6 +29,15 @@ export function classifyMessage(text: string): Incoming {
   } catch (error) {
     return { kind: "parseError", detail: jsonErrorDetail(error, text) };
   }
+  return classifyValue(value);
+}
+
+/**
+ * Classifies one message that is already parsed (a framed transport parses its header itself). A
+ * response keeps its `id`, `result` and `error` members as they came; `result` is `undefined` in an
+ * error reply and the other way round.
+ */
+export function classifyValue(value: unknown): Incoming {
   if (Array.isArray(value)) return { kind: "parseError", detail: "batches are not supported" };
   if (typeof value !== "object" || value === null) {
     return { kind: "parseError", detail: "expected a JSON-RPC object" };
@@ -45,7 +54,13 @@ export function classifyMessage(text: string): Incoming {
     return { kind: "request", id, method, params, jsonrpc };
   }
   if (Object.hasOwn(message, "id") && (Object.hasOwn(message, "result") || Object.hasOwn(message, "error"))) {
-    return { kind: "response", jsonrpc };
+    return {
+      kind: "response",
+      id: message["id"],
+      result: message["result"],
+      error: message["error"],
+      jsonrpc,
+    };
   }
   return { kind: "parseError", detail: "expected a request or a notification" };
 }
@@ -96,4 +111,11 @@ export function errorFrame(id: RequestId, error: unknown, jsonrpc: boolean): str
 /** Serializes a notification. */
 export function notificationFrame(method: string, params: unknown, jsonrpc: boolean): string {
   return jsonrpc ? JSON.stringify({ jsonrpc: "2.0", method, params }) : JSON.stringify({ method, params });
+}
+
+/** Serializes a request. */
+export function requestFrame(id: RequestId, method: string, params: unknown, jsonrpc: boolean): string {
+  return jsonrpc
+    ? JSON.stringify({ jsonrpc: "2.0", id, method, params })
+    : JSON.stringify({ id, method, params });
 }

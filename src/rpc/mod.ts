@@ -1,12 +1,27 @@
 export {
   classifyMessage,
+  classifyValue,
   decodeUtf8,
   errorFrame,
   isRequestId,
   notificationFrame,
+  requestFrame,
   resultFrame,
   withKnownJson,
 } from "./framing.ts";
 export type { Incoming, RequestId } from "./framing.ts";
 export { formatIssues, parseParams, toWireError } from "./dispatch.ts";
 export type { ErrorLog } from "./dispatch.ts";
+export { bindHandlers, withContext } from "./method_table.ts";
+export type {
+  Handlers,
+  MethodShape,
+  MethodShapes,
+  ParamsInputOf,
+  ParamsOf,
+  ResultOf,
+  Route,
+  Routes,
+} from "./method_table.ts";
+export { InboundCall, RpcPeer } from "./rpc_peer.ts";
+export type { RpcPeerOptions, RpcServe, RpcTransport } from "./rpc_peer.ts";

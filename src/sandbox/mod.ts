@@ -18,3 +18,7 @@ export { sandboxedLaunch, workerLaunch } from "./launch_plan.ts";
 export type { Launch, LaunchContext, LaunchTarget } from "./launch_plan.ts";
 export { createStateDir, prepareProgramImages } from "./program_images.ts";
 export type { ProgramImages } from "./program_images.ts";
+export { processPlanner } from "./process_planner.ts";
+export type { ProcessPlannerDeps } from "./process_planner.ts";
+export { setUpSandbox } from "./sandbox_setup.ts";
+export type { SandboxSetup } from "./sandbox_setup.ts";

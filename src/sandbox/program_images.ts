@@ -78,8 +78,11 @@ function runsFromSources(image: ProgramImage): boolean {
  * Picks the launcher and worker images; when the server runs from its sources, finds or builds
  * their bundles (in `node_modules/.cache/exec-server`, else in `stateDir`).
  */
-export async function prepareProgramImages(runtime: Runtime, stateDir: string): Promise<ProgramImages> {
-  const self = runtime.selfImage();
+export async function prepareProgramImages(
+  runtime: Runtime,
+  stateDir: string,
+  self: ProgramImage = runtime.selfImage(),
+): Promise<ProgramImages> {
   if (!runsFromSources(self)) {
     const ready = Promise.resolve({ launcher: self, worker: self });
     return { ready, ownFiles: [self.executable, ...(self.script === null ? [] : [self.script]), stateDir] };

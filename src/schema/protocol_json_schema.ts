@@ -4,18 +4,18 @@
  */
 import { z } from "zod";
 import {
-  CLIENT_NOTIFICATION_SCHEMAS,
-  CORE_METHODS,
+  CLIENT_NOTIFICATIONS,
   EmptyResultSchema,
   EnvironmentInfoSchema,
   EnvPolicySchema,
   ErrorKindSchema,
   ExtensionsSchema,
   FS_PARAMS_SCHEMAS,
+  METHODS,
+  NOTIFICATIONS,
   ProcessIdParamsSchema,
   RESULT_SCHEMAS,
   SandboxSchema,
-  SERVER_NOTIFICATION_SCHEMAS,
   WireErrorSchema,
 } from "../protocol/mod.ts";
 
@@ -66,7 +66,7 @@ export function protocolJsonSchema(): JsonObject {
   const ref = (id: string): JsonObject => ({ $ref: `#/$defs/${id}` });
 
   const params: Record<string, z.ZodType> = { ...FS_PARAMS_SCHEMAS };
-  for (const [method, spec] of Object.entries(CORE_METHODS)) params[method] = spec.params;
+  for (const [method, spec] of Object.entries(METHODS)) params[method] = spec.params;
   const methods: JsonObject = {};
   for (const [method, result] of Object.entries(RESULT_SCHEMAS)) {
     const declared = params[method];
@@ -81,8 +81,8 @@ export function protocolJsonSchema(): JsonObject {
   }
   const notifications: JsonObject = {};
   const directions = [
-    ["client", CLIENT_NOTIFICATION_SCHEMAS],
-    ["server", SERVER_NOTIFICATION_SCHEMAS],
+    ["client", CLIENT_NOTIFICATIONS],
+    ["server", NOTIFICATIONS],
   ] as const;
   for (const [from, table] of directions) {
     for (const [method, schema] of Object.entries(table)) {

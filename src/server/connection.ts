@@ -1,12 +1,11 @@
-import { ErrorCode, invalidRequest, RpcError } from "../protocol/mod.ts";
-import type { MethodFamily, MethodSpec } from "../protocol/mod.ts";
-import { InitializeParamsSchema } from "../protocol/mod.ts";
-import { classifyMessage, errorFrame, parseParams, resultFrame, toWireError } from "../rpc/mod.ts";
-import type { RequestId } from "../rpc/mod.ts";
+import { ErrorCode, fromWireError, invalidRequest, RpcError } from "../protocol/mod.ts";
+import type { InitializeParams, InitializeResult, MethodFamily, MethodSpec } from "../protocol/mod.ts";
+import { RpcPeer } from "../rpc/mod.ts";
+import type { Route } from "../rpc/mod.ts";
+import type { ConnectionScope, MethodContext } from "./handlers.ts";
 import { BACKLOG_HIGH_BYTES, BACKLOG_LOW_BYTES } from "./session.ts";
 import type { Session, SessionPeer } from "./session.ts";
 import type { FsPort, ServerContext } from "./server_context.ts";
-import { runMethod } from "./handlers.ts";
 
 /** The byte pipe under a connection: a WebSocket or the stdio streams. */
 export interface Transport {
@@ -25,16 +24,16 @@ const POLICY_VIOLATION = 1008;
 const EVICTED_MESSAGE = "session has been resumed by another connection";
 
 /**
- * One client connection: the handshake state machine, the in-flight table and dispatch
- * (PROTOCOL.md §2.4–2.5, §3.1). Until `ready`, messages run strictly one after another.
+ * One client connection: the handshake state machine and the session attachment (PROTOCOL.md
+ * §2.4–2.5, §3.1) around the JSON-RPC engine, which serves the requests. Until `ready`, messages
+ * run strictly one after another.
  */
 export class Connection implements SessionPeer {
   readonly #transport: Transport;
   readonly #context: ServerContext;
+  readonly #peer: RpcPeer<MethodContext, MethodSpec>;
   #state: ConnectionState = "new";
-  #jsonrpc: boolean | null = null;
   #session: Session | null = null;
-  #inflight = new Map<string, AbortController>();
   #sequential: Promise<void> = Promise.resolve();
   #queued = 0;
   #closed = false;
@@ -46,13 +45,33 @@ export class Connection implements SessionPeer {
   constructor(transport: Transport, context: ServerContext) {
     this.#transport = transport;
     this.#context = context;
+    const parsePrefix = transport.description === "stdio"
+      ? "failed to parse JSON-RPC message from exec-server stdio"
+      : `failed to parse websocket JSON-RPC message from exec-server ${transport.description}`;
+    const scope = this.#scope();
+    this.#peer = new RpcPeer<MethodContext, MethodSpec>({
+      transport,
+      serve: {
+        routes: context.routes,
+        context: (call) => ({ call, connection: scope }),
+        admit: (route) => this.#admit(route),
+      },
+      onNotification: (method) => this.#notification(method),
+      onStrayResponse: () => transport.close(POLICY_VIOLATION, "clients must not send responses"),
+      parseErrorMessage: (detail) => `${parsePrefix}: ${detail}`,
+      jsonrpc: "mirror",
+      log: context.log.error,
+      onReply: context.countReply,
+      // The server sends no requests, so no reply is ever taken for one of its own.
+      remoteError: fromWireError,
+    });
   }
 
   /** Handles one incoming message (a frame's text or a line). */
   receive(text: string): void {
     if (this.#closed) return;
     if (this.#state === "ready" && this.#queued === 0 && !this.#congested()) {
-      void this.#handle(text);
+      void this.#peer.receive(text);
       return;
     }
     this.#queued++;
@@ -63,14 +82,14 @@ export class Connection implements SessionPeer {
       if (this.#congested()) await this.#drained();
       this.#queued--;
       if (this.#closed) return;
-      const pending = this.#handle(text);
+      const pending = this.#peer.receive(text);
       if (this.#state !== "ready") await pending;
     });
   }
 
   /** Answers a message that could not be decoded at all (bad UTF-8, oversize stdio line). */
   receiveUndecodable(detail: string): void {
-    this.#sendParseError(detail);
+    this.#peer.replyParseError(detail);
   }
 
   /** The transport is gone: release long polls, close handles, detach the session (§3.6). */
@@ -78,8 +97,7 @@ export class Connection implements SessionPeer {
     if (this.#closed) return;
     this.#closed = true;
     this.#openDrain();
-    for (const controller of this.#inflight.values()) controller.abort(new Error("connection closed"));
-    this.#inflight.clear();
+    this.#peer.close(new Error("connection closed"));
     void this.#fs?.close().catch((error: unknown) =>
       this.#context.log.error("closing file handles failed", error)
     );
@@ -97,11 +115,7 @@ export class Connection implements SessionPeer {
 
   /** SessionPeer: sends a notification with pre-serialized params. */
   notify(method: string, paramsJson: string): void {
-    if (this.#closed) return;
-    const prefix = this.#jsonrpc === true
-      ? `{"jsonrpc":"2.0","method":"${method}","params":`
-      : `{"method":"${method}","params":`;
-    this.#transport.send(prefix + paramsJson + "}");
+    this.#peer.notifyJson(method, paramsJson);
   }
 
   /** SessionPeer: unsent outbound bytes. */
@@ -112,8 +126,7 @@ export class Connection implements SessionPeer {
   /** SessionPeer: another connection resumed this session (§3.7). */
   evict(): void {
     this.#evicted = true;
-    const error = invalidRequest("SessionResumed", EVICTED_MESSAGE);
-    for (const controller of this.#inflight.values()) controller.abort(error);
+    this.#peer.abortInbound(invalidRequest("SessionResumed", EVICTED_MESSAGE));
     if (!this.#closed) this.#transport.close(POLICY_VIOLATION, EVICTED_MESSAGE);
   }
 
@@ -132,28 +145,6 @@ export class Connection implements SessionPeer {
     drain?.resolve();
   }
 
-  async #handle(text: string): Promise<void> {
-    const message = classifyMessage(text);
-    if (message.kind === "parseError") {
-      this.#sendParseError(message.detail);
-      return;
-    }
-    this.#jsonrpc ??= message.jsonrpc;
-    switch (message.kind) {
-      case "response":
-        this.#transport.close(POLICY_VIOLATION, "clients must not send responses");
-        return;
-      case "notification":
-        this.#notification(message.method);
-        return;
-      case "request":
-        await this.#request(message.id, message.method, message.params);
-        return;
-      default:
-        return assertNever(message);
-    }
-  }
-
   #notification(method: string): void {
     if (method !== "initialized") {
       this.#transport.close(POLICY_VIOLATION, `unexpected notification ${method}`);
@@ -164,71 +155,45 @@ export class Connection implements SessionPeer {
     }
   }
 
-  async #request(id: RequestId, method: string, params: unknown): Promise<void> {
-    const key = typeof id === "string" ? `s${id}` : `n${id}`;
-    if (this.#inflight.has(key)) {
-      this.#reply(
-        id,
-        null,
-        invalidRequest("DuplicateRequestId", `request id ${idText(id)} is already in use`),
-      );
-      return;
-    }
-    const controller = new AbortController();
-    this.#inflight.set(key, controller);
-    const release = method === "process/start" ? this.#holdStartNotifications(params) : null;
-    try {
-      const result = await this.#run(method, params, controller.signal);
-      this.#reply(id, result, null);
-    } catch (error) {
-      this.#reply(id, null, error);
-    } finally {
-      if (this.#inflight.get(key) === controller) this.#inflight.delete(key);
-      release?.();
-    }
-  }
-
-  /** Holds the new process's notifications until its start result is sent (§5.5). */
-  #holdStartNotifications(params: unknown): (() => void) | null {
-    if (this.#session === null || this.#state !== "ready" || typeof params !== "object" || params === null) {
-      return null;
-    }
-    const processId: unknown = (params as Record<string, unknown>)["processId"];
-    return typeof processId === "string" ? this.#session.holdNotifications(processId) : null;
-  }
-
-  /** Checks in the order of §2.4, then runs the method. Synchronous up to the handler's first await. */
-  #run(method: string, params: unknown, signal: AbortSignal): Promise<unknown> {
-    const spec: MethodSpec | undefined = this.#context.methods.get(method);
-    if (spec === undefined) {
-      throw new RpcError(ErrorCode.MethodNotFound, "MethodNotFound", `unknown method ${method}`);
-    }
+  /** The checks of §2.4 between the method's existence and its params: eviction, handshake, limit. */
+  #admit(route: Route<MethodContext, MethodSpec>): void {
     if (this.#evicted) throw invalidRequest("SessionResumed", EVICTED_MESSAGE);
-    if (method === "initialize") {
+    if (route.method === "initialize") {
       if (this.#state !== "new") {
         throw invalidRequest("AlreadyInitialized", "initialize may only be sent once per connection");
       }
     } else if (this.#state !== "ready") {
-      throw invalidRequest("NotInitialized", handshakeMessage(this.#state, spec.family));
+      throw invalidRequest("NotInitialized", handshakeMessage(this.#state, route.spec.family));
     }
     const limit = this.#context.options.maxInflightRequests;
-    if (this.#inflight.size > limit) {
+    if (this.#peer.inflight > limit) {
       throw new RpcError(
         ErrorCode.LimitReached,
         "LimitReached",
         `too many requests in flight: limit is ${limit}`,
       );
     }
-    if (method === "initialize") {
-      return Promise.resolve(this.#initialize(parseParams(method, InitializeParamsSchema, params)));
-    }
-    const session = this.#session;
-    if (session === null) throw invalidRequest("NotInitialized", handshakeMessage("new", spec.family));
-    const parsed: unknown = parseParams(method, spec.params, params);
-    return runMethod(method, parsed, { session, context: this.#context, fs: this.#fs, signal });
   }
 
-  #initialize(params: { clientName: string; resumeSessionId?: string | null | undefined }): unknown {
+  #scope(): ConnectionScope {
+    return {
+      server: this.#context,
+      session: () => this.#requireSession(),
+      fs: () => {
+        // The fs side opens with the session, in `#initialize`.
+        if (this.#fs === null) throw invalidRequest("NotInitialized", handshakeMessage("new", "filesystem"));
+        return this.#fs;
+      },
+      initialize: (params) => this.#initialize(params),
+    };
+  }
+
+  #requireSession(): Session {
+    if (this.#session === null) throw invalidRequest("NotInitialized", handshakeMessage("new", "session"));
+    return this.#session;
+  }
+
+  #initialize(params: InitializeParams): InitializeResult {
     const registry = this.#context.registry;
     const resumed = params.resumeSessionId != null;
     const session = params.resumeSessionId != null
@@ -244,39 +209,10 @@ export class Connection implements SessionPeer {
     this.#fs = this.#context.openFsConnection(session.id);
     return { sessionId: session.id, environmentInfo: this.#context.environmentInfo };
   }
-
-  #reply(id: RequestId, result: unknown, error: unknown): void {
-    if (this.#closed) return;
-    const jsonrpc = this.#jsonrpc === true;
-    if (error === null) {
-      this.#context.countReply(null);
-      this.#transport.send(resultFrame(id, result, jsonrpc));
-    } else {
-      const wire = toWireError(error, this.#context.log.error);
-      this.#context.countReply(wire.code);
-      this.#transport.send(errorFrame(id, wire, jsonrpc));
-    }
-  }
-
-  #sendParseError(detail: string): void {
-    const prefix = this.#transport.description === "stdio"
-      ? "failed to parse JSON-RPC message from exec-server stdio"
-      : `failed to parse websocket JSON-RPC message from exec-server ${this.#transport.description}`;
-    const error = new RpcError(ErrorCode.InvalidRequest, "ParseError", `${prefix}: ${detail}`);
-    this.#transport.send(errorFrame(-1, error.toWire(), this.#jsonrpc === true));
-  }
 }
 
 function handshakeMessage(state: ConnectionState, family: MethodFamily): string {
   return state === "new"
     ? `client must call initialize before using ${family} methods`
     : `client must send initialized before using ${family} methods`;
-}
-
-function idText(id: RequestId): string {
-  return typeof id === "string" ? JSON.stringify(id) : String(id);
-}
-
-function assertNever(value: never): never {
-  throw new TypeError(`unexpected value ${String(value)}`);
 }

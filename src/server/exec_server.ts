@@ -1,14 +1,16 @@
 import { readFile } from "node:fs/promises";
-import { CORE_METHODS } from "../protocol/mod.ts";
-import type { Extensions, MethodSpec } from "../protocol/mod.ts";
+import { METHODS } from "../protocol/mod.ts";
+import type { Extensions } from "../protocol/mod.ts";
 import { RunningCounter } from "../process/mod.ts";
 import type { SandboxPlanner } from "../process/mod.ts";
 import type { Containment } from "../containment/mod.ts";
+import { bindHandlers } from "../rpc/mod.ts";
 import type { HttpServer, Runtime, WsConnection } from "../runtime/mod.ts";
 import { createApp } from "./app.ts";
 import { TokenAuth } from "./auth.ts";
 import type { Connection } from "./connection.ts";
 import { buildEnvironmentInfo } from "./environment_info.ts";
+import { SERVER_HANDLERS } from "./handlers.ts";
 import { createLogger } from "./logger.ts";
 import { Metrics } from "./metrics.ts";
 import type { ServerOptions } from "./options.ts";
@@ -29,7 +31,6 @@ export interface ServerServices {
   readonly sandboxInfo: Extensions["sandbox"];
   /** Holds, limits and measures every process; closed after the sessions at shutdown. */
   readonly containment: Containment;
-  readonly fsMethods: ReadonlyMap<string, MethodSpec>;
   openFsConnection(sessionId: string): FsPort;
   closeSession(sessionId: string): Promise<void>;
   close(): Promise<void>;
@@ -76,12 +77,10 @@ export async function startExecServer(
       );
     },
   });
-  const methods = new Map<string, MethodSpec>(Object.entries(CORE_METHODS));
-  for (const [name, spec] of services.fsMethods) methods.set(name, spec);
   const metrics = new Metrics(() => ({ sessions: registry.size, processes_running: serverCounter.count }));
   const context: ServerContext = {
     registry,
-    methods,
+    routes: bindHandlers(METHODS, SERVER_HANDLERS),
     environmentInfo: await buildEnvironmentInfo(runtime, options, {
       sandbox: services.sandboxInfo,
       containment: services.containment.info,

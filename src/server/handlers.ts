@@ -1,51 +1,53 @@
-import type {
-  ProcessIdParams,
-  ProcessReadParams,
-  ProcessResizeParams,
-  ProcessSignalParams,
-  ProcessStartParams,
-  ProcessWriteParams,
-} from "../protocol/mod.ts";
-import { ErrorCode, RpcError } from "../protocol/mod.ts";
+import { FS_HANDLERS } from "../fs/mod.ts";
+import type { FsMethodContext } from "../fs/mod.ts";
+import type { InitializeParams, InitializeResult, METHODS } from "../protocol/mod.ts";
+import { PROCESS_HANDLERS } from "../process/mod.ts";
+import type { ProcessMethodContext } from "../process/mod.ts";
+import { withContext } from "../rpc/mod.ts";
+import type { Handlers, InboundCall } from "../rpc/mod.ts";
 import type { Session } from "./session.ts";
 import type { FsPort, ServerContext } from "./server_context.ts";
 
-/** What a method handler sees. */
-export interface MethodContext {
-  readonly session: Session;
-  readonly context: ServerContext;
-  readonly fs: FsPort | null;
-  readonly signal: AbortSignal;
+/** What a server handler sees of its connection; one per connection. */
+export interface ConnectionScope {
+  readonly server: ServerContext;
+  /** The attached session; the handshake check guarantees one for every method but `initialize`. */
+  session(): Session;
+  /** The connection's fs side (file handles and sandbox routing). */
+  fs(): FsPort;
+  /** Creates or resumes the session (§3.2, §3.7). */
+  initialize(params: InitializeParams): InitializeResult;
 }
 
-/**
- * Runs a method whose params are already parsed by its schema (the table guarantees the casts).
- * Synchronous up to the service's first await, so `process/start` registers its id at dispatch.
- */
-export function runMethod(method: string, params: unknown, ctx: MethodContext): Promise<unknown> {
-  const processes = ctx.session.processes;
-  // Each cast holds because the connection parsed `params` with this method's schema.
-  switch (method) {
-    case "environment/info":
-      return Promise.resolve(ctx.context.environmentInfo);
-    case "process/start":
-      return processes.start(params as ProcessStartParams);
-    case "process/read":
-      return processes.read(params as ProcessReadParams, ctx.signal);
-    case "process/write":
-      return processes.write(params as ProcessWriteParams).then((status) => ({ status }));
-    case "process/signal":
-      return processes.signal(params as ProcessSignalParams).then(() => ({}));
-    case "process/terminate":
-      return processes.terminate((params as ProcessIdParams).processId).then((running) => ({ running }));
-    case "process/resize":
-      return processes.resize(params as ProcessResizeParams).then(() => ({}));
-    case "process/closeStdin":
-      return processes.closeStdin((params as ProcessIdParams).processId).then((status) => ({ status }));
-    case "process/list":
-      return processes.list().then((list) => ({ processes: list }));
-    default:
-      if (ctx.fs !== null && method.startsWith("fs/")) return ctx.fs.call(method, params, ctx.signal);
-      throw new RpcError(ErrorCode.MethodNotFound, "MethodNotFound", `unknown method ${method}`);
-  }
+/** What a server handler sees: its request (cancellation, what runs after the reply) and its connection. */
+export interface MethodContext {
+  readonly call: InboundCall;
+  readonly connection: ConnectionScope;
 }
+
+function processContext(context: MethodContext): ProcessMethodContext {
+  return { processes: context.connection.session().processes, signal: context.call.signal };
+}
+
+function fsContext(context: MethodContext): FsMethodContext {
+  return { fs: context.connection.fs(), signal: context.call.signal };
+}
+
+const PROCESS = withContext(PROCESS_HANDLERS, processContext);
+
+/**
+ * The server's handler of every method of the table. Each runs synchronously up to its service's
+ * first await, so `process/start` registers its id at dispatch (§2.5).
+ */
+export const SERVER_HANDLERS: Handlers<typeof METHODS, MethodContext> = {
+  "initialize": (params, context) => context.connection.initialize(params),
+  "environment/info": (_params, context) => context.connection.server.environmentInfo,
+  ...PROCESS,
+  "process/start": (params, context) => {
+    // The start result must precede the new process's notifications (§5.5), even when the child's
+    // output is read before the reply is on its way.
+    context.call.afterReply(context.connection.session().holdNotifications(params.processId));
+    return PROCESS["process/start"](params, context);
+  },
+  ...withContext(FS_HANDLERS, fsContext),
+};

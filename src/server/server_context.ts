@@ -1,10 +1,12 @@
+import type { FsRunner } from "../fs/mod.ts";
 import type { EnvironmentInfo, MethodSpec } from "../protocol/mod.ts";
+import type { Routes } from "../rpc/mod.ts";
+import type { MethodContext } from "./handlers.ts";
 import type { Logger } from "./logger.ts";
 import type { SessionRegistry } from "./session_registry.ts";
 
 /** The fs side of one connection: its file handles and routing (filled in by the fs service). */
-export interface FsPort {
-  call(method: string, params: unknown, signal: AbortSignal): Promise<unknown>;
+export interface FsPort extends FsRunner {
   /** Closes the connection's file handles. */
   close(): Promise<void>;
 }
@@ -14,10 +16,11 @@ export interface ConnectionOptions {
   readonly maxInflightRequests: number;
 }
 
-/** What every connection shares: the registry, the method table, fs, environment info, logs. */
+/** What every connection shares: the registry, the routes, fs, environment info, logs. */
 export interface ServerContext {
   readonly registry: SessionRegistry;
-  readonly methods: ReadonlyMap<string, MethodSpec>;
+  /** Every method, bound to the server's handlers. */
+  readonly routes: Routes<MethodContext, MethodSpec>;
   readonly environmentInfo: EnvironmentInfo;
   readonly options: ConnectionOptions;
   readonly log: Logger;

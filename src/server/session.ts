@@ -1,3 +1,4 @@
+import { processClosedJson, processExitedJson, processOutputJson } from "../protocol/mod.ts";
 import type { LogChunk, ManagedProcess, ProcessSink } from "../process/mod.ts";
 import { ProcessTable } from "../process/mod.ts";
 import type { ProcessTableOptions, SandboxPlanner } from "../process/mod.ts";
@@ -44,9 +45,8 @@ export class Session {
     const sink: ProcessSink = {
       output: (processId, chunk) => this.#sendOutput(processId, chunk),
       exited: (process, seq) => this.#sendExited(process, seq),
-      closed: (processId, seq) => {
-        this.#deliver(processId, "process/closed", `{"processId":${JSON.stringify(processId)},"seq":${seq}}`);
-      },
+      closed: (processId, seq) =>
+        this.#deliver(processId, "process/closed", processClosedJson(processId, seq)),
       flowReady: () => this.#gate?.promise ?? null,
     };
     this.processes = new ProcessTable(runtime, { ...deps, sink });
@@ -121,28 +121,23 @@ export class Session {
   #sendOutput(processId: string, chunk: LogChunk): void {
     const peer = this.#peer;
     if (peer === null) return;
-    this.#deliver(
-      processId,
-      "process/output",
-      `{"processId":${
-        JSON.stringify(processId)
-      },"seq":${chunk.seq},"stream":"${chunk.stream}","chunk":"${chunk.chunk}"}`,
-    );
+    this.#deliver(processId, "process/output", processOutputJson(processId, chunk));
     if (this.#gate === null && peer.backlog() > BACKLOG_HIGH_BYTES) {
       this.#gate = Promise.withResolvers<void>();
     }
   }
 
-  /** The `ProcessExitedParams` of §5.5, written out by hand like every notification here. */
   #sendExited(process: ManagedProcess, seq: number): void {
-    const timedOut = process.timedOut ? `,"timedOut":true` : "";
-    const failure = process.failure === null ? "" : `,"failure":${JSON.stringify(process.failure)}`;
     this.#deliver(
       process.id,
       "process/exited",
-      `{"processId":${JSON.stringify(process.id)},"seq":${seq},"exitCode":${
-        process.exitCode ?? 0
-      },"sandboxDenied":${process.sandboxDenied}${timedOut}${failure}}`,
+      processExitedJson(process.id, {
+        seq,
+        exitCode: process.exitCode ?? 0,
+        sandboxDenied: process.sandboxDenied,
+        timedOut: process.timedOut,
+        failure: process.failure,
+      }),
     );
   }
 

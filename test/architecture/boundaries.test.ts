@@ -20,6 +20,34 @@ async function importsOf(file: string): Promise<string[]> {
     .map((match) => match[1] ?? match[2] ?? "");
 }
 
+/** Specifiers a file loads when it runs: type-only imports and exports are erased, so they do not count. */
+async function runtimeImportsOf(file: string): Promise<string[]> {
+  const text = await readFile(join(ROOT, file), "utf8");
+  const statements = text.matchAll(
+    /(?:^|\n)\s*(import|export)(\s+type\b)?[^"';]*?from\s+["']([^"']+)["']|(?:^|\n)\s*import\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']/g,
+  );
+  return [...statements].filter((match) => match[2] === undefined).map((match) =>
+    match[3] ?? match[4] ?? match[5] ?? ""
+  );
+}
+
+/** Every file `entry` loads at run time, and every bare specifier (package or `node:` module) it reaches. */
+async function runtimeClosure(entry: string): Promise<{ files: string[]; packages: string[] }> {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const queue = [entry];
+  for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
+    if (files.has(file)) continue;
+    files.add(file);
+    for (const specifier of await runtimeImportsOf(file)) {
+      const target = folderOf(file, specifier);
+      if (target === null) packages.add(specifier);
+      else queue.push(target);
+    }
+  }
+  return { files: [...files].sort(), packages: [...packages].sort() };
+}
+
 function folderOf(file: string, specifier: string): string | null {
   if (!specifier.startsWith(".")) return null;
   const target = relative(ROOT, join(ROOT, file, "..", specifier));
@@ -65,8 +93,12 @@ describe("architecture boundaries", () => {
         }
         if (
           lower.some((dir) => file.startsWith(dir + "/")) && target !== null &&
-          (target.startsWith("src/server") || target.startsWith("src/client"))
+          (target.startsWith("src/server") || target.startsWith("src/client") ||
+            target.startsWith("src/local"))
         ) {
+          offenders.push(`${file} imports ${specifier}`);
+        }
+        if (file.startsWith("src/client/") && target !== null && target.startsWith("src/local")) {
           offenders.push(`${file} imports ${specifier}`);
         }
       }
@@ -87,5 +119,11 @@ describe("architecture boundaries", () => {
       }
     }
     expect(offenders).toEqual([]);
+  });
+
+  test("client/mod.ts loads only the client, protocol, rpc and zod, so it runs with nothing but WebSocket", async () => {
+    const { files, packages } = await runtimeClosure("src/client/mod.ts");
+    const foreign = files.filter((file) => !/^src\/(client|protocol|rpc)\//.test(file));
+    expect({ foreign, packages }).toEqual({ foreign: [], packages: ["zod"] });
   });
 });

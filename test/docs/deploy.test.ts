@@ -1,10 +1,12 @@
 import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { z } from "zod";
-import { startCommandLine } from "../helpers/server.ts";
+import { startCommandLine, startServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import {
+  clientSnippetModule,
   DEPLOY_TOKEN,
   dockerfile,
   expectDeployedServer,
@@ -116,4 +118,72 @@ describe("docs/deploy.md", () => {
     expect(server.url).toMatch(/^ws:\/\/0\.0\.0\.0:[1-9]\d*$/);
     await expectDeployedServer(server, probes.map((probe) => probe.path));
   });
+
+  test(
+    "the client snippet keeps one Environment per pod: shared by its tasks, separate between pods",
+    async () => {
+      await using dir = await tempDir();
+      const tokenFile = join(dir.path, "token");
+      await writeFile(tokenFile, DEPLOY_TOKEN + "\n");
+      const args = ["--ws-auth", "capability-token", "--ws-token-file", tokenFile];
+      await using first = await startServer({ runtime: "bun", args });
+      await using second = await startServer({ runtime: "bun", args });
+      const snippet = await clientSnippetModule(dir.path);
+      const driver = join(dir.path, "driver.ts");
+      await writeFile(driver, SNIPPET_DRIVER.replace("SNIPPET", JSON.stringify(snippet)));
+      const urls = { "sandbox-0": first.url, "sandbox-1": second.url, "sandbox-9": "ws://127.0.0.1:1" };
+      const run = spawnSync(join(ROOT, "node_modules", ".bin", "bun"), [driver], {
+        encoding: "utf8",
+        env: {
+          PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+          URLS: JSON.stringify(urls),
+          TOKEN: DEPLOY_TOKEN,
+        },
+        timeout: 60_000,
+      });
+      expect([run.status, run.stderr]).toEqual([0, ""]);
+      expect(JSON.parse(run.stdout)).toEqual({
+        sharedWithinPod: true,
+        separateBetweenPods: true,
+        seenByTheSamePod: ["task-1"],
+        seenByTheOtherPod: [],
+        freshAfterForget: true,
+        unreachable: ["ClientError", "ClientError"],
+        retriedAfterFailure: true,
+      });
+    },
+    60_000,
+  );
 });
+
+/** Drives the snippet's `SandboxEnvironments` and prints what it saw as one JSON line. */
+const SNIPPET_DRIVER = `
+import { SandboxEnvironments } from SNIPPET;
+const urls = JSON.parse(process.env.URLS);
+const pods = new SandboxEnvironments(process.env.TOKEN, (pod) => urls[pod]);
+const [a, aAgain, b] = await Promise.all([
+  pods.environment("sandbox-0"),
+  pods.environment("sandbox-0"),
+  pods.environment("sandbox-1"),
+]);
+await a.exec.start({ processId: "task-1", argv: ["sleep", "30"], cwd: "/" });
+const ids = async (environment) => (await environment.exec.list()).map((entry) => entry.processId);
+const seenByTheSamePod = await ids(aAgain);
+const seenByTheOtherPod = await ids(b);
+await pods.forget("sandbox-1");
+const freshAfterForget = (await pods.environment("sandbox-1")) !== b;
+const failing = pods.environment("sandbox-9");
+const unreachable = [await failing.then(() => "connected", (error) => error.name)];
+const again = pods.environment("sandbox-9");
+unreachable.push(await again.then(() => "connected", (error) => error.name));
+await pods.close();
+console.log(JSON.stringify({
+  sharedWithinPod: a === aAgain,
+  separateBetweenPods: a !== b,
+  seenByTheSamePod,
+  seenByTheOtherPod,
+  freshAfterForget,
+  unreachable,
+  retriedAfterFailure: again !== failing,
+}));
+`;

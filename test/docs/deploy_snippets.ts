@@ -121,3 +121,17 @@ export async function compiledExecutablePath(): Promise<string> {
 export function fromRoot(path: string): string {
   return join(ROOT, path);
 }
+
+/**
+ * The client snippet (the one `ts` block) as a module file in `dir`: its `exec-server/client`
+ * import names this checkout's client, so it runs before any build.
+ */
+export async function clientSnippetModule(dir: string): Promise<string> {
+  const source = (await snippet("ts")).replaceAll(
+    `from "exec-server/client"`,
+    `from ${JSON.stringify(join(ROOT, "src", "client", "mod.ts"))}`,
+  );
+  const path = join(dir, "sandbox_environments.ts");
+  await Bun.write(path, source);
+  return path;
+}

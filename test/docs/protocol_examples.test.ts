@@ -1,12 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import type { z } from "zod";
 import {
-  CLIENT_NOTIFICATION_SCHEMAS,
-  CORE_METHODS,
+  CLIENT_NOTIFICATIONS as CLIENT_NOTIFICATION_SCHEMAS,
   FS_PARAMS_SCHEMAS,
+  METHODS,
+  NOTIFICATIONS,
   RESULT_SCHEMAS,
   SandboxSchema,
-  SERVER_NOTIFICATION_SCHEMAS,
   WireErrorSchema,
 } from "../../src/protocol/mod.ts";
 import { codeBlocks, leadingJson, readDoc } from "./markdown.ts";
@@ -15,9 +15,9 @@ const DOC = await readDoc("docs/protocol.md");
 const EXAMPLES = codeBlocks(DOC).filter((block) => block.info === "jsonc");
 
 const PARAMS: Record<string, z.ZodType> = { ...FS_PARAMS_SCHEMAS };
-for (const [method, spec] of Object.entries(CORE_METHODS)) PARAMS[method] = spec.params;
+for (const [method, spec] of Object.entries(METHODS)) PARAMS[method] = spec.params;
 const RESULTS: Record<string, z.ZodType> = RESULT_SCHEMAS;
-const SERVER_NOTIFICATIONS: Record<string, z.ZodType> = SERVER_NOTIFICATION_SCHEMAS;
+const SERVER_NOTIFICATIONS: Record<string, z.ZodType> = NOTIFICATIONS;
 const CLIENT_NOTIFICATIONS: Record<string, z.ZodType> = CLIENT_NOTIFICATION_SCHEMAS;
 
 type Message = Record<string, unknown>;

@@ -1,12 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { z } from "zod";
-import {
-  pathToUri,
-  RESULT_SCHEMAS,
-  SERVER_NOTIFICATION_SCHEMAS,
-  WireErrorSchema,
-} from "../../src/protocol/mod.ts";
+import { NOTIFICATIONS, pathToUri, RESULT_SCHEMAS, WireErrorSchema } from "../../src/protocol/mod.ts";
 import { PROTOCOL_SCHEMA_PATH, protocolJsonSchema, protocolJsonSchemaText } from "../../src/schema/mod.ts";
 import { b64 } from "../helpers/shared_server.ts";
 import { startServer } from "../helpers/server.ts";
@@ -14,7 +9,7 @@ import { tempDir } from "../helpers/temp_dir.ts";
 import { readDoc } from "./markdown.ts";
 
 const RESULTS: Record<string, z.ZodType> = RESULT_SCHEMAS;
-const NOTIFICATIONS: Record<string, z.ZodType> = SERVER_NOTIFICATION_SCHEMAS;
+const SERVER_NOTIFICATIONS: Record<string, z.ZodType> = NOTIFICATIONS;
 
 /** `value` as `schema` parses it: equal to `value` only when the schema knows every member. */
 function parsedBy(schema: z.ZodType | undefined, value: unknown): unknown {
@@ -96,7 +91,7 @@ describe("docs/protocol.schema.json", () => {
       const method = message["method"];
       if (typeof method === "string") {
         checked.add(method);
-        expect([method, parsedBy(NOTIFICATIONS[method], message["params"])]).toEqual([
+        expect([method, parsedBy(SERVER_NOTIFICATIONS[method], message["params"])]).toEqual([
           method,
           message["params"],
         ]);
@@ -113,7 +108,7 @@ describe("docs/protocol.schema.json", () => {
       }
     }
     expect([...checked].sort()).toEqual(
-      [...Object.keys(RESULTS), ...Object.keys(NOTIFICATIONS), "error"].sort(),
+      [...Object.keys(RESULTS), ...Object.keys(SERVER_NOTIFICATIONS), "error"].sort(),
     );
   });
 });

@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFile, spawnSync } from "node:child_process";
-import { access, copyFile, cp, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { access, copyFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -22,8 +23,10 @@ import {
   PACKAGE_VERSION,
 } from "../docs/deploy_snippets.ts";
 import { startCommandLine, startServer } from "../helpers/server.ts";
+import { sharedServer } from "../helpers/shared_server.ts";
 import type { RuntimeName } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
+import { codeBlocks, readDoc } from "../docs/markdown.ts";
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dir, "..", "..");
@@ -32,7 +35,16 @@ const BIN = join(ROOT, "node_modules", ".bin");
 const PATH = `${BIN}:${process.env["PATH"] ?? "/usr/bin:/bin"}`;
 const SETUP_TIMEOUT_MS = 90_000;
 /** What the build and the package need from the checkout. */
-const CHECKOUT_ENTRIES = ["package.json", "README.md", "LICENSE", "mod.ts", "src", "worker", "docs"];
+const CHECKOUT_ENTRIES = [
+  "package.json",
+  "README.md",
+  "LICENSE",
+  "mod.ts",
+  "src",
+  "worker",
+  "docs",
+  "tsconfig.types.json",
+];
 
 let work = "";
 /** Where each way of running it lives. */
@@ -71,11 +83,10 @@ beforeAll(async () => {
   await Promise.all([
     step(dirs.checkout, ["npm", "run", "compile"])
       .then(() => copyFile(join(dirs.checkout, compiled), join(dirs.alone, "exec-server"))),
-    // The tarball has no dependencies, so neither install needs a registry.
-    step(dirs.bunApp, [join(BIN, "bun"), "add", tarball], { BUN_INSTALL_CACHE_DIR: join(work, "bun-cache") }),
-    step(dirs.npmApp, ["npm", "install", "--offline", "--no-audit", "--no-fund", tarball], {
-      npm_config_cache: join(work, "npm-cache"),
-    }),
+    // zod, the one dependency (for the declarations), comes from the caches `npm ci` filled, or
+    // from the registry.
+    step(dirs.bunApp, [join(BIN, "bun"), "add", tarball]),
+    step(dirs.npmApp, ["npm", "install", "--prefer-offline", "--no-audit", "--no-fund", tarball]),
   ]);
 }, SETUP_TIMEOUT_MS);
 
@@ -83,11 +94,17 @@ afterAll(async () => {
   if (work !== "") await rm(work, { recursive: true, force: true });
 });
 
-test("npm pack ships the bundle, its types, README, LICENSE and the user docs, nothing else", () => {
+test("npm pack ships the bundles, their types, README, LICENSE and the user docs, nothing else", () => {
   const listing = spawnSync("tar", ["-tzf", tarball], { encoding: "utf8" });
-  expect(listing.stdout.trim().split("\n").sort()).toEqual([
+  const files = listing.stdout.trim().split("\n").sort();
+  const declarations = files.filter((file) =>
+    /^package\/dist\/(client|protocol|rpc)\/\w+\.d\.ts$/.test(file)
+  );
+  expect(declarations).toContain("package/dist/client/mod.d.ts");
+  expect(files.filter((file) => !declarations.includes(file))).toEqual([
     "package/LICENSE",
     "package/README.md",
+    "package/dist/client.js",
     "package/dist/exec-server.d.ts",
     "package/dist/exec-server.js",
     "package/docs/deploy.md",
@@ -96,6 +113,124 @@ test("npm pack ships the bundle, its types, README, LICENSE and the user docs, n
     "package/docs/security.md",
     "package/package.json",
   ]);
+});
+
+test("the bundles import no package: hono and zod are inside them", async () => {
+  for (const bundle of ["dist/exec-server.js", "dist/client.js"]) {
+    const text = await readFile(join(dirs.checkout, bundle), "utf8");
+    const imports = [...text.matchAll(/\b(?:from|import)\s*\(?\s*["']([^"']+)["']/g)].map((match) =>
+      match[1]
+    );
+    const packages = imports.filter((name = "") =>
+      !/^(node:|bun:|\.)/.test(name) && !builtinModules.includes(name)
+    );
+    expect([bundle, packages]).toEqual([bundle, []]);
+  }
+});
+
+/** The first `ts` block after README's "Use it from code" heading. */
+async function readmeExample(): Promise<string> {
+  const readme = await readFile(join(ROOT, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## Use it from code"));
+  const match = /```ts\n([\s\S]*?)```/.exec(section);
+  if (match?.[1] === undefined) throw new Error("README.md has no client example");
+  return match[1];
+}
+
+/** Runs `argv` in `cwd` with exactly `env`; resolves with its exit code and its output. */
+function runExample(
+  cwd: string,
+  argv: string[],
+  env: Record<string, string>,
+): { code: number | null; out: string } {
+  const [program = "", ...args] = argv;
+  const result = spawnSync(program, args, { cwd, env, encoding: "utf8" });
+  return { code: result.status, out: result.stdout + result.stderr };
+}
+
+describe("README client example, from the installed package", () => {
+  const server = sharedServer("bun");
+  const expected = { code: 0, out: "mktemp exited with 0\nhello from exec-server\n\n" };
+  const base = { PATH, HOME: process.env["HOME"] ?? "/root" };
+
+  test(
+    "it and docs/deploy.md's client snippet type-check against the shipped declarations, strictly",
+    async () => {
+      await writeFile(join(dirs.bunApp, "example.ts"), await readmeExample());
+      const [deploySnippet] = codeBlocks(await readDoc("docs/deploy.md")).filter((block) =>
+        block.info === "ts"
+      );
+      await writeFile(join(dirs.bunApp, "sandbox_environments.ts"), deploySnippet?.text ?? "");
+      const options = {
+        strict: true,
+        exactOptionalPropertyTypes: true,
+        noEmit: true,
+        target: "ESNext",
+        module: "ESNext",
+        moduleResolution: "bundler",
+        lib: ["ESNext", "DOM"],
+        types: [],
+      };
+      await writeFile(
+        join(dirs.bunApp, "tsconfig.json"),
+        JSON.stringify({ compilerOptions: options, files: ["example.ts", "sandbox_environments.ts"] }),
+      );
+      await step(dirs.bunApp, [join(BIN, "tsc"), "-p", "."]);
+    },
+    30_000,
+  );
+
+  test("runs as written under Bun, remote and local", async () => {
+    await writeFile(join(dirs.bunApp, "example.ts"), await readmeExample());
+    const bun = [join(BIN, "bun"), "example.ts"];
+    expect(runExample(dirs.bunApp, bun, { ...base, EXEC_SERVER_URL: server().url })).toEqual(expected);
+    expect(runExample(dirs.bunApp, bun, base)).toEqual(expected);
+  }, 30_000);
+
+  test("runs as written under Deno, locally, from the npm-installed package", async () => {
+    await writeFile(join(dirs.npmApp, "example.ts"), await readmeExample());
+    const deno = [join(BIN, "deno"), "run", "-A", "--quiet", "example.ts"];
+    expect(runExample(dirs.npmApp, deno, base)).toEqual(expected);
+  }, 30_000);
+
+  test(
+    "a Local environment of the installed bundle runs a sandboxed process and a sandboxed fs read",
+    async () => {
+      await using dir = await tempDir();
+      await writeFile(join(dir.path, "note.txt"), "inside\n");
+      const script = `
+import { localEnvironment } from "exec-server";
+const sandbox = {
+  permissions: {
+    type: "managed",
+    file_system: {
+      type: "restricted",
+      entries: [
+        { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
+        { path: { type: "path", path: ${JSON.stringify(dir.path)} }, access: "write" },
+      ],
+    },
+    network: "restricted",
+  },
+  windowsSandboxLevel: "disabled",
+};
+await using env = await localEnvironment();
+await using proc = await env.exec.start({ argv: ["/bin/cat", "note.txt"], cwd: ${
+        JSON.stringify(dir.path)
+      }, sandbox });
+for await (const event of proc.events) {
+  if (event.type === "output") console.log(new TextDecoder().decode(event.data).trim());
+  if (event.type === "exited") console.log("exit", event.exitCode);
+}
+const read = await env.sandboxedFs(sandbox).readFile({ path: ${JSON.stringify(join(dir.path, "note.txt"))} });
+console.log(atob(read.dataBase64).trim());
+`;
+      await writeFile(join(dirs.bunApp, "local_sandbox.ts"), script);
+      const result = runExample(dirs.bunApp, [join(BIN, "bun"), "local_sandbox.ts"], base);
+      expect(result).toEqual({ code: 0, out: "inside\nexit 0\ninside\n" });
+    },
+    30_000,
+  );
 });
 
 /** Each way a user runs it: a name, the runtime it reports, its directory and its command line. */

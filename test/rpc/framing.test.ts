@@ -101,12 +101,21 @@ describe("classifyMessage", () => {
   });
 
   test("classifyMessage reads a result object as a client response", () => {
-    expect(classifyMessage('{"id":1,"result":{}}')).toEqual({ kind: "response", jsonrpc: false });
+    expect(classifyMessage('{"id":1,"result":{}}')).toEqual({
+      kind: "response",
+      id: 1,
+      result: {},
+      error: undefined,
+      jsonrpc: false,
+    });
   });
 
   test("classifyMessage reads an error object as a client response", () => {
     expect(classifyMessage('{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x"}}')).toEqual({
       kind: "response",
+      id: 1,
+      result: undefined,
+      error: { code: 1, message: "x" },
       jsonrpc: true,
     });
   });

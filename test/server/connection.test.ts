@@ -1,10 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { CORE_METHODS } from "../../src/protocol/mod.ts";
-import type { EnvironmentInfo, MethodSpec } from "../../src/protocol/mod.ts";
+import { METHODS } from "../../src/protocol/mod.ts";
+import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
 import { RunningCounter } from "../../src/process/mod.ts";
+import { bindHandlers } from "../../src/rpc/mod.ts";
 import type { ExitStatus, PipeChild, Runtime } from "../../src/runtime/mod.ts";
 import { Connection } from "../../src/server/connection.ts";
 import type { Transport } from "../../src/server/connection.ts";
+import { SERVER_HANDLERS } from "../../src/server/handlers.ts";
 import type { ServerContext } from "../../src/server/server_context.ts";
 import { SessionRegistry } from "../../src/server/session_registry.ts";
 
@@ -78,14 +80,14 @@ function context(): ServerContext {
   });
   return {
     registry,
-    methods: new Map<string, MethodSpec>(Object.entries(CORE_METHODS)),
+    routes: bindHandlers(METHODS, SERVER_HANDLERS),
     // The handshake copies this object into its result; its content does not matter here.
     environmentInfo: {} as EnvironmentInfo,
     options: { maxInflightRequests: 100 },
     log: { info: () => {}, error: () => {} },
     countReply: () => {},
     openFsConnection: () => ({
-      call: () => Promise.reject(new Error("no fs")),
+      run: () => Promise.reject(new Error("no fs")),
       close: () => Promise.resolve(),
     }),
   };

@@ -1,0 +1,362 @@
+import type { z } from "zod";
+import { ErrorCode, METHODS, RpcError } from "../protocol/mod.ts";
+import type { EnvironmentInfo, InitializeResult, MethodName } from "../protocol/mod.ts";
+import { withCallOptions } from "./call_signal.ts";
+import { ClientError } from "./client_error.ts";
+import type {
+  CallableMethod,
+  CallOptions,
+  CallParams,
+  CallResult,
+  ExecBackend,
+  ProcessSubscriber,
+} from "./exec_backend.ts";
+import { openSession } from "./handshake.ts";
+import { parseNotification } from "./process_notification.ts";
+import { replayPolicy } from "./replay_policy.ts";
+import { SubscriberTable } from "./subscriber_table.ts";
+import { TransportLost } from "./web_socket_link.ts";
+import type { WebSocketLink } from "./web_socket_link.ts";
+import type { CloseInfo } from "./web_socket_link.ts";
+
+/** Options of `ExecServerClient.connect`. */
+export interface ExecServerClientOptions {
+  /** The capability token of a server started with `--ws-auth capability-token` (§1.4). */
+  readonly token?: string;
+  /** Abandons the first connection attempt. */
+  readonly signal?: AbortSignal;
+  /** Sent in `initialize`; the server only logs it. Default `exec-server-client`. */
+  readonly clientName?: string;
+  /** Reconnect and resume the session when the transport is lost (default true). */
+  readonly reconnect?: boolean;
+  /** How long reconnection keeps trying before the session counts as lost (default 60,000 ms). */
+  readonly reconnectTimeoutMs?: number;
+  /**
+   * How long a resume answered -32010 (the session is still attached) is retried before the
+   * session counts as taken by another connection. A server notices a silently dropped peer only
+   * at its idle timeout (30 s, §1.6), hence the default of 35,000 ms.
+   */
+  readonly attachedGraceMs?: number;
+  /** How long one WebSocket upgrade may take (default 10,000 ms). */
+  readonly connectTimeoutMs?: number;
+}
+
+type ClientState = "open" | "reconnecting" | "closed" | "lost";
+
+const FIRST_RETRY_MS = 25;
+const MAX_RETRY_MS = 1_000;
+const DEFAULTS = {
+  clientName: "exec-server-client",
+  reconnect: true,
+  reconnectTimeoutMs: 60_000,
+  attachedGraceMs: 35_000,
+  connectTimeoutMs: 10_000,
+};
+
+/** Each method's result schema, seen as producing that method's result. */
+const RESULTS: { readonly [M in MethodName]: { readonly result: z.ZodType<CallResult<M>> } } = METHODS;
+
+/**
+ * A JSON-RPC client of exec-server over WebSocket (PROTOCOL.md), needing nothing but the global
+ * `WebSocket`. Calls are typed by the method table and their results validated with its schemas;
+ * errors the server answers are `RpcError`s (code, kind, errno as sent), failures of this side
+ * are `ClientError`s. Process notifications go to the one subscriber of their process id. When the
+ * transport is lost it reconnects with backoff and resumes the session; calls in flight are sent
+ * again only where that is safe (see `replay_policy.ts`), and subscribers are told to catch up.
+ *
+ * @example
+ * ```ts
+ * await using client = await ExecServerClient.connect("ws://127.0.0.1:8765");
+ * const { entries } = await client.call("fs/readDirectory", { path: "/srv/app" });
+ * ```
+ */
+export class ExecServerClient implements ExecBackend, AsyncDisposable {
+  readonly url: string;
+  readonly #options: ExecServerClientOptions & typeof DEFAULTS;
+  readonly #subscribers = new SubscriberTable();
+  #link: WebSocketLink;
+  #sessionId: string;
+  #environmentInfo: EnvironmentInfo;
+  #state: ClientState = "open";
+  #failure: ClientError | null = null;
+  /** Resolves once reconnected; rejects when the session is lost or the client closed. */
+  #reconnected: PromiseWithResolvers<WebSocketLink> | null = null;
+  readonly #closing = new AbortController();
+
+  private constructor(
+    url: string,
+    init: {
+      options: ExecServerClientOptions & typeof DEFAULTS;
+      link: WebSocketLink;
+      session: InitializeResult;
+    },
+  ) {
+    this.url = url;
+    this.#options = init.options;
+    this.#link = init.link;
+    this.#sessionId = init.session.sessionId;
+    this.#environmentInfo = init.session.environmentInfo;
+  }
+
+  /** Connects and initializes a new session; rejects with `ClientError` `notConnected` or an RpcError. */
+  static async connect(url: string | URL, options: ExecServerClientOptions = {}): Promise<ExecServerClient> {
+    const merged = { ...DEFAULTS, ...options };
+    const target = String(url);
+    // The link exists before the client it reports to.
+    let client: ExecServerClient | null = null;
+    const { link, session } = await openSession(target, {
+      ...sessionOptions(merged),
+      // The caller's signal covers the first connection only.
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      resumeSessionId: null,
+      onNotification: (method, params) => {
+        if (client !== null) client.#notification(method, params);
+      },
+      onClose: (closing, close) => {
+        if (client !== null) client.#linkClosed(closing, close);
+      },
+    });
+    client = new ExecServerClient(target, { options: merged, link, session });
+    return client;
+  }
+
+  /** The session's id (the same after every resume). */
+  get sessionId(): string {
+    return this.#sessionId;
+  }
+
+  /** The server's `environmentInfo` (§3.3). */
+  get environmentInfo(): EnvironmentInfo {
+    return this.#environmentInfo;
+  }
+
+  /**
+   * Calls `method` and resolves with its result, validated by the method's schema. Rejects with
+   * the server's `RpcError`, or a `ClientError`: `timeout`, `notConnected` (closed),
+   * `sessionLost`, or `outcomeUnknown` (the transport died with a call that is unsafe to repeat).
+   */
+  async call<M extends CallableMethod>(
+    method: M,
+    params: CallParams<M>,
+    options: CallOptions = {},
+  ): Promise<CallResult<M>> {
+    return await withCallOptions(
+      method,
+      options,
+      async (signal) => parseResult(method, await this.#callOnce(method, params, signal)),
+    );
+  }
+
+  /** ExecBackend: routes `processId`'s notifications to `subscriber`. */
+  subscribe(processId: string, subscriber: ProcessSubscriber): () => void {
+    if (this.#failure !== null) throw this.#failure;
+    return this.#subscribers.subscribe(processId, subscriber);
+  }
+
+  /** Closes the connection; the session is left to expire on the server (§3.8). */
+  close(): Promise<void> {
+    if (this.#state === "closed" || this.#state === "lost") return Promise.resolve();
+    const error = new ClientError("notConnected", "the client is closed");
+    this.#end("closed", error);
+    return this.#link.closed.then(() => {});
+  }
+
+  /** See `close`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #callOnce(
+    method: CallableMethod,
+    params: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    for (;;) {
+      const link = await this.#currentLink(signal);
+      try {
+        return await link.peer.call(method, params, signal);
+      } catch (error) {
+        if (!(error instanceof TransportLost)) throw error;
+        const policy = replayPolicy(method, params);
+        if (policy === "replay") continue;
+        if (policy === "checkStart") {
+          const started = await this.#checkStart(params, signal);
+          if (started !== null) return started;
+          continue;
+        }
+        throw new ClientError(
+          "outcomeUnknown",
+          `the connection was lost before ${method} was answered; it may or may not have taken effect`,
+          { cause: error },
+        );
+      }
+    }
+  }
+
+  /**
+   * Whether a `process/start` whose reply was lost took place, asked with `process/read` of its
+   * id: its result if so, null if the id is unknown (then the start is sent again).
+   */
+  async #checkStart(params: unknown, signal: AbortSignal | undefined): Promise<unknown> {
+    const parsed = METHODS["process/start"].params.safeParse(params);
+    // Params the server would refuse are sent again, for the server to refuse.
+    if (!parsed.success) return null;
+    const start = parsed.data;
+    for (;;) {
+      const link = await this.#currentLink(signal);
+      try {
+        await link.peer.call("process/read", { processId: start.processId, maxBytes: 0 }, signal);
+        // The start result is not kept by the server; a start without a sandbox runs unsandboxed.
+        const unsandboxed = start.sandbox == null && start.enforceManagedNetwork !== true;
+        return { processId: start.processId, sandboxType: unsandboxed ? "none" : "linuxSeccomp" };
+      } catch (error) {
+        if (error instanceof TransportLost) continue;
+        if (error instanceof RpcError && error.kind === "ProcessStarting") continue;
+        if (error instanceof RpcError && error.kind === "UnknownProcess") return null;
+        throw error;
+      }
+    }
+  }
+
+  /** The open link, waiting for a reconnection in progress. */
+  async #currentLink(signal: AbortSignal | undefined): Promise<WebSocketLink> {
+    signal?.throwIfAborted();
+    if (this.#failure !== null) throw this.#failure;
+    const reconnected = this.#reconnected;
+    if (reconnected === null) return this.#link;
+    if (signal === undefined) return await reconnected.promise;
+    const aborted = Promise.withResolvers<never>();
+    const onAbort = (): void => aborted.reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await Promise.race([reconnected.promise, aborted.promise]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #linkClosed(link: WebSocketLink, close: CloseInfo): void {
+    if (link !== this.#link || this.#state !== "open") return;
+    if (close.code === 1008) {
+      // The server closes with 1008 when another connection resumed the session (§3.7), or for a
+      // protocol violation; resuming would not help in either case.
+      const message = close.reason === "" ? "closed by the server (1008)" : close.reason;
+      this.#end("lost", new ClientError("sessionLost", `session ${this.#sessionId} lost: ${message}`));
+      return;
+    }
+    if (!this.#options.reconnect) {
+      this.#end(
+        "lost",
+        new ClientError("connectionClosed", `connection to ${this.url} closed (${close.code})`),
+      );
+      return;
+    }
+    this.#state = "reconnecting";
+    const reconnected = Promise.withResolvers<WebSocketLink>();
+    // Callers that wait see the rejection; an unobserved one is not an error.
+    reconnected.promise.catch(() => {});
+    this.#reconnected = reconnected;
+    void this.#reconnect(reconnected);
+  }
+
+  async #reconnect(reconnected: PromiseWithResolvers<WebSocketLink>): Promise<void> {
+    const started = Date.now();
+    let delay = FIRST_RETRY_MS;
+    let attachedSince: number | null = null;
+    let lastError: unknown = null;
+    while (this.#state === "reconnecting") {
+      try {
+        const { link } = await openSession(this.url, {
+          ...sessionOptions(this.#options),
+          resumeSessionId: this.#sessionId,
+          onNotification: (method, params) => this.#notification(method, params),
+          onClose: (closing, close) => this.#linkClosed(closing, close),
+        });
+        if (this.#state !== "reconnecting") {
+          link.close();
+          return;
+        }
+        this.#link = link;
+        this.#state = "open";
+        this.#reconnected = null;
+        reconnected.resolve(link);
+        this.#subscribers.resumed();
+        return;
+      } catch (error) {
+        lastError = error;
+        if (error instanceof RpcError && error.kind === "UnknownSession") {
+          this.#end(
+            "lost",
+            new ClientError("sessionLost", `session ${this.#sessionId} has expired`, { cause: error }),
+          );
+          return;
+        }
+        if (error instanceof RpcError && error.code === ErrorCode.SessionAttached) {
+          attachedSince ??= Date.now();
+          if (Date.now() - attachedSince >= this.#options.attachedGraceMs) {
+            const message = `session ${this.#sessionId} is attached to another connection`;
+            this.#end("lost", new ClientError("sessionLost", message, { cause: error }));
+            return;
+          }
+        }
+      }
+      const left = this.#options.reconnectTimeoutMs - (Date.now() - started);
+      if (left <= 0) {
+        const message = `could not reconnect to ${this.url} within ${this.#options.reconnectTimeoutMs} ms`;
+        this.#end("lost", new ClientError("sessionLost", message, { cause: lastError }));
+        return;
+      }
+      await sleep(Math.min(delay, left), this.#closing.signal);
+      delay = Math.min(delay * 2, MAX_RETRY_MS);
+    }
+  }
+
+  /** Ends the client: waiting and future calls fail with `error`, and so do process streams. */
+  #end(state: "closed" | "lost", error: ClientError): void {
+    this.#state = state;
+    this.#failure = error;
+    this.#closing.abort(error);
+    this.#reconnected?.reject(error);
+    this.#reconnected = null;
+    this.#link.peer.close(error);
+    this.#link.close();
+    this.#subscribers.lost(error);
+  }
+
+  /**
+   * Validates a notification and hands it to its process's subscriber. A malformed one is dropped:
+   * the gap it leaves in the process's seqs is read back from the log like any other.
+   */
+  #notification(method: string, params: unknown): void {
+    const notification = parseNotification(method, params);
+    if (notification !== null) this.#subscribers.deliver(notification);
+  }
+}
+
+function parseResult<M extends CallableMethod>(method: M, value: unknown): CallResult<M> {
+  const parsed = RESULTS[method].result.safeParse(value);
+  if (!parsed.success) throw new ClientError("badReply", `${method} answered with an invalid result`);
+  return parsed.data;
+}
+
+/** What every connection attempt of a client shares. */
+function sessionOptions(options: ExecServerClientOptions & typeof DEFAULTS): {
+  clientName: string;
+  timeoutMs: number;
+  token?: string;
+} {
+  const shared = { clientName: options.clientName, timeoutMs: options.connectTimeoutMs };
+  return options.token === undefined ? shared : { ...shared, token: options.token };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,37 @@
+import { InitializeResultSchema } from "../protocol/mod.ts";
+import type { InitializeResult } from "../protocol/mod.ts";
+import { ClientError } from "./client_error.ts";
+import { WebSocketLink } from "./web_socket_link.ts";
+import type { LinkOptions } from "./web_socket_link.ts";
+
+/** What a connection attempt needs: the link's options, and the session to create or resume. */
+export interface SessionRequest extends LinkOptions {
+  /** Sent in `initialize`; the server only logs it. */
+  readonly clientName: string;
+  /** The session to resume (§3.7), or null for a new one. */
+  readonly resumeSessionId: string | null;
+}
+
+/**
+ * Opens a link and runs the handshake (§3.1): `initialize`, then `initialized`. A failed handshake
+ * closes the link; the error is the server's RpcError or a `ClientError`.
+ */
+export async function openSession(
+  url: string,
+  request: SessionRequest,
+): Promise<{ link: WebSocketLink; session: InitializeResult }> {
+  const link = await WebSocketLink.open(url, request);
+  try {
+    const reply = await link.peer.call("initialize", {
+      clientName: request.clientName,
+      resumeSessionId: request.resumeSessionId,
+    });
+    const parsed = InitializeResultSchema.safeParse(reply);
+    if (!parsed.success) throw new ClientError("badReply", "initialize answered with an invalid result");
+    link.peer.notify("initialized", {});
+    return { link, session: parsed.data };
+  } catch (error) {
+    link.close();
+    throw error;
+  }
+}

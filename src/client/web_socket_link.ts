@@ -1,0 +1,130 @@
+import { encodeBase64, fromWireError } from "../protocol/mod.ts";
+import { RpcPeer } from "../rpc/mod.ts";
+import { ClientError } from "./client_error.ts";
+
+/** The subprotocol the server selects when offered (PROTOCOL.md §1.3). */
+const SUBPROTOCOL = "exec-server.v1";
+const UTF8 = new TextEncoder();
+const UTF8_DECODER = new TextDecoder();
+
+/** How a WebSocket ended. */
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** What calls in flight on a link reject with when its socket closes; the client decides what next. */
+export class TransportLost extends Error {
+  readonly close: CloseInfo;
+
+  constructor(close: CloseInfo) {
+    super(`connection closed (${close.code}${close.reason === "" ? "" : ` ${close.reason}`})`);
+    this.name = "TransportLost";
+    this.close = close;
+  }
+}
+
+/** Options of `WebSocketLink.open`. */
+export interface LinkOptions {
+  /** The capability token, offered as a subprotocol entry (browsers cannot set headers, §1.4). */
+  readonly token?: string;
+  readonly signal?: AbortSignal;
+  /** Gives up on an upgrade that does not complete in this many ms. */
+  readonly timeoutMs: number;
+  /** Incoming notifications. */
+  readonly onNotification: (method: string, params: unknown) => void;
+  /** Called when the socket closes, before the calls in flight reject. */
+  readonly onClose: (link: WebSocketLink, close: CloseInfo) => void;
+}
+
+/**
+ * One WebSocket and the JSON-RPC engine on it. It only needs the global `WebSocket`, so it runs in
+ * Bun, Deno, Node 22 and browsers alike. When the socket closes, calls in flight reject with
+ * `TransportLost` and `closed` resolves.
+ */
+export class WebSocketLink {
+  readonly peer: RpcPeer;
+  /** Resolves when the socket has closed, however it closed. */
+  readonly closed: Promise<CloseInfo>;
+  readonly #socket: WebSocket;
+
+  private constructor(socket: WebSocket, options: LinkOptions) {
+    this.#socket = socket;
+    this.peer = new RpcPeer({
+      transport: {
+        send: (text) => {
+          // A closing socket throws; its close event rejects what was in flight.
+          if (socket.readyState === socket.OPEN) socket.send(text);
+        },
+      },
+      jsonrpc: false,
+      onNotification: options.onNotification,
+      // The server never sends requests; a parse error it reports (id -1) answers nothing of ours.
+      log: () => {},
+      remoteError: fromWireError,
+    });
+    this.closed = new Promise((resolve) => {
+      socket.addEventListener("close", (event) => {
+        const info = { code: event.code, reason: event.reason };
+        options.onClose(this, info);
+        this.peer.close(new TransportLost(info));
+        resolve(info);
+      }, { once: true });
+    });
+    socket.addEventListener("message", (event: MessageEvent) => {
+      const data: unknown = event.data;
+      if (typeof data === "string") void this.peer.receive(data);
+      else if (data instanceof ArrayBuffer) void this.peer.receive(UTF8_DECODER.decode(data));
+    });
+  }
+
+  /** Opens a WebSocket to `url`; rejects with `ClientError` `notConnected` if it does not open. */
+  static open(url: string, options: LinkOptions): Promise<WebSocketLink> {
+    const { promise, resolve, reject } = Promise.withResolvers<WebSocketLink>();
+    options.signal?.throwIfAborted();
+    const protocols = [SUBPROTOCOL];
+    if (options.token !== undefined) protocols.push(`exec-server.bearer.${base64Url(options.token)}`);
+    const socket = new WebSocket(url, protocols);
+    socket.binaryType = "arraybuffer";
+    const link = new WebSocketLink(socket, options);
+    const fail = (error: unknown): void => {
+      cleanup();
+      socket.close();
+      reject(error);
+    };
+    const onOpen = (): void => {
+      cleanup();
+      resolve(link);
+    };
+    const onClose = (event: CloseEvent): void =>
+      fail(new ClientError("notConnected", `cannot connect to ${url} (${event.code})`));
+    const onAbort = (): void => fail(options.signal?.reason);
+    const timer = setTimeout(
+      () =>
+        fail(
+          new ClientError("notConnected", `cannot connect to ${url}: no answer in ${options.timeoutMs} ms`),
+        ),
+      options.timeoutMs,
+    );
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.removeEventListener("open", onOpen);
+      socket.removeEventListener("close", onClose);
+      options.signal?.removeEventListener("abort", onAbort);
+    };
+    socket.addEventListener("open", onOpen);
+    socket.addEventListener("close", onClose);
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    return promise;
+  }
+
+  /** Closes the socket (a normal closure). */
+  close(): void {
+    this.#socket.close(1000);
+  }
+}
+
+/** A token as a subprotocol entry: base64url (RFC 4648 §5) without padding. */
+function base64Url(token: string): string {
+  return encodeBase64(UTF8.encode(token)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}

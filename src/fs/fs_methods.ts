@@ -1,0 +1,35 @@
+import type { FsMethod, METHODS } from "../protocol/mod.ts";
+import type { Handlers } from "../rpc/mod.ts";
+import type { FsResults } from "../protocol/mod.ts";
+import type { FsParams } from "./fs_service.ts";
+
+/** The fs methods of the wire's method table (PROTOCOL.md §4.3). */
+export type FsMethodShapes = Pick<typeof METHODS, FsMethod>;
+
+/** Runs parsed fs requests of one connection (an `FsConnection`). */
+export interface FsRunner {
+  run<M extends FsMethod>(method: M, params: FsParams[M], signal: AbortSignal): Promise<FsResults[M]>;
+}
+
+/** What an fs method runs against: one connection's fs side, and the request's cancellation. */
+export interface FsMethodContext {
+  readonly fs: FsRunner;
+  readonly signal: AbortSignal;
+}
+
+/** The fs methods on a connection's fs side; the server and the Local environment run them. */
+export const FS_HANDLERS: Handlers<FsMethodShapes, FsMethodContext> = {
+  "fs/readFile": (params, { fs, signal }) => fs.run("fs/readFile", params, signal),
+  "fs/writeFile": (params, { fs, signal }) => fs.run("fs/writeFile", params, signal),
+  "fs/createDirectory": (params, { fs, signal }) => fs.run("fs/createDirectory", params, signal),
+  "fs/getMetadata": (params, { fs, signal }) => fs.run("fs/getMetadata", params, signal),
+  "fs/canonicalize": (params, { fs, signal }) => fs.run("fs/canonicalize", params, signal),
+  "fs/readDirectory": (params, { fs, signal }) => fs.run("fs/readDirectory", params, signal),
+  "fs/walk": (params, { fs, signal }) => fs.run("fs/walk", params, signal),
+  "fs/remove": (params, { fs, signal }) => fs.run("fs/remove", params, signal),
+  "fs/copy": (params, { fs, signal }) => fs.run("fs/copy", params, signal),
+  "fs/open": (params, { fs, signal }) => fs.run("fs/open", params, signal),
+  "fs/readBlock": (params, { fs, signal }) => fs.run("fs/readBlock", params, signal),
+  "fs/writeBlock": (params, { fs, signal }) => fs.run("fs/writeBlock", params, signal),
+  "fs/close": (params, { fs, signal }) => fs.run("fs/close", params, signal),
+};

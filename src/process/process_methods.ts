@@ -1,0 +1,38 @@
+import type { MethodName, METHODS } from "../protocol/mod.ts";
+import type { Handlers } from "../rpc/mod.ts";
+import type { ProcessTable } from "./process_table.ts";
+
+/** The process methods of the wire's method table (PROTOCOL.md §4.2). */
+export type ProcessMethodShapes = Pick<typeof METHODS, Extract<MethodName, `process/${string}`>>;
+
+/** What a process method runs against: one session's table, and the request's cancellation. */
+export interface ProcessMethodContext {
+  readonly processes: ProcessTable;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * The process methods on a `ProcessTable`, with their wire results. The server runs them for a
+ * session and the Local environment for its own table, so both answer alike. Each calls the table
+ * synchronously, so `process/start` registers its id at dispatch (§2.5).
+ */
+export const PROCESS_HANDLERS: Handlers<ProcessMethodShapes, ProcessMethodContext> = {
+  "process/start": (params, { processes }) => processes.start(params),
+  "process/read": (params, { processes, signal }) => processes.read(params, signal),
+  "process/write": async (params, { processes }) => ({ status: await processes.write(params) }),
+  "process/signal": async (params, { processes }) => {
+    await processes.signal(params);
+    return {};
+  },
+  "process/terminate": async (params, { processes }) => ({
+    running: await processes.terminate(params.processId),
+  }),
+  "process/resize": async (params, { processes }) => {
+    await processes.resize(params);
+    return {};
+  },
+  "process/closeStdin": async (params, { processes }) => ({
+    status: await processes.closeStdin(params.processId),
+  }),
+  "process/list": async (_params, { processes }) => ({ processes: await processes.list() }),
+};

@@ -1,0 +1,324 @@
+import { ErrorCode, invalidRequest, RpcError } from "../protocol/mod.ts";
+import { toWireError } from "./dispatch.ts";
+import type { ErrorLog } from "./dispatch.ts";
+import { classifyMessage, classifyValue, errorFrame, requestFrame, resultFrame } from "./framing.ts";
+import type { Incoming, RequestId } from "./framing.ts";
+import type { MethodShape, Route, Routes } from "./method_table.ts";
+
+/** What the engine writes to: one JSON message per `send`. */
+export interface RpcTransport {
+  /** Sends one message's JSON text. */
+  send(text: string): void;
+  /**
+   * Sends a result that is raw bytes (a handler returned a `Uint8Array`). Only a transport that
+   * can carry bytes beside its JSON (the fs worker's pipe) has it.
+   */
+  sendBytes?(id: RequestId, bytes: Uint8Array): void;
+}
+
+/** One request being served: its cancellation and what runs once its reply has been sent. */
+export class InboundCall {
+  readonly #controller = new AbortController();
+  #afterReply: Array<() => void> | null = null;
+
+  /** Aborted when the peer closes or the request is withdrawn (`RpcPeer.abortInbound`). */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Runs `action` right after the reply is sent (or dropped because the peer closed). */
+  afterReply(action: () => void): void {
+    (this.#afterReply ??= []).push(action);
+  }
+
+  /** Aborts the request's signal. */
+  abort(reason: unknown): void {
+    this.#controller.abort(reason);
+  }
+
+  /** Called by the engine once the reply is out. */
+  replied(): void {
+    const actions = this.#afterReply;
+    this.#afterReply = null;
+    if (actions !== null) { for (const action of actions) action(); }
+  }
+}
+
+/** How a peer serves requests: its routes, the context handlers see, and checks before params. */
+export interface RpcServe<C, S extends MethodShape> {
+  readonly routes: Routes<C, S>;
+  /** Builds what a handler sees for one request. */
+  context(call: InboundCall): C;
+  /** Refuses a request to a known method before its params are parsed, by throwing (§2.4 order). */
+  admit?(route: Route<C, S>): void;
+}
+
+/** Options of an `RpcPeer`. */
+export interface RpcPeerOptions<C, S extends MethodShape> {
+  readonly transport: RpcTransport;
+  /** Present when this peer serves requests; a peer without it answers every request -32601. */
+  readonly serve?: RpcServe<C, S>;
+  /** Incoming notifications. */
+  readonly onNotification?: (method: string, params: unknown) => void;
+  /** A response that answers no call of this peer (on a server: a client sent a response). */
+  readonly onStrayResponse?: (message: Extract<Incoming, { kind: "response" }>) => void;
+  /**
+   * The message of the reply (id -1, -32600 ParseError) to a message that cannot be classified;
+   * without it such messages are reported to `log` and dropped.
+   */
+  readonly parseErrorMessage?: (detail: string) => string;
+  /** Whether sent messages carry `"jsonrpc":"2.0"`; "mirror" copies the peer's first message (§2.2). */
+  readonly jsonrpc: boolean | "mirror";
+  /** Receives unexpected errors with their detail (they reach the wire as -32603 `internal error`). */
+  readonly log: ErrorLog;
+  /** Counts each reply: null for a result, else the error code. */
+  readonly onReply?: (errorCode: number | null) => void;
+  /** Turns the `error` member of a reply into what the call rejects with. */
+  readonly remoteError: (error: unknown) => Error;
+}
+
+interface PendingCall {
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * The JSON-RPC engine of both ends (PROTOCOL.md §2): it classifies incoming messages, serves
+ * requests from a method table (one in-flight entry per id, an `AbortSignal` each, the one place
+ * where a thrown error becomes a wire error), matches responses to its own calls, and writes
+ * results, errors, requests and notifications. Transports and handshakes live around it.
+ */
+export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
+  readonly #options: RpcPeerOptions<C, S>;
+  readonly #transport: RpcTransport;
+  readonly #inbound = new Map<string, InboundCall>();
+  readonly #outbound = new Map<number, PendingCall>();
+  #nextId = 1;
+  #jsonrpc: boolean | null;
+  #closed = false;
+  #closedReason: unknown = null;
+  #idle: PromiseWithResolvers<void> | null = null;
+
+  constructor(options: RpcPeerOptions<C, S>) {
+    this.#options = options;
+    this.#transport = options.transport;
+    this.#jsonrpc = options.jsonrpc === "mirror" ? null : options.jsonrpc;
+  }
+
+  /** Requests being served. */
+  get inflight(): number {
+    return this.#inbound.size;
+  }
+
+  /** Whether `close` has run. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Handles one message's text. Resolves once it has been handled (a request: after its reply),
+   * and dispatches synchronously up to the handler's first await.
+   */
+  receive(text: string): Promise<void> {
+    return this.#handle(classifyMessage(text));
+  }
+
+  /** Handles one message that a framed transport has already parsed. */
+  receiveValue(value: unknown): Promise<void> {
+    return this.#handle(classifyValue(value));
+  }
+
+  /** Answers a message that could not be decoded at all (bad UTF-8, an oversize line). */
+  replyParseError(detail: string): void {
+    const message = this.#options.parseErrorMessage;
+    if (message === undefined) {
+      this.#options.log("undecodable message", new Error(detail));
+      return;
+    }
+    const error = new RpcError(ErrorCode.InvalidRequest, "ParseError", message(detail));
+    if (!this.#closed) this.#transport.send(errorFrame(-1, error.toWire(), this.#jsonrpc === true));
+  }
+
+  /**
+   * Sends a request and resolves with the `result` of its reply, or rejects with `remoteError` of
+   * its `error`, with `signal`'s reason when it aborts first, or with the reason `close` gives.
+   */
+  call(method: string, params: unknown, signal?: AbortSignal): Promise<unknown> {
+    if (this.#closed) return Promise.reject(this.#closedReason);
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
+    const id = this.#nextId++;
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    if (signal === undefined) {
+      this.#outbound.set(id, { resolve, reject });
+    } else {
+      const onAbort = (): void => {
+        this.#outbound.delete(id);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#outbound.set(id, {
+        resolve: (result) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(result);
+        },
+        reject: (error) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      });
+    }
+    this.#transport.send(requestFrame(id, method, params, this.#jsonrpc === true));
+    return promise;
+  }
+
+  /** Sends a notification. */
+  notify(method: string, params: unknown): void {
+    if (this.#closed) return;
+    this.#transport.send(
+      this.#jsonrpc === true
+        ? JSON.stringify({ jsonrpc: "2.0", method, params })
+        : JSON.stringify({ method, params }),
+    );
+  }
+
+  /** Sends a notification whose params are already JSON (the hot path: output chunks). */
+  notifyJson(method: string, paramsJson: string): void {
+    if (this.#closed) return;
+    const prefix = this.#jsonrpc === true
+      ? `{"jsonrpc":"2.0","method":"${method}","params":`
+      : `{"method":"${method}","params":`;
+    this.#transport.send(prefix + paramsJson + "}");
+  }
+
+  /** Aborts every request being served with `reason`; their handlers decide what to answer. */
+  abortInbound(reason: unknown): void {
+    for (const call of this.#inbound.values()) call.abort(reason);
+  }
+
+  /**
+   * Ends the peer: requests being served are aborted and their replies dropped, and calls waiting
+   * for a reply reject with `reason`. Idempotent.
+   */
+  close(reason: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closedReason = reason;
+    for (const call of this.#inbound.values()) call.abort(reason);
+    this.#inbound.clear();
+    this.#wakeIdle();
+    const pending = [...this.#outbound.values()];
+    this.#outbound.clear();
+    for (const call of pending) call.reject(reason);
+  }
+
+  /** Resolves once no request is being served. */
+  idle(): Promise<void> {
+    if (this.#inbound.size === 0) return Promise.resolve();
+    this.#idle ??= Promise.withResolvers<void>();
+    return this.#idle.promise;
+  }
+
+  async #handle(message: Incoming): Promise<void> {
+    if (message.kind === "parseError") {
+      this.replyParseError(message.detail);
+      return;
+    }
+    this.#jsonrpc ??= message.jsonrpc;
+    switch (message.kind) {
+      case "response":
+        this.#response(message);
+        return;
+      case "notification":
+        this.#options.onNotification?.(message.method, message.params);
+        return;
+      case "request":
+        await this.#request(message.id, message.method, message.params);
+        return;
+      default:
+        return assertNever(message);
+    }
+  }
+
+  #response(message: Extract<Incoming, { kind: "response" }>): void {
+    const pending = typeof message.id === "number" ? this.#outbound.get(message.id) : undefined;
+    if (pending === undefined) {
+      if (this.#options.onStrayResponse === undefined) {
+        this.#options.log("response to no pending call", new Error(`id ${String(message.id)}`));
+      } else {
+        this.#options.onStrayResponse(message);
+      }
+      return;
+    }
+    // The id is a number: `pending` was found by it.
+    this.#outbound.delete(message.id as number);
+    if (message.error !== undefined) pending.reject(this.#options.remoteError(message.error));
+    else pending.resolve(message.result);
+  }
+
+  async #request(id: RequestId, method: string, params: unknown): Promise<void> {
+    const key = typeof id === "string" ? `s${id}` : `n${id}`;
+    if (this.#inbound.has(key)) {
+      this.#replyError(
+        id,
+        invalidRequest("DuplicateRequestId", `request id ${idText(id)} is already in use`),
+      );
+      return;
+    }
+    const call = new InboundCall();
+    this.#inbound.set(key, call);
+    try {
+      const result = await this.#run(method, params, call);
+      this.#reply(id, result);
+    } catch (error) {
+      this.#replyError(id, error);
+    } finally {
+      if (this.#inbound.get(key) === call) this.#inbound.delete(key);
+      call.replied();
+      if (this.#inbound.size === 0) this.#wakeIdle();
+    }
+  }
+
+  /** Finds the route, lets `admit` refuse, then parses and runs; synchronous up to the handler's await. */
+  #run(method: string, params: unknown, call: InboundCall): unknown {
+    const serve = this.#options.serve;
+    const route = serve?.routes.get(method);
+    if (serve === undefined || route === undefined) {
+      throw new RpcError(ErrorCode.MethodNotFound, "MethodNotFound", `unknown method ${method}`);
+    }
+    serve.admit?.(route);
+    return route.run(params, serve.context(call));
+  }
+
+  #reply(id: RequestId, result: unknown): void {
+    if (this.#closed) return;
+    if (result instanceof Uint8Array) {
+      if (this.#transport.sendBytes === undefined) throw new TypeError("this transport cannot send bytes");
+      this.#options.onReply?.(null);
+      this.#transport.sendBytes(id, result);
+      return;
+    }
+    this.#options.onReply?.(null);
+    this.#transport.send(resultFrame(id, result, this.#jsonrpc === true));
+  }
+
+  #replyError(id: RequestId, error: unknown): void {
+    if (this.#closed) return;
+    const wire = toWireError(error, this.#options.log);
+    this.#options.onReply?.(wire.code);
+    this.#transport.send(errorFrame(id, wire, this.#jsonrpc === true));
+  }
+
+  #wakeIdle(): void {
+    const idle = this.#idle;
+    this.#idle = null;
+    idle?.resolve();
+  }
+}
+
+function idText(id: RequestId): string {
+  return typeof id === "string" ? JSON.stringify(id) : String(id);
+}
+
+function assertNever(value: never): never {
+  throw new TypeError(`unexpected value ${String(value)}`);
+}

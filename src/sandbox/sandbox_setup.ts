@@ -1,0 +1,66 @@
+import { rm } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { SandboxPlanner } from "../process/mod.ts";
+import type { ProgramImage, Runtime } from "../runtime/mod.ts";
+import { detectHostFeatures } from "./host_features.ts";
+import type { HostFeatures } from "./host_features_types.ts";
+import { workerLaunch } from "./launch_plan.ts";
+import type { Launch, LaunchContext } from "./launch_plan.ts";
+import type { Policy, SandboxContext } from "./policy_types.ts";
+import { processPlanner } from "./process_planner.ts";
+import { createStateDir, prepareProgramImages } from "./program_images.ts";
+
+/** Everything sandboxing needs, set up once for a server or a Local environment. */
+export interface SandboxSetup {
+  readonly features: HostFeatures;
+  /** The server's own and secret files, protected in every policy (`SandboxContext`). */
+  readonly protection: Required<Pick<SandboxContext, "ownFiles" | "secretFiles">>;
+  readonly planner: SandboxPlanner;
+  /** How the fs worker of `policy` starts. */
+  workerLaunch(policy: Policy): Promise<Launch>;
+  /** Removes the state directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * Sets up sandboxing: the private state directory, the host's layers (`EXEC_SERVER_TEST_LANDLOCK_ABI`
+ * can only lower the detected Landlock ABI), the launcher and worker images of `self` (default:
+ * this program), and the protections of the server's own files and of `secretFiles`.
+ */
+export async function setUpSandbox(
+  runtime: Runtime,
+  options: { self?: ProgramImage; secretFiles?: readonly string[] } = {},
+): Promise<SandboxSetup> {
+  const serverEnv = runtime.env();
+  const stateDir = await createStateDir(serverEnv);
+  const launchEnv = runtime.imageEnv(stateDir);
+  const self = options.self ?? runtime.selfImage();
+  const ceiling = Number(serverEnv["EXEC_SERVER_TEST_LANDLOCK_ABI"]);
+  const [features, images] = await Promise.all([
+    detectHostFeatures(runtime, {
+      env: launchEnv,
+      command: runtime.imageCommand(self, ["sandbox-exec", "--probe"]),
+      ...(Number.isInteger(ceiling) ? { landlockAbiCeiling: ceiling } : {}),
+    }),
+    prepareProgramImages(runtime, stateDir, self),
+  ]);
+  const protection = {
+    ownFiles: images.ownFiles,
+    secretFiles: (options.secretFiles ?? []).map((path) => resolve(path)),
+  };
+  const launchContext = (): Promise<LaunchContext> =>
+    images.ready.then(({ launcher, worker }) => ({
+      launcher,
+      worker,
+      command: (image, args, fence) => runtime.imageCommand(image, args, fence),
+      env: launchEnv,
+      userNamespaceHelper: features.userNamespaceHelper,
+    }));
+  return {
+    features,
+    protection,
+    planner: processPlanner({ features, serverEnv, protection, launchContext }),
+    workerLaunch: async (policy) => workerLaunch(await launchContext(), policy),
+    close: () => rm(stateDir, { recursive: true, force: true }),
+  };
+}

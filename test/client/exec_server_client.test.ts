@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { ClientError, ExecServerClient } from "../../src/client/mod.ts";
+import { RpcError } from "../../src/protocol/mod.ts";
+import { startServer } from "../helpers/server.ts";
+import type { TestServer } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const TOKEN = "client-test-token";
+
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("ExecServerClient", () => {
+  let server: TestServer | null = null;
+  const url = (): string => {
+    if (server === null) throw new Error("the server has not started");
+    return server.url;
+  };
+  beforeAll(async () => {
+    const digest = createHash("sha256").update(TOKEN).digest("hex");
+    server = await startServer({
+      runtime: "bun",
+      args: ["--ws-auth", "capability-token", "--ws-token-sha256", digest],
+    });
+  });
+  afterAll(async () => {
+    await server?.[Symbol.asyncDispose]();
+  });
+
+  test("ExecServerClient presents its token as a subprotocol entry, which the server admits", async () => {
+    await using client = await ExecServerClient.connect(url(), { token: TOKEN });
+    expect(client.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(client.environmentInfo.extensions.server).toBe("exec-server");
+  });
+
+  test("ExecServerClient.connect fails with notConnected when the upgrade is refused", async () => {
+    const error = await rejectionOf(ExecServerClient.connect(url(), { token: "wrong" }));
+    expect(error).toBeInstanceOf(ClientError);
+    expect(error).toMatchObject({ reason: "notConnected" });
+  });
+
+  test("ExecServerClient keeps an error reply's code, kind and errno", async () => {
+    await using client = await ExecServerClient.connect(url(), { token: TOKEN });
+    await using dir = await tempDir();
+    const error = await rejectionOf(client.call("fs/readFile", { path: `${dir.path}/missing` }));
+    expect(error).toBeInstanceOf(RpcError);
+    expect(error).toMatchObject({ code: -32004, kind: "NotFound", errno: "ENOENT" });
+  });
+
+  test("ExecServerClient rejects a call with ClientError timeout when timeoutMs passes first", async () => {
+    await using client = await ExecServerClient.connect(url(), { token: TOKEN });
+    await using dir = await tempDir();
+    await client.call("process/start", {
+      processId: "slow",
+      argv: ["sleep", "30"],
+      cwd: dir.path,
+      env: {},
+      tty: false,
+    });
+    const error = await rejectionOf(
+      client.call("process/read", { processId: "slow", waitMs: 30_000 }, { timeoutMs: 50 }),
+    );
+    expect(error).toMatchObject({ reason: "timeout", message: "process/read timed out after 50 ms" });
+    expect(await client.call("process/terminate", { processId: "slow" })).toEqual({ running: true });
+  });
+
+  test("ExecServerClient rejects an aborted call with the signal's reason", async () => {
+    await using client = await ExecServerClient.connect(url(), { token: TOKEN });
+    const controller = new AbortController();
+    const call = client.call("process/read", { processId: "none", waitMs: 30_000 }, {
+      signal: controller.signal,
+    });
+    controller.abort(new Error("stop"));
+    expect(await rejectionOf(call)).toEqual(new Error("stop"));
+  });
+
+  test("ExecServerClient rejects calls after close with notConnected", async () => {
+    const client = await ExecServerClient.connect(url(), { token: TOKEN });
+    await client.close();
+    expect(await rejectionOf(client.call("process/list", {}))).toMatchObject({ reason: "notConnected" });
+  });
+});

@@ -1,0 +1,145 @@
+import { describe, expect, test } from "bun:test";
+import type { ProcessEvent } from "../../src/client/mod.ts";
+import { ProcessEventStream } from "../../src/client/process_event_stream.ts";
+import { encodeBase64 } from "../../src/protocol/mod.ts";
+import type { ProcessReadResult } from "../../src/protocol/mod.ts";
+
+const ID = "p";
+
+function output(seq: number, text: string) {
+  return {
+    method: "process/output",
+    params: { processId: ID, seq, stream: "stdout", chunk: encodeBase64(new TextEncoder().encode(text)) },
+  } as const;
+}
+
+function chunk(seq: number, text: string) {
+  return { seq, stream: "stdout", chunk: encodeBase64(new TextEncoder().encode(text)) } as const;
+}
+
+function read(overrides: Partial<ProcessReadResult>): ProcessReadResult {
+  return {
+    chunks: [],
+    nextSeq: 1,
+    exited: false,
+    exitCode: null,
+    closed: false,
+    failure: null,
+    sandboxDenied: false,
+    droppedBytes: 0,
+    ...overrides,
+  };
+}
+
+/** A stream whose log answers from `answers` in turn, recording each read's afterSeq. */
+function streamWith(answers: ProcessReadResult[]): { stream: ProcessEventStream; reads: number[] } {
+  const reads: number[] = [];
+  const stream = new ProcessEventStream({
+    readLog: (afterSeq) => {
+      reads.push(afterSeq);
+      const answer = answers.shift();
+      return answer === undefined ? Promise.reject(new Error("no more reads")) : Promise.resolve(answer);
+    },
+    onClosed: () => {},
+  });
+  return { stream, reads };
+}
+
+async function collect(stream: ProcessEventStream): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  for await (const event of stream as AsyncIterable<ProcessEvent>) {
+    seen.push(event.type === "output" ? [event.seq, new TextDecoder().decode(event.data)] : event);
+  }
+  return seen;
+}
+
+describe("ProcessEventStream", () => {
+  test("ProcessEventStream yields notifications in seq order, each once, and ends at closed", async () => {
+    const { stream, reads } = streamWith([]);
+    stream.started();
+    stream.notification(output(1, "a"));
+    stream.notification(output(1, "a"));
+    stream.notification({
+      method: "process/exited",
+      params: { processId: ID, seq: 2, exitCode: 0, sandboxDenied: false },
+    });
+    stream.notification({ method: "process/closed", params: { processId: ID, seq: 3 } });
+    expect(await collect(stream)).toEqual([
+      [1, "a"],
+      { type: "exited", seq: 2, exitCode: 0, sandboxDenied: false, timedOut: false },
+      { type: "closed", seq: 3 },
+    ]);
+    expect(reads).toEqual([]);
+  });
+
+  test("ProcessEventStream fills a gap from the log and places the exit between chunks", async () => {
+    const { stream, reads } = streamWith([
+      read({ chunks: [chunk(2, "b"), chunk(4, "d")], nextSeq: 5, exited: true, exitCode: 3, closed: true }),
+    ]);
+    stream.started();
+    stream.notification(output(1, "a"));
+    stream.notification({ method: "process/closed", params: { processId: ID, seq: 5 } });
+    expect(await collect(stream)).toEqual([
+      [1, "a"],
+      [2, "b"],
+      { type: "exited", seq: 3, exitCode: 3, sandboxDenied: false, timedOut: false },
+      [4, "d"],
+      { type: "closed", seq: 5 },
+    ]);
+    // The early `closed` (seq 5) follows the last chunk read, so one read closes the gap.
+    expect(reads).toEqual([1]);
+  });
+
+  test("ProcessEventStream places exited and closed that only the log's flags report", async () => {
+    const { stream } = streamWith([read({ nextSeq: 4, exited: true, exitCode: 0, closed: true })]);
+    stream.started();
+    stream.notification(output(1, "a"));
+    stream.resync();
+    expect(await collect(stream)).toEqual([
+      [1, "a"],
+      { type: "exited", seq: 2, exitCode: 0, sandboxDenied: false, timedOut: false },
+      { type: "closed", seq: 3 },
+    ]);
+  });
+
+  test("ProcessEventStream reports output the log dropped as a hole", async () => {
+    const { stream } = streamWith([
+      read({ chunks: [chunk(4, "d")], nextSeq: 5, droppedBytes: 20 }),
+      read({ nextSeq: 5, droppedBytes: 20 }),
+    ]);
+    stream.started();
+    stream.notification(output(1, "a"));
+    stream.resync();
+    stream.notification({ method: "process/closed", params: { processId: ID, seq: 5 } });
+    expect(await collect(stream)).toEqual([[1, "a"], { type: "dropped", droppedBytes: 20 }, [4, "d"], {
+      type: "closed",
+      seq: 5,
+    }]);
+  });
+
+  test("ProcessEventStream reads nothing before the start is answered", () => {
+    const { stream, reads } = streamWith([read({ nextSeq: 1 })]);
+    stream.resync();
+    stream.notification(output(2, "b"));
+    expect(reads).toEqual([]);
+    stream.started();
+    expect(reads).toEqual([0]);
+    stream.end();
+  });
+
+  test("ProcessEventStream ends with the failure once the queue is read", async () => {
+    const { stream } = streamWith([]);
+    stream.notification(output(1, "a"));
+    stream.fail(new Error("session lost"));
+    const seen: unknown[] = [];
+    const error = await (async () => {
+      try {
+        for await (const event of stream) seen.push(event.type);
+      } catch (failure) {
+        return failure;
+      }
+      return null;
+    })();
+    expect([seen, error]).toEqual([["output"], new Error("session lost")]);
+  });
+});

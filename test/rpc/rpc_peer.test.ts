@@ -1,0 +1,173 @@
+import { describe, expect, test } from "bun:test";
+import { z } from "zod";
+import { fromWireError, RpcError } from "../../src/protocol/mod.ts";
+import { bindHandlers, RpcPeer } from "../../src/rpc/mod.ts";
+import type { InboundCall, RequestId } from "../../src/rpc/mod.ts";
+
+const SHAPES = {
+  "echo": { params: z.object({ text: z.string() }), result: z.object({ text: z.string() }) },
+  "wait": { params: z.object({ key: z.string() }), result: z.object({}) },
+  "bytes": { params: z.object({}), result: z.custom<Uint8Array>((value) => value instanceof Uint8Array) },
+  "fail": { params: z.object({}), result: z.object({}) },
+} as const;
+
+/** A serving peer and a calling peer joined by in-memory transports; `sent` records the server's frames. */
+function pair() {
+  const gates = new Map<string, PromiseWithResolvers<void>>();
+  const sent: string[] = [];
+  const bytes: Array<[RequestId, Uint8Array]> = [];
+  const order: string[] = [];
+  let client: RpcPeer | null = null;
+  const server = new RpcPeer<InboundCall>({
+    transport: {
+      send(text) {
+        sent.push(text);
+        order.push("reply");
+        void client?.receive(text);
+      },
+      sendBytes(id, data) {
+        bytes.push([id, data]);
+        void client?.receiveValue({ id, result: data });
+      },
+    },
+    serve: {
+      routes: bindHandlers(SHAPES, {
+        echo: ({ text }) => ({ text }),
+        wait: async ({ key }, call) => {
+          call.afterReply(() => order.push(`after ${key}`));
+          const gate = Promise.withResolvers<void>();
+          gates.set(key, gate);
+          await Promise.race([
+            gate.promise,
+            new Promise((_, reject) =>
+              call.signal.addEventListener("abort", () => reject(call.signal.reason))
+            ),
+          ]);
+          return {};
+        },
+        bytes: () => new Uint8Array([1, 2, 3]),
+        fail: () => {
+          throw new RpcError(-32004, "NotFound", "No such file or directory (os error 2)", {
+            errno: "ENOENT",
+          });
+        },
+      }),
+      context: (call) => call,
+    },
+    jsonrpc: "mirror",
+    log: () => {},
+    remoteError: fromWireError,
+  });
+  client = new RpcPeer({
+    transport: { send: (text) => void server.receive(text) },
+    jsonrpc: false,
+    log: () => {},
+    remoteError: fromWireError,
+  });
+  return { server, client, sent, bytes, order, open: (key: string) => gates.get(key)?.resolve() };
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("RpcPeer", () => {
+  test("RpcPeer matches replies to calls by id, whatever their order", async () => {
+    const { client, open } = pair();
+    const slow = client.call("wait", { key: "a" });
+    const fast = client.call("echo", { text: "hi" });
+    expect(await fast).toEqual({ text: "hi" });
+    open("a");
+    expect(await slow).toEqual({});
+  });
+
+  test("RpcPeer rejects a call with the RpcError of its error reply, code, kind and errno kept", async () => {
+    const { client } = pair();
+    const error = await errorOf(client.call("fail", {}));
+    expect(error).toBeInstanceOf(RpcError);
+    expect(error).toMatchObject({ code: -32004, kind: "NotFound", errno: "ENOENT" });
+  });
+
+  test("RpcPeer answers -32602 naming the member when params do not match the schema", async () => {
+    const { client } = pair();
+    expect(await errorOf(client.call("echo", { text: 5 }))).toMatchObject({
+      code: -32602,
+      message: "invalid params for echo: text: expected string, got number",
+    });
+  });
+
+  test("RpcPeer answers -32601 for a method it does not serve", async () => {
+    const { client } = pair();
+    expect(await errorOf(client.call("nope", {}))).toMatchObject({
+      code: -32601,
+      message: "unknown method nope",
+    });
+  });
+
+  test("RpcPeer rejects an aborted call with the abort reason", async () => {
+    const { client, open } = pair();
+    const controller = new AbortController();
+    const call = client.call("wait", { key: "b" }, controller.signal);
+    controller.abort(new Error("gave up"));
+    expect(await errorOf(call)).toEqual(new Error("gave up"));
+    open("b");
+    expect(await client.call("echo", { text: "still" })).toEqual({ text: "still" });
+  });
+
+  test("RpcPeer close rejects pending calls with its reason and later calls too", async () => {
+    const { client } = pair();
+    const pending = client.call("wait", { key: "c" });
+    client.close(new Error("transport lost"));
+    expect(await errorOf(pending)).toEqual(new Error("transport lost"));
+    expect(await errorOf(client.call("echo", { text: "x" }))).toEqual(new Error("transport lost"));
+  });
+
+  test("RpcPeer close aborts the requests it serves and drops their replies", async () => {
+    const { server, client, sent } = pair();
+    void client.call("wait", { key: "d" });
+    await Promise.resolve();
+    server.close(new Error("gone"));
+    await server.idle();
+    expect(sent).toEqual([]);
+  });
+
+  test("RpcPeer answers -32600 DuplicateRequestId for an id still in flight", async () => {
+    const { server, sent, open } = pair();
+    void server.receive('{"id":7,"method":"wait","params":{"key":"e"}}');
+    await server.receive('{"id":7,"method":"echo","params":{"text":"x"}}');
+    expect(JSON.parse(sent[0] ?? "")).toEqual({
+      id: 7,
+      error: {
+        code: -32600,
+        message: "request id 7 is already in use",
+        data: { kind: "DuplicateRequestId" },
+      },
+    });
+    open("e");
+  });
+
+  test("RpcPeer sends a Uint8Array result through the transport's sendBytes", async () => {
+    const { client, bytes } = pair();
+    expect(await client.call("bytes", {})).toEqual(new Uint8Array([1, 2, 3]));
+    expect(bytes).toEqual([[1, new Uint8Array([1, 2, 3])]]);
+  });
+
+  test("RpcPeer runs afterReply actions right after the reply is sent", async () => {
+    const { client, order, open } = pair();
+    const call = client.call("wait", { key: "f" });
+    open("f");
+    await call;
+    expect(order).toEqual(["reply", "after f"]);
+  });
+
+  test("RpcPeer mirrors the jsonrpc member of the first message it receives", async () => {
+    const { server, sent } = pair();
+    await server.receive('{"jsonrpc":"2.0","id":"a","method":"echo","params":{"text":"x"}}');
+    expect(JSON.parse(sent[0] ?? "")).toEqual({ jsonrpc: "2.0", id: "a", result: { text: "x" } });
+  });
+});
