@@ -9,6 +9,7 @@ import { isPopulated, readKeyed, readNumber, readProcs, removeDir, writeControl 
 import type { Container, ProcessLimits, ProcessUsage } from "./containment.ts";
 import { CpuBudget } from "./cpu_budget.ts";
 import { joinCommand } from "./join_command.ts";
+import { signalGroup } from "./signal_group.ts";
 import type { JoinTools } from "./join_command.ts";
 
 const SIGKILL = 9;
@@ -78,6 +79,7 @@ export class CgroupContainer implements Container {
   readonly #dirs: Dirs;
   readonly #limits: ProcessLimits;
   #pid: number | null = null;
+  #leaderReaped = false;
   #budget: CpuBudget | null = null;
   #cpuFailure: string | null = null;
 
@@ -118,7 +120,7 @@ export class CgroupContainer implements Container {
   async #signalAll(signal: number): Promise<void> {
     if (signal === SIGKILL) {
       // The group reaches the child in the instant before it has joined its cgroup.
-      if (this.#pid !== null) this.#kill(-this.#pid, signal);
+      if (this.#pid !== null) signalGroup(this.#context.runtime, this.#pid, signal, this.#leaderReaped);
       try {
         await writeControl(`${this.#dirs.unified}/cgroup.kill`, "1");
       } catch (error) {
@@ -127,7 +129,12 @@ export class CgroupContainer implements Container {
       return;
     }
     // Only SIGKILL has a whole-cgroup form; a member listed here is alive, so its pid is its own.
-    for (const pid of await readProcs(this.#dirs.unified)) this.#kill(pid, signal);
+    const members = await readProcs(this.#dirs.unified);
+    // None yet: the child has not joined (its join command runs first), so its group is all.
+    if (members.length === 0 && this.#pid !== null) {
+      signalGroup(this.#context.runtime, this.#pid, signal, this.#leaderReaped);
+    }
+    for (const pid of members) this.#kill(pid, signal);
   }
 
   #kill(target: number, signal: number): void {
@@ -136,6 +143,10 @@ export class CgroupContainer implements Container {
     } catch {
       // It exited since (ESRCH): nothing left to signal.
     }
+  }
+
+  leaderReaped(): void {
+    this.#leaderReaped = true;
   }
 
   async limitFailure(): Promise<string | null> {

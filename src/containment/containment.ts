@@ -33,6 +33,8 @@ export interface Container {
    * included (PROTOCOL.md §11.9).
    */
   signalAll(signal: number): void;
+  /** The child itself has exited and been reaped: from now on its pid may name another process. */
+  leaderReaped(): void;
   /** After an unsuccessful exit: the limit that ended the process, or null. */
   limitFailure(): Promise<string | null>;
   /** What the tree has used so far. */

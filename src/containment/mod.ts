@@ -14,4 +14,5 @@ export { findJoinTools, joinCommand } from "./join_command.ts";
 export type { JoinTools } from "./join_command.ts";
 export { NO_LIMITS, resolveLimits } from "./limits.ts";
 export { ProcessTreeSession } from "./process_tree.ts";
+export { signalGroup } from "./signal_group.ts";
 export { startContainment } from "./start_containment.ts";

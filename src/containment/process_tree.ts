@@ -8,6 +8,7 @@ import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
 import type { Container, ProcessLimits, ProcessUsage, SessionContainment } from "./containment.ts";
 import { findDescendants, signalProcesses } from "./descendants.ts";
 import { NO_LIMITS, resolveLimits } from "./limits.ts";
+import { signalGroup } from "./signal_group.ts";
 import type { Watchdog } from "./watchdog.ts";
 
 const UNMEASURED: ProcessUsage = { peakMemoryBytes: null, cpuSeconds: null };
@@ -56,6 +57,7 @@ class ProcessTreeContainer implements Container {
   readonly #runtime: Runtime;
   readonly #watchdog: Watchdog | null;
   #pid: number | null = null;
+  #leaderReaped = false;
 
   constructor(runtime: Runtime, watchdog: Watchdog | null) {
     this.#runtime = runtime;
@@ -87,6 +89,10 @@ class ProcessTreeContainer implements Container {
       .catch(() => this.#signalGroup(pid, signal));
   }
 
+  leaderReaped(): void {
+    this.#leaderReaped = true;
+  }
+
   limitFailure(): Promise<string | null> {
     return Promise.resolve(null);
   }
@@ -104,10 +110,6 @@ class ProcessTreeContainer implements Container {
   }
 
   #signalGroup(pid: number, signal: number): void {
-    try {
-      this.#runtime.kill(-pid, signal);
-    } catch {
-      // The group is already gone (ESRCH): nothing left to signal.
-    }
+    signalGroup(this.#runtime, pid, signal, this.#leaderReaped);
   }
 }

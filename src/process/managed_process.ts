@@ -1,6 +1,7 @@
 import { encodeBase64 } from "../protocol/mod.ts";
 import type { ProcessListEntry, ProcessReadResult, StreamName, WriteStatus } from "../protocol/mod.ts";
 import type { ExitStatus, PipeChild, PtyChild, Runtime, TerminalSize } from "../runtime/mod.ts";
+import { signalGroup } from "../containment/mod.ts";
 import type { Container } from "../containment/mod.ts";
 import { DenialScanner } from "./denial_scanner.ts";
 import { type LogChunk, MAX_CHUNK_BYTES, OutputLog } from "./output_log.ts";
@@ -62,6 +63,7 @@ export class ManagedProcess {
 
   #state: ProcessState = "starting";
   #pid: number | null = null;
+  #leaderReaped = false;
   #exitCode: number | null = null;
   #timedOut = false;
   #failure: string | null = null;
@@ -237,6 +239,8 @@ export class ManagedProcess {
 
   async #finish(exited: Promise<ExitStatus>, outputDone: Promise<unknown>): Promise<void> {
     const status = await exited;
+    this.#leaderReaped = true;
+    this.#container?.leaderReaped();
     // Output written before the exit is usually still in flight in the pipes; give it a moment
     // to arrive so `exited` follows it, as clients expect. Descendants holding the pipes open
     // cost at most this grace; the timer is cleared as soon as the output ends.
@@ -390,12 +394,7 @@ export class ManagedProcess {
   }
 
   #signalGroup(signal: number): void {
-    if (this.#pid === null) return;
-    try {
-      this.#runtime.kill(-this.#pid, signal);
-    } catch {
-      // The group is already gone (ESRCH): nothing left to signal.
-    }
+    if (this.#pid !== null) signalGroup(this.#runtime, this.#pid, signal, this.#leaderReaped);
   }
 }
 

@@ -18,6 +18,29 @@ describe.each(RUNTIMES)("process/signal and process/terminate on %s", (runtime) 
     ]);
   });
 
+  test.concurrent("signals sent the moment process/start answers reach every process", async () => {
+    // The child becomes its own group leader a moment after the spawn returns (Deno runs it
+    // through setsid(1)); a signal in that moment must still reach it. A lost one shows as exit 0.
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const cases = [
+      ["interrupt", 130],
+      ["terminate", 143],
+      ["kill", 137],
+      ["terminate the process", 137],
+    ] as const;
+    const ids = Array.from({ length: 12 }, (_, index) => `early-${index}`);
+    const exits = await Promise.all(ids.map(async (id, index) => {
+      const [signal] = cases[index % cases.length] ?? cases[0];
+      await client.call("process/start", startParams(id, ["sleep", "8"], dir.uri));
+      if (signal === "terminate the process") await client.call("process/terminate", { processId: id });
+      else await client.call("process/signal", { processId: id, signal });
+      const events = await client.untilClosed(id);
+      return events.find((event) => event.method === "process/exited")?.exitCode;
+    }));
+    expect(exits).toEqual(ids.map((_, index) => (cases[index % cases.length] ?? cases[0])[1]));
+  }, 20_000);
+
   test.concurrent.each([
     ["terminate", 143],
     ["kill", 137],
