@@ -20,8 +20,6 @@ export interface ExtraResult {
   writes: number;
   /** Writes answered before the time budget ran out (a stalling server does not hang the bench). */
   writesDone: number | null;
-  /** Server resident memory right after start-up and one handshake. */
-  idleRssBytes: number | null;
 }
 
 /** An empty result for `count` starts and `writes` writes. */
@@ -34,7 +32,6 @@ export function emptyExtra(pipelinedStarts: number, writes: number): ExtraResult
     writesPerSecond: null,
     writes,
     writesDone: null,
-    idleRssBytes: null,
   };
 }
 

@@ -6,6 +6,8 @@
  */
 import { stat } from "node:fs/promises";
 import process from "node:process";
+import { echoPayload, HEAD } from "./echo_bench.ts";
+import type { EchoConfig } from "./echo_bench.ts";
 import { megabytesPerSecond, summarize } from "./stats.ts";
 import type { Summary } from "./stats.ts";
 
@@ -18,6 +20,8 @@ export interface FloorConfig {
   statCalls: number;
   /** A file of `readFileBytes` bytes to read natively, or null to skip. */
   readFilePath: string | null;
+  /** The echo figure's shape; its processes all run at once here. */
+  echo: EchoConfig;
 }
 
 /** The floor figures of one runtime. */
@@ -31,6 +35,8 @@ export interface FloorResult {
   statMsPerCall: number;
   readFileBytes: number | null;
   readFileMBps: number | null;
+  /** `connections × processes` echoes of `bytes` through stdin and back, all at once (ms). */
+  echoMs: number;
 }
 
 /** The spawn primitives the floor needs, over either runtime's native API. */
@@ -41,6 +47,8 @@ interface NativeSpawn {
   run(argv: readonly string[]): Promise<void>;
   /** Spawns argv with stdout piped; resolves with the bytes read once it is reaped. */
   readStdout(argv: readonly string[]): Promise<number>;
+  /** Spawns argv, writes `input` to its stdin and closes it; resolves with the bytes it wrote out. */
+  echo(argv: readonly string[], input: Uint8Array): Promise<number>;
   readFile(path: string): Promise<Uint8Array>;
 }
 
@@ -49,10 +57,16 @@ interface DenoApi {
   version: { deno: string };
   Command: new (program: string, options: {
     args: string[];
-    stdin: "null";
+    stdin: "null" | "piped";
     stdout: "null" | "piped";
     stderr: "null";
-  }) => { spawn(): { stdout: ReadableStream<Uint8Array>; status: Promise<{ code: number }> } };
+  }) => {
+    spawn(): {
+      stdin: WritableStream<Uint8Array>;
+      stdout: ReadableStream<Uint8Array>;
+      status: Promise<{ code: number }>;
+    };
+  };
   readFile(path: string): Promise<Uint8Array>;
 }
 
@@ -69,13 +83,21 @@ function bunSpawn(): NativeSpawn {
       await child.exited;
       return bytes;
     },
+    async echo(argv, input) {
+      const child = Bun.spawn([...argv], { stdin: "pipe", stdout: "pipe", stderr: "ignore" });
+      const bytes = countStream(child.stdout);
+      child.stdin.write(input);
+      await child.stdin.end();
+      await child.exited;
+      return await bytes;
+    },
     readFile: (path) => Bun.file(path).bytes(),
   };
 }
 
 function denoSpawn(deno: DenoApi): NativeSpawn {
-  const command = (argv: readonly string[], stdout: "null" | "piped") =>
-    new deno.Command(argv[0] ?? "", { args: argv.slice(1), stdin: "null", stdout, stderr: "null" }).spawn();
+  const command = (argv: readonly string[], stdout: "null" | "piped", stdin: "null" | "piped" = "null") =>
+    new deno.Command(argv[0] ?? "", { args: argv.slice(1), stdin, stdout, stderr: "null" }).spawn();
   return {
     runtime: "deno",
     version: deno.version.deno,
@@ -87,6 +109,15 @@ function denoSpawn(deno: DenoApi): NativeSpawn {
       const bytes = await countStream(child.stdout);
       await child.status;
       return bytes;
+    },
+    async echo(argv, input) {
+      const child = command(argv, "piped", "piped");
+      const bytes = countStream(child.stdout);
+      const writer = child.stdin.getWriter();
+      await writer.write(input);
+      await writer.close();
+      await child.status;
+      return await bytes;
     },
     readFile: (path) => deno.readFile(path),
   };
@@ -134,6 +165,15 @@ export async function measureFloor(native: NativeSpawn, config: FloorConfig): Pr
     readFileMBps = megabytesPerSecond(readFileBytes, performance.now() - start);
   }
 
+  const { connections, processes, bytes } = config.echo;
+  const input = echoPayload(bytes);
+  start = performance.now();
+  const echoed = await Promise.all(
+    Array.from({ length: connections * processes }, () => native.echo([HEAD, "-c", String(bytes)], input)),
+  );
+  const echoMs = performance.now() - start;
+  if (echoed.some((count) => count !== bytes)) throw new Error(`echo returned ${echoed.join(",")} bytes`);
+
   return {
     runtime: native.runtime,
     version: native.version,
@@ -144,6 +184,7 @@ export async function measureFloor(native: NativeSpawn, config: FloorConfig): Pr
     statMsPerCall: statMs / config.statCalls,
     readFileBytes,
     readFileMBps,
+    echoMs,
   };
 }
 

@@ -15,59 +15,53 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import process from "node:process";
+import type { EchoConfig } from "./echo_bench.ts";
 import type { FloorConfig, FloorResult } from "./floor.ts";
-import { measureFs } from "./fs_bench.ts";
-import type { FsResult } from "./fs_bench.ts";
-import { emptyExtra, measurePipelinedStarts, measurePty, measureWrites } from "./extra_bench.ts";
-import type { ExtraResult } from "./extra_bench.ts";
+import { echoMicros } from "./latency_bench.ts";
 import { renderReport } from "./report.ts";
-import { measureRoundTrip, measureSleeps, measureStdout } from "./server_bench.ts";
-import type { StdoutRun } from "./server_bench.ts";
+import { benchServer, notMeasured } from "./server_run.ts";
+import type { ServerConfig, ServerResult } from "./server_run.ts";
 import {
   DEFAULT_REFERENCE_DIR,
   resolveReference,
   ROOT,
   runtimeCommand,
   RUNTIMES,
+  startCommand,
   startReference,
   startServer,
 } from "./server_process.ts";
-import type { RuntimeName, ServerProcess } from "./server_process.ts";
-import { errorText, summarize, withTimeout } from "./stats.ts";
-import type { Summary } from "./stats.ts";
-import { BenchClient } from "./ws_client.ts";
+import type { RuntimeName } from "./server_process.ts";
+import { errorText } from "./stats.ts";
 
 /** Sizes and run counts of one bench run. */
-export interface BenchConfig {
+export interface BenchConfig extends ServerConfig {
   quick: boolean;
-  spawnWarmup: number;
+  /** Spawns the floor times (the server's round trips are `roundTrips`). */
   spawnRuns: number;
-  stdoutBytes: number;
-  stdoutRuns: number;
-  sleeps: number;
-  sleepRuns: number;
-  metadataCalls: number;
-  fileBytes: number;
-  /** The extra figures, measured only with `--reference`. */
-  pipelinedStarts: number;
-  ptyBytes: number;
-  writes: number;
 }
 
 const MIB = 1024 * 1024;
+const KIB = 1024;
+
+const ECHO: EchoConfig = { connections: 8, processes: 8, bytes: 256 * KIB, writeBytes: 64 * KIB };
 
 const DEFAULT_CONFIG: BenchConfig = {
   quick: false,
   spawnWarmup: 20,
   spawnRuns: 200,
+  roundTrips: 1000,
   stdoutBytes: 256 * MIB,
   stdoutRuns: 3,
   sleeps: 16,
   sleepRuns: 3,
   metadataCalls: 1000,
   fileBytes: 64 * MIB,
+  latencyWarmup: 200,
+  latencyCalls: 2000,
+  echo: ECHO,
+  echoRuns: 3,
   pipelinedStarts: 100,
   ptyBytes: 64 * MIB,
   writes: 10_000,
@@ -77,41 +71,31 @@ const QUICK_CONFIG: BenchConfig = {
   quick: true,
   spawnWarmup: 5,
   spawnRuns: 30,
+  roundTrips: 30,
   stdoutBytes: 32 * MIB,
   stdoutRuns: 1,
   sleeps: 16,
   sleepRuns: 1,
   metadataCalls: 200,
   fileBytes: 8 * MIB,
+  latencyWarmup: 20,
+  latencyCalls: 200,
+  echo: { connections: 2, processes: 4, bytes: 64 * KIB, writeBytes: 16 * KIB },
+  echoRuns: 1,
   pipelinedStarts: 100,
   ptyBytes: 8 * MIB,
   writes: 1000,
 };
 
 /** A runtime's floor, or why it could not be measured. */
-export type FloorOutcome = ({ ok: true } & FloorResult) | { ok: false; error: string };
+export type FloorOutcome =
+  | ({
+    ok: true; /** Sequential round trip through a bare echo server (µs); null if it failed. */
+    wsEchoMicros: number | null;
+  } & FloorResult)
+  | { ok: false; error: string };
 
-/** The figures of one server runtime; null figures failed, with the reason in `errors`. */
-export interface ServerResult {
-  ok: boolean;
-  /** Why the server could not be benched at all (did not start, etc.). */
-  error: string | null;
-  roundTripMs: Summary | null;
-  /** The same round trip measured again after the stdout runs (a server that has streamed). */
-  roundTripAfterStdoutMs: Summary | null;
-  /** Server resident memory right after the stdout runs (diagnostics). */
-  serverRssAfterStdoutBytes: number | null;
-  /** Median of `stdoutRuns`. */
-  stdoutMBps: number | null;
-  stdoutRuns: StdoutRun[];
-  /** Median of `sleepRuns`. */
-  sleeps16Ms: number | null;
-  sleeps16RunsMs: number[];
-  fs: FsResult | null;
-  /** The figures measured only with `--reference`; null without it. */
-  extra: ExtraResult | null;
-  errors: Record<string, string>;
-}
+export type { ServerResult };
 
 /** Everything one run measured. */
 export interface BenchResult {
@@ -136,199 +120,56 @@ function progress(text: string): void {
   process.stderr.write(`bench: ${text}\n`);
 }
 
-async function measureFloorUnder(runtime: RuntimeName, config: FloorConfig): Promise<FloorOutcome> {
-  progress(`floor under ${runtime}`);
-  try {
-    const child = Bun.spawn(
-      runtimeCommand(runtime, join(ROOT, "bench", "floor.ts"), [JSON.stringify(config)]),
-      {
-        cwd: ROOT,
-        stdin: "ignore",
-        stdout: "pipe",
-        stderr: "pipe",
-      },
-    );
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    const [stdout, stderr, code] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.exited,
-    ]);
-    clearTimeout(timer);
-    if (code !== 0) {
-      throw new Error(`floor.ts exited with ${code}: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
-    }
-    // floor.ts prints one FloorResult as JSON.
-    return { ok: true, ...(JSON.parse(stdout) as FloorResult) };
-  } catch (error) {
-    return { ok: false, error: errorText(error) };
+async function measureFloorUnder(runtime: RuntimeName, config: FloorConfig): Promise<FloorResult> {
+  const child = Bun.spawn(
+    runtimeCommand(runtime, join(ROOT, "bench", "floor.ts"), [JSON.stringify(config)]),
+    { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+  );
+  const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  clearTimeout(timer);
+  if (code !== 0) {
+    throw new Error(`floor.ts exited with ${code}: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
   }
+  // floor.ts prints one FloorResult as JSON.
+  return JSON.parse(stdout) as FloorResult;
 }
 
-async function figure<T>(
-  errors: Record<string, string>,
-  name: string,
-  timeoutMs: number,
-  measure: () => Promise<T>,
-): Promise<T | null> {
+/** The sequential round trip through the runtime's bare WebSocket echo server, µs. */
+async function measureWsEcho(runtime: RuntimeName, config: BenchConfig, dir: string): Promise<number> {
+  const server = await startCommand(runtimeCommand(runtime, join(ROOT, "bench", "ws_echo_server.ts")));
   try {
-    return await withTimeout(name, timeoutMs, measure());
-  } catch (error) {
-    errors[name] = errorText(error);
-    return null;
-  }
-}
-
-/** Opens a fresh session for one figure, so a broken figure does not poison the next. */
-async function withClient<T>(url: string, use: (client: BenchClient) => Promise<T>): Promise<T> {
-  const client = await BenchClient.open(url);
-  try {
-    return await use(client);
-  } finally {
-    client.close();
-  }
-}
-
-/** What one server column needs: how to start it and how it wants `cwd`. */
-interface Target {
-  name: string;
-  start: () => Promise<ServerProcess>;
-  /** The reference accepts only file:// URIs; ours takes native paths as well. */
-  uriCwd: boolean;
-  /** Measure the extra figures (with `--reference`). */
-  extra: boolean;
-}
-
-async function benchServer(
-  target: Target,
-  config: BenchConfig,
-  benchDir: string,
-  file: string,
-): Promise<ServerResult> {
-  const runtime = target.name;
-  const dir = target.uriCwd ? pathToFileURL(benchDir).href : benchDir;
-  const result: ServerResult = notMeasured();
-  result.error = null;
-  progress(`server under ${runtime}: starting`);
-  let server;
-  try {
-    server = await target.start();
-  } catch (error) {
-    result.error = `server did not start: ${errorText(error)}`;
-    return result;
-  }
-  try {
-    const url = server.url;
-    result.ok = true;
-    if (target.extra) {
-      result.extra = emptyExtra(config.pipelinedStarts, config.writes);
-      await withClient(url, async () => {});
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      result.extra.idleRssBytes = await server.rssBytes();
-    }
-    progress(`server under ${runtime}: round trips`);
-    result.roundTripMs = await figure(
-      result.errors,
-      "roundTripMs",
-      120_000,
-      () => withClient(url, (client) => measureRoundTrip(client, dir, config.spawnWarmup, config.spawnRuns)),
-    );
-
-    progress(`server under ${runtime}: stdout`);
-    await figure(result.errors, "stdoutMBps", 120_000, () =>
-      withClient(url, async (client) => {
-        for (let i = 0; i < config.stdoutRuns; i++) {
-          const serverCpu = await server.cpuMs();
-          const clientCpu = process.cpuUsage();
-          const run = await measureStdout(client, `stdout-${i}`, dir, config.stdoutBytes);
-          const serverCpuAfter = await server.cpuMs();
-          const clientUsage = process.cpuUsage(clientCpu);
-          run.clientCpuMs = (clientUsage.user + clientUsage.system) / 1000;
-          if (serverCpu !== null && serverCpuAfter !== null) run.serverCpuMs = serverCpuAfter - serverCpu;
-          result.stdoutRuns.push(run);
-        }
-      }));
-    if (result.stdoutRuns.length > 0) {
-      result.stdoutMBps = summarize(result.stdoutRuns.map((run) => run.mbps)).median;
-    }
-    result.serverRssAfterStdoutBytes = await server.rssBytes();
-
-    progress(`server under ${runtime}: round trips after stdout`);
-    result.roundTripAfterStdoutMs = await figure(
-      result.errors,
-      "roundTripAfterStdoutMs",
-      120_000,
-      () =>
-        withClient(
-          url,
-          (client) => measureRoundTrip(client, dir, 5, Math.max(20, Math.round(config.spawnRuns / 4))),
-        ),
-    );
-
-    progress(`server under ${runtime}: concurrent sleeps`);
-    await figure(result.errors, "sleeps16Ms", 30_000, () =>
-      withClient(url, async (client) => {
-        for (let i = 0; i < config.sleepRuns; i++) {
-          result.sleeps16RunsMs.push(await measureSleeps(client, dir, `sleep-${i}`, config.sleeps));
-        }
-      }));
-    if (result.sleeps16RunsMs.length > 0) result.sleeps16Ms = summarize(result.sleeps16RunsMs).median;
-
-    const extra = result.extra;
-    if (extra !== null) {
-      progress(`server under ${runtime}: pipelined starts`);
-      extra.pipelinedStartsMs = await figure(
-        result.errors,
-        "pipelinedStartsMs",
-        60_000,
-        () =>
-          withClient(
-            url,
-            (client) => measurePipelinedStarts(client, dir, "pipelined", config.pipelinedStarts),
-          ),
-      );
-      progress(`server under ${runtime}: pty`);
-      const pty = await figure(
-        result.errors,
-        "ptyMBps",
-        120_000,
-        () => withClient(url, (client) => measurePty(client, dir, "pty", config.ptyBytes)),
-      );
-      extra.ptyMBps = pty?.mbps ?? null;
-      extra.ptyBytes = pty?.bytes ?? null;
-      progress(`server under ${runtime}: small writes`);
-      const writes = await figure(
-        result.errors,
-        "writesPerSecond",
-        60_000,
-        () => withClient(url, (client) => measureWrites(client, dir, "writes", config.writes)),
-      );
-      extra.writesPerSecond = writes?.perSecond ?? null;
-      extra.writesDone = writes?.done ?? null;
-    }
-
-    progress(`server under ${runtime}: fs`);
-    result.fs = await figure(
-      result.errors,
-      "fs",
-      120_000,
-      () =>
-        measureFs(url, {
-          dir: benchDir,
-          file,
-          fileBytes: config.fileBytes,
-          metadataCalls: config.metadataCalls,
-          uriSandboxPaths: target.uriCwd,
-        }),
-    );
-    if (Object.keys(result.errors).length > 0) {
-      const log = server.stderr().trim();
-      if (log !== "") result.errors["serverLog"] = log.split("\n").slice(-5).join(" | ");
-    }
+    const params = { path: `file://${dir}`, sandbox: null };
+    return await echoMicros(server.url, params, { warmup: config.latencyWarmup, calls: config.latencyCalls });
   } finally {
     await server.stop();
   }
-  return result;
+}
+
+async function floorOf(
+  runtime: RuntimeName,
+  floorConfig: FloorConfig,
+  config: BenchConfig,
+  dir: string,
+): Promise<FloorOutcome> {
+  progress(`floor under ${runtime}`);
+  let floor: FloorResult;
+  try {
+    floor = await measureFloorUnder(runtime, floorConfig);
+  } catch (error) {
+    return { ok: false, error: errorText(error) };
+  }
+  let wsEchoMicros: number | null = null;
+  try {
+    wsEchoMicros = await measureWsEcho(runtime, config, dir);
+  } catch (error) {
+    progress(`websocket echo floor under ${runtime} failed: ${errorText(error)}`);
+  }
+  return { ok: true, ...floor, wsEchoMicros };
 }
 
 interface Args {
@@ -376,7 +217,7 @@ const HELP = `usage: bun bench/main.ts [--quick] [--json] [--runtime bun|deno]..
   --runtime     measure only this runtime (repeatable; default both)
   --reference   also bench the Codex exec-server at PATH (the codex binary, its codex.js wrapper or
                 an npm install directory; default ${DEFAULT_REFERENCE_DIR}), add pipelined starts,
-                PTY output, small writes and idle RSS, and print ours ÷ reference
+                PTY output and small writes, and print every figure of issue 20 with its target
 `;
 
 function usage(message: string): never {
@@ -413,14 +254,12 @@ export async function runBench(
       sleeps: config.sleeps,
       statCalls: config.metadataCalls,
       readFilePath: file,
+      echo: config.echo,
     };
     const skipped = { ok: false as const, error: "not measured (--runtime)" };
     const floor: Record<RuntimeName, FloorOutcome> = { bun: skipped, deno: skipped };
-    const server: Record<RuntimeName, ServerResult> = {
-      bun: notMeasured(),
-      deno: notMeasured(),
-    };
-    for (const runtime of runtimes) floor[runtime] = await measureFloorUnder(runtime, floorConfig);
+    const server: Record<RuntimeName, ServerResult> = { bun: notMeasured(), deno: notMeasured() };
+    for (const runtime of runtimes) floor[runtime] = await floorOf(runtime, floorConfig, config, dir);
     const extra = referenceBinary !== null;
     for (const runtime of runtimes) {
       server[runtime] = await benchServer(
@@ -439,11 +278,11 @@ export async function runBench(
     return {
       meta: {
         date: new Date().toISOString(),
-        client: `one WebSocket client under bun ${Bun.version} for both servers`,
+        client: `one WebSocket client under bun ${Bun.version} for every server, no permessage-deflate`,
         cpus: cpus().length,
         loadAverage: { before: loadBefore, after: loadavg()[0] ?? 0 },
         config,
-        units: "ms = milliseconds; MB/s = 10^6 bytes per second of decoded payload",
+        units: "ms = milliseconds; µs = microseconds; MB/s = 10^6 bytes per second of decoded payload",
         reference: referenceBinary === null
           ? null
           : { binary: referenceBinary, version: await referenceVersion(referenceBinary) },
@@ -455,23 +294,6 @@ export async function runBench(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-function notMeasured(): ServerResult {
-  return {
-    ok: false,
-    error: "not measured (--runtime)",
-    roundTripMs: null,
-    roundTripAfterStdoutMs: null,
-    serverRssAfterStdoutBytes: null,
-    stdoutMBps: null,
-    stdoutRuns: [],
-    sleeps16Ms: null,
-    sleeps16RunsMs: [],
-    fs: null,
-    extra: null,
-    errors: {},
-  };
 }
 
 if (import.meta.main) {

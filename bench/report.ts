@@ -1,6 +1,9 @@
 /** Renders bench results as plain-text tables: the floor, then server figures against it. */
 import type { BenchResult, FloorOutcome, ServerResult } from "./main.ts";
 import type { FloorResult } from "./floor.ts";
+
+type FloorOk = Extract<FloorOutcome, { ok: true }>;
+import { renderIssueTable } from "./issue_table.ts";
 import type { RuntimeName } from "./server_process.ts";
 
 type Kind = "time" | "rate";
@@ -11,7 +14,6 @@ interface Row {
   digits: number;
   value: (server: ServerResult) => number | null;
   floor: ((floor: FloorResult) => number | null) | null;
-  target: { atMost: number } | { atLeast: number } | null;
   fs: boolean;
 }
 
@@ -26,7 +28,6 @@ function rows(result: BenchResult): Row[] {
       digits: 2,
       value: (s) => s.roundTripMs?.median ?? null,
       floor: (f) => f.spawnTrueMs.median,
-      target: { atMost: 3 },
       fs: false,
     },
     {
@@ -35,7 +36,6 @@ function rows(result: BenchResult): Row[] {
       digits: 2,
       value: (s) => s.roundTripMs?.p90 ?? null,
       floor: (f) => f.spawnTrueMs.p90,
-      target: null,
       fs: false,
     },
     {
@@ -44,7 +44,6 @@ function rows(result: BenchResult): Row[] {
       digits: 2,
       value: (s) => s.roundTripAfterStdoutMs?.median ?? null,
       floor: (f) => f.spawnTrueMs.median,
-      target: { atMost: 3 },
       fs: false,
     },
     {
@@ -53,7 +52,6 @@ function rows(result: BenchResult): Row[] {
       digits: 0,
       value: (s) => s.stdoutMBps,
       floor: (f) => f.pipeMBps,
-      target: { atLeast: 300 },
       fs: false,
     },
     {
@@ -62,7 +60,6 @@ function rows(result: BenchResult): Row[] {
       digits: 0,
       value: (s) => s.sleeps16Ms,
       floor: (f) => f.sleeps16Ms,
-      target: { atMost: 230 },
       fs: false,
     },
     {
@@ -71,7 +68,6 @@ function rows(result: BenchResult): Row[] {
       digits: 3,
       value: (s) => s.fs?.getMetadataMsPerCall ?? null,
       floor: (f) => f.statMsPerCall,
-      target: null,
       fs: true,
     },
     {
@@ -80,7 +76,6 @@ function rows(result: BenchResult): Row[] {
       digits: 3,
       value: (s) => s.fs?.sandboxedGetMetadataMsPerCall ?? null,
       floor: (f) => f.statMsPerCall,
-      target: { atMost: 0.5 },
       fs: true,
     },
     {
@@ -89,7 +84,6 @@ function rows(result: BenchResult): Row[] {
       digits: 0,
       value: (s) => s.fs?.readFileMBps ?? null,
       floor: (f) => f.readFileMBps,
-      target: null,
       fs: true,
     },
     {
@@ -98,7 +92,6 @@ function rows(result: BenchResult): Row[] {
       digits: 0,
       value: (s) => s.fs?.sandboxedReadFileMBps ?? null,
       floor: (f) => f.readFileMBps,
-      target: null,
       fs: true,
     },
     {
@@ -107,7 +100,6 @@ function rows(result: BenchResult): Row[] {
       digits: 0,
       value: (s) => s.fs?.firstSandboxedCallMs ?? null,
       floor: null,
-      target: null,
       fs: true,
     },
   ];
@@ -139,16 +131,6 @@ function floorValue(row: Row, floor: FloorOutcome): number | null {
   return floor.ok && row.floor !== null ? row.floor(floor) : null;
 }
 
-function targetText(row: Row): string {
-  if (row.target === null) return "";
-  return "atMost" in row.target ? `≤ ${row.target.atMost}` : `≥ ${row.target.atLeast}`;
-}
-
-function met(row: Row, value: number | null): string {
-  if (row.target === null || value === null) return "";
-  return ("atMost" in row.target ? value <= row.target.atMost : value >= row.target.atLeast) ? "yes" : "NO";
-}
-
 function table(header: string[], body: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => (line[i] ?? "").length)));
   const line = (cells: string[]) =>
@@ -158,19 +140,25 @@ function table(header: string[], body: string[][]): string {
 }
 
 function floorTable(result: BenchResult): string {
-  const { stdoutBytes, sleeps, fileBytes, metadataCalls, spawnRuns } = result.meta.config;
-  const pick = (f: FloorOutcome, get: (r: FloorResult) => number | null, digits: number): string => {
+  const { stdoutBytes, sleeps, fileBytes, metadataCalls, spawnRuns, echo } = result.meta.config;
+  const pick = (f: FloorOutcome, get: (r: FloorOk) => number | null, digits: number): string => {
     if (!f.ok) return "failed";
     const value = get(f);
     return value === null ? "" : format(value, digits);
   };
-  const specs: Array<[string, (r: FloorResult) => number | null, number]> = [
+  const specs: Array<[string, (r: FloorOk) => number | null, number]> = [
     [`spawn+reap /bin/true ×${spawnRuns}, median (ms)`, (r) => r.spawnTrueMs.median, 2],
     [`spawn+reap /bin/true ×${spawnRuns}, p90 (ms)`, (r) => r.spawnTrueMs.p90, 2],
     [`pipe read ${stdoutBytes / MIB} MiB from head (MB/s)`, (r) => r.pipeMBps, 0],
     [`${sleeps}× sleep 0.2 concurrent (ms)`, (r) => r.sleeps16Ms, 0],
     [`in-process stat ×${metadataCalls} pipelined (ms/call)`, (r) => r.statMsPerCall, 4],
     [`native readFile ${fileBytes / MIB} MiB (MB/s)`, (r) => r.readFileMBps, 0],
+    [`sequential round trip, bare WebSocket echo (µs)`, (r) => r.wsEchoMicros, 0],
+    [
+      `echo ${echo.connections * echo.processes}× ${echo.bytes / 1024} KiB through head, at once (ms)`,
+      (r) => r.echoMs,
+      0,
+    ],
   ];
   const version = (f: FloorOutcome, name: string) => (f.ok ? `${name} ${f.version}` : name);
   return table(
@@ -195,10 +183,6 @@ function serverTable(result: BenchResult): string {
         ? `${slowdown(row.kind, value, floor).toFixed(1)}×`
         : "";
     });
-    const metText = RUNTIMES.map((runtime, i) => {
-      const mark = met(row, values[i] ?? null);
-      return mark === "" ? "" : `${runtime} ${mark}`;
-    }).filter((text) => text !== "").join(", ");
     return [
       row.label,
       ...RUNTIMES.map((runtime) => cell(row, result.server[runtime])),
@@ -206,22 +190,10 @@ function serverTable(result: BenchResult): string {
         floor,
       ) => (floor === null ? "" : format(floor, row.kind === "rate" ? 0 : row.digits + 1))),
       ...ratios,
-      targetText(row),
-      metText,
     ];
   });
   return table(
-    [
-      "through the server",
-      "bun",
-      "deno",
-      "floor bun",
-      "floor deno",
-      "×floor bun",
-      "×floor deno",
-      "target",
-      "met",
-    ],
+    ["through the server", "bun", "deno", "floor bun", "floor deno", "×floor bun", "×floor deno"],
     body,
   );
 }
@@ -229,7 +201,7 @@ function serverTable(result: BenchResult): string {
 /** The rows only the reference comparison shows (lower is better for "time", higher for "rate"). */
 function extraRows(result: BenchResult): Row[] {
   const { pipelinedStarts, ptyBytes, writes } = result.meta.config;
-  const base = { floor: null, target: null, fs: false };
+  const base = { floor: null, fs: false };
   return [
     {
       ...base,
@@ -264,7 +236,7 @@ function extraRows(result: BenchResult): Row[] {
       label: "server RSS idle after start (MiB)",
       kind: "time",
       digits: 0,
-      value: (s) => (s.extra?.idleRssBytes == null ? null : s.extra.idleRssBytes / MIB),
+      value: (s) => (s.idleRssBytes === null ? null : s.idleRssBytes / MIB),
     },
   ];
 }
@@ -387,6 +359,7 @@ export function renderReport(result: BenchResult): string {
       ? ` (above ${meta.cpus} CPUs: other work shares the machine, figures are pessimistic)`
       : ""),
     "",
+    renderIssueTable(result),
     floorTable(result),
     serverTable(result),
     "×floor = how many times slower than the same runtime's native floor (time ÷ floor, or floor MB/s ÷ MB/s).",

@@ -35,14 +35,16 @@ export async function startAndWaitClosed(
   }
 }
 
-/** `/bin/true` start→closed round trips, one after another, in ms. */
+/** `/bin/true` start→closed round trips, one after another, in ms; `afterWarmup` runs between. */
 export async function measureRoundTrip(
   client: BenchClient,
   cwd: string,
   warmup: number,
   runs: number,
+  afterWarmup?: () => Promise<void>,
 ): Promise<Summary> {
   for (let i = 0; i < warmup; i++) await startAndWaitClosed(client, `warm-${i}`, ["/bin/true"], cwd);
+  await afterWarmup?.();
   const samples: number[] = [];
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
@@ -54,7 +56,9 @@ export async function measureRoundTrip(
 
 /**
  * Streams `bytes` of stdout through the server, from the start request to `process/closed`.
- * Decodes every chunk, counts the bytes and checks that seqs run 1, 2, 3… with `closed` last.
+ * Decodes every chunk, counts the bytes and checks that output seqs run 1, 2, 3… and that every
+ * seq up to `closed` arrived. `exited` may come early: a Codex server sends it before a lower seq
+ * now and then (PROTOCOL.md §10.3).
  */
 export async function measureStdout(
   client: BenchClient,
@@ -66,19 +70,25 @@ export async function measureStdout(
   let received = 0;
   let chunks = 0;
   let exitCode: unknown = null;
+  let exitedSeq: number | null = null;
   const closed = Promise.withResolvers<void>();
   client.listen(processId, (method, params) => {
     const seq = params["seq"];
+    if (method === "process/exited" && typeof seq === "number" && seq >= expectedSeq) {
+      exitCode = params["exitCode"];
+      exitedSeq = seq;
+      if (seq === expectedSeq) expectedSeq++;
+      return;
+    }
     if (seq !== expectedSeq) {
       closed.reject(new Error(`${method} has seq ${String(seq)}, expected ${expectedSeq}`));
       return;
     }
     expectedSeq++;
+    if (expectedSeq === exitedSeq) expectedSeq++;
     if (method === "process/output") {
       received += Buffer.from(String(params["chunk"]), "base64").byteLength;
       chunks++;
-    } else if (method === "process/exited") {
-      exitCode = params["exitCode"];
     } else if (method === "process/closed") {
       closed.resolve();
     }

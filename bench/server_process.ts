@@ -66,7 +66,8 @@ export async function resolveReference(path: string): Promise<string> {
   throw new Error(`no codex-linux-*/vendor/*/bin/codex under ${searchFrom}`);
 }
 
-async function startCommand(argv: string[]): Promise<ServerProcess> {
+/** Starts `argv` and resolves once it prints a `ws://` URL as its first stdout line. */
+export async function startCommand(argv: string[]): Promise<ServerProcess> {
   const child = Bun.spawn(
     argv,
     {

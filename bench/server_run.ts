@@ -1,0 +1,330 @@
+/**
+ * One server's column of the bench: every figure measured through it, in a fixed order, on fresh
+ * connections. The order is the "mixed workload" whose resident memory is read at the end.
+ * @module
+ */
+import { pathToFileURL } from "node:url";
+import process from "node:process";
+import { measureEcho } from "./echo_bench.ts";
+import type { EchoConfig } from "./echo_bench.ts";
+import { emptyExtra, measurePipelinedStarts, measurePty, measureWrites } from "./extra_bench.ts";
+import type { ExtraResult } from "./extra_bench.ts";
+import { measureFs } from "./fs_bench.ts";
+import type { FsResult } from "./fs_bench.ts";
+import { expectError, expectResult, sequentialMicros } from "./latency_bench.ts";
+import { measureRoundTrip, measureSleeps, measureStdout } from "./server_bench.ts";
+import type { StdoutRun } from "./server_bench.ts";
+import type { ServerProcess } from "./server_process.ts";
+import { errorText, summarize, withTimeout } from "./stats.ts";
+import type { Summary } from "./stats.ts";
+import { BenchClient } from "./ws_client.ts";
+
+/** Sizes and run counts a server column uses. */
+export interface ServerConfig {
+  spawnWarmup: number;
+  /** Sequential `/bin/true` round trips: their median, and the memory they leave behind. */
+  roundTrips: number;
+  stdoutBytes: number;
+  stdoutRuns: number;
+  sleeps: number;
+  sleepRuns: number;
+  metadataCalls: number;
+  fileBytes: number;
+  latencyWarmup: number;
+  latencyCalls: number;
+  echo: EchoConfig;
+  echoRuns: number;
+  /** The extra figures, measured only with `--reference`. */
+  pipelinedStarts: number;
+  ptyBytes: number;
+  writes: number;
+}
+
+/** The figures of one server; null figures failed, with the reason in `errors`. */
+export interface ServerResult {
+  ok: boolean;
+  /** Why the server could not be benched at all (did not start, etc.). */
+  error: string | null;
+  /** Resident memory right after start-up and one handshake. */
+  idleRssBytes: number | null;
+  /** Sequential `fs/getMetadata` of a directory, median µs. */
+  metadataMicros: number | null;
+  /** Sequential error answers (`process/read` of an unknown id, -32600), median µs. */
+  errorMicros: number | null;
+  roundTripMs: Summary | null;
+  /** Resident memory before and after the `roundTrips` sequential round trips. */
+  roundTripsRss: { before: number; after: number } | null;
+  /** The same round trip measured again after the stdout runs (a server that has streamed). */
+  roundTripAfterStdoutMs: Summary | null;
+  /** Server resident memory right after the stdout runs. */
+  serverRssAfterStdoutBytes: number | null;
+  /** Median of `stdoutRuns`. */
+  stdoutMBps: number | null;
+  stdoutRuns: StdoutRun[];
+  /** Median of `sleepRuns`. */
+  sleeps16Ms: number | null;
+  sleeps16RunsMs: number[];
+  /** Median of `echoRuns`. */
+  echoMs: number | null;
+  echoRunsMs: number[];
+  fs: FsResult | null;
+  /** The figures measured only with `--reference`; null without it. */
+  extra: ExtraResult | null;
+  /** Resident memory after every figure above (the mixed workload). */
+  rssAfterMixedBytes: number | null;
+  errors: Record<string, string>;
+}
+
+/** What one server column needs: how to start it and how it wants `cwd`. */
+export interface Target {
+  name: string;
+  start: () => Promise<ServerProcess>;
+  /** The reference accepts only file:// URIs; ours takes native paths as well. */
+  uriCwd: boolean;
+  /** Measure the extra figures (with `--reference`). */
+  extra: boolean;
+}
+
+/** A result with nothing measured, carrying `error`. */
+export function notMeasured(error = "not measured (--runtime)"): ServerResult {
+  return {
+    ok: false,
+    error,
+    idleRssBytes: null,
+    metadataMicros: null,
+    errorMicros: null,
+    roundTripMs: null,
+    roundTripsRss: null,
+    roundTripAfterStdoutMs: null,
+    serverRssAfterStdoutBytes: null,
+    stdoutMBps: null,
+    stdoutRuns: [],
+    sleeps16Ms: null,
+    sleeps16RunsMs: [],
+    echoMs: null,
+    echoRunsMs: [],
+    fs: null,
+    extra: null,
+    rssAfterMixedBytes: null,
+    errors: {},
+  };
+}
+
+function progress(text: string): void {
+  process.stderr.write(`bench: ${text}\n`);
+}
+
+async function figure<T>(
+  errors: Record<string, string>,
+  name: string,
+  timeoutMs: number,
+  measure: () => Promise<T>,
+): Promise<T | null> {
+  try {
+    return await withTimeout(name, timeoutMs, measure());
+  } catch (error) {
+    errors[name] = errorText(error);
+    return null;
+  }
+}
+
+/** Opens a fresh session for one figure, so a broken figure does not poison the next. */
+async function withClient<T>(url: string, use: (client: BenchClient) => Promise<T>): Promise<T> {
+  const client = await BenchClient.open(url);
+  try {
+    return await use(client);
+  } finally {
+    client.close();
+  }
+}
+
+/** Lets the server settle (close the last connection, collect) before its memory is read. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 200));
+}
+
+/** Measures every figure through the server `target` starts; `file` is `fileBytes` long. */
+export async function benchServer(
+  target: Target,
+  config: ServerConfig,
+  benchDir: string,
+  file: string,
+): Promise<ServerResult> {
+  const runtime = target.name;
+  const dirUri = pathToFileURL(benchDir).href;
+  const dir = target.uriCwd ? dirUri : benchDir;
+  const result = notMeasured();
+  result.error = null;
+  progress(`server under ${runtime}: starting`);
+  let server;
+  try {
+    server = await target.start();
+  } catch (error) {
+    result.error = `server did not start: ${errorText(error)}`;
+    return result;
+  }
+  const errors = result.errors;
+  try {
+    const url = server.url;
+    result.ok = true;
+    await withClient(url, async () => {});
+    await settle();
+    result.idleRssBytes = await server.rssBytes();
+
+    progress(`server under ${runtime}: sequential round trips`);
+    const latency = { warmup: config.latencyWarmup, calls: config.latencyCalls };
+    result.metadataMicros = await figure(
+      errors,
+      "metadataMicros",
+      60_000,
+      () =>
+        withClient(url, (client) =>
+          sequentialMicros(
+            client,
+            { method: "fs/getMetadata", params: { path: dirUri, sandbox: null }, check: expectResult },
+            latency,
+          )),
+    );
+    result.errorMicros = await figure(
+      errors,
+      "errorMicros",
+      60_000,
+      () =>
+        withClient(url, (client) =>
+          sequentialMicros(
+            client,
+            { method: "process/read", params: { processId: "no-such-process" }, check: expectError },
+            latency,
+          )),
+    );
+
+    progress(`server under ${runtime}: /bin/true round trips`);
+    result.roundTripMs = await figure(
+      errors,
+      "roundTripMs",
+      180_000,
+      () =>
+        withClient(url, async (client) => {
+          let before: number | null = null;
+          const summary = await measureRoundTrip(
+            client,
+            dir,
+            config.spawnWarmup,
+            config.roundTrips,
+            async () => {
+              before = await server.rssBytes();
+            },
+          );
+          const after = await server.rssBytes();
+          if (before !== null && after !== null) result.roundTripsRss = { before, after };
+          return summary;
+        }),
+    );
+
+    progress(`server under ${runtime}: stdout`);
+    await figure(errors, "stdoutMBps", 120_000, () =>
+      withClient(url, async (client) => {
+        for (let i = 0; i < config.stdoutRuns; i++) {
+          const serverCpu = await server.cpuMs();
+          const clientCpu = process.cpuUsage();
+          const run = await measureStdout(client, `stdout-${i}`, dir, config.stdoutBytes);
+          const serverCpuAfter = await server.cpuMs();
+          const clientUsage = process.cpuUsage(clientCpu);
+          run.clientCpuMs = (clientUsage.user + clientUsage.system) / 1000;
+          if (serverCpu !== null && serverCpuAfter !== null) run.serverCpuMs = serverCpuAfter - serverCpu;
+          result.stdoutRuns.push(run);
+        }
+      }));
+    if (result.stdoutRuns.length > 0) {
+      result.stdoutMBps = summarize(result.stdoutRuns.map((run) => run.mbps)).median;
+    }
+    await settle();
+    result.serverRssAfterStdoutBytes = await server.rssBytes();
+
+    progress(`server under ${runtime}: round trips after stdout`);
+    result.roundTripAfterStdoutMs = await figure(
+      errors,
+      "roundTripAfterStdoutMs",
+      120_000,
+      () =>
+        withClient(
+          url,
+          (client) => measureRoundTrip(client, dir, 5, Math.max(20, Math.round(config.roundTrips / 10))),
+        ),
+    );
+
+    progress(`server under ${runtime}: concurrent sleeps`);
+    await figure(errors, "sleeps16Ms", 30_000, () =>
+      withClient(url, async (client) => {
+        for (let i = 0; i < config.sleepRuns; i++) {
+          result.sleeps16RunsMs.push(await measureSleeps(client, dir, `sleep-${i}`, config.sleeps));
+        }
+      }));
+    if (result.sleeps16RunsMs.length > 0) result.sleeps16Ms = summarize(result.sleeps16RunsMs).median;
+
+    progress(`server under ${runtime}: echo`);
+    await figure(errors, "echoMs", 120_000, async () => {
+      for (let i = 0; i < config.echoRuns; i++) {
+        result.echoRunsMs.push(await measureEcho(url, dir, `echo-${i}`, config.echo));
+      }
+    });
+    if (result.echoRunsMs.length > 0) result.echoMs = summarize(result.echoRunsMs).median;
+
+    if (target.extra) result.extra = await extraFigures(url, dir, config, errors);
+
+    progress(`server under ${runtime}: fs`);
+    result.fs = await figure(errors, "fs", 120_000, () =>
+      measureFs(url, {
+        dir: benchDir,
+        file,
+        fileBytes: config.fileBytes,
+        metadataCalls: config.metadataCalls,
+        uriSandboxPaths: target.uriCwd,
+      }));
+    await settle();
+    result.rssAfterMixedBytes = await server.rssBytes();
+    if (Object.keys(errors).length > 0) {
+      const log = server.stderr().trim();
+      if (log !== "") errors["serverLog"] = log.split("\n").slice(-5).join(" | ");
+    }
+  } finally {
+    await server.stop();
+  }
+  return result;
+}
+
+async function extraFigures(
+  url: string,
+  dir: string,
+  config: ServerConfig,
+  errors: Record<string, string>,
+): Promise<ExtraResult> {
+  const extra = emptyExtra(config.pipelinedStarts, config.writes);
+  progress("pipelined starts");
+  extra.pipelinedStartsMs = await figure(
+    errors,
+    "pipelinedStartsMs",
+    60_000,
+    () =>
+      withClient(url, (client) => measurePipelinedStarts(client, dir, "pipelined", config.pipelinedStarts)),
+  );
+  progress("pty");
+  const pty = await figure(
+    errors,
+    "ptyMBps",
+    120_000,
+    () => withClient(url, (client) => measurePty(client, dir, "pty", config.ptyBytes)),
+  );
+  extra.ptyMBps = pty?.mbps ?? null;
+  extra.ptyBytes = pty?.bytes ?? null;
+  progress("small writes");
+  const writes = await figure(
+    errors,
+    "writesPerSecond",
+    60_000,
+    () => withClient(url, (client) => measureWrites(client, dir, "writes", config.writes)),
+  );
+  extra.writesPerSecond = writes?.perSecond ?? null;
+  extra.writesDone = writes?.done ?? null;
+  return extra;
+}
