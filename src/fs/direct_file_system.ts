@@ -2,14 +2,7 @@ import { constants } from "node:fs";
 import type { Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
-import {
-  base64Problem,
-  decodeBase64,
-  encodeBase64,
-  ErrorCode,
-  pathToUri,
-  RpcError,
-} from "../protocol/mod.ts";
+import { decodeBase64, encodeBase64, ErrorCode, pathToUri, RpcError } from "../protocol/mod.ts";
 import type {
   FsCanonicalizeResult,
   FsEmptyResult,
@@ -57,6 +50,15 @@ function invalidInput(message: string): RpcError {
 
 function tooLarge(limit: number): RpcError {
   return invalidInput(`file is too large to read: limit is ${limit} bytes`);
+}
+
+/** The bytes of `text`, or the error `refuse` makes of the problem when it is not valid base64. */
+function decodeOr(text: string, refuse: (problem: string) => RpcError): Uint8Array {
+  try {
+    return decodeBase64(text);
+  } catch (error) {
+    throw refuse(error instanceof Error ? error.message : String(error));
+  }
 }
 
 function milliseconds(value: number): number {
@@ -112,9 +114,10 @@ export class DirectFileSystem implements FileSystem {
   /** `fs/writeFile`: creates or truncates in place (same inode); never creates parents. */
   writeFile(request: FsRequests["fs/writeFile"]): Promise<FsEmptyResult> {
     return mapErrors(async () => {
-      const problem = base64Problem(request.dataBase64);
-      if (problem !== null) throw invalidInput(`fs/writeFile requires valid base64 dataBase64: ${problem}`);
-      const data = decodeBase64(request.dataBase64);
+      const data = decodeOr(
+        request.dataBase64,
+        (problem) => invalidInput(`fs/writeFile requires valid base64 dataBase64: ${problem}`),
+      );
       const handle = await fs.open(request.path, WRITE_FLAGS, FILE_MODE);
       try {
         await writeAll(handle, data, null);
@@ -261,11 +264,11 @@ export class DirectFileSystem implements FileSystem {
   /** `fs/writeBlock`: writes the chunk at `offset` (a gap is zero-filled). */
   writeBlock(request: FsRequests["fs/writeBlock"]): Promise<FsEmptyResult> {
     return mapErrors(async () => {
-      const problem = base64Problem(request.chunk);
-      if (problem !== null) {
-        throw new RpcError(ErrorCode.InvalidParams, "InvalidParams", `invalid base64 in chunk: ${problem}`);
-      }
-      const data = decodeBase64(request.chunk);
+      const data = decodeOr(
+        request.chunk,
+        (problem) =>
+          new RpcError(ErrorCode.InvalidParams, "InvalidParams", `invalid base64 in chunk: ${problem}`),
+      );
       if (data.length < 1 || data.length > MAX_BLOCK_BYTES) {
         throw invalidInput(`file write block length must be between 1 and ${MAX_BLOCK_BYTES}`);
       }

@@ -13,6 +13,10 @@ const NODE_BUFFER = (globalThis as { Buffer?: BufferCodec }).Buffer;
 
 const BASE64_SHAPE = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** `Uint8Array.fromBase64` (ES2026), where the runtime has it. */
+type FromBase64 = (text: string, options: { lastChunkHandling: "loose" }) => Uint8Array;
+const fromBase64: FromBase64 | undefined = (Uint8Array as { fromBase64?: FromBase64 }).fromBase64;
+
 /** Why `text` is not acceptable base64, or null when it is. */
 export function base64Problem(text: string): string | null {
   if (!BASE64_SHAPE.test(text)) {
@@ -26,13 +30,55 @@ export function base64Problem(text: string): string | null {
   return null;
 }
 
-/** Decodes base64 (padded or not); throws `TypeError` with the problem when invalid. */
+/**
+ * Decodes base64 (padded or not); throws `TypeError` with the problem when invalid. Valid input
+ * is decoded without a regular expression over it (V8 matches `BASE64_SHAPE` at about 170 MB/s,
+ * slower than the decoding); only a rejected input is examined for its problem.
+ */
 export function decodeBase64(text: string): Uint8Array {
+  const decoded = decodeChecked(text);
+  if (decoded !== null) return decoded;
   const problem = base64Problem(text);
   if (problem !== null) throw new TypeError(problem);
+  // The checks disagree only if a decoder is more lenient than assumed: the slow path decides.
   if (NODE_BUFFER === undefined) return decodeInBrowser(text);
-  const decoded = NODE_BUFFER.from(text, "base64");
-  return new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength);
+  const fallback = NODE_BUFFER.from(text, "base64");
+  return new Uint8Array(fallback.buffer, fallback.byteOffset, fallback.byteLength);
+}
+
+/** How many bytes valid base64 of this shape decodes to, or -1 when its length or padding is off. */
+function decodedLength(text: string): number {
+  let body = text.length;
+  if (body > 0 && text.charCodeAt(body - 1) === 61) body--;
+  if (body > 0 && text.charCodeAt(body - 1) === 61) body--;
+  if (body % 4 === 1) return -1;
+  if (body !== text.length && text.length % 4 !== 0) return -1;
+  return Math.floor((body * 3) / 4);
+}
+
+/**
+ * The bytes of `text` when it is valid base64, else null. Both decoders skip whitespace (and
+ * node:buffer's skips any foreign character and reads `-` and `_` as base64url), so a valid
+ * input is one that decodes to exactly the length its shape promises, without base64url letters.
+ */
+function decodeChecked(text: string): Uint8Array | null {
+  const expected = decodedLength(text);
+  if (expected === -1) return null;
+  let bytes: Uint8Array;
+  if (fromBase64 !== undefined) {
+    try {
+      bytes = fromBase64(text, { lastChunkHandling: "loose" });
+    } catch {
+      return null;
+    }
+  } else if (NODE_BUFFER !== undefined) {
+    if (text.includes("-") || text.includes("_")) return null;
+    const decoded = NODE_BUFFER.from(text, "base64");
+    bytes = new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength);
+  } else {
+    return null;
+  }
+  return bytes.byteLength === expected ? bytes : null;
 }
 
 /** `Uint8Array.prototype.toBase64` (ES2026), where the runtime has it. */
@@ -53,10 +99,6 @@ export function encodeBase64(bytes: Uint8Array): string {
   }
   return btoa(binary);
 }
-
-/** `Uint8Array.fromBase64` (ES2026), where the runtime has it. */
-type FromBase64 = (text: string, options: { lastChunkHandling: "loose" }) => Uint8Array;
-const fromBase64: FromBase64 | undefined = (Uint8Array as { fromBase64?: FromBase64 }).fromBase64;
 
 /** Decodes checked base64 without node:buffer. */
 function decodeInBrowser(text: string): Uint8Array {

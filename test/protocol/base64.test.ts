@@ -1,0 +1,53 @@
+import { describe, expect, test } from "bun:test";
+import { base64Problem, decodeBase64, encodeBase64 } from "../../src/protocol/mod.ts";
+
+/** A xorshift generator, so that a failure names the seed it came from. */
+function random(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+}
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/** Mostly base64 letters, with the characters a lenient decoder would skip or misread. */
+const MIXED = ALPHABET + ALPHABET + "==== -_\n\t$é";
+
+describe("decodeBase64", () => {
+  test("decodeBase64 refuses exactly what base64Problem names, and decodes the rest as node:buffer does", () => {
+    const seed = 20;
+    const next = random(seed);
+    const failures: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const length = Math.floor(next() * 14);
+      let text = "";
+      for (let j = 0; j < length; j++) text += MIXED[Math.floor(next() * MIXED.length)];
+      const problem = base64Problem(text);
+      let outcome: string;
+      try {
+        const bytes = decodeBase64(text);
+        outcome = problem === null && Buffer.from(bytes).equals(Buffer.from(text, "base64"))
+          ? "ok"
+          : `decoded ${JSON.stringify(text)} (problem ${problem})`;
+      } catch (error) {
+        outcome = problem !== null && error instanceof TypeError && error.message === problem
+          ? "ok"
+          : `refused ${JSON.stringify(text)}: ${String(error)} (problem ${problem})`;
+      }
+      if (outcome !== "ok") failures.push(outcome);
+    }
+    expect({ seed, failures: failures.slice(0, 5) }).toEqual({ seed, failures: [] });
+  });
+
+  test("decodeBase64 reads what encodeBase64 writes, padded or not", () => {
+    const bytes = new Uint8Array(Array.from({ length: 1000 }, (_, i) => (i * 37) & 0xff));
+    for (const length of [0, 1, 2, 3, 4, 5, 999, 1000]) {
+      const text = encodeBase64(bytes.subarray(0, length));
+      expect([...decodeBase64(text)]).toEqual([...bytes.subarray(0, length)]);
+      expect([...decodeBase64(text.replace(/=+$/, ""))]).toEqual([...bytes.subarray(0, length)]);
+    }
+  });
+});
