@@ -4,6 +4,8 @@
 import { realpathSync } from "node:fs";
 import { constants } from "node:os";
 import { spawnBunPty } from "./bun_pty.ts";
+import { connectionFor } from "./bun_socket.ts";
+import type { SocketData } from "./bun_socket.ts";
 import { findExecutable } from "./pty_launch.ts";
 import { TrailingThrottle } from "./trailing_throttle.ts";
 import type {
@@ -18,19 +20,10 @@ import type {
   StdinSink,
   TerminalSize,
   UpgradeOptions,
-  WsConnection,
-  WsHandlers,
 } from "./runtime.ts";
 
 /** Signal names as Bun reports them, to numbers, from the runtime's own table. */
 const SIGNAL_NUMBERS: ReadonlyMap<string, number> = new Map(Object.entries(constants.signals));
-
-/** Per-socket state that Bun carries in `ws.data`. */
-interface SocketData {
-  readonly handlers: WsHandlers;
-  readonly remote: string;
-  connection: WsConnection | null;
-}
 
 /** Creates the Bun runtime adapter. */
 export function createBunRuntime(): Promise<Runtime> {
@@ -97,27 +90,6 @@ class BunStdinSink implements StdinSink {
 /** Formats a peer address as `ip:port`, bracketing IPv6. */
 function formatAddress(address: string, port: number): string {
   return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-/** Wraps a Bun server socket in the runtime-neutral connection. */
-function connectionOf(ws: Bun.ServerWebSocket<SocketData>): WsConnection {
-  return {
-    send: (text) => {
-      ws.send(text);
-    },
-    bufferedAmount: () => ws.getBufferedAmount(),
-    close: (code, reason) => ws.close(code, reason),
-    remote: ws.data.remote,
-  };
-}
-
-/** The connection of a socket, created on first use. */
-function connectionFor(ws: Bun.ServerWebSocket<SocketData>): WsConnection {
-  const existing = ws.data.connection;
-  if (existing !== null) return existing;
-  const created = connectionOf(ws);
-  ws.data.connection = created;
-  return created;
 }
 
 /** Writes queued one after another so that concurrent callers never interleave partial writes. */
@@ -232,10 +204,14 @@ class BunRuntime implements Runtime {
           ws.data.handlers.onMessage(connectionFor(ws), message);
         },
         drain(ws) {
-          ws.data.handlers.onDrain(connectionFor(ws));
+          const connection = connectionFor(ws);
+          connection.drained();
+          ws.data.handlers.onDrain(connection);
         },
         close(ws, code, reason) {
-          ws.data.handlers.onClose(connectionFor(ws), code, reason);
+          const connection = connectionFor(ws);
+          connection.dropQueue();
+          ws.data.handlers.onClose(connection, code, reason);
         },
       },
     });
