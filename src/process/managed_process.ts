@@ -1,4 +1,3 @@
-import { encodeBase64 } from "../protocol/mod.ts";
 import type { ProcessListEntry, ProcessReadResult, StreamName, WriteStatus } from "../protocol/mod.ts";
 import type { ExitStatus, PipeChild, PtyChild, Runtime, TerminalSize } from "../runtime/mod.ts";
 import { signalGroup } from "../containment/mod.ts";
@@ -232,7 +231,7 @@ export class ManagedProcess {
       const part = offset === 0 && bytes.byteLength <= MAX_CHUNK_BYTES
         ? bytes
         : bytes.subarray(offset, Math.min(offset + MAX_CHUNK_BYTES, bytes.byteLength));
-      const entry = this.log.appendChunk(stream, encodeBase64(part), part.byteLength);
+      const entry = this.log.appendChunk(stream, this.#runtime.encodeBase64(part), part.byteLength);
       this.#events.output(this, entry);
     }
   }

@@ -300,6 +300,12 @@ class BunRuntime implements Runtime {
     this.#release.request();
   }
 
+  // node:buffer encodes 64 KiB chunks about four times as fast as Uint8Array.prototype.toBase64
+  // here (5 against 20 ms per 64 MiB, Bun 1.4.5); on Deno it is the other way round.
+  encodeBase64(bytes: Uint8Array): string {
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+  }
+
   stdin(): ReadableStream<Uint8Array> {
     return Bun.stdin.stream();
   }

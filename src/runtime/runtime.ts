@@ -172,6 +172,9 @@ export interface Runtime {
   onSignal(name: "SIGTERM" | "SIGINT", handler: () => void): void;
   exit(code: number): never;
 
+  /** Base64 of up to 64 KiB (an output chunk), with the codec that is fastest on this runtime. */
+  encodeBase64(bytes: Uint8Array): string;
+
   /**
    * Hints the runtime to collect garbage and hand free memory back to the OS; called after a large
    * stream ends. Throttled by the adapter, never blocks for long.
