@@ -1,22 +1,25 @@
 import { FsService } from "./fs/mod.ts";
 import type { Runtime } from "./runtime/mod.ts";
-import { sandboxExtensionInfo, setUpSandbox } from "./sandbox/mod.ts";
+import { createStateDir, sandboxExtensionInfo, setUpSandbox } from "./sandbox/mod.ts";
 import { startContainment } from "./containment/mod.ts";
 import type { Containment } from "./containment/mod.ts";
 import { createLogger, UsageError } from "./server/mod.ts";
 import type { Logger, ServerOptions, ServerServices } from "./server/mod.ts";
 
 /**
- * Composes containment, the sandbox planner and the fs service for the server. Containment comes
- * first: it removes what a dead predecessor left before anything is served, and takes its place
- * in the cgroup tree before the server starts any child.
+ * Composes containment, the sandbox planner and the fs service for the server. The private state
+ * directory comes first (containment keeps its join helper there, and every sandbox sees it
+ * read-only); then containment: it removes what a dead predecessor left before anything is
+ * served, and takes its place in the cgroup tree before the server starts any child.
  */
 export async function createServices(runtime: Runtime, options: ServerOptions): Promise<ServerServices> {
   const log = createLogger((line) => void runtime.writeStderr(line), options.quiet);
-  const containment = await openContainment(runtime, options, log);
+  const stateDir = await createStateDir(runtime.env());
+  const containment = await openContainment(runtime, options, { log, stateDir });
   const tokenFile = options.auth?.tokenFile;
   const sandbox = await setUpSandbox(runtime, {
     secretFiles: tokenFile === null || tokenFile === undefined ? [] : [tokenFile],
+    stateDir,
   });
   const fs = new FsService(runtime, {
     maxReadFileBytes: options.maxReadFileBytes,
@@ -42,8 +45,13 @@ export async function createServices(runtime: Runtime, options: ServerOptions): 
 }
 
 /** Starts containment; a default limit this host cannot enforce is a usage error, never ignored. */
-async function openContainment(runtime: Runtime, options: ServerOptions, log: Logger): Promise<Containment> {
+async function openContainment(
+  runtime: Runtime,
+  options: ServerOptions,
+  { log, stateDir }: { log: Logger; stateDir: string },
+): Promise<Containment> {
   const containment = await startContainment(runtime, {
+    stateDir,
     defaults: options.defaultLimits,
     onError: (message, error) => log.error(message, error),
     onInfo: (message, fields) => log.info(message, fields),

@@ -3,7 +3,8 @@
  * Deno.Command can run code between fork and exec, and a pid written into `cgroup.procs` after the
  * spawn leaves a window in which `sh -c 'setsid x &'` escapes. So the child is a tiny program that
  * writes its own pid into each `cgroup.procs` and then execs the requested one: everything the
- * program ever starts is born inside.
+ * program ever starts is born inside. That program is the join helper where the host has one
+ * (`join_helper.ts`), else dash, else perl.
  */
 import { access, constants, realpath } from "node:fs/promises";
 import { perlExecArgs } from "../runtime/mod.ts";
@@ -11,6 +12,11 @@ import type { SpawnPlan } from "../runtime/mod.ts";
 
 /** The programs that can do the joining, found once at start-up. */
 export interface JoinTools {
+  /**
+   * The join helper (`join_helper.ts`), or null where this host has none: it keeps argv[0] and
+   * the environment exactly and makes the child a session leader, at a fraction of dash's cost.
+   */
+  readonly helper: string | null;
   /** A POSIX shell (dash or busybox ash when the host has one). */
   readonly shell: string;
   /** Whether the shell hands its environment to an exec'd program unchanged (apart from PWD). */
@@ -37,8 +43,11 @@ const SHELL_OWNED = new Set(["PPID", "OPTIND", "IFS"]);
 /** Names dash carries into an exec'd program's environment; it drops all others. */
 const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Finds the shell and perl; `shellKeepsEnv` holds for dash and busybox, not for bash. */
-export async function findJoinTools(): Promise<JoinTools> {
+/**
+ * Finds the shell and perl; `shellKeepsEnv` holds for dash and busybox, not for bash. `helper` is
+ * the join helper, when one has been installed and works.
+ */
+export async function findJoinTools(helper: string | null = null): Promise<JoinTools> {
   let shell = "/bin/sh";
   let shellKeepsEnv = false;
   for (const candidate of ["/bin/sh", "/usr/bin/dash", "/bin/dash"]) {
@@ -58,15 +67,16 @@ export async function findJoinTools(): Promise<JoinTools> {
       break;
     }
   }
-  return { shell, shellKeepsEnv, perl };
+  return { helper, shell, shellKeepsEnv, perl };
 }
 
 /**
  * The plan that joins `joins` and then runs `plan` as it would have run: same program, argv[0],
  * arguments, environment and cwd. `argv0Found` says that `plan.program` is what looking up
- * `plan.argv0` gave (PROTOCOL.md §5.2), so the shell's own lookup finds it again. The shell route
- * costs one exec of dash; perl (about three times slower to start) runs only where the shell
- * cannot be exact: any other argv[0], or a variable dash would drop or reset.
+ * `plan.argv0` gave (PROTOCOL.md §5.2), so the shell's own lookup finds it again. The helper is
+ * exact in every case; without it, the shell route costs one exec of dash, and perl (about three
+ * times slower to start) runs only where the shell cannot be exact: any other argv[0], or a
+ * variable dash would drop or reset.
  */
 export function joinCommand(
   plan: SpawnPlan,
@@ -74,6 +84,15 @@ export function joinCommand(
   options: { tools: JoinTools; argv0Found: boolean },
 ): SpawnPlan {
   const { tools } = options;
+  if (tools.helper !== null) {
+    return {
+      ...plan,
+      program: tools.helper,
+      args: [...joins, "--", plan.program, plan.argv0, ...plan.args],
+      argv0: tools.helper,
+      ownSession: true,
+    };
+  }
   const target = shellTarget(plan, options.argv0Found);
   const envFits = tools.shellKeepsEnv &&
     Object.keys(plan.env).every((name) => SHELL_NAME.test(name) && !SHELL_OWNED.has(name));

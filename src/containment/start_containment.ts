@@ -15,6 +15,7 @@ import { CgroupSession } from "./cgroup_session.ts";
 import type { Containment, ProcessLimits, SessionContainment } from "./containment.ts";
 import { processStartTime } from "./descendants.ts";
 import { findJoinTools } from "./join_command.ts";
+import { installJoinHelper } from "./join_helper.ts";
 import type { JoinTools } from "./join_command.ts";
 import { defaultLimitsInfo, NO_LIMITS, resolveLimits } from "./limits.ts";
 import { ProcessTreeSession } from "./process_tree.ts";
@@ -37,11 +38,15 @@ export interface ContainmentOptions {
   readonly onError: (message: string, error: unknown) => void;
   /** Reports a fact worth a log line (predecessors swept). */
   readonly onInfo: (message: string, fields: Record<string, unknown>) => void;
+  /** A directory only this server writes, for the join helper; null runs joins through dash. */
+  readonly stateDir?: string | null;
 }
 
 /** Sets up containment for a server running on `runtime`. */
 export async function startContainment(runtime: Runtime, options: ContainmentOptions): Promise<Containment> {
-  const tools = await findJoinTools();
+  const shellTools = await findJoinTools();
+  const helper = await workingHelper(runtime, options, shellTools.shell);
+  const tools = helper === null ? shellTools : { ...shellTools, helper };
   const tree = await setUpTree(runtime, tools, options);
   const duty: WatchdogDuty = "problem" in tree
     ? { kind: "groups" }
@@ -67,7 +72,7 @@ export async function startContainment(runtime: Runtime, options: ContainmentOpt
       watchdog: watchdog !== null,
       reason: tree.problem,
     };
-    return new ProcessTreeContainment(info, { runtime, watchdog, defaults: options.defaults });
+    return new ProcessTreeContainment(info, { runtime, watchdog, helper, defaults: options.defaults });
   }
   const { host } = tree.context;
   const info: ContainmentInfo = {
@@ -84,6 +89,40 @@ export async function startContainment(runtime: Runtime, options: ContainmentOpt
   };
   if (host.missing.length > 0) info.reason = host.missing.join("; ");
   return new CgroupContainment(info, { context: tree.context, defaults: options.defaults });
+}
+
+/**
+ * Installs the join helper into the state directory and runs it once; null where there is none
+ * or it does not run here (a state directory on a noexec mount, say): joins then go through dash.
+ */
+async function workingHelper(
+  runtime: Runtime,
+  options: ContainmentOptions,
+  shell: string,
+): Promise<string | null> {
+  const dir = options.stateDir ?? null;
+  if (dir === null) return null;
+  try {
+    const helper = await installJoinHelper(dir);
+    if (helper === null) return null;
+    const child = await runtime.spawn({
+      program: helper,
+      args: ["--", shell, shell, "-c", "exit 0"],
+      argv0: helper,
+      cwd: "/",
+      env: {},
+      stdin: "null",
+      ownSession: true,
+    });
+    const [status] = await Promise.all([child.exited, child.stdout.cancel(), child.stderr.cancel()]);
+    if (status.code === 0) return helper;
+    options.onInfo("the join helper does not run here; joins go through the shell", { status });
+  } catch (error) {
+    options.onInfo("the join helper does not run here; joins go through the shell", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+  return null;
 }
 
 /** The server's cgroup tree, proven by a probe child, or why there is none. */
@@ -196,15 +235,17 @@ class ProcessTreeContainment implements Containment {
   readonly info: ContainmentInfo;
   readonly #runtime: Runtime;
   readonly #watchdog: Watchdog | null;
+  readonly #helper: string | null;
   readonly #defaults: ProcessLimits;
 
   constructor(
     info: ContainmentInfo,
-    deps: { runtime: Runtime; watchdog: Watchdog | null; defaults: ProcessLimits },
+    deps: { runtime: Runtime; watchdog: Watchdog | null; helper: string | null; defaults: ProcessLimits },
   ) {
     this.info = info;
     this.#runtime = deps.runtime;
     this.#watchdog = deps.watchdog;
+    this.#helper = deps.helper;
     this.#defaults = deps.defaults;
   }
 
@@ -213,7 +254,11 @@ class ProcessTreeContainment implements Containment {
   }
 
   openSession(): SessionContainment {
-    return new ProcessTreeSession(this.#runtime, this.#watchdog, (request) => this.resolveLimits(request));
+    return new ProcessTreeSession(this.#runtime, {
+      watchdog: this.#watchdog,
+      resolve: (request) => this.resolveLimits(request),
+      helper: this.#helper,
+    });
   }
 
   close(): Promise<void> {

@@ -109,7 +109,7 @@ export class ProcessTable {
     },
   ) {
     this.#runtime = runtime;
-    this.#containment = deps.containment ?? new ProcessTreeSession(runtime, null);
+    this.#containment = deps.containment ?? new ProcessTreeSession(runtime, { watchdog: null });
     this.#options = deps.options;
     this.#planner = deps.planner;
     this.#sink = deps.sink;

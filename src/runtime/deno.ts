@@ -180,6 +180,30 @@ function formatAddress(address: Deno.Addr): string {
   return `${host}:${address.port}`;
 }
 
+/**
+ * Spawns a program that leads its own session once it runs (`SpawnPlan.ownSession`): posix_spawn
+ * without setsid(1) in front, and without `detached`, which would make Deno fork.
+ */
+function spawnOwnSession(plan: SpawnPlan): PipeChild {
+  // Deno.Command throws synchronously with an errno `code` (ENOENT, EACCES).
+  const child = new Deno.Command(plan.program, {
+    args: [...plan.args],
+    cwd: plan.cwd,
+    env: { ...plan.env },
+    clearEnv: true,
+    stdin: plan.stdin === "pipe" ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  return {
+    pid: child.pid,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    stdin: plan.stdin === "pipe" ? new DenoStdinSink(child.stdin) : null,
+    exited: child.status.then((status) => exitStatusOf(status.code, status.signal)),
+  };
+}
+
 /** UTF-8 length of a string, computed only when its UTF-16 length cannot decide the limit. */
 function exceedsBytes(text: string, limit: number): boolean {
   if (text.length > limit) return true;
@@ -328,6 +352,7 @@ class DenoRuntime implements Runtime {
     // Any other argv[0] (an explicit arg0, or a bare name found on the server's PATH while the
     // child has none) goes through perl's `exec {PROGRAM} LIST`, which sets it exactly; the
     // node:child_process route also sets it but forks, costing 30 ms per spawn at 300 MB.
+    if (plan.ownSession === true && plan.argv0 === plan.program) return spawnOwnSession(plan);
     const setsid = this.#setsid;
     const bare = !plan.argv0.includes("/") && plan.program.endsWith(`/${plan.argv0}`);
     const onChildPath = bare &&

@@ -26,6 +26,11 @@ export interface SpawnPlan {
   readonly env: Readonly<Record<string, string>>;
   /** Whether the child gets a writable stdin pipe (else the null device). */
   readonly stdin: "pipe" | "null";
+  /**
+   * The program makes itself a session leader as its first act (the join helper does), so the
+   * adapter need not put setsid(1) in front of it.
+   */
+  readonly ownSession?: boolean;
 }
 
 /** The child's stdin, in write order. */

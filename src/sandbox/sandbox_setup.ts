@@ -23,16 +23,17 @@ export interface SandboxSetup {
 }
 
 /**
- * Sets up sandboxing: the private state directory, the host's layers (`EXEC_SERVER_TEST_LANDLOCK_ABI`
- * can only lower the detected Landlock ABI), the launcher and worker images of `self` (default:
- * this program), and the protections of the server's own files and of `secretFiles`.
+ * Sets up sandboxing: the private state directory (`stateDir`, else a new one; `close` removes it
+ * either way), the host's layers (`EXEC_SERVER_TEST_LANDLOCK_ABI` can only lower the detected
+ * Landlock ABI), the launcher and worker images of `self` (default: this program), and the
+ * protections of the server's own files and of `secretFiles`.
  */
 export async function setUpSandbox(
   runtime: Runtime,
-  options: { self?: ProgramImage; secretFiles?: readonly string[] } = {},
+  options: { self?: ProgramImage; secretFiles?: readonly string[]; stateDir?: string } = {},
 ): Promise<SandboxSetup> {
   const serverEnv = runtime.env();
-  const stateDir = await createStateDir(serverEnv);
+  const stateDir = options.stateDir ?? await createStateDir(serverEnv);
   const launchEnv = runtime.imageEnv(stateDir);
   const self = options.self ?? runtime.selfImage();
   const ceiling = Number(serverEnv["EXEC_SERVER_TEST_LANDLOCK_ABI"]);

@@ -7,7 +7,7 @@ import type { JoinTools } from "../../src/containment/mod.ts";
 import type { SpawnPlan } from "../../src/runtime/mod.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
-const TOOLS: JoinTools = { shell: "/bin/sh", shellKeepsEnv: true, perl: "/usr/bin/perl" };
+const TOOLS: JoinTools = { helper: null, shell: "/bin/sh", shellKeepsEnv: true, perl: "/usr/bin/perl" };
 
 /** A plan that prints its own argv and environment, NUL-separated. */
 function catPlan(cwd: string, overrides: Partial<SpawnPlan>): SpawnPlan {
