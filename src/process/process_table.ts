@@ -61,12 +61,27 @@ export interface ProcessTableOptions {
   readonly serverCounter: RunningCounter;
 }
 
+/** Processes closed between two hints to release memory (see `RunningCounter.closedOne`). */
+const RELEASE_EVERY_CLOSES = 256;
+
 /** A server-wide count of processes that have not exited. */
 export class RunningCounter {
   readonly limit: number;
   count = 0;
+  #closedSinceRelease = 0;
   constructor(limit: number) {
     this.limit = limit;
+  }
+
+  /**
+   * Counts a closed process; true once every `RELEASE_EVERY_CLOSES`: each spawn leaves the runtime
+   * some freed memory (pipes, streams, its own allocations) that it keeps until asked to let go.
+   */
+  closedOne(): boolean {
+    this.#closedSinceRelease++;
+    if (this.#closedSinceRelease < RELEASE_EVERY_CLOSES) return false;
+    this.#closedSinceRelease = 0;
+    return true;
   }
 }
 
@@ -124,6 +139,7 @@ export class ProcessTable {
       closed: (process, seq) => {
         sink.closed(process.id, seq);
         this.#scheduleRemoval(process);
+        if (this.#options.serverCounter.closedOne()) runtime.releaseMemory();
       },
       flowReady: () => sink.flowReady(),
     };

@@ -302,6 +302,20 @@ function exposedGc(): (() => void) | null {
   }
 }
 
+/**
+ * glibc's `malloc_trim(0)`: Deno's own side (child pipes, sockets, ops) allocates with malloc, whose
+ * arenas keep what is freed: 500 spawns of /bin/true left 50 MB resident that a trim gave back
+ * (Deno 2.9.6). Null where libc cannot be opened.
+ */
+function mallocTrim(): (() => void) | null {
+  try {
+    const { symbols } = Deno.dlopen("libc.so.6", { malloc_trim: { parameters: ["usize"], result: "i32" } });
+    return () => void symbols.malloc_trim(0n);
+  } catch {
+    return null;
+  }
+}
+
 /** glibc's search path for execvp when PATH is unset (`confstr(_CS_PATH)`). */
 const EXECVP_DEFAULT_PATH = ["/bin", "/usr/bin"];
 
@@ -511,9 +525,12 @@ class DenoRuntime implements Runtime {
   }
 
   #collect: (() => void) | null | undefined = undefined;
+  #trim: (() => void) | null | undefined = undefined;
   readonly #release = new TrailingThrottle(RELEASE_INTERVAL_MS, () => {
     this.#collect ??= exposedGc();
     this.#collect?.();
+    this.#trim ??= mallocTrim();
+    this.#trim?.();
   });
 
   releaseMemory(): void {

@@ -1,6 +1,6 @@
 /**
- * Runs an action at most once per interval; a request inside the interval is not dropped but
- * deferred to its end, so the last of a burst still runs.
+ * Runs an action at most once per interval, after the task that asked for it; a request inside the
+ * interval is not dropped but deferred to its end, so the last of a burst still runs.
  */
 export class TrailingThrottle {
   readonly #intervalMs: number;
@@ -13,15 +13,15 @@ export class TrailingThrottle {
     this.#action = action;
   }
 
-  /** Runs the action now, or once at the end of the current interval. */
+  /**
+   * Runs the action once the current task is done, or at the end of the current interval. Never
+   * synchronously: a caller still holds what it wants released (a reply's text, its result).
+   */
   request(): void {
-    const wait = this.#last + this.#intervalMs - performance.now();
-    if (wait <= 0) {
-      this.#run();
-    } else if (this.#timer === null) {
-      // Deferring is the point: a stream that ends right after another still gets its release.
-      this.#timer = setTimeout(() => this.#run(), wait);
-    }
+    if (this.#timer !== null) return;
+    // Deferring is the point: a stream that ends right after another still gets its release.
+    const wait = Math.max(0, this.#last + this.#intervalMs - performance.now());
+    this.#timer = setTimeout(() => this.#run(), wait);
   }
 
   #run(): void {
