@@ -107,6 +107,7 @@ function connectionOf(ws: Bun.ServerWebSocket<SocketData>): WsConnection {
     },
     bufferedAmount: () => ws.getBufferedAmount(),
     close: (code, reason) => ws.close(code, reason),
+    terminate: () => ws.terminate(),
     remote: ws.data.remote,
   };
 }
