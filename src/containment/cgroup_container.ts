@@ -5,7 +5,15 @@
 import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
 import { errnoOf } from "../fs/mod.ts";
 import type { CgroupHost } from "./cgroup_host.ts";
-import { isPopulated, readKeyed, readNumber, readProcs, removeDir, writeControl } from "./cgroup_files.ts";
+import {
+  cgroupGone,
+  isPopulated,
+  readKeyed,
+  readNumber,
+  readProcs,
+  removeDir,
+  writeControl,
+} from "./cgroup_files.ts";
 import type { Container, ProcessLimits, ProcessUsage } from "./containment.ts";
 import { CpuBudget } from "./cpu_budget.ts";
 import { joinCommand } from "./join_command.ts";
@@ -124,7 +132,7 @@ export class CgroupContainer implements Container {
       try {
         await writeControl(`${this.#dirs.unified}/cgroup.kill`, "1");
       } catch (error) {
-        if (errnoOf(error) !== "ENOENT") throw error;
+        if (!cgroupGone(error)) throw error;
       }
       return;
     }

@@ -97,6 +97,15 @@ export async function removeTree(dir: string): Promise<void> {
   await removeDir(dir);
 }
 
+/**
+ * Whether a control file failed because its cgroup is gone: removed (ENOENT), or removed while
+ * the write ran (ENODEV, which the kernel answers for a cgroup that is dying).
+ */
+export function cgroupGone(error: unknown): boolean {
+  const errno = errnoOf(error);
+  return errno === "ENOENT" || errno === "ENODEV";
+}
+
 /** Removes one empty cgroup directory; a missing one is fine. */
 export async function removeDir(dir: string): Promise<void> {
   try {

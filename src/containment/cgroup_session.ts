@@ -5,8 +5,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import type { ProcessLimitsParam } from "../protocol/mod.ts";
-import { errnoOf } from "../fs/mod.ts";
-import { removeDir, removeTree, untilEmpty, writeControl } from "./cgroup_files.ts";
+import { cgroupGone, removeDir, removeTree, untilEmpty, writeControl } from "./cgroup_files.ts";
 import { applyLimits, CgroupContainer, removeDirs } from "./cgroup_container.ts";
 import type { Dirs, TreeContext } from "./cgroup_container.ts";
 import type { Container, ProcessLimits, SessionContainment } from "./containment.ts";
@@ -92,7 +91,7 @@ export class CgroupSession implements SessionContainment {
   killAll(): void {
     if (this.#created === null) return;
     writeControl(`${this.#dirs.unified}/cgroup.kill`, "1").catch((error: unknown) => {
-      if (errnoOf(error) !== "ENOENT") this.#context.onError("killing a session's cgroup failed", error);
+      if (!cgroupGone(error)) this.#context.onError("killing a session's cgroup failed", error);
     });
   }
 

@@ -15,21 +15,36 @@ export interface FsRunner {
 export interface FsMethodContext {
   readonly fs: FsRunner;
   readonly signal: AbortSignal;
+  /**
+   * Waits until the connection has room for a large reply (the server's, PROTOCOL.md §5.12); a
+   * method whose reply can be large calls it before it reads anything. Absent: no wait.
+   */
+  readonly room?: () => Promise<void>;
+}
+
+/** Runs `method` once the connection has room for its reply. */
+async function roomy<M extends FsMethod>(
+  method: M,
+  params: FsParams[M],
+  { fs, signal, room }: FsMethodContext,
+): Promise<FsResults[M]> {
+  await room?.();
+  return await fs.run(method, params, signal);
 }
 
 /** The fs methods on a connection's fs side; the server and the Local environment run them. */
 export const FS_HANDLERS: Handlers<FsMethodShapes, FsMethodContext> = {
-  "fs/readFile": (params, { fs, signal }) => fs.run("fs/readFile", params, signal),
+  "fs/readFile": (params, context) => roomy("fs/readFile", params, context),
   "fs/writeFile": (params, { fs, signal }) => fs.run("fs/writeFile", params, signal),
   "fs/createDirectory": (params, { fs, signal }) => fs.run("fs/createDirectory", params, signal),
   "fs/getMetadata": (params, { fs, signal }) => fs.run("fs/getMetadata", params, signal),
   "fs/canonicalize": (params, { fs, signal }) => fs.run("fs/canonicalize", params, signal),
-  "fs/readDirectory": (params, { fs, signal }) => fs.run("fs/readDirectory", params, signal),
-  "fs/walk": (params, { fs, signal }) => fs.run("fs/walk", params, signal),
+  "fs/readDirectory": (params, context) => roomy("fs/readDirectory", params, context),
+  "fs/walk": (params, context) => roomy("fs/walk", params, context),
   "fs/remove": (params, { fs, signal }) => fs.run("fs/remove", params, signal),
   "fs/copy": (params, { fs, signal }) => fs.run("fs/copy", params, signal),
   "fs/open": (params, { fs, signal }) => fs.run("fs/open", params, signal),
-  "fs/readBlock": (params, { fs, signal }) => fs.run("fs/readBlock", params, signal),
+  "fs/readBlock": (params, context) => roomy("fs/readBlock", params, context),
   "fs/writeBlock": (params, { fs, signal }) => fs.run("fs/writeBlock", params, signal),
   "fs/close": (params, { fs, signal }) => fs.run("fs/close", params, signal),
 };

@@ -9,6 +9,8 @@ export type ProcessMethodShapes = Pick<typeof METHODS, Extract<MethodName, `proc
 export interface ProcessMethodContext {
   readonly processes: ProcessTable;
   readonly signal: AbortSignal;
+  /** Waits until the connection has room for a large reply (PROTOCOL.md §5.12). Absent: no wait. */
+  readonly room?: () => Promise<void>;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface ProcessMethodContext {
  */
 export const PROCESS_HANDLERS: Handlers<ProcessMethodShapes, ProcessMethodContext> = {
   "process/start": (params, { processes }) => processes.start(params),
-  "process/read": (params, { processes, signal }) => processes.read(params, signal),
+  "process/read": (params, { processes, signal, room }) => processes.read(params, signal, room),
   "process/write": async (params, { processes }) => ({ status: await processes.write(params) }),
   "process/signal": async (params, { processes }) => {
     await processes.signal(params);

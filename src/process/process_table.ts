@@ -234,8 +234,15 @@ export class ProcessTable {
     return { processId: process.id, sandboxType: wrap === null ? "none" : "linuxSeccomp" };
   }
 
-  /** `process/read` with the long-poll rules of §5.6. */
-  async read(params: ProcessReadParams, signal: AbortSignal): Promise<ProcessReadResult> {
+  /**
+   * `process/read` (§5.6). A long poll waits for news first and for `room` (room on the connection
+   * for the reply) only then, so waiting polls do not hold up one another.
+   */
+  async read(
+    params: ProcessReadParams,
+    signal: AbortSignal,
+    room?: () => Promise<void>,
+  ): Promise<ProcessReadResult> {
     const process = await this.#settled(params.processId);
     const afterSeq = params.afterSeq ?? 0;
     const maxBytes = params.maxBytes ?? null;
@@ -255,6 +262,7 @@ export class ProcessTable {
       }
       if (signal.aborted) throw signal.reason;
     }
+    await room?.();
     return process.read(afterSeq, maxBytes);
   }
 

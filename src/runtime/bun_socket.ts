@@ -55,6 +55,12 @@ export class BunConnection implements WsConnection {
     this.#ws.close(code, reason);
   }
 
+  /** Ends the socket at once: what waits here or in Bun's buffer is dropped with it. */
+  terminate(_code: number, _reason: string): void {
+    this.dropQueue();
+    this.#ws.terminate();
+  }
+
   /** Bun's buffer drained some: move waiting messages on while it stays small. */
   drained(): void {
     while (this.#head < this.#queue.length && this.#ws.getBufferedAmount() < BUN_BUFFER_BYTES) {

@@ -238,6 +238,9 @@ function attachSocket(
     },
     bufferedAmount: () => socket.bufferedAmount,
     close: (code, reason) => socket.close(code, reason),
+    // Deno has no abort for a server WebSocket: the Close frame waits behind the unsent data, and
+    // the idle timeout (no pong from a peer that does not read) ends the connection.
+    terminate: (code, reason) => socket.close(code, reason),
     remote: options.remote,
   };
   socket.onopen = () => {

@@ -91,6 +91,11 @@ export type SignalTable = ReadonlyMap<string, number>;
 class Master {
   readonly #lib: Libc;
   readonly #fd: number;
+  /**
+   * One buffer for every read: a terminal hands out a few KiB per read, and a fresh 64 KiB each
+   * time made a flood allocate tens of times what it carried.
+   */
+  readonly #readBuffer = new Uint8Array(READ_BYTES);
   readonly #wakeRead: number;
   readonly #wakeWrite: number;
   #polls = 0;
@@ -134,7 +139,7 @@ class Master {
 
   /** Reads the next chunk; null at end of file (EIO once every slave holder has closed). */
   async read(): Promise<Uint8Array | null> {
-    const buffer = new Uint8Array(READ_BYTES);
+    const buffer = this.#readBuffer;
     while (!this.#closing) {
       const n = Number(this.#lib.read(this.#fd, buffer, BigInt(READ_BYTES)));
       if (n > 0) return buffer.slice(0, n);

@@ -77,6 +77,11 @@ export interface WsConnection {
   /** Bytes queued in the runtime but not yet written to the socket. */
   bufferedAmount(): number;
   close(code: number, reason: string): void;
+  /**
+   * Ends the connection without waiting for the peer: unsent data is dropped. Where the runtime
+   * has no such call (Deno), a close whose handshake the idle timeout ends.
+   */
+  terminate(code: number, reason: string): void;
   /** The peer address, `ip:port`. */
   readonly remote: string;
 }

@@ -102,6 +102,10 @@ function connectionHandlers(deps: AppDeps): Parameters<Upgrader>[1]["handlers"] 
           // for it); the connection is over for the server either way, so the session detaches now.
           connection.closed();
         },
+        terminate: (code, reason) => {
+          ws.terminate(code, reason);
+          connection.closed();
+        },
         description: `websocket ${ws.remote}`,
       }, deps.context);
       entry = { connection, ws };

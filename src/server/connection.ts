@@ -1,8 +1,10 @@
 import { ErrorCode, fromWireError, invalidRequest, RpcError } from "../protocol/mod.ts";
 import type { InitializeParams, InitializeResult, MethodFamily, MethodSpec } from "../protocol/mod.ts";
 import { RpcPeer } from "../rpc/mod.ts";
-import type { Route } from "../rpc/mod.ts";
+import type { InboundCall, Route } from "../rpc/mod.ts";
 import type { ConnectionScope, MethodContext } from "./handlers.ts";
+import type { OutboundMember } from "./outbound_budget.ts";
+import { ReplyRoom } from "./reply_room.ts";
 import { BACKLOG_HIGH_BYTES, BACKLOG_LOW_BYTES } from "./session.ts";
 import type { Session, SessionPeer } from "./session.ts";
 import type { FsPort, ServerContext } from "./server_context.ts";
@@ -13,6 +15,8 @@ export interface Transport {
   /** Unsent outbound bytes. */
   backlog(): number;
   close(code: number, reason: string): void;
+  /** Drops the transport at once, unsent data included (no closing handshake to wait for). */
+  terminate(code: number, reason: string): void;
   /** Used in parse-error messages: `websocket <ip:port>` or `stdio`. */
   readonly description: string;
 }
@@ -28,7 +32,7 @@ const EVICTED_MESSAGE = "session has been resumed by another connection";
  * §2.4–2.5, §3.1) around the JSON-RPC engine, which serves the requests. Until `ready`, messages
  * run strictly one after another.
  */
-export class Connection implements SessionPeer {
+export class Connection implements SessionPeer, OutboundMember {
   readonly #transport: Transport;
   readonly #context: ServerContext;
   readonly #peer: RpcPeer<MethodContext, MethodSpec>;
@@ -36,15 +40,22 @@ export class Connection implements SessionPeer {
   #session: Session | null = null;
   #sequential: Promise<void> = Promise.resolve();
   #queued = 0;
+  /** UTF-16 units of the queued messages. */
+  #queuedBytes = 0;
   #closed = false;
   #evicted = false;
   #fs: FsPort | null = null;
   /** Resolved when the outbound backlog falls below the low mark, or the transport goes away. */
   #drain: PromiseWithResolvers<void> | null = null;
+  readonly #room: ReplyRoom;
+  /** Whether a large reply went out: its memory is worth giving back when the connection ends. */
+  #sentLarge = false;
 
   constructor(transport: Transport, context: ServerContext) {
     this.#transport = transport;
     this.#context = context;
+    this.#room = new ReplyRoom(() => transport.backlog());
+    context.outbound.add(this);
     const parsePrefix = transport.description === "stdio"
       ? "failed to parse JSON-RPC message from exec-server stdio"
       : `failed to parse websocket JSON-RPC message from exec-server ${transport.description}`;
@@ -75,12 +86,21 @@ export class Connection implements SessionPeer {
       return;
     }
     this.#queued++;
+    this.#queuedBytes += text.length;
+    // What a client that does not read may pile up here: as many requests as it may have in
+    // flight, as many bytes as one message may have.
+    const { maxInflightRequests, maxMessageBytes } = this.#context.options;
+    if (this.#queued > maxInflightRequests || this.#queuedBytes > maxMessageBytes) {
+      this.cutOff(`more than ${maxInflightRequests} requests or ${maxMessageBytes} bytes held unread`);
+      return;
+    }
     this.#sequential = this.#sequential.then(async () => {
       // A client that stops reading while it keeps sending would otherwise have every reply
       // (a 1 MiB process/read, a file) buffered without bound: hold its requests, in order,
       // until it drains what it was sent (§5.12 applies the same marks to output).
       if (this.#congested()) await this.#drained();
       this.#queued--;
+      this.#queuedBytes -= text.length;
       if (this.#closed) return;
       const pending = this.#peer.receive(text);
       if (this.#state !== "ready") await pending;
@@ -97,6 +117,11 @@ export class Connection implements SessionPeer {
     if (this.#closed) return;
     this.#closed = true;
     this.#openDrain();
+    this.#room.close(new Error("connection closed"));
+    this.#context.outbound.remove(this);
+    // What a client that stopped reading was sent (and the replies made for it) is garbage now;
+    // without a collection Bun keeps it resident.
+    if (this.#sentLarge || this.#transport.backlog() > BACKLOG_HIGH_BYTES) this.#context.releaseMemory();
     this.#peer.close(new Error("connection closed"));
     void this.#fs?.close().catch((error: unknown) =>
       this.#context.log.error("closing file handles failed", error)
@@ -110,7 +135,49 @@ export class Connection implements SessionPeer {
   /** The transport's outbound buffer drained. */
   drained(): void {
     if (this.#transport.backlog() < BACKLOG_LOW_BYTES) this.#openDrain();
+    this.#room.drained();
     this.#session?.drained(this);
+  }
+
+  /**
+   * OutboundMember: requests held back for this connection's backlog, waiting for room for a
+   * large reply or not yet read while the connection is congested.
+   */
+  get requestsHeld(): number {
+    return this.#room.waiting + this.#queued;
+  }
+
+  /**
+   * OutboundMember: dropped for not reading (§5.12), over the server's outbound cap or with too
+   * much held unread. The session stays, detached, for a resume.
+   */
+  cutOff(reason: string): void {
+    if (this.#closed) return;
+    this.#context.log.info("connection cut off", { reason, sessionId: this.#session?.id ?? null });
+    this.#context.countCutOff();
+    this.#transport.terminate(POLICY_VIOLATION, "the client is not reading its replies");
+    this.closed();
+  }
+
+  /** SessionPeer: the output gate closed on this connection's backlog. */
+  congested(): void {
+    this.#context.outbound.check();
+  }
+
+  /**
+   * Waits for room for one large reply (`ReplyRoom`), held until the reply of `call` is sent;
+   * then checks the server's outbound cap, which that reply may have crossed.
+   */
+  async room(call: InboundCall): Promise<void> {
+    const release = await this.#room.enter(call.signal);
+    call.afterReply(() => {
+      this.#sentLarge = true;
+      release();
+      this.#context.outbound.check();
+      // What a reply leaves unsent is known only after the runtime's write at the end of this
+      // turn (Bun corks sends) and the kernel's share of it: check again then.
+      setTimeout(() => this.#context.outbound.check(), 0);
+    });
   }
 
   /** SessionPeer: sends a notification with pre-serialized params. */
@@ -185,6 +252,7 @@ export class Connection implements SessionPeer {
         return this.#fs;
       },
       initialize: (params) => this.#initialize(params),
+      room: (call) => this.room(call),
     };
   }
 

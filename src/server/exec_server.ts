@@ -20,6 +20,7 @@ import { refuseLocalPeer } from "./peer_rule.ts";
 import { userInfo } from "node:os";
 import type { FsPort, ServerContext } from "./server_context.ts";
 import { SessionRegistry } from "./session_registry.ts";
+import { OutboundBudget } from "./outbound_budget.ts";
 import { serveStdio } from "./stdio_transport.ts";
 
 /** How long shutdown waits for killed processes before exiting anyway (§1.8 allows 5 s). */
@@ -77,7 +78,14 @@ export async function startExecServer(
       );
     },
   });
-  const metrics = new Metrics(() => ({ sessions: registry.size, processes_running: serverCounter.count }));
+  const outbound = new OutboundBudget(options.maxOutboundBytes);
+  const metrics = new Metrics(() => ({
+    sessions: registry.size,
+    processes_running: serverCounter.count,
+    outbound_backlog_bytes: outbound.total(),
+    requests_held: outbound.held(),
+    output_paused_sessions: registry.all().filter((session) => session.outputPaused).length,
+  }));
   const context: ServerContext = {
     registry,
     routes: bindHandlers(METHODS, SERVER_HANDLERS),
@@ -85,10 +93,13 @@ export async function startExecServer(
       sandbox: services.sandboxInfo,
       containment: services.containment.info,
     }),
-    options: { maxInflightRequests: options.maxInflightRequests },
+    options: { maxInflightRequests: options.maxInflightRequests, maxMessageBytes: options.maxMessageBytes },
     log,
     countReply: (code) => metrics.countReply(code),
     openFsConnection: (sessionId) => services.openFsConnection(sessionId),
+    outbound,
+    countCutOff: () => metrics.connectionsCutOff++,
+    releaseMemory: () => runtime.releaseMemory(),
   };
   const finished = Promise.withResolvers<void>();
   let accepting = true;

@@ -17,6 +17,8 @@ export interface ConnectionScope {
   fs(): FsPort;
   /** Creates or resumes the session (§3.2, §3.7). */
   initialize(params: InitializeParams): InitializeResult;
+  /** Waits for room for one large reply on the connection, held until `call`'s reply is sent. */
+  room(call: InboundCall): Promise<void>;
 }
 
 /** What a server handler sees: its request (cancellation, what runs after the reply) and its connection. */
@@ -26,11 +28,19 @@ export interface MethodContext {
 }
 
 function processContext(context: MethodContext): ProcessMethodContext {
-  return { processes: context.connection.session().processes, signal: context.call.signal };
+  return {
+    processes: context.connection.session().processes,
+    signal: context.call.signal,
+    room: () => context.connection.room(context.call),
+  };
 }
 
 function fsContext(context: MethodContext): FsMethodContext {
-  return { fs: context.connection.fs(), signal: context.call.signal };
+  return {
+    fs: context.connection.fs(),
+    signal: context.call.signal,
+    room: () => context.connection.room(context.call),
+  };
 }
 
 const PROCESS = withContext(PROCESS_HANDLERS, processContext);

@@ -2,6 +2,8 @@
 export class Metrics {
   connectionsOpened = 0;
   connectionsClosed = 0;
+  /** Connections dropped over the outbound cap (§5.12). */
+  connectionsCutOff = 0;
   messagesReceived = 0;
   requests = 0;
   /** Error replies by JSON-RPC code: a closed, small set of labels. */
@@ -25,6 +27,8 @@ export class Metrics {
       `exec_server_connections_opened_total ${this.connectionsOpened}`,
       "# TYPE exec_server_connections_closed_total counter",
       `exec_server_connections_closed_total ${this.connectionsClosed}`,
+      "# TYPE exec_server_connections_cut_off_total counter",
+      `exec_server_connections_cut_off_total ${this.connectionsCutOff}`,
       "# TYPE exec_server_messages_received_total counter",
       `exec_server_messages_received_total ${this.messagesReceived}`,
       "# TYPE exec_server_requests_total counter",

@@ -16,6 +16,8 @@ export interface ServerOptions {
   maxProcessesPerSession: number;
   maxProcesses: number;
   maxReadFileBytes: number;
+  /** Unsent data across connections before the largest holder is cut off (§5.12). */
+  maxOutboundBytes: number;
   sessionTtlMs: number;
   processRetentionMs: number;
   retainedOutputBytes: number;
@@ -51,6 +53,7 @@ export function defaultOptions(): ServerOptions {
     maxProcessesPerSession: 1024,
     maxProcesses: 4096,
     maxReadFileBytes: 134_217_728,
+    maxOutboundBytes: 1_073_741_824,
     sessionTtlMs: 30_000,
     processRetentionMs: 30_000,
     retainedOutputBytes: 1_048_576,
@@ -86,6 +89,8 @@ Options:
   --max-processes-per-session N    running processes per session (default 1024)
   --max-processes N                running processes in the whole server (default 4096)
   --max-read-file-bytes N          largest fs/readFile (default 134217728)
+  --max-outbound-bytes N           unsent data of all connections; over it the connection holding
+                                   the most is cut off (default 1073741824)
   --session-ttl SECONDS            detached session lifetime (default 30; fractions allowed)
   --process-retention SECONDS      how long a closed process stays readable (default 30)
   --retained-output-bytes N        output kept per process (default 1048576)
@@ -133,6 +138,7 @@ const VALUE_FLAGS: Record<string, Setter> = {
   "--max-processes-per-session": integerSetter("maxProcessesPerSession"),
   "--max-processes": integerSetter("maxProcesses"),
   "--max-read-file-bytes": integerSetter("maxReadFileBytes"),
+  "--max-outbound-bytes": integerSetter("maxOutboundBytes"),
   "--retained-output-bytes": integerSetter("retainedOutputBytes"),
   "--session-ttl": secondsSetter("sessionTtlMs"),
   "--process-retention": secondsSetter("processRetentionMs"),
@@ -221,6 +227,7 @@ type IntegerKey =
   | "maxProcessesPerSession"
   | "maxProcesses"
   | "maxReadFileBytes"
+  | "maxOutboundBytes"
   | "retainedOutputBytes";
 
 function integerSetter(key: IntegerKey): Setter {

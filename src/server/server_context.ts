@@ -3,6 +3,7 @@ import type { EnvironmentInfo, MethodSpec } from "../protocol/mod.ts";
 import type { Routes } from "../rpc/mod.ts";
 import type { MethodContext } from "./handlers.ts";
 import type { Logger } from "./logger.ts";
+import type { OutboundBudget } from "./outbound_budget.ts";
 import type { SessionRegistry } from "./session_registry.ts";
 
 /** The fs side of one connection: its file handles and routing (filled in by the fs service). */
@@ -14,6 +15,8 @@ export interface FsPort extends FsRunner {
 /** Connection-level limits. */
 export interface ConnectionOptions {
   readonly maxInflightRequests: number;
+  /** The largest message; also what a connection may hold unread while its replies wait. */
+  readonly maxMessageBytes: number;
 }
 
 /** What every connection shares: the registry, the routes, fs, environment info, logs. */
@@ -27,4 +30,10 @@ export interface ServerContext {
   /** Counts replies for `/metrics`. */
   readonly countReply: (errorCode: number | null) => void;
   openFsConnection(sessionId: string): FsPort;
+  /** The cap on unsent data across connections (§5.12). */
+  readonly outbound: OutboundBudget;
+  /** Counts a connection cut off for not reading (for `/metrics`). */
+  readonly countCutOff: () => void;
+  /** Asks the runtime to give garbage back to the system (at most once a second). */
+  releaseMemory(): void;
 }

@@ -18,6 +18,8 @@ export interface SessionPeer {
   backlog(): number;
   /** Ends the peer's pending requests with the eviction error and closes it (§3.7). */
   evict(): void;
+  /** The output gate has just closed on this peer's backlog. */
+  congested(): void;
 }
 
 /** A session: it owns processes; connections attach to it and detach from it (§3). */
@@ -50,6 +52,11 @@ export class Session {
       flowReady: () => this.#gate?.promise ?? null,
     };
     this.processes = new ProcessTable(runtime, { ...deps, sink });
+  }
+
+  /** Whether the session's output is held back for its connection's backlog (§5.12). */
+  get outputPaused(): boolean {
+    return this.#gate !== null;
   }
 
   /** Whether a live connection is attached. */
@@ -124,6 +131,7 @@ export class Session {
     this.#deliver(processId, "process/output", processOutputJson(processId, chunk));
     if (this.#gate === null && peer.backlog() > BACKLOG_HIGH_BYTES) {
       this.#gate = Promise.withResolvers<void>();
+      peer.congested();
     }
   }
 

@@ -29,6 +29,8 @@ export async function serveStdio(
     },
     backlog: () => backlog,
     close: () => ended.resolve(),
+    // One connection: cutting it off ends the server, as stdin's end does.
+    terminate: () => ended.resolve(),
     description: "stdio",
   }, context);
 

@@ -32,7 +32,7 @@ export type ProcessEvent =
 type Message = Record<string, unknown>;
 
 /** How long `connect` waits for the upgrade to complete. */
-const CONNECT_TIMEOUT_MS = 4_000;
+const CONNECT_TIMEOUT_MS = 15_000;
 
 /** A connected test client. */
 export class TestClient implements AsyncDisposable {

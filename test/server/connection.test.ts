@@ -9,6 +9,7 @@ import type { Transport } from "../../src/server/connection.ts";
 import { SERVER_HANDLERS } from "../../src/server/handlers.ts";
 import type { ServerContext } from "../../src/server/server_context.ts";
 import { SessionRegistry } from "../../src/server/session_registry.ts";
+import { OutboundBudget } from "../../src/server/outbound_budget.ts";
 
 /** A transport that records what the connection sends and whether it closed the transport. */
 class FakeTransport implements Transport {
@@ -29,6 +30,10 @@ class FakeTransport implements Transport {
   }
 
   close(code: number, reason: string): void {
+    this.closedWith = { code, reason };
+  }
+
+  terminate(code: number, reason: string): void {
     this.closedWith = { code, reason };
   }
 
@@ -83,13 +88,16 @@ function context(): ServerContext {
     routes: bindHandlers(METHODS, SERVER_HANDLERS),
     // The handshake copies this object into its result; its content does not matter here.
     environmentInfo: {} as EnvironmentInfo,
-    options: { maxInflightRequests: 100 },
+    options: { maxInflightRequests: 100, maxMessageBytes: 1 << 20 },
     log: { info: () => {}, error: () => {} },
     countReply: () => {},
     openFsConnection: () => ({
       run: () => Promise.reject(new Error("no fs")),
       close: () => Promise.resolve(),
     }),
+    outbound: new OutboundBudget(1 << 30),
+    countCutOff: () => {},
+    releaseMemory: () => {},
   };
 }
 
