@@ -108,6 +108,7 @@ test("npm pack ships the bundles, their types, README, LICENSE and the user docs
     "package/dist/exec-server.d.ts",
     "package/dist/exec-server.js",
     "package/docs/deploy.md",
+    "package/docs/performance.md",
     "package/docs/protocol.md",
     "package/docs/protocol.schema.json",
     "package/docs/security.md",
