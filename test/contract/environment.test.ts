@@ -13,6 +13,7 @@ import { encodeBase64, pathToUri, RpcError } from "../../src/protocol/mod.ts";
 import type { RuntimeName, TestServer } from "../helpers/server.ts";
 import { startServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
+import { managedSandbox } from "../helpers/sandbox_policy.ts";
 
 const TARGETS = ["local", "remote on bun", "remote on deno"] as const;
 const DECODER = new TextDecoder();
@@ -211,20 +212,7 @@ describe.each(TARGETS)("Environment contract, %s", (target) => {
     await mkdir(inside);
     await mkdir(join(dir.path, "outside"));
     await writeFile(join(dir.path, "outside", "secret"), "top secret\n");
-    const sandbox = {
-      permissions: {
-        type: "managed",
-        file_system: {
-          type: "restricted",
-          entries: [
-            { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
-            { path: { type: "path", path: pathToUri(inside) }, access: "write" },
-          ],
-        },
-        network: "restricted",
-      },
-      windowsSandboxLevel: "disabled",
-    };
+    const sandbox = managedSandbox({ write: [pathToUri(inside)] });
     await using proc = await env().exec.start({
       argv: ["sh", "-c", "echo in > f; cat ../outside/secret 2>/dev/null || echo denied"],
       cwd: inside,

@@ -13,25 +13,9 @@ import { CallError } from "../helpers/client.ts";
 import { RUNTIMES } from "../helpers/server.ts";
 import { b64, CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
+import { managedSandbox } from "../helpers/sandbox_policy.ts";
 
 const SECRET = "top secret\n";
-
-function sandboxFor(inside: string): Record<string, unknown> {
-  return {
-    permissions: {
-      type: "managed",
-      file_system: {
-        type: "restricted",
-        entries: [
-          { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
-          { path: { type: "path", path: pathToUri(inside) }, access: "write" },
-        ],
-      },
-      network: "restricted",
-    },
-    windowsSandboxLevel: "disabled",
-  };
-}
 
 interface World extends AsyncDisposable {
   readonly inside: string;
@@ -56,7 +40,7 @@ async function world(): Promise<World> {
     inside,
     outside,
     secret,
-    sandbox: sandboxFor(inside),
+    sandbox: managedSandbox({ write: [pathToUri(inside)] }),
     async outsideUnchanged() {
       expect(await fs.readdir(outside)).toEqual(["secret"]);
       expect(await fs.readFile(secret, "utf8")).toBe(SECRET);

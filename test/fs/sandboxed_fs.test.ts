@@ -15,6 +15,7 @@ import { detectHostFeatures, nativeBackendProblem, workerLaunch } from "../../sr
 import { bundleFixture, fixtureLaunchContext } from "../helpers/launch_context.ts";
 import { b64, errorOf, mkfifo, OS, tempDir, unb64 } from "./fs_test_helpers.ts";
 import type { ErrorFacts, TempDir } from "./fs_test_helpers.ts";
+import { managedSandbox } from "../helpers/sandbox_policy.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const SELF_FIXTURE = `${REPO}/test/fixtures/fs_sandbox_self_fixture.ts`;
@@ -66,21 +67,7 @@ async function openLab(name: "bun" | "deno"): Promise<Lab> {
     hostFeatures: features,
     workerLaunch: (policy) => workerLaunch(context, policy),
   });
-  const sandbox = {
-    permissions: {
-      type: "managed",
-      file_system: {
-        type: "restricted",
-        entries: [
-          { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
-          { path: { type: "path", path: dir.join("inside") }, access: "write" },
-          { path: { type: "path", path: dir.join("readonly") }, access: "read" },
-        ],
-      },
-      network: "restricted",
-    },
-    windowsSandboxLevel: "disabled",
-  };
+  const sandbox = managedSandbox({ write: [dir.join("inside")], read: [dir.join("readonly")] });
   return { dir, service, sandbox };
 }
 
