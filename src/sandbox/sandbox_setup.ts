@@ -37,14 +37,12 @@ export async function setUpSandbox(
   const launchEnv = runtime.imageEnv(stateDir);
   const self = options.self ?? runtime.selfImage();
   const ceiling = Number(serverEnv["EXEC_SERVER_TEST_LANDLOCK_ABI"]);
-  const [features, images] = await Promise.all([
-    detectHostFeatures(runtime, {
-      env: launchEnv,
-      command: runtime.imageCommand(self, ["sandbox-exec", "--probe"]),
-      ...(Number.isInteger(ceiling) ? { landlockAbiCeiling: ceiling } : {}),
-    }),
-    prepareProgramImages(runtime, stateDir, self),
-  ]);
+  const images = await prepareProgramImages(runtime, stateDir, self);
+  const features = await detectHostFeatures(runtime, {
+    env: launchEnv,
+    command: runtime.imageCommand(images.probe, ["sandbox-exec", "--probe"]),
+    ...(Number.isInteger(ceiling) ? { landlockAbiCeiling: ceiling } : {}),
+  });
   const protection = {
     ownFiles: images.ownFiles,
     secretFiles: (options.secretFiles ?? []).map((path) => resolve(path)),

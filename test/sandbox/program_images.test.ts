@@ -1,0 +1,42 @@
+/**
+ * The images the launcher, the fs worker and the start-up probe run from: the bundles built from
+ * the sources (kept per version of them), or the program itself when it is a bundle already.
+ */
+import { describe, expect, test } from "bun:test";
+import { join, resolve } from "node:path";
+import { detectRuntime } from "../../src/runtime/mod.ts";
+import { prepareProgramImages } from "../../src/sandbox/mod.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const SOURCES_ENTRY = join(resolve(import.meta.dir, "../.."), "mod.ts");
+
+describe("program images", () => {
+  test("once the bundles of these sources exist, the probe runs the launcher bundle", async () => {
+    const runtime = await detectRuntime();
+    await using state = await tempDir();
+    const self = { executable: process.execPath, script: SOURCES_ENTRY };
+    const first = await prepareProgramImages(runtime, state.path, self);
+    const { launcher, worker } = await first.ready;
+    const again = await prepareProgramImages(runtime, state.path, self);
+    expect({
+      launcher: launcher.script?.endsWith("/launcher.js"),
+      worker: worker.script?.endsWith("/worker.js"),
+    })
+      .toEqual({ launcher: true, worker: true });
+    expect(again.probe).toEqual(launcher);
+    // The probe's image is one of the server's own files, read-only in every sandbox.
+    expect(again.ownFiles.some((file) => launcher.script?.startsWith(file + "/"))).toBe(true);
+  }, 30_000);
+
+  test("a program that is not its sources serves as every image, the probe included", async () => {
+    const runtime = await detectRuntime();
+    await using state = await tempDir();
+    const self = { executable: process.execPath, script: join(state.path, "exec-server.js") };
+    const images = await prepareProgramImages(runtime, state.path, self);
+    expect({ probe: images.probe, ...await images.ready }).toEqual({
+      probe: self,
+      launcher: self,
+      worker: self,
+    });
+  });
+});
