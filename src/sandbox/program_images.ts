@@ -31,6 +31,7 @@ const STATE_PREFIX = "exec-server-";
 /** How many versions of built images are kept beside the current one, and for how long at least. */
 const KEPT_VERSIONS = 8;
 const KEPT_VERSION_MS = 24 * 3600 * 1000;
+const STAGING_ABANDONED_MS = 3600 * 1000;
 
 /**
  * Creates this server's private state directory (mode 0700, under `$XDG_RUNTIME_DIR` or the
@@ -193,9 +194,31 @@ async function isBuilt(dir: string): Promise<boolean> {
   return await stat(join(dir, "worker.js")).then(() => true, () => false);
 }
 
-/** Removes image directories past the newest `KEPT_VERSIONS` that are old (never `current`). */
-async function pruneVersions(cache: string, current: string): Promise<void> {
-  const names = (await readdir(cache).catch(() => [])).filter((name) => /^images-[0-9a-f]+$/.test(name));
+/**
+ * Removes the staging directories of builds that never finished (their server was killed while
+ * it built): nothing renames them any more. A build takes seconds; one older than an hour is gone.
+ */
+async function removeAbandonedStaging(cache: string, names: readonly string[]): Promise<void> {
+  const abandoned = Date.now() - STAGING_ABANDONED_MS;
+  await Promise.all(
+    names.filter((name) => /^images-[0-9a-f]+\.tmp-[A-Za-z0-9]{6}$/.test(name)).map(async (name) => {
+      const path = join(cache, name);
+      const time = (await stat(path).catch(() => null))?.mtimeMs;
+      if (time !== undefined && time < abandoned) {
+        await rm(path, { recursive: true, force: true }).catch(() => {});
+      }
+    }),
+  );
+}
+
+/**
+ * Removes image directories past the newest `KEPT_VERSIONS` that are old (never `current`), and
+ * abandoned staging directories.
+ */
+export async function pruneVersions(cache: string, current: string): Promise<void> {
+  const all = await readdir(cache).catch(() => []);
+  await removeAbandonedStaging(cache, all);
+  const names = all.filter((name) => /^images-[0-9a-f]+$/.test(name));
   const dated = await Promise.all(names.map(async (name) => {
     const path = join(cache, name);
     return { path, time: (await stat(path).catch(() => null))?.mtimeMs ?? 0 };

@@ -3,9 +3,11 @@
  * the sources (kept per version of them), or the program itself when it is a bundle already.
  */
 import { describe, expect, test } from "bun:test";
+import { mkdir, readdir, utimes } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { detectRuntime } from "../../src/runtime/mod.ts";
 import { prepareProgramImages } from "../../src/sandbox/mod.ts";
+import { pruneVersions } from "../../src/sandbox/program_images.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const SOURCES_ENTRY = join(resolve(import.meta.dir, "../.."), "mod.ts");
@@ -38,5 +40,17 @@ describe("program images", () => {
       launcher: self,
       worker: self,
     });
+  });
+
+  test("pruning removes the staging directory of a build abandoned an hour ago, and keeps a running one", async () => {
+    await using cache = await tempDir();
+    const current = join(cache.path, "images-0a1b2c");
+    const abandoned = join(cache.path, "images-0a1b2c.tmp-AbC123");
+    const building = join(cache.path, "images-0a1b2c.tmp-XyZ789");
+    for (const dir of [current, abandoned, building]) await mkdir(dir);
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600 * 1000);
+    await utimes(abandoned, twoHoursAgo, twoHoursAgo);
+    await pruneVersions(cache.path, current);
+    expect((await readdir(cache.path)).sort()).toEqual(["images-0a1b2c", "images-0a1b2c.tmp-XyZ789"]);
   });
 });
