@@ -26,6 +26,7 @@ import { startCommandLine, startServer } from "../helpers/server.ts";
 import { sharedServer } from "../helpers/shared_server.ts";
 import type { RuntimeName } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
+import { managedSandbox } from "../helpers/sandbox_policy.ts";
 import { codeBlocks, readDoc } from "../docs/markdown.ts";
 
 const run = promisify(execFile);
@@ -201,20 +202,7 @@ describe("README client example, from the installed package", () => {
       await writeFile(join(dir.path, "note.txt"), "inside\n");
       const script = `
 import { localEnvironment } from "exec-server";
-const sandbox = {
-  permissions: {
-    type: "managed",
-    file_system: {
-      type: "restricted",
-      entries: [
-        { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
-        { path: { type: "path", path: ${JSON.stringify(dir.path)} }, access: "write" },
-      ],
-    },
-    network: "restricted",
-  },
-  windowsSandboxLevel: "disabled",
-};
+const sandbox = ${JSON.stringify(managedSandbox({ write: [dir.path] }))};
 await using env = await localEnvironment();
 await using proc = await env.exec.start({ argv: ["/bin/cat", "note.txt"], cwd: ${
         JSON.stringify(dir.path)
@@ -281,20 +269,7 @@ describe.each(WAYS)("%s", (_name, runtime, cwd, command) => {
       { method: "process/exited", seq: 2, exitCode: 0, sandboxDenied: false },
       { method: "process/closed", seq: 3 },
     ]);
-    const sandbox = {
-      permissions: {
-        type: "managed",
-        file_system: {
-          type: "restricted",
-          entries: [
-            { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
-            { path: { type: "path", path: dir.uri }, access: "write" },
-          ],
-        },
-        network: "restricted",
-      },
-      windowsSandboxLevel: "disabled",
-    };
+    const sandbox = managedSandbox({ write: [dir.uri] });
     const started = await client.call("process/start", {
       processId: "boxed",
       argv: ["/bin/cat", "note.txt"],
