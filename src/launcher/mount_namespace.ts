@@ -7,7 +7,7 @@
  * namespace only this thread (and, after `execve`, the sandboxed image) sees, and `/` is made
  * private first so nothing propagates back to the host.
  */
-import { lstatSync, readlinkSync } from "node:fs";
+import type { LauncherProcess } from "../runtime/mod.ts";
 import { AT_FDCWD } from "./landlock.ts";
 import { openFlags } from "./open_flags.ts";
 import { type InnerMount, InnerMounts } from "./inner_mounts.ts";
@@ -93,6 +93,9 @@ interface MountOp {
 }
 
 /** A resolved path: its real location and the symlinks met on the way. */
+/** How the host's paths are looked up before the namespace exists. */
+export type HostFiles = Pick<LauncherProcess, "lstat" | "readlink">;
+
 interface Resolved {
   readonly real: string;
   readonly directory: boolean;
@@ -103,7 +106,7 @@ interface Resolved {
  * Resolves `path` on the host component by component, recording every symlink met so the same
  * links can be recreated in the new root. Returns null when the path does not exist.
  */
-function resolveHostPath(path: string): Resolved | null {
+function resolveHostPath(files: HostFiles, path: string): Resolved | null {
   const links: { at: string; target: string }[] = [];
   let pending = path.split("/").filter((part) => part !== "");
   let current = "";
@@ -119,14 +122,14 @@ function resolveHostPath(path: string): Resolved | null {
     const next = `${current}/${head}`;
     let stat;
     try {
-      stat = lstatSync(next);
+      stat = files.lstat(next);
     } catch {
       // A missing component means there is nothing to show at this path.
       return null;
     }
-    if (stat.isSymbolicLink()) {
+    if (stat.symlink) {
       if (++hops > 40) return null;
-      const target = readlinkSync(next);
+      const target = files.readlink(next);
       links.push({ at: next, target });
       pending = [...target.split("/").filter((part) => part !== ""), ...pending];
       if (target.startsWith("/")) current = "";
@@ -137,7 +140,7 @@ function resolveHostPath(path: string): Resolved | null {
   const real = current === "" ? "/" : current;
   let directory: boolean;
   try {
-    directory = lstatSync(real).isDirectory();
+    directory = files.lstat(real).directory;
   } catch {
     return null;
   }
@@ -148,7 +151,7 @@ function resolveHostPath(path: string): Resolved | null {
 export function enterMountNamespace(
   sys: Sys,
   plan: MountPlan,
-  options: { cwd: string },
+  options: { cwd: string; files: HostFiles },
 ): void {
   const ops: MountOp[] = [];
   const inner: InnerMount[] = [];
@@ -167,7 +170,7 @@ export function enterMountNamespace(
       inner.push({ path: given, kind: writable ? "writable" : "readOnly" });
       return;
     }
-    const resolved = resolveHostPath(given);
+    const resolved = resolveHostPath(options.files, given);
     if (resolved === null) return;
     links.push(...resolved.links);
     ops.push({ kind: "bind", path: resolved.real, given, writable, directory: resolved.directory });

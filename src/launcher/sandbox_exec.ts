@@ -5,8 +5,7 @@
  * the launcher with a message on stderr and one of `SANDBOX_EXIT`; it never runs the program
  * with less confinement.
  */
-import process from "node:process";
-import { type Libc, openLibc } from "../runtime/mod.ts";
+import { type LauncherProcess, launcherProcess, type Libc, openLibc } from "../runtime/mod.ts";
 import type { RuntimeName } from "../runtime/mod.ts";
 import { assemble } from "./bpf.ts";
 import { applyLandlock, landlockAbi } from "./landlock.ts";
@@ -50,41 +49,42 @@ const CLOSE_RANGE_CLOEXEC = 1n << 2n;
 const ENOENT = 2;
 
 /** Runs the launcher with its argv (after `sandbox-exec`); never returns. */
-export async function runSandboxExec(argv: string[], runtimeName: RuntimeName): Promise<never> {
+export async function runSandboxExec(argv: readonly string[], runtimeName: RuntimeName): Promise<never> {
+  const process = await launcherProcess(runtimeName);
   let mode: LauncherMode;
   try {
-    mode = parseLauncherArgs(argv);
+    mode = parseLauncherArgs([...argv]);
   } catch (error) {
-    return fail(null, SANDBOX_EXIT.usage, `usage: ${messageOf(error)}`);
+    return fail(process, null, SANDBOX_EXIT.usage, `usage: ${messageOf(error)}`);
   }
   let libc: Libc;
   try {
     libc = await openLibc(runtimeName, process.arch);
   } catch (error) {
-    return fail(null, SANDBOX_EXIT.ffi, `cannot load libc: ${messageOf(error)}`);
+    return fail(process, null, SANDBOX_EXIT.ffi, `cannot load libc: ${messageOf(error)}`);
   }
   const sys = new Sys(libc);
   if (mode.kind === "probe") {
     writeFd(sys, 1, JSON.stringify(probe(sys)) + "\n");
     return process.exit(0);
   }
-  return confineAndExec(sys, mode.args);
+  return confineAndExec(process, sys, mode.args);
 }
 
-function confineAndExec(sys: Sys, args: LauncherArgs): never {
+function confineAndExec(process: LauncherProcess, sys: Sys, args: LauncherArgs): never {
   const abi = landlockAbi(sys);
-  if (abi < 1) return fail(sys, SANDBOX_EXIT.landlock, "landlock: unavailable on this kernel");
+  if (abi < 1) return fail(process, sys, SANDBOX_EXIT.landlock, "landlock: unavailable on this kernel");
   const pid = process.pid;
   const cwd = args.cwd;
   const mountNamespace = !args.without.includes("mount-ns");
   if (!mountNamespace && (args.denied.length > 0 || args.readOnly.length > 0)) {
-    return fail(sys, SANDBOX_EXIT.usage, "usage: --deny and --read-only need the mount namespace");
+    return fail(process, sys, SANDBOX_EXIT.usage, "usage: --deny and --read-only need the mount namespace");
   }
   if (!mountNamespace) {
     try {
       sys.call("chdir", [sys.cString(cwd)], cwd);
     } catch (error) {
-      return fail(sys, SANDBOX_EXIT.mountNamespace, `cwd: ${messageOf(error)}`);
+      return fail(process, sys, SANDBOX_EXIT.mountNamespace, `cwd: ${messageOf(error)}`);
     }
   }
   if (mountNamespace) {
@@ -95,26 +95,26 @@ function confineAndExec(sys: Sys, args: LauncherArgs): never {
         readOnly: args.readOnly,
         denied: args.denied,
         pid,
-      }, { cwd });
+      }, { cwd, files: process });
     } catch (error) {
-      return fail(sys, SANDBOX_EXIT.mountNamespace, `mount namespace: ${messageOf(error)}`);
+      return fail(process, sys, SANDBOX_EXIT.mountNamespace, `mount namespace: ${messageOf(error)}`);
     }
   }
   try {
     dropCapabilities(sys);
   } catch (error) {
-    return fail(sys, SANDBOX_EXIT.noNewPrivs, `capabilities: ${messageOf(error)}`);
+    return fail(process, sys, SANDBOX_EXIT.noNewPrivs, `capabilities: ${messageOf(error)}`);
   }
   try {
     sys.call("prctl", [PR_SET_NO_NEW_PRIVS, 1n, 0n, 0n, 0n]);
   } catch (error) {
-    return fail(sys, SANDBOX_EXIT.noNewPrivs, `no_new_privs: ${messageOf(error)}`);
+    return fail(process, sys, SANDBOX_EXIT.noNewPrivs, `no_new_privs: ${messageOf(error)}`);
   }
   if (!args.without.includes("seccomp")) {
     try {
       installSeccomp(sys, seccompProgram(sys.libc.arch, { network: args.network }));
     } catch (error) {
-      return fail(sys, SANDBOX_EXIT.seccomp, `seccomp: ${messageOf(error)}`);
+      return fail(process, sys, SANDBOX_EXIT.seccomp, `seccomp: ${messageOf(error)}`);
     }
   }
   try {
@@ -128,7 +128,7 @@ function confineAndExec(sys: Sys, args: LauncherArgs): never {
       network: args.network,
     });
   } catch (error) {
-    return fail(sys, SANDBOX_EXIT.landlock, `landlock: ${messageOf(error)}`);
+    return fail(process, sys, SANDBOX_EXIT.landlock, `landlock: ${messageOf(error)}`);
   }
   // Descriptors the runtime or its parent left open must not reach the program.
   sys.try("close_range", [3n, 0xffffffffn, CLOSE_RANGE_CLOEXEC]);
@@ -140,7 +140,7 @@ function confineAndExec(sys: Sys, args: LauncherArgs): never {
   ]);
   const errno = Number(-result);
   const error = new SyscallError("execve", errno, args.program);
-  return fail(sys, errno === ENOENT ? SANDBOX_EXIT.notFound : SANDBOX_EXIT.exec, error.message);
+  return fail(process, sys, errno === ENOENT ? SANDBOX_EXIT.notFound : SANDBOX_EXIT.exec, error.message);
 }
 
 /**
@@ -256,9 +256,9 @@ function readProc(sys: Sys, path: string): string {
   }
 }
 
-function fail(sys: Sys | null, status: number, message: string): never {
+function fail(process: LauncherProcess, sys: Sys | null, status: number, message: string): never {
   const line = `exec-server sandbox-exec: sandbox ${message}\n`;
-  if (sys === null) process.stderr.write(line);
+  if (sys === null) process.writeStderr(line);
   else writeFd(sys, 2, line);
   return process.exit(status);
 }
