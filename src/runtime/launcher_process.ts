@@ -42,10 +42,9 @@ export async function launcherProcess(name: RuntimeName): Promise<LauncherProces
     }
     throw new TypeError("deno_launcher_process.ts does not export denoLauncherProcess");
   }
-  const [{ default: process }, { lstatSync, readlinkSync, writeSync }] = await Promise.all([
-    import("node:process"),
-    import("node:fs"),
-  ]);
+  // Taken synchronously, as a static import would be: nothing else runs before the launcher confines.
+  const process = globalThis.process;
+  const { lstatSync, readlinkSync, writeSync } = require("node:fs") as typeof import("node:fs");
   return {
     args: process.argv.slice(2),
     env: Object.fromEntries(
