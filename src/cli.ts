@@ -1,5 +1,5 @@
 import type { Runtime } from "./runtime/mod.ts";
-import { HELP_TEXT, parseCommandLine, startExecServer, UsageError } from "./server/mod.ts";
+import { HELP_TEXT, loadAuth, parseCommandLine, startExecServer, UsageError } from "./server/mod.ts";
 import type { CliCommand } from "./server/mod.ts";
 import { createServices } from "./services.ts";
 import { VERSION } from "./version.ts";
@@ -24,9 +24,11 @@ export async function runCli(runtime: Runtime, args: readonly string[]): Promise
   }
   let server;
   try {
+    // Before any service starts: a refused token file is then the only thing the server says.
+    const auth = await loadAuth(command.options);
     const services = await createServices(runtime, command.options);
     // A refused start removes the cgroups containment has already made.
-    server = await startExecServer(runtime, command.options, services).catch(async (error: unknown) => {
+    server = await startExecServer(runtime, command.options, services, auth).catch(async (error: unknown) => {
       await services.close();
       throw error;
     });

@@ -47,14 +47,17 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
-/** Starts the server described by `options`. */
+/**
+ * Starts the server described by `options`; `auth` is what `loadAuth(options)` gave (the CLI
+ * reads the token before it starts any service, so a bad token file is refused first).
+ */
 export async function startExecServer(
   runtime: Runtime,
   options: ServerOptions,
   services: ServerServices,
+  auth: TokenAuth | null,
 ): Promise<RunningServer> {
   const log = createLogger((line) => void runtime.writeStderr(line), options.quiet);
-  const auth = await loadAuth(options);
   const serverCounter = new RunningCounter(options.maxProcesses);
   const registry = new SessionRegistry(runtime, {
     options: {
@@ -163,7 +166,8 @@ export async function startExecServer(
   return { url: `ws://${host}:${http.port}`, finished: finished.promise, shutdown };
 }
 
-async function loadAuth(options: ServerOptions): Promise<TokenAuth | null> {
+/** The token check of `--ws-auth capability-token`; an unreadable or empty token file is a usage error. */
+export async function loadAuth(options: ServerOptions): Promise<TokenAuth | null> {
   if (options.auth === null) return null;
   if (options.auth.tokenSha256 !== null) return new TokenAuth(options.auth.tokenSha256);
   const path = options.auth.tokenFile ?? "";

@@ -1,4 +1,4 @@
-export { startExecServer } from "./exec_server.ts";
+export { loadAuth, startExecServer } from "./exec_server.ts";
 export type { RunningServer, ServerServices } from "./exec_server.ts";
 export {
   defaultOptions,

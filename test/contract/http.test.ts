@@ -196,9 +196,13 @@ describe.each(RUNTIMES)("capability token on %s", (runtime) => {
 function runCli(
   runtime: RuntimeName,
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const [command, ...rest] = serverCommand(runtime);
-  const child = spawn(command ?? "", [...rest, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command ?? "", [...rest, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (data: Buffer) => (stdout += data.toString()));
@@ -218,6 +222,20 @@ describe.each(RUNTIMES)("command line on %s", (runtime) => {
     expect(result.stdout).toBe("");
     expect(result.stderr.trim().split("\n").length).toBe(1);
     expect(result.stderr).toContain(reason);
+  });
+
+  test.concurrent("a token file it cannot read is refused before anything is set up", async () => {
+    // Set up, the server would first make its state directory here, and fail on that instead.
+    const result = await runCli(
+      runtime,
+      ["--ws-auth", "capability-token", "--ws-token-file", "/nonexistent/token"],
+      { XDG_RUNTIME_DIR: "/nonexistent/runtime-dir" },
+    );
+    expect({ code: result.code, lines: result.stderr.trim().split("\n").length }).toEqual({
+      code: 2,
+      lines: 1,
+    });
+    expect(result.stderr).toContain("--ws-token-file /nonexistent/token");
   });
 
   test.concurrent("--help lists every flag", async () => {
