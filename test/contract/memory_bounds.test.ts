@@ -31,6 +31,8 @@ const REPLY_BOUND = 160 * MIB;
 const RETURNED_BOUND = 48 * MIB;
 /** `--max-outbound-bytes` of the cut-off case: above one `FILE_BYTES` reply, below two. */
 const OUTBOUND_CAP = 20 * MIB;
+/** Between two readings of /metrics or /proc while a case waits for a fact. */
+const POLL_MS = 5;
 
 async function rssOf(server: TestServer): Promise<number> {
   const status = await readFile(`/proc/${server.child.pid ?? 0}/status`, "utf8");
@@ -44,11 +46,16 @@ async function gauge(server: TestServer, name: string): Promise<number> {
   return Number(value);
 }
 
-/** Waits until the gauge reaches `value`; each /metrics round trip lets the server run. */
+/**
+ * Waits until the gauge reaches `value` (it only grows while the client stays paused). A pause
+ * between readings leaves the CPU to the server: back to back, they would take half of it.
+ */
 async function untilGauge(server: TestServer, name: string, value: number): Promise<void> {
-  while (await gauge(server, name) < value) {
-    // The gauge only grows while the client stays paused.
-  }
+  while (await gauge(server, name) < value) await pause(POLL_MS);
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Waits until the server's RSS is at most `bytes`, or 10 s have passed; resolves with the RSS. */
@@ -58,6 +65,7 @@ async function untilRssBelow(server: TestServer, bytes: number): Promise<number>
     const rss = await rssOf(server);
     if (rss <= bytes || Date.now() > deadline) return rss;
     await gauge(server, "sessions");
+    await pause(POLL_MS);
   }
 }
 
