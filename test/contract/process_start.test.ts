@@ -3,7 +3,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import type { ProcessEvent } from "../helpers/client.ts";
-import { RUNTIMES, startServer } from "../helpers/server.ts";
+import { RUNTIMES } from "../helpers/server.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
@@ -439,11 +439,12 @@ describe.each(RUNTIMES)("process/start on %s", (runtime) => {
 
 describe.each(RUNTIMES)("process/start envPolicy on %s", (runtime) => {
   const SERVER_ENV = { KEEP: "k", MY_TOKEN: "t", NODE_REPL_AUTH_TOKEN: "n", LANG: "C" };
+  // One server with that environment for every case: each opens its own session.
+  const server = sharedServer(runtime, [], SERVER_ENV);
 
   test.concurrent("process/start applies envPolicy to the server environment and overlays env", async () => {
-    await using server = await startServer({ runtime, env: SERVER_ENV });
     await using dir = await tempDir();
-    await using client = await server.session();
+    await using client = await server().session();
     const envPolicy = { ...POLICY, inherit: "all", exclude: ["HOME"], set: { SET: "s" } };
     await client.call(
       "process/start",
@@ -456,9 +457,8 @@ describe.each(RUNTIMES)("process/start envPolicy on %s", (runtime) => {
   });
 
   test.concurrent("process/start with inherit core keeps only core names", async () => {
-    await using server = await startServer({ runtime, env: SERVER_ENV });
     await using dir = await tempDir();
-    await using client = await server.session();
+    await using client = await server().session();
     const envPolicy = { ...POLICY, inherit: "core", includeOnly: ["LANG", "K*"] };
     await client.call("process/start", startParams("core", ["env"], dir.uri, { envPolicy }));
     await client.untilClosed("core");
@@ -466,9 +466,8 @@ describe.each(RUNTIMES)("process/start envPolicy on %s", (runtime) => {
   });
 
   test.concurrent("process/start scrubs launch secrets even when set and overlay name them", async () => {
-    await using server = await startServer({ runtime, env: SERVER_ENV });
     await using dir = await tempDir();
-    await using client = await server.session();
+    await using client = await server().session();
     const envPolicy = {
       ...POLICY,
       inherit: "none",
@@ -482,9 +481,8 @@ describe.each(RUNTIMES)("process/start envPolicy on %s", (runtime) => {
   });
 
   test.concurrent("process/start refuses a malformed envPolicy naming the member", async () => {
-    await using server = await startServer({ runtime });
     await using dir = await tempDir();
-    await using client = await server.session();
+    await using client = await server().session();
     const envPolicy = { ...POLICY, inherit: "ALL" };
     const error = await client.callError(
       "process/start",

@@ -7,10 +7,14 @@ import { startServer } from "./server.ts";
  * `afterAll`. Tests stay independent by opening their own session; use a per-test server when a
  * test needs its own flags or may break the server.
  */
-export function sharedServer(runtime: RuntimeName, args: string[] = []): () => TestServer {
+export function sharedServer(
+  runtime: RuntimeName,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): () => TestServer {
   let server: TestServer | null = null;
   beforeAll(async () => {
-    server = await startServer({ runtime, args });
+    server = await startServer({ runtime, args, env });
   });
   afterAll(async () => {
     await server?.[Symbol.asyncDispose]();
