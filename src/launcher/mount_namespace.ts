@@ -92,10 +92,10 @@ interface MountOp {
   readonly directory: boolean;
 }
 
-/** A resolved path: its real location and the symlinks met on the way. */
 /** How the host's paths are looked up before the namespace exists. */
 export type HostFiles = Pick<LauncherProcess, "lstat" | "readlink">;
 
+/** A resolved path: its real location and the symlinks met on the way. */
 interface Resolved {
   readonly real: string;
   readonly directory: boolean;

@@ -23,6 +23,6 @@ export type {
 } from "./runtime.ts";
 export { libcArch, openLibc } from "./libc.ts";
 export { launcherProcess } from "./launcher_process.ts";
-export type { LauncherProcess, LinkStat } from "./launcher_process.ts";
+export type { LauncherProcess } from "./launcher_process.ts";
 export { perlExecArgs } from "./perl_exec.ts";
 export type { Libc, LibcArch } from "./libc.ts";

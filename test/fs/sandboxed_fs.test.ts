@@ -206,23 +206,7 @@ for (const name of ["bun", "deno"] as const) {
       const env = `${w.inside}/.env`;
       const later = `${w.inside}/later.key`;
       await fs.writeFile(env, "TOKEN=one");
-      const entry = (path: string, access: string) => ({ path: { type: "path", path }, access });
-      const sandbox = {
-        permissions: {
-          type: "managed",
-          file_system: {
-            type: "restricted",
-            entries: [
-              { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
-              entry(w.inside, "write"),
-              entry(env, "deny"),
-              entry(later, "none"),
-            ],
-          },
-          network: "restricted",
-        },
-        windowsSandboxLevel: "disabled",
-      };
+      const sandbox = managedSandbox({ write: [w.inside], deny: [env], none: [later] });
       const read = async (path: string): Promise<string> => {
         try {
           const result = await w.connection.call("fs/readFile", { path, sandbox }, signal);

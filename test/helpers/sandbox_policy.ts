@@ -2,12 +2,21 @@
 
 /**
  * A managed, restricted profile with no network: the minimal system paths and `read` readable,
- * `write` writable. Paths go out as given (native paths or file URIs).
+ * `write` writable, `deny` and `none` denied (as the two wire spellings of a carve-out). Paths go
+ * out as given (native paths or file URIs).
  */
 export function managedSandbox(
-  paths: { write?: readonly string[]; read?: readonly string[] },
+  paths: {
+    write?: readonly string[];
+    read?: readonly string[];
+    deny?: readonly string[];
+    none?: readonly string[];
+  },
 ): Record<string, unknown> {
-  const entry = (path: string, access: "read" | "write") => ({ path: { type: "path", path }, access });
+  const entry = (path: string, access: "read" | "write" | "deny" | "none") => ({
+    path: { type: "path", path },
+    access,
+  });
   return {
     permissions: {
       type: "managed",
@@ -17,6 +26,8 @@ export function managedSandbox(
           { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
           ...(paths.write ?? []).map((path) => entry(path, "write")),
           ...(paths.read ?? []).map((path) => entry(path, "read")),
+          ...(paths.deny ?? []).map((path) => entry(path, "deny")),
+          ...(paths.none ?? []).map((path) => entry(path, "none")),
         ],
       },
       network: "restricted",
