@@ -10,8 +10,8 @@ import { RemoteEnvironment } from "../../src/client/mod.ts";
 import type { Environment, ProcessEvent, ProcessHandle } from "../../src/client/mod.ts";
 import { LocalEnvironment } from "../../src/local/mod.ts";
 import { encodeBase64, pathToUri, RpcError } from "../../src/protocol/mod.ts";
-import type { RuntimeName, TestServer } from "../helpers/server.ts";
-import { startServer } from "../helpers/server.ts";
+import type { RuntimeName } from "../helpers/server.ts";
+import { runServer } from "../helpers/run_servers.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import { managedSandbox } from "../helpers/sandbox_policy.ts";
 
@@ -81,7 +81,6 @@ function text(base64: string): string {
 
 describe.each(TARGETS)("Environment contract, %s", (target) => {
   let environment: Environment | null = null;
-  let server: TestServer | null = null;
   const env = (): Environment => {
     if (environment === null) throw new Error("the environment has not started");
     return environment;
@@ -93,13 +92,11 @@ describe.each(TARGETS)("Environment contract, %s", (target) => {
       return;
     }
     const runtime: RuntimeName = target === "remote on bun" ? "bun" : "deno";
-    server = await startServer({ runtime });
-    environment = await RemoteEnvironment.connect(server.url);
+    environment = await RemoteEnvironment.connect((await runServer(runtime)).url);
   });
 
   afterAll(async () => {
     await environment?.close();
-    await server?.[Symbol.asyncDispose]();
   });
 
   test.concurrent("exec.start streams the output, then the exit code and closed, seqs from 1 without gaps", async () => {

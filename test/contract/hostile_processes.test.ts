@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { runServer } from "../helpers/run_servers.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import { startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -7,7 +8,7 @@ const COUNT = 64;
 
 describe.each(RUNTIMES)("many processes on %s", (runtime) => {
   test("process/terminate of 64 processes at once closes every one with 137", async () => {
-    await using server = await startServer({ runtime });
+    const server = await runServer(runtime);
     await using dir = await tempDir();
     await using client = await server.session();
     const ids = Array.from({ length: COUNT }, (_, i) => `p${i}`);

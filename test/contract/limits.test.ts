@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { runServer } from "../helpers/run_servers.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import { startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -74,7 +75,7 @@ describe.each(RUNTIMES)("limits on %s", (runtime) => {
   });
 
   test.concurrent("process/start refuses argv and env above 1 MiB", async () => {
-    await using server = await startServer({ runtime });
+    const server = await runServer(runtime);
     await using dir = await tempDir();
     await using client = await server.session();
     const params = startParams("huge", ["true", "x".repeat(1_048_576)], dir.uri);

@@ -1,11 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { waitUntilDead } from "../helpers/proc.ts";
-import { RUNTIMES, startServer } from "../helpers/server.ts";
+import { runServer } from "../helpers/run_servers.ts";
+import { RUNTIMES } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 describe.each(RUNTIMES)("tree kill on %s", (runtime) => {
   test("process/terminate kills a descendant that left the process group", async () => {
-    await using server = await startServer({ runtime });
+    const server = await runServer(runtime);
     await using dir = await tempDir();
     await using client = await server.session();
     await client.call("process/start", {

@@ -4,7 +4,7 @@ import type { z } from "zod";
 import { NOTIFICATIONS, pathToUri, RESULT_SCHEMAS, WireErrorSchema } from "../../src/protocol/mod.ts";
 import { PROTOCOL_SCHEMA_PATH, protocolJsonSchema, protocolJsonSchemaText } from "../../src/schema/mod.ts";
 import { b64 } from "../helpers/shared_server.ts";
-import { startServer } from "../helpers/server.ts";
+import { runServer } from "../helpers/run_servers.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import { readDoc } from "./markdown.ts";
 
@@ -27,7 +27,7 @@ describe("docs/protocol.schema.json", () => {
   });
 
   test("describes every result and notification the server sends, member for member", async () => {
-    await using server = await startServer({ runtime: "bun" });
+    const server = await runServer("bun");
     await using dir = await tempDir();
     await using client = await server.session();
     const methodOfId = new Map<unknown, string>([[1, "initialize"]]);

@@ -1,11 +1,14 @@
 import { afterAll, beforeAll } from "bun:test";
 import type { RuntimeName, TestServer } from "./server.ts";
+import { runServer } from "./run_servers.ts";
 import { startServer } from "./server.ts";
 
 /**
  * One server for every test of the enclosing `describe`: started in `beforeAll`, stopped in
- * `afterAll`. Tests stay independent by opening their own session; use a per-test server when a
- * test needs its own flags or may break the server.
+ * `afterAll`. Without flags or environment of its own it is the run's default server for
+ * `runtime` (`runServer`), which every such `describe` of every file shares and nobody stops
+ * before the run ends. Tests stay independent by opening their own session; use a per-test server
+ * when a test needs its own flags, may break the server or measures it.
  */
 export function sharedServer(
   runtime: RuntimeName,
@@ -13,11 +16,12 @@ export function sharedServer(
   env: Record<string, string> = {},
 ): () => TestServer {
   let server: TestServer | null = null;
+  const own = args.length > 0 || Object.keys(env).length > 0;
   beforeAll(async () => {
-    server = await startServer({ runtime, args, env });
+    server = own ? await startServer({ runtime, args, env }) : await runServer(runtime);
   });
   afterAll(async () => {
-    await server?.[Symbol.asyncDispose]();
+    if (own) await server?.[Symbol.asyncDispose]();
   });
   return () => {
     if (server === null) throw new Error("the shared server has not started");

@@ -1,0 +1,44 @@
+/**
+ * One server per runtime with the default flags, shared by every test file of a `bun test` run
+ * (Bun runs the files in one process, so this module's state spans them). Starting a server costs
+ * a quarter to half a second of both cores' time; a file that needs no flags of its own takes this
+ * one and opens its own sessions. `test/helpers/run_teardown.ts` (preloaded by bunfig.toml) stops
+ * them after the last file, with the same leftover-cgroup check as any other server.
+ */
+import type { RuntimeName, TestServer } from "./server.ts";
+import { startServer } from "./server.ts";
+
+const servers = new Map<RuntimeName, Promise<TestServer>>();
+/** The started ones, for the synchronous exit handler below. */
+const started = new Set<TestServer>();
+
+/** The run's default server for `runtime`; a new one when the last one has exited. */
+export async function runServer(runtime: RuntimeName): Promise<TestServer> {
+  const current = servers.get(runtime);
+  if (current !== undefined) {
+    const server = await current.catch(() => null);
+    if (server !== null && server.child.exitCode === null && server.child.signalCode === null) return server;
+  }
+  const starting = startServer({ runtime });
+  servers.set(runtime, starting);
+  const server = await starting;
+  started.add(server);
+  return server;
+}
+
+/** Stops every run server; resolves once each has exited and left no cgroup. */
+export async function stopRunServers(): Promise<void> {
+  const all = [...servers.values()];
+  servers.clear();
+  for (const starting of all) {
+    const server = await starting.catch(() => null);
+    if (server === null) continue;
+    started.delete(server);
+    await server[Symbol.asyncDispose]();
+  }
+}
+
+// A run that ends without the teardown (a crash, an interrupt) still leaves no server behind.
+process.once("exit", () => {
+  for (const server of started) server.child.kill("SIGKILL");
+});
