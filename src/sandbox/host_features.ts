@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { Extensions } from "../protocol/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
 import { type HostFeatures, nativeBackendProblem, NO_HOST_FEATURES } from "./host_features_types.ts";
+import { probeContextKey, readProbeReport, writeProbeReport } from "./probe_cache.ts";
 
 const ProbeReportSchema = z.object({
   landlockAbi: z.number().int().nonnegative(),
@@ -16,6 +17,8 @@ const ProbeReportSchema = z.object({
   seccomp: z.boolean(),
   noNewPrivs: z.boolean(),
 });
+
+type ProbeReport = z.infer<typeof ProbeReportSchema>;
 
 /** What `detectHostFeatures` may be told instead of finding out. */
 export interface DetectOptions {
@@ -31,6 +34,11 @@ export interface DetectOptions {
    * `EXEC_SERVER_TEST_LANDLOCK_ABI`): it can only lower what the kernel reports.
    */
   readonly landlockAbiCeiling?: number;
+  /**
+   * A directory of this user's, read-only in every sandbox, where reports are kept per probe
+   * context (`probe_cache.ts`); without it the probe runs every time.
+   */
+  readonly reportCache?: string;
 }
 
 /**
@@ -61,14 +69,46 @@ export async function detectHostFeatures(
     ...(options.command ?? runtime.imageCommand(runtime.selfImage(), ["sandbox-exec", "--probe"])),
   ];
   if (program === undefined) return none("no self command");
-  let report: z.infer<typeof ProbeReportSchema>;
+  const probe = [program, ...args];
+  const key = options.reportCache === undefined ? null : await probeContextKey(probe);
+  const kept = key === null ? null : await readProbeReport(options.reportCache ?? "", key);
+  const keptReport = kept === null ? null : ProbeReportSchema.safeParse(safeJson(kept));
+  let report: ProbeReport;
+  if (keptReport?.success === true) {
+    report = keptReport.data;
+  } else {
+    const probed = await runProbe(runtime, probe, options.env);
+    if ("failed" in probed) {
+      return none(
+        root || !probed.exited
+          ? `sandbox probe failed: ${probed.failed}`
+          : `${NON_ROOT_NEEDS}: ${probed.failed}`,
+      );
+    }
+    report = probed.report;
+    if (key !== null) await writeProbeReport(options.reportCache ?? "", key, report);
+  }
+  const landlockAbi = Math.min(report.landlockAbi, options.landlockAbiCeiling ?? report.landlockAbi);
+  if (!root && !report.mountNamespace) return none(`${NON_ROOT_NEEDS}: the user namespace cannot mount`);
+  return Object.freeze({ ...report, landlockAbi, bubblewrap, userNamespaceHelper: helper, probeError: null });
+}
+
+/**
+ * Runs the probe; resolves with its report, or with why it failed and whether it ran to an exit
+ * status (a non-root probe that exits with an error met a host that refuses its namespaces).
+ */
+async function runProbe(
+  runtime: Runtime,
+  [program = "", ...args]: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<{ report: ProbeReport } | { failed: string; exited: boolean }> {
   try {
     const child = await runtime.spawn({
       program,
       args,
       argv0: program,
       cwd: "/",
-      env: { ...options.env },
+      env: { ...env },
       stdin: "null",
     });
     const [stdout, stderr, status] = await Promise.all([
@@ -76,17 +116,19 @@ export async function detectHostFeatures(
       new Response(child.stderr).text(),
       child.exited,
     ]);
-    if (status.code !== 0) {
-      const detail = stderr.trim().split("\n").pop() ?? "";
-      return none(root ? `sandbox probe failed: ${detail}` : `${NON_ROOT_NEEDS}: ${detail}`);
-    }
-    report = ProbeReportSchema.parse(JSON.parse(stdout));
+    if (status.code !== 0) return { failed: stderr.trim().split("\n").pop() ?? "", exited: true };
+    return { report: ProbeReportSchema.parse(JSON.parse(stdout)) };
   } catch (error) {
-    return none(`sandbox probe failed: ${error instanceof Error ? error.message : String(error)}`);
+    return { failed: error instanceof Error ? error.message : String(error), exited: false };
   }
-  const landlockAbi = Math.min(report.landlockAbi, options.landlockAbiCeiling ?? report.landlockAbi);
-  if (!root && !report.mountNamespace) return none(`${NON_ROOT_NEEDS}: the user namespace cannot mount`);
-  return Object.freeze({ ...report, landlockAbi, bubblewrap, userNamespaceHelper: helper, probeError: null });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 /** Why a non-root server may have no sandbox, and what would give it one. */

@@ -25,6 +25,11 @@ export interface ProgramImages {
   readonly probe: ProgramImage;
   /** The runtime, the program or its bundles, the state directory: read-only in every sandbox. */
   readonly ownFiles: readonly string[];
+  /**
+   * The directory of this version's bundles when this user's servers share it (it is among
+   * `ownFiles`), for what they may keep for each other; null when nothing is shared.
+   */
+  readonly sharedDir: string | null;
 }
 
 const STATE_PREFIX = "exec-server-";
@@ -96,6 +101,7 @@ export async function prepareProgramImages(
       ready,
       probe: self,
       ownFiles: [self.executable, ...(self.script === null ? [] : [self.script]), stateDir],
+      sharedDir: null,
     };
   }
   const version = await sourceVersion(`${runtime.name} ${runtime.version}`);
@@ -115,7 +121,12 @@ export async function prepareProgramImages(
   // Nobody waits for a failure before the first sandboxed request, which reports it then.
   ready.catch(() => {});
   if (shared) void pruneVersions(cache, dir);
-  return { ready, probe: built ? image("launcher.js") : self, ownFiles: [self.executable, dir, stateDir] };
+  return {
+    ready,
+    probe: built ? image("launcher.js") : self,
+    ownFiles: [self.executable, dir, stateDir],
+    sharedDir: shared && built ? dir : null,
+  };
 }
 
 /** A hash of every source file the bundles are built from, and of the runtime that builds them. */

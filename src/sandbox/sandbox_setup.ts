@@ -41,6 +41,7 @@ export async function setUpSandbox(
   const features = await detectHostFeatures(runtime, {
     env: launchEnv,
     command: runtime.imageCommand(images.probe, ["sandbox-exec", "--probe"]),
+    ...(images.sharedDir === null ? {} : { reportCache: images.sharedDir }),
     ...(Number.isInteger(ceiling) ? { landlockAbiCeiling: ceiling } : {}),
   });
   const protection = {

@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Runtime, SpawnPlan } from "../../src/runtime/runtime.ts";
 import { detectHostFeatures, type HostFeatures, sandboxExtensionInfo } from "../../src/sandbox/mod.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
 
 const FIXTURE = join(resolve(import.meta.dir, "../.."), "test/fixtures/sandbox_exec_fixture.ts");
 
@@ -88,6 +90,86 @@ describe("host features", () => {
       available: false,
       backend: "none",
       reason: "landlock unavailable",
+    });
+  });
+
+  describe("the report kept per probe context", () => {
+    const REPORT = {
+      landlockAbi: 7,
+      userNamespace: false,
+      mountNamespace: true,
+      seccomp: true,
+      noNewPrivs: true,
+    };
+
+    /** A probe that prints `report` (or fails) and counts its runs in `runs`. */
+    async function countingProbe(dir: string, output: string, status = 0): Promise<string[]> {
+      const script = join(dir, "probe.sh");
+      await writeFile(script, `echo run >> ${join(dir, "runs")}\nprintf '%s' '${output}'\nexit ${status}\n`);
+      return ["/bin/sh", script];
+    }
+
+    async function runsOf(dir: string): Promise<number> {
+      return (await readFile(join(dir, "runs"), "utf8").catch(() => "")).split("\n").length - 1;
+    }
+
+    test("the next detection in the same context reads it instead of probing", async () => {
+      await using dir = await tempDir();
+      const command = await countingProbe(dir.path, JSON.stringify(REPORT));
+      const options = { command, reportCache: dir.path, root: true };
+      const first = await detectHostFeatures(probeRuntime(), options);
+      const second = await detectHostFeatures(probeRuntime(), options);
+      expect({ first, second, runs: await runsOf(dir.path) }).toEqual({
+        first: { ...REPORT, bubblewrap: first.bubblewrap, userNamespaceHelper: null, probeError: null },
+        second: first,
+        runs: 1,
+      });
+    });
+
+    test("a report kept for another probe command, or a damaged one, is not read", async () => {
+      await using dir = await tempDir();
+      const command = await countingProbe(dir.path, JSON.stringify(REPORT));
+      await detectHostFeatures(probeRuntime(), { command, reportCache: dir.path, root: true });
+      const [kept] = (await readdir(dir.path)).filter((name) => name.startsWith("probe-"));
+      await writeFile(join(dir.path, kept ?? ""), JSON.stringify({ ...REPORT, landlockAbi: "7" }));
+      const damaged = await detectHostFeatures(probeRuntime(), {
+        command,
+        reportCache: dir.path,
+        root: true,
+      });
+      const other = await detectHostFeatures(probeRuntime(), {
+        command: [...command, "--other"],
+        reportCache: dir.path,
+        root: true,
+      });
+      expect({ damaged: damaged.landlockAbi, other: other.landlockAbi, runs: await runsOf(dir.path) })
+        .toEqual({
+          damaged: 7,
+          other: 7,
+          runs: 3,
+        });
+      expect(JSON.parse(await readFile(join(dir.path, kept ?? ""), "utf8"))).toEqual(REPORT);
+    });
+
+    test("a failed probe is not kept, and the Landlock ceiling applies to a kept report", async () => {
+      await using dir = await tempDir();
+      const failing = await countingProbe(dir.path, "", 1);
+      const failed = await detectHostFeatures(probeRuntime(), {
+        command: failing,
+        reportCache: dir.path,
+        root: true,
+      });
+      expect(failed.probeError).toStartWith("sandbox probe failed");
+      expect((await readdir(dir.path)).filter((name) => name.startsWith("probe-"))).toEqual([]);
+      const command = await countingProbe(dir.path, JSON.stringify(REPORT));
+      await detectHostFeatures(probeRuntime(), { command, reportCache: dir.path, root: true });
+      const lowered = await detectHostFeatures(probeRuntime(), {
+        command,
+        reportCache: dir.path,
+        root: true,
+        landlockAbiCeiling: 5,
+      });
+      expect({ abi: lowered.landlockAbi, runs: await runsOf(dir.path) }).toEqual({ abi: 5, runs: 2 });
     });
   });
 });

@@ -28,6 +28,9 @@ describe("program images", () => {
     expect(again.probe).toEqual(launcher);
     // The probe's image is one of the server's own files, read-only in every sandbox.
     expect(again.ownFiles.some((file) => launcher.script?.startsWith(file + "/"))).toBe(true);
+    // The bundles' directory, whole and this user's, is where servers keep things for each other.
+    expect(again.sharedDir).toBe(join(launcher.script ?? "", ".."));
+    expect(again.ownFiles).toContain(again.sharedDir ?? "");
   }, 30_000);
 
   test("a program that is not its sources serves as every image, the probe included", async () => {
@@ -35,10 +38,11 @@ describe("program images", () => {
     await using state = await tempDir();
     const self = { executable: process.execPath, script: join(state.path, "exec-server.js") };
     const images = await prepareProgramImages(runtime, state.path, self);
-    expect({ probe: images.probe, ...await images.ready }).toEqual({
+    expect({ probe: images.probe, ...await images.ready, sharedDir: images.sharedDir }).toEqual({
       probe: self,
       launcher: self,
       worker: self,
+      sharedDir: null,
     });
   });
 
