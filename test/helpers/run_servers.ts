@@ -1,9 +1,11 @@
 /**
- * One server per runtime with the default flags, shared by every test file of a `bun test` run
- * (Bun runs the files in one process, so this module's state spans them). Starting a server costs
- * a quarter to half a second of both cores' time; a file that needs no flags of its own takes this
- * one and opens its own sessions. `test/helpers/run_teardown.ts` (preloaded by bunfig.toml) stops
- * them after the last file, with the same leftover-cgroup check as any other server.
+ * One server per runtime with the default flags, shared by the test files a `bun test` process
+ * runs (`npm test` runs two files at a time, in two worker processes, without isolating the files
+ * of one worker, so this module's state spans them). Starting a server costs a quarter to half a
+ * second of both cores' time; a file that needs no flags of its own takes this one and opens its
+ * own sessions. `test/helpers/run_teardown.ts` (preloaded by bunfig.toml) stops them once the
+ * process's files are done (after each file, in a parallel worker), with the same leftover-cgroup
+ * check as any other server.
  */
 import type { RuntimeName, TestServer } from "./server.ts";
 import { startServer } from "./server.ts";

@@ -1,6 +1,6 @@
 /**
- * Preloaded into every `bun test` run (bunfig.toml): after the last test file, stops the servers
- * that files shared (`runServer`).
+ * Preloaded into every `bun test` process (bunfig.toml): once its test files are done (in a
+ * parallel worker: after each file), stops the servers they shared (`runServer`).
  */
 import { afterAll } from "bun:test";
 import { stopRunServers } from "./run_servers.ts";
