@@ -132,16 +132,23 @@ describe.each(RUNTIMES)("memory with a client that stops reading, on %s", (runti
   test("pipelined process/read replies wait for room as well", async () => {
     // Logs as large as a reply must be to fill the backlog alone.
     await using server = await startServer({ runtime, args: ["--retained-output-bytes", String(LOG_BYTES)] });
-    await using client = await StallingClient.connect(server.url);
     const ids = Array.from({ length: PIPELINED_READS }, (_, index) => `log-${index}`);
-    for (const id of ids) {
-      client.send(
-        id,
-        "process/start",
-        startParams(id, ["head", "-c", String(LOG_BYTES), "/dev/zero"], dir.uri),
-      );
+    let sessionId = "";
+    {
+      await using producer = await StallingClient.connect(server.url);
+      for (const id of ids) {
+        producer.send(
+          id,
+          "process/start",
+          startParams(id, ["head", "-c", String(LOG_BYTES), "/dev/zero"], dir.uri),
+        );
+      }
+      for (const id of ids) await producer.closedProcess(id);
+      sessionId = producer.sessionId;
     }
-    for (const id of ids) await client.closedProcess(id);
+    // The reads go through a new connection: the kernel grows a socket's receive buffer (here up
+    // to 32 MiB) while its reader keeps up, and after the 60 MiB above it could take a whole reply.
+    await using client = await StallingClient.connect(server.url, { resumeSessionId: sessionId });
     const baseline = await rssOf(server);
     client.pause();
     for (const id of ids) client.send(`read-${id}`, "process/read", { processId: id, waitMs: 1000 });

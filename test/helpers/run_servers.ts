@@ -11,8 +11,6 @@ import type { RuntimeName, TestServer } from "./server.ts";
 import { startServer } from "./server.ts";
 
 const servers = new Map<RuntimeName, Promise<TestServer>>();
-/** The started ones, for the synchronous exit handler below. */
-const started = new Set<TestServer>();
 
 /** The run's default server for `runtime`; a new one when the last one has exited. */
 export async function runServer(runtime: RuntimeName): Promise<TestServer> {
@@ -23,9 +21,7 @@ export async function runServer(runtime: RuntimeName): Promise<TestServer> {
   }
   const starting = startServer({ runtime });
   servers.set(runtime, starting);
-  const server = await starting;
-  started.add(server);
-  return server;
+  return await starting;
 }
 
 /** Stops every run server; resolves once each has exited and left no cgroup. */
@@ -34,13 +30,6 @@ export async function stopRunServers(): Promise<void> {
   servers.clear();
   for (const starting of all) {
     const server = await starting.catch(() => null);
-    if (server === null) continue;
-    started.delete(server);
-    await server[Symbol.asyncDispose]();
+    await server?.[Symbol.asyncDispose]();
   }
 }
-
-// A run that ends without the teardown (a crash, an interrupt) still leaves no server behind.
-process.once("exit", () => {
-  for (const server of started) server.child.kill("SIGKILL");
-});
