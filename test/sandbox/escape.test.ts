@@ -70,6 +70,11 @@ async function run(launch: Launch, stdin?: string): Promise<Run> {
   return { code, out: stdout + stderr };
 }
 
+/** The exit code, with the output when it is not `expected`: a failure then shows the reason. */
+function codeOf(run: Run, expected: number): number | string {
+  return run.code === expected ? run.code : `${run.code}: ${run.out}`;
+}
+
 interface Snapshot {
   readonly text: string;
   readonly mode: number;
@@ -505,18 +510,18 @@ describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
       "/bin/true",
     ]);
     const usage = await run({ program, args, env: context.env, cwd: "/" });
-    expect(usage.code).toBe(SANDBOX_EXIT.usage);
+    expect(codeOf(usage, SANDBOX_EXIT.usage)).toBe(SANDBOX_EXIT.usage);
     const missing = await run(confined(hidden(), "/usr/bin/no-such-program", [], { argv0: "x" }));
-    expect(missing.code).toBe(SANDBOX_EXIT.notFound);
+    expect(codeOf(missing, SANDBOX_EXIT.notFound)).toBe(SANDBOX_EXIT.notFound);
     expect(missing.out).toContain("sandbox");
     const denied = await run(confined(hidden(), join(outside, "true"), [], { argv0: "true" }));
-    expect(denied.code).toBe(SANDBOX_EXIT.notFound);
+    expect(codeOf(denied, SANDBOX_EXIT.notFound)).toBe(SANDBOX_EXIT.notFound);
     const notExecutable = await run(
       confined({ ...hidden(), readable: [...MINIMAL_PATHS, root] }, secret, [], { argv0: "secret" }),
     );
-    expect(notExecutable.code).toBe(SANDBOX_EXIT.exec);
+    expect(codeOf(notExecutable, SANDBOX_EXIT.exec)).toBe(SANDBOX_EXIT.exec);
     const cwdHidden = await run(confined(hidden(), "/bin/true", [], { argv0: "true", cwd: outside }));
-    expect(cwdHidden.code).toBe(SANDBOX_EXIT.mountNamespace);
+    expect(codeOf(cwdHidden, SANDBOX_EXIT.mountNamespace)).toBe(SANDBOX_EXIT.mountNamespace);
     expect(cwdHidden.out).toContain("is not visible in the sandbox");
   });
 
@@ -583,7 +588,8 @@ describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
       ["/proc/1/environ", false],
     ];
     const result = await launched(launch, expected.map(([path]) => path).join("\n") + "\n");
-    expect(result.code).toBe(0);
+    // The output only when it failed: the launcher's reason is on stderr.
+    expect({ code: result.code, out: result.code === 0 ? "" : result.out }).toEqual({ code: 0, out: "" });
     // Each stdout line is one JSON answer of the stand-in worker.
     const answers = result.out.trim().split("\n").map((line) =>
       JSON.parse(line) as { path: string; ok: boolean }
