@@ -222,12 +222,30 @@ export function enterMountNamespace(
     if (fd === -BigInt(ENOENT)) return false;
     throw new SyscallError("openat", Number(-fd), path);
   };
+  /**
+   * Whether a failed call that may fail with EEXIST did so. The errno it reports is not enough:
+   * the runtime reads it from the C library after the call returns to JavaScript, and under Bun a
+   * garbage collection in between can overwrite it (an EEXIST of mkdirat read as ENOENT, at
+   * almost every launch with BUN_JSC_collectContinuously=1). So a path that exists now is taken
+   * as the EEXIST it was: nothing else in this namespace creates paths meanwhile.
+   */
+  const existed = (result: bigint, path: string): boolean => {
+    if (result === -BigInt(EEXIST)) return true;
+    const fd = sys.try("openat", [
+      AT_FDCWD,
+      sys.cString(path),
+      flags.O_PATH | flags.O_NOFOLLOW | flags.O_CLOEXEC,
+    ]);
+    if (fd < 0n) return false;
+    sys.try("close", [fd]);
+    return true;
+  };
   const mkdirs = (path: string): void => {
     let current = "";
     for (const part of path.split("/").filter((p) => p !== "")) {
       current += `/${part}`;
       const result = sys.try("mkdirat", [AT_FDCWD, sys.cString(current), 0o755n]);
-      if (result < 0n && result !== -BigInt(EEXIST)) {
+      if (result < 0n && !existed(result, current)) {
         throw new SyscallError("mkdirat", Number(-result), current);
       }
     }
@@ -252,7 +270,7 @@ export function enterMountNamespace(
     const parent = at.slice(0, at.lastIndexOf("/"));
     if (parent !== "") mkdirs(parent);
     const result = sys.try("symlinkat", [sys.cString(target), AT_FDCWD, sys.cString(at)]);
-    if (result < 0n && result !== -BigInt(EEXIST)) throw new SyscallError("symlinkat", Number(-result), at);
+    if (result < 0n && !existed(result, at)) throw new SyscallError("symlinkat", Number(-result), at);
   };
 
   // Unprivileged, the launcher already runs in a user namespace made by a single-threaded helper
