@@ -209,18 +209,22 @@ export function enterMountNamespace(
       32n,
     ], target);
   };
-  const exists = (path: string): boolean => {
+  /** Opens `path` itself (no follow) and closes it again: 0 when it exists, else `-errno`. */
+  const look = (path: string): bigint => {
     const fd = sys.try("openat", [
       AT_FDCWD,
       sys.cString(path),
       flags.O_PATH | flags.O_NOFOLLOW | flags.O_CLOEXEC,
     ]);
-    if (fd >= 0n) {
-      sys.try("close", [fd]);
-      return true;
-    }
-    if (fd === -BigInt(ENOENT)) return false;
-    throw new SyscallError("openat", Number(-fd), path);
+    if (fd < 0n) return fd;
+    sys.try("close", [fd]);
+    return 0n;
+  };
+  const exists = (path: string): boolean => {
+    const found = look(path);
+    if (found === 0n) return true;
+    if (found === -BigInt(ENOENT)) return false;
+    throw new SyscallError("openat", Number(-found), path);
   };
   /**
    * Whether a failed call that may fail with EEXIST did so. The errno it reports is not enough:
@@ -229,17 +233,7 @@ export function enterMountNamespace(
    * almost every launch with BUN_JSC_collectContinuously=1). So a path that exists now is taken
    * as the EEXIST it was: nothing else in this namespace creates paths meanwhile.
    */
-  const existed = (result: bigint, path: string): boolean => {
-    if (result === -BigInt(EEXIST)) return true;
-    const fd = sys.try("openat", [
-      AT_FDCWD,
-      sys.cString(path),
-      flags.O_PATH | flags.O_NOFOLLOW | flags.O_CLOEXEC,
-    ]);
-    if (fd < 0n) return false;
-    sys.try("close", [fd]);
-    return true;
-  };
+  const existed = (result: bigint, path: string): boolean => result === -BigInt(EEXIST) || look(path) === 0n;
   const mkdirs = (path: string): void => {
     let current = "";
     for (const part of path.split("/").filter((p) => p !== "")) {

@@ -5,10 +5,10 @@ import { startServer } from "./server.ts";
 
 /**
  * One server for every test of the enclosing `describe`: started in `beforeAll`, stopped in
- * `afterAll`. Without flags or environment of its own it is the run's default server for
- * `runtime` (`runServer`), which every such `describe` of every file shares and nobody stops
- * before the run ends. Tests stay independent by opening their own session; use a per-test server
- * when a test needs its own flags, may break the server or measures it.
+ * `afterAll`. Without flags or environment of its own it is the test process's default server for
+ * `runtime` (`runServer`), which every such `describe` of the process's files shares and which
+ * ends with the process. Tests stay independent by opening their own session; use a per-test
+ * server when a test needs its own flags, may break the server or measures it.
  */
 export function sharedServer(
   runtime: RuntimeName,
