@@ -124,7 +124,8 @@ export async function prepareProgramImages(
   return {
     ready,
     probe: built ? image("launcher.js") : self,
-    ownFiles: [self.executable, dir, stateDir],
+    // Every version's directory: a server of another version trusts its own as this one does.
+    ownFiles: [self.executable, shared ? cache : dir, stateDir],
     sharedDir: shared && built ? dir : null,
   };
 }

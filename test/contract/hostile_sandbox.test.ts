@@ -291,6 +291,25 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
     expect(read.code).toBe(-32602);
   });
 
+  test.concurrent("the bundles, their probe reports and code caches stay read-only, every version's", async () => {
+    await using client = await server().session();
+    const images = join(REPO, "node_modules", ".cache", "exec-server");
+    // A writable root that holds them: each new file would be what a later launch trusts.
+    const sandbox = profile([MINIMAL, entry(join(REPO, "node_modules", ".cache"), "write")]);
+    const planted = `planted-${process.pid}-${Date.now()}`;
+    const script = `for d in ${images} ${images}/images-* ${images}/images-*/cache; do ` +
+      `[ -d "$d" ] && touch "$d/${planted}" 2>/dev/null && echo "wrote $d"; done; echo tried`;
+    try {
+      const result = await run(client, script, { cwd: "/", sandbox });
+      expect(result).toEqual({ code: 0, out: "tried\n" });
+    } finally {
+      const dirs = await fs.readdir(images).catch(() => []);
+      for (const dir of ["", ...dirs, ...dirs.map((name) => join(name, "cache"))]) {
+        await fs.rm(join(images, dir, planted), { force: true }).catch(() => {});
+      }
+    }
+  });
+
   test.concurrent("the fs worker sees nothing of the server's installation", async () => {
     await using w = await world();
     await using client = await server().session();
