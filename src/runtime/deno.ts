@@ -484,9 +484,9 @@ class DenoRuntime implements Runtime {
     ];
   }
 
-  imageEnv(stateDir: string): Record<string, string> {
-    // DENO_DIR holds the code and analysis caches the next start trusts: a private one.
-    return { DENO_DIR: `${stateDir}/deno`, HOME: stateDir, DENO_NO_UPDATE_CHECK: "1" };
+  imageEnv(stateDir: string, cacheDir = `${stateDir}/deno`): Record<string, string> {
+    // DENO_DIR holds the code and analysis caches the next start trusts: one no sandbox writes.
+    return { DENO_DIR: cacheDir, HOME: stateDir, DENO_NO_UPDATE_CHECK: "1" };
   }
 
   async bundle(options: { entry: string; outfile: string; cwd: string }): Promise<void> {

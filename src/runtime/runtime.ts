@@ -167,8 +167,14 @@ export interface Runtime {
    * permission flags (Deno) grants only those paths; without, it grants everything.
    */
   imageCommand(image: ProgramImage, args: readonly string[], fence?: PermissionFence): string[];
-  /** The whole environment an `imageCommand` needs, with `stateDir` for what it may cache. */
-  imageEnv(stateDir: string): Record<string, string>;
+  /**
+   * The whole environment an `imageCommand` needs: `stateDir` is the server's private directory,
+   * `cacheDir` (default: one inside `stateDir`) where the runtime may keep caches across runs (its
+   * code cache).
+   * Both are read-only in every sandbox: what the next start trusts comes only from unconfined
+   * runs of the server's own images.
+   */
+  imageEnv(stateDir: string, cacheDir?: string): Record<string, string>;
   /** Bundles `entry` (and everything it imports) into `outfile`, one ESM file this runtime runs. */
   bundle(options: { entry: string; outfile: string; cwd: string }): Promise<void>;
 

@@ -26,6 +26,11 @@ export interface LaunchContext {
   readonly command: (image: ProgramImage, args: readonly string[], fence?: PermissionFence) => string[];
   /** The launcher's own environment (`Runtime.imageEnv`), before the program's is added. */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * The directory of the runtime's code cache kept beside the images (`ProgramImages.cacheDir`),
+   * which the worker may read; null when there is none.
+   */
+  readonly cacheDir?: string | null;
   /** What starts the launcher in a user namespace of its own (a non-root server), or null. */
   readonly userNamespaceHelper: readonly string[] | null;
 }
@@ -58,7 +63,9 @@ export function sandboxedLaunch(context: LaunchContext, policy: Policy, target: 
 
 /**
  * The launch of the fs worker confined by `policy`. It may read its own image (the runtime and
- * one file) and the system libraries besides the policy's roots; under Deno it also gets
+ * one file), the images' code cache and the system libraries besides the policy's roots (none of
+ * them a secret: the bundle of the published sources, and what the runtime compiled of it);
+ * under Deno it also gets
  * `--allow-read` and `--allow-write` for the roots (and no other permission) as a second fence.
  */
 export function workerLaunch(context: LaunchContext, policy: Policy): Launch {
@@ -75,7 +82,12 @@ export function workerLaunch(context: LaunchContext, policy: Policy): Launch {
     argv0: program,
     cwd: "/",
     env: context.env,
-    exec: [executable, ...(script === null ? [] : [script]), ...SYSTEM_IMAGE_PATHS],
+    exec: [
+      executable,
+      ...(script === null ? [] : [script]),
+      ...(context.cacheDir == null ? [] : [context.cacheDir]),
+      ...SYSTEM_IMAGE_PATHS,
+    ],
   });
 }
 

@@ -30,9 +30,18 @@ export interface ProgramImages {
    * `ownFiles`), for what they may keep for each other; null when nothing is shared.
    */
   readonly sharedDir: string | null;
+  /**
+   * Where the runtime keeps the launcher's and worker's code cache (`Runtime.imageEnv`): the
+   * `cache` directory beside this version's bundles when they were built before this server
+   * started (the server that builds them warms it for later ones, `warmCodeCache`); null when
+   * there is none yet, and the runtime keeps its cache in the private state directory.
+   */
+  readonly cacheDir: string | null;
 }
 
 const STATE_PREFIX = "exec-server-";
+/** The runtime's code cache, inside a version's directory: made with it, so always there. */
+const CACHE_DIR = "cache";
 /** How many versions of built images are kept beside the current one, and for how long at least. */
 const KEPT_VERSIONS = 8;
 const KEPT_VERSION_MS = 24 * 3600 * 1000;
@@ -102,6 +111,7 @@ export async function prepareProgramImages(
       probe: self,
       ownFiles: [self.executable, ...(self.script === null ? [] : [self.script]), stateDir],
       sharedDir: null,
+      cacheDir: null,
     };
   }
   const version = await sourceVersion(`${runtime.name} ${runtime.version}`);
@@ -114,7 +124,10 @@ export async function prepareProgramImages(
   const dir = join(shared ? cache : stateDir, `images-${version}`);
   const image = (name: string): ProgramImage => ({ executable: self.executable, script: join(dir, name) });
   const built = await isBuilt(dir);
-  const ready = (built ? Promise.resolve() : buildOnce(runtime, dir)).then(() => ({
+  const build = async () => {
+    if (await buildOnce(runtime, dir)) await warmCodeCache(runtime, self, stateDir, dir);
+  };
+  const ready = (built ? Promise.resolve() : build()).then(() => ({
     launcher: image("launcher.js"),
     worker: image("worker.js"),
   }));
@@ -127,6 +140,7 @@ export async function prepareProgramImages(
     // Every version's directory: a server of another version trusts its own as this one does.
     ownFiles: [self.executable, shared ? cache : dir, stateDir],
     sharedDir: shared && built ? dir : null,
+    cacheDir: built ? join(dir, CACHE_DIR) : null,
   };
 }
 
@@ -182,9 +196,12 @@ async function bundle(runtime: Runtime, entry: string, outfile: string): Promise
   if (status.code !== 0) throw new Error(`bun build ${entry} failed: ${stderr.trim().slice(-400)}`);
 }
 
-/** Builds the two bundles into `dir` unless they are there; concurrent servers race harmlessly. */
-async function buildOnce(runtime: Runtime, dir: string): Promise<void> {
-  if (await isBuilt(dir)) return;
+/**
+ * Builds the two bundles into `dir` unless they are there; concurrent servers race harmlessly.
+ * Resolves with whether this call made `dir`.
+ */
+async function buildOnce(runtime: Runtime, dir: string): Promise<boolean> {
+  if (await isBuilt(dir)) return false;
   await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
   const staging = await mkdtemp(`${dir}.tmp-`);
   try {
@@ -192,12 +209,43 @@ async function buildOnce(runtime: Runtime, dir: string): Promise<void> {
       bundle(runtime, join(SOURCE_ROOT, LAUNCHER_ENTRY), join(staging, "launcher.js")),
       bundle(runtime, join(SOURCE_ROOT, WORKER_ENTRY), join(staging, "worker.js")),
     ]);
-    // Whole or not at all: a directory appears with both files or not.
-    await rename(staging, dir).catch(async (error: unknown) => {
+    await mkdir(join(staging, CACHE_DIR), { mode: 0o700 });
+    // Whole or not at all: a directory appears with both files (and the cache directory) or not.
+    return await rename(staging, dir).then(() => true, async (error: unknown) => {
       if (!await isBuilt(dir)) throw error;
+      return false;
     });
   } finally {
     await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs the worker bundle once, unconfined, on an empty stdin (it exits at its end), so that the
+ * runtime's code cache in `dir` holds it: a sandboxed worker can read that cache but never write
+ * it, so without this every worker would start cold. The launcher's part is written by the first
+ * launch, before it confines itself. A failure only leaves the cache cold.
+ */
+async function warmCodeCache(
+  runtime: Runtime,
+  self: ProgramImage,
+  stateDir: string,
+  dir: string,
+): Promise<void> {
+  const worker = { executable: self.executable, script: join(dir, "worker.js") };
+  const [program = "", ...args] = runtime.imageCommand(worker, ["fs-worker"]);
+  try {
+    const child = await runtime.spawn({
+      program,
+      args,
+      argv0: program,
+      cwd: "/",
+      env: runtime.imageEnv(stateDir, join(dir, CACHE_DIR)),
+      stdin: "null",
+    });
+    await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  } catch {
+    // Cold is slower, not wrong.
   }
 }
 

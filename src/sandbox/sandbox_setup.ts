@@ -34,10 +34,10 @@ export async function setUpSandbox(
 ): Promise<SandboxSetup> {
   const serverEnv = runtime.env();
   const stateDir = options.stateDir ?? await createStateDir(serverEnv);
-  const launchEnv = runtime.imageEnv(stateDir);
   const self = options.self ?? runtime.selfImage();
   const ceiling = Number(serverEnv["EXEC_SERVER_TEST_LANDLOCK_ABI"]);
   const images = await prepareProgramImages(runtime, stateDir, self);
+  const launchEnv = runtime.imageEnv(stateDir, images.cacheDir ?? undefined);
   const features = await detectHostFeatures(runtime, {
     env: launchEnv,
     command: runtime.imageCommand(images.probe, ["sandbox-exec", "--probe"]),
@@ -54,6 +54,7 @@ export async function setUpSandbox(
       worker,
       command: (image, args, fence) => runtime.imageCommand(image, args, fence),
       env: launchEnv,
+      cacheDir: images.cacheDir,
       userNamespaceHelper: features.userNamespaceHelper,
     }));
   return {

@@ -5,7 +5,7 @@ import {
   type LauncherArgs,
   parseLauncherArgs,
 } from "../../src/launcher/mod.ts";
-import { type LaunchContext, sandboxedLaunch } from "../../src/sandbox/mod.ts";
+import { type LaunchContext, sandboxedLaunch, workerLaunch } from "../../src/sandbox/mod.ts";
 
 describe("launcher args", () => {
   const args: LauncherArgs = {
@@ -84,5 +84,30 @@ describe("launcher args", () => {
       env: { DENO_DIR: "/state/deno", EXEC_SERVER_TARGET_ENV_4c445f5052454c4f4144: "/w/x.so" },
     });
     expect(decodeTargetEnv(launch.env)).toEqual({ LD_PRELOAD: "/w/x.so" });
+  });
+
+  test("the worker may read and run its image and the images' code cache, and its fence names only its roots and script", () => {
+    const context: LaunchContext = {
+      launcher: { executable: "/usr/bin/deno", script: "/srv/launcher.js" },
+      worker: { executable: "/usr/bin/deno", script: "/srv/worker.js" },
+      command: (image, args, fence) => [
+        image.executable,
+        ...(fence === undefined ? [] : [`--allow-read=${fence.read.join(",")}`]),
+        image.script ?? "",
+        ...args,
+      ],
+      env: { DENO_DIR: "/srv/cache" },
+      cacheDir: "/srv/cache",
+      userNamespaceHelper: null,
+    };
+    const policy = { readable: ["/r"], writable: ["/w"], denied: [], readOnly: [], network: false };
+    const parsed = parseLauncherArgs(workerLaunch(context, policy).args.slice(2));
+    if (parsed.kind !== "exec") throw new Error("expected an exec launch");
+    expect(parsed.args.exec.slice(0, 3)).toEqual(["/usr/bin/deno", "/srv/worker.js", "/srv/cache"]);
+    // The runtime reads its cache itself; the worker's requests are fenced away from it.
+    expect(parsed.args.args).toEqual(["--allow-read=/r,/w,/srv/worker.js", "/srv/worker.js", "fs-worker"]);
+    const none = parseLauncherArgs(workerLaunch({ ...context, cacheDir: null }, policy).args.slice(2));
+    if (none.kind !== "exec") throw new Error("expected an exec launch");
+    expect(none.args.exec).not.toContain("/srv/cache");
   });
 });

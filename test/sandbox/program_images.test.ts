@@ -3,9 +3,9 @@
  * the sources (kept per version of them), or the program itself when it is a bundle already.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdir, readdir, utimes } from "node:fs/promises";
+import { mkdir, readdir, rm, stat, utimes } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { detectRuntime } from "../../src/runtime/mod.ts";
+import { detectRuntime, type SpawnPlan } from "../../src/runtime/mod.ts";
 import { prepareProgramImages } from "../../src/sandbox/mod.ts";
 import { pruneVersions } from "../../src/sandbox/program_images.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -31,18 +31,73 @@ describe("program images", () => {
     // The bundles' directory, whole and this user's, is where servers keep things for each other.
     expect(again.sharedDir).toBe(join(launcher.script ?? "", ".."));
     expect(again.ownFiles).toContain(join(again.sharedDir ?? "", ".."));
+    // The runtime's code cache is made with the bundles, inside their read-only directory.
+    expect(again.cacheDir).toBe(join(again.sharedDir ?? "", "cache"));
+    expect((await stat(again.cacheDir ?? "")).isDirectory()).toBe(true);
   }, 30_000);
+
+  test(
+    "the server that builds the bundles warms the code cache: the worker runs once, unconfined, on an empty stdin",
+    async () => {
+      const real = await detectRuntime();
+      const plans: SpawnPlan[] = [];
+      const version = `${real.version}-warm-test-${process.pid}-${Date.now()}`;
+      // Another runtime version is another version of the images: this one builds them afresh.
+      const runtime = new Proxy(real, {
+        get(target, key) {
+          if (key === "version") return version;
+          if (key === "spawn") {
+            return (plan: SpawnPlan) => {
+              plans.push(plan);
+              return target.spawn(plan);
+            };
+          }
+          const value = Reflect.get(target, key, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      await using state = await tempDir();
+      const self = { executable: process.execPath, script: SOURCES_ENTRY };
+      const images = await prepareProgramImages(runtime, state.path, self);
+      const { worker } = await images.ready;
+      const dir = join(worker.script ?? "", "..");
+      try {
+        // Built by this server: its own launches keep their cache private.
+        expect(images.cacheDir).toBe(null);
+        const warm = plans.filter((plan) => plan.args.includes(worker.script ?? ""));
+        expect(warm.map(({ args, cwd, env, stdin }) => ({ args: args.slice(-2), cwd, env, stdin }))).toEqual([
+          {
+            args: [worker.script ?? "", "fs-worker"],
+            cwd: "/",
+            env: real.imageEnv(state.path, join(dir, "cache")),
+            stdin: "null",
+          },
+        ]);
+        const later = await prepareProgramImages(runtime, state.path, self);
+        expect(later.cacheDir).toBe(join(dir, "cache"));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+    30_000,
+  );
 
   test("a program that is not its sources serves as every image, the probe included", async () => {
     const runtime = await detectRuntime();
     await using state = await tempDir();
     const self = { executable: process.execPath, script: join(state.path, "exec-server.js") };
     const images = await prepareProgramImages(runtime, state.path, self);
-    expect({ probe: images.probe, ...await images.ready, sharedDir: images.sharedDir }).toEqual({
+    expect({
+      probe: images.probe,
+      ...await images.ready,
+      sharedDir: images.sharedDir,
+      cacheDir: images.cacheDir,
+    }).toEqual({
       probe: self,
       launcher: self,
       worker: self,
       sharedDir: null,
+      cacheDir: null,
     });
   });
 
