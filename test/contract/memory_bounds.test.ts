@@ -133,21 +133,24 @@ describe.each(RUNTIMES)("memory with a client that stops reading, on %s", (runti
     // Logs as large as a reply must be to fill the backlog alone.
     await using server = await startServer({ runtime, args: ["--retained-output-bytes", String(LOG_BYTES)] });
     const ids = Array.from({ length: PIPELINED_READS }, (_, index) => `log-${index}`);
+    await using logs = await tempDir();
+    const go = join(logs.path, "go");
     let sessionId = "";
     {
       await using producer = await StallingClient.connect(server.url);
+      // Each process writes its log once the producer has left: no output streams to a client,
+      // and the logs are what the session keeps while detached.
+      const script = `while [ ! -e ${go} ]; do sleep 0.01; done; head -c ${LOG_BYTES} /dev/zero`;
       for (const id of ids) {
-        producer.send(
-          id,
-          "process/start",
-          startParams(id, ["head", "-c", String(LOG_BYTES), "/dev/zero"], dir.uri),
-        );
+        await producer.call(id, "process/start", startParams(id, ["sh", "-c", script], dir.uri));
       }
-      for (const id of ids) await producer.closedProcess(id);
       sessionId = producer.sessionId;
     }
-    // The reads go through a new connection: the kernel grows a socket's receive buffer (here up
-    // to 32 MiB) while its reader keeps up, and after the 60 MiB above it could take a whole reply.
+    await untilGauge(server, "connections_closed_total", 1);
+    await writeFile(go, "");
+    while (await gauge(server, "processes_running") > 0) await pause(POLL_MS);
+    // The reads go through a new connection, whose receive buffer the kernel has not grown (here
+    // up to 32 MiB while a reader keeps up): a grown one could take a whole reply.
     await using client = await StallingClient.connect(server.url, { resumeSessionId: sessionId });
     const baseline = await rssOf(server);
     client.pause();
