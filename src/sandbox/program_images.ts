@@ -43,6 +43,8 @@ export interface ProgramImages {
 const STATE_PREFIX = "exec-server-";
 /** The runtime's code cache, inside a version's directory: made with it, so always there. */
 const CACHE_DIR = "cache";
+/** How long the run that fills the code cache may take. */
+const WARM_LIMIT_MS = 10_000;
 /** How many versions of built images are kept beside the current one, and for how long at least. */
 const KEPT_VERSIONS = 8;
 const KEPT_VERSION_MS = 24 * 3600 * 1000;
@@ -249,7 +251,24 @@ async function warmCodeCache(
       env: runtime.imageEnv(stateDir, join(dir, CACHE_DIR)),
       stdin: "null",
     });
-    await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
+    // It exits at once on its empty stdin; one that does not must not hold back every launch.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        try {
+          runtime.kill(-child.pid, 9);
+        } catch {
+          // Gone already.
+        }
+        resolve();
+      }, WARM_LIMIT_MS);
+    });
+    const done = Promise.all([
+      child.exited,
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+    ]);
+    await Promise.race([done, late]).finally(() => clearTimeout(timer));
   } catch {
     // Cold is slower, not wrong.
   }
