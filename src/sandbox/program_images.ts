@@ -128,7 +128,8 @@ export async function prepareProgramImages(
   const image = (name: string): ProgramImage => ({ executable: self.executable, script: join(dir, name) });
   const built = await isBuilt(dir);
   const build = async () => {
-    if (await buildOnce(runtime, dir)) await warmCodeCache(runtime, self, stateDir, dir);
+    // Only a shared directory's cache is ever used: later servers read it, never this one.
+    if (await buildOnce(runtime, dir) && shared) await warmCodeCache(runtime, self, stateDir, dir);
   };
   const ready = (built ? Promise.resolve() : build()).then(() => ({
     launcher: image("launcher.js"),
