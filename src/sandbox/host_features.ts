@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { Extensions } from "../protocol/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
 import { type HostFeatures, nativeBackendProblem, NO_HOST_FEATURES } from "./host_features_types.ts";
+import { runImage } from "./image_run.ts";
 import { probeContextKey, readProbeReport, writeProbeReport } from "./probe_cache.ts";
 
 const ProbeReportSchema = z.object({
@@ -99,24 +100,12 @@ export async function detectHostFeatures(
  */
 async function runProbe(
   runtime: Runtime,
-  [program = "", ...args]: readonly string[],
+  command: readonly string[],
   env: Readonly<Record<string, string>> = {},
 ): Promise<{ report: ProbeReport } | { failed: string; exited: boolean }> {
   try {
-    const child = await runtime.spawn({
-      program,
-      args,
-      argv0: program,
-      cwd: "/",
-      env: { ...env },
-      stdin: "null",
-    });
-    const [stdout, stderr, status] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.exited,
-    ]);
-    if (status.code !== 0) return { failed: stderr.trim().split("\n").pop() ?? "", exited: true };
+    const { stdout, stderr, code } = await runImage(runtime, command, env);
+    if (code !== 0) return { failed: stderr.trim().split("\n").pop() ?? "", exited: true };
     return { report: ProbeReportSchema.parse(JSON.parse(stdout)) };
   } catch (error) {
     return { failed: error instanceof Error ? error.message : String(error), exited: false };

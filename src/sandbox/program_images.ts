@@ -13,6 +13,7 @@ import { dirname, join, relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import type { ProgramImage, Runtime } from "../runtime/mod.ts";
+import { runImage } from "./image_run.ts";
 
 /** The images the launch plans use, and the files of the server a sandbox must not change. */
 export interface ProgramImages {
@@ -242,37 +243,13 @@ async function warmCodeCache(
   dir: string,
 ): Promise<void> {
   const worker = { executable: self.executable, script: join(dir, "worker.js") };
-  const [program = "", ...args] = runtime.imageCommand(worker, ["fs-worker"]);
-  try {
-    const child = await runtime.spawn({
-      program,
-      args,
-      argv0: program,
-      cwd: "/",
-      env: runtime.imageEnv(stateDir, join(dir, CACHE_DIR)),
-      stdin: "null",
-    });
-    // It exits at once on its empty stdin; one that does not must not hold back every launch.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        try {
-          runtime.kill(-child.pid, 9);
-        } catch {
-          // Gone already.
-        }
-        resolve();
-      }, WARM_LIMIT_MS);
-    });
-    const done = Promise.all([
-      child.exited,
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-    ]);
-    await Promise.race([done, late]).finally(() => clearTimeout(timer));
-  } catch {
-    // Cold is slower, not wrong.
-  }
+  const command = runtime.imageCommand(worker, ["fs-worker"]);
+  // It exits at once on its empty stdin; one that does not must not hold back every launch.
+  await runImage(runtime, command, runtime.imageEnv(stateDir, join(dir, CACHE_DIR)), WARM_LIMIT_MS).catch(
+    () => {
+      // Cold is slower, not wrong.
+    },
+  );
 }
 
 /** Whether `dir` holds both bundles: it appears by a rename, whole. */

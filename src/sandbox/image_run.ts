@@ -1,0 +1,62 @@
+/**
+ * Runs one of the server's own images (the probe, the worker) to its end, the way the launcher
+ * starts: in `/`, with exactly `env`, on an empty stdin.
+ */
+import type { Runtime } from "../runtime/mod.ts";
+
+/** What an image run printed and how it exited. */
+export interface ImageRunResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number | null;
+}
+
+/**
+ * Runs `argv` until it exits and its output ends; with `limitMs`, a run that takes longer has its
+ * process group killed and resolves with null. Throws when it cannot start.
+ */
+export function runImage(
+  runtime: Runtime,
+  argv: readonly string[],
+  env: Readonly<Record<string, string>>,
+): Promise<ImageRunResult>;
+export function runImage(
+  runtime: Runtime,
+  argv: readonly string[],
+  env: Readonly<Record<string, string>>,
+  limitMs: number,
+): Promise<ImageRunResult | null>;
+export async function runImage(
+  runtime: Runtime,
+  [program = "", ...args]: readonly string[],
+  env: Readonly<Record<string, string>>,
+  limitMs?: number,
+): Promise<ImageRunResult | null> {
+  const child = await runtime.spawn({
+    program,
+    args,
+    argv0: program,
+    cwd: "/",
+    env: { ...env },
+    stdin: "null",
+  });
+  const finished = Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ])
+    .then(([stdout, stderr, status]) => ({ stdout, stderr, code: status.code }));
+  if (limitMs === undefined) return await finished;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => {
+      try {
+        runtime.kill(-child.pid, 9);
+      } catch {
+        // Gone already.
+      }
+      resolve(null);
+    }, limitMs);
+  });
+  return await Promise.race([finished, late]).finally(() => clearTimeout(timer));
+}
