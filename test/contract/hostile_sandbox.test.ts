@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -294,6 +295,9 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
   test.concurrent("the bundles, their probe reports and code caches stay read-only, every version's", async () => {
     await using client = await server().session();
     const images = join(REPO, "node_modules", ".cache", "exec-server");
+    // Another version's directory, made here so that there always is one to attack.
+    const decoy = join(images, `images-decafbad${randomBytes(6).toString("hex")}`);
+    await fs.mkdir(join(decoy, "cache"), { recursive: true, mode: 0o700 });
     // A writable root that holds them: each new file would be what a later launch trusts.
     const sandbox = profile([MINIMAL, entry(join(REPO, "node_modules", ".cache"), "write")]);
     const planted = `planted-${process.pid}-${Date.now()}`;
@@ -303,6 +307,7 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
       const result = await run(client, script, { cwd: "/", sandbox });
       expect(result).toEqual({ code: 0, out: "tried\n" });
     } finally {
+      await fs.rm(decoy, { recursive: true, force: true });
       const dirs = await fs.readdir(images).catch(() => []);
       for (const dir of ["", ...dirs, ...dirs.map((name) => join(name, "cache"))]) {
         await fs.rm(join(images, dir, planted), { force: true }).catch(() => {});
