@@ -2,6 +2,7 @@ import type { ProcessListEntry, ProcessReadResult, StreamName, WriteStatus } fro
 import type { ExitStatus, PipeChild, PtyChild, Runtime, TerminalSize } from "../runtime/mod.ts";
 import { signalGroup } from "../containment/mod.ts";
 import type { Container } from "../containment/mod.ts";
+import { chunkReader } from "./chunk_reader.ts";
 import { DenialScanner } from "./denial_scanner.ts";
 import { type LogChunk, MAX_CHUNK_BYTES, OutputLog } from "./output_log.ts";
 import { StdinQueue } from "./stdin_queue.ts";
@@ -187,7 +188,7 @@ export class ManagedProcess {
   }
 
   async #pump(stream: ReadableStream<Uint8Array>, name: StreamName): Promise<void> {
-    const reader = stream.getReader();
+    const reader = chunkReader(stream);
     try {
       let pending = reader.read();
       for (;;) {
@@ -206,10 +207,15 @@ export class ManagedProcess {
             this.#append(name, bytes);
             return;
           }
-          bytes = concatBytes(bytes, next.value);
+          const merged = concatBytes(bytes, next.value);
+          reader.recycle(bytes);
+          reader.recycle(next.value);
+          bytes = merged;
           pending = reader.read();
         }
+        // The chunk is encoded by now, so its memory can take another read.
         this.#append(name, bytes);
+        reader.recycle(bytes);
       }
     } catch (error) {
       this.#fail(`output read failed: ${error instanceof Error ? error.message : String(error)}`);
