@@ -1,8 +1,8 @@
 import type { ProcessListEntry, ProcessReadResult, StreamName, WriteStatus } from "../protocol/mod.ts";
+import { chunkReader } from "../runtime/mod.ts";
 import type { ExitStatus, PipeChild, PtyChild, Runtime, TerminalSize } from "../runtime/mod.ts";
 import { signalGroup } from "../containment/mod.ts";
 import type { Container } from "../containment/mod.ts";
-import { chunkReader } from "./chunk_reader.ts";
 import { DenialScanner } from "./denial_scanner.ts";
 import { type LogChunk, MAX_CHUNK_BYTES, OutputLog } from "./output_log.ts";
 import { StdinQueue } from "./stdin_queue.ts";

@@ -21,6 +21,8 @@ export type {
   WsConnection,
   WsHandlers,
 } from "./runtime.ts";
+export { chunkReader } from "./chunk_reader.ts";
+export type { ChunkRead, ChunkReader } from "./chunk_reader.ts";
 export { libcArch, openLibc } from "./libc.ts";
 export { launcherProcess } from "./launcher_process.ts";
 export type { LauncherProcess } from "./launcher_process.ts";
