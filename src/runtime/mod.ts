@@ -22,7 +22,7 @@ export type {
   WsHandlers,
 } from "./runtime.ts";
 export { chunkReader } from "./chunk_reader.ts";
-export type { ChunkRead, ChunkReader } from "./chunk_reader.ts";
+export type { ChunkReader } from "./chunk_reader.ts";
 export { libcArch, openLibc } from "./libc.ts";
 export { launcherProcess } from "./launcher_process.ts";
 export type { LauncherProcess } from "./launcher_process.ts";
