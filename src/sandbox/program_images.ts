@@ -159,16 +159,18 @@ function sourceVersion(runtimeId: string): string {
   const sources = ["src", "worker"].flatMap((top) => listFiles(join(SOURCE_ROOT, top)).sort());
   for (const file of sources) hash.update(`\0${relative(SOURCE_ROOT, file)}\0`).update(readFileSync(file));
   for (const file of ["package.json", "deno.json"]) {
-    const contents = (() => {
-      try {
-        return readFileSync(join(SOURCE_ROOT, file));
-      } catch {
-        return new Uint8Array();
-      }
-    })();
-    hash.update(`\0${file}\0`).update(contents);
+    hash.update(`\0${file}\0`).update(readIfPresent(join(SOURCE_ROOT, file)));
   }
   return hash.digest("hex").slice(0, 24);
+}
+
+/** A file's bytes, or none when it cannot be read (a checkout without `deno.json`). */
+function readIfPresent(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch {
+    return new Uint8Array();
+  }
 }
 
 function listFiles(dir: string): string[] {
