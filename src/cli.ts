@@ -1,7 +1,6 @@
 import type { Runtime } from "./runtime/mod.ts";
 import { HELP_TEXT, loadAuth, parseCommandLine, startExecServer, UsageError } from "./server/mod.ts";
 import type { CliCommand } from "./server/mod.ts";
-import { createServices } from "./services.ts";
 import { VERSION } from "./version.ts";
 
 /** The serving command line: `--help`, `--version`, or start the server and run until a signal. */
@@ -24,6 +23,8 @@ export async function runCli(runtime: Runtime, args: readonly string[]): Promise
   }
   let server;
   try {
+    // Like the server's modules, the services' load only to serve.
+    const { createServices } = await import("./services.ts");
     // Before any service starts: a refused token file is then the only thing the server says.
     const auth = await loadAuth(command.options);
     const services = await createServices(runtime, command.options);

@@ -1,4 +1,8 @@
-export { loadAuth, startExecServer } from "./exec_server.ts";
+import type { Runtime } from "../runtime/mod.ts";
+import type { TokenAuth } from "./auth.ts";
+import type { RunningServer, ServerServices } from "./exec_server.ts";
+import type { ServerOptions } from "./options.ts";
+
 export type { RunningServer, ServerServices } from "./exec_server.ts";
 export {
   defaultOptions,
@@ -12,3 +16,27 @@ export type { CliCommand, ServerOptions } from "./options.ts";
 export type { FsPort } from "./server_context.ts";
 export { createLogger } from "./logger.ts";
 export type { Logger } from "./logger.ts";
+
+/**
+ * The server's own modules (hono, zod, the handlers) load on first use, so `--help`, `--version`
+ * and a refused command line answer without them (`--version` here: 0.15 s instead of 0.24 on Deno,
+ * 0.05 s instead of 0.11 on Bun).
+ */
+function serverModule(): Promise<typeof import("./exec_server.ts")> {
+  return import("./exec_server.ts");
+}
+
+/** Reads the token the options name (`exec_server.ts`). */
+export async function loadAuth(options: ServerOptions): Promise<TokenAuth | null> {
+  return await (await serverModule()).loadAuth(options);
+}
+
+/** Starts serving on the options' listener (`exec_server.ts`). */
+export async function startExecServer(
+  runtime: Runtime,
+  options: ServerOptions,
+  services: ServerServices,
+  auth: TokenAuth | null,
+): Promise<RunningServer> {
+  return await (await serverModule()).startExecServer(runtime, options, services, auth);
+}

@@ -20,26 +20,34 @@ async function importsOf(file: string): Promise<string[]> {
     .map((match) => match[1] ?? match[2] ?? "");
 }
 
-/** Specifiers a file loads when it runs: type-only imports and exports are erased, so they do not count. */
-async function runtimeImportsOf(file: string): Promise<string[]> {
+/**
+ * Specifiers a file loads when it runs: type-only imports and exports are erased, so they do not
+ * count; `import()` counts unless `dynamic` is false.
+ */
+async function runtimeImportsOf(file: string, dynamic = true): Promise<string[]> {
   const text = await readFile(join(ROOT, file), "utf8");
   const statements = text.matchAll(
     /(?:^|\n)\s*(import|export)(\s+type\b)?[^"';]*?from\s+["']([^"']+)["']|(?:^|\n)\s*import\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']/g,
   );
-  return [...statements].filter((match) => match[2] === undefined).map((match) =>
-    match[3] ?? match[4] ?? match[5] ?? ""
+  return [...statements].filter((match) => match[2] === undefined && (dynamic || match[5] === undefined)).map(
+    (
+      match,
+    ) => match[3] ?? match[4] ?? match[5] ?? "",
   );
 }
 
 /** Every file `entry` loads at run time, and every bare specifier (package or `node:` module) it reaches. */
-async function runtimeClosure(entry: string): Promise<{ files: string[]; packages: string[] }> {
+async function runtimeClosure(
+  entry: string,
+  dynamic = true,
+): Promise<{ files: string[]; packages: string[] }> {
   const files = new Set<string>();
   const packages = new Set<string>();
   const queue = [entry];
   for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
     if (files.has(file)) continue;
     files.add(file);
-    for (const specifier of await runtimeImportsOf(file)) {
+    for (const specifier of await runtimeImportsOf(file, dynamic)) {
       const target = folderOf(file, specifier);
       if (target === null) packages.add(specifier);
       else queue.push(target);
@@ -130,6 +138,23 @@ describe("architecture boundaries", () => {
     const statics = [...text.matchAll(/^import\b.*$/gm)].map((match) => match[0]);
     const dynamics = [...text.matchAll(/\bimport\(\s*"([^"]+)"\s*\)/g)].map((match) => match[1]).sort();
     expect({ statics, dynamics }).toEqual({ statics: [], dynamics: ["bun:ffi"] });
+  });
+
+  test("the command line loads the server only to serve: --help, --version and refusals load no package", async () => {
+    // The server's modules cost a Deno start about 0.1 CPU-s and a Bun start about as much.
+    const { files, packages } = await runtimeClosure("src/cli.ts", false);
+    expect({ files, packages }).toEqual({
+      files: [
+        "package.json",
+        "src/cli.ts",
+        "src/server/host_check.ts",
+        "src/server/logger.ts",
+        "src/server/mod.ts",
+        "src/server/options.ts",
+        "src/version.ts",
+      ],
+      packages: [],
+    });
   });
 
   test("client/mod.ts loads only the client, protocol, rpc and zod, so it runs with nothing but WebSocket", async () => {
