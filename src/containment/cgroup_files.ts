@@ -2,7 +2,7 @@
  * Reading and writing cgroup control files, removing cgroup trees, and waiting for a cgroup to
  * empty: the file-system side of the cgroup backend, all asynchronous.
  */
-import { watch } from "node:fs";
+import { type FSWatcher, watch } from "node:fs";
 import { readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { errnoOf } from "../fs/mod.ts";
 
@@ -52,6 +52,39 @@ export async function isPopulated(dir: string): Promise<boolean> {
   return (await readKeyed(`${dir}/cgroup.events`)).get("populated") === 1;
 }
 
+/** Between two looks at a file whose watch the kernel refused. */
+const REFUSED_WATCH_POLL_MS = 50;
+
+/**
+ * Calls `onChange` at each modification of `path`; where the kernel refuses the watch (the path
+ * is gone, or the uid has no inotify instance left: any process of the server's uid can take them
+ * all), every `REFUSED_WATCH_POLL_MS` instead. Bun throws the refusal from `watch`; Deno returns a
+ * watcher and reports it later as an "error" event, which, unheard, would end the server.
+ */
+function watchOrPoll(path: string, onChange: () => void): { close(): void } {
+  let closed = false;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const poll = (): void => {
+    if (closed || timer !== undefined) return;
+    timer = setInterval(onChange, REFUSED_WATCH_POLL_MS);
+    onChange();
+  };
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(path, onChange);
+    watcher.on("error", poll);
+  } catch {
+    poll();
+  }
+  return {
+    close() {
+      closed = true;
+      watcher?.close();
+      clearInterval(timer);
+    },
+  };
+}
+
 /**
  * Resolves once the cgroup2 directory holds no live process (or is gone). The kernel signals every
  * change of `populated` as a modification of `cgroup.events`, so this waits on that event; the
@@ -59,12 +92,7 @@ export async function isPopulated(dir: string): Promise<boolean> {
  */
 export async function untilEmpty(dir: string, signal: AbortSignal): Promise<void> {
   const changed = { wake: (): void => {} };
-  let watcher: ReturnType<typeof watch>;
-  try {
-    watcher = watch(`${dir}/cgroup.events`, () => changed.wake());
-  } catch {
-    return;
-  }
+  const watcher = watchOrPoll(`${dir}/cgroup.events`, () => changed.wake());
   const aborted = new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     signal.addEventListener("abort", () => resolve(), { once: true });
