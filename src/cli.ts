@@ -1,5 +1,12 @@
 import type { Runtime } from "./runtime/mod.ts";
-import { HELP_TEXT, loadAuth, parseCommandLine, startExecServer, UsageError } from "./server/mod.ts";
+import {
+  createLogger,
+  HELP_TEXT,
+  loadAuth,
+  parseCommandLine,
+  startExecServer,
+  UsageError,
+} from "./server/mod.ts";
 import type { CliCommand } from "./server/mod.ts";
 import { VERSION } from "./version.ts";
 
@@ -36,6 +43,10 @@ export async function runCli(runtime: Runtime, args: readonly string[]): Promise
   } catch (error) {
     return await usageExit(runtime, error);
   }
+  // A fault that escapes one request or one process must not end every session (and, through the
+  // watchdog, every client's processes): it is logged, and the server serves on.
+  const log = createLogger((line) => void runtime.writeStderr(line), command.options.quiet);
+  runtime.onUncaughtError((error) => log.error("uncaught error; still serving", error));
   if (server.url !== "stdio") await runtime.writeStdout(new TextEncoder().encode(server.url + "\n"));
   let signals = 0;
   const onSignal = (): void => {

@@ -288,6 +288,11 @@ class BunRuntime implements Runtime {
     process.on(name, handler);
   }
 
+  onUncaughtError(handler: (error: unknown) => void): void {
+    process.on("uncaughtException", handler);
+    process.on("unhandledRejection", handler);
+  }
+
   exit(code: number): never {
     process.exit(code);
   }

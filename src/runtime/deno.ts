@@ -523,6 +523,18 @@ class DenoRuntime implements Runtime {
     Deno.addSignalListener(name, handler);
   }
 
+  onUncaughtError(handler: (error: unknown) => void): void {
+    // Deno ends the process after these events unless a listener prevents their default.
+    globalThis.addEventListener("error", (event) => {
+      event.preventDefault();
+      handler(event.error);
+    });
+    globalThis.addEventListener("unhandledrejection", (event) => {
+      event.preventDefault();
+      handler(event.reason);
+    });
+  }
+
   exit(code: number): never {
     Deno.exit(code);
   }

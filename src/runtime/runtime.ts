@@ -186,6 +186,11 @@ export interface Runtime {
   kill(pid: number, signal: number): void;
   /** Registers a handler for a process signal (`SIGTERM`, `SIGINT`). */
   onSignal(name: "SIGTERM" | "SIGINT", handler: () => void): void;
+  /**
+   * Hands `handler` each exception that no code caught and each rejection that no code handled,
+   * instead of letting the runtime end the process.
+   */
+  onUncaughtError(handler: (error: unknown) => void): void;
   exit(code: number): never;
 
   /** Base64 of up to 64 KiB (an output chunk), with the codec that is fastest on this runtime. */

@@ -135,6 +135,14 @@ const CASES: Array<[name: string, title: string, expected: unknown]> = [
   ["wsOversizeBinary", "serve closes with 1009 on an oversize binary message", { code: 1009 }],
   ["wsDrain", "serve reports a drained backlog", { received: 32, hadBacklog: true }],
   ["httpPlain", "serve answers plain HTTP through fetch", { status: 200, body: "plain" }],
+  // Last: its handler stays installed for the rest of the run.
+  [
+    "uncaughtErrors",
+    "onUncaughtError hears an uncaught exception and an unhandled rejection, and the process lives",
+    {
+      seen: ["rejected and never handled", "thrown in a timer"],
+    },
+  ],
 ];
 
 describe.each([["bun"], ["deno"]] as const)("runtime adapter on %s", (runtime: RuntimeName) => {
