@@ -1,7 +1,4 @@
-import type { Runtime } from "../runtime/mod.ts";
-import type { TokenAuth } from "./auth.ts";
-import type { RunningServer, ServerServices } from "./exec_server.ts";
-import type { ServerOptions } from "./options.ts";
+type ServerModule = typeof import("./exec_server.ts");
 
 export type { RunningServer, ServerServices } from "./exec_server.ts";
 export {
@@ -22,21 +19,20 @@ export type { Logger } from "./logger.ts";
  * and a refused command line answer without them (`--version` here: 0.15 s instead of 0.24 on Deno,
  * 0.05 s instead of 0.11 on Bun).
  */
-function serverModule(): Promise<typeof import("./exec_server.ts")> {
+function serverModule(): Promise<ServerModule> {
   return import("./exec_server.ts");
 }
 
 /** Reads the token the options name (`exec_server.ts`). */
-export async function loadAuth(options: ServerOptions): Promise<TokenAuth | null> {
-  return await (await serverModule()).loadAuth(options);
+export async function loadAuth(
+  ...args: Parameters<ServerModule["loadAuth"]>
+): ReturnType<ServerModule["loadAuth"]> {
+  return await (await serverModule()).loadAuth(...args);
 }
 
 /** Starts serving on the options' listener (`exec_server.ts`). */
 export async function startExecServer(
-  runtime: Runtime,
-  options: ServerOptions,
-  services: ServerServices,
-  auth: TokenAuth | null,
-): Promise<RunningServer> {
-  return await (await serverModule()).startExecServer(runtime, options, services, auth);
+  ...args: Parameters<ServerModule["startExecServer"]>
+): ReturnType<ServerModule["startExecServer"]> {
+  return await (await serverModule()).startExecServer(...args);
 }
