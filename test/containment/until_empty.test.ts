@@ -2,8 +2,8 @@
  * Waiting for a cgroup to empty when the kernel refuses the watch on its `cgroup.events`: the
  * cgroup is gone (another server's start-up sweep removed it), or the watch is refused with
  * EMFILE (any process of the server's uid can take every inotify instance the uid may have; here
- * a user namespace that allows none stands in for it). Bun throws the refusal from `fs.watch`,
- * Deno reports it later as an "error" event: unheard, that event ended a Deno server at start-up.
+ * a user namespace that allows none stands in for it). Bun throws the refusal from `fs.watch`;
+ * Deno reports it later as an "error" event, which, unheard, ends the process.
  */
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
