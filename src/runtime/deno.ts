@@ -77,6 +77,9 @@ class DenoStdinSink implements StdinSink {
   }
 }
 
+/** Between two tries to listen again after Deno's accept loop has ended. */
+const RELISTEN_RETRY_MS = 100;
+
 /** A `node:child_process` child's stdin, used only for the argv0 path. */
 class NodeStdinSink implements StdinSink {
   readonly #stream: NonNullable<ChildProcess["stdin"]>;
@@ -412,47 +415,73 @@ class DenoRuntime implements Runtime {
 
   serve(options: ServeOptions): Promise<HttpServer> {
     const live = new Set<WebSocket>();
+    const handler = (
+      request: Request,
+      info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+    ): Response | Promise<Response> => {
+      // Read before the upgrade: the request is closed afterwards.
+      const remote = formatAddress(info.remoteAddr);
+      const address = info.remoteAddr;
+      const peer = address.transport === "tcp" ? { address: address.hostname, port: address.port } : null;
+      const upgrade = (req: Request, upgradeOptions: UpgradeOptions): Response => {
+        let upgraded: Deno.WebSocketUpgrade;
+        try {
+          upgraded = Deno.upgradeWebSocket(req, {
+            idleTimeout: options.idleTimeoutSeconds,
+            // Without `protocol` Deno sends no Sec-WebSocket-Protocol header.
+            ...(upgradeOptions.protocol === null ? {} : { protocol: upgradeOptions.protocol }),
+          });
+        } catch {
+          return new Response("expected a websocket upgrade", { status: 400 });
+        }
+        attachSocket(upgraded.socket, {
+          handlers: upgradeOptions.handlers,
+          remote,
+          maxMessageBytes: options.maxMessageBytes,
+          live,
+        });
+        return upgraded.response;
+      };
+      return options.fetch(request, upgrade, peer);
+    };
+    let stopped = false;
     const { promise: listening, resolve } = Promise.withResolvers<number>();
     // Deno.serve sets TCP_NODELAY on every accepted socket itself (strace: setsockopt TCP_NODELAY
     // 1), so a reply that follows a notification is not held back by Nagle and a delayed ACK.
-    const server = Deno.serve({
-      hostname: options.hostname,
-      port: options.port,
-      onListen: (address) => resolve(address.port),
-      handler: (request, info) => {
-        // Read before the upgrade: the request is closed afterwards.
-        const remote = formatAddress(info.remoteAddr);
-        const address = info.remoteAddr;
-        const peer = address.transport === "tcp" ? { address: address.hostname, port: address.port } : null;
-        const upgrade = (req: Request, upgradeOptions: UpgradeOptions): Response => {
-          let upgraded: Deno.WebSocketUpgrade;
-          try {
-            upgraded = Deno.upgradeWebSocket(req, {
-              idleTimeout: options.idleTimeoutSeconds,
-              // Without `protocol` Deno sends no Sec-WebSocket-Protocol header.
-              ...(upgradeOptions.protocol === null ? {} : { protocol: upgradeOptions.protocol }),
-            });
-          } catch {
-            return new Response("expected a websocket upgrade", { status: 400 });
-          }
-          attachSocket(upgraded.socket, {
-            handlers: upgradeOptions.handlers,
-            remote,
-            maxMessageBytes: options.maxMessageBytes,
-            live,
-          });
-          return upgraded.response;
-        };
-        return options.fetch(request, upgrade, peer);
-      },
-    });
+    const listen = (port: number): Deno.HttpServer<Deno.NetAddr> => {
+      const server = Deno.serve({
+        hostname: options.hostname,
+        port,
+        onListen: (address) => resolve(address.port),
+        handler,
+      });
+      // Deno's accept loop ends at the first failed accept (EMFILE, once connections have used up
+      // the descriptors) and closes the listening socket; the server listens again on its port,
+      // after a pause, since an accept may fail again at once while the descriptors stay used up.
+      void server.finished.catch(() => {}).then(async () => {
+        const port = await listening;
+        if (!stopped) setTimeout(() => relisten(port), RELISTEN_RETRY_MS);
+      });
+      return server;
+    };
+    const relisten = (port: number): void => {
+      if (stopped) return;
+      try {
+        current = listen(port);
+      } catch {
+        // No descriptor for the socket yet (or the port is briefly taken): try again.
+        setTimeout(() => relisten(port), RELISTEN_RETRY_MS);
+      }
+    };
+    let current = listen(options.port);
     return listening.then((port) => ({
       hostname: options.hostname,
       port,
       stop: async (force: boolean) => {
+        stopped = true;
         // Upgraded sockets have left the HTTP server: shutdown() alone would not close them.
         if (force) { for (const socket of live) socket.close(1001, "server shutting down"); }
-        await server.shutdown();
+        await current.shutdown();
       },
     }));
   }

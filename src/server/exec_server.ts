@@ -139,12 +139,15 @@ export async function startExecServer(
   }
 
   let listeningPort = 0;
+  // Once: userInfo() reads the user database, which costs a descriptor a flood of connections may
+  // have used up.
+  const ownUid = userInfo().uid;
   const app = createApp({
     context,
     refusePeer: (peer) =>
       refuseLocalPeer(peer, {
         serverPort: listeningPort,
-        ownUid: userInfo().uid,
+        ownUid,
         admitOtherUsers: auth !== null || options.allowLocalUsers,
       }),
     allowOrigins: options.allowOrigins,

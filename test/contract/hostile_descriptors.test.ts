@@ -1,0 +1,69 @@
+/**
+ * A peer that opens connections until the server has no file descriptor left (here the server runs
+ * with a limit of 64) must not stop it accepting once those connections close. Deno's `Deno.serve`
+ * ends its accept loop at the first EMFILE and closes the listening socket.
+ */
+import { describe, expect, test } from "bun:test";
+import { readdir } from "node:fs/promises";
+import { connect } from "node:net";
+import type { Socket } from "node:net";
+import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
+import type { TestServer } from "../helpers/server.ts";
+import type { TestClient } from "../helpers/client.ts";
+import { startParams } from "../helpers/shared_server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const DESCRIPTOR_LIMIT = 64;
+/** Twice the limit, held open together: the server cannot take them all. */
+const FLOOD = 2 * DESCRIPTOR_LIMIT;
+/** Between two looks at the server's descriptors, or two tries to connect. */
+const POLL_MS = 20;
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A TCP connection to the listener, or null when it is refused. */
+function openConnection(server: TestServer): Promise<Socket | null> {
+  const { hostname, port } = new URL(server.httpUrl);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    socket.once("connect", () => resolve(socket));
+    socket.once("error", () => resolve(null));
+  });
+}
+
+async function descriptorsOf(server: TestServer): Promise<number> {
+  return (await readdir(`/proc/${server.child.pid ?? 0}/fd`)).length;
+}
+
+/** The first session that the server accepts, trying again while it refuses or resets. */
+async function untilAccepting(server: TestServer): Promise<TestClient> {
+  for (;;) {
+    try {
+      return await server.session();
+    } catch {
+      await pause(POLL_MS);
+    }
+  }
+}
+
+describe.each(RUNTIMES)("descriptors used up on %s", (runtime) => {
+  test("the server accepts again once the connections that used up its descriptors close", async () => {
+    await using server = await startServer({
+      runtime,
+      command: ["prlimit", `--nofile=${DESCRIPTOR_LIMIT}`, ...serverCommand(runtime)],
+    });
+    await using dir = await tempDir();
+    const flood = await Promise.all(Array.from({ length: FLOOD }, () => openConnection(server)));
+    // What the case is about: the server runs out of descriptors. One short of the limit is enough
+    // to know: with connections still waiting, its next accept takes the last one and the one after
+    // fails (Deno then closes its listening socket, which leaves it one short).
+    while (await descriptorsOf(server) < DESCRIPTOR_LIMIT - 1) await pause(POLL_MS);
+    for (const socket of flood) socket?.destroy();
+    await using client = await untilAccepting(server);
+    await client.call("process/start", startParams("after", ["echo", "still serving"], dir.uri));
+    await client.untilClosed("after");
+    expect(client.outputText("after")).toBe("still serving\n");
+  }, 30_000);
+});
