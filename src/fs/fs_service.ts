@@ -41,7 +41,8 @@ function isFsMethod(method: string): method is FsMethod {
 
 /**
  * The fs methods of a server: direct in this process, or sandboxed in one long-lived worker per
- * (session, policy), which the service owns and stops with the session.
+ * (session, policy), which the service owns and stops with the session; at most
+ * `MAX_RUNNING_WORKERS_PER_SESSION` of a session's worker processes run at once.
  */
 export class FsService {
   readonly #runtime: Runtime;
@@ -84,6 +85,16 @@ export class FsService {
     if (workers !== undefined) await Promise.all([...workers.values()].map((worker) => worker.stop()));
   }
 
+  /** The pids of a session's running worker processes, by policy key (for diagnostics and tests). */
+  async workerPids(sessionId: string): Promise<Map<string, number>> {
+    const pids = new Map<string, number>();
+    for (const [key, worker] of this.#workers.get(sessionId) ?? []) {
+      const pid = await worker.pid();
+      if (pid !== null) pids.set(key, pid);
+    }
+    return pids;
+  }
+
   /** Stops every worker. */
   async close(): Promise<void> {
     await Promise.all([...this.#workers.keys()].map((sessionId) => this.closeSession(sessionId)));
@@ -102,9 +113,33 @@ export class FsService {
         launch: () => this.#options.workerLaunch(policy),
         ...(log === undefined ? {} : { onFailure: log }),
       });
-      workers.set(key, worker);
     }
+    // Last in the map is the most recently used.
+    workers.delete(key);
+    workers.set(key, worker);
+    retireBeyondBound(workers.values(), worker);
     return worker;
+  }
+}
+
+/**
+ * Worker processes one session keeps running. Each policy of a session has its own worker (40–50
+ * MiB each here), so a client that gives every request a fresh root would otherwise grow the
+ * server's memory until the session ends.
+ */
+export const MAX_RUNNING_WORKERS_PER_SESSION = 8;
+
+/**
+ * Ends the least recently used idle worker processes of a session (`workers`, oldest first) while
+ * more than the bound would run once `next` serves its request. A worker with a request in flight
+ * or an open handle keeps running, so the bound can be passed while they last.
+ */
+function retireBeyondBound(workers: Iterable<FsWorker>, next: FsWorker): void {
+  const all = [...workers];
+  let running = all.filter((worker) => worker.live || worker === next).length;
+  for (const worker of all) {
+    if (running <= MAX_RUNNING_WORKERS_PER_SESSION) return;
+    if (worker !== next && worker.retireIfIdle()) running--;
   }
 }
 

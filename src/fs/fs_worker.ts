@@ -44,6 +44,10 @@ class WorkerProcess {
   dead = false;
   /** Its exit status has been collected. */
   reaped = false;
+  /** Ended on purpose while it served nothing (`FsWorker.retireIfIdle`): not a failure to report. */
+  retired = false;
+  /** Open file handles in this process, by scope: a process that holds one must keep running. */
+  readonly handles = new Map<string, number>();
 
   constructor(child: PipeChild, onBrokenPipe: (error: unknown) => void) {
     this.child = child;
@@ -76,6 +80,10 @@ export class FsWorker implements AsyncDisposable {
   readonly #options: FsWorkerOptions;
   /** The worker being started or running; null when the next request must start one. */
   #process: Promise<WorkerProcess> | null = null;
+  /** The process `#process` resolved to, once it has started. */
+  #running: WorkerProcess | null = null;
+  /** Requests between their call and their answer, a worker start included. */
+  #inFlight = 0;
   #stopped = false;
 
   constructor(runtime: Runtime, options: FsWorkerOptions) {
@@ -128,6 +136,25 @@ export class FsWorker implements AsyncDisposable {
     });
   }
 
+  /** Whether a worker process is running or starting. */
+  get live(): boolean {
+    return this.#process !== null;
+  }
+
+  /**
+   * Ends the worker process if it serves nothing (no request in flight, no open handle), and
+   * returns whether it did; the next request starts a new process, as after a crash.
+   */
+  retireIfIdle(): boolean {
+    const process = this.#running;
+    if (this.#inFlight > 0 || process === null || process.dead || process.handles.size > 0) return false;
+    process.retired = true;
+    this.#fail(process, workerExited(new Error("worker retired")));
+    this.#process = null;
+    this.#running = null;
+    return true;
+  }
+
   /** Stops the worker: requests in flight fail with WorkerFailed, and so do later calls. */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -152,13 +179,25 @@ export class FsWorker implements AsyncDisposable {
   ): Promise<unknown> {
     signal?.throwIfAborted();
     if (this.#stopped) throw workerExited(new Error("worker stopped"));
-    let process = await this.#current();
-    // It may have died while this request waited for it to start; one fresh start is allowed.
-    if (process.dead) process = await this.#current();
-    if (process.dead) throw workerExited();
-    // The caller may have given up while the worker started; then nothing is sent.
-    signal?.throwIfAborted();
-    return await process.peer.call(method, { scope, request }, signal);
+    this.#inFlight++;
+    let process: WorkerProcess | null = null;
+    try {
+      process = await this.#current();
+      // It may have died while this request waited for it to start; one fresh start is allowed.
+      if (process.dead) process = await this.#current();
+      if (process.dead) throw workerExited();
+      // The caller may have given up while the worker started; then nothing is sent.
+      signal?.throwIfAborted();
+      const result = await process.peer.call(method, { scope, request }, signal);
+      countHandles(process, scope, method);
+      return result;
+    } catch (error) {
+      // A close that failed has still ended the handle in the worker.
+      if (method === "fs/close" && process !== null) countHandles(process, scope, method);
+      throw error;
+    } finally {
+      this.#inFlight--;
+    }
   }
 
   #current(): Promise<WorkerProcess> {
@@ -166,7 +205,9 @@ export class FsWorker implements AsyncDisposable {
     const started = this.#start();
     this.#process = started;
     // A failed start is forgotten so the next request tries again.
-    started.catch(() => {
+    started.then((process) => {
+      if (this.#process === started) this.#running = process;
+    }, () => {
       if (this.#process === started) this.#process = null;
     });
     return started;
@@ -214,7 +255,7 @@ export class FsWorker implements AsyncDisposable {
       this.#fail(process, error instanceof RpcError ? error : workerExited(error));
     }
     const status = await process.child.exited;
-    if (!this.#stopped) {
+    if (!this.#stopped && !process.retired) {
       this.#options.onFailure?.("fs sandbox worker exited unexpectedly", {
         status,
         stderr: process.stderrTail,
@@ -239,6 +280,7 @@ export class FsWorker implements AsyncDisposable {
     process.peer.close(error);
     if (process.dead) return;
     process.dead = true;
+    if (this.#running === process) this.#running = null;
     const current = this.#process;
     if (current !== null) {
       void current.then((value) => {
@@ -253,6 +295,18 @@ export class FsWorker implements AsyncDisposable {
       }
     }
   }
+}
+
+/** Keeps `process.handles` in step with a request of `scope` that the worker has answered. */
+function countHandles(process: WorkerProcess, scope: string, method: WorkerMethod): void {
+  if (method === CLOSE_SCOPE_METHOD) {
+    process.handles.delete(scope);
+    return;
+  }
+  const open = process.handles.get(scope) ?? 0;
+  const now = method === "fs/open" ? open + 1 : method === "fs/close" ? open - 1 : open;
+  if (now > 0) process.handles.set(scope, now);
+  else process.handles.delete(scope);
 }
 
 /** Worker stdout: validated response lines, a bytes response followed by its bytes. */

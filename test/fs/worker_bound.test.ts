@@ -1,0 +1,113 @@
+/**
+ * A session's sandbox workers are bounded: every sandbox policy has its own worker, and a client
+ * that gives each request a fresh root would otherwise keep one process (40–50 MiB) per request
+ * until its session ends. The workers here run the fs worker fixture without confinement: what
+ * is tested is which processes `FsService` keeps, not the sandbox.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { resolve } from "node:path";
+import { FsService, MAX_RUNNING_WORKERS_PER_SESSION } from "../../src/fs/mod.ts";
+import type { FsConnection } from "../../src/fs/mod.ts";
+import { detectRuntime } from "../../src/runtime/mod.ts";
+import { detectHostFeatures } from "../../src/sandbox/mod.ts";
+import { managedSandbox } from "../helpers/sandbox_policy.ts";
+import { b64, tempDir } from "./fs_test_helpers.ts";
+import type { TempDir } from "./fs_test_helpers.ts";
+
+const REPO = resolve(import.meta.dir, "../..");
+const WORKER_FIXTURE = `${REPO}/test/fixtures/fs_worker_fixture.ts`;
+const SELF_FIXTURE = `${REPO}/test/fixtures/fs_sandbox_self_fixture.ts`;
+const SESSION = "session";
+
+const runtime = await detectRuntime();
+const features = await detectHostFeatures(runtime, {
+  command: [process.execPath, SELF_FIXTURE, "sandbox-exec", "--probe"],
+});
+const services: FsService[] = [];
+afterAll(async () => {
+  await Promise.all(services.map((service) => service.close()));
+});
+
+function newService(dir: TempDir): FsService {
+  const service = new FsService(runtime, {
+    maxReadFileBytes: 1 << 20,
+    serverCwd: dir.path,
+    serverEnv: runtime.env(),
+    hostFeatures: features,
+    workerLaunch: () => ({
+      program: process.execPath,
+      args: [WORKER_FIXTURE],
+      env: runtime.env(),
+      cwd: REPO,
+    }),
+  });
+  services.push(service);
+  return service;
+}
+
+/** A policy of its own: `root`, writable. */
+function policyOf(root: string): Record<string, unknown> {
+  return managedSandbox({ write: [root] });
+}
+
+async function metadata(connection: FsConnection, root: string): Promise<unknown> {
+  const signal = new AbortController().signal;
+  return await connection.call("fs/getMetadata", { path: root, sandbox: policyOf(root) }, signal);
+}
+
+test("a session keeps a bounded number of workers running, and an ended one starts again", async () => {
+  await using dir = await tempDir();
+  const service = newService(dir);
+  const connection = service.openConnection(SESSION);
+  const roots = Array.from(
+    { length: MAX_RUNNING_WORKERS_PER_SESSION + 4 },
+    (_, index) => dir.join(`r${index}`),
+  );
+  for (const root of roots) await Bun.write(`${root}/.keep`, "");
+  for (const root of roots) expect(await metadata(connection, root)).toMatchObject({ isDirectory: true });
+  expect((await service.workerPids(SESSION)).size).toBe(MAX_RUNNING_WORKERS_PER_SESSION);
+  // The first root's worker ended as the least recently used; it starts again on its next request.
+  expect(await metadata(connection, roots[0] ?? "")).toMatchObject({ isDirectory: true });
+  expect((await service.workerPids(SESSION)).size).toBe(MAX_RUNNING_WORKERS_PER_SESSION);
+  await connection.close();
+});
+
+test("a worker with an open handle or a request in flight keeps running", async () => {
+  await using dir = await tempDir();
+  const service = newService(dir);
+  const connection = service.openConnection(SESSION);
+  const signal = new AbortController().signal;
+  const held = dir.join("held");
+  const busy = dir.join("busy");
+  await Bun.write(`${held}/file`, "still readable");
+  await Bun.write(`${busy}/.keep`, "");
+  await connection.call("fs/open", { handleId: "h", path: `${held}/file`, sandbox: policyOf(held) }, signal);
+  // The fixture never answers a request that mentions __stall__: it stays in flight.
+  const stalled = new AbortController();
+  const inFlight = connection.call(
+    "fs/getMetadata",
+    { path: `${busy}/__stall__`, sandbox: policyOf(busy) },
+    stalled.signal,
+  ).catch(() => "withdrawn");
+  // Both workers run once the stalled request has started its own.
+  let before = await service.workerPids(SESSION);
+  while (before.size < 2) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    before = await service.workerPids(SESSION);
+  }
+  const others = Array.from(
+    { length: MAX_RUNNING_WORKERS_PER_SESSION + 2 },
+    (_, index) => dir.join(`o${index}`),
+  );
+  for (const root of others) await Bun.write(`${root}/.keep`, "");
+  for (const root of others) await metadata(connection, root);
+  const after = await service.workerPids(SESSION);
+  const kept = [...before].filter(([key, pid]) => after.get(key) === pid).length;
+  expect(kept).toBe(2);
+  expect(after.size).toBe(MAX_RUNNING_WORKERS_PER_SESSION);
+  const block = await connection.call("fs/readBlock", { handleId: "h", offset: 0, len: 64 }, signal);
+  expect(block).toEqual({ chunk: b64("still readable"), eof: true });
+  stalled.abort();
+  expect(await inFlight).toBe("withdrawn");
+  await connection.close();
+});
