@@ -180,9 +180,8 @@ export class FsWorker implements AsyncDisposable {
     signal?.throwIfAborted();
     if (this.#stopped) throw workerExited(new Error("worker stopped"));
     this.#inFlight++;
-    let process: WorkerProcess | null = null;
     try {
-      process = await this.#current();
+      let process = await this.#current();
       // It may have died while this request waited for it to start; one fresh start is allowed.
       if (process.dead) process = await this.#current();
       if (process.dead) throw workerExited();
@@ -191,10 +190,6 @@ export class FsWorker implements AsyncDisposable {
       const result = await process.peer.call(method, { scope, request }, signal);
       countHandles(process, scope, method);
       return result;
-    } catch (error) {
-      // A close that failed has still ended the handle in the worker.
-      if (method === "fs/close" && process !== null) countHandles(process, scope, method);
-      throw error;
     } finally {
       this.#inFlight--;
     }
@@ -297,7 +292,11 @@ export class FsWorker implements AsyncDisposable {
   }
 }
 
-/** Keeps `process.handles` in step with a request of `scope` that the worker has answered. */
+/**
+ * Keeps `process.handles` in step with a request of `scope` that the worker has answered with a
+ * result. A failed or withdrawn close is not counted: the handle may still be open, and a count too
+ * high only keeps the process running until its scope closes.
+ */
 function countHandles(process: WorkerProcess, scope: string, method: WorkerMethod): void {
   if (method === CLOSE_SCOPE_METHOD) {
     process.handles.delete(scope);
