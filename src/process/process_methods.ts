@@ -20,7 +20,8 @@ export interface ProcessMethodContext {
  */
 export const PROCESS_HANDLERS: Handlers<ProcessMethodShapes, ProcessMethodContext> = {
   "process/start": (params, { processes }) => processes.start(params),
-  "process/read": (params, { processes, signal, room }) => processes.read(params, signal, room),
+  // The context itself: its signal is made only if the read waits.
+  "process/read": (params, context) => context.processes.read(params, context),
   "process/write": async (params, { processes }) => ({ status: await processes.write(params) }),
   "process/signal": async (params, { processes }) => {
     await processes.signal(params);

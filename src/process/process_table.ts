@@ -240,8 +240,7 @@ export class ProcessTable {
    */
   async read(
     params: ProcessReadParams,
-    signal: AbortSignal,
-    room?: () => Promise<void>,
+    request: { readonly signal: AbortSignal; readonly room?: () => Promise<void> },
   ): Promise<ProcessReadResult> {
     const process = await this.#settled(params.processId);
     const afterSeq = params.afterSeq ?? 0;
@@ -252,6 +251,7 @@ export class ProcessTable {
       // hour-long timer behind, and a streaming client wakes one poll per chunk.
       const timer = new AbortController();
       const timeout = setTimeout(() => timer.abort(), waitMs);
+      const signal = request.signal;
       const deadline = AbortSignal.any([signal, timer.signal]);
       try {
         while (!deadline.aborted && !process.hasNewsAfter(afterSeq)) {
@@ -262,7 +262,7 @@ export class ProcessTable {
       }
       if (signal.aborted) throw signal.reason;
     }
-    await room?.();
+    await request.room?.();
     return process.read(afterSeq, maxBytes);
   }
 

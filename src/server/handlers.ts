@@ -30,7 +30,9 @@ export interface MethodContext {
 function processContext(context: MethodContext): ProcessMethodContext {
   return {
     processes: context.connection.session().processes,
-    signal: context.call.signal,
+    get signal() {
+      return context.call.signal;
+    },
     room: () => context.connection.room(context.call),
   };
 }
