@@ -136,6 +136,38 @@ describe("RpcPeer", () => {
     expect(sent).toEqual([]);
   });
 
+  test("RpcPeer hands a handler that looks at its signal only after an abort the aborted signal", async () => {
+    const aborted = Promise.withResolvers<AbortSignal>();
+    const gate = Promise.withResolvers<void>();
+    const server = new RpcPeer<InboundCall>({
+      transport: { send: () => {} },
+      serve: {
+        routes: bindHandlers(SHAPES, {
+          echo: ({ text }) => ({ text }),
+          wait: async (_params, call) => {
+            await gate.promise;
+            aborted.resolve(call.signal);
+            return {};
+          },
+          bytes: () => new Uint8Array(0),
+          fail: () => ({}),
+        }),
+        context: (call) => call,
+      },
+      jsonrpc: false,
+      log: () => {},
+      remoteError: fromWireError,
+    });
+    void server.receive(JSON.stringify({ id: 1, method: "wait", params: { key: "late" } }));
+    server.abortInbound(new Error("withdrawn"));
+    gate.resolve();
+    const signal = await aborted.promise;
+    expect({ aborted: signal.aborted, reason: signal.reason }).toEqual({
+      aborted: true,
+      reason: new Error("withdrawn"),
+    });
+  });
+
   test("RpcPeer answers -32600 DuplicateRequestId for an id still in flight", async () => {
     const { server, sent, open } = pair();
     void server.receive('{"id":7,"method":"wait","params":{"key":"e"}}');
