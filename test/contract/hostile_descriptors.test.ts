@@ -33,8 +33,18 @@ function openConnection(server: TestServer): Promise<Socket | null> {
   });
 }
 
+/** How many descriptors the server holds; a server that has died fails the case with its log. */
 async function descriptorsOf(server: TestServer): Promise<number> {
-  return (await readdir(`/proc/${server.child.pid ?? 0}/fd`)).length;
+  try {
+    return (await readdir(`/proc/${server.child.pid ?? 0}/fd`)).length;
+  } catch (error) {
+    const code = await Promise.race([server.exited, pause(2_000).then(() => "none yet")]);
+    const signal = server.child.signalCode;
+    const log = server.stderr();
+    throw new Error(`the server has no descriptors to count: exit ${code}, signal ${signal}, log: ${log}`, {
+      cause: error,
+    });
+  }
 }
 
 /** The first session that the server accepts, trying again while it refuses or resets. */
