@@ -127,8 +127,12 @@ export class CgroupContainer implements Container {
 
   async #signalAll(signal: number): Promise<void> {
     if (signal === SIGKILL) {
-      // The group reaches the child in the instant before it has joined its cgroup.
-      if (this.#pid !== null) signalGroup(this.#context.runtime, this.#pid, signal, this.#leaderReaped);
+      // The group reaches the child in the instant before it has joined its cgroup. Once the child
+      // has been reaped it had joined, and everything it left is in the cgroup, while its group's
+      // number may name another process's group by now.
+      if (this.#pid !== null && !this.#leaderReaped) {
+        signalGroup(this.#context.runtime, this.#pid, signal, false);
+      }
       try {
         await writeControl(`${this.#dirs.unified}/cgroup.kill`, "1");
       } catch (error) {
@@ -138,9 +142,10 @@ export class CgroupContainer implements Container {
     }
     // Only SIGKILL has a whole-cgroup form; a member listed here is alive, so its pid is its own.
     const members = await readProcs(this.#dirs.unified);
-    // None yet: the child has not joined (its join command runs first), so its group is all.
-    if (members.length === 0 && this.#pid !== null) {
-      signalGroup(this.#context.runtime, this.#pid, signal, this.#leaderReaped);
+    // None yet: the child has not joined (its join command runs first), so its group is all. None
+    // after the child was reaped: nothing of it is left.
+    if (members.length === 0 && this.#pid !== null && !this.#leaderReaped) {
+      signalGroup(this.#context.runtime, this.#pid, signal, false);
     }
     for (const pid of members) this.#kill(pid, signal);
   }
