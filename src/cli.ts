@@ -4,10 +4,11 @@ import {
   HELP_TEXT,
   loadAuth,
   parseCommandLine,
+  serveUntilSignalled,
   startExecServer,
   UsageError,
 } from "./server/mod.ts";
-import type { CliCommand } from "./server/mod.ts";
+import type { CliCommand, RunningServer, ServerOptions } from "./server/mod.ts";
 import { VERSION } from "./version.ts";
 
 /** The serving command line: `--help`, `--version`, or start the server and run until a signal. */
@@ -28,36 +29,39 @@ export async function runCli(runtime: Runtime, args: readonly string[]): Promise
     case "serve":
       break;
   }
-  let server;
+  await serveUntilSignalled(
+    runtime,
+    () => startServing(runtime, command.options),
+    (server) => announce(runtime, server, command.options.quiet),
+  );
+  runtime.exit(0);
+}
+
+/** Starts the services and the server; a refused start exits 2 with its reason. */
+async function startServing(runtime: Runtime, options: ServerOptions): Promise<RunningServer> {
   try {
     // Like the server's modules, the services' load only to serve.
     const { createServices } = await import("./services.ts");
     // Before any service starts: a refused token file is then the only thing the server says.
-    const auth = await loadAuth(command.options);
-    const services = await createServices(runtime, command.options);
+    const auth = await loadAuth(options);
+    const services = await createServices(runtime, options);
     // A refused start removes the cgroups containment has already made.
-    server = await startExecServer(runtime, command.options, services, auth).catch(async (error: unknown) => {
+    return await startExecServer(runtime, options, services, auth).catch(async (error: unknown) => {
       await services.close();
       throw error;
     });
   } catch (error) {
     return await usageExit(runtime, error);
   }
+}
+
+/** Says where the server listens, as the first stdout line, once it serves. */
+async function announce(runtime: Runtime, server: RunningServer, quiet: boolean): Promise<void> {
   // A fault that escapes one request or one process must not end every session (and, through the
   // watchdog, every client's processes): it is logged, and the server serves on.
-  const log = createLogger((line) => void runtime.writeStderr(line), command.options.quiet);
+  const log = createLogger((line) => void runtime.writeStderr(line), quiet);
   runtime.onUncaughtError((error) => log.error("uncaught error; still serving", error));
   if (server.url !== "stdio") await runtime.writeStdout(new TextEncoder().encode(server.url + "\n"));
-  let signals = 0;
-  const onSignal = (): void => {
-    signals++;
-    if (signals > 1) runtime.exit(0);
-    void server.shutdown();
-  };
-  runtime.onSignal("SIGTERM", onSignal);
-  runtime.onSignal("SIGINT", onSignal);
-  await server.finished;
-  runtime.exit(0);
 }
 
 async function usageExit(runtime: Runtime, error: unknown): Promise<never> {

@@ -12,6 +12,7 @@ export {
 export type { CliCommand, ServerOptions } from "./options.ts";
 export type { FsPort } from "./server_context.ts";
 export { createLogger } from "./logger.ts";
+export { serveUntilSignalled } from "./signal_shutdown.ts";
 export type { Logger } from "./logger.ts";
 
 /**

@@ -151,6 +151,7 @@ describe("architecture boundaries", () => {
         "src/server/logger.ts",
         "src/server/mod.ts",
         "src/server/options.ts",
+        "src/server/signal_shutdown.ts",
         "src/version.ts",
       ],
       packages: [],

@@ -1,0 +1,77 @@
+import { describe, expect, test } from "bun:test";
+import { serveUntilSignalled } from "../../src/server/signal_shutdown.ts";
+import type { RunningServer } from "../../src/server/mod.ts";
+
+class Exited extends Error {}
+
+/** A runtime that records what is asked of it, a server whose start and end the case controls. */
+function harness() {
+  const events: string[] = [];
+  const handlers: Array<() => void> = [];
+  const started = Promise.withResolvers<void>();
+  const finished = Promise.withResolvers<void>();
+  const server: RunningServer = {
+    url: "ws://127.0.0.1:1",
+    finished: finished.promise,
+    shutdown: () => {
+      events.push("shutdown");
+      finished.resolve();
+      return finished.promise;
+    },
+  };
+  const runtime = {
+    onSignal: (name: string, handler: () => void) => {
+      events.push(`listen ${name}`);
+      handlers.push(handler);
+    },
+    exit: (code: number): never => {
+      events.push(`exit ${code}`);
+      throw new Exited();
+    },
+  };
+  const run = serveUntilSignalled(
+    runtime,
+    async () => {
+      events.push("start");
+      await started.promise;
+      return server;
+    },
+    (running) => {
+      events.push(`announce ${running.url}`);
+      return Promise.resolve();
+    },
+  );
+  const signal = () => handlers[0]?.();
+  return { events, signal, start: () => started.resolve(), run };
+}
+
+describe("serveUntilSignalled", () => {
+  test("takes SIGTERM and SIGINT before the server starts, so no flood of clients meets it without them", async () => {
+    // Deno sets up its signal thread (a socket pair) at the first listener and panics when that
+    // fails: after the URL, a flood of connections could already have taken every descriptor.
+    const { events, signal, start, run } = harness();
+    start();
+    await Bun.sleep(0);
+    expect(events).toEqual(["listen SIGTERM", "listen SIGINT", "start", "announce ws://127.0.0.1:1"]);
+    signal();
+    await run;
+    expect(events.at(-1)).toBe("shutdown");
+  });
+
+  test("a signal while the server starts shuts it down once it has started", async () => {
+    const { events, signal, start, run } = harness();
+    await Bun.sleep(0);
+    signal();
+    expect(events).toEqual(["listen SIGTERM", "listen SIGINT", "start"]);
+    start();
+    await run;
+    expect(events.slice(3)).toEqual(["announce ws://127.0.0.1:1", "shutdown"]);
+  });
+
+  test("a second signal exits at once", () => {
+    const { events, signal } = harness();
+    signal();
+    expect(() => signal()).toThrow(Exited);
+    expect(events).toEqual(["listen SIGTERM", "listen SIGINT", "start", "exit 0"]);
+  });
+});
