@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { randomInt } from "node:crypto";
 import { spawn } from "node:child_process";
-import { chown, mkdir, stat } from "node:fs/promises";
+import { chown, mkdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { findCgroupPlaces } from "../../src/containment/mod.ts";
 import { cgroupsLeftAfter, cgroupsOfServer } from "../helpers/cgroups.ts";
@@ -284,15 +284,13 @@ describe.each(RUNTIMES)("the server's own end on %s", (runtime) => {
     const places = await findCgroupPlaces();
     const parents = [places.unified, places.v1.get("memory")].flatMap((place) => place ? [place.dir] : []);
     const dirs = parents.map((parent) => join(parent, name, "s1", "p1"));
-    for (const dir of dirs) await mkdir(dir, { recursive: true });
     const seed = marker();
-    const joins = dirs.map((dir) => `echo $$ > ${dir}/cgroup.procs`).join("; ");
-    const orphan = spawn("sh", ["-c", `${joins}; exec sleep 911.${seed}`], {
-      detached: true,
-      stdio: "ignore",
-    });
+    const orphan = spawn("sleep", [`911.${seed}`], { detached: true, stdio: "ignore" });
     orphan.unref();
     expect(await untilAtLeast(seed, 1)).toBe(1);
+    // Joined once it runs: a server another test file starts meanwhile sweeps a dead server's
+    // cgroups too, and may kill the sleep and remove them first; what follows holds either way.
+    await joinCgroups(dirs, orphan.pid ?? 0);
     await using server = await startServer({ runtime });
     expect(await survivorsAfter(seed, 0)).toEqual([]);
     const left = await Promise.all(
@@ -302,6 +300,26 @@ describe.each(RUNTIMES)("the server's own end on %s", (runtime) => {
     expect(server.url).toStartWith("ws://");
   });
 });
+
+/**
+ * Makes each of `dirs` and moves `pid` into it; a directory swept away in between (by a starting
+ * server) is made again, and a pid that is gone already (swept with it) ends the joining.
+ */
+async function joinCgroups(dirs: string[], pid: number): Promise<void> {
+  for (const dir of dirs) {
+    for (let attempt = 1;; attempt++) {
+      try {
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, "cgroup.procs"), `${pid}\n`);
+        break;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "ESRCH") return;
+        if (code !== "ENOENT" || attempt === 5) throw error;
+      }
+    }
+  }
+}
 
 /**
  * Starts a server as `nobody`, which may create no cgroup, with `home` (handed to nobody) as its
