@@ -7,7 +7,7 @@ import { spawnBunPty } from "./bun_pty.ts";
 import { connectionFor } from "./bun_socket.ts";
 import type { SocketData } from "./bun_socket.ts";
 import { findExecutable } from "./pty_launch.ts";
-import { TrailingThrottle } from "./trailing_throttle.ts";
+import { RELEASE_BUDGET, TrailingThrottle } from "./trailing_throttle.ts";
 import type {
   ExitStatus,
   HttpServer,
@@ -112,9 +112,6 @@ class SerialWriter {
     return next;
   }
 }
-
-/** Least time between two `releaseMemory` collections. */
-const RELEASE_INTERVAL_MS = 1_000;
 
 /** The Bun implementation of the runtime seam. */
 class BunRuntime implements Runtime {
@@ -299,7 +296,7 @@ class BunRuntime implements Runtime {
 
   // Streams leave hundreds of MB of short-lived strings; JSC keeps the pages until a full
   // collection, which `force` runs now, and mimalloc then returns them to the OS.
-  readonly #release = new TrailingThrottle(RELEASE_INTERVAL_MS, () => Bun.gc(true));
+  readonly #release = new TrailingThrottle(RELEASE_BUDGET, () => Bun.gc(true));
 
   releaseMemory(): void {
     this.#release.request();
