@@ -8,7 +8,7 @@ import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
 import type { Container, ProcessLimits, ProcessUsage, SessionContainment } from "./containment.ts";
 import { findDescendants, signalProcesses } from "./descendants.ts";
 import { NO_LIMITS, resolveLimits } from "./limits.ts";
-import { signalGroup } from "./signal_group.ts";
+import { numberReused, signalGroup } from "./signal_group.ts";
 import type { Watchdog } from "./watchdog.ts";
 
 const UNMEASURED: ProcessUsage = { peakMemoryBytes: null, cpuSeconds: null };
@@ -97,9 +97,14 @@ class ProcessTreeContainer implements Container {
   signalAll(signal: number): void {
     const pid = this.#pid;
     if (pid === null) return;
+    // Once the child is reaped, a process carrying its number is someone else's, and so are the
+    // children, group and session that the number names (see `numberReused`).
+    const reused = (): boolean => this.#leaderReaped && numberReused(this.#runtime, pid);
+    if (reused()) return;
     const kill = (target: number, number: number): void => this.#runtime.kill(target, number);
     void findDescendants(pid)
       .then((descendants) => {
+        if (reused()) return;
         this.#signalGroup(pid, signal);
         return signalProcesses(descendants, signal, kill);
       })

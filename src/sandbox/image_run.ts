@@ -2,7 +2,10 @@
  * Runs one of the server's own images (the probe, the worker) to its end, the way the launcher
  * starts: in `/`, with exactly `env`, on an empty stdin.
  */
+import { signalGroup } from "../containment/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
+
+const SIGKILL = 9;
 
 /** What an image run printed and how it exited. */
 export interface ImageRunResult {
@@ -40,21 +43,22 @@ export async function runImage(
     env: { ...env },
     stdin: "null",
   });
+  let reaped = false;
   const finished = Promise.all([
     new Response(child.stdout).text(),
     new Response(child.stderr).text(),
-    child.exited,
+    child.exited.finally(() => {
+      reaped = true;
+    }),
   ])
     .then(([stdout, stderr, status]) => ({ stdout, stderr, code: status.code }));
   if (limitMs === undefined) return await finished;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<null>((resolve) => {
     timer = setTimeout(() => {
-      try {
-        runtime.kill(-child.pid, 9);
-      } catch {
-        // Gone already.
-      }
+      // Its output may outlast it (a descendant holds the pipes): the group then goes only while
+      // the number is not someone else's.
+      signalGroup(runtime, child.pid, SIGKILL, reaped);
       resolve(null);
     }, limitMs);
   });
