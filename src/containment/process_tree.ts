@@ -6,7 +6,7 @@
 import type { ProcessLimitsParam } from "../protocol/mod.ts";
 import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
 import type { Container, ProcessLimits, ProcessUsage, SessionContainment } from "./containment.ts";
-import { findDescendants, signalProcesses } from "./descendants.ts";
+import { findDescendants, processStartTime, signalProcesses } from "./descendants.ts";
 import { NO_LIMITS, resolveLimits } from "./limits.ts";
 import { numberReused, signalGroup } from "./signal_group.ts";
 import type { Watchdog } from "./watchdog.ts";
@@ -87,7 +87,11 @@ class ProcessTreeContainer implements Container {
 
   started(pid: number): void {
     this.#pid = pid;
-    this.#watchdog?.track(pid);
+    const watchdog = this.#watchdog;
+    if (watchdog === null) return;
+    watchdog.track(pid);
+    // Lets the watchdog tell this child from a later process that carries the same number.
+    void processStartTime(pid).then((start) => watchdog.noteStart(pid, start ?? "0"));
   }
 
   /**

@@ -10,22 +10,41 @@ import type { Runtime, StdinSink } from "../runtime/mod.ts";
 
 /**
  * `sh -c SCRIPT exec-server-watchdog cgroup ROOT…` kills the unified ROOT (everything below it),
- * waits up to 5 s for it to empty, and removes every ROOT tree. `… groups` reads `+PGID` and
- * `-PGID` lines and kills the process groups still listed. It ignores the signals a terminal or a
- * service manager sends the server's group, so it is there when the server falls.
+ * waits up to 5 s for it to empty, and removes every ROOT tree. `… groups` reads `+PGID`,
+ * `=PGID START` and `-PGID` lines and kills the process groups still listed. It ignores the
+ * signals a terminal or a service manager sends the server's group, so it is there when the
+ * server falls.
+ *
+ * A group's leader may have been reaped long before its group is taken off the list (background
+ * jobs hold its output), and the kernel hands the number out again once no process uses it as
+ * pid, group or session; every child the server starts leads a group, so the new carrier is often
+ * another client's. So the server follows `+PGID` with the leader's start time (`/proc/PID/stat`
+ * field 22; 0 when the leader was gone already), and the watchdog kills a group whose start time
+ * it has only while the number is carried by that leader or by no process at all (then the group
+ * holds only what the leader left). It reads each stat with `cat`: sh's `read` takes a file byte
+ * by byte, and a process that is exec'ing changes its stat between two bytes.
  */
-const WATCHDOG_SCRIPT = `exec >/dev/null 2>&1
+export const WATCHDOG_SCRIPT = `exec >/dev/null 2>&1
 trap '' HUP INT TERM
 mode=$1; shift
 if [ "$mode" = groups ]; then
   groups=' '
   while read -r line; do
     case $line in
-      +*) groups="$groups\${line#+} " ;;
-      -*) pg=\${line#-}; case $groups in *" $pg "*) groups="\${groups%% "$pg" *} \${groups#* "$pg" }" ;; esac ;;
+      +*) groups="$groups\${line#+}:u " ;;
+      =*) set -- \${line#=}; case $groups in *" $1:"*) groups="\${groups%% "$1":*} \${groups#* "$1":* }$1:$2 " ;; esac ;;
+      -*) pg=\${line#-}; case $groups in *" $pg:"*) groups="\${groups%% "$pg":*} \${groups#* "$pg":* }" ;; esac ;;
     esac
   done
-  for pg in $groups; do kill -9 -"$pg"; done
+  for entry in $groups; do
+    pg=\${entry%%:*}
+    if [ "\${entry#*:}" != u ]; then
+      stat=$(cat "/proc/$pg/stat" 2>/dev/null)
+      set -- \${stat##*) }
+      if [ $# -ge 20 ]; then shift 19; [ "$1" = "\${entry#*:}" ] || continue; fi
+    fi
+    kill -9 -"$pg"
+  done
   exit 0
 fi
 while read -r line; do :; done
@@ -89,6 +108,11 @@ export class Watchdog {
   /** Lists a process group for the watchdog to kill. */
   track(pgid: number): void {
     this.#send(`+${pgid}\n`);
+  }
+
+  /** Gives the start time of a listed group's leader (`/proc` ticks), or 0 when it was gone. */
+  noteStart(pgid: number, startTime: string): void {
+    this.#send(`=${pgid} ${startTime}\n`);
   }
 
   /** Takes a process group off the list (its process has closed). */
