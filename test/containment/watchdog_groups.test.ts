@@ -50,14 +50,18 @@ ${body}
 }
 
 /**
- * `alive PID` prints whether it runs; a zombie (nobody reaps what the namespace's init inherits)
- * is gone. `start_of PID` prints its start time as the server reads it (`/proc/PID/stat` field
+ * `alive PID` prints whether it runs; a zombie (nobody reaps what the namespace's init inherits),
+ * or one with a SIGKILL pending that has not run since, is gone. `start_of PID` prints its start time as the server reads it (`/proc/PID/stat` field
  * 22). `leads PID` waits until PID leads its process group (setsid(1) makes it one a moment after
  * it starts).
  */
 const REPORT = `alive() {
   s=$(cat /proc/$1/stat 2>/dev/null) || { echo gone; return; }
-  case "\${s##*) }" in Z*|X*) echo gone ;; *) echo alive ;; esac
+  case "\${s##*) }" in Z*|X*) echo gone; return ;; esac
+  while read -r key mask; do
+    case $key in SigPnd:|ShdPnd:) [ $((0x$mask & 256)) = 0 ] || { echo gone; return; } ;; esac
+  done < /proc/$1/status
+  echo alive
 }
 start_of() { cut -d')' -f2 "/proc/$1/stat" | cut -d' ' -f21; }
 leads() {
