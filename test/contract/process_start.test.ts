@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import type { ProcessEvent } from "../helpers/client.ts";
@@ -225,6 +225,24 @@ describe.each(RUNTIMES)("process/start on %s", (runtime) => {
         message: "program no-such-program-xyz: No such file or directory (os error 2)",
         data: { kind: "SpawnFailed", errno: "ENOENT" },
       });
+  });
+
+  test.concurrent("process/start stops its PATH search at an entry that fails otherwise than not found", async () => {
+    // As execvp does, and the reference with it: a symbolic link loop ends the search, while a
+    // missing directory is passed over (the program is in /usr/bin either way).
+    await using dir = await tempDir();
+    await symlink("loop", join(dir.path, "loop"));
+    await using client = await server().session();
+    const searched = (first: string) =>
+      startParams(first, ["echo", "found"], dir.uri, { env: { PATH: `${dir.path}/${first}:/usr/bin:/bin` } });
+    expect(await client.callError("process/start", searched("loop"))).toEqual({
+      code: -32603,
+      message: "program echo: Too many levels of symbolic links (os error 40)",
+      data: { kind: "SpawnFailed", errno: "ELOOP" },
+    });
+    await client.call("process/start", searched("missing"));
+    await client.untilClosed("missing");
+    expect(client.outputText("missing")).toBe("found\n");
   });
 
   test.concurrent("process/start refuses a program that is not executable", async () => {
