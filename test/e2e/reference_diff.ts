@@ -793,6 +793,13 @@ const SCENARIOS: Record<string, Scenario> = {
       ...codexStart(ctx, "bad-5", ""),
       argv: ["no-such-program-harness"],
     });
+    // execvp's PATH search ends at a symbolic link loop instead of going on to /usr/bin.
+    await ctx.call(wire, "start program behind a PATH loop", "process/start", {
+      ...codexStart(ctx, "bad-7", ""),
+      argv: ["echo", "after the loop"],
+      envPolicy: { inherit: "none", ignoreDefaultExcludes: true, exclude: [], set: {}, includeOnly: [] },
+      env: { PATH: `${ctx.path("loop")}:/usr/bin:/bin` },
+    });
     await ctx.call(wire, "start relative cwd", "process/start", {
       ...codexStart(ctx, "bad-6", "true"),
       cwd: "rel/dir",
@@ -1553,7 +1560,7 @@ const KNOWN: readonly [RegExp, string][] = [
   [/write without writeId/, "(a) §10.3: writeId optional"],
   [/write after closed/, "(a) §5.7: stdinClosed once the process is closed"],
   [
-    /start missing cwd dir|start missing program|start cwd is a file|start program not executable/,
+    /start missing cwd dir|start missing program|start cwd is a file|start program not executable|start program behind a PATH loop/,
     "(a) §5.2: `cwd <path>: …` / `program <argv0>: …`",
   ],
   [
