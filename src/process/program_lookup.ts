@@ -21,18 +21,16 @@ export async function lookupProgram(argv0: string, cwd: string, path: string): P
     const problem = await executableProblem(candidate);
     if (problem === null) return candidate;
     if (problem === "EACCES" && firstProblem === null) firstProblem = problem;
-    // As execvp: any other failure (a symbolic link loop, the server out of descriptors) ends
-    // the search with its own error rather than a later entry's program or "not found".
+    // As the reference's execvp (musl): any other failure (a file that is no executable, a
+    // symbolic link loop, the server out of descriptors) ends the search with its own error
+    // rather than a later entry's program or "not found".
     if (!SEARCH_ON.has(problem)) throw programError(argv0, problem);
   }
   throw programError(argv0, firstProblem ?? "ENOENT");
 }
 
-/**
- * The failures after which the PATH search tries the next entry: glibc's execvp list (EACCES is
- * remembered), and ENOEXEC, which execvp would hand to /bin/sh and this search passes over.
- */
-const SEARCH_ON = new Set(["ENOENT", "ENOTDIR", "ESTALE", "ENODEV", "ETIMEDOUT", "EACCES", "ENOEXEC"]);
+/** The failures after which the PATH search tries the next entry (musl's execvp; EACCES is remembered). */
+const SEARCH_ON = new Set(["ENOENT", "ENOTDIR", "EACCES"]);
 
 /** Checks that `cwd` is an existing directory; throws -32603 `cwd <path>: <os error>`. */
 export async function checkCwd(cwd: string): Promise<void> {

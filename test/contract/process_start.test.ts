@@ -228,10 +228,12 @@ describe.each(RUNTIMES)("process/start on %s", (runtime) => {
   });
 
   test.concurrent("process/start stops its PATH search at an entry that fails otherwise than not found", async () => {
-    // As execvp does, and the reference with it: a symbolic link loop ends the search, while a
-    // missing directory is passed over (the program is in /usr/bin either way).
+    // As the reference's execvp (musl) does: a symbolic link loop, or a file that is no
+    // executable, ends the search; a missing directory is passed over (the program is in /usr/bin).
     await using dir = await tempDir();
     await symlink("loop", join(dir.path, "loop"));
+    await mkdir(join(dir.path, "garbage"));
+    await writeFile(join(dir.path, "garbage", "echo"), "no shebang, no ELF\n", { mode: 0o755 });
     await using client = await server().session();
     const searched = (first: string) =>
       startParams(first, ["echo", "found"], dir.uri, { env: { PATH: `${dir.path}/${first}:/usr/bin:/bin` } });
@@ -239,6 +241,11 @@ describe.each(RUNTIMES)("process/start on %s", (runtime) => {
       code: -32603,
       message: "program echo: Too many levels of symbolic links (os error 40)",
       data: { kind: "SpawnFailed", errno: "ELOOP" },
+    });
+    expect(await client.callError("process/start", searched("garbage"))).toEqual({
+      code: -32603,
+      message: "program echo: Exec format error (os error 8)",
+      data: { kind: "SpawnFailed", errno: "ENOEXEC" },
     });
     await client.call("process/start", searched("missing"));
     await client.untilClosed("missing");

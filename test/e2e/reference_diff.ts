@@ -800,6 +800,14 @@ const SCENARIOS: Record<string, Scenario> = {
       envPolicy: { inherit: "none", ignoreDefaultExcludes: true, exclude: [], set: {}, includeOnly: [] },
       env: { PATH: `${ctx.path("loop")}:/usr/bin:/bin` },
     });
+    await mkdir(ctx.path("no-exec"), { recursive: true });
+    await writeFile(ctx.path("no-exec/echo"), "no shebang, no ELF\n", { mode: 0o755 });
+    await ctx.call(wire, "start program behind a PATH file that is no executable", "process/start", {
+      ...codexStart(ctx, "bad-8", ""),
+      argv: ["echo", "after the file"],
+      envPolicy: { inherit: "none", ignoreDefaultExcludes: true, exclude: [], set: {}, includeOnly: [] },
+      env: { PATH: `${ctx.path("no-exec")}:/usr/bin:/bin` },
+    });
     await ctx.call(wire, "start relative cwd", "process/start", {
       ...codexStart(ctx, "bad-6", "true"),
       cwd: "rel/dir",
@@ -1560,7 +1568,7 @@ const KNOWN: readonly [RegExp, string][] = [
   [/write without writeId/, "(a) §10.3: writeId optional"],
   [/write after closed/, "(a) §5.7: stdinClosed once the process is closed"],
   [
-    /start missing cwd dir|start missing program|start cwd is a file|start program not executable|start program behind a PATH loop/,
+    /start missing cwd dir|start missing program|start cwd is a file|start program not executable|start program behind a PATH/,
     "(a) §5.2: `cwd <path>: …` / `program <argv0>: …`",
   ],
   [
