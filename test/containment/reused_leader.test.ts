@@ -21,9 +21,12 @@ describe("a reaped child whose number names a live process again", () => {
   let kills: Array<[number, number]>;
   let runtime: Runtime;
 
-  beforeEach(() => {
-    // Its own group and session, as every child the server starts.
-    stranger = spawn("sleep", ["60"], { detached: true, stdio: "ignore" });
+  beforeEach(async () => {
+    // Its own group and session, as every child the server starts, with a child of its own there.
+    stranger = spawn("sh", ["-c", "sleep 60 & wait"], { detached: true, stdio: "ignore" });
+    while ((await findDescendants(stranger.pid ?? 0)).length === 0) {
+      // The shell has not started its sleep yet: look again.
+    }
     kills = [];
     runtime = {
       kill: (pid: number, signal: number) => {
@@ -34,7 +37,7 @@ describe("a reaped child whose number names a live process again", () => {
   });
 
   afterEach(() => {
-    stranger.kill("SIGKILL");
+    process.kill(-(stranger.pid ?? 0), "SIGKILL");
   });
 
   test("signalGroup leaves the group that number leads alone", () => {
@@ -52,9 +55,10 @@ describe("a reaped child whose number names a live process again", () => {
     container.started(stranger.pid ?? 0, () => {});
     container.leaderReaped();
     container.signalAll(SIGKILL);
-    // A later scan of /proc resolves after the container's own, whose signals follow it at once.
+    // Scans asked for now run after any the container started; it signals what its scan found
+    // after one more read of each found process's stat, far less than a whole scan.
     await findDescendants(process.pid);
-    await Bun.sleep(0);
+    await findDescendants(process.pid);
     expect(kills).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ function harness() {
   const events: string[] = [];
   const handlers: Array<() => void> = [];
   const started = Promise.withResolvers<void>();
+  const announced = Promise.withResolvers<void>();
   const finished = Promise.withResolvers<void>();
   const server: RunningServer = {
     url: "ws://127.0.0.1:1",
@@ -38,20 +39,21 @@ function harness() {
     },
     (running) => {
       events.push(`announce ${running.url}`);
+      announced.resolve();
       return Promise.resolve();
     },
   );
   const signal = () => handlers[0]?.();
-  return { events, signal, start: () => started.resolve(), run };
+  return { events, signal, start: () => started.resolve(), announced: announced.promise, run };
 }
 
 describe("serveUntilSignalled", () => {
   test("takes SIGTERM and SIGINT before the server starts, so no flood of clients meets it without them", async () => {
     // Deno sets up its signal thread (a socket pair) at the first listener and panics when that
     // fails: after the URL, a flood of connections could already have taken every descriptor.
-    const { events, signal, start, run } = harness();
+    const { events, signal, start, announced, run } = harness();
     start();
-    await Bun.sleep(0);
+    await announced;
     expect(events).toEqual(["listen SIGTERM", "listen SIGINT", "start", "announce ws://127.0.0.1:1"]);
     signal();
     await run;
@@ -60,7 +62,7 @@ describe("serveUntilSignalled", () => {
 
   test("a signal while the server starts shuts it down once it has started", async () => {
     const { events, signal, start, run } = harness();
-    await Bun.sleep(0);
+    // The handlers and the start are in place as soon as serving begins, before any await.
     signal();
     expect(events).toEqual(["listen SIGTERM", "listen SIGINT", "start"]);
     start();
