@@ -7,7 +7,7 @@ import { spawnBunPty } from "./bun_pty.ts";
 import { connectionFor } from "./bun_socket.ts";
 import type { SocketData } from "./bun_socket.ts";
 import { findExecutable } from "./pty_launch.ts";
-import { TrailingThrottle } from "./trailing_throttle.ts";
+import { RELEASE_INTERVAL_MS, TrailingThrottle } from "./trailing_throttle.ts";
 import type {
   ExitStatus,
   HttpServer,
@@ -112,13 +112,6 @@ class SerialWriter {
     return next;
   }
 }
-
-/**
- * Least time between two `releaseMemory` collections. Releasing after every large reply instead
- * (collections held to a tenth of the time, tried) cut back-to-back 64 MiB `fs/readFile` on Bun
- * from 416–563 to 275–365 MB/s: the next reply faults the pages given back in again.
- */
-const RELEASE_INTERVAL_MS = 1_000;
 
 /** The Bun implementation of the runtime seam. */
 class BunRuntime implements Runtime {

@@ -4,7 +4,7 @@
 import { spawn as nodeSpawn } from "node:child_process";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { TrailingThrottle } from "./trailing_throttle.ts";
+import { RELEASE_INTERVAL_MS, TrailingThrottle } from "./trailing_throttle.ts";
 import type { ChildProcess } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
@@ -290,13 +290,6 @@ class SerialWriter {
 
 /** `Uint8Array.prototype.toBase64` (ES2026; Deno has it, the TypeScript library does not yet). */
 const toBase64 = (Uint8Array.prototype as unknown as { toBase64: (this: Uint8Array) => string }).toBase64;
-
-/**
- * Least time between two `releaseMemory` collections. Releasing after every large reply instead
- * (collections held to a tenth of the time, tried) cut back-to-back 64 MiB `fs/readFile` on Bun
- * from 416–563 to 275–365 MB/s: the next reply faults the pages given back in again.
- */
-const RELEASE_INTERVAL_MS = 1_000;
 
 /**
  * V8's `gc()`: Deno has no API for it, but the flag can be set at run time and a fresh context then

@@ -1,4 +1,12 @@
 /**
+ * Least time between two `releaseMemory` collections, on both runtimes. Releasing after every
+ * large reply instead (collections held to a tenth of the time, tried) cut back-to-back 64 MiB
+ * `fs/readFile` on Bun from 416–563 to 275–365 MB/s, the next reply faulting the pages given back
+ * in again; Deno's did not move (docs/performance.md).
+ */
+export const RELEASE_INTERVAL_MS = 1_000;
+
+/**
  * Runs an action at most once per interval, after the task that asked for it; a request inside the
  * interval is not dropped but deferred to its end, so the last of a burst still runs.
  */
