@@ -302,6 +302,10 @@ class BunRuntime implements Runtime {
     this.#release.request();
   }
 
+  releaseDeferredMemory(): void {
+    this.#release.flush();
+  }
+
   // node:buffer encodes 64 KiB chunks about four times as fast as Uint8Array.prototype.toBase64
   // here (5 against 20 ms per 64 MiB, Bun 1.4.5); on Deno it is the other way round.
   encodeBase64(bytes: Uint8Array): string {

@@ -202,6 +202,12 @@ export interface Runtime {
    */
   releaseMemory(): void;
 
+  /**
+   * No client is connected: a release that waits out its interval runs now, since no reply will
+   * fault the pages in again soon. Does nothing when no release waits.
+   */
+  releaseDeferredMemory(): void;
+
   /** This process's stdin as a byte stream. */
   stdin(): ReadableStream<Uint8Array>;
   /** Writes to stdout; resolves when the bytes are accepted. */

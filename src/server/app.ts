@@ -128,6 +128,9 @@ function connectionHandlers(deps: AppDeps): Parameters<Upgrader>[1]["handlers"] 
       deps.connections.delete(entry);
       entry.connection.closed();
       deps.metrics.connectionsClosed++;
+      // The last client gone is the quiet moment: what its replies left is garbage, and no reply
+      // follows to fault released pages in again (a client's back-to-back reads keep it connected).
+      if (deps.connections.size === 0) deps.context.releaseDeferredMemory();
     },
     onDrain() {
       entry?.connection.drained();

@@ -103,6 +103,7 @@ export async function startExecServer(
     outbound,
     countCutOff: () => metrics.connectionsCutOff++,
     releaseMemory: () => runtime.releaseMemory(),
+    releaseDeferredMemory: () => runtime.releaseDeferredMemory(),
   };
   const finished = Promise.withResolvers<void>();
   let accepting = true;

@@ -36,4 +36,6 @@ export interface ServerContext {
   readonly countCutOff: () => void;
   /** Asks the runtime to give garbage back to the system (at most once a second). */
   releaseMemory(): void;
+  /** No client is connected any more: a release that waits out its second runs now. */
+  releaseDeferredMemory(): void;
 }

@@ -98,6 +98,7 @@ function context(): ServerContext {
     outbound: new OutboundBudget(1 << 30),
     countCutOff: () => {},
     releaseMemory: () => {},
+    releaseDeferredMemory: () => {},
   };
 }
 

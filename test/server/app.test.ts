@@ -1,0 +1,86 @@
+import { describe, expect, test } from "bun:test";
+import { METHODS } from "../../src/protocol/mod.ts";
+import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
+import { bindHandlers } from "../../src/rpc/mod.ts";
+import type { UpgradeOptions, WsConnection, WsHandlers } from "../../src/runtime/mod.ts";
+import { createApp } from "../../src/server/app.ts";
+import type { AppDeps } from "../../src/server/app.ts";
+import { SERVER_HANDLERS } from "../../src/server/handlers.ts";
+import { Metrics } from "../../src/server/metrics.ts";
+import { OutboundBudget } from "../../src/server/outbound_budget.ts";
+import type { ServerContext } from "../../src/server/server_context.ts";
+import type { SessionRegistry } from "../../src/server/session_registry.ts";
+
+/** A socket that takes whatever it is sent; the cases only open and close connections. */
+function fakeSocket(port: number): WsConnection {
+  return {
+    send: () => {},
+    bufferedAmount: () => 0,
+    close: () => {},
+    terminate: () => {},
+    remote: `127.0.0.1:${port}`,
+  };
+}
+
+/** An app whose upgrades hand their handlers to the case, and what it asked of the context. */
+function appUnderTest() {
+  const asked = { deferredReleases: 0 };
+  const context: ServerContext = {
+    // No connection here sends `initialize`, so none reaches the registry.
+    registry: {} as SessionRegistry,
+    routes: bindHandlers(METHODS, SERVER_HANDLERS),
+    environmentInfo: {} as EnvironmentInfo,
+    options: { maxInflightRequests: 100, maxMessageBytes: 1 << 20 },
+    log: { info: () => {}, error: () => {} },
+    countReply: () => {},
+    openFsConnection: () => ({
+      run: () => Promise.reject(new Error("no fs")),
+      close: () => Promise.resolve(),
+    }),
+    outbound: new OutboundBudget(1 << 30),
+    countCutOff: () => {},
+    releaseMemory: () => {},
+    releaseDeferredMemory: () => asked.deferredReleases++,
+  };
+  const deps: AppDeps = {
+    context,
+    allowOrigins: [],
+    refusePeer: () => Promise.resolve(null),
+    hostAllowed: null,
+    auth: null,
+    metrics: new Metrics(() => ({})),
+    accepting: () => true,
+    connections: new Set(),
+  };
+  const app = createApp(deps);
+  let nextPort = 40_000;
+  /** Upgrades one request and opens its connection; resolves with the connection's handlers. */
+  const connect = async (): Promise<{ handlers: WsHandlers; ws: WsConnection }> => {
+    let handlers: WsHandlers | null = null;
+    const upgrade = (_request: Request, options: UpgradeOptions): Response => {
+      handlers = options.handlers;
+      return new Response(null, { status: 200 });
+    };
+    const request = new Request("http://127.0.0.1/", { headers: { upgrade: "websocket" } });
+    await app.fetch(request, { upgrade, peer: null });
+    if (handlers === null) throw new Error("the app did not upgrade the request");
+    const ws = fakeSocket(nextPort++);
+    (handlers as WsHandlers).onOpen(ws);
+    return { handlers, ws };
+  };
+  return { asked, deps, connect };
+}
+
+describe("createApp", () => {
+  test("releases deferred memory when the last connection closes, not before", async () => {
+    const { asked, deps, connect } = appUnderTest();
+    const first = await connect();
+    const second = await connect();
+    expect(deps.connections.size).toBe(2);
+    first.handlers.onClose(first.ws, 1000, "");
+    expect(asked.deferredReleases).toBe(0);
+    second.handlers.onClose(second.ws, 1000, "");
+    expect(deps.connections.size).toBe(0);
+    expect(asked.deferredReleases).toBe(1);
+  });
+});
