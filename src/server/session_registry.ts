@@ -98,6 +98,9 @@ export class SessionRegistry {
     if (this.#sessions.get(session.id) !== session || session.attached) return;
     this.#sessions.delete(session.id);
     session.processes.terminateAll();
+    // The output its closed processes kept for a resume is garbage now: after 64 echo processes of
+    // 256 KiB, a Bun server stayed 100 MiB above its idle size until something else collected.
+    this.#runtime.releaseMemory();
     this.#onExpire(session);
   }
 }
