@@ -6,6 +6,9 @@
 import { detectRuntime } from "../src/runtime/mod.ts";
 import { runFsWorker } from "./main.ts";
 
-const runtime = await detectRuntime();
-await runFsWorker(runtime);
-runtime.exit(0);
+// No top-level await: under Bun the bundle is CommonJS, which Bun precompiles to bytecode. A
+// rejection is unhandled, which ends the process with status 1 on both runtimes.
+void detectRuntime().then(async (runtime) => {
+  await runFsWorker(runtime);
+  runtime.exit(0);
+});

@@ -8,10 +8,13 @@ import { currentRuntimeName, launcherProcess } from "../runtime/mod.ts";
 import { runSandboxExec } from "./sandbox_exec.ts";
 
 const runtimeName = currentRuntimeName();
-const process = await launcherProcess(runtimeName);
-const [mode, ...args] = process.args;
-if (mode !== "sandbox-exec") {
-  process.writeStderr(`exec-server launcher: expected sandbox-exec, got ${String(mode)}\n`);
-  process.exit(120);
-}
-await runSandboxExec(args, runtimeName);
+// No top-level await: under Bun the bundle is CommonJS, which Bun precompiles to bytecode. A
+// rejection is unhandled, which ends the process with status 1 on both runtimes.
+void launcherProcess(runtimeName).then(async (process) => {
+  const [mode, ...args] = process.args;
+  if (mode !== "sandbox-exec") {
+    process.writeStderr(`exec-server launcher: expected sandbox-exec, got ${String(mode)}\n`);
+    process.exit(120);
+  }
+  await runSandboxExec(args, runtimeName);
+});

@@ -2,6 +2,7 @@
  * The Bun adapter: the only module (with its `bun_*.ts` siblings) that says `Bun.`.
  */
 import { realpathSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { constants } from "node:os";
 import { spawnBunPty } from "./bun_pty.ts";
 import { connectionFor } from "./bun_socket.ts";
@@ -246,9 +247,13 @@ class BunRuntime implements Runtime {
         "build",
         options.entry,
         "--target=bun",
-        "--format=esm",
-        "--outfile",
-        options.outfile,
+        // CommonJS with its bytecode (`outfile.jsc`): Bun runs it without parsing it.
+        "--format=cjs",
+        "--bytecode",
+        "--outdir",
+        dirname(options.outfile),
+        "--entry-naming",
+        basename(options.outfile),
       ],
       {
         cwd: options.cwd,

@@ -141,6 +141,11 @@ export interface ProgramImage {
   readonly executable: string;
   /** The script the runtime runs; null for a compiled program. */
   readonly script: string | null;
+  /**
+   * Files the runtime reads beside `script` when it runs it (Bun's precompiled bytecode,
+   * `script.jsc`): a sandbox that runs the image lets it read them too.
+   */
+  readonly companionFiles?: readonly string[];
 }
 
 /** The paths a permission fence grants. */

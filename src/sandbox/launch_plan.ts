@@ -70,8 +70,9 @@ export function sandboxedLaunch(context: LaunchContext, policy: Policy, target: 
  */
 export function workerLaunch(context: LaunchContext, policy: Policy): Launch {
   const { executable, script } = context.worker;
+  const companions = context.worker.companionFiles ?? [];
   const fence: PermissionFence = {
-    read: [...policy.readable, ...policy.writable, ...(script === null ? [] : [script])],
+    read: [...policy.readable, ...policy.writable, ...(script === null ? [] : [script]), ...companions],
     write: policy.writable,
   };
   const [program, ...args] = context.command(context.worker, ["fs-worker"], fence);
@@ -85,6 +86,7 @@ export function workerLaunch(context: LaunchContext, policy: Policy): Launch {
     exec: [
       executable,
       ...(script === null ? [] : [script]),
+      ...companions,
       ...(context.cacheDir == null ? [] : [context.cacheDir]),
       ...SYSTEM_IMAGE_PATHS,
     ],

@@ -9,10 +9,10 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import type { ProgramImage, Runtime } from "../runtime/mod.ts";
+import type { ProgramImage, Runtime, RuntimeName } from "../runtime/mod.ts";
 import { runImage } from "./image_run.ts";
 
 /** The images the launch plans use, and the files of the server a sandbox must not change. */
@@ -92,6 +92,8 @@ async function isRunning(pid: number): Promise<boolean> {
 /** The sources' root, next to this module: what a server running from its sources is built from. */
 const SOURCE_ROOT = fileURLToPath(new URL("../..", import.meta.url).href);
 const LAUNCHER_ENTRY = "src/launcher/entry.ts";
+/** Where Bun's bundler puts a bundle's bytecode, beside it: `bun` loads it when it runs the bundle. */
+const BYTECODE_SUFFIX = ".jsc";
 const WORKER_ENTRY = "worker/entry.ts";
 
 /** Whether the program runs from TypeScript sources rather than a bundle or a compiled binary. */
@@ -126,7 +128,12 @@ export async function prepareProgramImages(
     () => false,
   );
   const dir = join(shared ? cache : stateDir, `images-${version}`);
-  const image = (name: string): ProgramImage => ({ executable: self.executable, script: join(dir, name) });
+  const image = (name: string): ProgramImage => {
+    const script = join(dir, name);
+    return runtime.name === "bun"
+      ? { executable: self.executable, script, companionFiles: [`${script}${BYTECODE_SUFFIX}`] }
+      : { executable: self.executable, script };
+  };
   const built = await isBuilt(dir);
   const build = async () => {
     // Only a shared directory's cache is ever used: later servers read it, never this one.
@@ -184,6 +191,16 @@ function listFiles(dir: string): string[] {
 }
 
 /**
+ * How a bundle for `runtime` is built. For Bun, CommonJS with its bytecode (`outfile.jsc`): Bun
+ * then skips parsing, and the fs worker started in 18 ms against 26 ms from the ES module, the
+ * launcher in 14 against 17 ms (Bun 1.4.5; ES module bytecode needs `--compile`). Deno runs the
+ * ES module.
+ */
+export function bundleFormat(runtime: RuntimeName): string[] {
+  return runtime === "bun" ? ["--format=cjs", "--bytecode"] : ["--format=esm"];
+}
+
+/**
  * Bundles `entry` into `outfile`. Bun's bundler, where the sources have it beside them, serves
  * both runtimes (its output runs under Deno); `deno bundle` needs esbuild from the npm registry
  * on first use, which hosts without internet cannot fetch.
@@ -194,7 +211,17 @@ async function bundle(runtime: Runtime, entry: string, outfile: string): Promise
   if (!hasBun) return await runtime.bundle({ entry, outfile, cwd: SOURCE_ROOT });
   const child = await runtime.spawn({
     program: bun,
-    args: ["build", entry, "--target=bun", "--format=esm", "--outfile", outfile],
+    // `--outdir`: a bundle with its bytecode is two files.
+    args: [
+      "build",
+      entry,
+      "--target=bun",
+      ...bundleFormat(runtime.name),
+      "--outdir",
+      dirname(outfile),
+      "--entry-naming",
+      basename(outfile),
+    ],
     argv0: bun,
     cwd: SOURCE_ROOT,
     env: { PATH: "/usr/bin:/bin" },

@@ -110,4 +110,30 @@ describe("launcher args", () => {
     if (none.kind !== "exec") throw new Error("expected an exec launch");
     expect(none.args.exec).not.toContain("/srv/cache");
   });
+
+  test("the worker may read and run the files its runtime reads beside its script (Bun's bytecode)", () => {
+    const worker = {
+      executable: "/usr/bin/bun",
+      script: "/srv/worker.js",
+      companionFiles: ["/srv/worker.js.jsc"],
+    };
+    const context: LaunchContext = {
+      launcher: { executable: "/usr/bin/bun", script: "/srv/launcher.js" },
+      worker,
+      command: (image, args, fence) => [
+        image.executable,
+        ...(fence === undefined ? [] : [`--allow-read=${fence.read.join(",")}`]),
+        image.script ?? "",
+        ...args,
+      ],
+      env: {},
+      cacheDir: null,
+      userNamespaceHelper: null,
+    };
+    const policy = { readable: ["/r"], writable: ["/w"], denied: [], readOnly: [], network: false };
+    const parsed = parseLauncherArgs(workerLaunch(context, policy).args.slice(2));
+    if (parsed.kind !== "exec") throw new Error("expected an exec launch");
+    expect(parsed.args.exec.slice(0, 3)).toEqual(["/usr/bin/bun", "/srv/worker.js", "/srv/worker.js.jsc"]);
+    expect(parsed.args.args[0]).toBe("--allow-read=/r,/w,/srv/worker.js,/srv/worker.js.jsc");
+  });
 });

@@ -3,7 +3,7 @@
  * the sources (kept per version of them), or the program itself when it is a bundle already.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdir, readdir, rm, stat, utimes } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, utimes } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { detectRuntime, type SpawnPlan } from "../../src/runtime/mod.ts";
 import { prepareProgramImages } from "../../src/sandbox/mod.ts";
@@ -34,6 +34,19 @@ describe("program images", () => {
     // The runtime's code cache is made with the bundles, inside their read-only directory.
     expect(again.cacheDir).toBe(join(again.sharedDir ?? "", "cache"));
     expect((await stat(again.cacheDir ?? "")).isDirectory()).toBe(true);
+  }, 30_000);
+
+  test("under Bun each bundle is CommonJS with its bytecode beside it, which the image names", async () => {
+    const runtime = await detectRuntime();
+    await using state = await tempDir();
+    const self = { executable: process.execPath, script: SOURCES_ENTRY };
+    const { launcher, worker } = await (await prepareProgramImages(runtime, state.path, self)).ready;
+    for (const image of [launcher, worker]) {
+      expect(image.companionFiles).toEqual([`${image.script}.jsc`]);
+      expect((await stat(`${image.script}.jsc`)).size).toBeGreaterThan(0);
+      // The pragma Bun reads before it looks for the bytecode.
+      expect((await readFile(image.script ?? "", "utf8")).split("\n")[0]).toBe("// @bun @bytecode @bun-cjs");
+    }
   }, 30_000);
 
   test(
