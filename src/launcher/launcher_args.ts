@@ -6,7 +6,11 @@
  *              [--list P]... [--network on|off] [--cwd DIR] [--argv0 NAME]
  *              [--without mount-ns|seccomp]... -- PROGRAM [ARG]...
  * sandbox-exec --probe
+ * sandbox-exec --args-on-stdin
  * ```
+ *
+ * `--args-on-stdin` starts a spare launcher ahead of need: it loads everything, then reads the
+ * argv of the first form from stdin (`encodeStdinArgs`) and goes on as if it had been given it.
  */
 
 /** A layer that `--without` can leave out (for measuring its cost only; never in a launch plan). */
@@ -35,11 +39,44 @@ export interface LauncherArgs {
   readonly args: readonly string[];
 }
 
-/** `sandbox-exec --probe`: report what the host offers and exit. */
-export type LauncherMode = { readonly kind: "probe" } | {
+/** `--probe`: report what the host offers and exit; `--args-on-stdin`: wait for the argv. */
+export type LauncherMode = { readonly kind: "probe" } | { readonly kind: "stdin" } | {
   readonly kind: "exec";
   readonly args: LauncherArgs;
 };
+
+/** The flag of a spare launcher, which reads its argv from stdin. */
+export const ARGS_ON_STDIN = "--args-on-stdin";
+
+/** Digits of the length line before the argv on a spare launcher's stdin: up to 99,999,999 bytes. */
+export const STDIN_LENGTH_DIGITS = 8;
+
+/**
+ * The argv for a spare launcher's stdin: its UTF-8 length as `STDIN_LENGTH_DIGITS` decimal digits
+ * and a newline, then a JSON array of strings. The launcher reads exactly that many bytes, so
+ * whatever follows on the pipe is left for the program it runs.
+ */
+export function encodeStdinArgs(argv: readonly string[]): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(argv));
+  const length = String(json.length);
+  if (length.length > STDIN_LENGTH_DIGITS) {
+    throw new RangeError(`launcher argv of ${length} bytes is too long`);
+  }
+  const header = new TextEncoder().encode(`${length.padStart(STDIN_LENGTH_DIGITS, "0")}\n`);
+  const bytes = new Uint8Array(header.length + json.length);
+  bytes.set(header);
+  bytes.set(json, header.length);
+  return bytes;
+}
+
+/** The argv of a spare launcher's stdin: its JSON text, which must be an array of strings. */
+export function decodeStdinArgs(json: string): string[] {
+  const value: unknown = JSON.parse(json);
+  if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
+    throw new RangeError("the argv on stdin is not a JSON array of strings");
+  }
+  return value;
+}
 
 const LIST_FLAGS = {
   "--read": "readable",
@@ -53,6 +90,7 @@ const LIST_FLAGS = {
 /** Parses launcher argv; throws `RangeError` with a usage message on anything malformed. */
 export function parseLauncherArgs(argv: readonly string[]): LauncherMode {
   if (argv.length === 1 && argv[0] === "--probe") return { kind: "probe" };
+  if (argv.length === 1 && argv[0] === ARGS_ON_STDIN) return { kind: "stdin" };
   const lists: Record<(typeof LIST_FLAGS)[keyof typeof LIST_FLAGS], string[]> = {
     readable: [],
     writable: [],

@@ -6,7 +6,13 @@
  */
 export { runSandboxExec, SANDBOX_EXIT } from "./sandbox_exec.ts";
 export type { ProbeReport } from "./sandbox_exec.ts";
-export { formatLauncherArgs, parseLauncherArgs } from "./launcher_args.ts";
+export {
+  ARGS_ON_STDIN,
+  decodeStdinArgs,
+  encodeStdinArgs,
+  formatLauncherArgs,
+  parseLauncherArgs,
+} from "./launcher_args.ts";
 export { SANDBOX_MOUNT_SOURCE } from "./mount_namespace.ts";
 export { decodeTargetEnv, encodeTargetEnv, TARGET_ENV_PREFIX } from "./target_env.ts";
 export type { LauncherArgs, LauncherMode, OptionalLayer } from "./launcher_args.ts";

@@ -9,7 +9,13 @@ import { type LauncherProcess, launcherProcess, type Libc, openLibc } from "../r
 import type { RuntimeName } from "../runtime/mod.ts";
 import { assemble } from "./bpf.ts";
 import { applyLandlock, landlockAbi } from "./landlock.ts";
-import { type LauncherArgs, type LauncherMode, parseLauncherArgs } from "./launcher_args.ts";
+import {
+  decodeStdinArgs,
+  type LauncherArgs,
+  type LauncherMode,
+  parseLauncherArgs,
+  STDIN_LENGTH_DIGITS,
+} from "./launcher_args.ts";
 import { enterMountNamespace, MOUNT_FLAGS, SANDBOX_DEVICES } from "./mount_namespace.ts";
 import { installSeccomp, SECCOMP_RET, seccompProgram } from "./seccomp_filter.ts";
 import { Sys, SyscallError } from "./sys.ts";
@@ -47,6 +53,7 @@ export interface ProbeReport {
 const PR_SET_NO_NEW_PRIVS = 38n;
 const CLOSE_RANGE_CLOEXEC = 1n << 2n;
 const ENOENT = 2;
+const EINTR = 4n;
 
 /** Runs the launcher with its argv (after `sandbox-exec`); never returns. */
 export async function runSandboxExec(argv: readonly string[], runtimeName: RuntimeName): Promise<never> {
@@ -68,7 +75,53 @@ export async function runSandboxExec(argv: readonly string[], runtimeName: Runti
     writeFd(sys, 1, JSON.stringify(probe(sys)) + "\n");
     return process.exit(0);
   }
+  if (mode.kind === "stdin") {
+    let argv: string[] | null;
+    try {
+      argv = readStdinArgs(sys);
+      // The server went away before it needed this spare: nothing to report to anyone.
+      if (argv === null) return process.exit(SANDBOX_EXIT.usage);
+      mode = parseLauncherArgs(argv);
+    } catch (error) {
+      return fail(process, sys, SANDBOX_EXIT.usage, `usage: argv on stdin: ${messageOf(error)}`);
+    }
+    if (mode.kind !== "exec") {
+      return fail(process, sys, SANDBOX_EXIT.usage, "usage: the argv on stdin must run a program");
+    }
+  }
   return confineAndExec(process, sys, mode.args);
+}
+
+/**
+ * A spare launcher's argv (`encodeStdinArgs`), read from stdin with exactly as many bytes as it
+ * takes; null at the end of stdin before any byte.
+ */
+function readStdinArgs(sys: Sys): string[] | null {
+  const header = readExactly(sys, STDIN_LENGTH_DIGITS + 1);
+  if (header === null) return null;
+  const text = new TextDecoder().decode(header);
+  if (!/^[0-9]+\n$/.test(text)) throw new RangeError("the length line on stdin is malformed");
+  const json = readExactly(sys, Number(text.slice(0, -1)));
+  if (json === null) throw new RangeError("stdin ended inside the argv");
+  return decodeStdinArgs(new TextDecoder("utf-8", { fatal: true }).decode(json));
+}
+
+/** Reads `count` bytes from fd 0, never more; null when it ends first (throws if it ends midway). */
+function readExactly(sys: Sys, count: number): Uint8Array | null {
+  const bytes = new Uint8Array(count);
+  let got = 0;
+  while (got < count) {
+    const rest = bytes.subarray(got);
+    const read = sys.try("read", [0n, sys.buffer(rest), BigInt(rest.length)]);
+    if (read === -EINTR) continue;
+    if (read < 0n) throw new SyscallError("read", Number(-read), "stdin");
+    if (read === 0n) {
+      if (got === 0) return null;
+      throw new RangeError("stdin ended inside the argv");
+    }
+    got += Number(read);
+  }
+  return bytes;
 }
 
 function confineAndExec(process: LauncherProcess, sys: Sys, args: LauncherArgs): never {

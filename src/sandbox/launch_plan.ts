@@ -4,7 +4,7 @@
  * fixed environment of the server's and reads nothing the sandbox could have written; the
  * program's cwd and environment travel as arguments and are applied once confined.
  */
-import { encodeTargetEnv, formatLauncherArgs } from "../launcher/mod.ts";
+import { ARGS_ON_STDIN, encodeTargetEnv, formatLauncherArgs } from "../launcher/mod.ts";
 import type { PermissionFence, ProgramImage } from "../runtime/mod.ts";
 import type { Policy } from "./policy_types.ts";
 
@@ -14,6 +14,11 @@ export interface Launch {
   readonly args: string[];
   readonly env: Record<string, string>;
   readonly cwd: string;
+  /**
+   * The same launch by a spare launcher (`sandbox-exec --args-on-stdin`, started ahead of need
+   * with `program`, `spareArgs`, `env` and `cwd`), once it reads `stdinArgs` from its stdin.
+   */
+  readonly handoff: { readonly spareArgs: readonly string[]; readonly stdinArgs: readonly string[] };
 }
 
 /** What launch plans need of the server: its images and how to run them. */
@@ -112,10 +117,18 @@ function launch(
     argv0: target.argv0,
     args: target.args,
   });
-  const [program, ...args] = [
+  const command = (launcherArgs: readonly string[]) => [
     ...(context.userNamespaceHelper ?? []),
-    ...context.command(context.launcher, ["sandbox-exec", ...flags]),
+    ...context.command(context.launcher, ["sandbox-exec", ...launcherArgs]),
   ];
+  const [program, ...args] = command(flags);
+  const [, ...spareArgs] = command([ARGS_ON_STDIN]);
   if (program === undefined) throw new RangeError("the launcher command is empty");
-  return { program, args, env: { ...context.env, ...encodeTargetEnv(target.env) }, cwd: "/" };
+  return {
+    program,
+    args,
+    env: { ...context.env, ...encodeTargetEnv(target.env) },
+    cwd: "/",
+    handoff: { spareArgs, stdinArgs: flags },
+  };
 }

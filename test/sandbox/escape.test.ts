@@ -22,7 +22,7 @@ import {
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { SANDBOX_EXIT } from "../../src/launcher/mod.ts";
+import { encodeStdinArgs, SANDBOX_EXIT } from "../../src/launcher/mod.ts";
 import {
   type Launch,
   type LaunchContext,
@@ -54,7 +54,7 @@ interface Run {
   readonly out: string;
 }
 
-async function run(launch: Launch, stdin?: string): Promise<Run> {
+async function run(launch: Pick<Launch, "program" | "args" | "env" | "cwd">, stdin?: string): Promise<Run> {
   const child = Bun.spawn([launch.program, ...launch.args], {
     cwd: launch.cwd,
     stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
@@ -525,6 +525,26 @@ describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
     await rm(join(inside, "later"));
     await rm(join(inside, "gone"));
     await rm(join(inside, "keep"), { recursive: true });
+  });
+
+  test("a spare launcher takes its argv from stdin, confines the program and leaves it the rest of stdin", async () => {
+    const launch = confined(hidden(), "/bin/sh", ["-c", `cat; cat ${secret} 2>/dev/null || echo hidden`], {
+      argv0: "sh",
+    });
+    const spare: Launch = { ...launch, args: [...launch.handoff.spareArgs] };
+    const argv = new TextDecoder().decode(encodeStdinArgs(launch.handoff.stdinArgs));
+    expect(await launched(spare, `${argv}for the program\n`)).toEqual({
+      code: 0,
+      out: "for the program\nhidden\n",
+    });
+    // Its server gone before it was needed: it ends quietly.
+    expect(await launched(spare, "")).toEqual({ code: SANDBOX_EXIT.usage, out: "" });
+    const malformed = await launched(spare, "12\n[]");
+    expect(codeOf(malformed, SANDBOX_EXIT.usage)).toBe(SANDBOX_EXIT.usage);
+    expect(malformed.out).toContain("argv on stdin");
+    const probe = await launched(spare, new TextDecoder().decode(encodeStdinArgs(["--probe"])));
+    expect(codeOf(probe, SANDBOX_EXIT.usage)).toBe(SANDBOX_EXIT.usage);
+    await expectOutsideIntact();
   });
 
   test("exits with its documented statuses when it cannot run the program", async () => {

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import {
+  decodeStdinArgs,
   decodeTargetEnv,
+  encodeStdinArgs,
   formatLauncherArgs,
   type LauncherArgs,
   parseLauncherArgs,
@@ -29,6 +31,17 @@ describe("launcher args", () => {
 
   test("parseLauncherArgs reads the probe mode", () => {
     expect(parseLauncherArgs(["--probe"])).toEqual({ kind: "probe" });
+  });
+
+  test("a spare launcher's stdin carries a fixed-width length, a newline and the argv as JSON", () => {
+    const bytes = encodeStdinArgs(["--network", "off", "--", "/bin/é"]);
+    const text = new TextDecoder().decode(bytes);
+    const json = JSON.stringify(["--network", "off", "--", "/bin/é"]);
+    expect(text).toBe(`${String(new TextEncoder().encode(json).length).padStart(8, "0")}\n${json}`);
+    expect(parseLauncherArgs(["--args-on-stdin"])).toEqual({ kind: "stdin" });
+    expect(decodeStdinArgs(json)).toEqual(["--network", "off", "--", "/bin/é"]);
+    expect(() => decodeStdinArgs("[1]")).toThrow(RangeError);
+    expect(() => decodeStdinArgs('{"0":"x"}')).toThrow(RangeError);
   });
 
   test("parseLauncherArgs refuses malformed argv", () => {
@@ -82,6 +95,11 @@ describe("launcher args", () => {
       ],
       cwd: "/",
       env: { DENO_DIR: "/state/deno", EXEC_SERVER_TARGET_ENV_4c445f5052454c4f4144: "/w/x.so" },
+      // A spare launcher started with the same program, env and cwd reads the flags from stdin.
+      handoff: {
+        spareArgs: ["run", "/srv/launcher.js", "sandbox-exec", "--args-on-stdin"],
+        stdinArgs: launch.args.slice(3),
+      },
     });
     expect(decodeTargetEnv(launch.env)).toEqual({ LD_PRELOAD: "/w/x.so" });
   });
