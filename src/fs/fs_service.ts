@@ -13,6 +13,7 @@ import type { FileSystem, FsResults } from "../protocol/mod.ts";
 import { FsWorker } from "./fs_worker.ts";
 import type { WorkerLaunch } from "./fs_worker.ts";
 import { SandboxedFileSystem } from "./sandboxed_file_system.ts";
+import { SpareLaunchers } from "./spare_launchers.ts";
 
 /** Options of the `FsService`. */
 export interface FsServiceOptions {
@@ -30,7 +31,15 @@ export interface FsServiceOptions {
   readonly workerLaunch: (policy: Policy) => WorkerLaunch | Promise<WorkerLaunch>;
   /** Receives reports of workers that died unexpectedly. */
   readonly log?: (message: string, detail: unknown) => void;
+  /**
+   * Keep one worker launcher started ahead of need (`SpareLaunchers`) where the host can sandbox:
+   * a worker start then skips the launcher's own start.
+   */
+  readonly spareLauncher?: boolean;
 }
+
+/** Any policy: a spare launcher is started with what every worker launch shares. */
+const SPARE_SHAPE_POLICY: Policy = { readable: [], writable: [], denied: [], readOnly: [], network: false };
 
 /** The params of each fs method as the dispatcher hands them over (parsed by `FS_PARAMS_SCHEMAS`). */
 export type FsParams = { [M in FsMethod]: z.infer<(typeof FS_PARAMS_SCHEMAS)[M]> };
@@ -50,11 +59,24 @@ export class FsService {
   readonly #context: SandboxContext;
   /** Workers by session id, then by policy key. */
   readonly #workers = new Map<string, Map<string, FsWorker>>();
+  readonly #spares: SpareLaunchers | null;
   #connections = 0;
 
   constructor(runtime: Runtime, options: FsServiceOptions) {
     this.#runtime = runtime;
     this.#options = options;
+    this.#spares = options.spareLauncher === true && options.hostFeatures.landlockAbi >= 1
+      ? new SpareLaunchers(runtime)
+      : null;
+    if (this.#spares !== null) {
+      const spares = this.#spares;
+      // The images may still be building; the first spare starts once they exist.
+      void Promise.resolve()
+        .then(() => options.workerLaunch(SPARE_SHAPE_POLICY))
+        .then((launch) => spares.prepare(launch), (error: unknown) => {
+          options.log?.("starting a spare fs worker launcher failed", error);
+        });
+    }
     this.#context = {
       cwd: options.serverCwd,
       env: options.serverEnv,
@@ -95,8 +117,9 @@ export class FsService {
     return pids;
   }
 
-  /** Stops every worker. */
+  /** Stops every worker, and the spare launcher. */
   async close(): Promise<void> {
+    this.#spares?.close();
     await Promise.all([...this.#workers.keys()].map((sessionId) => this.closeSession(sessionId)));
   }
 
@@ -112,6 +135,7 @@ export class FsService {
       worker = new FsWorker(this.#runtime, {
         launch: () => this.#options.workerLaunch(policy),
         ...(log === undefined ? {} : { onFailure: log }),
+        ...(this.#spares === null ? {} : { spares: this.#spares }),
       });
     }
     // Last in the map is the most recently used.

@@ -16,6 +16,14 @@ export interface WorkerLaunch {
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly cwd: string;
+  /** How a spare launcher takes this launch instead (`Launch.handoff`); none without a launcher. */
+  readonly handoff?: { readonly spareArgs: readonly string[]; readonly stdinArgs: readonly string[] };
+}
+
+/** Launchers started ahead of need (`SpareLaunchers`). */
+export interface SpareSource {
+  /** The process of `launch` from a spare, its argv handed over; null when none waits. */
+  take(launch: WorkerLaunch): Promise<PipeChild | null>;
 }
 
 /** Options of an `FsWorker`. */
@@ -24,6 +32,8 @@ export interface FsWorkerOptions {
   readonly launch: () => WorkerLaunch | Promise<WorkerLaunch>;
   /** Receives what is known about a worker that died unexpectedly (exit status, end of its stderr). */
   readonly onFailure?: (message: string, detail: unknown) => void;
+  /** Where a start takes a launcher started ahead of need, when one waits. */
+  readonly spares?: SpareSource;
 }
 
 /** Bytes of a worker's stderr kept for the failure report. */
@@ -212,7 +222,7 @@ export class FsWorker implements AsyncDisposable {
     let child: PipeChild;
     try {
       const launch = await this.#options.launch();
-      child = await this.#runtime.spawn({
+      child = await this.#options.spares?.take(launch) ?? await this.#runtime.spawn({
         program: launch.program,
         args: launch.args,
         argv0: launch.program,
