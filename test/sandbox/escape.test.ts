@@ -547,6 +547,46 @@ describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
     await expectOutsideIntact();
   });
 
+  test("a sandboxed program cannot write a waiting spare launcher's argv", async () => {
+    const launch = confined(hidden(), "/bin/true", [], { argv0: "true" });
+    const spare = Bun.spawn([launch.program, ...launch.handoff.spareArgs], {
+      cwd: launch.cwd,
+      env: launch.env,
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const pid = spare.pid;
+    const attack = await sh(
+      hidden(),
+      `for path in /proc/${pid}/fd/0 /proc/self/root/proc/${pid}/fd/0; do ` +
+        `{ printf '00000008\\n["--probe"]' > "$path"; } 2>/dev/null && echo "reached $path"; done; echo done`,
+    );
+    expect(attack).toEqual({ code: 0, out: "done\n" });
+    // Where the host gives no mount namespace (a launch without it, so /proc shows every process)
+    // and the policy reads everything, Landlock keeps the sandbox out of another domain's files.
+    const everything: Policy = { ...hidden(), readable: ["/"] };
+    const bare = confined(everything, "/bin/sh", [
+      "-c",
+      `{ printf '00000008\\n["--probe"]' > /proc/${pid}/fd/0; } 2>/dev/null || echo refused`,
+    ], { argv0: "sh" });
+    // The launcher's own `--` (a user-namespace helper in front has some too).
+    const separator = bare.args.lastIndexOf("--");
+    const withoutMounts = await launched({
+      ...bare,
+      args: [...bare.args.slice(0, separator), "--without", "mount-ns", ...bare.args.slice(separator)],
+    });
+    expect(withoutMounts).toEqual({ code: 0, out: "refused\n" });
+    // Nothing reached it: at the end of its stdin it ends quietly, as an unused spare does.
+    await spare.stdin.end();
+    const [out, err, code] = await Promise.all([
+      new Response(spare.stdout).text(),
+      new Response(spare.stderr).text(),
+      spare.exited,
+    ]);
+    expect({ code, out: out + err }).toEqual({ code: SANDBOX_EXIT.usage, out: "" });
+  });
+
   test("exits with its documented statuses when it cannot run the program", async () => {
     const [program = "", ...args] = context.command(context.launcher, [
       "sandbox-exec",
