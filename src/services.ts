@@ -28,7 +28,7 @@ export async function createServices(runtime: Runtime, options: ServerOptions): 
     hostFeatures: sandbox.features,
     ...sandbox.protection,
     workerLaunch: (policy) => sandbox.workerLaunch(policy),
-    spareLauncher: true,
+    spareLauncher: options.spareLauncher,
     log: (message, detail) => log.error(message, detail),
   });
   return {

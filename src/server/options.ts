@@ -25,6 +25,8 @@ export interface ServerOptions {
   /** Limits of every process whose request does not set them (`--default-memory-bytes` …). */
   defaultLimits: { memoryBytes: number | null; pids: number | null; cpuSeconds: number | null };
   quiet: boolean;
+  /** Keep one fs worker launcher started ahead of need (off with `--no-spare-launcher`). */
+  spareLauncher: boolean;
 }
 
 /** What the command line asked for. */
@@ -60,6 +62,7 @@ export function defaultOptions(): ServerOptions {
     killGraceMs: 2_000,
     defaultLimits: { memoryBytes: null, pids: null, cpuSeconds: null },
     quiet: false,
+    spareLauncher: true,
   };
 }
 
@@ -101,6 +104,8 @@ Options:
                                    (a process/start's limits override these; a host that cannot
                                    enforce one refuses to start)
   --quiet                          log errors only
+  --no-spare-launcher              start no fs worker launcher ahead of need (saves its process,
+                                   about 30 MiB; a sandboxed fs session's first call then waits for it)
   --help                           this text
   --version                        print the version
 
@@ -157,6 +162,9 @@ const SWITCHES: Record<string, (options: ServerOptions) => void> = {
   },
   "--quiet": (options) => {
     options.quiet = true;
+  },
+  "--no-spare-launcher": (options) => {
+    options.spareLauncher = false;
   },
 };
 

@@ -119,6 +119,11 @@ describe("parseCommandLine", () => {
     },
   );
 
+  test("a spare fs worker launcher is kept unless --no-spare-launcher", () => {
+    expect(options([]).spareLauncher).toBe(true);
+    expect(options(["--no-spare-launcher"]).spareLauncher).toBe(false);
+  });
+
   test("parseCommandLine accepts a non-loopback host with --insecure-no-auth", () => {
     expect(options(["--listen", "ws://0.0.0.0:0", "--insecure-no-auth"]).insecureNoAuth).toBe(true);
   });
