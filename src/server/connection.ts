@@ -28,6 +28,14 @@ const POLICY_VIOLATION = 1008;
 const EVICTED_MESSAGE = "session has been resumed by another connection";
 
 /**
+ * Notification text after which a closing connection asks for a memory release: what streamed
+ * output left is garbage once its client has gone. The release at the last process's close runs
+ * while the client still reads the tail: after 3 × 256 MiB of stdout, two rounds, a Bun server
+ * stood at 68 and 104 MiB 200 ms after its client left, and at 70 and 79 with this release.
+ */
+const NOTIFIED_RELEASE_UNITS = 16 * 1024 * 1024;
+
+/**
  * One client connection: the handshake state machine and the session attachment (PROTOCOL.md
  * §2.4–2.5, §3.1) around the JSON-RPC engine, which serves the requests. Until `ready`, messages
  * run strictly one after another.
@@ -50,6 +58,8 @@ export class Connection implements SessionPeer, OutboundMember {
   readonly #room: ReplyRoom;
   /** Whether a large reply went out: its memory is worth giving back when the connection ends. */
   #sentLarge = false;
+  /** UTF-16 units of the notifications sent, up to `NOTIFIED_RELEASE_UNITS`. */
+  #notifiedUnits = 0;
 
   constructor(transport: Transport, context: ServerContext) {
     this.#transport = transport;
@@ -121,7 +131,12 @@ export class Connection implements SessionPeer, OutboundMember {
     this.#context.outbound.remove(this);
     // What a client that stopped reading was sent (and the replies made for it) is garbage now;
     // without a collection Bun keeps it resident.
-    if (this.#sentLarge || this.#transport.backlog() > BACKLOG_HIGH_BYTES) this.#context.releaseMemory();
+    if (
+      this.#sentLarge || this.#notifiedUnits >= NOTIFIED_RELEASE_UNITS ||
+      this.#transport.backlog() > BACKLOG_HIGH_BYTES
+    ) {
+      this.#context.releaseMemory();
+    }
     this.#peer.close(new Error("connection closed"));
     void this.#fs?.close().catch((error: unknown) =>
       this.#context.log.error("closing file handles failed", error)
@@ -182,6 +197,7 @@ export class Connection implements SessionPeer, OutboundMember {
 
   /** SessionPeer: sends a notification with pre-serialized params. */
   notify(method: string, paramsJson: string): void {
+    if (this.#notifiedUnits < NOTIFIED_RELEASE_UNITS) this.#notifiedUnits += paramsJson.length;
     this.#peer.notifyJson(method, paramsJson);
   }
 

@@ -102,6 +102,23 @@ function context(): ServerContext {
   };
 }
 
+describe("Connection memory release", () => {
+  test("a closing connection asks for a release once it was sent 16 MiB of notifications, not before", () => {
+    let releases = 0;
+    const shared = { ...context(), releaseMemory: () => void releases++ };
+    const chunk = JSON.stringify({ processId: "p", chunk: "x".repeat(8 * 1024 * 1024) });
+    const streamed = new Connection(new FakeTransport(), shared);
+    streamed.notify("process/output", chunk);
+    streamed.notify("process/output", chunk);
+    streamed.closed();
+    expect(releases).toBe(1);
+    const quiet = new Connection(new FakeTransport(), shared);
+    quiet.notify("process/output", chunk);
+    quiet.closed();
+    expect(releases).toBe(1);
+  });
+});
+
 describe("Connection eviction", () => {
   test("Connection ends a pending long poll with SessionResumed when its session is resumed elsewhere", async () => {
     const shared = context();
