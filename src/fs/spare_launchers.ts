@@ -18,7 +18,8 @@ function shapeOf(launch: WorkerLaunch & { readonly handoff: NonNullable<WorkerLa
 /**
  * One fs worker launcher kept started ahead of need (`sandbox-exec --args-on-stdin`), so a worker
  * start skips the launcher's own start (the runtime, its modules, the FFI library): on Bun a
- * first sandboxed call took 34–41 ms with the launcher started on demand. The spare runs as the
+ * first sandboxed call took 34–41 ms with the launcher started on demand, 23–34 ms with a spare.
+ * The spare runs as the
  * server's user, unconfined, like any launcher before it confines itself; it reads nothing but its
  * argv, which only the server writes, and confines itself before the worker runs. Taking it starts
  * the next one.

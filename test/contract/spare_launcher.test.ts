@@ -8,7 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { readdir, readFile } from "node:fs/promises";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
-import { pollUntil } from "../helpers/proc.ts";
+import { pollUntil, waitUntilDead } from "../helpers/proc.ts";
 import { managedSandbox } from "../helpers/sandbox_policy.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
@@ -59,6 +59,20 @@ describe.each(RUNTIMES)("the spare fs worker launcher on %s", (runtime) => {
       const next = await pollUntil(() => sparesOf(pid), (spares) => spares.length === 1, 20_000);
       expect(next).toHaveLength(1);
       expect(next).not.toContain(spare);
+    },
+    60_000,
+  );
+
+  test(
+    "a spare outlives no server: killed with SIGKILL, the server leaves its spare the end of its stdin",
+    async () => {
+      await using server = await startServer({ runtime });
+      const pid = server.child.pid ?? 0;
+      const [spare] = await pollUntil(() => sparesOf(pid), (spares) => spares.length === 1, 20_000);
+      if (spare === undefined) throw new Error("the server started no spare launcher");
+      server.child.kill("SIGKILL");
+      await server.exited;
+      await waitUntilDead(spare);
     },
     60_000,
   );
