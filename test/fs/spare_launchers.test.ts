@@ -64,7 +64,10 @@ function launchFor(roots: string[], env: Record<string, string> = { A: "1" }): W
   };
 }
 
-/** Lets the spares' promise callbacks run. */
+/**
+ * Lets the spares' promise callbacks run: a macrotask comes after every pending promise callback,
+ * whatever the machine's load, so this waits for no time.
+ */
 function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }

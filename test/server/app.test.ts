@@ -1,15 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { METHODS } from "../../src/protocol/mod.ts";
-import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
-import { bindHandlers } from "../../src/rpc/mod.ts";
 import type { UpgradeOptions, WsConnection, WsHandlers } from "../../src/runtime/mod.ts";
 import { createApp } from "../../src/server/app.ts";
 import type { AppDeps } from "../../src/server/app.ts";
-import { SERVER_HANDLERS } from "../../src/server/handlers.ts";
 import { Metrics } from "../../src/server/metrics.ts";
-import { OutboundBudget } from "../../src/server/outbound_budget.ts";
-import type { ServerContext } from "../../src/server/server_context.ts";
 import type { SessionRegistry } from "../../src/server/session_registry.ts";
+import { testContext } from "../helpers/server_context.ts";
 
 /** A socket that takes whatever it is sent; the cases only open and close connections. */
 function fakeSocket(port: number): WsConnection {
@@ -25,23 +20,10 @@ function fakeSocket(port: number): WsConnection {
 /** An app whose upgrades hand their handlers to the case, and what it asked of the context. */
 function appUnderTest() {
   const asked = { deferredReleases: 0 };
-  const context: ServerContext = {
-    // No connection here sends `initialize`, so none reaches the registry.
-    registry: {} as SessionRegistry,
-    routes: bindHandlers(METHODS, SERVER_HANDLERS),
-    environmentInfo: {} as EnvironmentInfo,
-    options: { maxInflightRequests: 100, maxMessageBytes: 1 << 20 },
-    log: { info: () => {}, error: () => {} },
-    countReply: () => {},
-    openFsConnection: () => ({
-      run: () => Promise.reject(new Error("no fs")),
-      close: () => Promise.resolve(),
-    }),
-    outbound: new OutboundBudget(1 << 30),
-    countCutOff: () => {},
-    releaseMemory: () => {},
-    releaseDeferredMemory: () => asked.deferredReleases++,
-  };
+  // No connection here sends `initialize`, so none reaches the registry.
+  const context = testContext({} as SessionRegistry, {
+    releaseDeferredMemory: () => void asked.deferredReleases++,
+  });
   const deps: AppDeps = {
     context,
     allowOrigins: [],

@@ -1,15 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { METHODS } from "../../src/protocol/mod.ts";
-import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
-import { RunningCounter } from "../../src/process/mod.ts";
-import { bindHandlers } from "../../src/rpc/mod.ts";
 import type { ExitStatus, PipeChild, Runtime } from "../../src/runtime/mod.ts";
 import { Connection } from "../../src/server/connection.ts";
 import type { Transport } from "../../src/server/connection.ts";
-import { SERVER_HANDLERS } from "../../src/server/handlers.ts";
 import type { ServerContext } from "../../src/server/server_context.ts";
-import { SessionRegistry } from "../../src/server/session_registry.ts";
-import { OutboundBudget } from "../../src/server/outbound_budget.ts";
+import { testContext, testRegistry } from "../helpers/server_context.ts";
 
 /** A transport that records what the connection sends and whether it closed the transport. */
 class FakeTransport implements Transport {
@@ -66,46 +60,13 @@ function idleRuntime(): Runtime {
 }
 
 function context(): ServerContext {
-  const runtime = idleRuntime();
-  const registry = new SessionRegistry(runtime, {
-    options: {
-      sessionTtlMs: 60_000,
-      maxSessions: 10,
-      processes: {
-        retainedOutputBytes: 1024,
-        processRetentionMs: 60_000,
-        killGraceMs: 1000,
-        maxProcessesPerSession: 10,
-        serverCounter: new RunningCounter(10),
-      },
-    },
-    planner: { plan: () => Promise.resolve(null) },
-    serverEnv: { PATH: "/usr/bin:/bin" },
-    onExpire: () => {},
-  });
-  return {
-    registry,
-    routes: bindHandlers(METHODS, SERVER_HANDLERS),
-    // The handshake copies this object into its result; its content does not matter here.
-    environmentInfo: {} as EnvironmentInfo,
-    options: { maxInflightRequests: 100, maxMessageBytes: 1 << 20 },
-    log: { info: () => {}, error: () => {} },
-    countReply: () => {},
-    openFsConnection: () => ({
-      run: () => Promise.reject(new Error("no fs")),
-      close: () => Promise.resolve(),
-    }),
-    outbound: new OutboundBudget(1 << 30),
-    countCutOff: () => {},
-    releaseMemory: () => {},
-    releaseDeferredMemory: () => {},
-  };
+  return testContext(testRegistry(idleRuntime()));
 }
 
 describe("Connection memory release", () => {
   test("a closing connection asks for a release once it was sent 16 MiB of notifications, not before", () => {
     let releases = 0;
-    const shared = { ...context(), releaseMemory: () => void releases++ };
+    const shared = testContext(testRegistry(idleRuntime()), { releaseMemory: () => void releases++ });
     const chunk = JSON.stringify({ processId: "p", chunk: "x".repeat(8 * 1024 * 1024) });
     const streamed = new Connection(new FakeTransport(), shared);
     streamed.notify("process/output", chunk);
