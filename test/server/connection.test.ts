@@ -64,6 +64,13 @@ function context(): ServerContext {
 }
 
 describe("Connection memory release", () => {
+  test("a connection whose output gate closes on its backlog asks for a release", () => {
+    let releases = 0;
+    const shared = testContext(testRegistry(idleRuntime()), { releaseMemory: () => void releases++ });
+    new Connection(new FakeTransport(), shared).congested();
+    expect(releases).toBe(1);
+  });
+
   test("a closing connection asks for a release once it was sent 16 MiB of notifications, not before", () => {
     let releases = 0;
     const shared = testContext(testRegistry(idleRuntime()), { releaseMemory: () => void releases++ });
