@@ -4,7 +4,7 @@ import { withKnownJson } from "../rpc/mod.ts";
 import { FS_PARAMS_SCHEMAS } from "../protocol/mod.ts";
 import type { FsMethod } from "../protocol/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
-import { resolveSandbox } from "../sandbox/mod.ts";
+import { nativeBackendProblem, resolveSandbox } from "../sandbox/mod.ts";
 import type { HostFeatures, Policy, SandboxContext } from "../sandbox/mod.ts";
 import type { z } from "zod";
 import { DirectFileSystem } from "./direct_file_system.ts";
@@ -65,7 +65,8 @@ export class FsService {
   constructor(runtime: Runtime, options: FsServiceOptions) {
     this.#runtime = runtime;
     this.#options = options;
-    this.#spares = options.spareLauncher === true && options.hostFeatures.landlockAbi >= 1
+    // Only where the launcher can run at all: elsewhere every sandboxed request is refused.
+    this.#spares = options.spareLauncher === true && nativeBackendProblem(options.hostFeatures) === null
       ? new SpareLaunchers(runtime)
       : null;
     if (this.#spares !== null) {

@@ -3,6 +3,7 @@ import { FS_RESULT_SCHEMAS } from "../protocol/mod.ts";
 import type { FsMethod } from "../protocol/mod.ts";
 import { RpcPeer } from "../rpc/mod.ts";
 import type { PipeChild, Runtime } from "../runtime/mod.ts";
+import type { LaunchHandoff } from "../sandbox/mod.ts";
 import type { FsRequests, FsResults } from "../protocol/mod.ts";
 import { FrameSplitter } from "./frame_splitter.ts";
 import type { FrameSplitterOptions } from "./frame_splitter.ts";
@@ -17,7 +18,7 @@ export interface WorkerLaunch {
   readonly env: Readonly<Record<string, string>>;
   readonly cwd: string;
   /** How a spare launcher takes this launch instead (`Launch.handoff`); none without a launcher. */
-  readonly handoff?: { readonly spareArgs: readonly string[]; readonly stdinArgs: readonly string[] };
+  readonly handoff?: LaunchHandoff;
 }
 
 /** Launchers started ahead of need (`SpareLaunchers`). */

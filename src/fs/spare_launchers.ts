@@ -1,5 +1,6 @@
 import { encodeStdinArgs } from "../launcher/mod.ts";
 import type { PipeChild, Runtime } from "../runtime/mod.ts";
+import type { LaunchHandoff } from "../sandbox/mod.ts";
 import type { WorkerLaunch } from "./fs_worker.ts";
 
 /** A launcher started ahead of need, waiting for its argv on stdin. */
@@ -11,7 +12,7 @@ interface Spare {
 }
 
 /** What must match for a spare to take a launch: all it was started with. */
-function shapeOf(launch: WorkerLaunch & { readonly handoff: NonNullable<WorkerLaunch["handoff"]> }): string {
+function shapeOf(launch: WorkerLaunch & { readonly handoff: LaunchHandoff }): string {
   return JSON.stringify([launch.program, launch.handoff.spareArgs, launch.env, launch.cwd]);
 }
 
@@ -19,10 +20,9 @@ function shapeOf(launch: WorkerLaunch & { readonly handoff: NonNullable<WorkerLa
  * One fs worker launcher kept started ahead of need (`sandbox-exec --args-on-stdin`), so a worker
  * start skips the launcher's own start (the runtime, its modules, the FFI library): on Bun a
  * first sandboxed call took 34–41 ms with the launcher started on demand, 23–34 ms with a spare.
- * The spare runs as the
- * server's user, unconfined, like any launcher before it confines itself; it reads nothing but its
- * argv, which only the server writes, and confines itself before the worker runs. Taking it starts
- * the next one.
+ * The spare runs as the server's user, unconfined, like any launcher before it confines itself; it
+ * reads nothing but its argv, which only the server writes, and confines itself before the worker
+ * runs. Taking it starts the next one.
  */
 export class SpareLaunchers {
   readonly #runtime: Runtime;

@@ -2,8 +2,8 @@
  * The Bun adapter: the only module (with its `bun_*.ts` siblings) that says `Bun.`.
  */
 import { realpathSync } from "node:fs";
-import { basename, dirname } from "node:path";
 import { constants } from "node:os";
+import { bunBuildArgs } from "./bun_build_args.ts";
 import { spawnBunPty } from "./bun_pty.ts";
 import { connectionFor } from "./bun_socket.ts";
 import type { SocketData } from "./bun_socket.ts";
@@ -242,19 +242,7 @@ class BunRuntime implements Runtime {
 
   async bundle(options: { entry: string; outfile: string; cwd: string }): Promise<void> {
     const child = Bun.spawn(
-      [
-        process.execPath,
-        "build",
-        options.entry,
-        "--target=bun",
-        // CommonJS with its bytecode (`outfile.jsc`): Bun runs it without parsing it.
-        "--format=cjs",
-        "--bytecode",
-        "--outdir",
-        dirname(options.outfile),
-        "--entry-naming",
-        basename(options.outfile),
-      ],
+      [process.execPath, ...bunBuildArgs(options.entry, options.outfile, "bun")],
       {
         cwd: options.cwd,
         env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" },

@@ -1,6 +1,7 @@
 /**
  * The runtime seam: the interface and the one function that picks its implementation.
  */
+export { bunBuildArgs } from "./bun_build_args.ts";
 export { currentRuntimeName, detectRuntime } from "./detect.ts";
 export type {
   ExitStatus,

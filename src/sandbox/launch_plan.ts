@@ -8,17 +8,22 @@ import { ARGS_ON_STDIN, encodeTargetEnv, formatLauncherArgs } from "../launcher/
 import type { PermissionFence, ProgramImage } from "../runtime/mod.ts";
 import type { Policy } from "./policy_types.ts";
 
+/**
+ * The same launch by a spare launcher (`sandbox-exec --args-on-stdin`, started ahead of need with
+ * the launch's program, `env` and `cwd` and `spareArgs`), once it reads `stdinArgs` from its stdin.
+ */
+export interface LaunchHandoff {
+  readonly spareArgs: readonly string[];
+  readonly stdinArgs: readonly string[];
+}
+
 /** A command ready to spawn: always in `/`, with exactly `env`. */
 export interface Launch {
   readonly program: string;
   readonly args: string[];
   readonly env: Record<string, string>;
   readonly cwd: string;
-  /**
-   * The same launch by a spare launcher (`sandbox-exec --args-on-stdin`, started ahead of need
-   * with `program`, `spareArgs`, `env` and `cwd`), once it reads `stdinArgs` from its stdin.
-   */
-  readonly handoff: { readonly spareArgs: readonly string[]; readonly stdinArgs: readonly string[] };
+  readonly handoff: LaunchHandoff;
 }
 
 /** What launch plans need of the server: its images and how to run them. */

@@ -15,7 +15,7 @@ export { nativeBackendProblem, NO_HOST_FEATURES } from "./host_features_types.ts
 export type { HostFeatures } from "./host_features_types.ts";
 export { detectHostFeatures, sandboxExtensionInfo } from "./host_features.ts";
 export { sandboxedLaunch, workerLaunch } from "./launch_plan.ts";
-export type { Launch, LaunchContext, LaunchTarget } from "./launch_plan.ts";
+export type { Launch, LaunchContext, LaunchHandoff, LaunchTarget } from "./launch_plan.ts";
 export { createStateDir, prepareProgramImages } from "./program_images.ts";
 export type { ProgramImages } from "./program_images.ts";
 export { processPlanner } from "./process_planner.ts";

@@ -9,10 +9,11 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, dirname, join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import type { ProgramImage, Runtime, RuntimeName } from "../runtime/mod.ts";
+import { bunBuildArgs } from "../runtime/mod.ts";
+import type { ProgramImage, Runtime } from "../runtime/mod.ts";
 import { runImage } from "./image_run.ts";
 
 /** The images the launch plans use, and the files of the server a sandbox must not change. */
@@ -191,16 +192,6 @@ function listFiles(dir: string): string[] {
 }
 
 /**
- * How a bundle for `runtime` is built. For Bun, CommonJS with its bytecode (`outfile.jsc`): Bun
- * then skips parsing, and the fs worker started in 18 ms against 26 ms from the ES module, the
- * launcher in 14 against 17 ms (Bun 1.4.5; ES module bytecode needs `--compile`). Deno runs the
- * ES module.
- */
-export function bundleFormat(runtime: RuntimeName): string[] {
-  return runtime === "bun" ? ["--format=cjs", "--bytecode"] : ["--format=esm"];
-}
-
-/**
  * Bundles `entry` into `outfile`. Bun's bundler, where the sources have it beside them, serves
  * both runtimes (its output runs under Deno); `deno bundle` needs esbuild from the npm registry
  * on first use, which hosts without internet cannot fetch.
@@ -211,17 +202,7 @@ async function bundle(runtime: Runtime, entry: string, outfile: string): Promise
   if (!hasBun) return await runtime.bundle({ entry, outfile, cwd: SOURCE_ROOT });
   const child = await runtime.spawn({
     program: bun,
-    // `--outdir`: a bundle with its bytecode is two files.
-    args: [
-      "build",
-      entry,
-      "--target=bun",
-      ...bundleFormat(runtime.name),
-      "--outdir",
-      dirname(outfile),
-      "--entry-naming",
-      basename(outfile),
-    ],
+    args: bunBuildArgs(entry, outfile, runtime.name),
     argv0: bun,
     cwd: SOURCE_ROOT,
     env: { PATH: "/usr/bin:/bin" },
