@@ -9,7 +9,7 @@ import type { HostFeatures, Policy, SandboxContext } from "../sandbox/mod.ts";
 import type { z } from "zod";
 import { DirectFileSystem } from "./direct_file_system.ts";
 import { FileHandleTable } from "./file_handle_table.ts";
-import type { FileSystem, FsResults } from "../protocol/mod.ts";
+import type { FileSystem, FsRequests, FsResults } from "../protocol/mod.ts";
 import { FsWorker } from "./fs_worker.ts";
 import type { WorkerLaunch } from "./fs_worker.ts";
 import { SandboxedFileSystem } from "./sandboxed_file_system.ts";
@@ -188,6 +188,11 @@ function withoutSandbox<T extends { sandbox?: unknown }>(params: T): Omit<T, "sa
   return rest;
 }
 
+/** A file system that also reads a whole file as bytes (direct or in a sandbox worker). */
+type ServedFileSystem = FileSystem & {
+  readFileBytes(request: FsRequests["fs/readFile"], signal?: AbortSignal): Promise<Uint8Array>;
+};
+
 /** A readFile result with its JSON text: base64 has no character that JSON escapes. */
 function readFileWithJson(result: FsReadFileResult): FsReadFileResult {
   return withKnownJson(result, `{"dataBase64":"${result.dataBase64}"}`);
@@ -225,6 +230,18 @@ export class FsConnection {
   run<M extends FsMethod>(method: M, params: FsParams[M], signal: AbortSignal): Promise<FsResults[M]> {
     const handler: Handlers[M] = FsConnection.#HANDLERS[method];
     return handler(this, params, signal);
+  }
+
+  /**
+   * `fs/readFile` without the encoding, for a connection that takes binary frames (§11.12): the
+   * file's bytes, with the same checks, routing and errors.
+   */
+  async readFileBytes(params: FsParams["fs/readFile"], signal: AbortSignal): Promise<Uint8Array> {
+    const target = await this.#target(params.sandbox);
+    return await target.readFileBytes(
+      { ...withoutSandbox(params), path: parsePathUri(params.path, "path") },
+      signal,
+    );
   }
 
   /** Closes every handle of this connection, in this process and in workers. */
@@ -300,7 +317,7 @@ export class FsConnection {
     return this.#owners.has(handleId) ? this.#owners.get(handleId) : Promise.resolve(this.#direct);
   }
 
-  async #target(sandbox: unknown): Promise<FileSystem> {
+  async #target(sandbox: unknown): Promise<ServedFileSystem> {
     const route = await this.#route(sandbox);
     if (route === null) return this.#direct;
     let view = this.#views.get(route.key);

@@ -43,9 +43,13 @@ export class SandboxedFileSystem implements FileSystem {
    * sends the bytes and they are encoded here.
    */
   async readFile(request: FsRequests["fs/readFile"], signal?: AbortSignal): Promise<FsReadFileResult> {
+    return { dataBase64: encodeBase64(await this.readFileBytes(request, signal)) };
+  }
+
+  /** `fs/readFile` in the sandbox without the encoding: the bytes the worker sent. */
+  readFileBytes(request: FsRequests["fs/readFile"], signal?: AbortSignal): Promise<Uint8Array> {
     const maxBytes = Math.min(this.#maxReadFileBytes, request.maxBytes ?? Number.MAX_SAFE_INTEGER);
-    const bytes = await this.#worker.readFile(this.#scope, { ...request, maxBytes }, signal);
-    return { dataBase64: encodeBase64(bytes) };
+    return this.#worker.readFile(this.#scope, { ...request, maxBytes }, signal);
   }
 
   /** `fs/writeFile` in the sandbox. */

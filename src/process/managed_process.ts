@@ -23,8 +23,8 @@ const SIGTERM = 15;
 
 /** What a process reports to its owner as its log grows. */
 export interface ProcessEvents {
-  /** A chunk was appended. */
-  output(process: ManagedProcess, chunk: LogChunk): void;
+  /** A chunk was appended; `bytes` are its bytes, valid only during the call. */
+  output(process: ManagedProcess, chunk: LogChunk, bytes: Uint8Array): void;
   exited(process: ManagedProcess, seq: number): void;
   closed(process: ManagedProcess, seq: number): void;
   /** Resolves when the owner's outbound path can take more output (§5.12). */
@@ -238,7 +238,7 @@ export class ManagedProcess {
         ? bytes
         : bytes.subarray(offset, Math.min(offset + MAX_CHUNK_BYTES, bytes.byteLength));
       const entry = this.log.appendChunk(stream, this.#runtime.encodeBase64(part), part.byteLength);
-      this.#events.output(this, entry);
+      this.#events.output(this, entry, part);
     }
   }
 

@@ -87,7 +87,8 @@ export class RunningCounter {
 
 /** Receives a session's process events; the session forwards them to its connection. */
 export interface ProcessSink {
-  output(processId: string, chunk: LogChunk): void;
+  /** A chunk was appended; `bytes` are its bytes, valid only during the call. */
+  output(processId: string, chunk: LogChunk, bytes: Uint8Array): void;
   exited(process: ManagedProcess, seq: number): void;
   closed(processId: string, seq: number): void;
   /** Null when output may flow, else a promise that resolves when it may. */
@@ -131,7 +132,7 @@ export class ProcessTable {
     this.#serverEnv = deps.serverEnv;
     const sink = deps.sink;
     this.#events = {
-      output: (process, chunk) => sink.output(process.id, chunk),
+      output: (process, chunk, bytes) => sink.output(process.id, chunk, bytes),
       exited: (process, seq) => {
         this.#onExit();
         sink.exited(process, seq);

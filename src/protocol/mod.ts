@@ -24,6 +24,7 @@ export {
   ProcessClosedParamsSchema,
   processExitedJson,
   ProcessExitedParamsSchema,
+  processOutputHeaderJson,
   processOutputJson,
   ProcessOutputParamsSchema,
 } from "./notifications.ts";

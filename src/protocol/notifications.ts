@@ -65,6 +65,19 @@ export function processOutputJson(processId: string, chunk: ReadChunk): string {
   },"seq":${chunk.seq},"stream":"${chunk.stream}","chunk":"${chunk.chunk}"}`;
 }
 
+/**
+ * The header params of a `process/output` binary frame (§11.12): the text form's params with
+ * `byteLength` in place of `chunk`.
+ */
+export function processOutputHeaderJson(
+  processId: string,
+  chunk: ReadChunk & { byteLength: number },
+): string {
+  return `{"processId":${
+    JSON.stringify(processId)
+  },"seq":${chunk.seq},"stream":"${chunk.stream}","byteLength":${chunk.byteLength}}`;
+}
+
 /** What `process/exited` reports besides the process id. */
 export interface ExitFacts {
   readonly seq: number;

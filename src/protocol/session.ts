@@ -6,6 +6,8 @@ export const InitializeParamsSchema = z.object({
   clientName: z.string(),
   /** Resume a detached session (§3.7). */
   resumeSessionId: z.string().nullish(),
+  /** Asks for file bytes and process output in binary frames (§11.12); default false. */
+  binaryFrames: z.boolean().nullish(),
 });
 /** See `InitializeParamsSchema`. */
 export type InitializeParams = z.infer<typeof InitializeParamsSchema>;
@@ -95,6 +97,11 @@ export const ExtensionsSchema = z.object({
   }),
   /** How the processes of a session are held together, limited and measured (docs/spec_deltas.md). */
   containment: ContainmentInfoSchema,
+  /**
+   * Whether a WebSocket client may ask for binary frames in `initialize` (§11.12). Optional here
+   * so that a client reads servers from before it.
+   */
+  binaryFrames: z.boolean().optional(),
 });
 /** See `ExtensionsSchema`. */
 export type Extensions = z.infer<typeof ExtensionsSchema>;
@@ -120,6 +127,8 @@ export type EnvironmentInfo = z.infer<typeof EnvironmentInfoSchema>;
 export const InitializeResultSchema = z.object({
   sessionId: z.string(),
   environmentInfo: EnvironmentInfoSchema,
+  /** Present when the client asked for binary frames: whether this connection uses them (§11.12). */
+  binaryFrames: z.boolean().optional(),
 });
 /** See `InitializeResultSchema`. */
 export type InitializeResult = z.infer<typeof InitializeResultSchema>;

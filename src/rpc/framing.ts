@@ -92,6 +92,55 @@ export function withKnownJson<T extends object>(result: T, json: string): T {
   return result;
 }
 
+/** Bytes that a result carries raw in a binary frame (see `withRawBytes`), by identity. */
+const RAW_BYTES = new WeakMap<object, Uint8Array>();
+
+/**
+ * Records `bytes` as what `result` stands for on a connection that takes binary frames (§11.12):
+ * the engine sends them raw after a header in which `byteLength` replaces the result's base64
+ * member. The caller attaches them only for such a connection; elsewhere the result goes as text.
+ */
+export function withRawBytes<T extends object>(result: T, bytes: Uint8Array): T {
+  RAW_BYTES.set(result, bytes);
+  return result;
+}
+
+/** The raw bytes recorded for `result` by `withRawBytes`. */
+export function rawBytesOf(result: unknown): Uint8Array | undefined {
+  return typeof result === "object" && result !== null ? RAW_BYTES.get(result) : undefined;
+}
+
+const NEWLINE = 0x0a;
+const UTF8 = new TextEncoder();
+
+/**
+ * A binary frame (§11.12): the message's JSON header, a newline, then the payload. The header is
+ * JSON without a raw newline (JSON.stringify escapes one inside strings), so the first newline
+ * ends it.
+ */
+export function binaryFrame(header: string, payload: Uint8Array): Uint8Array {
+  const headerBytes = UTF8.encode(header);
+  const frame = new Uint8Array(headerBytes.byteLength + 1 + payload.byteLength);
+  frame.set(headerBytes);
+  frame[headerBytes.byteLength] = NEWLINE;
+  frame.set(payload, headerBytes.byteLength + 1);
+  return frame;
+}
+
+/** A binary frame taken apart: its header's text and a view of its payload. */
+export interface SplitFrame {
+  readonly header: string;
+  readonly payload: Uint8Array;
+}
+
+/** Splits a binary frame made by `binaryFrame`; null when it has no header line or bad UTF-8. */
+export function splitBinaryFrame(frame: Uint8Array): SplitFrame | null {
+  const end = frame.indexOf(NEWLINE);
+  if (end < 0) return null;
+  const header = decodeUtf8(frame.subarray(0, end));
+  return header === null ? null : { header, payload: frame.subarray(end + 1) };
+}
+
 /** Serializes a result reply; `jsonrpc` mirrors the client (§2.2). */
 export function resultFrame(id: RequestId, result: unknown, jsonrpc: boolean): string {
   const known = typeof result === "object" && result !== null ? KNOWN_JSON.get(result) : undefined;
@@ -111,6 +160,14 @@ export function errorFrame(id: RequestId, error: unknown, jsonrpc: boolean): str
 /** Serializes a notification. */
 export function notificationFrame(method: string, params: unknown, jsonrpc: boolean): string {
   return jsonrpc ? JSON.stringify({ jsonrpc: "2.0", method, params }) : JSON.stringify({ method, params });
+}
+
+/** Serializes a notification whose params are already JSON; `method` needs no escaping. */
+export function notificationJsonFrame(method: string, paramsJson: string, jsonrpc: boolean): string {
+  const prefix = jsonrpc
+    ? `{"jsonrpc":"2.0","method":"${method}","params":`
+    : `{"method":"${method}","params":`;
+  return prefix + paramsJson + "}";
 }
 
 /** Serializes a request. */

@@ -1,15 +1,20 @@
 export {
+  binaryFrame,
   classifyMessage,
   classifyValue,
   decodeUtf8,
   errorFrame,
   isRequestId,
   notificationFrame,
+  notificationJsonFrame,
+  rawBytesOf,
   requestFrame,
   resultFrame,
+  splitBinaryFrame,
   withKnownJson,
+  withRawBytes,
 } from "./framing.ts";
-export type { Incoming, RequestId } from "./framing.ts";
+export type { Incoming, RequestId, SplitFrame } from "./framing.ts";
 export { formatIssues, parseParams, toWireError } from "./dispatch.ts";
 export type { ErrorLog } from "./dispatch.ts";
 export { bindHandlers, withContext } from "./method_table.ts";

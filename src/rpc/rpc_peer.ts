@@ -1,7 +1,16 @@
 import { ErrorCode, invalidRequest, RpcError } from "../protocol/mod.ts";
 import { toWireError } from "./dispatch.ts";
 import type { ErrorLog } from "./dispatch.ts";
-import { classifyMessage, classifyValue, errorFrame, requestFrame, resultFrame } from "./framing.ts";
+import {
+  binaryFrame,
+  classifyMessage,
+  classifyValue,
+  errorFrame,
+  notificationJsonFrame,
+  rawBytesOf,
+  requestFrame,
+  resultFrame,
+} from "./framing.ts";
 import type { Incoming, RequestId } from "./framing.ts";
 import type { MethodShape, Route, Routes } from "./method_table.ts";
 
@@ -14,6 +23,8 @@ export interface RpcTransport {
    * can carry bytes beside its JSON (the fs worker's pipe) has it.
    */
   sendBytes?(id: RequestId, bytes: Uint8Array): void;
+  /** Sends one binary message (a WebSocket's binary frame, §11.12). */
+  sendBinary?(frame: Uint8Array): void;
 }
 
 /** One request being served: its cancellation and what runs once its reply has been sent. */
@@ -186,10 +197,22 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
   /** Sends a notification whose params are already JSON (the hot path: output chunks). */
   notifyJson(method: string, paramsJson: string): void {
     if (this.#closed) return;
-    const prefix = this.#jsonrpc === true
-      ? `{"jsonrpc":"2.0","method":"${method}","params":`
-      : `{"method":"${method}","params":`;
-    this.#transport.send(prefix + paramsJson + "}");
+    this.#transport.send(notificationJsonFrame(method, paramsJson, this.#jsonrpc === true));
+  }
+
+  /**
+   * Sends a notification as a binary frame (§11.12): `headerParamsJson` is its params with
+   * `byteLength` in place of the base64 member, `payload` the bytes. The frame is a copy, so the
+   * caller may reuse `payload` once this returns.
+   */
+  notifyBinary(method: string, headerParamsJson: string, payload: Uint8Array): void {
+    if (this.#closed) return;
+    const sendBinary = this.#transport.sendBinary;
+    if (sendBinary === undefined) throw new TypeError("this transport cannot send binary frames");
+    sendBinary.call(
+      this.#transport,
+      binaryFrame(notificationJsonFrame(method, headerParamsJson, this.#jsonrpc === true), payload),
+    );
   }
 
   /** Aborts every request being served with `reason`; their handlers decide what to answer. */
@@ -300,6 +323,12 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
       return;
     }
     this.#options.onReply?.(null);
+    const raw = rawBytesOf(result);
+    if (raw !== undefined && this.#transport.sendBinary !== undefined) {
+      const header = resultFrame(id, { byteLength: raw.byteLength }, this.#jsonrpc === true);
+      this.#transport.sendBinary(binaryFrame(header, raw));
+      return;
+    }
     this.#transport.send(resultFrame(id, result, this.#jsonrpc === true));
   }
 

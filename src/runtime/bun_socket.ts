@@ -22,9 +22,12 @@ export interface SocketData {
 export class BunConnection implements WsConnection {
   readonly #ws: Bun.ServerWebSocket<SocketData>;
   /** Messages not yet handed to Bun, oldest first, from `#head` on. */
-  #queue: string[] = [];
+  #queue: Array<string | Uint8Array> = [];
   #head = 0;
-  /** Characters waiting in the queue (the UTF-8 length for the ASCII JSON the server sends). */
+  /**
+   * Bytes waiting in the queue: a text message's characters stand for its bytes (the server's
+   * JSON is ASCII but for what a client put in an id or a name).
+   */
   #queued = 0;
 
   constructor(ws: Bun.ServerWebSocket<SocketData>) {
@@ -35,13 +38,13 @@ export class BunConnection implements WsConnection {
     return this.#ws.data.remote;
   }
 
-  send(text: string): void {
+  send(message: string | Uint8Array): void {
     if (this.#head === this.#queue.length && this.#ws.getBufferedAmount() < BUN_BUFFER_BYTES) {
-      this.#ws.send(text);
+      this.#ws.send(message);
       return;
     }
-    this.#queue.push(text);
-    this.#queued += text.length;
+    this.#queue.push(message);
+    this.#queued += sizeOf(message);
   }
 
   bufferedAmount(): number {
@@ -64,10 +67,10 @@ export class BunConnection implements WsConnection {
   /** Bun's buffer drained some: move waiting messages on while it stays small. */
   drained(): void {
     while (this.#head < this.#queue.length && this.#ws.getBufferedAmount() < BUN_BUFFER_BYTES) {
-      const text = this.#queue[this.#head] ?? "";
+      const message = this.#queue[this.#head] ?? "";
       this.#queue[this.#head++] = "";
-      this.#queued -= text.length;
-      this.#ws.send(text);
+      this.#queued -= sizeOf(message);
+      this.#ws.send(message);
     }
     if (this.#head === this.#queue.length) {
       this.#queue = [];
@@ -84,6 +87,10 @@ export class BunConnection implements WsConnection {
     this.#head = 0;
     this.#queued = 0;
   }
+}
+
+function sizeOf(message: string | Uint8Array): number {
+  return typeof message === "string" ? message.length : message.byteLength;
 }
 
 /** The connection of a socket, created on first use. */

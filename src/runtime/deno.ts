@@ -233,8 +233,8 @@ function attachSocket(
     socket.close(1009, "message too big");
   };
   const connection: WsConnection = {
-    send(text) {
-      socket.send(text);
+    send(message) {
+      socket.send(message);
       if (drainTimer === null && socket.bufferedAmount > 0) {
         drainTimer = setTimeout(checkDrain, DRAIN_POLL_MS);
       }

@@ -72,8 +72,8 @@ export interface PtyChild {
 
 /** An accepted WebSocket as the server sees it. */
 export interface WsConnection {
-  /** Sends one text message. */
-  send(text: string): void;
+  /** Sends one message: a string as a text message, bytes as a binary one. */
+  send(message: string | Uint8Array): void;
   /** Bytes queued in the runtime but not yet written to the socket. */
   bufferedAmount(): number;
   close(code: number, reason: string): void;

@@ -95,6 +95,7 @@ function connectionHandlers(deps: AppDeps): Parameters<Upgrader>[1]["handlers"] 
     onOpen(ws) {
       const connection: Connection = new Connection({
         send: (text) => ws.send(text),
+        sendBinary: (frame) => ws.send(frame),
         backlog: () => ws.bufferedAmount(),
         close: (code, reason) => {
           ws.close(code, reason);

@@ -1,4 +1,12 @@
-import { ErrorCode, fromWireError, invalidRequest, RpcError } from "../protocol/mod.ts";
+import {
+  ErrorCode,
+  fromWireError,
+  invalidRequest,
+  processOutputHeaderJson,
+  processOutputJson,
+  RpcError,
+} from "../protocol/mod.ts";
+import type { LogChunk } from "../process/mod.ts";
 import type { InitializeParams, InitializeResult, MethodFamily, MethodSpec } from "../protocol/mod.ts";
 import { RpcPeer } from "../rpc/mod.ts";
 import type { InboundCall, Route } from "../rpc/mod.ts";
@@ -12,6 +20,8 @@ import type { FsPort, ServerContext } from "./server_context.ts";
 /** The byte pipe under a connection: a WebSocket or the stdio streams. */
 export interface Transport {
   send(text: string): void;
+  /** Sends one binary message; only a WebSocket has it (§11.12). */
+  sendBinary?(frame: Uint8Array): void;
   /** Unsent outbound bytes. */
   backlog(): number;
   close(code: number, reason: string): void;
@@ -60,6 +70,8 @@ export class Connection implements SessionPeer, OutboundMember {
   #sentLarge = false;
   /** UTF-16 units of the notifications sent, up to `NOTIFIED_RELEASE_UNITS`. */
   #notifiedUnits = 0;
+  /** Whether the client asked for binary frames and the transport has them (§11.12). */
+  #binaryFrames = false;
 
   constructor(transport: Transport, context: ServerContext) {
     this.#transport = transport;
@@ -205,6 +217,16 @@ export class Connection implements SessionPeer, OutboundMember {
     this.#peer.notifyJson(method, paramsJson);
   }
 
+  /** SessionPeer: sends one output chunk, as a binary frame where the client asked for them. */
+  output(processId: string, chunk: LogChunk, bytes: Uint8Array): void {
+    if (!this.#binaryFrames) {
+      this.notify("process/output", processOutputJson(processId, chunk));
+      return;
+    }
+    if (this.#notifiedUnits < NOTIFIED_RELEASE_UNITS) this.#notifiedUnits += bytes.byteLength;
+    this.#peer.notifyBinary("process/output", processOutputHeaderJson(processId, chunk), bytes);
+  }
+
   /** SessionPeer: unsent outbound bytes. */
   backlog(): number {
     return this.#transport.backlog();
@@ -273,6 +295,7 @@ export class Connection implements SessionPeer, OutboundMember {
       },
       initialize: (params) => this.#initialize(params),
       room: (call) => this.room(call),
+      binaryFrames: () => this.#binaryFrames,
     };
   }
 
@@ -295,7 +318,10 @@ export class Connection implements SessionPeer, OutboundMember {
       transport: this.#transport.description,
     });
     this.#fs = this.#context.openFsConnection(session.id);
-    return { sessionId: session.id, environmentInfo: this.#context.environmentInfo };
+    const environmentInfo = this.#context.environmentInfo;
+    if (params.binaryFrames !== true) return { sessionId: session.id, environmentInfo };
+    this.#binaryFrames = this.#transport.sendBinary !== undefined;
+    return { sessionId: session.id, environmentInfo, binaryFrames: this.#binaryFrames };
   }
 }
 

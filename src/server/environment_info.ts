@@ -45,6 +45,8 @@ export async function buildEnvironmentInfo(
       },
       sandbox: services.sandbox,
       containment: services.containment,
+      // A stdio line carries text only.
+      binaryFrames: options.listen.kind === "websocket",
     },
   };
   if (home !== undefined && home.startsWith("/")) info.userHomeDir = pathToUri(home);

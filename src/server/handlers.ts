@@ -3,7 +3,9 @@ import type { FsMethodContext } from "../fs/mod.ts";
 import type { InitializeParams, InitializeResult, METHODS } from "../protocol/mod.ts";
 import { PROCESS_HANDLERS } from "../process/mod.ts";
 import type { ProcessMethodContext } from "../process/mod.ts";
-import { withContext } from "../rpc/mod.ts";
+import { encodeBase64 } from "../protocol/mod.ts";
+import type { FsReadFileResult } from "../protocol/mod.ts";
+import { withContext, withRawBytes } from "../rpc/mod.ts";
 import type { Handlers, InboundCall } from "../rpc/mod.ts";
 import type { Session } from "./session.ts";
 import type { FsPort, ServerContext } from "./server_context.ts";
@@ -19,6 +21,8 @@ export interface ConnectionScope {
   initialize(params: InitializeParams): InitializeResult;
   /** Waits for room for one large reply on the connection, held until `call`'s reply is sent. */
   room(call: InboundCall): Promise<void>;
+  /** Whether the client asked for binary frames and the transport has them (§11.12). */
+  binaryFrames(): boolean;
 }
 
 /** What a server handler sees: its request (cancellation, what runs after the reply) and its connection. */
@@ -50,6 +54,27 @@ const FS = withContext(FS_HANDLERS, fsContext);
 
 /** A `fs/readFile` reply at least this long (base64 characters) asks the runtime to release memory. */
 const RELEASE_AFTER_CHARS = 16 * 1024 * 1024;
+/** The same for a reply whose bytes go raw. */
+const RELEASE_AFTER_BYTES = RELEASE_AFTER_CHARS / 4 * 3;
+
+/**
+ * `fs/readFile` for a connection that takes binary frames: the bytes go raw after a header (§11.12),
+ * so no base64 is made. The result's text form, encoded only if something reads it, keeps the
+ * method's result type.
+ */
+async function readFileRaw(params: Parameters<typeof FS["fs/readFile"]>[0], context: MethodContext) {
+  await context.connection.room(context.call);
+  const bytes = await context.connection.fs().readFileBytes(params, context.call.signal);
+  if (bytes.byteLength >= RELEASE_AFTER_BYTES) {
+    context.call.afterReply(() => context.connection.server.releaseMemory());
+  }
+  const textForm: FsReadFileResult = {
+    get dataBase64() {
+      return encodeBase64(bytes);
+    },
+  };
+  return withRawBytes(textForm, bytes);
+}
 
 /**
  * The server's handler of every method of the table. Each runs synchronously up to its service's
@@ -67,6 +92,7 @@ export const SERVER_HANDLERS: Handlers<typeof METHODS, MethodContext> = {
   },
   ...FS,
   "fs/readFile": async (params, context) => {
+    if (context.connection.binaryFrames()) return await readFileRaw(params, context);
     const result = await FS["fs/readFile"](params, context);
     // A whole file is held several times over (its bytes, their base64, the reply's text); the
     // runtimes keep the freed pages until told otherwise (Deno stayed at 800 MB after 64 MiB).

@@ -1,4 +1,4 @@
-import { processClosedJson, processExitedJson, processOutputJson } from "../protocol/mod.ts";
+import { processClosedJson, processExitedJson } from "../protocol/mod.ts";
 import type { LogChunk, ManagedProcess, ProcessSink } from "../process/mod.ts";
 import { ProcessTable } from "../process/mod.ts";
 import type { ProcessTableOptions, SandboxPlanner } from "../process/mod.ts";
@@ -14,6 +14,11 @@ export const BACKLOG_LOW_BYTES = 1024 * 1024;
 export interface SessionPeer {
   /** Sends a notification whose params are already serialized. */
   notify(method: string, paramsJson: string): void;
+  /**
+   * Sends a `process/output` notification; `bytes` are the chunk's (its base64 is `chunk.chunk`),
+   * valid only during the call.
+   */
+  output(processId: string, chunk: LogChunk, bytes: Uint8Array): void;
   /** Unsent outbound bytes. */
   backlog(): number;
   /** Ends the peer's pending requests with the eviction error and closes it (§3.7). */
@@ -31,7 +36,7 @@ export class Session {
   #gate: PromiseWithResolvers<void> | null = null;
   #detachTimer: ReturnType<typeof setTimeout> | null = null;
   /** Notifications held back per process id until its `process/start` result is sent (§5.5). */
-  readonly #held = new Map<string, { holds: number; queue: Array<[string, string]> }>();
+  readonly #held = new Map<string, { holds: number; queue: Array<(peer: SessionPeer) => void> }>();
 
   constructor(
     id: string,
@@ -45,10 +50,12 @@ export class Session {
   ) {
     this.id = id;
     const sink: ProcessSink = {
-      output: (processId, chunk) => this.#sendOutput(processId, chunk),
+      output: (processId, chunk, bytes) => this.#sendOutput(processId, chunk, bytes),
       exited: (process, seq) => this.#sendExited(process, seq),
-      closed: (processId, seq) =>
-        this.#deliver(processId, "process/closed", processClosedJson(processId, seq)),
+      closed: (processId, seq) => {
+        const paramsJson = processClosedJson(processId, seq);
+        this.#deliver(processId, (peer) => peer.notify("process/closed", paramsJson));
+      },
       flowReady: () => this.#gate?.promise ?? null,
     };
     this.processes = new ProcessTable(runtime, { ...deps, sink });
@@ -111,24 +118,33 @@ export class Session {
       entry.holds--;
       if (entry.holds > 0) return;
       this.#held.delete(processId);
-      for (const [method, paramsJson] of entry.queue) this.#peer?.notify(method, paramsJson);
+      for (const send of entry.queue) {
+        if (this.#peer !== null) send(this.#peer);
+      }
     };
   }
 
-  #deliver(processId: string, method: string, paramsJson: string): void {
+  /** Sends now, or queues while the process's notifications are held (`holdNotifications`). */
+  #deliver(processId: string, send: (peer: SessionPeer) => void): void {
     const held = this.#held.get(processId);
     if (held === undefined) {
-      this.#peer?.notify(method, paramsJson);
+      if (this.#peer !== null) send(this.#peer);
     } else if (this.#peer !== null) {
       // Only an attached connection gets notifications; nothing is queued while detached (§3.6).
-      held.queue.push([method, paramsJson]);
+      held.queue.push(send);
     }
   }
 
-  #sendOutput(processId: string, chunk: LogChunk): void {
+  #sendOutput(processId: string, chunk: LogChunk, bytes: Uint8Array): void {
     const peer = this.#peer;
     if (peer === null) return;
-    this.#deliver(processId, "process/output", processOutputJson(processId, chunk));
+    if (this.#held.has(processId)) {
+      // The pump reuses `bytes` once this returns; a held chunk keeps a copy.
+      const copy = bytes.slice();
+      this.#deliver(processId, (target) => target.output(processId, chunk, copy));
+    } else {
+      peer.output(processId, chunk, bytes);
+    }
     if (this.#gate === null && peer.backlog() > BACKLOG_HIGH_BYTES) {
       this.#gate = Promise.withResolvers<void>();
       peer.congested();
@@ -136,17 +152,14 @@ export class Session {
   }
 
   #sendExited(process: ManagedProcess, seq: number): void {
-    this.#deliver(
-      process.id,
-      "process/exited",
-      processExitedJson(process.id, {
-        seq,
-        exitCode: process.exitCode ?? 0,
-        sandboxDenied: process.sandboxDenied,
-        timedOut: process.timedOut,
-        failure: process.failure,
-      }),
-    );
+    const paramsJson = processExitedJson(process.id, {
+      seq,
+      exitCode: process.exitCode ?? 0,
+      sandboxDenied: process.sandboxDenied,
+      timedOut: process.timedOut,
+      failure: process.failure,
+    });
+    this.#deliver(process.id, (peer) => peer.notify("process/exited", paramsJson));
   }
 
   #openGate(): void {

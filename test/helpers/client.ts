@@ -41,6 +41,8 @@ export class TestClient implements AsyncDisposable {
   readonly messages: Message[] = [];
   /** Messages that arrived as binary frames. */
   binaryFrames = 0;
+  /** The header and payload size of each binary frame (§11.12), in arrival order. */
+  readonly binaryHeaders: Array<{ header: Message; payloadBytes: number }> = [];
   #nextId = 1;
   #pending = new Map<string, PromiseWithResolvers<Message>>();
   #events = new Map<string, ProcessEvent[]>();
@@ -55,10 +57,16 @@ export class TestClient implements AsyncDisposable {
         this.#notify();
       });
     });
+    ws.binaryType = "arraybuffer";
     ws.addEventListener("message", (event) => {
-      // The server sends text messages only (PROTOCOL.md §1.5); count any other kind.
-      if (typeof event.data !== "string") this.binaryFrames++;
-      this.#onMessage(String(event.data));
+      if (typeof event.data === "string") {
+        this.#onMessage(JSON.parse(event.data) as Message);
+        return;
+      }
+      // Only a client that asked for binary frames gets them (PROTOCOL.md §11.12): each is turned
+      // into its text form, so that replies and events read the same either way.
+      this.binaryFrames++;
+      this.#onMessage(this.#textForm(new Uint8Array(event.data as ArrayBuffer)));
     });
     ws.addEventListener("error", () => this.#notify());
   }
@@ -90,11 +98,12 @@ export class TestClient implements AsyncDisposable {
     return client;
   }
 
-  /** initialize + initialized. */
-  async initialize(resumeSessionId?: string): Promise<Message> {
+  /** initialize + initialized; `binaryFrames` asks for binary frames (§11.12). */
+  async initialize(resumeSessionId?: string, options: { binaryFrames?: boolean } = {}): Promise<Message> {
     const result = await this.call("initialize", {
       clientName: "test",
       resumeSessionId: resumeSessionId ?? null,
+      ...options,
     });
     this.sessionId = String(result["sessionId"]);
     this.send({ method: "initialized", params: {} });
@@ -226,8 +235,25 @@ export class TestClient implements AsyncDisposable {
     await this.closed;
   }
 
-  #onMessage(text: string): void {
-    const message = JSON.parse(text) as Message;
+  /**
+   * The text form of a binary frame: its header with `byteLength` replaced by the payload's
+   * base64 (`params.chunk` of an output notification, `result.dataBase64` of a reply).
+   */
+  #textForm(frame: Uint8Array): Message {
+    const end = frame.indexOf(0x0a);
+    if (end < 0) throw new Error("binary frame without a header line");
+    const header = JSON.parse(new TextDecoder().decode(frame.subarray(0, end))) as Message;
+    const payload = frame.subarray(end + 1);
+    this.binaryHeaders.push({ header, payloadBytes: payload.byteLength });
+    const base64 = Buffer.from(payload).toString("base64");
+    if (header["method"] === "process/output") {
+      const { byteLength: _byteLength, ...params } = header["params"] as Message;
+      return { ...header, params: { ...params, chunk: base64 } };
+    }
+    return { ...header, result: { dataBase64: base64 } };
+  }
+
+  #onMessage(message: Message): void {
     this.messages.push(message);
     if (typeof message["method"] === "string") {
       const params = message["params"] as Message;

@@ -1,10 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import {
+  binaryFrame,
   classifyMessage,
   decodeUtf8,
   errorFrame,
   notificationFrame,
+  rawBytesOf,
   resultFrame,
+  splitBinaryFrame,
+  withRawBytes,
 } from "../../src/rpc/mod.ts";
 
 const ID_PROBLEM = { kind: "parseError", detail: "id must be a string or an integer" } as const;
@@ -159,5 +163,30 @@ describe("decodeUtf8", () => {
 
   test("decodeUtf8 returns null for invalid UTF-8", () => {
     expect(decodeUtf8(new Uint8Array([0x7b, 0xff, 0x7d]))).toBeNull();
+  });
+});
+
+describe("binary frames (§11.12)", () => {
+  test("a frame is its header, a newline, then the payload, and splits back into both", () => {
+    const payload = new Uint8Array([0x0a, 0, 0xff, 0x0a]);
+    const frame = binaryFrame('{"id":"é\\n","result":{"byteLength":4}}', payload);
+    expect(new TextDecoder().decode(frame.subarray(0, frame.indexOf(0x0a))))
+      .toBe('{"id":"é\\n","result":{"byteLength":4}}');
+    const split = splitBinaryFrame(frame);
+    expect(split?.header).toBe('{"id":"é\\n","result":{"byteLength":4}}');
+    expect([...(split?.payload ?? [])]).toEqual([...payload]);
+  });
+
+  test("a frame without a header line or with a header that is not UTF-8 does not split", () => {
+    expect(splitBinaryFrame(new Uint8Array([0x7b, 0x7d]))).toBeNull();
+    expect(splitBinaryFrame(new Uint8Array([0xff, 0x0a, 1]))).toBeNull();
+  });
+
+  test("raw bytes are recorded by identity and only for objects", () => {
+    const bytes = new Uint8Array([1]);
+    const result = withRawBytes({ dataBase64: "AQ==" }, bytes);
+    expect(rawBytesOf(result)).toBe(bytes);
+    expect(rawBytesOf({ dataBase64: "AQ==" })).toBeUndefined();
+    expect(rawBytesOf(null)).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { z } from "zod";
 import { fromWireError, RpcError } from "../../src/protocol/mod.ts";
-import { bindHandlers, RpcPeer } from "../../src/rpc/mod.ts";
+import { bindHandlers, RpcPeer, withRawBytes } from "../../src/rpc/mod.ts";
 import type { InboundCall, RequestId } from "../../src/rpc/mod.ts";
 
 const SHAPES = {
@@ -201,5 +201,42 @@ describe("RpcPeer", () => {
     const { server, sent } = pair();
     await server.receive('{"jsonrpc":"2.0","id":"a","method":"echo","params":{"text":"x"}}');
     expect(JSON.parse(sent[0] ?? "")).toEqual({ jsonrpc: "2.0", id: "a", result: { text: "x" } });
+  });
+});
+
+describe("RpcPeer raw bytes", () => {
+  const RAW = { "raw": { params: z.object({}), result: z.object({ dataBase64: z.string() }) } } as const;
+
+  function rawServer(transport: { send(text: string): void; sendBinary?(frame: Uint8Array): void }) {
+    return new RpcPeer<InboundCall>({
+      transport,
+      serve: {
+        routes: bindHandlers(RAW, {
+          raw: () => withRawBytes({ dataBase64: "AAE=" }, new Uint8Array([0, 1])),
+        }),
+        context: (call) => call,
+      },
+      jsonrpc: "mirror",
+      log: () => {},
+      remoteError: fromWireError,
+    });
+  }
+
+  test("a result with raw bytes goes as a binary frame where the transport has them", async () => {
+    const frames: Uint8Array[] = [];
+    const texts: string[] = [];
+    const server = rawServer({ send: (text) => texts.push(text), sendBinary: (frame) => frames.push(frame) });
+    await server.receive('{"jsonrpc":"2.0","id":7,"method":"raw","params":{}}');
+    expect(texts).toEqual([]);
+    expect(frames.map((frame) => [...frame])).toEqual([
+      [...new TextEncoder().encode('{"jsonrpc":"2.0","id":7,"result":{"byteLength":2}}\n'), 0, 1],
+    ]);
+  });
+
+  test("a result with raw bytes goes as its text form where the transport has no binary frames", async () => {
+    const texts: string[] = [];
+    const server = rawServer({ send: (text) => texts.push(text) });
+    await server.receive('{"id":7,"method":"raw","params":{}}');
+    expect(texts).toEqual(['{"id":7,"result":{"dataBase64":"AAE="}}']);
   });
 });

@@ -3,7 +3,13 @@ import type { Runtime } from "../../src/runtime/mod.ts";
 import type { SessionPeer } from "../../src/server/session.ts";
 import { testRegistry } from "../helpers/server_context.ts";
 
-const quietPeer: SessionPeer = { notify: () => {}, backlog: () => 0, evict: () => {}, congested: () => {} };
+const quietPeer: SessionPeer = {
+  notify: () => {},
+  output: () => {},
+  backlog: () => 0,
+  evict: () => {},
+  congested: () => {},
+};
 
 describe("SessionRegistry", () => {
   test("an expired session asks the runtime to release memory", async () => {
