@@ -87,7 +87,10 @@ export async function measureStdout(
     expectedSeq++;
     if (expectedSeq === exitedSeq) expectedSeq++;
     if (method === "process/output") {
-      received += Buffer.from(String(params["chunk"]), "base64").byteLength;
+      const bytes = params["bytes"];
+      received += bytes instanceof Uint8Array
+        ? bytes.byteLength
+        : Buffer.from(String(params["chunk"]), "base64").byteLength;
       chunks++;
     } else if (method === "process/closed") {
       closed.resolve();

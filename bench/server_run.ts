@@ -18,6 +18,8 @@ import type { ServerProcess } from "./server_process.ts";
 import { errorText, summarize, withTimeout } from "./stats.ts";
 import type { Summary } from "./stats.ts";
 import { BenchClient } from "./ws_client.ts";
+import { measureBinary } from "./binary_bench.ts";
+import type { BinaryResult } from "./binary_bench.ts";
 
 /** Sizes and run counts a server column uses. */
 export interface ServerConfig {
@@ -72,6 +74,8 @@ export interface ServerResult {
   extra: ExtraResult | null;
   /** Resident memory after every figure above (the mixed workload). */
   rssAfterMixedBytes: number | null;
+  /** Stdout and readFile in binary frames, measured after the mixed workload; null on the reference. */
+  binary: BinaryResult | null;
   errors: Record<string, string>;
 }
 
@@ -106,6 +110,7 @@ export function notMeasured(error = "not measured (--runtime)"): ServerResult {
     fs: null,
     extra: null,
     rssAfterMixedBytes: null,
+    binary: null,
     errors: {},
   };
 }
@@ -283,6 +288,17 @@ export async function benchServer(
       }));
     await settle();
     result.rssAfterMixedBytes = await server.rssBytes();
+
+    // After the mixed workload's reading, so that the figures above stay comparable across runs.
+    progress(`server under ${runtime}: binary frames`);
+    result.binary = await figure(errors, "binary", 180_000, () =>
+      measureBinary(url, {
+        dir,
+        fileUri: pathToFileURL(file).href,
+        fileBytes: config.fileBytes,
+        stdoutBytes: config.stdoutBytes,
+        stdoutRuns: config.stdoutRuns,
+      }));
     if (Object.keys(errors).length > 0) {
       const log = server.stderr().trim();
       if (log !== "") errors["serverLog"] = log.split("\n").slice(-5).join(" | ");

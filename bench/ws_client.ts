@@ -30,9 +30,12 @@ export class BenchClient {
   readonly #listeners = new Map<string, ProcessListener>();
   #nextId = 1;
   #closedError: Error | null = null;
+  /** Whether the server agreed to binary frames (PROTOCOL.md §11.12) for this connection. */
+  binaryFrames = false;
 
   private constructor(ws: WebSocket) {
     this.#ws = ws;
+    ws.binaryType = "arraybuffer";
     ws.addEventListener("message", (event) => this.#onMessage(event.data));
     ws.addEventListener("close", (event) => {
       this.#closedError = new Error(`connection closed (${event.code} ${event.reason})`);
@@ -41,8 +44,11 @@ export class BenchClient {
     });
   }
 
-  /** Connects to `url` and completes the handshake. */
-  static async open(url: string): Promise<BenchClient> {
+  /**
+   * Connects to `url` and completes the handshake; `binaryFrames` asks for binary frames, which
+   * a server without them ignores (see `binaryFrames`).
+   */
+  static async open(url: string, options: { binaryFrames?: boolean } = {}): Promise<BenchClient> {
     const ws = openSocket(url);
     await new Promise<void>((resolve, reject) => {
       ws.addEventListener("open", () => resolve(), { once: true });
@@ -51,7 +57,9 @@ export class BenchClient {
       });
     });
     const client = new BenchClient(ws);
-    await client.call("initialize", { clientName: "bench" });
+    const asked = options.binaryFrames === true ? { binaryFrames: true } : {};
+    const result = await client.call("initialize", { clientName: "bench", ...asked });
+    client.binaryFrames = result["binaryFrames"] === true;
     client.#ws.send('{"method":"initialized","params":{}}');
     return client;
   }
@@ -91,9 +99,13 @@ export class BenchClient {
   }
 
   #onMessage(data: unknown): void {
-    // The server sends text frames only (PROTOCOL.md §1.5).
-    const text = String(data);
-    const message = (text.length > BIG_REPLY_CHARS ? bigReply(text) : null) ?? JSON.parse(text) as Message;
+    let message: Message;
+    if (data instanceof ArrayBuffer) {
+      message = binaryMessage(new Uint8Array(data));
+    } else {
+      const text = String(data);
+      message = (text.length > BIG_REPLY_CHARS ? bigReply(text) : null) ?? JSON.parse(text) as Message;
+    }
     const method = message["method"];
     if (typeof method === "string") {
       const params = message["params"] as Message;
@@ -118,6 +130,18 @@ export function openSocket(url: string): WebSocket {
   // DOM constructor type that tsc picks here knows only protocol lists.
   const options = { perMessageDeflate: false } as unknown as string[];
   return new WebSocket(url, options);
+}
+
+/**
+ * A binary frame (PROTOCOL.md §11.12) as a message: its header, with the payload as `bytes` in
+ * the member that carries `byteLength` (`result` of a reply, `params` of a notification).
+ */
+function binaryMessage(frame: Uint8Array): Message {
+  const end = frame.indexOf(0x0a);
+  const header = JSON.parse(new TextDecoder().decode(frame.subarray(0, end))) as Message;
+  const bytes = frame.subarray(end + 1);
+  const member = typeof header["method"] === "string" ? "params" : "result";
+  return { ...header, [member]: { ...(header[member] as Message), bytes } };
 }
 
 /** Replies longer than this may take the `bigReply` path. */
