@@ -81,8 +81,12 @@ export class DirectFileSystem implements FileSystem {
     return { dataBase64: encodeBase64(await this.readFileBytes(request)) };
   }
 
-  /** `fs/readFile` without the encoding: the file's bytes, with the same checks and errors. */
-  readFileBytes(request: FsRequests["fs/readFile"]): Promise<Uint8Array> {
+  /**
+   * `fs/readFile` without the encoding: the file's bytes, with the same checks and errors. With
+   * `headroom`, the bytes sit that far into their buffer and what is before them is free, so a
+   * binary frame's header can be written in place instead of copying the file (§11.12).
+   */
+  readFileBytes(request: FsRequests["fs/readFile"], headroom = 0): Promise<Uint8Array> {
     return mapErrors(async () => {
       const limit = Math.min(this.#maxReadFileBytes, request.maxBytes ?? Number.POSITIVE_INFINITY);
       const handle = await openRegular(request.path, constants.O_RDONLY);
@@ -90,21 +94,23 @@ export class DirectFileSystem implements FileSystem {
         const size = Number((await handle.stat()).size);
         if (size > limit) throw tooLarge(limit);
         // Read to end of file rather than trusting `size`: the file may grow, and /proc files report 0.
-        let buffer = new Uint8Array(size > 0 ? size + 1 : Math.min(FIRST_READ_BYTES, limit + 1));
+        let room = size > 0 ? size + 1 : Math.min(FIRST_READ_BYTES, limit + 1);
+        let buffer = new Uint8Array(headroom + room);
         let length = 0;
         for (;;) {
-          if (length === buffer.length) {
+          if (length === room) {
             if (length > limit) throw tooLarge(limit);
-            const grown = new Uint8Array(Math.min(Math.max(length * 2, FIRST_READ_BYTES), limit + 1));
+            room = Math.min(Math.max(length * 2, FIRST_READ_BYTES), limit + 1);
+            const grown = new Uint8Array(headroom + room);
             grown.set(buffer);
             buffer = grown;
           }
-          const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+          const { bytesRead } = await handle.read(buffer, headroom + length, room - length, null);
           if (bytesRead === 0) break;
           length += bytesRead;
         }
         if (length > limit) throw tooLarge(limit);
-        return buffer.subarray(0, length);
+        return buffer.subarray(headroom, headroom + length);
       } finally {
         await handle.close();
       }

@@ -1,6 +1,7 @@
 import { parsePathUri } from "../protocol/mod.ts";
 import type { FsReadFileResult } from "../protocol/mod.ts";
-import { withKnownJson } from "../rpc/mod.ts";
+import { FRAME_HEADROOM, withKnownJson } from "../rpc/mod.ts";
+import type { FramePayload } from "../rpc/mod.ts";
 import { FS_PARAMS_SCHEMAS } from "../protocol/mod.ts";
 import type { FsMethod } from "../protocol/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
@@ -9,7 +10,7 @@ import type { HostFeatures, Policy, SandboxContext } from "../sandbox/mod.ts";
 import type { z } from "zod";
 import { DirectFileSystem } from "./direct_file_system.ts";
 import { FileHandleTable } from "./file_handle_table.ts";
-import type { FileSystem, FsRequests, FsResults } from "../protocol/mod.ts";
+import type { FileSystem, FsResults } from "../protocol/mod.ts";
 import { FsWorker } from "./fs_worker.ts";
 import type { WorkerLaunch } from "./fs_worker.ts";
 import { SandboxedFileSystem } from "./sandboxed_file_system.ts";
@@ -188,11 +189,6 @@ function withoutSandbox<T extends { sandbox?: unknown }>(params: T): Omit<T, "sa
   return rest;
 }
 
-/** A file system that also reads a whole file as bytes (direct or in a sandbox worker). */
-type ServedFileSystem = FileSystem & {
-  readFileBytes(request: FsRequests["fs/readFile"], signal?: AbortSignal): Promise<Uint8Array>;
-};
-
 /** A readFile result with its JSON text: base64 has no character that JSON escapes. */
 function readFileWithJson(result: FsReadFileResult): FsReadFileResult {
   return withKnownJson(result, `{"dataBase64":"${result.dataBase64}"}`);
@@ -234,14 +230,16 @@ export class FsConnection {
 
   /**
    * `fs/readFile` without the encoding, for a connection that takes binary frames (§11.12): the
-   * file's bytes, with the same checks, routing and errors.
+   * file's bytes, with the same checks, routing and errors. A direct read leaves room for the
+   * frame's header before the bytes, so the file is not copied into the frame.
    */
-  async readFileBytes(params: FsParams["fs/readFile"], signal: AbortSignal): Promise<Uint8Array> {
+  async readFilePayload(params: FsParams["fs/readFile"], signal: AbortSignal): Promise<FramePayload> {
     const target = await this.#target(params.sandbox);
-    return await target.readFileBytes(
-      { ...withoutSandbox(params), path: parsePathUri(params.path, "path") },
-      signal,
-    );
+    const request = { ...withoutSandbox(params), path: parsePathUri(params.path, "path") };
+    if (target instanceof SandboxedFileSystem) {
+      return { bytes: await target.readFileBytes(request, signal), headroom: 0 };
+    }
+    return { bytes: await target.readFileBytes(request, FRAME_HEADROOM), headroom: FRAME_HEADROOM };
   }
 
   /** Closes every handle of this connection, in this process and in workers. */
@@ -317,7 +315,7 @@ export class FsConnection {
     return this.#owners.has(handleId) ? this.#owners.get(handleId) : Promise.resolve(this.#direct);
   }
 
-  async #target(sandbox: unknown): Promise<ServedFileSystem> {
+  async #target(sandbox: unknown): Promise<DirectFileSystem | SandboxedFileSystem> {
     const route = await this.#route(sandbox);
     if (route === null) return this.#direct;
     let view = this.#views.get(route.key);

@@ -4,6 +4,7 @@ export {
   classifyValue,
   decodeUtf8,
   errorFrame,
+  FRAME_HEADROOM,
   isRequestId,
   notificationFrame,
   notificationJsonFrame,
@@ -14,7 +15,7 @@ export {
   withKnownJson,
   withRawBytes,
 } from "./framing.ts";
-export type { Incoming, RequestId, SplitFrame } from "./framing.ts";
+export type { FramePayload, Incoming, RequestId, SplitFrame } from "./framing.ts";
 export { formatIssues, parseParams, toWireError } from "./dispatch.ts";
 export type { ErrorLog } from "./dispatch.ts";
 export { bindHandlers, withContext } from "./method_table.ts";

@@ -211,7 +211,10 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
     if (sendBinary === undefined) throw new TypeError("this transport cannot send binary frames");
     sendBinary.call(
       this.#transport,
-      binaryFrame(notificationJsonFrame(method, headerParamsJson, this.#jsonrpc === true), payload),
+      binaryFrame(notificationJsonFrame(method, headerParamsJson, this.#jsonrpc === true), {
+        bytes: payload,
+        headroom: 0,
+      }),
     );
   }
 
@@ -325,7 +328,7 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
     this.#options.onReply?.(null);
     const raw = rawBytesOf(result);
     if (raw !== undefined && this.#transport.sendBinary !== undefined) {
-      const header = resultFrame(id, { byteLength: raw.byteLength }, this.#jsonrpc === true);
+      const header = resultFrame(id, { byteLength: raw.bytes.byteLength }, this.#jsonrpc === true);
       this.#transport.sendBinary(binaryFrame(header, raw));
       return;
     }

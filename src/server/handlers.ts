@@ -64,16 +64,16 @@ const RELEASE_AFTER_BYTES = RELEASE_AFTER_CHARS / 4 * 3;
  */
 async function readFileRaw(params: Parameters<typeof FS["fs/readFile"]>[0], context: MethodContext) {
   await context.connection.room(context.call);
-  const bytes = await context.connection.fs().readFileBytes(params, context.call.signal);
-  if (bytes.byteLength >= RELEASE_AFTER_BYTES) {
+  const payload = await context.connection.fs().readFilePayload(params, context.call.signal);
+  if (payload.bytes.byteLength >= RELEASE_AFTER_BYTES) {
     context.call.afterReply(() => context.connection.server.releaseMemory());
   }
   const textForm: FsReadFileResult = {
     get dataBase64() {
-      return encodeBase64(bytes);
+      return encodeBase64(payload.bytes);
     },
   };
-  return withRawBytes(textForm, bytes);
+  return withRawBytes(textForm, payload);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { FsParams, FsRunner } from "../fs/mod.ts";
 import type { EnvironmentInfo, MethodSpec } from "../protocol/mod.ts";
-import type { Routes } from "../rpc/mod.ts";
+import type { FramePayload, Routes } from "../rpc/mod.ts";
 import type { MethodContext } from "./handlers.ts";
 import type { Logger } from "./logger.ts";
 import type { OutboundBudget } from "./outbound_budget.ts";
@@ -9,7 +9,7 @@ import type { SessionRegistry } from "./session_registry.ts";
 /** The fs side of one connection: its file handles and routing (filled in by the fs service). */
 export interface FsPort extends FsRunner {
   /** `fs/readFile` as the file's bytes, for a connection that takes binary frames (§11.12). */
-  readFileBytes(params: FsParams["fs/readFile"], signal: AbortSignal): Promise<Uint8Array>;
+  readFilePayload(params: FsParams["fs/readFile"], signal: AbortSignal): Promise<FramePayload>;
   /** Closes the connection's file handles. */
   close(): Promise<void>;
 }

@@ -78,6 +78,21 @@ describe.each(RUNTIMES)("binary frames on %s", (runtime) => {
     ]);
   });
 
+  test.concurrent("a binary fs/readFile reply whose id is longer than the room left for a header is whole", async () => {
+    await using dir = await tempDir();
+    const bytes = awkwardBytes(5000);
+    await writeFile(join(dir.path, "f"), bytes);
+    await using client = await server().connect();
+    await client.initialize(undefined, { binaryFrames: true });
+    const id = "i".repeat(1000);
+    const reply = await client.request("fs/readFile", { path: join(dir.path, "f") }, id);
+    expect(reply).toEqual({ id, result: { dataBase64: bytes.toString("base64") } });
+    expect(client.binaryHeaders).toEqual([{
+      header: { id, result: { byteLength: 5000 } },
+      payloadBytes: 5000,
+    }]);
+  });
+
   test.concurrent("a failing fs/readFile is a text error reply on a binary connection", async () => {
     await using dir = await tempDir();
     const params = { path: pathToUri(join(dir.path, "missing")) };

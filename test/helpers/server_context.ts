@@ -51,7 +51,7 @@ export function testContext(
     countReply: () => {},
     openFsConnection: () => ({
       run: () => Promise.reject(new Error("no fs")),
-      readFileBytes: () => Promise.reject(new Error("no fs")),
+      readFilePayload: () => Promise.reject(new Error("no fs")),
       close: () => Promise.resolve(),
     }),
     outbound: new OutboundBudget(1 << 30),

@@ -169,7 +169,7 @@ describe("decodeUtf8", () => {
 describe("binary frames (§11.12)", () => {
   test("a frame is its header, a newline, then the payload, and splits back into both", () => {
     const payload = new Uint8Array([0x0a, 0, 0xff, 0x0a]);
-    const frame = binaryFrame('{"id":"é\\n","result":{"byteLength":4}}', payload);
+    const frame = binaryFrame('{"id":"é\\n","result":{"byteLength":4}}', { bytes: payload, headroom: 0 });
     expect(new TextDecoder().decode(frame.subarray(0, frame.indexOf(0x0a))))
       .toBe('{"id":"é\\n","result":{"byteLength":4}}');
     const split = splitBinaryFrame(frame);
@@ -182,8 +182,20 @@ describe("binary frames (§11.12)", () => {
     expect(splitBinaryFrame(new Uint8Array([0xff, 0x0a, 1]))).toBeNull();
   });
 
+  test("a header that fits the payload's headroom is written before it, in the same buffer", () => {
+    const buffer = new Uint8Array(16 + 3);
+    const bytes = buffer.subarray(16);
+    bytes.set([7, 8, 9]);
+    const frame = binaryFrame('{"id":1}', { bytes, headroom: 16 });
+    expect(frame.buffer).toBe(buffer.buffer);
+    expect(new TextDecoder().decode(frame)).toBe('{"id":1}\n\x07\x08\x09');
+    const tight = binaryFrame('{"id":1}', { bytes, headroom: 8 });
+    expect(tight.buffer).not.toBe(buffer.buffer);
+    expect([...tight]).toEqual([...frame]);
+  });
+
   test("raw bytes are recorded by identity and only for objects", () => {
-    const bytes = new Uint8Array([1]);
+    const bytes = { bytes: new Uint8Array([1]), headroom: 0 };
     const result = withRawBytes({ dataBase64: "AQ==" }, bytes);
     expect(rawBytesOf(result)).toBe(bytes);
     expect(rawBytesOf({ dataBase64: "AQ==" })).toBeUndefined();

@@ -212,7 +212,7 @@ describe("RpcPeer raw bytes", () => {
       transport,
       serve: {
         routes: bindHandlers(RAW, {
-          raw: () => withRawBytes({ dataBase64: "AAE=" }, new Uint8Array([0, 1])),
+          raw: () => withRawBytes({ dataBase64: "AAE=" }, { bytes: new Uint8Array([0, 1]), headroom: 0 }),
         }),
         context: (call) => call,
       },
