@@ -39,6 +39,12 @@ export interface ExecServerClientOptions {
   readonly attachedGraceMs?: number;
   /** How long one WebSocket upgrade may take (default 10,000 ms). */
   readonly connectTimeoutMs?: number;
+  /**
+   * Asks for file bytes and process output in binary frames (PROTOCOL.md §11.12), which spare
+   * both sides base64 and a third of the bytes (default true). A server without them answers
+   * in text as before.
+   */
+  readonly binaryFrames?: boolean;
 }
 
 type ClientState = "open" | "reconnecting" | "closed" | "lost";
@@ -51,6 +57,7 @@ const DEFAULTS = {
   reconnectTimeoutMs: 60_000,
   attachedGraceMs: 35_000,
   connectTimeoutMs: 10_000,
+  binaryFrames: true,
 };
 
 /** Each method's result schema, seen as producing that method's result. */
@@ -77,6 +84,7 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
   #link: WebSocketLink;
   #sessionId: string;
   #environmentInfo: EnvironmentInfo;
+  #binaryFrames: boolean;
   #state: ClientState = "open";
   #failure: ClientError | null = null;
   /** Resolves once reconnected; rejects when the session is lost or the client closed. */
@@ -96,6 +104,7 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
     this.#link = init.link;
     this.#sessionId = init.session.sessionId;
     this.#environmentInfo = init.session.environmentInfo;
+    this.#binaryFrames = init.session.binaryFrames === true;
   }
 
   /** Connects and initializes a new session; rejects with `ClientError` `notConnected` or an RpcError. */
@@ -109,8 +118,8 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
       // The caller's signal covers the first connection only.
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       resumeSessionId: null,
-      onNotification: (method, params) => {
-        if (client !== null) client.#notification(method, params);
+      onNotification: (method, params, payload) => {
+        if (client !== null) client.#notification(method, params, payload);
       },
       onClose: (closing, close) => {
         if (client !== null) client.#linkClosed(closing, close);
@@ -128,6 +137,11 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
   /** The server's `environmentInfo` (§3.3). */
   get environmentInfo(): EnvironmentInfo {
     return this.#environmentInfo;
+  }
+
+  /** Whether the server sends this connection binary frames (§11.12): asked for, and granted. */
+  get binaryFrames(): boolean {
+    return this.#binaryFrames;
   }
 
   /**
@@ -266,10 +280,10 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
     let lastError: unknown = null;
     while (this.#state === "reconnecting") {
       try {
-        const { link } = await openSession(this.url, {
+        const { link, session } = await openSession(this.url, {
           ...sessionOptions(this.#options),
           resumeSessionId: this.#sessionId,
-          onNotification: (method, params) => this.#notification(method, params),
+          onNotification: (method, params, payload) => this.#notification(method, params, payload),
           onClose: (closing, close) => this.#linkClosed(closing, close),
         });
         if (this.#state !== "reconnecting") {
@@ -277,6 +291,7 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
           return;
         }
         this.#link = link;
+        this.#binaryFrames = session.binaryFrames === true;
         this.#state = "open";
         this.#reconnected = null;
         reconnected.resolve(link);
@@ -327,8 +342,8 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
    * Validates a notification and hands it to its process's subscriber. A malformed one is dropped:
    * the gap it leaves in the process's seqs is read back from the log like any other.
    */
-  #notification(method: string, params: unknown): void {
-    const notification = parseNotification(method, params);
+  #notification(method: string, params: unknown, payload?: Uint8Array): void {
+    const notification = parseNotification(method, params, payload);
     if (notification !== null) this.#subscribers.deliver(notification);
   }
 }
@@ -343,9 +358,14 @@ function parseResult<M extends CallableMethod>(method: M, value: unknown): CallR
 function sessionOptions(options: ExecServerClientOptions & typeof DEFAULTS): {
   clientName: string;
   timeoutMs: number;
+  binaryFrames: boolean;
   token?: string;
 } {
-  const shared = { clientName: options.clientName, timeoutMs: options.connectTimeoutMs };
+  const shared = {
+    clientName: options.clientName,
+    timeoutMs: options.connectTimeoutMs,
+    binaryFrames: options.binaryFrames,
+  };
   return options.token === undefined ? shared : { ...shared, token: options.token };
 }
 

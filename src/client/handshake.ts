@@ -25,6 +25,7 @@ export async function openSession(
     const reply = await link.peer.call("initialize", {
       clientName: request.clientName,
       resumeSessionId: request.resumeSessionId,
+      ...(request.binaryFrames ? { binaryFrames: true } : {}),
     });
     const parsed = InitializeResultSchema.safeParse(reply);
     if (!parsed.success) throw new ClientError("badReply", "initialize answered with an invalid result");

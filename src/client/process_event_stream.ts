@@ -261,8 +261,10 @@ function bytesOf(event: SeqEvent): number {
 
 function eventOf(notification: ProcessNotification): SeqEvent {
   switch (notification.method) {
-    case "process/output":
-      return outputEvent(notification.params);
+    case "process/output": {
+      const { seq, stream } = notification.params;
+      return { type: "output", seq, stream, data: notification.data };
+    }
     case "process/exited": {
       const { seq, exitCode, sandboxDenied, timedOut } = notification.params;
       return { type: "exited", seq, exitCode, sandboxDenied, timedOut: timedOut === true };

@@ -1,5 +1,5 @@
 import { encodeBase64, fromWireError } from "../protocol/mod.ts";
-import { RpcPeer } from "../rpc/mod.ts";
+import { RpcPeer, splitBinaryFrame } from "../rpc/mod.ts";
 import { ClientError } from "./client_error.ts";
 
 /** The subprotocol the server selects when offered (PROTOCOL.md §1.3). */
@@ -31,8 +31,13 @@ export interface LinkOptions {
   readonly signal?: AbortSignal;
   /** Gives up on an upgrade that does not complete in this many ms. */
   readonly timeoutMs: number;
-  /** Incoming notifications. */
-  readonly onNotification: (method: string, params: unknown) => void;
+  /**
+   * Whether the handshake asks for binary frames (§11.12): then a binary message is read as a
+   * frame, and as UTF-8 JSON only when it is not one.
+   */
+  readonly binaryFrames: boolean;
+  /** Incoming notifications; `payload` holds the raw bytes of a binary frame's notification. */
+  readonly onNotification: (method: string, params: unknown, payload?: Uint8Array) => void;
   /** Called when the socket closes, before the calls in flight reject. */
   readonly onClose: (link: WebSocketLink, close: CloseInfo) => void;
 }
@@ -74,8 +79,24 @@ export class WebSocketLink {
     socket.addEventListener("message", (event: MessageEvent) => {
       const data: unknown = event.data;
       if (typeof data === "string") void this.peer.receive(data);
-      else if (data instanceof ArrayBuffer) void this.peer.receive(UTF8_DECODER.decode(data));
+      else if (data instanceof ArrayBuffer) this.#receiveBinary(new Uint8Array(data), options);
     });
+  }
+
+  /**
+   * A binary frame's notification goes to `onNotification` with its payload; its reply (only
+   * `fs/readFile` has one) becomes the text form's result, `{dataBase64}`. A binary message that
+   * is no frame is UTF-8 JSON (§1.5).
+   */
+  #receiveBinary(bytes: Uint8Array, options: LinkOptions): void {
+    const frame = options.binaryFrames ? frameMessage(bytes) : null;
+    if (frame === null) {
+      void this.peer.receive(UTF8_DECODER.decode(bytes));
+    } else if (typeof frame.header["method"] === "string") {
+      options.onNotification(frame.header["method"], frame.header["params"], frame.payload);
+    } else {
+      void this.peer.receiveValue({ ...frame.header, result: { dataBase64: encodeBase64(frame.payload) } });
+    }
   }
 
   /** Opens a WebSocket to `url`; rejects with `ClientError` `notConnected` if it does not open. */
@@ -122,6 +143,26 @@ export class WebSocketLink {
   close(): void {
     this.#socket.close(1000);
   }
+}
+
+/** A binary frame's header as an object and its payload; null when `bytes` is no frame. */
+function frameMessage(bytes: Uint8Array): { header: Record<string, unknown>; payload: Uint8Array } | null {
+  const split = splitBinaryFrame(bytes);
+  if (split === null) return null;
+  let header: unknown;
+  try {
+    header = JSON.parse(split.header);
+  } catch {
+    return null;
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) return null;
+  const message = header as Record<string, unknown>;
+  // A JSON message with a trailing newline splits too; a frame states its payload's length.
+  const carrier = message["method"] === undefined ? message["result"] : message["params"];
+  const byteLength = typeof carrier === "object" && carrier !== null
+    ? (carrier as Record<string, unknown>)["byteLength"]
+    : undefined;
+  return byteLength === split.payload.byteLength ? { header: message, payload: split.payload } : null;
 }
 
 /** A token as a subprotocol entry: base64url (RFC 4648 §5) without padding. */

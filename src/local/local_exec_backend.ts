@@ -36,10 +36,12 @@ export class LocalExecBackend implements ExecBackend {
     this.table = new ProcessTable(runtime, {
       ...deps,
       sink: {
-        output: (processId, chunk) =>
+        // The pump reuses `bytes` once this returns; the event keeps a copy.
+        output: (processId, chunk, bytes) =>
           subscribers.deliver({
             method: "process/output",
-            params: { processId, seq: chunk.seq, stream: chunk.stream, chunk: chunk.chunk },
+            params: { processId, seq: chunk.seq, stream: chunk.stream },
+            data: bytes.slice(),
           }),
         exited: (process, seq) =>
           subscribers.deliver({

@@ -24,6 +24,7 @@ export {
   ProcessClosedParamsSchema,
   processExitedJson,
   ProcessExitedParamsSchema,
+  ProcessOutputFrameParamsSchema,
   processOutputHeaderJson,
   processOutputJson,
   ProcessOutputParamsSchema,
@@ -33,6 +34,7 @@ export type {
   NotificationMethod,
   ProcessClosedParams,
   ProcessExitedParams,
+  ProcessOutputFrameParams,
   ProcessOutputParams,
 } from "./notifications.ts";
 export {

@@ -18,6 +18,16 @@ export const ProcessOutputParamsSchema = z.object({
 /** See `ProcessOutputParamsSchema`. */
 export type ProcessOutputParams = z.infer<typeof ProcessOutputParamsSchema>;
 
+/** The header params of a `process/output` binary frame (§11.12): `byteLength` in place of `chunk`. */
+export const ProcessOutputFrameParamsSchema = z.object({
+  processId: z.string(),
+  seq,
+  stream: StreamNameSchema,
+  byteLength: z.number().int().nonnegative(),
+});
+/** See `ProcessOutputFrameParamsSchema`. */
+export type ProcessOutputFrameParams = z.infer<typeof ProcessOutputFrameParamsSchema>;
+
 /** `process/exited` params: the exit status; output may still follow. */
 export const ProcessExitedParamsSchema = z.object({
   processId: z.string(),

@@ -293,7 +293,7 @@ export class Connection implements SessionPeer, OutboundMember {
         if (this.#fs === null) throw invalidRequest("NotInitialized", handshakeMessage("new", "filesystem"));
         return this.#fs;
       },
-      initialize: (params) => this.#initialize(params),
+      initialize: (params, call) => this.#initialize(params, call),
       room: (call) => this.room(call),
       binaryFrames: () => this.#binaryFrames,
     };
@@ -304,7 +304,7 @@ export class Connection implements SessionPeer, OutboundMember {
     return this.#session;
   }
 
-  #initialize(params: InitializeParams): InitializeResult {
+  #initialize(params: InitializeParams, call: InboundCall): InitializeResult {
     const registry = this.#context.registry;
     const resumed = params.resumeSessionId != null;
     const session = params.resumeSessionId != null
@@ -320,8 +320,13 @@ export class Connection implements SessionPeer, OutboundMember {
     this.#fs = this.#context.openFsConnection(session.id);
     const environmentInfo = this.#context.environmentInfo;
     if (params.binaryFrames !== true) return { sessionId: session.id, environmentInfo };
-    this.#binaryFrames = this.#transport.sendBinary !== undefined;
-    return { sessionId: session.id, environmentInfo, binaryFrames: this.#binaryFrames };
+    const binaryFrames = this.#transport.sendBinary !== undefined;
+    // Output of a resumed session that goes out before the result stays text: a client knows
+    // that it gets binary frames only from the result on.
+    call.afterReply(() => {
+      this.#binaryFrames = binaryFrames;
+    });
+    return { sessionId: session.id, environmentInfo, binaryFrames };
   }
 }
 

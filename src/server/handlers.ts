@@ -17,8 +17,8 @@ export interface ConnectionScope {
   session(): Session;
   /** The connection's fs side (file handles and sandbox routing). */
   fs(): FsPort;
-  /** Creates or resumes the session (§3.2, §3.7). */
-  initialize(params: InitializeParams): InitializeResult;
+  /** Creates or resumes the session (§3.2, §3.7); binary frames, if asked for, start after `call`'s reply. */
+  initialize(params: InitializeParams, call: InboundCall): InitializeResult;
   /** Waits for room for one large reply on the connection, held until `call`'s reply is sent. */
   room(call: InboundCall): Promise<void>;
   /** Whether the client asked for binary frames and the transport has them (§11.12). */
@@ -81,7 +81,7 @@ async function readFileRaw(params: Parameters<typeof FS["fs/readFile"]>[0], cont
  * first await, so `process/start` registers its id at dispatch (§2.5).
  */
 export const SERVER_HANDLERS: Handlers<typeof METHODS, MethodContext> = {
-  "initialize": (params, context) => context.connection.initialize(params),
+  "initialize": (params, context) => context.connection.initialize(params, context.call),
   "environment/info": (_params, context) => context.connection.server.environmentInfo,
   ...PROCESS,
   "process/start": (params, context) => {

@@ -87,3 +87,35 @@ describe("ExecServerClient", () => {
     expect(await rejectionOf(client.call("process/list", {}))).toMatchObject({ reason: "notConnected" });
   });
 });
+
+describe("ExecServerClient and binary frames (§11.12)", () => {
+  let server: TestServer | null = null;
+  const url = (): string => {
+    if (server === null) throw new Error("the server has not started");
+    return server.url;
+  };
+  beforeAll(async () => {
+    server = await startServer({ runtime: "bun" });
+  });
+  afterAll(async () => {
+    await server?.[Symbol.asyncDispose]();
+  });
+
+  test("ExecServerClient asks for binary frames by default and reads a file through them", async () => {
+    await using dir = await tempDir();
+    const bytes = new Uint8Array(200_000).map((_, index) => (index * 31) % 256);
+    await Bun.write(`${dir.path}/f`, bytes);
+    await using client = await ExecServerClient.connect(url());
+    expect(client.binaryFrames).toBe(true);
+    const { dataBase64 } = await client.call("fs/readFile", { path: `${dir.path}/f` });
+    expect(dataBase64).toBe(Buffer.from(bytes).toString("base64"));
+  });
+
+  test("ExecServerClient with binaryFrames: false gets text and the same file", async () => {
+    await using dir = await tempDir();
+    await Bun.write(`${dir.path}/f`, "text");
+    await using client = await ExecServerClient.connect(url(), { binaryFrames: false });
+    expect(client.binaryFrames).toBe(false);
+    expect(await client.call("fs/readFile", { path: `${dir.path}/f` })).toEqual({ dataBase64: "dGV4dA==" });
+  });
+});

@@ -9,7 +9,8 @@ const ID = "p";
 function output(seq: number, text: string) {
   return {
     method: "process/output",
-    params: { processId: ID, seq, stream: "stdout", chunk: encodeBase64(new TextEncoder().encode(text)) },
+    params: { processId: ID, seq, stream: "stdout" },
+    data: new TextEncoder().encode(text),
   } as const;
 }
 

@@ -15,7 +15,8 @@ import { runServer } from "../helpers/run_servers.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import { managedSandbox } from "../helpers/sandbox_policy.ts";
 
-const TARGETS = ["local", "remote on bun", "remote on deno"] as const;
+/** The remote clients ask for binary frames (§11.12) by default; one target keeps to text. */
+const TARGETS = ["local", "remote on bun", "remote on deno", "remote on deno in text"] as const;
 const DECODER = new TextDecoder();
 
 /** An event with its bytes as text, so cases compare whole objects. */
@@ -92,7 +93,8 @@ describe.each(TARGETS)("Environment contract, %s", (target) => {
       return;
     }
     const runtime: RuntimeName = target === "remote on bun" ? "bun" : "deno";
-    environment = await RemoteEnvironment.connect((await runServer(runtime)).url);
+    const binaryFrames = target !== "remote on deno in text";
+    environment = await RemoteEnvironment.connect((await runServer(runtime)).url, { binaryFrames });
   });
 
   afterAll(async () => {
