@@ -10,6 +10,9 @@ import { BenchClient } from "./ws_client.ts";
 export interface BinaryResult {
   stdoutMBps: number | null;
   readFileMBps: number | null;
+  /** Every run, in order (MB/s). */
+  stdoutRuns: number[];
+  readFileRuns: number[];
 }
 
 /** How many whole-file reads the readFile figure is the median of. */
@@ -31,7 +34,12 @@ export async function measureBinary(
     for (let i = 0; i < READ_RUNS; i++) {
       reads.push(await readWholeFile(client, options.fileUri, options.fileBytes));
     }
-    return { stdoutMBps: summarize(stdout).median, readFileMBps: summarize(reads).median };
+    return {
+      stdoutMBps: summarize(stdout).median,
+      readFileMBps: summarize(reads).median,
+      stdoutRuns: stdout,
+      readFileRuns: reads,
+    };
   } finally {
     client.close();
   }

@@ -328,6 +328,14 @@ function notes(result: BenchResult): string {
         );
       }
     }
+    const binary = server.binary;
+    if (binary !== null) {
+      const runs = (values: number[]) => values.map((value) => format(value, 0)).join(", ");
+      lines.push(
+        `${runtime} in binary frames (MB/s): stdout runs ${runs(binary.stdoutRuns)}; ` +
+          `fs/readFile runs ${runs(binary.readFileRuns)}; bytes counted; medians shown`,
+      );
+    }
     const extra = server.extra;
     if (extra?.writesDone != null && extra.writesDone < extra.writes) {
       lines.push(`${runtime} answered ${extra.writesDone} of ${extra.writes} writes within the 20 s budget`);
