@@ -84,11 +84,17 @@ describe.each(RUNTIMES)("memory with a client that stops reading, on %s", (runti
     await dir[Symbol.asyncDispose]();
   });
 
-  test.each([["a pipe", false], ["a terminal", true]] as const)(
+  test.each(
+    [["a pipe", false, false], ["a terminal", true, false], [
+      "a pipe in binary frames",
+      false,
+      true,
+    ]] as const,
+  )(
     "a flood through %s stops at the backlog bound and arrives whole once the client reads",
-    async (_name, tty) => {
+    async (_name, tty, binaryFrames) => {
       await using server = await startServer({ runtime });
-      await using client = await StallingClient.connect(server.url);
+      await using client = await StallingClient.connect(server.url, { binaryFrames });
       const baseline = await rssOf(server);
       client.pause();
       const flood = {
@@ -104,34 +110,41 @@ describe.each(RUNTIMES)("memory with a client that stops reading, on %s", (runti
       const held = await untilRssBelow(server, baseline + OUTPUT_BOUND) - baseline;
       client.resume();
       const news = await client.closedProcess("flood");
-      expect({ held: held <= OUTPUT_BOUND ? "bounded" : held, news }).toEqual({
-        held: "bounded",
-        news: { outputBytes: FLOOD_BYTES, exitCode: 0, closed: true },
-      });
+      expect({ held: held <= OUTPUT_BOUND ? "bounded" : held, news, binary: client.binaryFrames > 0 })
+        .toEqual({
+          held: "bounded",
+          news: { outputBytes: FLOOD_BYTES, exitCode: 0, closed: true },
+          binary: binaryFrames,
+        });
     },
     60_000,
   );
 
-  test("pipelined fs/readFile replies are produced one at a time, and all arrive once it reads", async () => {
-    await using server = await startServer({ runtime });
-    await using client = await StallingClient.connect(server.url);
-    const baseline = await rssOf(server);
-    client.pause();
-    for (let read = 0; read < PIPELINED_READS; read++) {
-      client.send(`read-${read}`, "fs/readFile", { path: file });
-    }
-    await untilGauge(server, "requests_held", PIPELINED_READS - 1);
-    const held = await rssOf(server) - baseline;
-    client.resume();
-    const sizes = [];
-    for (let read = 0; read < PIPELINED_READS; read++) {
-      sizes.push((await client.reply(`read-${read}`))["result"]);
-    }
-    expect({ held: held < REPLY_BOUND ? "bounded" : held, sizes }).toEqual({
-      held: "bounded",
-      sizes: Array.from({ length: PIPELINED_READS }, () => ({ dataBase64: FILE_BYTES })),
-    });
-  }, 60_000);
+  test.each([["text", false], ["binary frames", true]] as const)(
+    "pipelined fs/readFile replies in %s are produced one at a time, and all arrive once it reads",
+    async (_name, binaryFrames) => {
+      await using server = await startServer({ runtime });
+      await using client = await StallingClient.connect(server.url, { binaryFrames });
+      const baseline = await rssOf(server);
+      client.pause();
+      for (let read = 0; read < PIPELINED_READS; read++) {
+        client.send(`read-${read}`, "fs/readFile", { path: file });
+      }
+      await untilGauge(server, "requests_held", PIPELINED_READS - 1);
+      const held = await rssOf(server) - baseline;
+      client.resume();
+      const sizes = [];
+      for (let read = 0; read < PIPELINED_READS; read++) {
+        sizes.push((await client.reply(`read-${read}`))["result"]);
+      }
+      expect({ held: held < REPLY_BOUND ? "bounded" : held, sizes, binary: client.binaryFrames }).toEqual({
+        held: "bounded",
+        sizes: Array.from({ length: PIPELINED_READS }, () => ({ dataBase64: FILE_BYTES })),
+        binary: binaryFrames ? PIPELINED_READS : 0,
+      });
+    },
+    60_000,
+  );
 
   test("pipelined process/read replies wait for room as well", async () => {
     // Logs as large as a reply must be to fill the backlog alone.

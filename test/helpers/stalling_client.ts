@@ -26,6 +26,8 @@ export class StallingClient implements AsyncDisposable {
   #closeCode: number | null = null;
   /** The session's id, from the handshake. */
   sessionId = "";
+  /** Messages that came as binary frames (§11.12). */
+  binaryFrames = 0;
   #watchers: Array<() => void> = [];
   #ended = false;
 
@@ -185,8 +187,12 @@ export class StallingClient implements AsyncDisposable {
       this.#socket.write(encodeFrame(10, payload));
       return;
     }
-    if (opcode !== 1) return;
-    const message = JSON.parse(withPayloadLengths(payload)) as Message;
+    let message: Message;
+    if (opcode === 1) message = JSON.parse(withPayloadLengths(payload)) as Message;
+    else if (opcode === 2) {
+      this.binaryFrames++;
+      message = frameWithPayloadLength(payload);
+    } else return;
     if (typeof message["id"] === "string") {
       this.#replies.set(message["id"], message);
       return;
@@ -206,6 +212,21 @@ export class StallingClient implements AsyncDisposable {
     this.#watchers = [];
     for (const wake of watchers) wake();
   }
+}
+
+/**
+ * A binary frame (PROTOCOL.md §11.12) as the message `withPayloadLengths` makes of its text form:
+ * the header, with the payload's length in the member that its base64 would fill.
+ */
+function frameWithPayloadLength(frame: Buffer): Message {
+  const end = frame.indexOf(0x0a);
+  const header = JSON.parse(frame.subarray(0, end).toString()) as Message;
+  const payloadBytes = frame.byteLength - end - 1;
+  if (typeof header["method"] === "string") {
+    const { byteLength: _byteLength, ...params } = header["params"] as Message;
+    return { ...header, params: { ...params, chunk: payloadBytes } };
+  }
+  return { ...header, result: { dataBase64: payloadBytes } };
 }
 
 /** The keys whose string values are base64 payloads. */
