@@ -33,6 +33,9 @@ export interface Transport {
 
 type ConnectionState = "new" | "initializing" | "ready";
 
+/** What a held message costs beside its text (its link in the chain), counted against the bytes bound. */
+const HELD_MESSAGE_BYTES = 256;
+
 /** Close status for protocol violations (§2.4). */
 const POLICY_VIOLATION = 1008;
 const EVICTED_MESSAGE = "session has been resumed by another connection";
@@ -108,11 +111,13 @@ export class Connection implements SessionPeer, OutboundMember {
       return;
     }
     this.#queued++;
-    this.#queuedBytes += text.length;
+    this.#queuedBytes += text.length + HELD_MESSAGE_BYTES;
     // What a client that does not read may pile up here: as many requests as it may have in
-    // flight, as many bytes as one message may have.
+    // flight, as many bytes as one message may have. Messages held only for their order (before
+    // `ready`) are answered as fast as they come, but Deno hands a burst over in one task, so
+    // only their bytes count: a pipelined burst of 3,000 before `initialize` was cut off there.
     const { maxInflightRequests, maxMessageBytes } = this.#context.options;
-    if (this.#queued > maxInflightRequests || this.#queuedBytes > maxMessageBytes) {
+    if ((this.#queued > maxInflightRequests && this.#congested()) || this.#queuedBytes > maxMessageBytes) {
       this.cutOff(`more than ${maxInflightRequests} requests or ${maxMessageBytes} bytes held unread`);
       return;
     }
@@ -122,7 +127,7 @@ export class Connection implements SessionPeer, OutboundMember {
       // until it drains what it was sent (§5.12 applies the same marks to output).
       if (this.#congested()) await this.#drained();
       this.#queued--;
-      this.#queuedBytes -= text.length;
+      this.#queuedBytes -= text.length + HELD_MESSAGE_BYTES;
       if (this.#closed) return;
       const pending = this.#peer.receive(text);
       if (this.#state !== "ready") await pending;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { RUNTIMES } from "../helpers/server.ts";
-import { RawSocket } from "../helpers/raw_socket.ts";
+import { encodeFrame, RawSocket } from "../helpers/raw_socket.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
@@ -232,6 +232,31 @@ describe.each(RUNTIMES)("envelope on %s", (runtime) => {
     expect(socket.closeCode()).toBe(runtime === "bun" ? 1007 : null);
     await using client = await server().session();
     expect(await client.call("process/list", {})).toEqual({ processes: [] });
+  });
+
+  test.concurrent("a burst of requests before initialize is answered in order, each -32600", async () => {
+    await using socket = await RawSocket.upgrade(server().url);
+    const count = 3000;
+    // One write: the burst reaches the server together, as a pipelining client's would.
+    socket.socket.write(
+      Buffer.concat(
+        Array.from(
+          { length: count },
+          (_, id) => encodeFrame(1, Buffer.from(JSON.stringify({ id, method: "process/list", params: {} }))),
+        ),
+      ),
+    );
+    await socket.waitForMessage((message) => message["id"] === count - 1);
+    const replies = socket.messages();
+    expect(replies.map((reply) => reply["id"])).toEqual(Array.from({ length: count }, (_, id) => id));
+    expect(new Set(replies.map((reply) => JSON.stringify(reply["error"])))).toEqual(
+      new Set([JSON.stringify({
+        code: -32600,
+        message: "client must call initialize before using exec methods",
+        data: { kind: "NotInitialized" },
+      })]),
+    );
+    expect(socket.closeCode()).toBeNull();
   });
 
   test.concurrent("the server sends text frames only", async () => {
