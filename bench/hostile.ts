@@ -830,14 +830,14 @@ const phases: Phase[] = [
         if (read?.["closed"] === true) break;
       }
       client.socket.pause();
+      // Every request gets a reply: a result, or -32001 past --max-inflight-requests in flight.
       let replies = 0;
+      const refused: Record<string, number> = {};
       client.onMessage = (message) => {
-        if (
-          typeof message["id"] === "string" && String(message["id"]).startsWith("r") &&
-          resultOf(message) !== null
-        ) {
-          replies++;
-        }
+        if (typeof message["id"] !== "string" || !String(message["id"]).startsWith("r")) return;
+        replies++;
+        const error = errorOf(message);
+        if (error !== null) refused[String(error.code)] = (refused[String(error.code)] ?? 0) + 1;
       };
       let peak = 0;
       let sent = 0;
@@ -858,8 +858,10 @@ const phases: Phase[] = [
       client.socket.resume();
       const deadline = Date.now() + 30_000;
       while (replies < sent && Date.now() < deadline) await sleep(50);
-      note(`replies delivered once the client reads: ${replies}/${sent}`);
+      note(`replies delivered once the client reads: ${replies}/${sent}, errors ${JSON.stringify(refused)}`);
       if (replies !== sent) report(`lost replies: ${replies}/${sent}`);
+      const unexpected = Object.keys(refused).filter((code) => code !== "-32001");
+      if (unexpected.length > 0) report(`unexpected errors: ${JSON.stringify(refused)}`);
       client.destroy();
     },
   },
