@@ -34,7 +34,6 @@ export type {
   NotificationMethod,
   ProcessClosedParams,
   ProcessExitedParams,
-  ProcessOutputFrameParams,
   ProcessOutputParams,
 } from "./notifications.ts";
 export {

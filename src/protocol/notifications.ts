@@ -25,8 +25,6 @@ export const ProcessOutputFrameParamsSchema = z.object({
   stream: StreamNameSchema,
   byteLength: z.number().int().nonnegative(),
 });
-/** See `ProcessOutputFrameParamsSchema`. */
-export type ProcessOutputFrameParams = z.infer<typeof ProcessOutputFrameParamsSchema>;
 
 /** `process/exited` params: the exit status; output may still follow. */
 export const ProcessExitedParamsSchema = z.object({

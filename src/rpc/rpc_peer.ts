@@ -207,15 +207,10 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
    */
   notifyBinary(method: string, headerParamsJson: string, payload: Uint8Array): void {
     if (this.#closed) return;
-    const sendBinary = this.#transport.sendBinary;
-    if (sendBinary === undefined) throw new TypeError("this transport cannot send binary frames");
-    sendBinary.call(
-      this.#transport,
-      binaryFrame(notificationJsonFrame(method, headerParamsJson, this.#jsonrpc === true), {
-        bytes: payload,
-        headroom: 0,
-      }),
-    );
+    const transport = this.#transport;
+    if (transport.sendBinary === undefined) throw new TypeError("this transport cannot send binary frames");
+    const header = notificationJsonFrame(method, headerParamsJson, this.#jsonrpc === true);
+    transport.sendBinary(binaryFrame(header, { bytes: payload, headroom: 0 }));
   }
 
   /** Aborts every request being served with `reason`; their handlers decide what to answer. */

@@ -1,5 +1,5 @@
 import { FS_HANDLERS } from "../fs/mod.ts";
-import type { FsMethodContext } from "../fs/mod.ts";
+import type { FsMethodContext, FsParams } from "../fs/mod.ts";
 import type { InitializeParams, InitializeResult, METHODS } from "../protocol/mod.ts";
 import { PROCESS_HANDLERS } from "../process/mod.ts";
 import type { ProcessMethodContext } from "../process/mod.ts";
@@ -62,7 +62,10 @@ const RELEASE_AFTER_BYTES = RELEASE_AFTER_CHARS / 4 * 3;
  * so no base64 is made. The result's text form, encoded only if something reads it, keeps the
  * method's result type.
  */
-async function readFileRaw(params: Parameters<typeof FS["fs/readFile"]>[0], context: MethodContext) {
+async function readFileRaw(
+  params: FsParams["fs/readFile"],
+  context: MethodContext,
+): Promise<FsReadFileResult> {
   await context.connection.room(context.call);
   const payload = await context.connection.fs().readFilePayload(params, context.call.signal);
   if (payload.bytes.byteLength >= RELEASE_AFTER_BYTES) {
