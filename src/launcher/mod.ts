@@ -14,5 +14,6 @@ export {
   parseLauncherArgs,
 } from "./launcher_args.ts";
 export { SANDBOX_MOUNT_SOURCE } from "./mount_namespace.ts";
+export { syscallTable } from "./syscall_numbers.ts";
 export { decodeTargetEnv, encodeTargetEnv, TARGET_ENV_PREFIX } from "./target_env.ts";
 export type { LauncherArgs, LauncherMode, OptionalLayer } from "./launcher_args.ts";

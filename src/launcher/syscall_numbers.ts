@@ -3,7 +3,7 @@
  */
 import type { LibcArch } from "../runtime/mod.ts";
 
-/** The system calls the launcher makes or the seccomp filter names. */
+/** The system calls the launcher makes, the seccomp filter names, or the server's socket lookup makes. */
 export type SyscallName =
   | "read"
   | "write"
@@ -30,6 +30,8 @@ export type SyscallName =
   | "clone3"
   | "socket"
   | "socketpair"
+  | "sendto"
+  | "recvfrom"
   | "ptrace"
   | "process_vm_readv"
   | "process_vm_writev"
@@ -125,6 +127,8 @@ const X86_64: SyscallTable = {
     clone3: 435,
     socket: 41,
     socketpair: 53,
+    sendto: 44,
+    recvfrom: 45,
     ptrace: 101,
     process_vm_readv: 310,
     process_vm_writev: 311,
@@ -212,6 +216,8 @@ const AARCH64: SyscallTable = {
     clone3: 435,
     socket: 198,
     socketpair: 199,
+    sendto: 206,
+    recvfrom: 207,
     ptrace: 117,
     process_vm_readv: 270,
     process_vm_writev: 271,

@@ -17,6 +17,9 @@ import type { ServerOptions } from "./options.ts";
 import { isLoopback, UsageError } from "./options.ts";
 import { loopbackHostCheck } from "./host_check.ts";
 import { refuseLocalPeer } from "./peer_rule.ts";
+import { SockDiag } from "./sock_diag.ts";
+import { openLibc } from "../runtime/mod.ts";
+import process from "node:process";
 import { userInfo } from "node:os";
 import type { FsPort, ServerContext } from "./server_context.ts";
 import { SessionRegistry } from "./session_registry.ts";
@@ -143,6 +146,9 @@ export async function startExecServer(
   // Once: userInfo() reads the user database, which costs a descriptor a flood of connections may
   // have used up.
   const ownUid = userInfo().uid;
+  // Without FFI (a Deno run without --allow-ffi) the peer rule scans /proc/net/tcp instead.
+  const diag = await openLibc(runtime.name, process.arch).then((libc) => new SockDiag(libc), () => null);
+  const listenHost = options.listen.hostname;
   const app = createApp({
     context,
     refusePeer: (peer) =>
@@ -150,6 +156,8 @@ export async function startExecServer(
         serverPort: listeningPort,
         ownUid,
         admitOtherUsers: auth !== null || options.allowLocalUsers,
+        diag,
+        listenHost,
       }),
     allowOrigins: options.allowOrigins,
     hostAllowed: isLoopback(options.listen.hostname) ? loopbackHostCheck(options.allowHosts) : null,

@@ -1,6 +1,8 @@
 import type { PeerAddress } from "../runtime/mod.ts";
-import { findLocalSocket, heldBySandbox } from "./local_peer.ts";
+import { findLocalSocket, heldBySandbox, ipBytes } from "./local_peer.ts";
+import type { LocalSocket } from "./local_peer.ts";
 import { isLoopbackName } from "./host_check.ts";
+import type { SockDiag } from "./sock_diag.ts";
 
 /** What the peer rule needs to know of the server. */
 export interface PeerRuleOptions {
@@ -10,6 +12,10 @@ export interface PeerRuleOptions {
   readonly ownUid: number;
   /** A token is required (it is checked apart), or `--allow-local-users` was given. */
   readonly admitOtherUsers: boolean;
+  /** The exact socket lookup of the kernel, or null where it cannot be used (no FFI). */
+  readonly diag: SockDiag | null;
+  /** The host name or address the listener was given (`--listen`). */
+  readonly listenHost: string;
 }
 
 /**
@@ -24,7 +30,7 @@ export async function refuseLocalPeer(
   options: PeerRuleOptions,
 ): Promise<string | null> {
   if (peer === null) return null;
-  const socket = await findLocalSocket(peer, options.serverPort);
+  const socket = diagLookup(peer, options) ?? await findLocalSocket(peer, options.serverPort);
   if (socket === null) {
     return isLoopbackName(peer.address) || peer.address.startsWith("::ffff:127.")
       ? "unidentified loopback peer"
@@ -32,5 +38,43 @@ export async function refuseLocalPeer(
   }
   if (await heldBySandbox(socket.inode)) return "sandboxed peer";
   if (socket.uid !== options.ownUid && !options.admitOtherUsers) return `peer of uid ${socket.uid}`;
+  return null;
+}
+
+/** Wildcard listen addresses: the peer may have connected to any address of the host. */
+const WILDCARDS = new Set(["0.0.0.0", "::", "[::]"]);
+
+/**
+ * The peer's socket by the kernel's exact lookup (`sock_diag.ts`), for each address it is likely
+ * to have connected to: the listener's own, else its own address (a local client reaching an
+ * address of this host leaves from it). Null sends the caller to the scan of /proc/net/tcp, which
+ * finds a local peer whatever it connected to, so a miss here costs time, never a wrong answer.
+ */
+function diagLookup(peer: PeerAddress, options: PeerRuleOptions): LocalSocket | null {
+  const local = ipBytes(peer.address);
+  if (options.diag === null || local === null) return null;
+  const targets = new Map<string, Uint8Array>();
+  const names = WILDCARDS.has(options.listenHost)
+    ? [peer.address]
+    : options.listenHost === "localhost"
+    ? ["127.0.0.1", "::1"]
+    : [options.listenHost];
+  for (const name of names) {
+    const bytes = ipBytes(name);
+    if (bytes !== null) targets.set(bytes.join("."), bytes);
+  }
+  try {
+    for (const remote of targets.values()) {
+      const found = options.diag.find({
+        local,
+        localPort: peer.port,
+        remote,
+        remotePort: options.serverPort,
+      });
+      if (found !== null) return found;
+    }
+  } catch {
+    // The kernel refused the lookup (netlink blocked, say): the scan answers instead.
+  }
   return null;
 }
