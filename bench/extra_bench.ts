@@ -5,10 +5,13 @@
  * @module
  */
 import { BenchClient } from "./ws_client.ts";
-import { megabytesPerSecond } from "./stats.ts";
+import { megabytesPerSecond, summarize } from "./stats.ts";
 
 /** The extra figures of one server; null figures failed, with the reason in the server's errors. */
 export interface ExtraResult {
+  /** A new connection's upgrade, `initialize` and `initialized`, one after another: median ms. */
+  connectMs: number | null;
+  connects: number;
   /** `count` process/start of /bin/true sent back to back on one connection: first send → last closed. */
   pipelinedStartsMs: number | null;
   pipelinedStarts: number;
@@ -23,8 +26,10 @@ export interface ExtraResult {
 }
 
 /** An empty result for `count` starts and `writes` writes. */
-export function emptyExtra(pipelinedStarts: number, writes: number): ExtraResult {
+export function emptyExtra(pipelinedStarts: number, writes: number, connects: number): ExtraResult {
   return {
+    connectMs: null,
+    connects,
     pipelinedStartsMs: null,
     pipelinedStarts,
     ptyMBps: null,
@@ -33,6 +38,21 @@ export function emptyExtra(pipelinedStarts: number, writes: number): ExtraResult
     writes,
     writesDone: null,
   };
+}
+
+/**
+ * `count` new connections, one after another: from opening the socket to the `initialize` result
+ * (BenchClient.open also sends `initialized`), each closed before the next; the median ms.
+ */
+export async function measureConnects(url: string, count: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    const client = await BenchClient.open(url);
+    samples.push(performance.now() - start);
+    client.close();
+  }
+  return summarize(samples).median;
 }
 
 /** Sends `count` starts of /bin/true without waiting; ms until every process has closed. */

@@ -200,9 +200,16 @@ function serverTable(result: BenchResult): string {
 
 /** The rows only the reference comparison shows (lower is better for "time", higher for "rate"). */
 function extraRows(result: BenchResult): Row[] {
-  const { pipelinedStarts, ptyBytes, writes } = result.meta.config;
+  const { connects, pipelinedStarts, ptyBytes, writes } = result.meta.config;
   const base = { floor: null, fs: false };
   return [
+    {
+      ...base,
+      label: `connect + initialize, median of ${connects} (ms)`,
+      kind: "time",
+      digits: 2,
+      value: (s) => s.extra?.connectMs ?? null,
+    },
     {
       ...base,
       label: `${pipelinedStarts}× /bin/true pipelined on one connection (ms)`,

@@ -7,7 +7,13 @@ import { pathToFileURL } from "node:url";
 import process from "node:process";
 import { measureEcho } from "./echo_bench.ts";
 import type { EchoConfig } from "./echo_bench.ts";
-import { emptyExtra, measurePipelinedStarts, measurePty, measureWrites } from "./extra_bench.ts";
+import {
+  emptyExtra,
+  measureConnects,
+  measurePipelinedStarts,
+  measurePty,
+  measureWrites,
+} from "./extra_bench.ts";
 import type { ExtraResult } from "./extra_bench.ts";
 import { measureFs } from "./fs_bench.ts";
 import type { FsResult } from "./fs_bench.ts";
@@ -37,6 +43,7 @@ export interface ServerConfig {
   echo: EchoConfig;
   echoRuns: number;
   /** The extra figures, measured only with `--reference`. */
+  connects: number;
   pipelinedStarts: number;
   ptyBytes: number;
   writes: number;
@@ -315,7 +322,9 @@ async function extraFigures(
   config: ServerConfig,
   errors: Record<string, string>,
 ): Promise<ExtraResult> {
-  const extra = emptyExtra(config.pipelinedStarts, config.writes);
+  const extra = emptyExtra(config.pipelinedStarts, config.writes, config.connects);
+  progress("connects");
+  extra.connectMs = await figure(errors, "connectMs", 60_000, () => measureConnects(url, config.connects));
   progress("pipelined starts");
   extra.pipelinedStartsMs = await figure(
     errors,
