@@ -52,6 +52,11 @@ export class SockDiagError extends Error {
 export class SockDiag {
   readonly #libc: Libc;
   #refused: SockDiagError | null = null;
+  // The buffers whose addresses the system calls take live as long as this object, so that no
+  // collection between taking an address and the call can free them; lookups never overlap.
+  readonly #request = new Uint8Array(REQUEST_BYTES);
+  readonly #kernel = kernelAddress();
+  readonly #reply = new Uint8Array(REPLY_BYTES);
   readonly #numbers: { socket: number; sendto: number; recvfrom: number; close: number };
 
   constructor(libc: Libc) {
@@ -96,24 +101,22 @@ export class SockDiag {
     );
     if (fd < 0n) throw new SockDiagError(`netlink socket failed (errno ${libc.errno()})`);
     try {
-      const request = diagRequest(family, addresses);
-      // sockaddr_nl of the kernel: family, padding, port id 0, no groups.
-      const kernel = new Uint8Array(12);
-      new DataView(kernel.buffer).setUint16(0, AF_NETLINK, true);
+      const request = this.#request;
+      fillRequest(request, family, addresses);
       const sent = libc.syscall(
         this.#numbers.sendto,
         fd,
         libc.addressOf(request),
         BigInt(REQUEST_BYTES),
         0n,
-        libc.addressOf(kernel),
-        BigInt(kernel.byteLength),
+        libc.addressOf(this.#kernel),
+        BigInt(this.#kernel.byteLength),
       );
       if (sent !== BigInt(REQUEST_BYTES)) {
         throw new SockDiagError(`netlink send failed (errno ${libc.errno()})`);
       }
       // The kernel answers within the send; waiting here would stop the whole server.
-      const reply = new Uint8Array(REPLY_BYTES);
+      const reply = this.#reply;
       const received = libc.syscall(
         this.#numbers.recvfrom,
         fd,
@@ -131,10 +134,17 @@ export class SockDiag {
   }
 }
 
-/** nlmsghdr + inet_diag_req_v2 asking for the one socket with these addresses, in every state. */
-function diagRequest(family: number, addresses: SocketAddresses): Uint8Array {
-  const request = new Uint8Array(REQUEST_BYTES);
-  const view = new DataView(request.buffer);
+/** sockaddr_nl of the kernel: family, padding, port id 0, no groups. */
+function kernelAddress(): Uint8Array {
+  const address = new Uint8Array(12);
+  new DataView(address.buffer).setUint16(0, AF_NETLINK, true);
+  return address;
+}
+
+/** Fills `request` with nlmsghdr + inet_diag_req_v2 asking for the one socket with these addresses. */
+function fillRequest(request: Uint8Array, family: number, addresses: SocketAddresses): void {
+  request.fill(0);
+  const view = new DataView(request.buffer, request.byteOffset, request.byteLength);
   view.setUint32(0, REQUEST_BYTES, true);
   view.setUint16(4, SOCK_DIAG_BY_FAMILY, true);
   view.setUint16(6, NLM_F_REQUEST, true);
@@ -149,7 +159,6 @@ function diagRequest(family: number, addresses: SocketAddresses): Uint8Array {
   request.set(wireAddress(family, addresses.remote), REQUEST_ID + 20);
   view.setUint32(REQUEST_ID + 40, 0xffffffff, true);
   view.setUint32(REQUEST_ID + 44, 0xffffffff, true);
-  return request;
 }
 
 function parseReply(reply: Uint8Array, family: number, addresses: SocketAddresses): LocalSocket | null {
