@@ -53,18 +53,14 @@ const WILDCARDS = new Set(["0.0.0.0", "::", "[::]"]);
 function diagLookup(peer: PeerAddress, options: PeerRuleOptions): LocalSocket | null {
   const local = ipBytes(peer.address);
   if (options.diag === null || local === null) return null;
-  const targets = new Map<string, Uint8Array>();
   const names = WILDCARDS.has(options.listenHost)
     ? [peer.address]
     : options.listenHost === "localhost"
     ? ["127.0.0.1", "::1"]
     : [options.listenHost];
-  for (const name of names) {
-    const bytes = ipBytes(name);
-    if (bytes !== null) targets.set(bytes.join("."), bytes);
-  }
+  const targets = names.map(ipBytes).filter((bytes): bytes is Uint8Array => bytes !== null);
   try {
-    for (const remote of targets.values()) {
+    for (const remote of targets) {
       const found = options.diag.find({
         local,
         localPort: peer.port,

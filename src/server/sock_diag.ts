@@ -6,6 +6,7 @@
  */
 import { syscallTable } from "../launcher/mod.ts";
 import type { Libc } from "../runtime/mod.ts";
+import { sameBytes } from "./local_peer.ts";
 import type { LocalSocket } from "./local_peer.ts";
 
 const AF_INET = 2;
@@ -191,8 +192,4 @@ function wireAddress(family: number, address: Uint8Array): Uint8Array {
 
 function isMapped(address: Uint8Array): boolean {
   return address.subarray(0, 10).every((byte) => byte === 0) && address[10] === 0xff && address[11] === 0xff;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }

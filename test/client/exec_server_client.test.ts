@@ -4,6 +4,7 @@ import { ClientError, ExecServerClient } from "../../src/client/mod.ts";
 import { RpcError } from "../../src/protocol/mod.ts";
 import { startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
+import { sharedServer } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const TOKEN = "client-test-token";
@@ -89,17 +90,8 @@ describe("ExecServerClient", () => {
 });
 
 describe("ExecServerClient and binary frames (§11.12)", () => {
-  let server: TestServer | null = null;
-  const url = (): string => {
-    if (server === null) throw new Error("the server has not started");
-    return server.url;
-  };
-  beforeAll(async () => {
-    server = await startServer({ runtime: "bun" });
-  });
-  afterAll(async () => {
-    await server?.[Symbol.asyncDispose]();
-  });
+  const server = sharedServer("bun");
+  const url = (): string => server().url;
 
   test("ExecServerClient asks for binary frames by default and reads a file through them", async () => {
     await using dir = await tempDir();
