@@ -57,14 +57,15 @@ export class SpareLaunchers {
 
   /**
    * Hands `launch` to the waiting spare of its shape, which is then that launch's process (its
-   * argv written, nothing else); null when none waits. Either way the next spare starts.
+   * argv written, nothing else); null when none waits. Either way the next spare starts once `up`
+   * settles, so that it does not take the CPU from the worker being started.
    */
-  async take(launch: WorkerLaunch): Promise<PipeChild | null> {
+  async take(launch: WorkerLaunch, up: Promise<unknown>): Promise<PipeChild | null> {
     const handoff = launch.handoff;
     if (handoff === undefined) return null;
     const spare = this.#spare;
     this.#spare = null;
-    this.prepare(launch);
+    void up.then(() => this.prepare(launch), () => this.prepare(launch));
     if (spare === null) return null;
     const child = await spare.child.catch(() => null);
     if (child === null || child.stdin === null) return null;

@@ -85,11 +85,32 @@ describe("SpareLaunchers", () => {
     ]]);
     expect(children[0]?.plan).toMatchObject({ program: "/bun", env: { A: "1" }, cwd: "/", stdin: "pipe" });
     const launch = launchFor(["/w"]);
-    const taken = await spares.take(launch);
+    const taken = await spares.take(launch, Promise.resolve());
     expect(taken).toBe(children[0] ?? null);
     expect(children[0]?.written).toEqual([encodeStdinArgs(launch.handoff?.stdinArgs ?? [])]);
+    await settle();
     expect(children).toHaveLength(2);
     expect(children[1]?.written).toEqual([]);
+    spares.close();
+  });
+
+  test("the next spare starts only once the taken worker is up (or has failed), not beside its start", async () => {
+    const { runtime, children } = fakeRuntime();
+    const spares = new SpareLaunchers(runtime);
+    spares.prepare(launchFor([]));
+    const up = Promise.withResolvers<void>();
+    expect(await spares.take(launchFor(["/w"]), up.promise)).toBe(children[0] ?? null);
+    await settle();
+    expect(children).toHaveLength(1);
+    up.resolve();
+    await settle();
+    expect(children).toHaveLength(2);
+
+    const failed = Promise.withResolvers<void>();
+    expect(await spares.take(launchFor(["/w"]), failed.promise)).toBe(children[1] ?? null);
+    failed.reject(new Error("the worker could not start"));
+    await settle();
+    expect(children).toHaveLength(3);
     spares.close();
   });
 
@@ -97,7 +118,7 @@ describe("SpareLaunchers", () => {
     const { runtime, children } = fakeRuntime();
     const spares = new SpareLaunchers(runtime);
     spares.prepare(launchFor([]));
-    expect(await spares.take(launchFor(["/w"], { A: "2" }))).toBe(null);
+    expect(await spares.take(launchFor(["/w"], { A: "2" }), Promise.resolve())).toBe(null);
     await settle();
     expect(children[0]?.stdinClosed).toBe(true);
     expect(children[0]?.written).toEqual([]);
@@ -111,13 +132,15 @@ describe("SpareLaunchers", () => {
     spares.prepare(launchFor([]));
     children[0]?.exit();
     await settle();
-    expect(await spares.take(launchFor(["/w"]))).toBe(null);
+    expect(await spares.take(launchFor(["/w"]), Promise.resolve())).toBe(null);
+    await settle();
     expect(children).toHaveLength(2);
     spares.close();
     await settle();
     expect(children[1]?.stdinClosed).toBe(true);
     spares.prepare(launchFor([]));
-    expect(await spares.take(launchFor([]))).toBe(null);
+    expect(await spares.take(launchFor([]), Promise.resolve())).toBe(null);
+    await settle();
     expect(children).toHaveLength(2);
   });
 
@@ -126,7 +149,8 @@ describe("SpareLaunchers", () => {
     const spares = new SpareLaunchers(runtime);
     const { handoff: _handoff, ...plain } = launchFor([]);
     spares.prepare(plain);
-    expect(await spares.take(plain)).toBe(null);
+    expect(await spares.take(plain, Promise.resolve())).toBe(null);
+    await settle();
     expect(children).toHaveLength(0);
   });
 });
