@@ -28,7 +28,7 @@ export type { FsMethodContext, FsMethodShapes, FsRunner } from "./fs_methods.ts"
 export { FsConnection, FsService, MAX_RUNNING_WORKERS_PER_SESSION } from "./fs_service.ts";
 export type { FsParams, FsServiceOptions } from "./fs_service.ts";
 export { FsWorker, workerExited } from "./fs_worker.ts";
-export type { FsWorkerOptions, WorkerLaunch } from "./fs_worker.ts";
+export type { FsWorkerOptions, SpareSource, WorkerLaunch } from "./fs_worker.ts";
 export { runFsWorker } from "./fs_worker_server.ts";
 export { FrameSplitter } from "./frame_splitter.ts";
 export type { Frame, FrameSplitterOptions } from "./frame_splitter.ts";

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { resolve } from "node:path";
 import { DirectFileSystem, FsWorker, LineSplitter, SandboxedFileSystem } from "../../src/fs/mod.ts";
-import type { FileSystem } from "../../src/fs/mod.ts";
+import type { FileSystem, SpareSource } from "../../src/fs/mod.ts";
 import { detectRuntime } from "../../src/runtime/mod.ts";
 import { describeFsBehaviour } from "./fs_behaviour.ts";
 import { b64, errorOf, mkfifo, tempDir } from "./fs_test_helpers.ts";
@@ -268,6 +268,68 @@ describe("FsWorker start failures", () => {
       kind: "WorkerFailed",
       message: "fs sandbox worker sent an invalid response: unparseable response",
     });
+  });
+});
+
+describe("FsWorker and its spare source", () => {
+  /** A spare source that has no spare: it records the `up` of each start it is asked for. */
+  function recordingSpares(): SpareSource & {
+    readonly ups: Promise<unknown>[];
+    readonly firstUp: Promise<{ up: Promise<unknown> }>;
+  } {
+    const ups: Promise<unknown>[] = [];
+    // Wrapped: a promise resolved with a promise would wait for it.
+    const first = Promise.withResolvers<{ up: Promise<unknown> }>();
+    return {
+      ups,
+      firstUp: first.promise,
+      take: (_launch, up) => {
+        ups.push(up);
+        first.resolve({ up });
+        return Promise.resolve(null);
+      },
+    };
+  }
+
+  function startWith(spares: SpareSource, command: WorkerCommand): FsWorker {
+    const worker = new FsWorker(runtime, {
+      launch: () => ({ ...command, env: runtime.env(), cwd: REPO }),
+      spares,
+    });
+    workers.push(worker);
+    return worker;
+  }
+
+  test("a start is up once the worker has answered: the next spare may start then", async () => {
+    const spares = recordingSpares();
+    await using worker = startWith(spares, COMMANDS.bun);
+    await using fsys = view(worker);
+    const answered = fsys.getMetadata({ path: "/" });
+    const { up } = await spares.firstUp;
+    expect(up).toBeInstanceOf(Promise);
+    let upFirst = false;
+    void up.then(() => {
+      upFirst = true;
+    });
+    expect(await answered).toMatchObject({ isDirectory: true });
+    // The worker's answer settled `up` before the caller saw it: its callback ran first.
+    expect(upFirst).toBe(true);
+  });
+
+  test("a start that fails, or whose worker exits at once, is over: the next spare is not held back", async () => {
+    const unspawnable = recordingSpares();
+    await using missing = startWith(unspawnable, { program: "/nonexistent/exec-server-worker", args: [] });
+    await using missingView = view(missing);
+    await errorOf(missingView.getMetadata({ path: "/" }));
+    expect(unspawnable.ups[0]).toBeInstanceOf(Promise);
+    await Promise.all(unspawnable.ups);
+
+    const exiting = recordingSpares();
+    await using quitter = startWith(exiting, { program: "/bin/sh", args: ["-c", "exit 3"] });
+    await using quitterView = view(quitter);
+    expect(await errorOf(quitterView.getMetadata({ path: "/" }))).toEqual(WORKER_FAILED);
+    expect(exiting.ups[0]).toBeInstanceOf(Promise);
+    await Promise.all(exiting.ups);
   });
 });
 
