@@ -202,8 +202,12 @@ export class FsWorker implements AsyncDisposable {
       // It may have died while this request waited for it to start; one fresh start is allowed.
       if (process.dead) process = await this.#current();
       if (process.dead) throw workerExited();
-      // The caller may have given up while the worker started; then nothing is sent.
-      signal?.throwIfAborted();
+      // The caller may have given up while the worker started; then nothing is sent, and no
+      // answer will tell that the worker is up: the next spare need not wait for one.
+      if (signal?.aborted === true) {
+        process.up.resolve();
+        signal.throwIfAborted();
+      }
       const result = await process.peer.call(method, { scope, request }, signal);
       countHandles(process, scope, method);
       return result;

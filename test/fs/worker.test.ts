@@ -316,6 +316,21 @@ describe("FsWorker and its spare source", () => {
     expect(upFirst).toBe(true);
   });
 
+  test("a start whose only caller gave up sends nothing, and does not hold the next spare back", async () => {
+    const spares = recordingSpares();
+    await using worker = startWith(spares, COMMANDS.bun);
+    await using fsys = view(worker);
+    const controller = new AbortController();
+    const given = fsys.getMetadata({ path: "/" }, controller.signal);
+    const { up } = await spares.firstUp;
+    const reason = new Error("the caller gave up");
+    controller.abort(reason);
+    expect(await given.then(() => null, (error: unknown) => error)).toBe(reason);
+    // Nothing was sent, so no answer will come to tell that the worker is up.
+    await up;
+    expect(await fsys.getMetadata({ path: "/" })).toMatchObject({ isDirectory: true });
+  });
+
   test("a start that fails, or whose worker exits at once, is over: the next spare is not held back", async () => {
     const unspawnable = recordingSpares();
     await using missing = startWith(unspawnable, { program: "/nonexistent/exec-server-worker", args: [] });
