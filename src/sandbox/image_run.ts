@@ -1,6 +1,6 @@
 /**
  * Runs one of the server's own images (the probe, the worker) to its end, the way the launcher
- * starts: in `/`, with exactly `env`, on an empty stdin.
+ * starts: in `/`, with exactly `env`, on an empty stdin or one that holds `input`.
  */
 import { signalGroup } from "../containment/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
@@ -16,7 +16,8 @@ export interface ImageRunResult {
 
 /**
  * Runs `argv` until it exits and its output ends; with `limitMs`, a run that takes longer has its
- * process group killed and resolves with null. Throws when it cannot start.
+ * process group killed and resolves with null; `input` is written to its stdin, which then ends.
+ * Throws when it cannot start.
  */
 export function runImage(
   runtime: Runtime,
@@ -28,12 +29,14 @@ export function runImage(
   argv: readonly string[],
   env: Readonly<Record<string, string>>,
   limitMs: number,
+  input?: Uint8Array,
 ): Promise<ImageRunResult | null>;
 export async function runImage(
   runtime: Runtime,
   [program = "", ...args]: readonly string[],
   env: Readonly<Record<string, string>>,
   limitMs?: number,
+  input?: Uint8Array,
 ): Promise<ImageRunResult | null> {
   const child = await runtime.spawn({
     program,
@@ -41,8 +44,13 @@ export async function runImage(
     argv0: program,
     cwd: "/",
     env: { ...env },
-    stdin: "null",
+    stdin: input === undefined ? "null" : "pipe",
   });
+  const stdin = child.stdin;
+  if (input !== undefined && stdin !== null) {
+    // A run that ends without reading it all breaks the pipe: its exit tells what happened.
+    void stdin.write(input).then(() => stdin.close()).catch(() => {});
+  }
   let reaped = false;
   const finished = Promise.all([
     new Response(child.stdout).text(),

@@ -18,8 +18,14 @@ import { runImage } from "./image_run.ts";
 
 /** The images the launch plans use, and the files of the server a sandbox must not change. */
 export interface ProgramImages {
-  /** Resolves once the images exist (bundles built, if any). */
-  readonly ready: Promise<{ readonly launcher: ProgramImage; readonly worker: ProgramImage }>;
+  /**
+   * Resolves once the images exist (bundles built, if any), with where their launches keep the
+   * runtime's code cache: `cacheDir`, or, on the server that built the bundles, the same shared
+   * directory once it has warmed it (null: the runtime's cache in the private state directory).
+   */
+  readonly ready: Promise<
+    { readonly launcher: ProgramImage; readonly worker: ProgramImage; readonly cacheDir: string | null }
+  >;
   /**
    * The launcher image when it exists already, else the program itself: the start-up probe runs
    * it. A bundle starts faster than the sources (Deno transpiles them into a private, empty cache
@@ -34,10 +40,10 @@ export interface ProgramImages {
    */
   readonly sharedDir: string | null;
   /**
-   * Where the runtime keeps the launcher's and worker's code cache (`Runtime.imageEnv`): the
-   * `cache` directory beside this version's bundles when they were built before this server
-   * started (the server that builds them warms it for later ones, `warmCodeCache`); null when
-   * there is none yet, and the runtime keeps its cache in the private state directory.
+   * Where the runtime keeps the code cache of a launch that does not wait for `ready` (the start-up
+   * probe; `Runtime.imageEnv`): the `cache` directory beside this version's bundles when they were
+   * built before this server started (the server that builds them warms it, `warmCodeCache`);
+   * null when there is none yet, and the runtime keeps its cache in the private state directory.
    */
   readonly cacheDir: string | null;
 }
@@ -112,7 +118,7 @@ export async function prepareProgramImages(
   self: ProgramImage = runtime.selfImage(),
 ): Promise<ProgramImages> {
   if (!runsFromSources(self)) {
-    const ready = Promise.resolve({ launcher: self, worker: self });
+    const ready = Promise.resolve({ launcher: self, worker: self, cacheDir: null });
     return {
       ready,
       probe: self,
@@ -136,13 +142,16 @@ export async function prepareProgramImages(
       : { executable: self.executable, script };
   };
   const built = await isBuilt(dir);
+  // Only a shared directory's cache is ever used: this server's launches read it once it is warm
+  // (`ready` waits for that), later servers' from their start.
+  const cacheDir = shared ? join(dir, CACHE_DIR) : null;
   const build = async () => {
-    // Only a shared directory's cache is ever used: later servers read it, never this one.
     if (await buildOnce(runtime, dir) && shared) await warmCodeCache(runtime, self, stateDir, dir);
   };
   const ready = (built ? Promise.resolve() : build()).then(() => ({
     launcher: image("launcher.js"),
     worker: image("worker.js"),
+    cacheDir,
   }));
   // Nobody waits for a failure before the first sandboxed request, which reports it then.
   ready.catch(() => {});
@@ -241,10 +250,13 @@ async function buildOnce(runtime: Runtime, dir: string): Promise<boolean> {
 }
 
 /**
- * Runs the worker bundle once, unconfined, on an empty stdin (it exits at its end), so that the
- * runtime's code cache in `dir` holds it: a sandboxed worker can read that cache but never write
- * it, so without this every worker would start cold. The launcher's part is written by the first
- * launch, before it confines itself. A failure only leaves the cache cold.
+ * Runs the worker bundle once, unconfined, serving one request (it exits at the end of its stdin),
+ * so that the runtime's code cache in `dir` holds it: a sandboxed worker can read that cache but
+ * never write it, so without this every worker would start cold. The request matters: Deno
+ * compiles much of Node's fs layer only when a request first uses it, and a cache warmed on an
+ * empty stdin left a read-only worker as slow as a cold one (the worker to its first answer, Deno
+ * 2.9: 77 ms cold, 77 after an empty run, 39 after one request). The launcher's part is written by
+ * the first launch, before it confines itself. A failure only leaves the cache cold.
  */
 async function warmCodeCache(
   runtime: Runtime,
@@ -254,12 +266,21 @@ async function warmCodeCache(
 ): Promise<void> {
   const worker = { executable: self.executable, script: join(dir, "worker.js") };
   const command = runtime.imageCommand(worker, ["fs-worker"]);
-  // It exits at once on its empty stdin; one that does not must not hold back every launch.
-  await runImage(runtime, command, runtime.imageEnv(stateDir, join(dir, CACHE_DIR)), WARM_LIMIT_MS).catch(
-    () => {
-      // Cold is slower, not wrong.
-    },
-  );
+  // One request of the worker's stdio protocol (src/fs/worker_protocol.ts), written out: src/fs
+  // builds on this folder, so this one cannot import it.
+  const request = `${
+    JSON.stringify({ id: 1, method: "fs/getMetadata", params: { scope: "warm", request: { path: "/" } } })
+  }\n`;
+  // It exits once its stdin ends; one that does not must not hold back every launch.
+  await runImage(
+    runtime,
+    command,
+    runtime.imageEnv(stateDir, join(dir, CACHE_DIR)),
+    WARM_LIMIT_MS,
+    new TextEncoder().encode(request),
+  ).catch(() => {
+    // Cold is slower, not wrong.
+  });
 }
 
 /** Whether `dir` holds both bundles: it appears by a rename, whole. */

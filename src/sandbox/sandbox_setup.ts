@@ -37,9 +37,9 @@ export async function setUpSandbox(
   const self = options.self ?? runtime.selfImage();
   const ceiling = Number(serverEnv["EXEC_SERVER_TEST_LANDLOCK_ABI"]);
   const images = await prepareProgramImages(runtime, stateDir, self);
-  const launchEnv = runtime.imageEnv(stateDir, images.cacheDir ?? undefined);
+  const probeEnv = runtime.imageEnv(stateDir, images.cacheDir ?? undefined);
   const features = await detectHostFeatures(runtime, {
-    env: launchEnv,
+    env: probeEnv,
     command: runtime.imageCommand(images.probe, ["sandbox-exec", "--probe"]),
     ...(images.sharedDir === null ? {} : { reportCache: images.sharedDir }),
     ...(Number.isInteger(ceiling) ? { landlockAbiCeiling: ceiling } : {}),
@@ -49,12 +49,12 @@ export async function setUpSandbox(
     secretFiles: (options.secretFiles ?? []).map((path) => resolve(path)),
   };
   const launchContext = (): Promise<LaunchContext> =>
-    images.ready.then(({ launcher, worker }) => ({
+    images.ready.then(({ launcher, worker, cacheDir }) => ({
       launcher,
       worker,
       command: (image, args, fence) => runtime.imageCommand(image, args, fence),
-      env: launchEnv,
-      cacheDir: images.cacheDir,
+      env: runtime.imageEnv(stateDir, cacheDir ?? undefined),
+      cacheDir,
       userNamespaceHelper: features.userNamespaceHelper,
     }));
   return {

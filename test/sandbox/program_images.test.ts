@@ -50,19 +50,37 @@ describe("program images", () => {
   }, 30_000);
 
   test(
-    "the server that builds the bundles warms the code cache: the worker runs once, unconfined, on an empty stdin",
+    "the server that builds the bundles warms the code cache with one request served unconfined, then uses it itself",
     async () => {
       const real = await detectRuntime();
       const plans: SpawnPlan[] = [];
+      const written: string[] = [];
       const version = `${real.version}-warm-test-${process.pid}-${Date.now()}`;
       // Another runtime version is another version of the images: this one builds them afresh.
       const runtime = new Proxy(real, {
         get(target, key) {
           if (key === "version") return version;
           if (key === "spawn") {
-            return (plan: SpawnPlan) => {
+            return async (plan: SpawnPlan) => {
               plans.push(plan);
-              return target.spawn(plan);
+              const child = await target.spawn(plan);
+              const stdin = child.stdin;
+              if (stdin === null) return child;
+              // What the warm run is given to serve.
+              const recorded = {
+                write: (data: Uint8Array) => {
+                  written.push(new TextDecoder().decode(data));
+                  return stdin.write(data);
+                },
+                close: () => stdin.close(),
+              };
+              return {
+                ...child,
+                stdin: recorded,
+                stdout: child.stdout,
+                stderr: child.stderr,
+                exited: child.exited,
+              };
             };
           }
           const value = Reflect.get(target, key, target);
@@ -72,20 +90,25 @@ describe("program images", () => {
       await using state = await tempDir();
       const self = { executable: process.execPath, script: SOURCES_ENTRY };
       const images = await prepareProgramImages(runtime, state.path, self);
-      const { worker } = await images.ready;
+      const { worker, cacheDir } = await images.ready;
       const dir = join(worker.script ?? "", "..");
       try {
-        // Built by this server: its own launches keep their cache private.
+        // Built by this server: its probe ran before the cache existed, its launches use it once warm.
         expect(images.cacheDir).toBe(null);
+        expect(cacheDir).toBe(join(dir, "cache"));
         const warm = plans.filter((plan) => plan.args.includes(worker.script ?? ""));
         expect(warm.map(({ args, cwd, env, stdin }) => ({ args: args.slice(-2), cwd, env, stdin }))).toEqual([
           {
             args: [worker.script ?? "", "fs-worker"],
             cwd: "/",
             env: real.imageEnv(state.path, join(dir, "cache")),
-            stdin: "null",
+            stdin: "pipe",
           },
         ]);
+        // A request, so that the code the worker runs to answer one is in the cache too: Deno
+        // compiles Node's fs layer on first use, and a sandboxed worker cannot write the cache.
+        const lines = written.join("").split("\n").filter((line) => line !== "");
+        expect(lines.map((line) => JSON.parse(line).method)).toEqual(["fs/getMetadata"]);
         const later = await prepareProgramImages(runtime, state.path, self);
         expect(later.cacheDir).toBe(join(dir, "cache"));
       } finally {
