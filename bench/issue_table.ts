@@ -95,7 +95,7 @@ function rows(result: BenchResult): IssueRow[] {
       goals: [{ basis: "ref", factor: 0.5 }],
     },
     {
-      label: "first sandboxed call, worker start included (ms)",
+      label: "first sandboxed call, worker start included (ms; median of 5 sessions)",
       better: "lower",
       digits: 0,
       value: (s) => s.fs?.firstSandboxedCallMs ?? null,

@@ -350,6 +350,14 @@ function notes(result: BenchResult): string {
     if (server.extra?.ptyBytes != null) {
       lines.push(`${runtime} pty delivered ${server.extra.ptyBytes} bytes (the terminal adds \\r)`);
     }
+    const firstCalls = server.fs?.firstSandboxedCallRunsMs ?? [];
+    if (firstCalls.length > 1) {
+      lines.push(
+        `${runtime} first sandboxed call of each fresh session (ms): ${
+          firstCalls.map((ms) => format(ms, 0)).join(", ")
+        } (the first is the server's first of all); median shown`,
+      );
+    }
     if (server.sleeps16RunsMs.length > 1) {
       lines.push(
         `${runtime} sleep runs (ms): ${
