@@ -4,6 +4,7 @@
  * Loopback is no trust boundary (docs/security.md): a sandbox with the network on, or another
  * local user, reaches 127.0.0.1 as easily as the orchestrator.
  */
+import { readdirSync, readlinkSync } from "node:fs";
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { SANDBOX_MOUNT_SOURCE } from "../launcher/mod.ts";
 
@@ -19,8 +20,13 @@ export interface LocalSocket {
   readonly inode: number;
 }
 
-/** How many /proc entries are examined at once. */
-const SCAN_CONCURRENCY = 32;
+/**
+ * How many processes' mount namespaces are read between two turns of the event loop. Procfs answers
+ * these at once (no file system below it can hang them), so they are read synchronously: 78
+ * processes took 0.24 ms (Bun) and 0.33 ms (Deno) that way, against 0.4 and 1.1 ms through the
+ * thread pool; a host with thousands of processes still lets other work run between batches.
+ */
+const NAMESPACE_BATCH = 256;
 
 /** An IPv4 or IPv6 address as 16 bytes (IPv4 mapped into IPv6), or null when malformed. */
 export function ipBytes(text: string): Uint8Array | null {
@@ -117,32 +123,56 @@ export async function findLocalSocket(peer: PeerAddress, serverPort: number): Pr
  * unmount; only processes outside the server's own mount namespace are examined.
  */
 export async function heldBySandbox(inode: number): Promise<boolean> {
-  const own = await readlink("/proc/self/ns/mnt").catch(() => null);
-  const names = (await readdir("/proc").catch(() => [])).filter((name) => /^\d+$/.test(name));
+  const own = namespaceOf("self");
+  const pids = listProc().filter((name) => /^\d+$/.test(name));
   const marked = new Map<string, Promise<boolean>>();
   const target = `socket:[${inode}]`;
-  let found = false;
-  const examine = async (pid: string): Promise<void> => {
-    const namespace = await readlink(`/proc/${pid}/ns/mnt`).catch(() => null);
-    if (namespace === null || namespace === own) return;
-    let sandboxed = marked.get(namespace);
-    if (sandboxed === undefined) {
-      sandboxed = readFile(`/proc/${pid}/mountinfo`, "utf8").then(
-        (text) =>
-          text.split("\n").some((line) => line.split(" - ")[1]?.split(" ")[1] === SANDBOX_MOUNT_SOURCE),
-        () => false,
-      );
-      marked.set(namespace, sandboxed);
+  for (let start = 0; start < pids.length; start += NAMESPACE_BATCH) {
+    if (start > 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    // Only processes outside the server's own mount namespace can be sandboxed: few, if any. Their
+    // mount tables and descriptors are read off the main thread (a long mount table takes time).
+    const others = pids.slice(start, start + NAMESPACE_BATCH).flatMap((pid) => {
+      const namespace = namespaceOf(pid);
+      return namespace === null || namespace === own ? [] : [{ pid, namespace }];
+    });
+    for (const { pid, namespace } of others) {
+      let sandboxed = marked.get(namespace);
+      if (sandboxed === undefined) {
+        sandboxed = readFile(`/proc/${pid}/mountinfo`, "utf8").then(
+          (text) =>
+            text.split("\n").some((line) => line.split(" - ")[1]?.split(" ")[1] === SANDBOX_MOUNT_SOURCE),
+          () => false,
+        );
+        marked.set(namespace, sandboxed);
+      }
+      if ((await sandboxed) && await holdsDescriptor(pid, target)) return true;
     }
-    if (!(await sandboxed)) return;
-    const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
-    for (const fd of fds) {
-      if (found) return;
-      if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "")) === target) found = true;
-    }
-  };
-  for (let start = 0; start < names.length && !found; start += SCAN_CONCURRENCY) {
-    await Promise.all(names.slice(start, start + SCAN_CONCURRENCY).map(examine));
   }
-  return found;
+  return false;
+}
+
+/** The mount namespace of process `pid` (or `self`), or null when it cannot be read (it is gone). */
+function namespaceOf(pid: string): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return null;
+  }
+}
+
+/** The names in /proc, or none where /proc cannot be read. */
+function listProc(): string[] {
+  try {
+    return readdirSync("/proc");
+  } catch {
+    return [];
+  }
+}
+
+/** Whether process `pid` has a descriptor open on `target` (`socket:[inode]`). */
+async function holdsDescriptor(pid: string, target: string): Promise<boolean> {
+  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
+    if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "")) === target) return true;
+  }
+  return false;
 }
