@@ -130,22 +130,17 @@ export async function heldBySandbox(inode: number): Promise<boolean> {
   for (let start = 0; start < pids.length; start += NAMESPACE_BATCH) {
     if (start > 0) await new Promise((resolve) => setTimeout(resolve, 0));
     // Only processes outside the server's own mount namespace can be sandboxed: few, if any. Their
-    // mount tables and descriptors are read off the main thread (a long mount table takes time).
+    // mount tables (one per namespace, all of a batch at once) and descriptors are read off the
+    // main thread: a long mount table takes time.
     const others = pids.slice(start, start + NAMESPACE_BATCH).flatMap((pid) => {
       const namespace = namespaceOf(pid);
       return namespace === null || namespace === own ? [] : [{ pid, namespace }];
     });
     for (const { pid, namespace } of others) {
-      let sandboxed = marked.get(namespace);
-      if (sandboxed === undefined) {
-        sandboxed = readFile(`/proc/${pid}/mountinfo`, "utf8").then(
-          (text) =>
-            text.split("\n").some((line) => line.split(" - ")[1]?.split(" ")[1] === SANDBOX_MOUNT_SOURCE),
-          () => false,
-        );
-        marked.set(namespace, sandboxed);
-      }
-      if ((await sandboxed) && await holdsDescriptor(pid, target)) return true;
+      if (!marked.has(namespace)) marked.set(namespace, showsSandboxRoot(pid));
+    }
+    for (const { pid, namespace } of others) {
+      if ((await marked.get(namespace)) === true && await holdsDescriptor(pid, target)) return true;
     }
   }
   return false;
@@ -167,6 +162,12 @@ function listProc(): string[] {
   } catch {
     return [];
   }
+}
+
+/** Whether the mount table of process `pid` holds the sandbox's root (false when it is gone). */
+async function showsSandboxRoot(pid: string): Promise<boolean> {
+  const text = await readFile(`/proc/${pid}/mountinfo`, "utf8").catch(() => "");
+  return text.split("\n").some((line) => line.split(" - ")[1]?.split(" ")[1] === SANDBOX_MOUNT_SOURCE);
 }
 
 /** Whether process `pid` has a descriptor open on `target` (`socket:[inode]`). */
