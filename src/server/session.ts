@@ -27,6 +27,14 @@ export interface SessionPeer {
   congested(): void;
 }
 
+/** What waits for one process's `process/start` result. */
+interface HeldNotifications {
+  holds: number;
+  readonly queue: Array<(peer: SessionPeer) => void>;
+  /** Output bytes in `queue`. */
+  bytes: number;
+}
+
 /** A session: it owns processes; connections attach to it and detach from it (§3). */
 export class Session {
   readonly id: string;
@@ -36,7 +44,13 @@ export class Session {
   #gate: PromiseWithResolvers<void> | null = null;
   #detachTimer: ReturnType<typeof setTimeout> | null = null;
   /** Notifications held back per process id until its `process/start` result is sent (§5.5). */
-  readonly #held = new Map<string, { holds: number; queue: Array<(peer: SessionPeer) => void> }>();
+  readonly #held = new Map<string, HeldNotifications>();
+  /**
+   * Output bytes in `#held`, counted with the peer's backlog: a start whose reply was slow (26–140
+   * ms after the spawn on a loaded machine) otherwise let a flood be read into memory meanwhile,
+   * 45–170 MiB past the bound.
+   */
+  #heldBytes = 0;
 
   constructor(
     id: string,
@@ -99,7 +113,7 @@ export class Session {
 
   /** Re-checks the backlog after the attached connection drained (§5.12). */
   drained(peer: SessionPeer): void {
-    if (this.#peer === peer && peer.backlog() < BACKLOG_LOW_BYTES) this.#openGate();
+    if (this.#peer === peer) this.#reopenIfLow();
   }
 
   /**
@@ -108,7 +122,7 @@ export class Session {
    * (§5.5) even when the child's output is read before the start's reply is on its way.
    */
   holdNotifications(processId: string): () => void {
-    const entry = this.#held.get(processId) ?? { holds: 0, queue: [] };
+    const entry = this.#held.get(processId) ?? { holds: 0, queue: [], bytes: 0 };
     entry.holds++;
     this.#held.set(processId, entry);
     let released = false;
@@ -118,9 +132,13 @@ export class Session {
       entry.holds--;
       if (entry.holds > 0) return;
       this.#held.delete(processId);
+      this.#heldBytes -= entry.bytes;
       for (const send of entry.queue) {
         if (this.#peer !== null) send(this.#peer);
       }
+      // The gate may have closed on the held bytes alone, and a peer that took them all at once
+      // will report no drain.
+      this.#reopenIfLow();
     };
   }
 
@@ -138,14 +156,17 @@ export class Session {
   #sendOutput(processId: string, chunk: LogChunk, bytes: Uint8Array): void {
     const peer = this.#peer;
     if (peer === null) return;
-    if (this.#held.has(processId)) {
+    const held = this.#held.get(processId);
+    if (held !== undefined) {
       // The pump reuses `bytes` once this returns; a held chunk keeps a copy.
       const copy = bytes.slice();
-      this.#deliver(processId, (target) => target.output(processId, chunk, copy));
+      held.queue.push((target) => target.output(processId, chunk, copy));
+      held.bytes += copy.byteLength;
+      this.#heldBytes += copy.byteLength;
     } else {
       peer.output(processId, chunk, bytes);
     }
-    if (this.#gate === null && peer.backlog() > BACKLOG_HIGH_BYTES) {
+    if (this.#gate === null && peer.backlog() + this.#heldBytes > BACKLOG_HIGH_BYTES) {
       this.#gate = Promise.withResolvers<void>();
       peer.congested();
     }
@@ -160,6 +181,12 @@ export class Session {
       failure: process.failure,
     });
     this.#deliver(process.id, (peer) => peer.notify("process/exited", paramsJson));
+  }
+
+  /** Opens the gate once the peer's backlog and the held output are below the low mark. */
+  #reopenIfLow(): void {
+    const peer = this.#peer;
+    if (peer !== null && peer.backlog() + this.#heldBytes < BACKLOG_LOW_BYTES) this.#openGate();
   }
 
   #openGate(): void {
