@@ -132,12 +132,21 @@ class BunRuntime implements Runtime {
       stdout: "pipe",
       stderr: "pipe",
       detached: true,
+      // Otherwise Bun reads the output from the spawn on into a buffer without bound until the
+      // stream is first read: a child writing 256 MiB ran to its end in 400 ms into the server's
+      // memory, and a loaded server that took a while to attach a reader held a flood whole.
+      // Reading now starts when the getters below are first used, and then follows the reader.
+      lazy: true,
     });
     const stdin = plan.stdin === "pipe" && proc.stdin !== undefined ? new BunStdinSink(proc.stdin) : null;
     return await Promise.resolve({
       pid: proc.pid,
-      stdout: proc.stdout,
-      stderr: proc.stderr,
+      get stdout() {
+        return proc.stdout;
+      },
+      get stderr() {
+        return proc.stderr;
+      },
       stdin,
       exited: exitedOf(proc),
     });

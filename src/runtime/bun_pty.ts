@@ -91,7 +91,6 @@ type StatusOf = (proc: Bun.Subprocess) => Promise<ExitStatus>;
 /** A child of `/bin/sh` on a terminal whose master this process holds. */
 class BunPtyChild implements PtyChild {
   readonly pid: number;
-  readonly output: ReadableStream<Uint8Array>;
   readonly exited: Promise<ExitStatus>;
   readonly #lib: PtyLibc;
   readonly #master: number;
@@ -111,6 +110,8 @@ class BunPtyChild implements PtyChild {
       stderr: "ignore",
       detached: true,
       env: {},
+      // Read only once `output` is: before, Bun would read the relay into memory without bound.
+      lazy: true,
     });
     this.#writer = Bun.spawn([CAT], {
       stdin: "pipe",
@@ -119,14 +120,20 @@ class BunPtyChild implements PtyChild {
       detached: true,
       env: {},
     });
-    const output = this.#reader.stdout;
     const input = this.#writer.stdin;
-    if (!(output instanceof ReadableStream) || input === undefined || typeof input === "number") {
-      throw new TypeError("bun did not give the relays their pipes");
+    if (input === undefined || typeof input === "number") {
+      throw new TypeError("bun did not give the input relay its pipe");
     }
-    // Reads the master until every holder of the slave is gone (the relay then gets EIO and exits).
-    this.output = output;
     this.#input = input;
+  }
+
+  /** Reads the master until every holder of the slave is gone (the relay then gets EIO and exits). */
+  get output(): ReadableStream<Uint8Array> {
+    const output = this.#reader.stdout;
+    if (!(output instanceof ReadableStream)) {
+      throw new TypeError("bun did not give the output relay its pipe");
+    }
+    return output;
   }
 
   async write(data: Uint8Array): Promise<void> {

@@ -98,6 +98,11 @@ const CASES: Array<[name: string, title: string, expected: unknown]> = [
     err: "err\n",
     exited: ok,
   }],
+  ["outputWaitsForItsReader", "spawn reads a child's output only as its stream is read", {
+    waiting: true,
+    bytes: 64 * 1024 * 1024,
+    exited: ok,
+  }],
   [
     "processGroup",
     "spawn makes a group leader whose group kill reaches the grandchild",
