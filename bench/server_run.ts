@@ -79,7 +79,12 @@ export interface ServerResult {
   fs: FsResult | null;
   /** The figures measured only with `--reference`; null without it. */
   extra: ExtraResult | null;
-  /** Resident memory after every figure above (the mixed workload). */
+  /** Resident memory right after the echo runs, while their output is kept for a resume. */
+  rssAfterEchoBytes: number | null;
+  /**
+   * Resident memory after every figure above (the mixed workload), read once the echo's
+   * detached sessions have expired on this server (`Target.retentionMs`).
+   */
   rssAfterMixedBytes: number | null;
   /** Stdout and readFile in binary frames, measured after the mixed workload; null on the reference. */
   binary: BinaryResult | null;
@@ -94,6 +99,12 @@ export interface Target {
   uriCwd: boolean;
   /** Measure the extra figures (with `--reference`). */
   extra: boolean;
+  /**
+   * How long after its client leaves the server keeps a session's output for a resume. The
+   * mixed workload's memory is read once that has passed since the echo, so that every server is
+   * read with its echo output given up, whatever its later figures took.
+   */
+  retentionMs: number;
 }
 
 /** A result with nothing measured, carrying `error`. */
@@ -116,6 +127,7 @@ export function notMeasured(error = "not measured (--runtime)"): ServerResult {
     echoRunsMs: [],
     fs: null,
     extra: null,
+    rssAfterEchoBytes: null,
     rssAfterMixedBytes: null,
     binary: null,
     errors: {},
@@ -149,6 +161,9 @@ async function withClient<T>(url: string, use: (client: BenchClient) => Promise<
     client.close();
   }
 }
+
+/** Past a retention window: the expiry's collection is throttled to one a second on ours. */
+const EXPIRY_MARGIN_MS = 2_000;
 
 /** Lets the server settle (close the last connection, collect) before its memory is read. */
 function settle(): Promise<void> {
@@ -281,6 +296,9 @@ export async function benchServer(
       }
     });
     if (result.echoRunsMs.length > 0) result.echoMs = summarize(result.echoRunsMs).median;
+    await settle();
+    result.rssAfterEchoBytes = await server.rssBytes();
+    const echoLeft = performance.now();
 
     if (target.extra) result.extra = await extraFigures(url, dir, config, errors);
 
@@ -294,6 +312,11 @@ export async function benchServer(
         uriSandboxPaths: target.uriCwd,
       }));
     await settle();
+    const expired = echoLeft + target.retentionMs + EXPIRY_MARGIN_MS - performance.now();
+    if (expired > 0) {
+      progress(`server under ${runtime}: ${(expired / 1000).toFixed(0)} s until the echo's sessions expire`);
+      await new Promise((resolve) => setTimeout(resolve, expired));
+    }
     result.rssAfterMixedBytes = await server.rssBytes();
 
     // After the mixed workload's reading, so that the figures above stay comparable across runs.
