@@ -9,7 +9,7 @@ import {
 import type { LogChunk } from "../process/mod.ts";
 import type { InitializeParams, InitializeResult, MethodFamily, MethodSpec } from "../protocol/mod.ts";
 import { RpcPeer } from "../rpc/mod.ts";
-import type { InboundCall, Route } from "../rpc/mod.ts";
+import type { InboundCall, Route, RpcTransport } from "../rpc/mod.ts";
 import type { ConnectionScope, MethodContext } from "./handlers.ts";
 import type { OutboundMember } from "./outbound_budget.ts";
 import { ReplyRoom } from "./reply_room.ts";
@@ -31,6 +31,24 @@ export interface Transport {
   readonly description: string;
 }
 
+/** The peer's side of `transport`, counting what it sends (replies, notifications, frames). */
+function countedTransport(transport: Transport, traffic: ServerContext["traffic"]): RpcTransport {
+  const counted: RpcTransport = {
+    send: (text) => {
+      traffic.add(text.length);
+      transport.send(text);
+    },
+  };
+  const sendBinary = transport.sendBinary?.bind(transport);
+  if (sendBinary !== undefined) {
+    counted.sendBinary = (frame) => {
+      traffic.add(frame.byteLength);
+      sendBinary(frame);
+    };
+  }
+  return counted;
+}
+
 type ConnectionState = "new" | "initializing" | "ready";
 
 /** What a held message costs beside its text (its link in the chain), counted against the bytes bound. */
@@ -39,14 +57,6 @@ const HELD_MESSAGE_BYTES = 256;
 /** Close status for protocol violations (§2.4). */
 const POLICY_VIOLATION = 1008;
 const EVICTED_MESSAGE = "session has been resumed by another connection";
-
-/**
- * Notification text after which a closing connection asks for a memory release: what streamed
- * output left is garbage once its client has gone. The release at the last process's close runs
- * while the client still reads the tail: after 3 × 256 MiB of stdout, two rounds, a Bun server
- * stood at 68 and 104 MiB 200 ms after its client left, and at 70 and 79 with this release.
- */
-const NOTIFIED_RELEASE_UNITS = 16 * 1024 * 1024;
 
 /**
  * One client connection: the handshake state machine and the session attachment (PROTOCOL.md
@@ -71,8 +81,6 @@ export class Connection implements SessionPeer, OutboundMember {
   readonly #room: ReplyRoom;
   /** Whether a large reply went out: its memory is worth giving back when the connection ends. */
   #sentLarge = false;
-  /** UTF-16 units of the notifications sent, up to `NOTIFIED_RELEASE_UNITS`. */
-  #notifiedUnits = 0;
   /** Whether the client asked for binary frames and the transport has them (§11.12). */
   #binaryFrames = false;
 
@@ -86,7 +94,7 @@ export class Connection implements SessionPeer, OutboundMember {
       : `failed to parse websocket JSON-RPC message from exec-server ${transport.description}`;
     const scope = this.#scope();
     this.#peer = new RpcPeer<MethodContext, MethodSpec>({
-      transport,
+      transport: countedTransport(transport, context.traffic),
       serve: {
         routes: context.routes,
         context: (call) => ({ call, connection: scope }),
@@ -106,6 +114,7 @@ export class Connection implements SessionPeer, OutboundMember {
   /** Handles one incoming message (a frame's text or a line). */
   receive(text: string): void {
     if (this.#closed) return;
+    this.#context.traffic.add(text.length);
     if (this.#state === "ready" && this.#queued === 0 && !this.#congested()) {
       void this.#peer.receive(text);
       return;
@@ -148,10 +157,7 @@ export class Connection implements SessionPeer, OutboundMember {
     this.#context.outbound.remove(this);
     // What a client that stopped reading was sent (and the replies made for it) is garbage now;
     // without a collection Bun keeps it resident.
-    if (
-      this.#sentLarge || this.#notifiedUnits >= NOTIFIED_RELEASE_UNITS ||
-      this.#transport.backlog() > BACKLOG_HIGH_BYTES
-    ) {
+    if (this.#sentLarge || this.#transport.backlog() > BACKLOG_HIGH_BYTES) {
       this.#context.releaseMemory();
     }
     this.#peer.close(new Error("connection closed"));
@@ -218,7 +224,6 @@ export class Connection implements SessionPeer, OutboundMember {
 
   /** SessionPeer: sends a notification with pre-serialized params. */
   notify(method: string, paramsJson: string): void {
-    if (this.#notifiedUnits < NOTIFIED_RELEASE_UNITS) this.#notifiedUnits += paramsJson.length;
     this.#peer.notifyJson(method, paramsJson);
   }
 
@@ -228,7 +233,6 @@ export class Connection implements SessionPeer, OutboundMember {
       this.notify("process/output", processOutputJson(processId, chunk));
       return;
     }
-    if (this.#notifiedUnits < NOTIFIED_RELEASE_UNITS) this.#notifiedUnits += bytes.byteLength;
     this.#peer.notifyBinary("process/output", processOutputHeaderJson(processId, chunk), bytes);
   }
 

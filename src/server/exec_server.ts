@@ -25,6 +25,7 @@ import type { FsPort, ServerContext } from "./server_context.ts";
 import { SessionRegistry } from "./session_registry.ts";
 import { OutboundBudget } from "./outbound_budget.ts";
 import { serveStdio } from "./stdio_transport.ts";
+import { QuietRelease } from "./quiet_release.ts";
 
 /** How long shutdown waits for killed processes before exiting anyway (§1.8 allows 5 s). */
 const SHUTDOWN_WAIT_MS = 3_000;
@@ -105,6 +106,7 @@ export async function startExecServer(
     openFsConnection: (sessionId) => services.openFsConnection(sessionId),
     outbound,
     countCutOff: () => metrics.connectionsCutOff++,
+    traffic: new QuietRelease(() => runtime.releaseMemory()),
     releaseMemory: () => runtime.releaseMemory(),
     releaseDeferredMemory: () => runtime.releaseDeferredMemory(),
   };

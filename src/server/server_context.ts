@@ -5,6 +5,7 @@ import type { MethodContext } from "./handlers.ts";
 import type { Logger } from "./logger.ts";
 import type { OutboundBudget } from "./outbound_budget.ts";
 import type { SessionRegistry } from "./session_registry.ts";
+import type { QuietRelease } from "./quiet_release.ts";
 
 /** The fs side of one connection: its file handles and routing (filled in by the fs service). */
 export interface FsPort extends FsRunner {
@@ -36,6 +37,8 @@ export interface ServerContext {
   readonly outbound: OutboundBudget;
   /** Counts a connection cut off for not reading (for `/metrics`). */
   readonly countCutOff: () => void;
+  /** Counts the messages in and out, and releases memory once a burst of them is over. */
+  readonly traffic: Pick<QuietRelease, "add">;
   /** Asks the runtime to give garbage back to the system (at most once a second). */
   releaseMemory(): void;
   /** No client is connected any more: a release that waits out its second runs now. */

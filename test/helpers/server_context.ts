@@ -56,6 +56,7 @@ export function testContext(
     }),
     outbound: new OutboundBudget(1 << 30),
     countCutOff: () => {},
+    traffic: { add: () => {} },
     releaseMemory: () => {},
     releaseDeferredMemory: () => {},
     ...overrides,

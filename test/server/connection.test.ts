@@ -71,19 +71,22 @@ describe("Connection memory release", () => {
     expect(releases).toBe(1);
   });
 
-  test("a closing connection asks for a release once it was sent 16 MiB of notifications, not before", () => {
-    let releases = 0;
-    const shared = testContext(testRegistry(idleRuntime()), { releaseMemory: () => void releases++ });
-    const chunk = JSON.stringify({ processId: "p", chunk: "x".repeat(8 * 1024 * 1024) });
-    const streamed = new Connection(new FakeTransport(), shared);
-    streamed.notify("process/output", chunk);
-    streamed.notify("process/output", chunk);
-    streamed.closed();
-    expect(releases).toBe(1);
-    const quiet = new Connection(new FakeTransport(), shared);
-    quiet.notify("process/output", chunk);
-    quiet.closed();
-    expect(releases).toBe(1);
+  test("a connection counts each message in and out towards the quiet release", async () => {
+    const counted: number[] = [];
+    const shared = testContext(testRegistry(idleRuntime()), {
+      traffic: { add: (units) => void counted.push(units) },
+    });
+    const transport = new FakeTransport();
+    const connection = new Connection(transport, shared);
+    const request = JSON.stringify({ id: 1, method: "initialize", params: { clientName: "c" } });
+    connection.receive(request);
+    expect(counted).toEqual([request.length]);
+    const reply = await transport.replyTo(1);
+    expect(counted[1]).toBe(JSON.stringify(reply).length);
+    const output = JSON.stringify({ processId: "p", seq: 1, stream: "stdout", chunk: "eHh4" });
+    connection.notify("process/output", output);
+    expect(counted).toHaveLength(3);
+    expect(counted[2]).toBe(JSON.stringify({ method: "process/output", params: JSON.parse(output) }).length);
   });
 });
 
