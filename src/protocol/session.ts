@@ -76,6 +76,8 @@ export const ExtensionsSchema = z.object({
     sessionTtlMs: int,
     processRetentionMs: int,
     maxMessageBytes: int,
+    // Absent from servers before 2026-12-06.
+    maxReplyBytes: int.optional(),
     maxReadFileBytes: int,
     maxFileHandles: z.literal(128),
   }),

@@ -88,6 +88,14 @@ export interface RpcPeerOptions<C, S extends MethodShape> {
   readonly onReply?: (errorCode: number | null) => void;
   /** Turns the `error` member of a reply into what the call rejects with. */
   readonly remoteError: (error: unknown) => Error;
+  /**
+   * The largest reply this peer sends, since its peer holds messages to the same limit (§1.5):
+   * one over it is not sent, and `oversizeReply`'s error goes in its place. A text reply is
+   * measured in UTF-16 units, which are its bytes for base64 and ASCII. None: no limit.
+   */
+  readonly maxReplyBytes?: number;
+  /** The error in place of a reply of `method` that is `bytes` long, over `maxReplyBytes`. */
+  readonly oversizeReply?: (method: string, bytes: number) => unknown;
 }
 
 interface PendingCall {
@@ -291,7 +299,7 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
     this.#inbound.set(key, call);
     try {
       const result = await this.#run(method, params, call);
-      this.#reply(id, result);
+      this.#reply(id, method, result);
     } catch (error) {
       this.#replyError(id, error);
     } finally {
@@ -312,7 +320,7 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
     return route.run(params, serve.context(call));
   }
 
-  #reply(id: RequestId, result: unknown): void {
+  #reply(id: RequestId, method: string, result: unknown): void {
     if (this.#closed) return;
     if (result instanceof Uint8Array) {
       if (this.#transport.sendBytes === undefined) throw new TypeError("this transport cannot send bytes");
@@ -320,14 +328,38 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
       this.#transport.sendBytes(id, result);
       return;
     }
-    this.#options.onReply?.(null);
     const raw = rawBytesOf(result);
     if (raw !== undefined && this.#transport.sendBinary !== undefined) {
       const header = resultFrame(id, { byteLength: raw.bytes.byteLength }, this.#jsonrpc === true);
-      this.#transport.sendBinary(binaryFrame(header, raw));
+      const frame = binaryFrame(header, raw);
+      if (this.#oversize(frame.byteLength)) {
+        this.#replyError(id, this.#oversizeError(method, frame.byteLength));
+        return;
+      }
+      this.#options.onReply?.(null);
+      this.#transport.sendBinary(frame);
       return;
     }
-    this.#transport.send(resultFrame(id, result, this.#jsonrpc === true));
+    const text = resultFrame(id, result, this.#jsonrpc === true);
+    if (this.#oversize(text.length)) {
+      this.#replyError(id, this.#oversizeError(method, text.length));
+      return;
+    }
+    this.#options.onReply?.(null);
+    this.#transport.send(text);
+  }
+
+  #oversize(bytes: number): boolean {
+    const limit = this.#options.maxReplyBytes;
+    return limit !== undefined && bytes > limit;
+  }
+
+  #oversizeError(method: string, bytes: number): unknown {
+    return this.#options.oversizeReply?.(method, bytes) ?? new RpcError(
+      ErrorCode.LimitReached,
+      "LimitReached",
+      `${method} reply of ${bytes} bytes is over the reply limit of ${this.#options.maxReplyBytes} bytes`,
+    );
   }
 
   #replyError(id: RequestId, error: unknown): void {

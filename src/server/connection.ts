@@ -49,6 +49,28 @@ function countedTransport(transport: Transport, traffic: ServerContext["traffic"
   return counted;
 }
 
+/** What a client can do instead of a reply that is over the message limit, by method. */
+const SMALLER_REPLIES: Readonly<Record<string, string>> = {
+  "fs/readFile": "read the file in blocks with fs/open",
+  "process/read": "read it in pages with maxBytes",
+};
+
+/**
+ * -32001 in place of a reply over `--max-reply-bytes`: a client's WebSocket holds messages to a
+ * limit of its own, and one over it ends the connection (a Bun client closes at 128 MiB, so a file
+ * of 96 MiB, 128 MiB of base64, cost the session its connection, and every retry did the same).
+ */
+function oversizeReply(method: string, bytes: number, limit: number): RpcError {
+  const instead = SMALLER_REPLIES[method];
+  return new RpcError(
+    ErrorCode.LimitReached,
+    "LimitReached",
+    `${method} reply of ${bytes} bytes is over the reply limit of ${limit} bytes${
+      instead === undefined ? "" : `; ${instead}`
+    }`,
+  );
+}
+
 type ConnectionState = "new" | "initializing" | "ready";
 
 /** What a held message costs beside its text (its link in the chain), counted against the bytes bound. */
@@ -108,6 +130,8 @@ export class Connection implements SessionPeer, OutboundMember {
       onReply: context.countReply,
       // The server sends no requests, so no reply is ever taken for one of its own.
       remoteError: fromWireError,
+      maxReplyBytes: context.options.maxReplyBytes,
+      oversizeReply: (method, bytes) => oversizeReply(method, bytes, context.options.maxReplyBytes),
     });
   }
 

@@ -40,6 +40,7 @@ export async function buildEnvironmentInfo(
         sessionTtlMs: options.sessionTtlMs,
         processRetentionMs: options.processRetentionMs,
         maxMessageBytes: options.maxMessageBytes,
+        maxReplyBytes: options.maxReplyBytes,
         maxReadFileBytes: options.maxReadFileBytes,
         maxFileHandles: 128,
       },

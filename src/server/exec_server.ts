@@ -100,7 +100,11 @@ export async function startExecServer(
       sandbox: services.sandboxInfo,
       containment: services.containment.info,
     }),
-    options: { maxInflightRequests: options.maxInflightRequests, maxMessageBytes: options.maxMessageBytes },
+    options: {
+      maxInflightRequests: options.maxInflightRequests,
+      maxMessageBytes: options.maxMessageBytes,
+      maxReplyBytes: options.maxReplyBytes,
+    },
     log,
     countReply: (code) => metrics.countReply(code),
     openFsConnection: (sessionId) => services.openFsConnection(sessionId),

@@ -11,6 +11,8 @@ export interface ServerOptions {
   auth: { tokenFile: string | null; tokenSha256: string | null } | null;
   insecureNoAuth: boolean;
   maxMessageBytes: number;
+  /** The largest reply: a client's WebSocket holds messages to a limit of its own. */
+  maxReplyBytes: number;
   maxInflightRequests: number;
   maxSessions: number;
   maxProcessesPerSession: number;
@@ -50,6 +52,7 @@ export function defaultOptions(): ServerOptions {
     auth: null,
     insecureNoAuth: false,
     maxMessageBytes: 134_217_728,
+    maxReplyBytes: 134_217_728,
     maxInflightRequests: 1024,
     maxSessions: 1024,
     maxProcessesPerSession: 1024,
@@ -87,6 +90,8 @@ Options:
   --allow-local-users              admit local peers of other users without a token (sandboxed
                                    processes are refused whatever the flags)
   --max-message-bytes N            largest message (default 134217728)
+  --max-reply-bytes N              largest reply; a larger one is refused with -32001 (default
+                                   134217728, what a Bun client takes; Deno's and Rust's take 64 MiB)
   --max-inflight-requests N        per connection (default 1024)
   --max-sessions N                 (default 1024)
   --max-processes-per-session N    running processes per session (default 1024)
@@ -143,6 +148,7 @@ const VALUE_FLAGS: Record<string, Setter> = {
   "--max-processes-per-session": integerSetter("maxProcessesPerSession"),
   "--max-processes": integerSetter("maxProcesses"),
   "--max-read-file-bytes": integerSetter("maxReadFileBytes"),
+  "--max-reply-bytes": integerSetter("maxReplyBytes"),
   "--max-outbound-bytes": integerSetter("maxOutboundBytes"),
   "--retained-output-bytes": integerSetter("retainedOutputBytes"),
   "--session-ttl": secondsSetter("sessionTtlMs"),
@@ -230,6 +236,7 @@ export function isLoopback(hostname: string): boolean {
 
 type IntegerKey =
   | "maxMessageBytes"
+  | "maxReplyBytes"
   | "maxInflightRequests"
   | "maxSessions"
   | "maxProcessesPerSession"

@@ -20,6 +20,8 @@ export interface ConnectionOptions {
   readonly maxInflightRequests: number;
   /** The largest message; also what a connection may hold unread while its replies wait. */
   readonly maxMessageBytes: number;
+  /** The largest reply; one over it is refused with -32001 in its place. */
+  readonly maxReplyBytes: number;
 }
 
 /** What every connection shares: the registry, the routes, fs, environment info, logs. */

@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToUri } from "../../src/protocol/mod.ts";
 import { runServer } from "../helpers/run_servers.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import { startParams } from "../helpers/shared_server.ts";
@@ -72,6 +75,61 @@ describe.each(RUNTIMES)("limits on %s", (runtime) => {
       data: { kind: "LimitReached" },
     });
     await first.call("process/terminate", { processId: "one" });
+  });
+
+  test.concurrent("a reply above --max-reply-bytes is refused with -32001, in text and in binary frames", async () => {
+    // A client's WebSocket would end the connection at a message over its own limit (§2.8).
+    await using server = await startServer({ runtime, args: ["--max-reply-bytes", "100000"] });
+    await using dir = await tempDir();
+    const file = (name: string, bytes: number) => {
+      const path = join(dir.path, name);
+      return writeFile(path, Buffer.alloc(bytes, 7)).then(() => pathToUri(path));
+    };
+    // 70,000 bytes are 93,336 characters of base64; 80,000 are 106,668; 110,000 pass the limit raw.
+    const [fits, textTooLarge, tooLarge] = await Promise.all([
+      file("fits", 70_000),
+      file("text-too-large", 80_000),
+      file("too-large", 110_000),
+    ]);
+    await using text = await server.session();
+    expect(await text.call("fs/readFile", { path: fits })).toEqual({
+      dataBase64: Buffer.alloc(70_000, 7).toString("base64"),
+    });
+    const refused = await text.callError("fs/readFile", { path: textTooLarge });
+    expect(refused).toEqual({
+      code: -32001,
+      message: expect.stringMatching(
+        /^fs\/readFile reply of 1067\d\d bytes is over the reply limit of 100000 bytes; read the file in blocks with fs\/open$/,
+      ),
+      data: { kind: "LimitReached" },
+    });
+    expect(await text.call("fs/readFile", { path: fits })).toHaveProperty("dataBase64");
+
+    await using binary = await server.connect();
+    await binary.initialize(undefined, { binaryFrames: true });
+    expect(await binary.call("fs/readFile", { path: textTooLarge })).toEqual({
+      dataBase64: Buffer.alloc(80_000, 7).toString("base64"),
+    });
+    expect(await binary.callError("fs/readFile", { path: tooLarge })).toEqual({
+      code: -32001,
+      message: expect.stringMatching(
+        /^fs\/readFile reply of 1100\d\d bytes is over the reply limit of 100000 bytes/,
+      ),
+      data: { kind: "LimitReached" },
+    });
+
+    // A process's retained output read at once passes the limit too; in pages it does not (a
+    // chunk holds at most 64 KiB, 87,384 characters of base64).
+    await text.call("process/start", startParams("p", ["head", "-c", "120000", "/dev/zero"], dir.uri));
+    await text.untilClosed("p");
+    expect(await text.callError("process/read", { processId: "p" })).toEqual({
+      code: -32001,
+      message: expect.stringMatching(
+        /^process\/read reply of 1\d{5} bytes is over the reply limit of 100000 bytes; read it in pages with maxBytes$/,
+      ),
+      data: { kind: "LimitReached" },
+    });
+    expect(await text.call("process/read", { processId: "p", maxBytes: 65_536 })).toHaveProperty("chunks");
   });
 
   test.concurrent("process/start refuses argv and env above 1 MiB", async () => {

@@ -46,7 +46,7 @@ export function testContext(
     routes: bindHandlers(METHODS, SERVER_HANDLERS),
     // The handshake copies this object into its result; its content does not matter here.
     environmentInfo: {} as EnvironmentInfo,
-    options: { maxInflightRequests: 100, maxMessageBytes: 1 << 20 },
+    options: { maxInflightRequests: 100, maxMessageBytes: 1 << 20, maxReplyBytes: 1 << 27 },
     log: { info: () => {}, error: () => {} },
     countReply: () => {},
     openFsConnection: () => ({

@@ -168,6 +168,42 @@ describe("RpcPeer", () => {
     });
   });
 
+  test("RpcPeer sends -32001 in place of a reply over maxReplyBytes, and the reply that fits", async () => {
+    const sent: string[] = [];
+    const counted: Array<number | null> = [];
+    const server = new RpcPeer<InboundCall>({
+      transport: { send: (text) => void sent.push(text) },
+      serve: {
+        routes: bindHandlers(SHAPES, {
+          echo: ({ text }) => ({ text }),
+          wait: () => ({}),
+          bytes: () => new Uint8Array(0),
+          fail: () => ({}),
+        }),
+        context: (call) => call,
+      },
+      jsonrpc: false,
+      log: () => {},
+      remoteError: fromWireError,
+      onReply: (code) => void counted.push(code),
+      maxReplyBytes: 69,
+    });
+    await server.receive(JSON.stringify({ id: 1, method: "echo", params: { text: "x".repeat(40) } }));
+    await server.receive(JSON.stringify({ id: 2, method: "echo", params: { text: "x".repeat(41) } }));
+    expect(sent.map((text) => JSON.parse(text))).toEqual([
+      { id: 1, result: { text: "x".repeat(40) } },
+      {
+        id: 2,
+        error: {
+          code: -32001,
+          message: "echo reply of 70 bytes is over the reply limit of 69 bytes",
+          data: { kind: "LimitReached" },
+        },
+      },
+    ]);
+    expect(counted).toEqual([null, -32001]);
+  });
+
   test("RpcPeer answers -32600 DuplicateRequestId for an id still in flight", async () => {
     const { server, sent, open } = pair();
     void server.receive('{"id":7,"method":"wait","params":{"key":"e"}}');
