@@ -89,8 +89,9 @@ export interface RpcPeerOptions<C, S extends MethodShape> {
   /** Turns the `error` member of a reply into what the call rejects with. */
   readonly remoteError: (error: unknown) => Error;
   /**
-   * The largest reply this peer sends, since its peer holds messages to the same limit (§1.5):
-   * one over it is not sent, and `oversizeReply`'s error goes in its place. A text reply is
+   * The largest reply this peer sends, since the other end holds messages to a limit of its own
+   * and drops the connection past it: a larger reply is not sent, and `oversizeReply`'s error
+   * goes in its place. A text reply is
    * measured in UTF-16 units, which are its bytes for base64 and ASCII. None: no limit.
    */
   readonly maxReplyBytes?: number;

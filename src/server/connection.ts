@@ -49,7 +49,7 @@ function countedTransport(transport: Transport, traffic: ServerContext["traffic"
   return counted;
 }
 
-/** What a client can do instead of a reply that is over the message limit, by method. */
+/** What a client can do instead of a reply that is over the reply limit, by method. */
 const SMALLER_REPLIES: Readonly<Record<string, string>> = {
   "fs/readFile": "read the file in blocks with fs/open",
   "process/read": "read it in pages with maxBytes",
