@@ -165,9 +165,13 @@ async function withClient<T>(url: string, use: (client: BenchClient) => Promise<
 /** Past a retention window: the expiry's collection is throttled to one a second on ours. */
 const EXPIRY_MARGIN_MS = 2_000;
 
-/** Lets the server settle (close the last connection, collect) before its memory is read. */
+/**
+ * Lets the server settle (close the last connection, collect) before its memory is read. A second:
+ * ours collects once a burst has been quiet for 100 ms, and Bun hands freed pages back to the
+ * system later still (200 ms after three echo runs a Bun server read 147, 169 or 233 MiB).
+ */
 function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 200));
+  return new Promise((resolve) => setTimeout(resolve, 1_000));
 }
 
 /** Measures every figure through the server `target` starts; `file` is `fileBytes` long. */

@@ -110,7 +110,12 @@ export async function startExecServer(
     openFsConnection: (sessionId) => services.openFsConnection(sessionId),
     outbound,
     countCutOff: () => metrics.connectionsCutOff++,
-    traffic: new QuietRelease(() => runtime.releaseMemory()),
+    // At a quiet moment there is no burst for the once-a-second throttle to protect (pages given
+    // back and faulted in again at once), so this release runs at once.
+    traffic: new QuietRelease(() => {
+      runtime.releaseMemory();
+      runtime.releaseDeferredMemory();
+    }),
     releaseMemory: () => runtime.releaseMemory(),
     releaseDeferredMemory: () => runtime.releaseDeferredMemory(),
   };
