@@ -1,4 +1,6 @@
+import { processReadResultJson } from "../protocol/mod.ts";
 import type { MethodName, METHODS } from "../protocol/mod.ts";
+import { withKnownJson } from "../rpc/mod.ts";
 import type { Handlers } from "../rpc/mod.ts";
 import type { ProcessTable } from "./process_table.ts";
 
@@ -20,8 +22,11 @@ export interface ProcessMethodContext {
  */
 export const PROCESS_HANDLERS: Handlers<ProcessMethodShapes, ProcessMethodContext> = {
   "process/start": (params, { processes }) => processes.start(params),
-  // The context itself: its signal is made only if the read waits.
-  "process/read": (params, context) => context.processes.read(params, context),
+  // The context itself: its signal is made only if the read waits. The reply splices the text in.
+  "process/read": async (params, context) => {
+    const result = await context.processes.read(params, context);
+    return withKnownJson(result, processReadResultJson(result));
+  },
   "process/write": async (params, { processes }) => ({ status: await processes.write(params) }),
   "process/signal": async (params, { processes }) => {
     await processes.signal(params);

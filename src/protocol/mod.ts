@@ -36,6 +36,7 @@ export type {
   ProcessExitedParams,
   ProcessOutputParams,
 } from "./notifications.ts";
+export { processReadResultJson } from "./read_result_json.ts";
 export {
   CloseStdinStatusSchema,
   ProcessCloseStdinResultSchema,
