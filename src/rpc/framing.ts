@@ -92,6 +92,11 @@ export function withKnownJson<T extends object>(result: T, json: string): T {
   return result;
 }
 
+/** The JSON text recorded for `result` by `withKnownJson`, if any. */
+export function knownJsonOf(result: object): string | undefined {
+  return KNOWN_JSON.get(result);
+}
+
 /**
  * A binary frame's payload: `headroom` bytes before `bytes` in their buffer are free, so that the
  * header can be written there instead of copying the payload into a new frame (a fresh 64 MiB

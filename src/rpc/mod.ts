@@ -6,6 +6,7 @@ export {
   errorFrame,
   FRAME_HEADROOM,
   isRequestId,
+  knownJsonOf,
   notificationFrame,
   notificationJsonFrame,
   rawBytesOf,

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs/promises";
 import { FsService } from "../../src/fs/mod.ts";
 import { pathToUri } from "../../src/protocol/mod.ts";
+import { knownJsonOf, resultFrame } from "../../src/rpc/mod.ts";
 import { detectRuntime } from "../../src/runtime/mod.ts";
 import { NO_HOST_FEATURES } from "../../src/sandbox/mod.ts";
 import { b64, errorOf, tempDir, unb64 } from "./fs_test_helpers.ts";
@@ -37,6 +38,22 @@ describe("FsService without a sandbox", () => {
     const real = await fs.realpath(dir.path);
     expect(await connection.call("fs/canonicalize", { path: `${pathToUri(dir.path)}/x/../a%20b` }, signal))
       .toEqual({ path: pathToUri(`${real}/a b`) });
+  });
+
+  test("whole-file and block replies carry their JSON text, equal to what JSON.stringify makes", async () => {
+    await using dir = await tempDir();
+    await using fsService = service();
+    const connection = fsService.openConnection("s1");
+    await fs.writeFile(dir.join("f"), "some bytes to read");
+    const whole = await connection.call("fs/readFile", { path: dir.join("f") }, signal);
+    await connection.call("fs/open", { handleId: "h", path: dir.join("f"), mode: "read" }, signal);
+    const block = await connection.call("fs/readBlock", { handleId: "h", offset: 5, len: 64 }, signal);
+    await connection.call("fs/close", { handleId: "h" }, signal);
+    expect(block).toEqual({ chunk: b64("bytes to read"), eof: true });
+    for (const result of [whole, block]) {
+      expect(knownJsonOf(result)).toBe(JSON.stringify(result));
+      expect(resultFrame(3, result, false)).toBe(JSON.stringify({ id: 3, result }));
+    }
   });
 
   test("names the offending path member in -32602 errors", async () => {
