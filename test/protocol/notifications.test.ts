@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { seededRandom } from "../helpers/seeded_random.ts";
 import {
   encodeBase64,
   processClosedJson,
@@ -9,17 +10,6 @@ import {
   ProcessOutputParamsSchema,
 } from "../../src/protocol/mod.ts";
 import type { StreamName } from "../../src/protocol/mod.ts";
-
-/** A small deterministic generator (mulberry32), so a failure names the seed that made it. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Process ids that need escaping in JSON, and some that do not. */
 const IDS = [
@@ -38,7 +28,7 @@ const STREAMS: StreamName[] = ["stdout", "stderr", "pty"];
 
 describe("notification encoders", () => {
   test("processOutputJson equals JSON.stringify of the schema-parsed params", () => {
-    const next = random(17);
+    const next = seededRandom(17);
     for (let round = 0; round < 200; round++) {
       const bytes = new Uint8Array(Math.floor(next() * 300)).map(() => Math.floor(next() * 256));
       const params = {

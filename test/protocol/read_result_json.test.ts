@@ -1,24 +1,14 @@
 import { describe, expect, test } from "bun:test";
+import { seededRandom } from "../helpers/seeded_random.ts";
 import { encodeBase64, processReadResultJson, ProcessReadResultSchema } from "../../src/protocol/mod.ts";
 import type { ProcessReadResult, StreamName } from "../../src/protocol/mod.ts";
-
-/** A small deterministic generator (mulberry32), so a failure names the seed that made it. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STREAMS: StreamName[] = ["stdout", "stderr", "pty"];
 const FAILURES = [null, "memory limit of 1048576 bytes exceeded", 'a "quoted"\nfailure \\ é😀\u2028'];
 
 describe("processReadResultJson", () => {
   test("equals JSON.stringify of the result, and of the schema-parsed result", () => {
-    const next = random(29);
+    const next = seededRandom(29);
     for (let round = 0; round < 300; round++) {
       const chunks = Array.from({ length: Math.floor(next() * 6) }, (_, i) => ({
         seq: i + 1 + Math.floor(next() * 1000),
