@@ -18,13 +18,9 @@ export function processReadResultJson(result: ProcessReadResult): string {
 }
 
 function chunksJson(chunks: readonly ReadChunk[]): string {
-  let text = "[";
-  for (let index = 0; index < chunks.length; index++) {
-    const chunk = chunks[index];
-    if (chunk === undefined) continue;
-    text += `${
-      index === 0 ? "" : ","
-    }{"seq":${chunk.seq},"stream":"${chunk.stream}","chunk":"${chunk.chunk}"}`;
+  let text = "";
+  for (const { seq, stream, chunk } of chunks) {
+    text += `${text === "" ? "[" : ","}{"seq":${seq},"stream":"${stream}","chunk":"${chunk}"}`;
   }
-  return `${text}]`;
+  return text === "" ? "[]" : `${text}]`;
 }
