@@ -2,7 +2,7 @@ import { fromWireError, RpcError } from "../protocol/mod.ts";
 import type { FsMethod } from "../protocol/mod.ts";
 import { bindHandlers, RpcPeer } from "../rpc/mod.ts";
 import type { Handlers, RequestId } from "../rpc/mod.ts";
-import type { Runtime } from "../runtime/mod.ts";
+import type { ProcessStdio } from "../runtime/mod.ts";
 import * as fs from "node:fs/promises";
 import { DirectFileSystem } from "./direct_file_system.ts";
 import { errnoError, errnoOf, fenceDenial } from "./error_map.ts";
@@ -59,7 +59,7 @@ const WORKER_HANDLERS: Handlers<typeof WORKER_METHODS, WorkerContext> = {
  * `worker_protocol.ts`); handles live here, per scope. Resolves after stdin ends and every
  * request has been answered and every handle closed.
  */
-export async function runFsWorker(runtime: Runtime): Promise<void> {
+export async function runFsWorker(runtime: Omit<ProcessStdio, "exit">): Promise<void> {
   const scopes = new Map<string, DirectFileSystem>();
   const writer = new LineWriter((data) => runtime.writeStdout(data));
   const writes = new Set<Promise<void>>();

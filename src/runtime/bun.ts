@@ -4,6 +4,7 @@
 import { realpathSync } from "node:fs";
 import { constants } from "node:os";
 import { bunBuildArgs } from "./bun_build_args.ts";
+import { BunStdio } from "./bun_stdio.ts";
 import { spawnBunPty } from "./bun_pty.ts";
 import { connectionFor } from "./bun_socket.ts";
 import type { SocketData } from "./bun_socket.ts";
@@ -93,33 +94,11 @@ function formatAddress(address: string, port: number): string {
   return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-/** Writes queued one after another so that concurrent callers never interleave partial writes. */
-class SerialWriter {
-  readonly #sink: Bun.FileSink;
-  #tail: Promise<void> = Promise.resolve();
-
-  constructor(sink: Bun.FileSink) {
-    this.#sink = sink;
-  }
-
-  write(data: Uint8Array): Promise<void> {
-    const next = this.#tail.then(async () => {
-      const accepted: unknown = this.#sink.write(data);
-      if (accepted instanceof Promise) await accepted;
-      await this.#sink.flush();
-    });
-    // Keep the chain alive after a failure; the caller still sees the rejection.
-    this.#tail = next.catch(() => {});
-    return next;
-  }
-}
-
 /** The Bun implementation of the runtime seam. */
 class BunRuntime implements Runtime {
   readonly name = "bun";
   readonly version: string = Bun.version;
-  #stdout: SerialWriter | null = null;
-  #stderr: SerialWriter | null = null;
+  readonly #stdio = new BunStdio();
 
   // async, so that a spawn failure arrives as a rejection and never as a synchronous throw.
   async spawn(plan: SpawnPlan): Promise<PipeChild> {
@@ -293,7 +272,7 @@ class BunRuntime implements Runtime {
   }
 
   exit(code: number): never {
-    process.exit(code);
+    return this.#stdio.exit(code);
   }
 
   // Streams leave hundreds of MB of short-lived strings; JSC keeps the pages until a full
@@ -315,18 +294,14 @@ class BunRuntime implements Runtime {
   }
 
   stdin(): ReadableStream<Uint8Array> {
-    return Bun.stdin.stream();
+    return this.#stdio.stdin();
   }
 
   writeStdout(data: Uint8Array): Promise<void> {
-    this.#stdout ??= new SerialWriter(Bun.stdout.writer());
-    return this.#stdout.write(data);
+    return this.#stdio.writeStdout(data);
   }
 
   writeStderr(text: string): Promise<void> {
-    this.#stderr ??= new SerialWriter(Bun.stderr.writer());
-    return this.#stderr.write(new TextEncoder().encode(text)).catch(() => {
-      // stderr is gone: there is nowhere left to report that.
-    });
+    return this.#stdio.writeStderr(text);
   }
 }

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { perlExecArgs } from "./perl_exec.ts";
 import { findExecutable } from "./pty_launch.ts";
 import { spawnDenoPty } from "./deno_pty.ts";
+import { DenoStdio } from "./deno_stdio.ts";
 import type {
   ExitStatus,
   HttpServer,
@@ -268,26 +269,6 @@ function attachSocket(
   };
 }
 
-/** Writes queued one after another so that concurrent callers never interleave partial writes. */
-class SerialWriter {
-  readonly #target: { write(data: Uint8Array): Promise<number> };
-  #tail: Promise<void> = Promise.resolve();
-
-  constructor(target: { write(data: Uint8Array): Promise<number> }) {
-    this.#target = target;
-  }
-
-  write(data: Uint8Array): Promise<void> {
-    const next = this.#tail.then(async () => {
-      let rest = data;
-      while (rest.length > 0) rest = rest.subarray(await this.#target.write(rest));
-    });
-    // Keep the chain alive after a failure; the caller still sees the rejection.
-    this.#tail = next.catch(() => {});
-    return next;
-  }
-}
-
 /** `Uint8Array.prototype.toBase64` (ES2026; Deno has it, the TypeScript library does not yet). */
 const toBase64 = (Uint8Array.prototype as unknown as { toBase64: (this: Uint8Array) => string }).toBase64;
 
@@ -349,8 +330,7 @@ async function foundOnDefaultPath(name: string, program: string): Promise<boolea
 class DenoRuntime implements Runtime {
   readonly name = "deno";
   readonly version: string = Deno.version.deno;
-  readonly #stdout = new SerialWriter(Deno.stdout);
-  readonly #stderr = new SerialWriter(Deno.stderr);
+  readonly #stdio = new DenoStdio();
 
   /** `setsid(1)`, when the host has it: see `spawn`. */
   readonly #setsid: string | null = findExecutable(["/usr/bin/setsid", "/bin/setsid"]);
@@ -562,7 +542,7 @@ class DenoRuntime implements Runtime {
   }
 
   exit(code: number): never {
-    Deno.exit(code);
+    return this.#stdio.exit(code);
   }
 
   #collect: (() => void) | null | undefined = undefined;
@@ -597,16 +577,14 @@ class DenoRuntime implements Runtime {
   }
 
   stdin(): ReadableStream<Uint8Array> {
-    return Deno.stdin.readable;
+    return this.#stdio.stdin();
   }
 
   writeStdout(data: Uint8Array): Promise<void> {
-    return this.#stdout.write(data);
+    return this.#stdio.writeStdout(data);
   }
 
   writeStderr(text: string): Promise<void> {
-    return this.#stderr.write(new TextEncoder().encode(text)).catch(() => {
-      // stderr is gone: there is nowhere left to report that.
-    });
+    return this.#stdio.writeStderr(text);
   }
 }

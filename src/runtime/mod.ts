@@ -26,6 +26,8 @@ export { chunkReader } from "./chunk_reader.ts";
 export type { ChunkReader } from "./chunk_reader.ts";
 export { libcArch, openLibc } from "./libc.ts";
 export { launcherProcess } from "./launcher_process.ts";
+export { processStdio } from "./process_stdio.ts";
+export type { ProcessStdio } from "./process_stdio.ts";
 export type { LauncherProcess } from "./launcher_process.ts";
 export { perlExecArgs } from "./perl_exec.ts";
 export type { Libc, LibcArch } from "./libc.ts";
