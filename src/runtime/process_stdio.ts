@@ -20,7 +20,11 @@ async function importDenoStdio(): Promise<unknown> {
   return await import("./deno_stdio" + ".ts");
 }
 
-/** This process's streams under the runtime it runs on. */
+/**
+ * This process's streams under the runtime it runs on. It tells the runtimes apart itself, as
+ * `detectRuntime` does: importing `detect.ts` would bring it into the worker's bundle (the boundary
+ * test refuses that).
+ */
 export async function processStdio(): Promise<ProcessStdio> {
   if ("Bun" in globalThis) {
     const { BunStdio } = await import("./bun_stdio.ts");

@@ -11,6 +11,38 @@ const SHAPES = {
   "fail": { params: z.object({}), result: z.object({}) },
 } as const;
 
+/**
+ * A serving peer alone, without `jsonrpc`: `echo` echoes, `wait` is `options.wait` (or answers at
+ * once), the rest answer empty; `send` receives what it sends.
+ */
+function servingPeer(options: {
+  send?: (text: string) => void;
+  wait?: (
+    params: { key: string },
+    call: InboundCall,
+  ) => Promise<Record<string, never>> | Record<string, never>;
+  onReply?: (errorCode: number | null) => void;
+  maxReplyBytes?: number;
+}): RpcPeer<InboundCall> {
+  return new RpcPeer<InboundCall>({
+    transport: { send: options.send ?? (() => {}) },
+    serve: {
+      routes: bindHandlers(SHAPES, {
+        echo: ({ text }) => ({ text }),
+        wait: options.wait ?? (() => ({})),
+        bytes: () => new Uint8Array(0),
+        fail: () => ({}),
+      }),
+      context: (call) => call,
+    },
+    jsonrpc: false,
+    log: () => {},
+    remoteError: fromWireError,
+    ...(options.onReply === undefined ? {} : { onReply: options.onReply }),
+    ...(options.maxReplyBytes === undefined ? {} : { maxReplyBytes: options.maxReplyBytes }),
+  });
+}
+
 /** A serving peer and a calling peer joined by in-memory transports; `sent` records the server's frames. */
 function pair() {
   const gates = new Map<string, PromiseWithResolvers<void>>();
@@ -139,24 +171,12 @@ describe("RpcPeer", () => {
   test("RpcPeer hands a handler that looks at its signal only after an abort the aborted signal", async () => {
     const aborted = Promise.withResolvers<AbortSignal>();
     const gate = Promise.withResolvers<void>();
-    const server = new RpcPeer<InboundCall>({
-      transport: { send: () => {} },
-      serve: {
-        routes: bindHandlers(SHAPES, {
-          echo: ({ text }) => ({ text }),
-          wait: async (_params, call) => {
-            await gate.promise;
-            aborted.resolve(call.signal);
-            return {};
-          },
-          bytes: () => new Uint8Array(0),
-          fail: () => ({}),
-        }),
-        context: (call) => call,
+    const server = servingPeer({
+      wait: async (_params, call) => {
+        await gate.promise;
+        aborted.resolve(call.signal);
+        return {};
       },
-      jsonrpc: false,
-      log: () => {},
-      remoteError: fromWireError,
     });
     void server.receive(JSON.stringify({ id: 1, method: "wait", params: { key: "late" } }));
     server.abortInbound(new Error("withdrawn"));
@@ -171,20 +191,8 @@ describe("RpcPeer", () => {
   test("RpcPeer sends -32001 in place of a reply over maxReplyBytes, and the reply that fits", async () => {
     const sent: string[] = [];
     const counted: Array<number | null> = [];
-    const server = new RpcPeer<InboundCall>({
-      transport: { send: (text) => void sent.push(text) },
-      serve: {
-        routes: bindHandlers(SHAPES, {
-          echo: ({ text }) => ({ text }),
-          wait: () => ({}),
-          bytes: () => new Uint8Array(0),
-          fail: () => ({}),
-        }),
-        context: (call) => call,
-      },
-      jsonrpc: false,
-      log: () => {},
-      remoteError: fromWireError,
+    const server = servingPeer({
+      send: (text) => void sent.push(text),
       onReply: (code) => void counted.push(code),
       maxReplyBytes: 69,
     });
