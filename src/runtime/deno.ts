@@ -13,6 +13,7 @@ import { perlExecArgs } from "./perl_exec.ts";
 import { findExecutable } from "./pty_launch.ts";
 import { spawnDenoPty } from "./deno_pty.ts";
 import { DenoStdio } from "./deno_stdio.ts";
+import { markInheritedCloseOnExec } from "./deno_inherited_fds.ts";
 import type {
   ExitStatus,
   HttpServer,
@@ -338,9 +339,19 @@ class DenoRuntime implements Runtime {
   readonly #perl: string | null = findExecutable(["/usr/bin/perl", "/bin/perl"]);
   /** env(1), which starts perl with an empty environment on the terminal path. */
   readonly #env: string | null = findExecutable(["/usr/bin/env", "/bin/env"]);
+  /** Whether the descriptors the server inherited are close-on-exec yet (before the first spawn). */
+  #inheritedMarked = false;
+
+  /** Keeps the server's inherited descriptors out of every child; see `deno_inherited_fds.ts`. */
+  #keepInheritedFromChildren(): void {
+    if (this.#inheritedMarked) return;
+    this.#inheritedMarked = true;
+    markInheritedCloseOnExec();
+  }
 
   // async, so that a spawn failure arrives as a rejection and never as a synchronous throw.
   async spawn(plan: SpawnPlan): Promise<PipeChild> {
+    this.#keepInheritedFromChildren();
     // `detached: true` makes Deno fork (a setsid pre-exec hook rules out posix_spawn), and a fork
     // costs in proportion to the server's memory: 2 ms at 30 MB, 17 ms at 300 MB. Spawning
     // `setsid PROGRAM …` instead keeps posix_spawn; setsid(1) calls setsid() and execs in place,
@@ -386,6 +397,7 @@ class DenoRuntime implements Runtime {
   }
 
   async spawnPty(plan: SpawnPlan, size: TerminalSize): Promise<PtyChild> {
+    this.#keepInheritedFromChildren();
     const tools = { signals: SIGNAL_NUMBERS, perl: this.#perl, env: this.#env };
     return await Promise.resolve(spawnDenoPty(plan, size, tools));
   }

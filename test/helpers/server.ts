@@ -47,6 +47,8 @@ export async function startServer(
     env?: Record<string, string>;
     /** The server's working directory; the checkout by default. */
     cwd?: string;
+    /** Pipes the server inherits beyond stdin, stdout and stderr, as fd 3 and up (not close-on-exec). */
+    extraPipes?: number;
   },
 ): Promise<TestServer> {
   const command = options.command ?? serverCommand(options.runtime);
@@ -60,7 +62,7 @@ export async function startServer(
  */
 export async function startCommandLine(
   argv: readonly string[],
-  options: { env?: Record<string, string>; cwd?: string } = {},
+  options: { env?: Record<string, string>; cwd?: string; extraPipes?: number } = {},
 ): Promise<TestServer> {
   const [command, ...args] = argv;
   const child = spawn(command ?? "", args, {
@@ -70,7 +72,12 @@ export async function startCommandLine(
       HOME: process.env["HOME"] ?? "/root",
       ...options.env,
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [
+      "ignore",
+      "pipe",
+      "pipe",
+      ...Array.from({ length: options.extraPipes ?? 0 }, () => "pipe" as const),
+    ],
   });
   let stderr = "";
   child.stderr?.on("data", (data: Buffer) => {
