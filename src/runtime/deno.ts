@@ -14,6 +14,7 @@ import { findExecutable } from "./pty_launch.ts";
 import { spawnDenoPty } from "./deno_pty.ts";
 import { DenoStdio } from "./deno_stdio.ts";
 import { markInheritedCloseOnExec } from "./deno_inherited_fds.ts";
+import { catchIgnoredSignals } from "./deno_inherited_signals.ts";
 import type {
   ExitStatus,
   HttpServer,
@@ -339,14 +340,18 @@ class DenoRuntime implements Runtime {
   readonly #perl: string | null = findExecutable(["/usr/bin/perl", "/bin/perl"]);
   /** env(1), which starts perl with an empty environment on the terminal path. */
   readonly #env: string | null = findExecutable(["/usr/bin/env", "/bin/env"]);
-  /** Whether the descriptors the server inherited are close-on-exec yet (before the first spawn). */
-  #inheritedMarked = false;
+  /** Whether what the server inherited is kept from children yet (done before the first spawn). */
+  #inheritedKept = false;
 
-  /** Keeps the server's inherited descriptors out of every child; see `deno_inherited_fds.ts`. */
+  /**
+   * Keeps the descriptors and ignored signals the server inherited out of every child; see
+   * `deno_inherited_fds.ts` and `deno_inherited_signals.ts`.
+   */
   #keepInheritedFromChildren(): void {
-    if (this.#inheritedMarked) return;
-    this.#inheritedMarked = true;
+    if (this.#inheritedKept) return;
+    this.#inheritedKept = true;
     markInheritedCloseOnExec();
+    catchIgnoredSignals();
   }
 
   // async, so that a spawn failure arrives as a rejection and never as a synchronous throw.

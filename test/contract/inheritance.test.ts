@@ -1,0 +1,87 @@
+/**
+ * A process starts clean of what the server inherited from whoever started it.
+ *
+ * Descriptors: it gets stdin, stdout and stderr and nothing else. Whoever starts the server may
+ * leave descriptors open without close-on-exec (a supervisor's pipe, a socket handed down); Deno's
+ * spawn passes those on to every child, and a child that then outlives its session (a daemon
+ * started with `&`) would hold, say, the write end of a supervisor's pipe, which would never see
+ * end of file.
+ *
+ * Signals: it starts with every signal at its default action. A server started in the background
+ * by a script inherits SIGQUIT ignored, one started under `nohup` SIGHUP, and an ignored signal
+ * stays ignored across exec: `process/signal` `quit` or `hangup` (PROTOCOL.md §11.5) would do
+ * nothing, nor would the SIGHUP a terminal's process group gets when its leader exits.
+ */
+import { describe, expect, test } from "bun:test";
+import { pathToFileURL } from "node:url";
+import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
+import type { TestClient } from "../helpers/client.ts";
+import { managedSandbox } from "../helpers/sandbox_policy.ts";
+import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+/** `ls` reads the shell's descriptor table while the shell holds nothing of its own open. */
+const LIST_DESCRIPTORS = ["sh", "-c", "ls -l /proc/$$/fd"];
+
+/** Starts the server with these signals ignored, as `nohup` or a script's `&` would. */
+function ignoringSignals(runtime: (typeof RUNTIMES)[number], signals: string): string[] {
+  return ["sh", "-c", `trap "" ${signals}; exec "$@"`, "sh", ...serverCommand(runtime)];
+}
+
+/** The descriptor numbers a started process listed. */
+async function descriptorsListed(
+  client: TestClient,
+  processId: string,
+  cwd: string,
+  overrides: Record<string, unknown>,
+): Promise<string[]> {
+  await client.call(
+    "process/start",
+    startParams(processId, LIST_DESCRIPTORS, cwd, { env: CHILD_PATH, ...overrides }),
+  );
+  await client.untilClosed(processId);
+  const lines = client.outputText(processId).split(/\r?\n/).filter((line) => line.includes(" -> "));
+  return lines.map((line) => line.split(" -> ")[0]?.split(" ").at(-1) ?? line);
+}
+
+/** The exit code of a `sleep` that got `signal` once it was running. */
+async function exitCodeAfter(
+  client: TestClient,
+  processId: string,
+  cwd: string,
+  signal: string,
+  overrides: Record<string, unknown>,
+): Promise<unknown> {
+  const argv = ["sh", "-c", "echo ready; exec sleep 30"];
+  await client.call("process/start", startParams(processId, argv, cwd, { env: CHILD_PATH, ...overrides }));
+  await client.waitForOutput(processId, "ready");
+  await client.call("process/signal", { processId, signal });
+  const events = await client.untilClosed(processId);
+  return events.find((event) => event.method === "process/exited")?.exitCode;
+}
+
+describe.each(RUNTIMES)("what the server inherited, on %s", (runtime) => {
+  test("no descriptor of it reaches a piped, a terminal or a sandboxed process", async () => {
+    await using server = await startServer({ runtime, extraPipes: 2 });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    expect(await descriptorsListed(client, "pipes", dir.uri, {})).toEqual(["0", "1", "2"]);
+    expect(await descriptorsListed(client, "terminal", dir.uri, { tty: true })).toEqual(["0", "1", "2"]);
+    const sandbox = managedSandbox({ write: [pathToFileURL(dir.path).href] });
+    expect(await descriptorsListed(client, "sandboxed", dir.uri, { sandbox })).toEqual(["0", "1", "2"]);
+  });
+
+  test("a signal it ignores still ends a piped, a terminal or a sandboxed process", async () => {
+    await using server = await startServer({
+      runtime,
+      command: ignoringSignals(runtime, "HUP QUIT USR2"),
+    });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    expect(await exitCodeAfter(client, "quit", dir.uri, "quit", {})).toBe(131);
+    expect(await exitCodeAfter(client, "user2", dir.uri, "user2", {})).toBe(140);
+    expect(await exitCodeAfter(client, "terminal", dir.uri, "hangup", { tty: true })).toBe(129);
+    const sandbox = managedSandbox({ write: [pathToFileURL(dir.path).href] });
+    expect(await exitCodeAfter(client, "sandboxed", dir.uri, "quit", { sandbox })).toBe(131);
+  });
+});
