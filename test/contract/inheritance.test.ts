@@ -13,7 +13,9 @@
  * nothing, nor would the SIGHUP a terminal's process group gets when its leader exits.
  */
 import { describe, expect, test } from "bun:test";
+import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
+import { signalsInMask } from "../../src/runtime/signal_mask.ts";
 import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
 import type { TestClient } from "../helpers/client.ts";
 import { managedSandbox } from "../helpers/sandbox_policy.ts";
@@ -74,7 +76,7 @@ describe.each(RUNTIMES)("what the server inherited, on %s", (runtime) => {
   test("a signal it ignores still ends a piped, a terminal or a sandboxed process", async () => {
     await using server = await startServer({
       runtime,
-      command: ignoringSignals(runtime, "HUP QUIT USR2"),
+      command: ignoringSignals(runtime, "HUP QUIT USR2 TTOU"),
     });
     await using dir = await tempDir();
     await using client = await server.session();
@@ -83,5 +85,8 @@ describe.each(RUNTIMES)("what the server inherited, on %s", (runtime) => {
     expect(await exitCodeAfter(client, "terminal", dir.uri, "hangup", { tty: true })).toBe(129);
     const sandbox = managedSandbox({ write: [pathToFileURL(dir.path).href] });
     expect(await exitCodeAfter(client, "sandboxed", dir.uri, "quit", { sandbox })).toBe(131);
+    // A background server whose terminal has `tostop` writes to it only while it ignores SIGTTOU.
+    const status = await readFile(`/proc/${server.child.pid}/status`, "utf8");
+    expect(signalsInMask(/^SigIgn:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0")).toContain(22);
   });
 });
