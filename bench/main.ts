@@ -19,6 +19,7 @@ import process from "node:process";
 import type { EchoConfig } from "./echo_bench.ts";
 import type { FloorConfig, FloorResult } from "./floor.ts";
 import { echoMicros } from "./latency_bench.ts";
+import { onOneCpu } from "./one_cpu.ts";
 import { renderReport } from "./report.ts";
 import { benchServer, notMeasured } from "./server_run.ts";
 import type { ServerConfig, ServerResult } from "./server_run.ts";
@@ -102,6 +103,8 @@ export type FloorOutcome =
   | ({
     ok: true; /** Sequential round trip through a bare echo server (µs); null if it failed. */
     wsEchoMicros: number | null;
+    /** The same with the bench and the echo server on one CPU (`one_cpu.ts`). */
+    oneCpuWsEchoMicros: number | null;
   } & FloorResult)
   | { ok: false; error: string };
 
@@ -149,12 +152,22 @@ async function measureFloorUnder(runtime: RuntimeName, config: FloorConfig): Pro
   return JSON.parse(stdout) as FloorResult;
 }
 
-/** The sequential round trip through the runtime's bare WebSocket echo server, µs. */
-async function measureWsEcho(runtime: RuntimeName, config: BenchConfig, dir: string): Promise<number> {
+/**
+ * The sequential round trip through the runtime's bare WebSocket echo server, µs: as the scheduler
+ * places the two, and with both on one CPU (null where they cannot be moved).
+ */
+async function measureWsEcho(
+  runtime: RuntimeName,
+  config: BenchConfig,
+  dir: string,
+): Promise<{ wsEchoMicros: number; oneCpuWsEchoMicros: number | null }> {
   const server = await startCommand(runtimeCommand(runtime, join(ROOT, "bench", "ws_echo_server.ts")));
   try {
     const params = { path: `file://${dir}`, sandbox: null };
-    return await echoMicros(server.url, params, { warmup: config.latencyWarmup, calls: config.latencyCalls });
+    const latency = { warmup: config.latencyWarmup, calls: config.latencyCalls };
+    const wsEchoMicros = await echoMicros(server.url, params, latency);
+    const oneCpuWsEchoMicros = await onOneCpu(server.pid, () => echoMicros(server.url, params, latency));
+    return { wsEchoMicros, oneCpuWsEchoMicros };
   } finally {
     await server.stop();
   }
@@ -173,13 +186,16 @@ async function floorOf(
   } catch (error) {
     return { ok: false, error: errorText(error) };
   }
-  let wsEchoMicros: number | null = null;
+  let echo: { wsEchoMicros: number | null; oneCpuWsEchoMicros: number | null } = {
+    wsEchoMicros: null,
+    oneCpuWsEchoMicros: null,
+  };
   try {
-    wsEchoMicros = await measureWsEcho(runtime, config, dir);
+    echo = await measureWsEcho(runtime, config, dir);
   } catch (error) {
     progress(`websocket echo floor under ${runtime} failed: ${errorText(error)}`);
   }
-  return { ok: true, ...floor, wsEchoMicros };
+  return { ok: true, ...floor, ...echo };
 }
 
 interface Args {

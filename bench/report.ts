@@ -154,6 +154,7 @@ function floorTable(result: BenchResult): string {
     [`in-process stat ×${metadataCalls} pipelined (ms/call)`, (r) => r.statMsPerCall, 4],
     [`native readFile ${fileBytes / MIB} MiB (MB/s)`, (r) => r.readFileMBps, 0],
     [`sequential round trip, bare WebSocket echo (µs)`, (r) => r.wsEchoMicros, 0],
+    [`the same, bench and echo server on one CPU (µs)`, (r) => r.oneCpuWsEchoMicros, 0],
     [
       `echo ${echo.connections * echo.processes}× ${echo.bytes / 1024} KiB through head, at once (ms)`,
       (r) => r.echoMs,

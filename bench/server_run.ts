@@ -18,6 +18,7 @@ import type { ExtraResult } from "./extra_bench.ts";
 import { measureFs } from "./fs_bench.ts";
 import type { FsResult } from "./fs_bench.ts";
 import { expectError, expectResult, sequentialMicros } from "./latency_bench.ts";
+import { onOneCpu } from "./one_cpu.ts";
 import { measureRoundTrip, measureSleeps, measureStdout } from "./server_bench.ts";
 import type { StdoutRun } from "./server_bench.ts";
 import type { ServerProcess } from "./server_process.ts";
@@ -60,6 +61,9 @@ export interface ServerResult {
   metadataMicros: number | null;
   /** Sequential error answers (`process/read` of an unknown id, -32600), median µs. */
   errorMicros: number | null;
+  /** `metadataMicros` and `errorMicros` with the bench and the server on one CPU (`one_cpu.ts`). */
+  oneCpuMetadataMicros: number | null;
+  oneCpuErrorMicros: number | null;
   roundTripMs: Summary | null;
   /** Resident memory before and after the `roundTrips` sequential round trips. */
   roundTripsRss: { before: number; after: number } | null;
@@ -115,6 +119,8 @@ export function notMeasured(error = "not measured (--runtime)"): ServerResult {
     idleRssBytes: null,
     metadataMicros: null,
     errorMicros: null,
+    oneCpuMetadataMicros: null,
+    oneCpuErrorMicros: null,
     roundTripMs: null,
     roundTripsRss: null,
     roundTripAfterStdoutMs: null,
@@ -204,30 +210,31 @@ export async function benchServer(
 
     progress(`server under ${runtime}: sequential round trips`);
     const latency = { warmup: config.latencyWarmup, calls: config.latencyCalls };
-    result.metadataMicros = await figure(
-      errors,
-      "metadataMicros",
-      60_000,
-      () =>
-        withClient(url, (client) =>
-          sequentialMicros(
-            client,
-            { method: "fs/getMetadata", params: { path: dirUri, sandbox: null }, check: expectResult },
-            latency,
-          )),
+    const metadataCall = {
+      method: "fs/getMetadata",
+      params: { path: dirUri, sandbox: null },
+      check: expectResult,
+    };
+    const errorCall = {
+      method: "process/read",
+      params: { processId: "no-such-process" },
+      check: expectError,
+    };
+    const sequential = (name: string, call: Parameters<typeof sequentialMicros>[1]) =>
+      figure(
+        errors,
+        name,
+        60_000,
+        () => withClient(url, (client) => sequentialMicros(client, call, latency)),
+      );
+    result.metadataMicros = await sequential("metadataMicros", metadataCall);
+    result.errorMicros = await sequential("errorMicros", errorCall);
+    progress(`server under ${runtime}: sequential round trips on one CPU`);
+    result.oneCpuMetadataMicros = await onOneCpu(
+      server.pid,
+      () => sequential("oneCpuMetadataMicros", metadataCall),
     );
-    result.errorMicros = await figure(
-      errors,
-      "errorMicros",
-      60_000,
-      () =>
-        withClient(url, (client) =>
-          sequentialMicros(
-            client,
-            { method: "process/read", params: { processId: "no-such-process" }, check: expectError },
-            latency,
-          )),
-    );
+    result.oneCpuErrorMicros = await onOneCpu(server.pid, () => sequential("oneCpuErrorMicros", errorCall));
 
     progress(`server under ${runtime}: /bin/true round trips`);
     result.roundTripMs = await figure(
