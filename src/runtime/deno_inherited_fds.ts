@@ -32,7 +32,7 @@ export function markInheritedCloseOnExec(): number | null {
     for (const entry of Deno.readDirSync("/proc/self/fd")) {
       const fd = Number(entry.name);
       if (!Number.isInteger(fd) || fd < FIRST_INHERITED) continue;
-      // Fails only for the listing's own descriptor once it is closed: nothing to mark then.
+      // Fails only for a descriptor closed since it was listed: nothing to mark then.
       if (library.symbols.ioctl(fd, BigInt(FIOCLEX), 0n) === 0) marked++;
     }
     return marked;
