@@ -74,11 +74,16 @@ async function echoOne(
   let exitCode: unknown = null;
   const seqs = new Set<number>();
   const closed = Promise.withResolvers<number>();
+  // The reference at times delivers `exited` after `closed` (its first echo run on a fresh server
+  // read no exit code at `closed` in two bench runs): the run ends once both have come.
+  const exited = Promise.withResolvers<void>();
   client.listen(processId, (method, params) => {
     seqs.add(Number(params["seq"]));
     if (method === "process/output") received += Buffer.from(String(params["chunk"]), "base64").byteLength;
-    else if (method === "process/exited") exitCode = params["exitCode"];
-    else if (method === "process/closed") closed.resolve(Number(params["seq"]));
+    else if (method === "process/exited") {
+      exitCode = params["exitCode"];
+      exited.resolve();
+    } else if (method === "process/closed") closed.resolve(Number(params["seq"]));
   });
   try {
     await client.call("process/start", {
@@ -94,7 +99,7 @@ async function echoOne(
         if (reply["status"] !== "accepted") throw new Error(`write ${i} answered ${String(reply["status"])}`);
       })
     );
-    const [lastSeq] = await Promise.all([closed.promise, ...written]);
+    const [lastSeq] = await Promise.all([closed.promise, exited.promise, ...written]);
     if (exitCode !== 0) throw new Error(`${processId}: head exited with ${String(exitCode)}`);
     if (received !== job.bytes) {
       throw new Error(`${processId}: ${received} bytes came back, ${job.bytes} went in`);

@@ -66,39 +66,38 @@ export async function measureStdout(
   cwd: string,
   bytes: number,
 ): Promise<StdoutRun> {
-  let expectedSeq = 1;
+  let lastOutputSeq = 0;
   let received = 0;
   let chunks = 0;
   let exitCode: unknown = null;
-  let exitedSeq: number | null = null;
-  const closed = Promise.withResolvers<void>();
+  const seqs = new Set<number>();
+  const closed = Promise.withResolvers<number>();
+  // A Codex server may deliver `exited` before a lower seq or after a higher one (PROTOCOL.md
+  // §10.3): the output must come in order, and every seq up to `closed` must come once.
+  const exited = Promise.withResolvers<void>();
   client.listen(processId, (method, params) => {
-    const seq = params["seq"];
-    if (method === "process/exited" && typeof seq === "number" && seq >= expectedSeq) {
+    const seq = Number(params["seq"]);
+    if (seqs.has(seq)) closed.reject(new Error(`${method} repeats seq ${seq}`));
+    seqs.add(seq);
+    if (method === "process/exited") {
       exitCode = params["exitCode"];
-      exitedSeq = seq;
-      if (seq === expectedSeq) expectedSeq++;
-      return;
-    }
-    if (seq !== expectedSeq) {
-      closed.reject(new Error(`${method} has seq ${String(seq)}, expected ${expectedSeq}`));
-      return;
-    }
-    expectedSeq++;
-    if (expectedSeq === exitedSeq) expectedSeq++;
-    if (method === "process/output") {
+      exited.resolve();
+    } else if (method === "process/output") {
+      if (seq < lastOutputSeq) closed.reject(new Error(`output seq ${seq} came after ${lastOutputSeq}`));
+      lastOutputSeq = seq;
       const bytes = params["bytes"];
       received += bytes instanceof Uint8Array
         ? bytes.byteLength
         : Buffer.from(String(params["chunk"]), "base64").byteLength;
       chunks++;
     } else if (method === "process/closed") {
-      closed.resolve();
+      closed.resolve(seq);
     }
   });
   const start = performance.now();
+  let closedSeq = 0;
   try {
-    await Promise.all([
+    [, closedSeq] = await Promise.all([
       client.call("process/start", {
         processId,
         argv: ["head", "-c", String(bytes), "/dev/zero"],
@@ -107,12 +106,14 @@ export async function measureStdout(
         tty: false,
       }),
       closed.promise,
+      exited.promise,
     ]);
   } finally {
     client.unlisten(processId);
   }
   const ms = performance.now() - start;
   if (exitCode !== 0) throw new Error(`head exited with ${String(exitCode)}`);
+  if (seqs.size !== closedSeq) throw new Error(`seqs 1..${closedSeq} have gaps`);
   if (received !== bytes) throw new Error(`received ${received} bytes of stdout, expected ${bytes}`);
   return {
     bytes: received,
