@@ -13,7 +13,8 @@
  * nothing, nor would the SIGHUP a terminal's process group gets when its leader exits.
  */
 import { describe, expect, test } from "bun:test";
-import { readFile } from "node:fs/promises";
+import { chown, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { signalsInMask } from "../../src/runtime/signal_mask.ts";
 import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
@@ -24,6 +25,9 @@ import { tempDir } from "../helpers/temp_dir.ts";
 
 /** `ls` reads the shell's descriptor table while the shell holds nothing of its own open. */
 const LIST_DESCRIPTORS = ["sh", "-c", "ls -l /proc/$$/fd"];
+
+/** The uid and gid of `nobody`, who may create no cgroup: its children start without the join. */
+const NOBODY = 65534;
 
 /** Starts the server with these signals ignored, as `nohup` or a script's `&` would. */
 function ignoringSignals(runtime: (typeof RUNTIMES)[number], signals: string): string[] {
@@ -88,5 +92,25 @@ describe.each(RUNTIMES)("what the server inherited, on %s", (runtime) => {
     // A background server whose terminal has `tostop` writes to it only while it ignores SIGTTOU.
     const status = await readFile(`/proc/${server.child.pid}/status`, "utf8");
     expect(signalsInMask(/^SigIgn:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0")).toContain(22);
+  });
+
+  test("reaches no process of an unprivileged server either, which starts them another way", async () => {
+    await using home = await tempDir();
+    await using dir = await tempDir();
+    await chown(home.path, NOBODY, NOBODY);
+    await chown(dir.path, NOBODY, NOBODY);
+    const asNobody = ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"];
+    await using server = await startServer({
+      runtime,
+      command: [...asNobody, ...ignoringSignals(runtime, "QUIT")],
+      // The tests run as root: another user, whom a loopback listener refuses unless told otherwise.
+      args: ["--allow-local-users"],
+      env: { HOME: home.path, DENO_DIR: join(home.path, "deno") },
+      extraPipes: 1,
+    });
+    await using client = await server.session();
+    expect(await descriptorsListed(client, "pipes", dir.uri, {})).toEqual(["0", "1", "2"]);
+    expect(await descriptorsListed(client, "terminal", dir.uri, { tty: true })).toEqual(["0", "1", "2"]);
+    expect(await exitCodeAfter(client, "quit", dir.uri, "quit", {})).toBe(131);
   });
 });
