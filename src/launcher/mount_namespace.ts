@@ -227,8 +227,9 @@ export function enterMountNamespace(
     throw new SyscallError("openat", Number(-found), path);
   };
   /**
-   * Whether a failed call that may fail with EEXIST did so. The errno it reports is not enough:
-   * the runtime reads it from the C library after the call returns to JavaScript, and under Bun a
+   * Whether a failed call that may fail with EEXIST did so. Where the raw system call cannot be
+   * mapped (`raw_syscall.ts`: not x86-64, or refused), the errno it reports is not enough: the
+   * runtime reads it from the C library after the call returns to JavaScript, and under Bun a
    * garbage collection in between can overwrite it (an EEXIST of mkdirat read as ENOENT, at
    * almost every launch with BUN_JSC_collectContinuously=1). So a path that exists now is taken
    * as the EEXIST it was: nothing else in this namespace creates paths meanwhile.

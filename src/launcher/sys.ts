@@ -53,13 +53,8 @@ export class Sys {
 
   /** Calls `name`; returns the result or throws with `detail` in the message. */
   call(name: SyscallName, args: readonly bigint[], detail = ""): bigint {
-    const result = this.libc.syscall(this.table.numbers[name], ...args);
-    if (result === -1n) {
-      const errno = this.libc.errno();
-      this.#keep = [];
-      throw new SyscallError(name, errno, detail);
-    }
-    this.#keep = [];
+    const result = this.try(name, args);
+    if (result < 0n) throw new SyscallError(name, Number(-result), detail);
     return result;
   }
 
@@ -67,7 +62,7 @@ export class Sys {
   try(name: SyscallName, args: readonly bigint[]): bigint {
     const result = this.libc.syscall(this.table.numbers[name], ...args);
     this.#keep = [];
-    return result === -1n ? -BigInt(this.libc.errno()) : result;
+    return result;
   }
 
   /** A NUL-terminated copy of `text`, kept alive until the next call; returns its address. */

@@ -2,34 +2,60 @@
  * `Libc` over `bun:ffi`.
  */
 import type { Libc, LibcArch } from "./libc.ts";
+import { hexBytes, mapCode, RAW_SYSCALL_X86_64 } from "./raw_syscall.ts";
+
+const SYSCALL_ARGS = ["i64", "i64", "i64", "i64", "i64", "i64", "i64"] as const;
 
 /** Opens `libc.so.6` with `bun:ffi`. */
 export async function openBunLibc(arch: LibcArch): Promise<Libc> {
   const ffi = await import("bun:ffi");
   const { symbols } = ffi.dlopen("libc.so.6", {
-    syscall: { args: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], returns: "i64" },
+    syscall: { args: [...SYSCALL_ARGS], returns: "i64" },
     __errno_location: { args: [], returns: "ptr" },
   });
+  const addressOf = (buffer: Uint8Array): bigint => BigInt(ffi.ptr(buffer));
+  const libcSyscall = (nr: number, ...args: bigint[]): bigint =>
+    BigInt(symbols.syscall(
+      BigInt(nr),
+      args[0] ?? 0n,
+      args[1] ?? 0n,
+      args[2] ?? 0n,
+      args[3] ?? 0n,
+      args[4] ?? 0n,
+      args[5] ?? 0n,
+    ));
+  const code = arch === "x86_64"
+    ? mapCode(hexBytes(RAW_SYSCALL_X86_64), { syscall: libcSyscall, addressOf })
+    : null;
+  if (code !== null) {
+    const raw = ffi.CFunction({ ptr: Number(code) as never, args: [...SYSCALL_ARGS], returns: "i64" });
+    return {
+      arch,
+      syscall: (nr, ...args) =>
+        BigInt(
+          raw(
+            BigInt(nr),
+            args[0] ?? 0n,
+            args[1] ?? 0n,
+            args[2] ?? 0n,
+            args[3] ?? 0n,
+            args[4] ?? 0n,
+            args[5] ?? 0n,
+          ),
+        ),
+      addressOf,
+    };
+  }
   return {
     arch,
+    // errno is read as soon as the call is back, but the engine may have run work of its own in
+    // between (raw_syscall.ts): exact only where the raw call cannot be mapped.
     syscall(nr: number, ...args: bigint[]): bigint {
-      const result = symbols.syscall(
-        BigInt(nr),
-        args[0] ?? 0n,
-        args[1] ?? 0n,
-        args[2] ?? 0n,
-        args[3] ?? 0n,
-        args[4] ?? 0n,
-        args[5] ?? 0n,
-      );
-      return BigInt(result);
-    },
-    errno(): number {
+      const result = libcSyscall(nr, ...args);
+      if (result !== -1n) return result;
       const location = symbols.__errno_location();
-      return location === null ? 0 : ffi.read.i32(location, 0);
+      return location === null ? -1n : -BigInt(ffi.read.i32(location, 0));
     },
-    addressOf(buffer: Uint8Array): bigint {
-      return BigInt(ffi.ptr(buffer));
-    },
+    addressOf,
   };
 }

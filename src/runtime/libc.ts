@@ -10,10 +10,8 @@ export type LibcArch = "x86_64" | "aarch64";
 /** Raw access to `libc.so.6`; every call runs synchronously on the calling thread. */
 export interface Libc {
   readonly arch: LibcArch;
-  /** `syscall(nr, ...)` of libc: the raw result, -1 with `errno()` set on failure. */
+  /** A system call: the kernel's result, `-errno` on failure (`raw_syscall.ts`). */
   syscall(nr: number, ...args: bigint[]): bigint;
-  /** The calling thread's `errno`, read right after a failed call. */
-  errno(): number;
   /** Address of a buffer's first byte; valid while the buffer is referenced. */
   addressOf(buffer: Uint8Array): bigint;
 }

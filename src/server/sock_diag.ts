@@ -100,7 +100,7 @@ export class SockDiag {
       BigInt(SOCK_RAW | SOCK_CLOEXEC),
       BigInt(NETLINK_SOCK_DIAG),
     );
-    if (fd < 0n) throw new SockDiagError(`netlink socket failed (errno ${libc.errno()})`);
+    if (fd < 0n) throw new SockDiagError(`netlink socket failed (errno ${-fd})`);
     try {
       const request = this.#request;
       fillRequest(request, family, addresses);
@@ -114,7 +114,9 @@ export class SockDiag {
         BigInt(this.#kernel.byteLength),
       );
       if (sent !== BigInt(REQUEST_BYTES)) {
-        throw new SockDiagError(`netlink send failed (errno ${libc.errno()})`);
+        throw new SockDiagError(
+          sent < 0n ? `netlink send failed (errno ${-sent})` : `netlink send sent ${sent} bytes`,
+        );
       }
       // The kernel answers within the send; waiting here would stop the whole server.
       const reply = this.#reply;
@@ -127,7 +129,13 @@ export class SockDiag {
         0n,
         0n,
       );
-      if (received < 16n) throw new SockDiagError(`netlink receive failed (errno ${libc.errno()})`);
+      if (received < 16n) {
+        throw new SockDiagError(
+          received < 0n
+            ? `netlink receive failed (errno ${-received})`
+            : `netlink receive got ${received} bytes`,
+        );
+      }
       return parseReply(reply.subarray(0, Number(received)), family, addresses);
     } finally {
       libc.syscall(this.#numbers.close, fd);
