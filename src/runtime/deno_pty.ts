@@ -2,6 +2,8 @@
  * A pseudo-terminal for Deno, which has no PTY API: libc through FFI opens the master, and a
  * detached `/bin/sh` opens the slave as its controlling terminal and execs the program.
  */
+import { openDenoLibc } from "./deno_libc.ts";
+import type { Libc as SyscallLibc } from "./libc.ts";
 import { ptyLaunchArgs } from "./pty_launch.ts";
 import type { ExitStatus, PtyChild, SpawnPlan, TerminalSize } from "./runtime.ts";
 
@@ -40,11 +42,25 @@ const SYMBOLS = {
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 let libcCache: Libc | null = null;
+let syscallsCache: SyscallLibc | null = null;
+
+/** read(2) and write(2) by number, for the master's loops. */
+const IO_NUMBERS = { x86_64: { read: 0, write: 1 }, aarch64: { read: 63, write: 64 } } as const;
 
 /** Opens libc once per process. */
 function libc(): Libc {
   libcCache ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
   return libcCache;
+}
+
+/**
+ * System calls that return -errno themselves (`raw_syscall.ts`): the master's loops tell EAGAIN
+ * (wait) from EIO (end of the terminal) by it, and an errno read after the call could be one the
+ * engine left in between, ending a terminal's output early or failing its read.
+ */
+function syscalls(): SyscallLibc {
+  syscallsCache ??= openDenoLibc(Deno.build.arch === "aarch64" ? "aarch64" : "x86_64");
+  return syscallsCache;
 }
 
 /** Reads the calling thread's errno; valid right after a synchronous FFI call. */
@@ -90,6 +106,8 @@ export type SignalTable = ReadonlyMap<string, number>;
 /** The master side of one terminal: owns the fds and the read and write loops. */
 class Master {
   readonly #lib: Libc;
+  readonly #io = syscalls();
+  readonly #numbers = IO_NUMBERS[this.#io.arch];
   readonly #fd: number;
   /**
    * One buffer for every read: a terminal hands out a few KiB per read, and a fresh 64 KiB each
@@ -141,10 +159,17 @@ class Master {
   async read(): Promise<Uint8Array | null> {
     const buffer = this.#readBuffer;
     while (!this.#closing) {
-      const n = Number(this.#lib.read(this.#fd, buffer, BigInt(READ_BYTES)));
+      const n = Number(
+        this.#io.syscall(
+          this.#numbers.read,
+          BigInt(this.#fd),
+          this.#io.addressOf(buffer),
+          BigInt(READ_BYTES),
+        ),
+      );
       if (n > 0) return buffer.slice(0, n);
       if (n === 0) return null;
-      const code = errno(this.#lib);
+      const code = -n;
       if (code === EAGAIN) await this.#wait(POLLIN);
       else if (code !== EINTR) return code === EIO ? null : Promise.reject(osError("read", code));
     }
@@ -157,12 +182,19 @@ class Master {
     let rest = data.slice();
     while (rest.length > 0) {
       if (this.#closing) throw osError("write", EIO);
-      const n = Number(this.#lib.write(this.#fd, rest, BigInt(rest.length)));
+      const n = Number(
+        this.#io.syscall(
+          this.#numbers.write,
+          BigInt(this.#fd),
+          this.#io.addressOf(rest),
+          BigInt(rest.length),
+        ),
+      );
       if (n >= 0) {
         rest = rest.subarray(n);
         continue;
       }
-      const code = errno(this.#lib);
+      const code = -n;
       if (code === EAGAIN) await this.#wait(POLLOUT);
       else if (code !== EINTR) throw osError("write", code);
     }
