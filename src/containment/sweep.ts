@@ -19,6 +19,13 @@ export function serverCgroupName(pid: number, startTime: string): string {
 }
 
 /**
+ * Why a dead server's tree may stay where it is: gone already (ENOENT), still emptying (EBUSY), or
+ * not this server's to touch (EACCES, EPERM: another user's server, such as a root server that has
+ * just died while its watchdog cleans up; that user's next server removes it).
+ */
+const LEFT_ALONE = new Set(["ENOENT", "EBUSY", "EACCES", "EPERM"]);
+
+/**
  * Kills and removes the trees in `unifiedParent` and `v1Parents` whose owning server is no longer
  * running; returns how many it removed. Live servers' trees are left alone, so servers that share
  * a parent cgroup never touch each other's processes.
@@ -40,7 +47,7 @@ export async function sweepDeadServers(
       await removeTree(dir);
       removed++;
     } catch (error) {
-      if (errnoOf(error) !== "ENOENT" && errnoOf(error) !== "EBUSY") throw error;
+      if (!LEFT_ALONE.has(errnoOf(error) ?? "")) throw error;
     }
   }
   for (const parent of v1Parents) {
@@ -49,7 +56,7 @@ export async function sweepDeadServers(
         await removeTree(`${parent}/${name}`);
         removed++;
       } catch (error) {
-        if (errnoOf(error) !== "ENOENT" && errnoOf(error) !== "EBUSY") throw error;
+        if (!LEFT_ALONE.has(errnoOf(error) ?? "")) throw error;
       }
     }
   }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { randomInt } from "node:crypto";
 import { spawn } from "node:child_process";
-import { chown, mkdir, stat, writeFile } from "node:fs/promises";
+import { chown, mkdir, rmdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { findCgroupPlaces } from "../../src/containment/mod.ts";
 import { cgroupsLeftAfter, cgroupsOfServer } from "../helpers/cgroups.ts";
@@ -380,6 +380,28 @@ describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {
     server.child.kill("SIGKILL");
     await server.exited;
     expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+  });
+
+  test("starts beside a dead server's cgroups that it may not remove", async () => {
+    // A root server that has just died leaves root's cgroups for a moment; a server of another
+    // user sees a dead owner's tree it cannot kill or remove, and must start all the same.
+    const name = `exec-server.999999999.${marker()}`;
+    const places = await findCgroupPlaces();
+    const parents = [places.unified, places.v1.get("memory"), places.v1.get("pids")]
+      .flatMap((place) => place ? [place.dir] : []);
+    const trees = parents.map((parent) => join(parent, name));
+    try {
+      for (const tree of trees) await mkdir(join(tree, "s1"), { recursive: true });
+      await using dir = await tempDir();
+      await using server = await startUnprivileged(runtime, dir.path);
+      expect(server.url).toStartWith("ws://");
+    } finally {
+      // A root server another test file starts meanwhile may have swept them already.
+      for (const tree of trees) {
+        await rmdir(join(tree, "s1")).catch(() => {});
+        await rmdir(tree).catch(() => {});
+      }
+    }
   });
 
   test("refuses to start with a default limit it cannot enforce", async () => {
