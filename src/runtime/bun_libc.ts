@@ -2,7 +2,7 @@
  * `Libc` over `bun:ffi`.
  */
 import type { Libc, LibcArch } from "./libc.ts";
-import { hexBytes, mapCode, RAW_SYSCALL_X86_64 } from "./raw_syscall.ts";
+import { hexBytes, mapCode, RAW_SYSCALL_X86_64, syscallArgs } from "./raw_syscall.ts";
 
 const SYSCALL_ARGS = ["i64", "i64", "i64", "i64", "i64", "i64", "i64"] as const;
 
@@ -15,15 +15,7 @@ export async function openBunLibc(arch: LibcArch): Promise<Libc> {
   });
   const addressOf = (buffer: Uint8Array): bigint => BigInt(ffi.ptr(buffer));
   const libcSyscall = (nr: number, ...args: bigint[]): bigint =>
-    BigInt(symbols.syscall(
-      BigInt(nr),
-      args[0] ?? 0n,
-      args[1] ?? 0n,
-      args[2] ?? 0n,
-      args[3] ?? 0n,
-      args[4] ?? 0n,
-      args[5] ?? 0n,
-    ));
+    BigInt(symbols.syscall(...syscallArgs(nr, args)));
   const code = arch === "x86_64"
     ? mapCode(hexBytes(RAW_SYSCALL_X86_64), { syscall: libcSyscall, addressOf })
     : null;
@@ -31,18 +23,7 @@ export async function openBunLibc(arch: LibcArch): Promise<Libc> {
     const raw = ffi.CFunction({ ptr: Number(code) as never, args: [...SYSCALL_ARGS], returns: "i64" });
     return {
       arch,
-      syscall: (nr, ...args) =>
-        BigInt(
-          raw(
-            BigInt(nr),
-            args[0] ?? 0n,
-            args[1] ?? 0n,
-            args[2] ?? 0n,
-            args[3] ?? 0n,
-            args[4] ?? 0n,
-            args[5] ?? 0n,
-          ),
-        ),
+      syscall: (nr, ...args) => BigInt(raw(...syscallArgs(nr, args))),
       addressOf,
     };
   }

@@ -2,7 +2,7 @@
  * `Libc` over `Deno.dlopen`.
  */
 import type { Libc, LibcArch } from "./libc.ts";
-import { hexBytes, mapCode, RAW_SYSCALL_X86_64 } from "./raw_syscall.ts";
+import { hexBytes, mapCode, RAW_SYSCALL_X86_64, syscallArgs } from "./raw_syscall.ts";
 
 const SYSCALL = {
   parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"],
@@ -20,15 +20,7 @@ export function openDenoLibc(arch: LibcArch): Libc {
     return pointer === null ? 0n : BigInt(Deno.UnsafePointer.value(pointer));
   };
   const libcSyscall = (nr: number, ...args: bigint[]): bigint =>
-    BigInt(symbols.syscall(
-      BigInt(nr),
-      args[0] ?? 0n,
-      args[1] ?? 0n,
-      args[2] ?? 0n,
-      args[3] ?? 0n,
-      args[4] ?? 0n,
-      args[5] ?? 0n,
-    ));
+    BigInt(symbols.syscall(...syscallArgs(nr, args)));
   const code = arch === "x86_64"
     ? mapCode(hexBytes(RAW_SYSCALL_X86_64), { syscall: libcSyscall, addressOf })
     : null;
@@ -37,18 +29,7 @@ export function openDenoLibc(arch: LibcArch): Libc {
     const raw = new Deno.UnsafeFnPointer(pointer, SYSCALL);
     return {
       arch,
-      syscall: (nr, ...args) =>
-        BigInt(
-          raw.call(
-            BigInt(nr),
-            args[0] ?? 0n,
-            args[1] ?? 0n,
-            args[2] ?? 0n,
-            args[3] ?? 0n,
-            args[4] ?? 0n,
-            args[5] ?? 0n,
-          ),
-        ),
+      syscall: (nr, ...args) => BigInt(raw.call(...syscallArgs(nr, args))),
       addressOf,
     };
   }

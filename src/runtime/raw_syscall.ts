@@ -16,6 +16,22 @@
 /** The machine code of `raw_syscall_x86_64.s` (its .text section), in hex. */
 export const RAW_SYSCALL_X86_64 = "4889f84889f74889d64889ca4d89c24d89c84c8b4c24080f05c3";
 
+/** The seven arguments of `syscall()` and of the raw call: the number, then six, missing ones 0. */
+export function syscallArgs(
+  nr: number,
+  args: readonly bigint[],
+): [bigint, bigint, bigint, bigint, bigint, bigint, bigint] {
+  return [
+    BigInt(nr),
+    args[0] ?? 0n,
+    args[1] ?? 0n,
+    args[2] ?? 0n,
+    args[3] ?? 0n,
+    args[4] ?? 0n,
+    args[5] ?? 0n,
+  ];
+}
+
 /** The bytes of a hex string. */
 export function hexBytes(hex: string): Uint8Array {
   return Uint8Array.from(hex.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16));

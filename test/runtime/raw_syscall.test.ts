@@ -5,33 +5,21 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { hexBytes, RAW_SYSCALL_X86_64 } from "../../src/runtime/raw_syscall.ts";
-import { tempDir } from "../helpers/temp_dir.ts";
+import { assembledText } from "../helpers/assembler.ts";
 import { RUNTIMES, serverCommand } from "../helpers/server.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const X64 = process.arch === "x64" && process.platform === "linux";
-const HAS_AS = spawnSync("as", ["--version"]).status === 0 &&
-  spawnSync("objcopy", ["--version"]).status === 0;
 const FIXTURE = join(ROOT, "test", "fixtures", "libc_fixture.ts");
 const ENOENT = 2;
 const EBADF = 9;
 
 describe.skipIf(!X64)("raw system call", () => {
   test("its bytes are raw_syscall_x86_64.s assembled", async () => {
-    // As the join helper's: checked wherever GNU as exists; a machine without it opts out by name.
-    if (!HAS_AS && process.env["EXEC_SERVER_SKIP_ASSEMBLER"] === "1") return;
-    expect(HAS_AS ? "GNU as and objcopy found" : "install binutils or set EXEC_SERVER_SKIP_ASSEMBLER=1")
-      .toBe("GNU as and objcopy found");
-    await using dir = await tempDir();
-    const object = join(dir.path, "raw.o");
-    const code = join(dir.path, "raw.bin");
-    const source = join(ROOT, "src", "runtime", "raw_syscall_x86_64.s");
-    expect(spawnSync("as", ["--64", "-o", object, source]).status).toBe(0);
-    expect(spawnSync("objcopy", ["-O", "binary", "--only-section=.text", object, code]).status).toBe(0);
-    expect(Buffer.from(hexBytes(RAW_SYSCALL_X86_64)).equals(await readFile(code))).toBe(true);
+    const assembled = await assembledText(join(ROOT, "src", "runtime", "raw_syscall_x86_64.s"));
+    if (assembled !== null) expect(Buffer.from(hexBytes(RAW_SYSCALL_X86_64)).equals(assembled)).toBe(true);
   });
 
   test.each(RUNTIMES)("under %s a failed call returns its own -errno, through the mapped code", (runtime) => {
