@@ -362,7 +362,8 @@ function normalizeEvents(events: Message[], norm: Normalizer): Json {
     exitedBeforeClosedBySeq: exitedIndex !== -1 && exitedIndex < kindsBySeq.indexOf("closed"),
     outputAfterExitedBySeq: exitedIndex !== -1 && kindsBySeq.slice(exitedIndex + 1).includes("output"),
     arrivalInSeqOrder: inSeqOrder,
-    paramKeys,
+    // By method name, not by arrival: where output may follow exited, so may its first message.
+    paramKeys: Object.fromEntries(Object.entries(paramKeys).sort(([a], [b]) => a.localeCompare(b))),
   };
 }
 
