@@ -82,7 +82,9 @@ async function removeStaleStateDirs(base: string): Promise<void> {
     const info = await lstat(path).catch(() => null);
     if (info === null || !info.isDirectory() || info.uid !== uid) return;
     if (await isRunning(Number(match[1]))) return;
-    await rm(path, { recursive: true, force: true });
+    // Cleaning up after the dead never stops this start: what cannot be removed (something in it
+    // that is not this user's, say) stays for a later try.
+    await rm(path, { recursive: true, force: true }).catch(() => {});
   }));
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { randomInt } from "node:crypto";
 import { spawn } from "node:child_process";
-import { chown, mkdir, rmdir, stat, writeFile } from "node:fs/promises";
+import { chown, mkdir, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findCgroupPlaces } from "../../src/containment/mod.ts";
 import { cgroupsLeftAfter, cgroupsOfServer } from "../helpers/cgroups.ts";
@@ -401,6 +402,21 @@ describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {
         await rmdir(join(tree, "s1")).catch(() => {});
         await rmdir(tree).catch(() => {});
       }
+    }
+  });
+
+  test("starts beside a dead server's state directory that it cannot empty", async () => {
+    // Its own, by name and owner, but holding a directory of root's: the removal fails part way.
+    const stale = join(tmpdir(), `exec-server-999999999-${marker().slice(0, 6)}`);
+    try {
+      await mkdir(join(stale, "roots"), { recursive: true });
+      await writeFile(join(stale, "roots", "file"), "");
+      await chown(stale, NOBODY, NOBODY);
+      await using dir = await tempDir();
+      await using server = await startUnprivileged(runtime, dir.path);
+      expect(server.url).toStartWith("ws://");
+    } finally {
+      await rm(stale, { recursive: true, force: true });
     }
   });
 
