@@ -66,6 +66,7 @@ export type SyscallName =
   | "userfaultfd"
   | "setxattr"
   | "close_range"
+  | "rt_sigaction"
   | "landlock_create_ruleset"
   | "landlock_add_rule"
   | "landlock_restrict_self"
@@ -163,6 +164,7 @@ const X86_64: SyscallTable = {
     userfaultfd: 323,
     setxattr: 188,
     close_range: 436,
+    rt_sigaction: 13,
     landlock_create_ruleset: 444,
     landlock_add_rule: 445,
     landlock_restrict_self: 446,
@@ -252,6 +254,7 @@ const AARCH64: SyscallTable = {
     userfaultfd: 282,
     setxattr: 5,
     close_range: 436,
+    rt_sigaction: 134,
     landlock_create_ruleset: 444,
     landlock_add_rule: 445,
     landlock_restrict_self: 446,

@@ -94,6 +94,39 @@ describe.each(RUNTIMES)("what the server inherited, on %s", (runtime) => {
     expect(signalsInMask(/^SigIgn:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? "0")).toContain(22);
   });
 
+  test("no signal the runtime ignores reaches a piped, a terminal or a sandboxed process", async () => {
+    // Bun and Deno ignore SIGPIPE (Bun SIGXFSZ too), and a sandboxed process is exec'd by the
+    // launcher, a runtime process: `yes | head` there would get EPIPE and "Broken pipe" instead
+    // of dying quietly as it does everywhere else.
+    await using server = await startServer({ runtime });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    const script = "grep SigIgn /proc/self/status; (yes; echo yes-exited-$? >&2) | head -c 1 >/dev/null";
+    const sandbox = managedSandbox({ write: [pathToFileURL(dir.path).href] });
+    for (
+      const [processId, overrides] of [
+        ["piped", {}],
+        ["terminal", { tty: true }],
+        ["sandboxed", { sandbox }],
+        ["sandboxed-terminal", { sandbox, tty: true }],
+      ] as const
+    ) {
+      await client.call(
+        "process/start",
+        startParams(processId, ["sh", "-c", script], dir.uri, { env: CHILD_PATH, ...overrides }),
+      );
+      await client.untilClosed(processId);
+      const output = client.outputText(processId);
+      const ignored = /SigIgn:\s*([0-9a-f]+)/.exec(output)?.[1] ?? "missing";
+      expect({
+        processId,
+        ignored: signalsInMask(ignored),
+        output: output.replace(/SigIgn:.*\r?\n/, "").trim(),
+      })
+        .toEqual({ processId, ignored: [], output: "yes-exited-141" });
+    }
+  });
+
   test("reaches no process of an unprivileged server either, which starts them another way", async () => {
     await using home = await tempDir();
     await using dir = await tempDir();
