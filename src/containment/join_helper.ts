@@ -14,6 +14,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
+import { hexBytes } from "../runtime/mod.ts";
 
 /** The machine code of `join_helper_x86_64.s` (its .text section), in hex. */
 const CODE_X86_64 = [
@@ -72,9 +73,7 @@ export function elfExecutable(code: Uint8Array, machine: number): Uint8Array {
 /** The helper's code for the architecture this runs on, or null where there is none. */
 export function joinHelperCode(arch: string = process.arch): Uint8Array | null {
   if (arch !== "x64") return null;
-  const code = new Uint8Array(CODE_X86_64.length / 2);
-  for (let i = 0; i < code.length; i++) code[i] = Number.parseInt(CODE_X86_64.slice(2 * i, 2 * i + 2), 16);
-  return code;
+  return hexBytes(CODE_X86_64);
 }
 
 /** ELF e_machine of x86-64. */

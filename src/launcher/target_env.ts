@@ -4,6 +4,7 @@
  * (LD_PRELOAD, BUN_OPTIONS, DENO_DIR, …, pointing at files the sandbox wrote) acts on the
  * runtime before it has confined itself. Names are hex-encoded, so any name survives.
  */
+import { hexBytes } from "../runtime/mod.ts";
 
 /** The prefix of an encoded variable: `EXEC_SERVER_TARGET_ENV_<hex of the name>=<value>`. */
 export const TARGET_ENV_PREFIX = "EXEC_SERVER_TARGET_ENV_";
@@ -27,8 +28,7 @@ export function decodeTargetEnv(env: Readonly<Record<string, string | undefined>
     if (value === undefined || !key.startsWith(TARGET_ENV_PREFIX)) continue;
     const hex = key.slice(TARGET_ENV_PREFIX.length);
     if (hex === "" || hex.length % 2 !== 0 || !/^[0-9a-f]+$/.test(hex)) continue;
-    const bytes = Uint8Array.from(hex.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16));
-    decoded[new TextDecoder().decode(bytes)] = value;
+    decoded[new TextDecoder().decode(hexBytes(hex))] = value;
   }
   return decoded;
 }
