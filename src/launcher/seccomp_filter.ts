@@ -39,6 +39,14 @@ const CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 
   0x20000000 |
   0x40000000;
 
+/**
+ * A thread (CLONE_THREAD) must share its process's descriptor table (CLONE_FILES): the server
+ * finds who holds a client's socket by one thread's `/proc/<pid>/task/<tid>/fd` (`local_peer.ts`),
+ * which a thread with a table of its own would hide it from. Every threads library shares it.
+ */
+const CLONE_THREAD = 0x00010000;
+const CLONE_FILES = 0x00000400;
+
 /** System calls that always fail with EPERM inside the sandbox. */
 const ALWAYS_DENIED: readonly SyscallName[] = [
   "ptrace",
@@ -124,8 +132,8 @@ const LEGACY_MODE_SETTERS = [
 ] as const;
 
 /**
- * The filter: a foreign architecture is killed; the `ALWAYS_DENIED` calls and namespace-creating
- * `clone` fail with EPERM; `clone3` fails with ENOSYS (its flags are behind a pointer, and libc
+ * The filter: a foreign architecture is killed; the `ALWAYS_DENIED` calls, namespace-creating
+ * `clone` and a thread's `clone` without its process's descriptor table fail with EPERM; `clone3` fails with ENOSYS (its flags are behind a pointer, and libc
  * falls back to `clone`); prlimit, priority, I/O priority and the `SELF_ONLY_BY_PID` calls fail
  * with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of
  * any family but AF_UNIX fail with EPERM. Everything else is allowed.
@@ -166,7 +174,9 @@ export function seccompProgram(arch: LibcArch, options: { network: boolean }): B
     { op: "ret", k: SECCOMP_RET.ALLOW },
     { op: "label", name: "clone" },
     { op: "ld", offset: SECCOMP_DATA.arg0Low },
-    { op: "jset", k: CLONE_NAMESPACE_FLAGS, then: "eperm", else: "allow" },
+    { op: "jset", k: CLONE_NAMESPACE_FLAGS, then: "eperm", else: null },
+    { op: "jset", k: CLONE_THREAD, then: null, else: "allow" },
+    { op: "jset", k: CLONE_FILES, then: "allow", else: "eperm" },
     // prlimit64(pid, resource, new, old): reading another process's limits is harmless.
     { op: "label", name: "prlimit" },
     { op: "ld", offset: SECCOMP_DATA.arg0Low },

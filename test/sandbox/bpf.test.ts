@@ -150,6 +150,16 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
     expect(verdict(true, nr.clone3)).toBe(ENOSYS);
   });
 
+  test("seccompProgram denies a thread with a descriptor table of its own", () => {
+    // glibc's pthread_create: CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|…
+    const PTHREAD = 0x003d0f00;
+    const CLONE_FILES = 0x400;
+    expect(verdict(true, nr.clone, [PTHREAD])).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(true, nr.clone, [PTHREAD & ~CLONE_FILES])).toBe(EPERM);
+    // A process (no CLONE_THREAD) may have a table of its own, as every fork has.
+    expect(verdict(true, nr.clone, [0x00000100 | 17])).toBe(SECCOMP_RET.ALLOW);
+  });
+
   test("seccompProgram denies host-wide accounting, quota and hangup calls", () => {
     for (const name of ["acct", "quotactl", "vhangup"] as const) {
       expect(verdict(true, nr[name])).toBe(EPERM);
