@@ -167,6 +167,7 @@ export async function startExecServer(
         serverPort: listeningPort,
         ownUid,
         admitOtherUsers: auth !== null || options.allowLocalUsers,
+        tokenRequired: auth !== null,
         diag,
         listenHost,
       }),

@@ -5,7 +5,7 @@
  * local user, reaches 127.0.0.1 as easily as the orchestrator.
  */
 import { readdirSync, readlinkSync } from "node:fs";
-import { readdir, readFile, readlink } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { SANDBOX_MOUNT_SOURCE } from "../launcher/mod.ts";
 
 /** The address of the peer as the runtime reports it. */
@@ -117,33 +117,91 @@ export async function findLocalSocket(peer: PeerAddress, serverPort: number): Pr
   return null;
 }
 
+/** Who holds a socket: a sandboxed process, only processes outside any sandbox, or nobody found. */
+export type SocketHolders = "sandboxed" | "unsandboxed" | "none found";
+
 /**
- * Whether a sandboxed process holds the socket `inode`. Sandboxed processes live in mount
- * namespaces whose root is a tmpfs named `SANDBOX_MOUNT_SOURCE`, which code inside cannot
- * unmount; only processes outside the server's own mount namespace are examined.
+ * Who holds the socket `inode`. Sandboxed processes live in mount namespaces whose root is a tmpfs
+ * named `SANDBOX_MOUNT_SOURCE`, which code inside cannot unmount; only processes outside the
+ * server's own mount namespace are examined for it. A process is read through a live thread: a
+ * leader that has ended alone is a zombie whose `fd` and `ns` show nothing while its other threads
+ * hold the process's descriptors (the sandbox's seccomp filter refuses a thread with a descriptor
+ * table of its own, so one thread's table is the whole process's). "none found" is what a socket
+ * parked in a unix socket's message queue (`SCM_RIGHTS`) looks like while it is checked: the
+ * caller refuses it where it could have seen every holder.
  */
-export async function heldBySandbox(inode: number): Promise<boolean> {
+export async function socketHolders(inode: number): Promise<SocketHolders> {
   const own = namespaceOf("self");
   const pids = listProc().filter((name) => /^\d+$/.test(name));
   const marked = new Map<string, Promise<boolean>>();
   const target = `socket:[${inode}]`;
+  /** Processes no sandbox runs in, by a live thread of each. */
+  const unsandboxed: LiveProcess[] = [];
   for (let start = 0; start < pids.length; start += NAMESPACE_BATCH) {
     if (start > 0) await new Promise((resolve) => setTimeout(resolve, 0));
     // Only processes outside the server's own mount namespace can be sandboxed: few, if any. Their
-    // mount tables (one per namespace, all of a batch at once) and descriptors are read off the
-    // main thread: a long mount table takes time.
+    // mount tables (one per namespace, all of a batch at once) are read off the main thread: a long
+    // mount table takes time.
     const others = pids.slice(start, start + NAMESPACE_BATCH).flatMap((pid) => {
-      const namespace = namespaceOf(pid);
-      return namespace === null || namespace === own ? [] : [{ pid, namespace }];
+      const found = liveProcess(pid);
+      if (found === null) return [];
+      if (found.namespace === own) {
+        unsandboxed.push(found);
+        return [];
+      }
+      return [found];
     });
-    for (const { pid, namespace } of others) {
-      if (!marked.has(namespace)) marked.set(namespace, showsSandboxRoot(pid));
+    for (const { task, namespace } of others) {
+      if (!marked.has(namespace)) marked.set(namespace, showsSandboxRoot(task));
     }
-    for (const { pid, namespace } of others) {
-      if ((await marked.get(namespace)) === true && await holdsDescriptor(pid, target)) return true;
+    for (const found of others) {
+      if (await marked.get(found.namespace) !== true) unsandboxed.push(found);
+      else if (holdsDescriptor(found.task, target)) return "sandboxed";
     }
   }
-  return false;
+  // No sandbox holds it: one holder elsewhere is enough. The processes that held the last clients'
+  // sockets come first: a client mostly connects again from where it did.
+  const recent = unsandboxed.filter(({ pid }) => recentHolders.includes(pid));
+  const order = [...recent, ...unsandboxed.filter(({ pid }) => !recentHolders.includes(pid))];
+  for (let start = 0; start < order.length; start += NAMESPACE_BATCH) {
+    if (start > 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    const holder = order.slice(start, start + NAMESPACE_BATCH).find(({ task }) =>
+      holdsDescriptor(task, target)
+    );
+    if (holder !== undefined) {
+      recentHolders = [holder.pid, ...recentHolders.filter((pid) => pid !== holder.pid)].slice(
+        0,
+        RECENT_HOLDERS,
+      );
+      return "unsandboxed";
+    }
+  }
+  return "none found";
+}
+
+/** A process by one of its live threads. */
+interface LiveProcess {
+  readonly pid: string;
+  /** `<pid>`, or `<pid>/task/<tid>` when the leader has ended alone. */
+  readonly task: string;
+  readonly namespace: string;
+}
+
+/** How many processes that held a client's socket are looked at first next time. */
+const RECENT_HOLDERS = 8;
+/** The processes that held the last clients' sockets, the latest first. */
+let recentHolders: string[] = [];
+
+/** Process `pid` by its leader, or by another thread when the leader has ended; null when gone. */
+function liveProcess(pid: string): LiveProcess | null {
+  const namespace = namespaceOf(pid);
+  if (namespace !== null) return { pid, task: pid, namespace };
+  for (const tid of listTasks(pid)) {
+    const task = `${pid}/task/${tid}`;
+    const found = namespaceOf(task);
+    if (found !== null) return { pid, task, namespace: found };
+  }
+  return null;
 }
 
 /** The mount namespace of process `pid` (or `self`), or null when it cannot be read (it is gone). */
@@ -152,6 +210,15 @@ function namespaceOf(pid: string): string | null {
     return readlinkSync(`/proc/${pid}/ns/mnt`);
   } catch {
     return null;
+  }
+}
+
+/** The thread ids of process `pid`, or none when it is gone. */
+function listTasks(pid: string): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
   }
 }
 
@@ -164,16 +231,26 @@ function listProc(): string[] {
   }
 }
 
-/** Whether the mount table of process `pid` holds the sandbox's root (false when it is gone). */
-async function showsSandboxRoot(pid: string): Promise<boolean> {
-  const text = await readFile(`/proc/${pid}/mountinfo`, "utf8").catch(() => "");
+/** Whether the mount table of `task` (`<pid>` or `<pid>/task/<tid>`) holds the sandbox's root. */
+async function showsSandboxRoot(task: string): Promise<boolean> {
+  const text = await readFile(`/proc/${task}/mountinfo`, "utf8").catch(() => "");
   return text.split("\n").some((line) => line.split(" - ")[1]?.split(" ")[1] === SANDBOX_MOUNT_SOURCE);
 }
 
-/** Whether process `pid` has a descriptor open on `target` (`socket:[inode]`). */
-async function holdsDescriptor(pid: string, target: string): Promise<boolean> {
-  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [])) {
-    if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "")) === target) return true;
+/** Whether `task` (`liveProcess`) has a descriptor open on `target` (`socket:[inode]`). */
+function holdsDescriptor(task: string, target: string): boolean {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${task}/fd`);
+  } catch {
+    return false;
+  }
+  for (const fd of fds) {
+    try {
+      if (readlinkSync(`/proc/${task}/fd/${fd}`) === target) return true;
+    } catch {
+      // Closed meanwhile.
+    }
   }
   return false;
 }

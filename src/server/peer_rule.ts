@@ -1,5 +1,5 @@
 import type { PeerAddress } from "../runtime/mod.ts";
-import { findLocalSocket, heldBySandbox, ipBytes } from "./local_peer.ts";
+import { findLocalSocket, ipBytes, socketHolders } from "./local_peer.ts";
 import type { LocalSocket } from "./local_peer.ts";
 import { isLoopbackName } from "./host_check.ts";
 import type { SockDiag } from "./sock_diag.ts";
@@ -12,6 +12,8 @@ export interface PeerRuleOptions {
   readonly ownUid: number;
   /** A token is required (it is checked apart), or `--allow-local-users` was given. */
   readonly admitOtherUsers: boolean;
+  /** A token is required: a client that presents it needs no visible holder of its socket. */
+  readonly tokenRequired: boolean;
   /** The exact socket lookup of the kernel, or null where it cannot be used (no FFI). */
   readonly diag: SockDiag | null;
   /** The host name or address the listener was given (`--listen`). */
@@ -22,7 +24,8 @@ export interface PeerRuleOptions {
  * The rule for peers on this host (docs/security.md), like a unix socket's: a sandboxed process
  * is refused whatever its policy and whatever it presents; another local user is refused unless
  * a token is configured or `--allow-local-users` opens it; a loopback peer that cannot be found
- * in the kernel's socket tables is refused, since it cannot be told apart. Resolves with the
+ * in the kernel's socket tables, or whose socket no process holds, is refused, since it cannot be
+ * told apart. Resolves with the
  * reason for a refusal, or null.
  */
 export async function refuseLocalPeer(
@@ -36,8 +39,16 @@ export async function refuseLocalPeer(
       ? "unidentified loopback peer"
       : null;
   }
-  if (await heldBySandbox(socket.inode)) return "sandboxed peer";
+  const holders = await socketHolders(socket.inode);
+  if (holders === "sandboxed") return "sandboxed peer";
   if (socket.uid !== options.ownUid && !options.admitOtherUsers) return `peer of uid ${socket.uid}`;
+  // A socket no process holds is one a sandbox may have parked in a unix socket's queue while it
+  // is looked for. Without a token that is refused wherever the server can see every holder: root
+  // sees all processes, any user sees its own.
+  const seesHolders = options.ownUid === 0 || socket.uid === options.ownUid;
+  if (holders === "none found" && seesHolders && !options.tokenRequired) {
+    return "loopback peer held by no process";
+  }
   return null;
 }
 

@@ -22,6 +22,7 @@ import { tempDir } from "../helpers/temp_dir.ts";
 const REPO = resolve(import.meta.dir, "../..");
 const BUN = join(REPO, "node_modules/.bin/bun");
 const CONNECT_BACK = join(REPO, "test/fixtures/connect_back_fixture.ts");
+const CONNECT_BACK_LEADERLESS = join(REPO, "test/fixtures/connect_back_leaderless_fixture.ts");
 const SECRET = "top secret\n";
 
 type Access = "read" | "write" | "deny" | "none";
@@ -171,7 +172,11 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
     expect(await exists(marker)).toBe(false);
   });
 
-  test.concurrent("a sandbox with the network on cannot drive the server", async () => {
+  test.concurrent.each([
+    ["its main thread", CONNECT_BACK],
+    // The leader is then a zombie: its /proc/<pid>/fd and ns/mnt show nothing of the process.
+    ["a thread whose main thread has ended", CONNECT_BACK_LEADERLESS],
+  ])("a sandbox with the network on cannot drive the server from %s", async (_, fixture) => {
     await using w = await world();
     await using client = await server().session();
     const marker = join(w.outside, "pwned");
@@ -179,7 +184,7 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
     // Bun runs as the sandboxed program itself: a child of a shell would not see its own /proc entry.
     await client.call(
       "process/start",
-      startParams(id, [BUN, CONNECT_BACK, server().url, marker], w.inside, {
+      startParams(id, [BUN, fixture, server().url, marker], w.inside, {
         env: { ...CHILD_PATH, HOME: w.inside },
         sandbox: profile([MINIMAL, entry(REPO, "read"), entry(w.inside, "write")], "enabled"),
       }),

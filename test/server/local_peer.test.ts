@@ -1,7 +1,12 @@
 import { describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
 import { connect, createServer } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
-import { findLocalSocket, heldBySandbox, ipBytes } from "../../src/server/local_peer.ts";
+import { join } from "node:path";
+import { findLocalSocket, ipBytes, socketHolders } from "../../src/server/local_peer.ts";
+import { refuseLocalPeer } from "../../src/server/peer_rule.ts";
+
+const PARK_SOCKET = join(import.meta.dir, "../fixtures/park_socket_fixture.py");
 
 describe("local peer", () => {
   test("ipBytes maps IPv4, IPv6 and IPv4-mapped IPv6 to the same 16 bytes where they are equal", () => {
@@ -51,7 +56,7 @@ describe("local peer", () => {
         );
         expect(found?.uid).toBe(process.getuid?.() ?? -1);
         expect(found?.inode).toBeGreaterThan(0);
-        expect(await heldBySandbox(found?.inode ?? 0)).toBe(false);
+        expect(await socketHolders(found?.inode ?? 0)).toBe("unsandboxed");
         expect(
           await findLocalSocket({ address: peer.remoteAddress ?? "", port: peer.remotePort ?? 0 }, port + 1),
         )
@@ -61,6 +66,44 @@ describe("local peer", () => {
         peer.destroy();
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
+    }
+  });
+
+  test("a socket parked in a unix socket's queue is held by no process, and refused without a token", async () => {
+    const accepted = Promise.withResolvers<Socket>();
+    const server = createServer((socket) => accepted.resolve(socket));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const parker = spawn("python3", [PARK_SOCKET, String(port)], { stdio: ["pipe", "pipe", "inherit"] });
+    try {
+      const parked = new Promise<void>((resolve, reject) => {
+        parker.stdout.on("data", (data: Buffer) => {
+          if (data.toString().includes("parked")) resolve();
+        });
+        parker.once("exit", (code) => reject(new Error(`the parking helper exited with ${code}`)));
+      });
+      await parked;
+      const peer = await accepted.promise;
+      const address = { address: peer.remoteAddress ?? "", port: peer.remotePort ?? 0 };
+      const found = await findLocalSocket(address, port);
+      expect(await socketHolders(found?.inode ?? 0)).toBe("none found");
+      const rule = {
+        serverPort: port,
+        ownUid: process.getuid?.() ?? -1,
+        admitOtherUsers: false,
+        tokenRequired: false,
+        diag: null,
+        listenHost: "127.0.0.1",
+      };
+      expect(await refuseLocalPeer(address, rule)).toBe("loopback peer held by no process");
+      // A token is the gate then: a client that presents it may sit where the server cannot look.
+      expect(await refuseLocalPeer(address, { ...rule, admitOtherUsers: true, tokenRequired: true }))
+        .toBeNull();
+      peer.destroy();
+    } finally {
+      parker.stdin.end();
+      await new Promise((resolve) => parker.once("close", resolve));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });
