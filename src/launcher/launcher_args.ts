@@ -3,7 +3,7 @@
  *
  * ```
  * sandbox-exec [--read P]... [--write P]... [--deny P]... [--read-only P]... [--exec P]...
- *              [--list P]... [--network on|off] [--cwd DIR] [--argv0 NAME]
+ *              [--list P]... [--no-links-in P]... [--network on|off] [--cwd DIR] [--argv0 NAME]
  *              [--without mount-ns|seccomp]... -- PROGRAM [ARG]...
  * sandbox-exec --probe
  * sandbox-exec --args-on-stdin
@@ -22,6 +22,8 @@ export interface LauncherArgs {
   readonly writable: readonly string[];
   readonly denied: readonly string[];
   readonly readOnly: readonly string[];
+  /** Areas a sandbox could write: a root is never looked up through a symlink inside one. */
+  readonly noLinksIn: readonly string[];
   /** Extra read + execute paths the program's image needs (runtime binary, libraries, script). */
   readonly exec: readonly string[];
   /** Directories whose listing (only) is allowed. */
@@ -83,6 +85,7 @@ const LIST_FLAGS = {
   "--write": "writable",
   "--deny": "denied",
   "--read-only": "readOnly",
+  "--no-links-in": "noLinksIn",
   "--exec": "exec",
   "--list": "list",
 } as const;
@@ -96,6 +99,7 @@ export function parseLauncherArgs(argv: readonly string[]): LauncherMode {
     writable: [],
     denied: [],
     readOnly: [],
+    noLinksIn: [],
     exec: [],
     list: [],
   };

@@ -77,6 +77,8 @@ export interface MountPlan {
   readonly readOnly: readonly string[];
   /** Covered by an empty read-only file or directory. */
   readonly denied: readonly string[];
+  /** Areas a sandbox could write: a root looked up through a symlink inside one is refused. */
+  readonly noLinksIn: readonly string[];
   /** The launcher's pid: `/proc/<pid>` is the only process shown. */
   readonly pid: number;
 }
@@ -104,9 +106,10 @@ interface Resolved {
 
 /**
  * Resolves `path` on the host component by component, recording every symlink met so the same
- * links can be recreated in the new root. Returns null when the path does not exist.
+ * links can be recreated in the new root. Returns null when the path does not exist; throws when
+ * it passes through a symlink inside one of `noLinksIn` (sandboxed code may have planted it).
  */
-function resolveHostPath(files: HostFiles, path: string): Resolved | null {
+function resolveHostPath(files: HostFiles, path: string, noLinksIn: readonly string[]): Resolved | null {
   const links: { at: string; target: string }[] = [];
   let pending = path.split("/").filter((part) => part !== "");
   let current = "";
@@ -128,6 +131,12 @@ function resolveHostPath(files: HostFiles, path: string): Resolved | null {
       return null;
     }
     if (stat.symlink) {
+      const area = noLinksIn.find((candidate) => next.startsWith(`${candidate}/`));
+      if (area !== undefined) {
+        throw new Error(
+          `${path} passes through the symbolic link ${next}, inside ${area}, which a sandbox could write`,
+        );
+      }
       if (++hops > 40) return null;
       const target = files.readlink(next);
       links.push({ at: next, target });
@@ -170,7 +179,7 @@ export function enterMountNamespace(
       inner.push({ path: given, kind: writable ? "writable" : "readOnly" });
       return;
     }
-    const resolved = resolveHostPath(options.files, given);
+    const resolved = resolveHostPath(options.files, given, plan.noLinksIn);
     if (resolved === null) return;
     links.push(...resolved.links);
     ops.push({ kind: "bind", path: resolved.real, given, writable, directory: resolved.directory });

@@ -148,6 +148,7 @@ function confineAndExec(process: LauncherProcess, sys: Sys, args: LauncherArgs):
         writable: args.writable,
         readOnly: args.readOnly,
         denied: args.denied,
+        noLinksIn: args.noLinksIn,
         pid,
       }, { cwd, files: process });
     } catch (error) {

@@ -113,6 +113,7 @@ function launch(
     writable: policy.writable,
     denied: policy.denied,
     readOnly: policy.readOnly,
+    noLinksIn: policy.noLinksIn ?? [],
     exec: [...new Set(target.exec)],
     list: [],
     network: policy.network,

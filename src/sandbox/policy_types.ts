@@ -1,6 +1,7 @@
 /**
  * The internal sandbox policy of PROTOCOL.md §8.2 and the context it is resolved in.
  */
+import type { WrittenAreas } from "./written_areas.ts";
 
 /** The one policy both wire forms reduce to; every path is a normalized native absolute path. */
 export interface Policy {
@@ -14,6 +15,11 @@ export interface Policy {
   readonly readOnly: readonly string[];
   /** False: no network sockets at all (AF_UNIX still works). */
   readonly network: boolean;
+  /**
+   * Areas a sandbox of this server could write (`WrittenAreas`) when this policy was launched: the
+   * launcher refuses to look a root up through a symlink inside one.
+   */
+  readonly noLinksIn?: readonly string[];
 }
 
 /** Where a sandbox object is resolved. */
@@ -31,6 +37,8 @@ export interface SandboxContext {
   readonly ownFiles?: readonly string[];
   /** Files no sandbox may read (the token file): denied wherever a root would show them. */
   readonly secretFiles?: readonly string[];
+  /** The writable roots this server's sandboxes were given: no later root is found through a link there. */
+  readonly writtenAreas?: WrittenAreas;
 }
 
 /** The outcome of resolving a sandbox object. */

@@ -527,6 +527,26 @@ describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
     await rm(join(inside, "keep"), { recursive: true });
   });
 
+  test("refuses a root looked up through a symlink inside an area a sandbox could write", async () => {
+    // `dlink` (in `inside`) names `outside`: a later policy's root through it would show `outside`.
+    const throughLink: Policy = {
+      readable: [...MINIMAL_PATHS, join(inside, "dlink")],
+      writable: [],
+      denied: [],
+      readOnly: [],
+      network: false,
+    };
+    const cat = (policy: Policy) =>
+      launched(confined(policy, "/bin/cat", [join(inside, "dlink/secret.txt")], { argv0: "cat", cwd: "/" }));
+    const followed = await cat(throughLink);
+    expect(followed.out).toBe(SECRET);
+    const refused = await cat({ ...throughLink, noLinksIn: [inside] });
+    expect(codeOf(refused, SANDBOX_EXIT.mountNamespace)).toBe(SANDBOX_EXIT.mountNamespace);
+    expect(refused.out).toContain(
+      `passes through the symbolic link ${join(inside, "dlink")}, inside ${inside}`,
+    );
+  });
+
   test("a spare launcher takes its argv from stdin, confines the program and leaves it the rest of stdin", async () => {
     const launch = confined(hidden(), "/bin/sh", ["-c", `cat; cat ${secret} 2>/dev/null || echo hidden`], {
       argv0: "sh",

@@ -15,6 +15,7 @@ describe("launcher args", () => {
     writable: ["/work"],
     denied: ["/work/.env"],
     readOnly: ["/work/.git"],
+    noLinksIn: ["/tmp", "/work/other"],
     exec: ["/opt/bun"],
     list: ["/"],
     network: false,

@@ -42,6 +42,7 @@ for (const [name, self] of Object.entries(RUNTIMES)) {
       writable: ["/tmp"],
       denied: [],
       readOnly: [],
+      noLinksIn: [],
       exec: [],
       list: [],
       network: false,
