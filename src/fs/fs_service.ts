@@ -5,8 +5,8 @@ import type { FramePayload } from "../rpc/mod.ts";
 import { FS_PARAMS_SCHEMAS } from "../protocol/mod.ts";
 import type { FsMethod } from "../protocol/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
-import { nativeBackendProblem, resolveSandbox } from "../sandbox/mod.ts";
-import type { HostFeatures, Policy, SandboxContext } from "../sandbox/mod.ts";
+import { confineRootLinks, nativeBackendProblem, resolveSandbox } from "../sandbox/mod.ts";
+import type { HostFeatures, Policy, SandboxContext, WrittenAreas } from "../sandbox/mod.ts";
 import type { z } from "zod";
 import { DirectFileSystem } from "./direct_file_system.ts";
 import { FileHandleTable } from "./file_handle_table.ts";
@@ -28,6 +28,7 @@ export interface FsServiceOptions {
   /** The server's own and secret files, protected in every policy (see `SandboxContext`). */
   readonly ownFiles?: readonly string[];
   readonly secretFiles?: readonly string[];
+  readonly writtenAreas?: WrittenAreas;
   /** How a worker for `policy` is started: the sandbox launcher around `fs-worker`. */
   readonly workerLaunch: (policy: Policy) => WorkerLaunch | Promise<WorkerLaunch>;
   /** Receives reports of workers that died unexpectedly. */
@@ -85,6 +86,7 @@ export class FsService {
       network: "forceOff",
       ...(options.ownFiles === undefined ? {} : { ownFiles: options.ownFiles }),
       ...(options.secretFiles === undefined ? {} : { secretFiles: options.secretFiles }),
+      ...(options.writtenAreas === undefined ? {} : { writtenAreas: options.writtenAreas }),
     };
   }
 
@@ -97,7 +99,11 @@ export class FsService {
       route: async (sandbox) => {
         const resolution = await resolveSandbox(sandbox, this.#context, this.#options.hostFeatures);
         if (resolution.kind === "none") return null;
-        return { key: resolution.key, worker: this.#workerFor(sessionId, resolution.key, resolution.policy) };
+        // A running worker's roots were bound when it started; only a new one looks them up again.
+        const policy = this.#workers.get(sessionId)?.has(resolution.key) === true
+          ? resolution.policy
+          : await confineRootLinks(resolution.policy, this.#context.writtenAreas);
+        return { key: resolution.key, worker: this.#workerFor(sessionId, resolution.key, policy) };
       },
     });
   }

@@ -3,6 +3,7 @@
  * restrict-then-exec launcher.
  */
 export {
+  confineRootLinks,
   DEFAULT_GLOB_SCAN_MAX_DEPTH,
   MINIMAL_PATHS,
   networkOffPolicy,
@@ -11,6 +12,7 @@ export {
   resolveSandbox,
 } from "./policy.ts";
 export type { Policy, SandboxContext, SandboxResolution } from "./policy_types.ts";
+export { WrittenAreas } from "./written_areas.ts";
 export { nativeBackendProblem, NO_HOST_FEATURES } from "./host_features_types.ts";
 export type { HostFeatures } from "./host_features_types.ts";
 export { detectHostFeatures, sandboxExtensionInfo } from "./host_features.ts";

@@ -2,7 +2,7 @@
  * Resolution of the wire `sandbox` object (either form) into the internal policy of PROTOCOL.md
  * §8.2, with the unsandboxed cases of §8.3 and the refusals of §8.5.
  */
-import { lstat } from "node:fs/promises";
+import { lstat, readlink } from "node:fs/promises";
 import { ErrorCode, invalidParams, parsePathUri, pathToUri, RpcError } from "../protocol/mod.ts";
 import {
   type Entry,
@@ -16,6 +16,7 @@ import {
 import { expandGlob, GlobScanLimitError, isWithin } from "./glob.ts";
 import { type HostFeatures, nativeBackendProblem } from "./host_features_types.ts";
 import type { Policy, SandboxContext, SandboxResolution } from "./policy_types.ts";
+import type { WrittenAreas } from "./written_areas.ts";
 
 /** Directory depth a glob pattern is expanded to when `glob_scan_max_depth` is absent. */
 export const DEFAULT_GLOB_SCAN_MAX_DEPTH = 16;
@@ -131,6 +132,70 @@ function protectServerFiles(
     if (shown && !denied.some((hidden) => isWithin(path, hidden))) denied.push(path);
   }
   return { ...policy, readOnly, denied };
+}
+
+/**
+ * Before `policy` is launched: refuses a root the launcher looks up on the host (one that is not
+ * inside another root of the policy, where it is found within that root's mount) whose path passes
+ * through a symlink inside an area a sandbox of this server could write, since sandboxed code may
+ * have planted it there to make a later policy's root name something else; then records the
+ * policy's writable roots, and returns the policy with the areas for the launcher, which refuses
+ * the same links again at the moment it binds the roots.
+ */
+export async function confineRootLinks(policy: Policy, areas: WrittenAreas | undefined): Promise<Policy> {
+  if (areas === undefined) return policy;
+  const foundWithin = (path: string): boolean =>
+    [...policy.writable, ...policy.denied].some((area) =>
+      area === "/" ? path !== "/" : path.startsWith(`${area}/`)
+    );
+  for (const [roots, access] of [[policy.readable, "read"], [policy.writable, "write"]] as const) {
+    for (const root of roots) {
+      if (foundWithin(root)) continue;
+      const link = await linkInAreas(root, areas);
+      if (link === null) continue;
+      throw unenforceable(
+        `${access} ${pathToUri(root)}`,
+        `its path passes through the symbolic link ${pathToUri(link.at)}, inside ${
+          pathToUri(link.area)
+        }, which a sandbox could write`,
+      );
+    }
+  }
+  await areas.record(policy.writable);
+  return { ...policy, noLinksIn: areas.list() };
+}
+
+/**
+ * The first symlink met while `path` is looked up on the host, component by component as the
+ * launcher does, that lies inside a recorded area; null when there is none or the path is missing.
+ */
+async function linkInAreas(path: string, areas: WrittenAreas): Promise<{ at: string; area: string } | null> {
+  let pending = path.split("/").filter((part) => part !== "");
+  let current = "";
+  let hops = 0;
+  while (pending.length > 0) {
+    const [head, ...rest] = pending;
+    pending = rest;
+    if (head === undefined || head === ".") continue;
+    if (head === "..") {
+      current = current.slice(0, current.lastIndexOf("/"));
+      continue;
+    }
+    const next = `${current}/${head}`;
+    const info = await lstat(next).catch(() => null);
+    if (info === null) return null;
+    if (!info.isSymbolicLink()) {
+      current = next;
+      continue;
+    }
+    const area = areas.holding(next);
+    if (area !== null) return { at: next, area };
+    const target = await readlink(next).catch(() => null);
+    if (target === null || ++hops > 40) return null;
+    pending = [...target.split("/").filter((part) => part !== ""), ...pending];
+    if (target.startsWith("/")) current = "";
+  }
+  return null;
 }
 
 /** A stable identity of a policy; equal policies give equal keys whatever their order. */

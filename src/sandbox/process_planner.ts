@@ -2,7 +2,7 @@ import type { SandboxPlanner } from "../process/mod.ts";
 import type { HostFeatures } from "./host_features_types.ts";
 import { sandboxedLaunch } from "./launch_plan.ts";
 import type { LaunchContext } from "./launch_plan.ts";
-import { networkOffPolicy, resolveSandbox } from "./policy.ts";
+import { confineRootLinks, networkOffPolicy, resolveSandbox } from "./policy.ts";
 import type { SandboxContext, SandboxResolution } from "./policy_types.ts";
 
 /** What planning a process's sandbox needs. */
@@ -10,7 +10,7 @@ export interface ProcessPlannerDeps {
   readonly features: HostFeatures;
   readonly serverEnv: Readonly<Record<string, string>>;
   /** The server's own and secret files, protected in every policy. */
-  readonly protection: Pick<SandboxContext, "ownFiles" | "secretFiles">;
+  readonly protection: Pick<SandboxContext, "ownFiles" | "secretFiles" | "writtenAreas">;
   /** The launcher and worker images, once they exist. */
   readonly launchContext: () => Promise<LaunchContext>;
 }
@@ -33,7 +33,7 @@ export function processPlanner(deps: ProcessPlannerDeps): SandboxPlanner {
         resolution = networkOffPolicy(features, protection);
       }
       if (resolution.kind === "none") return null;
-      const policy = resolution.policy;
+      const policy = await confineRootLinks(resolution.policy, protection.writtenAreas);
       const launch = await deps.launchContext();
       return (target) => sandboxedLaunch(launch, policy, target);
     },

@@ -9,12 +9,13 @@ import type { Launch, LaunchContext } from "./launch_plan.ts";
 import type { Policy, SandboxContext } from "./policy_types.ts";
 import { processPlanner } from "./process_planner.ts";
 import { createStateDir, prepareProgramImages } from "./program_images.ts";
+import { WrittenAreas } from "./written_areas.ts";
 
 /** Everything sandboxing needs, set up once for a server or a Local environment. */
 export interface SandboxSetup {
   readonly features: HostFeatures;
   /** The server's own and secret files, protected in every policy (`SandboxContext`). */
-  readonly protection: Required<Pick<SandboxContext, "ownFiles" | "secretFiles">>;
+  readonly protection: Required<Pick<SandboxContext, "ownFiles" | "secretFiles" | "writtenAreas">>;
   readonly planner: SandboxPlanner;
   /** How the fs worker of `policy` starts. */
   workerLaunch(policy: Policy): Promise<Launch>;
@@ -47,6 +48,7 @@ export async function setUpSandbox(
   const protection = {
     ownFiles: images.ownFiles,
     secretFiles: (options.secretFiles ?? []).map((path) => resolve(path)),
+    writtenAreas: new WrittenAreas(),
   };
   const launchContext = (): Promise<LaunchContext> =>
     images.ready.then(({ launcher, worker, cacheDir }) => ({

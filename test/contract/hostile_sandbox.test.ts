@@ -269,6 +269,49 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
     ]);
   });
 
+  test.concurrent("a symlink one sandbox plants does not become a later policy's root", async () => {
+    await using w = await world();
+    await using client = await server().session();
+    const planted = await run(client, `ln -s ${w.outside} proj; echo planted`, {
+      cwd: w.inside,
+      sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+    });
+    expect(planted.out).toBe("planted\n");
+    const proj = join(w.inside, "proj");
+    // A later policy names the project as its root, as a client that trusts the workspace does.
+    for (
+      const [access, sandbox] of [
+        ["write", profile([MINIMAL, entry(proj, "write")])],
+        ["read", profile([MINIMAL, entry(proj, "read")])],
+        ["the cwd of workspace-write", {
+          sandboxPolicy: {
+            type: "workspace-write",
+            read_only_access: { type: "restricted", include_platform_defaults: true },
+            exclude_slash_tmp: true,
+            exclude_tmpdir_env_var: true,
+          },
+          windowsSandboxLevel: "disabled",
+        }],
+      ] as const
+    ) {
+      const started = client.call(
+        "process/start",
+        startParams(`h${++ids}`, ["sh", "-c", "cat secret; echo pwned > marker"], proj, {
+          env: CHILD_PATH,
+          sandbox,
+        }),
+      );
+      expect([access, await failure(started)]).toEqual([access, -32602]);
+      // The fs methods' workspace is the server's cwd (§8.2), where the link is not a root.
+      if (!("permissions" in sandbox)) continue;
+      const read = client.call("fs/readFile", { path: join(proj, "secret"), sandbox });
+      expect([access, await failure(read)]).toEqual([access, -32602]);
+      const write = client.call("fs/writeFile", { path: join(proj, "marker"), dataBase64: "eA==", sandbox });
+      expect([access, await failure(write)]).toEqual([access, -32602]);
+    }
+    expect(await exists(join(w.outside, "marker"))).toBe(false);
+  });
+
   test.concurrent("a symlink planted where a carve-out will be is not followed out", async () => {
     await using w = await world();
     await using client = await server().session();
