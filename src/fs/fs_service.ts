@@ -1,4 +1,4 @@
-import { parsePathUri } from "../protocol/mod.ts";
+import { ErrorCode, parsePathUri, RpcError } from "../protocol/mod.ts";
 import type { FsReadBlockResult, FsReadFileResult } from "../protocol/mod.ts";
 import { FRAME_HEADROOM, withKnownJson } from "../rpc/mod.ts";
 import type { FramePayload } from "../rpc/mod.ts";
@@ -33,6 +33,8 @@ export interface FsServiceOptions {
   readonly workerLaunch: (policy: Policy) => WorkerLaunch | Promise<WorkerLaunch>;
   /** Receives reports of workers that died unexpectedly. */
   readonly log?: (message: string, detail: unknown) => void;
+  /** Worker processes the whole server keeps running (default `MAX_RUNNING_WORKERS`). */
+  readonly maxRunningWorkers?: number;
   /**
    * Keep one worker launcher started ahead of need (`SpareLaunchers`) where the host can sandbox:
    * a worker start then skips the launcher's own start.
@@ -59,8 +61,12 @@ export class FsService {
   readonly #runtime: Runtime;
   readonly #options: FsServiceOptions;
   readonly #context: SandboxContext;
-  /** Workers by session id, then by policy key. */
+  /** Workers by session id, then by policy key, the most recently used last. */
   readonly #workers = new Map<string, Map<string, FsWorker>>();
+  /** Every session's workers, the most recently used last. */
+  readonly #recent = new Set<FsWorker>();
+  /** Resolved when a worker has answered its last request in flight. */
+  #idle = Promise.withResolvers<void>();
   readonly #spares: SpareLaunchers | null;
   #connections = 0;
 
@@ -103,7 +109,7 @@ export class FsService {
         const policy = this.#workers.get(sessionId)?.has(resolution.key) === true
           ? resolution.policy
           : await confineRootLinks(resolution.policy, this.#context.writtenAreas);
-        return { key: resolution.key, worker: this.#workerFor(sessionId, resolution.key, policy) };
+        return { key: resolution.key, worker: await this.#workerFor(sessionId, resolution.key, policy) };
       },
     });
   }
@@ -112,7 +118,10 @@ export class FsService {
   async closeSession(sessionId: string): Promise<void> {
     const workers = this.#workers.get(sessionId);
     this.#workers.delete(sessionId);
-    if (workers !== undefined) await Promise.all([...workers.values()].map((worker) => worker.stop()));
+    if (workers === undefined) return;
+    for (const worker of workers.values()) this.#recent.delete(worker);
+    await Promise.all([...workers.values()].map((worker) => worker.stop()));
+    this.#settled();
   }
 
   /** The pids of a session's running worker processes, by policy key (for diagnostics and tests). */
@@ -131,26 +140,83 @@ export class FsService {
     await Promise.all([...this.#workers.keys()].map((sessionId) => this.closeSession(sessionId)));
   }
 
-  #workerFor(sessionId: string, key: string, policy: Policy): FsWorker {
-    let workers = this.#workers.get(sessionId);
-    if (workers === undefined) {
-      workers = new Map();
-      this.#workers.set(sessionId, workers);
+  /**
+   * The worker of `key` in the session, made when there is room for one more running worker (the
+   * least recently used idle ones are retired to make it). A request that finds the bounds taken by
+   * workers still serving requests waits until one of them is idle; where every one holds an open
+   * file handle, nothing will free a place, and it is refused.
+   */
+  async #workerFor(sessionId: string, key: string, policy: Policy): Promise<FsWorker> {
+    for (;;) {
+      let workers = this.#workers.get(sessionId);
+      if (workers === undefined) {
+        workers = new Map();
+        this.#workers.set(sessionId, workers);
+      }
+      const found = workers.get(key);
+      // A retired worker starts its process again for this request: it needs room like a new one.
+      if (found?.occupying === true) return this.#touch(workers, key, found);
+      const crowded = this.#crowded(workers);
+      if (crowded === null && found !== undefined) return this.#touch(workers, key, found);
+      if (crowded === null) {
+        const log = this.#options.log;
+        const worker = new FsWorker(this.#runtime, {
+          launch: () => this.#options.workerLaunch(policy),
+          ...(log === undefined ? {} : { onFailure: log }),
+          ...(this.#spares === null ? {} : { spares: this.#spares }),
+          onIdle: () => this.#settled(),
+        });
+        return this.#touch(workers, key, worker);
+      }
+      if (!crowded.some((worker) => worker.busy)) {
+        throw new RpcError(
+          ErrorCode.LimitReached,
+          "LimitReached",
+          `sandbox worker limit reached: ${MAX_RUNNING_WORKERS_PER_SESSION} per session and ${
+            this.#options.maxRunningWorkers ?? MAX_RUNNING_WORKERS
+          } in all run at once, and each running one holds an open file handle`,
+        );
+      }
+      await this.#idle.promise;
     }
-    let worker = workers.get(key);
-    if (worker === undefined) {
-      const log = this.#options.log;
-      worker = new FsWorker(this.#runtime, {
-        launch: () => this.#options.workerLaunch(policy),
-        ...(log === undefined ? {} : { onFailure: log }),
-        ...(this.#spares === null ? {} : { spares: this.#spares }),
-      });
-    }
-    // Last in the map is the most recently used.
+  }
+
+  /** Marks `worker` the most recently used of its session and of the server. */
+  #touch(workers: Map<string, FsWorker>, key: string, worker: FsWorker): FsWorker {
     workers.delete(key);
     workers.set(key, worker);
-    retireBeyondBound(workers.values(), worker);
+    this.#recent.delete(worker);
+    this.#recent.add(worker);
     return worker;
+  }
+
+  /**
+   * Null when one more worker may run, after retiring the least recently used idle ones that stand
+   * in the way; else the workers that fill the bound that is still full.
+   */
+  #crowded(workers: Map<string, FsWorker>): FsWorker[] | null {
+    for (
+      const [scope, bound] of [[workers.values(), MAX_RUNNING_WORKERS_PER_SESSION], [
+        this.#recent.values(),
+        this.#options.maxRunningWorkers ?? MAX_RUNNING_WORKERS,
+      ]] as const
+    ) {
+      const occupying = [...scope].filter((worker) => worker.occupying);
+      let running = occupying.length;
+      for (const worker of occupying) {
+        if (running < bound) break;
+        if (worker.retireIfIdle()) running--;
+      }
+      if (running >= bound) return occupying.filter((worker) => worker.occupying);
+    }
+    return null;
+  }
+
+  /** A worker has answered its last request in flight: requests waiting for room look again. */
+  #settled(): void {
+    const waiting = this.#idle;
+    this.#idle = Promise.withResolvers<void>();
+    waiting.resolve();
   }
 }
 
@@ -161,19 +227,8 @@ export class FsService {
  */
 export const MAX_RUNNING_WORKERS_PER_SESSION = 8;
 
-/**
- * Ends the least recently used idle worker processes of a session (`workers`, oldest first) while
- * more than the bound would run once `next` serves its request. A worker with a request in flight
- * or an open handle keeps running, so the bound can be passed while they last.
- */
-function retireBeyondBound(workers: Iterable<FsWorker>, next: FsWorker): void {
-  const all = [...workers];
-  let running = all.filter((worker) => worker.live || worker === next).length;
-  for (const worker of all) {
-    if (running <= MAX_RUNNING_WORKERS_PER_SESSION) return;
-    if (worker !== next && worker.retireIfIdle()) running--;
-  }
-}
+/** Worker processes the whole server keeps running, over every session. */
+export const MAX_RUNNING_WORKERS = 64;
 
 /** Where a sandboxed request goes: the policy's key and its worker; null runs it directly. */
 type Route = (sandbox: unknown) => Promise<{ key: string; worker: FsWorker } | null>;

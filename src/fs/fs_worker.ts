@@ -38,6 +38,8 @@ export interface FsWorkerOptions {
   readonly onFailure?: (message: string, detail: unknown) => void;
   /** Where a start takes a launcher started ahead of need, when one waits. */
   readonly spares?: SpareSource;
+  /** Called whenever the last request in flight has been answered (the worker may be retired then). */
+  readonly onIdle?: () => void;
 }
 
 /** Bytes of a worker's stderr kept for the failure report. */
@@ -101,6 +103,8 @@ export class FsWorker implements AsyncDisposable {
   #running: WorkerProcess | null = null;
   /** Requests between their call and their answer, a worker start included. */
   #inFlight = 0;
+  /** Whether a request has been sent: a worker nothing has used yet is about to start. */
+  #used = false;
   #stopped = false;
 
   constructor(runtime: Runtime, options: FsWorkerOptions) {
@@ -158,6 +162,19 @@ export class FsWorker implements AsyncDisposable {
     return this.#process !== null;
   }
 
+  /** Whether it counts against a bound of running workers: live, or made for a request not sent yet. */
+  get occupying(): boolean {
+    return !this.#stopped && (this.#process !== null || !this.#used);
+  }
+
+  /**
+   * Whether a request is in flight, or about to be sent to a worker made for it: it will be idle
+   * again, where open handles may keep it running for good.
+   */
+  get busy(): boolean {
+    return this.#inFlight > 0 || (!this.#used && !this.#stopped);
+  }
+
   /**
    * Ends the worker process if it serves nothing (no request in flight, no open handle), and
    * returns whether it did; the next request starts a new process, as after a crash.
@@ -196,6 +213,7 @@ export class FsWorker implements AsyncDisposable {
   ): Promise<unknown> {
     signal?.throwIfAborted();
     if (this.#stopped) throw workerExited(new Error("worker stopped"));
+    this.#used = true;
     this.#inFlight++;
     try {
       let process = await this.#current();
@@ -213,6 +231,7 @@ export class FsWorker implements AsyncDisposable {
       return result;
     } finally {
       this.#inFlight--;
+      if (this.#inFlight === 0) this.#options.onIdle?.();
     }
   }
 

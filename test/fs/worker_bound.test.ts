@@ -28,8 +28,9 @@ afterAll(async () => {
   await Promise.all(services.map((service) => service.close()));
 });
 
-function newService(dir: TempDir): FsService {
+function newService(dir: TempDir, maxRunningWorkers?: number): FsService {
   const service = new FsService(runtime, {
+    ...(maxRunningWorkers === undefined ? {} : { maxRunningWorkers }),
     maxReadFileBytes: 1 << 20,
     serverCwd: dir.path,
     serverEnv: runtime.env(),
@@ -111,4 +112,66 @@ test("a worker with an open handle or a request in flight keeps running", async 
   stalled.abort();
   expect(await inFlight).toBe("withdrawn");
   await connection.close();
+});
+
+test("requests for more policies than the bound, all at once, never keep more workers running", async () => {
+  await using dir = await tempDir();
+  const service = newService(dir);
+  const connection = service.openConnection(SESSION);
+  const roots = Array.from(
+    { length: 3 * MAX_RUNNING_WORKERS_PER_SESSION },
+    (_, index) => dir.join(`p${index}`),
+  );
+  for (const root of roots) await Bun.write(`${root}/.keep`, "");
+  const answers = await Promise.all(roots.map((root) => metadata(connection, root)));
+  for (const answer of answers) expect(answer).toMatchObject({ isDirectory: true });
+  expect((await service.workerPids(SESSION)).size).toBeLessThanOrEqual(MAX_RUNNING_WORKERS_PER_SESSION);
+  await connection.close();
+});
+
+test("a new policy is refused when every running worker holds an open handle", async () => {
+  await using dir = await tempDir();
+  const service = newService(dir);
+  const connection = service.openConnection(SESSION);
+  const signal = new AbortController().signal;
+  const roots = Array.from({ length: MAX_RUNNING_WORKERS_PER_SESSION }, (_, index) => dir.join(`h${index}`));
+  for (const [index, root] of roots.entries()) {
+    await Bun.write(`${root}/file`, "held");
+    await connection.call(
+      "fs/open",
+      { handleId: `h${index}`, path: `${root}/file`, sandbox: policyOf(root) },
+      signal,
+    );
+  }
+  const extra = dir.join("extra");
+  await Bun.write(`${extra}/.keep`, "");
+  const refused = await metadata(connection, extra).then(() => null, (error: unknown) => error);
+  expect(refused).toMatchObject({ code: -32001 });
+  expect(String((refused as Error).message)).toContain("sandbox worker limit reached");
+  // Closing a handle makes room.
+  await connection.call("fs/close", { handleId: "h0" }, signal);
+  expect(await metadata(connection, extra)).toMatchObject({ isDirectory: true });
+  await connection.close();
+});
+
+test("the server's bound holds over every session: the least recently used idle worker of any ends", async () => {
+  await using dir = await tempDir();
+  const service = newService(dir, 3);
+  const first = service.openConnection("first");
+  const second = service.openConnection("second");
+  const roots = Array.from({ length: 4 }, (_, index) => dir.join(`s${index}`));
+  for (const root of roots) await Bun.write(`${root}/.keep`, "");
+  await metadata(first, roots[0] ?? "");
+  await metadata(first, roots[1] ?? "");
+  await metadata(second, roots[2] ?? "");
+  await metadata(second, roots[3] ?? "");
+  const running = [
+    ...(await service.workerPids("first")).keys(),
+    ...(await service.workerPids("second")).keys(),
+  ];
+  expect(running.length).toBe(3);
+  // The first session's first worker was the least recently used.
+  expect((await service.workerPids("first")).size).toBe(1);
+  await first.close();
+  await second.close();
 });
