@@ -249,21 +249,22 @@ export class DirectFileSystem implements FileSystem {
       if (request.len < 1 || request.len > MAX_BLOCK_BYTES) {
         throw invalidInput(`file read block length must be between 1 and ${MAX_BLOCK_BYTES}`);
       }
-      const { handle } = await this.#handles.get(request.handleId);
-      const buffer = new Uint8Array(request.len);
-      let length = 0;
-      while (length < buffer.length) {
-        const { bytesRead } = await handle.read(
-          buffer,
-          length,
-          buffer.length - length,
-          request.offset + length,
-        );
-        if (bytesRead === 0) break;
-        length += bytesRead;
-      }
-      const size = Number((await handle.stat()).size);
-      return { chunk: encodeBase64(buffer.subarray(0, length)), eof: request.offset + length >= size };
+      return await this.#handles.use(request.handleId, async ({ handle }) => {
+        const buffer = new Uint8Array(request.len);
+        let length = 0;
+        while (length < buffer.length) {
+          const { bytesRead } = await handle.read(
+            buffer,
+            length,
+            buffer.length - length,
+            request.offset + length,
+          );
+          if (bytesRead === 0) break;
+          length += bytesRead;
+        }
+        const size = Number((await handle.stat()).size);
+        return { chunk: encodeBase64(buffer.subarray(0, length)), eof: request.offset + length >= size };
+      });
     });
   }
 
@@ -278,8 +279,7 @@ export class DirectFileSystem implements FileSystem {
       if (data.length < 1 || data.length > MAX_BLOCK_BYTES) {
         throw invalidInput(`file write block length must be between 1 and ${MAX_BLOCK_BYTES}`);
       }
-      const { handle } = await this.#handles.get(request.handleId);
-      await writeAll(handle, data, request.offset);
+      await this.#handles.use(request.handleId, ({ handle }) => writeAll(handle, data, request.offset));
       return {};
     });
   }

@@ -14,10 +14,16 @@ export function unknownHandle(id: string): RpcError {
   return new RpcError(ErrorCode.NotFound, "UnknownHandle", `unknown file handle \`${id}\``);
 }
 
-type Slot<T> = { readonly state: "opening"; readonly ready: Promise<T | null> } | {
+type Slot<T> = { readonly state: "opening"; readonly ready: Promise<T | null> } | OpenSlot<T>;
+
+/** An open handle with the calls using it now: a close waits for them before it returns the value. */
+interface OpenSlot<T> {
   readonly state: "open";
   readonly value: T;
-};
+  users: number;
+  /** Resolved when the last user is done, once a close waits for it. */
+  drained: PromiseWithResolvers<void> | null;
+}
 
 /**
  * Handle ids of one connection mapped to what serves them, with the id, uniqueness and count
@@ -59,7 +65,9 @@ export class FileHandleTable<T> {
     this.#slots.set(id, slot);
     try {
       const value = await opener();
-      if (this.#slots.get(id) === slot) this.#slots.set(id, { state: "open", value });
+      if (this.#slots.get(id) === slot) {
+        this.#slots.set(id, { state: "open", value, users: 0, drained: null });
+      }
       ready.resolve(value);
       return value;
     } catch (error) {
@@ -71,12 +79,38 @@ export class FileHandleTable<T> {
 
   /** The value of an open handle (waiting for an open in progress), or -32004 `unknown file handle`. */
   async get(id: string): Promise<T> {
+    return (await this.#open(id)).value;
+  }
+
+  /**
+   * Runs `work` with the value of an open handle (as `get`), and keeps a close of it from returning
+   * the value (whose closing would pull the descriptor out from under `work`) until `work` is done.
+   */
+  use<R>(id: string, work: (value: T) => Promise<R>): Promise<R> {
+    // Counted at once when the handle is open: a close called right after must see this call.
+    const slot = this.#slots.get(id);
+    if (slot?.state === "open") return this.#run(slot, work);
+    return this.#open(id).then((opened) => this.#run(opened, work));
+  }
+
+  /** Runs `work` as a user of `slot`: counted from this call on, until `work` settles. */
+  #run<R>(slot: OpenSlot<T>, work: (value: T) => Promise<R>): Promise<R> {
+    slot.users++;
+    const done = () => {
+      slot.users--;
+      if (slot.users === 0) slot.drained?.resolve();
+    };
+    return Promise.resolve().then(() => work(slot.value)).finally(done);
+  }
+
+  async #open(id: string): Promise<OpenSlot<T>> {
     const slot = this.#slots.get(id);
     if (slot === undefined) throw unknownHandle(id);
-    if (slot.state === "open") return slot.value;
-    const value = await slot.ready;
-    if (value === null) throw unknownHandle(id);
-    return value;
+    if (slot.state === "open") return slot;
+    await slot.ready;
+    const opened = this.#slots.get(id);
+    if (opened === undefined || opened.state !== "open") throw unknownHandle(id);
+    return opened;
   }
 
   /** Whether `id` is open or opening. */
@@ -85,8 +119,9 @@ export class FileHandleTable<T> {
   }
 
   /**
-   * Forgets `id` (after an open in progress finishes) and returns its value; undefined for an
-   * unknown id, a failed open, or a handle another call already removed.
+   * Forgets `id` (after an open in progress finishes) and returns its value once the calls using it
+   * (`use`) are done; undefined for an unknown id, a failed open, or a handle another call already
+   * removed. Calls after the removal find no handle.
    */
   async remove(id: string): Promise<T | undefined> {
     const slot = this.#slots.get(id);
@@ -95,6 +130,10 @@ export class FileHandleTable<T> {
     const current = this.#slots.get(id);
     if (current === undefined || current.state !== "open") return undefined;
     this.#slots.delete(id);
+    if (current.users > 0) {
+      current.drained ??= Promise.withResolvers<void>();
+      await current.drained.promise;
+    }
     return current.value;
   }
 

@@ -786,6 +786,33 @@ export function describeFsBehaviour(label: string, factory: FsFactory): void {
       expect(await fsys.open({ handleId: "b", path: dir.join("f") })).toEqual({ handleId: "b" });
     });
 
+    test("a close finishes the reads and writes already under way, and later ones find no handle", async () => {
+      await using dir = await tempDir();
+      await using fsys = await make();
+      await fs.writeFile(dir.join("f"), "0123456789abcdef");
+      /** What a call came to: an answer, or the error's code and message. */
+      const outcome = (call: Promise<unknown>): Promise<string> =>
+        call.then(() => "answered", async (error: unknown) => {
+          const facts = await errorOf(Promise.reject(error));
+          return `${facts.code} ${facts.message}`;
+        });
+      const outcomes = new Set<string>();
+      for (let round = 0; round < 40; round++) {
+        await fsys.open({ handleId: "h", path: dir.join("f") });
+        await fsys.open({ handleId: "w", path: dir.join("g"), mode: "replace" });
+        const read = () => outcome(fsys.readBlock({ handleId: "h", offset: 0, len: 16 }));
+        const write = () => outcome(fsys.writeBlock({ handleId: "w", offset: 0, chunk: b64("0") }));
+        const calls = [read(), read(), read(), write(), write()];
+        const closed = [fsys.close({ handleId: "h" }), fsys.close({ handleId: "w" })];
+        calls.push(read(), read(), write());
+        for (const result of await Promise.all(calls)) outcomes.add(result);
+        expect(await Promise.all(closed)).toEqual([{}, {}]);
+      }
+      // Only whole answers and the unknown-handle error: never a descriptor closed under a call.
+      const expected = ["answered", "-32004 unknown file handle `h`", "-32004 unknown file handle `w`"];
+      expect([...outcomes].filter((result) => !expected.includes(result))).toEqual([]);
+    });
+
     test("a concurrent open of the same id loses, and a pipelined read waits for the open", async () => {
       await using dir = await tempDir();
       await using fsys = await make();
