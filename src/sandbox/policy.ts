@@ -13,6 +13,7 @@ import {
   type SandboxPolicy,
   SandboxSchema,
 } from "../protocol/mod.ts";
+import { droppedDenialProblem } from "./dropped_denials.ts";
 import { expandGlob, GlobScanLimitError, isWithin } from "./glob.ts";
 import { type HostFeatures, nativeBackendProblem } from "./host_features_types.ts";
 import type { Policy, SandboxContext, SandboxResolution } from "./policy_types.ts";
@@ -85,6 +86,7 @@ export async function resolveSandbox(
   const policy = protectServerFiles(reduced, built.rules, context);
   checkEnforceable(policy, built.rules, features);
   await checkCarveOutPaths(policy, built.rules);
+  await checkDroppedDenials(policy, built.rules);
   return enforced(policy, await hiddenPathsIdentity(policy));
 }
 
@@ -477,6 +479,17 @@ async function checkCarveOutPaths(policy: Policy, rules: readonly Rule[]): Promi
       }
     }
   }
+}
+
+/**
+ * Refuses a denial that the reduction dropped as outside every root (or inside another denial)
+ * when, through a symbolic link on its path or on a root's, it names something a root shows
+ * (`dropped_denials.ts`): left out, it would protect nothing.
+ */
+async function checkDroppedDenials(policy: Policy, rules: readonly Rule[]): Promise<void> {
+  const dropped = rules.filter((rule) => rule.access === "deny" && !policy.denied.includes(rule.path));
+  const problem = await droppedDenialProblem(policy, dropped);
+  if (problem !== null) throw unenforceable(problem.rule, problem.reason);
 }
 
 function rootRule(access: Access): Rule {

@@ -340,6 +340,61 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
     expect(read.code).toBe(-32602);
   });
 
+  test.concurrent("a deny that names a root's file through a symlink is refused, never dropped", async () => {
+    await using w = await world();
+    await using client = await server().session();
+    const real = join(w.root, "real");
+    const link = join(w.root, "link");
+    await fs.mkdir(real);
+    await fs.writeFile(join(real, "secret"), SECRET);
+    await fs.symlink("real", link);
+    await w.give(real, join(real, "secret"));
+    // Each deny's text lies outside every root's text, yet names the file a root shows.
+    const cases = [
+      {
+        deny: join(link, "secret"),
+        roots: [entry(real, "read")],
+        reason: "the path passes through a symbolic link",
+      },
+      {
+        deny: join(real, "secret"),
+        roots: [entry(link, "read")],
+        reason: "it lies in a root named through a symbolic link",
+      },
+    ];
+    for (const { deny, roots, reason } of cases) {
+      const sandbox = profile([MINIMAL, ...roots, entry(w.inside, "write"), entry(deny, "deny")]);
+      const expected = {
+        code: -32602,
+        message: `sandbox rule deny ${pathToUri(deny)} cannot be enforced: ${reason}`,
+        data: { kind: "Unenforceable" },
+      };
+      const start = await client.callError(
+        "process/start",
+        startParams(`deny${++ids}`, ["cat", join(real, "secret"), join(link, "secret")], w.inside, {
+          env: CHILD_PATH,
+          sandbox,
+        }),
+      );
+      expect(start).toEqual(expected);
+      expect(await client.callError("fs/readFile", { path: join(real, "secret"), sandbox })).toEqual(
+        expected,
+      );
+    }
+    // A deny through a symlink that leads outside every root names nothing the sandbox sees.
+    await fs.symlink(w.outside, join(w.root, "away"));
+    const harmless = profile([
+      MINIMAL,
+      entry(real, "read"),
+      entry(w.inside, "write"),
+      entry(join(w.root, "away", "secret"), "deny"),
+    ]);
+    expect(await run(client, `cat ${join(real, "secret")}`, { cwd: w.inside, sandbox: harmless })).toEqual({
+      code: 0,
+      out: SECRET,
+    });
+  });
+
   test.concurrent("the bundles, their probe reports and code caches stay read-only, every version's", async () => {
     await using client = await server().session();
     const images = join(REPO, "node_modules", ".cache", "exec-server");

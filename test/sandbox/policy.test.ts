@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RpcError } from "../../src/protocol/errors.ts";
@@ -292,6 +292,93 @@ describe("resolveSandbox glob expansion", () => {
       { path: { type: "glob_pattern", pattern: "a/?/*.pem" }, access: "deny" },
     ]));
     expect(policy.denied).toEqual([join(dir, "a/b/deep.pem")]);
+  });
+});
+
+describe("resolveSandbox judges dropped denials by what they name", () => {
+  let dir = "";
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "sandbox-dropped-"));
+    await mkdir(join(dir, "real/x/pub"), { recursive: true });
+    await writeFile(join(dir, "real/secret"), "");
+    await writeFile(join(dir, "real/x/pub/secret"), "");
+    await symlink("real", join(dir, "link"));
+    await symlink("..", join(dir, "real/x/up"));
+    await symlink("/nonexistent-elsewhere", join(dir, "away"));
+    await symlink("real/later", join(dir, "dangling"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const refusal = (path: string) => ({
+    code: -32602,
+    message: `sandbox rule deny file://${path} cannot be enforced: the path passes through a symbolic link`,
+  });
+
+  test("resolveSandbox still drops a denial inside another denial", async () => {
+    const policy = await policyOf(managed([
+      pathEntry(join(dir, "real"), "read"),
+      pathEntry(join(dir, "real/x"), "deny"),
+      pathEntry(join(dir, "real/x/secret"), "deny"),
+    ]));
+    expect(policy.denied).toEqual([join(dir, "real/x")]);
+  });
+
+  test("resolveSandbox still drops a denial through a link that leads outside every root", async () => {
+    const policy = await policyOf(managed([
+      pathEntry(join(dir, "real"), "read"),
+      pathEntry(join(dir, "away/secret"), "deny"),
+    ]));
+    expect(policy.denied).toEqual([]);
+  });
+
+  test("resolveSandbox refuses a denial inside another that a link leads back into a root", async () => {
+    const path = join(dir, "real/x/up/secret");
+    const error = await errorOf(resolveSandbox(
+      managed([
+        pathEntry(join(dir, "real"), "read"),
+        pathEntry(join(dir, "real/x"), "deny"),
+        pathEntry(path, "deny"),
+      ]),
+      PROCESS,
+      FULL,
+    ));
+    expect(error).toEqual(refusal(path));
+  });
+
+  test("resolveSandbox refuses a denial a root inside a kept denial would show", async () => {
+    const path = join(dir, "link/x/pub/secret");
+    const error = await errorOf(resolveSandbox(
+      managed([
+        pathEntry(join(dir, "real"), "read"),
+        pathEntry(join(dir, "real/x"), "deny"),
+        pathEntry(join(dir, "real/x/pub"), "read"),
+        pathEntry(path, "deny"),
+      ]),
+      PROCESS,
+      FULL,
+    ));
+    expect(error).toEqual(refusal(path));
+  });
+
+  test("resolveSandbox refuses a denial through a link to what a root would show once made", async () => {
+    const path = join(dir, "dangling/secret");
+    const error = await errorOf(resolveSandbox(
+      managed([pathEntry(join(dir, "real"), "read"), pathEntry(path, "deny")]),
+      PROCESS,
+      FULL,
+    ));
+    expect(error).toEqual(refusal(path));
+  });
+
+  test("resolveSandbox refuses a denial of a whole root through a link", async () => {
+    const path = join(dir, "link");
+    const error = await errorOf(resolveSandbox(
+      managed([pathEntry(join(dir, "real"), "read"), pathEntry(path, "deny")]),
+      PROCESS,
+      FULL,
+    ));
+    expect(error).toEqual(refusal(path));
   });
 });
 
