@@ -47,11 +47,13 @@ export interface ProbeReport {
   readonly landlockAbi: number;
   readonly userNamespace: boolean;
   readonly mountNamespace: boolean;
+  readonly ipcNamespace: boolean;
   readonly seccomp: boolean;
   readonly noNewPrivs: boolean;
 }
 
 const PR_SET_NO_NEW_PRIVS = 38n;
+const CLONE_NEWIPC = 0x08000000n;
 const CLOSE_RANGE_CLOEXEC = 1n << 2n;
 const ENOENT = 2;
 const EINTR = 4n;
@@ -141,6 +143,11 @@ function confineAndExec(process: LauncherProcess, sys: Sys, args: LauncherArgs):
       return fail(process, sys, SANDBOX_EXIT.mountNamespace, `cwd: ${messageOf(error)}`);
     }
   }
+  // SysV IPC objects and POSIX message queues belong to an IPC namespace, which neither the
+  // mount namespace nor Landlock governs: one of the sandbox's own keeps the host's out of reach
+  // and lets the sandbox's processes share theirs. Where the kernel refuses one, the seccomp
+  // filter denies those calls instead.
+  const ipcNamespace = sys.try("unshare", [CLONE_NEWIPC]) === 0n;
   if (mountNamespace) {
     try {
       enterMountNamespace(sys, {
@@ -167,7 +174,7 @@ function confineAndExec(process: LauncherProcess, sys: Sys, args: LauncherArgs):
   }
   if (!args.without.includes("seccomp")) {
     try {
-      installSeccomp(sys, seccompProgram(sys.libc.arch, { network: args.network }));
+      installSeccomp(sys, seccompProgram(sys.libc.arch, { network: args.network, ipcNamespace }));
     } catch (error) {
       return fail(process, sys, SANDBOX_EXIT.seccomp, `seccomp: ${messageOf(error)}`);
     }
@@ -284,6 +291,7 @@ function probe(sys: Sys): ProbeReport {
   };
   const mountNamespace = (isRoot || userNamespace) && sys.try("unshare", [MOUNT_FLAGS.CLONE_NEWNS]) === 0n &&
     mountWorks();
+  const ipcNamespace = (isRoot || userNamespace) && sys.try("unshare", [CLONE_NEWIPC]) === 0n;
   const noNewPrivs = sys.try("prctl", [PR_SET_NO_NEW_PRIVS, 1n, 0n, 0n, 0n]) === 0n;
   let seccomp = false;
   if (noNewPrivs) {
@@ -295,7 +303,7 @@ function probe(sys: Sys): ProbeReport {
       seccomp = false;
     }
   }
-  return { landlockAbi: abi, userNamespace, mountNamespace, seccomp, noNewPrivs };
+  return { landlockAbi: abi, userNamespace, mountNamespace, ipcNamespace, seccomp, noNewPrivs };
 }
 
 /** A small /proc file's text, read through the system calls (empty when unreadable). */

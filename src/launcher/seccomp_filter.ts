@@ -96,6 +96,34 @@ const ALWAYS_DENIED: readonly SyscallName[] = [
 ];
 
 /**
+ * SysV IPC and POSIX message queue calls. Their objects belong to an IPC namespace, which neither
+ * the mount namespace nor Landlock governs, and they are found by key, name or a guessable id: the
+ * launcher gives the sandbox an IPC namespace of its own, and where the kernel refuses one these
+ * calls fail with EPERM instead, so a host process's segments, queues and semaphores stay out of
+ * reach either way.
+ */
+const IPC_CALLS = [
+  "shmget",
+  "shmat",
+  "shmctl",
+  "shmdt",
+  "msgget",
+  "msgsnd",
+  "msgrcv",
+  "msgctl",
+  "semget",
+  "semop",
+  "semctl",
+  "semtimedop",
+  "mq_open",
+  "mq_unlink",
+  "mq_timedsend",
+  "mq_timedreceive",
+  "mq_notify",
+  "mq_getsetattr",
+] as const satisfies readonly SyscallName[];
+
+/**
  * Calls that act on another process (or every process of a user) by number, where neither
  * Landlock nor the mount namespace sees the target: they are allowed on the caller only.
  * Without this a sandboxed program could `prlimit --pid <server> --nofile=0:0`, renice the
@@ -136,9 +164,13 @@ const LEGACY_MODE_SETTERS = [
  * `clone` and a thread's `clone` without its process's descriptor table fail with EPERM; `clone3` fails with ENOSYS (its flags are behind a pointer, and libc
  * falls back to `clone`); prlimit, priority, I/O priority and the `SELF_ONLY_BY_PID` calls fail
  * with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of
- * any family but AF_UNIX fail with EPERM. Everything else is allowed.
+ * any family but AF_UNIX fail with EPERM; without an IPC namespace of the sandbox's own, the
+ * `IPC_CALLS` fail with EPERM. Everything else is allowed.
  */
-export function seccompProgram(arch: LibcArch, options: { network: boolean }): BpfInstruction[] {
+export function seccompProgram(
+  arch: LibcArch,
+  options: { network: boolean; ipcNamespace: boolean },
+): BpfInstruction[] {
   const table = syscallTable(arch);
   const nr = (name: SyscallName): number => table.numbers[name];
   const ops: BpfOp[] = [
@@ -148,6 +180,9 @@ export function seccompProgram(arch: LibcArch, options: { network: boolean }): B
   ];
   if (arch === "x86_64") ops.push({ op: "jge", k: X32_SYSCALL_BIT, then: "eperm", else: null });
   for (const name of ALWAYS_DENIED) ops.push({ op: "jeq", k: nr(name), then: "eperm", else: null });
+  if (!options.ipcNamespace) {
+    for (const name of IPC_CALLS) ops.push({ op: "jeq", k: nr(name), then: "eperm", else: null });
+  }
   ops.push({ op: "jeq", k: nr("clone"), then: "clone", else: null });
   ops.push({ op: "jeq", k: nr("prlimit64"), then: "prlimit", else: null });
   ops.push({ op: "jeq", k: nr("setpriority"), then: "priority", else: null });

@@ -87,7 +87,25 @@ export type SyscallName =
   | "fchmodat2"
   | "mknodat"
   | "openat2"
-  | "statx";
+  | "statx"
+  | "shmget"
+  | "shmat"
+  | "shmctl"
+  | "shmdt"
+  | "msgget"
+  | "msgsnd"
+  | "msgrcv"
+  | "msgctl"
+  | "semget"
+  | "semop"
+  | "semctl"
+  | "semtimedop"
+  | "mq_open"
+  | "mq_unlink"
+  | "mq_timedsend"
+  | "mq_timedreceive"
+  | "mq_notify"
+  | "mq_getsetattr";
 
 /** Older calls that x86_64 has and aarch64 does not (it has only their `*at` forms). */
 export type LegacySyscallName = "chmod" | "open" | "creat" | "mknod";
@@ -186,6 +204,24 @@ const X86_64: SyscallTable = {
     mknodat: 259,
     openat2: 437,
     statx: 332,
+    shmget: 29,
+    shmat: 30,
+    shmctl: 31,
+    shmdt: 67,
+    msgget: 68,
+    msgsnd: 69,
+    msgrcv: 70,
+    msgctl: 71,
+    semget: 64,
+    semop: 65,
+    semctl: 66,
+    semtimedop: 220,
+    mq_open: 240,
+    mq_unlink: 241,
+    mq_timedsend: 242,
+    mq_timedreceive: 243,
+    mq_notify: 244,
+    mq_getsetattr: 245,
   },
   legacy: { chmod: 90, open: 2, creat: 85, mknod: 133 },
 };
@@ -276,6 +312,24 @@ const AARCH64: SyscallTable = {
     mknodat: 33,
     openat2: 437,
     statx: 291,
+    shmget: 194,
+    shmat: 196,
+    shmctl: 195,
+    shmdt: 197,
+    msgget: 186,
+    msgsnd: 189,
+    msgrcv: 188,
+    msgctl: 187,
+    semget: 190,
+    semop: 193,
+    semctl: 191,
+    semtimedop: 192,
+    mq_open: 180,
+    mq_unlink: 181,
+    mq_timedsend: 182,
+    mq_timedreceive: 183,
+    mq_notify: 184,
+    mq_getsetattr: 185,
   },
   legacy: {},
 };

@@ -87,6 +87,8 @@ export const ExtensionsSchema = z.object({
     layers: z.object({
       userNamespace: z.boolean(),
       mountNamespace: z.boolean(),
+      // Absent from servers before 2026-12-06.
+      ipcNamespace: z.boolean().optional(),
       seccomp: z.boolean(),
       landlockAbi: int,
       noNewPrivs: z.boolean(),

@@ -15,6 +15,7 @@ const ProbeReportSchema = z.object({
   landlockAbi: z.number().int().nonnegative(),
   userNamespace: z.boolean(),
   mountNamespace: z.boolean(),
+  ipcNamespace: z.boolean(),
   seccomp: z.boolean(),
   noNewPrivs: z.boolean(),
 });
@@ -131,6 +132,7 @@ export function sandboxExtensionInfo(features: HostFeatures): Extensions["sandbo
   const layers = {
     userNamespace: features.userNamespace,
     mountNamespace: features.mountNamespace,
+    ipcNamespace: features.ipcNamespace,
     seccomp: features.seccomp,
     landlockAbi: features.landlockAbi,
     noNewPrivs: features.noNewPrivs,

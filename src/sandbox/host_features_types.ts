@@ -10,6 +10,11 @@ export interface HostFeatures {
   readonly userNamespace: boolean;
   /** The launcher can build a private mount namespace (with a user namespace when not root). */
   readonly mountNamespace: boolean;
+  /**
+   * The launcher can give the sandbox an IPC namespace of its own; without one, seccomp denies
+   * SysV IPC and POSIX message queues.
+   */
+  readonly ipcNamespace: boolean;
   /** A seccomp filter can be installed. */
   readonly seccomp: boolean;
   /** `PR_SET_NO_NEW_PRIVS` can be set. */
@@ -30,6 +35,7 @@ export const NO_HOST_FEATURES: HostFeatures = Object.freeze({
   landlockAbi: 0,
   userNamespace: false,
   mountNamespace: false,
+  ipcNamespace: false,
   seccomp: false,
   noNewPrivs: false,
   bubblewrap: null,

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -48,6 +48,8 @@ function profile(
 interface World extends AsyncDisposable {
   /** Hands paths the test made to the server's user (a no-op for a root server). */
   give(...paths: string[]): Promise<void>;
+  /** What runs a host command as the server's user (nothing for a root server). */
+  readonly asOwner: readonly string[];
   readonly root: string;
   readonly inside: string;
   readonly outside: string;
@@ -73,6 +75,9 @@ async function makeWorld(owner: number | null): Promise<World> {
     async give(...paths) {
       if (owner !== null) { for (const path of paths) await fs.chown(path, owner, owner); }
     },
+    asOwner: owner === null
+      ? []
+      : ["setpriv", `--reuid=${owner}`, `--regid=${owner}`, "--clear-groups", "--"],
     root: dir.path,
     inside,
     outside,
@@ -395,6 +400,46 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
     });
   });
 
+  test.concurrent("a sandbox cannot see the host's SysV IPC objects", async () => {
+    await using w = await world();
+    await using client = await server().session();
+    const key = randomInt(1, 2 ** 31 - 1);
+    // Held by a process of the server's own user, as only its owner may use them (0600).
+    await using _held = await holdSysvIpc(key, w.asOwner);
+    await fs.writeFile(join(w.inside, "probe.py"), SYSV_PROBE);
+    // Nor can it make or join a namespace of its own to look elsewhere.
+    const script = `python3 probe.py ${key}; unshare --ipc true 2>/dev/null || echo no-namespace; ` +
+      "unshare --user --map-root-user --ipc true 2>/dev/null || echo no-user-namespace";
+    const result = await run(client, script, {
+      cwd: w.inside,
+      sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+    });
+    expect([key, result]).toEqual([key, {
+      code: 0,
+      out: "shm 2\nmsg 2\nsem 2\nmq 2\nno-namespace\nno-user-namespace\n",
+    }]);
+  });
+
+  test.concurrent("a sandbox's own SysV IPC works among its processes and stays inside", async () => {
+    await using w = await world();
+    await using client = await server().session();
+    const key = randomInt(1, 2 ** 31 - 1);
+    await fs.writeFile(join(w.inside, "pair.py"), SYSV_PAIR);
+    try {
+      const result = await run(client, `python3 pair.py ${key}`, {
+        cwd: w.inside,
+        sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+      });
+      expect([key, result]).toEqual([key, { code: 0, out: "shm from child\nmsg from child\n" }]);
+      // It left both behind, but in a namespace of its own, gone with it: the host never had them.
+      await fs.writeFile(join(w.inside, "probe.py"), SYSV_PROBE);
+      const host = await runCommand([...w.asOwner, "python3", join(w.inside, "probe.py"), String(key)]);
+      expect([key, host]).toEqual([key, "shm 2\nmsg 2\nsem 2\nmq 2\n"]);
+    } finally {
+      await removeSysvIpc(key);
+    }
+  });
+
   test.concurrent("the bundles, their probe reports and code caches stay read-only, every version's", async () => {
     await using client = await server().session();
     const images = join(REPO, "node_modules", ".cache", "exec-server");
@@ -543,6 +588,90 @@ function unprivilegedServer(runtime: "bun" | "deno"): () => TestServer {
     if (server === null) throw new Error("the unprivileged server has not started");
     return server;
   };
+}
+
+/**
+ * Prints, for a key, what shmget, msgget and semget answer, and mq_open for the POSIX message
+ * queue named after it: "found" or the errno.
+ */
+const SYSV_PROBE = `import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+key = int(sys.argv[1])
+for name, call in (("shm", lambda: libc.shmget(key, 0, 0)), ("msg", lambda: libc.msgget(key, 0)),
+                   ("sem", lambda: libc.semget(key, 0, 0)),
+                   ("mq", lambda: libc.mq_open(b"/exec-server-test-%d" % key, os.O_RDONLY))):
+    print(name, "found" if call() >= 0 else ctypes.get_errno())
+`;
+
+/**
+ * Makes a shared memory segment and a message queue under a SysV key, forks, and has the child
+ * find both by the key and write to them; the parent prints what it got. Leaves both in place.
+ */
+const SYSV_PAIR = `import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+key = int(sys.argv[1])
+IPC_CREAT = 0o1000
+class Msg(ctypes.Structure):
+    _fields_ = [("mtype", ctypes.c_long), ("mtext", ctypes.c_char * 64)]
+if libc.shmget(key, 4096, IPC_CREAT | 0o600) < 0 or libc.msgget(key, IPC_CREAT | 0o600) < 0:
+    sys.exit("create: errno %d" % ctypes.get_errno())
+pid = os.fork()
+if pid == 0:
+    address = libc.shmat(libc.shmget(key, 0, 0), None, 0)
+    ctypes.memmove(address, b"shm from child\\0", 15)
+    message = Msg(1, b"msg from child")
+    os._exit(0 if libc.msgsnd(libc.msgget(key, 0), ctypes.byref(message), 14, 0) == 0 else 1)
+_, status = os.waitpid(pid, 0)
+address = libc.shmat(libc.shmget(key, 0, 0), None, 0)
+print(ctypes.string_at(address).decode())
+message = Msg()
+size = libc.msgrcv(libc.msgget(key, 0), ctypes.byref(message), 64, 0, 0o4000)
+print(message.mtext[:size].decode() if size > 0 else "no message, child status %d" % status)
+`;
+
+/**
+ * A host process, as `runAs`, that holds a 0600 SysV shared memory segment, message queue and
+ * semaphore set under `key`, and a POSIX message queue named after it, until disposed of; then
+ * they are removed.
+ */
+async function holdSysvIpc(key: number, runAs: readonly string[]): Promise<AsyncDisposable> {
+  const holder = `import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+key, flags = int(sys.argv[1]), 0o1000 | 0o2000 | 0o600
+ids = (libc.shmget(key, 4096, flags), libc.msgget(key, flags), libc.semget(key, 1, flags),
+       libc.mq_open(b"/exec-server-test-%d" % key, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o600, None))
+print("ready" if min(ids) >= 0 else "failed: errno %d" % ctypes.get_errno(), flush=True)
+sys.stdin.read()
+`;
+  const [command, ...args] = [...runAs, "python3", "-c", holder, String(key)];
+  const child = spawn(command ?? "", args, { env: CHILD_PATH, stdio: ["pipe", "pipe", "inherit"] });
+  const closed = new Promise((resolve) => child.once("close", resolve));
+  const dispose = async (): Promise<void> => {
+    child.stdin.end();
+    await closed;
+    await removeSysvIpc(key);
+  };
+  const line = await new Promise<string>((resolve) => {
+    let out = "";
+    child.stdout.on("data", (data: Buffer) => {
+      out += data.toString();
+      if (out.includes("\n")) resolve(out);
+    });
+    child.once("close", () => resolve(out));
+  });
+  if (line !== "ready\n") {
+    await dispose();
+    throw new Error(`the SysV IPC holder did not start: ${line}`);
+  }
+  return { [Symbol.asyncDispose]: dispose };
+}
+
+/** Removes whatever SysV objects the host has under `key`, and the message queue named after it. */
+async function removeSysvIpc(key: number): Promise<void> {
+  for (const flag of ["-M", "-Q", "-S"]) await runCommand(["ipcrm", flag, String(key)]);
+  const unlink = `import ctypes; ctypes.CDLL(None).mq_unlink(b"/exec-server-test-${key}")`;
+  await runCommand(["python3", "-c", unlink]);
 }
 
 /** Whether the file's content changed from /bin/true's (the sandbox appended to it). */

@@ -97,7 +97,12 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
     call: number,
     args: number[] = [],
     auditArch = table.auditArch,
-  ): number => runFilter(seccompProgram(arch, { network }), seccompData({ nr: call, arch: auditArch, args }));
+    ipcNamespace = true,
+  ): number =>
+    runFilter(
+      seccompProgram(arch, { network, ipcNamespace }),
+      seccompData({ nr: call, arch: auditArch, args }),
+    );
 
   test("seccompProgram kills a foreign architecture", () => {
     expect(verdict(true, nr.write, [], 0x40000003)).toBe(SECCOMP_RET.KILL_PROCESS);
@@ -145,8 +150,10 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
   test("seccompProgram denies clone with namespace flags and clone3", () => {
     const SIGCHLD = 17;
     expect(verdict(true, nr.clone, [0x01200000 | SIGCHLD])).toBe(SECCOMP_RET.ALLOW);
-    expect(verdict(true, nr.clone, [0x10000000 | SIGCHLD])).toBe(EPERM);
-    expect(verdict(true, nr.clone, [0x00020000 | SIGCHLD])).toBe(EPERM);
+    // CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET.
+    for (const flag of [0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000]) {
+      expect([flag, verdict(true, nr.clone, [flag | SIGCHLD])]).toEqual([flag, EPERM]);
+    }
     expect(verdict(true, nr.clone3)).toBe(ENOSYS);
   });
 
@@ -158,6 +165,39 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
     expect(verdict(true, nr.clone, [PTHREAD & ~CLONE_FILES])).toBe(EPERM);
     // A process (no CLONE_THREAD) may have a table of its own, as every fork has.
     expect(verdict(true, nr.clone, [0x00000100 | 17])).toBe(SECCOMP_RET.ALLOW);
+  });
+
+  test("seccompProgram allows SysV IPC and message queues only in an IPC namespace of the sandbox's own", () => {
+    const calls = [
+      "shmget",
+      "shmat",
+      "shmctl",
+      "shmdt",
+      "msgget",
+      "msgsnd",
+      "msgrcv",
+      "msgctl",
+      "semget",
+      "semop",
+      "semctl",
+      "semtimedop",
+      "mq_open",
+      "mq_unlink",
+      "mq_timedsend",
+      "mq_timedreceive",
+      "mq_notify",
+      "mq_getsetattr",
+    ] as const;
+    for (const name of calls) {
+      expect([name, verdict(false, nr[name], [], table.auditArch, true)]).toEqual([name, SECCOMP_RET.ALLOW]);
+      expect([name, verdict(true, nr[name], [], table.auditArch, false)]).toEqual([name, EPERM]);
+    }
+    // Either way the sandbox makes and joins no namespace itself: unshare, setns, namespace clones.
+    for (const ipcNamespace of [true, false]) {
+      expect(verdict(true, nr.unshare, [0x08000000], table.auditArch, ipcNamespace)).toBe(EPERM);
+      expect(verdict(true, nr.setns, [3, 0x08000000], table.auditArch, ipcNamespace)).toBe(EPERM);
+      expect(verdict(true, nr.clone, [0x08000000 | 17], table.auditArch, ipcNamespace)).toBe(EPERM);
+    }
   });
 
   test("seccompProgram denies host-wide accounting, quota and hangup calls", () => {

@@ -40,6 +40,7 @@ describe("host features", () => {
     expect(Object.isFrozen(features)).toBe(true);
     expect(features).toMatchObject({
       mountNamespace: true,
+      ipcNamespace: true,
       seccomp: true,
       noNewPrivs: true,
       probeError: null,
@@ -58,6 +59,7 @@ describe("host features", () => {
       landlockAbi: 7,
       userNamespace: false,
       mountNamespace: true,
+      ipcNamespace: true,
       seccomp: true,
       noNewPrivs: true,
       bubblewrap: null,
@@ -70,6 +72,7 @@ describe("host features", () => {
       layers: {
         userNamespace: false,
         mountNamespace: true,
+        ipcNamespace: true,
         seccomp: true,
         landlockAbi: 7,
         noNewPrivs: true,
@@ -98,6 +101,7 @@ describe("host features", () => {
       landlockAbi: 7,
       userNamespace: false,
       mountNamespace: true,
+      ipcNamespace: true,
       seccomp: true,
       noNewPrivs: true,
     };

@@ -18,6 +18,7 @@ const FULL: HostFeatures = Object.freeze({
   landlockAbi: 7,
   userNamespace: true,
   mountNamespace: true,
+  ipcNamespace: true,
   seccomp: true,
   noNewPrivs: true,
   bubblewrap: null,
