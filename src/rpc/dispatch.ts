@@ -24,13 +24,33 @@ export function parseParams<S extends z.ZodType>(method: string, schema: S, para
   throw invalidParams(`invalid params for ${method}: ${formatIssues(parsed.error.issues)}`);
 }
 
-/** Formats zod issues as `member.path: problem`, joined by `; `. */
+/**
+ * Formats zod issues as `member.path: problem`, joined by `; `: the first three problems, each
+ * once. Of several bounds on one member only the tightest is named (`afterSeq: 1e16` breaks both
+ * the safe-integer bound and the member's own, and only the lower maximum says what is allowed).
+ */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues.slice(0, 3).map((issue) => {
+  const kept = issues.filter((issue) => !issues.some((other) => looser(issue, other)));
+  const lines = kept.map((issue) => {
     const path = issue.path.map(String).join(".");
     const problem = describeIssue(issue);
     return path === "" ? problem : `${path}: ${problem}`;
-  }).join("; ");
+  });
+  return [...new Set(lines)].slice(0, 3).join("; ");
+}
+
+/** Whether `issue` is a bound on the same member as `other` and of the same kind, but a looser one. */
+function looser(issue: z.core.$ZodIssue, other: z.core.$ZodIssue): boolean {
+  if (issue === other || issue.code !== other.code || issue.path.join("\0") !== other.path.join("\0")) {
+    return false;
+  }
+  if (issue.code === "too_big" && other.code === "too_big") {
+    return Number(other.maximum) < Number(issue.maximum);
+  }
+  if (issue.code === "too_small" && other.code === "too_small") {
+    return Number(other.minimum) > Number(issue.minimum);
+  }
+  return false;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -46,7 +66,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case "too_big":
       return `must be at most ${String(issue.maximum)}`;
     case "invalid_union":
-      return "matches none of the accepted forms";
+      return issue.input === undefined ? "required" : "matches none of the accepted forms";
     default:
       return issue.message.toLowerCase();
   }
