@@ -192,10 +192,23 @@ const RECENT_HOLDERS = 8;
 /** The processes that held the last clients' sockets, the latest first. */
 let recentHolders: string[] = [];
 
-/** Process `pid` by its leader, or by another thread when the leader has ended; null when gone. */
+/**
+ * Process `pid` by its leader, or by another thread when the leader has ended; null when it is gone
+ * or cannot be read (another user's, or one outside the server's reach, such as a container's init).
+ */
 function liveProcess(pid: string): LiveProcess | null {
-  const namespace = namespaceOf(pid);
-  if (namespace !== null) return { pid, task: pid, namespace };
+  let namespace: string;
+  try {
+    namespace = readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch (error) {
+    // A leader that has ended alone has no namespace left (ENOENT); its threads still do.
+    return (error as { code?: unknown }).code === "ENOENT" ? liveThread(pid) : null;
+  }
+  return { pid, task: pid, namespace };
+}
+
+/** Process `pid` by a thread other than its ended leader, or null when none can be read. */
+function liveThread(pid: string): LiveProcess | null {
   for (const tid of listTasks(pid)) {
     const task = `${pid}/task/${tid}`;
     const found = namespaceOf(task);
