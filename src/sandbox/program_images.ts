@@ -7,8 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { lstat, mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -48,7 +47,6 @@ export interface ProgramImages {
   readonly cacheDir: string | null;
 }
 
-const STATE_PREFIX = "exec-server-";
 /** The runtime's code cache, inside a version's directory: made with it, so always there. */
 const CACHE_DIR = "cache";
 /** How long the run that fills the code cache may take. */
@@ -57,46 +55,6 @@ const WARM_LIMIT_MS = 10_000;
 const KEPT_VERSIONS = 8;
 const KEPT_VERSION_MS = 24 * 3600 * 1000;
 const STAGING_ABANDONED_MS = 3600 * 1000;
-
-/**
- * Creates this server's private state directory (mode 0700, under `$XDG_RUNTIME_DIR` or the
- * temporary directory), after removing the ones of servers that are gone. It exists before any
- * sandbox starts, so every sandbox whose writable roots contain it gets it read-only.
- */
-export async function createStateDir(env: Readonly<Record<string, string>>): Promise<string> {
-  const runtimeDir = env["XDG_RUNTIME_DIR"];
-  const base = runtimeDir !== undefined && runtimeDir.startsWith("/") ? runtimeDir : tmpdir();
-  await removeStaleStateDirs(base);
-  return await mkdtemp(join(base, `${STATE_PREFIX}${process.pid}-`));
-}
-
-/** Removes the state directories (owned by this user, named with a pid) of servers that are gone. */
-async function removeStaleStateDirs(base: string): Promise<void> {
-  const names = await readdir(base).catch(() => []);
-  const uid = process.getuid?.();
-  const pattern = new RegExp(`^${STATE_PREFIX}(\\d+)-[A-Za-z0-9]{6}$`);
-  await Promise.all(names.map(async (name) => {
-    const match = pattern.exec(name);
-    if (match === null) return;
-    const path = join(base, name);
-    const info = await lstat(path).catch(() => null);
-    if (info === null || !info.isDirectory() || info.uid !== uid) return;
-    if (await isRunning(Number(match[1]))) return;
-    // Cleaning up after the dead never stops this start: what cannot be removed (something in it
-    // that is not this user's, say) stays for a later try.
-    await rm(path, { recursive: true, force: true }).catch(() => {});
-  }));
-}
-
-async function isRunning(pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "latin1");
-    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
 
 /** The sources' root, next to this module: what a server running from its sources is built from. */
 const SOURCE_ROOT = fileURLToPath(new URL("../..", import.meta.url).href);

@@ -8,7 +8,8 @@ import { workerLaunch } from "./launch_plan.ts";
 import type { Launch, LaunchContext } from "./launch_plan.ts";
 import type { Policy, SandboxContext } from "./policy_types.ts";
 import { processPlanner } from "./process_planner.ts";
-import { createStateDir, prepareProgramImages } from "./program_images.ts";
+import { prepareProgramImages } from "./program_images.ts";
+import { createStateDir } from "./state_dir.ts";
 import { WrittenAreas } from "./written_areas.ts";
 
 /** Everything sandboxing needs, set up once for a server or a Local environment. */
