@@ -11,7 +11,7 @@ export {
   policyKey,
   resolveSandbox,
 } from "./policy.ts";
-export type { Policy, SandboxContext, SandboxResolution } from "./policy_types.ts";
+export type { Policy, SandboxContext, SandboxResolution, ServerFiles } from "./policy_types.ts";
 export { WrittenAreas } from "./written_areas.ts";
 export { nativeBackendProblem, NO_HOST_FEATURES } from "./host_features_types.ts";
 export type { HostFeatures } from "./host_features_types.ts";

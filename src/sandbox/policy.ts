@@ -16,7 +16,8 @@ import {
 import { droppedDenialProblem } from "./dropped_denials.ts";
 import { expandGlob, GlobScanLimitError, isWithin } from "./glob.ts";
 import { type HostFeatures, nativeBackendProblem } from "./host_features_types.ts";
-import type { Policy, SandboxContext, SandboxResolution } from "./policy_types.ts";
+import type { Policy, SandboxContext, SandboxResolution, ServerFiles } from "./policy_types.ts";
+import { protectServerFiles, type RuleText } from "./server_files.ts";
 import type { WrittenAreas } from "./written_areas.ts";
 
 /** Directory depth a glob pattern is expanded to when `glob_scan_max_depth` is absent. */
@@ -83,7 +84,7 @@ export async function resolveSandbox(
   if (built === null) return { kind: "none" };
   const network = context.network === "forceOff" ? false : built.network;
   const reduced = built.fixed === undefined ? reduceRules(built.rules, network) : { ...built.fixed, network };
-  const policy = protectServerFiles(reduced, built.rules, context);
+  const policy = await protectServerFiles(reduced, context, ruleText(built.rules));
   checkEnforceable(policy, built.rules, features);
   await checkCarveOutPaths(policy, built.rules);
   await checkDroppedDenials(policy, built.rules);
@@ -94,46 +95,21 @@ export async function resolveSandbox(
  * The policy for `enforceManagedNetwork: true` with `sandbox: null`: the whole file system
  * readable and writable, no network.
  */
-export function networkOffPolicy(
+export async function networkOffPolicy(
   features: HostFeatures,
-  context: Pick<SandboxContext, "ownFiles" | "secretFiles"> = {},
-): SandboxResolution {
+  files: ServerFiles = {},
+): Promise<SandboxResolution> {
   const whole: Policy = { readable: ["/"], writable: ["/"], denied: [], readOnly: [], network: false };
-  const policy = protectServerFiles(whole, [], context);
+  const policy = await protectServerFiles(whole, files, ruleText([]));
   checkEnforceable(policy, [], features);
   return enforced(policy);
 }
 
-/**
- * Adds the server's own files as read-only carve-outs of the writable roots that hold them, and
- * its secret files as denied paths of the roots that show them (`SandboxContext`). A writable
- * root that is one of the server's own files is refused: it cannot be made read-only and stay a
- * root.
- */
-function protectServerFiles(
-  policy: Policy,
-  rules: readonly Rule[],
-  context: Pick<SandboxContext, "ownFiles" | "secretFiles">,
-): Policy {
-  const readOnly = [...policy.readOnly];
-  const denied = [...policy.denied];
-  const covered = (path: string): boolean =>
-    denied.some((hidden) => isWithin(path, hidden)) || readOnly.some((kept) => isWithin(path, kept));
-  for (const path of context.ownFiles ?? []) {
-    const root = policy.writable.find((writable) => isWithin(path, writable));
-    if (root === undefined || covered(path)) continue;
-    if (root === path) {
-      const rule = rules.find((candidate) => candidate.path === path && candidate.access === "write")?.rule ??
-        `write ${pathToUri(path)}`;
-      throw unenforceable(rule, "it holds the server's own program");
-    }
-    readOnly.push(path);
-  }
-  for (const path of context.secretFiles ?? []) {
-    const shown = [...policy.readable, ...policy.writable].some((root) => isWithin(path, root));
-    if (shown && !denied.some((hidden) => isWithin(path, hidden))) denied.push(path);
-  }
-  return { ...policy, readOnly, denied };
+/** How refusals name the rule of a path and access: as the client wrote it, else by the path. */
+function ruleText(rules: readonly Rule[]): RuleText {
+  return (path, access) =>
+    rules.find((rule) => rule.path === path && rule.access === access)?.rule ??
+      `${access} ${pathToUri(path)}`;
 }
 
 /**

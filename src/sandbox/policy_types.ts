@@ -22,23 +22,30 @@ export interface Policy {
   readonly noLinksIn?: readonly string[];
 }
 
-/** Where a sandbox object is resolved. */
-export interface SandboxContext {
-  /** The process cwd for `process/start`, the server's cwd for fs methods. */
-  readonly cwd: string;
-  /** The server's environment (for `$TMPDIR`). */
-  readonly env: Readonly<Record<string, string>>;
-  /** `forceOff` (fs worker): the policy never grants network, whatever the request says. */
-  readonly network: "forceOff" | "asPolicy";
+/**
+ * What the server protects in every policy, each by its real path (every link resolved): the
+ * sandbox compares them with its roots by where those lead on the host, not by their text.
+ */
+export interface ServerFiles {
   /**
-   * The server's own files (runtime, program, state directory): read-only in every sandbox
-   * whose writable roots hold them, since the launcher runs them before it is confined.
+   * The server's own files (runtime, program or bundles, state directory): read-only in every
+   * sandbox whose writable roots hold them, since the launcher runs them before it is confined.
    */
   readonly ownFiles?: readonly string[];
   /** Files no sandbox may read (the token file): denied wherever a root would show them. */
   readonly secretFiles?: readonly string[];
   /** The writable roots this server's sandboxes were given: no later root is found through a link there. */
   readonly writtenAreas?: WrittenAreas;
+}
+
+/** Where a sandbox object is resolved. */
+export interface SandboxContext extends ServerFiles {
+  /** The process cwd for `process/start`, the server's cwd for fs methods. */
+  readonly cwd: string;
+  /** The server's environment (for `$TMPDIR`). */
+  readonly env: Readonly<Record<string, string>>;
+  /** `forceOff` (fs worker): the policy never grants network, whatever the request says. */
+  readonly network: "forceOff" | "asPolicy";
 }
 
 /** The outcome of resolving a sandbox object. */

@@ -3,14 +3,14 @@ import type { HostFeatures } from "./host_features_types.ts";
 import { sandboxedLaunch } from "./launch_plan.ts";
 import type { LaunchContext } from "./launch_plan.ts";
 import { confineRootLinks, networkOffPolicy, resolveSandbox } from "./policy.ts";
-import type { SandboxContext, SandboxResolution } from "./policy_types.ts";
+import type { SandboxResolution, ServerFiles } from "./policy_types.ts";
 
 /** What planning a process's sandbox needs. */
 export interface ProcessPlannerDeps {
   readonly features: HostFeatures;
   readonly serverEnv: Readonly<Record<string, string>>;
   /** The server's own and secret files, protected in every policy. */
-  readonly protection: Pick<SandboxContext, "ownFiles" | "secretFiles" | "writtenAreas">;
+  readonly protection: ServerFiles;
   /** The launcher and worker images, once they exist. */
   readonly launchContext: () => Promise<LaunchContext>;
 }
@@ -30,7 +30,7 @@ export function processPlanner(deps: ProcessPlannerDeps): SandboxPlanner {
         ...protection,
       }, features);
       if (resolution.kind === "none" && context.networkOff) {
-        resolution = networkOffPolicy(features, protection);
+        resolution = await networkOffPolicy(features, protection);
       }
       if (resolution.kind === "none") return null;
       const policy = await confineRootLinks(resolution.policy, protection.writtenAreas);

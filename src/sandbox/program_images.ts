@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { bunBuildArgs } from "../runtime/mod.ts";
 import type { ProgramImage, Runtime } from "../runtime/mod.ts";
 import { runImage } from "./image_run.ts";
+import { hostPath } from "./server_files.ts";
 
 /** The images the launch plans use, and the files of the server a sandbox must not change. */
 export interface ProgramImages {
@@ -88,7 +89,9 @@ export async function prepareProgramImages(
     };
   }
   const version = sourceVersion(`${runtime.name} ${runtime.version}`);
-  const cache = join(SOURCE_ROOT, "node_modules", ".cache", "exec-server");
+  // At its real path: the launches run the bundles by this path, and a link on the way that a
+  // sandbox could change would lead them elsewhere.
+  const cache = join(await hostPath(SOURCE_ROOT), "node_modules", ".cache", "exec-server");
   // Shared only when this user owns it: a cache another user can write is code for our launcher.
   const shared = await mkdir(cache, { recursive: true, mode: 0o700 }).then(
     () => lstat(cache).then((info) => info.isDirectory() && info.uid === process.getuid?.(), () => false),

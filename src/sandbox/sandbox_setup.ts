@@ -6,8 +6,9 @@ import { detectHostFeatures } from "./host_features.ts";
 import type { HostFeatures } from "./host_features_types.ts";
 import { workerLaunch } from "./launch_plan.ts";
 import type { Launch, LaunchContext } from "./launch_plan.ts";
-import type { Policy, SandboxContext } from "./policy_types.ts";
+import type { Policy, ServerFiles } from "./policy_types.ts";
 import { processPlanner } from "./process_planner.ts";
+import { hostPath } from "./server_files.ts";
 import { prepareProgramImages } from "./program_images.ts";
 import { createStateDir } from "./state_dir.ts";
 import { WrittenAreas } from "./written_areas.ts";
@@ -16,7 +17,7 @@ import { WrittenAreas } from "./written_areas.ts";
 export interface SandboxSetup {
   readonly features: HostFeatures;
   /** The server's own and secret files, protected in every policy (`SandboxContext`). */
-  readonly protection: Required<Pick<SandboxContext, "ownFiles" | "secretFiles" | "writtenAreas">>;
+  readonly protection: ServerFiles;
   readonly planner: SandboxPlanner;
   /** How the fs worker of `policy` starts. */
   workerLaunch(policy: Policy): Promise<Launch>;
@@ -36,7 +37,10 @@ export async function setUpSandbox(
 ): Promise<SandboxSetup> {
   const serverEnv = runtime.env();
   const stateDir = options.stateDir ?? await createStateDir(serverEnv);
-  const self = options.self ?? runtime.selfImage();
+  const given = options.self ?? runtime.selfImage();
+  // The launches run the program by its real path: a link on the way that a sandbox could change
+  // would lead them elsewhere (Deno names its main module as it was given).
+  const self = given.script === null ? given : { ...given, script: await hostPath(given.script) };
   const ceiling = Number(serverEnv["EXEC_SERVER_TEST_LANDLOCK_ABI"]);
   const images = await prepareProgramImages(runtime, stateDir, self);
   const probeEnv = runtime.imageEnv(stateDir, images.cacheDir ?? undefined);
@@ -46,9 +50,10 @@ export async function setUpSandbox(
     ...(images.sharedDir === null ? {} : { reportCache: images.sharedDir }),
     ...(Number.isInteger(ceiling) ? { landlockAbiCeiling: ceiling } : {}),
   });
-  const protection = {
-    ownFiles: images.ownFiles,
-    secretFiles: (options.secretFiles ?? []).map((path) => resolve(path)),
+  // By real path: the policies compare them with where their roots lead, not with their text.
+  const protection: ServerFiles = {
+    ownFiles: await Promise.all(images.ownFiles.map((path) => hostPath(path))),
+    secretFiles: await Promise.all((options.secretFiles ?? []).map((path) => hostPath(resolve(path)))),
     writtenAreas: new WrittenAreas(),
   };
   const launchContext = (): Promise<LaunchContext> =>

@@ -2,9 +2,10 @@
  * The private state directory of a server: its join helper, the runtime's cache of its start-up
  * probe and, when it cannot share them, its bundles. Every child of the server runs the join
  * helper before anything else, and every launcher runs the bundles before it confines itself, so
- * no sandbox may write it.
+ * no sandbox may write it. It is made (mode 0700) in `$XDG_RUNTIME_DIR` or else the temporary
+ * directory, at its real path: the sandboxes compare it with their roots by real path.
  */
-import { lstat, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { lstat, mkdtemp, readdir, readFile, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -14,12 +15,12 @@ const STATE_PREFIX = "exec-server-";
 const STATE_DIR_NAME = /^exec-server-(\d+)-[A-Za-z0-9]{6}$/;
 
 /**
- * Creates this server's private state directory (mode 0700, under `$XDG_RUNTIME_DIR` or the
- * temporary directory), after removing the ones of servers that are gone. It exists before any
- * sandbox starts, so every sandbox whose writable roots contain it gets it read-only.
+ * Creates this server's private state directory, after removing the ones of servers that are
+ * gone. It exists, at its real path, before any sandbox starts, so every sandbox whose writable
+ * roots contain it gets it read-only.
  */
 export async function createStateDir(env: Readonly<Record<string, string>>): Promise<string> {
-  const base = stateDirBase(env);
+  const base = await realPath(stateDirBase(env));
   await removeStaleStateDirs(base);
   return await mkdtemp(join(base, `${STATE_PREFIX}${process.pid}-`));
 }
@@ -27,6 +28,11 @@ export async function createStateDir(env: Readonly<Record<string, string>>): Pro
 function stateDirBase(env: Readonly<Record<string, string>>): string {
   const runtimeDir = env["XDG_RUNTIME_DIR"];
   return runtimeDir !== undefined && runtimeDir.startsWith("/") ? runtimeDir : tmpdir();
+}
+
+/** `path` with every symbolic link resolved, or as it is when it cannot be (the caller fails on it). */
+async function realPath(path: string): Promise<string> {
+  return await realpath(path).catch(() => path);
 }
 
 /** Removes the state directories (owned by this user, named with a pid) of servers that are gone. */

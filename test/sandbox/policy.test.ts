@@ -585,8 +585,8 @@ describe("policy keys", () => {
     expect(policyKey(a)).not.toBe(policyKey({ ...a, network: true }));
   });
 
-  test("networkOffPolicy gives the whole file system without network", () => {
-    const resolved = networkOffPolicy(FULL);
+  test("networkOffPolicy gives the whole file system without network", async () => {
+    const resolved = await networkOffPolicy(FULL);
     expect(resolved.kind).toBe("enforced");
     if (resolved.kind === "enforced") {
       expect(resolved.policy).toEqual({
@@ -599,8 +599,8 @@ describe("policy keys", () => {
     }
   });
 
-  test("networkOffPolicy is refused without seccomp", () => {
-    expect(() => networkOffPolicy({ ...FULL, seccomp: false })).toThrow(
+  test("networkOffPolicy is refused without seccomp", async () => {
+    await expect(networkOffPolicy({ ...FULL, seccomp: false })).rejects.toThrow(
       "sandbox rule network restricted cannot be enforced: seccomp unavailable",
     );
   });

@@ -1,0 +1,195 @@
+/**
+ * The server's own files and its token file against the sandbox, wherever their paths lead
+ * (docs/security.md): a server started with a temp dir and a token file named through a symbolic
+ * link, whose sandboxes try to read the token and to change what a later launch runs before
+ * confinement (the join helper, the launcher and worker bundles). Each case goes through the real
+ * server under Bun and under Deno.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs/promises";
+import { join } from "node:path";
+import { pathToUri } from "../../src/protocol/mod.ts";
+import { CallError, TestClient } from "../helpers/client.ts";
+import { RUNTIMES, startServer } from "../helpers/server.ts";
+import type { TestServer } from "../helpers/server.ts";
+import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+import type { TempDir } from "../helpers/temp_dir.ts";
+
+const MINIMAL = { path: { type: "special", value: { kind: "minimal" } }, access: "read" };
+
+function profile(entries: Array<[string, "read" | "write"]>): Record<string, unknown> {
+  return {
+    permissions: {
+      type: "managed",
+      file_system: {
+        type: "restricted",
+        entries: [
+          MINIMAL,
+          ...entries.map(([path, access]) => ({ path: { type: "path", path: pathToUri(path) }, access })),
+        ],
+      },
+      network: "restricted",
+    },
+    windowsSandboxLevel: "disabled",
+  };
+}
+
+let ids = 0;
+
+/** Runs `script` under `sh -c`; resolves with its output once it has closed. */
+async function run(
+  client: TestClient,
+  script: string,
+  options: { cwd: string; sandbox: unknown },
+): Promise<string> {
+  const id = `f${++ids}`;
+  await client.call(
+    "process/start",
+    startParams(id, ["sh", "-c", script], options.cwd, { env: CHILD_PATH, sandbox: options.sandbox }),
+  );
+  await client.untilClosed(id);
+  return client.outputText(id);
+}
+
+/** What a sandboxed `fs/readFile` of `path` gives: the text, or the error's code. */
+async function readThrough(client: TestClient, path: string, sandbox: unknown): Promise<string> {
+  return await client.call("fs/readFile", { path: pathToUri(path), sandbox }).then(
+    (result) => Buffer.from(String(result["dataBase64"]), "base64").toString(),
+    (error: unknown) => (error instanceof CallError ? `error ${error.reply.code}` : String(error)),
+  );
+}
+
+/** Every file named `name` below `dir` (a few levels deep), as the host sees it. */
+async function findFiles(dir: string, name: string, depth = 4): Promise<string[]> {
+  if (depth === 0) return [];
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  const found: string[] = [];
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isFile() && entry.name === name) found.push(path);
+    else if (entry.isDirectory()) found.push(...await findFiles(path, name, depth - 1));
+  }
+  return found.sort();
+}
+
+/** The bytes of each file, to see afterwards that none of them changed. */
+async function contents(paths: readonly string[]): Promise<Map<string, string>> {
+  const map = new Map<string, string>();
+  for (const path of paths) map.set(path, (await fs.readFile(path)).toString("base64"));
+  return map;
+}
+
+/**
+ * The shell of a sandbox that attacks what servers keep below `dir`: it replaces every join
+ * helper with a script that leaves `marker` and goes on, prepends code that leaves `marker` to
+ * every launcher and worker bundle (dropping their bytecode), and plants a file in every
+ * directory of a server (`planted`).
+ */
+function attackScript(dir: string, marker: string): string {
+  const text = `${JSON.stringify(marker)},"bundle ran unconfined\\n"`;
+  // CommonJS under Bun, Deno's own API under Deno: the bundles are loaded either way.
+  const js = `try{require("fs").writeFileSync(${text})}catch{try{Deno.writeTextFileSync(${text})}catch{}}`;
+  return [
+    `for h in $(find ${dir} -name join-helper 2>/dev/null); do`,
+    `  printf '#!/bin/sh\\necho helper ran unconfined > ${marker}\\nwhile [ "$1" != -- ]; do shift; done; shift; p=$1; shift 2; exec "$p" "$@"\\n' > "$h.new"`,
+    `  chmod 755 "$h.new"; mv -f "$h.new" "$h" 2>/dev/null || cat "$h.new" > "$h"; done`,
+    `for f in $(find ${dir} -name launcher.js -o -name worker.js 2>/dev/null); do`,
+    `  { printf '%s\\n' '${js}'; cat "$f"; } > "$f.new" && mv -f "$f.new" "$f"; rm -f "$f.jsc"; done`,
+    `for d in $(find ${dir} -maxdepth 3 -type d -name 'exec-server-*' 2>/dev/null); do touch "$d/planted"; done`,
+    "echo tried",
+  ].join("\n");
+}
+
+/** Whether anything below `dir` is called `planted`. */
+async function plantedBelow(dir: string): Promise<string[]> {
+  return await findFiles(dir, "planted", 5);
+}
+
+describe.each(RUNTIMES)(
+  "a server whose temp dir and token file are named through a symlink, on %s",
+  (runtime) => {
+    let dir: TempDir | null = null;
+    let server: TestServer | null = null;
+    let token = "";
+    const paths = () => {
+      if (dir === null) throw new Error("the world has not been made");
+      const root = dir.path;
+      return { root, real: join(root, "real"), link: join(root, "link"), out: join(root, "out") };
+    };
+    const session = async (): Promise<TestClient> => {
+      if (server === null) throw new Error("the server has not started");
+      const client = await TestClient.connect(server.url, { headers: { Authorization: `Bearer ${token}` } });
+      await client.initialize();
+      return client;
+    };
+
+    beforeAll(async () => {
+      dir = await tempDir();
+      const { real, link, out } = paths();
+      await fs.mkdir(real);
+      await fs.mkdir(out);
+      await fs.symlink("real", link);
+      token = randomBytes(18).toString("hex");
+      await fs.writeFile(join(link, "token"), `${token}\n`, { mode: 0o600 });
+      server = await startServer({
+        runtime,
+        args: ["--ws-auth", "capability-token", "--ws-token-file", join(link, "token")],
+        env: { TMPDIR: link },
+      });
+    });
+    afterAll(async () => {
+      await server?.[Symbol.asyncDispose]();
+      await dir?.[Symbol.asyncDispose]();
+    });
+
+    test("no sandbox reads the token file, whichever spelling its roots use", async () => {
+      const { root, real, link, out } = paths();
+      await using client = await session();
+      const policies: Array<Array<[string, "read" | "write"]>> = [
+        [[root, "write"]],
+        [[root, "read"], [out, "write"]],
+        [[link, "write"], [out, "write"]],
+        [[real, "read"], [out, "write"]],
+        [[link, "read"], [out, "write"]],
+      ];
+      for (const entries of policies) {
+        const sandbox = profile(entries);
+        const shown = await run(client, `cat ${link}/token ${real}/token 2>/dev/null; echo tried`, {
+          cwd: out,
+          sandbox,
+        });
+        expect([entries, shown.includes(token), shown.includes("tried")]).toEqual([entries, false, true]);
+        for (const path of [join(link, "token"), join(real, "token")]) {
+          const read = await readThrough(client, path, sandbox);
+          expect([entries, path, read.includes(token)]).toEqual([entries, path, false]);
+        }
+      }
+    });
+
+    test("no sandbox changes the state directory, whichever spelling its roots use", async () => {
+      const { root, real, link, out } = paths();
+      await using client = await session();
+      const helpers = await findFiles(real, "join-helper");
+      expect(helpers.length).toBe(1);
+      const before = await contents(helpers);
+      const marker = join(out, "pwned");
+      for (const writable of [root, real, link]) {
+        const said = await run(client, attackScript(real, marker), {
+          cwd: out,
+          sandbox: profile([[writable, "write"], [out, "write"]]),
+        });
+        expect([writable, said.endsWith("tried\n")]).toEqual([writable, true]);
+      }
+      // The next launches, plain and sandboxed, run the server's own helper.
+      expect(await run(client, "echo plain", { cwd: out, sandbox: null })).toBe("plain\n");
+      expect(await run(client, "echo confined", { cwd: out, sandbox: profile([[out, "write"]]) })).toBe(
+        "confined\n",
+      );
+      expect(await contents(helpers)).toEqual(before);
+      expect(await plantedBelow(real)).toEqual([]);
+      expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
+    });
+  },
+);
