@@ -29,6 +29,7 @@ export interface FsServiceOptions {
   readonly ownFiles?: readonly string[];
   readonly secretFiles?: readonly string[];
   readonly writtenAreas?: WrittenAreas;
+  readonly stateDirBases?: readonly string[];
   /** How a worker for `policy` is started: the sandbox launcher around `fs-worker`. */
   readonly workerLaunch: (policy: Policy) => WorkerLaunch | Promise<WorkerLaunch>;
   /** Receives reports of workers that died unexpectedly. */
@@ -93,6 +94,7 @@ export class FsService {
       ...(options.ownFiles === undefined ? {} : { ownFiles: options.ownFiles }),
       ...(options.secretFiles === undefined ? {} : { secretFiles: options.secretFiles }),
       ...(options.writtenAreas === undefined ? {} : { writtenAreas: options.writtenAreas }),
+      ...(options.stateDirBases === undefined ? {} : { stateDirBases: options.stateDirBases }),
     };
   }
 

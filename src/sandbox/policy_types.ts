@@ -36,6 +36,11 @@ export interface ServerFiles {
   readonly secretFiles?: readonly string[];
   /** The writable roots this server's sandboxes were given: no later root is found through a link there. */
   readonly writtenAreas?: WrittenAreas;
+  /**
+   * The places where servers make their state directories (`state_dir.ts`): every state
+   * directory found there is read-only in every sandbox whose writable roots hold it.
+   */
+  readonly stateDirBases?: readonly string[];
 }
 
 /** Where a sandbox object is resolved. */

@@ -10,7 +10,7 @@ import type { Policy, ServerFiles } from "./policy_types.ts";
 import { processPlanner } from "./process_planner.ts";
 import { hostPath } from "./server_files.ts";
 import { prepareProgramImages } from "./program_images.ts";
-import { createStateDir } from "./state_dir.ts";
+import { createStateDir, stateDirBases, stateDirFiles } from "./state_dir.ts";
 import { WrittenAreas } from "./written_areas.ts";
 
 /** Everything sandboxing needs, set up once for a server or a Local environment. */
@@ -51,10 +51,14 @@ export async function setUpSandbox(
     ...(Number.isInteger(ceiling) ? { landlockAbiCeiling: ceiling } : {}),
   });
   // By real path: the policies compare them with where their roots lead, not with their text.
+  const ownFiles = await Promise.all(
+    [...images.ownFiles, ...stateDirFiles(stateDir)].map((path) => hostPath(path)),
+  );
   const protection: ServerFiles = {
-    ownFiles: await Promise.all(images.ownFiles.map((path) => hostPath(path))),
+    ownFiles: [...new Set(ownFiles)],
     secretFiles: await Promise.all((options.secretFiles ?? []).map((path) => hostPath(resolve(path)))),
     writtenAreas: new WrittenAreas(),
+    stateDirBases: await stateDirBases(serverEnv),
   };
   const launchContext = (): Promise<LaunchContext> =>
     images.ready.then(({ launcher, worker, cacheDir }) => ({

@@ -4,7 +4,11 @@
  * confines itself, so they are read-only in every writable root that holds them; the token file
  * is denied in every root that shows it.
  *
- * Both are compared with the roots by real location, never by the text of their paths: a root
+ * The same holds for every other server's state directory in the places where servers make them
+ * (`state_dir.ts`): the join helper and the bundles there are run by that server before anything
+ * is confined, so a writable root that holds one keeps it read-only, and one inside it is refused.
+ *
+ * All are compared with the roots by real location, never by the text of their paths: a root
  * given as `/t/link` (a link to `/t/real`) shows `/t/real/token`, and a state directory made in
  * `$TMPDIR=/t/link` lies in a root given as `/t/real`. The files come in at their real paths
  * (`SandboxContext`); each root's real path is looked up at every resolution, and a file inside
@@ -17,6 +21,10 @@ import { pathToUri, RpcError } from "../protocol/mod.ts";
 import { ErrorCode } from "../protocol/mod.ts";
 import { isWithin } from "./glob.ts";
 import type { Policy, ServerFiles } from "./policy_types.ts";
+import { isStateDirName, stateDirsIn } from "./state_dir.ts";
+
+/** At most this many state directories of one place are kept read-only in a sandbox. */
+const MAX_STATE_DIRS = 256;
 
 /** A root of the policy: as the policy names it, and where that leads on the host. */
 interface Root {
@@ -42,21 +50,23 @@ export async function protectServerFiles(
 ): Promise<Policy> {
   const own = files.ownFiles ?? [];
   const secret = files.secretFiles ?? [];
-  if (own.length === 0 && secret.length === 0) return policy;
+  const bases = files.stateDirBases ?? [];
+  if (own.length === 0 && secret.length === 0 && bases.length === 0) return policy;
+  // A readable root matters only for what it shows: each lookup costs a trip to the file system.
   const roots = await Promise.all([
-    ...policy.readable.map((given) => root(given, false)),
+    ...(secret.length === 0 ? [] : policy.readable.map((given) => root(given, false))),
     ...policy.writable.map((given) => root(given, true)),
   ]);
+  const writable = roots.filter((from) => from.writable);
   const readOnly = [...policy.readOnly];
   const denied = [...policy.denied];
   const added: { path: string; from: Root }[] = [];
   const refuse = (from: Root, reason: string): RpcError =>
     unenforceable(ruleText(from.given, from.writable ? "write" : "read"), reason);
-  for (const file of own) {
-    for (const from of roots) {
-      if (!from.writable) continue;
-      if (from.real === file) throw refuse(from, "it holds the server's own program");
-      if (isWithin(from.real, file)) throw refuse(from, "it lies inside the server's own files");
+  const keep = (file: string, kind: { same: string; inside: string }): void => {
+    for (const from of writable) {
+      if (from.real === file) throw refuse(from, kind.same);
+      if (isWithin(from.real, file)) throw refuse(from, kind.inside);
       if (!isWithin(file, from.real)) continue;
       const path = spelled(from, file);
       const covered = [...denied, ...readOnly].some((kept) => isWithin(path, kept));
@@ -64,6 +74,18 @@ export async function protectServerFiles(
       readOnly.push(path);
       added.push({ path, from });
     }
+  };
+  for (const file of own) {
+    keep(file, {
+      same: "it holds the server's own program",
+      inside: "it lies inside the server's own files",
+    });
+  }
+  for (const dir of await stateDirsHeld(bases, writable, refuse)) {
+    keep(dir, {
+      same: "it is a server's state directory",
+      inside: "it lies inside a server's state directory",
+    });
   }
   for (const file of secret) {
     for (const from of roots) {
@@ -84,6 +106,39 @@ export async function protectServerFiles(
     }
   }
   return { ...policy, readOnly, denied };
+}
+
+/**
+ * The state directories (and users' directories of them) in each of `bases` that a writable root
+ * holds, found anew at every resolution: another server may have started since the last. More
+ * than `MAX_STATE_DIRS` in one place are refused rather than kept read-only one by one (a sandbox
+ * that can write there could make them to bloat every launch).
+ */
+async function stateDirsHeld(
+  bases: readonly string[],
+  writable: readonly Root[],
+  refuse: (from: Root, reason: string) => RpcError,
+): Promise<string[]> {
+  const found: string[] = [];
+  for (const base of bases) {
+    // A root inside one is refused by `keep`; only a root that holds the place needs its listing.
+    for (const from of writable) {
+      if (from.real === base || !isWithin(from.real, base)) continue;
+      const name = from.real.slice(base === "/" ? 1 : base.length + 1).split("/")[0] ?? "";
+      if (isStateDirName(name)) found.push(join(base, name));
+    }
+    const holder = writable.find((from) => isWithin(base, from.real));
+    if (holder === undefined) continue;
+    const dirs = await stateDirsIn(base);
+    if (dirs.length > MAX_STATE_DIRS) {
+      throw refuse(
+        holder,
+        `it holds more than ${MAX_STATE_DIRS} exec-server state directories in ${pathToUri(base)}`,
+      );
+    }
+    found.push(...dirs);
+  }
+  return [...new Set(found)];
 }
 
 async function root(given: string, writable: boolean): Promise<Root> {

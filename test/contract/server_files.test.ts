@@ -1,9 +1,9 @@
 /**
  * The server's own files and its token file against the sandbox, wherever their paths lead
  * (docs/security.md): a server started with a temp dir and a token file named through a symbolic
- * link, whose sandboxes try to read the token and to change what a later launch runs before
- * confinement (the join helper, the launcher and worker bundles). Each case goes through the real
- * server under Bun and under Deno.
+ * link, and servers that share one temp dir, whose sandboxes try to read the token and to change
+ * what a later launch of either server runs before confinement (the join helper, the launcher and
+ * worker bundles). Each case goes through the real servers under Bun and under Deno.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
@@ -11,12 +11,14 @@ import * as fs from "node:fs/promises";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import { CallError, TestClient } from "../helpers/client.ts";
-import { RUNTIMES, startServer } from "../helpers/server.ts";
-import type { TestServer } from "../helpers/server.ts";
+import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
+import type { RuntimeName, TestServer } from "../helpers/server.ts";
 import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import type { TempDir } from "../helpers/temp_dir.ts";
 
+/** The uid of `nobody`, as which the unprivileged server runs. */
+const NOBODY = 65534;
 const MINIMAL = { path: { type: "special", value: { kind: "minimal" } }, access: "read" };
 
 function profile(entries: Array<[string, "read" | "write"]>): Record<string, unknown> {
@@ -31,6 +33,20 @@ function profile(entries: Array<[string, "read" | "write"]>): Record<string, unk
         ],
       },
       network: "restricted",
+    },
+    windowsSandboxLevel: "disabled",
+  };
+}
+
+/** Codex's default for an agent that may edit its workspace: the cwd and `$TMPDIR` writable. */
+function workspaceWrite(): Record<string, unknown> {
+  return {
+    sandboxPolicy: {
+      type: "workspace-write",
+      writable_roots: [],
+      read_only_access: { type: "restricted", include_platform_defaults: true },
+      exclude_slash_tmp: true,
+      exclude_tmpdir_env_var: false,
     },
     windowsSandboxLevel: "disabled",
   };
@@ -193,3 +209,117 @@ describe.each(RUNTIMES)(
     });
   },
 );
+
+describe.each(RUNTIMES)("servers that share a temp dir, on %s", (runtime) => {
+  test("a sandbox of one cannot change what the other runs before confinement", async () => {
+    await using dir = await tempDir();
+    const tmp = join(dir.path, "tmp");
+    const out = join(dir.path, "out");
+    await fs.mkdir(tmp);
+    await fs.mkdir(out);
+    await using x = await startServer({ runtime, env: { TMPDIR: tmp } });
+    await using y = await startServer({ runtime, env: { TMPDIR: tmp } });
+    await using onX = await x.session();
+    await using onY = await y.session();
+    const helpers = await findFiles(tmp, "join-helper");
+    expect(helpers.length).toBe(2);
+    const before = await contents(helpers);
+    const marker = join(out, "pwned");
+    // Codex's workspace-write: its cwd and `$TMPDIR` writable.
+    expect(await run(onX, attackScript(tmp, marker), { cwd: out, sandbox: workspaceWrite() })).toEndWith(
+      "tried\n",
+    );
+    expect(await run(onY, "echo plain", { cwd: out, sandbox: null })).toBe("plain\n");
+    expect(await run(onY, "echo confined", { cwd: out, sandbox: profile([[out, "write"]]) })).toBe(
+      "confined\n",
+    );
+    expect(await contents(helpers)).toEqual(before);
+    expect(await plantedBelow(tmp)).toEqual([]);
+    expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
+  }, 60_000);
+
+  test(
+    "a sandbox of one cannot change the state directory of a server of its user that starts later",
+    async () => {
+      await using dir = await tempDir();
+      const tmp = join(dir.path, "tmp");
+      const out = join(dir.path, "out");
+      await fs.mkdir(tmp);
+      await fs.mkdir(out);
+      await using x = await startServer({ runtime, env: { TMPDIR: tmp } });
+      await using onX = await x.session();
+      const marker = join(out, "pwned");
+      // The sandbox runs before the other server exists, and attacks once told it does.
+      await onX.call(
+        "process/start",
+        startParams("waiting", ["sh", "-c", `read go; ${attackScript(tmp, marker)}`], out, {
+          env: CHILD_PATH,
+          sandbox: workspaceWrite(),
+          pipeStdin: true,
+        }),
+      );
+      await using y = await startServer({ runtime, env: { TMPDIR: tmp } });
+      await using onY = await y.session();
+      const helpers = await findFiles(tmp, "join-helper");
+      expect(helpers.length).toBe(2);
+      const before = await contents(helpers);
+      expect(
+        await onX.call("process/write", {
+          processId: "waiting",
+          chunk: Buffer.from("go\n").toString("base64"),
+        }),
+      )
+        .toEqual({ status: "accepted" });
+      await onX.untilClosed("waiting");
+      expect(onX.outputText("waiting")).toEndWith("tried\n");
+      expect(await run(onY, "echo plain", { cwd: out, sandbox: null })).toBe("plain\n");
+      expect(await contents(helpers)).toEqual(before);
+      expect(await plantedBelow(tmp)).toEqual([]);
+      expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
+    },
+    60_000,
+  );
+
+  test("a root server's sandbox cannot change the bundles of a server run as nobody", async () => {
+    await using dir = await tempDir();
+    const tmp = join(dir.path, "tmp");
+    const out = join(dir.path, "out");
+    const home = join(dir.path, "home");
+    // The nobody server reaches its temp dir through this one.
+    await fs.chmod(dir.path, 0o755);
+    for (const path of [tmp, out, home]) {
+      await fs.mkdir(path);
+      await fs.chown(path, NOBODY, NOBODY);
+    }
+    await fs.chmod(tmp, 0o1777);
+    await using nobody = await startNobody(runtime, { TMPDIR: tmp, HOME: home });
+    await using x = await startServer({ runtime, env: { TMPDIR: tmp } });
+    await using onNobody = await nobody.session();
+    await using onX = await x.session();
+    const confined = profile([[out, "write"]]);
+    // Its first sandboxed launch waits for its bundles, which it keeps in its state directory.
+    expect(await run(onNobody, "echo first", { cwd: out, sandbox: confined })).toBe("first\n");
+    const bundles = await findFiles(tmp, "launcher.js", 5);
+    expect(bundles.length).toBeGreaterThan(0);
+    const before = await contents(bundles);
+    const marker = join(out, "pwned");
+    expect(await run(onX, attackScript(tmp, marker), { cwd: out, sandbox: workspaceWrite() })).toEndWith(
+      "tried\n",
+    );
+    expect(await run(onNobody, "echo next", { cwd: out, sandbox: confined })).toBe("next\n");
+    expect(await contents(bundles)).toEqual(before);
+    expect(await plantedBelow(tmp)).toEqual([]);
+    expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
+  }, 90_000);
+});
+
+/** A server run as `nobody` with `env`; `--allow-local-users` lets the tests, as root, use it. */
+async function startNobody(runtime: RuntimeName, env: Record<string, string>): Promise<TestServer> {
+  const drop = ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--"];
+  return await startServer({
+    runtime,
+    command: [...drop, ...serverCommand(runtime)],
+    args: ["--allow-local-users"],
+    env,
+  });
+}

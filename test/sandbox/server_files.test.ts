@@ -98,4 +98,41 @@ describe("protectServerFiles", () => {
       ),
     ).toEqual(policy);
   });
+
+  test("keeps every server's state directory in a place it holds read-only, and refuses a root inside one", async () => {
+    await using w = await world();
+    const base = join(w.real, "tmp");
+    const dirs = [join(base, "exec-server-12-AbC123"), join(base, "exec-server-uid-65534")];
+    for (const dir of dirs) await mkdir(dir, { recursive: true });
+    await mkdir(join(base, "work"));
+    const files = { stateDirBases: [base] };
+    const policy = await protectServerFiles({ ...NONE, writable: [join(w.link, "tmp")] }, files, ruleText);
+    expect(policy.readOnly.toSorted()).toEqual(dirs.map((dir) => dir.replace(w.real, w.link)).toSorted());
+    // A root that holds none of them, or only the place's other entries, keeps its policy.
+    const work = { ...NONE, writable: [join(base, "work")] };
+    expect(await protectServerFiles(work, files, ruleText)).toEqual(work);
+    expect(
+      await refusal(
+        protectServerFiles(
+          { ...NONE, writable: [join(w.link, "tmp", "exec-server-uid-65534", "x")] },
+          files,
+          ruleText,
+        ),
+      ),
+    ).toBe(
+      `-32602 sandbox rule write ${w.link}/tmp/exec-server-uid-65534/x cannot be enforced: it lies inside a server's state directory`,
+    );
+  });
+
+  test("refuses a writable root that holds more state directories than it keeps read-only", async () => {
+    await using w = await world();
+    const base = join(w.real, "tmp");
+    for (let i = 0; i < 257; i++) await mkdir(join(base, `exec-server-${i}-AbC123`), { recursive: true });
+    expect(
+      await refusal(protectServerFiles({ ...NONE, writable: [base] }, { stateDirBases: [base] }, ruleText)),
+    )
+      .toBe(
+        `-32602 sandbox rule write ${base} cannot be enforced: it holds more than 256 exec-server state directories in file://${base}`,
+      );
+  });
 });
