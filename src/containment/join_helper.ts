@@ -8,13 +8,16 @@
  * and execs the program with exactly its argv[0] and environment, for about 0.9 ms.
  *
  * The bytes are `join_helper_x86_64.s` assembled; a test assembles that file again and compares.
- * The file is written where no sandbox can write (the state directory is read-only in every
- * sandbox, `protectServerFiles`), since every child runs it before anything else.
+ * Every child runs it before anything else, so nothing a sandbox can write may hold it: it lives in
+ * a sealed memfd of the server (`sealedJoinHelper`), which nothing can write or grow and which
+ * children exec by `/proc/PID/fd/N`; where that cannot be made (a Deno server without FFI), in a
+ * file in the state directory, read-only in every sandbox (`protectServerFiles`).
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { hexBytes } from "../runtime/mod.ts";
+import { hexBytes, openLibc } from "../runtime/mod.ts";
+import type { RuntimeName } from "../runtime/mod.ts";
 
 /** The machine code of `join_helper_x86_64.s` (its .text section), in hex. */
 const CODE_X86_64 = [
@@ -89,4 +92,41 @@ export async function installJoinHelper(dir: string): Promise<string | null> {
   const path = join(dir, "join-helper");
   await writeFile(path, elfExecutable(code, EM_X86_64), { mode: 0o500, flag: "wx" });
   return path;
+}
+
+/** The calls `sealedJoinHelper` makes, x86-64 numbering (the helper exists for x86-64 only). */
+const X86_64 = { write: 1, close: 3, fcntl: 72, memfdCreate: 319 } as const;
+const MFD_CLOEXEC = 0x1n;
+const MFD_ALLOW_SEALING = 0x2n;
+/** Executable whatever `vm.memfd_noexec` defaults to (Linux 6.3; older kernels answer EINVAL). */
+const MFD_EXEC = 0x10n;
+const EINVAL = 22n;
+const F_ADD_SEALS = 1033n;
+/** F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE: no one changes it, nor the seals. */
+const ALL_SEALS = 0x1n | 0x2n | 0x4n | 0x8n;
+
+/**
+ * Puts the helper into a memfd of this process, sealed against every change, and returns the path
+ * children exec it by (`/proc/PID/fd/N`, which only this user's processes outside a sandbox may
+ * open: a sandbox's `/proc` shows only itself). Null where that cannot be done: another
+ * architecture, no FFI (a Deno server without `--allow-ffi`), memfd_create or its seals refused.
+ * The descriptor stays open for the life of the process.
+ */
+export async function sealedJoinHelper(runtime: RuntimeName): Promise<string | null> {
+  const code = joinHelperCode();
+  if (code === null || process.platform !== "linux") return null;
+  const libc = await openLibc(runtime, process.arch).catch(() => null);
+  if (libc === null) return null;
+  const bytes = elfExecutable(code, EM_X86_64);
+  const name = new TextEncoder().encode("exec-server-join-helper\0");
+  const create = (flags: bigint) => libc.syscall(X86_64.memfdCreate, libc.addressOf(name), flags);
+  let fd = create(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  if (fd === -EINVAL) fd = create(MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0n) return null;
+  const written = libc.syscall(X86_64.write, fd, libc.addressOf(bytes), BigInt(bytes.byteLength));
+  if (written !== BigInt(bytes.byteLength) || libc.syscall(X86_64.fcntl, fd, F_ADD_SEALS, ALL_SEALS) !== 0n) {
+    libc.syscall(X86_64.close, fd);
+    return null;
+  }
+  return `/proc/${process.pid}/fd/${fd}`;
 }

@@ -12,7 +12,7 @@ export type {
 export { cgroupPlaces, findCgroupPlaces } from "./cgroup_mounts.ts";
 export { findJoinTools, joinCommand } from "./join_command.ts";
 export type { JoinTools } from "./join_command.ts";
-export { installJoinHelper, joinHelperCode } from "./join_helper.ts";
+export { installJoinHelper, joinHelperCode, sealedJoinHelper } from "./join_helper.ts";
 export { NO_LIMITS, resolveLimits } from "./limits.ts";
 export { ProcessTreeSession } from "./process_tree.ts";
 export { signalGroup } from "./signal_group.ts";

@@ -15,7 +15,7 @@ import { CgroupSession } from "./cgroup_session.ts";
 import type { Containment, ProcessLimits, SessionContainment } from "./containment.ts";
 import { processStartTime } from "./descendants.ts";
 import { findJoinTools } from "./join_command.ts";
-import { installJoinHelper } from "./join_helper.ts";
+import { installJoinHelper, sealedJoinHelper } from "./join_helper.ts";
 import type { JoinTools } from "./join_command.ts";
 import { defaultLimitsInfo, NO_LIMITS, resolveLimits } from "./limits.ts";
 import { ProcessTreeSession } from "./process_tree.ts";
@@ -38,7 +38,10 @@ export interface ContainmentOptions {
   readonly onError: (message: string, error: unknown) => void;
   /** Reports a fact worth a log line (predecessors swept). */
   readonly onInfo: (message: string, fields: Record<string, unknown>) => void;
-  /** A directory only this server writes, for the join helper; null runs joins through dash. */
+  /**
+   * A directory only this server writes, for the join helper where it cannot be a sealed memfd;
+   * null runs joins through dash there.
+   */
   readonly stateDir?: string | null;
 }
 
@@ -92,8 +95,9 @@ export async function startContainment(runtime: Runtime, options: ContainmentOpt
 }
 
 /**
- * Installs the join helper into the state directory and runs it once; null where there is none
- * or it does not run here (a state directory on a noexec mount, say): joins then go through dash.
+ * Makes the join helper, a sealed memfd or else a file in the state directory, and runs it once;
+ * null where there is none or neither runs here (`vm.memfd_noexec=2`, no `/proc`, a state
+ * directory on a noexec mount, say): joins then go through dash.
  */
 async function workingHelper(
   runtime: Runtime,
@@ -101,10 +105,25 @@ async function workingHelper(
   shell: string,
 ): Promise<string | null> {
   const dir = options.stateDir ?? null;
+  const sealed = await sealedJoinHelper(runtime.name);
+  if (sealed !== null && await helperRuns(runtime, options, { helper: sealed, shell })) return sealed;
   if (dir === null) return null;
+  const helper = await installJoinHelper(dir).catch((error: unknown) => {
+    options.onInfo("the join helper does not run here", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return null;
+  });
+  return helper !== null && await helperRuns(runtime, options, { helper, shell }) ? helper : null;
+}
+
+/** Whether `helper` runs `shell` here; why not is logged. */
+async function helperRuns(
+  runtime: Runtime,
+  options: ContainmentOptions,
+  { helper, shell }: { helper: string; shell: string },
+): Promise<boolean> {
   try {
-    const helper = await installJoinHelper(dir);
-    if (helper === null) return null;
     const child = await runtime.spawn({
       program: helper,
       args: ["--", shell, shell, "-c", "exit 0"],
@@ -115,14 +134,15 @@ async function workingHelper(
       ownSession: true,
     });
     const [status] = await Promise.all([child.exited, child.stdout.cancel(), child.stderr.cancel()]);
-    if (status.code === 0) return helper;
-    options.onInfo("the join helper does not run here; joins go through the shell", { status });
+    if (status.code === 0) return true;
+    options.onInfo("the join helper does not run here", { helper, status });
   } catch (error) {
-    options.onInfo("the join helper does not run here; joins go through the shell", {
+    options.onInfo("the join helper does not run here", {
+      helper,
       error: error instanceof Error ? error.message : String(error),
     });
   }
-  return null;
+  return false;
 }
 
 /** The server's cgroup tree, proven by a probe child, or why there is none. */

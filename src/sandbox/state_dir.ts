@@ -1,6 +1,6 @@
 /**
- * The private state directory of a server: its join helper, the runtime's cache of its start-up
- * probe and, when it cannot share them, its bundles. Every child of the server runs the join
+ * The private state directory of a server: its join helper (where it cannot be a sealed memfd),
+ * the runtime's cache of its start-up probe and, when it cannot share them, its bundles. Every child of the server runs the join
  * helper before anything else, and every launcher runs the bundles before it confines itself, so
  * no sandbox may write a state directory: not its own server's, nor another server's.
  *

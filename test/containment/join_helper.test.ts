@@ -1,8 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { appendFile, readFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { installJoinHelper, joinCommand, joinHelperCode } from "../../src/containment/mod.ts";
+import {
+  installJoinHelper,
+  joinCommand,
+  joinHelperCode,
+  sealedJoinHelper,
+} from "../../src/containment/mod.ts";
 import type { JoinTools } from "../../src/containment/mod.ts";
 import type { SpawnPlan } from "../../src/runtime/mod.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -116,5 +121,33 @@ describe.skipIf(!X64)("join helper", () => {
       [127, `exec-server: cannot execute ${missing}\n`],
       [126, `exec-server: cannot execute ${notExecutable}\n`],
     ]);
+  });
+
+  test("the sealed helper runs the program as the file does, and nothing can write or replace it", async () => {
+    await using dir = await tempDir();
+    const helper = await sealedJoinHelper("bun");
+    expect(helper).toMatch(new RegExp(`^/proc/${process.pid}/fd/\\d+$`));
+    const sealed = { ...(await tools(dir.path)), helper };
+    const files = [join(dir.path, "one")];
+    await Bun.write(files[0] ?? "", "");
+    const { stdout, status } = run(
+      joinCommand(reportPlan(dir.path), files, { tools: sealed, argv0Found: true }),
+    );
+    const [, , pid = ""] = stdout.split("\n");
+    expect({ status, joined: await readFile(files[0] ?? "", "utf8") }).toEqual({ status: 0, joined: pid });
+    const outcomes = await Promise.all(
+      [
+        () => writeFile(helper ?? "", "x"),
+        () => appendFile(helper ?? "", "x"),
+        () => truncate(helper ?? "", 0),
+      ].map(
+        (attempt) =>
+          attempt().then(
+            () => "changed",
+            (error: unknown) => (error instanceof Error && "code" in error ? error.code : String(error)),
+          ),
+      ),
+    );
+    expect(outcomes).toEqual(["EPERM", "EPERM", "EPERM"]);
   });
 });

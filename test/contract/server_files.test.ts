@@ -90,6 +90,27 @@ async function findFiles(dir: string, name: string, depth = 4): Promise<string[]
   return found.sort();
 }
 
+/** The state directories below `dir` (in a user's directory of them or not), as the host sees them. */
+async function stateDirsBelow(dir: string, depth = 3): Promise<string[]> {
+  if (depth === 0) return [];
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  const found: string[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const path = join(dir, entry.name);
+    if (/^exec-server-\d+-[A-Za-z0-9]{6}$/.test(entry.name)) found.push(path);
+    else found.push(...await stateDirsBelow(path, depth - 1));
+  }
+  return found.sort();
+}
+
+/** What servers run from their state directories below `dir`: join helpers and bundles. */
+async function launchFiles(dir: string): Promise<string[]> {
+  const names = ["join-helper", "launcher.js", "launcher.js.jsc", "worker.js", "worker.js.jsc"];
+  const found = await Promise.all(names.map((name) => findFiles(dir, name, 5)));
+  return found.flat().sort();
+}
+
 /** The bytes of each file, to see afterwards that none of them changed. */
 async function contents(paths: readonly string[]): Promise<Map<string, string>> {
   const map = new Map<string, string>();
@@ -187,9 +208,9 @@ describe.each(RUNTIMES)(
     test("no sandbox changes the state directory, whichever spelling its roots use", async () => {
       const { root, real, link, out } = paths();
       await using client = await session();
-      const helpers = await findFiles(real, "join-helper");
-      expect(helpers.length).toBe(1);
-      const before = await contents(helpers);
+      expect(await stateDirsBelow(real)).toHaveLength(1);
+      const files = await launchFiles(real);
+      const before = await contents(files);
       const marker = join(out, "pwned");
       for (const writable of [root, real, link]) {
         const said = await run(client, attackScript(real, marker), {
@@ -203,7 +224,7 @@ describe.each(RUNTIMES)(
       expect(await run(client, "echo confined", { cwd: out, sandbox: profile([[out, "write"]]) })).toBe(
         "confined\n",
       );
-      expect(await contents(helpers)).toEqual(before);
+      expect(await contents(files)).toEqual(before);
       expect(await plantedBelow(real)).toEqual([]);
       expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
     });
@@ -221,9 +242,9 @@ describe.each(RUNTIMES)("servers that share a temp dir, on %s", (runtime) => {
     await using y = await startServer({ runtime, env: { TMPDIR: tmp } });
     await using onX = await x.session();
     await using onY = await y.session();
-    const helpers = await findFiles(tmp, "join-helper");
-    expect(helpers.length).toBe(2);
-    const before = await contents(helpers);
+    expect(await stateDirsBelow(tmp)).toHaveLength(2);
+    const files = await launchFiles(tmp);
+    const before = await contents(files);
     const marker = join(out, "pwned");
     // Codex's workspace-write: its cwd and `$TMPDIR` writable.
     expect(await run(onX, attackScript(tmp, marker), { cwd: out, sandbox: workspaceWrite() })).toEndWith(
@@ -233,7 +254,7 @@ describe.each(RUNTIMES)("servers that share a temp dir, on %s", (runtime) => {
     expect(await run(onY, "echo confined", { cwd: out, sandbox: profile([[out, "write"]]) })).toBe(
       "confined\n",
     );
-    expect(await contents(helpers)).toEqual(before);
+    expect(await contents(files)).toEqual(before);
     expect(await plantedBelow(tmp)).toEqual([]);
     expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
   }, 60_000);
@@ -260,9 +281,9 @@ describe.each(RUNTIMES)("servers that share a temp dir, on %s", (runtime) => {
       );
       await using y = await startServer({ runtime, env: { TMPDIR: tmp } });
       await using onY = await y.session();
-      const helpers = await findFiles(tmp, "join-helper");
-      expect(helpers.length).toBe(2);
-      const before = await contents(helpers);
+      expect(await stateDirsBelow(tmp)).toHaveLength(2);
+      const files = await launchFiles(tmp);
+      const before = await contents(files);
       expect(
         await onX.call("process/write", {
           processId: "waiting",
@@ -273,7 +294,7 @@ describe.each(RUNTIMES)("servers that share a temp dir, on %s", (runtime) => {
       await onX.untilClosed("waiting");
       expect(onX.outputText("waiting")).toEndWith("tried\n");
       expect(await run(onY, "echo plain", { cwd: out, sandbox: null })).toBe("plain\n");
-      expect(await contents(helpers)).toEqual(before);
+      expect(await contents(files)).toEqual(before);
       expect(await plantedBelow(tmp)).toEqual([]);
       expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
     },
@@ -299,8 +320,8 @@ describe.each(RUNTIMES)("servers that share a temp dir, on %s", (runtime) => {
     const confined = profile([[out, "write"]]);
     // Its first sandboxed launch waits for its bundles, which it keeps in its state directory.
     expect(await run(onNobody, "echo first", { cwd: out, sandbox: confined })).toBe("first\n");
-    const bundles = await findFiles(tmp, "launcher.js", 5);
-    expect(bundles.length).toBeGreaterThan(0);
+    const bundles = await launchFiles(tmp);
+    expect(bundles.filter((path) => path.endsWith("/launcher.js"))).toHaveLength(1);
     const before = await contents(bundles);
     const marker = join(out, "pwned");
     expect(await run(onX, attackScript(tmp, marker), { cwd: out, sandbox: workspaceWrite() })).toEndWith(
@@ -323,3 +344,27 @@ async function startNobody(runtime: RuntimeName, env: Record<string, string>): P
     env,
   });
 }
+
+describe.each(RUNTIMES)("the join helper on %s", (runtime) => {
+  test.skipIf(process.arch !== "x64")(
+    "is a sealed memfd of the server, in no directory a sandbox could write",
+    async () => {
+      await using dir = await tempDir();
+      await using server = await startServer({ runtime, env: { TMPDIR: dir.path } });
+      await using client = await server.session();
+      expect(await run(client, "echo plain", { cwd: dir.path, sandbox: null })).toBe("plain\n");
+      const fds = `/proc/${server.child.pid}/fd`;
+      const sealed: string[] = [];
+      for (const fd of await fs.readdir(fds)) {
+        const target = await fs.readlink(join(fds, fd)).catch(() => "");
+        if (target.startsWith("/memfd:exec-server-join-helper")) sealed.push(join(fds, fd));
+      }
+      expect(sealed).toHaveLength(1);
+      const write = await fs.appendFile(sealed[0] ?? "", "x").then(() => "written", (error: unknown) => {
+        return error instanceof Error && "code" in error ? error.code : String(error);
+      });
+      expect(write).toBe("EPERM");
+      expect(await findFiles(dir.path, "join-helper")).toEqual([]);
+    },
+  );
+});
