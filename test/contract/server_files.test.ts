@@ -184,12 +184,14 @@ describe.each(RUNTIMES)(
     test("no sandbox reads the token file, whichever spelling its roots use", async () => {
       const { root, real, link, out } = paths();
       await using client = await session();
+      // `root` writable last: from then on the server refuses a root through `link`, which lies in it
+      // (a sandbox could have planted it), and the spellings through the link would go untried.
       const policies: Array<Array<[string, "read" | "write"]>> = [
-        [[root, "write"]],
-        [[root, "read"], [out, "write"]],
         [[link, "write"], [out, "write"]],
-        [[real, "read"], [out, "write"]],
         [[link, "read"], [out, "write"]],
+        [[real, "read"], [out, "write"]],
+        [[root, "read"], [out, "write"]],
+        [[root, "write"]],
       ];
       for (const entries of policies) {
         const sandbox = profile(entries);
@@ -212,10 +214,17 @@ describe.each(RUNTIMES)(
       const files = await launchFiles(real);
       const before = await contents(files);
       const marker = join(out, "pwned");
-      for (const writable of [root, real, link]) {
+      for (const writable of [link, real, root]) {
         const said = await run(client, attackScript(real, marker), {
           cwd: out,
           sandbox: profile([[writable, "write"], [out, "write"]]),
+        }).catch((error: unknown) => {
+          // The token case made `root` writable on this server before: a root through `link`, which
+          // lies in it, is refused from then on (a sandbox could have planted it).
+          if (writable === link && error instanceof CallError && error.reply.code === -32602) {
+            return "tried\n";
+          }
+          throw error;
         });
         expect([writable, said.endsWith("tried\n")]).toEqual([writable, true]);
       }
