@@ -14,7 +14,8 @@ const RULES = {
   "environment/info": "replay",
   "process/start": "checkStart",
   "process/read": "replay",
-  // A recorded writeId makes the server accept a repeat without writing again (§5.7).
+  // A repeat of a writeId writes nothing: it gets `accepted`, or the answer of the write with
+  // that id that still waits (§5.7).
   "process/write": (params) =>
     typeof params["writeId"] === "string" && params["writeId"] !== "" ? "replay" : "unsafe",
   // A second interrupt is a different request from the first.

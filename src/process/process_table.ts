@@ -298,14 +298,18 @@ export class ProcessTable {
     });
   }
 
-  /** Queues the bytes at once (so later operations come after them) and answers once written. */
+  /**
+   * Queues the bytes at once (so later operations come after them) and answers once written. A
+   * write whose `writeId` was accepted, or belongs to a write that still waits (a client's retry
+   * after a lost reply), writes nothing and gets that write's answer.
+   */
   async #writeNow(processId: string, data: Uint8Array, writeId: string | null): Promise<WriteStatus> {
     const process = this.#current(processId);
     if (process === null) return "unknownProcess";
-    if (writeId !== null && process.writeIds.has(writeId)) return "accepted";
-    const status = await process.write(data);
-    if (status === "accepted" && writeId !== null) process.writeIds.remember(writeId);
-    return status;
+    if (writeId === null) return await process.write(data);
+    const earlier = process.writeIds.answerFor(writeId);
+    if (earlier !== null) return await earlier;
+    return await process.writeIds.track(writeId, process.write(data));
   }
 
   /** `process/closeStdin` (§11.7). */

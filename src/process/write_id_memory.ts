@@ -1,23 +1,51 @@
-/** Remembers the most recent accepted `writeId`s of one process (at least `capacity`, §5.7). */
+import type { WriteStatus } from "../protocol/mod.ts";
+
+/**
+ * The `writeId`s of one process (§5.7): the most recent accepted ones (at least `capacity`), and
+ * the ones whose write still waits for its answer (back-pressure), with that answer.
+ */
 export class WriteIdMemory {
   readonly #capacity: number;
-  readonly #ids = new Set<string>();
+  readonly #accepted = new Set<string>();
+  readonly #pending = new Map<string, Promise<WriteStatus>>();
 
   constructor(capacity: number) {
     this.#capacity = capacity;
   }
 
-  /** Whether this id was accepted before. */
-  has(id: string): boolean {
-    return this.#ids.has(id);
+  /**
+   * The answer to a write with this id that must write nothing: `accepted` when a write with it
+   * was accepted before, the pending write's own answer while that one waits; null when the
+   * id is new (or its write was refused), so the bytes are written.
+   */
+  answerFor(id: string): WriteStatus | Promise<WriteStatus> | null {
+    if (this.#accepted.has(id)) return "accepted";
+    return this.#pending.get(id) ?? null;
+  }
+
+  /** Holds `answer` as the pending write of `id` until it settles; an accepted id is recorded. */
+  track(id: string, answer: Promise<WriteStatus>): Promise<WriteStatus> {
+    const settled = answer.then(
+      (status) => {
+        this.#pending.delete(id);
+        if (status === "accepted") this.#remember(id);
+        return status;
+      },
+      (error: unknown) => {
+        this.#pending.delete(id);
+        throw error;
+      },
+    );
+    this.#pending.set(id, settled);
+    return settled;
   }
 
   /** Records an accepted id, forgetting the oldest past the capacity. */
-  remember(id: string): void {
-    this.#ids.add(id);
-    if (this.#ids.size > this.#capacity) {
-      const oldest = this.#ids.values().next();
-      if (!oldest.done) this.#ids.delete(oldest.value);
+  #remember(id: string): void {
+    this.#accepted.add(id);
+    if (this.#accepted.size > this.#capacity) {
+      const oldest = this.#accepted.values().next();
+      if (!oldest.done) this.#accepted.delete(oldest.value);
     }
   }
 }

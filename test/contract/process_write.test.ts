@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { BULK_WRITE, startHeldReader } from "../helpers/held_reader.ts";
 import { RUNTIMES } from "../helpers/server.ts";
 import { b64, CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -31,6 +32,52 @@ describe.each(RUNTIMES)("process/write on %s", (runtime) => {
     await client.call("process/closeStdin", { processId: "dedup" });
     await client.untilClosed("dedup");
     expect(client.outputText("dedup")).toBe("one\nthree\n");
+  });
+
+  test.concurrent("process/write with the writeId of a pending write waits for it and does not write again", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const child = await startHeldReader(client, { processId: "held", dir, then: "tail -c 10" });
+    const write = (id: string, chunk: string, writeId: string): void =>
+      client.send({ id, method: "process/write", params: { processId: "held", chunk, writeId } });
+    write("bulk", BULK_WRITE, "bulk");
+    write("first", b64("ONCE\n"), "k");
+    write("retry", b64("ONCE\n"), "k");
+    write("other", b64("AGAIN\n"), "k");
+    // Requests are dispatched in arrival order (§2.5): once this is answered, all three writes
+    // with writeId "k" have arrived, and back-pressure holds them while the child reads nothing.
+    await client.call("process/read", { processId: "held" });
+    expect(client.messages.filter((message) => ["first", "retry", "other"].includes(String(message["id"]))))
+      .toEqual([]);
+    await child.release();
+    expect(
+      (await Promise.all(["first", "retry", "other"].map((id) => client.replyTo(id)))).map((reply) =>
+        reply["result"]
+      ),
+    )
+      .toEqual([{ status: "accepted" }, { status: "accepted" }, { status: "accepted" }]);
+    await client.call("process/closeStdin", { processId: "held" });
+    await client.untilClosed("held");
+    expect(client.outputText("held")).toBe(".....ONCE\n");
+  });
+
+  test.concurrent("process/write with the writeId of a pending write answers as that write does", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    // The child exits without reading: the pending write ends stdinClosed, and so does its retry.
+    const child = await startHeldReader(client, { processId: "quits", dir, then: "exit 0" });
+    const write = (id: string, chunk: string, writeId: string): void =>
+      client.send({ id, method: "process/write", params: { processId: "quits", chunk, writeId } });
+    write("bulk", BULK_WRITE, "bulk");
+    write("first", b64("ONCE\n"), "k");
+    write("retry", b64("ONCE\n"), "k");
+    await client.call("process/read", { processId: "quits" });
+    await child.release();
+    expect(
+      (await Promise.all(["first", "retry"].map((id) => client.replyTo(id)))).map((reply) => reply["result"]),
+    )
+      .toEqual([{ status: "stdinClosed" }, { status: "stdinClosed" }]);
+    await client.untilClosed("quits");
   });
 
   test.concurrent("process/write without writeId is never deduplicated", async () => {

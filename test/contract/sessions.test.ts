@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { TestClient } from "../helpers/client.ts";
 import type { ErrorReply } from "../helpers/client.ts";
+import { BULK_WRITE, startHeldReader } from "../helpers/held_reader.ts";
 import { isAlive, waitUntilDead } from "../helpers/proc.ts";
 import { RawSocket } from "../helpers/raw_socket.ts";
 import type { TestServer } from "../helpers/server.ts";
@@ -128,6 +129,39 @@ describe.each(RUNTIMES)("sessions on %s", (runtime) => {
     await second.waitForOutput("cat", "still here\n");
     expect(first.events("cat")).toEqual([]);
     await second.call("process/terminate", { processId: "cat" });
+  });
+
+  test.concurrent("a process/write retried after a resume while the original still waits is written once", async () => {
+    await using dir = await tempDir();
+    const first = await server().session();
+    const child = await startHeldReader(first, { processId: "held", dir, then: "tail -c 10" });
+    first.send({
+      id: "bulk",
+      method: "process/write",
+      params: { processId: "held", chunk: BULK_WRITE, writeId: "b" },
+    });
+    first.send({
+      id: "w",
+      method: "process/write",
+      params: { processId: "held", chunk: b64("ONCE\n"), writeId: "k1" },
+    });
+    // Answered after the write has been dispatched (§2.5), which back-pressure holds unanswered.
+    await first.call("process/read", { processId: "held" });
+    expect(first.messages.filter((message) => message["id"] === "w")).toEqual([]);
+    await first[Symbol.asyncDispose]();
+    await using second = await resume(server(), first.sessionId);
+    // What a client does with a write the lost transport never answered: send it again.
+    second.send({
+      id: "w",
+      method: "process/write",
+      params: { processId: "held", chunk: b64("ONCE\n"), writeId: "k1" },
+    });
+    await second.call("process/read", { processId: "held" });
+    await child.release();
+    expect((await second.replyTo("w"))["result"]).toEqual({ status: "accepted" });
+    await second.call("process/closeStdin", { processId: "held" });
+    await second.untilClosed("held");
+    expect(second.outputText("held")).toBe(".....ONCE\n");
   });
 
   test.concurrent("initialize refuses to resume an attached session and leaves both connections usable", async () => {
