@@ -1,4 +1,5 @@
 import type { EnvPolicy } from "../protocol/mod.ts";
+import { envRecord } from "../runtime/mod.ts";
 
 /** Names kept by `inherit: "core"` (compared case-insensitively). */
 const CORE_NAMES = new Set(
@@ -17,14 +18,15 @@ const SCRUBBED = new Set([
 
 /**
  * Computes a child's whole environment (PROTOCOL.md §6): exactly `overlay` without a policy,
- * otherwise the server's environment filtered by the policy with `overlay` laid over it.
+ * otherwise the server's environment filtered by the policy with `overlay` laid over it. The
+ * result has no prototype, so that every name is a member of its own, `__proto__` too.
  */
 export function buildChildEnv(
   serverEnv: Readonly<Record<string, string>>,
   policy: EnvPolicy | null | undefined,
   overlay: Readonly<Record<string, string>>,
 ): Record<string, string> {
-  if (!policy) return { ...overlay };
+  if (!policy) return Object.assign(envRecord(), overlay);
   const result = new Map<string, string>();
   for (const [name, value] of Object.entries(serverEnv)) {
     if (policy.inherit === "all" || (policy.inherit === "core" && CORE_NAMES.has(name.toUpperCase()))) {
@@ -45,7 +47,7 @@ export function buildChildEnv(
     }
   }
   for (const [name, value] of Object.entries(overlay)) result.set(name, value);
-  const env: Record<string, string> = {};
+  const env = envRecord();
   for (const [name, value] of result) {
     if (!SCRUBBED.has(name.toUpperCase())) env[name] = value;
   }

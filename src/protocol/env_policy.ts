@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { StringMapSchema } from "./string_map.ts";
 
 /** The environment policy of PROTOCOL.md §6.1; when present, all five members are required. */
 export const EnvPolicySchema = z.object({
@@ -9,7 +10,7 @@ export const EnvPolicySchema = z.object({
   /** Globs of names to drop. */
   exclude: z.array(z.string()),
   /** Pairs inserted after the excludes. */
-  set: z.record(z.string(), z.string()),
+  set: StringMapSchema,
   /** Globs; when non-empty only matching names survive. */
   includeOnly: z.array(z.string()),
 });

@@ -13,6 +13,7 @@ export type { ErrorCodeValue, ErrorKind, WireError } from "./errors.ts";
 export { EnvPolicySchema } from "./env_policy.ts";
 export type { EnvPolicy } from "./env_policy.ts";
 export { normalizePath, parsePathUri, pathToUri } from "./paths.ts";
+export { StringMapSchema, StringMapWireSchema } from "./string_map.ts";
 export { EXTENSION_METHODS, METHODS } from "./methods.ts";
 export type { MethodFamily, MethodName, MethodSpec } from "./methods.ts";
 export { EmptyResultSchema, RESULT_SCHEMAS } from "./method_results.ts";

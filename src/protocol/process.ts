@@ -2,6 +2,7 @@ import { z } from "zod";
 import { EmptyResultSchema } from "./empty_result.ts";
 import { EnvPolicySchema } from "./env_policy.ts";
 import { SandboxParamSchema } from "./sandbox_param.ts";
+import { StringMapSchema } from "./string_map.ts";
 
 const int = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const dimension = z.number().int().min(1).max(65535);
@@ -37,8 +38,8 @@ export const ProcessStartParamsSchema = z.object({
   argv: z.array(z.string()),
   /** An existing directory at spawn. */
   cwd: z.string(),
-  /** The child's environment (or the overlay when `envPolicy` is set). */
-  env: z.record(z.string(), z.string()),
+  /** The child's environment (or the overlay when `envPolicy` is set); any name, `__proto__` too. */
+  env: StringMapSchema,
   /** Run on a pseudo-terminal. */
   tty: z.boolean(),
   /** A writable stdin pipe when `tty` is false; null is refused. */

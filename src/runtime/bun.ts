@@ -5,6 +5,7 @@ import { realpathSync } from "node:fs";
 import { constants } from "node:os";
 import { bunBuildArgs } from "./bun_build_args.ts";
 import { BunStdio } from "./bun_stdio.ts";
+import { envRecord } from "./env_record.ts";
 import { spawnBunPty } from "./bun_pty.ts";
 import { connectionFor } from "./bun_socket.ts";
 import type { SocketData } from "./bun_socket.ts";
@@ -243,7 +244,7 @@ class BunRuntime implements Runtime {
   }
 
   env(): Record<string, string> {
-    const copy: Record<string, string> = {};
+    const copy = envRecord();
     for (const [name, value] of Object.entries(Bun.env)) {
       if (value !== undefined) copy[name] = value;
     }

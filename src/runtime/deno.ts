@@ -13,6 +13,7 @@ import { perlExecArgs } from "./perl_exec.ts";
 import { findExecutable } from "./pty_launch.ts";
 import { spawnDenoPty } from "./deno_pty.ts";
 import { DenoStdio } from "./deno_stdio.ts";
+import { envRecord } from "./env_record.ts";
 import { markInheritedCloseOnExec } from "./deno_inherited_fds.ts";
 import { catchIgnoredSignals } from "./deno_inherited_signals.ts";
 import type {
@@ -527,7 +528,9 @@ class DenoRuntime implements Runtime {
   }
 
   env(): Record<string, string> {
-    return Deno.env.toObject();
+    const copy = envRecord();
+    for (const [name, value] of Object.entries(Deno.env.toObject())) copy[name] = value;
+    return copy;
   }
 
   cwd(): string {

@@ -25,6 +25,7 @@ export type {
 export { chunkReader } from "./chunk_reader.ts";
 export type { ChunkReader } from "./chunk_reader.ts";
 export { libcArch, openLibc } from "./libc.ts";
+export { envRecord } from "./env_record.ts";
 export { hexBytes } from "./raw_syscall.ts";
 export { launcherProcess } from "./launcher_process.ts";
 export { processStdio } from "./process_stdio.ts";

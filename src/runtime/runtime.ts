@@ -183,7 +183,7 @@ export interface Runtime {
   /** Bundles `entry` (and everything it imports) into `outfile`, one ESM file this runtime runs. */
   bundle(options: { entry: string; outfile: string; cwd: string }): Promise<void>;
 
-  /** This process's environment (a copy). */
+  /** This process's environment (a copy, without a prototype: see `envRecord`). */
   env(): Record<string, string>;
   cwd(): string;
   pid(): number;

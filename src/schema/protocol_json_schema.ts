@@ -16,6 +16,8 @@ import {
   ProcessIdParamsSchema,
   RESULT_SCHEMAS,
   SandboxSchema,
+  StringMapSchema,
+  StringMapWireSchema,
   WireErrorSchema,
 } from "../protocol/mod.ts";
 
@@ -34,6 +36,17 @@ function sandboxDocumentSchema(): z.ZodType {
     z.object({ permissions: permissions.unwrap(), ...common }),
     z.object({ sandboxPolicy: sandboxPolicy.unwrap(), ...common }),
   ]);
+}
+
+/**
+ * The JSON Schema of a part that zod cannot describe itself: a string map is parsed by a custom
+ * schema (so that a member named `__proto__` survives) and looks on the wire like
+ * `StringMapWireSchema`. Anything else stays an error.
+ */
+function standIn({ zodSchema }: { zodSchema: z.core.$ZodType }): JsonObject | "throw" {
+  if (zodSchema !== StringMapSchema.in) return "throw";
+  const { $schema: _dialect, ...body } = z.toJSONSchema(StringMapWireSchema, { io: "input" });
+  return body;
 }
 
 /** `process/start` → `ProcessStart`, `fs/readFile` → `FsReadFile`. */
@@ -90,7 +103,11 @@ export function protocolJsonSchema(): JsonObject {
     }
   }
 
-  const generated = z.toJSONSchema(registry, { io: "input", uri: (id) => `#/$defs/${id}` }).schemas;
+  const generated = z.toJSONSchema(registry, {
+    io: "input",
+    uri: (id) => `#/$defs/${id}`,
+    unrepresentable: standIn,
+  }).schemas;
   const defs: JsonObject = {};
   for (const [id, schema] of Object.entries(generated)) {
     // Each definition lives inside this one document, so it carries neither its own dialect nor id.

@@ -125,6 +125,31 @@ describe.each(TARGETS)("Environment contract, %s", (target) => {
     expect(summary(await eventsOf(proc)).text).toEqual({ stdout: "A=1\nB=two words\n" });
   });
 
+  test.concurrent("exec.start gives the child variables named __proto__ and constructor", async () => {
+    await using dir = await tempDir();
+    // Parsed, not written as a literal: in a literal `__proto__` sets the prototype.
+    const childEnv = JSON.parse('{"__proto__":"pp","constructor":"cc","A":"1"}') as Record<string, string>;
+    await using proc = await env().exec.start({ argv: ["/usr/bin/env"], cwd: dir.path, env: childEnv });
+    const stdout = summary(await eventsOf(proc)).text as Record<string, string>;
+    expect((stdout["stdout"] ?? "").split("\n").filter((line) => line !== "").sort())
+      .toEqual(["A=1", "__proto__=pp", "constructor=cc"]);
+  });
+
+  test.concurrent("a sandboxed process gets variables named __proto__ and constructor", async () => {
+    await using dir = await tempDir();
+    const childEnv = JSON.parse('{"__proto__":"pp","constructor":"cc"}') as Record<string, string>;
+    await using proc = await env().exec.start({
+      argv: ["/usr/bin/env"],
+      cwd: dir.path,
+      env: childEnv,
+      sandbox: managedSandbox({ write: [dir.uri] }),
+    });
+    expect(proc.sandboxType).toBe("linuxSeccomp");
+    const stdout = summary(await eventsOf(proc)).text as Record<string, string>;
+    expect((stdout["stdout"] ?? "").split("\n").filter((line) => line !== "").sort())
+      .toEqual(["__proto__=pp", "constructor=cc"]);
+  });
+
   test.concurrent("a process reads what is written to its stdin until closeStdin", async () => {
     await using dir = await tempDir();
     await using proc = await env().exec.start({ argv: ["cat"], cwd: dir.path, pipeStdin: true });

@@ -3,7 +3,7 @@ import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import type { ProcessEvent } from "../helpers/client.ts";
-import { RUNTIMES } from "../helpers/server.ts";
+import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
@@ -503,6 +503,30 @@ describe.each(RUNTIMES)("process/start envPolicy on %s", (runtime) => {
     await client.call("process/start", startParams("scrub", ["env"], dir.uri, { envPolicy, env }));
     await client.untilClosed("scrub");
     expect(sortedLines(client.outputText("scrub"))).toEqual(["VISIBLE=v"]);
+  });
+
+  test.concurrent("process/start sets a variable named __proto__ from envPolicy.set", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const set = JSON.parse('{"__proto__":"SP","B":"2"}') as Record<string, string>;
+    const envPolicy = { ...POLICY, inherit: "none", ignoreDefaultExcludes: true, set };
+    await client.call("process/start", startParams("set", ["env"], dir.uri, { envPolicy, env: { A: "1" } }));
+    await client.untilClosed("set");
+    expect(sortedLines(client.outputText("set"))).toEqual(["A=1", "B=2", "__proto__=SP"]);
+  });
+
+  test.concurrent("process/start with inherit all passes a server variable named __proto__", async () => {
+    // env(1) sets it: a spawn from this test process would leave the name out.
+    await using own = await startServer({
+      runtime,
+      command: ["/usr/bin/env", "__proto__=sp", ...serverCommand(runtime)],
+    });
+    await using dir = await tempDir();
+    await using client = await own.session();
+    const envPolicy = { ...POLICY, inherit: "all", includeOnly: ["__proto__"] };
+    await client.call("process/start", startParams("inherit", ["env"], dir.uri, { envPolicy }));
+    await client.untilClosed("inherit");
+    expect(sortedLines(client.outputText("inherit"))).toEqual(["__proto__=sp"]);
   });
 
   test.concurrent("process/start refuses a malformed envPolicy naming the member", async () => {

@@ -129,6 +129,32 @@ describe("buildChildEnv", () => {
     );
     expect(env).toEqual({ KEEP: "k" });
   });
+
+  test.each([["without a policy", null], ["with a policy", policy({ inherit: "none" })]] as const)(
+    "buildChildEnv keeps variables named __proto__ and constructor %s",
+    (_case, childPolicy) => {
+      // Parsed: a literal `__proto__` member would set the prototype instead.
+      const overlay = JSON.parse('{"__proto__":"pp","constructor":"cc"}') as Record<string, string>;
+      const env = buildChildEnv({}, childPolicy, overlay);
+      expect([Object.entries(env), env["toString"]]).toEqual([
+        [["__proto__", "pp"], ["constructor", "cc"]],
+        undefined,
+      ]);
+    },
+  );
+
+  test("buildChildEnv keeps __proto__ from the server environment and from set", () => {
+    const serverEnv = JSON.parse('{"__proto__":"sp","B":"b"}') as Record<string, string>;
+    const set = JSON.parse('{"__proto__":"set"}') as Record<string, string>;
+    expect(Object.entries(buildChildEnv(serverEnv, policy({ exclude: ["B"] }), {}))).toEqual([[
+      "__proto__",
+      "sp",
+    ]]);
+    expect(Object.entries(buildChildEnv(serverEnv, policy({ set }), {}))).toEqual([["__proto__", "set"], [
+      "B",
+      "b",
+    ]]);
+  });
 });
 
 describe("globToRegExp", () => {

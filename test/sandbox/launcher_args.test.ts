@@ -3,6 +3,7 @@ import {
   decodeStdinArgs,
   decodeTargetEnv,
   encodeStdinArgs,
+  encodeTargetEnv,
   formatLauncherArgs,
   type LauncherArgs,
   parseLauncherArgs,
@@ -103,6 +104,14 @@ describe("launcher args", () => {
       },
     });
     expect(decodeTargetEnv(launch.env)).toEqual({ LD_PRELOAD: "/w/x.so" });
+  });
+
+  test("the program's environment reaches the launcher whatever its names, __proto__ too", () => {
+    const env = JSON.parse('{"__proto__":"pp","constructor":"cc","a b":"1","É":"2"}') as Record<
+      string,
+      string
+    >;
+    expect(Object.entries(decodeTargetEnv(encodeTargetEnv(env)))).toEqual(Object.entries(env));
   });
 
   test("the worker may read and run its image and the images' code cache, and its fence names only its roots and script", () => {
