@@ -12,6 +12,8 @@ export {
 export type { ErrorCodeValue, ErrorKind, WireError } from "./errors.ts";
 export { EnvPolicySchema } from "./env_policy.ts";
 export type { EnvPolicy } from "./env_policy.ts";
+export { findLoneSurrogate, loneSurrogateIndex, loneSurrogateProblem } from "./lone_surrogate.ts";
+export type { LoneSurrogate } from "./lone_surrogate.ts";
 export { normalizePath, parsePathUri, pathToUri } from "./paths.ts";
 export { StringMapSchema, StringMapWireSchema } from "./string_map.ts";
 export { EXTENSION_METHODS, METHODS } from "./methods.ts";

@@ -1,4 +1,5 @@
 import { ErrorCode, invalidParams, RpcError } from "./errors.ts";
+import { loneSurrogateIndex, loneSurrogateProblem } from "./lone_surrogate.ts";
 
 const UTF8_STRICT = new TextDecoder("utf-8", { fatal: true });
 const UTF8 = new TextEncoder();
@@ -16,6 +17,9 @@ const HEX = "0123456789ABCDEF";
  */
 export function parsePathUri(value: string, field: string): string {
   if (value.includes("\0")) throw invalidUri(field, value, "it contains a NUL byte");
+  // Encoded as UTF-8 it would be U+FFFD, and name another file.
+  const lone = loneSurrogateIndex(value);
+  if (lone !== -1) throw invalidUri(field, value, loneSurrogateProblem(value, lone));
   if (value.startsWith("/")) return normalizePath(value);
   if (!/^file:/i.test(value)) {
     throw invalidParams(`${field} must be an absolute path or file URI, got ${JSON.stringify(value)}`);

@@ -1,5 +1,11 @@
 import type { z } from "zod";
-import { ErrorCode, invalidParams, RpcError } from "../protocol/mod.ts";
+import {
+  ErrorCode,
+  findLoneSurrogate,
+  invalidParams,
+  loneSurrogateProblem,
+  RpcError,
+} from "../protocol/mod.ts";
 import type { WireError } from "../protocol/mod.ts";
 
 /** Where unexpected errors are reported with their full detail. */
@@ -15,8 +21,18 @@ export function toWireError(error: unknown, log: ErrorLog): WireError {
   return new RpcError(ErrorCode.Internal, "Internal", "internal error").toWire();
 }
 
-/** Parses params with a schema; a mismatch is -32602 naming the method and the member. */
+/**
+ * Parses params with a schema; a mismatch is -32602 naming the method and the member. So is a
+ * string anywhere in them (an ignored member or a member name too) that holds a lone surrogate
+ * (PROTOCOL.md §2.4): it has no UTF-8 form, and a handler would pass on U+FFFD in its place.
+ */
 export function parseParams<S extends z.ZodType>(method: string, schema: S, params: unknown): z.infer<S> {
+  const lone = findLoneSurrogate(params);
+  if (lone !== null) {
+    const problem = loneSurrogateProblem(lone.text, lone.index, lone.inName ? " of a member name" : "");
+    const path = lone.path.map(String).join(".");
+    throw invalidParams(`invalid params for ${method}: ${path === "" ? problem : `${path}: ${problem}`}`);
+  }
   // zod leaves `input` out of issues unless asked, and the message tells a missing member from a
   // mistyped one by it.
   const parsed = schema.safeParse(params, { reportInput: true });

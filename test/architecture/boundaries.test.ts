@@ -150,7 +150,7 @@ describe("architecture boundaries", () => {
     const text = await built.outputs[0]?.text() ?? "";
     const modules = [...text.matchAll(/^\/\/ ((?:src|worker)\/\S+\.ts)$/gm)].map((match) => match[1] ?? "");
     expect(modules).toContain("src/fs/fs_worker_server.ts");
-    const protocol = ["base64", "empty_result", "errors", "fs", "paths", "sandbox_param"];
+    const protocol = ["base64", "empty_result", "errors", "fs", "lone_surrogate", "paths", "sandbox_param"];
     const runtime = ["process_stdio", "bun_stdio", "deno_stdio"];
     const foreign = modules.filter((file) =>
       !/^(worker|src\/(fs|rpc))\//.test(file) &&

@@ -453,6 +453,19 @@ describe.each(TARGETS)("Environment contract, %s", (target) => {
     });
   });
 
+  test.concurrent("fs refuses a path with a lone surrogate with -32602 instead of reading the U+FFFD file", async () => {
+    await using dir = await tempDir();
+    await writeFile(join(dir.path, "a\ufffdb"), "replacement-char file");
+    const path = `${dir.path}/a\udc00b`;
+    expect(await errorOf(env().fs.readFile({ path }))).toEqual({
+      code: -32602,
+      kind: "InvalidParams",
+      message:
+        `invalid params for fs/readFile: path: lone surrogate U+DC00 at index ${dir.path.length + 2}, ` +
+        "which is not valid Unicode",
+    });
+  });
+
   test.concurrent("fs refuses a relative path with -32602", async () => {
     expect(await errorOf(env().fs.getMetadata({ path: "relative/path" }))).toEqual({
       code: -32602,

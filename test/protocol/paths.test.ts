@@ -65,6 +65,26 @@ describe("parsePathUri", () => {
     expect(error.message.startsWith("path URI /a\0b is not valid: ")).toBe(true);
   });
 
+  test.each([
+    ["a native path", "/a/x\udc00y", "DC00", 4],
+    ["a file URI", "file:///a/x\ud800y", "D800", 11],
+    ["a file URI with percent-escapes", "file:///a%20b/\udbff", "DBFF", 14],
+    ["a reversed pair", "/a/\udc00\ud800", "DC00", 3],
+  ])(
+    "parsePathUri refuses a lone surrogate in %s instead of naming the U+FFFD file",
+    (_name, input, unit, index) => {
+      expect(refusal(input, "path")).toEqual({
+        code: -32602,
+        message:
+          `path URI ${input} is not valid: lone surrogate U+${unit} at index ${index}, which is not valid Unicode`,
+      });
+    },
+  );
+
+  test("parsePathUri accepts a surrogate pair", () => {
+    expect(parsePathUri("/a/\u{1f600}", "path")).toBe("/a/\u{1f600}");
+  });
+
   test("parsePathUri names the dotted field in its message", () => {
     expect(refusal("x", "sandbox.cwd")).toEqual({
       code: -32602,
