@@ -245,13 +245,16 @@ describe.each(RUNTIMES)("sessions on %s", (runtime) => {
     expect(state.droppedBytes).toBe(0);
     for (const [seq, bytes] of await catchUp(last, "big", log.contiguous())) log.add(seq, bytes);
     log.addEvents(last, "big");
-    const count = log.chunks.size;
-    expect([...log.chunks.keys()].sort((a, b) => a - b)).toEqual(
-      Array.from({ length: count }, (_, i) => i + 1),
+    // Every seq before `closed` (the last) is a chunk but one: `exited`'s, which output still in the
+    // pipes after its 25 ms wait may follow (§5.4; a busy machine shows it).
+    const seqs = [...log.chunks.keys()].sort((a, b) => a - b);
+    const closedSeq = state.nextSeq - 1;
+    const notChunks = Array.from({ length: closedSeq - 1 }, (_, i) => i + 1).filter((seq) =>
+      !log.chunks.has(seq)
     );
-    expect(state.nextSeq).toBe(count + 3);
+    expect([notChunks.length, (seqs.at(-1) ?? 0) < closedSeq]).toEqual([1, true]);
     const hash = createHash("sha256");
-    for (let seq = 1; seq <= count; seq++) hash.update(log.chunks.get(seq) ?? Buffer.alloc(0));
+    for (const seq of seqs) hash.update(log.chunks.get(seq) ?? Buffer.alloc(0));
     const file = await readFile(join(dir.path, "out.bin"));
     expect(file.byteLength).toBe(20 * segment);
     expect(hash.digest("hex")).toBe(createHash("sha256").update(file).digest("hex"));
