@@ -23,6 +23,7 @@ export async function createServices(runtime: Runtime, options: ServerOptions): 
   });
   const fs = new FsService(runtime, {
     maxReadFileBytes: options.maxReadFileBytes,
+    maxReplyBytes: options.maxReplyBytes,
     serverCwd: runtime.cwd(),
     serverEnv: runtime.env(),
     hostFeatures: sandbox.features,

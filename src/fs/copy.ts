@@ -54,7 +54,7 @@ async function copyTree(source: string, destination: string, signal: AbortSignal
     const existing = await fs.stat(destination).catch(() => null);
     if (existing === null || !existing.isDirectory()) throw error;
   }
-  for (const entry of await listDirectory(source)) {
+  for (const entry of await listDirectory(source, (entry) => entry)) {
     const from = joinPath(source, entry.name);
     const to = joinPath(destination, entry.name);
     switch (entry.type) {

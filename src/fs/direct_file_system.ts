@@ -17,8 +17,9 @@ import { copyPath } from "./copy.ts";
 import { errnoOf, toFsError } from "./error_map.ts";
 import { FileHandleTable, MAX_BLOCK_BYTES } from "./file_handle_table.ts";
 import type { FileSystem, FsRequests } from "../protocol/mod.ts";
-import { joinPath, listDirectory, parentPath } from "./list_directory.ts";
+import { parentPath } from "./list_directory.ts";
 import { notAFile, O_NOBLOCK_NOCTTY, openRegular, statThroughOpen } from "./open_regular.ts";
+import { readDirectory } from "./read_directory.ts";
 import { walkTree } from "./walk.ts";
 
 /** The `--max-read-file-bytes` default (PROTOCOL.md §2.8). */
@@ -28,6 +29,11 @@ export const DEFAULT_MAX_READ_FILE_BYTES = 134_217_728;
 export interface DirectFileSystemOptions {
   /** `--max-read-file-bytes`: larger files are refused by `fs/readFile`. */
   readonly maxReadFileBytes: number;
+  /**
+   * `--max-reply-bytes`: `fs/readDirectory` and `fs/walk` stop reading, -32001, once their result
+   * would pass it (PROTOCOL.md §2.8). No limit when absent.
+   */
+  readonly maxReplyBytes?: number;
   /**
    * Set inside the sandbox worker: `getMetadata` opens the path so the kernel's access rules decide
    * what is visible (PROTOCOL.md §7.6), instead of a plain `stat` that Landlock does not govern.
@@ -68,11 +74,13 @@ function milliseconds(value: number): number {
 /** The fs methods of PROTOCOL.md §7 run in this process with `node:fs/promises` (Bun and Deno). */
 export class DirectFileSystem implements FileSystem {
   readonly #maxReadFileBytes: number;
+  readonly #maxReplyBytes: number;
   readonly #confined: boolean;
   readonly #handles = new FileHandleTable<OpenFile>();
 
   constructor(options: DirectFileSystemOptions) {
     this.#maxReadFileBytes = options.maxReadFileBytes;
+    this.#maxReplyBytes = options.maxReplyBytes ?? Number.POSITIVE_INFINITY;
     this.#confined = options.confined ?? false;
   }
 
@@ -169,30 +177,14 @@ export class DirectFileSystem implements FileSystem {
 
   /** `fs/readDirectory`: sorted entries with their targets' types; dangling links left out. */
   readDirectory(request: FsRequests["fs/readDirectory"]): Promise<FsReadDirectoryResult> {
-    return mapErrors(async () => {
-      const listed = await listDirectory(request.path);
-      const entries = await Promise.all(listed.map(async (entry) => {
-        switch (entry.type) {
-          case "file":
-            return { fileName: entry.name, isDirectory: false, isFile: true };
-          case "directory":
-            return { fileName: entry.name, isDirectory: true, isFile: false };
-          case "other":
-            return { fileName: entry.name, isDirectory: false, isFile: false };
-          case "symlink": {
-            const target = await fs.stat(joinPath(request.path, entry.name)).catch(() => null);
-            if (target === null) return null;
-            return { fileName: entry.name, isDirectory: target.isDirectory(), isFile: target.isFile() };
-          }
-        }
-      }));
-      return { entries: entries.filter((entry) => entry !== null) };
-    });
+    return mapErrors(() => readDirectory(request.path, this.#maxReplyBytes));
   }
 
   /** `fs/walk`: breadth-first listing within the given limits. */
   walk(request: FsRequests["fs/walk"], signal?: AbortSignal): Promise<FsWalkResult> {
-    return mapErrors(() => walkTree(request.path, request.options, signal));
+    return mapErrors(() =>
+      walkTree(request.path, request.options, { signal, maxReplyBytes: this.#maxReplyBytes })
+    );
   }
 
   /** `fs/remove`: `rm -rf` by default; a symlink is removed itself; `/` is refused. */

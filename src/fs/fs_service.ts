@@ -13,6 +13,7 @@ import { FileHandleTable } from "./file_handle_table.ts";
 import type { FileSystem, FsResults } from "../protocol/mod.ts";
 import { FsWorker } from "./fs_worker.ts";
 import type { WorkerLaunch } from "./fs_worker.ts";
+import { DEFAULT_MAX_REPLY_BYTES } from "./reply_budget.ts";
 import { SandboxedFileSystem } from "./sandboxed_file_system.ts";
 import { SpareLaunchers } from "./spare_launchers.ts";
 
@@ -20,6 +21,11 @@ import { SpareLaunchers } from "./spare_launchers.ts";
 export interface FsServiceOptions {
   /** `--max-read-file-bytes`. */
   readonly maxReadFileBytes: number;
+  /**
+   * `--max-reply-bytes`: listings stop at it, in this process and in workers (PROTOCOL.md §2.8).
+   * `DEFAULT_MAX_REPLY_BYTES`, the server's default, when absent.
+   */
+  readonly maxReplyBytes?: number;
   /** The context cwd of fs sandboxes (PROTOCOL.md §8.2). */
   readonly serverCwd: string;
   /** The server's environment (for `$TMPDIR` in policies). */
@@ -69,11 +75,13 @@ export class FsService {
   /** Resolved when a worker has answered its last request in flight. */
   #idle = Promise.withResolvers<void>();
   readonly #spares: SpareLaunchers | null;
+  readonly #maxReplyBytes: number;
   #connections = 0;
 
   constructor(runtime: Runtime, options: FsServiceOptions) {
     this.#runtime = runtime;
     this.#options = options;
+    this.#maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
     // Only where the launcher can run at all: elsewhere every sandboxed request is refused.
     this.#spares = options.spareLauncher === true && nativeBackendProblem(options.hostFeatures) === null
       ? new SpareLaunchers(runtime)
@@ -104,6 +112,7 @@ export class FsService {
     return new FsConnection({
       scope,
       maxReadFileBytes: this.#options.maxReadFileBytes,
+      maxReplyBytes: this.#maxReplyBytes,
       route: async (sandbox) => {
         const resolution = await resolveSandbox(sandbox, this.#context, this.#options.hostFeatures);
         if (resolution.kind === "none") return null;
@@ -164,6 +173,7 @@ export class FsService {
         const log = this.#options.log;
         const worker = new FsWorker(this.#runtime, {
           launch: () => this.#options.workerLaunch(policy),
+          maxReplyBytes: this.#maxReplyBytes,
           ...(log === undefined ? {} : { onFailure: log }),
           ...(this.#spares === null ? {} : { spares: this.#spares }),
           onIdle: () => this.#settled(),
@@ -278,11 +288,14 @@ export class FsConnection {
   /** Which file system owns each open handle; the 128-handle limit spans all of them. */
   readonly #owners = new FileHandleTable<FileSystem>();
 
-  constructor(options: { scope: string; maxReadFileBytes: number; route: Route }) {
+  constructor(options: { scope: string; maxReadFileBytes: number; maxReplyBytes: number; route: Route }) {
     this.#scope = options.scope;
     this.#maxReadFileBytes = options.maxReadFileBytes;
     this.#route = options.route;
-    this.#direct = new DirectFileSystem({ maxReadFileBytes: options.maxReadFileBytes });
+    this.#direct = new DirectFileSystem({
+      maxReadFileBytes: options.maxReadFileBytes,
+      maxReplyBytes: options.maxReplyBytes,
+    });
   }
 
   /**

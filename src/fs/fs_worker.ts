@@ -8,6 +8,7 @@ import type { FsRequests, FsResults } from "../protocol/mod.ts";
 import { FrameSplitter } from "./frame_splitter.ts";
 import type { FrameSplitterOptions } from "./frame_splitter.ts";
 import { LineWriter } from "./line_writer.ts";
+import { DEFAULT_MAX_REPLY_BYTES } from "./reply_budget.ts";
 import { CLOSE_SCOPE_METHOD, WorkerErrorSchema, WorkerResponseSchema } from "./worker_protocol.ts";
 import type { WorkerMethod, WorkerResponse } from "./worker_protocol.ts";
 
@@ -40,6 +41,11 @@ export interface FsWorkerOptions {
   readonly spares?: SpareSource;
   /** Called whenever the last request in flight has been answered (the worker may be retired then). */
   readonly onIdle?: () => void;
+  /**
+   * `--max-reply-bytes` (PROTOCOL.md §2.8), sent with every request: the worker's listings stop at
+   * it. `DEFAULT_MAX_REPLY_BYTES` when absent.
+   */
+  readonly maxReplyBytes?: number;
 }
 
 /** Bytes of a worker's stderr kept for the failure report. */
@@ -97,6 +103,7 @@ class WorkerProcess {
 export class FsWorker implements AsyncDisposable {
   readonly #runtime: Runtime;
   readonly #options: FsWorkerOptions;
+  readonly #maxReplyBytes: number;
   /** The worker being started or running; null when the next request must start one. */
   #process: Promise<WorkerProcess> | null = null;
   /** The process `#process` resolved to, once it has started. */
@@ -110,6 +117,7 @@ export class FsWorker implements AsyncDisposable {
   constructor(runtime: Runtime, options: FsWorkerOptions) {
     this.#runtime = runtime;
     this.#options = options;
+    this.#maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
   }
 
   /** The pid of the running worker process, or null when none runs (for diagnostics and tests). */
@@ -226,7 +234,8 @@ export class FsWorker implements AsyncDisposable {
         process.up.resolve();
         signal.throwIfAborted();
       }
-      const result = await process.peer.call(method, { scope, request }, signal);
+      const params = { scope, request, maxReplyBytes: this.#maxReplyBytes };
+      const result = await process.peer.call(method, params, signal);
       countHandles(process, scope, method);
       return result;
     } finally {

@@ -27,10 +27,30 @@ interface WorkerContext {
 }
 
 /** A worker handler of one fs method: the scope's `DirectFileSystem`, errors as the kernel gives them. */
-function scoped<M extends Exclude<FsMethod, "fs/readFile">>(
+function scoped<M extends Exclude<FsMethod, "fs/readFile" | ListingMethod>>(
   method: M,
 ): (params: { scope: string; request: FsRequests[M] }, context: WorkerContext) => Promise<FsResults[M]> {
   return ({ scope, request }, context) => confined(callFileSystem(context.scope(scope), method, request));
+}
+
+/** The methods whose result grows with what a directory holds. */
+type ListingMethod = "fs/readDirectory" | "fs/walk";
+
+/**
+ * A worker handler of a listing: it uses no file handle, so it runs on a `DirectFileSystem` of its
+ * own request's reply limit, and stops there instead of writing a line the server refuses.
+ */
+function listing<M extends ListingMethod>(
+  method: M,
+): (params: { request: FsRequests[M]; maxReplyBytes?: number | undefined }) => Promise<FsResults[M]> {
+  return ({ request, maxReplyBytes }) => {
+    const fs = new DirectFileSystem({
+      maxReadFileBytes: WORKER_MAX_READ_FILE_BYTES,
+      maxReplyBytes: maxReplyBytes ?? Number.POSITIVE_INFINITY,
+      confined: true,
+    });
+    return confined(callFileSystem(fs, method, request));
+  };
 }
 
 const WORKER_HANDLERS: Handlers<typeof WORKER_METHODS, WorkerContext> = {
@@ -39,8 +59,8 @@ const WORKER_HANDLERS: Handlers<typeof WORKER_METHODS, WorkerContext> = {
   "fs/createDirectory": scoped("fs/createDirectory"),
   "fs/getMetadata": scoped("fs/getMetadata"),
   "fs/canonicalize": scoped("fs/canonicalize"),
-  "fs/readDirectory": scoped("fs/readDirectory"),
-  "fs/walk": scoped("fs/walk"),
+  "fs/readDirectory": listing("fs/readDirectory"),
+  "fs/walk": listing("fs/walk"),
   "fs/remove": scoped("fs/remove"),
   "fs/copy": scoped("fs/copy"),
   "fs/open": scoped("fs/open"),

@@ -34,6 +34,7 @@ export { FrameSplitter } from "./frame_splitter.ts";
 export type { Frame, FrameSplitterOptions } from "./frame_splitter.ts";
 export { LineSplitter } from "./line_splitter.ts";
 export { LineWriter } from "./line_writer.ts";
+export { DEFAULT_MAX_REPLY_BYTES } from "./reply_budget.ts";
 export { SandboxedFileSystem } from "./sandboxed_file_system.ts";
 export type { SandboxedFileSystemOptions } from "./sandboxed_file_system.ts";
 export { CLOSE_SCOPE_METHOD, WorkerErrorSchema, WorkerResponseSchema } from "./worker_protocol.ts";

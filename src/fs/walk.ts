@@ -1,8 +1,9 @@
 import * as fs from "node:fs/promises";
-import { pathToUri } from "../protocol/mod.ts";
+import { ErrorCode, pathToUri, RpcError } from "../protocol/mod.ts";
 import type { FsWalkEntry, FsWalkError, FsWalkOptions, FsWalkResult } from "../protocol/mod.ts";
 import { osError } from "./error_map.ts";
 import { joinPath, listDirectory } from "./list_directory.ts";
+import { jsonLength, ReplyBudget } from "./reply_budget.ts";
 
 interface QueuedDirectory {
   readonly path: string;
@@ -10,27 +11,54 @@ interface QueuedDirectory {
   readonly childDepth: number;
 }
 
+/** An entry found in a directory, before the directory's entries are sorted. */
+interface FoundEntry {
+  readonly path: string;
+  readonly uri: string;
+  readonly kind: "file" | "directory";
+  /** The UTF-16 units its JSON text takes in the result, the comma before it included. */
+  readonly units: number;
+}
+
+/** `{"entries":[],"errors":[],"truncated":false}`: the result before its first item. */
+const EMPTY_RESULT_UNITS = JSON.stringify({ entries: [], errors: [], truncated: false }).length;
+/** An entry's JSON text without the JSON strings of its path and kind. */
+const ENTRY_UNITS = JSON.stringify({ path: "", kind: "" }).length - 2 * jsonLength("");
+/** An error item's JSON text without the JSON strings of its path and message. */
+const ERROR_UNITS = JSON.stringify({ path: "", message: "" }).length - 2 * jsonLength("");
+
+/** What bounds a walk besides its options: the request's cancellation and the reply limit. */
+export interface WalkLimits {
+  readonly signal?: AbortSignal | undefined;
+  /** `--max-reply-bytes`: past it the walk answers -32001 (PROTOCOL.md §2.8). */
+  readonly maxReplyBytes: number;
+}
+
 /**
  * `fs/walk` (PROTOCOL.md §7.9): breadth-first from `root`, entries in name order per directory,
  * bounded by depth, directories read and entries returned. Errors of the root's stat are thrown;
- * a directory that cannot be read becomes an `errors` item.
+ * a directory that cannot be read becomes an `errors` item. It answers -32001 as soon as the
+ * result's JSON text would pass `maxReplyBytes`, counting the entries of the directory being read
+ * before they are sorted, so a directory whose entries alone pass it is refused even where
+ * `maxEntries` would have cut them: its entries are known in name order only once all are read.
  */
 export async function walkTree(
   root: string,
   options: FsWalkOptions,
-  signal?: AbortSignal,
+  limits: WalkLimits,
 ): Promise<FsWalkResult> {
   const rootStat = await fs.stat(root);
   const entries: FsWalkEntry[] = [];
   const errors: FsWalkError[] = [];
   if (!rootStat.isDirectory()) return { entries, errors, truncated: false };
+  const budget = new ReplyBudget("fs/walk", { limit: limits.maxReplyBytes, used: EMPTY_RESULT_UNITS });
   // Directories read, by device and inode, so a followed symlink never reads a directory twice.
   const visited = new Set<string>();
   const queue: QueuedDirectory[] = [{ path: root, childDepth: 0 }];
   let directoriesRead = 0;
   let truncated = false;
   outer: for (let head = 0; head < queue.length; head++) {
-    signal?.throwIfAborted();
+    limits.signal?.throwIfAborted();
     const directory = queue[head];
     if (directory === undefined) break;
     if (options.followDirectorySymlinks) {
@@ -45,41 +73,57 @@ export async function walkTree(
       break;
     }
     directoriesRead++;
-    let listed;
+    let listed: FoundEntry[];
     try {
-      listed = await listDirectory(directory.path);
+      listed = await readEntries(directory.path, { options, budget, first: entries.length === 0 });
     } catch (error) {
-      errors.push({ path: pathToUri(directory.path), message: osError(error).message });
+      // The reply limit ends the walk; a directory that cannot be read is an `errors` item.
+      if (error instanceof RpcError && error.code === ErrorCode.LimitReached) throw error;
+      const item = { path: pathToUri(directory.path), message: osError(error).message };
+      budget.spend(
+        ERROR_UNITS + jsonLength(item.path) + jsonLength(item.message) + (errors.length > 0 ? 1 : 0),
+      );
+      errors.push(item);
       continue;
     }
-    const kinds = await Promise.all(listed.map(async (entry) => {
-      const path = joinPath(directory.path, entry.name);
-      switch (entry.type) {
-        case "file":
-        case "directory":
-          return entry.type;
-        case "symlink":
-          return await symlinkKind(path, options.followDirectorySymlinks);
-        case "other":
-          return null;
-      }
-    }));
-    for (let i = 0; i < listed.length; i++) {
-      const kind = kinds[i];
-      const entry = listed[i];
-      if (kind === null || kind === undefined || entry === undefined) continue;
+    for (const found of listed) {
       if (entries.length >= options.maxEntries) {
         truncated = true;
         break outer;
       }
-      const path = joinPath(directory.path, entry.name);
-      entries.push({ path: pathToUri(path), kind });
-      if (kind === "directory" && directory.childDepth < options.maxDepth) {
-        queue.push({ path, childDepth: directory.childDepth + 1 });
+      budget.spend(found.units - (entries.length === 0 ? 1 : 0));
+      entries.push({ path: found.uri, kind: found.kind });
+      if (found.kind === "directory" && directory.childDepth < options.maxDepth) {
+        queue.push({ path: found.path, childDepth: directory.childDepth + 1 });
       }
     }
   }
   return { entries, errors, truncated };
+}
+
+/**
+ * The entries of `dir` the walk lists, sorted; throws the budget's -32001 once they would not fit
+ * beside what the result holds (`first`: it holds no entry yet, so the first needs no comma).
+ */
+async function readEntries(
+  dir: string,
+  { options, budget, first }: { options: FsWalkOptions; budget: ReplyBudget; first: boolean },
+): Promise<FoundEntry[]> {
+  let held = first ? -1 : 0;
+  return await listDirectory(dir, async (entry): Promise<FoundEntry | null> => {
+    const path = joinPath(dir, entry.name);
+    const kind = entry.type === "symlink"
+      ? await symlinkKind(path, options.followDirectorySymlinks)
+      : entry.type === "other"
+      ? null
+      : entry.type;
+    if (kind === null) return null;
+    const uri = pathToUri(path);
+    const units = ENTRY_UNITS + jsonLength(uri) + jsonLength(kind) + 1;
+    held += units;
+    if (!budget.fits(held)) throw budget.exceeded();
+    return { path, uri, kind, units };
+  });
 }
 
 async function symlinkKind(path: string, followDirectories: boolean): Promise<"file" | "directory" | null> {

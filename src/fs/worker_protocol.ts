@@ -36,9 +36,14 @@ import type { MethodShapes } from "../rpc/mod.ts";
 /** Closes every handle of a scope (the connection that opened them ended). */
 export const CLOSE_SCOPE_METHOD = "worker/closeScope";
 
-/** Every request names its scope: the connection whose file handles it uses. */
-function scoped<S extends z.ZodType>(request: S): z.ZodObject<{ scope: z.ZodString; request: S }> {
-  return z.object({ scope: z.string(), request });
+/**
+ * Every request names its scope (the connection whose file handles it uses) and may carry the
+ * server's reply limit, which `fs/readDirectory` and `fs/walk` stop at (PROTOCOL.md §2.8).
+ */
+function scoped<S extends z.ZodType>(
+  request: S,
+): z.ZodObject<{ scope: z.ZodString; request: S; maxReplyBytes: z.ZodOptional<z.ZodNumber> }> {
+  return z.object({ scope: z.string(), request, maxReplyBytes: z.number().int().nonnegative().optional() });
 }
 
 /**
@@ -75,6 +80,7 @@ export const WORKER_ERROR_KINDS = [
   "PermissionDenied",
   "InvalidInput",
   "InvalidParams",
+  "LimitReached",
   "AlreadyExists",
   "NotADirectory",
   "IsADirectory",
@@ -90,6 +96,7 @@ export const WorkerErrorSchema = z.object({
     ErrorCode.NotFound,
     ErrorCode.InvalidRequest,
     ErrorCode.InvalidParams,
+    ErrorCode.LimitReached,
     ErrorCode.Internal,
   ]),
   message: z.string(),

@@ -2,14 +2,16 @@
  * Server memory with clients that stop reading (PROTOCOL.md §5.12, docs/security.md "Memory"):
  * output floods through a pipe and a terminal, pipelined large replies, and the memory given back
  * once such a client leaves. Each case waits for the fact that the server has stopped producing
- * (a gauge at /metrics), then compares the server's RSS with its RSS before the case.
+ * (a gauge at /metrics), then compares the server's RSS with its RSS before the case. The listing
+ * cases (§2.8, §8.5a) compare the server's peak around one request with its RSS before it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
-import { startParams } from "../helpers/shared_server.ts";
+import { managedSandbox } from "../helpers/sandbox_policy.ts";
+import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
 import { StallingClient } from "../helpers/stalling_client.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import type { TempDir } from "../helpers/temp_dir.ts";
@@ -33,10 +35,28 @@ const RETURNED_BOUND = 48 * MIB;
 const OUTBOUND_CAP = 20 * MIB;
 /** Between two readings of /metrics or /proc while a case waits for a fact. */
 const POLL_MS = 5;
+/** `--max-reply-bytes` of the listing cases, a fifth of what the listing below takes as a reply. */
+const LISTING_REPLY_LIMIT = MIB;
+/** Names a sandboxed process writes for the listing cases: 249 characters each, 5.9 MB as a reply. */
+const LISTED_FILES = 20_000;
+/**
+ * What one refused listing may add to the server's peak: 0.1–0.4 MiB here. Built whole (the
+ * worker's line, its parse, the reply the limit then refused) it took 41–50 MiB.
+ */
+const LISTING_BOUND = 8 * MIB;
 
 async function rssOf(server: TestServer): Promise<number> {
+  return await statusOf(server, "VmRSS");
+}
+
+async function statusOf(server: TestServer, field: "VmRSS" | "VmHWM"): Promise<number> {
   const status = await readFile(`/proc/${server.child.pid ?? 0}/status`, "utf8");
-  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? "0") * 1024;
+  return Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? "0") * 1024;
+}
+
+/** Sets the server's peak RSS (VmHWM) back to its RSS, so the next reading is the peak from now on. */
+async function resetPeak(server: TestServer): Promise<void> {
+  await writeFile(`/proc/${server.child.pid ?? 0}/clear_refs`, "5");
 }
 
 async function gauge(server: TestServer, name: string): Promise<number> {
@@ -261,4 +281,41 @@ describe.each(RUNTIMES)("memory with a client that stops reading, on %s", (runti
     },
     60_000,
   );
+});
+
+describe.each(RUNTIMES)("memory against a directory a sandbox filled, on %s", (runtime) => {
+  test("a sandboxed fs/readDirectory stops at the reply limit, and the server goes on", async () => {
+    await using server = await startServer({
+      runtime,
+      args: ["--max-reply-bytes", String(LISTING_REPLY_LIMIT)],
+    });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    const root = join(dir.path, "root");
+    await mkdir(root);
+    const sandbox = managedSandbox({ write: [root] });
+    const prefix = "n".repeat(244);
+    const writer = `i=10000; while [ $i -lt ${10_000 + LISTED_FILES} ]; do : > ${prefix}$i; i=$((i+1)); done`;
+    await client.call(
+      "process/start",
+      startParams("writer", ["sh", "-c", writer], root, { env: CHILD_PATH, sandbox }),
+    );
+    await client.untilClosed("writer");
+    // The worker starts before the peak is set back: what is measured is the listing alone.
+    await client.call("fs/getMetadata", { path: root, sandbox });
+    await resetPeak(server);
+    const baseline = await statusOf(server, "VmRSS");
+    const error = await client.callError("fs/readDirectory", { path: root, sandbox });
+    const added = await statusOf(server, "VmHWM") - baseline;
+    const next = await client.call("fs/getMetadata", { path: join(root, `${prefix}10000`), sandbox });
+    expect({ error, added: added <= LISTING_BOUND ? "bounded" : added, next: next["isFile"] }).toEqual({
+      error: {
+        code: -32001,
+        message: `fs/readDirectory reply is over the reply limit of ${LISTING_REPLY_LIMIT} bytes`,
+        data: { kind: "LimitReached" },
+      },
+      added: "bounded",
+      next: true,
+    });
+  }, 60_000);
 });

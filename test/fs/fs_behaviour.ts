@@ -7,10 +7,15 @@ import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs/promises";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import type { FileSystem } from "../../src/fs/mod.ts";
-import { b64, errorOf, invalidInput, mkfifo, OS, tempDir, unb64 } from "./fs_test_helpers.ts";
+import { b64, errorOf, invalidInput, mkfifo, OS, overReplyLimit, tempDir, unb64 } from "./fs_test_helpers.ts";
 
-/** A file system under test plus its cleanup. */
-export type FsFactory = (options: { maxReadFileBytes: number }) => Promise<FileSystem & AsyncDisposable>;
+/**
+ * A file system under test plus its cleanup; `maxReplyBytes` is the reply limit its listings keep
+ * to (none when absent).
+ */
+export type FsFactory = (
+  options: { maxReadFileBytes: number; maxReplyBytes?: number },
+) => Promise<FileSystem & AsyncDisposable>;
 
 const LIMIT = 1 << 20;
 const WALK = { maxDepth: 10, maxDirectories: 100, maxEntries: 100, followDirectorySymlinks: false };
@@ -18,6 +23,7 @@ const WALK = { maxDepth: 10, maxDirectories: 100, maxEntries: 100, followDirecto
 /** Defines the whole behavioural suite for `label`. */
 export function describeFsBehaviour(label: string, factory: FsFactory): void {
   const make = (maxReadFileBytes = LIMIT) => factory({ maxReadFileBytes });
+  const limited = (maxReplyBytes: number) => factory({ maxReadFileBytes: LIMIT, maxReplyBytes });
 
   describe(`${label} fs/readFile`, () => {
     test("returns the whole file as base64", async () => {
@@ -320,6 +326,26 @@ export function describeFsBehaviour(label: string, factory: FsFactory): void {
       expect(await errorOf(fsys.readDirectory({ path: dir.join("f") }))).toEqual(OS.ENOTDIR);
       expect(await errorOf(fsys.readDirectory({ path: dir.join("missing") }))).toEqual(OS.ENOENT);
     });
+
+    test("answers -32001 naming the limit when its result would pass the reply limit", async () => {
+      await using dir = await tempDir();
+      for (let i = 0; i < 40; i++) await fs.writeFile(dir.join(`${"n".repeat(60)}-${i}-\u00e9\u0001"`), "");
+      await fs.mkdir(dir.join("sub"));
+      await fs.symlink("sub", dir.join("linkdir"));
+      await fs.symlink("nowhere", dir.join("dangling"));
+      mkfifo(dir.join("fifo"));
+      const whole = await (async () => {
+        await using fsys = await make();
+        return JSON.stringify(await fsys.readDirectory({ path: dir.path }));
+      })();
+      // The result's JSON text is measured as the reply is: one unit more than it and it is listed.
+      await using fits = await limited(whole.length);
+      expect(JSON.stringify(await fits.readDirectory({ path: dir.path }))).toBe(whole);
+      await using over = await limited(whole.length - 1);
+      expect(await errorOf(over.readDirectory({ path: dir.path }))).toEqual(
+        overReplyLimit("fs/readDirectory", whole.length - 1),
+      );
+    });
   });
 
   describe(`${label} fs/walk`, () => {
@@ -410,6 +436,22 @@ export function describeFsBehaviour(label: string, factory: FsFactory): void {
         errors: [],
         truncated: false,
       });
+    });
+
+    test("answers -32001 naming the limit when its result would pass the reply limit", async () => {
+      await using dir = await tempDir();
+      await tree(dir.path);
+      for (let i = 0; i < 20; i++) await fs.writeFile(`${dir.path}/a/deep/${"n".repeat(60)}-${i}-\u00e9`, "");
+      const whole = await (async () => {
+        await using fsys = await make();
+        return JSON.stringify(await fsys.walk({ path: dir.path, options: WALK }));
+      })();
+      await using fits = await limited(whole.length);
+      expect(JSON.stringify(await fits.walk({ path: dir.path, options: WALK }))).toBe(whole);
+      await using over = await limited(whole.length - 1);
+      expect(await errorOf(over.walk({ path: dir.path, options: WALK }))).toEqual(
+        overReplyLimit("fs/walk", whole.length - 1),
+      );
     });
 
     test("answers an empty walk for a file root and -32004 for a missing root", async () => {

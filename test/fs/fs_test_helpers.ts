@@ -99,3 +99,12 @@ export const OS = {
 export function invalidInput(message: string): ErrorFacts {
   return { code: -32600, kind: "InvalidInput", message };
 }
+
+/** -32001 LimitReached of a listing whose result would pass the reply limit `limit`. */
+export function overReplyLimit(method: string, limit: number): ErrorFacts {
+  return {
+    code: -32001,
+    kind: "LimitReached",
+    message: `${method} reply is over the reply limit of ${limit} bytes`,
+  };
+}

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { resolve } from "node:path";
 import { DirectFileSystem, FsWorker, LineSplitter, SandboxedFileSystem } from "../../src/fs/mod.ts";
-import type { FileSystem, SpareSource } from "../../src/fs/mod.ts";
+import type { FileSystem, FsWorkerOptions, SpareSource } from "../../src/fs/mod.ts";
 import { detectRuntime } from "../../src/runtime/mod.ts";
 import { describeFsBehaviour } from "./fs_behaviour.ts";
 import { b64, errorOf, mkfifo, tempDir } from "./fs_test_helpers.ts";
@@ -33,8 +33,15 @@ afterAll(async () => {
   await Promise.all(workers.map((worker) => worker.stop()));
 });
 
-function startWorker(name: "bun" | "deno", command: WorkerCommand = COMMANDS[name]): FsWorker {
-  const worker = new FsWorker(runtime, { launch: () => ({ ...command, env: runtime.env(), cwd: REPO }) });
+function startWorker(
+  name: "bun" | "deno",
+  command: WorkerCommand = COMMANDS[name],
+  limits: Pick<FsWorkerOptions, "maxReplyBytes"> = {},
+): FsWorker {
+  const worker = new FsWorker(runtime, {
+    launch: () => ({ ...command, env: runtime.env(), cwd: REPO }),
+    ...limits,
+  });
   workers.push(worker);
   return worker;
 }
@@ -48,10 +55,18 @@ function view(worker: FsWorker, maxReadFileBytes = 1 << 20): SandboxedFileSystem
 for (const name of ["bun", "deno"] as const) {
   // One worker per runtime serves the whole behaviour suite, one scope per test.
   const shared = startWorker(name);
-  describeFsBehaviour(
-    `worker on ${name}`,
-    (options) => Promise.resolve(view(shared, options.maxReadFileBytes)),
-  );
+  describeFsBehaviour(`worker on ${name}`, (options) => {
+    if (options.maxReplyBytes === undefined) return Promise.resolve(view(shared, options.maxReadFileBytes));
+    // The reply limit is the worker's own: a worker of that limit serves this view alone.
+    const worker = startWorker(name, COMMANDS[name], { maxReplyBytes: options.maxReplyBytes });
+    const fsys = view(worker, options.maxReadFileBytes);
+    return Promise.resolve(Object.assign(fsys, {
+      [Symbol.asyncDispose]: async () => {
+        await fsys.closeAll();
+        await worker.stop();
+      },
+    }));
+  });
 
   describe(`FsWorker on ${name}`, () => {
     test("answers many pipelined requests, each with its own result or error", async () => {
