@@ -174,6 +174,7 @@ export class FsService {
         const worker = new FsWorker(this.#runtime, {
           launch: () => this.#options.workerLaunch(policy),
           maxReplyBytes: this.#maxReplyBytes,
+          maxReadFileBytes: this.#options.maxReadFileBytes,
           ...(log === undefined ? {} : { onFailure: log }),
           ...(this.#spares === null ? {} : { spares: this.#spares }),
           onIdle: () => this.#settled(),

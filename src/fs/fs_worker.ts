@@ -8,6 +8,8 @@ import type { FsRequests, FsResults } from "../protocol/mod.ts";
 import { FrameSplitter } from "./frame_splitter.ts";
 import type { FrameSplitterOptions } from "./frame_splitter.ts";
 import { LineWriter } from "./line_writer.ts";
+import { DEFAULT_MAX_READ_FILE_BYTES } from "./direct_file_system.ts";
+import { MAX_BLOCK_BYTES } from "./file_handle_table.ts";
 import { DEFAULT_MAX_REPLY_BYTES } from "./reply_budget.ts";
 import { CLOSE_SCOPE_METHOD, WorkerErrorSchema, WorkerResponseSchema } from "./worker_protocol.ts";
 import type { WorkerMethod, WorkerResponse } from "./worker_protocol.ts";
@@ -43,10 +45,27 @@ export interface FsWorkerOptions {
   readonly onIdle?: () => void;
   /**
    * `--max-reply-bytes` (PROTOCOL.md §2.8), sent with every request: the worker's listings stop at
-   * it. `DEFAULT_MAX_REPLY_BYTES` when absent.
+   * it, and a response line longer than any reply it allows ends the worker.
+   * `DEFAULT_MAX_REPLY_BYTES` when absent.
    */
   readonly maxReplyBytes?: number;
+  /**
+   * `--max-read-file-bytes`: no `fs/readFile` asks the worker for more, so a bytes response that
+   * announces more ends the worker. `DEFAULT_MAX_READ_FILE_BYTES` when absent.
+   */
+  readonly maxReadFileBytes?: number;
 }
+
+/**
+ * UTF-16 units a response line may take beside its result: its id, and an error whose message
+ * quotes a path (at most 4,096 bytes, six units each when JSON escapes them).
+ */
+const RESPONSE_LINE_OVERHEAD = 64 * 1024;
+/**
+ * The longest result that does not grow with what a directory holds: an `fs/readBlock` of
+ * `MAX_BLOCK_BYTES` in base64, which the reply limit refuses only after the worker has sent it.
+ */
+const LARGEST_FIXED_RESULT = Math.ceil(MAX_BLOCK_BYTES / 3) * 4 + 64;
 
 /** Bytes of a worker's stderr kept for the failure report. */
 const STDERR_TAIL_BYTES = 4096;
@@ -104,6 +123,8 @@ export class FsWorker implements AsyncDisposable {
   readonly #runtime: Runtime;
   readonly #options: FsWorkerOptions;
   readonly #maxReplyBytes: number;
+  /** How the worker's stdout is split into responses, and what one may hold. */
+  readonly #frames: FrameSplitterOptions<WorkerResponse>;
   /** The worker being started or running; null when the next request must start one. */
   #process: Promise<WorkerProcess> | null = null;
   /** The process `#process` resolved to, once it has started. */
@@ -118,6 +139,16 @@ export class FsWorker implements AsyncDisposable {
     this.#runtime = runtime;
     this.#options = options;
     this.#maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+    // A worker acts on what a sandbox wrote and may be subverted: what the server reads from it is
+    // bounded by the largest answer a sound worker gives, whatever it sends.
+    this.#frames = {
+      ...RESPONSE_FRAMES,
+      limits: {
+        maxHeaderLength: Math.max(this.#maxReplyBytes, LARGEST_FIXED_RESULT) + RESPONSE_LINE_OVERHEAD,
+        maxPayloadBytes: options.maxReadFileBytes ?? DEFAULT_MAX_READ_FILE_BYTES,
+        tooLarge: (detail) => protocolError(detail),
+      },
+    };
   }
 
   /** The pid of the running worker process, or null when none runs (for diagnostics and tests). */
@@ -290,7 +321,7 @@ export class FsWorker implements AsyncDisposable {
 
   async #readResponses(process: WorkerProcess): Promise<void> {
     try {
-      const frames = process.child.stdout.pipeThrough(new FrameSplitter(RESPONSE_FRAMES));
+      const frames = process.child.stdout.pipeThrough(new FrameSplitter(this.#frames));
       for await (const { header: response, payload } of frames) {
         process.up.resolve();
         // A bytes response stands for a result that is those bytes; the splitter hands over

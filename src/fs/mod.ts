@@ -31,7 +31,7 @@ export { FsWorker, workerExited } from "./fs_worker.ts";
 export type { FsWorkerOptions, SpareSource, WorkerLaunch } from "./fs_worker.ts";
 export { runFsWorker } from "./fs_worker_server.ts";
 export { FrameSplitter } from "./frame_splitter.ts";
-export type { Frame, FrameSplitterOptions } from "./frame_splitter.ts";
+export type { Frame, FrameLimits, FrameSplitterOptions } from "./frame_splitter.ts";
 export { LineSplitter } from "./line_splitter.ts";
 export { LineWriter } from "./line_writer.ts";
 export { DEFAULT_MAX_REPLY_BYTES } from "./reply_budget.ts";

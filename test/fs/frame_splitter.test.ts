@@ -10,8 +10,16 @@ interface Header {
   readonly n: number | null;
 }
 
-function splitter(): FrameSplitter<Header> {
+/** The limits of the bounded splitter: what the error names, and where it comes. */
+const LIMITS = {
+  maxHeaderLength: 1000,
+  maxPayloadBytes: 100,
+  tooLarge: (detail: string) => new RangeError(detail),
+};
+
+function splitter(limits?: typeof LIMITS): FrameSplitter<Header> {
   return new FrameSplitter<Header>({
+    ...(limits === undefined ? {} : { limits }),
     parseHeader(line) {
       const value: unknown = JSON.parse(line);
       if (typeof value !== "object" || value === null || !("n" in value)) {
@@ -138,6 +146,77 @@ describe("FrameSplitter", () => {
 
   test("emits nothing for an empty stream", async () => {
     expect(await frames([])).toEqual([]);
+  });
+});
+
+/**
+ * A stream of `chunks` that then stays open without another byte, as a worker that stalls does;
+ * `pulled()` tells how many bytes the reader has taken so far.
+ */
+function stalling(
+  chunks: readonly Uint8Array[],
+): { stream: ReadableStream<Uint8Array>; pulled: () => number } {
+  let next = 0;
+  let pulled = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = chunks[next++];
+      if (chunk === undefined) return new Promise<void>(() => {});
+      pulled += chunk.length;
+      controller.enqueue(chunk);
+      return undefined;
+    },
+  }, { highWaterMark: 0 });
+  return { stream, pulled: () => pulled };
+}
+
+/** The error a stream of frames ends with. */
+async function failureOf(stream: ReadableStream<Frame<Header>>): Promise<unknown> {
+  return await (async () => {
+    for await (const _frame of stream) {
+      // Only the end matters.
+    }
+  })().then(() => null, (error: unknown) => error);
+}
+
+describe("FrameSplitter with limits", () => {
+  test("errors the stream as soon as a header line passes maxHeaderLength, reading no further", async () => {
+    const chunk = UTF8.encode("x".repeat(100));
+    const source = stalling([UTF8.encode('{"n":null}\n{"n":null,"s":"'), ...Array(40).fill(chunk)]);
+    const failure = await failureOf(source.stream.pipeThrough(splitter(LIMITS)));
+    expect(failure).toEqual(new RangeError("a line of more than 1000 characters"));
+    // The chunk that passed the bound is the last one taken: a header and the line's first 15
+    // bytes, then ten chunks of 100.
+    expect(source.pulled()).toBe(11 + 15 + 1000);
+  });
+
+  test("measures a header line in UTF-16 units once decoded, wherever its chunks are cut", async () => {
+    const line = `{"n":null,"s":"${"é中😀".repeat(30)}"}`;
+    const bytes = UTF8.encode(`${line}\n`);
+    // Counted in bytes, it would be refused at both limits.
+    expect(bytes.length).toBeGreaterThan(2 * line.length);
+    const chunks = Array.from(
+      { length: Math.ceil(bytes.length / 7) },
+      (_, i) => bytes.subarray(i * 7, i * 7 + 7),
+    );
+    const fits = await Array.fromAsync(
+      streamOf(chunks).pipeThrough(splitter({ ...LIMITS, maxHeaderLength: line.length })),
+    );
+    expect(fits).toEqual([{ header: { n: null }, payload: null }]);
+    const over = streamOf(chunks).pipeThrough(splitter({ ...LIMITS, maxHeaderLength: line.length - 1 }));
+    expect(await failureOf(over)).toEqual(
+      new RangeError(`a line of more than ${line.length - 1} characters`),
+    );
+  });
+
+  test("errors the stream at a header announcing more than maxPayloadBytes, before any of it", async () => {
+    const source = stalling([UTF8.encode('{"n":100}\n'), pattern(100), UTF8.encode('{"n":101}\n')]);
+    const frames: Frame<Header>[] = [];
+    const failure = await (async () => {
+      for await (const frame of source.stream.pipeThrough(splitter(LIMITS))) frames.push(frame);
+    })().then(() => null, (error: unknown) => error);
+    expect(frames).toEqual([{ header: { n: 100 }, payload: pattern(100) }]);
+    expect(failure).toEqual(new RangeError("101 bytes of data, more than 100"));
   });
 });
 

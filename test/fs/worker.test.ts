@@ -36,7 +36,7 @@ afterAll(async () => {
 function startWorker(
   name: "bun" | "deno",
   command: WorkerCommand = COMMANDS[name],
-  limits: Pick<FsWorkerOptions, "maxReplyBytes"> = {},
+  limits: Pick<FsWorkerOptions, "maxReplyBytes" | "maxReadFileBytes"> = {},
 ): FsWorker {
   const worker = new FsWorker(runtime, {
     launch: () => ({ ...command, env: runtime.env(), cwd: REPO }),
@@ -171,6 +171,28 @@ for (const name of ["bun", "deno"] as const) {
       expect(secondPid).not.toBe(firstPid);
     });
 
+    test("ends a worker whose response line passes its bound, failing what is in flight, then restarts", async () => {
+      await using worker = startWorker(name, COMMANDS[name], { maxReplyBytes: 64 * 1024 });
+      await using fsys = view(worker);
+      expect((await fsys.getMetadata({ path: "/" })).isDirectory).toBe(true);
+      const firstPid = await worker.pid();
+      const stalled = errorOf(fsys.getMetadata({ path: "/__stall__" }));
+      const flooding = errorOf(fsys.getMetadata({ path: "/__flood__" }));
+      const refused = {
+        code: -32603,
+        kind: "WorkerFailed",
+        message: expect.stringMatching(
+          /^fs sandbox worker sent an invalid response: a line of more than \d+ characters$/,
+        ),
+      };
+      expect(await flooding).toEqual(refused);
+      expect(await stalled).toEqual(refused);
+      expect((await fsys.getMetadata({ path: "/" })).isDirectory).toBe(true);
+      const secondPid = await worker.pid();
+      expect(secondPid).not.toBeNull();
+      expect(secondPid).not.toBe(firstPid);
+    });
+
     test("fails the requests in flight when the worker is killed", async () => {
       await using worker = startWorker(name);
       await using fsys = view(worker);
@@ -229,6 +251,23 @@ describe("FsWorker start failures", () => {
     });
     await using fsys = view(worker);
     expect(await errorOf(fsys.readFile({ path: "/x" }))).toEqual(WORKER_FAILED);
+  });
+
+  test("answers -32603 at once when a bytes response announces more than the file limit", async () => {
+    await using worker = startWorker("bun", {
+      program: "/bin/sh",
+      args: [
+        "-c",
+        String
+          .raw`read line; printf '{"id":1,"bytes":1099511627776}\n'; head -c 8388608 /dev/zero; exec sleep 60`,
+      ],
+    }, { maxReadFileBytes: 1 << 20 });
+    await using fsys = view(worker);
+    expect(await errorOf(fsys.readFile({ path: "/x" }))).toEqual({
+      code: -32603,
+      kind: "WorkerFailed",
+      message: "fs sandbox worker sent an invalid response: 1099511627776 bytes of data, more than 1048576",
+    });
   });
 
   test("answers -32603 when a bytes response answers a method that has a result", async () => {
