@@ -54,30 +54,54 @@ export async function listDirectory<T>(
 ): Promise<T[]> {
   const dirents = await fs.readdir(dir, { withFileTypes: true });
   const kept: { readonly name: string; readonly value: T }[] = [];
+  const add = (name: string, value: T | null): void => {
+    if (value !== null) kept.push({ name, value });
+  };
   for (let start = 0; start < dirents.length; start += BATCH_ENTRIES) {
-    const batch = await Promise.all(
-      dirents.slice(start, start + BATCH_ENTRIES).map(async (dirent) => {
-        const entry = await settle(dir, dirent);
-        if (entry === null) return null;
-        const value = await keep(entry);
-        return value === null ? null : { name: entry.name, value };
-      }),
-    );
-    for (const item of batch) if (item !== null) kept.push(item);
+    // An entry whose type the directory gives and that `keep` maps at once costs no promise.
+    const waits: Promise<void>[] = [];
+    try {
+      for (const dirent of dirents.slice(start, start + BATCH_ENTRIES)) {
+        const entry = settle(dir, dirent);
+        if (entry instanceof Promise) {
+          waits.push(
+            entry.then((found) => found === null ? null : keep(found)).then((value) => {
+              add(String(dirent.name), value);
+            }),
+          );
+          continue;
+        }
+        const value = keep(entry);
+        if (value instanceof Promise) waits.push(value.then((mapped) => add(entry.name, mapped)));
+        else add(entry.name, value);
+      }
+    } catch (error) {
+      // `keep` stopped the listing: what is still settling ends unheard.
+      void Promise.allSettled(waits);
+      throw error;
+    }
+    await Promise.all(waits);
   }
   kept.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return kept.map((item) => item.value);
 }
 
-/** `dirent` with its own type; null when it is gone or its name is a lossy decoding. */
-async function settle(dir: string, dirent: Dirent): Promise<ListedEntry | null> {
+/**
+ * `dirent` with its own type, at once where the directory gives it; else the kernel's answer, null
+ * when the entry is gone.
+ */
+function settle(dir: string, dirent: Dirent): ListedEntry | Promise<ListedEntry | null> {
   const name = String(dirent.name);
   const known = name.includes("\uFFFD") ? null : typeOf(dirent);
   if (known !== null) return { name, type: known };
   // The entry's type is unknown (DT_UNKNOWN, or a type the runtime does not report) or its name
   // may be a lossy decoding: ask the kernel.
+  return lstatEntry(joinPath(dir, name), name);
+}
+
+async function lstatEntry(path: string, name: string): Promise<ListedEntry | null> {
   try {
-    const stat = await fs.lstat(joinPath(dir, name));
+    const stat = await fs.lstat(path);
     const type: EntryType = stat.isSymbolicLink()
       ? "symlink"
       : stat.isFile()

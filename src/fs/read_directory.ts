@@ -18,17 +18,23 @@ const ENTRY_UNITS = JSON.stringify({ fileName: "", isDirectory: false, isFile: f
 export async function readDirectory(dir: string, maxReplyBytes: number): Promise<FsReadDirectoryResult> {
   const budget = new ReplyBudget("fs/readDirectory", { limit: maxReplyBytes, used: EMPTY_RESULT_UNITS });
   let found = 0;
-  const entries = await listDirectory(dir, async (entry) => {
-    const item = await describe(dir, entry);
+  const count = (item: FsDirectoryEntry | null): FsDirectoryEntry | null => {
     // Every entry but the first comes after a comma.
     if (item !== null) budget.spend(entryUnits(item) + (found++ > 0 ? 1 : 0));
     return item;
+  };
+  const entries = await listDirectory(dir, (entry) => {
+    const item = describe(dir, entry);
+    return item instanceof Promise ? item.then(count) : count(item);
   });
   return { entries };
 }
 
-/** The entry as the result lists it; null for a symlink whose target cannot be examined. */
-async function describe(dir: string, entry: ListedEntry): Promise<FsDirectoryEntry | null> {
+/**
+ * The entry as the result lists it, at once unless it is a symlink, whose target is examined; null
+ * for one whose target cannot be.
+ */
+function describe(dir: string, entry: ListedEntry): FsDirectoryEntry | Promise<FsDirectoryEntry | null> {
   switch (entry.type) {
     case "file":
       return { fileName: entry.name, isDirectory: false, isFile: true };
@@ -36,11 +42,11 @@ async function describe(dir: string, entry: ListedEntry): Promise<FsDirectoryEnt
       return { fileName: entry.name, isDirectory: true, isFile: false };
     case "other":
       return { fileName: entry.name, isDirectory: false, isFile: false };
-    case "symlink": {
-      const target = await fs.stat(joinPath(dir, entry.name)).catch(() => null);
-      if (target === null) return null;
-      return { fileName: entry.name, isDirectory: target.isDirectory(), isFile: target.isFile() };
-    }
+    case "symlink":
+      return fs.stat(joinPath(dir, entry.name)).then(
+        (target) => ({ fileName: entry.name, isDirectory: target.isDirectory(), isFile: target.isFile() }),
+        () => null,
+      );
   }
 }
 

@@ -110,19 +110,25 @@ async function readEntries(
   { options, budget, first }: { options: FsWalkOptions; budget: ReplyBudget; first: boolean },
 ): Promise<FoundEntry[]> {
   let held = first ? -1 : 0;
-  return await listDirectory(dir, async (entry): Promise<FoundEntry | null> => {
-    const path = joinPath(dir, entry.name);
-    const kind = entry.type === "symlink"
-      ? await symlinkKind(path, options.followDirectorySymlinks)
-      : entry.type === "other"
-      ? null
-      : entry.type;
+  const found = (path: string, kind: "file" | "directory" | null): FoundEntry | null => {
     if (kind === null) return null;
     const uri = pathToUri(path);
     const units = ENTRY_UNITS + jsonLength(uri) + jsonLength(kind) + 1;
     held += units;
     if (!budget.fits(held)) throw budget.exceeded();
     return { path, uri, kind, units };
+  };
+  return await listDirectory(dir, (entry) => {
+    const path = joinPath(dir, entry.name);
+    switch (entry.type) {
+      case "file":
+      case "directory":
+        return found(path, entry.type);
+      case "symlink":
+        return symlinkKind(path, options.followDirectorySymlinks).then((kind) => found(path, kind));
+      case "other":
+        return null;
+    }
   });
 }
 
