@@ -167,9 +167,19 @@ export class Connection implements SessionPeer, OutboundMember {
     });
   }
 
-  /** Answers a message that could not be decoded at all (bad UTF-8, oversize stdio line). */
+  /**
+   * Answers a message that could not be decoded at all (bad UTF-8, oversize stdio line), in its turn
+   * among the messages held before it (§2.5).
+   */
   receiveUndecodable(detail: string): void {
-    this.#peer.replyParseError(detail);
+    if (this.#closed) return;
+    if (this.#state === "ready" && this.#queued === 0) {
+      this.#peer.replyParseError(detail);
+      return;
+    }
+    this.#sequential = this.#sequential.then(() => {
+      if (!this.#closed) this.#peer.replyParseError(detail);
+    });
   }
 
   /** The transport is gone: release long polls, close handles, detach the session (§3.6). */

@@ -41,6 +41,19 @@ function parseErrorParts(
 describe.each(RUNTIMES)("handshake on %s", (runtime) => {
   const server = sharedServer(runtime);
 
+  test.concurrent("an undecodable message before ready is answered in its turn, after the requests before it", async () => {
+    await using raw = await RawSocket.upgrade(server().url);
+    // One burst: the handshake, a request, then a binary message that is not UTF-8 (§2.5).
+    raw.send(JSON.stringify({ id: 1, method: "initialize", params: { clientName: "order" } }));
+    raw.send(JSON.stringify({ method: "initialized", params: {} }));
+    raw.send(JSON.stringify({ id: 2, method: "process/list", params: {} }));
+    raw.send(Uint8Array.of(0xff));
+    raw.send(JSON.stringify({ id: 3, method: "process/list", params: {} }));
+    await raw.waitForMessage((message) => message["id"] === 3);
+    const order = raw.messages().map((message) => message["error"] === undefined ? message["id"] : "error");
+    expect(order).toEqual([1, 2, "error", 3]);
+  });
+
   test.concurrent.each([
     ["process/list", {}, "exec"],
     ["fs/readFile", { path: "/nonexistent" }, "filesystem"],
