@@ -7,8 +7,9 @@
  * readable, so the policy is refused instead (PROTOCOL.md §8.5), as a carve-out through a link
  * beneath its root is.
  */
-import { lstat, readlink, realpath } from "node:fs/promises";
+import { lstat, realpath } from "node:fs/promises";
 import { isWithin } from "./glob.ts";
+import { walkHostPath } from "./host_walk.ts";
 import type { Policy } from "./policy_types.ts";
 
 /** A denial the reduction dropped; `rule` names it in the refusal. */
@@ -28,9 +29,6 @@ interface HostLocation {
   readonly real: string;
   readonly throughLink: boolean;
 }
-
-/** Symbolic links followed before a path is taken to name nothing (the kernel's ELOOP limit). */
-const MAX_LINKS = 40;
 
 /**
  * The first dropped denial that names something a root of `policy` shows and no kept denial
@@ -104,32 +102,6 @@ async function hostLocation(path: string, mostlyMissing: boolean): Promise<HostL
 
 /** `hostLocation` component by component, for a path that meets a link to something missing. */
 async function walk(path: string): Promise<HostLocation | null> {
-  let pending = path.split("/").filter((part) => part !== "");
-  let current = "";
-  let links = 0;
-  while (pending.length > 0) {
-    const [head, ...rest] = pending;
-    pending = rest;
-    if (head === undefined || head === ".") continue;
-    if (head === "..") {
-      current = current.slice(0, current.lastIndexOf("/"));
-      continue;
-    }
-    const next = `${current}/${head}`;
-    const info = await lstat(next).catch(() => null);
-    if (info !== null && !info.isSymbolicLink()) {
-      current = next;
-      continue;
-    }
-    const target = info === null ? null : await readlink(next).catch(() => null);
-    if (target === null) {
-      // Missing (or unreachable): what would be made there later lies where its parent is.
-      current = [next, ...pending].join("/");
-      break;
-    }
-    if (++links > MAX_LINKS) return null;
-    pending = [...target.split("/").filter((part) => part !== ""), ...pending];
-    if (target.startsWith("/")) current = "";
-  }
-  return { real: current === "" ? "/" : current, throughLink: links > 0 };
+  const walked = await walkHostPath(path, { missing: "keep" });
+  return walked === null ? null : { real: walked.real, throughLink: walked.links > 0 };
 }

@@ -2,7 +2,7 @@
  * Resolution of the wire `sandbox` object (either form) into the internal policy of PROTOCOL.md
  * §8.2, with the unsandboxed cases of §8.3 and the refusals of §8.5.
  */
-import { lstat, readlink } from "node:fs/promises";
+import { lstat } from "node:fs/promises";
 import { ErrorCode, invalidParams, parsePathUri, pathToUri, RpcError } from "../protocol/mod.ts";
 import {
   type Entry,
@@ -15,6 +15,7 @@ import {
 } from "../protocol/mod.ts";
 import { droppedDenialProblem } from "./dropped_denials.ts";
 import { expandGlob, GlobScanLimitError, isWithin } from "./glob.ts";
+import { walkHostPath } from "./host_walk.ts";
 import { type HostFeatures, nativeBackendProblem } from "./host_features_types.ts";
 import type { Policy, SandboxContext, SandboxResolution, ServerFiles } from "./policy_types.ts";
 import { protectServerFiles, type RuleText } from "./server_files.ts";
@@ -148,32 +149,13 @@ export async function confineRootLinks(policy: Policy, areas: WrittenAreas | und
  * launcher does, that lies inside a recorded area; null when there is none or the path is missing.
  */
 async function linkInAreas(path: string, areas: WrittenAreas): Promise<{ at: string; area: string } | null> {
-  let pending = path.split("/").filter((part) => part !== "");
-  let current = "";
-  let hops = 0;
-  while (pending.length > 0) {
-    const [head, ...rest] = pending;
-    pending = rest;
-    if (head === undefined || head === ".") continue;
-    if (head === "..") {
-      current = current.slice(0, current.lastIndexOf("/"));
-      continue;
-    }
-    const next = `${current}/${head}`;
-    const info = await lstat(next).catch(() => null);
-    if (info === null) return null;
-    if (!info.isSymbolicLink()) {
-      current = next;
-      continue;
-    }
-    const area = areas.holding(next);
-    if (area !== null) return { at: next, area };
-    const target = await readlink(next).catch(() => null);
-    if (target === null || ++hops > 40) return null;
-    pending = [...target.split("/").filter((part) => part !== ""), ...pending];
-    if (target.startsWith("/")) current = "";
-  }
-  return null;
+  const walked = await walkHostPath(path, {
+    missing: "null",
+    stopAt: (link) => areas.holding(link) !== null,
+  });
+  const at = walked?.stoppedAt ?? null;
+  const area = at === null ? null : areas.holding(at);
+  return at === null || area === null ? null : { at, area };
 }
 
 /** A stable identity of a policy; equal policies give equal keys whatever their order. */
