@@ -362,6 +362,8 @@ export class FsWorker implements AsyncDisposable {
     process.peer.close(error);
     if (process.dead) return;
     process.dead = true;
+    // Nothing more is sent to it; the runtime does not close the pipe by itself.
+    void process.child.stdin?.close().catch(() => {});
     if (this.#running === process) this.#running = null;
     const current = this.#process;
     if (current !== null) {
