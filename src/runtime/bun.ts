@@ -5,10 +5,12 @@ import { realpathSync } from "node:fs";
 import { constants } from "node:os";
 import { bunBuildArgs } from "./bun_build_args.ts";
 import { BunStdio } from "./bun_stdio.ts";
+import { ChildPipes, PipeMaker } from "./bun_pipes.ts";
 import { envRecord } from "./env_record.ts";
 import { spawnBunPty } from "./bun_pty.ts";
 import { connectionFor } from "./bun_socket.ts";
 import type { SocketData } from "./bun_socket.ts";
+import { libcArch } from "./libc.ts";
 import { findExecutable } from "./pty_launch.ts";
 import { RELEASE_INTERVAL_MS, TrailingThrottle } from "./trailing_throttle.ts";
 import type {
@@ -65,20 +67,22 @@ class BunStdinSink implements StdinSink {
 
   /**
    * Buffers the bytes in Bun's sink and resolves once `flush` has handed them to the kernel.
-   * Rejects with `code: "EPIPE"` when no reader is left. Bun closes its end of the pipe when
-   * the child exits, so a write after the exit also rejects with EPIPE (even if a grandchild
-   * still holds the read end).
+   * Rejects with `code: "EPIPE"` when no reader is left. The pipe stays open after the child's
+   * exit, as under Deno and the reference: a descendant may still read it.
    */
   async write(data: Uint8Array): Promise<void> {
     if (this.#closed) throw errnoError("EPIPE", "stdin is closed");
-    // A closed sink answers with a boolean instead of a byte count or a promise (measured on
-    // Bun 1.4.5): the bytes went nowhere.
+    // A sink that met EPIPE answers with a boolean instead of a byte count or a promise (measured
+    // on Bun 1.4.5): the bytes went nowhere.
     const accepted: unknown = this.#sink.write(data);
     if (typeof accepted === "boolean") throw errnoError("EPIPE", "broken pipe");
     if (accepted instanceof Promise) await accepted;
+    // Throws EPIPE at once when the pipe has no reader, or rejects with it when the reader goes
+    // while the bytes wait for room.
     await this.#sink.flush();
   }
 
+  /** Closes the pipe once what is buffered has gone (or its reader is gone). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -101,35 +105,39 @@ class BunRuntime implements Runtime {
   readonly version: string = Bun.version;
   readonly #stdio = new BunStdio();
 
+  /** Makes the children's pipes; the C library is loaded at the first spawn. */
+  #pipeMaker: Promise<PipeMaker> | null = null;
+
   // async, so that a spawn failure arrives as a rejection and never as a synchronous throw.
   async spawn(plan: SpawnPlan): Promise<PipeChild> {
-    // Bun.spawn throws synchronously with an errno `code` (ENOENT, EACCES, ENOEXEC).
-    const proc = Bun.spawn([plan.program, ...plan.args], {
-      argv0: plan.argv0,
-      cwd: plan.cwd,
-      env: { ...plan.env },
-      stdin: plan.stdin === "pipe" ? "pipe" : "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      detached: true,
-      // Otherwise Bun reads the output from the spawn on into a buffer without bound until the
-      // stream is first read: a child writing 256 MiB ran to its end in 400 ms into the server's
-      // memory, and a loaded server that took a while to attach a reader held a flood whole.
-      // Reading now starts when the getters below are first used, and then follows the reader.
-      lazy: true,
-    });
-    const stdin = plan.stdin === "pipe" && proc.stdin !== undefined ? new BunStdinSink(proc.stdin) : null;
-    return await Promise.resolve({
-      pid: proc.pid,
-      get stdout() {
-        return proc.stdout;
-      },
-      get stderr() {
-        return proc.stderr;
-      },
-      stdin,
-      exited: exitedOf(proc),
-    });
+    const arch = libcArch(process.arch);
+    if (arch === null) throw new Error(`unsupported architecture ${process.arch}`);
+    this.#pipeMaker ??= PipeMaker.open(arch);
+    // Pipes, not Bun's socket pairs (bun_pipes.ts). The child's output is read only once its
+    // streams are: nothing is read into memory before the server reads it.
+    const pipes = ChildPipes.make(await this.#pipeMaker, plan.stdin === "pipe");
+    let proc: Bun.Subprocess;
+    try {
+      // Bun.spawn throws synchronously with an errno `code` (ENOENT, EACCES, ENOEXEC).
+      proc = Bun.spawn([plan.program, ...plan.args], {
+        argv0: plan.argv0,
+        cwd: plan.cwd,
+        env: { ...plan.env },
+        stdio: pipes.stdio,
+        detached: true,
+      });
+    } catch (error) {
+      await pipes.abandon();
+      throw error;
+    }
+    const ends = pipes.spawned();
+    const stdin = ends.stdin === null ? null : new BunStdinSink(ends.stdin);
+    // A sink that is collected closes its pipe. Bun keeps a running child, and what waits for its
+    // exit, from being collected: the sink waits with them, so that the pipe stays open while the
+    // child runs even when its owner keeps no reference (the cgroup watchdog, whose stdin only
+    // the server's death may close, read end of file 0.7 s after the start without this).
+    void proc.exited.then(() => stdin);
+    return { pid: proc.pid, stdout: ends.stdout, stderr: ends.stderr, stdin, exited: exitedOf(proc) };
   }
 
   /** perl and env(1), where the host has them: a terminal child's exact argv[0] goes through them. */

@@ -41,9 +41,15 @@ export interface StdinSink {
   close(): Promise<void>;
 }
 
-/** A child on pipes. Every child leads its own session and process group (pid = pgid). */
+/**
+ * A child on pipes (real pipes, as a shell gives: the child may open `/dev/stdout` again). Every
+ * child leads its own session and process group (pid = pgid). The pipes outlive the child (a
+ * descendant may hold them): the owner reads each output stream to its end or cancels it, and
+ * closes `stdin`, which releases them; the adapter closes none by itself.
+ */
 export interface PipeChild {
   readonly pid: number;
+  /** Read only as it is read: nothing is read ahead into memory before the first read. */
   readonly stdout: ReadableStream<Uint8Array>;
   readonly stderr: ReadableStream<Uint8Array>;
   readonly stdin: StdinSink | null;

@@ -92,6 +92,19 @@ const CASES: Array<[name: string, title: string, expected: unknown]> = [
   ["cwd", "spawn runs in plan.cwd", { same: true }],
   ["stdinPipe", "spawn pipes stdin to cat and back", { out: "hello world\n", exited: ok }],
   ["stdinBrokenPipe", "spawn stdin write rejects with EPIPE when the reader is gone", { error: "EPIPE" }],
+  ["pipeKinds", "spawn gives the child blocking pipes as stdin, stdout and stderr", {
+    found: { 0: "fifo blocking", 1: "fifo blocking", 2: "fifo blocking" },
+    err: "",
+    exited: ok,
+  }],
+  ["pipesReleased", "spawn leaves no descriptor open once its pipes are done with, or when it fails", {
+    leaked: 0,
+    failures: [],
+  }],
+  ["stdinHeldWhileRunning", "spawn keeps a running child's stdin open when its owner keeps only the pid", {
+    held: true,
+    exited: { code: null, signal: 9 },
+  }],
   ["stdinNull", "spawn with stdin null gives cat end of file at once", { stdin: null, out: "", exited: ok }],
   ["outputAfterExit", "spawn output stays readable after the exit", {
     outBytes: 50000,
