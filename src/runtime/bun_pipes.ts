@@ -154,6 +154,7 @@ export class ChildPipes {
 export function pipeReadable(fd: number): ReadableStream<Uint8Array> {
   let source: ReadableStreamDefaultReader<Uint8Array> | null = null;
   let released = false;
+  let cancelled = false;
   const release = (): void => {
     if (released) return;
     released = true;
@@ -165,7 +166,7 @@ export function pipeReadable(fd: number): ReadableStream<Uint8Array> {
         source ??= Bun.file(fd).stream().getReader();
         const next = await source.read();
         // A cancel while the read was under way has closed the stream already.
-        if (released) return;
+        if (cancelled) return;
         if (next.done) {
           release();
           controller.close();
@@ -173,12 +174,12 @@ export function pipeReadable(fd: number): ReadableStream<Uint8Array> {
           controller.enqueue(next.value);
         }
       } catch (error) {
-        if (released) return;
         release();
-        controller.error(error);
+        if (!cancelled) controller.error(error);
       }
     },
     async cancel(reason) {
+      cancelled = true;
       try {
         await source?.cancel(reason);
       } finally {
