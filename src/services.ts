@@ -9,8 +9,9 @@ import type { Logger, ServerOptions, ServerServices } from "./server/mod.ts";
 /**
  * Composes containment, the sandbox planner and the fs service for the server. The private state
  * directory comes first (containment keeps its join helper there where it cannot keep it in a
- * sealed memfd, and every sandbox sees it read-only); then containment: it removes what a dead predecessor left before anything is
- * served, and takes its place in the cgroup tree before the server starts any child.
+ * sealed memfd, and every sandbox sees it read-only); then containment: it removes what a dead
+ * predecessor left before anything is served, and takes its place in the cgroup tree before the
+ * server starts any child.
  */
 export async function createServices(runtime: Runtime, options: ServerOptions): Promise<ServerServices> {
   const log = createLogger((line) => void runtime.writeStderr(line), options.quiet);

@@ -161,8 +161,8 @@ const LEGACY_MODE_SETTERS = [
 
 /**
  * The filter: a foreign architecture is killed; the `ALWAYS_DENIED` calls, namespace-creating
- * `clone` and a thread's `clone` without its process's descriptor table fail with EPERM; `clone3` fails with ENOSYS (its flags are behind a pointer, and libc
- * falls back to `clone`); prlimit, priority, I/O priority and the `SELF_ONLY_BY_PID` calls fail
+ * `clone` and a thread's `clone` without its process's descriptor table fail with EPERM; `clone3`
+ * fails with ENOSYS (its flags are behind a pointer, and libc falls back to `clone`); prlimit, priority, I/O priority and the `SELF_ONLY_BY_PID` calls fail
  * with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of
  * any family but AF_UNIX fail with EPERM; without an IPC namespace of the sandbox's own, the
  * `IPC_CALLS` fail with EPERM. Everything else is allowed.

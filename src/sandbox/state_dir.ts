@@ -1,8 +1,9 @@
 /**
  * The private state directory of a server: its join helper (where it cannot be a sealed memfd),
- * the runtime's cache of its start-up probe and, when it cannot share them, its bundles. Every child of the server runs the join
- * helper before anything else, and every launcher runs the bundles before it confines itself, so
- * no sandbox may write a state directory: not its own server's, nor another server's.
+ * the runtime's cache of its start-up probe and, when it cannot share them, its bundles. Every
+ * child of the server runs the join helper before anything else, and every launcher runs the
+ * bundles before it confines itself, so no sandbox may write a state directory: not its own
+ * server's, nor another server's.
  *
  * A state directory (`exec-server-PID-XXXXXX`, mode 0700) is made at its real path, in a
  * directory of its user's (`exec-server-uid-UID`, mode 0700) that the server makes before it
