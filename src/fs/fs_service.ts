@@ -116,11 +116,10 @@ export class FsService {
       route: async (sandbox) => {
         const resolution = await resolveSandbox(sandbox, this.#context, this.#options.hostFeatures);
         if (resolution.kind === "none") return null;
-        // A running worker's roots were bound when it started; only a new one looks them up again.
-        const policy = this.#workers.get(sessionId)?.has(resolution.key) === true
-          ? resolution.policy
-          : await confineRootLinks(resolution.policy, this.#context.writtenAreas);
-        return { key: resolution.key, worker: await this.#workerFor(sessionId, resolution.key, policy) };
+        return {
+          key: resolution.key,
+          worker: await this.#workerFor(sessionId, resolution.key, resolution.policy),
+        };
       },
     });
   }
@@ -172,7 +171,10 @@ export class FsService {
       if (crowded === null) {
         const log = this.#options.log;
         const worker = new FsWorker(this.#runtime, {
-          launch: () => this.#options.workerLaunch(policy),
+          // Every start of its process, the first and each after a retirement or a crash, looks the
+          // policy's roots up again: a root that has become a planted link since is refused then.
+          launch: async () =>
+            this.#options.workerLaunch(await confineRootLinks(policy, this.#context.writtenAreas)),
           maxReplyBytes: this.#maxReplyBytes,
           maxReadFileBytes: this.#options.maxReadFileBytes,
           ...(log === undefined ? {} : { onFailure: log }),

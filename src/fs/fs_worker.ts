@@ -306,6 +306,8 @@ export class FsWorker implements AsyncDisposable {
       });
     } catch (error) {
       up.resolve();
+      // A policy refused at the start (its roots are looked up again then) is the client's -32602.
+      if (error instanceof RpcError && error.code === ErrorCode.InvalidParams) throw error;
       throw new RpcError(ErrorCode.Internal, "WorkerFailed", "fs sandbox worker could not be started", {
         cause: error,
       });

@@ -317,6 +317,37 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
     expect(await exists(join(w.outside, "marker"))).toBe(false);
   });
 
+  test.concurrent("a root that becomes a planted link is refused when its retired worker starts again", async () => {
+    await using w = await world();
+    await using client = await server().session();
+    const proj = join(w.inside, "proj");
+    await fs.mkdir(proj);
+    await fs.writeFile(join(proj, "kept"), "inside\n");
+    const others = Array.from({ length: 8 }, (_, index) => join(w.inside, `other${index}`));
+    for (const other of others) await fs.mkdir(other);
+    await w.give(proj, join(proj, "kept"), ...others);
+    const sandbox = profile([MINIMAL, entry(proj, "write")]);
+    // Its worker starts, and binds the real directory.
+    expect(await client.call("fs/getMetadata", { path: proj, sandbox })).toMatchObject({ isDirectory: true });
+    const planted = await run(client, `mv proj proj.orig && ln -s ${w.outside} proj && echo planted`, {
+      cwd: w.inside,
+      sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+    });
+    expect(planted.out).toBe("planted\n");
+    // Eight other policies of the session retire the least recently used idle worker: the first one.
+    for (const other of others) {
+      await client.call("fs/getMetadata", {
+        path: other,
+        sandbox: profile([MINIMAL, entry(other, "write")]),
+      });
+    }
+    const read = client.call("fs/readFile", { path: join(proj, "secret"), sandbox });
+    expect(await failure(read)).toBe(-32602);
+    const write = client.call("fs/writeFile", { path: join(proj, "marker"), dataBase64: "eA==", sandbox });
+    expect(await failure(write)).toBe(-32602);
+    expect(await exists(join(w.outside, "marker"))).toBe(false);
+  });
+
   test.concurrent("a symlink planted where a carve-out will be is not followed out", async () => {
     await using w = await world();
     await using client = await server().session();
