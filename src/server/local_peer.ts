@@ -151,8 +151,10 @@ export async function socketHolders(inode: number): Promise<SocketHolders> {
       }
       return [found];
     });
-    for (const { task, namespace } of others) {
-      if (!marked.has(namespace)) marked.set(namespace, showsSandboxRoot(task));
+    for (const { namespace } of others) {
+      if (marked.has(namespace)) continue;
+      const tasks = others.filter((other) => other.namespace === namespace).map((other) => other.task);
+      marked.set(namespace, isSandboxNamespace(tasks));
     }
     for (const found of others) {
       if (await marked.get(found.namespace) !== true) unsandboxed.push(found);
@@ -244,10 +246,28 @@ function listProc(): string[] {
   }
 }
 
-/** Whether the mount table of `task` (`<pid>` or `<pid>/task/<tid>`) holds the sandbox's root. */
-async function showsSandboxRoot(task: string): Promise<boolean> {
-  const text = await readFile(`/proc/${task}/mountinfo`, "utf8").catch(() => "");
-  return text.split("\n").some((line) => line.split(" - ")[1]?.split(" ")[1] === SANDBOX_MOUNT_SOURCE);
+/**
+ * Whether a mount namespace is a sandbox's, by the mount table of the first of its `tasks` that can
+ * still be read. When none can (each ended between the look at its namespace and the read of its
+ * table, which a sandbox can arrange), the namespace counts as a sandbox's: a verdict of "not a
+ * sandbox" would let every process of it pass.
+ */
+export async function isSandboxNamespace(
+  tasks: readonly string[],
+  readTable: (task: string) => Promise<string | null> = readMountTable,
+): Promise<boolean> {
+  for (const task of tasks) {
+    const text = await readTable(task);
+    if (text !== null) {
+      return text.split("\n").some((line) => line.split(" - ")[1]?.split(" ")[1] === SANDBOX_MOUNT_SOURCE);
+    }
+  }
+  return true;
+}
+
+/** The mount table of `task` (`<pid>` or `<pid>/task/<tid>`), or null when it cannot be read. */
+async function readMountTable(task: string): Promise<string | null> {
+  return await readFile(`/proc/${task}/mountinfo`, "utf8").catch(() => null);
 }
 
 /** Whether `task` (`liveProcess`) has a descriptor open on `target` (`socket:[inode]`). */

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { connect, createServer } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
-import { findLocalSocket, ipBytes, socketHolders } from "../../src/server/local_peer.ts";
+import { findLocalSocket, ipBytes, isSandboxNamespace, socketHolders } from "../../src/server/local_peer.ts";
 import { refuseLocalPeer } from "../../src/server/peer_rule.ts";
 
 const PARK_SOCKET = join(import.meta.dir, "../fixtures/park_socket_fixture.py");
@@ -105,5 +105,21 @@ describe("local peer", () => {
       await new Promise((resolve) => parker.once("close", resolve));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+
+  test("a namespace none of whose mount tables can be read counts as a sandbox's", async () => {
+    const sandboxTable = "1 0 0:1 / / ro - tmpfs exec-server-sandbox ro\n";
+    const hostTable = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n";
+    const tables = (found: Record<string, string | null>) => (task: string) =>
+      Promise.resolve(found[task] ?? null);
+    // Every process of it ended before its table was read: a sandbox can arrange that.
+    expect(await isSandboxNamespace(["10", "11"], tables({}))).toBe(true);
+    expect(await isSandboxNamespace([], tables({}))).toBe(true);
+    // The first readable table decides.
+    expect(await isSandboxNamespace(["10", "11"], tables({ "11": sandboxTable }))).toBe(true);
+    expect(await isSandboxNamespace(["10", "11"], tables({ "11": hostTable }))).toBe(false);
+    expect(await isSandboxNamespace(["10", "11"], tables({ "10": hostTable, "11": sandboxTable }))).toBe(
+      false,
+    );
   });
 });
