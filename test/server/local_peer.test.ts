@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
@@ -121,5 +122,25 @@ describe("local peer", () => {
     expect(await isSandboxNamespace(["10", "11"], tables({ "10": hostTable, "11": sandboxTable }))).toBe(
       false,
     );
+  });
+
+  test("the look for a socket's holders gives the event loop turns while it reads many descriptors", async () => {
+    // 3,000 descriptors of this process: a sandbox can hold tens of thousands in each of its processes.
+    const held = Array.from({ length: 3_000 }, () => openSync("/dev/null", "r"));
+    let turns = 0;
+    let looking = true;
+    const count = (): void => {
+      turns++;
+      if (looking) setTimeout(count, 0);
+    };
+    setTimeout(count, 0);
+    try {
+      // An inode no process holds: every descriptor is read.
+      expect(await socketHolders(1)).toBe("none found");
+    } finally {
+      looking = false;
+      for (const fd of held) closeSync(fd);
+    }
+    expect(turns).toBeGreaterThanOrEqual(4);
   });
 });
