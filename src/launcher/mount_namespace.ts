@@ -92,6 +92,8 @@ interface MountOp {
   readonly given: string;
   readonly writable: boolean;
   readonly directory: boolean;
+  /** What the path was when it was looked up: the bind must show exactly that. */
+  readonly identity: string;
 }
 
 /** How the host's paths are looked up before the namespace exists. */
@@ -101,6 +103,8 @@ export type HostFiles = Pick<LauncherProcess, "lstat" | "readlink">;
 interface Resolved {
   readonly real: string;
   readonly directory: boolean;
+  /** What `real` was when it was looked up (`LinkStat.identity`). */
+  readonly identity: string;
   readonly links: readonly { readonly at: string; readonly target: string }[];
 }
 
@@ -147,13 +151,13 @@ function resolveHostPath(files: HostFiles, path: string, noLinksIn: readonly str
     current = next;
   }
   const real = current === "" ? "/" : current;
-  let directory: boolean;
+  let found;
   try {
-    directory = files.lstat(real).directory;
+    found = files.lstat(real);
   } catch {
     return null;
   }
-  return { real, directory, links };
+  return { real, directory: found.directory, identity: found.identity, links };
 }
 
 /** Builds the namespace and moves the calling thread into it; `cwd` is entered at the end. */
@@ -182,7 +186,14 @@ export function enterMountNamespace(
     const resolved = resolveHostPath(options.files, given, plan.noLinksIn);
     if (resolved === null) return;
     links.push(...resolved.links);
-    ops.push({ kind: "bind", path: resolved.real, given, writable, directory: resolved.directory });
+    ops.push({
+      kind: "bind",
+      path: resolved.real,
+      given,
+      writable,
+      directory: resolved.directory,
+      identity: resolved.identity,
+    });
   };
   for (const path of plan.readable) root(path, false);
   for (const path of plan.writable) root(path, true);
@@ -297,6 +308,12 @@ export function enterMountNamespace(
     const source = `${OLD_ROOT}${op.path === "/" ? "" : op.path}`;
     mountpoint(target, op.directory);
     mount(source, target, null, MS_BIND | MS_REC, null);
+    // The bind goes by path, which a sandbox that can write a directory on the way may have changed
+    // since the lookup checked it (a rename swapping a directory for a link): what is mounted must
+    // be what was checked.
+    if (options.files.lstat(target).identity !== op.identity) {
+      throw new Error(`${op.given} changed while the sandbox was being built`);
+    }
     setAttr(target, (op.writable ? 0n : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true);
     if (op.directory) {
       innerMounts.addRoot({ path: op.given, hostPath: source, treePath: target, writable: op.writable });

@@ -59,8 +59,12 @@ const ENOENT = 2;
 const EINTR = 4n;
 
 /** Runs the launcher with its argv (after `sandbox-exec`); never returns. */
-export async function runSandboxExec(argv: readonly string[], runtimeName: RuntimeName): Promise<never> {
-  const process = await launcherProcess(runtimeName);
+export async function runSandboxExec(
+  argv: readonly string[],
+  runtimeName: RuntimeName,
+  given?: LauncherProcess,
+): Promise<never> {
+  const process = given ?? await launcherProcess(runtimeName);
   let mode: LauncherMode;
   try {
     mode = parseLauncherArgs([...argv]);

@@ -15,7 +15,7 @@ export function denoLauncherProcess(): LauncherProcess {
     exit: (status) => Deno.exit(status),
     lstat: (path) => {
       const info = Deno.lstatSync(path);
-      return { directory: info.isDirectory, symlink: info.isSymlink };
+      return { directory: info.isDirectory, symlink: info.isSymlink, identity: `${info.dev}:${info.ino}` };
     },
     readlink: (path) => Deno.readLinkSync(path),
   };

@@ -10,6 +10,8 @@ import type { RuntimeName } from "./runtime.ts";
 export interface LinkStat {
   readonly directory: boolean;
   readonly symlink: boolean;
+  /** Its device and inode (`dev:ino`): what it is, whatever path it is reached by. */
+  readonly identity: string;
 }
 
 export interface LauncherProcess {
@@ -55,8 +57,12 @@ export async function launcherProcess(name: RuntimeName): Promise<LauncherProces
     writeStderr: (text) => writeAll((bytes) => writeSync(2, bytes), text),
     exit: (status) => process.exit(status),
     lstat: (path) => {
-      const info = lstatSync(path);
-      return { directory: info.isDirectory(), symlink: info.isSymbolicLink() };
+      const info = lstatSync(path, { bigint: true });
+      return {
+        directory: info.isDirectory(),
+        symlink: info.isSymbolicLink(),
+        identity: `${info.dev}:${info.ino}`,
+      };
     },
     readlink: (path) => readlinkSync(path, "utf8"),
   };

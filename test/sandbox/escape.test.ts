@@ -35,6 +35,7 @@ import { bundleFixture, fixtureLaunchContext } from "../helpers/launch_context.t
 
 const REPO = resolve(import.meta.dir, "../..");
 const FIXTURE = join(REPO, "test/fixtures/sandbox_exec_fixture.ts");
+const SWAP_FIXTURE = join(REPO, "test/fixtures/sandbox_exec_swap_fixture.ts");
 const OPS_FIXTURE = join(REPO, "test/fixtures/sandbox_ops_fixture.ts");
 const DENO = join(REPO, "node_modules/.bin/deno");
 const SECRET = "top secret\n";
@@ -545,6 +546,41 @@ describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
     expect(refused.out).toContain(
       `passes through the symbolic link ${join(inside, "dlink")}, inside ${inside}`,
     );
+  });
+
+  test("binds no root that a rename swapped for a link after the lookup checked it", async () => {
+    // The swap fixture renames `swap/proj` aside and puts `swap/plink` (a link to `outside`) in its
+    // place right after the launcher has looked `swap/proj` up: the race a sandbox runs, won.
+    const swap = join(root, "swap");
+    await mkdir(join(swap, "proj"), { recursive: true });
+    // Relative, as a sandbox would make it: an absolute target would lead nowhere once the launcher
+    // has moved into its namespace's root.
+    await symlink("../outside", join(swap, "plink"));
+    if (user === "nobody") await ownTree(swap);
+    const swapContext: LaunchContext = {
+      ...context,
+      launcher: { ...context.launcher, script: SWAP_FIXTURE },
+      env: {
+        ...context.env,
+        SWAP_PATH: join(swap, "proj"),
+        SWAP_ASIDE: join(swap, "proj.aside"),
+        SWAP_LINK: join(swap, "plink"),
+      },
+    };
+    const policy: Policy = { ...hidden(), writable: [inside, join(swap, "proj")] };
+    const launch = sandboxedLaunch(swapContext, policy, {
+      program: "/bin/sh",
+      args: ["-c", `cat ${join(swap, "proj/secret.txt")}; echo x > ${join(swap, "proj/marker")}; echo ran`],
+      argv0: "sh",
+      cwd: "/",
+      env: TARGET_ENV,
+    });
+    const result = await launched(launch);
+    expect(result.out).not.toContain("top secret");
+    expect(codeOf(result, SANDBOX_EXIT.mountNamespace)).toBe(SANDBOX_EXIT.mountNamespace);
+    expect(result.out).toContain("changed while the sandbox was being built");
+    expect(await exists(join(outside, "marker"))).toBe(false);
+    await rm(swap, { recursive: true, force: true });
   });
 
   test("a spare launcher takes its argv from stdin, confines the program and leaves it the rest of stdin", async () => {
