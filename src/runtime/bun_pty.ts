@@ -205,8 +205,21 @@ export async function spawnBunPty(
       stdio: ["ignore", "ignore", "ignore"],
     });
     const heldSlave = slave;
+    // From here on the exit closes it, and only the exit: closed twice, its number could be another
+    // connection's or child's by then (descriptors run short exactly when a relay cannot start).
+    slave = -1;
     const exited = tools.statusOf(proc).finally(() => closeSync(heldSlave));
-    return new BunPtyChild({ pid: proc.pid, master, lib, exited });
+    try {
+      return new BunPtyChild({ pid: proc.pid, master, lib, exited });
+    } catch (error) {
+      // The relays could not start: the shell must not run on, unseen, with no one reading it.
+      try {
+        process.kill(-proc.pid, SIGKILL);
+      } catch {
+        // Already gone.
+      }
+      throw error;
+    }
   } catch (error) {
     if (slave >= 0) closeSync(slave);
     closeSync(master);

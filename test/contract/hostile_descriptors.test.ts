@@ -4,7 +4,7 @@
  * ends its accept loop at the first EMFILE and closes the listening socket.
  */
 import { describe, expect, test } from "bun:test";
-import { readdir } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
@@ -76,4 +76,50 @@ describe.each(RUNTIMES)("descriptors used up on %s", (runtime) => {
     await client.untilClosed("after");
     expect(client.outputText("after")).toBe("still serving\n");
   }, 30_000);
+
+  test(
+    "terminal starts that meet the descriptor limit run or fail, and nothing is closed twice",
+    async () => {
+      await using server = await startServer({
+        runtime,
+        command: ["prlimit", "--nofile=160", ...serverCommand(runtime)],
+      });
+      await using dir = await tempDir();
+      await using client = await server.session();
+      // Each terminal takes several descriptors (its two ends, the relays' pipes): some of these starts
+      // run out of them, at one step or another.
+      const starts = Array.from({ length: 40 }, (_, index) =>
+        client.call(
+          "process/start",
+          startParams(`t${index}`, ["sh", "-c", "echo up; exec sleep 1.01"], dir.uri, { tty: true }),
+        ).then(() => `t${index}`, () => null));
+      const started = (await Promise.all(starts)).filter((id): id is string => id !== null);
+      for (const id of started) await client.untilClosed(id);
+      // The shells of the starts that failed are gone too: one whose terminal no relay reads must not
+      // run on unseen.
+      while ((await childCommands(server)).some((command) => command.includes("sleep 1.01"))) {
+        await pause(POLL_MS);
+      }
+      await client.call("process/start", startParams("after", ["echo", "still serving"], dir.uri));
+      await client.untilClosed("after");
+      expect(client.outputText("after")).toBe("still serving\n");
+      expect(server.stderr()).not.toContain("uncaught error");
+    },
+    30_000,
+  );
 });
+
+/** The command lines of the server's children, across its threads. */
+async function childCommands(server: TestServer): Promise<string[]> {
+  const pid = server.child.pid ?? 0;
+  const tasks = await readdir(`/proc/${pid}/task`);
+  const lists = await Promise.all(
+    tasks.map((task) => readFile(`/proc/${pid}/task/${task}/children`, "utf8").catch(() => "")),
+  );
+  const children = lists.join(" ").split(/\s+/).filter((child) => child !== "");
+  return await Promise.all(
+    children.map((child) =>
+      readFile(`/proc/${child}/cmdline`, "utf8").then((line) => line.replaceAll("\0", " "), () => "")
+    ),
+  );
+}
