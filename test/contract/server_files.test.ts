@@ -13,29 +13,18 @@ import { pathToUri } from "../../src/protocol/mod.ts";
 import { CallError, TestClient } from "../helpers/client.ts";
 import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
 import type { RuntimeName, TestServer } from "../helpers/server.ts";
+import { managedSandbox } from "../helpers/sandbox_policy.ts";
 import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import type { TempDir } from "../helpers/temp_dir.ts";
 
 /** The uid of `nobody`, as which the unprivileged server runs. */
 const NOBODY = 65534;
-const MINIMAL = { path: { type: "special", value: { kind: "minimal" } }, access: "read" };
-
+/** A managed profile (`managedSandbox`) with these roots, each readable or writable. */
 function profile(entries: Array<[string, "read" | "write"]>): Record<string, unknown> {
-  return {
-    permissions: {
-      type: "managed",
-      file_system: {
-        type: "restricted",
-        entries: [
-          MINIMAL,
-          ...entries.map(([path, access]) => ({ path: { type: "path", path: pathToUri(path) }, access })),
-        ],
-      },
-      network: "restricted",
-    },
-    windowsSandboxLevel: "disabled",
-  };
+  const of = (access: "read" | "write") =>
+    entries.filter((entry) => entry[1] === access).map(([path]) => pathToUri(path));
+  return managedSandbox({ write: of("write"), read: of("read") });
 }
 
 /** Codex's default for an agent that may edit its workspace: the cwd and `$TMPDIR` writable. */
@@ -229,16 +218,29 @@ describe.each(RUNTIMES)(
         expect([writable, said.endsWith("tried\n")]).toEqual([writable, true]);
       }
       // The next launches, plain and sandboxed, run the server's own helper.
-      expect(await run(client, "echo plain", { cwd: out, sandbox: null })).toBe("plain\n");
-      expect(await run(client, "echo confined", { cwd: out, sandbox: profile([[out, "write"]]) })).toBe(
-        "confined\n",
-      );
-      expect(await contents(files)).toEqual(before);
-      expect(await plantedBelow(real)).toEqual([]);
-      expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
+      await expectUntouched(client, { out, files, before, below: real, marker });
     });
   },
 );
+
+/**
+ * What an attack left: the server's next launches, plain and sandboxed, run its own helper, the
+ * files it runs before confinement are as they were, nothing was planted below `below`, and the
+ * attack's marker was never written.
+ */
+async function expectUntouched(
+  client: TestClient,
+  seen: { out: string; files: string[]; before: Map<string, string>; below: string; marker: string },
+): Promise<void> {
+  const { out, files, before, below, marker } = seen;
+  expect(await run(client, "echo plain", { cwd: out, sandbox: null })).toBe("plain\n");
+  expect(await run(client, "echo confined", { cwd: out, sandbox: profile([[out, "write"]]) })).toBe(
+    "confined\n",
+  );
+  expect(await contents(files)).toEqual(before);
+  expect(await plantedBelow(below)).toEqual([]);
+  expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
+}
 
 describe.each(RUNTIMES)("servers that share a temp dir, on %s", (runtime) => {
   test("a sandbox of one cannot change what the other runs before confinement", async () => {
@@ -259,13 +261,7 @@ describe.each(RUNTIMES)("servers that share a temp dir, on %s", (runtime) => {
     expect(await run(onX, attackScript(tmp, marker), { cwd: out, sandbox: workspaceWrite() })).toEndWith(
       "tried\n",
     );
-    expect(await run(onY, "echo plain", { cwd: out, sandbox: null })).toBe("plain\n");
-    expect(await run(onY, "echo confined", { cwd: out, sandbox: profile([[out, "write"]]) })).toBe(
-      "confined\n",
-    );
-    expect(await contents(files)).toEqual(before);
-    expect(await plantedBelow(tmp)).toEqual([]);
-    expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
+    await expectUntouched(onY, { out, files, before, below: tmp, marker });
   }, 60_000);
 
   test(
