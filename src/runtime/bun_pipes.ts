@@ -149,7 +149,10 @@ export class ChildPipes {
 
 /**
  * The read end `fd` of a pipe as a stream that reads only when its reader asks (no read ahead of
- * the first `read`), and closes `fd` once: at end of file, on a read error, or when cancelled.
+ * the first `read`), and closes `fd` once. The runtime's reader works on a duplicate of `fd` that
+ * it makes when it is created and closes at end of file, on a read error or when cancelled; `fd`
+ * itself is closed as soon as that reader exists, so that a running process holds one descriptor
+ * per stream in the server rather than two. Before it exists, a cancel closes `fd`.
  */
 export function pipeReadable(fd: number): ReadableStream<Uint8Array> {
   let source: ReadableStreamDefaultReader<Uint8Array> | null = null;
@@ -163,7 +166,10 @@ export function pipeReadable(fd: number): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        source ??= Bun.file(fd).stream().getReader();
+        if (source === null) {
+          source = Bun.file(fd).stream().getReader();
+          release();
+        }
         const next = await source.read();
         // A cancel while the read was under way has closed the stream already.
         if (cancelled) return;

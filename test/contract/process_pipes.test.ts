@@ -138,6 +138,37 @@ describe.each(RUNTIMES)("process pipes on %s", (runtime) => {
     expect(client.outputText("heir")).toBe("after the exit\n");
   });
 
+  test("a running piped process holds four of the server's descriptors at most", async () => {
+    await using own = await startServer({ runtime });
+    await using dir = await tempDir();
+    await using client = await own.session();
+    const descriptors = async (): Promise<number> => (await readdir(`/proc/${own.child.pid}/fd`)).length;
+    // Both streams have printed once the line is in both: the server reads each of them by then.
+    const argv = ["sh", "-c", "echo up; echo up >&2; exec cat"];
+    const startRunning = async (processId: string): Promise<void> => {
+      await client.call(
+        "process/start",
+        startParams(processId, argv, dir.uri, { env: CHILD_PATH, pipeStdin: true }),
+      );
+      await client.waitFor(processId, () => streamText(client, processId, "stdout") === "up\n");
+      await client.waitFor(processId, () => streamText(client, processId, "stderr") === "up\n");
+    };
+    const stop = async (processId: string): Promise<void> => {
+      await client.call("process/closeStdin", { processId });
+      await client.untilClosed(processId);
+    };
+    // Whatever the server opens once (its first spawn's libraries) is open by now.
+    await startRunning("warm");
+    await stop("warm");
+    const before = await descriptors();
+    const running = Array.from({ length: 12 }, (_, i) => `running-${i}`);
+    for (const processId of running) await startRunning(processId);
+    const held = await descriptors() - before;
+    for (const processId of running) await stop(processId);
+    // Three pipes and a handle on the process each.
+    expect(held).toBeLessThanOrEqual(4 * running.length);
+  });
+
   test("a closed process leaves none of its pipes open in the server", async () => {
     await using own = await startServer({ runtime });
     await using dir = await tempDir();
