@@ -4,6 +4,7 @@
  */
 import { openDenoLibc } from "./deno_libc.ts";
 import type { Libc as SyscallLibc } from "./libc.ts";
+import { PtyPoller } from "./deno_pty_poller.ts";
 import { ptyLaunchArgs } from "./pty_launch.ts";
 import type { ExitStatus, PtyChild, SpawnPlan, TerminalSize } from "./runtime.ts";
 
@@ -43,6 +44,7 @@ type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 let libcCache: Libc | null = null;
 let syscallsCache: SyscallLibc | null = null;
+let pollerCache: PtyPoller | null = null;
 
 /** read(2) and write(2) by number, for the master's loops. */
 const IO_NUMBERS = { x86_64: { read: 0, write: 1 }, aarch64: { read: 63, write: 64 } } as const;
@@ -61,6 +63,12 @@ function libc(): Libc {
 function syscalls(): SyscallLibc {
   syscallsCache ??= openDenoLibc(Deno.build.arch === "aarch64" ? "aarch64" : "x86_64");
   return syscallsCache;
+}
+
+/** The one poller of every terminal; made by the first terminal, it lives as long as the process. */
+function poller(lib: Libc): PtyPoller {
+  pollerCache ??= new PtyPoller(lib, (call) => osError(call, errno(lib)));
+  return pollerCache;
 }
 
 /** Reads the calling thread's errno; valid right after a synchronous FFI call. */
@@ -114,16 +122,13 @@ class Master {
    * time made a flood allocate tens of times what it carried.
    */
   readonly #readBuffer = new Uint8Array(READ_BYTES);
-  readonly #wakeRead: number;
-  readonly #wakeWrite: number;
-  #polls = 0;
+  readonly #poller: PtyPoller;
   #closing = false;
-  #released = false;
 
-  constructor(lib: Libc, fd: number, wake: readonly [number, number]) {
+  constructor(lib: Libc, fd: number, poller: PtyPoller) {
     this.#lib = lib;
     this.#fd = fd;
-    [this.#wakeRead, this.#wakeWrite] = wake;
+    this.#poller = poller;
   }
 
   get fd(): number {
@@ -134,25 +139,9 @@ class Master {
     return this.#closing;
   }
 
-  /**
-   * Waits until the master is ready for `events` or the terminal is being closed. The wake pipe
-   * lets `close()` interrupt a poll that runs on Deno's blocking thread pool.
-   */
-  async #wait(events: number): Promise<void> {
-    const fds = new Uint8Array(16);
-    const view = new DataView(fds.buffer);
-    view.setInt32(0, this.#fd, true);
-    view.setInt16(4, events, true);
-    view.setInt32(8, this.#wakeRead, true);
-    view.setInt16(12, POLLIN, true);
-    this.#polls += 1;
-    try {
-      // A -1 (EINTR, on another thread's errno) just means: look again.
-      await this.#lib.poll(fds, 2n, -1);
-    } finally {
-      this.#polls -= 1;
-      this.#releaseIfIdle();
-    }
+  /** Waits until the master is ready for `events` or the terminal is being closed. */
+  #wait(events: number): Promise<void> {
+    return this.#poller.wait(this.#fd, events);
   }
 
   /** Reads the next chunk; null at end of file (EIO once every slave holder has closed). */
@@ -205,25 +194,17 @@ class Master {
     check(this.#lib, "ioctl(TIOCSWINSZ)", this.#lib.ioctl(this.#fd, BigInt(TIOCSWINSZ), winsize(size)));
   }
 
-  /** Stops the loops; the fds close as soon as no poll uses them (so no fd is reused under it). */
+  /** Stops the loops; the fd closes, once, as soon as no poll uses it (so no fd is reused under it). */
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
-    if (this.#polls > 0) this.#lib.write(this.#wakeWrite, new Uint8Array(1), 1n);
-    this.#releaseIfIdle();
-  }
-
-  #releaseIfIdle(): void {
-    if (!this.#closing || this.#released || this.#polls > 0) return;
-    this.#released = true;
-    this.#lib.close(this.#fd);
-    this.#lib.close(this.#wakeRead);
-    this.#lib.close(this.#wakeWrite);
+    this.#poller.release(this.#fd, () => this.#lib.close(this.#fd));
   }
 }
 
 /** Opens a master with close-on-exec and non-blocking reads, sized, and returns it with its pts path. */
 function openMaster(lib: Libc, size: TerminalSize): { master: Master; path: string } {
+  const shared = poller(lib);
   const fd = check(lib, "posix_openpt", lib.posix_openpt(O_RDWR | O_NOCTTY));
   try {
     check(lib, "grantpt", lib.grantpt(fd));
@@ -239,10 +220,7 @@ function openMaster(lib: Libc, size: TerminalSize): { master: Master; path: stri
     const flags = check(lib, "fcntl(F_GETFL)", lib.fcntl(fd, F_GETFL, 0));
     check(lib, "fcntl(F_SETFL)", lib.fcntl(fd, F_SETFL, flags | O_NONBLOCK));
     check(lib, "ioctl(TIOCSWINSZ)", lib.ioctl(fd, BigInt(TIOCSWINSZ), winsize(size)));
-    const pipe = new Int32Array(2);
-    check(lib, "pipe2", lib.pipe2(pipe, O_CLOEXEC | O_NONBLOCK));
-    const wake: [number, number] = [pipe[0] ?? -1, pipe[1] ?? -1];
-    return { master: new Master(lib, fd, wake), path };
+    return { master: new Master(lib, fd, shared), path };
   } catch (error) {
     lib.close(fd);
     throw error;

@@ -1,7 +1,8 @@
 /**
  * A peer that opens connections until the server has no file descriptor left (here the server runs
  * with a limit of 64) must not stop it accepting once those connections close. Deno's `Deno.serve`
- * ends its accept loop at the first EMFILE and closes the listening socket.
+ * ends its accept loop at the first EMFILE and closes the listening socket. Terminal starts that run
+ * into the limit each get their answer at once, a process or EMFILE, and leave nothing behind.
  */
 import { describe, expect, test } from "bun:test";
 import { readdir, readFile } from "node:fs/promises";
@@ -9,6 +10,7 @@ import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
+import { CallError } from "../helpers/client.ts";
 import type { TestClient } from "../helpers/client.ts";
 import { startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -16,6 +18,16 @@ import { tempDir } from "../helpers/temp_dir.ts";
 const DESCRIPTOR_LIMIT = 64;
 /** Twice the limit, held open together: the server cannot take them all. */
 const FLOOD = 2 * DESCRIPTOR_LIMIT;
+/** The limit for the terminal case, and its starts: more than the limit has room for. */
+const TERMINAL_DESCRIPTOR_LIMIT = 300;
+const TERMINALS = 120;
+/** How long a terminal's shell would stay quiet: longer than the case, which ends them. */
+const QUIET_SECONDS = "1000.01";
+/**
+ * The descriptors a server may keep once its terminals are gone, beyond those it held before:
+ * Deno's shared terminal poller, made by the first terminal, holds two for good.
+ */
+const DESCRIPTOR_SLACK = 4;
 /** Between two looks at the server's descriptors, or two tries to connect. */
 const POLL_MS = 20;
 
@@ -78,28 +90,50 @@ describe.each(RUNTIMES)("descriptors used up on %s", (runtime) => {
   }, 30_000);
 
   test(
-    "terminal starts that meet the descriptor limit run or fail, and nothing is closed twice",
+    "terminal starts that meet the descriptor limit each run or fail at once, and nothing is closed twice",
     async () => {
       await using server = await startServer({
         runtime,
-        command: ["prlimit", "--nofile=160", ...serverCommand(runtime)],
+        command: ["prlimit", `--nofile=${TERMINAL_DESCRIPTOR_LIMIT}`, ...serverCommand(runtime)],
       });
       await using dir = await tempDir();
       await using client = await server.session();
-      // Each terminal takes several descriptors (its two ends, the relays' pipes): some of these starts
-      // run out of them, at one step or another.
-      const starts = Array.from({ length: 40 }, (_, index) =>
+      await using other = await server.session();
+      const before = await descriptorsOf(server);
+      // Each terminal takes several descriptors (its two ends; under Bun the relays' pipes): some of
+      // these starts run out of them, at one step or another. The shells stay quiet until ended, and
+      // there are more of them than Deno has threads for blocking calls (32).
+      const starts = Array.from({ length: TERMINALS }, (_, index) =>
         client.call(
           "process/start",
-          startParams(`t${index}`, ["sh", "-c", "echo up; exec sleep 1.01"], dir.uri, { tty: true }),
-        ).then(() => `t${index}`, () => null));
-      const started = (await Promise.all(starts)).filter((id): id is string => id !== null);
+          startParams(`t${index}`, ["sh", "-c", `echo up; exec sleep ${QUIET_SECONDS}`], dir.uri, {
+            tty: true,
+          }),
+        ).then(() => ({ id: `t${index}`, error: null }), (error: unknown) => ({ id: `t${index}`, error })));
+      // Another client is served meanwhile, and every start is answered while the terminals that run
+      // stay quiet: a server whose answers wait for a terminal to print or end never gets past here.
+      expect((await other.call("fs/getMetadata", { path: dir.uri }))["isDirectory"]).toBe(true);
+      const answers = await Promise.all(starts);
+      const started = answers.filter((answer) => answer.error === null).map((answer) => answer.id);
+      const refusals = answers.flatMap((answer) =>
+        answer.error instanceof CallError ? [answer.error.reply] : []
+      );
+      expect(started.length + refusals.length).toBe(TERMINALS);
+      for (const reply of refusals) {
+        expect(reply).toMatchObject({
+          code: -32603,
+          message: "program sh: Too many open files (os error 24)",
+        });
+      }
+      for (const id of started) await client.waitForOutput(id, "up");
+      for (const id of started) await client.call("process/terminate", { processId: id });
       for (const id of started) await client.untilClosed(id);
-      // The shells of the starts that failed are gone too: one whose terminal no relay reads must not
-      // run on unseen.
-      while ((await childCommands(server)).some((command) => command.includes("sleep 1.01"))) {
+      // The shells of the starts that failed are gone too: one whose terminal no one reads must not
+      // run on unseen. And the terminals' descriptors are all given back.
+      while ((await childCommands(server)).some((command) => command.includes(`sleep ${QUIET_SECONDS}`))) {
         await pause(POLL_MS);
       }
+      while (await descriptorsOf(server) > before + DESCRIPTOR_SLACK) await pause(POLL_MS);
       await client.call("process/start", startParams("after", ["echo", "still serving"], dir.uri));
       await client.untilClosed("after");
       expect(client.outputText("after")).toBe("still serving\n");
