@@ -688,6 +688,53 @@ const phases: Phase[] = [
     },
   },
   {
+    // Terminals that print nothing for a long time must not hold up anything else: Deno's
+    // terminals once waited on its blocking pool (32 threads), which every fs call shares.
+    name: "quiet-terminals",
+    args: [],
+    async run({ server, dir, report, note }) {
+      const terminals = await RawWs.open(server.url);
+      await terminals.initialize();
+      const ids = Array.from({ length: 64 }, (_, i) => `t${i}`);
+      const started = await withDeadline(
+        Promise.all(
+          ids.map((id) =>
+            terminals.request("process/start", startParams(id, ["sleep", "600"], dir, { tty: true }))
+          ),
+        ),
+        30_000,
+        "64 terminal starts",
+      );
+      note(`64 quiet terminals: ${JSON.stringify(tally(started))}`);
+      const other = await RawWs.open(server.url);
+      await other.initialize();
+      const begun = Date.now();
+      const [metadata, start] = await withDeadline(
+        Promise.all([
+          other.request("fs/getMetadata", { path: dir }),
+          other.request("process/start", startParams("after", ["true"], dir)),
+        ]),
+        10_000,
+        "fs/getMetadata and process/start beside 64 quiet terminals",
+      ).catch((error: unknown) => {
+        report(error instanceof Error ? error.message : String(error));
+        return [null, null];
+      });
+      note(`another client answered in ${Date.now() - begun} ms`);
+      if (metadata !== null && resultOf(metadata) === null) {
+        report(`fs/getMetadata: ${JSON.stringify(metadata)}`);
+      }
+      if (start !== null && resultOf(start) === null) report(`process/start: ${JSON.stringify(start)}`);
+      await Promise.all(ids.map((id) => terminals.request("process/terminate", { processId: id })));
+      const after = await waitForMetrics(server, (v) => v["exec_server_processes_running"] === 0, 10_000);
+      if (after["exec_server_processes_running"] !== 0) {
+        report(`running after terminate: ${after["exec_server_processes_running"]}`);
+      }
+      terminals.destroy();
+      other.destroy();
+    },
+  },
+  {
     name: "huge-argv-env",
     args: [],
     async run({ server, dir, report, note }) {
