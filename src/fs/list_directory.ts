@@ -1,8 +1,9 @@
 import * as fs from "node:fs/promises";
-import type { Dirent } from "node:fs";
+import { readDirectoryEntries } from "../runtime/mod.ts";
+import type { DirectoryEntry, DirectoryEntryType } from "../runtime/mod.ts";
 
 /** What a directory entry is, seen without following it. */
-export type EntryType = "file" | "directory" | "symlink" | "other";
+export type EntryType = DirectoryEntryType;
 
 /** One directory entry with its own type (a symlink is `symlink`). */
 export interface ListedEntry {
@@ -26,16 +27,6 @@ export function isWithin(path: string, root: string): boolean {
   return root === "/" || path === root || path.startsWith(root + "/");
 }
 
-function typeOf(entry: Dirent): EntryType | null {
-  if (entry.isSymbolicLink()) return "symlink";
-  if (entry.isFile()) return "file";
-  if (entry.isDirectory()) return "directory";
-  if (entry.isFIFO() || entry.isSocket() || entry.isBlockDevice() || entry.isCharacterDevice()) {
-    return "other";
-  }
-  return null;
-}
-
 /** Entries whose types are settled together: a bound on the system calls and promises in flight. */
 const BATCH_ENTRIES = 256;
 
@@ -43,8 +34,8 @@ const BATCH_ENTRIES = 256;
  * The entries of `dir` that `keep` maps to a value, those values sorted by the entries' names in
  * UTF-16 code-unit order. `keep` sees a batch of entries at a time, concurrently, and may stop the
  * listing by throwing (a reply budget does), so beyond the runtime's own read of the names (Bun and
- * Deno read a directory whole, through `opendir` too) the listing holds what `keep` keeps, however
- * large the directory. Names that are not valid UTF-8 cannot be expressed on the wire (PROTOCOL.md
+ * Deno read a directory whole, through `opendir` too; see `readDirectoryEntries`) the listing holds
+ * what `keep` keeps, however large the directory. Names that are not valid UTF-8 cannot be expressed on the wire (PROTOCOL.md
  * §9.3) and are left out: the runtimes decode them with U+FFFD, so a name holding U+FFFD is kept
  * only when it exists under that spelling.
  */
@@ -52,7 +43,7 @@ export async function listDirectory<T>(
   dir: string,
   keep: (entry: ListedEntry) => T | null | Promise<T | null>,
 ): Promise<T[]> {
-  const dirents = await fs.readdir(dir, { withFileTypes: true });
+  const dirents = await readDirectoryEntries(dir);
   const kept: { readonly name: string; readonly value: T }[] = [];
   const add = (name: string, value: T | null): void => {
     if (value !== null) kept.push({ name, value });
@@ -66,7 +57,7 @@ export async function listDirectory<T>(
         if (entry instanceof Promise) {
           waits.push(
             entry.then((found) => found === null ? null : keep(found)).then((value) => {
-              add(String(dirent.name), value);
+              add(dirent.name, value);
             }),
           );
           continue;
@@ -90,9 +81,9 @@ export async function listDirectory<T>(
  * `dirent` with its own type, at once where the directory gives it; else the kernel's answer, null
  * when the entry is gone.
  */
-function settle(dir: string, dirent: Dirent): ListedEntry | Promise<ListedEntry | null> {
-  const name = String(dirent.name);
-  const known = name.includes("\uFFFD") ? null : typeOf(dirent);
+function settle(dir: string, dirent: DirectoryEntry): ListedEntry | Promise<ListedEntry | null> {
+  const name = dirent.name;
+  const known = name.includes("\uFFFD") ? null : dirent.type;
   if (known !== null) return { name, type: known };
   // The entry's type is unknown (DT_UNKNOWN, or a type the runtime does not report) or its name
   // may be a lossy decoding: ask the kernel.

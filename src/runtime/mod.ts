@@ -29,6 +29,8 @@ export { envRecord } from "./env_record.ts";
 export { hexBytes } from "./raw_syscall.ts";
 export { launcherProcess } from "./launcher_process.ts";
 export { processStdio } from "./process_stdio.ts";
+export { readDirectoryEntries } from "./directory_entries.ts";
+export type { DirectoryEntry, DirectoryEntryType } from "./directory_entries.ts";
 export type { ProcessStdio } from "./process_stdio.ts";
 export type { LauncherProcess } from "./launcher_process.ts";
 export { perlExecArgs } from "./perl_exec.ts";

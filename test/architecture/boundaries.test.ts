@@ -151,7 +151,13 @@ describe("architecture boundaries", () => {
     const modules = [...text.matchAll(/^\/\/ ((?:src|worker)\/\S+\.ts)$/gm)].map((match) => match[1] ?? "");
     expect(modules).toContain("src/fs/fs_worker_server.ts");
     const protocol = ["base64", "empty_result", "errors", "fs", "lone_surrogate", "paths", "sandbox_param"];
-    const runtime = ["process_stdio", "bun_stdio", "deno_stdio"];
+    const runtime = [
+      "process_stdio",
+      "bun_stdio",
+      "deno_stdio",
+      "directory_entries",
+      "deno_directory_entries",
+    ];
     const foreign = modules.filter((file) =>
       !/^(worker|src\/(fs|rpc))\//.test(file) &&
       !protocol.some((name) => file === `src/protocol/${name}.ts`) &&
