@@ -8,7 +8,7 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -731,6 +731,52 @@ const phases: Phase[] = [
         report(`running after terminate: ${after["exec_server_processes_running"]}`);
       }
       terminals.destroy();
+      other.destroy();
+    },
+  },
+  {
+    // A listing of 100,000 names is made on the event loop (sorted, then made into one reply):
+    // what it costs every other session is the longest wait of a client asking meanwhile.
+    name: "big-listing",
+    args: [],
+    async run({ server, dir, report, note }) {
+      const many = join(dir, "many");
+      await mkdir(many);
+      const names = Array.from({ length: 100_000 }, (_, i) => `entry-${String(i).padStart(6, "0")}.txt`);
+      for (let start = 0; start < names.length; start += 1000) {
+        await Promise.all(names.slice(start, start + 1000).map((name) => writeFile(join(many, name), "")));
+      }
+      const lister = await RawWs.open(server.url);
+      const other = await RawWs.open(server.url);
+      await Promise.all([lister.initialize(), other.initialize()]);
+      let listing = true;
+      const waits: number[] = [];
+      const pings = (async () => {
+        while (listing) {
+          const begun = performance.now();
+          const reply = await other.request("fs/getMetadata", { path: dir });
+          waits.push(performance.now() - begun);
+          if (resultOf(reply) === null) report(`fs/getMetadata beside the listing: ${JSON.stringify(reply)}`);
+        }
+      })();
+      const took: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const begun = performance.now();
+        const reply = await lister.request("fs/readDirectory", { path: many });
+        took.push(Math.round(performance.now() - begun));
+        const entries = resultOf(reply)?.["entries"];
+        if (!Array.isArray(entries) || entries.length !== names.length) {
+          report(`fs/readDirectory of ${names.length} names: ${JSON.stringify(reply).slice(0, 200)}`);
+        }
+      }
+      listing = false;
+      await pings;
+      note(
+        `3 listings of 100,000 names took ${took.join(", ")} ms; another client's longest wait meanwhile ${
+          Math.round(Math.max(...waits))
+        } ms (${waits.length} calls)`,
+      );
+      lister.destroy();
       other.destroy();
     },
   },
