@@ -103,6 +103,8 @@ function formatAddress(address: string, port: number): string {
 class BunRuntime implements Runtime {
   readonly name = "bun";
   readonly version: string = Bun.version;
+  /** Bun's server takes the limit it is given (`maxPayloadLength`). */
+  readonly webSocketMessageLimit = null;
   readonly #stdio = new BunStdio();
 
   /** Makes the children's pipes; the C library is loaded at the first spawn. */

@@ -233,7 +233,7 @@ function attachSocket(
     else handlers.onDrain(connection);
   };
   const tooBig = (): void => {
-    // Deno's own limit (64 MiB in fastwebsockets) also closes with 1009; this enforces ours.
+    // Ours, when it is below Deno's own (`webSocketMessageLimit`), which ends the connection itself.
     socket.close(1009, "message too big");
   };
   const connection: WsConnection = {
@@ -333,6 +333,13 @@ async function foundOnDefaultPath(name: string, program: string): Promise<boolea
 class DenoRuntime implements Runtime {
   readonly name = "deno";
   readonly version: string = Deno.version.deno;
+  /**
+   * What `Deno.upgradeWebSocket` takes (fastwebsockets' 64 MiB, with no option to raise it): a
+   * larger message ends the connection in the runtime, before any handler sees it, most often
+   * without a Close frame. Deno 2.9.6 took 64 MiB − 256 bytes of text and no byte more; 64 KiB
+   * less than 64 MiB leaves room for whatever else it counts.
+   */
+  readonly webSocketMessageLimit: number = 64 * 1024 * 1024 - 64 * 1024;
   readonly #stdio = new DenoStdio();
 
   /** `setsid(1)`, when the host has it: see `spawn`. */

@@ -165,6 +165,11 @@ export interface Runtime {
   readonly name: RuntimeName;
   /** The runtime's version string. */
   readonly version: string;
+  /**
+   * The largest WebSocket message the runtime's own server takes, whatever the server asks
+   * (Deno's: 64 MiB, with no option to raise it); null where the server sets it (Bun).
+   */
+  readonly webSocketMessageLimit: number | null;
 
   spawn(plan: SpawnPlan): Promise<PipeChild>;
   spawnPty(plan: SpawnPlan, size: TerminalSize): Promise<PtyChild>;

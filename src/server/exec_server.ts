@@ -12,6 +12,7 @@ import type { Connection } from "./connection.ts";
 import { buildEnvironmentInfo } from "./environment_info.ts";
 import { SERVER_HANDLERS } from "./handlers.ts";
 import { createLogger } from "./logger.ts";
+import { withMessageLimit } from "./message_limit.ts";
 import { Metrics } from "./metrics.ts";
 import type { ServerOptions } from "./options.ts";
 import { isLoopback, UsageError } from "./options.ts";
@@ -57,11 +58,18 @@ export interface RunningServer {
  */
 export async function startExecServer(
   runtime: Runtime,
-  options: ServerOptions,
+  requested: ServerOptions,
   services: ServerServices,
   auth: TokenAuth | null,
 ): Promise<RunningServer> {
-  const log = createLogger((line) => void runtime.writeStderr(line), options.quiet);
+  const log = createLogger((line) => void runtime.writeStderr(line), requested.quiet);
+  const { options, lowered } = withMessageLimit(requested, runtime.webSocketMessageLimit);
+  if (lowered !== null) {
+    log.info("largest message lowered to the runtime's WebSocket limit", {
+      requested: lowered,
+      maxMessageBytes: options.maxMessageBytes,
+    });
+  }
   const serverCounter = new RunningCounter(options.maxProcesses);
   const registry = new SessionRegistry(runtime, {
     options: {

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
+import { TestClient } from "../helpers/client.ts";
 import { runServer } from "../helpers/run_servers.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import { startParams } from "../helpers/shared_server.ts";
@@ -13,6 +14,36 @@ describe.each(RUNTIMES)("limits on %s", (runtime) => {
     await using client = await server.session();
     client.send({ id: 1, method: "process/list", params: { padding: "x".repeat(2048) } });
     expect((await client.closed).code).toBe(1009);
+  });
+
+  test("a message as large as the maxMessageBytes the server advertises is taken, one byte more is not", async () => {
+    await using server = await startServer({ runtime });
+    await using dir = await tempDir();
+    await using client = await TestClient.connect(server.url);
+    const info = await client.initialize();
+    const limit = Number(
+      (info["environmentInfo"] as { extensions: { limits: { maxMessageBytes: number } } }).extensions.limits
+        .maxMessageBytes,
+    );
+    // An fs/writeFile of as much base64 as fits, then spaces after the JSON up to the limit.
+    const message = (id: string, total: number): string => {
+      const head = JSON.stringify({
+        id,
+        method: "fs/writeFile",
+        params: { path: join(dir.path, "big"), dataBase64: "" },
+      });
+      const data = "A".repeat(Math.floor((total - head.length) / 4) * 4);
+      const text = head.replace('"dataBase64":""', `"dataBase64":"${data}"`);
+      return text + " ".repeat(total - text.length);
+    };
+    client.send(message("at-limit", limit));
+    const closedFirst = client.closed.then((event) => ({ closedWith: event.code }));
+    expect(await Promise.race([client.replyTo("at-limit"), closedFirst])).toEqual({
+      id: "at-limit",
+      result: {},
+    });
+    client.send(message("over-limit", limit + 1));
+    await client.closed;
   });
 
   test.concurrent("requests beyond --max-inflight-requests are refused with -32001", async () => {
