@@ -10,6 +10,8 @@ export type ClientErrorReason =
   | "sessionLost"
   /** The transport died with the request in flight, and repeating it is not safe. */
   | "outcomeUnknown"
+  /** The request is larger than the server takes (`extensions.limits.maxMessageBytes`); it was not sent. */
+  | "tooLarge"
   /** The server answered with something that is not what the protocol allows. */
   | "badReply"
   /** The environment has exec or fs disabled (`EXEC_SERVER_URL=none`). */

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { ErrorCode, METHODS, RpcError } from "../protocol/mod.ts";
+import { RequestTooLarge } from "../rpc/mod.ts";
 import type { EnvironmentInfo, InitializeResult, MethodName } from "../protocol/mod.ts";
 import { withCallOptions } from "./call_signal.ts";
 import { ClientError } from "./client_error.ts";
@@ -50,6 +51,8 @@ export interface ExecServerClientOptions {
 type ClientState = "open" | "reconnecting" | "closed" | "lost";
 
 const FIRST_RETRY_MS = 25;
+/** How many connections a call may see lost before it is not sent again. */
+const MAX_LOSSES_PER_CALL = 3;
 const MAX_RETRY_MS = 1_000;
 const DEFAULTS = {
   clientName: "exec-server-client",
@@ -185,12 +188,24 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
     params: unknown,
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
-    for (;;) {
+    for (let losses = 1;; losses++) {
       const link = await this.#currentLink(signal);
       try {
         return await link.peer.call(method, params, signal);
       } catch (error) {
+        if (error instanceof RequestTooLarge) {
+          throw new ClientError("tooLarge", error.message, { cause: error });
+        }
         if (!(error instanceof TransportLost)) throw error;
+        if (losses >= MAX_LOSSES_PER_CALL) {
+          // A server that ends the connection at this very request (a message larger than it
+          // takes, say) would end every resumed one too: the call stops being sent.
+          throw new ClientError(
+            "connectionClosed",
+            `the connection was lost ${losses} times with ${method} in flight; it is not sent again`,
+            { cause: error },
+          );
+        }
         const policy = replayPolicy(method, params);
         if (policy === "replay") continue;
         if (policy === "checkStart") {

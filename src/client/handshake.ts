@@ -30,6 +30,10 @@ export async function openSession(
     const parsed = InitializeResultSchema.safeParse(reply);
     if (!parsed.success) throw new ClientError("badReply", "initialize answered with an invalid result");
     link.peer.notify("initialized", {});
+    // A server of ours says how large a message it takes; a larger request would end the
+    // connection, and a request sent again after each reconnect would end every one.
+    const maxMessageBytes = parsed.data.environmentInfo.extensions?.limits.maxMessageBytes;
+    if (maxMessageBytes !== undefined) link.peer.limitRequests(maxMessageBytes);
     return { link, session: parsed.data };
   } catch (error) {
     link.close();

@@ -31,4 +31,5 @@ export type {
   Routes,
 } from "./method_table.ts";
 export { InboundCall, RpcPeer } from "./rpc_peer.ts";
+export { RequestTooLarge } from "./request_too_large.ts";
 export type { RpcPeerOptions, RpcServe, RpcTransport } from "./rpc_peer.ts";

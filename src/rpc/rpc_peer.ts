@@ -13,6 +13,7 @@ import {
 } from "./framing.ts";
 import type { Incoming, RequestId } from "./framing.ts";
 import type { MethodShape, Route, Routes } from "./method_table.ts";
+import { RequestTooLarge, utf8LengthAbove } from "./request_too_large.ts";
 
 /** What the engine writes to: one JSON message per `send`. */
 export interface RpcTransport {
@@ -120,6 +121,7 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
   #closed = false;
   #closedReason: unknown = null;
   #idle: PromiseWithResolvers<void> | null = null;
+  #requestLimit: number | null = null;
 
   constructor(options: RpcPeerOptions<C, S>) {
     this.#options = options;
@@ -161,14 +163,24 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
     if (!this.#closed) this.#transport.send(errorFrame(-1, error.toWire(), this.#jsonrpc === true));
   }
 
+  /** From now on, `call` refuses a request whose text takes more than `bytes` of UTF-8. */
+  limitRequests(bytes: number): void {
+    this.#requestLimit = bytes;
+  }
+
   /**
    * Sends a request and resolves with the `result` of its reply, or rejects with `remoteError` of
-   * its `error`, with `signal`'s reason when it aborts first, or with the reason `close` gives.
+   * its `error`, with `signal`'s reason when it aborts first, with the reason `close` gives, or
+   * with `RequestTooLarge` (unsent) past `limitRequests`.
    */
   call(method: string, params: unknown, signal?: AbortSignal): Promise<unknown> {
     if (this.#closed) return Promise.reject(this.#closedReason);
     if (signal?.aborted === true) return Promise.reject(signal.reason);
     const id = this.#nextId++;
+    const frame = requestFrame(id, method, params, this.#jsonrpc === true);
+    const limit = this.#requestLimit;
+    const bytes = limit === null ? null : utf8LengthAbove(frame, limit);
+    if (limit !== null && bytes !== null) return Promise.reject(new RequestTooLarge(method, bytes, limit));
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     if (signal === undefined) {
       this.#outbound.set(id, { resolve, reject });
@@ -189,7 +201,7 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
         },
       });
     }
-    this.#transport.send(requestFrame(id, method, params, this.#jsonrpc === true));
+    this.#transport.send(frame);
     return promise;
   }
 

@@ -111,3 +111,62 @@ describe("ExecServerClient and binary frames (§11.12)", () => {
     expect(await client.call("fs/readFile", { path: `${dir.path}/f` })).toEqual({ dataBase64: "dGV4dA==" });
   });
 });
+
+describe("ExecServerClient and requests a server cannot take", () => {
+  test("a request larger than the server's maxMessageBytes fails with tooLarge, unsent, and the session stays", async () => {
+    await using server = await startServer({ runtime: "bun", args: ["--max-message-bytes", "4096"] });
+    await using dir = await tempDir();
+    await using client = await ExecServerClient.connect(server.url, { binaryFrames: false });
+    const sessionId = client.sessionId;
+    const error = await rejectionOf(
+      client.call("fs/writeFile", { path: `${dir.path}/big`, dataBase64: "QUJD".repeat(2048) }),
+    );
+    expect(error).toBeInstanceOf(ClientError);
+    expect(error).toMatchObject({ reason: "tooLarge" });
+    expect(String((error as Error).message)).toMatch(
+      /^fs\/writeFile request of \d+ bytes is over the server's message limit of 4096 bytes; it was not sent$/,
+    );
+    await client.call("fs/writeFile", { path: `${dir.path}/small`, dataBase64: "QUJD" });
+    expect(client.sessionId).toBe(sessionId);
+    expect(server.stderr()).not.toContain("connection closed");
+  });
+
+  test("a call whose connection is lost each time it is sent is not sent a fourth time", async () => {
+    // A stand-in server: it answers initialize as an exec-server does, and ends the connection at
+    // every fs/writeFile, as a server (or a proxy in front of it) does at a message it cannot take.
+    await using real = await startServer({ runtime: "bun" });
+    await using probe = await ExecServerClient.connect(real.url);
+    const environmentInfo = probe.environmentInfo;
+    let writes = 0;
+    const standIn = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (request, bunServer) =>
+        bunServer.upgrade(request) ? undefined : new Response(null, { status: 400 }),
+      websocket: {
+        message(ws, text) {
+          const message = JSON.parse(String(text)) as { id?: number; method: string };
+          if (message.method === "initialize") {
+            ws.send(JSON.stringify({ id: message.id, result: { sessionId: "stand-in", environmentInfo } }));
+          } else if (message.method === "fs/writeFile") {
+            writes++;
+            ws.close(1009, "message too big");
+          }
+        },
+      },
+    });
+    try {
+      await using client = await ExecServerClient.connect(`ws://127.0.0.1:${standIn.port}`);
+      const error = await rejectionOf(
+        client.call("fs/writeFile", { path: "/nowhere/x", dataBase64: "QUJD" }),
+      );
+      expect(error).toMatchObject({
+        reason: "connectionClosed",
+        message: "the connection was lost 3 times with fs/writeFile in flight; it is not sent again",
+      });
+      expect(writes).toBe(3);
+    } finally {
+      await standIn.stop(true);
+    }
+  });
+});
