@@ -83,12 +83,62 @@ export class InnerMounts {
     this.#base = base;
   }
 
-  /** Registers a mount already made by path (a root): `hostPath` is bound at `treePath`. */
-  addRoot(options: { path: string; hostPath: string; treePath: string; writable: boolean }): void {
-    const hostFd = this.#openPath(options.hostPath, true);
-    const treeFd = this.#openPath(options.treePath, true);
-    if (hostFd === null || treeFd === null) return;
-    this.#enclosing.push({ path: options.path, hostFd, treeFd, cover: false, writable: options.writable });
+  /**
+   * Binds a root looked up on the host: `hostPath`, its real path (no symlink on the way), onto
+   * `treePath`, through one descriptor of it. The same descriptor stays what the root's carve-outs
+   * are resolved beneath: opened again by path after the bind, a sandbox that may write the root's
+   * parent could have renamed a link in at that name meanwhile, and the carve-outs would then be
+   * taken from wherever the link leads (or skipped). `verify` runs once the bind is in place and
+   * throws when it shows anything else than the lookup found.
+   */
+  bindRoot(options: {
+    path: string;
+    hostPath: string;
+    treePath: string;
+    writable: boolean;
+    directory: boolean;
+    verify: () => void;
+  }): void {
+    const how = new Uint8Array(24);
+    const view = new DataView(how.buffer);
+    view.setBigUint64(0, this.#flags.O_PATH | this.#flags.O_CLOEXEC, true);
+    view.setBigUint64(16, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, true);
+    const hostFd = this.#sys.try("openat2", [
+      AT_FDCWD,
+      this.#sys.cString(options.hostPath),
+      this.#sys.buffer(how),
+      24n,
+    ]);
+    if (hostFd < 0n) {
+      const errno = Number(-hostFd);
+      if (NOTHING_HERE.has(errno)) {
+        throw new Error(`${options.path} changed while the sandbox was being built`);
+      }
+      throw new SyscallError("openat2", errno, options.hostPath);
+    }
+    this.#fds.push(hostFd);
+    const tree = this.#clone(hostFd, true);
+    this.#setAttributes(
+      tree,
+      (options.writable ? 0n : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+      true,
+    );
+    this.#sys.call("move_mount", [
+      tree,
+      this.#sys.cString(""),
+      AT_FDCWD,
+      this.#sys.cString(options.treePath),
+      MOVE_MOUNT_F_EMPTY_PATH,
+    ], options.treePath);
+    options.verify();
+    if (!options.directory) return;
+    this.#enclosing.push({
+      path: options.path,
+      hostFd,
+      treeFd: tree,
+      cover: false,
+      writable: options.writable,
+    });
   }
 
   /** Mounts one inner mount; a mount with nothing of the host behind its name is skipped. */

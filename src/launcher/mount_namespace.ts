@@ -307,17 +307,21 @@ export function enterMountNamespace(
     const target = op.path === "/" ? NEW_ROOT : `${NEW_ROOT}${op.path}`;
     const source = `${OLD_ROOT}${op.path === "/" ? "" : op.path}`;
     mountpoint(target, op.directory);
-    mount(source, target, null, MS_BIND | MS_REC, null);
-    // The bind goes by path, which a sandbox that can write a directory on the way may have changed
-    // since the lookup checked it (a rename swapping a directory for a link): what is mounted must
-    // be what was checked.
-    if (options.files.lstat(target).identity !== op.identity) {
-      throw new Error(`${op.given} changed while the sandbox was being built`);
-    }
-    setAttr(target, (op.writable ? 0n : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true);
-    if (op.directory) {
-      innerMounts.addRoot({ path: op.given, hostPath: source, treePath: target, writable: op.writable });
-    }
+    innerMounts.bindRoot({
+      path: op.given,
+      hostPath: source,
+      treePath: target,
+      writable: op.writable,
+      directory: op.directory,
+      // A sandbox that can write a directory on the way may have changed it since the lookup
+      // checked it (a rename swapping a directory for a link, or for another directory): what is
+      // mounted must be what was checked.
+      verify: () => {
+        if (options.files.lstat(target).identity !== op.identity) {
+          throw new Error(`${op.given} changed while the sandbox was being built`);
+        }
+      },
+    });
   }
   for (const link of links) {
     const at = `${NEW_ROOT}${link.at}`;

@@ -583,6 +583,49 @@ describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
     await rm(swap, { recursive: true, force: true });
   });
 
+  test("takes a root's carve-outs from what it bound, not from what a rename put at its name after", async () => {
+    // Right after the launcher has checked what it bound at `swap/proj`, the swap fixture puts
+    // `swap/plink` (a link to `outside`) in its place: the race a sandbox that may write `swap`
+    // runs. The read-only `.git` must still be the bound root's, never `outside/.git`.
+    const swap = join(root, "swap");
+    await mkdir(join(swap, "proj/.git"), { recursive: true });
+    await writeFile(join(swap, "proj/.git/HEAD"), "ref: refs/heads/main\n");
+    await mkdir(join(outside, ".git"), { recursive: true });
+    await writeFile(join(outside, ".git/HEAD"), SECRET);
+    await symlink("../outside", join(swap, "plink"));
+    if (user === "nobody") await ownTree(swap);
+    const swapContext: LaunchContext = {
+      ...context,
+      launcher: { ...context.launcher, script: SWAP_FIXTURE },
+      env: {
+        ...context.env,
+        SWAP_PATH: join(swap, "proj"),
+        SWAP_ASIDE: join(swap, "proj.aside"),
+        SWAP_LINK: join(swap, "plink"),
+        SWAP_TRIGGER: `/newroot${join(swap, "proj")}`,
+        SWAP_COUNT: "1",
+      },
+    };
+    const git = join(swap, "proj/.git");
+    const policy: Policy = { ...hidden(), writable: [inside, join(swap, "proj")], readOnly: [git] };
+    const launch = sandboxedLaunch(swapContext, policy, {
+      program: "/bin/sh",
+      args: ["-c", `cat ${git}/HEAD; echo x > ${git}/HEAD && echo wrote; echo ran`],
+      argv0: "sh",
+      cwd: "/",
+      env: TARGET_ENV,
+    });
+    const result = await launched(launch);
+    expect(result.out).not.toContain("top secret");
+    expect(result.out).not.toContain("wrote");
+    expect(result.out).toContain("ref: refs/heads/main\n");
+    expect(result.out).toContain("ran\n");
+    expect(await readFile(join(outside, ".git/HEAD"), "utf8")).toBe(SECRET);
+    expect(await readFile(join(swap, "proj.aside/.git/HEAD"), "utf8")).toBe("ref: refs/heads/main\n");
+    await rm(join(outside, ".git"), { recursive: true, force: true });
+    await rm(swap, { recursive: true, force: true });
+  });
+
   test("a spare launcher takes its argv from stdin, confines the program and leaves it the rest of stdin", async () => {
     const launch = confined(hidden(), "/bin/sh", ["-c", `cat; cat ${secret} 2>/dev/null || echo hidden`], {
       argv0: "sh",
