@@ -64,32 +64,42 @@ async function executableProblem(candidate: string): Promise<string | null> {
     const info = await stat(candidate);
     if (!info.isFile()) return "EACCES";
     await access(candidate, constants.X_OK);
-    return (await looksExecutable(candidate)) ? null : "ENOEXEC";
+    return await headerProblem(candidate);
   } catch (error) {
     return errnoCode(error) ?? "ENOENT";
   }
 }
 
 /**
- * Whether the kernel can execute the file: a `#!` script or an ELF image with a sane header.
- * Checked here because Deno falls back to running such a file with `/bin/sh`, where execve (and
- * Codex) answer ENOEXEC.
+ * Null when the kernel can execute the file: a `#!` script or an ELF image with a sane header;
+ * else ENOEXEC (or EACCES: not a regular file). Checked here because Deno falls back to running
+ * such a file with `/bin/sh`, where execve (and Codex) answer ENOEXEC.
+ *
+ * The server opens the file as itself, outside any sandbox, and a sandboxed process's program may
+ * lie in the sandbox's writable roots, where the sandbox can rename a FIFO (or a link to a device)
+ * over it between the `stat` and this open: a plain open of a FIFO waits for a writer, holding a
+ * thread of the runtime's pool for as long as the sandbox likes, and a few of them stopped every
+ * file operation of the server, a new connection's handshake included. So the open neither waits
+ * nor takes a controlling terminal, and what it opened must be a regular file.
  */
-async function looksExecutable(path: string): Promise<boolean> {
+export async function headerProblem(path: string): Promise<"ENOEXEC" | "EACCES" | null> {
   const header = new Uint8Array(64);
-  const file = await open(path, "r");
+  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   let length: number;
   try {
+    if (!(await file.stat()).isFile()) return "EACCES";
     length = (await file.read(header, 0, header.length, 0)).bytesRead;
   } finally {
     await file.close();
   }
-  if (length >= 2 && header[0] === 0x23 && header[1] === 0x21) return true;
+  if (length >= 2 && header[0] === 0x23 && header[1] === 0x21) return null;
   const elf = length >= 52 && header[0] === 0x7f && header[1] === 0x45 && header[2] === 0x4c &&
     header[3] === 0x46;
   const elfClass = header[4];
   const byteOrder = header[5];
-  return elf && (elfClass === 1 || elfClass === 2) && (byteOrder === 1 || byteOrder === 2) && header[6] === 1;
+  const executable = elf && (elfClass === 1 || elfClass === 2) && (byteOrder === 1 || byteOrder === 2) &&
+    header[6] === 1;
+  return executable ? null : "ENOEXEC";
 }
 
 /** The errno name of a Node-style error, if it has one. */

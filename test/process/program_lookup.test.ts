@@ -1,0 +1,49 @@
+import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { chmod, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const REPO = resolve(import.meta.dir, "../..");
+const FIXTURE = join(REPO, "test/fixtures/header_problem_fixture.ts");
+const RUNTIMES = {
+  bun: [process.execPath, FIXTURE],
+  deno: [join(REPO, "node_modules/.bin/deno"), "run", "-A", FIXTURE],
+} as const;
+
+/** `headerProblem` of `path` as the runtime answers it, and how its process ended. */
+async function answer(runtime: keyof typeof RUNTIMES, path: string): Promise<{ out: string; code: number }> {
+  const [program, ...args] = RUNTIMES[runtime];
+  const child = Bun.spawn([program, ...args, path], { cwd: REPO, stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  return { out: out.trim() || err.trim(), code };
+}
+
+describe.each(["bun", "deno"] as const)("the program header check on %s", (runtime) => {
+  test("answers at once for a FIFO a sandbox renamed over the program, never waiting for a writer", async () => {
+    // The server opens a sandboxed process's program as itself, after a stat that saw a regular
+    // file: a sandbox exchanging it with a FIFO of its writable root held a thread of the server's
+    // pool per start, and a few stopped every file operation of the server.
+    await using dir = await tempDir();
+    const fifo = join(dir.path, "run");
+    const made = spawnSync("mkfifo", [fifo]);
+    expect(made.status).toBe(0);
+    await chmod(fifo, 0o755);
+    expect(await answer(runtime, fifo)).toEqual({ out: '"EACCES"', code: 0 });
+  });
+
+  test("still tells a script and an ELF image from a file the kernel cannot execute", async () => {
+    await using dir = await tempDir();
+    const script = join(dir.path, "script");
+    await writeFile(script, "#!/bin/sh\necho hi\n");
+    const text = join(dir.path, "text");
+    await writeFile(text, "echo hi\n");
+    expect(await answer(runtime, script)).toEqual({ out: "null", code: 0 });
+    expect(await answer(runtime, "/bin/sh")).toEqual({ out: "null", code: 0 });
+    expect(await answer(runtime, text)).toEqual({ out: '"ENOEXEC"', code: 0 });
+  });
+});
