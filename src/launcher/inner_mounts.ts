@@ -123,12 +123,13 @@ export class InnerMounts {
       (options.writable ? 0n : MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
       true,
     );
+    const target = this.#mountPoint(options.path, options.treePath, options.directory);
     this.#sys.call("move_mount", [
       tree,
       this.#sys.cString(""),
-      AT_FDCWD,
-      this.#sys.cString(options.treePath),
-      MOVE_MOUNT_F_EMPTY_PATH,
+      target,
+      this.#sys.cString(""),
+      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
     ], options.treePath);
     options.verify();
     if (!options.directory) return;
@@ -255,6 +256,57 @@ export class InnerMounts {
       current = next;
     }
     return current;
+  }
+
+  /**
+   * The mount point of a root at `treePath` (absolute, in the launcher's root), made where it is
+   * missing, found component by component without following any symbolic link. A root nested in
+   * another one gets its mount point through the outer root's bind, whose directories a sandbox
+   * that may write them can have replaced with links since the lookup: followed, a link there led
+   * the making of the mount point (a directory, or an empty file) out of the new root onto any
+   * place of the host. Such a link fails the launch instead.
+   */
+  #mountPoint(path: string, treePath: string, directory: boolean): bigint {
+    const changed = () => new Error(`${path} changed while the sandbox was being built`);
+    const parts = treePath.split("/").filter((part) => part !== "");
+    let current = this.#openPath("/", true);
+    if (current === null) throw changed();
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] ?? "";
+      const last = i === parts.length - 1;
+      let next = this.#component(current, part, changed);
+      if (next === null) {
+        // What the making answers is not enough under Bun (see `existed` in mount_namespace.ts):
+        // whether the name is there now says whether it worked.
+        const made = !last || directory
+          ? this.#sys.try("mkdirat", [current, this.#sys.cString(part), 0o755n])
+          : this.#sys.try("openat", [
+            current,
+            this.#sys.cString(part),
+            this.#flags.O_CREAT | this.#flags.O_WRONLY | this.#flags.O_NOFOLLOW | this.#flags.O_CLOEXEC,
+            0o444n,
+          ]);
+        if (made >= 0n && last && !directory) this.#sys.try("close", [made]);
+        next = this.#component(current, part, changed);
+        if (next === null) throw new SyscallError("mkdirat", made < 0n ? Number(-made) : ENOENT, treePath);
+      }
+      current = next;
+    }
+    return current;
+  }
+
+  /** One name in `dir`, never through a symbolic link (`changed` then); null when it is missing. */
+  #component(dir: bigint, name: string, changed: () => Error): bigint | null {
+    const how = new Uint8Array(24);
+    const view = new DataView(how.buffer);
+    view.setBigUint64(0, this.#flags.O_PATH | this.#flags.O_CLOEXEC, true);
+    view.setBigUint64(16, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, true);
+    const fd = this.#sys.try("openat2", [dir, this.#sys.cString(name), this.#sys.buffer(how), 24n]);
+    if (fd === -BigInt(ENOENT)) return null;
+    if (fd === -BigInt(ELOOP) || fd === -BigInt(EXDEV)) throw changed();
+    if (fd < 0n) throw new SyscallError("openat2", Number(-fd), name);
+    this.#fds.push(fd);
+    return fd;
   }
 
   /** `openat2(dir, path, O_PATH|O_NOFOLLOW, BENEATH|NO_SYMLINKS)`, or null when nothing is there. */

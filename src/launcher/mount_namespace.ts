@@ -306,7 +306,6 @@ export function enterMountNamespace(
   for (const op of ordered) {
     const target = op.path === "/" ? NEW_ROOT : `${NEW_ROOT}${op.path}`;
     const source = `${OLD_ROOT}${op.path === "/" ? "" : op.path}`;
-    mountpoint(target, op.directory);
     innerMounts.bindRoot({
       path: op.given,
       hostPath: source,

@@ -626,6 +626,46 @@ describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
     await rm(swap, { recursive: true, force: true });
   });
 
+  test("makes no mount point outside the new root when a rename puts a link on the way to one", async () => {
+    // A root nested in another bound root gets its mount point made through that root, whose
+    // directories a sandbox that may write them can change: right after the outer root is bound,
+    // the swap fixture puts `swap/proj/sub` aside and a link to the host's `outside` in its place.
+    const swap = join(root, "swap");
+    await mkdir(join(swap, "proj/sub/x"), { recursive: true });
+    await symlink(`/oldroot${outside}`, join(swap, "sublink"));
+    if (user === "nobody") await ownTree(swap);
+    const swapContext: LaunchContext = {
+      ...context,
+      launcher: { ...context.launcher, script: SWAP_FIXTURE },
+      env: {
+        ...context.env,
+        SWAP_PATH: join(swap, "proj/sub"),
+        SWAP_ASIDE: join(swap, "proj/sub.aside"),
+        SWAP_LINK: join(swap, "sublink"),
+        SWAP_TRIGGER: `/newroot${swap}`,
+        SWAP_COUNT: "1",
+      },
+    };
+    const policy: Policy = {
+      ...hidden(),
+      readable: [...MINIMAL_PATHS, swap],
+      writable: [join(swap, "proj/sub/x")],
+    };
+    const launch = sandboxedLaunch(swapContext, policy, {
+      program: "/bin/sh",
+      args: ["-c", "echo ran"],
+      argv0: "sh",
+      cwd: "/",
+      env: TARGET_ENV,
+    });
+    const result = await launched(launch);
+    expect(await exists(join(outside, "x"))).toBe(false);
+    expect(codeOf(result, SANDBOX_EXIT.mountNamespace)).toBe(SANDBOX_EXIT.mountNamespace);
+    expect(result.out).toContain("changed while the sandbox was being built");
+    await rm(join(outside, "x"), { recursive: true, force: true });
+    await rm(swap, { recursive: true, force: true });
+  });
+
   test("a spare launcher takes its argv from stdin, confines the program and leaves it the rest of stdin", async () => {
     const launch = confined(hidden(), "/bin/sh", ["-c", `cat; cat ${secret} 2>/dev/null || echo hidden`], {
       argv0: "sh",
