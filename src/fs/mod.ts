@@ -33,6 +33,7 @@ export { runFsWorker } from "./fs_worker_server.ts";
 export { FrameSplitter } from "./frame_splitter.ts";
 export type { Frame, FrameLimits, FrameSplitterOptions } from "./frame_splitter.ts";
 export { LineSplitter } from "./line_splitter.ts";
+export { O_NOBLOCK_NOCTTY, openRegular } from "./open_regular.ts";
 export { LineWriter } from "./line_writer.ts";
 export { DEFAULT_MAX_REPLY_BYTES } from "./reply_budget.ts";
 export { SandboxedFileSystem } from "./sandboxed_file_system.ts";

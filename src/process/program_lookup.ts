@@ -1,6 +1,6 @@
-import { access, constants, open, stat } from "node:fs/promises";
+import { access, constants, stat } from "node:fs/promises";
 import { ErrorCode, RpcError } from "../protocol/mod.ts";
-import { osErrorText } from "../fs/mod.ts";
+import { O_NOBLOCK_NOCTTY, openRegular, osErrorText } from "../fs/mod.ts";
 
 /**
  * Finds the executable for `argv0` (PROTOCOL.md §5.2): a name with `/` is used as is (relative to
@@ -79,15 +79,22 @@ async function executableProblem(candidate: string): Promise<string | null> {
  * lie in the sandbox's writable roots, where the sandbox can rename a FIFO (or a link to a device)
  * over it between the `stat` and this open: a plain open of a FIFO waits for a writer, holding a
  * thread of the runtime's pool for as long as the sandbox likes, and a few of them stopped every
- * file operation of the server, a new connection's handshake included. So the open neither waits
- * nor takes a controlling terminal, and what it opened must be a regular file.
+ * file operation of the server, a new connection's handshake included. So the file is opened only
+ * once it is known to be a regular file (`openRegular`), and then neither waits nor takes a
+ * controlling terminal.
  */
 export async function headerProblem(path: string): Promise<"ENOEXEC" | "EACCES" | null> {
   const header = new Uint8Array(64);
-  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  let file;
+  try {
+    file = await openRegular(path, constants.O_RDONLY | O_NOBLOCK_NOCTTY);
+  } catch (error) {
+    // Not a regular file (any more): what the stat would have said of it.
+    if (error instanceof RpcError) return "EACCES";
+    throw error;
+  }
   let length: number;
   try {
-    if (!(await file.stat()).isFile()) return "EACCES";
     length = (await file.read(header, 0, header.length, 0)).bytesRead;
   } finally {
     await file.close();
