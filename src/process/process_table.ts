@@ -205,21 +205,23 @@ export class ProcessTable {
     const argv0 = params.argv[0] ?? "";
     const program = await lookupProgram(argv0, cwd, env["PATH"] ?? this.#serverEnv["PATH"] ?? "");
     const target = { program, args: params.argv.slice(1), argv0: params.arg0 ?? argv0, cwd, env };
-    const launch = wrap === null ? null : wrap(target);
-    const stdin = params.tty || params.pipeStdin === true ? "pipe" : "null";
-    const plan: SpawnPlan = launch === null ? { ...target, stdin } : {
-      program: launch.program,
-      args: launch.args,
-      argv0: launch.program,
-      cwd: launch.cwd,
-      env: launch.env,
-      stdin,
-    };
     const timeoutMs = params.timeoutMs ?? null;
     const container = await this.#containment.create(limits);
-    // Without arg0, the program is what looking up argv[0] found, so a shell finds it again.
-    const wrapped = container.wrap(plan, params.arg0 == null);
+    const stdin = params.tty || params.pipeStdin === true ? "pipe" : "null";
     try {
+      // Built just before the spawn, with nothing awaited in between: the launch carries the areas
+      // a sandbox may write as they are now (`processPlanner`).
+      const launch = wrap === null ? null : wrap(target);
+      const plan: SpawnPlan = launch === null ? { ...target, stdin } : {
+        program: launch.program,
+        args: launch.args,
+        argv0: launch.program,
+        cwd: launch.cwd,
+        env: launch.env,
+        stdin,
+      };
+      // Without arg0, the program is what looking up argv[0] found, so a shell finds it again.
+      const wrapped = container.wrap(plan, params.arg0 == null);
       if (params.tty) {
         const child = await this.#runtime.spawnPty(wrapped, params.size ?? DEFAULT_PTY_SIZE);
         process.attachPty(child, { timeoutMs, container });

@@ -33,9 +33,18 @@ export function processPlanner(deps: ProcessPlannerDeps): SandboxPlanner {
         resolution = await networkOffPolicy(features, protection);
       }
       if (resolution.kind === "none") return null;
-      const policy = await confineRootLinks(resolution.policy, protection.writtenAreas);
+      const areas = protection.writtenAreas;
+      const policy = await confineRootLinks(resolution.policy, areas);
       const launch = await deps.launchContext();
-      return (target) => sandboxedLaunch(launch, policy, target);
+      // The launcher gets the areas recorded by the time it is started, not those of this plan: a
+      // start planned at the same moment as the first policy that may write an area would otherwise
+      // leave it out, and that policy's sandbox could plant a link there before this launch.
+      return (target) =>
+        sandboxedLaunch(
+          launch,
+          areas === undefined ? policy : { ...policy, noLinksIn: areas.list() },
+          target,
+        );
     },
   };
 }
