@@ -10,6 +10,7 @@ import type { Policy, ServerFiles } from "./policy_types.ts";
 import { processPlanner } from "./process_planner.ts";
 import { hostPath } from "./server_files.ts";
 import { prepareProgramImages } from "./program_images.ts";
+import { declareOwnFiles } from "./declared_files.ts";
 import { createStateDir, stateDirBases, stateDirFiles } from "./state_dir.ts";
 import { WrittenAreas } from "./written_areas.ts";
 
@@ -54,6 +55,8 @@ export async function setUpSandbox(
   const ownFiles = await Promise.all(
     [...images.ownFiles, ...stateDirFiles(stateDir)].map((path) => hostPath(path)),
   );
+  // Before any sandbox starts: other servers keep them read-only in theirs (`declared_files.ts`).
+  const declaration = await declareOwnFiles(stateDir, [...new Set(ownFiles)]);
   const protection: ServerFiles = {
     ownFiles: [...new Set(ownFiles)],
     secretFiles: await Promise.all((options.secretFiles ?? []).map((path) => hostPath(resolve(path)))),
@@ -74,6 +77,9 @@ export async function setUpSandbox(
     protection,
     planner: processPlanner({ features, serverEnv, protection, launchContext }),
     workerLaunch: async (policy) => workerLaunch(await launchContext(), policy),
-    close: () => rm(stateDir, { recursive: true, force: true }),
+    close: async () => {
+      await declaration.close().catch(() => {});
+      await rm(stateDir, { recursive: true, force: true });
+    },
   };
 }

@@ -21,6 +21,7 @@ import { pathToUri, RpcError } from "../protocol/mod.ts";
 import { ErrorCode } from "../protocol/mod.ts";
 import { isWithin } from "./glob.ts";
 import type { Policy, ServerFiles } from "./policy_types.ts";
+import { declaredFiles } from "./declared_files.ts";
 import { isStateDirName, stateDirsIn } from "./state_dir.ts";
 
 /** At most this many state directories of one place are kept read-only in a sandbox. */
@@ -86,6 +87,17 @@ export async function protectServerFiles(
       same: "it is a server's state directory",
       inside: "it lies inside a server's state directory",
     });
+  }
+  // Another server's own files, as it declares them: read-only where a writable root holds them,
+  // but never a reason to refuse (nor kept through a link), since any local user's server declares.
+  for (const file of await declaredFiles(bases)) {
+    for (const from of writable) {
+      if (!isWithin(file, from.real) || from.real === file) continue;
+      const path = spelled(from, file);
+      if ([...denied, ...readOnly].some((kept) => isWithin(path, kept))) continue;
+      if (await meetsLink(from.given, path)) continue;
+      readOnly.push(path);
+    }
   }
   for (const file of secret) {
     for (const from of roots) {

@@ -18,6 +18,8 @@ import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import type { TempDir } from "../helpers/temp_dir.ts";
 
+/** A stand-in for another server that declares its own files. */
+const DECLARED_FIXTURE = join(import.meta.dir, "../fixtures/declared_server_fixture.ts");
 /** The uid of `nobody`, as which the unprivileged server runs. */
 const NOBODY = 65534;
 /** A managed profile (`managedSandbox`) with these roots, each readable or writable. */
@@ -302,6 +304,44 @@ describe.each(RUNTIMES)("servers that share a temp dir, on %s", (runtime) => {
       expect(await contents(files)).toEqual(before);
       expect(await plantedBelow(tmp)).toEqual([]);
       expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
+    },
+    60_000,
+  );
+
+  test(
+    "a sandbox of one cannot change the installation of another that its writable roots hold",
+    async () => {
+      // Another server whose runtime, program or bundles lie in this server's workspace (a second
+      // checkout there): the other server's launches run them before they confine themselves. A
+      // stand-in declares them as a server does.
+      await using dir = await tempDir();
+      const tmp = join(dir.path, "tmp");
+      const out = join(dir.path, "out");
+      const install = join(dir.path, "install");
+      for (const path of [tmp, out, install]) await fs.mkdir(path);
+      const bundle = join(install, "launcher.js");
+      await fs.writeFile(bundle, "// the other server's launcher\n");
+      await using x = await startServer({ runtime, env: { TMPDIR: tmp } });
+      await using onX = await x.session();
+      const other = Bun.spawn([process.execPath, DECLARED_FIXTURE, bundle], {
+        env: { ...process.env, TMPDIR: tmp },
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "inherit",
+      });
+      try {
+        const reader = other.stdout.getReader();
+        const first = await reader.read();
+        expect(new TextDecoder().decode(first.value)).toStartWith(tmp);
+        const script = `echo pwned >> ${bundle} && echo wrote; echo tried`;
+        const output = await run(onX, script, { cwd: out, sandbox: profile([[dir.path, "write"]]) });
+        expect(output).toEndWith("tried\n");
+        expect(output).not.toContain("wrote");
+        expect(await fs.readFile(bundle, "utf8")).toBe("// the other server's launcher\n");
+      } finally {
+        await other.stdin.end();
+        await other.exited;
+      }
     },
     60_000,
   );

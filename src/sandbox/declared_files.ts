@@ -1,0 +1,139 @@
+/**
+ * Other servers' own files, as each declares them in its state directory. A server's launcher runs
+ * the server's runtime and program or bundles before it confines itself, and a server keeps them
+ * read-only in its own sandboxes only: another server's sandbox whose writable roots hold them (two
+ * checkouts in one workspace, a server installed in another's project) could rewrite what that
+ * server's next launch runs as its user, unconfined. So every server lists its own files in
+ * `own-files.json` in its state directory, keeps that file open for as long as it runs, and reads
+ * the lists of the other servers whose state directories it finds (`state_dir.ts`).
+ *
+ * A list counts only while the process its state directory is named after holds it open and runs in
+ * this server's mount namespace: a sandbox, which lives in a namespace of its own, can make a
+ * directory that looks like a state directory, never a list that counts. A list only ever adds
+ * read-only carve-outs, and never makes a policy refused.
+ */
+import { constants } from "node:fs";
+import { lstat, open, readdir, readlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { basename, join } from "node:path";
+import process from "node:process";
+import { stateDirsIn } from "./state_dir.ts";
+
+const LIST_NAME = "own-files.json";
+/** A state directory's name and its server's pid. */
+const STATE_DIR_NAME = /^exec-server-(\d+)-[A-Za-z0-9]{6}$/;
+/** A user's directory of state directories. */
+const STATE_PARENT_NAME = /^exec-server-uid-\d+$/;
+/** Bounds of what is read of one list: a server has a handful of own files. */
+const MAX_LIST_BYTES = 65_536;
+const MAX_FILES = 64;
+/**
+ * The state directories of one place that are examined: a place with more is refused anyway in a
+ * policy whose writable roots hold it (`server_files.ts`), and one no root holds is written by no
+ * sandbox of this policy.
+ */
+const MAX_STATE_DIRS = 256;
+/**
+ * The descriptors of a server looked through for its list: it opens the list as it starts, so the
+ * list has one of its lowest numbers, and a process that holds many is not read through at each
+ * resolution.
+ */
+const MAX_HOLDER_FDS = 256;
+
+/**
+ * Writes this server's own files (real paths) into its state directory and keeps the list open:
+ * the caller holds the handle for as long as the server runs.
+ */
+export async function declareOwnFiles(stateDir: string, files: readonly string[]): Promise<FileHandle> {
+  const handle = await open(join(stateDir, LIST_NAME), "w", 0o600);
+  await handle.writeFile(JSON.stringify(files));
+  return handle;
+}
+
+/** The lists already checked, by their path: what they declare while the same file is held. */
+const checked = new Map<string, { readonly identity: string; readonly files: readonly string[] }>();
+
+/** The own files that the other servers with a state directory in `bases` declare. */
+export async function declaredFiles(bases: readonly string[]): Promise<string[]> {
+  const own = await readlink("/proc/self/ns/mnt").catch(() => null);
+  if (own === null) return [];
+  const dirs =
+    (await Promise.all(bases.map(async (base) => (await stateDirsBelow(base)).slice(0, MAX_STATE_DIRS))))
+      .flat();
+  const lists = await Promise.all(dirs.map(async (dir) => await listOf(dir, own)));
+  return [...new Set(lists.flat())];
+}
+
+/** The state directories in `base`, those in users' directories of them included. */
+async function stateDirsBelow(base: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const dir of await stateDirsIn(base)) {
+    if (!STATE_PARENT_NAME.test(basename(dir))) {
+      found.push(dir);
+      continue;
+    }
+    const names = await readdir(dir).catch(() => []);
+    found.push(...names.filter((name) => STATE_DIR_NAME.test(name)).map((name) => join(dir, name)));
+  }
+  return found;
+}
+
+/** What the state directory `dir` declares, when its server holds the list and shares `own`. */
+async function listOf(dir: string, own: string): Promise<readonly string[]> {
+  const pid = STATE_DIR_NAME.exec(basename(dir))?.[1];
+  if (pid === undefined || Number(pid) === process.pid) return [];
+  const namespace = await readlink(`/proc/${pid}/ns/mnt`).catch(() => null);
+  if (namespace !== own) {
+    checked.delete(join(dir, LIST_NAME));
+    return [];
+  }
+  const list = join(dir, LIST_NAME);
+  const info = await lstat(list, { bigint: true }).catch(() => null);
+  if (info === null || !info.isFile()) return [];
+  const identity = `${pid}:${info.dev}:${info.ino}:${info.mtimeNs}`;
+  const known = checked.get(list);
+  if (known !== undefined && known.identity === identity) return known.files;
+  // Not held: not a server's list, or one whose server has ended (its pid may run another
+  // program now); remembered as empty while the file stays as it is.
+  const files = await holds(pid, list) ? await readList(list) : [];
+  checked.set(list, { identity, files });
+  return files;
+}
+
+/** Whether process `pid` has `path` open. */
+async function holds(pid: string, path: string): Promise<boolean> {
+  const fds = (await readdir(`/proc/${pid}/fd`).catch(() => [])).map(Number).sort((a, b) => a - b);
+  for (const fd of fds.slice(0, MAX_HOLDER_FDS)) {
+    if (await readlink(`/proc/${pid}/fd/${fd}`).catch(() => null) === path) return true;
+  }
+  return false;
+}
+
+/** The absolute paths a list holds (none when it is not a list). */
+async function readList(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    // Neither waiting on a FIFO nor following a link put at its name: a list is a regular file.
+    const flags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | constants.O_NOFOLLOW;
+    const handle = await open(path, flags);
+    try {
+      if (!(await handle.stat()).isFile()) return [];
+      const buffer = new Uint8Array(MAX_LIST_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      text = new TextDecoder().decode(buffer.subarray(0, bytesRead));
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return [];
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  return parsed.filter((entry): entry is string => typeof entry === "string" && entry.startsWith("/"))
+    .slice(0, MAX_FILES);
+}
