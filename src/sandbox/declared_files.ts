@@ -50,6 +50,8 @@ export async function declareOwnFiles(stateDir: string, files: readonly string[]
   return handle;
 }
 
+/** How many checked lists are remembered. */
+const MAX_CHECKED = 4096;
 /** The lists already checked, by their path: what they declare while the same file is held. */
 const checked = new Map<string, { readonly identity: string; readonly files: readonly string[] }>();
 
@@ -96,6 +98,8 @@ async function listOf(dir: string, own: string): Promise<readonly string[]> {
   // Not held: not a server's list, or one whose server has ended (its pid may run another
   // program now); remembered as empty while the file stays as it is.
   const files = await holds(pid, list) ? await readList(list) : [];
+  // Directories a sandbox makes could grow the memory without end: forgetting costs a look again.
+  if (checked.size >= MAX_CHECKED) checked.clear();
   checked.set(list, { identity, files });
   return files;
 }
