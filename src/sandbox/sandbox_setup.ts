@@ -56,7 +56,8 @@ export async function setUpSandbox(
     [...images.ownFiles, ...stateDirFiles(stateDir)].map((path) => hostPath(path)),
   );
   // Before any sandbox starts: other servers keep them read-only in theirs (`declared_files.ts`).
-  const declaration = await declareOwnFiles(stateDir, [...new Set(ownFiles)]);
+  // A list that cannot be written (a full disk) leaves them writable in other servers' sandboxes only.
+  const declaration = await declareOwnFiles(stateDir, [...new Set(ownFiles)]).catch(() => null);
   const protection: ServerFiles = {
     ownFiles: [...new Set(ownFiles)],
     secretFiles: await Promise.all((options.secretFiles ?? []).map((path) => hostPath(resolve(path)))),
@@ -78,7 +79,7 @@ export async function setUpSandbox(
     planner: processPlanner({ features, serverEnv, protection, launchContext }),
     workerLaunch: async (policy) => workerLaunch(await launchContext(), policy),
     close: async () => {
-      await declaration.close().catch(() => {});
+      await declaration?.close().catch(() => {});
       await rm(stateDir, { recursive: true, force: true });
     },
   };
