@@ -278,8 +278,9 @@ export class ManagedProcess {
     if (this.#killTimer !== null) clearTimeout(this.#killTimer);
     this.#state = "closed";
     // No write is taken from here on (§5.7), so the pipe goes now: a descendant that still reads
-    // it gets end of file, and the server holds no descriptor for a process that is over.
-    void this.#stdin?.close();
+    // it gets end of file, and the server holds no descriptor for a process that is over. Writes
+    // still held back answer stdinClosed.
+    this.#stdin?.end();
     this.#events.closed(this, this.log.appendClosed());
     if (this.log.totalBytes >= RELEASE_AFTER_BYTES) this.#runtime.releaseMemory();
     this.#container?.closed();

@@ -9,13 +9,19 @@ interface Waiter {
   readonly resolve: (status: WriteStatus) => void;
 }
 
+/** Queued bytes, with the write that waits for them to be answered when it waits. */
+interface Entry {
+  readonly data: Uint8Array;
+  readonly waiter: Waiter | null;
+}
+
 /**
  * A child's stdin in arrival order: writes are queued at once and handed to the sink one after
  * another; a write whose earlier input exceeds the bound is answered once the child drains it.
  */
 export class StdinQueue {
   readonly #sink: StdinSink;
-  #queue: Array<Uint8Array | "close"> = [];
+  #queue: Array<Entry | "close"> = [];
   #queuedBytes = 0;
   #consumedBytes = 0;
   #pumping = false;
@@ -36,13 +42,32 @@ export class StdinQueue {
     if (this.#closed) return Promise.resolve("stdinClosed");
     if (data.byteLength === 0) return Promise.resolve("accepted");
     const earlier = this.#queuedBytes;
-    this.#queue.push(data);
     this.#queuedBytes += data.byteLength;
-    this.#kick();
-    if (earlier - this.#consumedBytes <= STDIN_BACKPRESSURE_BYTES) return Promise.resolve("accepted");
+    if (earlier - this.#consumedBytes <= STDIN_BACKPRESSURE_BYTES) {
+      this.#queue.push({ data, waiter: null });
+      this.#kick();
+      return Promise.resolve("accepted");
+    }
     const { promise, resolve } = Promise.withResolvers<WriteStatus>();
-    this.#waiters.push({ threshold: earlier - STDIN_BACKPRESSURE_BYTES, resolve });
+    const waiter = { threshold: earlier - STDIN_BACKPRESSURE_BYTES, resolve };
+    this.#waiters.push(waiter);
+    this.#queue.push({ data, waiter });
+    this.#kick();
     return promise;
+  }
+
+  /**
+   * The process is over (closed): no write is taken from here on, and the writes still held back
+   * answer `stdinClosed` with their bytes dropped, since a descendant that keeps stdin open
+   * without reading it would otherwise hold them (and their callers) for as long as it lives.
+   * What was accepted goes on to the pipe, then the pipe closes.
+   */
+  end(): void {
+    const waiting = new Set(this.#waiters);
+    this.#waiters = [];
+    this.#queue = this.#queue.filter((item) => item === "close" || item.waiter === null);
+    for (const waiter of waiting) waiter.resolve("stdinClosed");
+    void this.close();
   }
 
   /** Closes the sink after the queued bytes; `stdinClosed` if it was closed already. */
@@ -72,8 +97,8 @@ export class StdinQueue {
           await this.#sink.close();
           continue;
         }
-        await this.#sink.write(item);
-        this.#consumedBytes += item.byteLength;
+        await this.#sink.write(item.data);
+        this.#consumedBytes += item.data.byteLength;
         this.#release();
       }
     } catch {

@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { BULK_WRITE, startHeldReader } from "../helpers/held_reader.ts";
 import { RUNTIMES } from "../helpers/server.ts";
 import { b64, CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
@@ -78,6 +81,37 @@ describe.each(RUNTIMES)("process/write on %s", (runtime) => {
     )
       .toEqual([{ status: "stdinClosed" }, { status: "stdinClosed" }]);
     await client.untilClosed("quits");
+  });
+
+  test.concurrent("process/write held back when the process closes answers stdinClosed though a descendant keeps stdin", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    // The child leaves a descendant that holds stdin open without reading it (it waits on a FIFO)
+    // and exits; the descendant's other streams go elsewhere, so the process closes at once. A
+    // background job's stdin is /dev/null unless redirected from another descriptor.
+    const hold = join(dir.path, "hold");
+    execFileSync("mkfifo", [hold]);
+    const child = await startHeldReader(client, {
+      processId: "kept",
+      dir,
+      then: `exec 3<&0; cat "${hold}" 0<&3 3<&- >/dev/null 2>&1 & exit 0`,
+    });
+    const write = (id: string, chunk: string): void =>
+      client.send({ id, method: "process/write", params: { processId: "kept", chunk, writeId: id } });
+    write("bulk", BULK_WRITE);
+    write("second", BULK_WRITE);
+    write("third", b64("x"));
+    await client.call("process/read", { processId: "kept" });
+    await child.release();
+    await client.untilClosed("kept");
+    expect(
+      (await Promise.all(["second", "third"].map((id) => client.replyTo(id)))).map((reply) =>
+        reply["result"]
+      ),
+    )
+      .toEqual([{ status: "stdinClosed" }, { status: "stdinClosed" }]);
+    // The descendant ends once the FIFO has a writer.
+    await writeFile(hold, "");
   });
 
   test.concurrent("process/write without writeId is never deduplicated", async () => {
