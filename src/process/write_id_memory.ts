@@ -1,4 +1,18 @@
+import { createHash } from "node:crypto";
 import type { WriteStatus } from "../protocol/mod.ts";
+
+/** Ids up to this many UTF-16 units are kept as they are; longer ones by their digest. */
+const KEPT_AS_IS = 64;
+
+/**
+ * What an id is remembered by. A writeId may be as long as a message (128 MiB), and 1,024 of
+ * them are kept per process: a long one is kept as its SHA-256, so the memory stays small
+ * whatever a client sends. The prefixes keep the two forms apart.
+ */
+function keyOf(id: string): string {
+  if (id.length <= KEPT_AS_IS) return `=${id}`;
+  return `#${createHash("sha256").update(id, "utf16le").digest("base64")}`;
+}
 
 /**
  * The `writeId`s of one process (§5.7): the most recent accepted ones (at least `capacity`), and
@@ -18,13 +32,15 @@ export class WriteIdMemory {
    * was accepted before, the pending write's own answer while that one waits; null when the
    * id is new (or its write was refused), so the bytes are written.
    */
-  answerFor(id: string): WriteStatus | Promise<WriteStatus> | null {
+  answerFor(writeId: string): WriteStatus | Promise<WriteStatus> | null {
+    const id = keyOf(writeId);
     if (this.#accepted.has(id)) return "accepted";
     return this.#pending.get(id) ?? null;
   }
 
   /** Holds `answer` as the pending write of `id` until it settles; an accepted id is recorded. */
-  track(id: string, answer: Promise<WriteStatus>): Promise<WriteStatus> {
+  track(writeId: string, answer: Promise<WriteStatus>): Promise<WriteStatus> {
+    const id = keyOf(writeId);
     const settled = answer.then(
       (status) => {
         this.#pending.delete(id);

@@ -1,0 +1,66 @@
+/**
+ * Server memory with clients that send more than a child takes (PROTOCOL.md §5.7, docs/security.md
+ * "Memory"): what `process/write` leaves with the server stays bounded whatever its size. Each case
+ * runs its own server and compares its RSS with its RSS before the case once the server has
+ * collected its garbage (it does so once a burst of message text has gone quiet), so only what it
+ * keeps counts.
+ */
+import { describe, expect, test } from "bun:test";
+import { readFile } from "node:fs/promises";
+import { RUNTIMES, startServer } from "../helpers/server.ts";
+import type { TestServer } from "../helpers/server.ts";
+import { b64, startParams } from "../helpers/shared_server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const MIB = 1024 * 1024;
+/** writeIds the server remembers (it keeps at least 1,024 per process), and the size of each. */
+const LONG_IDS = 48;
+const LONG_ID_BYTES = 4 * MIB;
+/** What remembering them may add: kept whole they took 190–200 MiB. */
+const WRITE_ID_BOUND = 48 * MIB;
+/** Between two readings of /proc while a case waits for the server to collect its garbage. */
+const POLL_MS = 20;
+
+async function rssOf(server: TestServer): Promise<number> {
+  const status = await readFile(`/proc/${server.child.pid ?? 0}/status`, "utf8");
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? "0") * 1024;
+}
+
+/** Waits until the server's RSS is at most `bytes`, or 10 s have passed; resolves with the RSS. */
+async function untilRssBelow(server: TestServer, bytes: number): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const rss = await rssOf(server);
+    if (rss <= bytes || Date.now() > deadline) return rss;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+describe.each(RUNTIMES)("process/write input held by the server on %s", (runtime) => {
+  test("long writeIds are remembered without their length", async () => {
+    await using server = await startServer({ runtime });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    await client.call("process/start", startParams("ids", ["cat"], dir.uri, { pipeStdin: true }));
+    const baseline = await rssOf(server);
+    const longId = (index: number): string => `${index}:`.padEnd(LONG_ID_BYTES, "w");
+    for (let index = 0; index < LONG_IDS; index++) {
+      expect(await client.call("process/write", { processId: "ids", chunk: "", writeId: longId(index) }))
+        .toEqual({ status: "accepted" });
+    }
+    const held = await untilRssBelow(server, baseline + WRITE_ID_BOUND) - baseline;
+    // Remembered all the same: a repeat writes nothing, a new id that differs at its end writes.
+    await client.call("process/write", { processId: "ids", chunk: b64("again\n"), writeId: longId(0) });
+    await client.call("process/write", {
+      processId: "ids",
+      chunk: b64("new\n"),
+      writeId: `${longId(0).slice(0, -1)}x`,
+    });
+    await client.call("process/closeStdin", { processId: "ids" });
+    await client.untilClosed("ids");
+    expect({ held: held <= WRITE_ID_BOUND ? "bounded" : held, output: client.outputText("ids") }).toEqual({
+      held: "bounded",
+      output: "new\n",
+    });
+  }, 60_000);
+});
