@@ -5,7 +5,7 @@ import { DEFAULT_MAX_READ_FILE_BYTES, FS_HANDLERS, FsService } from "../fs/mod.t
 import type { FsConnection, FsMethodContext } from "../fs/mod.ts";
 import { METHODS } from "../protocol/mod.ts";
 import type { Sandbox } from "../protocol/mod.ts";
-import { RunningCounter } from "../process/mod.ts";
+import { DEFAULT_MAX_UNREAD_INPUT_BYTES, InputBudget, RunningCounter } from "../process/mod.ts";
 import { bindHandlers } from "../rpc/mod.ts";
 import { detectRuntime } from "../runtime/mod.ts";
 import type { ProgramImage, Runtime } from "../runtime/mod.ts";
@@ -92,6 +92,7 @@ export class LocalEnvironment implements Environment {
         killGraceMs: options.killGraceMs ?? 2_000,
         maxProcessesPerSession: maxProcesses,
         serverCounter: new RunningCounter(maxProcesses),
+        inputBudget: new InputBudget(DEFAULT_MAX_UNREAD_INPUT_BYTES),
       },
       planner: sandbox.planner,
       serverEnv,

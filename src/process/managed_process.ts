@@ -5,6 +5,7 @@ import { signalGroup } from "../containment/mod.ts";
 import type { Container } from "../containment/mod.ts";
 import { DenialScanner } from "./denial_scanner.ts";
 import { type LogChunk, MAX_CHUNK_BYTES, OutputLog } from "./output_log.ts";
+import type { InputBudget } from "./input_budget.ts";
 import { StdinQueue } from "./stdin_queue.ts";
 import { WriteIdMemory } from "./write_id_memory.ts";
 
@@ -38,6 +39,8 @@ export interface ProcessInit {
   readonly tty: boolean;
   readonly retainedOutputBytes: number;
   readonly killGraceMs: number;
+  /** The server's bound on input its processes have not read (§5.7). */
+  readonly inputBudget: InputBudget;
 }
 
 /** How a spawned child is watched: its timeout and its container. */
@@ -72,6 +75,7 @@ export class ManagedProcess {
   readonly #runtime: Runtime;
   readonly #events: ProcessEvents;
   readonly #killGraceMs: number;
+  readonly #inputBudget: InputBudget;
   #pty: PtyChild | null = null;
   #stdin: StdinQueue | null = null;
   #container: Container | null = null;
@@ -89,6 +93,7 @@ export class ManagedProcess {
     this.argv0 = init.argv0;
     this.tty = init.tty;
     this.#killGraceMs = init.killGraceMs;
+    this.#inputBudget = init.inputBudget;
     this.log = new OutputLog(init.retainedOutputBytes);
   }
 
@@ -154,7 +159,7 @@ export class ManagedProcess {
   /** Takes over a spawned pipe child. */
   attachPipes(child: PipeChild, options: AttachOptions): void {
     this.#pid = child.pid;
-    this.#stdin = child.stdin ? new StdinQueue(child.stdin) : null;
+    this.#stdin = child.stdin ? new StdinQueue(child.stdin, this.#inputBudget) : null;
     this.#becomeRunning(options);
     const stdout = this.#pump(child.stdout, "stdout");
     const stderr = this.#pump(child.stderr, "stderr");
@@ -165,7 +170,10 @@ export class ManagedProcess {
   attachPty(child: PtyChild, options: AttachOptions): void {
     this.#pid = child.pid;
     this.#pty = child;
-    this.#stdin = new StdinQueue({ write: (data) => child.write(data), close: () => Promise.resolve() });
+    this.#stdin = new StdinQueue(
+      { write: (data) => child.write(data), close: () => Promise.resolve() },
+      this.#inputBudget,
+    );
     this.#becomeRunning(options);
     const output = this.#pump(child.output, "pty");
     const exited = child.exited.then((status) => {

@@ -1,3 +1,4 @@
+export { DEFAULT_MAX_UNREAD_INPUT_BYTES, InputBudget } from "./input_budget.ts";
 export { ManagedProcess } from "./managed_process.ts";
 export type { ProcessState } from "./managed_process.ts";
 export { MAX_CHUNK_BYTES, OutputLog } from "./output_log.ts";

@@ -15,6 +15,7 @@ import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
 import { ProcessTreeSession } from "../containment/mod.ts";
 import type { Container, ProcessLimits, SessionContainment } from "../containment/mod.ts";
 import type { LogChunk } from "./output_log.ts";
+import type { InputBudget } from "./input_budget.ts";
 import { ManagedProcess } from "./managed_process.ts";
 import type { ProcessEvents } from "./managed_process.ts";
 import { checkCwd, errnoCode, lookupProgram, programError } from "./program_lookup.ts";
@@ -59,6 +60,8 @@ export interface ProcessTableOptions {
   readonly maxProcessesPerSession: number;
   /** Counts running processes across the whole server. */
   readonly serverCounter: RunningCounter;
+  /** Input held for the stdin of every process of the server (§5.7). */
+  readonly inputBudget: InputBudget;
 }
 
 /** Processes closed between two hints to release memory (see `RunningCounter.closedOne`). */
@@ -178,6 +181,7 @@ export class ProcessTable {
       tty: params.tty,
       retainedOutputBytes: this.#options.retainedOutputBytes,
       killGraceMs: this.#options.killGraceMs,
+      inputBudget: this.#options.inputBudget,
     }, this.#events);
     this.#processes.set(id, process);
     this.#running++;

@@ -1,5 +1,6 @@
 import type { WriteStatus } from "../protocol/mod.ts";
 import type { StdinSink } from "../runtime/mod.ts";
+import type { InputBudget } from "./input_budget.ts";
 
 /** Unconsumed input above which a write waits (PROTOCOL.md §5.7). */
 export const STDIN_BACKPRESSURE_BYTES = 1_048_576;
@@ -21,6 +22,9 @@ interface Entry {
  */
 export class StdinQueue {
   readonly #sink: StdinSink;
+  readonly #budget: InputBudget;
+  /** Bytes queued or being written: what this queue holds of the budget. */
+  #heldBytes = 0;
   #queue: Array<Entry | "close"> = [];
   #queuedBytes = 0;
   #consumedBytes = 0;
@@ -28,8 +32,9 @@ export class StdinQueue {
   #closed = false;
   #waiters: Waiter[] = [];
 
-  constructor(sink: StdinSink) {
+  constructor(sink: StdinSink, budget: InputBudget) {
     this.#sink = sink;
+    this.#budget = budget;
   }
 
   /** Whether no more bytes are accepted. */
@@ -37,10 +42,15 @@ export class StdinQueue {
     return this.#closed;
   }
 
-  /** Queues `data`; answers `accepted`, or `stdinClosed` when the pipe no longer takes bytes. */
+  /**
+   * Queues `data`; answers `accepted`, or `stdinClosed` when the pipe no longer takes bytes. Throws
+   * -32001 (LimitReached) when the server holds too much unread input to take it (nothing queued).
+   */
   write(data: Uint8Array): Promise<WriteStatus> {
     if (this.#closed) return Promise.resolve("stdinClosed");
     if (data.byteLength === 0) return Promise.resolve("accepted");
+    this.#budget.take(data.byteLength);
+    this.#heldBytes += data.byteLength;
     const earlier = this.#queuedBytes;
     this.#queuedBytes += data.byteLength;
     if (earlier - this.#consumedBytes <= STDIN_BACKPRESSURE_BYTES) {
@@ -65,7 +75,11 @@ export class StdinQueue {
   end(): void {
     const waiting = new Set(this.#waiters);
     this.#waiters = [];
-    this.#queue = this.#queue.filter((item) => item === "close" || item.waiter === null);
+    this.#queue = this.#queue.filter((item) => {
+      if (item === "close" || item.waiter === null) return true;
+      this.#drop(item.data.byteLength);
+      return false;
+    });
     for (const waiter of waiting) waiter.resolve("stdinClosed");
     void this.close();
   }
@@ -99,6 +113,7 @@ export class StdinQueue {
         }
         await this.#sink.write(item.data);
         this.#consumedBytes += item.data.byteLength;
+        this.#drop(item.data.byteLength);
         this.#release();
       }
     } catch {
@@ -119,9 +134,17 @@ export class StdinQueue {
     this.#waiters = still;
   }
 
+  /** `bytes` of input left this queue: written, or dropped. */
+  #drop(bytes: number): void {
+    this.#heldBytes -= bytes;
+    this.#budget.give(bytes);
+  }
+
   #fail(): void {
     this.#closed = true;
     this.#queue = [];
+    // What was queued, and the write that failed, are gone.
+    this.#drop(this.#heldBytes);
     for (const waiter of this.#waiters) waiter.resolve("stdinClosed");
     this.#waiters = [];
     void this.#sink.close().catch(() => {});

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { METHODS } from "../protocol/mod.ts";
 import type { Extensions } from "../protocol/mod.ts";
-import { RunningCounter } from "../process/mod.ts";
+import { InputBudget, RunningCounter } from "../process/mod.ts";
 import type { SandboxPlanner } from "../process/mod.ts";
 import type { Containment } from "../containment/mod.ts";
 import { bindHandlers } from "../rpc/mod.ts";
@@ -81,6 +81,7 @@ export async function startExecServer(
         killGraceMs: options.killGraceMs,
         maxProcessesPerSession: options.maxProcessesPerSession,
         serverCounter,
+        inputBudget: new InputBudget(options.maxUnreadInputBytes),
       },
     },
     planner: services.planner,

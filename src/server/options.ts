@@ -20,6 +20,8 @@ export interface ServerOptions {
   maxReadFileBytes: number;
   /** Unsent data across connections before the largest holder is cut off (§5.12). */
   maxOutboundBytes: number;
+  /** Input accepted for processes' stdin and not yet read, whole server; past it writes are refused (§5.7). */
+  maxUnreadInputBytes: number;
   sessionTtlMs: number;
   processRetentionMs: number;
   retainedOutputBytes: number;
@@ -59,6 +61,7 @@ export function defaultOptions(): ServerOptions {
     maxProcesses: 4096,
     maxReadFileBytes: 134_217_728,
     maxOutboundBytes: 1_073_741_824,
+    maxUnreadInputBytes: 67_108_864,
     sessionTtlMs: 30_000,
     processRetentionMs: 30_000,
     retainedOutputBytes: 1_048_576,
@@ -99,6 +102,8 @@ Options:
   --max-read-file-bytes N          largest fs/readFile (default 134217728)
   --max-outbound-bytes N           unsent data of all connections; over it the connection holding
                                    the most is cut off (default 1073741824)
+  --max-unread-input-bytes N       process/write input that processes have not read yet, whole
+                                   server; a write past it is refused with -32001 (default 67108864)
   --session-ttl SECONDS            detached session lifetime (default 30; fractions allowed)
   --process-retention SECONDS      how long a closed process stays readable (default 30)
   --retained-output-bytes N        output kept per process (default 1048576)
@@ -150,6 +155,7 @@ const VALUE_FLAGS: Record<string, Setter> = {
   "--max-read-file-bytes": integerSetter("maxReadFileBytes"),
   "--max-reply-bytes": integerSetter("maxReplyBytes"),
   "--max-outbound-bytes": integerSetter("maxOutboundBytes"),
+  "--max-unread-input-bytes": integerSetter("maxUnreadInputBytes"),
   "--retained-output-bytes": integerSetter("retainedOutputBytes"),
   "--session-ttl": secondsSetter("sessionTtlMs"),
   "--process-retention": secondsSetter("processRetentionMs"),
@@ -243,6 +249,7 @@ type IntegerKey =
   | "maxProcesses"
   | "maxReadFileBytes"
   | "maxOutboundBytes"
+  | "maxUnreadInputBytes"
   | "retainedOutputBytes";
 
 function integerSetter(key: IntegerKey): Setter {

@@ -7,6 +7,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
+import { startHeldReader } from "../helpers/held_reader.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { b64, startParams } from "../helpers/shared_server.ts";
@@ -18,6 +19,11 @@ const LONG_IDS = 48;
 const LONG_ID_BYTES = 4 * MIB;
 /** What remembering them may add: kept whole they took 190–200 MiB. */
 const WRITE_ID_BOUND = 48 * MIB;
+/** `--max-unread-input-bytes` of the bound case, and the writes it is sent. */
+const UNREAD_INPUT_LIMIT = 8 * MIB;
+const PIPELINED_WRITES = 12;
+const WRITE_BYTES = MIB;
+
 /** Between two readings of /proc while a case waits for the server to collect its garbage. */
 const POLL_MS = 20;
 
@@ -63,4 +69,52 @@ describe.each(RUNTIMES)("process/write input held by the server on %s", (runtime
       output: "new\n",
     });
   }, 60_000);
+
+  test(
+    "input a child does not read is held up to --max-unread-input-bytes, and writes past it are refused",
+    async () => {
+      await using server = await startServer({
+        runtime,
+        args: ["--max-unread-input-bytes", String(UNREAD_INPUT_LIMIT)],
+      });
+      await using dir = await tempDir();
+      await using client = await server.session();
+      const child = await startHeldReader(client, { processId: "slow", dir, then: "cat >/dev/null" });
+      const chunk = Buffer.alloc(WRITE_BYTES, 0x61).toString("base64");
+      const ids = Array.from({ length: PIPELINED_WRITES }, (_, index) => `w${index}`);
+      for (const id of ids) {
+        client.send({ id, method: "process/write", params: { processId: "slow", chunk, writeId: id } });
+      }
+      // The child reads nothing yet: what the pipe takes (64 KiB) ends no write, so the first eight
+      // writes fill the bound and the other four are refused at once.
+      const refused = ids.slice(UNREAD_INPUT_LIMIT / WRITE_BYTES);
+      const errors = await Promise.all(refused.map((id) => client.replyTo(id)));
+      await child.release();
+      const answers = await Promise.all(ids.map((id) => client.replyTo(id)));
+      // Once the child has read it all, the bound is free again, and a refused writeId was not
+      // remembered: its retry writes.
+      const retry = await client.call("process/write", { processId: "slow", chunk, writeId: refused[0] });
+      await client.call("process/closeStdin", { processId: "slow" });
+      await client.untilClosed("slow");
+      expect({
+        answers: answers.map((answer) => answer["result"] ?? (answer["error"] as { code: number })["code"]),
+        error: errors[0]?.["error"],
+        retry,
+      }).toEqual({
+        answers: [
+          ...ids.slice(0, -refused.length).map(() => ({ status: "accepted" })),
+          ...refused.map(() => -32001),
+        ],
+        error: {
+          code: -32001,
+          message:
+            `too much input waiting for processes to read it: a write of ${WRITE_BYTES} bytes would pass ` +
+            `the limit of ${UNREAD_INPUT_LIMIT} bytes (${UNREAD_INPUT_LIMIT} bytes wait now)`,
+          data: { kind: "LimitReached" },
+        },
+        retry: { status: "accepted" },
+      });
+    },
+    60_000,
+  );
 });
