@@ -27,7 +27,12 @@ function reopenWorks(): Promise<boolean> {
  * Opens `path` (symlinks followed) with `flags` only if it is a regular file, else throws
  * ``path `<native>` is not a file``. The type is checked on an `O_PATH` descriptor that is then
  * reopened through `/proc/self/fd`, so the file checked is the file opened and a FIFO or device
- * swapped in is never opened for I/O. Without /proc: stat, open non-blocking, verify with fstat.
+ * swapped in is never opened for I/O. Without /proc: stat, open, verify with fstat.
+ *
+ * Always non-blocking, as the reference opens: a regular file may still block its reader
+ * (`/proc/kmsg`, as root, until the kernel logs again), which held the request, every large reply
+ * of its connection after it, and a thread of the runtime's pool (Deno has 32) for as long as
+ * nothing came. Such a file answers EAGAIN now; a file on disk reads as before.
  */
 export async function openRegular(path: string, flags: number): Promise<FileHandle> {
   if (await reopenWorks()) {
@@ -35,7 +40,7 @@ export async function openRegular(path: string, flags: number): Promise<FileHand
     try {
       const stat = await probe.stat();
       if (!stat.isFile()) throw notAFile(path);
-      return await fs.open(`/proc/self/fd/${probe.fd}`, flags);
+      return await fs.open(`/proc/self/fd/${probe.fd}`, flags | O_NOBLOCK_NOCTTY);
     } finally {
       await probe.close();
     }
