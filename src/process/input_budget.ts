@@ -22,9 +22,13 @@ export class InputBudget {
     return this.#held;
   }
 
-  /** Holds `bytes` more, or throws -32001 (LimitReached) when that would pass the limit. */
+  /**
+   * Holds `bytes` more, or throws -32001 (LimitReached) when that would pass the limit while input
+   * is held already: a single write larger than the limit is still taken when nothing waits, so the
+   * bound is the limit plus one message.
+   */
   take(bytes: number): void {
-    if (this.#held + bytes > this.limit) {
+    if (this.#held > 0 && this.#held + bytes > this.limit) {
       throw new RpcError(
         ErrorCode.LimitReached,
         "LimitReached",

@@ -96,10 +96,20 @@ describe.each(RUNTIMES)("process/write input held by the server on %s", (runtime
       const retry = await client.call("process/write", { processId: "slow", chunk, writeId: refused[0] });
       await client.call("process/closeStdin", { processId: "slow" });
       await client.untilClosed("slow");
+      // With nothing waiting (the child read all its input before it closed), one write larger than
+      // the limit is taken.
+      await client.call("process/start", startParams("big", ["cat"], dir.uri, { pipeStdin: true }));
+      const big = await client.call("process/write", {
+        processId: "big",
+        chunk: Buffer.alloc(UNREAD_INPUT_LIMIT + WRITE_BYTES).toString("base64"),
+      });
+      await client.call("process/terminate", { processId: "big" });
+      await client.untilClosed("big");
       expect({
         answers: answers.map((answer) => answer["result"] ?? (answer["error"] as { code: number })["code"]),
         error: errors[0]?.["error"],
         retry,
+        big,
       }).toEqual({
         answers: [
           ...ids.slice(0, -refused.length).map(() => ({ status: "accepted" })),
@@ -113,6 +123,7 @@ describe.each(RUNTIMES)("process/write input held by the server on %s", (runtime
           data: { kind: "LimitReached" },
         },
         retry: { status: "accepted" },
+        big: { status: "accepted" },
       });
     },
     60_000,
