@@ -67,7 +67,7 @@ export interface ProcessTableOptions {
 /** Processes closed between two hints to release memory (see `RunningCounter.closedOne`). */
 const RELEASE_EVERY_CLOSES = 256;
 
-/** A server-wide count of processes that have not exited. */
+/** A server-wide count of processes that have not closed (running, or exited with output still open). */
 export class RunningCounter {
   readonly limit: number;
   count = 0;
@@ -109,6 +109,7 @@ export class ProcessTable {
   readonly #retention = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #events: ProcessEvents;
   readonly #containment: SessionContainment;
+  /** Processes of this session that have not closed. */
   #running = 0;
   /** Set by `terminateAll`: a start still spawning then is killed as soon as it runs. */
   #terminated = false;
@@ -136,11 +137,12 @@ export class ProcessTable {
     const sink = deps.sink;
     this.#events = {
       output: (process, chunk, bytes) => sink.output(process.id, chunk, bytes),
-      exited: (process, seq) => {
-        this.#onExit();
-        sink.exited(process, seq);
-      },
+      exited: (process, seq) => sink.exited(process, seq),
       closed: (process, seq) => {
+        // A process counts against the limits until it closes: after its exit a descendant may
+        // keep its output, its pipes and its tree alive, and `cmd & exit` would otherwise start
+        // any number of them.
+        this.#onGone();
         sink.closed(process.id, seq);
         this.#scheduleRemoval(process);
         if (this.#options.serverCounter.closedOne()) runtime.releaseMemory();
@@ -188,7 +190,7 @@ export class ProcessTable {
     counter.count++;
     return this.#spawn(process, params, { cwd, limits }).catch((error: unknown) => {
       this.#processes.delete(id);
-      this.#onExit();
+      this.#onGone();
       process.failStart();
       throw error;
     });
@@ -413,7 +415,8 @@ export class ProcessTable {
     return process === undefined || process.state === "starting" ? null : process;
   }
 
-  #onExit(): void {
+  /** The process closed, or its start failed: it no longer counts against the limits. */
+  #onGone(): void {
     this.#running--;
     this.#options.serverCounter.count--;
   }

@@ -94,6 +94,34 @@ describe.each(RUNTIMES)("limits on %s", (runtime) => {
     await client.call("process/start", startParams("two", ["true"], dir.uri));
   });
 
+  test.concurrent("a process whose descendant keeps its output open still counts against the limits", async () => {
+    await using server = await startServer({
+      runtime,
+      args: ["--max-processes-per-session", "1", "--max-processes", "2"],
+    });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    await using other = await server.session();
+    await using third = await server.session();
+    // The command exits at once; the descendant holds stdout, so the process stays exited, not
+    // closed, and keeps its pipes and its tree: starting more such processes would bypass both limits.
+    await client.call("process/start", startParams("lingers", ["sh", "-c", "sleep 30 & exit 0"], dir.uri));
+    await client.waitFor("lingers", (events) => events.some((event) => event.method === "process/exited"));
+    await other.call("process/start", startParams("two", ["sleep", "30"], dir.uri));
+    const refused = [
+      await client.callError("process/start", startParams("again", ["true"], dir.uri)),
+      await third.callError("process/start", startParams("three", ["true"], dir.uri)),
+    ];
+    await client.call("process/terminate", { processId: "lingers" });
+    await client.untilClosed("lingers");
+    await client.call("process/start", startParams("after", ["true"], dir.uri));
+    await other.call("process/terminate", { processId: "two" });
+    expect(refused.map((error) => error.message)).toEqual([
+      "too many running processes in this session: limit is 1",
+      "too many running processes: limit is 2",
+    ]);
+  });
+
   test.concurrent("process/start beyond --max-processes is refused with -32001", async () => {
     await using server = await startServer({ runtime, args: ["--max-processes", "1"] });
     await using dir = await tempDir();
