@@ -5,7 +5,13 @@ import { DEFAULT_MAX_READ_FILE_BYTES, FS_HANDLERS, FsService } from "../fs/mod.t
 import type { FsConnection, FsMethodContext } from "../fs/mod.ts";
 import { METHODS } from "../protocol/mod.ts";
 import type { Sandbox } from "../protocol/mod.ts";
-import { DEFAULT_MAX_UNREAD_INPUT_BYTES, InputBudget, RunningCounter } from "../process/mod.ts";
+import {
+  CLOSED_LOGS_KEPT,
+  ClosedOutput,
+  DEFAULT_MAX_UNREAD_INPUT_BYTES,
+  InputBudget,
+  RunningCounter,
+} from "../process/mod.ts";
 import { bindHandlers } from "../rpc/mod.ts";
 import { detectRuntime } from "../runtime/mod.ts";
 import type { ProgramImage, Runtime } from "../runtime/mod.ts";
@@ -93,6 +99,7 @@ export class LocalEnvironment implements Environment {
         maxProcessesPerSession: maxProcesses,
         serverCounter: new RunningCounter(maxProcesses),
         inputBudget: new InputBudget(DEFAULT_MAX_UNREAD_INPUT_BYTES),
+        closedOutput: new ClosedOutput(CLOSED_LOGS_KEPT * (options.retainedOutputBytes ?? 1024 * 1024)),
       },
       planner: sandbox.planner,
       serverEnv,

@@ -1,3 +1,4 @@
+export { CLOSED_LOGS_KEPT, ClosedOutput } from "./closed_output.ts";
 export { DEFAULT_MAX_UNREAD_INPUT_BYTES, InputBudget } from "./input_budget.ts";
 export { ManagedProcess } from "./managed_process.ts";
 export type { ProcessState } from "./managed_process.ts";

@@ -81,6 +81,28 @@ export class OutputLog {
     return this.#closedSeq;
   }
 
+  /**
+   * Drops every retained chunk, counted as dropped (the server's bound on closed processes' output
+   * needs the room); returns the bytes dropped.
+   */
+  dropAll(): number {
+    const dropped = this.#retainedBytes;
+    for (let index = this.#head; index < this.#chunks.length; index++) {
+      const entry = this.#chunks[index];
+      if (entry !== undefined) this.#lastDroppedSeq = entry.seq;
+    }
+    this.#chunks = [];
+    this.#head = 0;
+    this.#retainedBytes = 0;
+    this.#droppedBytes += dropped;
+    return dropped;
+  }
+
+  /** Chunk bytes the log holds now. */
+  get retainedBytes(): number {
+    return this.#retainedBytes;
+  }
+
   /** Wakes waiters without an append (a failure was recorded). */
   touch(): void {
     this.#wake();

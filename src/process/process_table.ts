@@ -15,6 +15,7 @@ import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
 import { ProcessTreeSession } from "../containment/mod.ts";
 import type { Container, ProcessLimits, SessionContainment } from "../containment/mod.ts";
 import type { LogChunk } from "./output_log.ts";
+import type { ClosedOutput } from "./closed_output.ts";
 import type { InputBudget } from "./input_budget.ts";
 import { ManagedProcess } from "./managed_process.ts";
 import type { ProcessEvents } from "./managed_process.ts";
@@ -62,6 +63,8 @@ export interface ProcessTableOptions {
   readonly serverCounter: RunningCounter;
   /** Input held for the stdin of every process of the server (§5.7). */
   readonly inputBudget: InputBudget;
+  /** The output that closed processes of every session keep (§3.9). */
+  readonly closedOutput: ClosedOutput;
 }
 
 /** Processes closed between two hints to release memory (see `RunningCounter.closedOne`). */
@@ -143,6 +146,7 @@ export class ProcessTable {
         // keep its output, its pipes and its tree alive, and `cmd & exit` would otherwise start
         // any number of them.
         this.#onGone();
+        if (!this.#terminated) this.#options.closedOutput.keep(this, process.log);
         sink.closed(process.id, seq);
         this.#scheduleRemoval(process);
         if (this.#options.serverCounter.closedOne()) runtime.releaseMemory();
@@ -362,6 +366,7 @@ export class ProcessTable {
     for (const process of this.#processes.values()) process.terminate();
     for (const timer of this.#retention.values()) clearTimeout(timer);
     this.#retention.clear();
+    this.#options.closedOutput.forgetAll(this);
     void this.drained().then(() => this.#containment.close());
   }
 
@@ -424,6 +429,7 @@ export class ProcessTable {
   #scheduleRemoval(process: ManagedProcess): void {
     const timer = setTimeout(() => {
       this.#retention.delete(process.id);
+      this.#options.closedOutput.forget(this, process.log);
       if (this.#processes.get(process.id) === process) this.#processes.delete(process.id);
       void process.release();
     }, this.#options.processRetentionMs);

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { METHODS } from "../protocol/mod.ts";
 import type { Extensions } from "../protocol/mod.ts";
-import { InputBudget, RunningCounter } from "../process/mod.ts";
+import { CLOSED_LOGS_KEPT, ClosedOutput, InputBudget, RunningCounter } from "../process/mod.ts";
 import type { SandboxPlanner } from "../process/mod.ts";
 import type { Containment } from "../containment/mod.ts";
 import { bindHandlers } from "../rpc/mod.ts";
@@ -82,6 +82,7 @@ export async function startExecServer(
         maxProcessesPerSession: options.maxProcessesPerSession,
         serverCounter,
         inputBudget: new InputBudget(options.maxUnreadInputBytes),
+        closedOutput: new ClosedOutput(CLOSED_LOGS_KEPT * options.retainedOutputBytes),
       },
     },
     planner: services.planner,
