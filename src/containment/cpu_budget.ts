@@ -6,6 +6,16 @@
 
 /** The shortest wait between two looks, which bounds the overshoot to this much per CPU. */
 const MIN_STEP_MS = 100;
+/** The longest delay a runtime timer holds: Bun and Deno fire after 1 ms past it. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * How long to wait before the next look, with `remainingSeconds` of budget left on `cpus` CPUs. A
+ * long budget is looked at again once the longest timer has run, and waits again from there.
+ */
+export function checkDelayMs(remainingSeconds: number, cpus: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(MIN_STEP_MS, (remainingSeconds / cpus) * 1000));
+}
 
 /** Watches one tree's CPU time against `limitSeconds`. */
 export class CpuBudget {
@@ -39,8 +49,7 @@ export class CpuBudget {
   }
 
   #schedule(remainingSeconds: number): void {
-    const delay = Math.max(MIN_STEP_MS, (remainingSeconds / this.#cpus) * 1000);
-    this.#timer = setTimeout(() => void this.#check(), delay);
+    this.#timer = setTimeout(() => void this.#check(), checkDelayMs(remainingSeconds, this.#cpus));
   }
 
   async #check(): Promise<void> {

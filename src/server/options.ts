@@ -261,6 +261,14 @@ function integerSetter(key: IntegerKey): Setter {
   };
 }
 
+/**
+ * The longest duration a runtime timer holds, in whole seconds: Bun and Deno fire a longer one
+ * after 1 ms, which made a long `--session-ttl` end every detached session at once.
+ */
+const MAX_TIMER_SECONDS = 2_147_483;
+/** The longest CPU time limit, a year, as `process/start.limits.cpuSeconds` takes it. */
+const MAX_CPU_SECONDS = 31_536_000;
+
 function limitSetter(key: keyof ServerOptions["defaultLimits"]): Setter {
   return (options, value, flag) => {
     const number = Number(value);
@@ -272,6 +280,10 @@ function limitSetter(key: keyof ServerOptions["defaultLimits"]): Setter {
         `${flag}: expected a positive ${key === "cpuSeconds" ? "number" : "integer"}, got ${value}`,
       );
     }
+    // The bound of a request's own `limits.cpuSeconds` (PROTOCOL.md §11.11).
+    if (key === "cpuSeconds" && number > MAX_CPU_SECONDS) {
+      throw new UsageError(`${flag}: expected a positive number up to ${MAX_CPU_SECONDS}, got ${value}`);
+    }
     options.defaultLimits = { ...options.defaultLimits, [key]: number };
   };
 }
@@ -281,6 +293,9 @@ function secondsSetter(key: "sessionTtlMs" | "processRetentionMs" | "killGraceMs
     const seconds = Number(value);
     if (value.trim() === "" || !Number.isFinite(seconds) || seconds < 0) {
       throw new UsageError(`${flag}: expected a number of seconds, got ${value}`);
+    }
+    if (seconds > MAX_TIMER_SECONDS) {
+      throw new UsageError(`${flag}: expected at most ${MAX_TIMER_SECONDS} seconds, got ${value}`);
     }
     options[key] = Math.round(seconds * 1000);
   };

@@ -174,6 +174,25 @@ describe("parseCommandLine", () => {
     );
   });
 
+  // A runtime timer holds at most 2^31 - 1 ms and fires at once past it: a session TTL of 30 days
+  // expired every detached session 1 ms after its client left.
+  test.each([
+    [["--session-ttl", "2592000"], "--session-ttl: expected at most 2147483 seconds, got 2592000"],
+    [["--process-retention", "1e10"], "--process-retention: expected at most 2147483 seconds, got 1e10"],
+    [["--kill-grace", "2147484"], "--kill-grace: expected at most 2147483 seconds, got 2147484"],
+    [
+      ["--default-cpu-seconds", "31536001"],
+      "--default-cpu-seconds: expected a positive number up to 31536000, got 31536001",
+    ],
+  ])("parseCommandLine refuses %p, which a timer cannot hold", (args, message) => {
+    expect(usageError(args)).toBe(message);
+  });
+
+  test("parseCommandLine takes the longest durations a timer holds", () => {
+    const parsed = options(["--session-ttl", "2147483", "--default-cpu-seconds", "31536000"]);
+    expect([parsed.sessionTtlMs, parsed.defaultLimits.cpuSeconds]).toEqual([2_147_483_000, 31_536_000]);
+  });
+
   test.each(["0", "1.5", "-3", "lots"])("parseCommandLine refuses %p as a byte count", (value) => {
     expect(usageError(["--retained-output-bytes", value])).toBe(
       `--retained-output-bytes: expected a positive integer, got ${value}`,
