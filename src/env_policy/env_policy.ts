@@ -1,3 +1,4 @@
+import { envGlob } from "../protocol/mod.ts";
 import type { EnvPolicy } from "../protocol/mod.ts";
 import { envRecord } from "../runtime/mod.ts";
 
@@ -34,14 +35,14 @@ export function buildChildEnv(
     }
   }
   const excludes = [...(policy.ignoreDefaultExcludes ? [] : DEFAULT_EXCLUDES), ...policy.exclude].map(
-    globToRegExp,
+    envGlob,
   );
   for (const name of [...result.keys()]) {
     if (excludes.some((glob) => glob.test(name))) result.delete(name);
   }
   for (const [name, value] of Object.entries(policy.set)) result.set(name, value);
   if (policy.includeOnly.length > 0) {
-    const includes = policy.includeOnly.map(globToRegExp);
+    const includes = policy.includeOnly.map(envGlob);
     for (const name of [...result.keys()]) {
       if (!includes.some((glob) => glob.test(name))) result.delete(name);
     }
@@ -52,15 +53,4 @@ export function buildChildEnv(
     if (!SCRUBBED.has(name.toUpperCase())) env[name] = value;
   }
   return env;
-}
-
-/** A glob of §6.3 (`*`, `?`, literal otherwise) as a whole-name, case-insensitive pattern. */
-export function globToRegExp(glob: string): RegExp {
-  let source = "";
-  for (const ch of glob) {
-    if (ch === "*") source += "[\\s\\S]*";
-    else if (ch === "?") source += "[\\s\\S]";
-    else source += ch.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
-  }
-  return new RegExp(`^${source}$`, "iu");
 }

@@ -1,1 +1,1 @@
-export { buildChildEnv, globToRegExp } from "./env_policy.ts";
+export { buildChildEnv } from "./env_policy.ts";

@@ -39,6 +39,7 @@ export type {
   ProcessExitedParams,
   ProcessOutputParams,
 } from "./notifications.ts";
+export { envGlob, GlobMatcher, pathGlob } from "./glob_match.ts";
 export { processReadResultJson } from "./read_result_json.ts";
 export {
   CloseStdinStatusSchema,

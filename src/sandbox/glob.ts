@@ -2,6 +2,7 @@
  * Expansion of `glob_pattern` deny entries over the readable roots (PROTOCOL.md §8.2).
  */
 import { readdir } from "node:fs/promises";
+import { pathGlob } from "../protocol/mod.ts";
 
 /** Largest number of directory entries one expansion visits before it gives up. */
 const GLOB_SCAN_MAX_ENTRIES = 200_000;
@@ -18,41 +19,6 @@ export class GlobScanLimitError extends Error {
 }
 
 /**
- * Compiles a glob (`*` within a name, `**` across directories, `?` one character) into an anchored
- * regular expression over `/`-separated paths.
- */
-export function globToRegExp(pattern: string): RegExp {
-  let source = "";
-  let i = 0;
-  while (i < pattern.length) {
-    const ch = pattern.charAt(i);
-    if (ch === "*" && pattern.charAt(i + 1) === "*") {
-      const atSegmentStart = i === 0 || pattern.charAt(i - 1) === "/";
-      const followedBySlash = pattern.charAt(i + 2) === "/";
-      const atEnd = i + 2 === pattern.length;
-      if (atSegmentStart && followedBySlash) {
-        source += "(?:[^/]+/)*";
-        i += 3;
-        continue;
-      }
-      if (atSegmentStart && atEnd) {
-        source += ".*";
-        i += 2;
-        continue;
-      }
-      source += "[^/]*";
-      i += 2;
-      continue;
-    }
-    if (ch === "*") source += "[^/]*";
-    else if (ch === "?") source += "[^/]";
-    else source += ch.replace(/[\\^$.|+()[\]{}]/g, "\\$&");
-    i++;
-  }
-  return new RegExp(`^${source}$`, "s");
-}
-
-/**
  * Returns every existing path under `roots` that matches `pattern`, scanning at most `maxDepth`
  * directories deep without following symlinks. An absolute pattern is matched against absolute
  * paths, a relative one against paths relative to each root.
@@ -61,7 +27,7 @@ export async function expandGlob(
   pattern: string,
   options: { roots: readonly string[]; maxDepth: number },
 ): Promise<string[]> {
-  const regex = globToRegExp(pattern);
+  const matcher = pathGlob(pattern);
   const absolute = pattern.startsWith("/");
   const matches = new Set<string>();
   let visited = 0;
@@ -80,7 +46,7 @@ export async function expandGlob(
       if (visited > GLOB_SCAN_MAX_ENTRIES) throw new GlobScanLimitError(pattern);
       const path = dir === "/" ? `/${entry.name}` : `${dir}/${entry.name}`;
       const rel = relative === "" ? entry.name : `${relative}/${entry.name}`;
-      if (regex.test(absolute ? path : rel)) matches.add(path);
+      if (matcher.test(absolute ? path : rel)) matches.add(path);
       if (entry.isDirectory() && depth + 1 < maxDepthOf(options.maxDepth)) {
         await scan(path, rel, depth + 1);
       }

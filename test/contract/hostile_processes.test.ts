@@ -3,6 +3,8 @@ import { runServer } from "../helpers/run_servers.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import { startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 
 const COUNT = 64;
 
@@ -52,4 +54,49 @@ describe.each(RUNTIMES)("many processes on %s", (runtime) => {
     await client.call("process/terminate", { processId: "quiet" });
     await client.untilClosed("quiet");
   });
+
+  test("globs that backtrack as regular expressions are answered, and the server keeps serving", async () => {
+    // Twelve stars against a name of 60 letters, in an environment policy and in a sandbox's
+    // glob_pattern: as regular expressions each held the server's only thread for hours.
+    await using server = await startServer({ runtime });
+    await using dir = await tempDir();
+    await writeFile(join(dir.path, "a".repeat(60)), "x");
+    const stars = "*a".repeat(12) + "*b";
+    await using client = await server.session();
+    await client.call(
+      "process/start",
+      startParams("env", ["true"], dir.uri, {
+        envPolicy: {
+          inherit: "none",
+          ignoreDefaultExcludes: true,
+          exclude: [],
+          set: { ["A".repeat(60)]: "x" },
+          includeOnly: [stars],
+        },
+      }),
+    );
+    const sandbox = {
+      permissions: {
+        type: "managed",
+        file_system: {
+          type: "restricted",
+          entries: [
+            { path: { type: "path", path: dir.uri }, access: "read" },
+            { path: { type: "glob_pattern", pattern: `${dir.path}/${stars}` }, access: "deny" },
+          ],
+        },
+        network: "restricted",
+      },
+      windowsSandboxLevel: "disabled",
+    };
+    const listing = await client.call("fs/readDirectory", { path: dir.uri, sandbox }) as {
+      entries: Array<{ fileName: string }>;
+    };
+    await client.untilClosed("env");
+    await using other = await server.session();
+    expect({
+      listed: listing.entries.map((entry) => entry.fileName),
+      info: typeof (await other.call("environment/info", null))["shell"],
+    }).toEqual({ listed: ["a".repeat(60)], info: "object" });
+  }, 60_000);
 });

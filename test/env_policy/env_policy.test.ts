@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { buildChildEnv, globToRegExp } from "../../src/env_policy/mod.ts";
+import { buildChildEnv } from "../../src/env_policy/mod.ts";
+import { envGlob } from "../../src/protocol/mod.ts";
 import type { EnvPolicy } from "../../src/protocol/mod.ts";
 
 const SERVER_ENV = {
@@ -157,7 +158,7 @@ describe("buildChildEnv", () => {
   });
 });
 
-describe("globToRegExp", () => {
+describe("envGlob", () => {
   test.each([
     ["?OO", "FOO", true],
     ["?OO", "foo", true],
@@ -172,7 +173,7 @@ describe("globToRegExp", () => {
     ["[AB]", "A", false],
     ["[AB]", "[ab]", true],
     ["A\\*", "a\\xyz", true],
-  ])("globToRegExp %s matching %s is %p", (glob, name, expected) => {
-    expect(globToRegExp(glob).test(name)).toBe(expected);
+  ])("envGlob %s matching %s is %p", (glob, name, expected) => {
+    expect(envGlob(glob).test(name)).toBe(expected);
   });
 });
