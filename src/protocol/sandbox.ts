@@ -76,11 +76,18 @@ export const EntrySchema = z.object({
 });
 export type Entry = z.infer<typeof EntrySchema>;
 
+/**
+ * The most entries, or roots, one list of a sandbox may hold. The policy's reduction compares its
+ * paths with one another: 16,000 nested entries took a server 161 s and held every other client;
+ * clients send a handful.
+ */
+export const MAX_SANDBOX_LIST = 1024;
+
 /** The file system part of a managed profile. */
 export const FileSystemPermissionsSchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("restricted"),
-    entries: z.array(EntrySchema),
+    entries: z.array(EntrySchema).max(MAX_SANDBOX_LIST),
     /** How many directories deep a glob pattern is expanded; 16 when absent. */
     glob_scan_max_depth: z.number().int().nonnegative().nullish(),
   }),
@@ -108,7 +115,7 @@ export const ReadOnlyAccessSchema = z.discriminatedUnion("type", [
     /** Adds the `minimal` set of paths programs need. */
     include_platform_defaults: z.boolean().nullish(),
     /** PathUris readable recursively. */
-    readable_roots: z.array(z.string()).nullish(),
+    readable_roots: z.array(z.string()).max(MAX_SANDBOX_LIST).nullish(),
   }),
 ], typeError(["full-access", "restricted"]));
 export type ReadOnlyAccess = z.infer<typeof ReadOnlyAccessSchema>;
@@ -123,7 +130,7 @@ export const SandboxPolicySchema = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("workspace-write"),
     /** PathUris writable in addition to the context cwd. */
-    writable_roots: z.array(z.string()).nullish(),
+    writable_roots: z.array(z.string()).max(MAX_SANDBOX_LIST).nullish(),
     read_only_access: ReadOnlyAccessSchema.nullish(),
     network_access: z.boolean().nullish(),
     /** Leaves `$TMPDIR` out of the writable roots. */
@@ -144,7 +151,7 @@ export const PolicyContextSchema = z.object({
   /** PathUri; the context cwd when `sandbox.cwd` is absent. */
   cwd: z.string().nullish(),
   /** PathUris of the workspace roots (`project_roots`). */
-  workspaceRoots: z.array(z.string()).nullish(),
+  workspaceRoots: z.array(z.string()).max(MAX_SANDBOX_LIST).nullish(),
 });
 export type PolicyContext = z.infer<typeof PolicyContextSchema>;
 
@@ -166,7 +173,7 @@ export const SandboxSchema = z.object({
   cwd: z.string().nullish(),
   policyContext: PolicyContextSchema.nullish(),
   /** Older flat form of `policyContext.workspaceRoots`. */
-  workspaceRoots: z.array(z.string()).nullish(),
+  workspaceRoots: z.array(z.string()).max(MAX_SANDBOX_LIST).nullish(),
   /** Accepted and unused. */
   userHomeDir: z.string().nullish(),
   /** Accepted and unused. */
@@ -241,7 +248,9 @@ function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
     case "too_small":
       return `must be at least ${String(issue.minimum)}`;
     case "too_big":
-      return `must be at most ${String(issue.maximum)}`;
+      return issue.origin === "array"
+        ? `must have at most ${String(issue.maximum)} items`
+        : `must be at most ${String(issue.maximum)}`;
     default:
       return issue.message;
   }

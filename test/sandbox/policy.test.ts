@@ -224,6 +224,29 @@ describe("resolveSandbox with the permission profile", () => {
     });
   });
 
+  // The reduction of a policy compares its paths with one another: 16,000 nested entries took a
+  // server 161 s, and held every other client for more than a minute of it.
+  test("resolveSandbox refuses more than 1024 entries or roots", async () => {
+    const paths = (count: number) =>
+      Array.from({ length: count }, (_, i) => `/work/app/${"n/".repeat(i % 200)}x${i}`);
+    const errors = await Promise.all([
+      errorOf(resolveSandbox(managed(paths(1025).map((path) => pathEntry(path, "read"))), PROCESS, FULL)),
+      errorOf(resolveSandbox(
+        managed([special("project_roots", "read")], {
+          workspaceRoots: paths(1025).map((path) => `file://${path}`),
+        }),
+        PROCESS,
+        FULL,
+      )),
+    ]);
+    expect(errors).toEqual([
+      { code: -32602, message: "sandbox.permissions.file_system.entries: must have at most 1024 items" },
+      { code: -32602, message: "sandbox.workspaceRoots: must have at most 1024 items" },
+    ]);
+    const policy = await policyOf(managed(paths(1024).map((path) => pathEntry(path, "read"))));
+    expect(policy.readable.length).toBe(1024);
+  });
+
   test("resolveSandbox gives readable and writable / for unrestricted with network off", async () => {
     const policy = await policyOf({
       permissions: { type: "managed", file_system: { type: "unrestricted" }, network: "restricted" },
