@@ -3,6 +3,8 @@ import type { ProcessStartParams } from "../protocol/mod.ts";
 
 /** Bound on argv plus env of one start (§2.8). */
 export const MAX_START_BYTES = 1_048_576;
+/** Bound on the names `envPolicy.set` adds (§6.1). */
+export const MAX_POLICY_SET = 4096;
 
 /** Maps a signal name or number to its number; -32602 `unknown signal <value>` otherwise. */
 export function signalNumber(value: string | number): number {
@@ -38,6 +40,10 @@ export function validateStart(params: ProcessStartParams): string {
     bytes += utf8Length(name) + utf8Length(value) + 2;
   }
   if (bytes > MAX_START_BYTES) throw invalidParams(`argv and env exceed ${MAX_START_BYTES} bytes`);
+  // Each name `set` adds is matched against every `includeOnly` glob: bounded like the globs.
+  if (params.envPolicy != null && Object.keys(params.envPolicy.set).length > MAX_POLICY_SET) {
+    throw invalidParams(`envPolicy.set must have at most ${MAX_POLICY_SET} entries`);
+  }
   for (const field of ["managedNetwork", "networkProxy", "shellSnapshot"] as const) {
     if (params[field] != null) throw invalidParams(`${field} is not supported by this server`);
   }

@@ -80,7 +80,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case "too_small":
       return `must be at least ${String(issue.minimum)}`;
     case "too_big":
-      return `must be at most ${String(issue.maximum)}`;
+      return issue.origin === "array"
+        ? `must have at most ${String(issue.maximum)} items`
+        : `must be at most ${String(issue.maximum)}`;
     case "invalid_union":
       return issue.input === undefined ? "required" : "matches none of the accepted forms";
     default:

@@ -99,4 +99,35 @@ describe.each(RUNTIMES)("many processes on %s", (runtime) => {
       info: typeof (await other.call("environment/info", null))["shell"],
     }).toEqual({ listed: ["a".repeat(60)], info: "object" });
   }, 60_000);
+
+  test("an environment policy is bounded: 256 globs per list, 4096 names in set", async () => {
+    // Every name is matched against every glob: 20,000 names against 2,000 globs held a server's
+    // loop for over a minute.
+    const server = await runServer(runtime);
+    await using dir = await tempDir();
+    await using client = await server.session();
+    const policy = { inherit: "none", ignoreDefaultExcludes: true, exclude: [], set: {}, includeOnly: [] };
+    const names = (count: number) =>
+      Object.fromEntries(Array.from({ length: count }, (_, i) => [`N${i}`, "v"]));
+    const start = (id: string, envPolicy: Record<string, unknown>) =>
+      client.callError("process/start", startParams(id, ["true"], dir.uri, { envPolicy }));
+    expect(
+      (await Promise.all([
+        start("a", { ...policy, includeOnly: Array(257).fill("*1*Y") }),
+        start("b", { ...policy, exclude: Array(257).fill("*1*Y") }),
+        start("c", { ...policy, set: names(4097) }),
+      ])).map((error) => error.message),
+    ).toEqual([
+      "invalid params for process/start: envPolicy.includeOnly: must have at most 256 items",
+      "invalid params for process/start: envPolicy.exclude: must have at most 256 items",
+      "envPolicy.set must have at most 4096 entries",
+    ]);
+    await client.call(
+      "process/start",
+      startParams("d", ["true"], dir.uri, {
+        envPolicy: { ...policy, includeOnly: Array(256).fill("*1*Y"), set: names(4096) },
+      }),
+    );
+    await client.untilClosed("d");
+  });
 });
