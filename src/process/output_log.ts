@@ -3,6 +3,15 @@ import type { ReadChunk, StreamName } from "../protocol/mod.ts";
 /** Largest chunk the log holds; bigger reads are split (PROTOCOL.md §5.4). */
 export const MAX_CHUNK_BYTES = 65_536;
 
+/**
+ * The log keeps at most one chunk per this many bytes of its bound. A chunk costs the server some
+ * hundred bytes beyond its own (its entry and base64 text), and a process that writes a byte at a
+ * time leaves chunks of a few bytes: 1 MiB of them kept some 85,000 chunks, 10-15 MB per process.
+ */
+const BYTES_PER_KEPT_CHUNK = 64;
+/** Chunks a log may keep however small its bound. */
+const MIN_CHUNK_BOUND = 1024;
+
 /** One retained output chunk; the base64 is computed once and shared by notifications and reads. */
 export interface LogChunk {
   readonly seq: number;
@@ -24,6 +33,8 @@ export interface LogSnapshot {
  */
 export class OutputLog {
   readonly #retainLimit: number;
+  /** The most chunks kept, whatever their bytes (see `BYTES_PER_KEPT_CHUNK`). */
+  readonly #maxChunks: number;
   /** Retained chunks from `#head` on; the slots before it are emptied as chunks drop. */
   #chunks: Array<LogChunk | undefined> = [];
   #head = 0;
@@ -39,6 +50,7 @@ export class OutputLog {
 
   constructor(retainLimit: number) {
     this.#retainLimit = retainLimit;
+    this.#maxChunks = Math.max(MIN_CHUNK_BOUND, Math.floor(retainLimit / BYTES_PER_KEPT_CHUNK));
   }
 
   /** Appends a chunk (≤ MAX_CHUNK_BYTES) and returns it with its seq. */
@@ -47,7 +59,10 @@ export class OutputLog {
     this.#chunks.push(entry);
     this.#retainedBytes += byteLength;
     this.#totalBytes += byteLength;
-    while (this.#retainedBytes > this.#retainLimit && this.#head < this.#chunks.length) {
+    while (
+      (this.#retainedBytes > this.#retainLimit || this.#chunks.length - this.#head > this.#maxChunks) &&
+      this.#head < this.#chunks.length
+    ) {
       const dropped = this.#chunks[this.#head];
       if (dropped === undefined) break;
       // Empty the slot: a dropped chunk's base64 must not stay reachable until the next
