@@ -6,7 +6,7 @@ import type { OutputLog } from "./output_log.ts";
  * that runs short commands with much output kept every one of their logs (868 commands of 1 MiB
  * in 8 s: 1.4 GB).
  */
-export const CLOSED_LOGS_KEPT = 128;
+export const CLOSED_LOGS_KEPT = 256;
 
 interface Holder {
   bytes: number;

@@ -1,5 +1,5 @@
 /**
- * The output closed processes keep across the server (PROTOCOL.md §3.9, §5.4): at most 128 times
+ * The output closed processes keep across the server (PROTOCOL.md §3.9, §5.4): at most 256 times
  * `--retained-output-bytes` in all. Past it, the session that keeps the most loses the chunks of its
  * oldest closed process, which stays readable for its state and reports the loss as droppedBytes.
  */
@@ -12,7 +12,7 @@ import { tempDir } from "../helpers/temp_dir.ts";
 
 const RETAINED = 1000;
 /** Closed processes whose whole output the server keeps with the flag above. */
-const KEPT = 128;
+const KEPT = 256;
 
 async function runPrinting(client: TestClient, processId: string, cwd: string): Promise<void> {
   await client.call(
@@ -39,7 +39,7 @@ describe.each(RUNTIMES)("output of closed processes on %s", (runtime) => {
       };
       return { chunks: result.chunks.length, droppedBytes: result.droppedBytes, closed: result.closed };
     };
-    // 131 closed processes of 1,000 bytes against a bound of 128,000: the busy session's three
+    // 259 closed processes of 1,000 bytes against a bound of 256,000: the busy session's three
     // oldest lose their output.
     expect({
       quiet: await read(quiet, "first"),
