@@ -46,25 +46,40 @@ export function parseParams<S extends z.ZodType>(method: string, schema: S, para
  * the safe-integer bound and the member's own, and only the lower maximum says what is allowed).
  */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
-  const kept = issues.filter((issue) => !issues.some((other) => looser(issue, other)));
-  const lines = kept.map((issue) => {
+  // The tightest bound of each kind per member, found in one pass: comparing every issue with
+  // every other took hours for `argv` of 500,000 numbers, with the server's only thread.
+  const tightest = new Map<string, z.core.$ZodIssue>();
+  for (const issue of issues) {
+    const key = boundKey(issue);
+    if (key === null) continue;
+    const best = tightest.get(key);
+    if (best === undefined || tighter(issue, best)) tightest.set(key, issue);
+  }
+  const lines = new Set<string>();
+  for (const issue of issues) {
+    const key = boundKey(issue);
+    if (key !== null && tightest.get(key) !== issue) continue;
     const path = issue.path.map(String).join(".");
     const problem = describeIssue(issue);
-    return path === "" ? problem : `${path}: ${problem}`;
-  });
-  return [...new Set(lines)].slice(0, 3).join("; ");
+    lines.add(path === "" ? problem : `${path}: ${problem}`);
+    if (lines.size === 3) break;
+  }
+  return [...lines].join("; ");
 }
 
-/** Whether `issue` is a bound on the same member as `other` and of the same kind, but a looser one. */
-function looser(issue: z.core.$ZodIssue, other: z.core.$ZodIssue): boolean {
-  if (issue === other || issue.code !== other.code || issue.path.join("\0") !== other.path.join("\0")) {
-    return false;
-  }
+/** For a bound (`too_big`, `too_small`), its kind and member; null for any other issue. */
+function boundKey(issue: z.core.$ZodIssue): string | null {
+  if (issue.code !== "too_big" && issue.code !== "too_small") return null;
+  return `${issue.code}\0${issue.path.map(String).join("\0")}`;
+}
+
+/** Whether bound `issue` allows less than `other`, a bound of the same kind on the same member. */
+function tighter(issue: z.core.$ZodIssue, other: z.core.$ZodIssue): boolean {
   if (issue.code === "too_big" && other.code === "too_big") {
-    return Number(other.maximum) < Number(issue.maximum);
+    return Number(issue.maximum) < Number(other.maximum);
   }
   if (issue.code === "too_small" && other.code === "too_small") {
-    return Number(other.minimum) > Number(issue.minimum);
+    return Number(issue.minimum) > Number(other.minimum);
   }
   return false;
 }
