@@ -38,7 +38,10 @@ export interface ExecServerClientOptions {
    * at its idle timeout (30 s, §1.6), hence the default of 35,000 ms.
    */
   readonly attachedGraceMs?: number;
-  /** How long one WebSocket upgrade may take (default 10,000 ms). */
+  /**
+   * How long one WebSocket upgrade, and then its `initialize`, may each take (default 10,000 ms);
+   * a reconnection's attempts also end by its `reconnectTimeoutMs`.
+   */
   readonly connectTimeoutMs?: number;
   /**
    * Asks for file bytes and process output in binary frames (PROTOCOL.md §11.12), which spare
@@ -297,6 +300,11 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
       try {
         const { link, session } = await openSession(this.url, {
           ...sessionOptions(this.#options),
+          // An attempt ends by the reconnection's deadline.
+          timeoutMs: Math.max(
+            1,
+            Math.min(this.#options.connectTimeoutMs, this.#options.reconnectTimeoutMs - (Date.now() - started)),
+          ),
           resumeSessionId: this.#sessionId,
           onNotification: (method, params, payload) => this.#notification(method, params, payload),
           onClose: (closing, close) => this.#linkClosed(closing, close),

@@ -14,18 +14,28 @@ export interface SessionRequest extends LinkOptions {
 
 /**
  * Opens a link and runs the handshake (§3.1): `initialize`, then `initialized`. A failed handshake
- * closes the link; the error is the server's RpcError or a `ClientError`.
+ * closes the link; the error is the server's RpcError or a `ClientError`. The upgrade and then
+ * `initialize` may each take `timeoutMs`, and `signal` abandons either.
  */
 export async function openSession(
   url: string,
   request: SessionRequest,
 ): Promise<{ link: WebSocketLink; session: InitializeResult }> {
   const link = await WebSocketLink.open(url, request);
+  // A server that takes the upgrade and never answers would hold the caller forever, and a
+  // reconnecting client past its reconnectTimeoutMs.
+  const deadline = AbortSignal.timeout(request.timeoutMs);
+  const signal = request.signal === undefined ? deadline : AbortSignal.any([deadline, request.signal]);
   try {
     const reply = await link.peer.call("initialize", {
       clientName: request.clientName,
       resumeSessionId: request.resumeSessionId,
       ...(request.binaryFrames ? { binaryFrames: true } : {}),
+    }, signal).catch((error: unknown) => {
+      if (deadline.aborted && error === deadline.reason) {
+        throw new ClientError("notConnected", `${url} did not answer initialize in ${request.timeoutMs} ms`);
+      }
+      throw error;
     });
     const parsed = InitializeResultSchema.safeParse(reply);
     if (!parsed.success) throw new ClientError("badReply", "initialize answered with an invalid result");

@@ -1,0 +1,69 @@
+/**
+ * The client against stand-in servers that misbehave: ones that never answer, close at odd moments
+ * or answer a resume with another session. The client must fail with its documented errors, in
+ * bounded time, and leave no connection behind.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { ClientError, ExecServerClient } from "../../src/client/mod.ts";
+import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
+import { sharedServer } from "../helpers/shared_server.ts";
+import { reply, standInServer, welcome } from "../helpers/stand_in_server.ts";
+
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("ExecServerClient against a misbehaving server", () => {
+  const real = sharedServer("bun");
+  let environmentInfo: EnvironmentInfo | null = null;
+  const info = (): EnvironmentInfo => {
+    if (environmentInfo === null) throw new Error("no environmentInfo yet");
+    return environmentInfo;
+  };
+  beforeAll(async () => {
+    await using probe = await ExecServerClient.connect(real().url);
+    environmentInfo = probe.environmentInfo;
+  });
+
+  test("connect fails with notConnected when the server never answers initialize", async () => {
+    await using standIn = standInServer(() => {});
+    const error = await rejectionOf(ExecServerClient.connect(standIn.url, { connectTimeoutMs: 200 }));
+    expect(error).toBeInstanceOf(ClientError);
+    expect(error).toMatchObject({ reason: "notConnected" });
+    await standIn.allClosed();
+  });
+
+  test("connect's signal also abandons an initialize that is not answered", async () => {
+    const initializing = Promise.withResolvers<void>();
+    await using standIn = standInServer(() => initializing.resolve());
+    const controller = new AbortController();
+    const reason = new Error("gave up");
+    const connecting = ExecServerClient.connect(standIn.url, { signal: controller.signal });
+    await initializing.promise;
+    controller.abort(reason);
+    expect(await rejectionOf(connecting)).toBe(reason);
+    await standIn.allClosed();
+  });
+
+  test("a reconnect whose initialize is never answered ends in sessionLost within reconnectTimeoutMs", async () => {
+    let lookups = 0;
+    await using standIn = standInServer((ws, message, connection) => {
+      if (connection > 1) return;
+      if (message.method === "initialize") welcome(ws, message, "s-1", info());
+      if (message.method === "fs/getMetadata") {
+        lookups++;
+        ws.close(1011, "gone");
+      }
+    });
+    await using client = await ExecServerClient.connect(standIn.url, { reconnectTimeoutMs: 500 });
+    const error = await rejectionOf(client.call("fs/getMetadata", { path: "/nowhere" }));
+    expect(error).toMatchObject({ reason: "sessionLost" });
+    expect(lookups).toBe(1);
+    await standIn.allClosed();
+  });
+});
