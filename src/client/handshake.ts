@@ -1,7 +1,7 @@
 import { InitializeResultSchema } from "../protocol/mod.ts";
 import type { InitializeResult } from "../protocol/mod.ts";
 import { ClientError } from "./client_error.ts";
-import { WebSocketLink } from "./web_socket_link.ts";
+import { TransportLost, WebSocketLink } from "./web_socket_link.ts";
 import type { LinkOptions } from "./web_socket_link.ts";
 
 /** What a connection attempt needs: the link's options, and the session to create or resume. */
@@ -34,6 +34,13 @@ export async function openSession(
     }, signal).catch((error: unknown) => {
       if (deadline.aborted && error === deadline.reason) {
         throw new ClientError("notConnected", `${url} did not answer initialize in ${request.timeoutMs} ms`);
+      }
+      // TransportLost is the client's internal signal for a call in flight; a handshake that never
+      // completed is a connection that was not made.
+      if (error instanceof TransportLost) {
+        throw new ClientError("notConnected", `cannot connect to ${url}: ${error.message} during initialize`, {
+          cause: error,
+        });
       }
       throw error;
     });

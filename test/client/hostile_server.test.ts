@@ -50,6 +50,14 @@ describe("ExecServerClient against a misbehaving server", () => {
     await standIn.allClosed();
   });
 
+  test("connect fails with ClientError notConnected when the server closes before answering initialize", async () => {
+    await using standIn = standInServer((ws) => ws.close(1013, "try again later"));
+    const error = await rejectionOf(ExecServerClient.connect(standIn.url));
+    expect(error).toBeInstanceOf(ClientError);
+    expect(error).toMatchObject({ reason: "notConnected" });
+    expect((error as Error).message).toContain("1013");
+  });
+
   test("a reconnect whose initialize is never answered ends in sessionLost within reconnectTimeoutMs", async () => {
     let lookups = 0;
     await using standIn = standInServer((ws, message, connection) => {
