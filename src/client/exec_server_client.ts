@@ -313,6 +313,14 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
           link.close();
           return;
         }
+        if (session.sessionId !== this.#sessionId) {
+          // A success names the same session (§3.7). Another one has none of this session's
+          // processes: calls sent to it would act on, or report about, the wrong session.
+          link.close();
+          const message = `session ${this.#sessionId} lost: the server resumed it as session ${session.sessionId}`;
+          this.#end("lost", new ClientError("sessionLost", message));
+          return;
+        }
         this.#link = link;
         this.#binaryFrames = session.binaryFrames === true;
         this.#state = "open";

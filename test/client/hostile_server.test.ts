@@ -74,4 +74,22 @@ describe("ExecServerClient against a misbehaving server", () => {
     expect(lookups).toBe(1);
     await standIn.allClosed();
   });
+
+  test("a resume answered with another session id ends the session; the call is not sent to it", async () => {
+    let lookups = 0;
+    await using standIn = standInServer((ws, message, connection) => {
+      if (message.method === "initialize") welcome(ws, message, `s-${connection}`, info());
+      if (message.method === "fs/getMetadata") {
+        lookups++;
+        if (connection === 1) ws.close(1011, "gone");
+        else reply(ws, message, { isDirectory: false, isFile: true, isSymlink: false, createdAtMs: 0, modifiedAtMs: 0 });
+      }
+    });
+    await using client = await ExecServerClient.connect(standIn.url);
+    const error = await rejectionOf(client.call("fs/getMetadata", { path: "/nowhere" }));
+    expect(error).toMatchObject({ reason: "sessionLost" });
+    expect((error as Error).message).toContain("s-2");
+    expect(lookups).toBe(1);
+    expect(client.sessionId).toBe("s-1");
+  });
 });
