@@ -300,11 +300,12 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
       try {
         const { link, session } = await openSession(this.url, {
           ...sessionOptions(this.#options),
-          // An attempt ends by the reconnection's deadline.
+          // An attempt ends by the reconnection's deadline, and at once when the client closes.
           timeoutMs: Math.max(
             1,
             Math.min(this.#options.connectTimeoutMs, this.#options.reconnectTimeoutMs - (Date.now() - started)),
           ),
+          signal: this.#closing.signal,
           resumeSessionId: this.#sessionId,
           onNotification: (method, params, payload) => this.#notification(method, params, payload),
           onClose: (closing, close) => this.#linkClosed(closing, close),

@@ -92,4 +92,22 @@ describe("ExecServerClient against a misbehaving server", () => {
     expect(lookups).toBe(1);
     expect(client.sessionId).toBe("s-1");
   });
+
+  test("close() during a reconnect closes the connection attempt in progress", async () => {
+    const resuming = Promise.withResolvers<void>();
+    await using standIn = standInServer((ws, message, connection) => {
+      if (message.method !== "initialize") return;
+      if (connection === 1) {
+        welcome(ws, message, "s-1", info());
+        ws.close(1011, "gone");
+      } else {
+        // Never answered: the resume hangs until the client gives up on it.
+        resuming.resolve();
+      }
+    });
+    const client = await ExecServerClient.connect(standIn.url, { connectTimeoutMs: 120_000 });
+    await resuming.promise;
+    await client.close();
+    await standIn.allClosed();
+  });
 });
