@@ -191,15 +191,24 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
     params: unknown,
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
+    /** A start whose reply was lost is looked for before it is sent again. */
+    let checkStart = false;
     for (let losses = 1;; losses++) {
       const link = await this.#currentLink(signal);
       try {
+        if (checkStart) {
+          const started = await this.#startTookPlace(link, params, signal);
+          if (started !== null) return started;
+          checkStart = false;
+        }
         return await link.peer.call(method, params, signal);
       } catch (error) {
         if (error instanceof RequestTooLarge) {
           throw new ClientError("tooLarge", error.message, { cause: error });
         }
         if (!(error instanceof TransportLost)) throw error;
+        // The check of a start counts too: a server that ends the connection at that
+        // `process/read` would otherwise be reconnected to and asked again without end.
         if (losses >= MAX_LOSSES_PER_CALL) {
           // A server that ends the connection at this very request (a message larger than it
           // takes, say) would end every resumed one too: the call stops being sent.
@@ -212,8 +221,7 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
         const policy = replayPolicy(method, params);
         if (policy === "replay") continue;
         if (policy === "checkStart") {
-          const started = await this.#checkStart(params, signal);
-          if (started !== null) return started;
+          checkStart = true;
           continue;
         }
         throw new ClientError(
@@ -226,23 +234,22 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
   }
 
   /**
-   * Whether a `process/start` whose reply was lost took place, asked with `process/read` of its
-   * id: its result if so, null if the id is unknown (then the start is sent again).
+   * Whether a `process/start` whose reply was lost took place, asked on `link` with `process/read`
+   * of its id: its result if so, null if the id is unknown (then the start is sent again). A lost
+   * transport rejects with `TransportLost`, for the caller to count.
    */
-  async #checkStart(params: unknown, signal: AbortSignal | undefined): Promise<unknown> {
+  async #startTookPlace(link: WebSocketLink, params: unknown, signal: AbortSignal | undefined): Promise<unknown> {
     const parsed = METHODS["process/start"].params.safeParse(params);
     // Params the server would refuse are sent again, for the server to refuse.
     if (!parsed.success) return null;
     const start = parsed.data;
     for (;;) {
-      const link = await this.#currentLink(signal);
       try {
         await link.peer.call("process/read", { processId: start.processId, maxBytes: 0 }, signal);
         // The start result is not kept by the server; a start without a sandbox runs unsandboxed.
         const unsandboxed = start.sandbox == null && start.enforceManagedNetwork !== true;
         return { processId: start.processId, sandboxType: unsandboxed ? "none" : "linuxSeccomp" };
       } catch (error) {
-        if (error instanceof TransportLost) continue;
         if (error instanceof RpcError && error.kind === "ProcessStarting") continue;
         if (error instanceof RpcError && error.kind === "UnknownProcess") return null;
         throw error;

@@ -4,7 +4,7 @@
  * bounded time, and leave no connection behind.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { ClientError, ExecServerClient } from "../../src/client/mod.ts";
+import { ClientError, ExecServerClient, RemoteEnvironment } from "../../src/client/mod.ts";
 import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
 import { sharedServer } from "../helpers/shared_server.ts";
 import { reply, standInServer, welcome } from "../helpers/stand_in_server.ts";
@@ -109,5 +109,19 @@ describe("ExecServerClient against a misbehaving server", () => {
     await resuming.promise;
     await client.close();
     await standIn.allClosed();
+  });
+  test("a start whose check is lost each time is not checked or sent again past three connections", async () => {
+    const counts = { start: 0, read: 0 };
+    await using standIn = standInServer((ws, message) => {
+      if (message.method === "initialize") welcome(ws, message, "s-1", info());
+      if (message.method === "process/start") counts.start++;
+      if (message.method === "process/read") counts.read++;
+      // Both the start and the read of its id end the connection.
+      if (message.method.startsWith("process/")) ws.close(1011, "gone");
+    });
+    await using env = await RemoteEnvironment.connect(standIn.url);
+    const error = await rejectionOf(env.exec.start({ argv: ["true"], cwd: "/" }));
+    expect(error).toMatchObject({ reason: "connectionClosed" });
+    expect(counts).toEqual({ start: 1, read: 2 });
   });
 });
