@@ -238,11 +238,18 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
    * of its id: its result if so, null if the id is unknown (then the start is sent again). A lost
    * transport rejects with `TransportLost`, for the caller to count.
    */
-  async #startTookPlace(link: WebSocketLink, params: unknown, signal: AbortSignal | undefined): Promise<unknown> {
+  async #startTookPlace(
+    link: WebSocketLink,
+    params: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
     const parsed = METHODS["process/start"].params.safeParse(params);
     // Params the server would refuse are sent again, for the server to refuse.
     if (!parsed.success) return null;
     const start = parsed.data;
+    // Between answers that the start is still running, so that a server that answers at once
+    // (this one waits 5 s, §5.3) is not asked thousands of times a second.
+    let delay = FIRST_RETRY_MS;
     for (;;) {
       try {
         await link.peer.call("process/read", { processId: start.processId, maxBytes: 0 }, signal);
@@ -250,7 +257,14 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
         const unsandboxed = start.sandbox == null && start.enforceManagedNetwork !== true;
         return { processId: start.processId, sandboxType: unsandboxed ? "none" : "linuxSeccomp" };
       } catch (error) {
-        if (error instanceof RpcError && error.kind === "ProcessStarting") continue;
+        if (error instanceof RpcError && error.kind === "ProcessStarting") {
+          await sleep(
+            delay,
+            signal === undefined ? this.#closing.signal : AbortSignal.any([signal, this.#closing.signal]),
+          );
+          delay = Math.min(delay * 2, MAX_RETRY_MS);
+          continue;
+        }
         if (error instanceof RpcError && error.kind === "UnknownProcess") return null;
         throw error;
       }
@@ -310,7 +324,10 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
           // An attempt ends by the reconnection's deadline, and at once when the client closes.
           timeoutMs: Math.max(
             1,
-            Math.min(this.#options.connectTimeoutMs, this.#options.reconnectTimeoutMs - (Date.now() - started)),
+            Math.min(
+              this.#options.connectTimeoutMs,
+              this.#options.reconnectTimeoutMs - (Date.now() - started),
+            ),
           ),
           signal: this.#closing.signal,
           resumeSessionId: this.#sessionId,
@@ -325,7 +342,8 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
           // A success names the same session (§3.7). Another one has none of this session's
           // processes: calls sent to it would act on, or report about, the wrong session.
           link.close();
-          const message = `session ${this.#sessionId} lost: the server resumed it as session ${session.sessionId}`;
+          const message =
+            `session ${this.#sessionId} lost: the server resumed it as session ${session.sessionId}`;
           this.#end("lost", new ClientError("sessionLost", message));
           return;
         }

@@ -38,9 +38,13 @@ export async function openSession(
       // TransportLost is the client's internal signal for a call in flight; a handshake that never
       // completed is a connection that was not made.
       if (error instanceof TransportLost) {
-        throw new ClientError("notConnected", `cannot connect to ${url}: ${error.message} during initialize`, {
-          cause: error,
-        });
+        throw new ClientError(
+          "notConnected",
+          `cannot connect to ${url}: ${error.message} during initialize`,
+          {
+            cause: error,
+          },
+        );
       }
       throw error;
     });

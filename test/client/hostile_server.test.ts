@@ -81,8 +81,17 @@ describe("ExecServerClient against a misbehaving server", () => {
       if (message.method === "initialize") welcome(ws, message, `s-${connection}`, info());
       if (message.method === "fs/getMetadata") {
         lookups++;
-        if (connection === 1) ws.close(1011, "gone");
-        else reply(ws, message, { isDirectory: false, isFile: true, isSymlink: false, createdAtMs: 0, modifiedAtMs: 0 });
+        if (connection === 1) {
+          ws.close(1011, "gone");
+          return;
+        }
+        reply(ws, message, {
+          isDirectory: false,
+          isFile: true,
+          isSymlink: false,
+          createdAtMs: 0,
+          modifiedAtMs: 0,
+        });
       }
     });
     await using client = await ExecServerClient.connect(standIn.url);
@@ -123,5 +132,23 @@ describe("ExecServerClient against a misbehaving server", () => {
     const error = await rejectionOf(env.exec.start({ argv: ["true"], cwd: "/" }));
     expect(error).toMatchObject({ reason: "connectionClosed" });
     expect(counts).toEqual({ start: 1, read: 2 });
+  });
+  test("a start that the server says is still starting is checked again after a pause, not at once", async () => {
+    let reads = 0;
+    await using standIn = standInServer((ws, message, connection) => {
+      if (message.method === "initialize") welcome(ws, message, "s-1", info());
+      // The start's reply is lost; every check of it is answered at once that it is starting.
+      if (message.method === "process/start" && connection === 1) ws.close(1011, "gone");
+      if (message.method === "process/read") {
+        reads++;
+        const error = { code: -32600, message: "starting", data: { kind: "ProcessStarting" } };
+        ws.send(JSON.stringify({ id: message.id, error }));
+      }
+    });
+    await using env = await RemoteEnvironment.connect(standIn.url);
+    const error = await rejectionOf(env.exec.start({ argv: ["true"], cwd: "/" }, { timeoutMs: 500 }));
+    expect(error).toMatchObject({ reason: "timeout" });
+    // Without a pause between checks it is thousands in those 500 ms.
+    expect(reads).toBeLessThan(20);
   });
 });

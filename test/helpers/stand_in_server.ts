@@ -9,7 +9,11 @@ export interface StandInMessage {
 }
 
 /** What a stand-in's handler gets: the socket, the message, and the connection's number (from 1). */
-export type StandInHandler = (ws: ServerWebSocket<{ connection: number }>, message: StandInMessage, connection: number) => void;
+export type StandInHandler = (
+  ws: ServerWebSocket<{ connection: number }>,
+  message: StandInMessage,
+  connection: number,
+) => void;
 
 /** A hostile or odd stand-in for an exec-server: it answers only what its handler answers. */
 export interface StandInServer extends AsyncDisposable {
@@ -30,7 +34,7 @@ export function standInServer(handler: StandInHandler): StandInServer {
   let connections = 0;
   let open = 0;
   let idle: PromiseWithResolvers<void> | null = null;
-  const server = Bun.serve<{ connection: number }, undefined>({
+  const server = Bun.serve<{ connection: number }>({
     hostname: "127.0.0.1",
     port: 0,
     fetch: (request, bunServer) =>
