@@ -1,5 +1,6 @@
 import { decodeBase64 } from "../protocol/mod.ts";
 import type { ProcessReadResult, ReadChunk } from "../protocol/mod.ts";
+import { ClientError } from "./client_error.ts";
 import type { ProcessNotification } from "./process_notification.ts";
 import type { ExitedEvent, ProcessEvent } from "./process_event.ts";
 
@@ -196,8 +197,14 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
   async #catchUp(): Promise<void> {
     while (!this.#closedTaken && !this.#ended && (this.#behind || this.#early.size > 0)) {
       if (this.#queueFull()) return;
-      const result = await this.#options.readLog(this.#lastSeq, FILL_BYTES);
+      const afterSeq = this.#lastSeq;
+      const result = await this.#options.readLog(afterSeq, FILL_BYTES);
       const atHead = this.#absorb(result);
+      if (!atHead && this.#lastSeq === afterSeq) {
+        // Chunks, none of them after afterSeq (§5.6): asking again would get the same answer, as
+        // fast as the server answers, for ever.
+        throw new ClientError("badReply", `process/read after seq ${afterSeq} answered no chunk after it`);
+      }
       this.#takeEarly();
       if (atHead) {
         this.#behind = false;

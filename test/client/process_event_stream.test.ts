@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { ClientError } from "../../src/client/mod.ts";
 import type { ProcessEvent } from "../../src/client/mod.ts";
 import { ProcessEventStream } from "../../src/client/process_event_stream.ts";
 import { encodeBase64 } from "../../src/protocol/mod.ts";
@@ -142,5 +143,31 @@ describe("ProcessEventStream", () => {
       return null;
     })();
     expect([seen, error]).toEqual([["output"], new Error("session lost")]);
+  });
+  test("ProcessEventStream fails with badReply when the log answers chunks it already has", async () => {
+    // A server that ignores afterSeq: every read gives seq 1 again. Past 100 reads the stand-in log
+    // gives up, so a stream that keeps asking fails with that instead of spinning.
+    let reads = 0;
+    const stream = new ProcessEventStream({
+      readLog: () =>
+        ++reads > 100
+          ? Promise.reject(new Error("asked 100 times"))
+          : Promise.resolve(read({ chunks: [chunk(1, "a")], nextSeq: 2 })),
+      onClosed: () => {},
+    });
+    stream.started();
+    stream.notification(output(1, "a"));
+    stream.notification(output(3, "c"));
+    const seen: unknown[] = [];
+    let failure: unknown = null;
+    try {
+      for await (const event of stream as AsyncIterable<ProcessEvent>) seen.push(event.type);
+    } catch (error) {
+      failure = error;
+    }
+    expect(seen).toEqual(["output"]);
+    expect(failure).toBeInstanceOf(ClientError);
+    expect(failure).toMatchObject({ reason: "badReply" });
+    expect(reads).toBe(1);
   });
 });
