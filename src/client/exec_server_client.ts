@@ -14,7 +14,7 @@ import type {
 } from "./exec_backend.ts";
 import { openSession } from "./handshake.ts";
 import { parseNotification } from "./process_notification.ts";
-import { replayPolicy } from "./replay_policy.ts";
+import { repeatMayHaveFailed, replayPolicy } from "./replay_policy.ts";
 import { SubscriberTable } from "./subscriber_table.ts";
 import { TransportLost } from "./web_socket_link.ts";
 import type { WebSocketLink } from "./web_socket_link.ts";
@@ -205,6 +205,13 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
       } catch (error) {
         if (error instanceof RequestTooLarge) {
           throw new ClientError("tooLarge", error.message, { cause: error });
+        }
+        if (losses > 1 && error instanceof RpcError && repeatMayHaveFailed(method, error)) {
+          throw new ClientError(
+            "outcomeUnknown",
+            `${method} sent again after a lost connection answered ${error.kind}; the first may have taken effect`,
+            { cause: error },
+          );
         }
         if (!(error instanceof TransportLost)) throw error;
         // The check of a start counts too: a server that ends the connection at that

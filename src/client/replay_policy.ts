@@ -1,3 +1,4 @@
+import type { RpcError } from "../protocol/mod.ts";
 import type { CallableMethod } from "./exec_backend.ts";
 
 /**
@@ -46,4 +47,13 @@ export function replayPolicy(method: CallableMethod, params: unknown): ReplayPol
   const rule: Rule = RULES[method];
   if (typeof rule === "string") return rule;
   return rule(typeof params === "object" && params !== null ? { ...params } : {});
+}
+
+/**
+ * Whether `error`, answered to `method` sent again after a lost transport, may be the work of the
+ * first send: then the call's outcome is unknown, not that error. `fs/copy` of a symlink (or of a
+ * directory holding one) creates links, and a second copy meets them: `File exists` (§7.11).
+ */
+export function repeatMayHaveFailed(method: CallableMethod, error: RpcError): boolean {
+  return method === "fs/copy" && error.kind === "AlreadyExists";
 }

@@ -151,4 +151,28 @@ describe("ExecServerClient against a misbehaving server", () => {
     // Without a pause between checks it is thousands in those 500 ms.
     expect(reads).toBeLessThan(20);
   });
+  test("an fs/copy sent again after a lost reply and answered AlreadyExists has an unknown outcome", async () => {
+    // What a server answers when the first copy of a symlink took place and its reply was lost.
+    let copies = 0;
+    await using standIn = standInServer((ws, message, connection) => {
+      if (message.method === "initialize") welcome(ws, message, "s-1", info());
+      if (message.method !== "fs/copy") return;
+      copies++;
+      if (connection === 1) {
+        ws.close(1011, "gone");
+        return;
+      }
+      const error = {
+        code: -32603,
+        message: "File exists (os error 17)",
+        data: { kind: "AlreadyExists", errno: "EEXIST" },
+      };
+      ws.send(JSON.stringify({ id: message.id, error }));
+    });
+    await using client = await ExecServerClient.connect(standIn.url);
+    const params = { sourcePath: "/nowhere/link", destinationPath: "/nowhere/copy", recursive: false };
+    const error = await rejectionOf(client.call("fs/copy", params));
+    expect(error).toMatchObject({ reason: "outcomeUnknown" });
+    expect(copies).toBe(2);
+  });
 });
