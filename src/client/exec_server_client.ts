@@ -96,6 +96,13 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
   /** Resolves once reconnected; rejects when the session is lost or the client closed. */
   #reconnected: PromiseWithResolvers<WebSocketLink> | null = null;
   readonly #closing = new AbortController();
+  /**
+   * The reconnection that made the current link, until that link proves itself: while it has had
+   * no message since its handshake and is young, its loss continues that reconnection (its
+   * backoff and its deadline) instead of starting afresh.
+   */
+  #resumed: { link: WebSocketLink; at: number; messages: number; started: number; delay: number } | null =
+    null;
 
   private constructor(
     url: string,
@@ -316,15 +323,41 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
     // Callers that wait see the rejection; an unobserved one is not an error.
     reconnected.promise.catch(() => {});
     this.#reconnected = reconnected;
-    void this.#reconnect(reconnected);
+    // A server (or a proxy) that ends every connection right after its resume made a fresh
+    // reconnection, with no pause before its first attempt, each time: thousands a second, and
+    // never a deadline. A link that is lost young and silent continues the reconnection that made it.
+    const resumed = this.#resumed;
+    this.#resumed = null;
+    const carried = resumed !== null && resumed.link === link &&
+        link.messagesReceived === resumed.messages && Date.now() - resumed.at < MAX_RETRY_MS
+      ? { started: resumed.started, delay: resumed.delay }
+      : null;
+    void this.#reconnect(reconnected, carried);
   }
 
-  async #reconnect(reconnected: PromiseWithResolvers<WebSocketLink>): Promise<void> {
-    const started = Date.now();
-    let delay = FIRST_RETRY_MS;
+  async #reconnect(
+    reconnected: PromiseWithResolvers<WebSocketLink>,
+    carried: { started: number; delay: number } | null,
+  ): Promise<void> {
+    const started = carried?.started ?? Date.now();
+    let delay = carried?.delay ?? FIRST_RETRY_MS;
     let attachedSince: number | null = null;
     let lastError: unknown = null;
+    // A fresh reconnection tries at once; a continued one waits its turn first.
+    let wait = carried !== null;
     while (this.#state === "reconnecting") {
+      if (wait) {
+        const left = this.#options.reconnectTimeoutMs - (Date.now() - started);
+        if (left <= 0) {
+          const message = `could not reconnect to ${this.url} within ${this.#options.reconnectTimeoutMs} ms`;
+          this.#end("lost", new ClientError("sessionLost", message, { cause: lastError }));
+          return;
+        }
+        await sleep(Math.min(delay, left), this.#closing.signal);
+        delay = Math.min(delay * 2, MAX_RETRY_MS);
+        if (this.#state !== "reconnecting") return;
+      }
+      wait = true;
       try {
         const { link, session } = await openSession(this.url, {
           ...sessionOptions(this.#options),
@@ -355,6 +388,7 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
           return;
         }
         this.#link = link;
+        this.#resumed = { link, at: Date.now(), messages: link.messagesReceived, started, delay };
         this.#binaryFrames = session.binaryFrames === true;
         this.#state = "open";
         this.#reconnected = null;
@@ -379,14 +413,6 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
           }
         }
       }
-      const left = this.#options.reconnectTimeoutMs - (Date.now() - started);
-      if (left <= 0) {
-        const message = `could not reconnect to ${this.url} within ${this.#options.reconnectTimeoutMs} ms`;
-        this.#end("lost", new ClientError("sessionLost", message, { cause: lastError }));
-        return;
-      }
-      await sleep(Math.min(delay, left), this.#closing.signal);
-      delay = Math.min(delay * 2, MAX_RETRY_MS);
     }
   }
 

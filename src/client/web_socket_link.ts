@@ -52,6 +52,7 @@ export class WebSocketLink {
   /** Resolves when the socket has closed, however it closed. */
   readonly closed: Promise<CloseInfo>;
   readonly #socket: WebSocket;
+  #messages = 0;
 
   private constructor(socket: WebSocket, options: LinkOptions) {
     this.#socket = socket;
@@ -77,6 +78,7 @@ export class WebSocketLink {
       }, { once: true });
     });
     socket.addEventListener("message", (event: MessageEvent) => {
+      this.#messages++;
       const data: unknown = event.data;
       if (typeof data === "string") void this.peer.receive(data);
       else if (data instanceof ArrayBuffer) this.#receiveBinary(new Uint8Array(data), options);
@@ -137,6 +139,11 @@ export class WebSocketLink {
     socket.addEventListener("close", onClose);
     options.signal?.addEventListener("abort", onAbort, { once: true });
     return promise;
+  }
+
+  /** How many messages have arrived on the socket, of any kind. */
+  get messagesReceived(): number {
+    return this.#messages;
   }
 
   /** Closes the socket (a normal closure). */

@@ -175,4 +175,22 @@ describe("ExecServerClient against a misbehaving server", () => {
     expect(error).toMatchObject({ reason: "outcomeUnknown" });
     expect(copies).toBe(2);
   });
+  test("a server that ends every connection right after its resume is retried with backoff until the deadline", async () => {
+    await using standIn = standInServer((ws, message) => {
+      if (message.method === "initialize") welcome(ws, message, "s-1", info());
+      if (message.method === "initialized") ws.close(1011, "gone again");
+    });
+    const client = await ExecServerClient.connect(standIn.url, { reconnectTimeoutMs: 1_000 });
+    const lost = Promise.withResolvers<unknown>();
+    client.subscribe("p-1", {
+      notification: () => {},
+      resumed: () => {},
+      lost: (error) => lost.resolve(error),
+    });
+    expect(await lost.promise).toMatchObject({ reason: "sessionLost" });
+    // Backoff from 25 ms doubling to 1 s within one second: a handful. Without it, thousands a
+    // second for as long as the client lives.
+    expect(standIn.connections).toBeLessThan(30);
+    await client.close();
+  });
 });
