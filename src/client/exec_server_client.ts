@@ -44,6 +44,13 @@ export interface ExecServerClientOptions {
    */
   readonly connectTimeoutMs?: number;
   /**
+   * How long the connection may be silent before the client asks the server something
+   * (`environment/info`); when nothing has arrived once more as long after that, the connection
+   * counts as lost and is resumed on a new one (default 15,000 ms). A dead peer or network path
+   * can leave a socket open for hours, and a browser cannot send WebSocket pings.
+   */
+  readonly livenessMs?: number;
+  /**
    * Asks for file bytes and process output in binary frames (PROTOCOL.md §11.12), which spare
    * both sides base64 and a third of the bytes (default true). A server without them answers
    * in text as before.
@@ -63,6 +70,7 @@ const DEFAULTS = {
   reconnectTimeoutMs: 60_000,
   attachedGraceMs: 35_000,
   connectTimeoutMs: 10_000,
+  livenessMs: 15_000,
   binaryFrames: true,
 };
 
@@ -118,6 +126,7 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
     this.#sessionId = init.session.sessionId;
     this.#environmentInfo = init.session.environmentInfo;
     this.#binaryFrames = init.session.binaryFrames === true;
+    this.#watch(init.link);
   }
 
   /** Connects and initializes a new session; rejects with `ClientError` `notConnected` or an RpcError. */
@@ -388,6 +397,7 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
           return;
         }
         this.#link = link;
+        this.#watch(link);
         this.#resumed = { link, at: Date.now(), messages: link.messagesReceived, started, delay };
         this.#binaryFrames = session.binaryFrames === true;
         this.#state = "open";
@@ -414,6 +424,30 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
         }
       }
     }
+  }
+
+  /**
+   * Asks the server something after `livenessMs` of silence on `link`, and abandons the link when
+   * nothing has arrived another `livenessMs` on: calls in flight and process events would
+   * otherwise wait for ever on a connection whose peer is gone without a close.
+   */
+  #watch(link: WebSocketLink): void {
+    const silence = this.#options.livenessMs;
+    let asked = false;
+    const timer = setInterval(() => {
+      if (link.silentMs < silence) {
+        asked = false;
+        return;
+      }
+      if (asked) {
+        link.abandon(`nothing from the server in ${link.silentMs} ms`);
+        return;
+      }
+      asked = true;
+      // Any message counts as an answer; this call's own outcome does not matter.
+      link.peer.call("environment/info", {}).catch(() => {});
+    }, silence);
+    void link.closed.then(() => clearInterval(timer));
   }
 
   /** Ends the client: waiting and future calls fail with `error`, and so do process streams. */

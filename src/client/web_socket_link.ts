@@ -53,6 +53,9 @@ export class WebSocketLink {
   readonly closed: Promise<CloseInfo>;
   readonly #socket: WebSocket;
   #messages = 0;
+  #lastHeard = Date.now();
+  /** Ends the link once, whether its socket closed or it was abandoned. */
+  readonly #end: (info: CloseInfo) => void;
 
   private constructor(socket: WebSocket, options: LinkOptions) {
     this.#socket = socket;
@@ -69,16 +72,22 @@ export class WebSocketLink {
       log: () => {},
       remoteError: fromWireError,
     });
-    this.closed = new Promise((resolve) => {
-      socket.addEventListener("close", (event) => {
-        const info = { code: event.code, reason: event.reason };
-        options.onClose(this, info);
-        this.peer.close(new TransportLost(info));
-        resolve(info);
-      }, { once: true });
+    const closed = Promise.withResolvers<CloseInfo>();
+    this.closed = closed.promise;
+    let ended = false;
+    this.#end = (info) => {
+      if (ended) return;
+      ended = true;
+      options.onClose(this, info);
+      this.peer.close(new TransportLost(info));
+      closed.resolve(info);
+    };
+    socket.addEventListener("close", (event) => this.#end({ code: event.code, reason: event.reason }), {
+      once: true,
     });
     socket.addEventListener("message", (event: MessageEvent) => {
       this.#messages++;
+      this.#lastHeard = Date.now();
       const data: unknown = event.data;
       if (typeof data === "string") void this.peer.receive(data);
       else if (data instanceof ArrayBuffer) this.#receiveBinary(new Uint8Array(data), options);
@@ -144,6 +153,20 @@ export class WebSocketLink {
   /** How many messages have arrived on the socket, of any kind. */
   get messagesReceived(): number {
     return this.#messages;
+  }
+
+  /** How long nothing has arrived on the socket, in ms. */
+  get silentMs(): number {
+    return Date.now() - this.#lastHeard;
+  }
+
+  /**
+   * Counts the link as lost now (code 1006, `reason`), as if its socket had closed, and closes the
+   * socket: a peer that stopped answering may never let a close complete.
+   */
+  abandon(reason: string): void {
+    this.#end({ code: 1006, reason });
+    this.#socket.close();
   }
 
   /** Closes the socket (a normal closure). */

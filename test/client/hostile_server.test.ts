@@ -89,6 +89,7 @@ describe("ExecServerClient against a misbehaving server", () => {
           isDirectory: false,
           isFile: true,
           isSymlink: false,
+          size: 0,
           createdAtMs: 0,
           modifiedAtMs: 0,
         });
@@ -192,5 +193,27 @@ describe("ExecServerClient against a misbehaving server", () => {
     // second for as long as the client lives.
     expect(standIn.connections).toBeLessThan(30);
     await client.close();
+  });
+  test("a connection on which the server falls silent is abandoned and the session resumed on another", async () => {
+    const metadata = {
+      isDirectory: false,
+      isFile: true,
+      isSymlink: false,
+      size: 0,
+      createdAtMs: 0,
+      modifiedAtMs: 0,
+    };
+    let probes = 0;
+    await using standIn = standInServer((ws, message, connection) => {
+      if (message.method === "initialize") welcome(ws, message, "s-1", info());
+      if (message.method === "environment/info") probes++;
+      // The first connection stays open but answers nothing after its handshake, as a peer whose
+      // host or network path is gone; the second answers.
+      if (message.method === "fs/getMetadata" && connection > 1) reply(ws, message, metadata);
+    });
+    await using client = await ExecServerClient.connect(standIn.url, { livenessMs: 100 });
+    expect(await client.call("fs/getMetadata", { path: "/nowhere" })).toEqual(metadata);
+    expect(standIn.connections).toBe(2);
+    expect(probes).toBeGreaterThanOrEqual(1);
   });
 });
