@@ -64,6 +64,8 @@ const FIRST_RETRY_MS = 25;
 /** How many connections a call may see lost before it is not sent again. */
 const MAX_LOSSES_PER_CALL = 3;
 const MAX_RETRY_MS = 1_000;
+/** How long `close` waits for the server to answer the close before it stops waiting. */
+const CLOSE_WAIT_MS = 1_000;
 const DEFAULTS = {
   clientName: "exec-server-client",
   reconnect: true,
@@ -189,12 +191,18 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
     return this.#subscribers.subscribe(processId, subscriber);
   }
 
-  /** Closes the connection; the session is left to expire on the server (§3.8). */
+  /**
+   * Closes the connection; the session is left to expire on the server (§3.8). Resolves once the
+   * server has answered the close, or after a second without an answer.
+   */
   close(): Promise<void> {
     if (this.#state === "closed" || this.#state === "lost") return Promise.resolve();
     const error = new ClientError("notConnected", "the client is closed");
+    const link = this.#link;
     this.#end("closed", error);
-    return this.#link.closed.then(() => {});
+    // A peer that is gone without a close never answers the close: the wait for it is bounded.
+    const timer = setTimeout(() => link.abandon("the server did not answer the close"), CLOSE_WAIT_MS);
+    return link.closed.then(() => clearTimeout(timer));
   }
 
   /** See `close`. */

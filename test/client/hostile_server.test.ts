@@ -4,6 +4,8 @@
  * bounded time, and leave no connection behind.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import { connect, createServer } from "node:net";
+import type { Socket } from "node:net";
 import { ClientError, ExecServerClient, RemoteEnvironment } from "../../src/client/mod.ts";
 import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
 import { sharedServer } from "../helpers/shared_server.ts";
@@ -16,6 +18,40 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error("expected a rejection");
+}
+
+/**
+ * A TCP relay to `target` that can freeze its connections: from then on it forwards nothing either
+ * way and closes nothing, as a network path that died without a FIN or a reset.
+ */
+async function freezingRelay(target: string): Promise<{ url: string; freeze(): void } & AsyncDisposable> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<Socket>();
+  let frozen = false;
+  const server = createServer((client) => {
+    const upstream = connect(Number(port), hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("error", () => {});
+    }
+    client.on("data", (data: Buffer) => frozen || upstream.write(data));
+    upstream.on("data", (data: Buffer) => frozen || client.write(data));
+    client.on("close", () => frozen || upstream.destroy());
+    upstream.on("close", () => frozen || client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("the relay has no port");
+  return {
+    url: `ws://127.0.0.1:${address.port}`,
+    freeze() {
+      frozen = true;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 describe("ExecServerClient against a misbehaving server", () => {
@@ -215,5 +251,12 @@ describe("ExecServerClient against a misbehaving server", () => {
     expect(await client.call("fs/getMetadata", { path: "/nowhere" })).toEqual(metadata);
     expect(standIn.connections).toBe(2);
     expect(probes).toBeGreaterThanOrEqual(1);
+  });
+  test("close() does not wait for ever for a server that no longer answers", async () => {
+    await using relay = await freezingRelay(real().url);
+    // Liveness would end the wait too; an hour keeps it out of this test.
+    const client = await ExecServerClient.connect(relay.url, { livenessMs: 3_600_000 });
+    relay.freeze();
+    await client.close();
   });
 });
