@@ -415,7 +415,7 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
         return;
       } catch (error) {
         lastError = error;
-        if (error instanceof RpcError && error.kind === "UnknownSession") {
+        if (error instanceof RpcError && isUnknownSession(error)) {
           this.#end(
             "lost",
             new ClientError("sessionLost", `session ${this.#sessionId} has expired`, { cause: error }),
@@ -478,6 +478,15 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
     const notification = parseNotification(method, params, payload);
     if (notification !== null) this.#subscribers.deliver(notification);
   }
+}
+
+/**
+ * Whether a resume was answered that the session is unknown or expired (§3.7): by its kind, or, from
+ * a server that sends no `data.kind` (a Codex server), by the code and message §3.7 gives it.
+ */
+function isUnknownSession(error: RpcError): boolean {
+  if (error.kind === "UnknownSession") return true;
+  return error.code === ErrorCode.InvalidRequest && error.message.startsWith("unknown session id");
 }
 
 function parseResult<M extends CallableMethod>(method: M, value: unknown): CallResult<M> {

@@ -259,4 +259,27 @@ describe("ExecServerClient against a misbehaving server", () => {
     relay.freeze();
     await client.close();
   });
+  test("a resume answered 'unknown session id' without a kind ends the session at once", async () => {
+    let resumes = 0;
+    await using standIn = standInServer((ws, message, connection) => {
+      if (message.method !== "initialize") return;
+      if (connection === 1) {
+        welcome(ws, message, "s-1", info());
+        ws.close(1011, "gone");
+        return;
+      }
+      resumes++;
+      // As a Codex server answers: the code and message of §3.7, no data.
+      ws.send(JSON.stringify({ id: message.id, error: { code: -32600, message: "unknown session id s-1" } }));
+    });
+    const client = await ExecServerClient.connect(standIn.url);
+    const lost = Promise.withResolvers<unknown>();
+    client.subscribe("p-1", {
+      notification: () => {},
+      resumed: () => {},
+      lost: (error) => lost.resolve(error),
+    });
+    expect(await lost.promise).toMatchObject({ reason: "sessionLost", message: "session s-1 has expired" });
+    expect(resumes).toBe(1);
+  });
 });
