@@ -288,7 +288,7 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
         const unsandboxed = start.sandbox == null && start.enforceManagedNetwork !== true;
         return { processId: start.processId, sandboxType: unsandboxed ? "none" : "linuxSeccomp" };
       } catch (error) {
-        if (error instanceof RpcError && error.kind === "ProcessStarting") {
+        if (error instanceof RpcError && hasKind(error, "ProcessStarting", " is starting")) {
           await sleep(
             delay,
             signal === undefined ? this.#closing.signal : AbortSignal.any([signal, this.#closing.signal]),
@@ -296,7 +296,7 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
           delay = Math.min(delay * 2, MAX_RETRY_MS);
           continue;
         }
-        if (error instanceof RpcError && error.kind === "UnknownProcess") return null;
+        if (error instanceof RpcError && hasKind(error, "UnknownProcess", "unknown process id")) return null;
         throw error;
       }
     }
@@ -485,8 +485,18 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
  * a server that sends no `data.kind` (a Codex server), by the code and message §3.7 gives it.
  */
 function isUnknownSession(error: RpcError): boolean {
-  if (error.kind === "UnknownSession") return true;
-  return error.code === ErrorCode.InvalidRequest && error.message.startsWith("unknown session id");
+  return hasKind(error, "UnknownSession", "unknown session id");
+}
+
+/**
+ * Whether `error` is the -32600 of `kind`: by its kind, or, from a server that sends no
+ * `data.kind` (a Codex server; -32600 then reads as InvalidInput), by the wording PROTOCOL.md gives
+ * it (`text` in its message).
+ */
+function hasKind(error: RpcError, kind: RpcError["kind"], text: string): boolean {
+  if (error.kind === kind) return true;
+  return error.code === ErrorCode.InvalidRequest && error.kind === "InvalidInput" &&
+    error.message.includes(text);
 }
 
 function parseResult<M extends CallableMethod>(method: M, value: unknown): CallResult<M> {

@@ -282,4 +282,30 @@ describe("ExecServerClient against a misbehaving server", () => {
     expect(await lost.promise).toMatchObject({ reason: "sessionLost", message: "session s-1 has expired" });
     expect(resumes).toBe(1);
   });
+  test("a start whose reply was lost is sent again when a server without kinds says its id is unknown", async () => {
+    let starts = 0;
+    await using standIn = standInServer((ws, message, connection) => {
+      if (message.method === "initialize") welcome(ws, message, "s-1", info());
+      if (message.method === "process/start") {
+        starts++;
+        if (connection === 1) ws.close(1011, "gone");
+        else reply(ws, message, { processId: message.params?.["processId"], sandboxType: "none" });
+      }
+      if (message.method === "process/read") {
+        const processId = String(message.params?.["processId"]);
+        // As a Codex server answers: the code and message of §5.6, no data.
+        ws.send(
+          JSON.stringify({
+            id: message.id,
+            error: { code: -32600, message: `unknown process id ${processId}` },
+          }),
+        );
+      }
+    });
+    await using env = await RemoteEnvironment.connect(standIn.url);
+    const handle = await env.exec.start({ argv: ["true"], cwd: "/" });
+    expect(handle.sandboxType).toBe("none");
+    expect(starts).toBe(2);
+    handle.release();
+  });
 });
