@@ -1,3 +1,4 @@
+import { RpcError } from "../protocol/mod.ts";
 import type { ProcessListEntry } from "../protocol/mod.ts";
 import type { CallOptions, CallParams, ExecBackend } from "./exec_backend.ts";
 import { randomId } from "./ids.ts";
@@ -45,6 +46,12 @@ export class BackendExecService implements ExecService {
       return handle;
     } catch (error) {
       handle.release();
+      if (!(error instanceof RpcError)) {
+        // Without the server's answer (an abort, a timeout, a lost transport) the process may have
+        // started, under an id the caller may never have seen: it would run unreachable until the
+        // session ends. Terminate waits for a start in progress and is harmless for an unknown id.
+        this.#backend.call("process/terminate", { processId }).catch(() => {});
+      }
       throw error;
     }
   }

@@ -308,4 +308,22 @@ describe("ExecServerClient against a misbehaving server", () => {
     expect(starts).toBe(2);
     handle.release();
   });
+  test("a start its caller abandons does not leave its process running", async () => {
+    await using env = await RemoteEnvironment.connect(real().url);
+    const processId = crypto.randomUUID();
+    const controller = new AbortController();
+    const starting = env.exec.start({ processId, argv: ["sleep", "1000"], cwd: "/" }, {
+      signal: controller.signal,
+    });
+    // Aborted once sent, before any answer can arrive.
+    queueMicrotask(() => controller.abort(new Error("abandoned")));
+    expect(await rejectionOf(starting)).toMatchObject({ message: "abandoned" });
+    for (;;) {
+      const read = await env.client.call("process/read", { processId, waitMs: 5_000 });
+      if (read.closed) {
+        expect(read.exitCode).toBe(137);
+        break;
+      }
+    }
+  });
 });
