@@ -6,6 +6,12 @@ import type { ExitedEvent, ProcessEvent } from "./process_event.ts";
 
 /** Unread output a stream holds before it stops taking notifications and re-reads the log later. */
 const HIGH_WATER_BYTES = 64 * 1024 * 1024;
+/**
+ * What one held output event costs besides its bytes (its object and its array measured some 115
+ * bytes on Bun): counted towards the mark, so that a process writing a byte at a time cannot make
+ * a handle hold ~150 times the mark.
+ */
+const EVENT_COST_BYTES = 128;
 /** Bytes asked for per `process/read` while catching up. */
 const FILL_BYTES = 4 * 1024 * 1024;
 
@@ -32,7 +38,7 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
   #lastSeq = 0;
   /** Events that arrived ahead of a gap, by seq. */
   readonly #early = new Map<number, SeqEvent>();
-  /** Output bytes held in `#early`; they count towards the high-water mark too. */
+  /** Output held in `#early`, as `costOf` counts it; it counts towards the high-water mark too. */
   #earlyBytes = 0;
   /** Queued events from `#head` on; read slots are emptied so their bytes can be collected. */
   #queue: Array<ProcessEvent | undefined> = [];
@@ -120,7 +126,7 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
       this.#head = 0;
     }
     if (event?.type === "output") {
-      this.#queuedBytes -= event.data.byteLength;
+      this.#queuedBytes -= costOf(event);
       if ((this.#behind || this.#early.size > 0) && !this.#queueFull()) this.#fill();
     }
     return event;
@@ -144,14 +150,14 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
       this.#takeEarly();
       return;
     }
-    if (!this.#early.has(event.seq)) this.#earlyBytes += bytesOf(event);
+    if (!this.#early.has(event.seq)) this.#earlyBytes += costOf(event);
     this.#early.set(event.seq, event);
     this.#fill();
   }
 
   #push(event: ProcessEvent): void {
     if (event.type !== "dropped") this.#lastSeq = event.seq;
-    if (event.type === "output") this.#queuedBytes += event.data.byteLength;
+    if (event.type === "output") this.#queuedBytes += costOf(event);
     else if (event.type === "exited") this.#exitedTaken = true;
     this.#queue.push(event);
     this.#signal();
@@ -176,7 +182,7 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
 
   #dropEarly(seq: number, event: SeqEvent): void {
     this.#early.delete(seq);
-    this.#earlyBytes -= bytesOf(event);
+    this.#earlyBytes -= costOf(event);
   }
 
   #fill(): void {
@@ -262,8 +268,9 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
   }
 }
 
-function bytesOf(event: SeqEvent): number {
-  return event.type === "output" ? event.data.byteLength : 0;
+/** What a held event counts towards the mark: an output's bytes and its cost as an object. */
+function costOf(event: ProcessEvent): number {
+  return event.type === "output" ? event.data.byteLength + EVENT_COST_BYTES : 0;
 }
 
 function eventOf(notification: ProcessNotification): SeqEvent {

@@ -170,4 +170,23 @@ describe("ProcessEventStream", () => {
     expect(failure).toMatchObject({ reason: "badReply" });
     expect(reads).toBe(1);
   });
+  test("ProcessEventStream counts each held chunk's own cost, so one-byte chunks stop well before millions", async () => {
+    // 700,000 one-byte chunks are 0.7 MB of output but some 100 MB of objects: the mark (64 MiB)
+    // is passed on the way, the rest is skipped, and the log supplies what follows.
+    const chunks = 700_000;
+    const { stream, reads } = streamWith([read({ nextSeq: chunks + 2, exited: false, closed: true })]);
+    stream.started();
+    for (let seq = 1; seq <= chunks; seq++) stream.notification(output(seq, "x"));
+    stream.notification({ method: "process/closed", params: { processId: ID, seq: chunks + 1 } });
+    let outputs = 0;
+    let last: ProcessEvent | null = null;
+    for await (const event of stream as AsyncIterable<ProcessEvent>) {
+      if (event.type === "output") outputs++;
+      last = event;
+    }
+    expect(last).toMatchObject({ type: "closed", seq: chunks + 1 });
+    expect(reads).toHaveLength(1);
+    expect(outputs).toBeLessThan(600_000);
+    expect(reads[0]).toBe(outputs);
+  });
 });
