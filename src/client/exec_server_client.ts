@@ -441,17 +441,18 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
    */
   #watch(link: WebSocketLink): void {
     const silence = this.#options.livenessMs;
-    let asked = false;
+    /** When the question went out, while it waits for anything to arrive. */
+    let askedAt: number | null = null;
     const timer = setInterval(() => {
-      if (link.silentMs < silence) {
-        asked = false;
+      // Judged by arrival since the question, not by the silence at the tick: an answer in the
+      // millisecond of the question leaves the link exactly `silence` quiet one tick later.
+      if (askedAt !== null && link.lastHeardAt < askedAt) {
+        link.abandon(`nothing from the server in ${Date.now() - askedAt} ms`);
         return;
       }
-      if (asked) {
-        link.abandon(`nothing from the server in ${link.silentMs} ms`);
-        return;
-      }
-      asked = true;
+      askedAt = null;
+      if (link.silentMs < silence) return;
+      askedAt = Date.now();
       // Any message counts as an answer; this call's own outcome does not matter.
       link.peer.call("environment/info", {}).catch(() => {});
     }, silence);

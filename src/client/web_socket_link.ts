@@ -155,6 +155,11 @@ export class WebSocketLink {
     return this.#messages;
   }
 
+  /** When the last message arrived (or the link was made), in ms since the epoch. */
+  get lastHeardAt(): number {
+    return this.#lastHeard;
+  }
+
   /** How long nothing has arrived on the socket, in ms. */
   get silentMs(): number {
     return Date.now() - this.#lastHeard;

@@ -9,6 +9,7 @@ import type { Socket } from "node:net";
 import { ClientError, ExecServerClient, RemoteEnvironment } from "../../src/client/mod.ts";
 import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
 import { sharedServer } from "../helpers/shared_server.ts";
+import { startTcpProxy } from "../helpers/tcp_proxy.ts";
 import { reply, standInServer, welcome } from "../helpers/stand_in_server.ts";
 
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
@@ -325,5 +326,14 @@ describe("ExecServerClient against a misbehaving server", () => {
         break;
       }
     }
+  });
+  test("a server that answers the liveness question keeps its connection through a long poll", async () => {
+    await using proxy = await startTcpProxy(real().url);
+    await using env = await RemoteEnvironment.connect(proxy.url, { livenessMs: 50 });
+    await using handle = await env.exec.start({ argv: ["sleep", "5"], cwd: "/" });
+    // Some 30 questions while the poll waits; each answered, often within its own millisecond.
+    const read = await handle.read({ afterSeq: 0, waitMs: 1_500 });
+    expect(read.chunks).toEqual([]);
+    expect(proxy.accepted).toBe(1);
   });
 });
