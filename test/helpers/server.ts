@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { cgroupsLeftAfter } from "./cgroups.ts";
 import { TestClient } from "./client.ts";
 
+/** How long a stopped server's cgroups may take to go (see `Symbol.asyncDispose` below). */
+const CGROUPS_GONE_WITHIN_MS = 20_000;
+
 /** The runtimes every behavioural test runs against. */
 export const RUNTIMES = ["bun", "deno"] as const;
 /** One of `RUNTIMES`. */
@@ -108,8 +111,10 @@ export async function startCommandLine(
     async [Symbol.asyncDispose]() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
-      // After a SIGKILL the watchdog removes them a moment later; after SIGTERM they are gone.
-      const left = child.pid === undefined ? [] : await cgroupsLeftAfter(child.pid, 5_000);
+      // After a SIGKILL the watchdog removes them a moment later; after SIGTERM they are gone. The
+      // bound is for a watchdog that never does: on two cores busy with other suites, one took over
+      // 5 s to be scheduled, notice and remove them.
+      const left = child.pid === undefined ? [] : await cgroupsLeftAfter(child.pid, CGROUPS_GONE_WITHIN_MS);
       if (left.length > 0) throw new Error(`server ${child.pid} left cgroups behind: ${left.join(", ")}`);
     },
   };
