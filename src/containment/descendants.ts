@@ -1,7 +1,8 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, readlink } from "node:fs/promises";
+import { isSandboxMountSource, sandboxMountSource } from "../launcher/mod.ts";
 
 /** One process as `/proc/<pid>/stat` describes it. */
-interface ProcStat {
+export interface ProcStat {
   readonly pid: number;
   readonly ppid: number;
   readonly pgrp: number;
@@ -15,7 +16,7 @@ interface ProcStat {
  * start time so that a reused pid is never signalled later.
  */
 export async function findDescendants(rootPid: number): Promise<ProcStat[]> {
-  const stats = await procSnapshot();
+  const stats = (await procSnapshot()).stats;
   const children = new Map<number, ProcStat[]>();
   for (const stat of stats) {
     const list = children.get(stat.ppid);
@@ -39,9 +40,51 @@ export async function findDescendants(rootPid: number): Promise<ProcStat[]> {
   return [...found.values()];
 }
 
+/**
+ * The processes of the sandbox that the launch by `rootPid`, started at `rootStart`, built: those
+ * whose mount namespace's root is that launch's tmpfs (`sandboxMountSource`). No process leaves
+ * that namespace, so this finds the ones that both left the session and lost their parent, which
+ * `findDescendants` cannot. Only namespaces other than the server's are read, each once.
+ */
+export async function findSandboxMembers(rootPid: number, rootStart: string): Promise<ProcStat[]> {
+  const snapshot = await procSnapshot();
+  const wanted = sandboxMountSource(rootPid, rootStart);
+  const found: ProcStat[] = [];
+  for (const stat of snapshot.stats) {
+    const namespace = snapshot.namespaces.get(stat.pid);
+    if (namespace === undefined || namespace === snapshot.own) continue;
+    let source = snapshot.sandboxSources.get(namespace);
+    if (source === undefined) {
+      source = sandboxSourceOf(stat.pid);
+      snapshot.sandboxSources.set(namespace, source);
+    }
+    if ((await source) === wanted) found.push(stat);
+  }
+  return found;
+}
+
+/** The source of the sandbox root in process `pid`'s mount table, or null when it has none. */
+async function sandboxSourceOf(pid: number): Promise<string | null> {
+  const text = await readFile(`/proc/${pid}/mountinfo`, "utf8").catch(() => "");
+  for (const line of text.split("\n")) {
+    const source = line.split(" - ")[1]?.split(" ")[1];
+    if (isSandboxMountSource(source)) return source ?? null;
+  }
+  return null;
+}
+
+/** One read of /proc: the processes, their mount namespaces, and the server's own. */
+interface ProcSnapshot {
+  readonly stats: readonly ProcStat[];
+  readonly namespaces: ReadonlyMap<number, string>;
+  readonly own: string | null;
+  /** Each foreign namespace's sandbox root, looked up once per snapshot when first needed. */
+  readonly sandboxSources: Map<string, Promise<string | null>>;
+}
+
 /** The scan of /proc under way, and the one that follows it; concurrent callers share them. */
-let scanning: Promise<ProcStat[]> | null = null;
-let nextScan: Promise<ProcStat[]> | null = null;
+let scanning: Promise<ProcSnapshot> | null = null;
+let nextScan: Promise<ProcSnapshot> | null = null;
 
 /**
  * A table of /proc read after this call. Killing a session's N processes would otherwise read
@@ -49,7 +92,7 @@ let nextScan: Promise<ProcStat[]> | null = null;
  * that arrive during a scan share the next one, since the running one may have listed /proc
  * before their process forked.
  */
-function procSnapshot(): Promise<ProcStat[]> {
+function procSnapshot(): Promise<ProcSnapshot> {
   if (scanning === null) {
     scanning = scanProc().finally(() => {
       scanning = null;
@@ -63,17 +106,30 @@ function procSnapshot(): Promise<ProcStat[]> {
   return nextScan;
 }
 
-async function scanProc(): Promise<ProcStat[]> {
+async function scanProc(): Promise<ProcSnapshot> {
+  const namespaces = new Map<number, string>();
+  const own = await readlink("/proc/self/ns/mnt").catch(() => null);
   let names: string[];
   try {
     names = await readdir("/proc");
   } catch {
-    return [];
+    return { stats: [], namespaces, own, sandboxSources: new Map() };
   }
   const stats = await Promise.all(
-    names.filter((name) => /^\d+$/.test(name)).map((name) => readStat(Number(name))),
+    names.filter((name) => /^\d+$/.test(name)).map(async (name) => {
+      const stat = await readStat(Number(name));
+      // Another user's process, or one gone, has no namespace to read: none is recorded.
+      const namespace = await readlink(`/proc/${name}/ns/mnt`).catch(() => null);
+      if (stat !== null && namespace !== null) namespaces.set(stat.pid, namespace);
+      return stat;
+    }),
   );
-  return stats.filter((stat): stat is ProcStat => stat !== null);
+  return {
+    stats: stats.filter((stat): stat is ProcStat => stat !== null),
+    namespaces,
+    own,
+    sandboxSources: new Map(),
+  };
 }
 
 /** Signals each process whose start time still matches; vanished or reused pids are skipped. */

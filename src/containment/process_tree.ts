@@ -6,7 +6,7 @@
 import type { ProcessLimitsParam } from "../protocol/mod.ts";
 import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
 import type { Container, ProcessLimits, ProcessUsage, SessionContainment } from "./containment.ts";
-import { findDescendants, processStartTime, signalProcesses } from "./descendants.ts";
+import { findDescendants, findSandboxMembers, processStartTime, signalProcesses } from "./descendants.ts";
 import { NO_LIMITS, resolveLimits } from "./limits.ts";
 import { numberReused, signalGroup } from "./signal_group.ts";
 import type { Watchdog } from "./watchdog.ts";
@@ -19,9 +19,19 @@ const NOTHING_ENFORCED = {
   reason: "processes are not contained",
 };
 
+/** Past this many launches kept, those whose sandboxes have emptied are dropped. */
+const LAUNCHES_KEPT = 256;
+
 /** The sessions of a process-tree host: nothing to create, nothing to remove. */
 export class ProcessTreeSession implements SessionContainment {
   readonly #runtime: Runtime;
+  /**
+   * The children's launches (`pid` and start time): a sandboxed child's processes stay in its
+   * sandbox, and whatever of them outlived it (a daemon that left the session and lost its parent)
+   * is killed with the session, as a cgroup's would be.
+   */
+  readonly #launches = new Map<string, Launch>();
+  #pruning = false;
   readonly #watchdog: Watchdog | null;
   readonly #resolve: (request: ProcessLimitsParam | null | undefined) => ProcessLimits;
   readonly #helper: string | null;
@@ -49,29 +59,74 @@ export class ProcessTreeSession implements SessionContainment {
   }
 
   create(): Promise<Container> {
-    return Promise.resolve(new ProcessTreeContainer(this.#runtime, this.#watchdog, this.#helper));
+    const container = new ProcessTreeContainer(this.#runtime, this.#watchdog, this.#helper, (launch) => {
+      this.#launches.set(`${launch.pid}:${launch.start}`, launch);
+      if (this.#launches.size > LAUNCHES_KEPT) this.#prune();
+    });
+    return Promise.resolve(container);
   }
 
-  /** Each process's own terminate kills its tree; nothing outlives them that is known here. */
-  killAll(): void {}
+  /**
+   * Each process's own terminate kills its tree; what outlived a process that has closed is found
+   * only by its sandbox, when it had one.
+   */
+  killAll(): void {
+    const launches = [...this.#launches.values()];
+    this.#launches.clear();
+    const kill = (target: number, number: number): void => this.#runtime.kill(target, number);
+    for (const launch of launches) {
+      void findSandboxMembers(launch.pid, launch.start)
+        .then((members) => signalProcesses(members, SIGKILL, kill))
+        .catch(() => {});
+    }
+  }
+
+  /** Drops the launches whose sandboxes hold no process any more (or that had none). */
+  #prune(): void {
+    if (this.#pruning) return;
+    this.#pruning = true;
+    const launches = [...this.#launches.entries()];
+    void Promise.all(launches.map(async ([key, launch]) => {
+      if ((await findSandboxMembers(launch.pid, launch.start)).length === 0) this.#launches.delete(key);
+    })).catch(() => {}).finally(() => {
+      this.#pruning = false;
+    });
+  }
 
   close(): Promise<void> {
     return Promise.resolve();
   }
 }
 
+/** A child as its launcher names its sandbox: its pid and its start time. */
+interface Launch {
+  readonly pid: number;
+  readonly start: string;
+}
+
+const SIGKILL = 9;
+
 /** One process group and the descendants that left it. */
 class ProcessTreeContainer implements Container {
   readonly #runtime: Runtime;
   readonly #watchdog: Watchdog | null;
   readonly #helper: string | null;
+  readonly #launched: (launch: Launch) => void;
   #pid: number | null = null;
+  /** The child's start time, read as soon as it is spawned (the launcher reads it much later). */
+  #start: Promise<string | null> | null = null;
   #leaderReaped = false;
 
-  constructor(runtime: Runtime, watchdog: Watchdog | null, helper: string | null) {
+  constructor(
+    runtime: Runtime,
+    watchdog: Watchdog | null,
+    helper: string | null,
+    launched: (launch: Launch) => void,
+  ) {
     this.#runtime = runtime;
     this.#watchdog = watchdog;
     this.#helper = helper;
+    this.#launched = launched;
   }
 
   wrap(plan: SpawnPlan): SpawnPlan {
@@ -87,16 +142,23 @@ class ProcessTreeContainer implements Container {
 
   started(pid: number): void {
     this.#pid = pid;
+    const start = processStartTime(pid);
+    this.#start = start;
+    void start.then((time) => {
+      if (time !== null) this.#launched({ pid, start: time });
+    });
     const watchdog = this.#watchdog;
     if (watchdog === null) return;
     watchdog.track(pid);
     // Lets the watchdog tell this child from a later process that carries the same number.
-    void processStartTime(pid).then((start) => watchdog.noteStart(pid, start ?? "0"));
+    void start.then((time) => watchdog.noteStart(pid, time ?? "0"));
   }
 
   /**
    * The process table is read before the group dies, while the parent links of setsid-ed
-   * children still lead here.
+   * children still lead here. A sandboxed child's processes are found by their sandbox as well:
+   * one that left the session and whose parent ended (a daemon's double fork) is in no tree of
+   * the child's any more, but in no other mount namespace either.
    */
   signalAll(signal: number): void {
     const pid = this.#pid;
@@ -106,11 +168,15 @@ class ProcessTreeContainer implements Container {
     const reused = (): boolean => this.#leaderReaped && numberReused(this.#runtime, pid);
     if (reused()) return;
     const kill = (target: number, number: number): void => this.#runtime.kill(target, number);
-    void findDescendants(pid)
-      .then((descendants) => {
+    const start = this.#start ?? Promise.resolve(null);
+    void Promise.all([
+      findDescendants(pid),
+      start.then((time) => time === null ? [] : findSandboxMembers(pid, time)),
+    ])
+      .then(([descendants, members]) => {
         if (reused()) return;
         this.#signalGroup(pid, signal);
-        return signalProcesses(descendants, signal, kill);
+        return signalProcesses([...descendants, ...members], signal, kill);
       })
       .catch(() => this.#signalGroup(pid, signal));
   }

@@ -22,7 +22,9 @@ import type { Runtime, StdinSink } from "../runtime/mod.ts";
  * field 22; 0 when the leader was gone already), and the watchdog kills a group whose start time
  * it has only while the number is carried by that leader or by no process at all (then the group
  * holds only what the leader left). It reads each stat with `cat`: sh's `read` takes a file byte
- * by byte, and a process that is exec'ing changes its stat between two bytes.
+ * by byte, and a process that is exec'ing changes its stat between two bytes. A group with a start
+ * time may be a sandbox's: every process whose mount namespace has that launch's root
+ * (`sandboxMountSource`, pid and start time) is killed too, wherever it went in the process tree.
  */
 export const WATCHDOG_SCRIPT = `exec >/dev/null 2>&1
 trap '' HUP INT TERM
@@ -39,6 +41,10 @@ if [ "$mode" = groups ]; then
   for entry in $groups; do
     pg=\${entry%%:*}
     if [ "\${entry#*:}" != u ]; then
+      for file in $(grep -l -F " exec-server-sandbox:$pg:\${entry#*:} " /proc/[0-9]*/mountinfo); do
+        file=\${file#/proc/}
+        kill -9 "\${file%/mountinfo}"
+      done
       stat=$(cat "/proc/$pg/stat" 2>/dev/null)
       set -- \${stat##*) }
       if [ $# -ge 20 ]; then shift 19; [ "$1" = "\${entry#*:}" ] || continue; fi

@@ -13,7 +13,12 @@ export {
   formatLauncherArgs,
   parseLauncherArgs,
 } from "./launcher_args.ts";
-export { SANDBOX_MOUNT_SOURCE } from "./mount_namespace.ts";
+export {
+  isSandboxMountSource,
+  SANDBOX_MOUNT_SOURCE,
+  sandboxMountSource,
+  statStartTime,
+} from "./sandbox_label.ts";
 export { syscallTable } from "./syscall_numbers.ts";
 export { decodeTargetEnv, encodeTargetEnv, TARGET_ENV_PREFIX } from "./target_env.ts";
 export type { LauncherArgs, LauncherMode, OptionalLayer } from "./launcher_args.ts";

@@ -12,6 +12,7 @@ import { AT_FDCWD } from "./landlock.ts";
 import { openFlags } from "./open_flags.ts";
 import { type InnerMount, InnerMounts } from "./inner_mounts.ts";
 import { type Sys, SyscallError } from "./sys.ts";
+import { sandboxMountSource } from "./sandbox_label.ts";
 
 const MS_RDONLY = 1n;
 const MS_NOSUID = 2n;
@@ -28,12 +29,6 @@ const MOUNT_ATTR_NOEXEC = 0x8n;
 const AT_RECURSIVE = 0x8000n;
 const ENOENT = 2;
 const EEXIST = 17;
-
-/**
- * The source name of the sandbox root's tmpfs: it marks a mount namespace as a sandbox's in every
- * `/proc/<pid>/mountinfo` of it, and code inside cannot unmount it (seccomp denies umount).
- */
-export const SANDBOX_MOUNT_SOURCE = "exec-server-sandbox";
 
 /** The devices every sandbox gets in its `/dev`. */
 export const SANDBOX_DEVICES: readonly string[] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -81,6 +76,8 @@ export interface MountPlan {
   readonly noLinksIn: readonly string[];
   /** The launcher's pid: `/proc/<pid>` is the only process shown. */
   readonly pid: number;
+  /** The launcher's start time (clock ticks after boot), which names the launch with `pid`. */
+  readonly startTime: string | null;
 }
 
 /** A root bound by its host path: one that lies in no area the sandbox can change. */
@@ -299,7 +296,13 @@ export function enterMountNamespace(
   mkdirs(`${BASE}${OLD_ROOT}`);
   sys.call("pivot_root", [sys.cString("."), sys.cString(`.${OLD_ROOT}`)], "base");
   sys.call("chdir", [sys.cString("/")]);
-  mount(SANDBOX_MOUNT_SOURCE, NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m");
+  mount(
+    sandboxMountSource(plan.pid, plan.startTime),
+    NEW_ROOT,
+    "tmpfs",
+    MS_NOSUID | MS_NODEV,
+    "mode=0755,size=1m",
+  );
   const readOnlyLater: string[] = [NEW_ROOT];
 
   const innerMounts = new InnerMounts(sys, "");

@@ -21,6 +21,7 @@ import { installSeccomp, SECCOMP_RET, seccompProgram } from "./seccomp_filter.ts
 import { Sys, SyscallError } from "./sys.ts";
 import { resetIgnoredSignals } from "./signal_defaults.ts";
 import { decodeTargetEnv } from "./target_env.ts";
+import { statStartTime } from "./sandbox_label.ts";
 
 /** Exit statuses of the launcher when it cannot run the program. */
 export const SANDBOX_EXIT = {
@@ -161,6 +162,7 @@ function confineAndExec(process: LauncherProcess, sys: Sys, args: LauncherArgs):
         denied: args.denied,
         noLinksIn: args.noLinksIn,
         pid,
+        startTime: statStartTime(process.readStat() ?? ""),
       }, { cwd, files: process });
     } catch (error) {
       return fail(process, sys, SANDBOX_EXIT.mountNamespace, `mount namespace: ${messageOf(error)}`);

@@ -18,5 +18,12 @@ export function denoLauncherProcess(): LauncherProcess {
       return { directory: info.isDirectory, symlink: info.isSymlink, identity: `${info.dev}:${info.ino}` };
     },
     readlink: (path) => Deno.readLinkSync(path),
+    readStat: () => {
+      try {
+        return Deno.readTextFileSync("/proc/self/stat");
+      } catch {
+        return null;
+      }
+    },
   };
 }

@@ -26,6 +26,8 @@ export interface LauncherProcess {
   exit(status: number): never;
   lstat(path: string): LinkStat;
   readlink(path: string): string;
+  /** Its own `/proc/self/stat`, or null where /proc cannot be read. */
+  readStat(): string | null;
 }
 
 /** The Deno implementation, hidden from `tsc` (which has no Deno types); bundlers fold the name. */
@@ -46,7 +48,7 @@ export async function launcherProcess(name: RuntimeName): Promise<LauncherProces
   }
   // Taken synchronously, as a static import would be: nothing else runs before the launcher confines.
   const process = globalThis.process;
-  const { lstatSync, readlinkSync, writeSync } = require("node:fs") as typeof import("node:fs");
+  const { lstatSync, readFileSync, readlinkSync, writeSync } = require("node:fs") as typeof import("node:fs");
   return {
     args: process.argv.slice(2),
     env: Object.fromEntries(
@@ -65,6 +67,13 @@ export async function launcherProcess(name: RuntimeName): Promise<LauncherProces
       };
     },
     readlink: (path) => readlinkSync(path, "utf8"),
+    readStat: () => {
+      try {
+        return readFileSync("/proc/self/stat", "latin1");
+      } catch {
+        return null;
+      }
+    },
   };
 }
 

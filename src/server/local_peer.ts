@@ -6,7 +6,7 @@
  */
 import { readdirSync, readlinkSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { SANDBOX_MOUNT_SOURCE } from "../launcher/mod.ts";
+import { isSandboxMountSource } from "../launcher/mod.ts";
 
 /** The address of the peer as the runtime reports it. */
 export interface PeerAddress {
@@ -122,7 +122,7 @@ export type SocketHolders = "sandboxed" | "unsandboxed" | "none found";
 
 /**
  * Who holds the socket `inode`. Sandboxed processes live in mount namespaces whose root is a tmpfs
- * named `SANDBOX_MOUNT_SOURCE`, which code inside cannot unmount; only processes outside the
+ * named `SANDBOX_MOUNT_SOURCE` (with its launch after it), which code inside cannot unmount; only processes outside the
  * server's own mount namespace are examined for it. A process is read through a live thread: a
  * leader that has ended alone is a zombie whose `fd` and `ns` show nothing while its other threads
  * hold the process's descriptors (the sandbox's seccomp filter refuses a thread with a descriptor
@@ -273,7 +273,7 @@ export async function isSandboxNamespace(
   for (const task of tasks) {
     const text = await readTable(task);
     if (text !== null) {
-      return text.split("\n").some((line) => line.split(" - ")[1]?.split(" ")[1] === SANDBOX_MOUNT_SOURCE);
+      return text.split("\n").some((line) => isSandboxMountSource(line.split(" - ")[1]?.split(" ")[1]));
     }
   }
   return true;

@@ -383,6 +383,36 @@ describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {
     expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
   });
 
+  test("its watchdog kills, on SIGKILL, a sandboxed daemon that left the session and lost its parent", async () => {
+    await using dir = await tempDir();
+    await using server = await startUnprivileged(runtime, dir.path);
+    await using client = await server.session();
+    const seed = marker();
+    const sandbox = {
+      permissions: {
+        type: "managed",
+        file_system: {
+          type: "restricted",
+          entries: [
+            { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
+            { path: { type: "path", path: dir.uri }, access: "read" },
+          ],
+        },
+        network: "restricted",
+      },
+      windowsSandboxLevel: "disabled",
+    };
+    const script = `(setsid sleep 910.${seed} </dev/null >/dev/null 2>&1 &); exec sleep 911.${seed}`;
+    await client.call(
+      "process/start",
+      startParams("sandboxed", ["sh", "-c", script], dir.uri, { env: CHILD_PATH, sandbox }),
+    );
+    expect(await untilAtLeast(seed, 2)).toBe(2);
+    server.child.kill("SIGKILL");
+    await server.exited;
+    expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+  });
+
   test("starts beside a dead server's cgroups that it may not remove", async () => {
     // A root server that has just died leaves root's cgroups for a moment; a server of another
     // user sees a dead owner's tree it cannot kill or remove, and must start all the same.

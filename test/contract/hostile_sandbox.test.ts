@@ -16,6 +16,7 @@ import { CallError } from "../helpers/client.ts";
 import { rawRequest, RawSocket } from "../helpers/raw_socket.ts";
 import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
+import { isAlive, pollUntil } from "../helpers/proc.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
@@ -542,6 +543,41 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
       await fs.rmdir(cgroup);
     }
   });
+
+  test.concurrent("a sandboxed daemon that left its session and lost its parent dies with its process", async () => {
+    await using w = await world();
+    await using client = await server().session();
+    const id = `h${++ids}`;
+    // The daemon leaves the group and the session (setsid), and its parent ends at once, so it
+    // hangs below init, where no walk from the process reaches it; it ignores SIGTERM and SIGHUP.
+    const daemon = `trap "" HUP TERM; echo $$ > pid.tmp; mv pid.tmp daemon.pid; while :; do sleep 1; done`;
+    await client.call(
+      "process/start",
+      startParams(
+        id,
+        ["sh", "-c", `(setsid sh -c '${daemon}' </dev/null >/dev/null 2>&1 &); exec sleep 300`],
+        w.inside,
+        {
+          env: CHILD_PATH,
+          sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+        },
+      ),
+    );
+    const pidFile = join(w.inside, "daemon.pid");
+    const text = await pollUntil(
+      () => fs.readFile(pidFile, "utf8").catch(() => ""),
+      (read) => read !== "",
+      20_000,
+    );
+    const pid = Number(text.trim());
+    expect(pid).toBeGreaterThan(1);
+    expect(await isAlive(pid)).toBe(true);
+    await client.call("process/terminate", { processId: id });
+    await client.untilClosed(id);
+    const alive = await pollUntil(() => isAlive(pid), (still) => !still, 10_000);
+    if (alive) process.kill(pid, "SIGKILL");
+    expect(alive).toBe(false);
+  });
 }
 
 describe.each(RUNTIMES)("hostile sandbox on %s", (runtime) => {
@@ -591,6 +627,36 @@ describe.each(RUNTIMES)("hostile sandbox with an unprivileged server on %s", (ru
     expect(result.out).not.toMatch(/top secret|signalled|saw/);
     expect((await fs.stat(join(w.inside, "made"))).uid).toBe(NOBODY);
   });
+  test.concurrent("a sandboxed daemon that outlived its closed process dies when the session expires", async () => {
+    await using w = await makeWorld(NOBODY);
+    let pid = 0;
+    {
+      await using client = await server().session();
+      const id = `h${++ids}`;
+      // Without cgroups, only its sandbox ties the daemon to the session once its process has closed.
+      const daemon = `trap "" HUP TERM; echo $$ > pid.tmp; mv pid.tmp daemon.pid; while :; do sleep 1; done`;
+      await client.call(
+        "process/start",
+        startParams(id, ["sh", "-c", `(setsid sh -c '${daemon}' </dev/null >/dev/null 2>&1 &)`], w.inside, {
+          env: CHILD_PATH,
+          sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+        }),
+      );
+      await client.untilClosed(id);
+      const pidFile = join(w.inside, "daemon.pid");
+      const text = await pollUntil(
+        () => fs.readFile(pidFile, "utf8").catch(() => ""),
+        (read) => read !== "",
+        20_000,
+      );
+      pid = Number(text.trim());
+      expect(pid).toBeGreaterThan(1);
+      expect(await isAlive(pid)).toBe(true);
+    }
+    const alive = await pollUntil(() => isAlive(pid), (still) => !still, 10_000);
+    if (alive) process.kill(pid, "SIGKILL");
+    expect(alive).toBe(false);
+  });
 });
 
 /**
@@ -607,7 +673,8 @@ function unprivilegedServer(runtime: "bun" | "deno"): () => TestServer {
     server = await startServer({
       runtime,
       command: [...drop, ...serverCommand(runtime)],
-      args: ["--allow-local-users"],
+      // Sessions that end expire at once: what a sandbox left behind must go with them.
+      args: ["--allow-local-users", "--session-ttl", "0.5"],
       env: { HOME: home },
     });
   });
