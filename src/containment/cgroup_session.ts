@@ -88,9 +88,9 @@ export class CgroupSession implements SessionContainment {
     return dirs;
   }
 
-  killAll(): void {
-    if (this.#created === null) return;
-    writeControl(`${this.#dirs.unified}/cgroup.kill`, "1").catch((error: unknown) => {
+  killAll(): Promise<void> {
+    if (this.#created === null) return Promise.resolve();
+    return writeControl(`${this.#dirs.unified}/cgroup.kill`, "1").catch((error: unknown) => {
       if (!cgroupGone(error)) this.#context.onError("killing a session's cgroup failed", error);
     });
   }

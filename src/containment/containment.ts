@@ -54,8 +54,11 @@ export interface SessionContainment {
   resolveLimits(request: ProcessLimitsParam | null | undefined): ProcessLimits;
   /** Creates the container for a process about to spawn. */
   create(limits: ProcessLimits): Promise<Container>;
-  /** Kills every process of the session, descendants of closed processes included. */
-  killAll(): void;
+  /**
+   * Kills every process of the session, descendants of closed processes included; resolves once
+   * the signals are sent (finding some may take a look through /proc).
+   */
+  killAll(): Promise<void>;
   /** After `killAll`, once every process has closed: removes what is left. */
   close(): Promise<void>;
 }

@@ -70,15 +70,15 @@ export class ProcessTreeSession implements SessionContainment {
    * Each process's own terminate kills its tree; what outlived a process that has closed is found
    * only by its sandbox, when it had one.
    */
-  killAll(): void {
+  async killAll(): Promise<void> {
     const launches = [...this.#launches.values()];
     this.#launches.clear();
     const kill = (target: number, number: number): void => this.#runtime.kill(target, number);
-    for (const launch of launches) {
-      void findSandboxMembers(launch.pid, launch.start)
+    await Promise.all(launches.map((launch) =>
+      findSandboxMembers(launch.pid, launch.start)
         .then((members) => signalProcesses(members, SIGKILL, kill))
-        .catch(() => {});
-    }
+        .catch(() => {})
+    ));
   }
 
   /** Drops the launches whose sandboxes hold no process any more (or that had none). */

@@ -200,7 +200,7 @@ async function probe(context: TreeContext): Promise<{ peakMemory: boolean } | { 
       }`,
     };
   } finally {
-    session.killAll();
+    await session.killAll();
     await session.close();
   }
 }

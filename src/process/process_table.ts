@@ -116,6 +116,8 @@ export class ProcessTable {
   #running = 0;
   /** Set by `terminateAll`: a start still spawning then is killed as soon as it runs. */
   #terminated = false;
+  /** The containment's kill of everything left, from `terminateAll`. */
+  #killing: Promise<void> = Promise.resolve();
 
   /**
    * `containment` holds the session's processes; without one, each process is its group plus
@@ -362,7 +364,7 @@ export class ProcessTable {
    */
   terminateAll(): void {
     this.#terminated = true;
-    this.#containment.killAll();
+    this.#killing = this.#containment.killAll();
     for (const process of this.#processes.values()) process.terminate();
     for (const timer of this.#retention.values()) clearTimeout(timer);
     this.#retention.clear();
@@ -373,6 +375,8 @@ export class ProcessTable {
   /** Resolves when every process has closed (after `terminateAll`). */
   async drained(): Promise<void> {
     await Promise.all([...this.#processes.values()].map((process) => process.closedPromise));
+    // What outlived closed processes may still be being found: a shutdown waits for its kill.
+    await this.#killing;
   }
 
   async #settled(processId: string): Promise<ManagedProcess> {

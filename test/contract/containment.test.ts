@@ -347,6 +347,24 @@ async function startUnprivileged(
   });
 }
 
+/** A sandbox that reads the minimal platform and `uri`, and writes nothing. */
+function readOnlySandbox(uri: string): Record<string, unknown> {
+  return {
+    permissions: {
+      type: "managed",
+      file_system: {
+        type: "restricted",
+        entries: [
+          { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
+          { path: { type: "path", path: uri }, access: "read" },
+        ],
+      },
+      network: "restricted",
+    },
+    windowsSandboxLevel: "disabled",
+  };
+}
+
 describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {
   test("falls back to process groups, refuses limits, and its watchdog acts on SIGKILL", async () => {
     await using dir = await tempDir();
@@ -388,20 +406,7 @@ describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {
     await using server = await startUnprivileged(runtime, dir.path);
     await using client = await server.session();
     const seed = marker();
-    const sandbox = {
-      permissions: {
-        type: "managed",
-        file_system: {
-          type: "restricted",
-          entries: [
-            { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
-            { path: { type: "path", path: dir.uri }, access: "read" },
-          ],
-        },
-        network: "restricted",
-      },
-      windowsSandboxLevel: "disabled",
-    };
+    const sandbox = readOnlySandbox(dir.uri);
     const script = `(setsid sleep 910.${seed} </dev/null >/dev/null 2>&1 &); exec sleep 911.${seed}`;
     await client.call(
       "process/start",
@@ -409,6 +414,26 @@ describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {
     );
     expect(await untilAtLeast(seed, 2)).toBe(2);
     server.child.kill("SIGKILL");
+    await server.exited;
+    expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+  });
+
+  test("its shutdown kills a sandboxed daemon that its closed process left behind", async () => {
+    await using dir = await tempDir();
+    await using server = await startUnprivileged(runtime, dir.path);
+    await using client = await server.session();
+    const seed = marker();
+    const script = `(setsid sleep 912.${seed} </dev/null >/dev/null 2>&1 &)`;
+    await client.call(
+      "process/start",
+      startParams("sandboxed", ["sh", "-c", script], dir.uri, {
+        env: CHILD_PATH,
+        sandbox: readOnlySandbox(dir.uri),
+      }),
+    );
+    await client.untilClosed("sandboxed");
+    expect(await untilAtLeast(seed, 1)).toBe(1);
+    server.child.kill("SIGTERM");
     await server.exited;
     expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
   });
