@@ -17,6 +17,7 @@ import { Metrics } from "./metrics.ts";
 import type { ServerOptions } from "./options.ts";
 import { isLoopback, UsageError } from "./options.ts";
 import { loopbackHostCheck } from "./host_check.ts";
+import { serveLocalhost } from "./localhost_listen.ts";
 import { refuseLocalPeer } from "./peer_rule.ts";
 import { SockDiag } from "./sock_diag.ts";
 import { openLibc } from "../runtime/mod.ts";
@@ -188,13 +189,17 @@ export async function startExecServer(
     accepting: () => accepting,
     connections,
   });
-  http = await runtime.serve({
-    hostname: options.listen.hostname,
-    port: options.listen.port,
-    maxMessageBytes: options.maxMessageBytes,
-    idleTimeoutSeconds: 30,
-    fetch: (request, upgrade, peer) => app.fetch(request, { upgrade, peer }),
-  });
+  const serve = (hostname: string, port: number): Promise<HttpServer> =>
+    runtime.serve({
+      hostname,
+      port,
+      maxMessageBytes: options.maxMessageBytes,
+      idleTimeoutSeconds: 30,
+      fetch: (request, upgrade, peer) => app.fetch(request, { upgrade, peer }),
+    });
+  http = listenHost === "localhost"
+    ? await serveLocalhost(serve, options.listen.port)
+    : await serve(listenHost, options.listen.port);
   listeningPort = http.port;
   const host = http.hostname.includes(":") ? `[${http.hostname}]` : http.hostname;
   return { url: `ws://${host}:${http.port}`, finished: finished.promise, shutdown };

@@ -819,6 +819,34 @@ describe.each(RUNTIMES)("hostile peers of a loopback listener on %s", (runtime) 
   });
 });
 
+describe.each(RUNTIMES)("a listener on localhost, on %s", (runtime) => {
+  test.concurrent("a sandbox with the network on cannot take its port on the other loopback address", async () => {
+    // A client may reach `localhost` at ::1 first; a listener on 127.0.0.1 alone left [::1]:PORT to
+    // whoever took it, and a sandbox listening there received the client's upgrade, token and all.
+    await using server = await startServer({ runtime, args: ["--listen", "ws://localhost:0"] });
+    await using w = await makeWorld(null);
+    await using client = await server.session();
+    const port = new URL(server.url).port;
+    expect(server.url).toBe(`ws://localhost:${port}`);
+    const squat = [
+      "import socket, sys",
+      "for family, host in ((socket.AF_INET6, '::1'), (socket.AF_INET, '127.0.0.1')):",
+      "    s = socket.socket(family)",
+      "    try:",
+      `        s.bind((host, ${port})); s.listen(); print('listening on', host)`,
+      "    except OSError as error:",
+      "        print('refused', host, error.errno)",
+    ].join("\n");
+    await fs.writeFile(join(w.inside, "squat.py"), squat);
+    const result = await run(client, "python3 squat.py", {
+      cwd: w.inside,
+      sandbox: profile([MINIMAL, entry(w.inside, "write")], "enabled"),
+    });
+    expect(result.out).not.toContain("listening on");
+    expect(result.out).toContain("refused 127.0.0.1");
+  });
+});
+
 describe.each(RUNTIMES)("a kernel whose Landlock cannot scope signals, on %s", (runtime) => {
   test.concurrent("every sandboxed request is refused, and unsandboxed ones still run", async () => {
     // The test-only ceiling makes this kernel (ABI 7) look like Ubuntu 24.04's (ABI 4 or 5).
