@@ -51,9 +51,17 @@ export async function setUpSandbox(
     ...(images.sharedDir === null ? {} : { reportCache: images.sharedDir }),
     ...(Number.isInteger(ceiling) ? { landlockAbiCeiling: ceiling } : {}),
   });
+  // The user-namespace helper (util-linux `unshare`, the first on PATH) runs unconfined at every
+  // launch of an unprivileged server, before the launcher: it is the server's own as its runtime
+  // is, run by its real path and kept read-only where a writable root holds it.
+  const found = features.userNamespaceHelper;
+  const helper = found === null ? null : await hostPath(found[0] ?? "");
+  const userNamespaceHelper = found === null || helper === null ? null : [helper, ...found.slice(1)];
   // By real path: the policies compare them with where their roots lead, not with their text.
   const ownFiles = await Promise.all(
-    [...images.ownFiles, ...stateDirFiles(stateDir)].map((path) => hostPath(path)),
+    [...images.ownFiles, ...stateDirFiles(stateDir), ...(helper === null ? [] : [helper])].map((path) =>
+      hostPath(path)
+    ),
   );
   // Before any sandbox starts: other servers keep them read-only in theirs (`declared_files.ts`).
   // A list that cannot be written (a full disk) leaves them writable in other servers' sandboxes only.
@@ -71,7 +79,7 @@ export async function setUpSandbox(
       command: (image, args, fence) => runtime.imageCommand(image, args, fence),
       env: runtime.imageEnv(stateDir, cacheDir ?? undefined),
       cacheDir,
-      userNamespaceHelper: features.userNamespaceHelper,
+      userNamespaceHelper,
     }));
   return {
     features,

@@ -413,3 +413,32 @@ describe.each(RUNTIMES)("the join helper on %s", (runtime) => {
     },
   );
 });
+
+describe.each(RUNTIMES)("the user-namespace helper of an unprivileged server on %s", (runtime) => {
+  test("cannot be changed by a sandbox whose writable roots hold it", async () => {
+    // `unshare` is looked up on the server's PATH, whose first directories may be a user's or a
+    // project's, and runs unconfined before the launcher at every sandboxed start.
+    await using dir = await tempDir();
+    const work = join(dir.path, "work");
+    const bin = join(work, "bin");
+    const outside = join(dir.path, "outside");
+    await fs.mkdir(bin, { recursive: true });
+    await fs.mkdir(outside);
+    await fs.copyFile("/usr/bin/unshare", join(bin, "unshare"));
+    for (const path of [dir.path, work, bin, join(bin, "unshare"), outside]) {
+      await fs.chown(path, NOBODY, NOBODY);
+    }
+    await using server = await startNobody(runtime, { PATH: `${bin}:${CHILD_PATH.PATH}`, HOME: dir.path });
+    await using client = await server.session();
+    const marker = join(outside, "pwned");
+    const planted = `#!/bin/sh\\necho unconfined > ${marker}\\nexec /usr/bin/unshare "$@"\\n`;
+    const confined = profile([[work, "write"]]);
+    const out = await run(client, `printf '${planted}' > bin/unshare && echo planted`, {
+      cwd: work,
+      sandbox: confined,
+    });
+    expect(out).not.toContain("planted");
+    expect(await run(client, "echo next", { cwd: work, sandbox: confined })).toBe("next\n");
+    expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
+  }, 60_000);
+});
