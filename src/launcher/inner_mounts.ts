@@ -99,16 +99,12 @@ export class InnerMounts {
     directory: boolean;
     verify: () => void;
   }): void {
-    const how = new Uint8Array(24);
-    const view = new DataView(how.buffer);
-    view.setBigUint64(0, this.#flags.O_PATH | this.#flags.O_CLOEXEC, true);
-    view.setBigUint64(16, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, true);
-    const hostFd = this.#sys.try("openat2", [
+    const hostFd = this.#openat2(
       AT_FDCWD,
-      this.#sys.cString(options.hostPath),
-      this.#sys.buffer(how),
-      24n,
-    ]);
+      options.hostPath,
+      this.#flags.O_PATH | this.#flags.O_CLOEXEC,
+      RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    );
     if (hostFd < 0n) {
       const errno = Number(-hostFd);
       if (NOTHING_HERE.has(errno)) {
@@ -297,11 +293,12 @@ export class InnerMounts {
 
   /** One name in `dir`, never through a symbolic link (`changed` then); null when it is missing. */
   #component(dir: bigint, name: string, changed: () => Error): bigint | null {
-    const how = new Uint8Array(24);
-    const view = new DataView(how.buffer);
-    view.setBigUint64(0, this.#flags.O_PATH | this.#flags.O_CLOEXEC, true);
-    view.setBigUint64(16, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, true);
-    const fd = this.#sys.try("openat2", [dir, this.#sys.cString(name), this.#sys.buffer(how), 24n]);
+    const fd = this.#openat2(
+      dir,
+      name,
+      this.#flags.O_PATH | this.#flags.O_CLOEXEC,
+      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    );
     if (fd === -BigInt(ENOENT)) return null;
     if (fd === -BigInt(ELOOP) || fd === -BigInt(EXDEV)) throw changed();
     if (fd < 0n) throw new SyscallError("openat2", Number(-fd), name);
@@ -311,11 +308,12 @@ export class InnerMounts {
 
   /** `openat2(dir, path, O_PATH|O_NOFOLLOW, BENEATH|NO_SYMLINKS)`, or null when nothing is there. */
   #resolve(dir: bigint, path: string): bigint | null {
-    const how = new Uint8Array(24);
-    const view = new DataView(how.buffer);
-    view.setBigUint64(0, this.#flags.O_PATH | this.#flags.O_NOFOLLOW | this.#flags.O_CLOEXEC, true);
-    view.setBigUint64(16, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, true);
-    const fd = this.#sys.try("openat2", [dir, this.#sys.cString(path), this.#sys.buffer(how), 24n]);
+    const fd = this.#openat2(
+      dir,
+      path,
+      this.#flags.O_PATH | this.#flags.O_NOFOLLOW | this.#flags.O_CLOEXEC,
+      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    );
     if (fd < 0n) {
       const errno = Number(-fd);
       if (NOTHING_HERE.has(errno)) return null;
@@ -323,6 +321,15 @@ export class InnerMounts {
     }
     this.#fds.push(fd);
     return fd;
+  }
+
+  /** `openat2(dir, path, {flags, resolve})`: the new descriptor, or `-errno`. */
+  #openat2(dir: bigint, path: string, flags: bigint, resolve: bigint): bigint {
+    const how = new Uint8Array(24);
+    const view = new DataView(how.buffer);
+    view.setBigUint64(0, flags, true);
+    view.setBigUint64(16, resolve, true);
+    return this.#sys.try("openat2", [dir, this.#sys.cString(path), this.#sys.buffer(how), 24n]);
   }
 
   #openPath(path: string, directory: boolean): bigint | null {

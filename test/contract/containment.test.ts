@@ -10,6 +10,7 @@ import { pollUntil, processesWithArgument, survivorsAfter } from "../helpers/pro
 import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
 import type { RuntimeName, TestServer } from "../helpers/server.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
+import { managedSandbox } from "../helpers/sandbox_policy.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import type { TestClient } from "../helpers/client.ts";
 
@@ -347,24 +348,6 @@ async function startUnprivileged(
   });
 }
 
-/** A sandbox that reads the minimal platform and `uri`, and writes nothing. */
-function readOnlySandbox(uri: string): Record<string, unknown> {
-  return {
-    permissions: {
-      type: "managed",
-      file_system: {
-        type: "restricted",
-        entries: [
-          { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
-          { path: { type: "path", path: uri }, access: "read" },
-        ],
-      },
-      network: "restricted",
-    },
-    windowsSandboxLevel: "disabled",
-  };
-}
-
 describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {
   test("falls back to process groups, refuses limits, and its watchdog acts on SIGKILL", async () => {
     await using dir = await tempDir();
@@ -406,7 +389,7 @@ describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {
     await using server = await startUnprivileged(runtime, dir.path);
     await using client = await server.session();
     const seed = marker();
-    const sandbox = readOnlySandbox(dir.uri);
+    const sandbox = managedSandbox({ read: [dir.uri] });
     const script = `(setsid sleep 910.${seed} </dev/null >/dev/null 2>&1 &); exec sleep 911.${seed}`;
     await client.call(
       "process/start",
@@ -428,7 +411,7 @@ describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {
       "process/start",
       startParams("sandboxed", ["sh", "-c", script], dir.uri, {
         env: CHILD_PATH,
-        sandbox: readOnlySandbox(dir.uri),
+        sandbox: managedSandbox({ read: [dir.uri] }),
       }),
     );
     await client.untilClosed("sandboxed");

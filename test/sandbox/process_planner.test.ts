@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type HostFeatures, processPlanner, WrittenAreas } from "../../src/sandbox/mod.ts";
 import { fixtureLaunchContext } from "../helpers/launch_context.ts";
+import { managedSandbox } from "../helpers/sandbox_policy.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const FIXTURE = join(REPO, "test/fixtures/sandbox_exec_fixture.ts");
@@ -23,23 +24,6 @@ const FEATURES: HostFeatures = Object.freeze({
   userNamespaceHelper: null,
   probeError: null,
 });
-
-function writable(path: string): unknown {
-  return {
-    permissions: {
-      type: "managed",
-      file_system: {
-        type: "restricted",
-        entries: [
-          { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
-          { path: { type: "path", path }, access: "write" },
-        ],
-      },
-      network: "restricted",
-    },
-    windowsSandboxLevel: "disabled",
-  };
-}
 
 describe.each(["bun", "deno"] as const)("the process planner on %s", (runtime) => {
   let root = "";
@@ -66,8 +50,11 @@ describe.each(["bun", "deno"] as const)("the process planner on %s", (runtime) =
       launchContext: () =>
         Promise.resolve(fixtureLaunchContext(runtime, { launcher: FIXTURE, worker: FIXTURE })),
     });
-    const wrapB = await planner.plan(writable(join(w, "proj")), { cwd: "/", networkOff: false });
-    expect(await planner.plan(writable(w), { cwd: w, networkOff: false })).not.toBeNull();
+    const wrapB = await planner.plan(managedSandbox({ write: [join(w, "proj")] }), {
+      cwd: "/",
+      networkOff: false,
+    });
+    expect(await planner.plan(managedSandbox({ write: [w] }), { cwd: w, networkOff: false })).not.toBeNull();
     await rename(join(w, "proj"), join(w, "proj.orig"));
     await symlink("../outside", join(w, "proj"));
     const launch = wrapB?.({
