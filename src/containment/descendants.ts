@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { isSandboxMountSource, sandboxMountSource } from "../launcher/mod.ts";
 
@@ -152,6 +153,24 @@ export async function signalProcesses(
 /** The start time of a live process (clock ticks after boot), or null when it is gone or a zombie. */
 export async function processStartTime(pid: number): Promise<string | null> {
   return (await readStat(pid))?.startTime ?? null;
+}
+
+/**
+ * The start time of the child `pid` that was just spawned, read at once and whether or not it has
+ * exited: it names the child's launch (`sandboxMountSource`), and a sandboxed `sh -c '(daemon &)'`
+ * is often a zombie before an asynchronous read comes back, which left the daemon's sandbox
+ * unnamed and the daemon alive past its session. Read synchronously so that the runtime, which
+ * reaps on a later turn, has not reaped it yet (procfs does not block); null when it is gone.
+ */
+export function childStartTime(pid: number): string | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "latin1");
+  } catch {
+    return null;
+  }
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return fields[0] === "X" ? null : fields[19] ?? null;
 }
 
 async function readStat(pid: number): Promise<ProcStat | null> {

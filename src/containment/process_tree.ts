@@ -6,7 +6,7 @@
 import type { ProcessLimitsParam } from "../protocol/mod.ts";
 import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
 import type { Container, ProcessLimits, ProcessUsage, SessionContainment } from "./containment.ts";
-import { findDescendants, findSandboxMembers, processStartTime, signalProcesses } from "./descendants.ts";
+import { childStartTime, findDescendants, findSandboxMembers, signalProcesses } from "./descendants.ts";
 import { NO_LIMITS, resolveLimits } from "./limits.ts";
 import { numberReused, signalGroup } from "./signal_group.ts";
 import type { Watchdog } from "./watchdog.ts";
@@ -142,16 +142,14 @@ class ProcessTreeContainer implements Container {
 
   started(pid: number): void {
     this.#pid = pid;
-    const start = processStartTime(pid);
-    this.#start = start;
-    void start.then((time) => {
-      if (time !== null) this.#launched({ pid, start: time });
-    });
+    const time = childStartTime(pid);
+    this.#start = Promise.resolve(time);
+    if (time !== null) this.#launched({ pid, start: time });
     const watchdog = this.#watchdog;
     if (watchdog === null) return;
     watchdog.track(pid);
     // Lets the watchdog tell this child from a later process that carries the same number.
-    void start.then((time) => watchdog.noteStart(pid, time ?? "0"));
+    watchdog.noteStart(pid, time ?? "0");
   }
 
   /**
