@@ -3,15 +3,7 @@ import { environmentManager } from "../../mod.ts";
 import { chooseEnvironment, ClientError, EnvironmentManager } from "../../src/client/mod.ts";
 import type { EnvironmentChoice } from "../../src/client/mod.ts";
 import { sharedServer } from "../helpers/shared_server.ts";
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
+import { rejectionOf } from "../helpers/rejection.ts";
 
 const CHOICES: Array<[string, Record<string, string>, EnvironmentChoice]> = [
   ["unset", {}, { kind: "local" }],

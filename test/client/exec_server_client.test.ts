@@ -6,17 +6,9 @@ import { startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { sharedServer } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
+import { rejectionOf } from "../helpers/rejection.ts";
 
 const TOKEN = "client-test-token";
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("ExecServerClient", () => {
   let server: TestServer | null = null;

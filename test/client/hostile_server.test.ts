@@ -11,15 +11,7 @@ import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
 import { sharedServer } from "../helpers/shared_server.ts";
 import { startTcpProxy } from "../helpers/tcp_proxy.ts";
 import { reply, standInServer, welcome } from "../helpers/stand_in_server.ts";
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
+import { rejectionOf } from "../helpers/rejection.ts";
 
 /**
  * A TCP relay to `target` that can freeze its connections: from then on it forwards nothing either

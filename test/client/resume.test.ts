@@ -16,6 +16,7 @@ import type { TestServer } from "../helpers/server.ts";
 import { startTcpProxy } from "../helpers/tcp_proxy.ts";
 import type { TcpProxy } from "../helpers/tcp_proxy.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
+import { rejectionOf } from "../helpers/rejection.ts";
 
 const MIB = 1024 * 1024;
 const STREAM_BYTES = 24 * MIB;
@@ -45,15 +46,6 @@ async function outputOf(handle: ProcessHandle): Promise<{ text: string; exitCode
     if (event.type === "exited") exitCode = event.exitCode;
   }
   return { text, exitCode };
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
 }
 
 /** A server that keeps 64 MiB of output per process, so nothing falls off while detached. */

@@ -36,6 +36,18 @@ import { bundleFixture, fixtureLaunchContext } from "../helpers/launch_context.t
 const REPO = resolve(import.meta.dir, "../..");
 const FIXTURE = join(REPO, "test/fixtures/sandbox_exec_fixture.ts");
 const SWAP_FIXTURE = join(REPO, "test/fixtures/sandbox_exec_swap_fixture.ts");
+
+/**
+ * `context` with the launcher replaced by the swap fixture, which renames `SWAP_PATH` aside and puts
+ * `SWAP_LINK` at its name at the moment `env` names (see sandbox_exec_swap_fixture.ts).
+ */
+function withSwap(context: LaunchContext, env: Record<string, string>): LaunchContext {
+  return {
+    ...context,
+    launcher: { ...context.launcher, script: SWAP_FIXTURE },
+    env: { ...context.env, ...env },
+  };
+}
 const OPS_FIXTURE = join(REPO, "test/fixtures/sandbox_ops_fixture.ts");
 const DENO = join(REPO, "node_modules/.bin/deno");
 const SECRET = "top secret\n";
@@ -559,16 +571,11 @@ describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
     // has moved into its namespace's root.
     await symlink("../outside", join(swap, "plink"));
     if (user === "nobody") await ownTree(swap);
-    const swapContext: LaunchContext = {
-      ...context,
-      launcher: { ...context.launcher, script: SWAP_FIXTURE },
-      env: {
-        ...context.env,
-        SWAP_PATH: join(swap, "proj"),
-        SWAP_ASIDE: join(swap, "proj.aside"),
-        SWAP_LINK: join(swap, "plink"),
-      },
-    };
+    const swapContext = withSwap(context, {
+      SWAP_PATH: join(swap, "proj"),
+      SWAP_ASIDE: join(swap, "proj.aside"),
+      SWAP_LINK: join(swap, "plink"),
+    });
     const policy: Policy = { ...hidden(), writable: [inside, join(swap, "proj")] };
     const launch = sandboxedLaunch(swapContext, policy, {
       program: "/bin/sh",
@@ -596,18 +603,13 @@ describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
     await writeFile(join(outside, ".git/HEAD"), SECRET);
     await symlink("../outside", join(swap, "plink"));
     if (user === "nobody") await ownTree(swap);
-    const swapContext: LaunchContext = {
-      ...context,
-      launcher: { ...context.launcher, script: SWAP_FIXTURE },
-      env: {
-        ...context.env,
-        SWAP_PATH: join(swap, "proj"),
-        SWAP_ASIDE: join(swap, "proj.aside"),
-        SWAP_LINK: join(swap, "plink"),
-        SWAP_TRIGGER: `/newroot${join(swap, "proj")}`,
-        SWAP_COUNT: "1",
-      },
-    };
+    const swapContext = withSwap(context, {
+      SWAP_PATH: join(swap, "proj"),
+      SWAP_ASIDE: join(swap, "proj.aside"),
+      SWAP_LINK: join(swap, "plink"),
+      SWAP_TRIGGER: `/newroot${join(swap, "proj")}`,
+      SWAP_COUNT: "1",
+    });
     const git = join(swap, "proj/.git");
     const policy: Policy = { ...hidden(), writable: [inside, join(swap, "proj")], readOnly: [git] };
     const launch = sandboxedLaunch(swapContext, policy, {
@@ -636,18 +638,13 @@ describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
     await mkdir(join(swap, "proj/sub/x"), { recursive: true });
     await symlink(`/oldroot${outside}`, join(swap, "sublink"));
     if (user === "nobody") await ownTree(swap);
-    const swapContext: LaunchContext = {
-      ...context,
-      launcher: { ...context.launcher, script: SWAP_FIXTURE },
-      env: {
-        ...context.env,
-        SWAP_PATH: join(swap, "proj/sub"),
-        SWAP_ASIDE: join(swap, "proj/sub.aside"),
-        SWAP_LINK: join(swap, "sublink"),
-        SWAP_TRIGGER: `/newroot${swap}`,
-        SWAP_COUNT: "1",
-      },
-    };
+    const swapContext = withSwap(context, {
+      SWAP_PATH: join(swap, "proj/sub"),
+      SWAP_ASIDE: join(swap, "proj/sub.aside"),
+      SWAP_LINK: join(swap, "sublink"),
+      SWAP_TRIGGER: `/newroot${swap}`,
+      SWAP_COUNT: "1",
+    });
     const policy: Policy = {
       ...hidden(),
       readable: [...MINIMAL_PATHS, swap],

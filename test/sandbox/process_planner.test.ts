@@ -7,23 +7,14 @@ import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type HostFeatures, processPlanner, WrittenAreas } from "../../src/sandbox/mod.ts";
+import { fullHostFeatures } from "../helpers/host_features.ts";
 import { fixtureLaunchContext } from "../helpers/launch_context.ts";
 import { managedSandbox } from "../helpers/sandbox_policy.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const FIXTURE = join(REPO, "test/fixtures/sandbox_exec_fixture.ts");
 
-const FEATURES: HostFeatures = Object.freeze({
-  landlockAbi: 7,
-  userNamespace: false,
-  mountNamespace: true,
-  ipcNamespace: true,
-  seccomp: true,
-  noNewPrivs: true,
-  bubblewrap: null,
-  userNamespaceHelper: null,
-  probeError: null,
-});
+const FEATURES: HostFeatures = fullHostFeatures();
 
 describe.each(["bun", "deno"] as const)("the process planner on %s", (runtime) => {
   let root = "";
