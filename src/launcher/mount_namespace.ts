@@ -28,6 +28,7 @@ const MOUNT_ATTR_NODEV = 0x4n;
 const MOUNT_ATTR_NOEXEC = 0x8n;
 const AT_RECURSIVE = 0x8000n;
 const ENOENT = 2;
+const EACCES = 13;
 const EEXIST = 17;
 
 /** The devices every sandbox gets in its `/dev`. */
@@ -332,6 +333,10 @@ export function enterMountNamespace(
   for (const mountInside of inner) innerMounts.mount(mountInside);
   innerMounts.finish();
   for (const target of kernelInterfaceMounts(sys, `${OLD_ROOT}/proc/self/mountinfo`, NEW_ROOT)) {
+    // Below a directory the launcher cannot search (one of a user it does not map, to an
+    // unprivileged server: a container runtime's root-only tree), the sandbox, which runs as the
+    // same user with no more capabilities, cannot reach the mount either, nor change that.
+    if (look(target) === -BigInt(EACCES)) continue;
     setAttr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, false);
   }
 
