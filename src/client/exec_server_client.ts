@@ -14,7 +14,8 @@ import type {
 } from "./exec_backend.ts";
 import { openSession } from "./handshake.ts";
 import { parseNotification } from "./process_notification.ts";
-import { repeatMayHaveFailed, replayPolicy } from "./replay_policy.ts";
+import { repeatIsInDoubt, replayPolicy } from "./replay_policy.ts";
+import type { RepeatAnswer } from "./replay_policy.ts";
 import { SubscriberTable } from "./subscriber_table.ts";
 import { TransportLost } from "./web_socket_link.ts";
 import type { WebSocketLink } from "./web_socket_link.ts";
@@ -225,18 +226,14 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
           if (started !== null) return started;
           checkStart = false;
         }
-        return await link.peer.call(method, params, signal);
+        const result = await link.peer.call(method, params, signal);
+        if (losses > 1) this.#checkRepeat(method, params, { result });
+        return result;
       } catch (error) {
         if (error instanceof RequestTooLarge) {
           throw new ClientError("tooLarge", error.message, { cause: error });
         }
-        if (losses > 1 && error instanceof RpcError && repeatMayHaveFailed(method, error)) {
-          throw new ClientError(
-            "outcomeUnknown",
-            `${method} sent again after a lost connection answered ${error.kind}; the first may have taken effect`,
-            { cause: error },
-          );
-        }
+        if (losses > 1 && error instanceof RpcError) this.#checkRepeat(method, params, { error });
         if (!(error instanceof TransportLost)) throw error;
         // The check of a start counts too: a server that ends the connection at that
         // `process/read` would otherwise be reconnected to and asked again without end.
@@ -262,6 +259,21 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
         );
       }
     }
+  }
+
+  /**
+   * Throws `outcomeUnknown` when the answer to `method` sent again after a lost connection may
+   * be the first send's work (a terminate that finds the process it killed gone, say): the first
+   * send's outcome is then unknown, and the answer would report the wrong one.
+   */
+  #checkRepeat(method: CallableMethod, params: unknown, answer: RepeatAnswer): void {
+    if (!repeatIsInDoubt(method, params, answer)) return;
+    const what = "error" in answer ? answer.error.kind : JSON.stringify(answer.result);
+    throw new ClientError(
+      "outcomeUnknown",
+      `${method} sent again after a lost connection answered ${what}; the first may have taken effect`,
+      "error" in answer ? { cause: answer.error } : {},
+    );
   }
 
   /**

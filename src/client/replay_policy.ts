@@ -8,7 +8,8 @@ import type { CallableMethod } from "./exec_backend.ts";
  */
 export type ReplayPolicy = "replay" | "checkStart" | "unsafe";
 
-type Rule = ReplayPolicy | ((params: Readonly<Record<string, unknown>>) => ReplayPolicy);
+type Params = Readonly<Record<string, unknown>>;
+type Rule = ReplayPolicy | ((params: Params) => ReplayPolicy);
 
 /** One rule per method, so a new method cannot be added without deciding. */
 const RULES = {
@@ -27,12 +28,12 @@ const RULES = {
   "process/list": "replay",
   "fs/readFile": "replay",
   "fs/writeFile": "replay",
-  "fs/createDirectory": (params) => params["recursive"] === false ? "unsafe" : "replay",
+  "fs/createDirectory": "replay",
   "fs/getMetadata": "replay",
   "fs/canonicalize": "replay",
   "fs/readDirectory": "replay",
   "fs/walk": "replay",
-  "fs/remove": (params) => params["force"] === false ? "unsafe" : "replay",
+  "fs/remove": "replay",
   "fs/copy": "replay",
   // File handles belong to the connection that opened them and die with it (§3.5).
   "fs/open": "unsafe",
@@ -42,18 +43,86 @@ const RULES = {
   "fs/close": "replay",
 } as const satisfies Record<CallableMethod, Rule>;
 
+/** What a call sent again was answered: its result, or the server's error. */
+export type RepeatAnswer = { readonly result: unknown } | { readonly error: RpcError };
+
+/** Whether an answer to a repeat may describe the first send's work rather than the call's outcome. */
+type Doubt = (answer: RepeatAnswer, params: Params) => boolean;
+
+const NEVER: Doubt = () => false;
+
+/**
+ * One rule per replayed method: which answers a repeat can get because the first send took
+ * effect. A repeat that meets the first send's work cannot tell what the first one did, so the
+ * call's outcome is unknown; any other answer is the call's own.
+ */
+const DOUBTS = {
+  "environment/info": NEVER,
+  // A start that may have taken place is checked for, not sent again blindly.
+  "process/start": NEVER,
+  "process/read": NEVER,
+  // A remembered writeId answers `accepted`; a process removed since (its retention ended, §3.9)
+  // takes the memory of the write with it.
+  "process/write": (answer) => resultIs(answer, "status", "unknownProcess"),
+  "process/signal": NEVER,
+  // The first one killed it: the repeat finds it exited, closed or removed (§5.9).
+  "process/terminate": (answer) => resultIs(answer, "running", false),
+  // The first one closed it (§11.7), and the process may have closed and gone since.
+  "process/closeStdin": (answer) =>
+    resultIs(answer, "status", "stdinClosed") || resultIs(answer, "status", "unknownProcess"),
+  // A size set twice is the same size, unless the process has been removed since.
+  "process/resize": (answer) => errorIs(answer, "UnknownProcess"),
+  "process/list": NEVER,
+  "fs/readFile": NEVER,
+  "fs/writeFile": NEVER,
+  // Without `recursive`, the directory the first one made is in the way (§7.5).
+  "fs/createDirectory": (answer, params) =>
+    params["recursive"] === false && (errorIs(answer, "AlreadyExists") || errnoIs(answer, "EEXIST")),
+  "fs/getMetadata": NEVER,
+  "fs/canonicalize": NEVER,
+  "fs/readDirectory": NEVER,
+  "fs/walk": NEVER,
+  // Without `force`, the path the first one removed is missing (§7.10).
+  "fs/remove": (answer, params) => params["force"] === false && errorIs(answer, "NotFound"),
+  // A symlink (or a directory holding one) is copied as links, and a second copy meets them:
+  // `File exists` (§7.11).
+  "fs/copy": (answer) => errorIs(answer, "AlreadyExists") || errnoIs(answer, "EEXIST"),
+  "fs/open": NEVER,
+  "fs/readBlock": NEVER,
+  "fs/writeBlock": NEVER,
+  "fs/close": NEVER,
+} as const satisfies Record<CallableMethod, Doubt>;
+
 /** The policy for `method` called with `params`. */
 export function replayPolicy(method: CallableMethod, params: unknown): ReplayPolicy {
   const rule: Rule = RULES[method];
   if (typeof rule === "string") return rule;
-  return rule(typeof params === "object" && params !== null ? { ...params } : {});
+  return rule(paramsOf(params));
 }
 
 /**
- * Whether `error`, answered to `method` sent again after a lost transport, may be the work of the
- * first send: then the call's outcome is unknown, not that error. `fs/copy` of a symlink (or of a
- * directory holding one) creates links, and a second copy meets them: `File exists` (§7.11).
+ * Whether `answer`, to `method` sent again after a lost transport, may be the work of the first
+ * send: then the call's outcome is unknown, not that answer.
  */
-export function repeatMayHaveFailed(method: CallableMethod, error: RpcError): boolean {
-  return method === "fs/copy" && error.kind === "AlreadyExists";
+export function repeatIsInDoubt(method: CallableMethod, params: unknown, answer: RepeatAnswer): boolean {
+  const doubt: Doubt = DOUBTS[method];
+  return doubt(answer, paramsOf(params));
+}
+
+function paramsOf(params: unknown): Params {
+  return typeof params === "object" && params !== null ? { ...params } : {};
+}
+
+function resultIs(answer: RepeatAnswer, member: string, value: unknown): boolean {
+  if (!("result" in answer)) return false;
+  const result = answer.result;
+  return typeof result === "object" && result !== null && (result as Params)[member] === value;
+}
+
+function errorIs(answer: RepeatAnswer, kind: RpcError["kind"]): boolean {
+  return "error" in answer && answer.error.kind === kind;
+}
+
+function errnoIs(answer: RepeatAnswer, errno: string): boolean {
+  return "error" in answer && answer.error.errno === errno;
 }
