@@ -101,13 +101,45 @@ export class WebSocketLink {
    */
   #receiveBinary(bytes: Uint8Array, options: LinkOptions): void {
     const frame = options.binaryFrames ? frameMessage(bytes) : null;
-    if (frame === null) {
-      void this.peer.receive(UTF8_DECODER.decode(bytes));
-    } else if (typeof frame.header["method"] === "string") {
-      options.onNotification(frame.header["method"], frame.header["params"], frame.payload);
-    } else {
-      void this.peer.receiveValue({ ...frame.header, result: { dataBase64: encodeBase64(frame.payload) } });
+    if (frame !== null) {
+      if (typeof frame.header["method"] === "string") {
+        options.onNotification(frame.header["method"], frame.header["params"], frame.payload);
+      } else {
+        void this.peer.receiveValue({ ...frame.header, result: { dataBase64: encodeBase64(frame.payload) } });
+      }
+      return;
     }
+    let value: unknown;
+    try {
+      value = JSON.parse(UTF8_DECODER.decode(bytes));
+    } catch {
+      this.#unreadable(bytes, options.binaryFrames);
+      return;
+    }
+    void this.peer.receiveValue(value);
+  }
+
+  /**
+   * A binary message that is neither a frame this link takes nor JSON. When its header names a
+   * call of ours, that call fails: its reply has come, and nothing else will. A notification is
+   * dropped; the gap it leaves in its process's seqs is read back from the log.
+   */
+  #unreadable(bytes: Uint8Array, asked: boolean): void {
+    const split = splitBinaryFrame(bytes);
+    let header: unknown = null;
+    try {
+      header = split === null ? null : JSON.parse(split.header);
+    } catch {
+      header = null;
+    }
+    const id = typeof header === "object" && header !== null
+      ? (header as Record<string, unknown>)["id"]
+      : null;
+    if (typeof id !== "number") return;
+    const why = asked
+      ? "a binary frame whose byteLength is not its payload's length"
+      : "a binary frame, which this connection did not ask for (§11.12)";
+    this.peer.failCall(id, new ClientError("badReply", `the reply to request ${id} came as ${why}`));
   }
 
   /** Opens a WebSocket to `url`; rejects with `ClientError` `notConnected` if it does not open. */

@@ -205,6 +205,18 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
     return promise;
   }
 
+  /**
+   * Rejects the call that waits for the reply with `id` with `error`: its reply came, but could not
+   * be read as one. False when no call waits for that id.
+   */
+  failCall(id: number, error: unknown): boolean {
+    const pending = this.#outbound.get(id);
+    if (pending === undefined) return false;
+    this.#outbound.delete(id);
+    pending.reject(error);
+    return true;
+  }
+
   /** Sends a notification. */
   notify(method: string, params: unknown): void {
     if (this.#closed) return;
