@@ -204,7 +204,7 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
     while (!this.#closedTaken && !this.#ended && (this.#behind || this.#early.size > 0)) {
       if (this.#queueFull()) return;
       const afterSeq = this.#lastSeq;
-      const result = await this.#options.readLog(afterSeq, FILL_BYTES);
+      const result = await this.#options.readLog(afterSeq, this.#readBytes());
       const atHead = this.#absorb(result);
       if (!atHead && this.#lastSeq === afterSeq) {
         // Chunks, none of them after afterSeq (§5.6): asking again would get the same answer, as
@@ -221,6 +221,16 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
         }
       }
     }
+  }
+
+  /**
+   * How many bytes one read of the log asks for: no more than `FILL_BYTES`, and no more than the
+   * room left under the mark holds if every chunk were one byte. The log counts a chunk's bytes
+   * only, and a read of megabytes of one-byte chunks cost over a hundred times as much here.
+   */
+  #readBytes(): number {
+    const room = HIGH_WATER_BYTES - this.#queuedBytes - this.#earlyBytes;
+    return Math.max(1, Math.min(FILL_BYTES, Math.floor(room / (1 + EVENT_COST_BYTES))));
   }
 
   /**

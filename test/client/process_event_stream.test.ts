@@ -189,4 +189,39 @@ describe("ProcessEventStream", () => {
     expect(outputs).toBeLessThan(600_000);
     expect(reads[0]).toBe(outputs);
   });
+  test("ProcessEventStream asks the log for no more one-byte chunks than its mark holds when it catches up", async () => {
+    // A resumed stream reads back what it missed. The log counts a read's bytes, and 700,000
+    // one-byte chunks are 0.7 MB, well within one read, but some 90 MiB here: a read that asked
+    // for megabytes took them all at once, past the mark (64 MiB).
+    const chunks = 700_000;
+    const mark = 64 * 1024 * 1024;
+    const costOfOne = 1 + 128;
+    let handedOut = 0;
+    let outputs = 0;
+    let mostHeld = 0;
+    const stream = new ProcessEventStream({
+      readLog: (afterSeq, maxBytes) => {
+        const count = Math.max(1, Math.min(maxBytes, chunks - afterSeq));
+        const answer = afterSeq >= chunks
+          ? read({ nextSeq: chunks + 2, exited: true, exitCode: 0, closed: true })
+          : read({ chunks: Array.from({ length: count }, (_, index) => chunk(afterSeq + index + 1, "x")) });
+        if (afterSeq < chunks) handedOut += count;
+        mostHeld = Math.max(mostHeld, handedOut - outputs);
+        return Promise.resolve(answer);
+      },
+      onClosed: () => {},
+    });
+    stream.started();
+    stream.resync();
+    let last: ProcessEvent | null = null;
+    for await (const event of stream as AsyncIterable<ProcessEvent>) {
+      if (event.type === "output") outputs++;
+      last = event;
+    }
+    expect(last).toMatchObject({ type: "closed", seq: chunks + 2 });
+    expect(outputs).toBe(chunks);
+    // Counted here as handed out less read, which lags the stream's own count by the event or two
+    // on their way to the reader.
+    expect(mostHeld * costOfOne).toBeLessThanOrEqual(mark + 4 * costOfOne);
+  });
 });
