@@ -1,7 +1,7 @@
 import { ClientError } from "./client_error.ts";
 import { DisabledEnvironment } from "./disabled_environment.ts";
 import type { Environment } from "./environment.ts";
-import type { ExecServerClientOptions } from "./exec_server_client.ts";
+import type { ExecServerClient, ExecServerClientOptions } from "./exec_server_client.ts";
 import { RemoteEnvironment } from "./remote_environment.ts";
 
 /** The variable that selects the environment, and its alias (the name Codex reads). */
@@ -29,7 +29,8 @@ export interface EnvironmentManagerOptions {
 /**
  * Reads `EXEC_SERVER_URL` (or its alias `CODEX_EXEC_SERVER_URL`) once, at creation, and hands out
  * one environment, created on first use: unset or empty → Local; `none` → disabled; a `ws://` or
- * `wss://` URL → Remote. Any other value throws at creation, naming the variable.
+ * `wss://` URL → Remote. Any other value throws at creation, naming the variable. A Remote
+ * environment that has ended (its session lost for good, or closed) is replaced on the next call.
  *
  * @example
  * ```ts
@@ -41,20 +42,31 @@ export class EnvironmentManager implements AsyncDisposable {
   readonly choice: EnvironmentChoice;
   readonly #options: EnvironmentManagerOptions;
   #environment: Promise<Environment> | null = null;
+  /** What `#environment` resolved to, once it has. */
+  #current: Environment | null = null;
 
   constructor(options: EnvironmentManagerOptions = {}) {
     this.#options = options;
     this.choice = chooseEnvironment(options.env ?? processEnv());
   }
 
-  /** The environment, created once; a failed creation is tried again on the next call. */
+  /**
+   * The environment, created once. A failed creation is tried again on the next call, and so is
+   * a remote environment that has ended: its session lost for good (it expired, or reconnecting
+   * gave up), or closed by its user. Such an environment can never serve again; whoever still
+   * holds it, or its process handles, gets its `ClientError`, and the next call connects anew.
+   */
   environment(): Promise<Environment> {
+    if (this.#current !== null && endOf(this.#current)?.failure != null) this.#forget(this.#environment);
     if (this.#environment === null) {
       const created = this.#create();
       this.#environment = created;
-      created.catch(() => {
-        if (this.#environment === created) this.#environment = null;
-      });
+      created.then((environment) => {
+        if (this.#environment !== created) return;
+        this.#current = environment;
+        // Not kept once ended: the manager would hand out, and hold, an environment that only fails.
+        void endOf(environment)?.ended.then(() => this.#forget(created));
+      }, () => this.#forget(created));
     }
     return this.#environment;
   }
@@ -62,7 +74,7 @@ export class EnvironmentManager implements AsyncDisposable {
   /** Closes the environment if one was created. */
   async close(): Promise<void> {
     const environment = this.#environment;
-    this.#environment = null;
+    this.#forget(environment);
     const created = await environment?.catch(() => null);
     await created?.close();
   }
@@ -70,6 +82,13 @@ export class EnvironmentManager implements AsyncDisposable {
   /** See `close`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** Lets go of `environment` if it is still the one handed out. */
+  #forget(environment: Promise<Environment> | null): void {
+    if (environment === null || this.#environment !== environment) return;
+    this.#environment = null;
+    this.#current = null;
   }
 
   #create(): Promise<Environment> {
@@ -95,6 +114,11 @@ export class EnvironmentManager implements AsyncDisposable {
         return assertNever(choice);
     }
   }
+}
+
+/** The client of a remote environment, whose end makes the environment useless; null for others. */
+function endOf(environment: Environment): ExecServerClient | null {
+  return environment instanceof RemoteEnvironment ? environment.client : null;
 }
 
 /** The environment `env` selects; throws `TypeError` naming the variable for a bad value. */

@@ -107,6 +107,7 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
   /** Resolves once reconnected; rejects when the session is lost or the client closed. */
   #reconnected: PromiseWithResolvers<WebSocketLink> | null = null;
   readonly #closing = new AbortController();
+  readonly #ended = Promise.withResolvers<ClientError>();
   /**
    * The reconnection that made the current link, until that link proves itself: while it has had
    * no message since its handshake and is young, its loss continues that reconnection (its
@@ -162,6 +163,20 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
   /** The server's `environmentInfo` (§3.3). */
   get environmentInfo(): EnvironmentInfo {
     return this.#environmentInfo;
+  }
+
+  /**
+   * Why the client can no longer serve: `notConnected` once closed, `sessionLost` or
+   * `connectionClosed` once its session is lost for good. Null while it serves (reconnecting
+   * included).
+   */
+  get failure(): ClientError | null {
+    return this.#failure;
+  }
+
+  /** Resolves with `failure` once the client has ended, closed or lost. */
+  get ended(): Promise<ClientError> {
+    return this.#ended.promise;
   }
 
   /** Whether the server sends this connection binary frames (§11.12): asked for, and granted. */
@@ -475,6 +490,7 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
   #end(state: "closed" | "lost", error: ClientError): void {
     this.#state = state;
     this.#failure = error;
+    this.#ended.resolve(error);
     this.#closing.abort(error);
     this.#reconnected?.reject(error);
     this.#reconnected = null;

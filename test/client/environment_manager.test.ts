@@ -1,8 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { environmentManager } from "../../mod.ts";
-import { chooseEnvironment, ClientError, EnvironmentManager } from "../../src/client/mod.ts";
+import {
+  chooseEnvironment,
+  ClientError,
+  EnvironmentManager,
+  RemoteEnvironment,
+} from "../../src/client/mod.ts";
 import type { EnvironmentChoice } from "../../src/client/mod.ts";
 import { sharedServer } from "../helpers/shared_server.ts";
+import { startTcpProxy } from "../helpers/tcp_proxy.ts";
 import { rejectionOf } from "../helpers/rejection.ts";
 
 const CHOICES: Array<[string, Record<string, string>, EnvironmentChoice]> = [
@@ -82,6 +88,36 @@ describe("EnvironmentManager", () => {
     });
     expect(await manager.environment()).toBe(env);
     expect((await env.fs.getMetadata({ path: "/" })).isDirectory).toBe(true);
+  });
+
+  test("EnvironmentManager replaces an environment whose session was lost for good with a new one", async () => {
+    await using proxy = await startTcpProxy(server().url);
+    await using manager = new EnvironmentManager({
+      env: { EXEC_SERVER_URL: proxy.url },
+      client: { reconnectTimeoutMs: 200 },
+    });
+    const lost = await manager.environment();
+    if (!(lost instanceof RemoteEnvironment)) throw new Error("expected a remote environment");
+    const sessionId = lost.client.sessionId;
+    proxy.refuse = true;
+    proxy.cut();
+    expect(await rejectionOf(lost.exec.list())).toMatchObject({ reason: "sessionLost" });
+    proxy.refuse = false;
+    const next = await manager.environment();
+    expect(next).not.toBe(lost);
+    expect(next instanceof RemoteEnvironment && next.client.sessionId !== sessionId).toBe(true);
+    expect((await next.fs.getMetadata({ path: "/" })).isDirectory).toBe(true);
+    // The lost one keeps failing clearly for whoever still holds it.
+    expect(await rejectionOf(lost.fs.getMetadata({ path: "/" }))).toMatchObject({ reason: "sessionLost" });
+  });
+
+  test("EnvironmentManager replaces an environment its user closed", async () => {
+    await using manager = new EnvironmentManager({ env: { EXEC_SERVER_URL: server().url } });
+    const closed = await manager.environment();
+    await closed.close();
+    const next = await manager.environment();
+    expect(next).not.toBe(closed);
+    expect((await next.fs.getMetadata({ path: "/" })).isDirectory).toBe(true);
   });
 
   test("EnvironmentManager of the runtime-neutral client has no Local environment to give", async () => {
