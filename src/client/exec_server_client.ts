@@ -62,6 +62,8 @@ export interface ExecServerClientOptions {
 type ClientState = "open" | "reconnecting" | "closed" | "lost";
 
 const FIRST_RETRY_MS = 25;
+/** How long a closed process stays known to a server that does not say (PROTOCOL.md §3.9). */
+const DEFAULT_PROCESS_RETENTION_MS = 30_000;
 /** How many connections a call may see lost before it is not sent again. */
 const MAX_LOSSES_PER_CALL = 3;
 const MAX_RETRY_MS = 1_000;
@@ -233,14 +235,17 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
   ): Promise<unknown> {
     /** A start whose reply was lost is looked for before it is sent again. */
     let checkStart = false;
+    /** When the call was first sent, by this side's monotonic clock. */
+    let firstSentAt: number | null = null;
     for (let losses = 1;; losses++) {
       const link = await this.#currentLink(signal);
       try {
         if (checkStart) {
-          const started = await this.#startTookPlace(link, params, signal);
+          const started = await this.#startTookPlace(link, params, signal, firstSentAt ?? performance.now());
           if (started !== null) return started;
           checkStart = false;
         }
+        firstSentAt ??= performance.now();
         const result = await link.peer.call(method, params, signal);
         if (losses > 1) this.#checkRepeat(method, params, { result });
         return result;
@@ -294,12 +299,16 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
   /**
    * Whether a `process/start` whose reply was lost took place, asked on `link` with `process/read`
    * of its id: its result if so, null if the id is unknown (then the start is sent again). A lost
-   * transport rejects with `TransportLost`, for the caller to count.
+   * transport rejects with `TransportLost`, for the caller to count. An unknown id answered as
+   * late as the server's process retention after the first send may be a process that ran,
+   * closed and was removed (§3.9): that start's outcome is unknown, and sending it again would run
+   * its command twice.
    */
   async #startTookPlace(
     link: WebSocketLink,
     params: unknown,
     signal: AbortSignal | undefined,
+    firstSentAt: number,
   ): Promise<unknown> {
     const parsed = METHODS["process/start"].params.safeParse(params);
     // Params the server would refuse are sent again, for the server to refuse.
@@ -323,8 +332,20 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
           delay = Math.min(delay * 2, MAX_RETRY_MS);
           continue;
         }
-        if (error instanceof RpcError && hasKind(error, "UnknownProcess", "unknown process id")) return null;
-        throw error;
+        if (!(error instanceof RpcError && hasKind(error, "UnknownProcess", "unknown process id"))) {
+          throw error;
+        }
+        // Removal comes at least the retention after the start, which came after the first send:
+        // an answer that arrives sooner than that after the first send proves no start took place.
+        const retentionMs = this.#environmentInfo.extensions?.limits.processRetentionMs ??
+          DEFAULT_PROCESS_RETENTION_MS;
+        if (performance.now() - firstSentAt < retentionMs) return null;
+        throw new ClientError(
+          "outcomeUnknown",
+          `process ${start.processId} is unknown ${retentionMs} ms or more after its start was sent: ` +
+            "it may have run, closed and been removed, so the start is not sent again",
+          { cause: error },
+        );
       }
     }
   }

@@ -122,6 +122,26 @@ describe.each(RUNTIMES)("a call sent again after a lost connection, server on %s
     if (outcome !== "resized") expectOutcomeUnknown(outcome);
   });
 
+  test("a start whose process ran and was removed before the check is not started again", async () => {
+    const relay = world();
+    await using dir = await tempDir();
+    await using env = await RemoteEnvironment.connect(relay.url);
+    const processId = crypto.randomUUID();
+    const swallowed = relay.swallowReplyTo("process/start");
+    const start = env.exec.start({ processId, argv: ["sh", "-c", "echo ran >> runs"], cwd: dir.path });
+    await swallowed;
+    // It ran, closed, and its retention ended: the server no longer knows its id.
+    for (;;) {
+      const error = await env.client.call("process/read", { processId }).then(() => null, (error) => error);
+      if (error instanceof RpcError && error.kind === "UnknownProcess") break;
+      if (error !== null) throw error;
+      await new Promise<void>((resolve) => setTimeout(resolve, 10));
+    }
+    relay.cut();
+    expectOutcomeUnknown(await rejectionOf(start));
+    expect(await readFile(join(dir.path, "runs"), "utf8")).toBe("ran\n");
+  });
+
   test("a createDirectory without recursive that created the directory is not reported as finding it", async () => {
     const relay = world();
     await using dir = await tempDir();
