@@ -79,10 +79,11 @@ describe.each(RUNTIMES)("a call sent again after a lost connection, server on %s
     const swallowed = relay.swallowReplyTo("process/closeStdin");
     const close = proc.closeStdin();
     await swallowed;
+    // cat read end of file: the close took effect.
+    expect(await untilClosed(proc)).toEqual(["exited", "closed"]);
     relay.cut();
     const outcome = await close.then((status) => status, (error: unknown) => error);
     if (outcome !== "accepted") expectOutcomeUnknown(outcome);
-    expect(await untilClosed(proc)).toEqual(["exited", "closed"]);
   });
 
   test("a write that was accepted is not reported unknownProcess once the process has gone", async () => {
