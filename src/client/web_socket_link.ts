@@ -89,7 +89,7 @@ export class WebSocketLink {
       this.#messages++;
       this.#lastHeard = Date.now();
       const data: unknown = event.data;
-      if (typeof data === "string") void this.peer.receive(data);
+      if (typeof data === "string") this.#receiveText(data);
       else if (data instanceof ArrayBuffer) this.#receiveBinary(new Uint8Array(data), options);
     });
   }
@@ -115,6 +115,38 @@ export class WebSocketLink {
     } catch {
       this.#unreadable(bytes, options.binaryFrames);
       return;
+    }
+    this.#receiveValue(value);
+  }
+
+  /** A text message; one that is not JSON names no call, and is dropped. */
+  #receiveText(text: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return;
+    }
+    this.#receiveValue(value);
+  }
+
+  /**
+   * One parsed message. A reply that names a call of ours but carries neither `result` nor `error`
+   * fails that call: the engine would drop it as no message at all, and the call wait for ever.
+   */
+  #receiveValue(value: unknown): void {
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      const message = value as Record<string, unknown>;
+      const id = message["id"];
+      if (
+        typeof id === "number" && !("method" in message) && !("result" in message) && !("error" in message)
+      ) {
+        this.peer.failCall(
+          id,
+          new ClientError("badReply", `the reply to request ${id} has neither result nor error`),
+        );
+        return;
+      }
     }
     void this.peer.receiveValue(value);
   }

@@ -1,7 +1,7 @@
 /**
- * The client against stand-in servers that answer in binary frames (PROTOCOL.md §11.12) the
- * client cannot take: not asked for, or not a frame. The call they answer fails with `badReply`
- * at once instead of waiting for ever for a reply that has come.
+ * The client against stand-in servers whose replies it cannot read: binary frames (PROTOCOL.md
+ * §11.12) not asked for or not frames, and replies with neither result nor error. The call they
+ * answer fails with `badReply` at once instead of waiting for ever for a reply that has come.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { ExecServerClient } from "../../src/client/mod.ts";
@@ -22,7 +22,7 @@ function frame(header: unknown, payload: Uint8Array): Uint8Array {
   return bytes;
 }
 
-describe("ExecServerClient against binary frames it cannot take", () => {
+describe("ExecServerClient against replies it cannot read", () => {
   const real = sharedServer("bun");
   let environmentInfo: EnvironmentInfo | null = null;
   const info = (): EnvironmentInfo => {
@@ -34,8 +34,11 @@ describe("ExecServerClient against binary frames it cannot take", () => {
     environmentInfo = probe.environmentInfo;
   });
 
-  /** A stand-in that grants binary frames when `grant`, and answers `fs/readFile` with `answer`. */
-  function framingServer(grant: boolean, answer: (message: StandInMessage) => Uint8Array) {
+  /**
+   * A stand-in that grants binary frames when `grant`, and answers `fs/readFile` with `answer`: a
+   * binary message, or a text one.
+   */
+  function framingServer(grant: boolean, answer: (message: StandInMessage) => Uint8Array | string) {
     return standInServer((ws, message) => {
       if (message.method === "initialize") {
         reply(ws, message, {
@@ -83,5 +86,12 @@ describe("ExecServerClient against binary frames it cannot take", () => {
     expect(await client.call("fs/readFile", { path: "/nowhere" }, { timeoutMs: 10_000 })).toEqual({
       dataBase64: "YWJj",
     });
+  });
+
+  test("a text reply with neither result nor error fails its call with badReply", async () => {
+    await using standIn = framingServer(false, (message) => JSON.stringify({ id: message.id }));
+    await using client = await ExecServerClient.connect(standIn.url, { binaryFrames: false });
+    const error = await rejectionOf(client.call("fs/readFile", { path: "/nowhere" }, { timeoutMs: 10_000 }));
+    expect(error).toMatchObject({ reason: "badReply" });
   });
 });
