@@ -12,7 +12,10 @@ export type CallParams<M extends MethodName> = ParamsInputOf<typeof METHODS, M>;
 /** What method `M` answers. */
 export type CallResult<M extends MethodName> = ResultOf<typeof METHODS, M>;
 
-/** Per-call options. */
+/**
+ * Per-call options. Both abandon the wait for the answer, not the request: one already sent may
+ * still take effect on the server.
+ */
 export interface CallOptions {
   /** Abandons the call; it rejects with the signal's reason. */
   readonly signal?: AbortSignal;
