@@ -27,6 +27,7 @@ export type {
   ExecService,
   ProcessEvent,
   ProcessHandle,
+  RpcError,
   StartRequest,
 } from "./src/client/mod.ts";
 

@@ -15,6 +15,7 @@ export type {
   ExecService,
   ProcessEvent,
   ProcessHandle,
+  RpcError,
   StartRequest,
 } from "./client/mod.ts";
 

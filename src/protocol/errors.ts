@@ -61,8 +61,26 @@ export const WireErrorSchema = z.object({
 /** See `WireErrorSchema`. */
 export type WireError = z.infer<typeof WireErrorSchema>;
 
+/** Marks every copy of `RpcError` alike (see its `Symbol.hasInstance`). */
+const RPC_ERROR_BRAND = Symbol.for("exec-server.RpcError");
+
 /** The one error class that becomes a JSON-RPC error; services throw it, dispatch converts it. */
 export class RpcError extends Error {
+  static {
+    Object.defineProperty(this.prototype, RPC_ERROR_BRAND, { value: true });
+  }
+
+  /**
+   * `instanceof RpcError` holds for an RpcError of any copy of this class: the package's two
+   * entries are separate bundles, each with its own, and a program that gets its environment from
+   * one and the class from the other must still recognize the errors.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== RpcError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null &&
+      (value as Record<symbol, unknown>)[RPC_ERROR_BRAND] === true;
+  }
+
   readonly code: ErrorCodeValue;
   readonly kind: ErrorKind;
   readonly errno: string | undefined;

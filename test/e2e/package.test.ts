@@ -189,6 +189,31 @@ describe("README client example, from the installed package", () => {
     expect(runExample(dirs.bunApp, bun, base)).toEqual(expected);
   }, 30_000);
 
+  test(
+    "errors of the main entry's environments are instances of exec-server/client's error classes",
+    async () => {
+      // The two entries are separate bundles, each with its own copy of the classes.
+      const script = [
+        'import { environmentManager } from "exec-server";',
+        'import { ClientError, RpcError } from "exec-server/client";',
+        "const disabled = await (await environmentManager({ env: { EXEC_SERVER_URL: 'none' } })).environment();",
+        "const refused = await disabled.exec.start({ argv: ['true'], cwd: '/' }).catch((error) => error);",
+        "await using manager = await environmentManager({ env: {} });",
+        "const local = await manager.environment();",
+        "const missing = await local.fs.readFile({ path: '/nonexistent/exec-server-package-test' })",
+        "  .catch((error) => error);",
+        "console.log(refused instanceof ClientError, refused.reason, missing instanceof RpcError, missing.kind);",
+        "console.log(new Error('x') instanceof ClientError, missing instanceof ClientError);",
+      ].join("\n");
+      await writeFile(join(dirs.bunApp, "errors.ts"), script);
+      expect(runExample(dirs.bunApp, [join(BIN, "bun"), "errors.ts"], base)).toEqual({
+        code: 0,
+        out: "true disabled true NotFound\nfalse false\n",
+      });
+    },
+    30_000,
+  );
+
   test("runs as written under Deno, locally, from the npm-installed package", async () => {
     await writeFile(join(dirs.npmApp, "example.ts"), await readmeExample());
     const deno = [join(BIN, "deno"), "run", "-A", "--quiet", "example.ts"];
