@@ -14,6 +14,13 @@ const HIGH_WATER_BYTES = 64 * 1024 * 1024;
 const EVENT_COST_BYTES = 128;
 /** Bytes asked for per `process/read` while catching up. */
 const FILL_BYTES = 4 * 1024 * 1024;
+/**
+ * How many times in a row a catch-up whose read was lost with its connection too often
+ * (`connectionClosed`) starts again. The session outlives such losses, and so does the process: a
+ * flapping path must not end its events for good, but a server that ends the connection at every
+ * read of this process must not be asked for ever either.
+ */
+const LOST_READ_ROUNDS = 3;
 
 /** Where a stream fetches what it missed, and whom it tells that the process closed. */
 export interface ProcessEventStreamOptions {
@@ -52,6 +59,8 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
   /** The log can be read: the process's start has been answered. */
   #readable = false;
   #failure: { readonly error: unknown } | null = null;
+  /** Catch-ups in a row whose read failed with `connectionClosed`. */
+  #lostRounds = 0;
   #ended = false;
   #iterating = false;
   #wake: PromiseWithResolvers<void> | null = null;
@@ -195,6 +204,16 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
       if ((this.#behind || this.#early.size > 0) && !this.#queueFull()) this.#fill();
     }, (error: unknown) => {
       this.#filling = false;
+      if (
+        error instanceof ClientError && error.reason === "connectionClosed" &&
+        this.#lostRounds < LOST_READ_ROUNDS
+      ) {
+        // The read waits for the reconnection under way, and is sent on the resumed session.
+        this.#lostRounds++;
+        this.#behind = true;
+        this.#fill();
+        return;
+      }
       this.fail(error);
     });
   }
@@ -205,6 +224,7 @@ export class ProcessEventStream implements AsyncIterable<ProcessEvent> {
       if (this.#queueFull()) return;
       const afterSeq = this.#lastSeq;
       const result = await this.#options.readLog(afterSeq, this.#readBytes());
+      this.#lostRounds = 0;
       const atHead = this.#absorb(result);
       if (!atHead && this.#lastSeq === afterSeq) {
         // Chunks, none of them after afterSeq (§5.6): asking again would get the same answer, as
