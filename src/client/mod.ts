@@ -41,7 +41,7 @@ export { BackendExecService } from "./exec_service.ts";
 export type { ExecService, StartRequest } from "./exec_service.ts";
 export type { ClosedEvent, DroppedEvent, ExitedEvent, OutputEvent, ProcessEvent } from "./process_event.ts";
 export { ProcessHandle } from "./process_handle.ts";
-export type { ReadOptions, SignalName } from "./process_handle.ts";
+export type { ReadOptions, SignalName, WriteOptions } from "./process_handle.ts";
 export { RemoteEnvironment } from "./remote_environment.ts";
 export { SubscriberTable } from "./subscriber_table.ts";
 export { WireFileSystem } from "./wire_file_system.ts";

@@ -25,6 +25,16 @@ export interface ReadOptions extends CallOptions {
   readonly waitMs?: number;
 }
 
+/** Options of `ProcessHandle.write`. */
+export interface WriteOptions extends CallOptions {
+  /**
+   * Names the write (§5.7); a fresh one when absent. A write whose outcome is unknown (it timed out,
+   * was aborted, or failed with `outcomeUnknown` or `connectionClosed`) can be sent again with the
+   * same `writeId`: the server applies it once, and answers the repeat as it answered the first.
+   */
+  readonly writeId?: string;
+}
+
 const UTF8 = new TextEncoder();
 
 /**
@@ -101,15 +111,18 @@ export class ProcessHandle implements AsyncDisposable {
     }, call);
   }
 
-  /** Writes to the process's stdin (a string as UTF-8); see §5.7 for the statuses. */
-  async write(data: Uint8Array | string, options: CallOptions = {}): Promise<WriteStatus> {
+  /**
+   * Writes to the process's stdin (a string as UTF-8); see §5.7 for the statuses. Each write has
+   * its own `writeId` unless `options.writeId` names one, so that one sent again is applied once.
+   */
+  async write(data: Uint8Array | string, options: WriteOptions = {}): Promise<WriteStatus> {
     const bytes = typeof data === "string" ? UTF8.encode(data) : data;
-    const writeId = this.#writePrefix + String(++this.#writes);
+    const { writeId = this.#writePrefix + String(++this.#writes), ...call } = options;
     const result = await this.#backend.call("process/write", {
       processId: this.processId,
       chunk: encodeBase64(bytes),
       writeId,
-    }, options);
+    }, call);
     return result.status;
   }
 

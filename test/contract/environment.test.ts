@@ -164,6 +164,16 @@ describe.each(TARGETS)("Environment contract, %s", (target) => {
     });
   });
 
+  test.concurrent("a write retried with its writeId (after a timeout, say) is applied once", async () => {
+    await using dir = await tempDir();
+    await using proc = await env().exec.start({ argv: ["cat"], cwd: dir.path, pipeStdin: true });
+    expect(await proc.write("once\n", { writeId: "retried" })).toBe("accepted");
+    expect(await proc.write("once\n", { writeId: "retried" })).toBe("accepted");
+    expect(await proc.write("next\n")).toBe("accepted");
+    expect(await proc.closeStdin()).toBe("accepted");
+    expect(summary(await eventsOf(proc)).text).toEqual({ stdout: "once\nnext\n" });
+  });
+
   test.concurrent("write answers stdinClosed for a process without pipeStdin", async () => {
     await using dir = await tempDir();
     await using proc = await env().exec.start({ argv: ["sleep", "30"], cwd: dir.path });
