@@ -11,6 +11,7 @@ import type { LauncherProcess } from "../runtime/mod.ts";
 import { AT_FDCWD } from "./landlock.ts";
 import { openFlags } from "./open_flags.ts";
 import { type InnerMount, InnerMounts } from "./inner_mounts.ts";
+import { confineKernelMounts, kernelMountActions, parseMountInfo } from "./kernel_mounts.ts";
 import { type Sys, SyscallError } from "./sys.ts";
 import { sandboxMountSource } from "./sandbox_label.ts";
 
@@ -28,36 +29,10 @@ const MOUNT_ATTR_NODEV = 0x4n;
 const MOUNT_ATTR_NOEXEC = 0x8n;
 const AT_RECURSIVE = 0x8000n;
 const ENOENT = 2;
-const EACCES = 13;
 const EEXIST = 17;
 
 /** The devices every sandbox gets in its `/dev`. */
 export const SANDBOX_DEVICES: readonly string[] = ["null", "zero", "full", "random", "urandom", "tty"];
-
-/**
- * File systems that are interfaces to the kernel rather than storage: writing them reaches the
- * host (a cgroup's `cgroup.kill`, a sysctl, a trace point). A root that contains one (`/` holds
- * `/sys`) shows it read-only, whatever the root's own access.
- */
-const KERNEL_INTERFACE_TYPES: ReadonlySet<string> = new Set([
-  "sysfs",
-  "proc",
-  "cgroup",
-  "cgroup2",
-  "securityfs",
-  "debugfs",
-  "tracefs",
-  "configfs",
-  "bpf",
-  "pstore",
-  "efivarfs",
-  "fusectl",
-  "binfmt_misc",
-  "selinuxfs",
-  "devtmpfs",
-  "rpc_pipefs",
-  "nfsd",
-]);
 
 const BASE = "/tmp";
 const NEW_ROOT = "/newroot";
@@ -95,7 +70,7 @@ interface MountOp {
 }
 
 /** How the host's paths are looked up before the namespace exists. */
-export type HostFiles = Pick<LauncherProcess, "lstat" | "readlink">;
+export type HostFiles = Pick<LauncherProcess, "lstat" | "readlink" | "readText">;
 
 /** A resolved path: its real location and the symlinks met on the way. */
 interface Resolved {
@@ -332,13 +307,11 @@ export function enterMountNamespace(
   }
   for (const mountInside of inner) innerMounts.mount(mountInside);
   innerMounts.finish();
-  for (const target of kernelInterfaceMounts(sys, `${OLD_ROOT}/proc/self/mountinfo`, NEW_ROOT)) {
-    // Below a directory the launcher cannot search (one of a user it does not map, to an
-    // unprivileged server: a container runtime's root-only tree), the sandbox, which runs as the
-    // same user with no more capabilities, cannot reach the mount either, nor change that.
-    if (look(target) === -BigInt(EACCES)) continue;
-    setAttr(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, false);
-  }
+  const mounts = parseMountInfo(options.files.readText(`${OLD_ROOT}/proc/self/mountinfo`));
+  confineKernelMounts(sys, kernelMountActions(mounts, NEW_ROOT), {
+    hostPath: (path) => path.slice(NEW_ROOT.length) || "/",
+    cover: "/.kernel-cover",
+  });
 
   // A /proc that shows only this process (its pid survives execve).
   const proc = `${NEW_ROOT}/proc`;
@@ -386,49 +359,6 @@ export function enterMountNamespace(
   } catch (error) {
     throw new Error(`cwd ${options.cwd} is not visible in the sandbox`, { cause: error });
   }
-}
-
-/** Mount points at or below `under` whose file system is a kernel interface, from `mountinfo`. */
-function kernelInterfaceMounts(sys: Sys, mountinfo: string, under: string): string[] {
-  const text = readSmallFile(sys, mountinfo);
-  const found: string[] = [];
-  for (const line of text.split("\n")) {
-    const [before, after] = line.split(" - ");
-    const mountPoint = before?.split(" ")[4];
-    const type = after?.split(" ")[0];
-    if (mountPoint === undefined || type === undefined || !KERNEL_INTERFACE_TYPES.has(type)) continue;
-    // mountinfo escapes space, tab, newline and backslash as octal.
-    const path = mountPoint.replace(
-      /\\([0-7]{3})/g,
-      (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)),
-    );
-    if (path === under || path.startsWith(`${under}/`)) found.push(path);
-  }
-  return found;
-}
-
-/** Reads a whole (small, pseudo) file through the system calls. */
-function readSmallFile(sys: Sys, path: string): string {
-  const flags = openFlags(sys.libc.arch);
-  const fd = sys.call("openat", [AT_FDCWD, sys.cString(path), flags.O_RDONLY | flags.O_CLOEXEC], path);
-  const chunks: Uint8Array[] = [];
-  try {
-    for (;;) {
-      const buffer = new Uint8Array(65536);
-      const read = sys.call("read", [fd, sys.buffer(buffer), BigInt(buffer.length)], path);
-      if (read === 0n) break;
-      chunks.push(buffer.slice(0, Number(read)));
-    }
-  } finally {
-    sys.try("close", [fd]);
-  }
-  const all = new Uint8Array(chunks.reduce((total, chunk) => total + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return new TextDecoder().decode(all);
 }
 
 /** Parents before children, so a nested root is mounted on top of the one that contains it. */

@@ -26,6 +26,8 @@ export interface LauncherProcess {
   exit(status: number): never;
   lstat(path: string): LinkStat;
   readlink(path: string): string;
+  /** A whole (small, pseudo) file's text, read on the calling thread, as `/proc` shows it to that thread. */
+  readText(path: string): string;
   /** Its own `/proc/self/stat`, or null where /proc cannot be read. */
   readStat(): string | null;
 }
@@ -67,6 +69,7 @@ export async function launcherProcess(name: RuntimeName): Promise<LauncherProces
       };
     },
     readlink: (path) => readlinkSync(path, "utf8"),
+    readText: (path) => readFileSync(path, "utf8"),
     readStat: () => {
       try {
         return readFileSync("/proc/self/stat", "latin1");

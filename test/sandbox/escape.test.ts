@@ -126,6 +126,29 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Runs a host command as the test's user; throws with its output when it fails. */
+async function command(argv: readonly string[]): Promise<void> {
+  const result = await run({ program: argv[0] ?? "", args: argv.slice(1), env: TARGET_ENV, cwd: "/" });
+  if (result.code !== 0) throw new Error(`${argv.join(" ")}: ${result.out}`);
+}
+
+/** Makes the queue at argv[1] (a file of an mqueue mount), owned by uid argv[2], holding one message. */
+const MQ_HOLD = `import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+os.fchown(fd, int(sys.argv[2]), int(sys.argv[2]))
+if libc.mq_send(fd, b"host message", 12, 0) != 0: sys.exit("mq_send: errno %d" % ctypes.get_errno())
+`;
+
+/** A shell command that receives a message from the queue file given after it, or says "nothing". */
+const MQ_STEAL = `/usr/bin/python3 -c 'import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+try: fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+except OSError: sys.exit(print("nothing"))
+buffer = ctypes.create_string_buffer(8192)
+size = libc.mq_receive(fd, buffer, 8192, None)
+print(buffer.raw[:size].decode() if size >= 0 else "nothing")'`;
+
 describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
   let context: LaunchContext;
   let root = "";
@@ -663,6 +686,78 @@ describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
     expect(result.out).toContain("changed while the sandbox was being built");
     await rm(join(outside, "x"), { recursive: true, force: true });
     await rm(swap, { recursive: true, force: true });
+  });
+
+  test("a root's own mounts of procfs and a message queue file system show nothing of the host", async () => {
+    // A chroot in a root, with the host's /proc and /dev/mqueue mounted in it (as `mount --rbind /dev`
+    // leaves it): read-only was not enough, since a queue opened for reading is received from, and
+    // the host's /proc lists every process.
+    const chroot = join(root, "chroot");
+    const queues = join(chroot, "dev/mqueue");
+    const proc = join(chroot, "proc");
+    await mkdir(queues, { recursive: true });
+    await mkdir(proc, { recursive: true });
+    await command(["mount", "-t", "mqueue", "none", queues]);
+    await command(["mount", "-t", "proc", "proc", proc]);
+    // The host's own queues are in this mount: the test's has a name of its own.
+    const queue = join(queues, `exec-server-escape-${process.pid}-${runtimeName}-${user}`);
+    try {
+      await command(["python3", "-c", MQ_HOLD, queue, String(user === "nobody" ? NOBODY : 0)]);
+      const attack =
+        `ls ${proc} | wc -l; ${MQ_STEAL} ${queue}; rm ${queue} 2>/dev/null && echo removed; echo done`;
+      for (const policy of [visible(), { ...hidden(), writable: [inside, chroot] }]) {
+        const result = await sh(policy, attack);
+        expect(result.out).not.toContain("host message");
+        expect(result.out).not.toContain("removed");
+        expect(result.out).toBe(`0\nnothing\ndone\n`);
+      }
+      expect(await exists(queue)).toBe(true);
+    } finally {
+      await rm(queue, { force: true });
+      await command(["umount", "-l", queues]);
+      await command(["umount", "-l", proc]);
+      await rm(chroot, { recursive: true, force: true });
+    }
+  });
+
+  test("leaves no kernel-interface mount writable when a rename moves it after the mount table is read", async () => {
+    // A bpf file system in a chroot inside a writable root. Right after the launcher has read its
+    // mount table, the swap fixture moves `chroot` aside and puts a link in its place whose way
+    // ends at a mount root (`x/bpf` leads to `/oldroot`): made read-only by its path, that other
+    // mount was, and the bpf file system at its new name stayed writable.
+    const swap = join(root, "swap");
+    const bpf = join(swap, "chroot/bpf");
+    await mkdir(bpf, { recursive: true });
+    await mkdir(join(swap, "x"));
+    await symlink("/oldroot", join(swap, "x/bpf"));
+    await symlink("x", join(swap, "chlink"));
+    await command(["mount", "-t", "bpf", "bpf", bpf]);
+    try {
+      if (user === "nobody") await ownTree(swap);
+      const swapContext = withSwap(context, {
+        SWAP_PATH: join(swap, "chroot"),
+        SWAP_ASIDE: join(swap, "chroot.aside"),
+        SWAP_LINK: join(swap, "chlink"),
+        SWAP_TRIGGER: "/oldroot/proc/self/mountinfo",
+        SWAP_COUNT: "1",
+      });
+      const launch = sandboxedLaunch(swapContext, { ...hidden(), writable: [inside, swap] }, {
+        program: "/bin/sh",
+        args: ["-c", `mkdir ${join(swap, "chroot.aside/bpf/made")} 2>/dev/null && echo made; echo ran`],
+        argv0: "sh",
+        cwd: "/",
+        env: TARGET_ENV,
+      });
+      const result = await launched(launch);
+      expect(result.out).not.toContain("made");
+      expect(codeOf(result, SANDBOX_EXIT.mountNamespace)).toBe(SANDBOX_EXIT.mountNamespace);
+      expect(result.out).toContain("changed while the sandbox was being built");
+      expect(await exists(join(swap, "chroot.aside/bpf/made"))).toBe(false);
+    } finally {
+      const aside = join(swap, "chroot.aside");
+      await command(["umount", "-l", await exists(aside) ? join(aside, "bpf") : bpf]);
+      await rm(swap, { recursive: true, force: true });
+    }
   });
 
   test("a spare launcher takes its argv from stdin, confines the program and leaves it the rest of stdin", async () => {

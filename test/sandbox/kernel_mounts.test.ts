@@ -1,0 +1,63 @@
+/**
+ * Which kernel-interface mounts under the new root the launcher acts on, from its mount table
+ * (the acts themselves, and the race they hold against, are in escape.test.ts).
+ */
+import { describe, expect, test } from "bun:test";
+import { kernelMountActions, parseMountInfo } from "../../src/launcher/kernel_mounts.ts";
+
+/** One mountinfo line: id, parent, mount point, per-mount options and type. */
+function line(id: number, parent: number, mountPoint: string, options: string, type: string): string {
+  return `${id} ${parent} 0:${id} / ${mountPoint} ${options},relatime - ${type} none rw`;
+}
+
+describe("kernelMountActions", () => {
+  test("covers proc and mqueue, makes the other interfaces read-only, and leaves storage alone", () => {
+    const table = [
+      line(1, 0, "/", "rw", "tmpfs"),
+      line(2, 1, "/newroot", "rw", "tmpfs"),
+      line(3, 2, "/newroot/w", "rw", "ext4"),
+      line(4, 3, "/newroot/w/chroot/proc", "rw", "proc"),
+      line(5, 4, "/newroot/w/chroot/proc/sys/fs/binfmt_misc", "rw", "binfmt_misc"),
+      line(6, 3, "/newroot/w/chroot/dev/mqueue", "rw", "mqueue"),
+      line(7, 3, "/newroot/w/chroot/sys", "rw", "sysfs"),
+      line(8, 7, "/newroot/w/chroot/sys/fs/cgroup", "ro", "cgroup2"),
+      line(9, 3, "/newroot/w/data", "rw", "xfs"),
+      line(10, 1, "/oldroot/sys", "rw", "sysfs"),
+    ].join("\n");
+    expect(kernelMountActions(parseMountInfo(table), "/newroot")).toEqual([
+      { id: 7, path: "/newroot/w/chroot/sys", action: "readOnly" },
+      { id: 4, path: "/newroot/w/chroot/proc", action: "hide" },
+      { id: 6, path: "/newroot/w/chroot/dev/mqueue", action: "hide" },
+    ]);
+  });
+
+  test("leaves a mount its path does not reach: stacked on, or behind a copy mounted on the way", () => {
+    const table = [
+      line(1, 0, "/", "rw", "tmpfs"),
+      line(2, 1, "/newroot", "rw", "tmpfs"),
+      line(3, 2, "/newroot/w", "rw", "ext4"),
+      // A carve-out's copy of `/w/chroot` hides the original tree's sysfs under it.
+      line(4, 3, "/newroot/w/chroot/sys", "rw", "sysfs"),
+      line(5, 3, "/newroot/w/chroot", "rw", "ext4"),
+      line(6, 5, "/newroot/w/chroot/sys", "rw", "sysfs"),
+      // Something stacked on a cgroup file system hides it.
+      line(7, 3, "/newroot/w/cg", "rw", "cgroup2"),
+      line(8, 7, "/newroot/w/cg", "rw", "tmpfs"),
+    ].join("\n");
+    expect(kernelMountActions(parseMountInfo(table), "/newroot")).toEqual([
+      { id: 6, path: "/newroot/w/chroot/sys", action: "readOnly" },
+    ]);
+  });
+
+  test("reads escaped mount points", () => {
+    const table = [
+      line(1, 0, "/", "rw", "tmpfs"),
+      line(2, 1, "/newroot", "rw", "tmpfs"),
+      line(3, 2, "/newroot/a\\040b", "rw", "proc"),
+    ]
+      .join("\n");
+    expect(kernelMountActions(parseMountInfo(table), "/newroot")).toEqual([
+      { id: 3, path: "/newroot/a b", action: "hide" },
+    ]);
+  });
+});
