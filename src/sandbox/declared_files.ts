@@ -11,6 +11,12 @@
  * this server's mount namespace: a sandbox, which lives in a namespace of its own, can make a
  * directory that looks like a state directory, never a list that counts. A list only ever adds
  * read-only carve-outs, and never makes a policy refused.
+ *
+ * Beside it, `secret-files.json` lists the files a server keeps secret (its token file), which a
+ * server denies in its own sandboxes only: another server's sandbox whose roots show one read it
+ * (Codex's read-only policy reads the whole disk), and the token admits whoever holds it to that
+ * server. Every server denies them too, each only while it belongs to the user the declaring server
+ * runs as, so that no user's server hides another user's files.
  */
 import { constants } from "node:fs";
 import { lstat, open, readdir, readlink } from "node:fs/promises";
@@ -20,6 +26,7 @@ import process from "node:process";
 import { stateDirsIn } from "./state_dir.ts";
 
 const LIST_NAME = "own-files.json";
+const SECRET_LIST_NAME = "secret-files.json";
 /** A state directory's name and its server's pid. */
 const STATE_DIR_NAME = /^exec-server-(\d+)-[A-Za-z0-9]{6}$/;
 /** A user's directory of state directories. */
@@ -40,14 +47,35 @@ const MAX_STATE_DIRS = 256;
  */
 const MAX_HOLDER_FDS = 256;
 
+/** The lists a server holds open for as long as it runs. */
+export interface Declaration {
+  close(): Promise<void>;
+}
+
 /**
- * Writes this server's own files (real paths) into its state directory and keeps the list open:
- * the caller holds the handle for as long as the server runs.
+ * Writes this server's own files and its secret files (real paths) into its state directory and
+ * keeps both lists open: the caller holds them for as long as the server runs.
  */
-export async function declareOwnFiles(stateDir: string, files: readonly string[]): Promise<FileHandle> {
-  const handle = await open(join(stateDir, LIST_NAME), "w", 0o600);
-  await handle.writeFile(JSON.stringify(files));
-  return handle;
+export async function declareOwnFiles(
+  stateDir: string,
+  files: readonly string[],
+  secrets: readonly string[] = [],
+): Promise<Declaration> {
+  const handles: FileHandle[] = [];
+  const close = async (): Promise<void> => {
+    await Promise.all(handles.map((handle) => handle.close()));
+  };
+  try {
+    for (const [name, list] of [[LIST_NAME, files], [SECRET_LIST_NAME, secrets]] as const) {
+      const handle = await open(join(stateDir, name), "w", 0o600);
+      handles.push(handle);
+      await handle.writeFile(JSON.stringify(list));
+    }
+  } catch (error) {
+    await close().catch(() => {});
+    throw error;
+  }
+  return { close };
 }
 
 /** How many checked lists are remembered. */
@@ -55,15 +83,43 @@ const MAX_CHECKED = 4096;
 /** The lists already checked, by their path: what they declare while the same file is held. */
 const checked = new Map<string, { readonly identity: string; readonly files: readonly string[] }>();
 
-/** The own files that the other servers with a state directory in `bases` declare. */
-export async function declaredFiles(bases: readonly string[]): Promise<string[]> {
-  const own = await readlink("/proc/self/ns/mnt").catch(() => null);
-  if (own === null) return [];
+/** What the other servers declare: their own files, and the secret files of their users. */
+export interface Declared {
+  readonly own: readonly string[];
+  readonly secret: readonly string[];
+}
+
+/** The files that the other servers with a state directory in `bases` declare. */
+export async function declaredFiles(bases: readonly string[]): Promise<Declared> {
+  const namespace = await readlink("/proc/self/ns/mnt").catch(() => null);
+  if (namespace === null) return { own: [], secret: [] };
   const dirs =
     (await Promise.all(bases.map(async (base) => (await stateDirsBelow(base)).slice(0, MAX_STATE_DIRS))))
       .flat();
-  const lists = await Promise.all(dirs.map(async (dir) => await listOf(dir, own)));
-  return [...new Set(lists.flat())];
+  const [own, secret] = await Promise.all(
+    [LIST_NAME, SECRET_LIST_NAME].map(async (name) =>
+      (await Promise.all(dirs.map(async (dir) => await listOf(dir, name, namespace)))).flat()
+    ),
+  );
+  return { own: [...new Set(own)], secret: [...new Set(await ownersOnly(secret ?? []))] };
+}
+
+/**
+ * The declared secrets (`path` declared by the process `pid`, as `pid:path`) that belong to the
+ * user the declaring process runs as: a regular file of that owner, reached with no link.
+ */
+async function ownersOnly(entries: readonly string[]): Promise<string[]> {
+  const kept = await Promise.all(entries.map(async (entry) => {
+    const colon = entry.indexOf(":");
+    const pid = entry.slice(0, colon);
+    const path = entry.slice(colon + 1);
+    const [holder, file] = await Promise.all([
+      lstat(`/proc/${pid}`).catch(() => null),
+      lstat(path).catch(() => null),
+    ]);
+    return holder !== null && file !== null && file.isFile() && file.uid === holder.uid ? [path] : [];
+  }));
+  return kept.flat();
 }
 
 /** The state directories in `base`, those in users' directories of them included. */
@@ -80,16 +136,25 @@ async function stateDirsBelow(base: string): Promise<string[]> {
   return found;
 }
 
-/** What the state directory `dir` declares, when its server holds the list and shares `own`. */
-async function listOf(dir: string, own: string): Promise<readonly string[]> {
+/**
+ * What the list `name` of the state directory `dir` declares, when its server holds the list and
+ * shares `own`; a secret list's paths come as `pid:path`, naming the declaring process.
+ */
+async function listOf(dir: string, name: string, own: string): Promise<readonly string[]> {
   const pid = STATE_DIR_NAME.exec(basename(dir))?.[1];
   if (pid === undefined || Number(pid) === process.pid) return [];
+  const list = join(dir, name);
   const namespace = await readlink(`/proc/${pid}/ns/mnt`).catch(() => null);
   if (namespace !== own) {
-    checked.delete(join(dir, LIST_NAME));
+    checked.delete(list);
     return [];
   }
-  const list = join(dir, LIST_NAME);
+  const declared = await heldList(pid, list);
+  return name === SECRET_LIST_NAME ? declared.map((path) => `${pid}:${path}`) : declared;
+}
+
+/** The paths of the list `list` while process `pid` holds it open, else none. */
+async function heldList(pid: string, list: string): Promise<readonly string[]> {
   const info = await lstat(list, { bigint: true }).catch(() => null);
   if (info === null || !info.isFile()) return [];
   const identity = `${pid}:${info.dev}:${info.ino}:${info.mtimeNs}`;

@@ -63,12 +63,14 @@ export async function setUpSandbox(
       hostPath(path)
     ),
   );
-  // Before any sandbox starts: other servers keep them read-only in theirs (`declared_files.ts`).
+  // Before any sandbox starts: other servers keep them read-only, and the secret ones hidden, in
+  // theirs (`declared_files.ts`).
   // A list that cannot be written (a full disk) leaves them writable in other servers' sandboxes only.
-  const declaration = await declareOwnFiles(stateDir, [...new Set(ownFiles)]).catch(() => null);
+  const secretFiles = await Promise.all((options.secretFiles ?? []).map((path) => hostPath(resolve(path))));
+  const declaration = await declareOwnFiles(stateDir, [...new Set(ownFiles)], secretFiles).catch(() => null);
   const protection: ServerFiles = {
     ownFiles: [...new Set(ownFiles)],
-    secretFiles: await Promise.all((options.secretFiles ?? []).map((path) => hostPath(resolve(path)))),
+    secretFiles,
     writtenAreas: new WrittenAreas(),
     stateDirBases: await stateDirBases(serverEnv),
   };

@@ -53,9 +53,11 @@ export async function protectServerFiles(
   const secret = files.secretFiles ?? [];
   const bases = files.stateDirBases ?? [];
   if (own.length === 0 && secret.length === 0 && bases.length === 0) return policy;
+  const declared = bases.length === 0 ? { own: [], secret: [] } : await declaredFiles(bases);
   // A readable root matters only for what it shows: each lookup costs a trip to the file system.
+  const shows = secret.length > 0 || declared.secret.length > 0;
   const roots = await Promise.all([
-    ...(secret.length === 0 ? [] : policy.readable.map((given) => root(given, false))),
+    ...(shows ? policy.readable.map((given) => root(given, false)) : []),
     ...policy.writable.map((given) => root(given, true)),
   ]);
   const writable = roots.filter((from) => from.writable);
@@ -90,13 +92,25 @@ export async function protectServerFiles(
   }
   // Another server's own files, as it declares them: read-only where a writable root holds them,
   // but never a reason to refuse (nor kept through a link), since any local user's server declares.
-  for (const file of await declaredFiles(bases)) {
+  for (const file of declared.own) {
     for (const from of writable) {
       if (!isWithin(file, from.real) || from.real === file) continue;
       const path = spelled(from, file);
       if ([...denied, ...readOnly].some((kept) => isWithin(path, kept))) continue;
       if (await meetsLink(from.given, path)) continue;
       readOnly.push(path);
+    }
+  }
+  // Another server's secret files, each its user's own: denied where a root shows them, never
+  // kept through a link; a root that is one is refused, as a root at this server's token is.
+  for (const file of declared.secret) {
+    for (const from of roots) {
+      if (from.real === file) throw refuse(from, "it is a file another server keeps secret");
+      if (!isWithin(file, from.real)) continue;
+      const path = spelled(from, file);
+      if (denied.some((hidden) => isWithin(path, hidden))) continue;
+      if (await meetsLink(from.given, path)) continue;
+      denied.push(path);
     }
   }
   for (const file of secret) {

@@ -266,6 +266,71 @@ describe.each(RUNTIMES)("servers that share a temp dir, on %s", (runtime) => {
     await expectUntouched(onY, { out, files, before, below: tmp, marker });
   }, 60_000);
 
+  test("a sandbox of one cannot read the token file of the other", async () => {
+    // Codex's read-only policy reads the whole disk; here a root that holds the other server's token
+    // file, readable or writable. The token admits any local user to that server, or anyone where
+    // it listens beyond loopback: a sandbox with the network on could send it out.
+    await using dir = await tempDir();
+    const tmp = join(dir.path, "tmp");
+    const out = join(dir.path, "out");
+    const secrets = join(dir.path, "secrets");
+    for (const path of [tmp, out, secrets]) await fs.mkdir(path);
+    const token = randomBytes(18).toString("hex");
+    const tokenFile = join(secrets, "token");
+    await fs.writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
+    await using x = await startServer({
+      runtime,
+      args: ["--ws-auth", "capability-token", "--ws-token-file", tokenFile],
+      env: { TMPDIR: tmp },
+    });
+    await using y = await startServer({ runtime, env: { TMPDIR: tmp } });
+    await using onY = await y.session();
+    for (const entries of [[[secrets, "read"], [out, "write"]], [[dir.path, "write"]]] as const) {
+      const sandbox = profile(entries.map(([path, access]): [string, "read" | "write"] => [path, access]));
+      const shown = await run(onY, `cat ${tokenFile} 2>/dev/null; echo tried`, { cwd: out, sandbox });
+      expect([entries, shown.includes(token), shown.includes("tried")]).toEqual([entries, false, true]);
+      expect([entries, (await readThrough(onY, tokenFile, sandbox)).includes(token)]).toEqual([
+        entries,
+        false,
+      ]);
+    }
+    // The other server still serves its own clients with it.
+    await using onX = await TestClient.connect(x.url, { headers: { Authorization: `Bearer ${token}` } });
+    await onX.initialize();
+  }, 60_000);
+
+  test("a server's declared secrets are hidden only where they belong to its user", async () => {
+    // Any local user's server may declare: one that named another user's file would hide it from
+    // every other server's sandboxes. A stand-in run as root declares a root file and one of nobody.
+    await using dir = await tempDir();
+    const tmp = join(dir.path, "tmp");
+    const out = join(dir.path, "out");
+    for (const path of [tmp, out]) await fs.mkdir(path);
+    const mine = join(dir.path, "mine");
+    const theirs = join(dir.path, "theirs");
+    await fs.writeFile(mine, "root's secret\n", { mode: 0o600 });
+    await fs.writeFile(theirs, "nobody's file\n", { mode: 0o644 });
+    await fs.chown(theirs, NOBODY, NOBODY);
+    await using x = await startServer({ runtime, env: { TMPDIR: tmp } });
+    await using onX = await x.session();
+    const other = Bun.spawn([process.execPath, DECLARED_FIXTURE, "--secret", mine, theirs], {
+      env: { ...process.env, TMPDIR: tmp },
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    try {
+      const first = await other.stdout.getReader().read();
+      expect(new TextDecoder().decode(first.value)).toStartWith(tmp);
+      const sandbox = profile([[dir.path, "read"], [out, "write"]]);
+      const shown = await run(onX, `cat ${mine} ${theirs} 2>/dev/null; echo tried`, { cwd: out, sandbox });
+      expect(shown).toBe("nobody's file\ntried\n");
+    } finally {
+      await other.stdin.end();
+      await other.exited;
+    }
+  }, 60_000);
+
   test(
     "a sandbox of one cannot change the state directory of a server of its user that starts later",
     async () => {
