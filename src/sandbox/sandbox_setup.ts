@@ -11,6 +11,7 @@ import { processPlanner } from "./process_planner.ts";
 import { hostPath } from "./server_files.ts";
 import { prepareProgramImages } from "./program_images.ts";
 import { declareOwnFiles } from "./declared_files.ts";
+import { mountAliases } from "./mount_aliases.ts";
 import { createStateDir, stateDirBases, stateDirFiles } from "./state_dir.ts";
 import { WrittenAreas } from "./written_areas.ts";
 
@@ -66,7 +67,10 @@ export async function setUpSandbox(
   // Before any sandbox starts: other servers keep them read-only, and the secret ones hidden, in
   // theirs (`declared_files.ts`).
   // A list that cannot be written (a full disk) leaves them writable in other servers' sandboxes only.
-  const secretFiles = await Promise.all((options.secretFiles ?? []).map((path) => hostPath(resolve(path))));
+  const secrets = await Promise.all((options.secretFiles ?? []).map((path) => hostPath(resolve(path))));
+  // And under every other path a bind mount shows them by now: no real path names those.
+  ownFiles.push(...await mountAliases(ownFiles));
+  const secretFiles = [...secrets, ...await mountAliases(secrets)];
   const declaration = await declareOwnFiles(stateDir, [...new Set(ownFiles)], secretFiles).catch(() => null);
   const protection: ServerFiles = {
     ownFiles: [...new Set(ownFiles)],

@@ -6,6 +6,7 @@
  */
 import { realpath } from "node:fs/promises";
 import { isWithin } from "./glob.ts";
+import { mountAliases } from "./mount_aliases.ts";
 
 /**
  * How many areas are kept, the latest first. Only a client names roots, and a client that names
@@ -29,14 +30,17 @@ export class WrittenAreas {
 
   /**
    * Records the real paths of the writable roots `roots` (missing ones are skipped: a sandbox
-   * cannot write there). The whole file system is not recorded: a sandbox that may write `/`
+   * cannot write there), and the paths under which bind mounts show them (`mount_aliases.ts`). The whole file system is not recorded: a sandbox that may write `/`
    * reaches everything without a link, and recording it would refuse every later root through
    * the host's own links (`/bin` → `usr/bin`).
    */
   async record(roots: readonly string[]): Promise<void> {
-    const real = await Promise.all(roots.map((root) => realpath(root).catch(() => null)));
-    for (const area of real) {
-      if (area === null || area === "/" || this.#areas.some((known) => isWithin(area, known))) continue;
+    const real = (await Promise.all(roots.map((root) => realpath(root).catch(() => null))))
+      .filter((area): area is string => area !== null && area !== "/");
+    // The same files under a bind mount's path are written as much: a link planted there is met
+    // through either path. Looked up at every record, since a bind mount may come later.
+    for (const area of [...real, ...await mountAliases(real)]) {
+      if (area === "/" || this.#areas.some((known) => isWithin(area, known))) continue;
       this.#areas = [area, ...this.#areas.filter((known) => !isWithin(known, area))].slice(0, MAX_AREAS);
     }
   }

@@ -318,6 +318,36 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
     expect(await exists(join(w.outside, "marker"))).toBe(false);
   });
 
+  test.concurrent("a symlink one sandbox plants is met under a bind mount that shows its area elsewhere", async () => {
+    // The host shows the workspace under a second path too (a bind mount, as containers and
+    // `BindPaths=` make): a later policy names the project through that path.
+    await using w = await world();
+    await using client = await server().session();
+    const alias = join(w.root, "alias");
+    await fs.mkdir(alias);
+    await w.give(alias);
+    expect(await runCommand(["mount", "--bind", w.inside, alias])).toBe("");
+    try {
+      const planted = await run(client, `ln -s ${w.outside} proj; echo planted`, {
+        cwd: w.inside,
+        sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+      });
+      expect(planted.out).toBe("planted\n");
+      const proj = join(alias, "proj");
+      const started = client.call(
+        "process/start",
+        startParams(`h${++ids}`, ["sh", "-c", "cat secret; echo pwned > marker"], proj, {
+          env: CHILD_PATH,
+          sandbox: profile([MINIMAL, entry(proj, "write")]),
+        }),
+      );
+      expect(await failure(started)).toBe(-32602);
+      expect(await exists(join(w.outside, "marker"))).toBe(false);
+    } finally {
+      await runCommand(["umount", "-l", alias]);
+    }
+  });
+
   test.concurrent("a root that becomes a planted link is refused when its retired worker starts again", async () => {
     await using w = await world();
     await using client = await server().session();

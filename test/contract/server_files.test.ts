@@ -244,6 +244,61 @@ async function expectUntouched(
   expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
 }
 
+/** Runs a host command; throws with its output when it fails. */
+async function hostCommand(argv: readonly string[]): Promise<void> {
+  const child = Bun.spawn([...argv], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  if (code !== 0) throw new Error(`${argv.join(" ")}: ${out}${err}`);
+}
+
+describe.each(RUNTIMES)("a server whose files a bind mount shows under a second path, on %s", (runtime) => {
+  test("no sandbox reads its token or changes its state directory through that path", async () => {
+    // The host shows the token's directory and the temp dir a second time (a bind mount, as
+    // containers and `BindPaths=` make): a real path never names them.
+    await using dir = await tempDir();
+    const tmp = join(dir.path, "tmp");
+    const out = join(dir.path, "out");
+    const secrets = join(dir.path, "secrets");
+    const tmpAlias = join(dir.path, "tmp-alias");
+    const secretsAlias = join(dir.path, "secrets-alias");
+    for (const path of [tmp, out, secrets, tmpAlias, secretsAlias]) await fs.mkdir(path);
+    const token = randomBytes(18).toString("hex");
+    await fs.writeFile(join(secrets, "token"), `${token}\n`, { mode: 0o600 });
+    await hostCommand(["mount", "--bind", tmp, tmpAlias]);
+    await hostCommand(["mount", "--bind", secrets, secretsAlias]);
+    try {
+      await using x = await startServer({
+        runtime,
+        args: ["--ws-auth", "capability-token", "--ws-token-file", join(secrets, "token")],
+        env: { TMPDIR: tmp },
+      });
+      await using onX = await TestClient.connect(x.url, { headers: { Authorization: `Bearer ${token}` } });
+      await onX.initialize();
+      const aliasToken = join(secretsAlias, "token");
+      const sandbox = profile([[secretsAlias, "read"], [out, "write"]]);
+      const shown = await run(onX, `cat ${aliasToken} 2>/dev/null; echo tried`, { cwd: out, sandbox });
+      expect(shown.includes(token)).toBe(false);
+      expect((await readThrough(onX, aliasToken, sandbox)).includes(token)).toBe(false);
+      const files = await launchFiles(tmp);
+      const before = await contents(files);
+      const marker = join(out, "pwned");
+      const said = await run(onX, attackScript(tmpAlias, marker), {
+        cwd: out,
+        sandbox: profile([[tmpAlias, "write"], [out, "write"]]),
+      });
+      expect(said).toEndWith("tried\n");
+      await expectUntouched(onX, { out: out, files, before, below: tmp, marker });
+    } finally {
+      await hostCommand(["umount", "-l", tmpAlias]);
+      await hostCommand(["umount", "-l", secretsAlias]);
+    }
+  }, 60_000);
+});
+
 describe.each(RUNTIMES)("servers that share a temp dir, on %s", (runtime) => {
   test("a sandbox of one cannot change what the other runs before confinement", async () => {
     await using dir = await tempDir();
