@@ -12,6 +12,7 @@ import { AT_FDCWD } from "./landlock.ts";
 import { openFlags } from "./open_flags.ts";
 import { type InnerMount, InnerMounts } from "./inner_mounts.ts";
 import { confineKernelMounts, kernelMountActions, parseMountInfo } from "./kernel_mounts.ts";
+import { boundSocketPaths, coverHostSockets } from "./host_sockets.ts";
 import { type Sys, SyscallError } from "./sys.ts";
 import { sandboxMountSource } from "./sandbox_label.ts";
 
@@ -311,6 +312,11 @@ export function enterMountNamespace(
   confineKernelMounts(sys, kernelMountActions(mounts, NEW_ROOT), {
     hostPath: (path) => path.slice(NEW_ROOT.length) || "/",
     cover: "/.kernel-cover",
+  });
+  coverHostSockets(sys, boundSocketPaths(options.files.readText(`${OLD_ROOT}/proc/net/unix`)), {
+    under: NEW_ROOT,
+    mounts,
+    cover: "/.socket-cover",
   });
 
   // A /proc that shows only this process (its pid survives execve).

@@ -760,6 +760,37 @@ describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
     }
   });
 
+  test("reaches no host daemon's unix socket in a read-only part of a root, and keeps its own", async () => {
+    // A daemon listening in a directory a root shows read-only (the system bus in /run, a container
+    // runtime's socket, where `/` is readable): connected to, it acts outside the sandbox.
+    const runDir = join(root, "run");
+    await mkdir(runDir);
+    const path = join(runDir, "daemon.sock");
+    const heard: string[] = [];
+    const daemon = createServer((socket) => socket.on("data", (data) => heard.push(data.toString())));
+    await new Promise<void>((ready) => daemon.listen(path, ready));
+    await chmod(path, 0o777);
+    try {
+      const own = join(inside, "own.sock");
+      const script = `/usr/bin/python3 -c 'import os, socket, sys
+for path in sys.argv[1:]:
+    s = socket.socket(socket.AF_UNIX)
+    if path == "${own}":
+        server = socket.socket(socket.AF_UNIX); server.bind(path); server.listen(1)
+    try:
+        s.connect(path); s.sendall(b"pwned"); print("reached", path)
+    except OSError as error:
+        print("refused")' ${path} ${own}`;
+      const result = await sh(visible(), script);
+      expect(result.out).toBe(`refused\nreached ${own}\n`);
+      expect(heard).toEqual([]);
+    } finally {
+      await new Promise<void>((done) => daemon.close(() => done()));
+      await rm(runDir, { recursive: true, force: true });
+      await rm(join(inside, "own.sock"), { force: true });
+    }
+  });
+
   test("a spare launcher takes its argv from stdin, confines the program and leaves it the rest of stdin", async () => {
     const launch = confined(hidden(), "/bin/sh", ["-c", `cat; cat ${secret} 2>/dev/null || echo hidden`], {
       argv0: "sh",

@@ -1,9 +1,11 @@
 /**
- * Which kernel-interface mounts under the new root the launcher acts on, from its mount table
+ * Which kernel-interface mounts under the new root the launcher acts on, from its mount table, and
+ * which host sockets it looks at, from the socket table
  * (the acts themselves, and the race they hold against, are in escape.test.ts).
  */
 import { describe, expect, test } from "bun:test";
 import { kernelMountActions, parseMountInfo } from "../../src/launcher/kernel_mounts.ts";
+import { boundSocketPaths } from "../../src/launcher/host_sockets.ts";
 
 /** One mountinfo line: id, parent, mount point, per-mount options and type. */
 function line(id: number, parent: number, mountPoint: string, options: string, type: string): string {
@@ -59,5 +61,19 @@ describe("kernelMountActions", () => {
     expect(kernelMountActions(parseMountInfo(table), "/newroot")).toEqual([
       { id: 3, path: "/newroot/a b", action: "hide" },
     ]);
+  });
+});
+
+describe("boundSocketPaths", () => {
+  test("takes the paths of bound sockets, spaces included, and skips unbound and abstract ones", () => {
+    const table = [
+      "Num       RefCount Protocol Flags    Type St Inode Path",
+      "0000000000000000: 00000002 00000000 00010000 0001 01 1201 /run/dbus/system_bus_socket",
+      "0000000000000000: 00000003 00000000 00000000 0001 03 1202",
+      "0000000000000000: 00000002 00000000 00010000 0001 01 1203 @/tmp/.X11-unix/X0",
+      "0000000000000000: 00000002 00000000 00010000 0001 01 1204 /tmp/a b/agent.1",
+      "0000000000000000: 00000002 00000000 00000000 0002 01 1205 /run/dbus/system_bus_socket",
+    ].join("\n");
+    expect(boundSocketPaths(table)).toEqual(["/run/dbus/system_bus_socket", "/tmp/a b/agent.1"]);
   });
 });
