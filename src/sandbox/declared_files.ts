@@ -83,10 +83,16 @@ const MAX_CHECKED = 4096;
 /** The lists already checked, by their path: what they declare while the same file is held. */
 const checked = new Map<string, { readonly identity: string; readonly files: readonly string[] }>();
 
-/** What the other servers declare: their own files, and the secret files of their users. */
+/** A secret file another server declares, with the process that declares it. */
+export interface DeclaredSecret {
+  readonly pid: string;
+  readonly path: string;
+}
+
+/** What the other servers declare: their own files, and their secret files. */
 export interface Declared {
   readonly own: readonly string[];
-  readonly secret: readonly string[];
+  readonly secret: readonly DeclaredSecret[];
 }
 
 /** The files that the other servers with a state directory in `bases` declare. */
@@ -96,30 +102,30 @@ export async function declaredFiles(bases: readonly string[]): Promise<Declared>
   const dirs =
     (await Promise.all(bases.map(async (base) => (await stateDirsBelow(base)).slice(0, MAX_STATE_DIRS))))
       .flat();
-  const [own, secret] = await Promise.all(
+  const [own = [], secret = []] = await Promise.all(
     [LIST_NAME, SECRET_LIST_NAME].map(async (name) =>
       (await Promise.all(dirs.map(async (dir) => await listOf(dir, name, namespace)))).flat()
     ),
   );
-  return { own: [...new Set(own)], secret: [...new Set(await ownersOnly(secret ?? []))] };
+  return {
+    own: [...new Set(own)],
+    secret: secret.map((entry) => {
+      const colon = entry.indexOf(":");
+      return { pid: entry.slice(0, colon), path: entry.slice(colon + 1) };
+    }),
+  };
 }
 
 /**
- * The declared secrets (`path` declared by the process `pid`, as `pid:path`) that belong to the
- * user the declaring process runs as: a regular file of that owner, reached with no link.
+ * Whether a declared secret belongs to the user its declaring process runs as (a regular file of
+ * that owner): no user's server hides another user's files from every sandbox.
  */
-async function ownersOnly(entries: readonly string[]): Promise<string[]> {
-  const kept = await Promise.all(entries.map(async (entry) => {
-    const colon = entry.indexOf(":");
-    const pid = entry.slice(0, colon);
-    const path = entry.slice(colon + 1);
-    const [holder, file] = await Promise.all([
-      lstat(`/proc/${pid}`).catch(() => null),
-      lstat(path).catch(() => null),
-    ]);
-    return holder !== null && file !== null && file.isFile() && file.uid === holder.uid ? [path] : [];
-  }));
-  return kept.flat();
+export async function ownedByDeclarer(secret: DeclaredSecret): Promise<boolean> {
+  const [holder, file] = await Promise.all([
+    lstat(`/proc/${secret.pid}`).catch(() => null),
+    lstat(secret.path).catch(() => null),
+  ]);
+  return holder !== null && file !== null && file.isFile() && file.uid === holder.uid;
 }
 
 /** The state directories in `base`, those in users' directories of them included. */

@@ -21,7 +21,7 @@ import { pathToUri, RpcError } from "../protocol/mod.ts";
 import { ErrorCode } from "../protocol/mod.ts";
 import { isWithin } from "./glob.ts";
 import type { Policy, ServerFiles } from "./policy_types.ts";
-import { declaredFiles } from "./declared_files.ts";
+import { declaredFiles, ownedByDeclarer } from "./declared_files.ts";
 import { isStateDirName, stateDirsIn } from "./state_dir.ts";
 
 /** At most this many state directories of one place are kept read-only in a sandbox. */
@@ -103,10 +103,13 @@ export async function protectServerFiles(
   }
   // Another server's secret files, each its user's own: denied where a root shows them, never
   // kept through a link; a root that is one is refused, as a root at this server's token is.
-  for (const file of declared.secret) {
-    for (const from of roots) {
+  for (const declaredSecret of declared.secret) {
+    const file = declaredSecret.path;
+    const showing = roots.filter((from) => isWithin(file, from.real));
+    // Only one a root shows costs a look at its owner.
+    if (showing.length === 0 || !await ownedByDeclarer(declaredSecret)) continue;
+    for (const from of showing) {
       if (from.real === file) throw refuse(from, "it is a file another server keeps secret");
-      if (!isWithin(file, from.real)) continue;
       const path = spelled(from, file);
       if (denied.some((hidden) => isWithin(path, hidden))) continue;
       if (await meetsLink(from.given, path)) continue;
