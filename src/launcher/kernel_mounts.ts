@@ -145,6 +145,7 @@ const MOUNT_ATTR_NOSUID = 0x2n;
 const MOUNT_ATTR_NODEV = 0x4n;
 const MOUNT_ATTR_NOEXEC = 0x8n;
 const STATX_MNT_ID = 0x1000;
+const EACCES = 13n;
 const STATX_ATTR_MOUNT_ROOT = 0x2000n;
 const LOCKED_DOWN = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 
@@ -155,7 +156,12 @@ const LOCKED_DOWN = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | M
 export function confineKernelMounts(
   sys: Sys,
   actions: readonly KernelMountAction[],
-  options: { hostPath: (path: string) => string; cover: string },
+  options: {
+    hostPath: (path: string) => string;
+    cover: string;
+    /** Whether a mount below a directory the launcher cannot search may be left as it is. */
+    mayLeaveUnsearchable: (hostPath: string) => boolean;
+  },
 ): void {
   if (actions.length === 0) return;
   const flags = openFlags(sys.libc.arch);
@@ -174,6 +180,13 @@ export function confineKernelMounts(
       view.setBigUint64(0, flags.O_PATH | flags.O_CLOEXEC, true);
       view.setBigUint64(16, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, true);
       const fd = sys.try("openat2", [AT_FDCWD, sys.cString(path), sys.buffer(how), 24n]);
+      if (fd === -EACCES) {
+        if (options.mayLeaveUnsearchable(options.hostPath(path))) continue;
+        throw new Error(
+          `${options.hostPath(path)}, a kernel interface, lies below a directory the launcher cannot ` +
+            "search, where a sandbox could change the way to it: it cannot be made read-only",
+        );
+      }
       if (fd < 0n) throw changed();
       opened.push(fd);
       const statx = new Uint8Array(256);

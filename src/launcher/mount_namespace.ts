@@ -312,6 +312,14 @@ export function enterMountNamespace(
   confineKernelMounts(sys, kernelMountActions(mounts, NEW_ROOT), {
     hostPath: (path) => path.slice(NEW_ROOT.length) || "/",
     cover: "/.kernel-cover",
+    // Below a directory the launcher cannot search (one of a user it does not map, to an
+    // unprivileged server: a container runtime's root-only tree), the sandbox, which runs as the
+    // same user with no more capabilities, cannot reach the mount either, as long as nothing on
+    // the way lies where a sandbox of this server could change it (a directory renamed or made
+    // searchable there would lead to it later).
+    mayLeaveUnsearchable: (hostPath) =>
+      !changeable(hostPath) &&
+      !plan.noLinksIn.some((area) => area === "/" || hostPath === area || hostPath.startsWith(`${area}/`)),
   });
   coverHostSockets(sys, boundSocketPaths(options.files.readText(`${OLD_ROOT}/proc/net/unix`)), {
     under: NEW_ROOT,

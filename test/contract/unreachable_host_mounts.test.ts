@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
+import { pathToUri } from "../../src/protocol/mod.ts";
 
 /** The uid of `nobody`, as which the server runs. */
 const NOBODY = 65534;
@@ -53,23 +54,52 @@ describe.each(RUNTIMES)("a kernel-interface mount the unprivileged server cannot
     await fs.rm(hidden, { recursive: true, force: true });
   });
 
-  test("does not stop a sandboxed process with the whole file system readable", async () => {
+  /** Runs `script` under `sh -c` in `sandbox`; resolves with its exit code and output. */
+  async function run(sandbox: unknown, script: string): Promise<{ code: number | null; out: string }> {
     if (server === null) throw new Error("the server has not started");
     await using client = await server.session();
-    const sandbox = {
+    const id = `p${++ids}`;
+    await client.call(
+      "process/start",
+      startParams(id, ["sh", "-c", script], home, { env: CHILD_PATH, sandbox }),
+    );
+    const events = await client.untilClosed(id);
+    const exited = events.find((event) => event.method === "process/exited");
+    return { code: exited?.method === "process/exited" ? exited.exitCode : null, out: client.outputText(id) };
+  }
+  let ids = 0;
+
+  test("does not stop a sandboxed process that reads the whole file system", async () => {
+    const readable = {
+      permissions: {
+        type: "managed",
+        file_system: {
+          type: "restricted",
+          entries: [
+            { path: { type: "path", path: pathToUri("/") }, access: "read" },
+            { path: { type: "path", path: pathToUri(home) }, access: "write" },
+          ],
+        },
+        network: "restricted",
+      },
+      windowsSandboxLevel: "disabled",
+    };
+    expect(await run(readable, `ls ${hidden} 2>/dev/null || echo hidden; echo ran`)).toEqual({
+      code: 0,
+      out: "hidden\nran\n",
+    });
+  });
+
+  test("refuses, naming it, where a sandbox could write the way to it", async () => {
+    // The whole file system writable: a directory on the way could be renamed, or made searchable.
+    const writable = {
       permissions: { type: "managed", file_system: { type: "unrestricted" }, network: "restricted" },
       windowsSandboxLevel: "disabled",
     };
-    const script = `ls ${hidden} 2>/dev/null || echo hidden; echo ran`;
-    await client.call(
-      "process/start",
-      startParams("p1", ["sh", "-c", script], home, { env: CHILD_PATH, sandbox }),
+    const result = await run(writable, "echo ran");
+    expect(result.out).not.toContain("ran\n");
+    expect(result.out).toContain(
+      `${hidden}/proc, a kernel interface, lies below a directory the launcher cannot search`,
     );
-    const events = await client.untilClosed("p1");
-    const exited = events.find((event) => event.method === "process/exited");
-    expect({
-      code: exited?.method === "process/exited" ? exited.exitCode : null,
-      out: client.outputText("p1"),
-    }).toEqual({ code: 0, out: "hidden\nran\n" });
   });
 });
