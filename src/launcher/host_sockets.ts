@@ -51,17 +51,18 @@ export function coverHostSockets(
 ): void {
   const readOnly = new Set(options.mounts.filter((mount) => mount.readOnly).map((mount) => BigInt(mount.id)));
   const flags = openFlags(sys.libc.arch);
-  const opened: bigint[] = [];
   let coverFd: bigint | null = null;
-  try {
-    for (const path of paths) {
-      const how = new Uint8Array(24);
-      const view = new DataView(how.buffer);
-      view.setBigUint64(0, flags.O_PATH | flags.O_CLOEXEC, true);
-      view.setBigUint64(16, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, true);
-      const fd = sys.try("openat2", [AT_FDCWD, sys.cString(`${options.under}${path}`), sys.buffer(how), 24n]);
-      if (fd < 0n) continue;
-      opened.push(fd);
+  // Each descriptor is closed as soon as its socket is dealt with: a host lists hundreds of
+  // sockets, and a descriptor table that grows past 64 while the runtime's threads share it waits
+  // for an RCU grace period (milliseconds) at each growth.
+  const coverOne = (path: string): void => {
+    const how = new Uint8Array(24);
+    const view = new DataView(how.buffer);
+    view.setBigUint64(0, flags.O_PATH | flags.O_CLOEXEC, true);
+    view.setBigUint64(16, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, true);
+    const fd = sys.try("openat2", [AT_FDCWD, sys.cString(`${options.under}${path}`), sys.buffer(how), 24n]);
+    if (fd < 0n) return;
+    try {
       const statx = new Uint8Array(256);
       const stat = new DataView(statx.buffer);
       sys.call("statx", [
@@ -71,9 +72,9 @@ export function coverHostSockets(
         BigInt(STATX_TYPE | STATX_MNT_ID),
         sys.buffer(statx),
       ], path);
-      if ((stat.getUint16(28, true) & S_IFMT) !== S_IFSOCK) continue;
+      if ((stat.getUint16(28, true) & S_IFMT) !== S_IFSOCK) return;
       if ((stat.getUint32(0, true) & STATX_MNT_ID) === 0 || !readOnly.has(stat.getBigUint64(144, true))) {
-        continue;
+        return;
       }
       if (coverFd === null) {
         const made = sys.call("openat", [
@@ -84,26 +85,33 @@ export function coverHostSockets(
         ], options.cover);
         sys.try("close", [made]);
         coverFd = sys.call("openat", [AT_FDCWD, sys.cString(options.cover), flags.O_PATH | flags.O_CLOEXEC]);
-        opened.push(coverFd);
       }
       const tree = sys.call("open_tree", [
         coverFd,
         sys.cString(""),
         OPEN_TREE_CLONE | flags.O_CLOEXEC | AT_EMPTY_PATH,
       ]);
-      opened.push(tree);
-      const attr = new Uint8Array(32);
-      new DataView(attr.buffer).setBigUint64(0, LOCKED_DOWN, true);
-      sys.call("mount_setattr", [tree, sys.cString(""), AT_EMPTY_PATH, sys.buffer(attr), 32n], path);
-      sys.call("move_mount", [
-        tree,
-        sys.cString(""),
-        fd,
-        sys.cString(""),
-        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-      ], path);
+      try {
+        const attr = new Uint8Array(32);
+        new DataView(attr.buffer).setBigUint64(0, LOCKED_DOWN, true);
+        sys.call("mount_setattr", [tree, sys.cString(""), AT_EMPTY_PATH, sys.buffer(attr), 32n], path);
+        sys.call("move_mount", [
+          tree,
+          sys.cString(""),
+          fd,
+          sys.cString(""),
+          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        ], path);
+      } finally {
+        sys.try("close", [tree]);
+      }
+    } finally {
+      sys.try("close", [fd]);
     }
+  };
+  try {
+    for (const path of paths) coverOne(path);
   } finally {
-    for (const fd of opened) sys.try("close", [fd]);
+    if (coverFd !== null) sys.try("close", [coverFd]);
   }
 }
