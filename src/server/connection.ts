@@ -241,13 +241,23 @@ export class Connection implements SessionPeer, OutboundMember {
   }
 
   /**
-   * Waits for room for one large reply (`ReplyRoom`), held until the reply of `call` is sent;
-   * then checks the server's outbound cap, which that reply may have crossed.
+   * Waits for room for one large reply (`ReplyRoom`), then for a slot of the server's
+   * (`ReplyGate`), both held until the reply of `call` is sent; then checks the server's outbound cap, which that reply may have crossed.
    */
   async room(call: InboundCall): Promise<void> {
     const release = await this.#room.enter(call.signal);
+    let releaseSlot: () => void;
+    try {
+      // Then a slot among the whole server's large replies (`ReplyGate`): each connection's one
+      // at a time is no bound on what many connections make at once.
+      releaseSlot = await this.#context.replyGate.enter(call.signal);
+    } catch (error) {
+      release();
+      throw error;
+    }
     call.afterReply(() => {
       this.#sentLarge = true;
+      releaseSlot();
       release();
       this.#context.outbound.check();
       // What a reply leaves unsent is known only after the runtime's write at the end of this

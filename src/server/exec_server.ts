@@ -26,6 +26,7 @@ import { userInfo } from "node:os";
 import type { FsPort, ServerContext } from "./server_context.ts";
 import { SessionRegistry } from "./session_registry.ts";
 import { OutboundBudget } from "./outbound_budget.ts";
+import { ReplyGate } from "./reply_gate.ts";
 import { serveStdio } from "./stdio_transport.ts";
 import { QuietRelease } from "./quiet_release.ts";
 
@@ -97,11 +98,12 @@ export async function startExecServer(
     },
   });
   const outbound = new OutboundBudget(options.maxOutboundBytes);
+  const replyGate = new ReplyGate();
   const metrics = new Metrics(() => ({
     sessions: registry.size,
     processes_running: serverCounter.count,
     outbound_backlog_bytes: outbound.total(),
-    requests_held: outbound.held(),
+    requests_held: outbound.held() + replyGate.waiting,
     output_paused_sessions: registry.all().filter((session) => session.outputPaused).length,
   }));
   const context: ServerContext = {
@@ -120,6 +122,7 @@ export async function startExecServer(
     countReply: (code) => metrics.countReply(code),
     openFsConnection: (sessionId) => services.openFsConnection(sessionId),
     outbound,
+    replyGate,
     countCutOff: () => metrics.connectionsCutOff++,
     // At a quiet moment there is no burst for the once-a-second throttle to protect (pages given
     // back and faulted in again at once), so this release runs at once.

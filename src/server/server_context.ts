@@ -4,6 +4,7 @@ import type { FramePayload, Routes } from "../rpc/mod.ts";
 import type { MethodContext } from "./handlers.ts";
 import type { Logger } from "./logger.ts";
 import type { OutboundBudget } from "./outbound_budget.ts";
+import type { ReplyGate } from "./reply_gate.ts";
 import type { SessionRegistry } from "./session_registry.ts";
 import type { QuietRelease } from "./quiet_release.ts";
 
@@ -37,6 +38,8 @@ export interface ServerContext {
   openFsConnection(sessionId: string): FsPort;
   /** The cap on unsent data across connections (§5.12). */
   readonly outbound: OutboundBudget;
+  /** The large replies produced at once across connections (§5.12). */
+  readonly replyGate: ReplyGate;
   /** Counts a connection cut off for not reading (for `/metrics`). */
   readonly countCutOff: () => void;
   /** Counts the messages in and out, and releases memory once a burst of them is over. */

@@ -9,6 +9,7 @@ import { bindHandlers } from "../../src/rpc/mod.ts";
 import type { Runtime } from "../../src/runtime/mod.ts";
 import { SERVER_HANDLERS } from "../../src/server/handlers.ts";
 import { OutboundBudget } from "../../src/server/outbound_budget.ts";
+import { ReplyGate } from "../../src/server/reply_gate.ts";
 import type { ServerContext } from "../../src/server/server_context.ts";
 import type { Session } from "../../src/server/session.ts";
 import { SessionRegistry } from "../../src/server/session_registry.ts";
@@ -57,6 +58,7 @@ export function testContext(
       close: () => Promise.resolve(),
     }),
     outbound: new OutboundBudget(1 << 30),
+    replyGate: new ReplyGate(),
     countCutOff: () => {},
     traffic: { add: () => {} },
     releaseMemory: () => {},

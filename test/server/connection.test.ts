@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { ExitStatus, PipeChild, Runtime } from "../../src/runtime/mod.ts";
 import { Connection } from "../../src/server/connection.ts";
+import { LARGE_REPLY_SLOTS } from "../../src/server/reply_gate.ts";
 import type { Transport } from "../../src/server/connection.ts";
 import type { ServerContext } from "../../src/server/server_context.ts";
 import { testContext, testRegistry } from "../helpers/server_context.ts";
@@ -171,5 +172,44 @@ describe("Connection eviction", () => {
         data: { kind: "SessionResumed" },
       },
     });
+  });
+});
+
+describe("Connection large replies across the server", () => {
+  test("at most LARGE_REPLY_SLOTS large replies are produced at once across connections, in order", async () => {
+    const started: string[] = [];
+    const finishers: Array<() => void> = [];
+    const shared = testContext(testRegistry(idleRuntime()), {
+      openFsConnection: (sessionId) => ({
+        run: (method) => {
+          started.push(`${sessionId}:${method}`);
+          const { promise, resolve } = Promise.withResolvers<unknown>();
+          finishers.push(() => resolve({ dataBase64: "" }));
+          return promise as never;
+        },
+        readFilePayload: () => Promise.reject(new Error("no binary frames here")),
+        close: () => Promise.resolve(),
+      }),
+    });
+    const clients = Array.from({ length: LARGE_REPLY_SLOTS + 2 }, () => new FakeTransport());
+    for (const transport of clients) {
+      const connection = new Connection(transport, shared);
+      connection.receive(JSON.stringify({ id: 1, method: "initialize", params: { clientName: "c" } }));
+      connection.receive(JSON.stringify({ method: "initialized" }));
+      await transport.replyTo(1);
+      connection.receive(JSON.stringify({ id: 2, method: "fs/readFile", params: { path: "/nowhere" } }));
+    }
+    // Every request has reached the server's gate once a later request of the first client is answered.
+    await Bun.sleep(0);
+    expect(started).toHaveLength(LARGE_REPLY_SLOTS);
+    finishers.shift()?.();
+    await clients[0]!.replyTo(2);
+    await Bun.sleep(0);
+    expect(started).toHaveLength(LARGE_REPLY_SLOTS + 1);
+    for (const finish of finishers.splice(0)) finish();
+    await Promise.all(clients.slice(1, LARGE_REPLY_SLOTS + 1).map((transport) => transport.replyTo(2)));
+    for (const finish of finishers.splice(0)) finish();
+    await clients.at(-1)!.replyTo(2);
+    expect(started).toHaveLength(LARGE_REPLY_SLOTS + 2);
   });
 });
