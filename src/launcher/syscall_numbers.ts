@@ -3,7 +3,10 @@
  */
 import type { LibcArch } from "../runtime/mod.ts";
 
-/** The system calls the launcher makes, the seccomp filter names, or the server's socket lookup makes. */
+/**
+ * The system calls the launcher makes, the seccomp filter names, or the server's socket lookup and
+ * idle-connection sweep make.
+ */
 export type SyscallName =
   | "read"
   | "write"
@@ -32,6 +35,9 @@ export type SyscallName =
   | "socketpair"
   | "sendto"
   | "recvfrom"
+  | "getsockname"
+  | "getpeername"
+  | "shutdown"
   | "ptrace"
   | "process_vm_readv"
   | "process_vm_writev"
@@ -148,6 +154,9 @@ const X86_64: SyscallTable = {
     socketpair: 53,
     sendto: 44,
     recvfrom: 45,
+    getsockname: 51,
+    getpeername: 52,
+    shutdown: 48,
     ptrace: 101,
     process_vm_readv: 310,
     process_vm_writev: 311,
@@ -256,6 +265,9 @@ const AARCH64: SyscallTable = {
     socketpair: 199,
     sendto: 206,
     recvfrom: 207,
+    getsockname: 204,
+    getpeername: 205,
+    shutdown: 210,
     ptrace: 117,
     process_vm_readv: 270,
     process_vm_writev: 271,

@@ -19,6 +19,7 @@ import { isLoopback, UsageError } from "./options.ts";
 import { loopbackHostCheck } from "./host_check.ts";
 import { serveLocalhost } from "./localhost_listen.ts";
 import { refuseLocalPeer } from "./peer_rule.ts";
+import { IdleHttpSweep } from "./idle_http_sweep.ts";
 import { SockDiag } from "./sock_diag.ts";
 import { openLibc } from "../runtime/mod.ts";
 import process from "node:process";
@@ -137,6 +138,7 @@ export async function startExecServer(
   let accepting = true;
   let http: HttpServer | null = null;
   const connections = new Set<{ connection: Connection; ws: WsConnection }>();
+  let sweep: IdleHttpSweep | null = null;
 
   let shuttingDown: Promise<void> | null = null;
   const shutdown = (): Promise<void> => {
@@ -153,6 +155,7 @@ export async function startExecServer(
       ]);
       await services.close().catch((error: unknown) => log.error("stopping services failed", error));
       for (const { ws } of connections) ws.close(1001, "server shutting down");
+      sweep?.stop();
       await http?.stop(true);
       finished.resolve();
     })();
@@ -171,8 +174,20 @@ export async function startExecServer(
   // Once: userInfo() reads the user database, which costs a descriptor a flood of connections may
   // have used up.
   const ownUid = userInfo().uid;
-  // Without FFI (a Deno run without --allow-ffi) the peer rule scans /proc/net/tcp instead.
-  const diag = await openLibc(runtime.name, process.arch).then((libc) => new SockDiag(libc), () => null);
+  // Without FFI (a Deno run without --allow-ffi) the peer rule scans /proc/net/tcp instead, and
+  // idle HTTP connections are left to the runtime.
+  const libc = await openLibc(runtime.name, process.arch).catch(() => null);
+  const diag = libc === null ? null : new SockDiag(libc);
+  sweep = libc === null || options.httpIdleMs === 0 ? null : new IdleHttpSweep({
+    libc,
+    idleMs: options.httpIdleMs,
+    listeningPort: () => listeningPort,
+    webSocketPorts: () => {
+      const ports = new Set<number>();
+      for (const { ws } of connections) ports.add(Number(ws.remote.slice(ws.remote.lastIndexOf(":") + 1)));
+      return ports;
+    },
+  });
   const listenHost = options.listen.hostname;
   const app = createApp({
     context,
@@ -198,12 +213,21 @@ export async function startExecServer(
       port,
       maxMessageBytes: options.maxMessageBytes,
       idleTimeoutSeconds: 30,
-      fetch: (request, upgrade, peer) => app.fetch(request, { upgrade, peer }),
+      fetch: async (request, upgrade, peer) => {
+        const tracked = peer === null ? null : sweep;
+        tracked?.requestBegan(peer?.port ?? 0);
+        try {
+          return await app.fetch(request, { upgrade, peer });
+        } finally {
+          tracked?.requestEnded(peer?.port ?? 0);
+        }
+      },
     });
   http = listenHost === "localhost"
     ? await serveLocalhost(serve, options.listen.port)
     : await serve(listenHost, options.listen.port);
   listeningPort = http.port;
+  sweep?.start();
   const host = http.hostname.includes(":") ? `[${http.hostname}]` : http.hostname;
   return { url: `ws://${host}:${http.port}`, finished: finished.promise, shutdown };
 }

@@ -23,6 +23,8 @@ export interface ServerOptions {
   /** Input accepted for processes' stdin and not yet read, whole server; past it writes are refused (§5.7). */
   maxUnreadInputBytes: number;
   sessionTtlMs: number;
+  /** An HTTP connection without a request (or an upgrade) this long is ended (`--http-idle-timeout`). */
+  httpIdleMs: number;
   processRetentionMs: number;
   retainedOutputBytes: number;
   killGraceMs: number;
@@ -63,6 +65,7 @@ export function defaultOptions(): ServerOptions {
     maxOutboundBytes: 1_073_741_824,
     maxUnreadInputBytes: 67_108_864,
     sessionTtlMs: 30_000,
+    httpIdleMs: 10_000,
     processRetentionMs: 30_000,
     retainedOutputBytes: 1_048_576,
     killGraceMs: 2_000,
@@ -105,6 +108,8 @@ Options:
   --max-unread-input-bytes N       process/write input that processes have not read yet, whole
                                    server; a write past it is refused with -32001 (default 67108864)
   --session-ttl SECONDS            detached session lifetime (default 30; fractions allowed)
+  --http-idle-timeout SECONDS      an HTTP connection that sends no request, or no further one, for
+                                   this long is closed (default 10; WebSockets are not affected)
   --process-retention SECONDS      how long a closed process stays readable (default 30)
   --retained-output-bytes N        output kept per process (default 1048576)
   --kill-grace SECONDS             SIGTERM to SIGKILL grace for timeoutMs (default 2)
@@ -158,6 +163,7 @@ const VALUE_FLAGS: Record<string, Setter> = {
   "--max-unread-input-bytes": integerSetter("maxUnreadInputBytes"),
   "--retained-output-bytes": integerSetter("retainedOutputBytes"),
   "--session-ttl": secondsSetter("sessionTtlMs"),
+  "--http-idle-timeout": secondsSetter("httpIdleMs"),
   "--process-retention": secondsSetter("processRetentionMs"),
   "--kill-grace": secondsSetter("killGraceMs"),
   "--default-memory-bytes": limitSetter("memoryBytes"),
@@ -288,7 +294,7 @@ function limitSetter(key: keyof ServerOptions["defaultLimits"]): Setter {
   };
 }
 
-function secondsSetter(key: "sessionTtlMs" | "processRetentionMs" | "killGraceMs"): Setter {
+function secondsSetter(key: "sessionTtlMs" | "httpIdleMs" | "processRetentionMs" | "killGraceMs"): Setter {
   return (options, value, flag) => {
     const seconds = Number(value);
     if (value.trim() === "" || !Number.isFinite(seconds) || seconds < 0) {
