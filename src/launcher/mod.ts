@@ -20,5 +20,6 @@ export {
   statStartTime,
 } from "./sandbox_label.ts";
 export { syscallTable } from "./syscall_numbers.ts";
+export { openFlags } from "./open_flags.ts";
 export { decodeTargetEnv, encodeTargetEnv, TARGET_ENV_PREFIX } from "./target_env.ts";
 export type { LauncherArgs, LauncherMode, OptionalLayer } from "./launcher_args.ts";

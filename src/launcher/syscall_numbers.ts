@@ -38,6 +38,8 @@ export type SyscallName =
   | "getsockname"
   | "getpeername"
   | "shutdown"
+  | "getdents64"
+  | "lseek"
   | "ptrace"
   | "process_vm_readv"
   | "process_vm_writev"
@@ -157,6 +159,8 @@ const X86_64: SyscallTable = {
     getsockname: 51,
     getpeername: 52,
     shutdown: 48,
+    getdents64: 217,
+    lseek: 8,
     ptrace: 101,
     process_vm_readv: 310,
     process_vm_writev: 311,
@@ -268,6 +272,8 @@ const AARCH64: SyscallTable = {
     getsockname: 204,
     getpeername: 205,
     shutdown: 210,
+    getdents64: 61,
+    lseek: 62,
     ptrace: 117,
     process_vm_readv: 270,
     process_vm_writev: 271,

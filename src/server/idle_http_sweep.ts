@@ -9,14 +9,19 @@
  * request being handled, and has seen no request for the deadline is shut down (`shutdown(2)`,
  * not `close`: the runtime reads end of file and closes its descriptor itself).
  */
-import { readdirSync } from "node:fs";
-import { syscallTable } from "../launcher/mod.ts";
+import { openFlags, syscallTable } from "../launcher/mod.ts";
 import type { Libc } from "../runtime/mod.ts";
 
 const AF_INET = 2;
 const AF_INET6 = 10;
 const SHUT_RDWR = 2n;
 const SOCKADDR_BYTES = 128;
+const AT_FDCWD = -100n;
+const SEEK_SET = 0n;
+const DIRENTS_BYTES = 64 * 1024;
+/** Where `d_reclen` and `d_name` lie in a `linux_dirent64`. */
+const DIRENT_RECLEN = 16;
+const DIRENT_NAME = 19;
 
 /** What the sweep asks of the server at each pass. */
 export interface IdleHttpSweepOptions {
@@ -33,10 +38,25 @@ export interface IdleHttpSweepOptions {
 export class IdleHttpSweep {
   readonly #options: IdleHttpSweepOptions;
   readonly #now: () => number;
-  readonly #numbers: { getsockname: number; getpeername: number; shutdown: number };
+  readonly #numbers: {
+    getsockname: number;
+    getpeername: number;
+    shutdown: number;
+    openat: number;
+    getdents64: number;
+    lseek: number;
+    close: number;
+  };
   // The buffers whose addresses the system calls take live as long as this object.
   readonly #address = new Uint8Array(SOCKADDR_BYTES);
   readonly #length = new Uint8Array(4);
+  readonly #dirents = new Uint8Array(DIRENTS_BYTES);
+  /**
+   * `/proc/self/fd`, opened once: a flood that has used up the descriptors is what the sweep must
+   * end, and reading the directory afresh would take a descriptor there is none of (measured: a
+   * Deno server at its limit of 512 kept all 512 for 30 s while the sweep failed to open it).
+   */
+  #directory: bigint | null = null;
   /** When a pass first saw each connection, by descriptor and peer address. */
   #seen = new Map<string, number>();
   /** When a request of a peer port last began or ended. */
@@ -53,12 +73,28 @@ export class IdleHttpSweep {
       getsockname: numbers.getsockname,
       getpeername: numbers.getpeername,
       shutdown: numbers.shutdown,
+      openat: numbers.openat,
+      getdents64: numbers.getdents64,
+      lseek: numbers.lseek,
+      close: numbers.close,
     };
   }
 
   /** Sweeps every half deadline until `stop`. */
   start(): void {
     if (this.#timer !== null) return;
+    const libc = this.#options.libc;
+    const flags = openFlags(libc.arch);
+    const path = new TextEncoder().encode("/proc/self/fd\0");
+    const fd = libc.syscall(
+      this.#numbers.openat,
+      AT_FDCWD,
+      libc.addressOf(path),
+      flags.O_RDONLY | flags.O_DIRECTORY | flags.O_CLOEXEC,
+    );
+    // Without it there is nothing to sweep with: the runtime's own handling stays.
+    if (fd < 0n) return;
+    this.#directory = fd;
     this.#timer = setInterval(() => this.sweep(), Math.max(50, this.#options.idleMs / 2));
     // A timer that alone keeps the process alive would hold a stopped server up.
     (this.#timer as { unref?: () => void }).unref?.();
@@ -67,6 +103,8 @@ export class IdleHttpSweep {
   stop(): void {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
+    if (this.#directory !== null) this.#options.libc.syscall(this.#numbers.close, this.#directory);
+    this.#directory = null;
   }
 
   /** A request from `peerPort` is being handled; `requestEnded` follows once it has its response. */
@@ -89,22 +127,15 @@ export class IdleHttpSweep {
     const now = this.#now();
     const idleMs = this.#options.idleMs;
     const webSockets = this.#options.webSocketPorts();
-    let descriptors: string[];
-    try {
-      descriptors = readdirSync("/proc/self/fd");
-    } catch {
-      // No descriptor left to read the directory with: the next pass tries again.
-      return 0;
-    }
+    const descriptors = this.#descriptors();
     const seen = new Map<string, number>();
     let ended = 0;
-    for (const name of descriptors) {
-      const fd = BigInt(name);
+    for (const fd of descriptors) {
       if (this.#port(this.#numbers.getsockname, fd) !== port) continue;
       const peerPort = this.#port(this.#numbers.getpeername, fd);
       // The listener itself has no peer.
       if (peerPort === null) continue;
-      const key = `${name} ${peerPort} ${this.#addressKey()}`;
+      const key = `${fd} ${peerPort} ${this.#addressKey()}`;
       const since = this.#seen.get(key) ?? now;
       seen.set(key, since);
       if (webSockets.has(peerPort) || this.#handling.has(peerPort)) continue;
@@ -121,6 +152,40 @@ export class IdleHttpSweep {
       if (now - at >= idleMs && !this.#handling.has(peerPort)) this.#lastRequest.delete(peerPort);
     }
     return ended;
+  }
+
+  /** The process's descriptors, read through the directory opened at `start` (none before). */
+  #descriptors(): bigint[] {
+    const directory = this.#directory;
+    if (directory === null) return [];
+    const libc = this.#options.libc;
+    if (libc.syscall(this.#numbers.lseek, directory, 0n, SEEK_SET) < 0n) return [];
+    const found: bigint[] = [];
+    const buffer = this.#dirents;
+    const view = new DataView(buffer.buffer);
+    for (;;) {
+      const read = libc.syscall(
+        this.#numbers.getdents64,
+        directory,
+        libc.addressOf(buffer),
+        BigInt(DIRENTS_BYTES),
+      );
+      if (read <= 0n) return found;
+      for (let offset = 0; offset < Number(read);) {
+        const length = view.getUint16(offset + DIRENT_RECLEN, true);
+        let number = 0n;
+        let digits = 0;
+        for (let at = offset + DIRENT_NAME; at < offset + length; at++) {
+          const byte = buffer[at] ?? 0;
+          if (byte < 0x30 || byte > 0x39) break;
+          number = number * 10n + BigInt(byte - 0x30);
+          digits++;
+        }
+        // `.` and `..` have no digits; the directory's own descriptor is not a socket.
+        if (digits > 0 && number !== directory) found.push(number);
+        offset += length;
+      }
+    }
   }
 
   /**

@@ -1,7 +1,19 @@
 import { describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
-import { RUNTIMES, startServer } from "../helpers/server.ts";
+import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
+import type { TestServer } from "../helpers/server.ts";
+import type { TestClient } from "../helpers/client.ts";
+import { startParams } from "../helpers/shared_server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const DESCRIPTOR_LIMIT = 64;
+/** Twice the limit, all held open by the peer: the server cannot take them all. */
+const FLOOD = 4 * DESCRIPTOR_LIMIT;
+/** How often a flood connection is tried before it is given up. */
+const FLOOD_ATTEMPTS = 50;
+/** Between two tries to connect. */
+const POLL_MS = 20;
 
 /** A raw TCP connection to `url`'s listener that has written `text`; `ended` resolves when the server ends it. */
 async function rawConnection(url: string, text: string): Promise<{ socket: Socket; ended: Promise<void> }> {
@@ -15,6 +27,17 @@ async function rawConnection(url: string, text: string): Promise<{ socket: Socke
   });
   if (text !== "") socket.write(text);
   return { socket, ended };
+}
+
+/** The first session that the server accepts, trying again while it refuses or resets. */
+async function untilAccepting(server: TestServer): Promise<TestClient> {
+  for (;;) {
+    try {
+      return await server.session();
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
 }
 
 describe.each(RUNTIMES)("HTTP connections that hold a descriptor without a request on %s", (runtime) => {
@@ -42,5 +65,37 @@ describe.each(RUNTIMES)("HTTP connections that hold a descriptor without a reque
     await Promise.all([...held, keepAlive].map((connection) => connection.ended));
     // The WebSocket, idle as long as they were, is served.
     expect(await client.call("process/list", {})).toEqual({ processes: [] });
+  });
+
+  test("silent connections that used up the descriptors are ended, and the server serves again while the peer holds them", async () => {
+    await using server = await startServer({
+      runtime,
+      command: ["prlimit", `--nofile=${DESCRIPTOR_LIMIT}`, ...serverCommand(runtime)],
+      args: ["--http-idle-timeout", "1"],
+    });
+    await using dir = await tempDir();
+    // Each connection is tried again while the server refuses or resets it (Deno's listener resets
+    // its backlog when it closes at EMFILE), as a flood that keeps coming does.
+    const flood = await Promise.all(Array.from({ length: FLOOD }, async () => {
+      for (let attempt = 0; attempt < FLOOD_ATTEMPTS; attempt++) {
+        const connection = await rawConnection(server.url, "").catch(() => null);
+        if (connection !== null) return connection;
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      }
+      return null;
+    }));
+    try {
+      // The sweep needs no descriptor of its own to find them: the peer never lets go.
+      await using client = await untilAccepting(server);
+      await client.call("process/start", startParams("after", ["/bin/echo", "ok"], dir.path));
+      const read = await client.call("process/read", { processId: "after", afterSeq: 0, waitMs: 10_000 });
+      expect(read["chunks"]).toEqual([{
+        seq: 1,
+        stream: "stdout",
+        chunk: Buffer.from("ok\n").toString("base64"),
+      }]);
+    } finally {
+      for (const connection of flood) connection?.socket.destroy();
+    }
   });
 });
