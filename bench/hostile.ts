@@ -1265,6 +1265,44 @@ const phases: Phase[] = [
     },
   },
   {
+    name: "process-list",
+    args: [],
+    async run({ server, dir, report, note }) {
+      // A session of 500 sleeping processes, and fifty process/list pipelined at once: each list
+      // reads two cgroup files per process. Another client's request is timed meanwhile.
+      const client = await RawWs.open(server.url);
+      await client.initialize();
+      const starts = await Promise.all(
+        Array.from(
+          { length: 500 },
+          (_, i) => client.request("process/start", startParams(`s${i}`, ["sleep", "60"], dir)),
+        ),
+      );
+      const failed = starts.filter((reply) => resultOf(reply) === null).length;
+      if (failed > 0) report(`${failed} of 500 starts failed`);
+      const watcher = await RawWs.open(server.url);
+      await watcher.initialize();
+      const before = await server.rss();
+      const began = Date.now();
+      const lists = Array.from({ length: 50 }, () => client.request("process/list", {}));
+      const probe = Date.now();
+      await withDeadline(watcher.request("process/list", {}), 30_000, "other client's list");
+      const waited = Date.now() - probe;
+      const replies = await withDeadline(Promise.all(lists), 40_000, "fifty lists");
+      note(
+        `50 pipelined process/list of 500 processes: ${Date.now() - began} ms, RSS ${mib(before)} → ${
+          mib(await server.rss())
+        } MiB; another client's request ${waited} ms; replies ${JSON.stringify(tally(replies))}`,
+      );
+      for (const processId of Array.from({ length: 500 }, (_, i) => `s${i}`)) {
+        client.send({ id: `t-${processId}`, method: "process/terminate", params: { processId } });
+      }
+      await client.request("process/list", {});
+      client.destroy();
+      watcher.destroy();
+    },
+  },
+  {
     name: "partial-frames",
     args: [],
     async run({ server, note }) {
