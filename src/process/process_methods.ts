@@ -7,6 +7,9 @@ import type { ProcessTable } from "./process_table.ts";
 /** The process methods of the wire's method table (PROTOCOL.md §4.2). */
 export type ProcessMethodShapes = Pick<typeof METHODS, Extract<MethodName, `process/${string}`>>;
 
+/** A `process/list` of at most this many processes does not wait for room (§5.12). */
+export const LIST_WITHOUT_ROOM = 64;
+
 /** What a process method runs against: one session's table, and the request's cancellation. */
 export interface ProcessMethodContext {
   readonly processes: ProcessTable;
@@ -44,9 +47,10 @@ export const PROCESS_HANDLERS: Handlers<ProcessMethodShapes, ProcessMethodContex
   }),
   // A large reply (a row per process, up to --max-processes-per-session) whose making reads two
   // cgroup files per process: pipelined lists of 1,000 processes each held 2,000 reads in flight,
-  // and fifty of them took a Deno server to 925 MB. It takes its turn as the other large replies do.
+  // and fifty of them took a Deno server to 925 MB. A long list takes its turn as the other large
+  // replies do; a short one is answered at once, as cheap as any small reply.
   "process/list": async (_params, { processes, room }) => {
-    await room?.();
+    if (processes.size > LIST_WITHOUT_ROOM) await room?.();
     return { processes: await processes.list() };
   },
 };

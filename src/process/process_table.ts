@@ -352,6 +352,11 @@ export class ProcessTable {
     });
   }
 
+  /** Processes in the table, closed ones included until their retention ends. */
+  get size(): number {
+    return this.#processes.size;
+  }
+
   /** `process/list` rows, oldest first (§11.8). */
   list(): Promise<ProcessListEntry[]> {
     return Promise.all([...this.#processes.values()].map((process) => process.listEntry()));
