@@ -7,6 +7,9 @@ import { Connection } from "./connection.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { Metrics } from "./metrics.ts";
 
+/** Close status for a connection the server gives up on (§2.4). */
+const POLICY_VIOLATION = 1008;
+
 /** The subprotocol selected when offered (§1.3 rule 4). */
 const SUBPROTOCOL = "exec-server.v1";
 
@@ -24,6 +27,11 @@ export interface AppDeps {
   readonly accepting: () => boolean;
   /** Live connections, for shutdown. */
   readonly connections: Set<{ connection: Connection; ws: WsConnection }>;
+  /**
+   * A WebSocket whose handshake (§3.1) is not done this long after it opened is cut off;
+   * 0: never (`--http-idle-timeout`).
+   */
+  readonly handshakeMs: number;
 }
 
 /** The Hono app: health endpoints, `/metrics`, and the WebSocket upgrade at `/` (PROTOCOL.md §1.2–1.3). */
@@ -91,6 +99,7 @@ async function refused(deps: AppDeps, peer: PeerAddress | null): Promise<boolean
 
 function connectionHandlers(deps: AppDeps): Parameters<Upgrader>[1]["handlers"] {
   let entry: { connection: Connection; ws: WsConnection } | null = null;
+  let handshake: ReturnType<typeof setTimeout> | null = null;
   return {
     onOpen(ws) {
       const connection: Connection = new Connection({
@@ -112,6 +121,17 @@ function connectionHandlers(deps: AppDeps): Parameters<Upgrader>[1]["handlers"] 
       entry = { connection, ws };
       deps.connections.add(entry);
       deps.metrics.connectionsOpened++;
+      // A connection that answers pings is never idle, and one without a session is bounded by no
+      // limit: each would hold its descriptor (and whatever its unfinished message holds) for good.
+      if (deps.handshakeMs > 0) {
+        handshake = setTimeout(() => {
+          handshake = null;
+          if (connection.ready || connection.isClosed) return;
+          deps.context.log.info("connection cut off", { reason: "no session", remote: ws.remote });
+          ws.terminate(POLICY_VIOLATION, `no initialized within ${deps.handshakeMs / 1000} s`);
+          connection.closed();
+        }, deps.handshakeMs);
+      }
     },
     onMessage(_ws, data) {
       if (entry === null) return;
@@ -125,6 +145,8 @@ function connectionHandlers(deps: AppDeps): Parameters<Upgrader>[1]["handlers"] 
       else entry.connection.receive(text);
     },
     onClose() {
+      if (handshake !== null) clearTimeout(handshake);
+      handshake = null;
       if (entry === null) return;
       deps.connections.delete(entry);
       entry.connection.closed();

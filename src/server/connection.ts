@@ -135,6 +135,16 @@ export class Connection implements SessionPeer, OutboundMember {
     });
   }
 
+  /** Whether the handshake is done (`initialized` after a successful `initialize`). */
+  get ready(): boolean {
+    return this.#state === "ready";
+  }
+
+  /** Whether the connection is over for the server (its transport closed, or closed by it). */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
   /** Handles one incoming message (a frame's text or a line). */
   receive(text: string): void {
     if (this.#closed) return;

@@ -184,7 +184,11 @@ export async function startExecServer(
     listeningPort: () => listeningPort,
     webSocketPorts: () => {
       const ports = new Set<number>();
-      for (const { ws } of connections) ports.add(Number(ws.remote.slice(ws.remote.lastIndexOf(":") + 1)));
+      for (const { connection, ws } of connections) {
+        // One the server has closed is left to the sweep: a peer that never answers the Close
+        // keeps a Deno WebSocket open otherwise (Deno has no abort).
+        if (!connection.isClosed) ports.add(Number(ws.remote.slice(ws.remote.lastIndexOf(":") + 1)));
+      }
       return ports;
     },
   });
@@ -206,6 +210,7 @@ export async function startExecServer(
     metrics,
     accepting: () => accepting,
     connections,
+    handshakeMs: options.httpIdleMs,
   });
   const serve = (hostname: string, port: number): Promise<HttpServer> =>
     runtime.serve({

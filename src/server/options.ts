@@ -109,7 +109,8 @@ Options:
                                    server; a write past it is refused with -32001 (default 67108864)
   --session-ttl SECONDS            detached session lifetime (default 30; fractions allowed)
   --http-idle-timeout SECONDS      an HTTP connection that sends no request, or no further one, for
-                                   this long is closed (default 10; WebSockets are not affected)
+                                   this long is closed, and so is a WebSocket without a finished
+                                   handshake by then (default 10; 0: never)
   --process-retention SECONDS      how long a closed process stays readable (default 30)
   --retained-output-bytes N        output kept per process (default 1048576)
   --kill-grace SECONDS             SIGTERM to SIGKILL grace for timeoutMs (default 2)

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
+import { RawSocket } from "../helpers/raw_socket.ts";
 import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
 import type { TestClient } from "../helpers/client.ts";
@@ -97,5 +98,17 @@ describe.each(RUNTIMES)("HTTP connections that hold a descriptor without a reque
     } finally {
       for (const connection of flood) connection?.socket.destroy();
     }
+  });
+
+  test("a WebSocket without a session is closed after --http-idle-timeout, even while it answers pings", async () => {
+    await using server = await startServer({ runtime, args: ["--http-idle-timeout", "1"] });
+    await using silent = await RawSocket.upgrade(server.url);
+    expect(silent.head.status).toBe(101);
+    // A client that answers every ping, and whose initialize the session limit could refuse.
+    await using client = await server.connect();
+    await silent.ended;
+    await client.closed;
+    await using session = await server.session();
+    expect(await session.call("process/list", {})).toEqual({ processes: [] });
   });
 });

@@ -33,6 +33,7 @@ function appUnderTest() {
     metrics: new Metrics(() => ({})),
     accepting: () => true,
     connections: new Set(),
+    handshakeMs: 0,
   };
   const app = createApp(deps);
   let nextPort = 40_000;
