@@ -1198,6 +1198,8 @@ const phases: Phase[] = [
         socket.on("data", () => {});
         return { socket, ended };
       }));
+      // WebSockets that answer every ping and never initialize.
+      const sessionless = await Promise.all(Array.from({ length: 20 }, () => RawWs.open(server.url)));
       const fdsHeld = await descriptorsOf(server.pid);
       const watcher = await RawWs.open(server.url);
       await watcher.initialize();
@@ -1210,7 +1212,14 @@ const phases: Phase[] = [
           report(`idle HTTP connections kept: ${error.message}`);
           return [] as number[];
         });
+      await withDeadline(Promise.all(sessionless.map((client) => client.closed)), 20_000, "sessionless ends")
+        .catch((error: Error) => report(`WebSockets without a session kept: ${error.message}`));
       const fdsAfter = await descriptorsOf(server.pid);
+      note(
+        `20 WebSockets without a session: closed with ${
+          JSON.stringify([...new Set(sessionless.map((client) => client.closeCode))])
+        }`,
+      );
       note(
         `400 idle HTTP connections: descriptors ${fdsBefore} → ${fdsHeld} → ${fdsAfter}; ended after ${
           Math.min(...endedAfter)
