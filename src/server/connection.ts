@@ -76,6 +76,9 @@ type ConnectionState = "new" | "initializing" | "ready";
 /** What a held message costs beside its text (its link in the chain), counted against the bytes bound. */
 const HELD_MESSAGE_BYTES = 256;
 
+/** The longest a reply that has not left holds the server's large-reply slot after it was sent. */
+const SLOT_HELD_UNSENT_MS = 1_000;
+
 /** Close status for protocol violations (§2.4). */
 const POLICY_VIOLATION = 1008;
 const EVICTED_MESSAGE = "session has been resumed by another connection";
@@ -105,6 +108,8 @@ export class Connection implements SessionPeer, OutboundMember {
   #sentLarge = false;
   /** Whether the client asked for binary frames and the transport has them (§11.12). */
   #binaryFrames = false;
+  /** Gives back the server's large-reply slot that a reply still unsent holds (`#keepSlotWhileUnsent`). */
+  #slotHeld: (() => void) | null = null;
 
   constructor(transport: Transport, context: ServerContext) {
     this.#transport = transport;
@@ -197,6 +202,7 @@ export class Connection implements SessionPeer, OutboundMember {
     if (this.#closed) return;
     this.#closed = true;
     this.#openDrain();
+    this.#giveSlotBack();
     this.#room.close(new Error("connection closed"));
     this.#context.outbound.remove(this);
     // What a client that stopped reading was sent (and the replies made for it) is garbage now;
@@ -216,7 +222,10 @@ export class Connection implements SessionPeer, OutboundMember {
 
   /** The transport's outbound buffer drained. */
   drained(): void {
-    if (this.#transport.backlog() < BACKLOG_LOW_BYTES) this.#openDrain();
+    if (this.#transport.backlog() < BACKLOG_LOW_BYTES) {
+      this.#openDrain();
+      this.#giveSlotBack();
+    }
     this.#room.drained();
     this.#session?.drained(this);
   }
@@ -267,13 +276,40 @@ export class Connection implements SessionPeer, OutboundMember {
     }
     call.afterReply(() => {
       this.#sentLarge = true;
-      releaseSlot();
+      this.#keepSlotWhileUnsent(releaseSlot);
       release();
       this.#context.outbound.check();
       // What a reply leaves unsent is known only after the runtime's write at the end of this
       // turn (Bun corks sends) and the kernel's share of it: check again then.
       setTimeout(() => this.#context.outbound.check(), 0);
     });
+  }
+
+  /**
+   * Gives the server's large-reply slot back once the reply has left (the backlog is below the low
+   * mark), or after `SLOT_HELD_UNSENT_MS` at most: a reply sent is not yet memory given back (Deno
+   * holds its copy until the client has read it), but a client that does not read must not keep
+   * the others waiting for long.
+   */
+  #keepSlotWhileUnsent(releaseSlot: () => void): void {
+    // What the reply leaves unsent is known only after the runtime's write at the end of this turn.
+    setTimeout(() => {
+      if (this.#closed || this.#transport.backlog() < BACKLOG_LOW_BYTES) {
+        releaseSlot();
+        return;
+      }
+      const timer = setTimeout(() => this.#giveSlotBack(), SLOT_HELD_UNSENT_MS);
+      this.#slotHeld = () => {
+        clearTimeout(timer);
+        releaseSlot();
+      };
+    }, 0);
+  }
+
+  #giveSlotBack(): void {
+    const release = this.#slotHeld;
+    this.#slotHeld = null;
+    release?.();
   }
 
   /** SessionPeer: sends a notification with pre-serialized params. */

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import type { ExitStatus, PipeChild, Runtime } from "../../src/runtime/mod.ts";
 import { Connection } from "../../src/server/connection.ts";
 import { LARGE_REPLY_SLOTS } from "../../src/server/reply_gate.ts";
+import { BACKLOG_LOW_BYTES } from "../../src/server/session.ts";
 import type { Transport } from "../../src/server/connection.ts";
 import type { ServerContext } from "../../src/server/server_context.ts";
 import { testContext, testRegistry } from "../helpers/server_context.ts";
@@ -20,8 +21,11 @@ class FakeTransport implements Transport {
     for (const wake of watchers) wake();
   }
 
+  /** Unsent bytes as the case sets them. */
+  unsent = 0;
+
   backlog(): number {
-    return 0;
+    return this.unsent;
   }
 
   close(code: number, reason: string): void {
@@ -58,6 +62,11 @@ function idleRuntime(): Runtime {
   };
   // The connection under test reaches only spawn and kill of the runtime.
   return partial as Runtime;
+}
+
+/** Resolves after the timers due now have run (a reply's slot is looked at in the next turn). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function context(): ServerContext {
@@ -204,12 +213,59 @@ describe("Connection large replies across the server", () => {
     expect(started).toHaveLength(LARGE_REPLY_SLOTS);
     finishers.shift()?.();
     await clients[0]!.replyTo(2);
-    await Bun.sleep(0);
+    await nextTurn();
     expect(started).toHaveLength(LARGE_REPLY_SLOTS + 1);
     for (const finish of finishers.splice(0)) finish();
     await Promise.all(clients.slice(1, LARGE_REPLY_SLOTS + 1).map((transport) => transport.replyTo(2)));
+    await nextTurn();
     for (const finish of finishers.splice(0)) finish();
     await clients.at(-1)!.replyTo(2);
     expect(started).toHaveLength(LARGE_REPLY_SLOTS + 2);
+  });
+
+  test("a large reply holds its slot until it has left the connection, or for a second at most", async () => {
+    const started: string[] = [];
+    const finishers: Array<() => void> = [];
+    const shared = testContext(testRegistry(idleRuntime()), {
+      openFsConnection: (sessionId) => ({
+        run: () => {
+          started.push(sessionId);
+          const { promise, resolve } = Promise.withResolvers<unknown>();
+          finishers.push(() => resolve({ dataBase64: "" }));
+          return promise as never;
+        },
+        readFilePayload: () => Promise.reject(new Error("no binary frames here")),
+        close: () => Promise.resolve(),
+      }),
+    });
+    const clients = Array.from({ length: LARGE_REPLY_SLOTS + 2 }, () => new FakeTransport());
+    const connections: Connection[] = [];
+    for (const transport of clients) {
+      const connection = new Connection(transport, shared);
+      connections.push(connection);
+      connection.receive(JSON.stringify({ id: 1, method: "initialize", params: { clientName: "c" } }));
+      connection.receive(JSON.stringify({ method: "initialized" }));
+      await transport.replyTo(1);
+      connection.receive(JSON.stringify({ id: 2, method: "fs/readFile", params: { path: "/nowhere" } }));
+    }
+    await Bun.sleep(0);
+    expect(started).toHaveLength(LARGE_REPLY_SLOTS);
+    // The first reply is sent but stays unsent in the runtime: its slot is not given back.
+    clients[0]!.unsent = BACKLOG_LOW_BYTES;
+    finishers.shift()?.();
+    await clients[0]!.replyTo(2);
+    await nextTurn();
+    expect(started).toHaveLength(LARGE_REPLY_SLOTS);
+    // Once it has left, the next request takes the slot.
+    clients[0]!.unsent = 0;
+    connections[0]!.drained();
+    await Bun.sleep(0);
+    expect(started).toHaveLength(LARGE_REPLY_SLOTS + 1);
+    // A client that does not read keeps the slot for a second at most.
+    clients[1]!.unsent = BACKLOG_LOW_BYTES;
+    finishers.shift()?.();
+    await clients[1]!.replyTo(2);
+    while (started.length < LARGE_REPLY_SLOTS + 2) await Bun.sleep(10);
+    for (const finish of finishers.splice(0)) finish();
   });
 });
