@@ -43,7 +43,7 @@ async function untilAccepting(server: TestServer): Promise<TestClient> {
 
 describe.each(RUNTIMES)("HTTP connections that hold a descriptor without a request on %s", (runtime) => {
   test("silent, half-sent and idle keep-alive connections end after --http-idle-timeout; a WebSocket stays", async () => {
-    await using server = await startServer({ runtime, args: ["--http-idle-timeout", "1"] });
+    await using server = await startServer({ runtime, args: ["--http-idle-timeout", "2"] });
     await using client = await server.session();
     const { port } = new URL(server.httpUrl);
     const held = await Promise.all([
@@ -72,7 +72,7 @@ describe.each(RUNTIMES)("HTTP connections that hold a descriptor without a reque
     await using server = await startServer({
       runtime,
       command: ["prlimit", `--nofile=${DESCRIPTOR_LIMIT}`, ...serverCommand(runtime)],
-      args: ["--http-idle-timeout", "1"],
+      args: ["--http-idle-timeout", "2"],
     });
     await using dir = await tempDir();
     // Each connection is tried again while the server refuses or resets it (Deno's listener resets
@@ -101,7 +101,7 @@ describe.each(RUNTIMES)("HTTP connections that hold a descriptor without a reque
   });
 
   test("a WebSocket without a session is closed after --http-idle-timeout, even while it answers pings", async () => {
-    await using server = await startServer({ runtime, args: ["--http-idle-timeout", "1"] });
+    await using server = await startServer({ runtime, args: ["--http-idle-timeout", "2"] });
     await using silent = await RawSocket.upgrade(server.url);
     expect(silent.head.status).toBe(101);
     // A client that answers every ping, and whose initialize the session limit could refuse.
