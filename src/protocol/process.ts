@@ -50,8 +50,8 @@ export const ProcessStartParamsSchema = z.object({
   envPolicy: EnvPolicySchema.nullish(),
   /** PROTOCOL.md §8. */
   sandbox: SandboxParamSchema,
-  /** Accepted and ignored (Codex sends thread and call ids). */
-  metadata: z.unknown().optional(),
+  /** An object whose members are ignored (Codex sends thread and call ids); a scalar is refused. */
+  metadata: z.looseObject({}).nullish(),
   /** true = no network for this process. */
   enforceManagedNetwork: z.boolean().nullish(),
   /** Non-null is refused. */

@@ -403,6 +403,37 @@ describe.each(RUNTIMES)("process/start on %s", (runtime) => {
     await client.untilClosed("nulls");
   });
 
+  // §5.1: `metadata?: object | null`; the reference refuses a scalar too (found by protocol_fuzz.ts).
+  test.concurrent.each([["a string", "m"], ["a number", 1], ["a boolean", true], ["an array", []]])(
+    "process/start refuses metadata that is %s",
+    async (_what, metadata) => {
+      await using dir = await tempDir();
+      await using client = await server().session();
+      const error = await client.callError(
+        "process/start",
+        startParams("meta", ["true"], dir.uri, { metadata }),
+      );
+      expect([
+        error.code,
+        error.message.startsWith("invalid params for process/start: metadata: "),
+        error.data,
+      ])
+        .toEqual([-32602, true, { kind: "InvalidParams" }]);
+      expect(await client.call("process/list", {})).toEqual({ processes: [] });
+    },
+  );
+
+  test.concurrent("process/start accepts metadata {} and ignores what it holds", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await client.call("process/start", startParams("m1", ["true"], dir.uri, { metadata: {} }));
+    await client.call(
+      "process/start",
+      startParams("m2", ["true"], dir.uri, { metadata: { threadId: 1, callId: ["x"], other: null } }),
+    );
+    await Promise.all([client.untilClosed("m1"), client.untilClosed("m2")]);
+  });
+
   test.concurrent("process/start refuses size without a terminal", async () => {
     await using dir = await tempDir();
     await using client = await server().session();
