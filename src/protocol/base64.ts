@@ -27,8 +27,34 @@ export function base64Problem(text: string): string | null {
   const body = text.replace(/=+$/, "");
   if (body.length % 4 === 1) return "invalid length";
   if (text.length !== body.length && text.length % 4 !== 0) return "invalid padding";
+  if (!lastCharacterCanonical(text)) {
+    return `non-zero unused bits in the last character at position ${body.length - 1}`;
+  }
   return null;
 }
+
+/**
+ * Whether the last letter (before any padding) leaves the bits it does not carry zero, as the one
+ * encoding of those bytes does (RFC 4648 §3.5). Decoders drop such bits, so `YW==` would read as
+ * `a` like `YQ==`; the Codex reference refuses it, and so does this server. Looks at two or three
+ * characters only: a regular expression over a large text costs more than decoding it.
+ */
+function lastCharacterCanonical(text: string): boolean {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 61) end--;
+  const unused = end % 4 === 2 ? 0b1111 : end % 4 === 3 ? 0b11 : 0;
+  if (unused === 0) return true;
+  const value = ALPHABET_INDEX[text.charCodeAt(end - 1)] ?? 0;
+  return (value & unused) === 0;
+}
+
+/** Each base64 letter's value, by character code. */
+const ALPHABET_INDEX: readonly number[] = (() => {
+  const index: number[] = [];
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (let i = 0; i < alphabet.length; i++) index[alphabet.charCodeAt(i)] = i;
+  return index;
+})();
 
 /**
  * Decodes base64 (padded or not); throws `TypeError` with the problem when invalid. Valid input
@@ -64,6 +90,7 @@ function decodedLength(text: string): number {
 function decodeChecked(text: string): Uint8Array | null {
   const expected = decodedLength(text);
   if (expected === -1) return null;
+  if (!lastCharacterCanonical(text)) return null;
   let bytes: Uint8Array;
   if (fromBase64 !== undefined) {
     try {

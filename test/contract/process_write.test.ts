@@ -190,7 +190,7 @@ describe.each(RUNTIMES)("process/write on %s", (runtime) => {
     await client.call("process/terminate", { processId: "cat-1" });
   });
 
-  test.concurrent.each(["not base64!", "eA= =", "e", "eA=x"])(
+  test.concurrent.each(["not base64!", "eA= =", "e", "eA=x", "eB==", "eB"])(
     "process/write refuses the chunk %p",
     async (chunk) => {
       await using client = await server().session();

@@ -155,6 +155,11 @@ export function describeFsBehaviour(label: string, factory: FsFactory): void {
       expect(await errorOf(fsys.writeFile({ path: dir.join("new"), dataBase64: "a" }))).toEqual(
         invalidInput("fs/writeFile requires valid base64 dataBase64: invalid length"),
       );
+      expect(await errorOf(fsys.writeFile({ path: dir.join("f"), dataBase64: "YW==" }))).toEqual(
+        invalidInput(
+          "fs/writeFile requires valid base64 dataBase64: non-zero unused bits in the last character at position 1",
+        ),
+      );
       expect(await fs.readFile(dir.join("f"), "utf8")).toBe("keep");
       expect(await fs.readdir(dir.path)).toEqual(["f"]);
     });

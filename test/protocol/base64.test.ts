@@ -42,6 +42,28 @@ describe("decodeBase64", () => {
     expect({ seed, failures: failures.slice(0, 5) }).toEqual({ seed, failures: [] });
   });
 
+  // RFC 4648 §3.5: the bits a last partial group leaves unused are zero in the one encoding of
+  // those bytes. The Codex reference refuses others ("Invalid last symbol"); so does this server.
+  test.each([["YW==", 1], ["YR", 1], ["YWJ=", 2], ["Zm9vYh==", 5], ["Zm9vYmF=", 6]])(
+    "decodeBase64 refuses %p, whose last character has unused bits set",
+    (text, position) => {
+      expect(base64Problem(text)).toBe(`non-zero unused bits in the last character at position ${position}`);
+      expect(() => decodeBase64(text)).toThrow(
+        `non-zero unused bits in the last character at position ${position}`,
+      );
+    },
+  );
+
+  test.each(["YQ==", "YQ", "YWI=", "YWI", "Zm9vYmE=", ""])(
+    "decodeBase64 accepts the canonical %p",
+    (text) => {
+      expect(base64Problem(text)).toBeNull();
+      expect(Buffer.from(decodeBase64(text)).toString("base64").replace(/=+$/, "")).toBe(
+        text.replace(/=+$/, ""),
+      );
+    },
+  );
+
   test("decodeBase64 reads what encodeBase64 writes, padded or not", () => {
     const bytes = new Uint8Array(Array.from({ length: 1000 }, (_, i) => (i * 37) & 0xff));
     for (const length of [0, 1, 2, 3, 4, 5, 999, 1000]) {
