@@ -1,4 +1,5 @@
 /** JSON-RPC message classification (PROTOCOL.md §2.1–2.4), shared by every transport. */
+import { idWrittenAsInteger } from "./id_literal.ts";
 
 /** A request id: a string or a safe integer. */
 export type RequestId = string | number;
@@ -29,8 +30,14 @@ export function classifyMessage(text: string): Incoming {
   } catch (error) {
     return { kind: "parseError", detail: jsonErrorDetail(error, text) };
   }
-  return classifyValue(value);
+  const incoming = classifyValue(value);
+  if (incoming.kind === "request" && typeof incoming.id === "number" && !idWrittenAsInteger(text)) {
+    return { kind: "parseError", detail: ID_PROBLEM };
+  }
+  return incoming;
 }
+
+const ID_PROBLEM = "id must be a string or an integer";
 
 /**
  * Classifies one message that is already parsed (a framed transport parses its header itself). A
@@ -50,7 +57,7 @@ export function classifyValue(value: unknown): Incoming {
     const params = message["params"] ?? null;
     if (!Object.hasOwn(message, "id")) return { kind: "notification", method, params, jsonrpc };
     const id = message["id"];
-    if (!isRequestId(id)) return { kind: "parseError", detail: "id must be a string or an integer" };
+    if (!isRequestId(id)) return { kind: "parseError", detail: ID_PROBLEM };
     return { kind: "request", id, method, params, jsonrpc };
   }
   if (Object.hasOwn(message, "id") && (Object.hasOwn(message, "result") || Object.hasOwn(message, "error"))) {

@@ -200,6 +200,8 @@ describe.each(RUNTIMES)("envelope on %s", (runtime) => {
     ["a batch", '[{"id":1,"method":"initialize","params":{"clientName":"x"}}]', "batches are not supported"],
     ["a non-object", "42", "expected a JSON-RPC object"],
     ["a fractional id", '{"id":1.5,"method":"initialize"}', "id must be a string or an integer"],
+    ["an id written as 1.0", '{"id":1.0,"method":"initialize"}', "id must be a string or an integer"],
+    ["an id written as 1e2", '{"id":1e2,"method":"initialize"}', "id must be a string or an integer"],
     ["a boolean id", '{"id":true,"method":"initialize"}', "id must be a string or an integer"],
     ["a null id", '{"id":null,"method":"initialize"}', "id must be a string or an integer"],
     [

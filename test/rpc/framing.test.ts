@@ -40,6 +40,33 @@ describe("classifyMessage", () => {
     expect(classifyMessage(text)).toEqual({ kind: "parseError", detail: "expected a JSON-RPC object" });
   });
 
+  // §2.3: JSON.parse reads these as integers, but an id written so cannot be echoed as it came,
+  // and the Codex reference refuses each as a parse error (found by test/e2e/protocol_fuzz.ts).
+  test.each(["1.0", "1e2", "1E2", "-1.0", "0.0", "10.0", "1.5e1", "1e-0", "1e+0"])(
+    "classifyMessage refuses the id %s, an integer written with a fraction or an exponent",
+    (id) => {
+      expect(classifyMessage(`{"id":${id},"method":"m"}`)).toEqual(ID_PROBLEM);
+      expect(classifyMessage(`{"method":"m", "params":{"id":1},"id" : ${id} }`)).toEqual(ID_PROBLEM);
+    },
+  );
+
+  test("classifyMessage judges the top-level id by how it is written, not ids nested in params", () => {
+    expect(classifyMessage('{"id":3,"method":"m","params":{"id":1.0,"a":["q\\"\\\\",{"id":2e1}]}}')).toEqual({
+      kind: "request",
+      id: 3,
+      method: "m",
+      params: { id: 1, a: ['q"\\', { id: 20 }] },
+      jsonrpc: false,
+    });
+    // The member JSON.parse keeps is the last of a repeated name, and a name may be escaped.
+    expect(classifyMessage('{"id":1.0,"method":"m","id":4}')).toMatchObject({ kind: "request", id: 4 });
+    expect(classifyMessage('{"id":4,"method":"m","\\u0069d":4.0}')).toEqual(ID_PROBLEM);
+    // `-0` is an integer literal; it is echoed as 0, as the reference does.
+    const negativeZero = classifyMessage('{"id":-0,"method":"m"}');
+    expect([negativeZero.kind, JSON.stringify(negativeZero.kind === "request" ? negativeZero.id : null)])
+      .toEqual(["request", "0"]);
+  });
+
   test("classifyMessage refuses a method that is not a string", () => {
     expect(classifyMessage('{"id":1,"method":5}').kind).toBe("parseError");
   });
