@@ -272,10 +272,16 @@ const METHODS: Record<string, MethodSpec> = {
         ["/etc/hostname"],
         ["sh", "-c", "kill -9 $$"],
         ["env"],
+        ["sh", "-c", 'echo "$0" "$@"; env | LC_ALL=C sort', "zero", "a b"],
+        ["pwd"],
+        ["printf", "%s|", "é", "a\tb", ""],
+        ["sh", "-c", "read x; echo got $x"],
+        ["ls", "-a"],
       ],
       cwd: (c) => [...c.paths("d"), `${c.dir}/f.txt`, `${c.dir}/missing`, "<TMPURI>/seed/a.txt", "file:///"],
       env: () => [
         {},
+        { PATH: "/usr/bin:/bin", A: "é", B: "", "é": "1", "a.b": "dot" },
         { "": "x" },
         { "A=B": "1" },
         { A: 1 },
@@ -1092,6 +1098,8 @@ async function runCase(one: Case, t: TargetCtx): Promise<Outcome> {
       ) => [pid, summarizeEvents(list)]),
     );
     facts["closed"] = wire.closed;
+    // §2.2: replies mirror the client's first message's `jsonrpc`.
+    facts["jsonrpc"] = wire.received.filter((m) => typeof m === "object" && "jsonrpc" in m).length;
   } finally {
     wire.ws.close();
   }
@@ -1123,6 +1131,10 @@ function summarizeEvents(list: Json[]): Json {
       other.push({ method: event.method, ...rest });
     }
   });
+  // The reference's npm launcher adds CODEX_MANAGED_* to its own environment, which children inherit.
+  for (const stream of Object.keys(text)) {
+    text[stream] = (text[stream] ?? "").replace(/^CODEX_MANAGED_[A-Z_]*=.*\n/gm, "");
+  }
   const streams = Object.fromEntries(Object.entries(text).sort(([a], [b]) => a.localeCompare(b)));
   return { kinds: kinds.filter((k) => k !== "output").join(","), text: streams, other };
 }
@@ -1216,6 +1228,12 @@ function classifyFacet(
   if (/env=\{"":|env=\{"A=B"/.test(m)) return "§5.1/§10.3: env names non-empty, without =";
   if (one.method === "fs/readBlock" && /"eof":false/.test(codex) && both(/"eof":true/)) {
     return "§7.13: eof once offset + bytes reach the size (the reference: only on a short read)";
+  }
+  if (one.method === "initialize" && /resumeSessionId="(not-a-uuid|)"/.test(m) && both(/-32600/)) {
+    return "§3.7: an unknown session id is -32600 (the reference sends no reply to one that is no UUID)";
+  }
+  if (/env=\{[^}]*\\u0000/.test(m) && codex.includes("-32603") && both(/-32602/)) {
+    return "§5.1: NUL in env is -32602 (the reference fails the spawn, -32603)";
   }
   if (one.method === "initialize" && one.phase === "new" && codex === '"<none>"' && both(/-32602/)) {
     return "§3.2: bad initialize params are -32602 (the reference sends no reply)";
