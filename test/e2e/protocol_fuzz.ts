@@ -906,6 +906,7 @@ interface TargetCtx {
   sessionId?: string;
 }
 
+const PROC_PID = /file:\/\/\/proc\/[0-9]+\//g;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
 function normString(text: string, t: TargetCtx): string {
@@ -913,6 +914,7 @@ function normString(text: string, t: TargetCtx): string {
     .split(pathToUri(t.dir)).join("file://<TMP>")
     .split(t.dir).join("<TMP>")
     .replace(UUID, "<uuid>")
+    .replace(PROC_PID, "file:///proc/<pid>/")
     .replace(/127\.0\.0\.1:\d+/g, "<peer>");
 }
 
@@ -1229,7 +1231,13 @@ function classifyFacet(
   if (one.method === "fs/readBlock" && /"eof":false/.test(codex) && both(/"eof":true/)) {
     return "§7.13: eof once offset + bytes reach the size (the reference: only on a short read)";
   }
-  if (one.method === "initialize" && /resumeSessionId="(not-a-uuid|)"/.test(m) && both(/-32600/)) {
+  if (key === "jsonrpc" && /"jsonrpc"/.test(one.method === "<envelope>" ? m : one.frames.join(""))) {
+    return "§2.2: replies mirror a client's jsonrpc member (the reference never sends one)";
+  }
+  if (/=(1\.0|1e2|-0)$|=(1\.0|1e2|-0) /.test(m) && codex.includes("-32602")) {
+    return "notation: a number is its value; 1.0 is the integer 1 (the reference refuses a fraction or exponent in a u64)";
+  }
+  if (one.method === "initialize" && /resumeSessionId="/.test(m) && both(/-32600/)) {
     return "§3.7: an unknown session id is -32600 (the reference sends no reply to one that is no UUID)";
   }
   if (/env=\{[^}]*\\u0000/.test(m) && codex.includes("-32603") && both(/-32602/)) {
@@ -1263,10 +1271,12 @@ function classifyFacet(
   if (one.method === "process/start" && /metadata=\{/.test(m)) {
     return "§5.1: metadata members are ignored (the reference checks some)";
   }
-  if (/="(<TMPURI>[^"]*(%2F|%ff|%00|%zz|\?q=1|#frag)|file:\/\/)"/.test(m) && both(/-32602/)) {
+  if (/="(<TMPURI>[^"]*(%2F|%ff|%00|%zz|\?q=1|#frag)[^"]*|file:\/\/)"/.test(m) && both(/-32602/)) {
     return "§9.1/§9.2: a malformed URI is -32602 (the reference reads some as other paths)";
   }
-  if (/=(9007199254740992|-9007199254740994|1e\+?300|4294967296)/.test(m) && both(/-32602/)) {
+  if (
+    /=(9007199254740992|-9007199254740994|1e\+?300|4294967296|9223372036854776000)/.test(m) && both(/-32602/)
+  ) {
     return "notation: an Int is at most 2^53−1";
   }
   return undefined;
