@@ -27,6 +27,24 @@ const ENTRY_UNITS = JSON.stringify({ path: "", kind: "" }).length - 2 * jsonLeng
 /** An error item's JSON text without the JSON strings of its path and message. */
 const ERROR_UNITS = JSON.stringify({ path: "", message: "" }).length - 2 * jsonLength("");
 
+/** The largest options a walk takes, as in the Codex reference (PROTOCOL.md §7.9). */
+export const WALK_MAXIMUMS = { maxDepth: 64, maxDirectories: 10_000, maxEntries: 50_000 } as const;
+
+/** Refuses options past `WALK_MAXIMUMS` with -32600, before the root is looked at. */
+function checkWalkMaximums(options: FsWalkOptions): void {
+  if (
+    options.maxDepth > WALK_MAXIMUMS.maxDepth || options.maxDirectories > WALK_MAXIMUMS.maxDirectories ||
+    options.maxEntries > WALK_MAXIMUMS.maxEntries
+  ) {
+    const { maxDepth, maxDirectories, maxEntries } = WALK_MAXIMUMS;
+    throw new RpcError(
+      ErrorCode.InvalidRequest,
+      "InvalidInput",
+      `filesystem walk limits exceed maximums: depth=${maxDepth}, directories=${maxDirectories}, entries=${maxEntries}`,
+    );
+  }
+}
+
 /** What bounds a walk besides its options: the request's cancellation and the reply limit. */
 export interface WalkLimits {
   readonly signal?: AbortSignal | undefined;
@@ -47,6 +65,7 @@ export async function walkTree(
   options: FsWalkOptions,
   limits: WalkLimits,
 ): Promise<FsWalkResult> {
+  checkWalkMaximums(options);
   const rootStat = await fs.stat(root);
   const entries: FsWalkEntry[] = [];
   const errors: FsWalkError[] = [];

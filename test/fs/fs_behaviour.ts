@@ -365,6 +365,37 @@ export function describeFsBehaviour(label: string, factory: FsFactory): void {
       kind,
     });
 
+    // PROTOCOL.md §7.9 names no maximum; the Codex reference refuses limits past these before it
+    // looks at the root (found by test/e2e/protocol_fuzz.ts), and so does this server.
+    test.each([
+      ["maxDepth", { maxDepth: 65 }],
+      ["maxDirectories", { maxDirectories: 10_001 }],
+      ["maxEntries", { maxEntries: 50_001 }],
+    ])("refuses a %s past the maximum with -32600, before looking at the root", async (_name, over) => {
+      await using dir = await tempDir();
+      await using fsys = await make();
+      const expected = invalidInput(
+        "filesystem walk limits exceed maximums: depth=64, directories=10000, entries=50000",
+      );
+      expect(await errorOf(fsys.walk({ path: dir.path, options: { ...WALK, ...over } }))).toEqual(expected);
+      expect(await errorOf(fsys.walk({ path: dir.join("missing"), options: { ...WALK, ...over } }))).toEqual(
+        expected,
+      );
+    });
+
+    test("takes the maximum limits themselves", async () => {
+      await using dir = await tempDir();
+      await using fsys = await make();
+      await tree(dir.path);
+      const options = {
+        maxDepth: 64,
+        maxDirectories: 10_000,
+        maxEntries: 50_000,
+        followDirectorySymlinks: false,
+      };
+      expect((await fsys.walk({ path: dir.path, options })).entries.length).toBe(7);
+    });
+
     test("lists breadth-first with depth rules", async () => {
       await using dir = await tempDir();
       await using fsys = await make();
