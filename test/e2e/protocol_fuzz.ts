@@ -1215,7 +1215,9 @@ function classifyFacet(
     return "protocol_notes §9: a repeated member name takes the last value (the reference: parse error)";
   }
   if (/binaryFrames/.test(m)) return "§11.12: binaryFrames is an extension (boolean or null)";
-  if (one.method === "process/signal" && /signal=("(terminate|kill|hangup|quit|user1|user2)"|\d+$)/.test(m)) {
+  if (
+    one.method === "process/signal" && /signal=("(terminate|kill|hangup|quit|user1|user2)"|\d+( |$))/.test(m)
+  ) {
     return "§11.5: more signals";
   }
   if (one.method === "process/write" && /writeId=null|drop writeId/.test(m)) return "§10.3: writeId optional";
