@@ -1242,6 +1242,24 @@ function classifyFacet(
   if (/=(1\.0|1e2|-0)$|=(1\.0|1e2|-0) /.test(m) && codex.includes("-32602")) {
     return "notation: a number is its value; 1.0 is the integer 1 (the reference refuses a fraction or exponent in a u64)";
   }
+  if (
+    one.method === "process/start" && /"sandboxType":"linuxSeccomp"/.test(codex) &&
+    both(/"sandboxType":"none"/)
+  ) {
+    return "§8.3: external and unrestricted-with-network run unsandboxed, sandboxType none";
+  }
+  if (
+    one.method === "process/start" && /argv=\[("",|"")|\\u0000/.test(m) && codex.includes("-32603") &&
+    both(/-32602/)
+  ) {
+    return "§5.1: an empty argv[0] or a NUL in argv is -32602 (the reference fails the spawn)";
+  }
+  if (one.method === "process/start" && key === "replies 101" && codex.includes("-32603") && both(/-32600/)) {
+    return "§5.1: a pipelined start with a starting id is -32600 already exists (the reference runs them one by one)";
+  }
+  if (one.method === "process/start" && /processId="x{50,}/.test(m)) {
+    return "§5.1: a processId is at most 1024 bytes";
+  }
   if (one.method === "initialize" && /resumeSessionId="/.test(m) && both(/-32600/)) {
     return "§3.7: an unknown session id is -32600 (the reference sends no reply to one that is no UUID)";
   }
