@@ -60,6 +60,14 @@ export async function startServer(
 }
 
 /**
+ * What every runtime the tests start gets in its environment: `deno run` otherwise looks for a
+ * newer Deno in the background about half a second after it starts (a DNS lookup, a TLS
+ * connection, a socket pair it keeps), which on a machine without internet changes nothing but
+ * the descriptors a test counts.
+ */
+export const TEST_RUNTIME_ENV: Readonly<Record<string, string>> = { DENO_NO_UPDATE_CHECK: "1" };
+
+/**
  * Starts a server from a whole command line, flags included (a documented one, say), with a
  * controlled environment; the URL is its first stdout line.
  */
@@ -73,6 +81,7 @@ export async function startCommandLine(
     env: {
       PATH: process.env["PATH"] ?? "/usr/bin:/bin",
       HOME: process.env["HOME"] ?? "/root",
+      ...TEST_RUNTIME_ENV,
       ...options.env,
     },
     stdio: [

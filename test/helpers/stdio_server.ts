@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import type { RuntimeName } from "./server.ts";
-import { serverCommand } from "./server.ts";
+import { serverCommand, TEST_RUNTIME_ENV } from "./server.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 
@@ -45,7 +45,11 @@ export class StdioServer implements AsyncDisposable {
     const [command, ...rest] = serverCommand(runtime);
     const child = spawn(command ?? "", [...rest, "--listen", "stdio", "--quiet", ...args], {
       cwd: ROOT,
-      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root" },
+      env: {
+        PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+        HOME: process.env["HOME"] ?? "/root",
+        ...TEST_RUNTIME_ENV,
+      },
       stdio: ["pipe", "pipe", "pipe"],
     });
     return new StdioServer(child);

@@ -10,6 +10,7 @@ import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { TEST_RUNTIME_ENV } from "../helpers/server.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const BIN = join(ROOT, "node_modules", ".bin");
@@ -40,7 +41,11 @@ async function startFixture(runtime: RuntimeName, names: readonly string[]): Pro
   const [command, ...args] = argv;
   const child = spawn(command ?? "", args, {
     cwd: ROOT,
-    env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root" },
+    env: {
+      PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+      HOME: process.env["HOME"] ?? "/root",
+      ...TEST_RUNTIME_ENV,
+    },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
