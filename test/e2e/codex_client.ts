@@ -1,27 +1,42 @@
 /**
  * End-to-end: the real Codex 0.169 CLI, unchanged, runs scripted conversations whose commands and
  * file edits go through an exec-server (`CODEX_EXEC_SERVER_URL`). The model is a loopback mock of
- * the OpenAI Responses API (streaming SSE, `POST /v1/responses`) that asks, turn by turn, for
+ * the OpenAI Responses API (streaming SSE, `POST /v1/responses`) that asks, turn by turn, for the
+ * tool calls of a scenario (`codex_scenarios.ts`):
  *
- * - `edit`: `exec_command` running `echo hello > out.txt; cat out.txt; echo executor=$E2E_EXECUTOR`
- *   (the variable is set only in the server's environment, so its value proves where the command
- *   ran), then `apply_patch` adding `sub/dir/new.txt` (a missing directory: fs/writeFile → -32004 →
- *   fs/createDirectory → retry) and updating `out.txt`, then a final message;
- * - `interactive`: a `tty: true` command that reads a line, `write_stdin` answering it, a
- *   `sleep 30` left running when the turn ends (Codex terminates it), then a final message.
+ * - `edit`: `exec_command`, then `apply_patch` adding a file in a missing directory and updating one;
+ * - `interactive`: a `tty: true` command answered through `write_stdin`, and a command left running
+ *   when the turn ends (Codex terminates it);
+ * - `output`: 590 kB of output (many chunks, Codex's truncation), UTF-8 and invalid bytes, a
+ *   `workdir` subdirectory, the environment and stdin a command gets;
+ * - `failures`: non-zero exits, deaths by signal (pipe and PTY), a missing program, a missing or
+ *   non-directory `workdir` (pipe and PTY);
+ * - `sessions`: three commands in one model response (concurrent), an empty `write_stdin` polling a
+ *   running pipe command, `write_stdin` to a pipe command and to an unknown session;
+ * - `interrupt`: SIGINT to `codex exec` while a command runs (the interrupted turn);
+ * - `patch`: `apply_patch` deleting and moving files, failing (context mismatch, missing file),
+ *   adding a file outside the workspace; `view_image` of an image, a missing file, text, a directory;
+ * - `sandbox`: a command writing outside the workspace, reaching the network over loopback, reading
+ *   outside; refused under `--sandbox workspace-write`, done under `danger-full-access`.
  *
  * Targets: this server under Bun and under Deno, and the Codex reference exec-server as a control
- * (a failure there is a harness problem, not a server problem). A script, not part of `npm test`.
+ * (a failure there is a harness problem, not a server problem). Besides each scenario's checks,
+ * every tool output the model got from our server is compared with the one it got from the
+ * reference in the same run (chunk ids, wall times, session ids, pids, the temp dir and the mock's
+ * port normalised; outputs that depend on timing are left out, stdout/stderr interleaving is
+ * compared as sorted lines). A script, not part of `npm test`; about a minute per sandbox mode.
  *
  *     mkdir -p /tmp/codexref && cd /tmp/codexref && npm i @openai/codex@0.169.0
- *     bun test/e2e/codex_client.ts [--runtime bun|deno] [--no-reference] [--only edit|interactive]
+ *     bun test/e2e/codex_client.ts [--runtime bun|deno] [--no-reference] [--only NAME[,NAME…]]
  *                                  [--sandbox MODE] [--codex PATH] [--trace] [--keep] [--verbose]
  *
  * `--runtime` limits our server to one runtime (the reference control still runs unless
- * `--no-reference`); `--trace` puts `ws_proxy.ts` between Codex and the server and writes every
- * frame to `frames.jsonl` in the target's temp dir; `--keep` keeps the temp dirs. `--sandbox`
- * sets Codex's `sandbox_mode` (default `danger-full-access`); with `workspace-write` Codex sends its
- * permission profile in every `process/start` and file write, and the server enforces it.
+ * `--no-reference`, which also skips the comparison); `--trace` puts `ws_proxy.ts` between Codex
+ * and the server and writes every frame to `frames.jsonl` in the target's temp dir; `--keep` keeps
+ * the temp dirs (each also holds Codex's events, the model requests and the normalised tool
+ * outputs). `--sandbox` sets Codex's `sandbox_mode` (default `danger-full-access`); with
+ * `workspace-write` Codex sends its permission profile in every `process/start` and file write, and
+ * the server enforces it. Run both modes for full coverage.
  *
  * Everything Codex runs is harmless and stays inside a temp dir this script creates; every
  * process it starts is its own process group and is killed at the end.
@@ -34,12 +49,12 @@ import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serverCommand } from "../helpers/server.ts";
+import { SCENARIOS } from "./codex_scenarios.ts";
+import type { CheckFn, Json, JsonObject, RunFacts, Scenario, Step } from "./codex_scenarios.ts";
 import { startWsProxy } from "./ws_proxy.ts";
 import type { Frame, WsProxy } from "./ws_proxy.ts";
 
 type TargetName = "reference" | "bun" | "deno";
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
 
 const argv = process.argv.slice(2);
 function flag(name: string): string | undefined {
@@ -57,92 +72,6 @@ const SANDBOX_MODE = flag("--sandbox") ?? "danger-full-access";
 const CODEX_TIMEOUT_MS = 120_000;
 
 const MODEL = "gpt-5.5"; // a slug Codex 0.169 knows: its metadata offers the apply_patch tool
-
-/** One model turn: the tool call to ask for, given the tool outputs Codex has sent back so far. */
-type Step = (outputs: ReadonlyMap<string, string>) => JsonObject;
-
-function execCommand(callId: string, args: Record<string, Json>): JsonObject {
-  return {
-    type: "function_call",
-    id: `fc_${callId}`,
-    status: "completed",
-    call_id: callId,
-    name: "exec_command",
-    arguments: JSON.stringify(args),
-  };
-}
-
-/** The unified-exec session id Codex reported for a command still running, or 0. */
-function sessionIdOf(output: string | undefined): number {
-  const match = /session ID (\d+)/.exec(output ?? "");
-  return match === null ? 0 : Number(match[1]);
-}
-
-/** `edit`: a command, then an apply_patch into a missing directory. */
-const EDIT_COMMAND = 'echo hello > out.txt; cat out.txt; echo "executor=${E2E_EXECUTOR:-none}"';
-const EDIT_PATCH = [
-  "*** Begin Patch",
-  "*** Add File: sub/dir/new.txt",
-  "+created by apply_patch",
-  "*** Update File: out.txt",
-  "@@",
-  " hello",
-  "+patched",
-  "*** End Patch",
-  "",
-].join("\n");
-
-/** `interactive`: a PTY command that reads a line, and a command left running at the turn's end. */
-const TTY_COMMAND = `printf 'name? '; read -r line; echo "got:$line"; ` +
-  `if [ -t 0 ]; then echo tty=yes; else echo tty=no; fi`;
-/** A marker in argv[0] of the process left running, so the harness can look for it afterwards. */
-function leftRunningCommand(marker: string): string {
-  return `exec -a ${marker} sleep 30`;
-}
-
-interface Scenario {
-  readonly name: "edit" | "interactive";
-  readonly prompt: string;
-  readonly steps: (marker: string) => Step[];
-}
-
-const SCENARIOS: readonly Scenario[] = [
-  {
-    name: "edit",
-    prompt: "Create out.txt with the word hello, then add sub/dir/new.txt.",
-    steps: () => [
-      () => execCommand("call_exec", { cmd: EDIT_COMMAND, yield_time_ms: 10_000 }),
-      () => ({
-        type: "custom_tool_call",
-        id: "ctc_patch",
-        status: "completed",
-        call_id: "call_patch",
-        name: "apply_patch",
-        input: EDIT_PATCH,
-      }),
-    ],
-  },
-  {
-    name: "interactive",
-    prompt: "Answer a prompt in a terminal, then start a long sleep.",
-    steps: (marker) => [
-      () => execCommand("call_tty", { cmd: TTY_COMMAND, tty: true, yield_time_ms: 1_000 }),
-      (outputs) => ({
-        type: "function_call",
-        id: "fc_call_stdin",
-        status: "completed",
-        call_id: "call_stdin",
-        name: "write_stdin",
-        arguments: JSON.stringify({
-          session_id: sessionIdOf(outputs.get("call_tty")),
-          chars: "abc\n",
-          yield_time_ms: 3_000,
-        }),
-      }),
-      () => execCommand("call_sleep", { cmd: leftRunningCommand(marker), yield_time_ms: 500 }),
-    ],
-  },
-];
 
 const FINAL_TEXT = "All done.";
 
@@ -249,6 +178,7 @@ async function startExecServer(target: TargetName, root: string): Promise<Child 
 
 interface MockModel extends AsyncDisposable {
   readonly baseUrl: string;
+  readonly port: number;
   /** Every request, in order: method, path and parsed JSON body (null when not JSON). */
   readonly requests: { method: string; path: string; body: JsonObject | null }[];
   /** Tool outputs Codex sent back to the model, by call id. */
@@ -280,15 +210,17 @@ function responseStream(id: string, items: JsonObject[]): string {
   return body;
 }
 
-/** Text of a tool output item: a string, or the text parts of a content list. */
+/** Text of a tool output item: a string, or the parts of a content list (an image as its kind and size). */
 function outputText(output: Json | undefined): string {
   if (typeof output === "string") return output;
   if (Array.isArray(output)) {
-    return output.map((part) =>
-      part !== null && typeof part === "object" && !Array.isArray(part) && typeof part["text"] === "string"
-        ? part["text"]
-        : ""
-    ).join("");
+    return output.map((part) => {
+      if (part === null || typeof part !== "object" || Array.isArray(part)) return "";
+      if (typeof part["text"] === "string") return part["text"];
+      const url = part["image_url"];
+      if (typeof url === "string") return `[image ${url.slice(0, url.indexOf(",") + 1)} ${url.length} chars]`;
+      return `[${String(part["type"])}]`;
+    }).join("");
   }
   if (output !== null && typeof output === "object" && !Array.isArray(output)) {
     return outputText(output["content"] ?? output["body"]);
@@ -296,10 +228,13 @@ function outputText(output: Json | undefined): string {
   return "";
 }
 
+/** The items of one step, a single call or several in one response. */
+function itemsOf(step: Step, outputs: ReadonlyMap<string, string>): JsonObject[] {
+  const items = step(outputs);
+  return Array.isArray(items) ? items : [items];
+}
+
 function startMockModel(steps: readonly Step[]): MockModel {
-  // The call id each step uses, so a turn knows which steps Codex has answered.
-  const stepIds = steps.map((step) => String(step(new Map())["call_id"]));
-  const callIdOf = (index: number): string => stepIds[index] ?? "";
   const requests: MockModel["requests"] = [];
   const toolOutputs = new Map<string, string>();
   const script: string[] = [];
@@ -330,13 +265,14 @@ function startMockModel(steps: readonly Step[]): MockModel {
         }
       }
       const id = `resp_${requests.length}`;
-      const next = steps.findIndex((_, index) => !calls.has(callIdOf(index)));
+      // The call ids each step uses, so a turn knows which steps Codex has answered.
+      const stepIds = steps.map((step) => itemsOf(step, new Map()).map((item) => String(item["call_id"])));
+      const next = stepIds.findIndex((ids) => !ids.every((callId) => calls.has(callId)));
       let items: JsonObject[];
-      if (next !== -1) {
-        const step = steps[next];
-        const item = step === undefined ? {} : step(toolOutputs);
-        script.push(String(item["name"]));
-        items = [item];
+      const step = steps[next];
+      if (step !== undefined) {
+        items = itemsOf(step, toolOutputs);
+        script.push(items.map((item) => String(item["name"])).join("+"));
       } else {
         script.push("message");
         items = [{
@@ -354,6 +290,7 @@ function startMockModel(steps: readonly Step[]): MockModel {
   });
   return {
     baseUrl: `http://127.0.0.1:${server.port}/v1`,
+    port: server.port ?? 0,
     requests,
     toolOutputs,
     script,
@@ -474,98 +411,36 @@ async function processesWith(marker: string): Promise<number[]> {
   return found;
 }
 
-type CheckFn = (name: string, ok: boolean, detail: string) => void;
-
-interface RunFacts {
-  readonly work: string;
-  readonly events: JsonObject[];
-  readonly model: MockModel;
-  readonly marker: string;
+/**
+ * A tool output with what differs between runs and executors replaced: chunk ids, wall times,
+ * session ids, the temp dir, the mock model's port.
+ */
+function normalise(text: string, root: string, port: number): string {
+  return text
+    .replaceAll(root, "ROOT")
+    .replaceAll(String(port), "PORT")
+    .replace(/Chunk ID: \w+/g, "Chunk ID: X")
+    .replace(/Wall time: [\d.]+ seconds/g, "Wall time: X seconds")
+    .replace(/session ID \d+/g, "session ID N")
+    // bash's report of a child's death names its pid.
+    .replace(/ +\d+ (Segmentation fault|Killed|Terminated|Aborted)/g, " PID $1");
 }
 
-/** The checks specific to `edit`. */
-async function checkEdit(target: TargetName, facts: RunFacts, check: CheckFn): Promise<void> {
-  const { events, model, work } = facts;
-  const command = completedItems(events, "command_execution").find((item) =>
-    String(item["command"]).includes("out.txt")
-  );
-  const aggregated = command === undefined ? "" : String(command["aggregated_output"] ?? "");
-  check(
-    "command output in Codex's JSON events",
-    command !== undefined && aggregated.includes("hello") && command["exit_code"] === 0,
-    command === undefined
-      ? `no completed command_execution among ${events.length} events`
-      : `exit_code ${JSON.stringify(command["exit_code"])}, aggregated_output ${clip(aggregated)}`,
-  );
-  check(
-    "command ran on the exec-server",
-    aggregated.includes(`executor=${target}`),
-    `expected executor=${target} (E2E_EXECUTOR is set only in the server's environment)`,
-  );
-  const execOutput = model.toolOutputs.get("call_exec");
-  check(
-    "command output sent back to the model",
-    execOutput !== undefined && execOutput.includes("hello"),
-    execOutput === undefined ? "no output for call_exec" : clip(execOutput),
-  );
-  const outTxt = await readText(join(work, "out.txt"));
-  check(
-    "out.txt has the command's and the patch's lines",
-    outTxt === "hello\npatched\n",
-    clip(outTxt ?? "(missing)"),
-  );
-  const newTxt = await readText(join(work, "sub", "dir", "new.txt"));
-  check(
-    "apply_patch created sub/dir/new.txt",
-    newTxt === "created by apply_patch\n",
-    clip(newTxt ?? "(missing)"),
-  );
-  const changes = completedItems(events, "file_change");
-  const patchOutput = model.toolOutputs.get("call_patch");
-  check(
-    "apply_patch reported success",
-    changes.some((item) => item["status"] === "completed") && (patchOutput ?? "").includes("Success"),
-    `file_change items: ${clip(JSON.stringify(changes))}; tool output: ${clip(patchOutput ?? "(none)")}`,
-  );
+/** `text` with the lines after its `Output:` line sorted. */
+function sortedOutput(text: string): string {
+  const marker = "\nOutput:\n";
+  const at = text.indexOf(marker);
+  if (at === -1) return text;
+  return text.slice(0, at + marker.length) + text.slice(at + marker.length).split("\n").sort().join("\n");
 }
 
-/** The checks specific to `interactive`. */
-async function checkInteractive(facts: RunFacts, check: CheckFn): Promise<void> {
-  const { model, marker } = facts;
-  const first = model.toolOutputs.get("call_tty");
-  check(
-    "PTY command still running after its first yield",
-    sessionIdOf(first) !== 0 && (first ?? "").includes("name?"),
-    clip(first ?? "(none)"),
-  );
-  const answer = model.toolOutputs.get("call_stdin");
-  check(
-    "write_stdin reached the PTY and the command finished",
-    (answer ?? "").includes("got:abc") && (answer ?? "").includes("tty=yes") &&
-      (answer ?? "").includes("exited with code 0"),
-    clip(answer ?? "(none)"),
-  );
-  const sleeping = model.toolOutputs.get("call_sleep");
-  check(
-    "long command reported as running",
-    sessionIdOf(sleeping) !== 0,
-    clip(sleeping ?? "(none)"),
-  );
-  let left = await processesWith(marker);
-  const deadline = Date.now() + 5_000;
-  while (left.length > 0 && Date.now() < deadline) {
-    await Bun.sleep(100);
-    left = await processesWith(marker);
-  }
-  check(
-    "command left running was killed",
-    left.length === 0,
-    left.length === 0 ? "gone" : `still running: pids ${left.join(", ")}`,
-  );
-}
+/** Normalised tool outputs of each reference run, by scenario, to compare our servers' with. */
+const referenceOutputs = new Map<string, Map<string, string>>();
 
 async function runScenario(target: TargetName, scenario: Scenario): Promise<Outcome> {
-  const root = await realpath(await mkdtemp(join(tmpdir(), `codex-e2e-${target}-${scenario.name}-`)));
+  const root = await realpath(
+    await mkdtemp(join(tmpdir(), `codex-e2e-${scenario.name}-${target.slice(0, 3)}-`)),
+  );
   const work = join(root, "work");
   const codexHome = join(root, "codex-home");
   for (
@@ -573,6 +448,7 @@ async function runScenario(target: TargetName, scenario: Scenario): Promise<Outc
   ) {
     await mkdir(dir, { recursive: true });
   }
+  await scenario.setup?.(work, root);
   const checks: Check[] = [];
   const notes: string[] = [];
   const check: CheckFn = (name, ok, detail) => {
@@ -580,7 +456,13 @@ async function runScenario(target: TargetName, scenario: Scenario): Promise<Outc
   };
   const marker = `codex-e2e-sleep-${randomUUID().slice(0, 8)}`;
 
-  await using model = startMockModel(scenario.steps(marker));
+  // The model's port is known only once it listens; the steps read it when first called.
+  let modelPort = 0;
+  const steps = (): Step[] => scenario.steps(marker, modelPort);
+  const lazySteps: Step[] = [];
+  await using model = startMockModel(lazySteps);
+  modelPort = model.port;
+  lazySteps.push(...steps());
   await using server = await startExecServer(target, root);
   let proxy: WsProxy | undefined;
   const framesPath = join(root, "frames.jsonl");
@@ -608,6 +490,12 @@ async function runScenario(target: TargetName, scenario: Scenario): Promise<Outc
         CODEX_EXEC_SERVER_URL: proxy?.url ?? server.url,
       },
     });
+    const during = scenario.during?.({
+      marker,
+      codexPid: codex.child.pid ?? 0,
+      processesWith,
+      note: (text) => notes.push(text),
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const code = await Promise.race([
       codex.exited,
@@ -616,27 +504,80 @@ async function runScenario(target: TargetName, scenario: Scenario): Promise<Outc
       }),
     ]);
     clearTimeout(timer);
+    await during;
     const elapsed = Date.now() - started;
     if (code === "timeout") await codex[Symbol.asyncDispose]();
     writeFileSync(join(root, "codex.stdout.jsonl"), codex.stdout());
     writeFileSync(join(root, "codex.stderr.txt"), codex.stderr());
+    writeFileSync(join(root, "requests.json"), JSON.stringify(model.requests, null, 1));
     notes.push(`codex ran ${elapsed} ms; model script: ${model.script.join(" → ") || "(no requests)"}`);
 
-    check("codex exits 0", code === 0, code === "timeout" ? "timed out" : `exit ${String(code)}`);
+    if (scenario.interrupted !== true) {
+      check("codex exits 0", code === 0, code === "timeout" ? "timed out" : `exit ${String(code)}`);
+    }
     const events = parseEvents(codex.stdout());
-    const facts: RunFacts = { work, events, model, marker };
-    if (scenario.name === "edit") await checkEdit(target, facts, check);
-    else await checkInteractive(facts, check);
-    const messages = completedItems(events, "agent_message");
-    check(
-      "final agent message",
-      messages.some((item) => item["text"] === FINAL_TEXT),
-      clip(JSON.stringify(messages.map((item) => item["text"]))),
-    );
+    const facts: RunFacts = {
+      target,
+      sandboxMode: SANDBOX_MODE,
+      root,
+      work,
+      events,
+      outputs: model.toolOutputs,
+      codexExit: code,
+      marker,
+      async leftRunning() {
+        let left = await processesWith(marker);
+        const deadline = Date.now() + 5_000;
+        while (left.length > 0 && Date.now() < deadline) {
+          await Bun.sleep(100);
+          left = await processesWith(marker);
+        }
+        return left;
+      },
+    };
+    await scenario.check(facts, check);
+    if (scenario.interrupted !== true) {
+      const messages = completedItems(events, "agent_message");
+      check(
+        "final agent message",
+        messages.some((item) => item["text"] === FINAL_TEXT),
+        clip(JSON.stringify(messages.map((item) => item["text"]))),
+      );
+    }
     const errors = completedItems(events, "error").map((item) => String(item["message"]));
     if (errors.length > 0) notes.push(`codex error items: ${clip(JSON.stringify(errors), 600)}`);
     const failed = events.filter((event) => event["type"] === "turn.failed" || event["type"] === "error");
     if (failed.length > 0) notes.push(`codex failures: ${clip(JSON.stringify(failed), 600)}`);
+
+    // What the model saw, against what it saw from the reference in this run of the script.
+    const normalised = new Map<string, string>();
+    for (const [callId, text] of model.toolOutputs) {
+      if (scenario.volatile?.includes(callId) === true) continue;
+      const plain = normalise(text, root, model.port);
+      normalised.set(callId, scenario.unordered?.includes(callId) === true ? sortedOutput(plain) : plain);
+    }
+    writeFileSync(join(root, "tool_outputs.json"), JSON.stringify(Object.fromEntries(normalised), null, 1));
+    if (target === "reference") {
+      referenceOutputs.set(scenario.name, normalised);
+    } else {
+      const reference = referenceOutputs.get(scenario.name);
+      if (reference !== undefined) {
+        const differing = [...new Set([...reference.keys(), ...normalised.keys()])].filter((callId) =>
+          reference.get(callId) !== normalised.get(callId)
+        );
+        check(
+          "tool outputs as from the reference",
+          differing.length === 0,
+          differing.length === 0
+            ? `${normalised.size} outputs compared`
+            : differing.map((callId) =>
+              `${callId}: reference ${clip(reference.get(callId) ?? "(none)", 700)} | ours ${
+                clip(normalised.get(callId) ?? "(none)", 700)
+              }`
+            ).join("; "),
+        );
+      }
+    }
 
     // The server's side of the story.
     if (target === "reference") {
@@ -657,12 +598,9 @@ async function runScenario(target: TargetName, scenario: Scenario): Promise<Outc
       const counts = methodsOf(proxy.frames);
       const methods = [...counts].map(([name, count]) => `${name}×${count}`).join(", ");
       notes.push(`frames: ${proxy.frames.length} in ${framesPath}; methods: ${methods}`);
-      const expected = scenario.name === "edit"
-        ? ["process/start", "fs/writeFile", "fs/createDirectory"]
-        : ["process/start", "process/write", "process/terminate"];
       check(
-        `trace shows ${expected.join(", ")}`,
-        expected.every((method) => (counts.get(method) ?? 0) >= 1),
+        `trace shows ${scenario.methods.join(", ")}`,
+        scenario.methods.every((method) => (counts.get(method) ?? 0) >= 1),
         methods,
       );
     }
@@ -709,7 +647,8 @@ async function main(): Promise<number> {
   if (!argv.includes("--no-reference")) targets.push("reference");
   if (RUNTIME === undefined || RUNTIME === "bun") targets.push("bun");
   if (RUNTIME === undefined || RUNTIME === "deno") targets.push("deno");
-  const scenarios = SCENARIOS.filter((scenario) => ONLY === undefined || scenario.name === ONLY);
+  const only = ONLY?.split(",");
+  const scenarios = SCENARIOS.filter((scenario) => only === undefined || only.includes(scenario.name));
 
   const outcomes: Outcome[] = [];
   for (const target of targets) {
