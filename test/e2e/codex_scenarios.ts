@@ -6,6 +6,7 @@
  */
 import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { deflateSync } from "node:zlib";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -36,6 +37,11 @@ export interface DuringContext {
   readonly codexPid: number;
   readonly processesWith: (marker: string) => Promise<number[]>;
   readonly note: (text: string) => void;
+  /**
+   * Drops the WebSocket between Codex and the server, both sides, and refuses new connections for
+   * `outageMs` (scenarios with `dropsConnection`).
+   */
+  readonly dropConnection: (outageMs: number) => void;
 }
 
 export interface Scenario {
@@ -55,6 +61,13 @@ export interface Scenario {
    * server, so their output lines are compared as a sorted list.
    */
   readonly unordered?: readonly string[];
+  /**
+   * Call ids whose output differs from the reference's by design, with the reason (a departure the
+   * spec prescribes, PROTOCOL.md §10.3): reported, not failed.
+   */
+  readonly departures?: Readonly<Record<string, string>>;
+  /** The scenario drops the connection, so Codex always talks to the server through the proxy. */
+  readonly dropsConnection?: boolean;
   /** Codex does not finish the turn (it is interrupted), so no final message is expected. */
   readonly interrupted?: boolean;
 }
@@ -267,6 +280,13 @@ const output: Scenario = {
     // About 590 kB in many chunks: Codex keeps the head and the tail within max_output_tokens.
     () => execCommand("call_big", { cmd: "seq 1 100000", yield_time_ms: 20_000, max_output_tokens: 500 }),
     () =>
+      execCommand("call_big_tty", {
+        cmd: "seq 1 30000",
+        tty: true,
+        yield_time_ms: 20_000,
+        max_output_tokens: 300,
+      }),
+    () =>
       execCommand("call_bytes", {
         cmd: "printf 'caf\\303\\251 \\342\\234\\223 \\360\\237\\230\\200\\n'; " +
           "printf 'bin:\\377\\376\\000\\001:end\\n'; printf 'no newline'",
@@ -293,6 +313,7 @@ const output: Scenario = {
   methods: ["process/start"],
   check(facts, check) {
     expectOutput(facts, check, "call_big", ["1\n2\n", "100000", "exited with code 0", "truncated"]);
+    expectOutput(facts, check, "call_big_tty", ["1\r\n2\r\n", "30000", "exited with code 0", "truncated"]);
     expectOutput(facts, check, "call_bytes", ["café ✓ 😀", "bin:", ":end", "no newline"]);
     expectOutput(facts, check, "call_cwd", [`${facts.work}/sub\n`, "deeper", "file one.txt"]);
     expectOutput(facts, check, "call_env", ["HOME=", "stdin=notty", "CODEX_CI=1"]);
@@ -313,7 +334,11 @@ const failures: Scenario = {
     () =>
       execCommand("call_term", { cmd: "echo dying; kill -TERM $$; echo unreachable", yield_time_ms: 10_000 }),
     () => execCommand("call_kill", { cmd: "kill -KILL $$", yield_time_ms: 10_000 }),
-    () => execCommand("call_segv", { cmd: "sh -c 'kill -SEGV $$'; echo after:$?", yield_time_ms: 10_000 }),
+    () =>
+      execCommand("call_segv", {
+        cmd: "exec 2>&1; sh -c 'kill -SEGV $$'; echo after:$?",
+        yield_time_ms: 10_000,
+      }),
     () => execCommand("call_missing", { cmd: "no_such_command_e2e", yield_time_ms: 10_000 }),
     () => execCommand("call_badcwd", { cmd: "pwd", workdir: "no/such/dir", yield_time_ms: 10_000 }),
     () => execCommand("call_badshell", { cmd: "echo hi", shell: "/no/such/shell", yield_time_ms: 10_000 }),
@@ -330,6 +355,12 @@ const failures: Scenario = {
     () => execCommand("call_cwd_file", { cmd: "pwd", workdir: "a_file.txt", yield_time_ms: 10_000 }),
   ],
   unordered: ["call_exit3"],
+  departures: {
+    call_tty_kill: "a PTY's death by signal N reports 128 + N, not 1",
+    call_badcwd: "the spawn error names the cwd: `cwd <path>: <os error>` (§5.2)",
+    call_cwd_file: "the spawn error names the cwd: `cwd <path>: <os error>` (§5.2)",
+    call_badcwd_tty: "a missing cwd fails a PTY too (the reference starts it in the server's cwd)",
+  },
   methods: ["process/start"],
   check(facts, check) {
     expectOutput(facts, check, "call_exit3", ["before", "oops", "exited with code 3"]);
@@ -362,6 +393,16 @@ const sessions: Scenario = {
       execCommand("call_par2", { cmd: "echo two; echo two-err >&2", yield_time_ms: 10_000 }),
       execCommand("call_par3", { cmd: "sleep 0.2; echo three", tty: true, yield_time_ms: 10_000 }),
     ],
+    // Two large outputs at once, one through a PTY.
+    () => [
+      execCommand("call_big_a", { cmd: "seq 1 60000", yield_time_ms: 20_000, max_output_tokens: 200 }),
+      execCommand("call_big_b", {
+        cmd: "seq 60001 90000",
+        tty: true,
+        yield_time_ms: 20_000,
+        max_output_tokens: 200,
+      }),
+    ],
     () => execCommand("call_slow", { cmd: TICKS, yield_time_ms: 250 }),
     // Empty chars: a poll, which waits until the command ends or the yield time passes.
     (outputs) =>
@@ -382,12 +423,34 @@ const sessions: Scenario = {
         chars: "hello\n",
         yield_time_ms: 500,
       }),
+    // A 20000-byte paste into a raw terminal: more than the PTY's buffer holds at once.
+    () =>
+      execCommand("call_paste", {
+        cmd: "stty raw -echo; head -c 20000 | wc -c",
+        tty: true,
+        yield_time_ms: 1_000,
+      }),
+    (outputs) =>
+      writeStdin("call_paste_write", {
+        session_id: sessionIdOf(outputs.get("call_paste")),
+        chars: "a".repeat(20_000),
+        yield_time_ms: 5_000,
+      }),
+    // Ctrl-C typed into a terminal.
+    () => execCommand("call_ctrlc", { cmd: "echo waiting; sleep 30", tty: true, yield_time_ms: 500 }),
+    (outputs) =>
+      writeStdin("call_ctrlc_write", {
+        session_id: sessionIdOf(outputs.get("call_ctrlc")),
+        chars: "\u0003",
+        yield_time_ms: 3_000,
+      }),
     // A session id Codex never gave out.
     () => writeStdin("call_write_gone", { session_id: 999_999, chars: "x", yield_time_ms: 250 }),
   ],
   // The split of the ticks between the first yield and the poll depends on timing.
   volatile: ["call_slow", "call_poll"],
   unordered: ["call_par2"],
+  departures: { call_ctrlc_write: "a PTY's death by signal N reports 128 + N, not 1" },
   methods: ["process/start", "process/terminate"],
   async check(facts, check) {
     expectOutput(facts, check, "call_par1", ["one", "exited with code 0"]);
@@ -401,6 +464,10 @@ const sessions: Scenario = {
         poll.includes("ticked") && poll.includes("exited with code 0"),
       `${clip(slow)} then ${clip(poll)}`,
     );
+    expectOutput(facts, check, "call_big_a", ["60000", "exited with code 0", "truncated"]);
+    expectOutput(facts, check, "call_big_b", ["90000", "exited with code 0", "truncated"]);
+    expectOutput(facts, check, "call_paste_write", ["20000", "exited with code 0"]);
+    expectOutput(facts, check, "call_ctrlc_write", ["exited with code"]);
     expectOutput(facts, check, "call_reader", ["read-rc:1 line:"]);
     check(
       "call_write_pipe answered",
@@ -423,15 +490,21 @@ const interrupt: Scenario = {
   name: "interrupt",
   prompt: "Run something long; you will be interrupted.",
   steps: (marker) => [
-    () =>
+    () => [
       execCommand("call_long", { cmd: `echo started; exec -a ${marker} sleep 40`, yield_time_ms: 30_000 }),
+      execCommand("call_long_tty", {
+        cmd: `echo started; exec -a ${marker} sleep 40`,
+        tty: true,
+        yield_time_ms: 30_000,
+      }),
+    ],
   ],
   interrupted: true,
   async during({ marker, codexPid, processesWith, note }) {
     const deadline = Date.now() + 20_000;
-    while ((await processesWith(marker)).length === 0) {
+    while ((await processesWith(marker)).length < 2) {
       if (Date.now() > deadline) {
-        note("the long command never appeared");
+        note("the long commands never appeared");
         return;
       }
       await Bun.sleep(50);
@@ -450,7 +523,98 @@ const interrupt: Scenario = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// reconnect: the WebSocket drops while commands run; Codex reconnects and resumes the session
+
+const reconnect: Scenario = {
+  name: "reconnect",
+  prompt: "Keep working while the network fails.",
+  steps: (marker) => [
+    () => [
+      execCommand("call_span", {
+        cmd: `echo one; sleep 1.5; echo two; sleep 1.5; echo three # ${marker}`,
+        yield_time_ms: 8_000,
+      }),
+      execCommand("call_span_tty", {
+        cmd: `echo one; sleep 1.5; echo two; sleep 1.5; echo three # ${marker}`,
+        tty: true,
+        yield_time_ms: 8_000,
+      }),
+      // Ends during the outage: Codex learns of its exit by reading after resuming.
+      execCommand("call_ends_in_outage", {
+        cmd: `echo early; sleep 1; echo late # ${marker}`,
+        yield_time_ms: 8_000,
+      }),
+    ],
+    () => execCommand("call_after", { cmd: "echo after", yield_time_ms: 5_000 }),
+  ],
+  dropsConnection: true,
+  async during({ marker, processesWith, note, dropConnection }) {
+    const deadline = Date.now() + 20_000;
+    while ((await processesWith(marker)).length < 3) {
+      if (Date.now() > deadline) {
+        note("the commands never appeared");
+        return;
+      }
+      await Bun.sleep(50);
+    }
+    // After the first line of each; the second comes while Codex cannot reconnect, so it learns of
+    // it only by reading the missed output after resuming the session.
+    await Bun.sleep(700);
+    dropConnection(1_500);
+    note("connection dropped, 1.5 s outage");
+  },
+  methods: ["process/start"],
+  async check(facts, check) {
+    expectOutput(facts, check, "call_ends_in_outage", ["early", "late", "exited with code 0"]);
+    for (const callId of ["call_span", "call_span_tty"]) {
+      expectOutput(facts, check, callId, ["one", "two", "three", "exited with code 0"]);
+    }
+    expectOutput(facts, check, "call_after", ["after", "exited with code 0"]);
+    await expectNoneLeft(facts, check);
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
 // patch: deletes, moves, a failing patch, a write outside the workspace; view_image reads
+
+/** The table-free CRC-32 PNG chunks carry. */
+function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function pngChunk(type: string, data: Uint8Array): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, "latin1");
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+  return Buffer.concat([head, data, crc]);
+}
+
+/** An RGB PNG of pseudo-random pixels: megabytes that do not compress, the same in every run. */
+function noisyPng(width: number, height: number): Buffer {
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  let state = 12345;
+  for (let index = 0; index < raw.length; index++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    raw[index] = index % (width * 3 + 1) === 0 ? 0 : state >>> 24;
+  }
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk("IHDR", header),
+    pngChunk("IDAT", deflateSync(raw)),
+    pngChunk("IEND", new Uint8Array()),
+  ]);
+}
 
 /** A 1x1 PNG. */
 const PNG = Buffer.from(
@@ -468,6 +632,11 @@ const patch: Scenario = {
     await writeFile(join(work, "pixel.png"), PNG);
     await writeFile(join(work, "not_image.txt"), "plain text\n");
     await mkdir(join(work, "adir"));
+    await writeFile(join(work, "crlf.txt"), "one\r\ntwo\r\n");
+    await writeFile(join(work, "overwrite_me.txt"), "old\n");
+    await writeFile(join(work, "source.txt"), "source\n");
+    await writeFile(join(work, "destination.txt"), "destination\n");
+    await writeFile(join(work, "large.png"), noisyPng(1200, 900));
     // A link inside the workspace to a directory outside it: Codex's own check of patch paths is
     // lexical, so only the server's sandbox stands between the patch and the outside.
     await mkdir(join(root, "outside_target"));
@@ -521,7 +690,43 @@ const patch: Scenario = {
         "+changed through a link",
         "*** End Patch",
       ]),
+    () =>
+      applyPatch("call_crlf", [
+        "*** Begin Patch",
+        "*** Update File: crlf.txt",
+        "@@",
+        " one",
+        "-two",
+        "+2",
+        "*** End Patch",
+      ]),
+    () =>
+      applyPatch("call_add_existing", [
+        "*** Begin Patch",
+        "*** Add File: overwrite_me.txt",
+        "+new",
+        "*** End Patch",
+      ]),
+    () =>
+      applyPatch("call_move_over", [
+        "*** Begin Patch",
+        "*** Update File: source.txt",
+        "*** Move to: destination.txt",
+        "@@",
+        "-source",
+        "+moved",
+        "*** End Patch",
+      ]),
+    () => applyPatch("call_delete_dir", ["*** Begin Patch", "*** Delete File: adir", "*** End Patch"]),
+    () =>
+      applyPatch("call_add_under_file", [
+        "*** Begin Patch",
+        "*** Add File: not_image.txt/child.txt",
+        "+x",
+        "*** End Patch",
+      ]),
     () => viewImage("call_view", "pixel.png"),
+    () => viewImage("call_view_large", "large.png"),
     () => viewImage("call_view_missing", "no_such.png"),
     () => viewImage("call_view_text", "not_image.txt"),
     () => viewImage("call_view_dir", "adir"),
@@ -559,6 +764,15 @@ const patch: Scenario = {
       }`,
     );
     expectOutput(facts, check, "call_view", ["[image"]);
+    expectOutput(facts, check, "call_view_large", ["[image"]);
+    check("crlf.txt patched", (await readText(join(work, "crlf.txt")))?.includes("2") === true, "");
+    check("overwrite_me.txt replaced", (await readText(join(work, "overwrite_me.txt"))) === "new\n", "");
+    check(
+      "source.txt moved over destination.txt",
+      (await readText(join(work, "destination.txt"))) === "moved\n" &&
+        (await readText(join(work, "source.txt"))) === null,
+      "",
+    );
     check(
       "call_view_missing answered",
       facts.outputs.has("call_view_missing"),
@@ -573,13 +787,17 @@ const patch: Scenario = {
 const sandbox: Scenario = {
   name: "sandbox",
   prompt: "Try to write outside the workspace and reach the network.",
-  async setup(_work, root) {
+  async setup(work, root) {
     await writeFile(join(root, "outside_existing.txt"), "original\n");
+    // A protected subpath of the workspace: read-only under workspace-write.
+    await mkdir(join(work, ".git"));
+    await writeFile(join(work, ".git", "config"), "[core]\n");
   },
   steps: (_marker, port) => [
     () =>
       execCommand("call_write_outside", {
-        cmd: "echo x > ../outside_cmd.txt; echo rc=$?; echo y >> ../outside_existing.txt; echo rc=$?; " +
+        cmd:
+          "exec 2>&1; echo x > ../outside_cmd.txt; echo rc=$?; echo y >> ../outside_existing.txt; echo rc=$?; " +
           "mkdir ../outside_dir; echo rc=$?; mv ../outside_existing.txt ../outside_moved.txt; echo rc=$?; " +
           "ln -s /etc/hostname ../outside_link; echo rc=$?; echo in > inside.txt; cat inside.txt",
         yield_time_ms: 10_000,
@@ -601,13 +819,26 @@ const sandbox: Scenario = {
         yield_time_ms: 10_000,
       }),
     () =>
+      execCommand("call_write_git", {
+        cmd: "exec 2>&1; echo '# appended' >> .git/config; echo rc=$?; cat .git/config",
+        yield_time_ms: 10_000,
+      }),
+    () =>
+      applyPatch("call_patch_git", [
+        "*** Begin Patch",
+        "*** Update File: .git/config",
+        "@@",
+        " [core]",
+        "+# patched",
+        "*** End Patch",
+      ]),
+    () =>
       execCommand("call_write_outside_tty", {
         cmd: "echo z > ../outside_tty.txt; echo rc=$?",
         tty: true,
         yield_time_ms: 10_000,
       }),
   ],
-  unordered: ["call_write_outside"],
   methods: ["process/start"],
   async check(facts, check) {
     const { work, root, sandboxMode } = facts;
@@ -630,6 +861,7 @@ const sandbox: Scenario = {
 };
 
 export const SCENARIOS: readonly Scenario[] = [
+  reconnect,
   edit,
   interactive,
   output,

@@ -24,6 +24,11 @@ export interface Frame {
 export interface WsProxy extends AsyncDisposable {
   readonly url: string;
   readonly frames: readonly Frame[];
+  /**
+   * Drops every relayed connection at once, both sides, without a Close frame: a network failure.
+   * New connections are refused (HTTP 503) for `outageMs` after it.
+   */
+  drop(outageMs?: number): void;
 }
 
 interface ClientData {
@@ -38,6 +43,8 @@ export function startWsProxy(upstream: string, onFrame?: (frame: Frame) => void)
   const frames: Frame[] = [];
   let connections = 0;
   const upstreams = new Set<WebSocket>();
+  const clients = new Set<{ terminate(): void }>();
+  let refuseUntil = 0;
   const record = (conn: number, dir: Frame["dir"], data: string | ArrayBuffer | Uint8Array): void => {
     const text = typeof data === "string" ? data : `[binary] ${new TextDecoder().decode(data)}`;
     const frame: Frame = { t: Math.round(performance.now() - started), conn, dir, text };
@@ -48,11 +55,13 @@ export function startWsProxy(upstream: string, onFrame?: (frame: Frame) => void)
     hostname: "127.0.0.1",
     port: 0,
     fetch(request, srv) {
+      if (performance.now() < refuseUntil) return new Response("outage", { status: 503 });
       const ok = srv.upgrade(request, { data: { conn: ++connections, upstream: null, pending: [] } });
       return ok ? undefined : new Response("websocket only", { status: 400 });
     },
     websocket: {
       open(client) {
+        clients.add(client);
         const data = client.data;
         const ws = new WebSocket(upstream);
         ws.binaryType = "arraybuffer";
@@ -82,6 +91,7 @@ export function startWsProxy(upstream: string, onFrame?: (frame: Frame) => void)
         else data.pending.push(payload);
       },
       close(client, code, reason) {
+        clients.delete(client);
         record(client.data.conn, "close", `client closed: ${code} ${reason}`);
         client.data.upstream?.close();
       },
@@ -90,6 +100,12 @@ export function startWsProxy(upstream: string, onFrame?: (frame: Frame) => void)
   return {
     url: `ws://127.0.0.1:${server.port}`,
     frames,
+    drop(outageMs = 0) {
+      refuseUntil = performance.now() + outageMs;
+      for (const client of clients) client.terminate();
+      // Bun's client WebSocket has terminate(); the DOM type does not declare it.
+      for (const ws of upstreams) (ws as unknown as { terminate(): void }).terminate();
+    },
     async [Symbol.asyncDispose]() {
       for (const ws of upstreams) ws.close();
       await server.stop(true);
