@@ -54,7 +54,8 @@ export interface WalkLimits {
 
 /**
  * `fs/walk` (PROTOCOL.md §7.9): breadth-first from `root`, entries in name order per directory,
- * bounded by depth, directories read and entries returned. Errors of the root's stat are thrown;
+ * bounded by depth, directories read and entries returned; with `pruneHiddenDirectories` a
+ * directory (or a followed link to one) whose name starts with a dot is listed but not read. Errors of the root's stat are thrown;
  * a directory that cannot be read becomes an `errors` item. It answers -32001 as soon as the
  * result's JSON text would pass `maxReplyBytes`, counting the entries of the directory being read
  * before they are sorted, so a directory whose entries alone pass it is refused even where
@@ -112,7 +113,10 @@ export async function walkTree(
       }
       budget.spend(found.units - (entries.length === 0 ? 1 : 0));
       entries.push({ path: found.uri, kind: found.kind });
-      if (found.kind === "directory" && directory.childDepth < options.maxDepth) {
+      if (
+        found.kind === "directory" && directory.childDepth < options.maxDepth &&
+        !(options.pruneHiddenDirectories === true && isHidden(found.path))
+      ) {
         queue.push({ path: found.path, childDepth: directory.childDepth + 1 });
       }
     }
@@ -149,6 +153,11 @@ async function readEntries(
         return null;
     }
   });
+}
+
+/** Whether the last component of `path` starts with a dot. */
+function isHidden(path: string): boolean {
+  return path.slice(path.lastIndexOf("/") + 1).startsWith(".");
 }
 
 async function symlinkKind(path: string, followDirectories: boolean): Promise<"file" | "directory" | null> {

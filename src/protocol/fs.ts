@@ -113,6 +113,11 @@ export const FsWalkOptionsSchema = z.object({
   maxEntries: int,
   /** List and descend symlinks to directories. */
   followDirectorySymlinks: z.boolean(),
+  /**
+   * List directories whose name starts with a dot without descending them (Codex 0.169 sends
+   * `true` when it looks for skills). Optional; `null` is -32602, as in the reference.
+   */
+  pruneHiddenDirectories: z.boolean().optional(),
 });
 /** See `FsWalkOptionsSchema`. */
 export type FsWalkOptions = z.infer<typeof FsWalkOptionsSchema>;
