@@ -2,7 +2,7 @@
  * `fs/walk` with `pruneHiddenDirectories`, which a Codex 0.169 client sends (`true`) when it looks
  * for skills: a directory whose name starts with a dot is listed but not descended, a symbolic link
  * to one likewise; files are listed whatever their name; the root is read whatever its name. As
- * the reference does (docs/protocol_notes.md §11), under Bun and Deno, direct and sandboxed.
+ * the reference does (docs/protocol_notes.md §12), under Bun and Deno, direct and sandboxed.
  */
 import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs/promises";

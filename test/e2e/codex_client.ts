@@ -531,6 +531,7 @@ async function runScenario(target: TargetName, scenario: Scenario): Promise<Outc
       events,
       outputs: model.toolOutputs,
       codexExit: code,
+      firstRequest: JSON.stringify(model.requests.find((request) => request.body !== null)?.body ?? null),
       marker,
       async leftRunning() {
         let left = await processesWith(marker);

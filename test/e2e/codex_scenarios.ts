@@ -26,6 +26,8 @@ export interface RunFacts {
   /** Tool outputs Codex sent back to the model, by call id. */
   readonly outputs: ReadonlyMap<string, string>;
   readonly codexExit: number | null | "timeout";
+  /** The body of Codex's first model request, as JSON text (instructions, context, tools). */
+  readonly firstRequest: string;
   readonly marker: string;
   /** Processes still running whose command line holds `marker`, after a short grace. */
   readonly leftRunning: () => Promise<number[]>;
@@ -359,7 +361,7 @@ const failures: Scenario = {
     call_tty_kill: "a PTY's death by signal N reports 128 + N, not 1",
     call_badcwd: "the spawn error names the cwd: `cwd <path>: <os error>` (§5.2)",
     call_cwd_file: "the spawn error names the cwd: `cwd <path>: <os error>` (§5.2)",
-    call_badcwd_tty: "a missing cwd fails a PTY too (the reference starts it in the server's cwd)",
+    call_badcwd_tty: "a missing cwd fails a PTY too (the reference starts it in $HOME)",
   },
   methods: ["process/start"],
   check(facts, check) {
@@ -519,6 +521,51 @@ const interrupt: Scenario = {
       `exit ${String(facts.codexExit)}`,
     );
     await expectNoneLeft(facts, check);
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// discovery: project instructions and skills Codex reads through the exec-server at startup
+
+const discovery: Scenario = {
+  name: "discovery",
+  prompt: "Follow the project instructions.",
+  async setup(work) {
+    await writeFile(join(work, "AGENTS.md"), "# Project rules\n\nAlways say AGENTS-MARKER-7f3.\n");
+    await mkdir(join(work, ".agents", "skills", "demo-skill"), { recursive: true });
+    await writeFile(
+      join(work, ".agents", "skills", "demo-skill", "SKILL.md"),
+      "---\nname: demo-skill\ndescription: SKILL-MARKER-9c1 demonstrates skills.\n---\n\nDo the demo.\n",
+    );
+    // Codex walks skills with pruneHiddenDirectories: a skill under a hidden directory is not found.
+    await mkdir(join(work, ".agents", "skills", ".hidden", "hidden-skill"), { recursive: true });
+    await writeFile(
+      join(work, ".agents", "skills", ".hidden", "hidden-skill", "SKILL.md"),
+      "---\nname: hidden-skill\ndescription: HIDDEN-MARKER-4d2 must not be found.\n---\n\nHidden.\n",
+    );
+    await mkdir(join(work, "nested", "deeper"), { recursive: true });
+    await writeFile(join(work, "nested", "AGENTS.md"), "Nested rules NESTED-MARKER-2b8.\n");
+  },
+  steps: () => [
+    // The reference's bubblewrap leaves empty mount points for the protected subpaths of the
+    // workspace (.git, .codex, .aws) under workspace-write; they are not the server's answer.
+    () =>
+      execCommand("call_ls", { cmd: "ls -A | grep -v -x -e .git -e .codex -e .aws", yield_time_ms: 10_000 }),
+    () =>
+      execCommand("call_nested", {
+        cmd: "cat AGENTS.md",
+        workdir: "nested/deeper/..",
+        yield_time_ms: 10_000,
+      }),
+  ],
+  methods: ["fs/readFile"],
+  check(facts, check) {
+    const request = facts.firstRequest;
+    check("AGENTS.md reached the model", request.includes("AGENTS-MARKER-7f3"), "");
+    check("the skill reached the model", request.includes("SKILL-MARKER-9c1"), "");
+    check("the skill in a hidden directory did not", !request.includes("HIDDEN-MARKER-4d2"), "");
+    expectOutput(facts, check, "call_ls", [".agents", "AGENTS.md", "nested"]);
+    expectOutput(facts, check, "call_nested", ["NESTED-MARKER-2b8"]);
   },
 };
 
@@ -861,6 +908,7 @@ const sandbox: Scenario = {
 };
 
 export const SCENARIOS: readonly Scenario[] = [
+  discovery,
   reconnect,
   edit,
   interactive,
