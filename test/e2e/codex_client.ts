@@ -13,18 +13,26 @@
  *   non-directory `workdir` (pipe and PTY);
  * - `sessions`: three commands in one model response (concurrent), an empty `write_stdin` polling a
  *   running pipe command, `write_stdin` to a pipe command and to an unknown session;
- * - `interrupt`: SIGINT to `codex exec` while a command runs (the interrupted turn);
+ * - `background`: commands whose descendants outlive them, holding the output open or not, one past
+ *   the end of the turn;
+ * - `interrupt`: SIGINT to `codex exec` while a pipe and a PTY command run (the interrupted turn);
+ * - `reconnect`: the WebSocket drops (both sides, no Close frame) and connections are refused for
+ *   1.5 s while commands run and one ends; Codex resumes the session and reads what it missed;
  * - `patch`: `apply_patch` deleting and moving files, failing (context mismatch, missing file),
- *   adding a file outside the workspace; `view_image` of an image, a missing file, text, a directory;
- * - `sandbox`: a command writing outside the workspace, reaching the network over loopback, reading
- *   outside; refused under `--sandbox workspace-write`, done under `danger-full-access`.
+ *   adding a file outside the workspace directly and through a symbolic link, CRLF, overwrites;
+ *   `view_image` of a small and a 3 MB image, a missing file, text, a directory;
+ * - `discovery`: `AGENTS.md` and a skill (and one in a hidden directory) read at startup;
+ * - `sandbox`: commands (pipe and PTY) and a patch writing outside the workspace or into `.git`,
+ *   reaching the network over loopback, reading outside; refused under
+ *   `--sandbox workspace-write`, done under `danger-full-access`.
  *
  * Targets: this server under Bun and under Deno, and the Codex reference exec-server as a control
  * (a failure there is a harness problem, not a server problem). Besides each scenario's checks,
  * every tool output the model got from our server is compared with the one it got from the
  * reference in the same run (chunk ids, wall times, session ids, pids, the temp dir and the mock's
  * port normalised; outputs that depend on timing are left out, stdout/stderr interleaving is
- * compared as sorted lines). A script, not part of `npm test`; about a minute per sandbox mode.
+ * compared as sorted lines); the departures PROTOCOL.md §10.3 prescribes are reported as notes,
+ * not failures. A script, not part of `npm test`; about two minutes per sandbox mode.
  *
  *     mkdir -p /tmp/codexref && cd /tmp/codexref && npm i @openai/codex@0.169.0
  *     bun test/e2e/codex_client.ts [--runtime bun|deno] [--no-reference] [--only NAME[,NAME…]]

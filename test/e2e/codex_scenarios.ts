@@ -486,6 +486,48 @@ const sessions: Scenario = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// background: a command whose descendants outlive it, holding its output open or not
+
+const background: Scenario = {
+  name: "background",
+  prompt: "Start things in the background.",
+  steps: (marker) => [
+    // The shell exits at once; a descendant keeps the output pipe open for 2 s more.
+    () =>
+      execCommand("call_bg_pipe", {
+        cmd: `(exec -a ${marker} sleep 2) & echo started`,
+        yield_time_ms: 5_000,
+      }),
+    // The same with the descendant's output elsewhere: nothing holds the pipe.
+    () =>
+      execCommand("call_bg_detached", {
+        cmd: `(exec -a ${marker} sleep 2) >/dev/null 2>&1 </dev/null & echo detached`,
+        yield_time_ms: 5_000,
+      }),
+    () =>
+      execCommand("call_bg_tty", {
+        cmd: `(exec -a ${marker} sleep 2) & echo started`,
+        tty: true,
+        yield_time_ms: 5_000,
+      }),
+    // A descendant that outlives the turn: left to the server's terminate at the turn's end.
+    () =>
+      execCommand("call_bg_long", {
+        cmd: `(exec -a ${marker} sleep 30) & echo long`,
+        yield_time_ms: 1_000,
+      }),
+  ],
+  methods: ["process/start", "process/terminate"],
+  async check(facts, check) {
+    expectOutput(facts, check, "call_bg_pipe", ["started"]);
+    expectOutput(facts, check, "call_bg_detached", ["detached", "exited with code 0"]);
+    expectOutput(facts, check, "call_bg_tty", ["started"]);
+    expectOutput(facts, check, "call_bg_long", ["long"]);
+    await expectNoneLeft(facts, check);
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
 // interrupt: the user interrupts the turn (SIGINT to `codex exec`) while a command runs
 
 const interrupt: Scenario = {
@@ -908,14 +950,15 @@ const sandbox: Scenario = {
 };
 
 export const SCENARIOS: readonly Scenario[] = [
-  discovery,
-  reconnect,
   edit,
   interactive,
   output,
   failures,
   sessions,
+  background,
   interrupt,
+  reconnect,
   patch,
+  discovery,
   sandbox,
 ];
