@@ -254,6 +254,11 @@ export class ManagedProcess {
     const status = await exited;
     this.#leaderReaped = true;
     this.#container?.leaderReaped();
+    // A sandboxed command's descendants end with it. The Codex reference gives every sandboxed
+    // command a PID namespace, which the kernel empties when the command exits, so a background
+    // job there neither writes later nor holds `closed` back, and Codex reports the command as
+    // exited rather than as a session still running.
+    if (this.sandboxed) this.#signalTree(SIGKILL);
     // Output written before the exit is usually still in flight in the pipes; give it a moment
     // to arrive so `exited` follows it, as clients expect. Descendants holding the pipes open
     // cost at most this grace; the timer is cleared as soon as the output ends.
