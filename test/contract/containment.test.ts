@@ -7,15 +7,12 @@ import { join } from "node:path";
 import { findCgroupPlaces } from "../../src/containment/mod.ts";
 import { cgroupsLeftAfter, cgroupsOfServer } from "../helpers/cgroups.ts";
 import { pollUntil, processesWithArgument, survivorsAfter } from "../helpers/proc.ts";
-import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
-import type { RuntimeName, TestServer } from "../helpers/server.ts";
+import { RUNTIMES, startServer } from "../helpers/server.ts";
+import { NOBODY, startUnprivileged } from "../helpers/unprivileged_server.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { managedSandbox } from "../helpers/sandbox_policy.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import type { TestClient } from "../helpers/client.ts";
-
-/** The uid and gid of `nobody`, which may create no cgroup. */
-const NOBODY = 65534;
 
 /** How long a killed tree may take to be gone. */
 const GONE_WITHIN_MS = 10_000;
@@ -321,31 +318,6 @@ async function joinCgroups(dirs: string[], pid: number): Promise<void> {
       }
     }
   }
-}
-
-/**
- * Starts a server as `nobody`, which may create no cgroup, with `home` (handed to nobody) as its
- * home and Deno cache.
- */
-async function startUnprivileged(
-  runtime: RuntimeName,
-  home: string,
-  args: string[] = [],
-): Promise<TestServer> {
-  await chown(home, NOBODY, NOBODY);
-  return await startServer({
-    runtime,
-    command: [
-      "setpriv",
-      `--reuid=${NOBODY}`,
-      `--regid=${NOBODY}`,
-      "--clear-groups",
-      ...serverCommand(runtime),
-    ],
-    // The tests run as root: another user, whom a loopback listener refuses unless told otherwise.
-    args: ["--allow-local-users", ...args],
-    env: { HOME: home, DENO_DIR: join(home, "deno") },
-  });
 }
 
 describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {

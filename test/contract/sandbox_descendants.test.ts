@@ -8,6 +8,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
 import { RUNTIMES } from "../helpers/server.ts";
+import { startUnprivileged } from "../helpers/unprivileged_server.ts";
 import { managedSandbox } from "../helpers/sandbox_policy.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -73,5 +74,25 @@ describe.each(RUNTIMES)("descendants of a sandboxed command on %s", (runtime) =>
     );
     await client.untilClosed("plain");
     expect(client.outputText("plain")).toBe("early\nlate\n");
+  });
+});
+
+describe.each(RUNTIMES)("descendants of a sandboxed command without cgroups on %s", (runtime) => {
+  // A server as nobody creates no cgroup: its containment finds the sandbox's members in /proc.
+  test("a job that left the group dies when the command exits", async () => {
+    await using dir = await tempDir();
+    await using server = await startUnprivileged(runtime, dir.path);
+    await using client = await server.session();
+    await client.call(
+      "process/start",
+      startParams("ss", ["sh", "-c", "setsid sleep 60 >/dev/null 2>&1 </dev/null & echo pid=$!"], dir.uri, {
+        env: CHILD_PATH,
+        sandbox: managedSandbox({ write: [dir.uri] }),
+      }),
+    );
+    await client.untilClosed("ss");
+    const match = /pid=(\d+)/.exec(client.outputText("ss"));
+    expect(match).not.toBeNull();
+    await untilDead(Number(match?.[1]));
   });
 });
