@@ -566,7 +566,10 @@ const interrupt: Scenario = {
       facts.codexExit !== "timeout",
       `exit ${String(facts.codexExit)}`,
     );
-    await expectNoneLeft(facts, check);
+    // Codex sends its terminates and drops the connection at once. The reference sometimes left
+    // the commands running under workspace-write, to its session expiry (about 80 s); here they
+    // must be gone within the check's 5 s, by the terminates or the harness's 1 s session expiry.
+    if (facts.target !== "reference") await expectNoneLeft(facts, check);
   },
 };
 
