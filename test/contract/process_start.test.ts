@@ -3,7 +3,7 @@ import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import type { ProcessEvent } from "../helpers/client.ts";
-import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
+import { RUNTIMES, serverCommand, startServer, TEST_RUNTIME_ENV } from "../helpers/server.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
@@ -508,7 +508,14 @@ describe.each(RUNTIMES)("process/start envPolicy on %s", (runtime) => {
     );
     await client.untilClosed("pol");
     expect(sortedLines(client.outputText("pol"))).toEqual(
-      ["KEEP=k", "LANG=C", "OVER=o", `PATH=${process.env["PATH"] ?? "/usr/bin:/bin"}`, "SET=s"],
+      [
+        ...Object.entries(TEST_RUNTIME_ENV).map(([name, value]) => `${name}=${value}`),
+        "KEEP=k",
+        "LANG=C",
+        "OVER=o",
+        `PATH=${process.env["PATH"] ?? "/usr/bin:/bin"}`,
+        "SET=s",
+      ].sort(),
     );
   });
 
