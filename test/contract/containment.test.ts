@@ -378,16 +378,20 @@ describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {
     await using server = await startUnprivileged(runtime, dir.path);
     await using client = await server.session();
     const seed = marker();
-    const script = `(setsid sleep 912.${seed} </dev/null >/dev/null 2>&1 &)`;
+    // The process exits once the test has seen its daemon run: a sandboxed process's exit kills
+    // its sandbox's processes too, which could otherwise end the daemon before it is seen.
+    const script = `(setsid sleep 912.${seed} </dev/null >/dev/null 2>&1 &); read go`;
     await client.call(
       "process/start",
       startParams("sandboxed", ["sh", "-c", script], dir.uri, {
         env: CHILD_PATH,
+        pipeStdin: true,
         sandbox: managedSandbox({ read: [dir.uri] }),
       }),
     );
-    await client.untilClosed("sandboxed");
     expect(await untilAtLeast(seed, 1)).toBe(1);
+    await client.call("process/closeStdin", { processId: "sandboxed" });
+    await client.untilClosed("sandboxed");
     server.child.kill("SIGTERM");
     await server.exited;
     expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
