@@ -491,16 +491,32 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
     const silence = this.#options.livenessMs;
     /** When the question went out, while it waits for anything to arrive. */
     let askedAt: number | null = null;
+    /** Whether the question's window was already extended once for a late tick. */
+    let extended = false;
+    let lastTickAt = Date.now();
     const timer = setInterval(() => {
+      const now = Date.now();
+      // A tick this late means this process ran nothing for a good part of the window (a busy
+      // machine, a long synchronous task): an answer that came in time may still wait unread in
+      // the socket, and the timer runs before it is read.
+      const late = now - lastTickAt >= silence + silence / LATE_TICK_DIVISOR;
+      lastTickAt = now;
       // Judged by arrival since the question, not by the silence at the tick: an answer in the
       // millisecond of the question leaves the link exactly `silence` quiet one tick later.
       if (askedAt !== null && link.lastHeardAt < askedAt) {
-        link.abandon(`nothing from the server in ${Date.now() - askedAt} ms`);
+        // One more window, judged after the socket has been read, for a question whose window
+        // this process did not run through.
+        if (late && !extended) {
+          extended = true;
+          return;
+        }
+        link.abandon(`nothing from the server in ${now - askedAt} ms`);
         return;
       }
       askedAt = null;
+      extended = false;
       if (link.silentMs < silence) return;
-      askedAt = Date.now();
+      askedAt = now;
       // Any message counts as an answer; this call's own outcome does not matter.
       link.peer.call("environment/info", {}).catch(() => {});
     }, silence);
@@ -529,6 +545,12 @@ export class ExecServerClient implements ExecBackend, AsyncDisposable {
     if (notification !== null) this.#subscribers.deliver(notification);
   }
 }
+
+/**
+ * A liveness tick more than `livenessMs / LATE_TICK_DIVISOR` after it was due finds the client
+ * itself held up, and gives its question one more window.
+ */
+const LATE_TICK_DIVISOR = 4;
 
 /**
  * Whether a resume was answered that the session is unknown or expired (§3.7): by its kind, or, from

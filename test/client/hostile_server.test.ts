@@ -9,8 +9,8 @@ import type { Socket } from "node:net";
 import { ClientError, ExecServerClient, RemoteEnvironment } from "../../src/client/mod.ts";
 import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
 import { sharedServer } from "../helpers/shared_server.ts";
-import { startTcpProxy } from "../helpers/tcp_proxy.ts";
 import { reply, standInServer, welcome } from "../helpers/stand_in_server.ts";
+import type { StandInMessage } from "../helpers/stand_in_server.ts";
 import { rejectionOf } from "../helpers/rejection.ts";
 
 /**
@@ -245,6 +245,39 @@ describe("ExecServerClient against a misbehaving server", () => {
     expect(standIn.connections).toBe(2);
     expect(probes).toBeGreaterThanOrEqual(1);
   });
+  test("a client held up past its liveness window keeps a connection whose server answered in time", async () => {
+    const metadata = {
+      isDirectory: false,
+      isFile: true,
+      isSymlink: false,
+      size: 0,
+      createdAtMs: 0,
+      modifiedAtMs: 0,
+    };
+    let held: { ws: Parameters<Parameters<typeof standInServer>[0]>[0]; message: StandInMessage } | null =
+      null;
+    let probes = 0;
+    await using standIn = standInServer((ws, message) => {
+      if (message.method === "initialize") welcome(ws, message, "s-1", info());
+      // The call waits for three questions, each answered at once.
+      if (message.method === "fs/getMetadata") held = { ws, message };
+      if (message.method !== "environment/info") return;
+      reply(ws, message, info());
+      probes++;
+      if (probes === 3 && held !== null) reply(held.ws, held.message, metadata);
+      // After the first answer is sent, the client's process runs nothing for three liveness
+      // windows, as on a machine whose cores are busy: the answer waits unread in its socket.
+      if (probes === 1) {
+        const until = performance.now() + 300;
+        while (performance.now() < until) {
+          // Held up.
+        }
+      }
+    });
+    await using client = await ExecServerClient.connect(standIn.url, { livenessMs: 100 });
+    expect(await client.call("fs/getMetadata", { path: "/nowhere" })).toEqual(metadata);
+    expect({ connections: standIn.connections, probes }).toEqual({ connections: 1, probes: 3 });
+  });
   test("close() does not wait for ever for a server that no longer answers", async () => {
     await using relay = await freezingRelay(real().url);
     // Liveness would end the wait too; an hour keeps it out of this test.
@@ -320,12 +353,36 @@ describe("ExecServerClient against a misbehaving server", () => {
     }
   });
   test("a server that answers the liveness question keeps its connection through a long poll", async () => {
-    await using proxy = await startTcpProxy(real().url);
-    await using env = await RemoteEnvironment.connect(proxy.url, { livenessMs: 50 });
-    await using handle = await env.exec.start({ argv: ["sleep", "5"], cwd: "/" });
-    // Some 30 questions while the poll waits; each answered, often within its own millisecond.
-    const read = await handle.read({ afterSeq: 0, waitMs: 1_500 });
-    expect(read.chunks).toEqual([]);
-    expect(proxy.accepted).toBe(1);
+    const QUESTIONS = 10;
+    let poll: { ws: Parameters<Parameters<typeof standInServer>[0]>[0]; message: StandInMessage } | null =
+      null;
+    let questions = 0;
+    await using standIn = standInServer((ws, message) => {
+      if (message.method === "initialize") welcome(ws, message, "s-1", info());
+      // The poll is answered once the server has answered QUESTIONS liveness questions, each at
+      // once, often within the question's own millisecond.
+      if (message.method === "process/read") poll = { ws, message };
+      if (message.method !== "environment/info") return;
+      reply(ws, message, info());
+      if (++questions === QUESTIONS && poll !== null) {
+        reply(poll.ws, poll.message, {
+          chunks: [],
+          nextSeq: 1,
+          exited: false,
+          exitCode: null,
+          closed: false,
+          failure: null,
+          sandboxDenied: false,
+          droppedBytes: 0,
+        });
+      }
+    });
+    await using client = await ExecServerClient.connect(standIn.url, { livenessMs: 100 });
+    const read = await client.call("process/read", { processId: "p-1", afterSeq: 0, waitMs: 3_600_000 });
+    expect({ chunks: read.chunks, questions, connections: standIn.connections }).toEqual({
+      chunks: [],
+      questions: QUESTIONS,
+      connections: 1,
+    });
   });
 });
