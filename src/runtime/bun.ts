@@ -239,6 +239,11 @@ class BunRuntime implements Runtime {
     return { BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
   }
 
+  codeCacheHolds(): Promise<boolean> {
+    // Its bundles carry their bytecode beside them; there is no cache to warm.
+    return Promise.resolve(true);
+  }
+
   async bundle(options: { entry: string; outfile: string; cwd: string }): Promise<void> {
     const child = Bun.spawn(
       [process.execPath, ...bunBuildArgs(options.entry, options.outfile, "bun")],

@@ -303,6 +303,24 @@ function mallocTrim(): (() => void) | null {
   }
 }
 
+/** Whether `needle` occurs in `haystack`. */
+function includesBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
+  const first = needle[0];
+  if (first === undefined) return true;
+  for (let at = haystack.indexOf(first); at !== -1 && at + needle.length <= haystack.length;) {
+    let matched = true;
+    for (let offset = 1; offset < needle.length; offset++) {
+      if (haystack[at + offset] !== needle[offset]) {
+        matched = false;
+        break;
+      }
+    }
+    if (matched) return true;
+    at = haystack.indexOf(first, at + 1);
+  }
+  return false;
+}
+
 /** glibc's search path for execvp when PATH is unset (`confstr(_CS_PATH)`). */
 const EXECVP_DEFAULT_PATH = ["/bin", "/usr/bin"];
 
@@ -518,6 +536,27 @@ class DenoRuntime implements Runtime {
   imageEnv(stateDir: string, cacheDir = `${stateDir}/deno`): Record<string, string> {
     // DENO_DIR holds the code and analysis caches the next start trusts: one no sandbox writes.
     return { DENO_DIR: cacheDir, HOME: stateDir, DENO_NO_UPDATE_CHECK: "1" };
+  }
+
+  /**
+   * Deno keeps compiled code in an SQLite database in DENO_DIR, keyed by the module's URL; an entry
+   * written lately may still be in its write-ahead log. Its bytes name the script, so a search
+   * of both files for the script's path tells whether it is there without an SQLite reader.
+   */
+  async codeCacheHolds(cacheDir: string, script: string): Promise<boolean> {
+    // The URL names the script as it was run, or by its real path (a link on the way resolved).
+    const real = await Deno.realPath(script).catch(() => script);
+    const names = [...new Set([script, real])].map((path) => new TextEncoder().encode(path));
+    for (const file of ["v8_code_cache_v2", "v8_code_cache_v2-wal"]) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await Deno.readFile(`${cacheDir}/${file}`);
+      } catch {
+        continue;
+      }
+      if (names.some((name) => includesBytes(bytes, name))) return true;
+    }
+    return false;
   }
 
   async bundle(options: { entry: string; outfile: string; cwd: string }): Promise<void> {

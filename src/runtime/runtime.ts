@@ -191,6 +191,12 @@ export interface Runtime {
    * runs of the server's own images.
    */
   imageEnv(stateDir: string, cacheDir?: string): Record<string, string>;
+  /**
+   * Whether the code cache in `cacheDir` (an `imageEnv` cache) holds the compiled code of the
+   * script at `script`; a runtime that keeps no such cache (Bun: the bytecode is beside the bundle)
+   * answers true.
+   */
+  codeCacheHolds(cacheDir: string, script: string): Promise<boolean>;
   /** Bundles `entry` (and everything it imports) into `outfile`, one ESM file this runtime runs. */
   bundle(options: { entry: string; outfile: string; cwd: string }): Promise<void>;
 

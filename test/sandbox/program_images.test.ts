@@ -118,6 +118,50 @@ describe("program images", () => {
     30_000,
   );
 
+  test(
+    "a warm run that left the worker out of the code cache is made again, three times at most, and a later server warms a cache still without it",
+    async () => {
+      const real = await detectRuntime();
+      const warmRuns: SpawnPlan[] = [];
+      let holds = false;
+      const version = `${real.version}-rewarm-test-${process.pid}-${Date.now()}`;
+      // A runtime whose cache never takes the worker (Deno's, when another process kept it busy),
+      // until the test says it does.
+      const runtime = new Proxy(real, {
+        get(target, key) {
+          if (key === "version") return version;
+          if (key === "codeCacheHolds") return () => Promise.resolve(holds);
+          if (key === "spawn") {
+            return (plan: SpawnPlan) => {
+              if (plan.args.includes("fs-worker")) warmRuns.push(plan);
+              return target.spawn(plan);
+            };
+          }
+          const value = Reflect.get(target, key, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      await using state = await tempDir();
+      const self = { executable: process.execPath, script: SOURCES_ENTRY };
+      const { worker } = await (await prepareProgramImages(runtime, state.path, self)).ready;
+      const dir = join(worker.script ?? "", "..");
+      try {
+        expect(warmRuns.length).toBe(3);
+        // The next server finds the cache without the worker and warms it (as often) before its
+        // launches.
+        await (await prepareProgramImages(runtime, state.path, self)).ready;
+        expect(warmRuns.length).toBe(6);
+        // Once it holds the worker, a server starts without a warm run.
+        holds = true;
+        await (await prepareProgramImages(runtime, state.path, self)).ready;
+        expect(warmRuns.length).toBe(6);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+
   test("a program that is not its sources serves as every image, the probe included", async () => {
     const runtime = await detectRuntime();
     await using state = await tempDir();
