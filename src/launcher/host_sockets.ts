@@ -10,6 +10,7 @@
  */
 import { AT_FDCWD } from "./landlock.ts";
 import type { MountEntry } from "./kernel_mounts.ts";
+import { coverWithClone } from "./mount_cover.ts";
 import { openFlags } from "./open_flags.ts";
 import type { Sys } from "./sys.ts";
 
@@ -27,12 +28,8 @@ export function boundSocketPaths(text: string): string[] {
 
 const RESOLVE_NO_MAGICLINKS = 0x02n;
 const RESOLVE_NO_SYMLINKS = 0x04n;
-const OPEN_TREE_CLONE = 1n;
 const AT_EMPTY_PATH = 0x1000n;
 const AT_SYMLINK_NOFOLLOW = 0x100n;
-const MOVE_MOUNT_F_EMPTY_PATH = 0x4n;
-const MOVE_MOUNT_T_EMPTY_PATH = 0x40n;
-const LOCKED_DOWN = 0x1n | 0x2n | 0x4n | 0x8n; // MOUNT_ATTR_RDONLY | NOSUID | NODEV | NOEXEC
 const STATX_TYPE = 0x1;
 const STATX_MNT_ID = 0x1000;
 const S_IFMT = 0o170000;
@@ -86,25 +83,7 @@ export function coverHostSockets(
         sys.try("close", [made]);
         coverFd = sys.call("openat", [AT_FDCWD, sys.cString(options.cover), flags.O_PATH | flags.O_CLOEXEC]);
       }
-      const tree = sys.call("open_tree", [
-        coverFd,
-        sys.cString(""),
-        OPEN_TREE_CLONE | flags.O_CLOEXEC | AT_EMPTY_PATH,
-      ]);
-      try {
-        const attr = new Uint8Array(32);
-        new DataView(attr.buffer).setBigUint64(0, LOCKED_DOWN, true);
-        sys.call("mount_setattr", [tree, sys.cString(""), AT_EMPTY_PATH, sys.buffer(attr), 32n], path);
-        sys.call("move_mount", [
-          tree,
-          sys.cString(""),
-          fd,
-          sys.cString(""),
-          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-        ], path);
-      } finally {
-        sys.try("close", [tree]);
-      }
+      coverWithClone(sys, coverFd, fd, path);
     } finally {
       sys.try("close", [fd]);
     }

@@ -14,6 +14,7 @@
  * file system writable at its new name. Such a change fails the launch.
  */
 import { AT_FDCWD } from "./landlock.ts";
+import { coverWithClone, lockDown } from "./mount_cover.ts";
 import { openFlags } from "./open_flags.ts";
 import type { Sys } from "./sys.ts";
 
@@ -135,19 +136,11 @@ export function kernelMountActions(entries: readonly MountEntry[], under: string
 
 const RESOLVE_NO_MAGICLINKS = 0x02n;
 const RESOLVE_NO_SYMLINKS = 0x04n;
-const OPEN_TREE_CLONE = 1n;
 const AT_EMPTY_PATH = 0x1000n;
 const AT_SYMLINK_NOFOLLOW = 0x100n;
-const MOVE_MOUNT_F_EMPTY_PATH = 0x4n;
-const MOVE_MOUNT_T_EMPTY_PATH = 0x40n;
-const MOUNT_ATTR_RDONLY = 0x1n;
-const MOUNT_ATTR_NOSUID = 0x2n;
-const MOUNT_ATTR_NODEV = 0x4n;
-const MOUNT_ATTR_NOEXEC = 0x8n;
 const STATX_MNT_ID = 0x1000;
 const EACCES = 13n;
 const STATX_ATTR_MOUNT_ROOT = 0x2000n;
-const LOCKED_DOWN = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 
 /**
  * Applies `actions` (from `kernelMountActions`) in the launcher's namespace; `hostPath` names a
@@ -166,11 +159,6 @@ export function confineKernelMounts(
   if (actions.length === 0) return;
   const flags = openFlags(sys.libc.arch);
   const opened: bigint[] = [];
-  const setAttributes = (fd: bigint): void => {
-    const attr = new Uint8Array(32);
-    new DataView(attr.buffer).setBigUint64(0, LOCKED_DOWN, true);
-    sys.call("mount_setattr", [fd, sys.cString(""), AT_EMPTY_PATH, sys.buffer(attr), 32n]);
-  };
   let coverFd: bigint | null = null;
   try {
     for (const { id, path, action } of actions) {
@@ -202,7 +190,7 @@ export function confineKernelMounts(
       const atRoot = (stat.getBigUint64(8, true) & STATX_ATTR_MOUNT_ROOT) !== 0n;
       if (mountId !== BigInt(id) || !atRoot) throw changed();
       if (action === "readOnly") {
-        setAttributes(fd);
+        lockDown(sys, fd);
         continue;
       }
       if (coverFd === null) {
@@ -214,20 +202,7 @@ export function confineKernelMounts(
         ], options.cover);
         opened.push(coverFd);
       }
-      const tree = sys.call("open_tree", [
-        coverFd,
-        sys.cString(""),
-        OPEN_TREE_CLONE | flags.O_CLOEXEC | AT_EMPTY_PATH,
-      ], path);
-      opened.push(tree);
-      setAttributes(tree);
-      sys.call("move_mount", [
-        tree,
-        sys.cString(""),
-        fd,
-        sys.cString(""),
-        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
-      ], path);
+      coverWithClone(sys, coverFd, fd, path);
     }
   } finally {
     for (const fd of opened) sys.try("close", [fd]);
