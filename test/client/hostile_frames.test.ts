@@ -3,12 +3,11 @@
  * §11.12) not asked for or not frames, and replies with neither result nor error. The call they
  * answer fails with `badReply` at once instead of waiting for ever for a reply that has come.
  */
-import { beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ExecServerClient } from "../../src/client/mod.ts";
-import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
 import { rejectionOf } from "../helpers/rejection.ts";
 import { sharedServer } from "../helpers/shared_server.ts";
-import { reply, standInServer } from "../helpers/stand_in_server.ts";
+import { realEnvironmentInfo, reply, standInServer } from "../helpers/stand_in_server.ts";
 import type { StandInMessage } from "../helpers/stand_in_server.ts";
 
 const UTF8 = new TextEncoder();
@@ -24,15 +23,7 @@ function frame(header: unknown, payload: Uint8Array): Uint8Array {
 
 describe("ExecServerClient against replies it cannot read", () => {
   const real = sharedServer("bun");
-  let environmentInfo: EnvironmentInfo | null = null;
-  const info = (): EnvironmentInfo => {
-    if (environmentInfo === null) throw new Error("no environmentInfo yet");
-    return environmentInfo;
-  };
-  beforeAll(async () => {
-    await using probe = await ExecServerClient.connect(real().url);
-    environmentInfo = probe.environmentInfo;
-  });
+  const info = realEnvironmentInfo(real);
 
   /**
    * A stand-in that grants binary frames when `grant`, and answers `fs/readFile` with `answer`: a

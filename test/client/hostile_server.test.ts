@@ -3,13 +3,12 @@
  * or answer a resume with another session. The client must fail with its documented errors, in
  * bounded time, and leave no connection behind.
  */
-import { beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect, createServer } from "node:net";
 import type { Socket } from "node:net";
 import { ClientError, ExecServerClient, RemoteEnvironment } from "../../src/client/mod.ts";
-import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
 import { sharedServer } from "../helpers/shared_server.ts";
-import { reply, standInServer, welcome } from "../helpers/stand_in_server.ts";
+import { realEnvironmentInfo, reply, standInServer, welcome } from "../helpers/stand_in_server.ts";
 import type { StandInMessage } from "../helpers/stand_in_server.ts";
 import { rejectionOf } from "../helpers/rejection.ts";
 
@@ -49,15 +48,7 @@ async function freezingRelay(target: string): Promise<{ url: string; freeze(): v
 
 describe("ExecServerClient against a misbehaving server", () => {
   const real = sharedServer("bun");
-  let environmentInfo: EnvironmentInfo | null = null;
-  const info = (): EnvironmentInfo => {
-    if (environmentInfo === null) throw new Error("no environmentInfo yet");
-    return environmentInfo;
-  };
-  beforeAll(async () => {
-    await using probe = await ExecServerClient.connect(real().url);
-    environmentInfo = probe.environmentInfo;
-  });
+  const info = realEnvironmentInfo(real);
 
   test("connect fails with notConnected when the server never answers initialize", async () => {
     await using standIn = standInServer(() => {});

@@ -3,24 +3,15 @@
  * the session survives, so the handle's events go on once a connection holds, instead of ending
  * with `connectionClosed` while its process runs on.
  */
-import { beforeAll, describe, expect, test } from "bun:test";
-import { ExecServerClient, RemoteEnvironment } from "../../src/client/mod.ts";
-import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
+import { describe, expect, test } from "bun:test";
+import { RemoteEnvironment } from "../../src/client/mod.ts";
 import { sharedServer } from "../helpers/shared_server.ts";
 import { rejectionOf } from "../helpers/rejection.ts";
-import { reply, standInServer, welcome } from "../helpers/stand_in_server.ts";
+import { realEnvironmentInfo, reply, standInServer, welcome } from "../helpers/stand_in_server.ts";
 
 describe("a handle's catch-up across connections lost with its read in flight", () => {
   const real = sharedServer("bun");
-  let environmentInfo: EnvironmentInfo | null = null;
-  const info = (): EnvironmentInfo => {
-    if (environmentInfo === null) throw new Error("no environmentInfo yet");
-    return environmentInfo;
-  };
-  beforeAll(async () => {
-    await using probe = await ExecServerClient.connect(real().url);
-    environmentInfo = probe.environmentInfo;
-  });
+  const info = realEnvironmentInfo(real);
 
   /** A stand-in whose first `lossy` connections end at their first process/read. */
   function lossyServer(lossy: number): { server: ReturnType<typeof standInServer>; reads(): number } {

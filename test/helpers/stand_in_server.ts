@@ -1,5 +1,8 @@
+import { beforeAll } from "bun:test";
 import type { ServerWebSocket } from "bun";
+import { ExecServerClient } from "../../src/client/mod.ts";
 import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
+import type { TestServer } from "./server.ts";
 
 /** One JSON-RPC message a client sent a stand-in. */
 export interface StandInMessage {
@@ -86,4 +89,20 @@ export function welcome(
   environmentInfo: EnvironmentInfo,
 ): void {
   reply(ws, message, { sessionId, environmentInfo });
+}
+
+/**
+ * The `environmentInfo` that `server` (a real one) answers, read once before the describe's cases,
+ * for stand-ins to `welcome` clients with.
+ */
+export function realEnvironmentInfo(server: () => TestServer): () => EnvironmentInfo {
+  let environmentInfo: EnvironmentInfo | null = null;
+  beforeAll(async () => {
+    await using probe = await ExecServerClient.connect(server().url);
+    environmentInfo = probe.environmentInfo;
+  });
+  return () => {
+    if (environmentInfo === null) throw new Error("no environmentInfo yet");
+    return environmentInfo;
+  };
 }
