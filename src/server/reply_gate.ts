@@ -1,3 +1,5 @@
+import { joinLine, type Waiter } from "./waiting_line.ts";
+
 /**
  * Large replies produced at once across the whole server. Each connection produces one at a time
  * (`ReplyRoom`), but connections did not wait for each other: eight clients that each read a
@@ -6,10 +8,6 @@
  * reply's text), and each further client added as much.
  */
 export const LARGE_REPLY_SLOTS = 2;
-
-interface Waiter {
-  readonly grant: (release: () => void) => void;
-}
 
 /**
  * `LARGE_REPLY_SLOTS` slots, granted in arrival order; a connection holds at most one (its own
@@ -34,23 +32,9 @@ export class ReplyGate {
    * it aborts first (its connection closed, or the request was withdrawn).
    */
   enter(signal: AbortSignal): Promise<() => void> {
-    if (signal.aborted) return Promise.reject(signal.reason);
-    const { promise, resolve, reject } = Promise.withResolvers<() => void>();
-    const onAbort = (): void => {
-      const index = this.#waiters.indexOf(waiter);
-      if (index !== -1) this.#waiters.splice(index, 1);
-      reject(signal.reason);
-    };
-    const waiter: Waiter = {
-      grant: (release) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(release);
-      },
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    this.#waiters.push(waiter);
+    const granted = joinLine(this.#waiters, signal);
     this.#admit();
-    return promise;
+    return granted;
   }
 
   #admit(): void {

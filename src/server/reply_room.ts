@@ -1,9 +1,5 @@
 import { BACKLOG_LOW_BYTES } from "./session.ts";
-
-interface Waiter {
-  readonly grant: (release: () => void) => void;
-  readonly refuse: (reason: unknown) => void;
-}
+import { joinLine, type Waiter } from "./waiting_line.ts";
 
 /**
  * Room for one large reply on a connection (`fs/readFile`, `process/read`, directory listings):
@@ -35,26 +31,9 @@ export class ReplyRoom {
   enter(signal: AbortSignal): Promise<() => void> {
     if (signal.aborted) return Promise.reject(signal.reason);
     if (this.#closedReason !== null) return Promise.reject(this.#closedReason);
-    const { promise, resolve, reject } = Promise.withResolvers<() => void>();
-    const onAbort = (): void => {
-      const index = this.#waiters.indexOf(waiter);
-      if (index !== -1) this.#waiters.splice(index, 1);
-      reject(signal.reason);
-    };
-    const waiter: Waiter = {
-      grant: (release) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(release);
-      },
-      refuse: (reason) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(reason);
-      },
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    this.#waiters.push(waiter);
+    const granted = joinLine(this.#waiters, signal);
     this.#admit();
-    return promise;
+    return granted;
   }
 
   /** The connection's unsent data shrank: the next request may fit. */
