@@ -1,6 +1,10 @@
 import { access, constants, stat } from "node:fs/promises";
 import { ErrorCode, RpcError } from "../protocol/mod.ts";
 import { O_NOBLOCK_NOCTTY, openRegular, osErrorText } from "../fs/mod.ts";
+import { PassedHeaders } from "./passed_headers.ts";
+
+/** The header checks of programs this server has started (`executableProblem`). */
+const HEADERS = new PassedHeaders();
 
 /**
  * Finds the executable for `argv0` (PROTOCOL.md §5.2): a name with `/` is used as is (relative to
@@ -14,12 +18,21 @@ export async function lookupProgram(argv0: string, cwd: string, path: string): P
     if (problem !== null) throw programError(argv0, problem);
     return candidate;
   }
-  let firstProblem: string | null = null;
-  for (const entry of path.split(":")) {
+  const candidates = path.split(":").map((entry) => {
     const dir = entry === "" ? cwd : entry.startsWith("/") ? entry : `${cwd}/${entry}`;
-    const candidate = `${dir}/${argv0}`;
-    const problem = await executableProblem(candidate);
-    if (problem === null) return candidate;
+    return `${dir}/${argv0}`;
+  });
+  // The entries up to where this name was found last time are asked about all at once, each a
+  // round trip to the thread pool; the answer is still the first entry's in PATH order.
+  const hint = `${path}\0${argv0}`;
+  const ahead = candidates.slice(0, (FOUND_AT.get(hint) ?? 0) + 1).map(executableProblem);
+  let firstProblem: string | null = null;
+  for (const [index, candidate] of candidates.entries()) {
+    const problem = await (ahead[index] ?? executableProblem(candidate));
+    if (problem === null) {
+      rememberFound(hint, index);
+      return candidate;
+    }
     if (problem === "EACCES" && firstProblem === null) firstProblem = problem;
     // As the reference's execvp (musl): any other failure (a file that is no executable, a
     // symbolic link loop, the server out of descriptors) ends the search with its own error
@@ -27,6 +40,19 @@ export async function lookupProgram(argv0: string, cwd: string, path: string): P
     if (!SEARCH_ON.has(problem)) throw programError(argv0, problem);
   }
   throw programError(argv0, firstProblem ?? "ENOENT");
+}
+
+/** Where each (PATH, name) was found last, a hint for the next search; the oldest goes first. */
+const FOUND_AT = new Map<string, number>();
+const MAX_FOUND_AT = 256;
+
+function rememberFound(hint: string, index: number): void {
+  FOUND_AT.delete(hint);
+  if (FOUND_AT.size >= MAX_FOUND_AT) {
+    const oldest = FOUND_AT.keys().next();
+    if (oldest.done !== true) FOUND_AT.delete(oldest.value);
+  }
+  FOUND_AT.set(hint, index);
 }
 
 /** The failures after which the PATH search tries the next entry (musl's execvp; EACCES is remembered). */
@@ -61,10 +87,17 @@ export function programError(argv0: string, errno: string, cause?: unknown): Rpc
 
 async function executableProblem(candidate: string): Promise<string | null> {
   try {
+    // Asked together, each a round trip to the runtime's thread pool, and answered as if asked in
+    // turn: the access counts only for a regular file.
+    const executable = access(candidate, constants.X_OK);
+    executable.catch(() => {});
     const info = await stat(candidate);
     if (!info.isFile()) return "EACCES";
-    await access(candidate, constants.X_OK);
-    return await headerProblem(candidate);
+    await executable;
+    if (HEADERS.executable(candidate, info)) return null;
+    const verdict = await headerProblem(candidate);
+    if (verdict === null) HEADERS.remember(candidate, info);
+    return verdict;
   } catch (error) {
     return errnoCode(error) ?? "ENOENT";
   }
