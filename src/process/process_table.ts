@@ -213,9 +213,20 @@ export class ProcessTable {
     });
     if (wrap !== null) process.markSandboxed();
     const env = buildChildEnv(this.#serverEnv, params.envPolicy, params.env);
-    await checkCwd(cwd);
     const argv0 = params.argv[0] ?? "";
-    const program = await lookupProgram(argv0, cwd, env["PATH"] ?? this.#serverEnv["PATH"] ?? "");
+    // A child spawned directly enters the cwd itself, and a missing or unusable one fails the
+    // spawn: its cwd is checked only when something failed, to name the cwd in the error (it comes
+    // first, as a relative program was looked up in it). A launcher runs in its own cwd, and a
+    // terminal's start goes through a shell, so theirs is checked before.
+    const cwdLater = wrap === null && !params.tty;
+    if (!cwdLater) await checkCwd(cwd);
+    let program: string;
+    try {
+      program = await lookupProgram(argv0, cwd, env["PATH"] ?? this.#serverEnv["PATH"] ?? "");
+    } catch (error) {
+      if (cwdLater) await checkCwd(cwd);
+      throw error;
+    }
     const target = { program, args: params.argv.slice(1), argv0: params.arg0 ?? argv0, cwd, env };
     const timeoutMs = params.timeoutMs ?? null;
     const container = await this.#containment.create(limits);
@@ -244,6 +255,7 @@ export class ProcessTable {
     } catch (error) {
       await releaseQuietly(container);
       if (error instanceof RpcError) throw error;
+      if (cwdLater) await checkCwd(cwd);
       throw programError(argv0, errnoCode(error) ?? "ENOENT", error);
     }
     return { processId: process.id, sandboxType: wrap === null ? "none" : "linuxSeccomp" };
