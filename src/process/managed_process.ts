@@ -203,7 +203,13 @@ export class ManagedProcess {
         const gate = this.#events.flowReady();
         if (gate !== null) await gate;
         const first = await pending;
-        if (first.done) return;
+        if (first.done) {
+          // The end comes back in the memory the read was given: it goes back to the pool, or
+          // every short-lived child would take two fresh buffers from it and leave them to the
+          // collector.
+          reader.recycle(first.value);
+          return;
+        }
         let bytes = first.value;
         pending = reader.read();
         // Merge what the stream already holds into one chunk: a busy server otherwise turns a
@@ -213,6 +219,8 @@ export class ManagedProcess {
           if (next === "notReady") break;
           if (next.done) {
             this.#append(name, bytes);
+            reader.recycle(bytes);
+            reader.recycle(next.value);
             return;
           }
           const merged = concatBytes(bytes, next.value);
