@@ -204,6 +204,23 @@ describe.each(RUNTIMES)("process/start on %s", (runtime) => {
       });
   });
 
+  test.concurrent("process/start names a missing cwd whatever the program and the start's kind", async () => {
+    // The cwd of a direct start is checked only once the lookup or the spawn has failed.
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const missing = join(dir.path, "missing");
+    const error = {
+      code: -32603,
+      message: `cwd ${missing}: No such file or directory (os error 2)`,
+      data: { kind: "SpawnFailed", errno: "ENOENT" },
+    };
+    const cwd = pathToUri(missing);
+    expect(await client.callError("process/start", startParams("abs", ["/bin/true"], cwd))).toEqual(error);
+    expect(await client.callError("process/start", startParams("rel", ["./true"], cwd))).toEqual(error);
+    expect(await client.callError("process/start", startParams("tty", ["/bin/true"], cwd, { tty: true })))
+      .toEqual(error);
+  });
+
   test.concurrent("process/start refuses a cwd that is a file", async () => {
     await using dir = await tempDir();
     const file = join(dir.path, "file");
