@@ -151,7 +151,7 @@ export class ProcessTable {
         if (!this.#terminated) this.#options.closedOutput.keep(this, process.log);
         sink.closed(process.id, seq);
         this.#scheduleRemoval(process);
-        if (this.#options.serverCounter.closedOne()) runtime.releaseMemory();
+        if (this.#options.serverCounter.closedOne()) runtime.releaseMemory(true);
       },
       flowReady: () => sink.flowReady(),
     };

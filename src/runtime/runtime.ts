@@ -220,9 +220,10 @@ export interface Runtime {
 
   /**
    * Hints the runtime to collect garbage and hand free memory back to the OS; called after a large
-   * stream ends. Throttled by the adapter, never blocks for long.
+   * stream ends. Throttled by the adapter, never blocks for long. `settled` says that what is to be
+   * freed is garbage already (processes that closed), so one collection does.
    */
-  releaseMemory(): void;
+  releaseMemory(settled?: boolean): void;
 
   /**
    * No client is connected: a release that waits out its interval runs now, since no reply will
