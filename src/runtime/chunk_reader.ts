@@ -15,6 +15,11 @@ const POOL_LIMIT = 16;
 
 const pool: ArrayBuffer[] = [];
 
+/** Buffers waiting in the pool (a diagnostic: what a finished reader handed back shows here). */
+export function pooledBuffers(): number {
+  return pool.length;
+}
+
 /** What a read of either kind of reader answers. */
 export type ChunkRead = ReadableStreamReadResult<Uint8Array> | ReadableStreamDefaultReadDoneResult;
 
