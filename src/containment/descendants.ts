@@ -56,7 +56,7 @@ export async function findSandboxMembers(rootPid: number, rootStart: string): Pr
     if (namespace === undefined || namespace === snapshot.own) continue;
     let source = snapshot.sandboxSources.get(namespace);
     if (source === undefined) {
-      source = sandboxSourceOf(stat.pid);
+      source = sandboxSourceOf(stat.task);
       snapshot.sandboxSources.set(namespace, source);
     }
     if ((await source) === wanted) found.push(stat);
@@ -64,9 +64,9 @@ export async function findSandboxMembers(rootPid: number, rootStart: string): Pr
   return found;
 }
 
-/** The source of the sandbox root in process `pid`'s mount table, or null when it has none. */
-async function sandboxSourceOf(pid: number): Promise<string | null> {
-  const text = await readFile(`/proc/${pid}/mountinfo`, "utf8").catch(() => "");
+/** The source of the sandbox root in `task`'s mount table (`liveTask`), or null when it has none. */
+async function sandboxSourceOf(task: string): Promise<string | null> {
+  const text = await readFile(`/proc/${task}/mountinfo`, "utf8").catch(() => "");
   for (const line of text.split("\n")) {
     const source = line.split(" - ")[1]?.split(" ")[1];
     if (isSandboxMountSource(source)) return source ?? null;
@@ -76,7 +76,7 @@ async function sandboxSourceOf(pid: number): Promise<string | null> {
 
 /** One read of /proc: the processes, their mount namespaces, and the server's own. */
 interface ProcSnapshot {
-  readonly stats: readonly ProcStat[];
+  readonly stats: readonly LiveStat[];
   readonly namespaces: ReadonlyMap<number, string>;
   readonly own: string | null;
   /** Each foreign namespace's sandbox root, looked up once per snapshot when first needed. */
@@ -119,14 +119,15 @@ async function scanProc(): Promise<ProcSnapshot> {
   const stats = await Promise.all(
     names.filter((name) => /^\d+$/.test(name)).map(async (name) => {
       const stat = await readStat(Number(name));
+      if (stat === null) return null;
       // Another user's process, or one gone, has no namespace to read: none is recorded.
-      const namespace = await readlink(`/proc/${name}/ns/mnt`).catch(() => null);
-      if (stat !== null && namespace !== null) namespaces.set(stat.pid, namespace);
+      const namespace = await readlink(`/proc/${stat.task}/ns/mnt`).catch(() => null);
+      if (namespace !== null) namespaces.set(stat.pid, namespace);
       return stat;
     }),
   );
   return {
-    stats: stats.filter((stat): stat is ProcStat => stat !== null),
+    stats: stats.filter((stat): stat is LiveStat => stat !== null),
     namespaces,
     own,
     sandboxSources: new Map(),
@@ -173,22 +174,58 @@ export function childStartTime(pid: number): string | null {
   return fields[0] === "X" ? null : fields[19] ?? null;
 }
 
-async function readStat(pid: number): Promise<ProcStat | null> {
-  let text: string;
-  try {
-    text = await readFile(`/proc/${pid}/stat`, "latin1");
-  } catch {
-    return null;
+/** A live process, with the `/proc` entry of one of its live threads (`<pid>` or `<pid>/task/<tid>`). */
+interface LiveStat extends ProcStat {
+  readonly task: string;
+}
+
+/**
+ * A live process as its `/proc/<pid>/stat` describes it, or null when it is gone or a zombie. A
+ * process whose main thread ended alone (`SYS_exit`) while others run has a zombie leader, whose
+ * `ns/mnt` and `mountinfo` tell nothing: a sandboxed daemon that did so was taken for dead and
+ * outlived its command, its session and its server. It is alive while one of its threads is, and is
+ * read through that thread; its pid and start time stay the leader's, and a kill of the pid reaches
+ * the whole thread group.
+ */
+async function readStat(pid: number): Promise<LiveStat | null> {
+  const fields = await statFields(`${pid}`);
+  const state = fields?.[0];
+  if (fields === null || state === undefined || state === "X") return null;
+  let task = `${pid}`;
+  if (state === "Z") {
+    const live = await liveThread(pid);
+    if (live === null) return null;
+    task = live;
   }
-  // The command name may contain spaces and parentheses: fields resume after the last ")".
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  const state = fields[0];
-  if (state === undefined || state === "Z" || state === "X") return null;
   return {
     pid,
     ppid: Number(fields[1]),
     pgrp: Number(fields[2]),
     session: Number(fields[3]),
     startTime: fields[19] ?? "",
+    task,
   };
+}
+
+/** The fields of `/proc/<task>/stat` after the command name, or null when it cannot be read. */
+async function statFields(task: string): Promise<string[] | null> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${task}/stat`, "latin1");
+  } catch {
+    return null;
+  }
+  // The command name may contain spaces and parentheses: fields resume after the last ")".
+  return text.slice(text.lastIndexOf(")") + 2).split(" ");
+}
+
+/** The `/proc` entry (`<pid>/task/<tid>`) of a live thread of `pid` other than its leader, or null. */
+async function liveThread(pid: number): Promise<string | null> {
+  const tids = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  for (const tid of tids) {
+    if (tid === `${pid}`) continue;
+    const state = (await statFields(`${pid}/task/${tid}`))?.[0];
+    if (state !== undefined && state !== "Z" && state !== "X") return `${pid}/task/${tid}`;
+  }
+  return null;
 }

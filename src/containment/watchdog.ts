@@ -25,6 +25,8 @@ import type { Runtime, StdinSink } from "../runtime/mod.ts";
  * by byte, and a process that is exec'ing changes its stat between two bytes. A group with a start
  * time may be a sandbox's: every process whose mount namespace has that launch's root
  * (`sandboxMountSource`, pid and start time) is killed too, wherever it went in the process tree.
+ * Each thread's table is read, not only each process's: a process whose main thread ended alone
+ * has a zombie leader whose own `mountinfo` cannot be read while its other threads run on.
  */
 export const WATCHDOG_SCRIPT = `exec >/dev/null 2>&1
 trap '' HUP INT TERM
@@ -41,9 +43,12 @@ if [ "$mode" = groups ]; then
   for entry in $groups; do
     pg=\${entry%%:*}
     if [ "\${entry#*:}" != u ]; then
-      for file in $(grep -l -F " exec-server-sandbox:$pg:\${entry#*:} " /proc/[0-9]*/mountinfo); do
+      killed=' '
+      for file in $(grep -l -F " exec-server-sandbox:$pg:\${entry#*:} " /proc/[0-9]*/task/[0-9]*/mountinfo); do
         file=\${file#/proc/}
-        kill -9 "\${file%/mountinfo}"
+        case $killed in *" \${file%%/*} "*) continue ;; esac
+        killed="$killed\${file%%/*} "
+        kill -9 "\${file%%/*}"
       done
       stat=$(cat "/proc/$pg/stat" 2>/dev/null)
       set -- \${stat##*) }

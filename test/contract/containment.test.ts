@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { randomInt } from "node:crypto";
 import { spawn } from "node:child_process";
-import { chown, mkdir, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { chown, mkdir, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findCgroupPlaces } from "../../src/containment/mod.ts";
@@ -12,6 +12,7 @@ import { NOBODY, startUnprivileged } from "../helpers/unprivileged_server.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { managedSandbox } from "../helpers/sandbox_policy.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
+import { anyThreadAlive, zombieLeaderDaemon } from "../helpers/zombie_leader.ts";
 import type { TestClient } from "../helpers/client.ts";
 
 /** How long a killed tree may take to be gone. */
@@ -371,6 +372,28 @@ describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {
     server.child.kill("SIGKILL");
     await server.exited;
     expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+  });
+
+  test("its watchdog kills, on SIGKILL, a sandboxed daemon whose leader thread ended alone", async () => {
+    await using dir = await tempDir();
+    await using server = await startUnprivileged(runtime, dir.path);
+    await using client = await server.session();
+    const pidFile = join(dir.path, "daemon.pid");
+    // The command lives on, so that only the watchdog can end the daemon.
+    const argv = ["sh", "-c", '"$@" && exec sleep 60', "sh", ...zombieLeaderDaemon(pidFile)];
+    await client.call(
+      "process/start",
+      startParams("sandboxed", argv, dir.uri, {
+        env: CHILD_PATH,
+        sandbox: managedSandbox({ write: [dir.uri] }),
+      }),
+    );
+    const pid = Number(
+      await pollUntil(() => readFile(pidFile, "utf8").catch(() => ""), (text) => text !== "", GONE_WITHIN_MS),
+    );
+    server.child.kill("SIGKILL");
+    await server.exited;
+    expect(await pollUntil(() => anyThreadAlive(pid), (alive) => !alive, GONE_WITHIN_MS)).toBe(false);
   });
 
   test("its shutdown kills a sandboxed daemon that its closed process left behind", async () => {

@@ -7,11 +7,13 @@
  */
 import { describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { RUNTIMES } from "../helpers/server.ts";
 import { startUnprivileged } from "../helpers/unprivileged_server.ts";
 import { managedSandbox } from "../helpers/sandbox_policy.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
+import { anyThreadAlive, zombieLeaderDaemon } from "../helpers/zombie_leader.ts";
 
 /** Whether `pid` is gone or a zombie. */
 async function dead(pid: number): Promise<boolean> {
@@ -94,5 +96,21 @@ describe.each(RUNTIMES)("descendants of a sandboxed command without cgroups on %
     const match = /pid=(\d+)/.exec(client.outputText("ss"));
     expect(match).not.toBeNull();
     await untilDead(Number(match?.[1]));
+  });
+  test("a daemon whose leader thread ended alone dies when the command exits", async () => {
+    await using dir = await tempDir();
+    await using server = await startUnprivileged(runtime, dir.path);
+    await using client = await server.session();
+    const pidFile = join(dir.path, "daemon.pid");
+    await client.call(
+      "process/start",
+      startParams("zl", zombieLeaderDaemon(pidFile), dir.uri, {
+        env: CHILD_PATH,
+        sandbox: managedSandbox({ write: [dir.uri] }),
+      }),
+    );
+    await client.untilClosed("zl");
+    const pid = Number(await readFile(pidFile, "utf8"));
+    while (await anyThreadAlive(pid)) await Bun.sleep(20);
   });
 });
