@@ -7,6 +7,12 @@
  * may write), so every bound socket the host's table (`/proc/net/unix`) names there is covered
  * with an empty read-only file at launch. Sockets in writable roots stay: the sandbox's own
  * processes bind and connect there.
+ *
+ * The table names a socket as its daemon bound it, which need not be where a root shows it: a path
+ * through a symbolic link (dockerd binds `/var/run/docker.sock`, and `/var/run` leads to `/run` on
+ * most hosts) or a file a bind mount shows under a second path (a container's, `BindPaths=`). So
+ * each is looked up on the host, links followed, and covered wherever a mount of the new root
+ * shows that very file.
  */
 import { AT_FDCWD } from "./landlock.ts";
 import type { MountEntry } from "./kernel_mounts.ts";
@@ -28,49 +34,88 @@ export function boundSocketPaths(text: string): string[] {
 
 const RESOLVE_NO_MAGICLINKS = 0x02n;
 const RESOLVE_NO_SYMLINKS = 0x04n;
+const RESOLVE_IN_ROOT = 0x10n;
 const AT_EMPTY_PATH = 0x1000n;
 const AT_SYMLINK_NOFOLLOW = 0x100n;
 const STATX_TYPE = 0x1;
+const STATX_INO = 0x100;
 const STATX_MNT_ID = 0x1000;
 const S_IFMT = 0o170000;
 const S_IFSOCK = 0o140000;
 
+/** What `statx` says of a descriptor: its type, its file's identity and its mount. */
+interface FileFacts {
+  readonly socket: boolean;
+  readonly identity: string;
+  readonly mountId: bigint | null;
+}
+
+/** Where each bound socket lies and where the new root shows it: see `coverHostSockets`. */
+export interface HostSocketOptions {
+  /** The host's root, as the launcher reaches it (`/oldroot`). */
+  readonly host: string;
+  /** The new root. */
+  readonly under: string;
+  /** The launcher's table once the roots are in: the host's mounts under `host`, the new root's under `under`. */
+  readonly mounts: readonly MountEntry[];
+  /** A path where an empty file for the covers may be made. */
+  readonly cover: string;
+  /** `readlink`, for `/proc/self/fd/N` of the host's `/proc`. */
+  readonly readLink: (path: string) => string;
+}
+
 /**
- * Covers each socket of `paths` that lies under `under` (the new root) in a read-only mount of
- * `mounts` (the launcher's table once the roots are in). Each is opened without following any
- * symbolic link and covered through that descriptor; one missing, behind a link or not a socket
- * any more is skipped. `cover` is a path where an empty file for the covers may be made.
+ * Covers each socket of `paths` (as the host's table names them) wherever a read-only mount of the
+ * new root shows it. Each is looked up under the host's root, symbolic links followed as the host
+ * follows them, and found again under every mount of the new root that shows its file system's
+ * directory holding it; each such path is opened without following any link and covered through
+ * that descriptor when it is the same file, in a read-only mount. One missing, or not a socket any
+ * more, is skipped.
  */
-export function coverHostSockets(
-  sys: Sys,
-  paths: readonly string[],
-  options: { under: string; mounts: readonly MountEntry[]; cover: string },
-): void {
+export function coverHostSockets(sys: Sys, paths: readonly string[], options: HostSocketOptions): void {
   const readOnly = new Set(options.mounts.filter((mount) => mount.readOnly).map((mount) => BigInt(mount.id)));
+  const byId = new Map(options.mounts.map((mount) => [BigInt(mount.id), mount]));
+  const shown = options.mounts.filter((mount) => isWithin(mount.mountPoint, options.under));
   const flags = openFlags(sys.libc.arch);
-  let coverFd: bigint | null = null;
-  // Each descriptor is closed as soon as its socket is dealt with: a host lists hundreds of
-  // sockets, and a descriptor table that grows past 64 while the runtime's threads share it waits
-  // for an RCU grace period (milliseconds) at each growth.
-  const coverOne = (path: string): void => {
+  const facts = (fd: bigint, path: string): FileFacts => {
+    const statx = new Uint8Array(256);
+    const stat = new DataView(statx.buffer);
+    sys.call("statx", [
+      fd,
+      sys.cString(""),
+      AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+      BigInt(STATX_TYPE | STATX_INO | STATX_MNT_ID),
+      sys.buffer(statx),
+    ], path);
+    return {
+      socket: (stat.getUint16(28, true) & S_IFMT) === S_IFSOCK,
+      // stx_dev_major, stx_dev_minor, stx_ino
+      identity: `${stat.getUint32(136, true)}:${stat.getUint32(140, true)}:${stat.getBigUint64(32, true)}`,
+      mountId: (stat.getUint32(0, true) & STATX_MNT_ID) === 0 ? null : stat.getBigUint64(144, true),
+    };
+  };
+  const open = (dir: bigint, path: string, resolve: bigint): bigint => {
     const how = new Uint8Array(24);
     const view = new DataView(how.buffer);
     view.setBigUint64(0, flags.O_PATH | flags.O_CLOEXEC, true);
-    view.setBigUint64(16, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, true);
-    const fd = sys.try("openat2", [AT_FDCWD, sys.cString(`${options.under}${path}`), sys.buffer(how), 24n]);
+    view.setBigUint64(16, resolve, true);
+    return sys.try("openat2", [dir, sys.cString(path), sys.buffer(how), 24n]);
+  };
+  let coverFd: bigint | null = null;
+  const covered = new Set<string>();
+  // Each descriptor is closed as soon as its socket is dealt with: a host lists hundreds of
+  // sockets, and a descriptor table that grows past 64 while the runtime's threads share it waits
+  // for an RCU grace period (milliseconds) at each growth.
+  const coverAt = (path: string, identity: string): void => {
+    if (covered.has(path)) return;
+    covered.add(path);
+    const fd = open(AT_FDCWD, path, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
     if (fd < 0n) return;
     try {
-      const statx = new Uint8Array(256);
-      const stat = new DataView(statx.buffer);
-      sys.call("statx", [
-        fd,
-        sys.cString(""),
-        AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-        BigInt(STATX_TYPE | STATX_MNT_ID),
-        sys.buffer(statx),
-      ], path);
-      if ((stat.getUint16(28, true) & S_IFMT) !== S_IFSOCK) return;
-      if ((stat.getUint32(0, true) & STATX_MNT_ID) === 0 || !readOnly.has(stat.getBigUint64(144, true))) {
+      const found = facts(fd, path);
+      if (
+        !found.socket || found.identity !== identity || found.mountId === null || !readOnly.has(found.mountId)
+      ) {
         return;
       }
       if (coverFd === null) {
@@ -88,9 +133,59 @@ export function coverHostSockets(
       sys.try("close", [fd]);
     }
   };
+  const coverOne = (hostRoot: bigint, path: string): void => {
+    const fd = open(hostRoot, path.slice(1), RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    if (fd < 0n) return;
+    let identity: string;
+    let inside: string | null;
+    let device = "";
+    try {
+      const found = facts(fd, path);
+      if (!found.socket || found.mountId === null) return;
+      identity = found.identity;
+      const holder = byId.get(found.mountId);
+      device = holder?.device ?? "";
+      let real: string | null = null;
+      try {
+        real = options.readLink(`${options.host}/proc/self/fd/${fd}`);
+      } catch {
+        // Without the host's /proc the file's place is not known: nothing to cover.
+      }
+      inside = real === null || holder === undefined || !isWithin(real, holder.mountPoint)
+        ? null
+        : joinPath(holder.root, real.slice(holder.mountPoint.length));
+    } finally {
+      sys.try("close", [fd]);
+    }
+    if (inside === null) return;
+    for (const mount of shown) {
+      if (mount.device !== device || !isWithin(inside, mount.root)) continue;
+      coverAt(
+        joinPath(mount.mountPoint, mount.root === "/" ? inside : inside.slice(mount.root.length)),
+        identity,
+      );
+    }
+  };
+  const hostRoot = sys.call("openat", [
+    AT_FDCWD,
+    sys.cString(options.host),
+    flags.O_PATH | flags.O_DIRECTORY | flags.O_CLOEXEC,
+  ], options.host);
   try {
-    for (const path of paths) coverOne(path);
+    for (const path of paths) coverOne(hostRoot, path);
   } finally {
+    sys.try("close", [hostRoot]);
     if (coverFd !== null) sys.try("close", [coverFd]);
   }
+}
+
+/** Whether `path` is `root` or lies below it. */
+function isWithin(path: string, root: string): boolean {
+  return root === "/" || path === root || path.startsWith(`${root}/`);
+}
+
+/** `base` followed by `rest` (empty, or starting with a slash). */
+function joinPath(base: string, rest: string): string {
+  if (rest === "" || rest === "/") return base;
+  return base === "/" ? rest : `${base}${rest}`;
 }

@@ -46,6 +46,9 @@ const HIDDEN_TYPES: ReadonlySet<string> = new Set(["proc", "mqueue"]);
 export interface MountEntry {
   readonly id: number;
   readonly parent: number;
+  /** Its file system's device (`major:minor`) and the directory of it that it shows. */
+  readonly device: string;
+  readonly root: string;
   readonly mountPoint: string;
   readonly type: string;
   /** Whether the mount itself is read-only (its per-mount options). */
@@ -65,17 +68,21 @@ export function parseMountInfo(text: string): MountEntry[] {
   for (const line of text.split("\n")) {
     const [before, after] = line.split(" - ");
     const fields = before?.split(" ") ?? [];
-    const [id, parent, , , mountPoint, options] = fields;
+    const [id, parent, device, root, mountPoint, options] = fields;
     const type = after?.split(" ")[0];
-    if (id === undefined || parent === undefined || mountPoint === undefined || type === undefined) continue;
+    if (
+      id === undefined || parent === undefined || device === undefined || root === undefined ||
+      mountPoint === undefined || type === undefined
+    ) continue;
+    // mountinfo escapes space, tab, newline and backslash as octal.
+    const unescape = (field: string): string =>
+      field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
     entries.push({
       id: Number(id),
       parent: Number(parent),
-      // mountinfo escapes space, tab, newline and backslash as octal.
-      mountPoint: mountPoint.replace(
-        /\\([0-7]{3})/g,
-        (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)),
-      ),
+      device,
+      root: unescape(root),
+      mountPoint: unescape(mountPoint),
       type,
       readOnly: (options ?? "").split(",").includes("ro"),
     });

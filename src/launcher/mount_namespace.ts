@@ -322,9 +322,11 @@ export function enterMountNamespace(
       !plan.noLinksIn.some((area) => area === "/" || hostPath === area || hostPath.startsWith(`${area}/`)),
   });
   coverHostSockets(sys, boundSocketPaths(options.files.readText(`${OLD_ROOT}/proc/net/unix`)), {
+    host: OLD_ROOT,
     under: NEW_ROOT,
     mounts,
     cover: "/.socket-cover",
+    readLink: (path) => options.files.readlink(path),
   });
 
   // A /proc that shows only this process (its pid survives execve).

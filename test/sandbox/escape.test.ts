@@ -791,6 +791,41 @@ for path in sys.argv[1:]:
     }
   });
 
+  test("reaches no host daemon's unix socket bound through a symbolic link or shown by a bind mount", async () => {
+    // The host's table names a socket as its daemon bound it: dockerd binds /var/run/docker.sock,
+    // and /var/run is a link to /run on most hosts. A bind mount (a container's, `BindPaths=`)
+    // shows the socket under a second path the table never names.
+    const runDir = join(root, "linked-run");
+    const real = join(runDir, "real");
+    const alias = join(root, "alias-run");
+    await mkdir(real, { recursive: true });
+    await mkdir(alias);
+    await symlink("real", join(runDir, "link"));
+    const bound = join(runDir, "link", "daemon.sock");
+    const heard: string[] = [];
+    const daemon = createServer((socket) => socket.on("data", (data) => heard.push(data.toString())));
+    await new Promise<void>((ready) => daemon.listen(bound, ready));
+    await chmod(join(real, "daemon.sock"), 0o777);
+    await command(["mount", "--bind", real, alias]);
+    try {
+      const script = `/usr/bin/python3 -c 'import socket, sys
+for path in sys.argv[1:]:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path); s.sendall(b"pwned"); print("reached", path)
+    except OSError as error:
+        print("refused")' ${bound} ${join(real, "daemon.sock")} ${join(alias, "daemon.sock")}`;
+      const result = await sh(visible(), script);
+      expect(result.out).toBe("refused\nrefused\nrefused\n");
+      expect(heard).toEqual([]);
+    } finally {
+      await command(["umount", alias]);
+      await new Promise<void>((done) => daemon.close(() => done()));
+      await rm(runDir, { recursive: true, force: true });
+      await rm(alias, { recursive: true, force: true });
+    }
+  });
+
   test("a spare launcher takes its argv from stdin, confines the program and leaves it the rest of stdin", async () => {
     const launch = confined(hidden(), "/bin/sh", ["-c", `cat; cat ${secret} 2>/dev/null || echo hidden`], {
       argv0: "sh",
