@@ -5,8 +5,10 @@
  * policy) reached the system bus, or the container runtime's socket, as root. A socket in a
  * read-only part of a root was bound by no sandbox of this policy (a sandbox binds only where it
  * may write), so every bound socket the host's table (`/proc/net/unix`) names there is covered
- * with an empty read-only file at launch. Sockets in writable roots stay: the sandbox's own
- * processes bind and connect there.
+ * with an empty read-only file at launch. In writable roots, where the sandbox's own processes bind
+ * and connect, a socket is covered unless every socket serving there is held by a sandbox's
+ * process (another running command's dev server stays reachable; a tmux server's
+ * `/tmp/tmux-UID/default` under a writable `/tmp`, which runs any command for its user, does not).
  *
  * The table names a socket as its daemon bound it, which need not be where a root shows it: a path
  * through a symbolic link (dockerd binds `/var/run/docker.sock`, and `/var/run` leads to `/run` on
@@ -20,16 +22,39 @@ import { coverWithClone } from "./mount_cover.ts";
 import { openFlags } from "./open_flags.ts";
 import type { Sys } from "./sys.ts";
 
-/** The bound pathname sockets of a `/proc/net/unix` text, each once. */
-export function boundSocketPaths(text: string): string[] {
-  const found = new Set<string>();
+/** One bound pathname socket of the host's table. */
+export interface BoundSocket {
+  readonly path: string;
+  /** Its inode number, as `/proc/PID/fd` names it (`socket:[N]`). */
+  readonly inode: string;
+  /** Whether others can reach it there: a listening socket or a datagram one. */
+  readonly serving: boolean;
+}
+
+const SO_ACCEPTCON = 0x10000;
+const SOCK_DGRAM = 2;
+
+/** The bound pathname sockets of a `/proc/net/unix` text. */
+export function boundSockets(text: string): BoundSocket[] {
+  const found: BoundSocket[] = [];
   for (const line of text.split("\n").slice(1)) {
     // Num RefCount Protocol Flags Type St Inode Path: only the path, the rest of the line (spaces
     // included), has a slash; most sockets have none (unbound or abstract ones).
     const start = line.indexOf(" /");
-    if (start >= 0) found.add(line.slice(start + 1));
+    if (start < 0) continue;
+    const [, , , flags = "0", type = "0", , inode = ""] = line.slice(0, start).trim().split(/ +/);
+    found.push({
+      path: line.slice(start + 1),
+      inode,
+      serving: (Number.parseInt(flags, 16) & SO_ACCEPTCON) !== 0 || Number.parseInt(type, 16) === SOCK_DGRAM,
+    });
   }
-  return [...found];
+  return found;
+}
+
+/** The bound pathname sockets of a `/proc/net/unix` text, each path once. */
+export function boundSocketPaths(text: string): string[] {
+  return [...new Set(boundSockets(text).map((socket) => socket.path))];
 }
 
 const RESOLVE_NO_MAGICLINKS = 0x02n;
@@ -62,6 +87,8 @@ export interface HostSocketOptions {
   readonly cover: string;
   /** `readlink`, for `/proc/self/fd/N` of the host's `/proc`. */
   readonly readLink: (path: string) => string;
+  /** The inodes of the sockets sandboxes' processes hold (`sandbox_sockets.ts`), asked for at most once. */
+  readonly heldBySandboxes: () => ReadonlySet<string>;
 }
 
 /**
@@ -72,7 +99,11 @@ export interface HostSocketOptions {
  * that descriptor when it is the same file, in a read-only mount. One missing, or not a socket any
  * more, is skipped.
  */
-export function coverHostSockets(sys: Sys, paths: readonly string[], options: HostSocketOptions): void {
+export function coverHostSockets(
+  sys: Sys,
+  sockets: readonly BoundSocket[],
+  options: HostSocketOptions,
+): void {
   const readOnly = new Set(options.mounts.filter((mount) => mount.readOnly).map((mount) => BigInt(mount.id)));
   const byId = new Map(options.mounts.map((mount) => [BigInt(mount.id), mount]));
   const shown = options.mounts.filter((mount) => isWithin(mount.mountPoint, options.under));
@@ -102,21 +133,24 @@ export function coverHostSockets(sys: Sys, paths: readonly string[], options: Ho
     return sys.try("openat2", [dir, sys.cString(path), sys.buffer(how), 24n]);
   };
   let coverFd: bigint | null = null;
+  let held: ReadonlySet<string> | null = null;
   const covered = new Set<string>();
   // Each descriptor is closed as soon as its socket is dealt with: a host lists hundreds of
   // sockets, and a descriptor table that grows past 64 while the runtime's threads share it waits
   // for an RCU grace period (milliseconds) at each growth.
-  const coverAt = (path: string, identity: string): void => {
+  const coverAt = (path: string, identity: string, serving: readonly string[]): void => {
     if (covered.has(path)) return;
     covered.add(path);
     const fd = open(AT_FDCWD, path, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
     if (fd < 0n) return;
     try {
       const found = facts(fd, path);
-      if (
-        !found.socket || found.identity !== identity || found.mountId === null || !readOnly.has(found.mountId)
-      ) {
-        return;
+      if (!found.socket || found.identity !== identity || found.mountId === null) return;
+      if (!readOnly.has(found.mountId)) {
+        // Where the sandbox may write, its own processes and other sandboxes' bind and connect.
+        held ??= options.heldBySandboxes();
+        const sandboxes = held;
+        if (serving.every((inode) => sandboxes.has(inode))) return;
       }
       if (coverFd === null) {
         const made = sys.call("openat", [
@@ -133,7 +167,7 @@ export function coverHostSockets(sys: Sys, paths: readonly string[], options: Ho
       sys.try("close", [fd]);
     }
   };
-  const coverOne = (hostRoot: bigint, path: string): void => {
+  const coverOne = (hostRoot: bigint, path: string, serving: readonly string[]): void => {
     const fd = open(hostRoot, path.slice(1), RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
     if (fd < 0n) return;
     let identity: string;
@@ -163,6 +197,7 @@ export function coverHostSockets(sys: Sys, paths: readonly string[], options: Ho
       coverAt(
         joinPath(mount.mountPoint, mount.root === "/" ? inside : inside.slice(mount.root.length)),
         identity,
+        serving,
       );
     }
   };
@@ -172,7 +207,15 @@ export function coverHostSockets(sys: Sys, paths: readonly string[], options: Ho
     flags.O_PATH | flags.O_DIRECTORY | flags.O_CLOEXEC,
   ], options.host);
   try {
-    for (const path of paths) coverOne(hostRoot, path);
+    // A path may be listed more than once: a listening socket with the connections it accepted, or
+    // sockets bound there before their files were removed.
+    const serving = new Map<string, string[]>();
+    for (const socket of sockets) {
+      const list = serving.get(socket.path) ?? [];
+      if (socket.serving) list.push(socket.inode);
+      serving.set(socket.path, list);
+    }
+    for (const [path, inodes] of serving) coverOne(hostRoot, path, inodes);
   } finally {
     sys.try("close", [hostRoot]);
     if (coverFd !== null) sys.try("close", [coverFd]);

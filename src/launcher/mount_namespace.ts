@@ -12,7 +12,8 @@ import { AT_FDCWD } from "./landlock.ts";
 import { openFlags } from "./open_flags.ts";
 import { type InnerMount, InnerMounts } from "./inner_mounts.ts";
 import { confineKernelMounts, kernelMountActions, parseMountInfo } from "./kernel_mounts.ts";
-import { boundSocketPaths, coverHostSockets } from "./host_sockets.ts";
+import { boundSockets, coverHostSockets } from "./host_sockets.ts";
+import { socketsHeldBySandboxes } from "./sandbox_sockets.ts";
 import { type Sys, SyscallError } from "./sys.ts";
 import { sandboxMountSource } from "./sandbox_label.ts";
 
@@ -71,7 +72,7 @@ interface MountOp {
 }
 
 /** How the host's paths are looked up before the namespace exists. */
-export type HostFiles = Pick<LauncherProcess, "lstat" | "readlink" | "readText">;
+export type HostFiles = Pick<LauncherProcess, "lstat" | "readlink" | "readDir" | "readText">;
 
 /** A resolved path: its real location and the symlinks met on the way. */
 interface Resolved {
@@ -321,12 +322,13 @@ export function enterMountNamespace(
       !changeable(hostPath) &&
       !plan.noLinksIn.some((area) => area === "/" || hostPath === area || hostPath.startsWith(`${area}/`)),
   });
-  coverHostSockets(sys, boundSocketPaths(options.files.readText(`${OLD_ROOT}/proc/net/unix`)), {
+  coverHostSockets(sys, boundSockets(options.files.readText(`${OLD_ROOT}/proc/net/unix`)), {
     host: OLD_ROOT,
     under: NEW_ROOT,
     mounts,
     cover: "/.socket-cover",
     readLink: (path) => options.files.readlink(path),
+    heldBySandboxes: () => socketsHeldBySandboxes(options.files, `${OLD_ROOT}/proc`),
   });
 
   // A /proc that shows only this process (its pid survives execve).

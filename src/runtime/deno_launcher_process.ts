@@ -18,6 +18,7 @@ export function denoLauncherProcess(): LauncherProcess {
       return { directory: info.isDirectory, symlink: info.isSymlink, identity: `${info.dev}:${info.ino}` };
     },
     readlink: (path) => Deno.readLinkSync(path),
+    readDir: (path) => [...Deno.readDirSync(path)].map((entry) => entry.name),
     readText: (path) => Deno.readTextFileSync(path),
     readStat: () => {
       try {

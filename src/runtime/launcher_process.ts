@@ -26,6 +26,8 @@ export interface LauncherProcess {
   exit(status: number): never;
   lstat(path: string): LinkStat;
   readlink(path: string): string;
+  /** The names in a directory. */
+  readDir(path: string): string[];
   /** A whole (small, pseudo) file's text, read on the calling thread, as `/proc` shows it to that thread. */
   readText(path: string): string;
   /** Its own `/proc/self/stat`, or null where /proc cannot be read. */
@@ -50,7 +52,9 @@ export async function launcherProcess(name: RuntimeName): Promise<LauncherProces
   }
   // Taken synchronously, as a static import would be: nothing else runs before the launcher confines.
   const process = globalThis.process;
-  const { lstatSync, readFileSync, readlinkSync, writeSync } = require("node:fs") as typeof import("node:fs");
+  const { lstatSync, readdirSync, readFileSync, readlinkSync, writeSync } = require(
+    "node:fs",
+  ) as typeof import("node:fs");
   return {
     args: process.argv.slice(2),
     env: Object.fromEntries(
@@ -69,6 +73,7 @@ export async function launcherProcess(name: RuntimeName): Promise<LauncherProces
       };
     },
     readlink: (path) => readlinkSync(path, "utf8"),
+    readDir: (path) => readdirSync(path, "utf8"),
     readText: (path) => readFileSync(path, "utf8"),
     readStat: () => {
       try {

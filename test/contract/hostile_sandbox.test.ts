@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { randomBytes, randomInt } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -480,6 +481,36 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
       code: 0,
       out: "shm 2\nmsg 2\nsem 2\nmq 2\nno-namespace\nno-user-namespace\n",
     }]);
+  });
+
+  test.concurrent("a host daemon's unix socket in a writable root is out of reach, the sandbox's own is not", async () => {
+    // A tmux server's /tmp/tmux-UID/default under a writable /tmp runs any command for its user;
+    // a docker.sock in a workspace starts containers as root.
+    await using w = await world();
+    await using client = await server().session();
+    const path = join(w.inside, "daemon.sock");
+    const heard: string[] = [];
+    const daemon = createServer((socket) => socket.on("data", (data) => heard.push(data.toString())));
+    await new Promise<void>((ready) => daemon.listen(path, ready));
+    try {
+      await fs.chmod(path, 0o777);
+      const script = `python3 -c 'import socket, sys
+own = socket.socket(socket.AF_UNIX); own.bind("own.sock"); own.listen(1)
+for path in (sys.argv[1], "own.sock"):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path); s.sendall(b"pwned"); print("reached", path)
+    except OSError:
+        print("refused")' ${path}`;
+      const result = await run(client, script, {
+        cwd: w.inside,
+        sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+      });
+      expect(result).toEqual({ code: 0, out: "refused\nreached own.sock\n" });
+      expect(heard).toEqual([]);
+    } finally {
+      await new Promise<void>((done) => daemon.close(() => done()));
+    }
   });
 
   test.concurrent("a sandbox's own SysV IPC works among its processes and stays inside", async () => {

@@ -826,6 +826,69 @@ for path in sys.argv[1:]:
     }
   });
 
+  test("reaches no host daemon's unix socket in a writable root, and keeps another sandbox's there as root", async () => {
+    // A tmux server's /tmp/tmux-UID/default, an ssh-agent's socket, a docker.sock in a workspace:
+    // a sandbox that may write where they lie would have them act for it outside.
+    const path = join(inside, "host.sock");
+    const heard: string[] = [];
+    const daemon = createServer((socket) => socket.on("data", (data) => heard.push(data.toString())));
+    await new Promise<void>((ready) => daemon.listen(path, ready));
+    await chmod(path, 0o777);
+    // Another sandbox serves its own socket there while this one starts (a dev server, a database).
+    const own = join(inside, "other.sock");
+    const serving = confined(hidden(), "/usr/bin/python3", [
+      "-c",
+      `import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); print("listening", flush=True)
+c, _ = s.accept(); print(c.recv(16).decode(), flush=True)`,
+      own,
+    ]);
+    if (user === "nobody") await ownTree(inside);
+    const other = Bun.spawn([serving.program, ...serving.args], {
+      cwd: serving.cwd,
+      env: serving.env,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      const reader = other.stdout.getReader();
+      let said = "";
+      while (!said.includes("listening\n")) {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          throw new Error(`the other sandbox ended: ${said}${await new Response(other.stderr).text()}`);
+        }
+        said += new TextDecoder().decode(chunk.value);
+      }
+      const script = `/usr/bin/python3 -c 'import socket, sys
+for path in sys.argv[1:]:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path); s.sendall(b"pwned"); print("reached", path)
+    except OSError as error:
+        print("refused")' ${path} ${own}`;
+      const result = await sh(hidden(), script);
+      // An unprivileged launcher runs in a user namespace of its own, from which no other sandbox's
+      // descriptors can be read (each has its own namespace): it cannot tell that sandbox's socket
+      // from a daemon's, and covers it too.
+      const reached = user === "root";
+      expect(result.out).toBe(`refused\n${reached ? `reached ${own}` : "refused"}\n`);
+      expect(heard).toEqual([]);
+      if (reached) {
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+          said += new TextDecoder().decode(chunk.value);
+        }
+        expect(said).toBe("listening\npwned\n");
+      }
+    } finally {
+      other.kill();
+      await other.exited;
+      await new Promise<void>((done) => daemon.close(() => done()));
+      await rm(own, { force: true });
+    }
+  });
+
   test("a spare launcher takes its argv from stdin, confines the program and leaves it the rest of stdin", async () => {
     const launch = confined(hidden(), "/bin/sh", ["-c", `cat; cat ${secret} 2>/dev/null || echo hidden`], {
       argv0: "sh",

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { kernelMountActions, parseMountInfo } from "../../src/launcher/kernel_mounts.ts";
-import { boundSocketPaths } from "../../src/launcher/host_sockets.ts";
+import { boundSocketPaths, boundSockets } from "../../src/launcher/host_sockets.ts";
 
 /** One mountinfo line: id, parent, mount point, per-mount options and type. */
 function line(id: number, parent: number, mountPoint: string, options: string, type: string): string {
@@ -75,5 +75,17 @@ describe("boundSocketPaths", () => {
       "0000000000000000: 00000002 00000000 00000000 0002 01 1205 /run/dbus/system_bus_socket",
     ].join("\n");
     expect(boundSocketPaths(table)).toEqual(["/run/dbus/system_bus_socket", "/tmp/a b/agent.1"]);
+    // A listening socket and a datagram one serve their path; a connection accepted there does not.
+    expect(boundSockets(table)).toEqual([
+      { path: "/run/dbus/system_bus_socket", inode: "1201", serving: true },
+      { path: "/tmp/a b/agent.1", inode: "1204", serving: true },
+      { path: "/run/dbus/system_bus_socket", inode: "1205", serving: true },
+    ]);
+    const accepted = "0000000000000000: 00000003 00000000 00000000 0001 03 1206 /run/x.sock";
+    expect(boundSockets(`header\n${accepted}`)).toEqual([{
+      path: "/run/x.sock",
+      inode: "1206",
+      serving: false,
+    }]);
   });
 });
