@@ -13,7 +13,7 @@ import { startUnprivileged } from "../helpers/unprivileged_server.ts";
 import { managedSandbox } from "../helpers/sandbox_policy.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
-import { anyThreadAlive, zombieLeaderDaemon } from "../helpers/zombie_leader.ts";
+import { anyThreadAlive, undumpableDaemon, zombieLeaderDaemon } from "../helpers/zombie_leader.ts";
 
 /** Whether `pid` is gone or a zombie. */
 async function dead(pid: number): Promise<boolean> {
@@ -110,6 +110,23 @@ describe.each(RUNTIMES)("descendants of a sandboxed command without cgroups on %
       }),
     );
     await client.untilClosed("zl");
+    const pid = Number(await readFile(pidFile, "utf8"));
+    while (await anyThreadAlive(pid)) await Bun.sleep(20);
+  });
+
+  test("a daemon that made itself undumpable dies when the command exits", async () => {
+    await using dir = await tempDir();
+    await using server = await startUnprivileged(runtime, dir.path);
+    await using client = await server.session();
+    const pidFile = join(dir.path, "daemon.pid");
+    await client.call(
+      "process/start",
+      startParams("nd", undumpableDaemon(pidFile), dir.uri, {
+        env: CHILD_PATH,
+        sandbox: managedSandbox({ write: [dir.uri] }),
+      }),
+    );
+    await client.untilClosed("nd");
     const pid = Number(await readFile(pidFile, "utf8"));
     while (await anyThreadAlive(pid)) await Bun.sleep(20);
   });

@@ -41,3 +41,25 @@ ctypes.CDLL(None).syscall(60, 0)
 `;
   return ["python3", "-c", script];
 }
+
+/**
+ * A daemon that leaves the session, loses its parent and makes itself undumpable
+ * (`PR_SET_DUMPABLE` 0): a process of an unprivileged server's user then no longer reads its
+ * `/proc/PID/ns/mnt`, `mountinfo` or `fd`. It writes its pid to `pidFile` first.
+ */
+export function undumpableDaemon(pidFile: string): string[] {
+  const script = `import ctypes, os, sys, time
+if os.fork():
+    while not os.path.exists(${JSON.stringify(pidFile)}): time.sleep(0.01)
+    sys.exit(0)
+os.setsid()
+if os.fork(): os._exit(0)
+null = os.open("/dev/null", os.O_RDWR)
+for fd in (0, 1, 2): os.dup2(null, fd)
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+with open(${JSON.stringify(pidFile + ".tmp")}, "w") as f: f.write(str(os.getpid()))
+os.rename(${JSON.stringify(pidFile + ".tmp")}, ${JSON.stringify(pidFile)})
+time.sleep(60)
+`;
+  return ["python3", "-c", script];
+}
