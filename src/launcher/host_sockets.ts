@@ -59,7 +59,12 @@ export function boundSocketPaths(text: string): string[] {
 
 const RESOLVE_NO_MAGICLINKS = 0x02n;
 const RESOLVE_NO_SYMLINKS = 0x04n;
+const RESOLVE_NO_XDEV = 0x01n;
 const RESOLVE_IN_ROOT = 0x10n;
+const OPEN_TREE_CLONE = 1n;
+const AT_RECURSIVE = 0x8000n;
+const MOVE_MOUNT_F_EMPTY_PATH = 0x4n;
+const MOVE_MOUNT_T_EMPTY_PATH = 0x40n;
 const AT_EMPTY_PATH = 0x1000n;
 const AT_SYMLINK_NOFOLLOW = 0x100n;
 const STATX_TYPE = 0x1;
@@ -141,7 +146,7 @@ export function coverHostSockets(
   const coverAt = (path: string, identity: string, serving: readonly string[]): void => {
     if (covered.has(path)) return;
     covered.add(path);
-    const fd = open(AT_FDCWD, path, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    let fd = open(AT_FDCWD, path, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
     if (fd < 0n) return;
     try {
       const found = facts(fd, path);
@@ -151,6 +156,17 @@ export function coverHostSockets(
         held ??= options.heldBySandboxes();
         const sandboxes = held;
         if (serving.every((inode) => sandboxes.has(inode))) return;
+        // Where the way cannot be pinned (it changed meanwhile), the socket is still covered.
+        const pinned = pinWay(found.mountId, path);
+        if (pinned !== null) {
+          const again = facts(pinned, path);
+          if (again.socket && again.identity === identity) {
+            sys.try("close", [fd]);
+            fd = pinned;
+          } else {
+            sys.try("close", [pinned]);
+          }
+        }
       }
       if (coverFd === null) {
         const made = sys.call("openat", [
@@ -165,6 +181,55 @@ export function coverHostSockets(
       coverWithClone(sys, coverFd, fd, path);
     } finally {
       sys.try("close", [fd]);
+    }
+  };
+  /**
+   * Binds every directory between the writable mount `mountId` and the socket at `path` onto
+   * itself (a recursive clone, so covers beneath stay), shallowest first, and opens the socket
+   * again through them; null when the way changed. Inside the sandbox each is then a mount point,
+   * which renaming or removing fails (EBUSY): a sandbox that moved a directory on the way would
+   * have later launches look for the socket where the host's table names it, and miss it.
+   */
+  const pinWay = (mountId: bigint, path: string): bigint | null => {
+    const mount = byId.get(mountId);
+    if (mount === undefined || !isWithin(path, mount.mountPoint) || path === mount.mountPoint) return null;
+    const parts = path.slice(mount.mountPoint === "/" ? 1 : mount.mountPoint.length + 1).split("/");
+    const name = parts.pop() ?? "";
+    const within = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    let current = open(AT_FDCWD, mount.mountPoint, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    if (current < 0n) return null;
+    try {
+      for (const part of parts) {
+        const next = open(current, part, within);
+        if (next < 0n) return null;
+        try {
+          const tree = sys.try("open_tree", [
+            next,
+            sys.cString(""),
+            OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH | flags.O_CLOEXEC,
+          ]);
+          if (tree < 0n) return null;
+          const moved = sys.try("move_mount", [
+            tree,
+            sys.cString(""),
+            next,
+            sys.cString(""),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+          ]);
+          if (moved < 0n) {
+            sys.try("close", [tree]);
+            return null;
+          }
+          sys.try("close", [current]);
+          current = tree;
+        } finally {
+          sys.try("close", [next]);
+        }
+      }
+      const socket = open(current, name, within);
+      return socket < 0n ? null : socket;
+    } finally {
+      sys.try("close", [current]);
     }
   };
   const coverOne = (hostRoot: bigint, path: string, serving: readonly string[]): void => {

@@ -889,6 +889,40 @@ for path in sys.argv[1:]:
     }
   });
 
+  test("cannot move a covered host daemon's socket in a writable root where a later launch misses it", async () => {
+    // A launch covers the socket by the path the host's table names, so a sandbox that renamed a
+    // directory on the way would have the next launch look where the socket no longer is.
+    const dir = join(inside, "sub", "dir");
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, "daemon.sock");
+    const heard: string[] = [];
+    const daemon = createServer((socket) => socket.on("data", (data) => heard.push(data.toString())));
+    await new Promise<void>((ready) => daemon.listen(path, ready));
+    await chmod(path, 0o777);
+    try {
+      const moved = await sh(
+        hidden(),
+        "mv sub/dir/daemon.sock sub/dir/m.sock 2>/dev/null || echo kept; " +
+          "mv sub/dir sub/dir2 2>/dev/null || echo kept; mv sub moved 2>/dev/null || echo kept",
+      );
+      expect(moved.out).toBe("kept\nkept\nkept\n");
+      const script = `/usr/bin/python3 -c 'import socket, sys
+for path in sys.argv[1:]:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path); s.sendall(b"pwned"); print("reached", path)
+    except OSError as error:
+        pass
+print("done")' ${path} sub/dir/m.sock sub/dir2/daemon.sock moved/dir/daemon.sock moved/dir2/daemon.sock`;
+      expect((await sh(hidden(), script)).out).toBe("done\n");
+      expect(heard).toEqual([]);
+    } finally {
+      await new Promise<void>((done) => daemon.close(() => done()));
+      await rm(join(inside, "sub"), { recursive: true, force: true });
+      await rm(join(inside, "moved"), { recursive: true, force: true });
+    }
+  });
+
   test("a spare launcher takes its argv from stdin, confines the program and leaves it the rest of stdin", async () => {
     const launch = confined(hidden(), "/bin/sh", ["-c", `cat; cat ${secret} 2>/dev/null || echo hidden`], {
       argv0: "sh",
