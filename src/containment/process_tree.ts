@@ -163,20 +163,25 @@ class ProcessTreeContainer implements Container {
     if (pid === null) return;
     // Once the child is reaped, a process carrying its number is someone else's, and so are the
     // children, group and session that the number names (see `numberReused`).
+    // The child's sandbox is named by its number and its start time, which no later carrier of
+    // the number shares: its processes are signalled whoever carries the number now. A sandboxed
+    // daemon that cycled the pid counter so that a process of its own took the number at the
+    // child's exit kept the whole sandbox alive before.
     const reused = (): boolean => this.#leaderReaped && numberReused(this.#runtime, pid);
-    if (reused()) return;
     const kill = (target: number, number: number): void => this.#runtime.kill(target, number);
     const start = this.#start ?? Promise.resolve(null);
     void Promise.all([
-      findDescendants(pid),
+      reused() ? [] : findDescendants(pid),
       start.then((time) => time === null ? [] : findSandboxMembers(pid, time)),
     ])
       .then(([descendants, members]) => {
-        if (reused()) return;
+        if (reused()) return signalProcesses(members, signal, kill);
         this.#signalGroup(pid, signal);
         return signalProcesses([...descendants, ...members], signal, kill);
       })
-      .catch(() => this.#signalGroup(pid, signal));
+      .catch(() => {
+        if (!reused()) this.#signalGroup(pid, signal);
+      });
   }
 
   leaderReaped(): void {

@@ -9,6 +9,9 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { findDescendants } from "../../src/containment/descendants.ts";
 import { ProcessTreeSession, signalGroup } from "../../src/containment/mod.ts";
 import type { Runtime } from "../../src/runtime/mod.ts";
@@ -60,5 +63,46 @@ describe("a reaped child whose number names a live process again", () => {
     await findDescendants(process.pid);
     await findDescendants(process.pid);
     expect(kills).toEqual([]);
+  });
+
+  test("a process-tree container still kills what its child's sandbox left, named by the child's start too", async () => {
+    // A sandboxed command's daemon can cycle the pid counter (32,768 numbers on many hosts) so
+    // that a process of its own takes the command's number as soon as the command is reaped: the
+    // number then names a live process, and the exit kill left everything alone. A sandbox's
+    // processes are named by the launch's pid and start time, which no later process shares.
+    const child = spawn("sleep", ["60"], { stdio: "ignore" });
+    const pid = child.pid ?? 0;
+    const stat = await readFile(`/proc/${pid}/stat`, "latin1");
+    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    const dir = await mkdtemp(join(tmpdir(), "reused-leader-"));
+    // A process in a mount namespace whose root names the child's launch, as a sandbox's does.
+    const member = spawn("unshare", [
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      `mount -t tmpfs exec-server-sandbox:${pid}:${start} ${dir} && echo ready && exec sleep 60`,
+    ], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise<void>((ready) => member.stdout?.once("data", () => ready()));
+      const reused: Runtime = {
+        kill: (target: number, signal: number) => {
+          if (signal !== 0) kills.push([target, signal]);
+          else if (target !== pid) process.kill(target, 0);
+        },
+      } as unknown as Runtime;
+      const container = await new ProcessTreeSession(reused, { watchdog: null }).create();
+      container.started(pid, () => {});
+      child.kill("SIGKILL");
+      await new Promise((exited) => child.once("exit", exited));
+      container.leaderReaped();
+      container.signalAll(SIGKILL);
+      while (kills.length === 0) await findDescendants(process.pid);
+      expect(kills).toEqual([[member.pid ?? 0, SIGKILL]]);
+    } finally {
+      member.kill("SIGKILL");
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
