@@ -64,7 +64,7 @@ export async function findSandboxMembers(rootPid: number, rootStart: string): Pr
   return found;
 }
 
-/** The source of the sandbox root in `task`'s mount table (`liveTask`), or null when it has none. */
+/** The source of the sandbox root in `task`'s mount table (`LiveStat.task`), or null when it has none. */
 async function sandboxSourceOf(task: string): Promise<string | null> {
   const text = await readFile(`/proc/${task}/mountinfo`, "utf8").catch(() => "");
   for (const line of text.split("\n")) {
