@@ -25,6 +25,12 @@ const PHASE_DEADLINE_MS = 45_000;
 /** A server whose RSS passes this during a phase is reported. */
 const RSS_LIMIT_BYTES = 400 * 1024 * 1024;
 const MIB = 1024 * 1024;
+/** A message just under Deno's WebSocket limit (64 MiB − 64 KiB), which Bun takes too. */
+const MESSAGE_BYTES_BELOW_LIMIT = 64 * MIB - 128 * 1024;
+/** Connections the `big-messages` phase opens (half send a whole big message, half all but a byte)… */
+const BIG_MESSAGE_CONNECTIONS = 24;
+/** …and the `--max-connections` it gives the server. */
+const BIG_MESSAGE_SLOTS = 6;
 
 type Message = Record<string, unknown>;
 
@@ -1337,6 +1343,74 @@ const phases: Phase[] = [
         } MiB; another client's initialize ${Date.now() - began} ms`,
       );
       for (const client of [...clients, watcher]) client.destroy();
+    },
+  },
+  {
+    name: "big-messages",
+    args: ["--max-connections", String(BIG_MESSAGE_SLOTS)],
+    // Six connections' messages (the runtime's copy and the text of each at the peak) and garbage:
+    // 0.7-0.75 GB. Without --max-connections all 24 are taken: 1.06 GB on Bun, 1.86 GB on Deno, as
+    // far as this probe sends before the handshake timeout ends them.
+    rssLimitBytes: 900 * MIB,
+    async run({ server, report, note }) {
+      // Connections that each send one message just under Deno's WebSocket limit before initialize,
+      // and as many that send all of such a message but its last byte: the runtime holds every one
+      // whole, so only the cap on connections bounds what the server holds.
+      const bytes = MESSAGE_BYTES_BELOW_LIMIT;
+      const whole = Buffer.alloc(bytes, 0x41);
+      Buffer.from('{"id":1,"method":"nope","params":"').copy(whole);
+      whole.write('"}', bytes - 2);
+      const before = await server.rss();
+      const opened = await Promise.allSettled(
+        Array.from({ length: BIG_MESSAGE_CONNECTIONS }, () => RawWs.open(server.url)),
+      );
+      const clients = opened.flatMap((outcome) => outcome.status === "fulfilled" ? [outcome.value] : []);
+      const refused = opened.length - clients.length;
+      if (clients.length > BIG_MESSAGE_SLOTS) {
+        report(`${clients.length} connections open under --max-connections ${BIG_MESSAGE_SLOTS}`);
+      }
+      const replies: Promise<Message>[] = [];
+      clients.forEach((client, index) => {
+        if (index % 2 === 0) {
+          replies.push(
+            new Promise<Message>((resolve) => {
+              client.onMessage = resolve;
+              void client.closed.then(() => resolve({ lost: true }));
+            }),
+          );
+          client.sendText(whole);
+          return;
+        }
+        const head = Buffer.alloc(14);
+        head[0] = 0x81;
+        head[1] = 0x80 | 127;
+        head.writeBigUInt64BE(BigInt(bytes), 2);
+        client.socket.write(head);
+        client.socket.write(whole.subarray(0, bytes - 1));
+      });
+      const answered = await withDeadline(Promise.all(replies), 40_000, "answers to big messages");
+      const held = await server.rss();
+      // The connections that were answered leave; another client gets a slot once the server saw that.
+      for (const [index, client] of clients.entries()) if (index % 2 === 0) client.destroy();
+      const began = Date.now();
+      let watcher: RawWs | null = null;
+      while (watcher === null && Date.now() - began < 10_000) {
+        watcher = await RawWs.open(server.url).catch(() => null);
+        if (watcher === null) await sleep(50);
+      }
+      const init = watcher === null
+        ? { lost: true }
+        : await withDeadline(watcher.initialize(), 10_000, "initialize");
+      note(
+        `${opened.length} connections (${refused} refused with 503), half sending a ${
+          mib(bytes)
+        } MiB message, half all of one but its last byte: RSS ${mib(before)} → ${mib(held)} MiB; answers ${
+          JSON.stringify(tally(answered))
+        }; another client's initialize after ${Date.now() - began} ms ${JSON.stringify(tally([init]))}`,
+      );
+      if (resultOf(init) === null) report(`initialize beside big messages: ${JSON.stringify(init)}`);
+      for (const client of clients) client.destroy();
+      watcher?.destroy();
     },
   },
 ];

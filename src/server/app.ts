@@ -4,6 +4,7 @@ import { decodeUtf8 } from "../rpc/mod.ts";
 import type { TokenAuth } from "./auth.ts";
 import { offeredProtocols } from "./auth.ts";
 import { Connection } from "./connection.ts";
+import type { ConnectionSlot, ConnectionSlots } from "./connection_slots.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -32,6 +33,8 @@ export interface AppDeps {
    * 0: never (`--http-idle-timeout`).
    */
   readonly handshakeMs: number;
+  /** The WebSocket connections held at once (`--max-connections`). */
+  readonly slots: ConnectionSlots;
 }
 
 /** The Hono app: health endpoints, `/metrics`, and the WebSocket upgrade at `/` (PROTOCOL.md §1.2–1.3). */
@@ -77,8 +80,16 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: AppBindings }> {
     }
     if (await refused(deps, c.env.peer)) return c.body(null, 403);
     if (!deps.accepting()) return c.body(null, 503);
+    const slot = deps.slots.take();
+    if (slot === null) {
+      deps.context.log.info("connection refused", { reason: `more than ${deps.slots.limit} connections` });
+      return c.body(null, 503, { "Retry-After": "1" });
+    }
     const protocol = offeredProtocols(request).includes(SUBPROTOCOL) ? SUBPROTOCOL : null;
-    return c.env.upgrade(request, { protocol, handlers: connectionHandlers(deps) });
+    const response = c.env.upgrade(request, { protocol, handlers: connectionHandlers(deps, slot) });
+    // The runtime refused the upgrade (a malformed request): no socket holds the slot.
+    if (response.status === 400) slot.release();
+    return response;
   });
   app.notFound((c) => c.body(null, 404));
   return app;
@@ -97,11 +108,12 @@ async function refused(deps: AppDeps, peer: PeerAddress | null): Promise<boolean
   return reason !== null;
 }
 
-function connectionHandlers(deps: AppDeps): Parameters<Upgrader>[1]["handlers"] {
+function connectionHandlers(deps: AppDeps, slot: ConnectionSlot): Parameters<Upgrader>[1]["handlers"] {
   let entry: { connection: Connection; ws: WsConnection } | null = null;
   let handshake: ReturnType<typeof setTimeout> | null = null;
   return {
     onOpen(ws) {
+      slot.opened();
       const connection: Connection = new Connection({
         send: (text) => ws.send(text),
         sendBinary: (frame) => ws.send(frame),
@@ -147,6 +159,7 @@ function connectionHandlers(deps: AppDeps): Parameters<Upgrader>[1]["handlers"] 
     onClose() {
       if (handshake !== null) clearTimeout(handshake);
       handshake = null;
+      slot.release();
       if (entry === null) return;
       deps.connections.delete(entry);
       entry.connection.closed();

@@ -7,6 +7,7 @@ import type { Containment } from "../containment/mod.ts";
 import { bindHandlers } from "../rpc/mod.ts";
 import type { HttpServer, Runtime, WsConnection } from "../runtime/mod.ts";
 import { createApp } from "./app.ts";
+import { ConnectionSlots } from "./connection_slots.ts";
 import { TokenAuth } from "./auth.ts";
 import type { Connection } from "./connection.ts";
 import { buildEnvironmentInfo } from "./environment_info.ts";
@@ -100,8 +101,10 @@ export async function startExecServer(
   });
   const outbound = new OutboundBudget(options.maxOutboundBytes);
   const replyGate = new ReplyGate();
+  const slots = new ConnectionSlots(options.maxConnections);
   const metrics = new Metrics(() => ({
     sessions: registry.size,
+    connections: slots.taken,
     processes_running: serverCounter.count,
     outbound_backlog_bytes: outbound.total(),
     requests_held: outbound.held() + replyGate.waiting,
@@ -211,6 +214,7 @@ export async function startExecServer(
     accepting: () => accepting,
     connections,
     handshakeMs: options.httpIdleMs,
+    slots,
   });
   const serve = (hostname: string, port: number): Promise<HttpServer> =>
     runtime.serve({

@@ -15,6 +15,8 @@ export interface ServerOptions {
   maxReplyBytes: number;
   maxInflightRequests: number;
   maxSessions: number;
+  /** WebSocket connections held at once, with a session or not (`--max-connections`). */
+  maxConnections: number;
   maxProcessesPerSession: number;
   maxProcesses: number;
   maxReadFileBytes: number;
@@ -59,6 +61,7 @@ export function defaultOptions(): ServerOptions {
     maxReplyBytes: 134_217_728,
     maxInflightRequests: 1024,
     maxSessions: 1024,
+    maxConnections: 1024,
     maxProcessesPerSession: 1024,
     maxProcesses: 4096,
     maxReadFileBytes: 134_217_728,
@@ -100,6 +103,8 @@ Options:
                                    134217728, what a Bun client takes; Deno's and Rust's take 64 MiB)
   --max-inflight-requests N        per connection (default 1024)
   --max-sessions N                 (default 1024)
+  --max-connections N              WebSocket connections at once, handshaking ones included; an
+                                   upgrade past it is answered 503 (default 1024)
   --max-processes-per-session N    running processes per session (default 1024)
   --max-processes N                running processes in the whole server (default 4096)
   --max-read-file-bytes N          largest fs/readFile (default 134217728)
@@ -156,6 +161,7 @@ const VALUE_FLAGS: Record<string, Setter> = {
   "--max-message-bytes": integerSetter("maxMessageBytes"),
   "--max-inflight-requests": integerSetter("maxInflightRequests"),
   "--max-sessions": integerSetter("maxSessions"),
+  "--max-connections": integerSetter("maxConnections"),
   "--max-processes-per-session": integerSetter("maxProcessesPerSession"),
   "--max-processes": integerSetter("maxProcesses"),
   "--max-read-file-bytes": integerSetter("maxReadFileBytes"),
@@ -252,6 +258,7 @@ type IntegerKey =
   | "maxReplyBytes"
   | "maxInflightRequests"
   | "maxSessions"
+  | "maxConnections"
   | "maxProcessesPerSession"
   | "maxProcesses"
   | "maxReadFileBytes"

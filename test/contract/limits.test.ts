@@ -3,6 +3,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import { TestClient } from "../helpers/client.ts";
+import { RawSocket } from "../helpers/raw_socket.ts";
 import { runServer } from "../helpers/run_servers.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import { startParams } from "../helpers/shared_server.ts";
@@ -201,5 +202,30 @@ describe.each(RUNTIMES)("limits on %s", (runtime) => {
       message: "argv and env exceed 1048576 bytes",
       data: { kind: "InvalidParams" },
     });
+  });
+
+  test("an upgrade past --max-connections is answered 503; a connection that ends gives its slot back", async () => {
+    await using server = await startServer({ runtime, args: ["--max-connections", "2"] });
+    const connections = async (): Promise<number> => {
+      const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+      return Number(/^exec_server_connections (\d+)$/m.exec(text)?.[1] ?? "-1");
+    };
+    // One connection with a session and one without: both hold a slot (each may hold a message
+    // of up to --max-message-bytes in the runtime).
+    await using first = await server.session();
+    const second = await RawSocket.upgrade(server.url);
+    expect(second.head.status).toBe(101);
+    await using third = await RawSocket.upgrade(server.url);
+    expect(third.head.status).toBe(503);
+    expect(third.head.headers["retry-after"]).toBe("1");
+    expect(await connections()).toBe(2);
+    await second[Symbol.asyncDispose]();
+    // The slot comes back once the server has seen the socket end.
+    while (await connections() !== 1) {
+      // Each /metrics round trip yields to the event loop; the count only falls.
+    }
+    await using fourth = await server.session();
+    expect(await fourth.call("process/list", {})).toEqual({ processes: [] });
+    expect(await first.call("process/list", {})).toEqual({ processes: [] });
   });
 });
