@@ -31,6 +31,8 @@ const MESSAGE_BYTES_BELOW_LIMIT = 64 * MIB - 128 * 1024;
 const BIG_MESSAGE_CONNECTIONS = 24;
 /** …and the `--max-connections` it gives the server. */
 const BIG_MESSAGE_SLOTS = 6;
+/** Running processes of the `live-logs` phase, each printing 1 MiB. */
+const LIVE_LOG_PROCESSES = 320;
 
 type Message = Record<string, unknown>;
 
@@ -1411,6 +1413,60 @@ const phases: Phase[] = [
       if (resultOf(init) === null) report(`initialize beside big messages: ${JSON.stringify(init)}`);
       for (const client of clients) client.destroy();
       watcher?.destroy();
+    },
+  },
+  {
+    name: "live-logs",
+    args: [],
+    // The logs' bound (256 MiB of output, 341 MiB of base64) and the garbage of the notifications
+    // that carried them: 0.8-0.95 GB at the peak on Bun, 0.46 GB held after (0.68 GB without the
+    // bound at 384 processes, and more with more processes).
+    rssLimitBytes: 1_200 * MIB,
+    async run({ server, dir, report, note }) {
+      // Processes that each print 1 MiB and stay running, to a session that reads it all: each log
+      // is kept whole for a resume (--retained-output-bytes), and across logs only the server-wide
+      // bound (256 × --retained-output-bytes) keeps what they hold from growing with the running
+      // processes (--max-processes, 4,096 by default).
+      const before = await server.rss();
+      const reader = await RawWs.open(server.url);
+      await reader.initialize();
+      let printed = 0;
+      reader.onMessage = (message) => {
+        if (message["method"] !== "process/output") return;
+        printed += base64Bytes(String((message["params"] as Message)["chunk"]));
+      };
+      const argv = ["sh", "-c", `head -c ${MIB} /dev/zero; exec sleep 60`];
+      const started = await withDeadline(
+        Promise.all(
+          Array.from(
+            { length: LIVE_LOG_PROCESSES },
+            (_, i) => reader.request("process/start", startParams(`l${i}`, argv, dir)),
+          ),
+        ),
+        30_000,
+        "starts",
+      );
+      const wanted = LIVE_LOG_PROCESSES * MIB;
+      const began = Date.now();
+      while (printed < wanted && Date.now() - began < 30_000) await sleep(100);
+      const retained = (await metrics(server))["exec_server_retained_output_bytes"] ?? -1;
+      // What the notifications left is garbage: RSS a few seconds on is what the logs hold.
+      await sleep(3_000);
+      const held = await server.rss();
+      note(
+        `${LIVE_LOG_PROCESSES} running processes × 1 MiB printed: RSS ${mib(before)} → ${
+          mib(held)
+        } MiB held; reader got ${mib(printed)} MiB; starts ${JSON.stringify(tally(started))}; logs keep ${
+          mib(retained)
+        } MiB`,
+      );
+      if (printed < wanted) report(`reader got ${printed} of ${wanted} bytes`);
+      if (retained > 256 * MIB) report(`logs keep ${mib(retained)} MiB, over the bound of 256 MiB`);
+      for (let i = 0; i < LIVE_LOG_PROCESSES; i++) {
+        reader.send({ id: `t${i}`, method: "process/terminate", params: { processId: `l${i}` } });
+      }
+      await reader.request("process/list", {});
+      reader.destroy();
     },
   },
 ];

@@ -10,6 +10,8 @@ import {
   ClosedOutput,
   DEFAULT_MAX_UNREAD_INPUT_BYTES,
   InputBudget,
+  LIVE_LOGS_KEPT,
+  LiveOutput,
   RunningCounter,
 } from "../process/mod.ts";
 import { bindHandlers } from "../rpc/mod.ts";
@@ -100,6 +102,7 @@ export class LocalEnvironment implements Environment {
         serverCounter: new RunningCounter(maxProcesses),
         inputBudget: new InputBudget(DEFAULT_MAX_UNREAD_INPUT_BYTES),
         closedOutput: new ClosedOutput(CLOSED_LOGS_KEPT * (options.retainedOutputBytes ?? 1024 * 1024)),
+        liveOutput: new LiveOutput(LIVE_LOGS_KEPT * (options.retainedOutputBytes ?? 1024 * 1024)),
       },
       planner: sandbox.planner,
       serverEnv,

@@ -59,27 +59,50 @@ export class OutputLog {
     this.#chunks.push(entry);
     this.#retainedBytes += byteLength;
     this.#totalBytes += byteLength;
-    while (
-      (this.#retainedBytes > this.#retainLimit || this.#chunks.length - this.#head > this.#maxChunks) &&
-      this.#head < this.#chunks.length
-    ) {
-      const dropped = this.#chunks[this.#head];
-      if (dropped === undefined) break;
-      // Empty the slot: a dropped chunk's base64 must not stay reachable until the next
-      // compaction (up to a thousand 64 KiB chunks per process on a fast stream).
-      this.#chunks[this.#head] = undefined;
-      this.#head++;
-      this.#retainedBytes -= dropped.byteLength;
-      this.#droppedBytes += dropped.byteLength;
-      this.#lastDroppedSeq = dropped.seq;
+    while (this.#retainedBytes > this.#retainLimit || this.#chunks.length - this.#head > this.#maxChunks) {
+      if (this.#dropHead() === null) break;
     }
-    // Compact rarely so dropping stays O(1) amortized without Array.shift.
+    this.#compact();
+    this.#wake();
+    return entry;
+  }
+
+  /**
+   * Drops whole chunks from the front until at least `bytes` are gone or none is left (the
+   * server's bound on running processes' output needs the room); returns the bytes dropped.
+   */
+  dropOldest(bytes: number): number {
+    let dropped = 0;
+    while (dropped < bytes) {
+      const size = this.#dropHead();
+      if (size === null) break;
+      dropped += size;
+    }
+    this.#compact();
+    return dropped;
+  }
+
+  /** Drops the oldest chunk and returns its size; null when none is left. */
+  #dropHead(): number | null {
+    if (this.#head >= this.#chunks.length) return null;
+    const dropped = this.#chunks[this.#head];
+    if (dropped === undefined) return null;
+    // Empty the slot: a dropped chunk's base64 must not stay reachable until the next
+    // compaction (up to a thousand 64 KiB chunks per process on a fast stream).
+    this.#chunks[this.#head] = undefined;
+    this.#head++;
+    this.#retainedBytes -= dropped.byteLength;
+    this.#droppedBytes += dropped.byteLength;
+    this.#lastDroppedSeq = dropped.seq;
+    return dropped.byteLength;
+  }
+
+  /** Compacts rarely, so dropping stays O(1) amortized without Array.shift. */
+  #compact(): void {
     if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
       this.#chunks = this.#chunks.slice(this.#head);
       this.#head = 0;
     }
-    this.#wake();
-    return entry;
   }
 
   /** Appends the exit event and returns its seq. */

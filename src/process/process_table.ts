@@ -16,6 +16,7 @@ import { ProcessTreeSession } from "../containment/mod.ts";
 import type { Container, ProcessLimits, SessionContainment } from "../containment/mod.ts";
 import type { LogChunk } from "./output_log.ts";
 import type { ClosedOutput } from "./closed_output.ts";
+import type { LiveOutput } from "./live_output.ts";
 import type { InputBudget } from "./input_budget.ts";
 import { ManagedProcess } from "./managed_process.ts";
 import type { ProcessEvents } from "./managed_process.ts";
@@ -65,6 +66,8 @@ export interface ProcessTableOptions {
   readonly inputBudget: InputBudget;
   /** The output that closed processes of every session keep (§3.9). */
   readonly closedOutput: ClosedOutput;
+  /** Running processes' output across the server. */
+  readonly liveOutput: LiveOutput;
 }
 
 /** Processes closed between two hints to release memory (see `RunningCounter.closedOne`). */
@@ -141,13 +144,17 @@ export class ProcessTable {
     this.#serverEnv = deps.serverEnv;
     const sink = deps.sink;
     this.#events = {
-      output: (process, chunk, bytes) => sink.output(process.id, chunk, bytes),
+      output: (process, chunk, bytes) => {
+        this.#options.liveOutput.changed(this, process.log);
+        sink.output(process.id, chunk, bytes);
+      },
       exited: (process, seq) => sink.exited(process, seq),
       closed: (process, seq) => {
         // A process counts against the limits until it closes: after its exit a descendant may
         // keep its output, its pipes and its tree alive, and `cmd & exit` would otherwise start
         // any number of them.
         this.#onGone();
+        this.#options.liveOutput.forget(this, process.log);
         if (!this.#terminated) this.#options.closedOutput.keep(this, process.log);
         sink.closed(process.id, seq);
         this.#scheduleRemoval(process);

@@ -1,7 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { METHODS } from "../protocol/mod.ts";
 import type { Extensions } from "../protocol/mod.ts";
-import { CLOSED_LOGS_KEPT, ClosedOutput, InputBudget, RunningCounter } from "../process/mod.ts";
+import {
+  CLOSED_LOGS_KEPT,
+  ClosedOutput,
+  InputBudget,
+  LIVE_LOGS_KEPT,
+  LiveOutput,
+  RunningCounter,
+} from "../process/mod.ts";
 import type { SandboxPlanner } from "../process/mod.ts";
 import type { Containment } from "../containment/mod.ts";
 import { bindHandlers } from "../rpc/mod.ts";
@@ -75,6 +82,8 @@ export async function startExecServer(
     });
   }
   const serverCounter = new RunningCounter(options.maxProcesses);
+  const closedOutput = new ClosedOutput(CLOSED_LOGS_KEPT * options.retainedOutputBytes);
+  const liveOutput = new LiveOutput(LIVE_LOGS_KEPT * options.retainedOutputBytes);
   const registry = new SessionRegistry(runtime, {
     options: {
       sessionTtlMs: options.sessionTtlMs,
@@ -86,7 +95,8 @@ export async function startExecServer(
         maxProcessesPerSession: options.maxProcessesPerSession,
         serverCounter,
         inputBudget: new InputBudget(options.maxUnreadInputBytes),
-        closedOutput: new ClosedOutput(CLOSED_LOGS_KEPT * options.retainedOutputBytes),
+        closedOutput,
+        liveOutput,
       },
     },
     planner: services.planner,
@@ -106,6 +116,7 @@ export async function startExecServer(
     sessions: registry.size,
     connections: slots.taken,
     processes_running: serverCounter.count,
+    retained_output_bytes: liveOutput.total + closedOutput.total,
     outbound_backlog_bytes: outbound.total(),
     requests_held: outbound.held() + replyGate.waiting,
     output_paused_sessions: registry.all().filter((session) => session.outputPaused).length,

@@ -4,7 +4,7 @@
  */
 import { METHODS } from "../../src/protocol/mod.ts";
 import type { EnvironmentInfo } from "../../src/protocol/mod.ts";
-import { ClosedOutput, InputBudget, RunningCounter } from "../../src/process/mod.ts";
+import { ClosedOutput, InputBudget, LiveOutput, RunningCounter } from "../../src/process/mod.ts";
 import { bindHandlers } from "../../src/rpc/mod.ts";
 import type { Runtime } from "../../src/runtime/mod.ts";
 import { SERVER_HANDLERS } from "../../src/server/handlers.ts";
@@ -31,6 +31,7 @@ export function testRegistry(
         serverCounter: new RunningCounter(10),
         inputBudget: new InputBudget(16 * 1024 * 1024),
         closedOutput: new ClosedOutput(128 * 1024),
+        liveOutput: new LiveOutput(128 * 1024),
       },
     },
     planner: { plan: () => Promise.resolve(null) },
