@@ -31,6 +31,8 @@ const MESSAGE_BYTES_BELOW_LIMIT = 64 * MIB - 128 * 1024;
 const BIG_MESSAGE_CONNECTIONS = 24;
 /** …and the `--max-connections` it gives the server. */
 const BIG_MESSAGE_SLOTS = 6;
+/** Connections of the `handle-flood` phase, each opening 128 file handles. */
+const HANDLE_FLOOD_CONNECTIONS = 24;
 /** Running processes of the `live-logs` phase, each printing 1 MiB. */
 const LIVE_LOG_PROCESSES = 320;
 
@@ -1467,6 +1469,47 @@ const phases: Phase[] = [
       }
       await reader.request("process/list", {});
       reader.destroy();
+    },
+  },
+  {
+    name: "handle-flood",
+    args: [],
+    async run({ server, dir, report, note }) {
+      // Connections that each open the 128 file handles a connection may hold and never close them:
+      // each is a descriptor of the server's, and only the server-wide bound (2,048) keeps the
+      // connections from using up its descriptors (20,000 here: 157 such connections did).
+      const path = join(dir, "f");
+      await writeFile(path, "x");
+      const before = await descriptorsOf(server.pid);
+      const clients = await Promise.all(
+        Array.from({ length: HANDLE_FLOOD_CONNECTIONS }, () => RawWs.open(server.url)),
+      );
+      await Promise.all(clients.map((client) => client.initialize()));
+      const replies = await withDeadline(
+        Promise.all(
+          clients.flatMap((client) =>
+            Array.from(
+              { length: 128 },
+              (_, i) => client.request("fs/open", { handleId: `h${i}`, path, mode: "read" }),
+            )
+          ),
+        ),
+        40_000,
+        "handle flood",
+      );
+      const held = await descriptorsOf(server.pid);
+      const counts = tally(replies);
+      const other = await RawWs.open(server.url);
+      await other.initialize();
+      const start = await other.request("process/start", startParams("p", ["true"], dir));
+      note(
+        `${HANDLE_FLOOD_CONNECTIONS} connections × 128 fs/open: ${
+          JSON.stringify(counts)
+        }; descriptors ${before} → ${held}; another client's process/start ${JSON.stringify(tally([start]))}`,
+      );
+      if ((counts["ok"] ?? 0) > 2048) report(`${counts["ok"]} handles open at once`);
+      if (resultOf(start) === null) report(`process/start beside the handles: ${JSON.stringify(start)}`);
+      for (const client of [...clients, other]) client.destroy();
     },
   },
 ];

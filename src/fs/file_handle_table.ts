@@ -2,6 +2,13 @@ import { ErrorCode, RpcError } from "../protocol/mod.ts";
 
 /** Open file handles per connection (PROTOCOL.md §7.13). */
 export const MAX_FILE_HANDLES = 128;
+/**
+ * Open file handles across the server's connections. Each is a descriptor (in the server, or in a
+ * sandbox's fs worker), and 128 per connection times the connections a client may open ran the
+ * server out of descriptors: at a limit of 20,000, 157 connections' handles left none for another
+ * client's processes, files or connections.
+ */
+export const MAX_SERVER_FILE_HANDLES = 2048;
 /** Longest handle id in UTF-8 bytes. */
 export const MAX_HANDLE_ID_BYTES = 32;
 /** Largest `fs/readBlock` length and `fs/writeBlock` chunk. */
@@ -12,6 +19,16 @@ const UTF8 = new TextEncoder();
 /** -32004 for a block call on a handle id that is not open. */
 export function unknownHandle(id: string): RpcError {
   return new RpcError(ErrorCode.NotFound, "UnknownHandle", `unknown file handle \`${id}\``);
+}
+
+/** The count of handles shared by every table of a server. */
+export class HandleCount {
+  readonly limit: number;
+  count = 0;
+
+  constructor(limit = MAX_SERVER_FILE_HANDLES) {
+    this.limit = limit;
+  }
 }
 
 type Slot<T> = { readonly state: "opening"; readonly ready: Promise<T | null> } | OpenSlot<T>;
@@ -32,6 +49,12 @@ interface OpenSlot<T> {
  */
 export class FileHandleTable<T> {
   readonly #slots = new Map<string, Slot<T>>();
+  /** The server's count, which this table's handles are part of; null: this table alone. */
+  readonly #shared: HandleCount | null;
+
+  constructor(shared: HandleCount | null = null) {
+    this.#shared = shared;
+  }
 
   /** How many handles are open or opening. */
   get size(): number {
@@ -60,9 +83,18 @@ export class FileHandleTable<T> {
         `at most ${MAX_FILE_HANDLES} file handles may be open per connection`,
       );
     }
+    const shared = this.#shared;
+    if (shared !== null && shared.count >= shared.limit) {
+      throw new RpcError(
+        ErrorCode.LimitReached,
+        "LimitReached",
+        `too many open file handles: limit is ${shared.limit} in the server`,
+      );
+    }
     const ready = Promise.withResolvers<T | null>();
     const slot: Slot<T> = { state: "opening", ready: ready.promise };
     this.#slots.set(id, slot);
+    if (shared !== null) shared.count++;
     try {
       const value = await opener();
       if (this.#slots.get(id) === slot) {
@@ -71,10 +103,16 @@ export class FileHandleTable<T> {
       ready.resolve(value);
       return value;
     } catch (error) {
-      if (this.#slots.get(id) === slot) this.#slots.delete(id);
+      if (this.#slots.get(id) === slot) this.#delete(id);
       ready.resolve(null);
       throw error;
     }
+  }
+
+  /** Forgets the slot of `id`, which is there, and gives its place in the server's count back. */
+  #delete(id: string): void {
+    this.#slots.delete(id);
+    if (this.#shared !== null) this.#shared.count--;
   }
 
   /** The value of an open handle (waiting for an open in progress), or -32004 `unknown file handle`. */
@@ -129,7 +167,7 @@ export class FileHandleTable<T> {
     if (slot.state === "opening") await slot.ready;
     const current = this.#slots.get(id);
     if (current === undefined || current.state !== "open") return undefined;
-    this.#slots.delete(id);
+    this.#delete(id);
     if (current.users > 0) {
       current.drained ??= Promise.withResolvers<void>();
       await current.drained.promise;

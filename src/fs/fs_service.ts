@@ -9,7 +9,7 @@ import { confineRootLinks, nativeBackendProblem, resolveSandbox } from "../sandb
 import type { HostFeatures, Policy, SandboxContext, WrittenAreas } from "../sandbox/mod.ts";
 import type { z } from "zod";
 import { DirectFileSystem } from "./direct_file_system.ts";
-import { FileHandleTable } from "./file_handle_table.ts";
+import { FileHandleTable, HandleCount } from "./file_handle_table.ts";
 import type { FileSystem, FsResults } from "../protocol/mod.ts";
 import { FsWorker } from "./fs_worker.ts";
 import type { WorkerLaunch } from "./fs_worker.ts";
@@ -40,6 +40,8 @@ export interface FsServiceOptions {
   readonly workerLaunch: (policy: Policy) => WorkerLaunch | Promise<WorkerLaunch>;
   /** Receives reports of workers that died unexpectedly. */
   readonly log?: (message: string, detail: unknown) => void;
+  /** File handles open across the server's connections (default `MAX_SERVER_FILE_HANDLES`). */
+  readonly maxFileHandles?: number;
   /** Worker processes the whole server keeps running (default `MAX_RUNNING_WORKERS`). */
   readonly maxRunningWorkers?: number;
   /**
@@ -77,11 +79,14 @@ export class FsService {
   readonly #spares: SpareLaunchers | null;
   readonly #maxReplyBytes: number;
   #connections = 0;
+  /** Open file handles across this server's connections. */
+  readonly #handles: HandleCount;
 
   constructor(runtime: Runtime, options: FsServiceOptions) {
     this.#runtime = runtime;
     this.#options = options;
     this.#maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+    this.#handles = new HandleCount(options.maxFileHandles);
     // Only where the launcher can run at all: elsewhere every sandboxed request is refused.
     this.#spares = options.spareLauncher === true && nativeBackendProblem(options.hostFeatures) === null
       ? new SpareLaunchers(runtime)
@@ -111,6 +116,7 @@ export class FsService {
     const scope = `c${++this.#connections}`;
     return new FsConnection({
       scope,
+      handles: this.#handles,
       maxReadFileBytes: this.#options.maxReadFileBytes,
       maxReplyBytes: this.#maxReplyBytes,
       route: async (sandbox) => {
@@ -289,9 +295,19 @@ export class FsConnection {
   /** Sandboxed views of this connection, by policy key. */
   readonly #views = new Map<string, SandboxedFileSystem>();
   /** Which file system owns each open handle; the 128-handle limit spans all of them. */
-  readonly #owners = new FileHandleTable<FileSystem>();
+  readonly #owners: FileHandleTable<FileSystem>;
 
-  constructor(options: { scope: string; maxReadFileBytes: number; maxReplyBytes: number; route: Route }) {
+  constructor(
+    options: {
+      scope: string;
+      maxReadFileBytes: number;
+      maxReplyBytes: number;
+      route: Route;
+      /** The server's count of open handles (`MAX_SERVER_FILE_HANDLES`); none: this connection's alone. */
+      handles?: HandleCount;
+    },
+  ) {
+    this.#owners = new FileHandleTable<FileSystem>(options.handles ?? null);
     this.#scope = options.scope;
     this.#maxReadFileBytes = options.maxReadFileBytes;
     this.#route = options.route;

@@ -16,9 +16,11 @@ export {
 export type { FenceDenial, OsErrorInfo } from "./error_map.ts";
 export {
   FileHandleTable,
+  HandleCount,
   MAX_BLOCK_BYTES,
   MAX_FILE_HANDLES,
   MAX_HANDLE_ID_BYTES,
+  MAX_SERVER_FILE_HANDLES,
   unknownHandle,
 } from "./file_handle_table.ts";
 export { callFileSystem } from "./file_system.ts";

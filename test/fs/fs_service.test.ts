@@ -10,8 +10,9 @@ import { b64, errorOf, tempDir, unb64 } from "./fs_test_helpers.ts";
 const runtime = await detectRuntime();
 const signal = new AbortController().signal;
 
-function service(): FsService & AsyncDisposable {
+function service(maxFileHandles?: number): FsService & AsyncDisposable {
   const fsService = new FsService(runtime, {
+    ...(maxFileHandles === undefined ? {} : { maxFileHandles }),
     maxReadFileBytes: 1 << 20,
     serverCwd: "/",
     serverEnv: {},
@@ -22,6 +23,33 @@ function service(): FsService & AsyncDisposable {
 }
 
 describe("FsService without a sandbox", () => {
+  test("bounds the file handles open across connections, and a closed one makes room", async () => {
+    await using dir = await tempDir();
+    await using fsService = service(3);
+    await fs.writeFile(dir.join("f"), "x");
+    const first = fsService.openConnection("s1");
+    const second = fsService.openConnection("s2");
+    const open = (connection: typeof first, handleId: string) =>
+      connection.call("fs/open", { handleId, path: dir.join("f"), mode: "read" }, signal);
+    await open(first, "a");
+    await open(first, "b");
+    await open(second, "a");
+    expect(await errorOf(open(second, "b"))).toEqual({
+      code: -32001,
+      kind: "LimitReached",
+      message: "too many open file handles: limit is 3 in the server",
+    });
+    await first.call("fs/close", { handleId: "a" }, signal);
+    expect(await open(second, "b")).toEqual({ handleId: "b" });
+    // A connection that ends gives its handles back.
+    await first.close();
+    await open(second, "c");
+    expect(await second.call("fs/readBlock", { handleId: "c", offset: 0, len: 8 }, signal)).toEqual({
+      chunk: b64("x"),
+      eof: true,
+    });
+  });
+
   test("takes file URIs and native paths and answers URIs", async () => {
     await using dir = await tempDir();
     await using fsService = service();
