@@ -12,6 +12,7 @@ import {
   InputBudget,
   LIVE_LOGS_KEPT,
   LiveOutput,
+  MIN_WRITE_IDS_KEPT,
   RunningCounter,
 } from "../process/mod.ts";
 import { bindHandlers } from "../rpc/mod.ts";
@@ -99,6 +100,7 @@ export class LocalEnvironment implements Environment {
         processRetentionMs: options.processRetentionMs ?? 30_000,
         killGraceMs: options.killGraceMs ?? 2_000,
         maxProcessesPerSession: maxProcesses,
+        writeIdsKept: MIN_WRITE_IDS_KEPT,
         serverCounter: new RunningCounter(maxProcesses),
         inputBudget: new InputBudget(DEFAULT_MAX_UNREAD_INPUT_BYTES),
         closedOutput: new ClosedOutput(CLOSED_LOGS_KEPT * (options.retainedOutputBytes ?? 1024 * 1024)),

@@ -39,6 +39,8 @@ export interface ProcessInit {
   readonly tty: boolean;
   readonly retainedOutputBytes: number;
   readonly killGraceMs: number;
+  /** `writeId`s remembered (§5.7): at least as many as a connection may have requests in flight. */
+  readonly writeIdsKept: number;
   /** The server's bound on input its processes have not read (§5.7). */
   readonly inputBudget: InputBudget;
 }
@@ -62,7 +64,7 @@ export class ManagedProcess {
   readonly tty: boolean;
   readonly startedAtMs = Date.now();
   readonly log: OutputLog;
-  readonly writeIds = new WriteIdMemory(1024);
+  readonly writeIds: WriteIdMemory;
 
   #state: ProcessState = "starting";
   #pid: number | null = null;
@@ -95,6 +97,7 @@ export class ManagedProcess {
     this.#killGraceMs = init.killGraceMs;
     this.#inputBudget = init.inputBudget;
     this.log = new OutputLog(init.retainedOutputBytes);
+    this.writeIds = new WriteIdMemory(init.writeIdsKept);
   }
 
   /** Whether it runs sandboxed: its output is then scanned for denials (§5.11). */

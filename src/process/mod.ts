@@ -11,3 +11,4 @@ export type { ProcessMethodContext, ProcessMethodShapes } from "./process_method
 export { MAX_START_BYTES, signalNumber, validateStart } from "./start_checks.ts";
 export type { ProcessSink, ProcessTableOptions, SandboxedTarget, SandboxPlanner } from "./process_table.ts";
 export { STDIN_BACKPRESSURE_BYTES, StdinQueue } from "./stdin_queue.ts";
+export { MIN_WRITE_IDS_KEPT } from "./write_id_memory.ts";

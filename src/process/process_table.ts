@@ -60,6 +60,8 @@ export interface ProcessTableOptions {
   readonly processRetentionMs: number;
   readonly killGraceMs: number;
   readonly maxProcessesPerSession: number;
+  /** `writeId`s each process remembers (§5.7; `MIN_WRITE_IDS_KEPT` at least). */
+  readonly writeIdsKept: number;
   /** Counts running processes across the whole server. */
   readonly serverCounter: RunningCounter;
   /** Input held for the stdin of every process of the server (§5.7). */
@@ -196,6 +198,7 @@ export class ProcessTable {
       tty: params.tty,
       retainedOutputBytes: this.#options.retainedOutputBytes,
       killGraceMs: this.#options.killGraceMs,
+      writeIdsKept: this.#options.writeIdsKept,
       inputBudget: this.#options.inputBudget,
     }, this.#events);
     this.#processes.set(id, process);

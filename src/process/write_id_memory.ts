@@ -1,6 +1,14 @@
 import { createHash } from "node:crypto";
 import type { WriteStatus } from "../protocol/mod.ts";
 
+/**
+ * The fewest `writeId`s a process remembers (§5.7). A process remembers as many as a connection may
+ * have requests in flight when that is more: a client whose connection is lost sends every
+ * unanswered write again, and with 1,100 writes in flight under `--max-inflight-requests 2048` the
+ * first was forgotten by the time it came again and was written twice.
+ */
+export const MIN_WRITE_IDS_KEPT = 1024;
+
 /** Ids up to this many UTF-16 units are kept as they are; longer ones by their digest. */
 const KEPT_AS_IS = 64;
 

@@ -7,6 +7,7 @@ import {
   InputBudget,
   LIVE_LOGS_KEPT,
   LiveOutput,
+  MIN_WRITE_IDS_KEPT,
   RunningCounter,
 } from "../process/mod.ts";
 import type { SandboxPlanner } from "../process/mod.ts";
@@ -93,6 +94,7 @@ export async function startExecServer(
         processRetentionMs: options.processRetentionMs,
         killGraceMs: options.killGraceMs,
         maxProcessesPerSession: options.maxProcessesPerSession,
+        writeIdsKept: Math.max(MIN_WRITE_IDS_KEPT, options.maxInflightRequests),
         serverCounter,
         inputBudget: new InputBudget(options.maxUnreadInputBytes),
         closedOutput,

@@ -6,7 +6,7 @@ import { TestClient } from "../helpers/client.ts";
 import { RawSocket } from "../helpers/raw_socket.ts";
 import { runServer } from "../helpers/run_servers.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
-import { startParams } from "../helpers/shared_server.ts";
+import { b64, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 describe.each(RUNTIMES)("limits on %s", (runtime) => {
@@ -227,5 +227,32 @@ describe.each(RUNTIMES)("limits on %s", (runtime) => {
     await using fourth = await server.session();
     expect(await fourth.call("process/list", {})).toEqual({ processes: [] });
     expect(await first.call("process/list", {})).toEqual({ processes: [] });
+  });
+
+  test("a write sent again after as many writes as may be in flight is still applied once", async () => {
+    // With --max-inflight-requests above 1,024, more writes than that may be unanswered when a
+    // connection is lost, and the client sends every one again: the server must remember them all.
+    const writes = 1_100;
+    await using server = await startServer({ runtime, args: ["--max-inflight-requests", "2048"] });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    await client.call("process/start", startParams("count", ["wc", "-c"], dir.uri, { pipeStdin: true }));
+    for (let i = 0; i < writes; i++) {
+      client.send({
+        id: `w${i}`,
+        method: "process/write",
+        params: { processId: "count", chunk: b64("x"), writeId: `w${i}` },
+      });
+    }
+    client.send({
+      id: "again",
+      method: "process/write",
+      params: { processId: "count", chunk: b64("x"), writeId: "w0" },
+    });
+    expect((await client.replyTo("again"))["result"]).toEqual({ status: "accepted" });
+    for (let i = 0; i < writes; i++) await client.replyTo(`w${i}`);
+    await client.call("process/closeStdin", { processId: "count" });
+    await client.untilClosed("count");
+    expect(client.outputText("count").trim()).toBe(String(writes));
   });
 });

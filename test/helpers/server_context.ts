@@ -28,6 +28,7 @@ export function testRegistry(
         processRetentionMs: 60_000,
         killGraceMs: 1000,
         maxProcessesPerSession: 10,
+        writeIdsKept: 1024,
         serverCounter: new RunningCounter(10),
         inputBudget: new InputBudget(16 * 1024 * 1024),
         closedOutput: new ClosedOutput(128 * 1024),
