@@ -48,6 +48,7 @@ describe("FsService without a sandbox", () => {
       chunk: b64("x"),
       eof: true,
     });
+    await second.close();
   });
 
   test("takes file URIs and native paths and answers URIs", async () => {
