@@ -116,7 +116,8 @@ export async function main(args: readonly string[]): Promise<void> {
     }
     default: {
       const { runCli } = await import("./src/cli.ts");
-      await runCli(runtime, args);
+      // This module, not the runtime's main one: a program that embeds the server is not its CLI.
+      await runCli(runtime, args, ownImage(runtime));
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { Runtime } from "./runtime/mod.ts";
+import type { ProgramImage, Runtime } from "./runtime/mod.ts";
 import {
   createLogger,
   HELP_TEXT,
@@ -11,8 +11,11 @@ import {
 import type { CliCommand, RunningServer, ServerOptions } from "./server/mod.ts";
 import { VERSION } from "./version.ts";
 
-/** The serving command line: `--help`, `--version`, or start the server and run until a signal. */
-export async function runCli(runtime: Runtime, args: readonly string[]): Promise<void> {
+/**
+ * The serving command line: `--help`, `--version`, or start the server and run until a signal.
+ * `self` runs the CLI's `sandbox-exec` and `fs-worker` modes (default: the runtime's main program).
+ */
+export async function runCli(runtime: Runtime, args: readonly string[], self?: ProgramImage): Promise<void> {
   let command: CliCommand;
   try {
     command = parseCommandLine(args);
@@ -31,20 +34,24 @@ export async function runCli(runtime: Runtime, args: readonly string[]): Promise
   }
   await serveUntilSignalled(
     runtime,
-    () => startServing(runtime, command.options),
+    () => startServing(runtime, command.options, self),
     (server) => announce(runtime, server, command.options.quiet),
   );
   runtime.exit(0);
 }
 
 /** Starts the services and the server; a refused start exits 2 with its reason. */
-async function startServing(runtime: Runtime, options: ServerOptions): Promise<RunningServer> {
+async function startServing(
+  runtime: Runtime,
+  options: ServerOptions,
+  self: ProgramImage | undefined,
+): Promise<RunningServer> {
   try {
     // Like the server's modules, the services' load only to serve.
     const { createServices } = await import("./services.ts");
     // Before any service starts: a refused token file is then the only thing the server says.
     const auth = await loadAuth(options);
-    const services = await createServices(runtime, options);
+    const services = await createServices(runtime, options, self);
     // A refused start removes the cgroups containment has already made.
     return await startExecServer(runtime, options, services, auth).catch(async (error: unknown) => {
       await services.close();

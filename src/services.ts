@@ -1,5 +1,5 @@
 import { FsService } from "./fs/mod.ts";
-import type { Runtime } from "./runtime/mod.ts";
+import type { ProgramImage, Runtime } from "./runtime/mod.ts";
 import { createStateDir, sandboxExtensionInfo, setUpSandbox } from "./sandbox/mod.ts";
 import { startContainment } from "./containment/mod.ts";
 import type { Containment } from "./containment/mod.ts";
@@ -13,12 +13,17 @@ import type { Logger, ServerOptions, ServerServices } from "./server/mod.ts";
  * predecessor left before anything is served, and takes its place in the cgroup tree before the
  * server starts any child.
  */
-export async function createServices(runtime: Runtime, options: ServerOptions): Promise<ServerServices> {
+export async function createServices(
+  runtime: Runtime,
+  options: ServerOptions,
+  self?: ProgramImage,
+): Promise<ServerServices> {
   const log = createLogger((line) => void runtime.writeStderr(line), options.quiet);
   const stateDir = await createStateDir(runtime.env());
   const containment = await openContainment(runtime, options, { log, stateDir });
   const tokenFile = options.auth?.tokenFile;
   const sandbox = await setUpSandbox(runtime, {
+    ...(self === undefined ? {} : { self }),
     secretFiles: tokenFile === null || tokenFile === undefined ? [] : [tokenFile],
     stateDir,
   });

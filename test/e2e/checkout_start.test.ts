@@ -3,9 +3,9 @@
  * supervisor stops it: SIGTERM to npm, the process it started.
  */
 import { expect, test } from "bun:test";
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { isAlive, pollUntil } from "../helpers/proc.ts";
+import { descendants, isAlive, pollUntil } from "../helpers/proc.ts";
 import { startCommandLine } from "../helpers/server.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -14,23 +14,6 @@ const USER_PATH = (process.env["PATH"] ?? "/usr/bin:/bin").split(":")
   .filter((dir) => !dir.startsWith(join(ROOT, "node_modules"))).join(":");
 /** How long the server's tree may take to end after the signal (the server's own bound is 5 s). */
 const TREE_GONE_WITHIN_MS = 20_000;
-
-/** Every live descendant of `pid`, read from each thread's `children` in /proc. */
-async function descendants(pid: number): Promise<number[]> {
-  let tasks: string[];
-  try {
-    tasks = await readdir(`/proc/${pid}/task`);
-  } catch {
-    return [];
-  }
-  const children = new Set<number>();
-  for (const task of tasks) {
-    const text = await readFile(`/proc/${pid}/task/${task}/children`, "latin1").catch(() => "");
-    for (const child of text.trim().split(/\s+/).filter(Boolean)) children.add(Number(child));
-  }
-  const below = await Promise.all([...children].map(descendants));
-  return [...children, ...below.flat()];
-}
 
 /** The pids of `pids` still alive (zombies count as gone). */
 async function living(pids: readonly number[]): Promise<number[]> {

@@ -6,7 +6,8 @@
  * `beforeAll`; nothing is written into the checkout.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { execFile, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { access, copyFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
@@ -22,7 +23,9 @@ import {
   localCommandLine,
   PACKAGE_VERSION,
 } from "../docs/deploy_snippets.ts";
-import { startCommandLine, startServer } from "../helpers/server.ts";
+import { TestClient } from "../helpers/client.ts";
+import { descendants } from "../helpers/proc.ts";
+import { startCommandLine, startServer, TEST_RUNTIME_ENV } from "../helpers/server.ts";
 import { sharedServer } from "../helpers/shared_server.ts";
 import type { RuntimeName } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -245,6 +248,95 @@ console.log(atob(read.dataBase64).trim());
     },
     30_000,
   );
+});
+
+/** What README's "Install and run" says a program embedding the server writes. */
+const EMBEDDING_PROGRAM =
+  'import { main } from "exec-server";\nawait main(["--listen", "ws://127.0.0.1:0"]);\n';
+/** How long an embedding program may take to print its URL before the case ends it. */
+const EMBED_URL_WITHIN_MS = 20_000;
+
+/** Stops `pid` and everything below it, even a tree that keeps forking: stopped first, then killed. */
+async function killTree(pid: number): Promise<void> {
+  for (let round = 0; round < 3; round++) {
+    const pids = [pid, ...await descendants(pid)];
+    for (const each of pids) {
+      for (const signal of ["SIGSTOP", "SIGKILL"] as const) {
+        try {
+          process.kill(each, signal);
+        } catch {
+          // Gone already.
+        }
+      }
+    }
+  }
+}
+
+/** Its first stdout line, or null when it has printed none within `ms`. */
+function firstLine(child: ChildProcess, ms: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    let stdout = "";
+    const timer = setTimeout(() => resolve(null), ms);
+    child.stdout?.on("data", (data: Buffer) => {
+      stdout += data.toString();
+      if (stdout.includes("\n")) {
+        clearTimeout(timer);
+        resolve(stdout.slice(0, stdout.indexOf("\n")));
+      }
+    });
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(null);
+    });
+  });
+}
+
+describe.each(
+  [
+    ["bun", () => dirs.bunApp, [join(BIN, "bun"), "embed.mjs"]],
+    ["deno", () => dirs.npmApp, [join(BIN, "deno"), "run", "-A", "embed.mjs"]],
+  ] as const,
+)("a program that calls main from the installed package, under %s", (_runtime, cwd, command) => {
+  test("serves, and its sandbox launches exec-server rather than the program", async () => {
+    await using dir = await tempDir();
+    await writeFile(join(cwd(), "embed.mjs"), EMBEDDING_PROGRAM);
+    await writeFile(join(dir.path, "note.txt"), "inside\n");
+    const [program = "", ...args] = command;
+    // The program ignores its arguments: launched as the sandbox's launcher, it would serve again,
+    // and its own launcher likewise, without end.
+    const child = spawn(program, args, {
+      cwd: cwd(),
+      env: { PATH, HOME: process.env["HOME"] ?? "/root", ...TEST_RUNTIME_ENV },
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    try {
+      const url = await firstLine(child, EMBED_URL_WITHIN_MS);
+      expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:[1-9]\d*$/);
+      await using client = await TestClient.connect(url ?? "");
+      await client.initialize();
+      const sandbox = managedSandbox({ write: [dir.uri] });
+      await client.call("process/start", {
+        processId: "boxed",
+        argv: ["/bin/cat", "note.txt"],
+        cwd: dir.uri,
+        env: {},
+        tty: false,
+        sandbox,
+      });
+      expect(await client.untilClosed("boxed")).toEqual([
+        { method: "process/output", seq: 1, stream: "stdout", text: "inside\n" },
+        { method: "process/exited", seq: 2, exitCode: 0, sandboxDenied: false },
+        { method: "process/closed", seq: 3 },
+      ]);
+      const read = await client.call("fs/readFile", { path: join(dir.path, "note.txt"), sandbox });
+      expect(read).toEqual({ dataBase64: Buffer.from("inside\n").toString("base64") });
+      child.kill("SIGTERM");
+      await exited;
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) await killTree(child.pid ?? 0);
+    }
+  }, 60_000);
 });
 
 /** Each way a user runs it: a name, the runtime it reports, its directory and its command line. */

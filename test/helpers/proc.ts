@@ -69,3 +69,20 @@ export async function pollUntil<T>(
 export function survivorsAfter(text: string, timeoutMs: number): Promise<string[]> {
   return pollUntil(() => processesWithArgument(text), (found) => found.length === 0, timeoutMs);
 }
+
+/** Every live descendant of `pid`, read from each thread's `children` in /proc. */
+export async function descendants(pid: number): Promise<number[]> {
+  let tasks: string[];
+  try {
+    tasks = await readdir(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const children = new Set<number>();
+  for (const task of tasks) {
+    const text = await readFile(`/proc/${pid}/task/${task}/children`, "latin1").catch(() => "");
+    for (const child of text.trim().split(/\s+/).filter(Boolean)) children.add(Number(child));
+  }
+  const below = await Promise.all([...children].map(descendants));
+  return [...children, ...below.flat()];
+}
