@@ -13,8 +13,19 @@ export function createLogger(write: (line: string) => void, quiet: boolean): Log
       }
     },
     error(message, detail) {
-      const text = detail instanceof Error ? (detail.stack ?? detail.message) : String(detail);
+      const text = detail instanceof Error ? (detail.stack ?? detail.message) : describe(detail);
       write(JSON.stringify({ time: new Date().toISOString(), level: "error", message, detail: text }) + "\n");
     },
   };
+}
+
+/** A detail that is not an Error: an object with its fields (an exit status, a stderr tail). */
+function describe(detail: unknown): string {
+  if (typeof detail !== "object" || detail === null) return String(detail);
+  try {
+    return JSON.stringify(detail);
+  } catch {
+    // A cycle, or a bigint inside.
+    return String(detail);
+  }
 }
