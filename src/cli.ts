@@ -1,3 +1,4 @@
+import { IMAGE_RUN_VARIABLE } from "./runtime/mod.ts";
 import type { ProgramImage, Runtime } from "./runtime/mod.ts";
 import {
   createLogger,
@@ -31,6 +32,15 @@ export async function runCli(runtime: Runtime, args: readonly string[], self?: P
       return;
     case "serve":
       break;
+  }
+  if (runtime.env()[IMAGE_RUN_VARIABLE] !== undefined) {
+    return await usageExit(
+      runtime,
+      new UsageError(
+        `started as the sandbox launcher or fs worker (${IMAGE_RUN_VARIABLE} is set) but asked to serve: ` +
+          "a program compiled or bundled with exec-server inside must pass its arguments to main()",
+      ),
+    );
   }
   await serveUntilSignalled(
     runtime,

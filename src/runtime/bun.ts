@@ -7,6 +7,7 @@ import { bunBuildArgs } from "./bun_build_args.ts";
 import { BunStdio } from "./bun_stdio.ts";
 import { ChildPipes, PipeMaker } from "./bun_pipes.ts";
 import { envRecord } from "./env_record.ts";
+import { IMAGE_RUN_VARIABLE } from "./image_run_mark.ts";
 import { spawnBunPty } from "./bun_pty.ts";
 import { connectionFor } from "./bun_socket.ts";
 import type { SocketData } from "./bun_socket.ts";
@@ -236,7 +237,7 @@ class BunRuntime implements Runtime {
 
   imageEnv(): Record<string, string> {
     // "0" turns the transpiler cache off: a cache a sandbox can write is code the next start runs.
-    return { BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
+    return { BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0", [IMAGE_RUN_VARIABLE]: "1" };
   }
 
   codeCacheHolds(): Promise<boolean> {

@@ -9,6 +9,7 @@ import type { ChildProcess } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { IMAGE_RUN_VARIABLE } from "./image_run_mark.ts";
 import { perlExecArgs } from "./perl_exec.ts";
 import { findExecutable } from "./pty_launch.ts";
 import { spawnDenoPty } from "./deno_pty.ts";
@@ -535,7 +536,7 @@ class DenoRuntime implements Runtime {
 
   imageEnv(stateDir: string, cacheDir = `${stateDir}/deno`): Record<string, string> {
     // DENO_DIR holds the code and analysis caches the next start trusts: one no sandbox writes.
-    return { DENO_DIR: cacheDir, HOME: stateDir, DENO_NO_UPDATE_CHECK: "1" };
+    return { DENO_DIR: cacheDir, HOME: stateDir, DENO_NO_UPDATE_CHECK: "1", [IMAGE_RUN_VARIABLE]: "1" };
   }
 
   /**

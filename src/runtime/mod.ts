@@ -26,6 +26,7 @@ export { chunkReader, pooledBuffers } from "./chunk_reader.ts";
 export type { ChunkReader } from "./chunk_reader.ts";
 export { libcArch, openLibc } from "./libc.ts";
 export { envRecord } from "./env_record.ts";
+export { IMAGE_RUN_VARIABLE } from "./image_run_mark.ts";
 export { hexBytes } from "./raw_syscall.ts";
 export { launcherProcess } from "./launcher_process.ts";
 export { processStdio } from "./process_stdio.ts";

@@ -339,6 +339,44 @@ describe.each(
   }, 60_000);
 });
 
+test(
+  "a program bundled with the server inside that ignores its arguments serves without a sandbox, and says why",
+  async () => {
+    // Its launcher is the program itself, which would serve again rather than launch, without end.
+    await writeFile(join(dirs.bunApp, "embed.mjs"), EMBEDDING_PROGRAM);
+    await step(dirs.bunApp, [
+      join(BIN, "bun"),
+      "build",
+      "embed.mjs",
+      "--target=bun",
+      "--outfile",
+      "embedded.js",
+    ]);
+    const child = spawn(join(BIN, "bun"), ["embedded.js"], {
+      cwd: dirs.bunApp,
+      env: { PATH, HOME: process.env["HOME"] ?? "/root", ...TEST_RUNTIME_ENV },
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    try {
+      const url = await firstLine(child, EMBED_URL_WITHIN_MS);
+      expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:[1-9]\d*$/);
+      await using client = await TestClient.connect(url ?? "");
+      const { environmentInfo } = InitializeResultSchema.parse(await client.initialize());
+      const sandbox = environmentInfo.extensions.sandbox;
+      expect([sandbox.available, sandbox.reason]).toEqual([
+        false,
+        expect.stringContaining("must pass its arguments to main()"),
+      ]);
+      child.kill("SIGTERM");
+      await exited;
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) await killTree(child.pid ?? 0);
+    }
+  },
+  60_000,
+);
+
 /** Each way a user runs it: a name, the runtime it reports, its directory and its command line. */
 const WAYS: Array<[string, RuntimeName, () => string, string[]]> = [
   ["bunx exec-server, after bun add", "bun", () => dirs.bunApp, [join(BIN, "bunx"), "exec-server"]],
