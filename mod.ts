@@ -14,7 +14,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import type { Environment, EnvironmentManager, EnvironmentManagerOptions } from "./src/client/mod.ts";
 import type { LocalEnvironmentOptions as LocalOptions } from "./src/local/mod.ts";
-import { detectRuntime } from "./src/runtime/mod.ts";
+import { detectRuntime, IMAGE_RUN_VARIABLE } from "./src/runtime/mod.ts";
 import type { ProgramImage, Runtime } from "./src/runtime/mod.ts";
 
 export { VERSION } from "./src/version.ts";
@@ -117,7 +117,8 @@ export async function main(args: readonly string[]): Promise<void> {
     default: {
       const { runCli } = await import("./src/cli.ts");
       // This module, not the runtime's main one: a program that embeds the server is not its CLI.
-      await runCli(runtime, args, ownImage(runtime));
+      const imageRun = runtime.env()[IMAGE_RUN_VARIABLE] !== undefined;
+      await runCli(runtime, args, { self: ownImage(runtime), imageRun });
     }
   }
 }

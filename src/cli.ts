@@ -1,4 +1,3 @@
-import { IMAGE_RUN_VARIABLE } from "./runtime/mod.ts";
 import type { ProgramImage, Runtime } from "./runtime/mod.ts";
 import {
   createLogger,
@@ -12,11 +11,24 @@ import {
 import type { CliCommand, RunningServer, ServerOptions } from "./server/mod.ts";
 import { VERSION } from "./version.ts";
 
-/**
- * The serving command line: `--help`, `--version`, or start the server and run until a signal.
- * `self` runs the CLI's `sandbox-exec` and `fs-worker` modes (default: the runtime's main program).
- */
-export async function runCli(runtime: Runtime, args: readonly string[], self?: ProgramImage): Promise<void> {
+/** Who runs the CLI: the program for its internal modes, and whether this is a run of one of them. */
+export interface CliCaller {
+  /** Runs the `sandbox-exec` and `fs-worker` modes (default: the runtime's main program). */
+  readonly self?: ProgramImage;
+  /**
+   * The environment marks this process as a run of the server's images (`IMAGE_RUN_VARIABLE`): a
+   * program that embeds the server with fixed arguments, started as its own launcher, must not
+   * serve again, and its launcher again, without end.
+   */
+  readonly imageRun?: boolean;
+}
+
+/** The serving command line: `--help`, `--version`, or start the server and run until a signal. */
+export async function runCli(
+  runtime: Runtime,
+  args: readonly string[],
+  caller: CliCaller = {},
+): Promise<void> {
   let command: CliCommand;
   try {
     command = parseCommandLine(args);
@@ -33,18 +45,18 @@ export async function runCli(runtime: Runtime, args: readonly string[], self?: P
     case "serve":
       break;
   }
-  if (runtime.env()[IMAGE_RUN_VARIABLE] !== undefined) {
+  if (caller.imageRun === true) {
     return await usageExit(
       runtime,
       new UsageError(
-        `started as the sandbox launcher or fs worker (${IMAGE_RUN_VARIABLE} is set) but asked to serve: ` +
+        "started as the sandbox launcher or fs worker (EXEC_SERVER_IMAGE_RUN is set) but asked to serve: " +
           "a program compiled or bundled with exec-server inside must pass its arguments to main()",
       ),
     );
   }
   await serveUntilSignalled(
     runtime,
-    () => startServing(runtime, command.options, self),
+    () => startServing(runtime, command.options, caller.self),
     (server) => announce(runtime, server, command.options.quiet),
   );
   runtime.exit(0);

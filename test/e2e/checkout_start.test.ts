@@ -37,11 +37,19 @@ test(
         tty: false,
       });
       await client.waitForOutput("long", "started\n");
-      tree = await descendants(npm.child.pid ?? 0);
-      const commands = await Promise.all(
-        tree.map((pid) => readFile(`/proc/${pid}/cmdline`, "latin1").catch(() => "")),
+      // Both sleeps are forked by now, but may not have run execve yet: /proc shows when they have.
+      const sleeps = ["sleep\x00600\x00", "sleep\x00601\x00"];
+      const seen = await pollUntil(
+        async () => {
+          tree = await descendants(npm.child.pid ?? 0);
+          return await Promise.all(
+            tree.map((pid) => readFile(`/proc/${pid}/cmdline`, "latin1").catch(() => "")),
+          );
+        },
+        (commands) => sleeps.every((sleep) => commands.includes(sleep)),
+        TREE_GONE_WITHIN_MS,
       );
-      expect(commands).toEqual(expect.arrayContaining(["sleep\x00600\x00", "sleep\x00601\x00"]));
+      expect(seen).toEqual(expect.arrayContaining(sleeps));
       npm.child.kill("SIGTERM");
       await npm.exited;
       const left = await pollUntil(() => living(tree), (pids) => pids.length === 0, TREE_GONE_WITHIN_MS);
