@@ -32,6 +32,7 @@ test("a silent child's output pumps hand the buffers of their last reads back to
     retainedOutputBytes: 1024,
     killGraceMs: 1000,
     inputBudget: new InputBudget(1024),
+    writeIdsKept: 1024,
   }, { output: () => {}, exited: () => {}, closed: () => {}, flowReady: () => null });
   const before = pooledBuffers();
   // No such pid: nothing here signals it, and if anything did, it would reach no process.
