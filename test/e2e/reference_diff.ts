@@ -10,20 +10,13 @@
  * harness creates for that target, and `fs/remove` is refused by the harness itself otherwise.
  */
 import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
-import { serverCommand } from "../helpers/server.ts";
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Message = Record<string, Json>;
-type TargetName = "codex" | "bun" | "deno";
-
-const TARGETS: readonly TargetName[] = ["codex", "bun", "deno"];
-const WAIT_MS = 10_000;
+import { startTarget, TARGETS, Wire } from "./reference_wire.ts";
+import type { Json, Message, TargetName } from "./reference_wire.ts";
 
 const argv = process.argv.slice(2);
 function flag(name: string): string | undefined {
@@ -33,13 +26,6 @@ function flag(name: string): string | undefined {
 const REFERENCE_BIN = flag("--ref") ?? "/tmp/codexref/node_modules/.bin/codex";
 const ONLY = flag("--only");
 const VERBOSE = argv.includes("--verbose");
-
-// ---------------------------------------------------------------------------------------------
-// Servers
-
-interface Running extends AsyncDisposable {
-  readonly url: string;
-}
 
 /** The environment every server gets, so `envPolicy: {inherit: "all"}` sees the same values. */
 function serverEnv(home: string): Record<string, string> {
@@ -53,172 +39,6 @@ function serverEnv(home: string): Record<string, string> {
     HARNESS_DROP_ME: "dropped",
     HARNESS_TOKEN: "default-exclude-ignored",
   };
-}
-
-async function startTarget(target: TargetName, home: string): Promise<Running> {
-  const command = target === "codex"
-    ? [REFERENCE_BIN, "exec-server", "--listen", "ws://127.0.0.1:0"]
-    : [...serverCommand(target), "--listen", "ws://127.0.0.1:0", "--quiet"];
-  const [program, ...args] = command;
-  const child: ChildProcess = spawn(program ?? "", args, {
-    cwd: home,
-    env: serverEnv(home),
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let stderr = "";
-  child.stderr?.on("data", (data: Buffer) => {
-    stderr += data.toString();
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = "";
-    child.stdout?.on("data", (data: Buffer) => {
-      stdout += data.toString();
-      const newline = stdout.indexOf("\n");
-      if (newline !== -1) resolve(stdout.slice(0, newline).trim());
-    });
-    void exited.then(() => reject(new Error(`${target} exited before its URL: ${stderr}`)));
-  });
-  return {
-    url,
-    async [Symbol.asyncDispose]() {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        // The server was started as its own process group: end it and whatever it left.
-        try {
-          process.kill(-child.pid, "SIGTERM");
-        } catch { /* already gone */ }
-        const timer = setTimeout(() => {
-          try {
-            if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-          } catch { /* already gone */ }
-        }, 3_000);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// A raw client: Codex-shaped frames (no jsonrpc member, integer ids from 1)
-
-class Wire {
-  readonly ws: WebSocket;
-  readonly received: { text: string; message: Message | null }[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-  #nextId = 1;
-  #watchers: (() => void)[] = [];
-
-  private constructor(ws: WebSocket) {
-    this.ws = ws;
-    this.closed = new Promise((resolve) => {
-      ws.addEventListener("close", (event) => {
-        resolve({ code: event.code, reason: event.reason });
-        this.#wake();
-      });
-    });
-    ws.addEventListener("message", (event) => {
-      const text = String(event.data);
-      let message: Message | null = null;
-      try {
-        message = JSON.parse(text) as Message;
-      } catch { /* recorded as text */ }
-      this.received.push({ text, message });
-      this.#wake();
-    });
-  }
-
-  static async open(url: string): Promise<Wire> {
-    const ws = new WebSocket(url);
-    await new Promise<void>((resolve, reject) => {
-      ws.addEventListener("open", () => resolve(), { once: true });
-      ws.addEventListener("error", () => reject(new Error(`cannot open ${url}`)), { once: true });
-    });
-    return new Wire(ws);
-  }
-
-  #wake(): void {
-    const watchers = this.#watchers;
-    this.#watchers = [];
-    for (const wake of watchers) wake();
-  }
-
-  nextId(): number {
-    return this.#nextId++;
-  }
-
-  sendText(text: string): void {
-    this.ws.send(text);
-  }
-
-  send(message: unknown): void {
-    this.ws.send(JSON.stringify(message));
-  }
-
-  /** Sends a request with the next integer id; returns the id. */
-  request(method: string, params: unknown): number {
-    const id = this.nextId();
-    this.send({ id, method, params });
-    return id;
-  }
-
-  async until<T>(find: () => T | undefined, what: string): Promise<T> {
-    const deadline = Date.now() + WAIT_MS;
-    for (;;) {
-      const found = find();
-      if (found !== undefined) return found;
-      if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`socket closed waiting for ${what}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#watchers.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  replyTo(id: Json): Promise<Message> {
-    const key = JSON.stringify(id);
-    return this.until(
-      () =>
-        this.received.find((entry) =>
-          entry.message !== null && !("method" in entry.message) &&
-          JSON.stringify(entry.message["id"]) === key
-        )?.message ?? undefined,
-      `reply to ${key}`,
-    );
-  }
-
-  /** Resolves after a request round-trip; what arrived before it is then in `received`. */
-  async barrier(): Promise<void> {
-    const id = this.request("fs/getMetadata", { path: "file:///", sandbox: null });
-    await this.replyTo(id);
-  }
-
-  notifications(processId: string): Message[] {
-    return this.received
-      .map((entry) => entry.message)
-      .filter((message): message is Message => {
-        const params = message?.["params"];
-        return typeof message?.["method"] === "string" && typeof params === "object" && params !== null &&
-          !Array.isArray(params) && params["processId"] === processId;
-      });
-  }
-
-  untilClosed(processId: string): Promise<Message[]> {
-    return this.until(() => {
-      const list = this.notifications(processId);
-      return list.some((message) => message["method"] === "process/closed") ? list : undefined;
-    }, `process/closed of ${processId}`);
-  }
-
-  close(): void {
-    this.ws.close();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1634,7 +1454,7 @@ async function runScenario(
   await mkdir(join(home, ".codex"), { recursive: true });
   await mkdir(dir);
   await seed(dir);
-  await using server = await startTarget(target, home);
+  await using server = await startTarget(target, home, serverEnv(home), REFERENCE_BIN);
   const ctx = new Ctx({
     dir,
     url: server.url,
