@@ -131,6 +131,36 @@ describe.each(RUNTIMES)("sessions on %s", (runtime) => {
     await second.call("process/terminate", { processId: "cat" });
   });
 
+  // The Codex reference drops such a start, and by timing leaves its id `starting` for good
+  // (docs/protocol_notes.md §13); §3.6 runs every request the server has read.
+  test.concurrent("a process/start sent right before the transport ends runs, and the resumed session owns it", async () => {
+    await using dir = await tempDir();
+    const first = await server().session();
+    const argv = ["sh", "-c", "echo ready; exec sleep 30"];
+    first.send({
+      id: 900,
+      method: "process/start",
+      params: startParams("dropped", argv, dir.uri, { env: CHILD_PATH }),
+    });
+    const sessionId = first.sessionId;
+    await first[Symbol.asyncDispose]();
+    await using second = await resume(server(), sessionId);
+    const read = (await second.call("process/read", {
+      processId: "dropped",
+      afterSeq: 0,
+      waitMs: 10_000,
+    })) as ReadResult;
+    expect(Buffer.from(read.chunks[0]?.chunk ?? "", "base64").toString()).toBe("ready\n");
+    expect(read.exited).toBe(false);
+    const again = await second.request(
+      "process/start",
+      startParams("dropped", argv, dir.uri, { env: CHILD_PATH }),
+    );
+    expect((again["error"] as ErrorReply).message).toBe("process dropped already exists");
+    expect(await second.call("process/terminate", { processId: "dropped" })).toEqual({ running: true });
+    await second.untilClosed("dropped");
+  });
+
   test.concurrent("a process/write retried after a resume while the original still waits is written once", async () => {
     await using dir = await tempDir();
     const first = await server().session();
