@@ -726,7 +726,7 @@ const KNOWN: readonly {
   {
     why: "(a) §10.3: a terminal process killed by a signal exits 1 in the reference, 128 + N here",
     test: (label, codex, ours) =>
-      / tty[\],]/.test(label) && codex.includes('"exitCode":1,') &&
+      / tty[\],]/.test(label) && /"exitCode":1[,}]/.test(codex) &&
       /"exitCode":1(29|3[0-9]|4[0-3])[,}]/.test(ours) &&
       codex === ours.replace(/"exitCode":1(29|3[0-9]|4[0-3])([,}])/, '"exitCode":1$2'),
   },
@@ -745,6 +745,10 @@ const KNOWN: readonly {
           .replace(/"exitCode":1(29|3[0-9]|4[0-3]),/, '"exitCode":1,');
       return codex !== ours && strip(codex) === strip(ours);
     },
+  },
+  {
+    why: "(c) notes §13: the reference drops requests in flight when the connection goes; here they run",
+    test: (label) => /dropAfter (terminate|write) .* then read|request dropped in flight/.test(label),
   },
   {
     why:
