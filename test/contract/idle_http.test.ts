@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { readdir, readFile } from "node:fs/promises";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { RawSocket } from "../helpers/raw_socket.ts";
@@ -10,7 +11,9 @@ import { tempDir } from "../helpers/temp_dir.ts";
 
 const DESCRIPTOR_LIMIT = 64;
 /** Twice the limit, all held open by the peer: the server cannot take them all. */
-const FLOOD = 4 * DESCRIPTOR_LIMIT;
+const FLOOD = 2 * DESCRIPTOR_LIMIT;
+/** The states of /proc/net/tcp that hold nothing of the server's: LISTEN and TIME_WAIT. */
+const HOLDING_NOTHING = new Set(["0A", "06"]);
 /** How often a flood connection is tried before it is given up. */
 const FLOOD_ATTEMPTS = 50;
 /** Between two tries to connect. */
@@ -28,6 +31,27 @@ async function rawConnection(url: string, text: string): Promise<{ socket: Socke
   });
   if (text !== "") socket.write(text);
   return { socket, ended };
+}
+
+/** How many descriptors the server holds. */
+async function descriptorsOf(server: TestServer): Promise<number> {
+  return (await readdir(`/proc/${server.child.pid ?? 0}/fd`)).length;
+}
+
+/**
+ * The connections to `server`'s port on the server's side (/proc/net/tcp, IPv4: it listens on
+ * 127.0.0.1): accepted ones, those waiting to be accepted (ESTABLISHED in the queue, SYN_RECV while
+ * Bun's listener defers a silent one), and those being closed; not the listener, not TIME_WAIT.
+ */
+async function serverSideConnections(server: TestServer): Promise<number> {
+  const port = Number(new URL(server.httpUrl).port);
+  let count = 0;
+  for (const line of (await readFile("/proc/net/tcp", "latin1")).split("\n").slice(1)) {
+    const [, local, , state] = line.trim().split(/\s+/);
+    if (local === undefined || state === undefined) continue;
+    if (parseInt(local.slice(local.indexOf(":") + 1), 16) === port && !HOLDING_NOTHING.has(state)) count++;
+  }
+  return count;
 }
 
 /** The first session that the server accepts, trying again while it refuses or resets. */
@@ -75,6 +99,24 @@ describe.each(RUNTIMES)("HTTP connections that hold a descriptor without a reque
       args: ["--http-idle-timeout", "2"],
     });
     await using dir = await tempDir();
+    // Whatever the server opens once (its first spawn's) is open by now; the session is gone.
+    {
+      await using warm = await server.session();
+      await warm.call("process/start", startParams("warm", ["/bin/echo", "ok"], dir.path));
+      await warm.untilClosed("warm");
+    }
+    while (await serverSideConnections(server) > 0) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    const before = await descriptorsOf(server);
+    // Watched while the flood comes: what the case is about is a server without descriptors.
+    const usedUp = (async () => {
+      while (await descriptorsOf(server) < DESCRIPTOR_LIMIT - 1) {
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      }
+    })();
+    // Awaited below; a server that dies meanwhile fails the case there, not as an unhandled rejection.
+    usedUp.catch(() => {});
     // Each connection is tried again while the server refuses or resets it (Deno's listener resets
     // its backlog when it closes at EMFILE), as a flood that keeps coming does.
     const flood = await Promise.all(Array.from({ length: FLOOD }, async () => {
@@ -86,7 +128,18 @@ describe.each(RUNTIMES)("HTTP connections that hold a descriptor without a reque
       return null;
     }));
     try {
-      // The sweep needs no descriptor of its own to find them: the peer never lets go.
+      await usedUp;
+      // The sweep needs no descriptor of its own to end them: the peer never lets go. Until the
+      // last is ended, a connection still waiting to be accepted takes each descriptor the sweep
+      // frees (Bun's listener hands it silent connections a second late, a whole queue at once), so
+      // a start in between may meet EMFILE: the server serves again once it holds none of them and
+      // has given back every descriptor they took. (Deno drops the ones still queued when its listener
+      // closes; their peers never learn, so the peer's side is no measure.)
+      while (
+        await serverSideConnections(server) > 0 || await descriptorsOf(server) > before
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      }
       await using client = await untilAccepting(server);
       await client.call("process/start", startParams("after", ["/bin/echo", "ok"], dir.path));
       const read = await client.call("process/read", { processId: "after", afterSeq: 0, waitMs: 10_000 });
