@@ -1303,6 +1303,14 @@ const phases: Phase[] = [
       if (failed > 0) report(`${failed} of 500 starts failed`);
       const watcher = await RawWs.open(server.url);
       await watcher.initialize();
+      const single = await timedLists(client, watcher, 3);
+      note(
+        `process/list of ${single.rows} running processes: ${
+          single.listMs.join(" / ")
+        } ms; another client's ${single.probes} requests meanwhile at most ${
+          single.probeMaxMs.join(" / ")
+        } ms`,
+      );
       const before = await server.rss();
       const began = Date.now();
       const lists = Array.from({ length: 50 }, () => client.request("process/list", {}));
@@ -1537,6 +1545,8 @@ const phases: Phase[] = [
         "starts",
       );
       const startedIn = Date.now() - began;
+      const watcher = await RawWs.open(server.url);
+      await watcher.initialize();
       const listBegan = Date.now();
       const list = await client.request("process/list", {});
       const rows = (resultOf(list)?.["processes"] as unknown[] | undefined)?.length ?? -1;
@@ -1550,10 +1560,52 @@ const phases: Phase[] = [
       // Pipelined starts pass --max-processes-per-session (1,024) while the first have not closed yet.
       const started = tally(starts)["ok"] ?? 0;
       if (rows !== started) report(`process/list answered ${rows} rows for ${started} started processes`);
+      const again = await timedLists(client, watcher, 3);
+      note(
+        `again, all closed: ${again.rows} rows in ${
+          again.listMs.join(" / ")
+        } ms; another client's ${again.probes} requests meanwhile at most ${again.probeMaxMs.join(" / ")} ms`,
+      );
       client.destroy();
+      watcher.destroy();
     },
   },
 ];
+
+/**
+ * Times `rounds` process/list of `client`'s session one after another while `watcher` sends small
+ * requests back to back: the list's time, and the longest round trip of the other client meanwhile.
+ */
+async function timedLists(
+  client: RawWs,
+  watcher: RawWs,
+  rounds: number,
+): Promise<{ rows: number; listMs: number[]; probeMaxMs: number[]; probes: number }> {
+  const listMs: number[] = [];
+  const probeMaxMs: number[] = [];
+  let rows = -1;
+  let probes = 0;
+  for (let round = 0; round < rounds; round++) {
+    let listing = true;
+    let longest = 0;
+    const probing = (async () => {
+      while (listing) {
+        const began = performance.now();
+        await withDeadline(watcher.request("process/list", {}), 30_000, "other client's request");
+        longest = Math.max(longest, performance.now() - began);
+        probes++;
+      }
+    })();
+    const began = performance.now();
+    const list = await withDeadline(client.request("process/list", {}), 30_000, "process/list");
+    listMs.push(Math.round(performance.now() - began));
+    listing = false;
+    await probing;
+    probeMaxMs.push(Math.round(longest * 10) / 10);
+    rows = (resultOf(list)?.["processes"] as unknown[] | undefined)?.length ?? -1;
+  }
+  return { rows, listMs, probeMaxMs, probes };
+}
 
 function mib(bytes: number): number {
   return Math.round((bytes / MIB) * 10) / 10;
