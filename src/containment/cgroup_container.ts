@@ -5,19 +5,13 @@
 import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
 import { errnoOf } from "../fs/mod.ts";
 import type { CgroupHost } from "./cgroup_host.ts";
-import {
-  cgroupGone,
-  isPopulated,
-  readKeyed,
-  readNumber,
-  readProcs,
-  removeDir,
-  writeControl,
-} from "./cgroup_files.ts";
+import { cgroupGone, isPopulated, readKeyed, readProcs, removeDir, writeControl } from "./cgroup_files.ts";
 import type { Container, ProcessLimits, ProcessUsage } from "./containment.ts";
 import { CpuBudget } from "./cpu_budget.ts";
 import { joinCommand } from "./join_command.ts";
 import { signalGroup } from "./signal_group.ts";
+import { readKeyedNow, readNumberNow } from "./usage_files.ts";
+import type { Reads } from "./usage_files.ts";
 import type { JoinTools } from "./join_command.ts";
 
 const SIGKILL = 9;
@@ -90,6 +84,16 @@ export class CgroupContainer implements Container {
   #leaderReaped = false;
   #budget: CpuBudget | null = null;
   #cpuFailure: string | null = null;
+  #closed = false;
+  /**
+   * The figures of a closed process whose tree has ended, read once its cgroup held no process and
+   * kept from then on: its cgroup is removed at once (see `#settle`).
+   */
+  #final: ProcessUsage | null = null;
+  /** The removal `#settle` started; a failed one ends settling (the figures are read live). */
+  #removal: Promise<void> | null = null;
+  /** Every directory of the container is gone. */
+  #removed = false;
 
   constructor(context: TreeContext, dirs: Dirs, limits: ProcessLimits) {
     this.#context = context;
@@ -180,29 +184,78 @@ export class CgroupContainer implements Container {
     return null;
   }
 
-  async usage(): Promise<ProcessUsage> {
-    const memory = this.#context.host.controllers.get("memory");
-    const [peakMemoryBytes, cpuSeconds] = await Promise.all([
-      memory === undefined
-        ? null
-        : this.#dirs.memory === null
-        ? readNumber(`${this.#dirs.unified}/memory.peak`)
-        : readNumber(`${this.#dirs.memory}/memory.max_usage_in_bytes`),
-      this.#cpuSeconds(),
-    ]);
-    return { peakMemoryBytes, cpuSeconds };
+  usage(): ProcessUsage {
+    if (this.#final === null && this.#closed && this.#removal === null) this.#settle();
+    return this.#final ?? this.#read({ complete: true });
   }
 
   closed(): void {
     this.#budget?.stop();
+    this.#closed = true;
+    this.#settle();
   }
 
   async release(): Promise<void> {
     this.#budget?.stop();
+    await this.#removal;
+    if (this.#removed) return;
     // Descendants that outlive the process keep its cgroup until the session ends.
     if (await isPopulated(this.#dirs.unified)) return;
     try {
       await removeDirs(this.#dirs);
+    } catch (error) {
+      this.#context.onError("removing a process cgroup failed", error);
+    }
+  }
+
+  /** Reads the tree's figures now (see `usage_files.ts`); `reads` learns whether all were read. */
+  #read(reads: Reads): ProcessUsage {
+    const memory = this.#context.host.controllers.get("memory");
+    const peakMemoryBytes = memory === undefined
+      ? null
+      : this.#dirs.memory === null
+      ? readNumberNow(`${this.#dirs.unified}/memory.peak`, reads)
+      : readNumberNow(`${this.#dirs.memory}/memory.max_usage_in_bytes`, reads);
+    const micros = readKeyedNow(`${this.#dirs.unified}/cpu.stat`, reads).get("usage_usec");
+    return { peakMemoryBytes, cpuSeconds: micros === undefined ? null : micros / 1e6 };
+  }
+
+  /**
+   * Keeps the figures of a closed process whose cgroup holds no process, and removes the cgroup,
+   * so that a long `process/list` of closed processes reads nothing. They can no longer change:
+   * every process of the tree is in the unified cgroup, the process's own join was over before it
+   * ran, and nothing else enters it but a privileged write to its `cgroup.procs`. The removal
+   * settles even that: the kernel removes only a cgroup that holds no process and no cgroup, so a
+   * removal that fails (EBUSY) means something is in it, and the figures are read live again until
+   * the retention ends. (An exiting task is charged the last microseconds of its exit after it
+   * left the count; those are not in the figures.) While descendants live, nothing is kept: the
+   * next list reads the figures, and once the tree is empty, keeps them.
+   */
+  #settle(): void {
+    if (this.#final !== null || this.#removal !== null) return;
+    const reads = { complete: true };
+    if (readKeyedNow(`${this.#dirs.unified}/cgroup.events`, reads).get("populated") !== 0) return;
+    const usage = this.#read(reads);
+    // A read that failed (descriptors short, say) is tried again at the next list.
+    if (!reads.complete || usage.cpuSeconds === null) return;
+    this.#final = usage;
+    this.#removal = this.#removeSettled();
+  }
+
+  async #removeSettled(): Promise<void> {
+    try {
+      await removeDir(this.#dirs.unified);
+    } catch (error) {
+      this.#final = null;
+      // EBUSY: a process entered it since, or the tree made cgroups of its own inside it.
+      if (errnoOf(error) !== "EBUSY") this.#context.onError("removing a process cgroup failed", error);
+      return;
+    }
+    try {
+      for (const dir of [this.#dirs.memory, this.#dirs.pids]) {
+        if (dir !== null) await removeDir(dir);
+      }
+      this.#removed = true;
     } catch (error) {
       this.#context.onError("removing a process cgroup failed", error);
     }

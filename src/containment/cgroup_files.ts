@@ -13,13 +13,18 @@ export async function writeControl(path: string, value: string): Promise<void> {
 
 /** The `key value` lines of a control file (`memory.events`, `cpu.stat`); empty when unreadable. */
 export async function readKeyed(path: string): Promise<Map<string, number>> {
-  const values = new Map<string, number>();
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch {
-    return values;
+    return new Map();
   }
+  return parseKeyed(text);
+}
+
+/** The `key value` lines of a control file's text. */
+export function parseKeyed(text: string): Map<string, number> {
+  const values = new Map<string, number>();
   for (const line of text.split("\n")) {
     const space = line.indexOf(" ");
     if (space > 0) values.set(line.slice(0, space), Number(line.slice(space + 1)));

@@ -37,9 +37,15 @@ export interface Container {
   leaderReaped(): void;
   /** After an unsuccessful exit: the limit that ended the process, or null. */
   limitFailure(): Promise<string | null>;
-  /** What the tree has used so far. */
-  usage(): Promise<ProcessUsage>;
-  /** The process has closed: its limits are no longer watched; its figures stay readable. */
+  /**
+   * What the tree has used so far, read synchronously (cgroupfs is kernel memory), or kept once
+   * the process has closed and its tree has ended, when the figures can no longer change.
+   */
+  usage(): ProcessUsage;
+  /**
+   * The process has closed: its limits are no longer watched; its figures stay readable (where its
+   * tree has ended, they are kept and the container removed at once).
+   */
   closed(): void;
   /**
    * The process is gone from its session (retention over, or its start failed): remove the

@@ -192,8 +192,8 @@ class ProcessTreeContainer implements Container {
     return Promise.resolve(null);
   }
 
-  usage(): Promise<ProcessUsage> {
-    return Promise.resolve(UNMEASURED);
+  usage(): ProcessUsage {
+    return UNMEASURED;
   }
 
   closed(): void {}

@@ -187,7 +187,7 @@ async function probe(context: TreeContext): Promise<{ peakMemory: boolean } | { 
       child.exited,
       child.stdout.cancel(),
     ]);
-    const usage = await container.usage();
+    const usage = container.usage();
     await container.release();
     if (status.code === 0) return { peakMemory: usage.peakMemoryBytes !== null };
     return {

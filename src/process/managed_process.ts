@@ -390,10 +390,10 @@ export class ManagedProcess {
   }
 
   /** The `process/list` row. */
-  async listEntry(): Promise<ProcessListEntry> {
+  listEntry(): ProcessListEntry {
     const usage = this.#container === null
       ? { peakMemoryBytes: null, cpuSeconds: null }
-      : await this.#container.usage();
+      : this.#container.usage();
     return {
       processId: this.id,
       argv0: this.argv0,

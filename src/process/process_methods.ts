@@ -46,9 +46,11 @@ export const PROCESS_HANDLERS: Handlers<ProcessMethodShapes, ProcessMethodContex
     status: await processes.closeStdin(params.processId),
   }),
   // A large reply (a row per process, up to --max-processes-per-session) whose making reads two
-  // cgroup files per process: pipelined lists of 1,000 processes each held 2,000 reads in flight,
-  // and fifty of them took a Deno server to 925 MB. A long list takes its turn as the other large
-  // replies do; a short one is answered at once, as cheap as any small reply.
+  // cgroup files per running process: pipelined lists of 1,000 processes, when they read them
+  // through the thread pool, each held 2,000 reads in flight, and fifty of them took a Deno server
+  // to 925 MB. A long list takes its turn as the other large replies do, and is made in turns that
+  // let other connections in (`listRows`); a short one is answered at once, as cheap as any small
+  // reply.
   "process/list": async (_params, { processes, room }) => {
     if (processes.size > LIST_WITHOUT_ROOM) await room?.();
     return { processes: await processes.list() };

@@ -19,6 +19,7 @@ import type { ClosedOutput } from "./closed_output.ts";
 import type { LiveOutput } from "./live_output.ts";
 import type { InputBudget } from "./input_budget.ts";
 import { ManagedProcess } from "./managed_process.ts";
+import { listRows } from "./list_rows.ts";
 import type { ProcessEvents } from "./managed_process.ts";
 import { checkCwd, errnoCode, lookupProgram, programError } from "./program_lookup.ts";
 import { signalNumber, validateStart } from "./start_checks.ts";
@@ -381,7 +382,7 @@ export class ProcessTable {
 
   /** `process/list` rows, oldest first (§11.8). */
   list(): Promise<ProcessListEntry[]> {
-    return Promise.all([...this.#processes.values()].map((process) => process.listEntry()));
+    return listRows([...this.#processes.values()], (process) => this.#processes.get(process.id) === process);
   }
 
   /**

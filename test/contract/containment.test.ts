@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findCgroupPlaces } from "../../src/containment/mod.ts";
 import { cgroupsLeftAfter, cgroupsOfServer } from "../helpers/cgroups.ts";
-import { pollUntil, processesWithArgument, survivorsAfter } from "../helpers/proc.ts";
+import { pollUntil, processesWithArgument, survivorsAfter, waitUntilDead } from "../helpers/proc.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import { NOBODY, startUnprivileged } from "../helpers/unprivileged_server.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
@@ -47,6 +47,38 @@ async function untilAtLeast(text: string, count: number): Promise<number> {
   const programs = async (): Promise<string[]> =>
     (await processesWithArgument(text)).filter((line) => !/^\d+: (\S*\/)?(sh|dash) /.test(line));
   return (await pollUntil(programs, (found) => found.length >= count, GONE_WITHIN_MS)).length;
+}
+
+/** One `process/list` row's figures. */
+interface Figures {
+  readonly peakMemoryBytes: number | null;
+  readonly cpuSeconds: number | null;
+}
+
+/** The figures of `processId`'s row in `process/list`. */
+async function figuresOf(client: TestClient, processId: string): Promise<Figures> {
+  const { processes } = (await client.call("process/list", {})) as { processes: Record<string, unknown>[] };
+  const row = processes.find((entry) => entry["processId"] === processId);
+  if (row === undefined) throw new Error(`no row for ${processId}`);
+  return {
+    peakMemoryBytes: row["peakMemoryBytes"] as number | null,
+    cpuSeconds: row["cpuSeconds"] as number | null,
+  };
+}
+
+/** The unified cgroup directory a process printed with `cat /proc/self/cgroup`. */
+async function unifiedDirIn(output: string): Promise<string> {
+  const path = /^0::(\/\S*)$/m.exec(output)?.[1];
+  const mount = (await findCgroupPlaces()).unified?.mount;
+  if (path === undefined || mount === undefined) {
+    throw new Error(`no unified cgroup in ${JSON.stringify(output)}`);
+  }
+  return `${mount}${path}`;
+}
+
+/** Whether a path exists. */
+async function exists(path: string): Promise<boolean> {
+  return await stat(path).then(() => true, () => false);
 }
 
 describe.each(RUNTIMES)("containment and limits on %s", (runtime) => {
@@ -215,6 +247,66 @@ describe.each(RUNTIMES)("containment and limits on %s", (runtime) => {
     const { processes } = (await client.call("process/list", {})) as { processes: Record<string, unknown>[] };
     expect(processes[0]?.["peakMemoryBytes"]).toBeGreaterThan(0);
     expect(processes[0]?.["cpuSeconds"]).toBeGreaterThan(0);
+  });
+
+  test.concurrent("a closed process whose tree has ended keeps its figures, and its cgroup goes at once", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const script = "cat /proc/self/cgroup; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done";
+    await client.call(
+      "process/start",
+      startParams("work", ["sh", "-c", script], dir.uri, { env: CHILD_PATH }),
+    );
+    await client.untilClosed("work");
+    const cgroup = await unifiedDirIn(client.outputText("work"));
+    const figures = await figuresOf(client, "work");
+    expect(figures.peakMemoryBytes).toBeGreaterThan(0);
+    expect(figures.cpuSeconds).toBeGreaterThan(0);
+    // The cgroup goes with the tree, not with the retention (30 s): the figures outlive it.
+    expect(await pollUntil(() => exists(cgroup), (found) => !found, GONE_WITHIN_MS)).toBe(false);
+    expect(await figuresOf(client, "work")).toEqual(figures);
+  });
+
+  test.concurrent("a closed process's figures grow while a descendant runs, and stay once it has ended", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const stop = join(dir.path, "stop");
+    // The loop holds no output, so the process closes while the loop spins on in its cgroup.
+    const script =
+      `cat /proc/self/cgroup; (while [ ! -e ${stop} ]; do :; done) < /dev/null > /dev/null 2>&1 & echo "loop $!"`;
+    await client.call(
+      "process/start",
+      startParams("parent", ["sh", "-c", script], dir.uri, { env: CHILD_PATH }),
+    );
+    await client.untilClosed("parent");
+    const output = client.outputText("parent");
+    const cgroup = await unifiedDirIn(output);
+    const loop = Number(/^loop (\d+)$/m.exec(output)?.[1]);
+    const first = await figuresOf(client, "parent");
+    const grown = await pollUntil(
+      () => figuresOf(client, "parent"),
+      (figures) => (figures.cpuSeconds ?? 0) > (first.cpuSeconds ?? 0) + 0.05,
+      GONE_WITHIN_MS,
+    );
+    expect(grown.cpuSeconds).toBeGreaterThan((first.cpuSeconds ?? 0) + 0.05);
+    expect(await exists(cgroup)).toBe(true);
+    await writeFile(stop, "");
+    await waitUntilDead(loop);
+    // The next list finds the tree ended: it keeps the figures and the cgroup goes.
+    expect(
+      await pollUntil(
+        async () => {
+          await figuresOf(client, "parent");
+          return await exists(cgroup);
+        },
+        (found) => !found,
+        GONE_WITHIN_MS,
+      ),
+    ).toBe(false);
+    const last = await figuresOf(client, "parent");
+    expect(last.cpuSeconds).toBeGreaterThanOrEqual(grown.cpuSeconds ?? 0);
+    expect(last.peakMemoryBytes).toBeGreaterThan(0);
+    expect(await figuresOf(client, "parent")).toEqual(last);
   });
 
   test.concurrent.each([
