@@ -75,6 +75,9 @@ async function writeOptional(path: string, value: string): Promise<void> {
   }
 }
 
+/** The tail of the removals of settled cgroups, made one after another (`#settle`). */
+let removals: Promise<void> = Promise.resolve();
+
 /** One process's cgroups. */
 export class CgroupContainer implements Container {
   readonly #context: TreeContext;
@@ -87,7 +90,7 @@ export class CgroupContainer implements Container {
   #closed = false;
   /**
    * The figures of a closed process whose tree has ended, read once its cgroup held no process and
-   * kept from then on: its cgroup is removed at once (see `#settle`).
+   * kept from then on: its cgroup is removed then (see `#settle`).
    */
   #final: ProcessUsage | null = null;
   /** The removal `#settle` started; a failed one ends settling (the figures are read live). */
@@ -189,10 +192,10 @@ export class CgroupContainer implements Container {
     return this.#final ?? this.#read({ complete: true });
   }
 
+  // Nothing is read here: a start→close round trip pays no read for a list that may never come.
   closed(): void {
     this.#budget?.stop();
     this.#closed = true;
-    this.#settle();
   }
 
   async release(): Promise<void> {
@@ -221,15 +224,17 @@ export class CgroupContainer implements Container {
   }
 
   /**
-   * Keeps the figures of a closed process whose cgroup holds no process, and removes the cgroup,
-   * so that a long `process/list` of closed processes reads nothing. They can no longer change:
-   * every process of the tree is in the unified cgroup, the process's own join was over before it
-   * ran, and nothing else enters it but a privileged write to its `cgroup.procs`. The removal
-   * settles even that: the kernel removes only a cgroup that holds no process and no cgroup, so a
-   * removal that fails (EBUSY) means something is in it, and the figures are read live again until
-   * the retention ends. (An exiting task is charged the last microseconds of its exit after it
-   * left the count; those are not in the figures.) While descendants live, nothing is kept: the
-   * next list reads the figures, and once the tree is empty, keeps them.
+   * At a list: keeps the figures of a closed process whose cgroup holds no process, and removes the
+   * cgroup, so that the next long `process/list` of closed processes reads nothing. They can no
+   * longer change: every process of the tree is in the unified cgroup, the process's own join was
+   * over before it ran, and nothing else enters it but a privileged write to its `cgroup.procs`.
+   * The removal settles even that: the kernel removes only a cgroup that holds no process and no
+   * cgroup, so a removal that fails (EBUSY) means something is in it, and the figures are read
+   * live again until the retention ends; a removed cgroup is charged nothing more (not even pages
+   * the tree left in tmpfs, swapped back in). An exiting task is charged the last microseconds of
+   * its exit after it left the count; those are not in the figures. While descendants live,
+   * nothing is kept: each list reads the figures, and the first that finds the tree ended keeps
+   * them.
    */
   #settle(): void {
     if (this.#final !== null || this.#removal !== null) return;
@@ -239,7 +244,9 @@ export class CgroupContainer implements Container {
     // A read that failed (descriptors short, say) is tried again at the next list.
     if (!reads.complete || usage.cpuSeconds === null) return;
     this.#final = usage;
-    this.#removal = this.#removeSettled();
+    // One removal at a time across the server: a first list of a thousand closed processes would
+    // otherwise put a thousand of them in the thread pool at once.
+    this.#removal = removals = removals.then(() => this.#removeSettled());
   }
 
   async #removeSettled(): Promise<void> {

@@ -38,14 +38,12 @@ export interface Container {
   /** After an unsuccessful exit: the limit that ended the process, or null. */
   limitFailure(): Promise<string | null>;
   /**
-   * What the tree has used so far, read synchronously (cgroupfs is kernel memory), or kept once
-   * the process has closed and its tree has ended, when the figures can no longer change.
+   * What the tree has used so far, read synchronously (cgroupfs is kernel memory); once the
+   * process has closed and its tree has ended, kept from the first such read on, when the figures
+   * can no longer change (the container is then removed).
    */
   usage(): ProcessUsage;
-  /**
-   * The process has closed: its limits are no longer watched; its figures stay readable (where its
-   * tree has ended, they are kept and the container removed at once).
-   */
+  /** The process has closed: its limits are no longer watched; its figures stay readable. */
   closed(): void;
   /**
    * The process is gone from its session (retention over, or its start failed): remove the
