@@ -15,14 +15,14 @@
  * makes per target; paths outside it are only read (metadata, canonicalize), never changed.
  */
 import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import { seededRandom } from "../helpers/seeded_random.ts";
-import { serverCommand } from "../helpers/server.ts";
+import { startTarget as startReferenceWireTarget } from "./reference_wire.ts";
+import type { Running } from "./reference_wire.ts";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type TargetName = "codex" | "bun" | "deno";
@@ -780,57 +780,16 @@ function makeCase(index: number, gen: Gen): Case | undefined {
 // ---------------------------------------------------------------------------------------------
 // Servers and connections
 
-interface Server extends AsyncDisposable {
-  readonly url: string;
-}
-
-async function startTarget(target: TargetName, home: string): Promise<Server> {
-  const command = target === "codex"
-    ? [REFERENCE_BIN, "exec-server", "--listen", "ws://127.0.0.1:0"]
-    : [...serverCommand(target), "--listen", "ws://127.0.0.1:0", "--quiet"];
-  const [program, ...args] = command;
-  const child: ChildProcess = spawn(program ?? "", args, {
-    cwd: home,
-    env: {
-      PATH: process.env["PATH"] ?? "/usr/bin:/bin",
-      HOME: home,
-      LANG: "C.UTF-8",
-      SHELL: "/bin/bash",
-      TMPDIR: home,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let stderr = "";
-  child.stderr?.on("data", (data: Buffer) => {
-    stderr += data.toString();
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = "";
-    child.stdout?.on("data", (data: Buffer) => {
-      stdout += data.toString();
-      const newline = stdout.indexOf("\n");
-      if (newline !== -1) resolve(stdout.slice(0, newline).trim());
-    });
-    void exited.then(() => reject(new Error(`${target} exited before its URL: ${stderr}`)));
-  });
-  return {
-    url,
-    async [Symbol.asyncDispose]() {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch { /* gone */ }
-      const timer = setTimeout(() => {
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-        } catch { /* gone */ }
-      }, 3_000);
-      await exited;
-      clearTimeout(timer);
-    },
+/** Starts one target in a clean environment whose home and temp dir are `home`. */
+function startTarget(target: TargetName, home: string): Promise<Running> {
+  const env = {
+    PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+    HOME: home,
+    LANG: "C.UTF-8",
+    SHELL: "/bin/bash",
+    TMPDIR: home,
   };
+  return startReferenceWireTarget(target, home, env, REFERENCE_BIN);
 }
 
 class Wire {
