@@ -2,8 +2,11 @@ import type { Runtime } from "../runtime/mod.ts";
 import type { RunningServer } from "./exec_server.ts";
 
 /**
- * Serves until SIGTERM or SIGINT: the first shuts the server down (once it has started, if it
- * is still starting), a second exits at once. The handlers are in place before the server
+ * Serves until SIGTERM or SIGINT: the first shuts the server down, or, while it is still
+ * starting, exits at once: a start-up step may wait without end (a token file that is a FIFO, a
+ * probe child that is stopped, a host under heavy load), and nothing is served yet. What start-up
+ * has made goes with the exit: the watchdog and a spare launcher read end of file and clean up,
+ * and the next server removes a dead one's state directory. A second signal exits at once. The handlers are in place before the server
  * starts: Deno sets up its signal thread (a socket pair) at the first listener and panics when
  * that fails, and once the server listens a flood of connections can take every descriptor.
  */
@@ -16,14 +19,13 @@ export async function serveUntilSignalled(
   let server: RunningServer | null = null;
   const onSignal = (): void => {
     signals++;
-    if (signals > 1) runtime.exit(0);
-    void server?.shutdown();
+    if (signals > 1 || server === null) runtime.exit(0);
+    void server.shutdown();
   };
   runtime.onSignal("SIGTERM", onSignal);
   runtime.onSignal("SIGINT", onSignal);
   const started = await start();
   server = started;
   await announce(started);
-  if (signals > 0) void started.shutdown();
   await started.finished;
 }
