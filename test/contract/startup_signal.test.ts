@@ -29,7 +29,15 @@ describe.each(RUNTIMES)("a signal during start-up on %s", (runtime) => {
       const fifo = join(dir.path, "token");
       execFileSync("mkfifo", [fifo]);
       const server = Bun.spawn(
-        [...serverCommand(runtime), "--listen", "ws://127.0.0.1:0", "--ws-auth", "capability-token", "--ws-token-file", fifo],
+        [
+          ...serverCommand(runtime),
+          "--listen",
+          "ws://127.0.0.1:0",
+          "--ws-auth",
+          "capability-token",
+          "--ws-token-file",
+          fifo,
+        ],
         { env: { ...process.env, ...TEST_RUNTIME_ENV }, stdout: "pipe", stderr: "ignore" },
       );
       try {
