@@ -54,12 +54,12 @@ export async function runCli(
       ),
     );
   }
-  await serveUntilSignalled(
+  const code = await serveUntilSignalled(
     runtime,
     () => startServing(runtime, command.options, caller.self),
     (server) => announce(runtime, server, command.options.quiet),
   );
-  runtime.exit(0);
+  runtime.exit(code);
 }
 
 /** Starts the services and the server; a refused start exits 2 with its reason. */
@@ -90,7 +90,15 @@ async function announce(runtime: Runtime, server: RunningServer, quiet: boolean)
   // watchdog, every client's processes): it is logged, and the server serves on.
   const log = createLogger((line) => void runtime.writeStderr(line), quiet);
   runtime.onUncaughtError((error) => log.error("uncaught error; still serving", error));
-  if (server.url !== "stdio") await runtime.writeStdout(new TextEncoder().encode(server.url + "\n"));
+  if (server.url === "stdio") return;
+  try {
+    await runtime.writeStdout(new TextEncoder().encode(server.url + "\n"));
+  } catch (error) {
+    // Clients learn where the server listens from this line alone (port 0): a server that cannot
+    // say it would serve nobody, and hold its port and its children, until someone kills it.
+    log.error("cannot write the URL to stdout; shutting down", error);
+    throw error;
+  }
 }
 
 async function usageExit(runtime: Runtime, error: unknown): Promise<never> {

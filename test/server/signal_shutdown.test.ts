@@ -75,4 +75,39 @@ describe("serveUntilSignalled", () => {
     expect(() => signal()).toThrow(Exited);
     expect(events.slice(-2)).toEqual(["shutdown", "exit 0"]);
   });
+
+  test("a server that cannot announce its URL shuts down and answers 1", async () => {
+    const events: string[] = [];
+    const finished = Promise.withResolvers<void>();
+    const server: RunningServer = {
+      url: "ws://127.0.0.1:1",
+      finished: finished.promise,
+      shutdown: () => {
+        events.push("shutdown");
+        finished.resolve();
+        return finished.promise;
+      },
+    };
+    const runtime = {
+      onSignal: () => {},
+      exit: (code: number): never => {
+        throw new Error(`exit ${code}`);
+      },
+    };
+    const code = await serveUntilSignalled(
+      runtime,
+      () => Promise.resolve(server),
+      () => Promise.reject(new Error("EPIPE")),
+    );
+    expect(code).toBe(1);
+    expect(events).toEqual(["shutdown"]);
+  });
+
+  test("a server that finishes answers 0", async () => {
+    const { start, announced, run, signal } = harness();
+    start();
+    await announced;
+    signal();
+    expect(await run).toBe(0);
+  });
 });
