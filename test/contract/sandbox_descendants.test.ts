@@ -97,36 +97,24 @@ describe.each(RUNTIMES)("descendants of a sandboxed command without cgroups on %
     expect(match).not.toBeNull();
     await untilDead(Number(match?.[1]));
   });
-  test("a daemon whose leader thread ended alone dies when the command exits", async () => {
+  test.each(
+    [
+      ["whose leader thread ended alone", "zl", zombieLeaderDaemon],
+      ["that made itself undumpable", "nd", undumpableDaemon],
+    ] as const,
+  )("a daemon %s dies when the command exits", async (_kind, processId, daemon) => {
     await using dir = await tempDir();
     await using server = await startUnprivileged(runtime, dir.path);
     await using client = await server.session();
     const pidFile = join(dir.path, "daemon.pid");
     await client.call(
       "process/start",
-      startParams("zl", zombieLeaderDaemon(pidFile), dir.uri, {
+      startParams(processId, daemon(pidFile), dir.uri, {
         env: CHILD_PATH,
         sandbox: managedSandbox({ write: [dir.uri] }),
       }),
     );
-    await client.untilClosed("zl");
-    const pid = Number(await readFile(pidFile, "utf8"));
-    while (await anyThreadAlive(pid)) await Bun.sleep(20);
-  });
-
-  test("a daemon that made itself undumpable dies when the command exits", async () => {
-    await using dir = await tempDir();
-    await using server = await startUnprivileged(runtime, dir.path);
-    await using client = await server.session();
-    const pidFile = join(dir.path, "daemon.pid");
-    await client.call(
-      "process/start",
-      startParams("nd", undumpableDaemon(pidFile), dir.uri, {
-        env: CHILD_PATH,
-        sandbox: managedSandbox({ write: [dir.uri] }),
-      }),
-    );
-    await client.untilClosed("nd");
+    await client.untilClosed(processId);
     const pid = Number(await readFile(pidFile, "utf8"));
     while (await anyThreadAlive(pid)) await Bun.sleep(20);
   });
