@@ -26,6 +26,8 @@ export async function createServices(
     ...(self === undefined ? {} : { self }),
     secretFiles: tokenFile === null || tokenFile === undefined ? [] : [tokenFile],
     stateDir,
+    ...(options.startStepLimitMs === undefined ? {} : { probeLimitMs: options.startStepLimitMs }),
+    onTimeout: (message) => log.error(message, null),
   });
   const fs = new FsService(runtime, {
     maxReadFileBytes: options.maxReadFileBytes,
@@ -60,6 +62,7 @@ async function openContainment(
 ): Promise<Containment> {
   const containment = await startContainment(runtime, {
     stateDir,
+    ...(options.startStepLimitMs === undefined ? {} : { stepLimitMs: options.startStepLimitMs }),
     defaults: options.defaultLimits,
     onError: (message, error) => log.error(message, error),
     onInfo: (message, fields) => log.info(message, fields),

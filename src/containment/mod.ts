@@ -17,3 +17,4 @@ export { NO_LIMITS, resolveLimits } from "./limits.ts";
 export { ProcessTreeSession } from "./process_tree.ts";
 export { signalGroup } from "./signal_group.ts";
 export { startContainment } from "./start_containment.ts";
+export { limitText, START_STEP_LIMIT_MS, withinStepLimit } from "./step_limit.ts";

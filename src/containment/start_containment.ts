@@ -14,6 +14,7 @@ import type { TreeContext } from "./cgroup_container.ts";
 import { CgroupSession } from "./cgroup_session.ts";
 import type { Containment, ProcessLimits, SessionContainment } from "./containment.ts";
 import { processStartTime } from "./descendants.ts";
+import { limitText, START_STEP_LIMIT_MS, withinStepLimit } from "./step_limit.ts";
 import { findJoinTools } from "./join_command.ts";
 import { installJoinHelper, sealedJoinHelper } from "./join_helper.ts";
 import type { JoinTools } from "./join_command.ts";
@@ -43,11 +44,19 @@ export interface ContainmentOptions {
    * null runs joins through dash there.
    */
   readonly stateDir?: string | null;
+  /**
+   * How long each probe child (the join helper's run, the cgroup probe) may take before its
+   * process group is killed and the step counts as failed (default `START_STEP_LIMIT_MS`).
+   */
+  readonly stepLimitMs?: number;
+  /** The shell joins, probes and the watchdog run (default: the one `findJoinTools` picks). */
+  readonly shell?: string;
 }
 
 /** Sets up containment for a server running on `runtime`. */
 export async function startContainment(runtime: Runtime, options: ContainmentOptions): Promise<Containment> {
-  const shellTools = await findJoinTools();
+  const found = await findJoinTools();
+  const shellTools = options.shell === undefined ? found : { ...found, shell: options.shell };
   const helper = await workingHelper(runtime, options, shellTools.shell);
   const tools = helper === null ? shellTools : { ...shellTools, helper };
   const tree = await setUpTree(runtime, tools, options);
@@ -133,7 +142,21 @@ async function helperRuns(
       stdin: "null",
       ownSession: true,
     });
-    const [status] = await Promise.all([child.exited, child.stdout.cancel(), child.stderr.cancel()]);
+    const limitMs = options.stepLimitMs ?? START_STEP_LIMIT_MS;
+    const done = await withinStepLimit(
+      runtime,
+      child,
+      Promise.all([child.exited, child.stdout.cancel(), child.stderr.cancel()]),
+      limitMs,
+    );
+    if (done === null) {
+      options.onError(
+        `start-up step timed out: the join helper's trial run did not finish within ${limitText(limitMs)}; its process group was killed and joins go through the shell`,
+        { helper },
+      );
+      return false;
+    }
+    const [status] = done;
     if (status.code === 0) return true;
     options.onInfo("the join helper does not run here", { helper, status });
   } catch (error) {
@@ -159,7 +182,7 @@ async function setUpTree(
   if ("problem" in host) return host;
   if (host.swept > 0) options.onInfo("removed cgroups of dead servers", { count: host.swept });
   const context: TreeContext = { host, runtime, tools, cpus: cpuCount(), onError: options.onError };
-  const proof = await probe(context);
+  const proof = await probe(context, options);
   if ("problem" in proof) await removeRoots(host);
   return "problem" in proof ? proof : { context, peakMemory: proof.peakMemory };
 }
@@ -169,7 +192,10 @@ async function setUpTree(
  * exits 126 when a join fails): creating a cgroup is not enough where moving into it is refused.
  * Also finds out whether the kernel records peak memory (`memory.peak` came with Linux 5.19).
  */
-async function probe(context: TreeContext): Promise<{ peakMemory: boolean } | { problem: string }> {
+async function probe(
+  context: TreeContext,
+  options: ContainmentOptions,
+): Promise<{ peakMemory: boolean } | { problem: string }> {
   const session = new CgroupSession(context, "probe", () => NO_LIMITS);
   try {
     const container = await session.create(NO_LIMITS);
@@ -182,11 +208,19 @@ async function probe(context: TreeContext): Promise<{ peakMemory: boolean } | { 
       env: {},
       stdin: "null",
     }, true));
-    const [stderr, status] = await Promise.all([
-      new Response(child.stderr).text(),
-      child.exited,
-      child.stdout.cancel(),
-    ]);
+    const limitMs = options.stepLimitMs ?? START_STEP_LIMIT_MS;
+    const done = await withinStepLimit(
+      context.runtime,
+      child,
+      Promise.all([new Response(child.stderr).text(), child.exited, child.stdout.cancel()]),
+      limitMs,
+    );
+    if (done === null) {
+      const problem = `the cgroup probe child did not finish within ${limitText(limitMs)}`;
+      options.onError(`start-up step timed out: ${problem}; its process group was killed`, { limitMs });
+      return { problem };
+    }
+    const [stderr, status] = done;
     const usage = container.usage();
     await container.release();
     if (status.code === 0) return { peakMemory: usage.peakMemoryBytes !== null };

@@ -7,6 +7,7 @@ import process from "node:process";
 import { z } from "zod";
 import type { Extensions } from "../protocol/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
+import { limitText, START_STEP_LIMIT_MS } from "../containment/mod.ts";
 import { type HostFeatures, nativeBackendProblem, NO_HOST_FEATURES } from "./host_features_types.ts";
 import { runImage } from "./image_run.ts";
 import { probeContextKey, readProbeReport, writeProbeReport } from "./probe_cache.ts";
@@ -41,6 +42,13 @@ export interface DetectOptions {
    * context (`probe_cache.ts`); without it the probe runs every time.
    */
   readonly reportCache?: string;
+  /**
+   * How long the probe may take before its process group is killed and the host counts as
+   * having no sandbox (default `START_STEP_LIMIT_MS`).
+   */
+  readonly limitMs?: number;
+  /** Told when the probe timed out, for the server's log. */
+  readonly onTimeout?: (message: string) => void;
 }
 
 /**
@@ -79,7 +87,13 @@ export async function detectHostFeatures(
   if (keptReport?.success === true) {
     report = keptReport.data;
   } else {
-    const probed = await runProbe(runtime, probe, options.env);
+    const limitMs = options.limitMs ?? START_STEP_LIMIT_MS;
+    const probed = await runProbe(runtime, probe, options.env, limitMs);
+    if ("timedOut" in probed) {
+      const why = `the sandbox probe did not finish within ${limitText(limitMs)}; its process group was killed`;
+      options.onTimeout?.(`start-up step timed out: ${why}`);
+      return none(`sandbox probe failed: ${why}`);
+    }
     if ("failed" in probed) {
       return none(
         root || !probed.exited
@@ -97,15 +111,19 @@ export async function detectHostFeatures(
 
 /**
  * Runs the probe; resolves with its report, or with why it failed and whether it ran to an exit
- * status (a non-root probe that exits with an error met a host that refuses its namespaces).
+ * status (a non-root probe that exits with an error met a host that refuses its namespaces), or
+ * with its time-out (its process group killed).
  */
 async function runProbe(
   runtime: Runtime,
   command: readonly string[],
-  env: Readonly<Record<string, string>> = {},
-): Promise<{ report: ProbeReport } | { failed: string; exited: boolean }> {
+  env: Readonly<Record<string, string>> | undefined,
+  limitMs: number,
+): Promise<{ report: ProbeReport } | { failed: string; exited: boolean } | { timedOut: true }> {
   try {
-    const { stdout, stderr, code } = await runImage(runtime, command, env);
+    const ran = await runImage(runtime, command, env ?? {}, limitMs);
+    if (ran === null) return { timedOut: true };
+    const { stdout, stderr, code } = ran;
     if (code !== 0) return { failed: stderr.trim().split("\n").pop() ?? "", exited: true };
     return { report: ProbeReportSchema.parse(JSON.parse(stdout)) };
   } catch (error) {

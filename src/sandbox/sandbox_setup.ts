@@ -35,7 +35,15 @@ export interface SandboxSetup {
  */
 export async function setUpSandbox(
   runtime: Runtime,
-  options: { self?: ProgramImage; secretFiles?: readonly string[]; stateDir?: string } = {},
+  options: {
+    self?: ProgramImage;
+    secretFiles?: readonly string[];
+    stateDir?: string;
+    /** How long the host probe may take (`DetectOptions.limitMs`). */
+    probeLimitMs?: number;
+    /** Told when a start-up step timed out, for the server's log. */
+    onTimeout?: (message: string) => void;
+  } = {},
 ): Promise<SandboxSetup> {
   const serverEnv = runtime.env();
   const stateDir = options.stateDir ?? await createStateDir(serverEnv);
@@ -51,6 +59,8 @@ export async function setUpSandbox(
     command: runtime.imageCommand(images.probe, ["sandbox-exec", "--probe"]),
     ...(images.sharedDir === null ? {} : { reportCache: images.sharedDir }),
     ...(Number.isInteger(ceiling) ? { landlockAbiCeiling: ceiling } : {}),
+    ...(options.probeLimitMs === undefined ? {} : { limitMs: options.probeLimitMs }),
+    ...(options.onTimeout === undefined ? {} : { onTimeout: options.onTimeout }),
   });
   // The user-namespace helper (util-linux `unshare`, the first on PATH) runs unconfined at every
   // launch of an unprivileged server, before the launcher: it is the server's own as its runtime

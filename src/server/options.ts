@@ -35,6 +35,11 @@ export interface ServerOptions {
   quiet: boolean;
   /** Keep one fs worker launcher started ahead of need (off with `--no-spare-launcher`). */
   spareLauncher: boolean;
+  /**
+   * How long each start-up probe child may take before its process group is killed and its step
+   * counts as failed (unset: `START_STEP_LIMIT_MS`, 30 s); set by embedders and tests only.
+   */
+  startStepLimitMs?: number;
 }
 
 /** What the command line asked for. */
