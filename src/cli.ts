@@ -21,6 +21,11 @@ export interface CliCaller {
    * serve again, and its launcher again, without end.
    */
   readonly imageRun?: boolean;
+  /**
+   * How long each start-up probe child may take (`ServerOptions.startStepLimitMs`; default 30 s):
+   * an embedder's choice, not a flag.
+   */
+  readonly startStepLimitMs?: number;
 }
 
 /** The serving command line: `--help`, `--version`, or start the server and run until a signal. */
@@ -56,7 +61,14 @@ export async function runCli(
   }
   const code = await serveUntilSignalled(
     runtime,
-    () => startServing(runtime, command.options, caller.self),
+    () =>
+      startServing(
+        runtime,
+        caller.startStepLimitMs === undefined
+          ? command.options
+          : { ...command.options, startStepLimitMs: caller.startStepLimitMs },
+        caller.self,
+      ),
     (server) => announce(runtime, server, command.options.quiet),
   );
   runtime.exit(code);
