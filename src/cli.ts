@@ -61,13 +61,14 @@ export async function runCli(
   }
   const code = await serveUntilSignalled(
     runtime,
-    () =>
+    (abort) =>
       startServing(
         runtime,
         caller.startStepLimitMs === undefined
           ? command.options
           : { ...command.options, startStepLimitMs: caller.startStepLimitMs },
         caller.self,
+        abort,
       ),
     (server) => announce(runtime, server, command.options.quiet),
   );
@@ -79,13 +80,14 @@ async function startServing(
   runtime: Runtime,
   options: ServerOptions,
   self: ProgramImage | undefined,
+  abort: AbortSignal,
 ): Promise<RunningServer> {
   try {
     // Like the server's modules, the services' load only to serve.
     const { createServices } = await import("./services.ts");
     // Before any service starts: a refused token file is then the only thing the server says.
     const auth = await loadAuth(options);
-    const services = await createServices(runtime, options, self);
+    const services = await createServices(runtime, options, self, abort);
     // A refused start removes the cgroups containment has already made.
     return await startExecServer(runtime, options, services, auth).catch(async (error: unknown) => {
       await services.close();

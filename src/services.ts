@@ -17,10 +17,11 @@ export async function createServices(
   runtime: Runtime,
   options: ServerOptions,
   self?: ProgramImage,
+  abort?: AbortSignal,
 ): Promise<ServerServices> {
   const log = createLogger((line) => void runtime.writeStderr(line), options.quiet);
   const stateDir = await createStateDir(runtime.env());
-  const containment = await openContainment(runtime, options, { log, stateDir });
+  const containment = await openContainment(runtime, options, { log, stateDir, abort });
   const tokenFile = options.auth?.tokenFile;
   const sandbox = await setUpSandbox(runtime, {
     ...(self === undefined ? {} : { self }),
@@ -28,6 +29,7 @@ export async function createServices(
     stateDir,
     ...(options.startStepLimitMs === undefined ? {} : { probeLimitMs: options.startStepLimitMs }),
     onTimeout: (message) => log.error(message, null),
+    ...(abort === undefined ? {} : { abort }),
   });
   const fs = new FsService(runtime, {
     maxReadFileBytes: options.maxReadFileBytes,
@@ -58,11 +60,12 @@ export async function createServices(
 async function openContainment(
   runtime: Runtime,
   options: ServerOptions,
-  { log, stateDir }: { log: Logger; stateDir: string },
+  { log, stateDir, abort }: { log: Logger; stateDir: string; abort: AbortSignal | undefined },
 ): Promise<Containment> {
   const containment = await startContainment(runtime, {
     stateDir,
     ...(options.startStepLimitMs === undefined ? {} : { stepLimitMs: options.startStepLimitMs }),
+    ...(abort === undefined ? {} : { abort }),
     defaults: options.defaultLimits,
     onError: (message, error) => log.error(message, error),
     onInfo: (message, fields) => log.info(message, fields),

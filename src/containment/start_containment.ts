@@ -49,6 +49,8 @@ export interface ContainmentOptions {
    * process group is killed and the step counts as failed (default `START_STEP_LIMIT_MS`).
    */
   readonly stepLimitMs?: number;
+  /** Fires when the server exits during start-up: a running probe's group is killed at once. */
+  readonly abort?: AbortSignal;
   /** The shell joins, probes and the watchdog run (default: the one `findJoinTools` picks). */
   readonly shell?: string;
 }
@@ -148,10 +150,13 @@ async function helperRuns(
       child,
       Promise.all([child.exited, child.stdout.cancel(), child.stderr.cancel()]),
       limitMs,
+      options.abort,
     );
     if (done === null) {
       options.onError(
-        `start-up step timed out: the join helper's trial run did not finish within ${limitText(limitMs)}; its process group was killed and joins go through the shell`,
+        `start-up step timed out: the join helper's trial run did not finish within ${
+          limitText(limitMs)
+        }; its process group was killed and joins go through the shell`,
         { helper },
       );
       return false;
@@ -214,6 +219,7 @@ async function probe(
       child,
       Promise.all([new Response(child.stderr).text(), child.exited, child.stdout.cancel()]),
       limitMs,
+      options.abort,
     );
     if (done === null) {
       const problem = `the cgroup probe child did not finish within ${limitText(limitMs)}`;

@@ -17,27 +17,37 @@ const SIGKILL = 9;
 
 /**
  * Waits for `work` (what a child `pid` leading its own process group owes: its exit, its output)
- * for at most `limitMs`; past that, kills the child's whole process group and resolves with null.
- * `reaped` says whether the child has been reaped by then (its number may be another's).
+ * for at most `limitMs`; past that, or once `abort` fires (the server exits during start-up),
+ * kills the child's whole process group, at once, and resolves with null.
  */
 export async function withinStepLimit<T>(
   runtime: Runtime,
   child: { readonly pid: number; readonly exited: Promise<unknown> },
   work: Promise<T>,
   limitMs: number,
+  abort?: AbortSignal,
 ): Promise<T | null> {
   let reaped = false;
   void child.exited.finally(() => {
     reaped = true;
   }).catch(() => {});
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort = (): void => {};
   const late = new Promise<null>((resolve) => {
-    timer = setTimeout(() => {
+    // Synchronous: an exit that follows the abort at once leaves nothing behind.
+    const end = (): void => {
       signalGroup(runtime, child.pid, SIGKILL, reaped);
       resolve(null);
-    }, limitMs);
+    };
+    timer = setTimeout(end, limitMs);
+    onAbort = end;
+    if (abort?.aborted === true) end();
+    else abort?.addEventListener("abort", end, { once: true });
   });
-  return await Promise.race([work, late]).finally(() => clearTimeout(timer));
+  return await Promise.race([work, late]).finally(() => {
+    clearTimeout(timer);
+    abort?.removeEventListener("abort", onAbort);
+  });
 }
 
 /** "30 s", "0.2 s": a limit as a log line or a reason states it. */

@@ -49,6 +49,8 @@ export interface DetectOptions {
   readonly limitMs?: number;
   /** Told when the probe timed out, for the server's log. */
   readonly onTimeout?: (message: string) => void;
+  /** Fires when the server exits during start-up: the probe's group is killed at once. */
+  readonly abort?: AbortSignal;
 }
 
 /**
@@ -88,9 +90,11 @@ export async function detectHostFeatures(
     report = keptReport.data;
   } else {
     const limitMs = options.limitMs ?? START_STEP_LIMIT_MS;
-    const probed = await runProbe(runtime, probe, options.env, limitMs);
+    const probed = await runProbe(runtime, probe, options.env, { limitMs, abort: options.abort });
     if ("timedOut" in probed) {
-      const why = `the sandbox probe did not finish within ${limitText(limitMs)}; its process group was killed`;
+      const why = `the sandbox probe did not finish within ${
+        limitText(limitMs)
+      }; its process group was killed`;
       options.onTimeout?.(`start-up step timed out: ${why}`);
       return none(`sandbox probe failed: ${why}`);
     }
@@ -118,10 +122,10 @@ async function runProbe(
   runtime: Runtime,
   command: readonly string[],
   env: Readonly<Record<string, string>> | undefined,
-  limitMs: number,
+  { limitMs, abort }: { limitMs: number; abort: AbortSignal | undefined },
 ): Promise<{ report: ProbeReport } | { failed: string; exited: boolean } | { timedOut: true }> {
   try {
-    const ran = await runImage(runtime, command, env ?? {}, limitMs);
+    const ran = await runImage(runtime, command, env ?? {}, limitMs, undefined, abort);
     if (ran === null) return { timedOut: true };
     const { stdout, stderr, code } = ran;
     if (code !== 0) return { failed: stderr.trim().split("\n").pop() ?? "", exited: true };

@@ -2,10 +2,8 @@
  * Runs one of the server's own images (the probe, the worker) to its end, the way the launcher
  * starts: in `/`, with exactly `env`, on an empty stdin or one that holds `input`.
  */
-import { signalGroup } from "../containment/mod.ts";
+import { withinStepLimit } from "../containment/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
-
-const SIGKILL = 9;
 
 /** What an image run printed and how it exited. */
 export interface ImageRunResult {
@@ -15,9 +13,9 @@ export interface ImageRunResult {
 }
 
 /**
- * Runs `argv` until it exits and its output ends; with `limitMs`, a run that takes longer has its
- * process group killed and resolves with null; `input` is written to its stdin, which then ends.
- * Throws when it cannot start.
+ * Runs `argv` until it exits and its output ends; with `limitMs`, a run that takes longer, or that
+ * `abort` ends first, has its process group killed and resolves with null; `input` is written to
+ * its stdin, which then ends. Throws when it cannot start.
  */
 export function runImage(
   runtime: Runtime,
@@ -30,6 +28,7 @@ export function runImage(
   env: Readonly<Record<string, string>>,
   limitMs: number,
   input?: Uint8Array,
+  abort?: AbortSignal,
 ): Promise<ImageRunResult | null>;
 export async function runImage(
   runtime: Runtime,
@@ -37,6 +36,7 @@ export async function runImage(
   env: Readonly<Record<string, string>>,
   limitMs?: number,
   input?: Uint8Array,
+  abort?: AbortSignal,
 ): Promise<ImageRunResult | null> {
   const child = await runtime.spawn({
     program,
@@ -51,24 +51,14 @@ export async function runImage(
     // A run that ends without reading it all breaks the pipe: its exit tells what happened.
     void stdin.write(input).then(() => stdin.close()).catch(() => {});
   }
-  let reaped = false;
   const finished = Promise.all([
     new Response(child.stdout).text(),
     new Response(child.stderr).text(),
-    child.exited.finally(() => {
-      reaped = true;
-    }),
+    child.exited,
   ])
     .then(([stdout, stderr, status]) => ({ stdout, stderr, code: status.code }));
   if (limitMs === undefined) return await finished;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<null>((resolve) => {
-    timer = setTimeout(() => {
-      // Its output may outlast it (a descendant holds the pipes): the group then goes only while
-      // the number is not someone else's.
-      signalGroup(runtime, child.pid, SIGKILL, reaped);
-      resolve(null);
-    }, limitMs);
-  });
-  return await Promise.race([finished, late]).finally(() => clearTimeout(timer));
+  // Its output may outlast it (a descendant holds the pipes): the group then goes only while the
+  // number is not someone else's (`signalGroup`).
+  return await withinStepLimit(runtime, child, finished, limitMs, abort);
 }

@@ -43,6 +43,8 @@ export async function setUpSandbox(
     probeLimitMs?: number;
     /** Told when a start-up step timed out, for the server's log. */
     onTimeout?: (message: string) => void;
+    /** Fires when the server exits during start-up (`DetectOptions.abort`). */
+    abort?: AbortSignal;
   } = {},
 ): Promise<SandboxSetup> {
   const serverEnv = runtime.env();
@@ -61,6 +63,7 @@ export async function setUpSandbox(
     ...(Number.isInteger(ceiling) ? { landlockAbiCeiling: ceiling } : {}),
     ...(options.probeLimitMs === undefined ? {} : { limitMs: options.probeLimitMs }),
     ...(options.onTimeout === undefined ? {} : { onTimeout: options.onTimeout }),
+    ...(options.abort === undefined ? {} : { abort: options.abort }),
   });
   // The user-namespace helper (util-linux `unshare`, the first on PATH) runs unconfined at every
   // launch of an unprivileged server, before the launcher: it is the server's own as its runtime

@@ -17,7 +17,10 @@ import { tempDir } from "../helpers/temp_dir.ts";
  * A program that records its pid in `stopped` and stops itself when `stopsWhen` (a shell test of
  * its arguments) holds, and otherwise runs as /bin/sh.
  */
-async function stoppingProgram(dir: string, stopsWhen: string): Promise<{ program: string; pids: () => Promise<number[]> }> {
+async function stoppingProgram(
+  dir: string,
+  stopsWhen: string,
+): Promise<{ program: string; pids: () => Promise<number[]> }> {
   const program = join(dir, "stopping.sh");
   const record = join(dir, "stopped");
   await writeFile(
@@ -77,7 +80,8 @@ describe("start-up step limits", () => {
     const [pid] = await pids();
     expect(pid).toBeNumber();
     await waitUntilDead(pid ?? 0);
-    const reason = "sandbox probe failed: the sandbox probe did not finish within 0.3 s; its process group was killed";
+    const reason =
+      "sandbox probe failed: the sandbox probe did not finish within 0.3 s; its process group was killed";
     expect(timeouts).toEqual([`start-up step timed out: ${reason.slice("sandbox probe failed: ".length)}`]);
     expect(sandboxExtensionInfo(features)).toMatchObject({ available: false, backend: "none", reason });
   });

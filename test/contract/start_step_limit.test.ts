@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { waitUntilDead } from "../helpers/proc.ts";
+import { pollUntil, processState, waitUntilDead } from "../helpers/proc.ts";
 import { RUNTIMES, startCommandLine } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
@@ -13,20 +13,29 @@ const ROOT = join(import.meta.dir, "..", "..");
 const BIN = join(ROOT, "node_modules", ".bin");
 const FIXTURE = join(ROOT, "test", "fixtures", "step_limit_server_fixture.ts");
 
+/**
+ * A program that, run as the sandbox probe, records its pid in `stopped` beside it and stops
+ * itself; in any other mode it fails at once.
+ */
+async function stoppingProbe(dir: string): Promise<{ program: string; record: string }> {
+  const program = join(dir, "stopping.sh");
+  const record = join(dir, "stopped");
+  await writeFile(
+    program,
+    `#!/bin/sh\nif [ "$1 $2" = "sandbox-exec --probe" ]; then echo $$ >> '${record}'; kill -STOP $$; fi\nexit 1\n`,
+  );
+  await chmod(program, 0o755);
+  return { program, record };
+}
+
 describe.each(RUNTIMES)("start-up step limits (%s)", (runtime) => {
+  const command = runtime === "bun"
+    ? [join(BIN, "bun"), FIXTURE]
+    : [join(BIN, "deno"), "run", "-A", "--quiet", FIXTURE];
+
   test.concurrent("a stopped sandbox probe is killed, logged, and leaves the server without a sandbox", async () => {
     await using dir = await tempDir();
-    const program = join(dir.path, "stopping.sh");
-    const record = join(dir.path, "stopped");
-    // As the probe it records its pid and stops itself; in any other mode it fails at once.
-    await writeFile(
-      program,
-      `#!/bin/sh\nif [ "$1 $2" = "sandbox-exec --probe" ]; then echo $$ >> '${record}'; kill -STOP $$; fi\nexit 1\n`,
-    );
-    await chmod(program, 0o755);
-    const command = runtime === "bun"
-      ? [join(BIN, "bun"), FIXTURE]
-      : [join(BIN, "deno"), "run", "-A", "--quiet", FIXTURE];
+    const { program, record } = await stoppingProbe(dir.path);
     await using server = await startCommandLine([...command, program, "300", "--listen", "ws://127.0.0.1:0"]);
     const pid = Number((await readFile(record, "utf8")).trim());
     await waitUntilDead(pid);
@@ -36,8 +45,59 @@ describe.each(RUNTIMES)("start-up step limits (%s)", (runtime) => {
     expect(info.extensions.sandbox).toMatchObject({
       available: false,
       backend: "none",
-      reason: "sandbox probe failed: the sandbox probe did not finish within 0.3 s; its process group was killed",
+      reason:
+        "sandbox probe failed: the sandbox probe did not finish within 0.3 s; its process group was killed",
     });
-    expect(server.stderr()).toContain("start-up step timed out: the sandbox probe did not finish within 0.3 s");
+    expect(server.stderr()).toContain(
+      "start-up step timed out: the sandbox probe did not finish within 0.3 s",
+    );
+  });
+
+  test.concurrent("SIGTERM while the sandbox probe hangs ends the server and the probe's group", async () => {
+    await using dir = await tempDir();
+    const { program, record } = await stoppingProbe(dir.path);
+    const { spawn } = await import("node:child_process");
+    const child = spawn(command[0] ?? "", [
+      ...command.slice(1),
+      program,
+      "60000",
+      "--listen",
+      "ws://127.0.0.1:0",
+    ], {
+      env: {
+        PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+        HOME: process.env["HOME"] ?? "/root",
+        DENO_NO_UPDATE_CHECK: "1",
+      },
+      stdio: ["ignore", "ignore", "ignore"],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      // The probe has stopped itself: the server waits on it.
+      const pid = await pollUntil(
+        async () => {
+          const text = await readFile(record, "utf8").catch(() => "");
+          const found = Number(text.trim());
+          return text !== "" && await processState(found) === "T" ? found : null;
+        },
+        (found) => found !== null,
+        20_000,
+      );
+      expect(pid).not.toBeNull();
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      // Killed before the server exited: gone, or a zombie an init reaps slowly, within moments.
+      const left = await pollUntil(
+        async () => {
+          const state = await processState(pid ?? 0);
+          return state === null || state === "Z" || state === "X" ? "gone" : state;
+        },
+        (state) => state === "gone",
+        10_000,
+      );
+      expect(left).toBe("gone");
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
   });
 });
