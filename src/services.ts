@@ -28,7 +28,7 @@ export async function createServices(
     secretFiles: tokenFile === null || tokenFile === undefined ? [] : [tokenFile],
     stateDir,
     ...(options.startStepLimitMs === undefined ? {} : { probeLimitMs: options.startStepLimitMs }),
-    onTimeout: (message) => log.error(message, null),
+    onTimeout: (message) => log.error(message, { step: "sandbox probe" }),
     ...(abort === undefined ? {} : { abort }),
   });
   const fs = new FsService(runtime, {

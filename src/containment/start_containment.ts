@@ -156,8 +156,8 @@ async function helperRuns(
       options.onError(
         `start-up step timed out: the join helper's trial run did not finish within ${
           limitText(limitMs)
-        }; its process group was killed and joins go through the shell`,
-        { helper },
+        }; its process group was killed`,
+        { step: "join helper trial", helper, limitMs },
       );
       return false;
     }
@@ -223,7 +223,10 @@ async function probe(
     );
     if (done === null) {
       const problem = `the cgroup probe child did not finish within ${limitText(limitMs)}`;
-      options.onError(`start-up step timed out: ${problem}; its process group was killed`, { limitMs });
+      options.onError(`start-up step timed out: ${problem}; its process group was killed`, {
+        step: "cgroup probe",
+        limitMs,
+      });
       return { problem };
     }
     const [stderr, status] = done;

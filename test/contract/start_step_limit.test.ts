@@ -3,6 +3,7 @@
  * process group is killed, the step is logged, and environmentInfo reports no sandbox, saying why.
  */
 import { describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pollUntil, processState, waitUntilDead } from "../helpers/proc.ts";
@@ -37,8 +38,11 @@ describe.each(RUNTIMES)("start-up step limits (%s)", (runtime) => {
     await using dir = await tempDir();
     const { program, record } = await stoppingProbe(dir.path);
     await using server = await startCommandLine([...command, program, "300", "--listen", "ws://127.0.0.1:0"]);
-    const pid = Number((await readFile(record, "utf8")).trim());
-    await waitUntilDead(pid);
+    // Stopped (or killed before it could record itself), and gone now.
+    const recorded = (await readFile(record, "utf8").catch(() => "")).split("\n").filter((line) =>
+      line !== ""
+    );
+    for (const pid of recorded) await waitUntilDead(Number(pid));
     await using client = await server.connect();
     const result = await client.initialize();
     const info = result["environmentInfo"] as { extensions: { sandbox: Record<string, unknown> } };
@@ -56,7 +60,6 @@ describe.each(RUNTIMES)("start-up step limits (%s)", (runtime) => {
   test.concurrent("SIGTERM while the sandbox probe hangs ends the server and the probe's group", async () => {
     await using dir = await tempDir();
     const { program, record } = await stoppingProbe(dir.path);
-    const { spawn } = await import("node:child_process");
     const child = spawn(command[0] ?? "", [
       ...command.slice(1),
       program,
