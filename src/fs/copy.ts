@@ -1,13 +1,19 @@
 import { constants } from "node:fs";
 import * as fs from "node:fs/promises";
 import { ErrorCode, RpcError } from "../protocol/mod.ts";
-import { errnoOf } from "./error_map.ts";
+import type { FileHandle } from "node:fs/promises";
+import { errnoError, errnoOf } from "./error_map.ts";
 import { isWithin, joinPath, listDirectory, parentPath } from "./list_directory.ts";
-import { O_NOBLOCK_NOCTTY, openRegular } from "./open_regular.ts";
+import { O_NOBLOCK_NOCTTY, O_PATH, openRegular, reopenWorks } from "./open_regular.ts";
 
 const COPY_BUFFER_BYTES = 1 << 20;
 /** Permission bits copied with a file; set-id and sticky bits are not handed to the copy. */
 const PERMISSION_BITS = 0o777;
+/**
+ * The deepest tree copied: as deep as a path of one-letter names within PATH_MAX, where a copy by
+ * paths stopped. Each level holds two descriptors (its source and destination directories).
+ */
+const MAX_TREE_DEPTH = 2048;
 
 function copyRule(message: string): RpcError {
   return new RpcError(ErrorCode.InvalidRequest, "InvalidInput", message);
@@ -24,14 +30,43 @@ export async function copyPath(
 ): Promise<void> {
   const stat = await fs.lstat(source);
   if (stat.isSymbolicLink()) return await copySymlink(source, destination, false);
-  if (stat.isFile()) return await copyFile(source, destination);
+  if (stat.isFile()) return await copyFile(source, destination, false);
   if (!stat.isDirectory()) throw copyRule("fs/copy only supports regular files, directories, and symlinks");
   if (!options.recursive) throw copyRule("fs/copy requires recursive: true when sourcePath is a directory");
   const canonicalSource = await fs.realpath(source);
   if (isWithin(await canonicalDestination(destination), canonicalSource)) {
     throw copyRule("fs/copy cannot copy a directory to itself or one of its descendants");
   }
-  await copyTree(source, destination, options.signal);
+  await using held = await holdDirectory(source, true);
+  await copyTree(held.path, destination, false, options.signal, 1);
+}
+
+/**
+ * A directory held by a descriptor, and the path that reaches it from then on: `/proc/self/fd/N`,
+ * which no rename or symlink planted at its name later redirects. A copy that finds its way
+ * through a tree by names is led out of it by whoever may write there: a sandbox that exchanged a
+ * directory of the source with a symlink after it was listed got the link's target (a host
+ * directory) copied into a destination it could read, and one that planted a symlink in the
+ * destination got the source written through it. Without /proc the path is the name itself.
+ */
+interface HeldDirectory extends AsyncDisposable {
+  readonly path: string;
+}
+
+async function holdDirectory(path: string, noFollow: boolean): Promise<HeldDirectory> {
+  if (!(await reopenWorks())) return { path, [Symbol.asyncDispose]: () => Promise.resolve() };
+  const handle: FileHandle = await fs.open(
+    path,
+    O_PATH | constants.O_DIRECTORY | (noFollow ? constants.O_NOFOLLOW : 0),
+  );
+  try {
+    // O_PATH with O_NOFOLLOW opens a link itself: only a directory is held.
+    if (!(await handle.stat()).isDirectory()) throw errnoError("ENOTDIR");
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return { path: `/proc/self/fd/${handle.fd}`, [Symbol.asyncDispose]: () => handle.close() };
 }
 
 /** The canonical form of a destination that may not exist yet; its parent must exist. */
@@ -45,24 +80,44 @@ async function canonicalDestination(destination: string): Promise<string> {
   return joinPath(await fs.realpath(parentPath(destination)), name);
 }
 
-async function copyTree(source: string, destination: string, signal: AbortSignal | undefined): Promise<void> {
+/**
+ * Copies the entries of the held directory at `source` into `destination`; `nested` is false for
+ * the destination the request names (which may be a link to a directory, as for every method that
+ * follows links at `path`), true for those below it, where a link is never followed.
+ */
+async function copyTree(
+  source: string,
+  destination: string,
+  nested: boolean,
+  signal: AbortSignal | undefined,
+  depth: number,
+): Promise<void> {
   signal?.throwIfAborted();
+  if (depth > MAX_TREE_DEPTH) throw errnoError("ENAMETOOLONG");
   try {
     await fs.mkdir(destination);
   } catch (error) {
     if (errnoOf(error) !== "EEXIST") throw error;
-    const existing = await fs.stat(destination).catch(() => null);
-    if (existing === null || !existing.isDirectory()) throw error;
+    const existing = await (nested ? fs.lstat(destination) : fs.stat(destination)).catch(() => null);
+    if (existing?.isSymbolicLink()) {
+      // A link where the source has a directory is replaced, as a link where it has a file is.
+      await fs.unlink(destination);
+      await fs.mkdir(destination);
+    } else if (existing === null || !existing.isDirectory()) throw error;
   }
+  await using target = await holdDirectory(destination, nested);
   for (const entry of await listDirectory(source, (entry) => entry)) {
     const from = joinPath(source, entry.name);
-    const to = joinPath(destination, entry.name);
+    const to = joinPath(target.path, entry.name);
     switch (entry.type) {
-      case "directory":
-        await copyTree(from, to, signal);
+      case "directory": {
+        // Held without following: a directory exchanged with a link since the listing is refused.
+        await using held = await holdDirectory(from, true);
+        await copyTree(held.path, to, true, signal, depth + 1);
         break;
+      }
       case "file":
-        await copyFile(from, to);
+        await copyFile(from, to, true);
         break;
       case "symlink":
         await copySymlink(from, to, true);
@@ -74,16 +129,22 @@ async function copyTree(source: string, destination: string, signal: AbortSignal
   }
 }
 
-async function copyFile(source: string, destination: string): Promise<void> {
-  const input = await openRegular(source, constants.O_RDONLY);
+/**
+ * Copies the file at `source`, never through a link: the caller saw a file there, and a link
+ * swapped in since would lead the copy to what it names. Inside a tree (`nested`), a link at
+ * `destination` is replaced rather than written through.
+ */
+async function copyFile(source: string, destination: string, nested: boolean): Promise<void> {
+  const input = await openRegular(source, constants.O_RDONLY, { noFollow: true });
   try {
     const stat = await input.stat();
     const mode = Number(stat.mode) & PERMISSION_BITS;
+    if (nested) await unlinkSymlink(destination);
     // No O_TRUNC at open: the destination may be the source itself (or a hard link to it), and
     // truncating first would destroy the bytes to copy.
     const output = await fs.open(
       destination,
-      constants.O_WRONLY | constants.O_CREAT | O_NOBLOCK_NOCTTY,
+      constants.O_WRONLY | constants.O_CREAT | O_NOBLOCK_NOCTTY | (nested ? constants.O_NOFOLLOW : 0),
       mode,
     );
     try {
@@ -107,6 +168,11 @@ async function copyFile(source: string, destination: string): Promise<void> {
   } finally {
     await input.close();
   }
+}
+
+async function unlinkSymlink(path: string): Promise<void> {
+  const existing = await fs.lstat(path).catch(() => null);
+  if (existing?.isSymbolicLink()) await fs.unlink(path);
 }
 
 async function copySymlink(source: string, destination: string, replace: boolean): Promise<void> {

@@ -6,7 +6,7 @@ import { ErrorCode, RpcError } from "../protocol/mod.ts";
 import { errnoError } from "./error_map.ts";
 
 /** Linux `O_PATH`: a descriptor that names a file without opening it for I/O (no device side effects). */
-const O_PATH = 0o10000000;
+export const O_PATH = 0o10000000;
 /** Flags that keep a stray open of a FIFO or terminal from blocking or adopting it. */
 export const O_NOBLOCK_NOCTTY: number = constants.O_NONBLOCK | constants.O_NOCTTY;
 
@@ -18,13 +18,13 @@ export function notAFile(path: string): RpcError {
 let procFdUsable: Promise<boolean> | null = null;
 
 /** Whether `/proc/self/fd` can reopen descriptors here (it is missing where /proc is not mounted). */
-function reopenWorks(): Promise<boolean> {
+export function reopenWorks(): Promise<boolean> {
   procFdUsable ??= fs.stat("/proc/self/fd").then((stat) => stat.isDirectory(), () => false);
   return procFdUsable;
 }
 
 /**
- * Opens `path` (symlinks followed) with `flags` only if it is a regular file, else throws
+ * Opens `path` (symlinks followed, unless `noFollow`) with `flags` only if it is a regular file, else throws
  * ``path `<native>` is not a file``. The type is checked on an `O_PATH` descriptor that is then
  * reopened through `/proc/self/fd`, so the file checked is the file opened and a FIFO or device
  * swapped in is never opened for I/O. Without /proc: stat, open, verify with fstat.
@@ -34,9 +34,15 @@ function reopenWorks(): Promise<boolean> {
  * of its connection after it, and a thread of the runtime's pool (Deno has 32) for as long as
  * nothing came. Such a file answers EAGAIN now; a file on disk reads as before.
  */
-export async function openRegular(path: string, flags: number): Promise<FileHandle> {
+export async function openRegular(
+  path: string,
+  flags: number,
+  options: { noFollow?: boolean } = {},
+): Promise<FileHandle> {
+  const noFollow = options.noFollow === true ? constants.O_NOFOLLOW : 0;
   if (await reopenWorks()) {
-    const probe = await fs.open(path, O_PATH);
+    // With O_NOFOLLOW, O_PATH opens a link itself, which the type check then refuses.
+    const probe = await fs.open(path, O_PATH | noFollow);
     try {
       const stat = await probe.stat();
       if (!stat.isFile()) throw notAFile(path);
@@ -45,9 +51,9 @@ export async function openRegular(path: string, flags: number): Promise<FileHand
       await probe.close();
     }
   }
-  const stat = await fs.stat(path);
+  const stat = noFollow === 0 ? await fs.stat(path) : await fs.lstat(path);
   if (!stat.isFile()) throw notAFile(path);
-  const handle = await fs.open(path, flags | O_NOBLOCK_NOCTTY);
+  const handle = await fs.open(path, flags | O_NOBLOCK_NOCTTY | noFollow);
   try {
     if (!(await handle.stat()).isFile()) throw notAFile(path);
     return handle;

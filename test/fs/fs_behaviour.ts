@@ -4,6 +4,7 @@
  * errors demanded).
  */
 import { describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import type { FileSystem } from "../../src/fs/mod.ts";
@@ -18,6 +19,21 @@ export type FsFactory = (
 ) => Promise<FileSystem & AsyncDisposable>;
 
 const LIMIT = 1 << 20;
+
+/** Python: exchanges argv[1] and argv[2] (RENAME_EXCHANGE) while argv[3] exists; prints once. */
+const EXCHANGE_LOOP = [
+  "import ctypes, os, sys",
+  "libc = ctypes.CDLL(None, use_errno=True)",
+  "a, b = sys.argv[1].encode(), sys.argv[2].encode()",
+  "libc.renameat2(-100, a, -100, b, 2)",
+  "print('go', flush=True)",
+  "while os.path.exists(sys.argv[3]):",
+  "    libc.renameat2(-100, a, -100, b, 2)",
+].join("\n");
+
+function joinNative(dir: string, name: string): string {
+  return `${dir}/${name}`;
+}
 const WALK = { maxDepth: 10, maxDirectories: 100, maxEntries: 100, followDirectorySymlinks: false };
 
 /** Defines the whole behavioural suite for `label`. */
@@ -686,6 +702,69 @@ export function describeFsBehaviour(label: string, factory: FsFactory): void {
       expect(await fs.readlink(dir.join("dst/sub/link"))).toBe("../a");
       await fsys.copy({ sourcePath: dir.join("src"), destinationPath: dir.join("fresh"), recursive: true });
       expect((await fs.readdir(dir.join("fresh"))).sort()).toEqual(["a", "sub"]);
+    });
+
+    test("writes nothing through a symlink planted in the destination tree", async () => {
+      // A copy into a tree that a sandbox may write: the sandbox planted `dst/sub` leading to a
+      // host directory and `dst/f` to a host file, and the copy wrote the source into both.
+      await using dir = await tempDir();
+      await using fsys = await make();
+      await fs.mkdir(dir.join("src/sub"), { recursive: true });
+      await fs.writeFile(dir.join("src/sub/planted"), "P");
+      await fs.writeFile(dir.join("src/f"), "F");
+      await fs.mkdir(dir.join("host"));
+      await fs.writeFile(dir.join("host/file"), "HOST");
+      await fs.mkdir(dir.join("dst"));
+      await fs.symlink(dir.join("host"), dir.join("dst/sub"));
+      await fs.symlink(dir.join("host/file"), dir.join("dst/f"));
+      await fsys.copy({ sourcePath: dir.join("src"), destinationPath: dir.join("dst"), recursive: true });
+      expect(await fs.readdir(dir.join("host"))).toEqual(["file"]);
+      expect(await fs.readFile(dir.join("host/file"), "utf8")).toBe("HOST");
+      expect(await fs.readFile(dir.join("dst/sub/planted"), "utf8")).toBe("P");
+      expect(await fs.readFile(dir.join("dst/f"), "utf8")).toBe("F");
+    });
+
+    test("copies nothing through a directory exchanged with a symlink while the tree is copied", async () => {
+      // A sandbox that may write the source exchanges `src/x` with a link to a host directory in a
+      // loop (renameat2 RENAME_EXCHANGE); a copy that listed `x` as a directory and then read it by
+      // name copied the host directory's files into the destination.
+      await using dir = await tempDir();
+      await using fsys = await make();
+      await fs.mkdir(dir.join("host"));
+      await fs.writeFile(dir.join("host/secret"), "SECRET");
+      await fs.mkdir(dir.join("src/x"), { recursive: true });
+      for (let i = 0; i < 20; i++) await fs.writeFile(dir.join(`src/x/f${i}`), "x");
+      await fs.symlink(dir.join("host"), dir.join("src/xl"));
+      await fs.writeFile(dir.join("go"), "");
+      const swapper = spawn("python3", [
+        "-c",
+        EXCHANGE_LOOP,
+        dir.join("src/x"),
+        dir.join("src/xl"),
+        dir.join("go"),
+      ], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      const exited = new Promise((resolve) => swapper.on("exit", resolve));
+      try {
+        // The loop says when it has exchanged the two once, so every copy below races it.
+        await new Promise((resolve) => swapper.stdout.once("data", resolve));
+        for (let round = 0; round < 30; round++) {
+          const destination = dir.join(`d${round}`);
+          await fsys.copy({ sourcePath: dir.join("src"), destinationPath: destination, recursive: true })
+            .catch(() => null);
+          for (const name of ["x", "xl"]) {
+            // A link copied as a link leads to the host directory itself: only a copied directory counts.
+            const copy = joinNative(destination, name);
+            const isDirectory = (await fs.lstat(copy).catch(() => null))?.isDirectory() === true;
+            expect(isDirectory ? await fs.readdir(copy) : []).not.toContain("secret");
+          }
+          await fs.rm(destination, { recursive: true, force: true });
+        }
+      } finally {
+        await fs.rm(dir.join("go"));
+        await exited;
+      }
     });
 
     test("refuses a FIFO or device source", async () => {
