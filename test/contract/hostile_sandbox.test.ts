@@ -233,6 +233,35 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
     expect(await exists(join(w.inside, "dev"))).toBe(false);
   });
 
+  test.concurrent("an unsandboxed fs/copy of trees the sandbox wrote writes nothing through its links", async () => {
+    // The client copies one workspace directory into another without a sandbox; the sandbox had
+    // planted links in the destination to a host directory and a host file, and the server's
+    // copy wrote the source through both.
+    await using w = await world();
+    await using client = await server().session();
+    const planted = await run(
+      client,
+      [
+        "mkdir -p src/sub dst",
+        "echo P > src/sub/planted",
+        "echo F > src/secret",
+        `ln -s ${w.outside} dst/sub`,
+        `ln -s ${w.secret} dst/secret`,
+        "echo planted",
+      ].join("; "),
+      { cwd: w.inside, sandbox: profile([MINIMAL, entry(w.inside, "write")]) },
+    );
+    expect(planted).toEqual({ code: 0, out: "planted\n" });
+    await client.call("fs/copy", {
+      sourcePath: join(w.inside, "src"),
+      destinationPath: join(w.inside, "dst"),
+      recursive: true,
+    });
+    expect(await fs.readdir(w.outside)).toEqual(["secret"]);
+    expect(await fs.readFile(w.secret, "utf8")).toBe(SECRET);
+    expect(await fs.readFile(join(w.inside, "dst/sub/planted"), "utf8")).toBe("P\n");
+  });
+
   test.concurrent("a carve-out holds when the sandbox renames its ancestors", async () => {
     await using w = await world();
     await using client = await server().session();
