@@ -1181,7 +1181,10 @@ function classifyFacet(
   }
   if (one.method === "process/write" && /writeId=null|drop writeId/.test(m)) return "§10.3: writeId optional";
   if (/(path|Path|cwd)="<TMP>\//.test(m)) return "§10.3/§10.4: native absolute paths accepted";
-  if (/sandboxPolicy/.test(m) && one.method.startsWith("fs/")) return "§10.4: both sandbox forms everywhere";
+  // The 0.121-era form is accepted for processes as well (§10.4: "both forms, everywhere").
+  if (/sandboxPolicy/.test(m) && (one.method.startsWith("fs/") || one.method === "process/start")) {
+    return "§10.4: both sandbox forms everywhere";
+  }
   if (one.method === "fs/close" && /handleId="x{40}"/.test(m)) {
     return "§7.13: fs/close of an unknown handle is {}";
   }
