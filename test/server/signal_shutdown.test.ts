@@ -4,8 +4,11 @@ import type { RunningServer } from "../../src/server/mod.ts";
 
 class Exited extends Error {}
 
-/** A runtime that records what is asked of it, a server whose start and end the case controls. */
-function harness() {
+/**
+ * A runtime that records what is asked of it, a server whose start and end the case controls;
+ * `announceFails` makes the URL's announcement fail, as a closed stdout does.
+ */
+function harness(announceFails = false) {
   const events: string[] = [];
   const handlers: Array<() => void> = [];
   const started = Promise.withResolvers<void>();
@@ -40,7 +43,7 @@ function harness() {
     (running) => {
       events.push(`announce ${running.url}`);
       announced.resolve();
-      return Promise.resolve();
+      return announceFails ? Promise.reject(new Error("EPIPE")) : Promise.resolve();
     },
   );
   const signal = () => handlers[0]?.();
@@ -77,30 +80,10 @@ describe("serveUntilSignalled", () => {
   });
 
   test("a server that cannot announce its URL shuts down and answers 1", async () => {
-    const events: string[] = [];
-    const finished = Promise.withResolvers<void>();
-    const server: RunningServer = {
-      url: "ws://127.0.0.1:1",
-      finished: finished.promise,
-      shutdown: () => {
-        events.push("shutdown");
-        finished.resolve();
-        return finished.promise;
-      },
-    };
-    const runtime = {
-      onSignal: () => {},
-      exit: (code: number): never => {
-        throw new Error(`exit ${code}`);
-      },
-    };
-    const code = await serveUntilSignalled(
-      runtime,
-      () => Promise.resolve(server),
-      () => Promise.reject(new Error("EPIPE")),
-    );
-    expect(code).toBe(1);
-    expect(events).toEqual(["shutdown"]);
+    const { events, start, run } = harness(true);
+    start();
+    expect(await run).toBe(1);
+    expect(events.slice(-2)).toEqual(["announce ws://127.0.0.1:1", "shutdown"]);
   });
 
   test("a server that finishes answers 0", async () => {
