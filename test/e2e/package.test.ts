@@ -291,6 +291,34 @@ function firstLine(child: ChildProcess, ms: number): Promise<string | null> {
   });
 }
 
+/**
+ * Runs an embedding program in `cwd` and reads its URL (null: none within the limit); disposing
+ * stops it with SIGTERM and then, if it is still there, its whole tree.
+ */
+async function startEmbedding(
+  command: readonly string[],
+  cwd: string,
+): Promise<AsyncDisposable & { readonly url: string | null }> {
+  const [program = "", ...args] = command;
+  const child = spawn(program, args, {
+    cwd,
+    env: { PATH, HOME: process.env["HOME"] ?? "/root", ...TEST_RUNTIME_ENV },
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = await firstLine(child, EMBED_URL_WITHIN_MS);
+  return {
+    url,
+    async [Symbol.asyncDispose]() {
+      if (url !== null) {
+        child.kill("SIGTERM");
+        await exited;
+      }
+      if (child.exitCode === null && child.signalCode === null) await killTree(child.pid ?? 0);
+    },
+  };
+}
+
 describe.each(
   [
     ["bun", () => dirs.bunApp, [join(BIN, "bun"), "embed.mjs"]],
@@ -301,41 +329,28 @@ describe.each(
     await using dir = await tempDir();
     await writeFile(join(cwd(), "embed.mjs"), EMBEDDING_PROGRAM);
     await writeFile(join(dir.path, "note.txt"), "inside\n");
-    const [program = "", ...args] = command;
     // The program ignores its arguments: launched as the sandbox's launcher, it would serve again,
     // and its own launcher likewise, without end.
-    const child = spawn(program, args, {
-      cwd: cwd(),
-      env: { PATH, HOME: process.env["HOME"] ?? "/root", ...TEST_RUNTIME_ENV },
-      stdio: ["ignore", "pipe", "ignore"],
+    await using embedding = await startEmbedding(command, cwd());
+    expect(embedding.url).toMatch(/^ws:\/\/127\.0\.0\.1:[1-9]\d*$/);
+    await using client = await TestClient.connect(embedding.url ?? "");
+    await client.initialize();
+    const sandbox = managedSandbox({ write: [dir.uri] });
+    await client.call("process/start", {
+      processId: "boxed",
+      argv: ["/bin/cat", "note.txt"],
+      cwd: dir.uri,
+      env: {},
+      tty: false,
+      sandbox,
     });
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    try {
-      const url = await firstLine(child, EMBED_URL_WITHIN_MS);
-      expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:[1-9]\d*$/);
-      await using client = await TestClient.connect(url ?? "");
-      await client.initialize();
-      const sandbox = managedSandbox({ write: [dir.uri] });
-      await client.call("process/start", {
-        processId: "boxed",
-        argv: ["/bin/cat", "note.txt"],
-        cwd: dir.uri,
-        env: {},
-        tty: false,
-        sandbox,
-      });
-      expect(await client.untilClosed("boxed")).toEqual([
-        { method: "process/output", seq: 1, stream: "stdout", text: "inside\n" },
-        { method: "process/exited", seq: 2, exitCode: 0, sandboxDenied: false },
-        { method: "process/closed", seq: 3 },
-      ]);
-      const read = await client.call("fs/readFile", { path: join(dir.path, "note.txt"), sandbox });
-      expect(read).toEqual({ dataBase64: Buffer.from("inside\n").toString("base64") });
-      child.kill("SIGTERM");
-      await exited;
-    } finally {
-      if (child.exitCode === null && child.signalCode === null) await killTree(child.pid ?? 0);
-    }
+    expect(await client.untilClosed("boxed")).toEqual([
+      { method: "process/output", seq: 1, stream: "stdout", text: "inside\n" },
+      { method: "process/exited", seq: 2, exitCode: 0, sandboxDenied: false },
+      { method: "process/closed", seq: 3 },
+    ]);
+    const read = await client.call("fs/readFile", { path: join(dir.path, "note.txt"), sandbox });
+    expect(read).toEqual({ dataBase64: Buffer.from("inside\n").toString("base64") });
   }, 60_000);
 });
 
@@ -352,27 +367,15 @@ test(
       "--outfile",
       "embedded.js",
     ]);
-    const child = spawn(join(BIN, "bun"), ["embedded.js"], {
-      cwd: dirs.bunApp,
-      env: { PATH, HOME: process.env["HOME"] ?? "/root", ...TEST_RUNTIME_ENV },
-      stdio: ["ignore", "pipe", "ignore"],
-    });
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    try {
-      const url = await firstLine(child, EMBED_URL_WITHIN_MS);
-      expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:[1-9]\d*$/);
-      await using client = await TestClient.connect(url ?? "");
-      const { environmentInfo } = InitializeResultSchema.parse(await client.initialize());
-      const sandbox = environmentInfo.extensions.sandbox;
-      expect([sandbox.available, sandbox.reason]).toEqual([
-        false,
-        expect.stringContaining("must pass its arguments to main()"),
-      ]);
-      child.kill("SIGTERM");
-      await exited;
-    } finally {
-      if (child.exitCode === null && child.signalCode === null) await killTree(child.pid ?? 0);
-    }
+    await using embedding = await startEmbedding([join(BIN, "bun"), "embedded.js"], dirs.bunApp);
+    expect(embedding.url).toMatch(/^ws:\/\/127\.0\.0\.1:[1-9]\d*$/);
+    await using client = await TestClient.connect(embedding.url ?? "");
+    const { environmentInfo } = InitializeResultSchema.parse(await client.initialize());
+    const sandbox = environmentInfo.extensions.sandbox;
+    expect([sandbox.available, sandbox.reason]).toEqual([
+      false,
+      expect.stringContaining("must pass its arguments to main()"),
+    ]);
   },
   60_000,
 );
