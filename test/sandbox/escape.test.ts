@@ -149,6 +149,20 @@ buffer = ctypes.create_string_buffer(8192)
 size = libc.mq_receive(fd, buffer, 8192, None)
 print(buffer.raw[:size].decode() if size >= 0 else "nothing")'`;
 
+/**
+ * A script that connects to each unix socket path in turn and sends to it, printing `reached PATH`
+ * for each it reached and `refused` for each it did not.
+ */
+function connectEach(...paths: string[]): string {
+  return `/usr/bin/python3 -c 'import socket, sys
+for path in sys.argv[1:]:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path); s.sendall(b"pwned"); print("reached", path)
+    except OSError as error:
+        print("refused")' ${paths.join(" ")}`;
+}
+
 describe.each(RUNTIMES)("sandbox-exec on %s as %s", (runtimeName, user) => {
   let context: LaunchContext;
   let root = "";
@@ -808,13 +822,7 @@ for path in sys.argv[1:]:
     await chmod(join(real, "daemon.sock"), 0o777);
     await command(["mount", "--bind", real, alias]);
     try {
-      const script = `/usr/bin/python3 -c 'import socket, sys
-for path in sys.argv[1:]:
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect(path); s.sendall(b"pwned"); print("reached", path)
-    except OSError as error:
-        print("refused")' ${bound} ${join(real, "daemon.sock")} ${join(alias, "daemon.sock")}`;
+      const script = connectEach(bound, join(real, "daemon.sock"), join(alias, "daemon.sock"));
       const result = await sh(visible(), script);
       expect(result.out).toBe("refused\nrefused\nrefused\n");
       expect(heard).toEqual([]);
@@ -861,13 +869,7 @@ c, _ = s.accept(); print(c.recv(16).decode(), flush=True)`,
         }
         said += new TextDecoder().decode(chunk.value);
       }
-      const script = `/usr/bin/python3 -c 'import socket, sys
-for path in sys.argv[1:]:
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect(path); s.sendall(b"pwned"); print("reached", path)
-    except OSError as error:
-        print("refused")' ${path} ${own}`;
+      const script = connectEach(path, own);
       const result = await sh(hidden(), script);
       // An unprivileged launcher runs in a user namespace of its own, from which no other sandbox's
       // descriptors can be read (each has its own namespace): it cannot tell that sandbox's socket
