@@ -57,7 +57,7 @@ import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serverCommand } from "../helpers/server.ts";
-import { SCENARIOS } from "./codex_scenarios.ts";
+import { completedItems, readText, SCENARIOS } from "./codex_scenarios.ts";
 import type { CheckFn, Json, JsonObject, RunFacts, Scenario, Step } from "./codex_scenarios.ts";
 import { startWsProxy } from "./ws_proxy.ts";
 import type { Frame, WsProxy } from "./ws_proxy.ts";
@@ -372,25 +372,6 @@ function parseEvents(stdout: string): JsonObject[] {
     } catch { /* not an event */ }
   }
   return events;
-}
-
-function completedItems(events: JsonObject[], type: string): JsonObject[] {
-  const items: JsonObject[] = [];
-  for (const event of events) {
-    const item = event["item"];
-    if (event["type"] !== "item.completed" || item === null || typeof item !== "object") continue;
-    if (Array.isArray(item) || item["type"] !== type) continue;
-    items.push(item);
-  }
-  return items;
-}
-
-async function readText(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, "utf8");
-  } catch {
-    return null;
-  }
 }
 
 function clip(text: string, max = 400): string {

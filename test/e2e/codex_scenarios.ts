@@ -129,7 +129,8 @@ function clip(text: string | undefined, max = 400): string {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
-function completedItems(events: JsonObject[], type: string): JsonObject[] {
+/** The completed items of one type in a `codex exec --json` event stream. */
+export function completedItems(events: JsonObject[], type: string): JsonObject[] {
   const items: JsonObject[] = [];
   for (const event of events) {
     const item = event["item"];
@@ -140,7 +141,8 @@ function completedItems(events: JsonObject[], type: string): JsonObject[] {
   return items;
 }
 
-async function readText(path: string): Promise<string | null> {
+/** A file's text, or null when it cannot be read. */
+export async function readText(path: string): Promise<string | null> {
   try {
     return await readFile(path, "utf8");
   } catch {
