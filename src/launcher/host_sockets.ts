@@ -20,7 +20,7 @@ import { AT_FDCWD } from "./landlock.ts";
 import type { MountEntry } from "./kernel_mounts.ts";
 import { coverWithClone } from "./mount_cover.ts";
 import { openFlags } from "./open_flags.ts";
-import type { Sys } from "./sys.ts";
+import { type Sys, SyscallError } from "./sys.ts";
 
 /** One bound pathname socket of the host's table. */
 export interface BoundSocket {
@@ -33,6 +33,7 @@ export interface BoundSocket {
 
 const SO_ACCEPTCON = 0x10000;
 const SOCK_DGRAM = 2;
+const ENOENT = 2;
 
 /** The bound pathname sockets of a `/proc/net/unix` text. */
 export function boundSockets(text: string): BoundSocket[] {
@@ -68,6 +69,7 @@ const MOVE_MOUNT_T_EMPTY_PATH = 0x40n;
 const AT_EMPTY_PATH = 0x1000n;
 const AT_SYMLINK_NOFOLLOW = 0x100n;
 const STATX_TYPE = 0x1;
+const STATX_NLINK = 0x4;
 const STATX_INO = 0x100;
 const STATX_MNT_ID = 0x1000;
 const S_IFMT = 0o170000;
@@ -78,6 +80,8 @@ interface FileFacts {
   readonly socket: boolean;
   readonly identity: string;
   readonly mountId: bigint | null;
+  /** How many names the file has left. */
+  readonly links: number;
 }
 
 /** Where each bound socket lies and where the new root shows it: see `coverHostSockets`. */
@@ -120,7 +124,7 @@ export function coverHostSockets(
       fd,
       sys.cString(""),
       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-      BigInt(STATX_TYPE | STATX_INO | STATX_MNT_ID),
+      BigInt(STATX_TYPE | STATX_NLINK | STATX_INO | STATX_MNT_ID),
       sys.buffer(statx),
     ], path);
     return {
@@ -128,6 +132,7 @@ export function coverHostSockets(
       // stx_dev_major, stx_dev_minor, stx_ino
       identity: `${stat.getUint32(136, true)}:${stat.getUint32(140, true)}:${stat.getBigUint64(32, true)}`,
       mountId: (stat.getUint32(0, true) & STATX_MNT_ID) === 0 ? null : stat.getBigUint64(144, true),
+      links: stat.getUint32(16, true),
     };
   };
   const open = (dir: bigint, path: string, resolve: bigint): bigint => {
@@ -178,7 +183,14 @@ export function coverHostSockets(
         sys.try("close", [made]);
         coverFd = sys.call("openat", [AT_FDCWD, sys.cString(options.cover), flags.O_PATH | flags.O_CLOEXEC]);
       }
-      coverWithClone(sys, coverFd, fd, path);
+      try {
+        coverWithClone(sys, coverFd, fd, path);
+      } catch (error) {
+        // Hosts bind and remove short-lived sockets all the time (editors, language servers, test
+        // runners under /tmp): one removed since the table listed it leaves nothing to cover,
+        // and the kernel refuses a mount on a file with no name left (ENOENT).
+        if (!(error instanceof SyscallError && error.errno === ENOENT && facts(fd, path).links === 0)) throw error;
+      }
     } finally {
       sys.try("close", [fd]);
     }

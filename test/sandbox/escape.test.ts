@@ -53,6 +53,21 @@ const DENO = join(REPO, "node_modules/.bin/deno");
 const SECRET = "top secret\n";
 
 /**
+ * Binds, listens on and removes sockets in the directory `argv[1]` without end, eight names in
+ * turn, each file living 0–4 ms; says "churning" once the first was bound.
+ */
+const SOCKET_CHURN = `import os, socket, sys, time
+turn = 0
+while True:
+    path = os.path.join(sys.argv[1], "s%d" % (turn % 8))
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(path); s.listen(1)
+    if turn == 0: print("churning", flush=True)
+    time.sleep(0.001 * (turn % 5))
+    os.unlink(path); s.close()
+    turn += 1`;
+
+/**
  * Every case runs under each runtime with the launcher started as root, and under Bun as `nobody`
  * too (through util-linux unshare's user namespace, as a non-root server starts it); the hostile
  * suite runs both runtimes' servers as `nobody`.
@@ -922,6 +937,28 @@ print("done")' ${path} sub/dir/m.sock sub/dir2/daemon.sock moved/dir/daemon.sock
       await new Promise<void>((done) => daemon.close(() => done()));
       await rm(join(inside, "sub"), { recursive: true, force: true });
       await rm(join(inside, "moved"), { recursive: true, force: true });
+    }
+  });
+
+  test("starts while host programs bind and remove sockets in its roots", async () => {
+    // Editors, language servers and test runners bind short-lived sockets under /tmp all the time:
+    // one removed after the host's table listed it, while the launch covered it, failed the launch.
+    const churn = join(root, "churn");
+    await mkdir(churn);
+    const churner = Bun.spawn(["/usr/bin/python3", "-c", SOCKET_CHURN, churn], { stdin: "ignore", stdout: "pipe" });
+    try {
+      await churner.stdout.getReader().read();
+      const policy = { ...hidden(), writable: [inside, churn] };
+      const failures: string[] = [];
+      for (let round = 0; round < 20; round++) {
+        const result = await launched(confined(policy, "/bin/true", [], { argv0: "true" }));
+        if (result.code !== 0) failures.push(`${result.code}: ${result.out}`);
+      }
+      expect(failures).toEqual([]);
+    } finally {
+      churner.kill("SIGKILL");
+      await churner.exited;
+      await rm(churn, { recursive: true, force: true });
     }
   });
 
