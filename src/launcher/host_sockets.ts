@@ -189,7 +189,9 @@ export function coverHostSockets(
         // Hosts bind and remove short-lived sockets all the time (editors, language servers, test
         // runners under /tmp): one removed since the table listed it leaves nothing to cover,
         // and the kernel refuses a mount on a file with no name left (ENOENT).
-        if (!(error instanceof SyscallError && error.errno === ENOENT && facts(fd, path).links === 0)) throw error;
+        if (!(error instanceof SyscallError && error.errno === ENOENT && facts(fd, path).links === 0)) {
+          throw error;
+        }
       }
     } finally {
       sys.try("close", [fd]);

@@ -945,7 +945,10 @@ print("done")' ${path} sub/dir/m.sock sub/dir2/daemon.sock moved/dir/daemon.sock
     // one removed after the host's table listed it, while the launch covered it, failed the launch.
     const churn = join(root, "churn");
     await mkdir(churn);
-    const churner = Bun.spawn(["/usr/bin/python3", "-c", SOCKET_CHURN, churn], { stdin: "ignore", stdout: "pipe" });
+    const churner = Bun.spawn(["/usr/bin/python3", "-c", SOCKET_CHURN, churn], {
+      stdin: "ignore",
+      stdout: "pipe",
+    });
     try {
       await churner.stdout.getReader().read();
       const policy = { ...hidden(), writable: [inside, churn] };
