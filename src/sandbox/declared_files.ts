@@ -41,6 +41,12 @@ const MAX_FILES = 64;
  */
 const MAX_STATE_DIRS = 256;
 /**
+ * The largest user's directory of state directories that is read, by its size as `lstat` gives
+ * it (20 bytes a name on tmpfs, a 4 KiB block for every 60 or so on ext4): about 1,000 names on
+ * ext4, 3,000 on tmpfs.
+ */
+const MAX_PARENT_BYTES = 65_536;
+/**
  * The descriptors of a server looked through for its list: it opens the list as it starts, so the
  * list has one of its lowest numbers, and a process that holds many is not read through at each
  * resolution.
@@ -99,9 +105,7 @@ export interface Declared {
 export async function declaredFiles(bases: readonly string[]): Promise<Declared> {
   const namespace = await readlink("/proc/self/ns/mnt").catch(() => null);
   if (namespace === null) return { own: [], secret: [] };
-  const dirs =
-    (await Promise.all(bases.map(async (base) => (await stateDirsBelow(base)).slice(0, MAX_STATE_DIRS))))
-      .flat();
+  const dirs = (await Promise.all(bases.map(async (base) => await stateDirsBelow(base)))).flat();
   const [own = [], secret = []] = await Promise.all(
     [LIST_NAME, SECRET_LIST_NAME].map(async (name) =>
       (await Promise.all(dirs.map(async (dir) => await listOf(dir, name, namespace)))).flat()
@@ -128,16 +132,29 @@ export async function ownedByDeclarer(secret: DeclaredSecret): Promise<boolean> 
   return holder !== null && file !== null && file.isFile() && file.uid === holder.uid;
 }
 
-/** The state directories in `base`, those in users' directories of them included. */
+/**
+ * The first `MAX_STATE_DIRS` state directories in `base`, those in users' directories of them
+ * included, looking into at most `MAX_STATE_DIRS` of the place's entries. A sandbox that may write
+ * the place can make a user's directory of its own and fill it (150,000 names ended every
+ * sandboxed launch and fs call of every session of a Deno server, whose spread of them into an
+ * argument list overflowed its stack, and cost a Bun server 0.3–0.6 s and 0.3 GB at each), so one
+ * larger than `MAX_PARENT_BYTES` is not read: a server's own holds one state directory per running
+ * server of its user, and what a sandbox could fill it could already have rewritten the lists in.
+ */
 async function stateDirsBelow(base: string): Promise<string[]> {
   const found: string[] = [];
-  for (const dir of await stateDirsIn(base)) {
+  for (const dir of (await stateDirsIn(base)).slice(0, MAX_STATE_DIRS)) {
+    if (found.length >= MAX_STATE_DIRS) break;
     if (!STATE_PARENT_NAME.test(basename(dir))) {
       found.push(dir);
       continue;
     }
-    const names = await readdir(dir).catch(() => []);
-    found.push(...names.filter((name) => STATE_DIR_NAME.test(name)).map((name) => join(dir, name)));
+    const info = await lstat(dir).catch(() => null);
+    if (info === null || !info.isDirectory() || info.size > MAX_PARENT_BYTES) continue;
+    for (const name of await readdir(dir).catch(() => [])) {
+      if (found.length >= MAX_STATE_DIRS) break;
+      if (STATE_DIR_NAME.test(name)) found.push(join(dir, name));
+    }
   }
   return found;
 }
