@@ -74,10 +74,17 @@ const STATX_INO = 0x100;
 const STATX_MNT_ID = 0x1000;
 const S_IFMT = 0o170000;
 const S_IFSOCK = 0o140000;
+const S_IFDIR = 0o040000;
+/**
+ * More sockets to cover than this below one directory of an area a sandbox may write, and the
+ * directory is covered whole where the new root shows it read-only (`crowdedDirectories`).
+ */
+export const CROWDED_SOCKETS = 64;
 
 /** What `statx` says of a descriptor: its type, its file's identity and its mount. */
 interface FileFacts {
   readonly socket: boolean;
+  readonly directory: boolean;
   readonly identity: string;
   readonly mountId: bigint | null;
   /** How many names the file has left. */
@@ -94,6 +101,10 @@ export interface HostSocketOptions {
   readonly mounts: readonly MountEntry[];
   /** A path where an empty file for the covers may be made. */
   readonly cover: string;
+  /** A path where an empty directory for the covers of crowded directories may be made. */
+  readonly directoryCover: string;
+  /** The areas a sandbox may write (host paths), where crowded directories are covered whole. */
+  readonly areas: readonly string[];
   /** `readlink`, for `/proc/self/fd/N` of the host's `/proc`. */
   readonly readLink: (path: string) => string;
   /** The inodes of the sockets sandboxes' processes hold (`sandbox_sockets.ts`), asked for at most once. */
@@ -129,6 +140,7 @@ export function coverHostSockets(
     ], path);
     return {
       socket: (stat.getUint16(28, true) & S_IFMT) === S_IFSOCK,
+      directory: (stat.getUint16(28, true) & S_IFMT) === S_IFDIR,
       // stx_dev_major, stx_dev_minor, stx_ino
       identity: `${stat.getUint32(136, true)}:${stat.getUint32(140, true)}:${stat.getBigUint64(32, true)}`,
       mountId: (stat.getUint32(0, true) & STATX_MNT_ID) === 0 ? null : stat.getBigUint64(144, true),
@@ -246,6 +258,43 @@ export function coverHostSockets(
       sys.try("close", [current]);
     }
   };
+  /**
+   * Covers `dir` with an empty read-only directory where the new root shows it, in a read-only
+   * mount, as the very directory the host has there; leaves it alone otherwise, or when the cover
+   * fails (its sockets are then covered one by one, as before).
+   */
+  let directoryCoverFd: bigint | null = null;
+  const coverDirectory = (dir: string): void => {
+    const at = joinPath(options.under, dir);
+    const target = open(AT_FDCWD, at, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    if (target < 0n) return;
+    try {
+      const shown = facts(target, at);
+      if (!shown.directory || shown.mountId === null || !readOnly.has(shown.mountId)) return;
+      const onHost = open(AT_FDCWD, joinPath(options.host, dir), RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+      if (onHost < 0n) return;
+      try {
+        if (facts(onHost, dir).identity !== shown.identity) return;
+      } finally {
+        sys.try("close", [onHost]);
+      }
+      if (directoryCoverFd === null) {
+        sys.try("mkdirat", [AT_FDCWD, sys.cString(options.directoryCover), 0o555n]);
+        directoryCoverFd = sys.call("openat", [
+          AT_FDCWD,
+          sys.cString(options.directoryCover),
+          flags.O_PATH | flags.O_DIRECTORY | flags.O_CLOEXEC,
+        ], options.directoryCover);
+      }
+      try {
+        coverWithClone(sys, directoryCoverFd, target, at);
+      } catch {
+        // Renamed or removed meanwhile: its sockets are covered one by one below.
+      }
+    } finally {
+      sys.try("close", [target]);
+    }
+  };
   const coverOne = (hostRoot: bigint, path: string, serving: readonly string[]): void => {
     const fd = open(hostRoot, path.slice(1), RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
     if (fd < 0n) return;
@@ -294,11 +343,68 @@ export function coverHostSockets(
       if (socket.serving) list.push(socket.inode);
       serving.set(socket.path, list);
     }
+    // Covered first, so that the sockets inside are found hidden and need no cover of their own.
+    for (const dir of crowdedDirectories([...serving.keys()], options.areas, options.under, options.mounts)) {
+      coverDirectory(dir);
+    }
     for (const [path, inodes] of serving) coverOne(hostRoot, path, inodes);
   } finally {
     sys.try("close", [hostRoot]);
     if (coverFd !== null) sys.try("close", [coverFd]);
+    if (directoryCoverFd !== null) sys.try("close", [directoryCoverFd]);
   }
+}
+
+/**
+ * The directories that hold more than `CROWDED_SOCKETS` of `paths`, each inside one of `areas`
+ * (which a sandbox may write) and the highest one on the way from its area to the sockets that
+ * holds no other mount of the new root (`mounts`, shown under `under`): covering it hides only
+ * what lies there. A sandbox may bind as many sockets in its writable roots as its descriptors
+ * allow, in several processes, and every other policy whose read-only roots showed them covered
+ * each with a mount of its own: 114,000 sockets held by six processes of one network-off sandbox
+ * took 7–8 s of every such launch and then failed it, past the kernel's `fs.mount-max` (100,000
+ * mounts in a namespace, ENOSPC). A directory a sandbox may write holds nothing the sandbox could
+ * not remove as well, so hiding it from a read-only view takes nothing the sandbox could not.
+ */
+export function crowdedDirectories(
+  paths: readonly string[],
+  areas: readonly string[],
+  under: string,
+  mounts: readonly MountEntry[],
+): string[] {
+  const nestedAt = new Map<string, boolean>();
+  const nested = (dir: string): boolean => {
+    let found = nestedAt.get(dir);
+    if (found === undefined) {
+      const at = joinPath(under, dir);
+      found = mounts.some((mount) => mount.mountPoint !== at && isWithin(mount.mountPoint, at));
+      nestedAt.set(dir, found);
+    }
+    return found;
+  };
+  const unitOf = new Map<string, string | null>();
+  const counts = new Map<string, number>();
+  for (const path of paths) {
+    const parent = path.slice(0, path.lastIndexOf("/")) || "/";
+    let unit = unitOf.get(parent);
+    if (unit === undefined) {
+      unit = null;
+      const area = areas.find((candidate) => candidate !== "/" && isWithin(parent, candidate));
+      if (area !== undefined) {
+        const rest = parent === area ? [] : parent.slice(area.length + 1).split("/");
+        let dir = area;
+        while (nested(dir)) {
+          const next = rest.shift();
+          if (next === undefined) break;
+          dir = `${dir}/${next}`;
+        }
+        unit = nested(dir) ? null : dir;
+      }
+      unitOf.set(parent, unit);
+    }
+    if (unit !== null) counts.set(unit, (counts.get(unit) ?? 0) + 1);
+  }
+  return [...counts].filter(([, count]) => count > CROWDED_SOCKETS).map(([dir]) => dir);
 }
 
 /** Whether `path` is `root` or lies below it. */

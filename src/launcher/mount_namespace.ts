@@ -327,6 +327,8 @@ export function enterMountNamespace(
     under: NEW_ROOT,
     mounts,
     cover: "/.socket-cover",
+    directoryCover: "/.socket-directory-cover",
+    areas: plan.noLinksIn,
     readLink: (path) => options.files.readlink(path),
     heldBySandboxes: () => socketsHeldBySandboxes(options.files, `${OLD_ROOT}/proc`),
   });

@@ -551,6 +551,48 @@ for path in (sys.argv[1], "own.sock"):
     }
   });
 
+  test.concurrent("a sandbox's many sockets cost another policy that reads them one cover, not one each", async () => {
+    // Each socket another policy's read-only roots show is covered, and a namespace takes at most
+    // fs.mount-max (100,000) mounts: 114,000 sockets held by six processes failed every such launch.
+    await using w = await world();
+    await using attacker = await server().session();
+    await using client = await server().session();
+    const count = 150;
+    const bind = `python3 -c 'import os, socket, sys, time
+held = []
+os.mkdir("crowd")
+for i in range(${count}):
+    s = socket.socket(socket.AF_UNIX); s.bind(os.getcwd() + "/crowd/s%d" % i); s.listen(1); held.append(s)
+print("bound", flush=True)
+time.sleep(300)'`;
+    await attacker.call(
+      "process/start",
+      startParams("crowd", ["sh", "-c", bind], w.inside, {
+        env: CHILD_PATH,
+        sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+      }),
+    );
+    try {
+      await attacker.waitForOutput("crowd", "bound");
+      const look = `wc -l < /proc/self/mountinfo; cat outside/secret; python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1]); print("reached")
+except OSError:
+    print("refused")' ${join(w.inside, "crowd", "s0")}`;
+      const result = await run(client, look, {
+        cwd: w.root,
+        sandbox: profile([MINIMAL, entry(w.root, "read")]),
+      });
+      expect(result.code).toBe(0);
+      const [mounts = "", ...rest] = result.out.split("\n");
+      expect(Number(mounts)).toBeLessThan(count);
+      expect(rest.join("\n")).toBe(`${SECRET}refused\n`);
+    } finally {
+      await attacker.call("process/terminate", { processId: "crowd" });
+    }
+  });
+
   test.concurrent("a sandbox's own SysV IPC works among its processes and stays inside", async () => {
     await using w = await world();
     await using client = await server().session();

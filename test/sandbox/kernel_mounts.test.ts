@@ -4,8 +4,13 @@
  * (the acts themselves, and the race they hold against, are in escape.test.ts).
  */
 import { describe, expect, test } from "bun:test";
-import { kernelMountActions, parseMountInfo } from "../../src/launcher/kernel_mounts.ts";
-import { boundSocketPaths, boundSockets } from "../../src/launcher/host_sockets.ts";
+import { kernelMountActions, type MountEntry, parseMountInfo } from "../../src/launcher/kernel_mounts.ts";
+import {
+  boundSocketPaths,
+  boundSockets,
+  CROWDED_SOCKETS,
+  crowdedDirectories,
+} from "../../src/launcher/host_sockets.ts";
 
 /** One mountinfo line: id, parent, mount point, per-mount options and type. */
 function line(id: number, parent: number, mountPoint: string, options: string, type: string): string {
@@ -87,5 +92,37 @@ describe("boundSocketPaths", () => {
       inode: "1206",
       serving: false,
     }]);
+  });
+});
+
+describe("crowdedDirectories", () => {
+  const mount = (id: number, mountPoint: string): MountEntry => ({
+    id,
+    parent: 1,
+    device: "8:1",
+    root: "/",
+    mountPoint,
+    type: "ext4",
+    readOnly: true,
+  });
+  const many = (dir: string, count: number): string[] =>
+    Array.from({ length: count }, (_, i) => `${dir}/d${i}/s`);
+
+  test("takes the highest directory of an area that holds no other mount, past the limit only", () => {
+    const mounts = [mount(1, "/newroot"), mount(2, "/newroot/w/ws/keep")];
+    const paths = [...many("/w/ws/crowd", CROWDED_SOCKETS + 1), ...many("/w/quiet", CROWDED_SOCKETS)];
+    // /w holds the mount of /w/ws/keep, so the sockets under /w/ws/crowd make that directory crowded;
+    // those of /w/quiet are as many as the limit, and stay one by one.
+    expect(crowdedDirectories(paths, ["/w"], "/newroot", mounts)).toEqual(["/w/ws/crowd"]);
+    expect(crowdedDirectories(paths, ["/w/ws"], "/newroot", mounts)).toEqual(["/w/ws/crowd"]);
+  });
+
+  test("never takes a directory outside the areas, a whole root, or one that holds another mount", () => {
+    const mounts = [mount(1, "/newroot"), mount(2, "/newroot/w/keep")];
+    const crowd = Array.from({ length: CROWDED_SOCKETS + 1 }, (_, i) => `/w/s${i}`);
+    expect(crowdedDirectories(crowd, [], "/newroot", mounts)).toEqual([]);
+    expect(crowdedDirectories(crowd, ["/"], "/newroot", mounts)).toEqual([]);
+    // The sockets lie in /w itself, which holds /w/keep: none is a directory to cover.
+    expect(crowdedDirectories(crowd, ["/w"], "/newroot", mounts)).toEqual([]);
   });
 });
