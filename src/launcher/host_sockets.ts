@@ -34,6 +34,8 @@ export interface BoundSocket {
 const SO_ACCEPTCON = 0x10000;
 const SOCK_DGRAM = 2;
 const ENOENT = 2;
+/** How many times a socket whose name was removed under the cover is looked up and covered again. */
+const COVER_TRIES = 8;
 
 /** The bound pathname sockets of a `/proc/net/unix` text. */
 export function boundSockets(text: string): BoundSocket[] {
@@ -69,7 +71,6 @@ const MOVE_MOUNT_T_EMPTY_PATH = 0x40n;
 const AT_EMPTY_PATH = 0x1000n;
 const AT_SYMLINK_NOFOLLOW = 0x100n;
 const STATX_TYPE = 0x1;
-const STATX_NLINK = 0x4;
 const STATX_INO = 0x100;
 const STATX_MNT_ID = 0x1000;
 const S_IFMT = 0o170000;
@@ -87,8 +88,6 @@ interface FileFacts {
   readonly directory: boolean;
   readonly identity: string;
   readonly mountId: bigint | null;
-  /** How many names the file has left. */
-  readonly links: number;
 }
 
 /** Where each bound socket lies and where the new root shows it: see `coverHostSockets`. */
@@ -135,7 +134,7 @@ export function coverHostSockets(
       fd,
       sys.cString(""),
       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
-      BigInt(STATX_TYPE | STATX_NLINK | STATX_INO | STATX_MNT_ID),
+      BigInt(STATX_TYPE | STATX_INO | STATX_MNT_ID),
       sys.buffer(statx),
     ], path);
     return {
@@ -144,7 +143,6 @@ export function coverHostSockets(
       // stx_dev_major, stx_dev_minor, stx_ino
       identity: `${stat.getUint32(136, true)}:${stat.getUint32(140, true)}:${stat.getBigUint64(32, true)}`,
       mountId: (stat.getUint32(0, true) & STATX_MNT_ID) === 0 ? null : stat.getBigUint64(144, true),
-      links: stat.getUint32(16, true),
     };
   };
   const open = (dir: bigint, path: string, resolve: bigint): bigint => {
@@ -195,18 +193,28 @@ export function coverHostSockets(
         sys.try("close", [made]);
         coverFd = sys.call("openat", [AT_FDCWD, sys.cString(options.cover), flags.O_PATH | flags.O_CLOEXEC]);
       }
-      try {
-        coverWithClone(sys, coverFd, fd, path);
-      } catch (error) {
-        // Hosts bind and remove short-lived sockets all the time (editors, language servers, test
-        // runners under /tmp): one removed since the table listed it leaves nothing to cover,
-        // and the kernel refuses a mount on a file with no name left (ENOENT).
-        if (!(error instanceof SyscallError && error.errno === ENOENT && facts(fd, path).links === 0)) {
-          throw error;
+      for (let tries = 1;; tries++) {
+        try {
+          coverWithClone(sys, coverFd, fd, path);
+          return;
+        } catch (error) {
+          // The kernel refuses a mount on a name that was removed after the open (ENOENT). Hosts
+          // bind and remove short-lived sockets all the time (editors, language servers, test
+          // runners under /tmp), and a sandbox that may write the directory can move its own
+          // sockets to another name and back in a loop (hard links), which failed 9 of 30 launches
+          // of another policy reading that directory. So the name is looked up again: nothing
+          // there, or another file, leaves nothing of the table's to cover; the same socket is
+          // covered again, a few times before the launch gives up.
+          if (!(error instanceof SyscallError && error.errno === ENOENT) || tries >= COVER_TRIES) throw error;
         }
+        sys.try("close", [fd]);
+        fd = open(AT_FDCWD, path, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        if (fd < 0n) return;
+        const again = facts(fd, path);
+        if (!again.socket || again.identity !== identity) return;
       }
     } finally {
-      sys.try("close", [fd]);
+      if (fd >= 0n) sys.try("close", [fd]);
     }
   };
   /**

@@ -593,6 +593,41 @@ except OSError:
     }
   });
 
+  test.concurrent("a sandbox that moves its sockets between names fails no launch of a policy reading them", async () => {
+    // The cover of a socket fails (ENOENT) when its name is removed between the open and the mount:
+    // a hard link made and the name removed and made again, in a loop, failed 9 of 30 such launches.
+    await using w = await world();
+    await using attacker = await server().session();
+    await using client = await server().session();
+    const churn = `python3 -c 'import os, socket, time
+held = []
+for i in range(20):
+    s = socket.socket(socket.AF_UNIX); s.bind(os.getcwd() + "/s%d" % i); s.listen(1); held.append(s)
+print("bound", flush=True)
+end = time.time() + 120
+while time.time() < end:
+    for i in range(20):
+        os.link("s%d" % i, "t%d" % i); os.unlink("s%d" % i); os.link("t%d" % i, "s%d" % i); os.unlink("t%d" % i)'`;
+    await attacker.call(
+      "process/start",
+      startParams("churn", ["sh", "-c", churn], w.inside, {
+        env: CHILD_PATH,
+        sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+      }),
+    );
+    try {
+      await attacker.waitForOutput("churn", "bound");
+      const reader = profile([MINIMAL, entry(w.root, "read")]);
+      const codes: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        codes.push((await run(client, "true", { cwd: w.root, sandbox: reader })).code);
+      }
+      expect(codes).toEqual(Array.from({ length: 20 }, () => 0));
+    } finally {
+      await attacker.call("process/terminate", { processId: "churn" });
+    }
+  });
+
   test.concurrent("a sandbox's own SysV IPC works among its processes and stays inside", async () => {
     await using w = await world();
     await using client = await server().session();
