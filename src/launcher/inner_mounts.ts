@@ -56,6 +56,8 @@ const ENOENT = 2;
 const ENOTDIR = 20;
 const EXDEV = 18;
 const ELOOP = 40;
+/** How many times a carve-out whose name was removed under its mount is resolved and mounted again. */
+const MOUNT_TRIES = 8;
 
 /** Answers of a resolution that mean "nothing of the host here": missing, a symlink, leading out. */
 const NOTHING_HERE = new Set([ENOENT, ENOTDIR, EXDEV, ELOOP]);
@@ -139,8 +141,27 @@ export class InnerMounts {
     });
   }
 
-  /** Mounts one inner mount; a mount with nothing of the host behind its name is skipped. */
+  /**
+   * Mounts one inner mount; a mount with nothing of the host behind its name is skipped. The kernel
+   * refuses a mount on a name removed after it was resolved (ENOENT), and a sandbox that may write
+   * the directory of another policy's carve-out can give the file a second name and remove the
+   * first, then make it again, in a loop (`link`, `unlink`): a deny of one such file failed 7 of 30
+   * launches of that policy. So the carve-out is resolved and mounted again, a few times before
+   * the launch gives up; found missing then, it is skipped as any missing carve-out is.
+   */
   mount(inner: InnerMount): void {
+    for (let tries = 1;; tries++) {
+      try {
+        this.#mountOnce(inner);
+        return;
+      } catch (error) {
+        const gone = error instanceof SyscallError && error.errno === ENOENT && error.call === "move_mount";
+        if (!gone || tries >= MOUNT_TRIES) throw error;
+      }
+    }
+  }
+
+  #mountOnce(inner: InnerMount): void {
     const enclosing = this.#enclosingOf(inner.path);
     if (enclosing === null) return;
     const parts = inner.path.slice(enclosing.path === "/" ? 1 : enclosing.path.length + 1).split("/");
@@ -165,7 +186,6 @@ export class InnerMounts {
           // A writable empty directory for now: roots under a denied path need mount points in it.
           tree = this.#clone(this.#newEmptyDirectory(), false);
           this.#setAttributes(tree, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, false);
-          this.#covers.push(tree);
         } else {
           tree = this.#clone(this.#emptyFileFd(), false);
           this.#setAttributes(
@@ -187,6 +207,7 @@ export class InnerMounts {
       this.#sys.cString(""),
       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
     ], inner.path);
+    if (inner.kind === "hide" && type === S_IFDIR) this.#covers.push(tree);
     if (type === S_IFDIR) {
       this.#enclosing.push({
         path: inner.path,

@@ -628,6 +628,38 @@ while time.time() < end:
     }
   });
 
+  test.concurrent("a sandbox that moves a file another policy denies between names fails none of its launches", async () => {
+    // The cover of a denied file fails (ENOENT) when its name is removed between the resolution and
+    // the mount: a hard link made and the name removed and made again, in a loop, failed 7 of 30.
+    await using w = await world();
+    await using attacker = await server().session();
+    await using client = await server().session();
+    const churn = `python3 -c 'import os, time
+open("secret", "w").write("secret")
+print("made", flush=True)
+end = time.time() + 120
+while time.time() < end:
+    os.link("secret", "again"); os.unlink("secret"); os.link("again", "secret"); os.unlink("again")'`;
+    await attacker.call(
+      "process/start",
+      startParams("churn", ["sh", "-c", churn], w.inside, {
+        env: CHILD_PATH,
+        sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+      }),
+    );
+    try {
+      await attacker.waitForOutput("churn", "made");
+      const denying = profile([MINIMAL, entry(w.root, "read"), entry(join(w.inside, "secret"), "deny")]);
+      const codes: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        codes.push((await run(client, "true", { cwd: w.root, sandbox: denying })).code);
+      }
+      expect(codes).toEqual(Array.from({ length: 20 }, () => 0));
+    } finally {
+      await attacker.call("process/terminate", { processId: "churn" });
+    }
+  });
+
   test.concurrent("a sandbox's own SysV IPC works among its processes and stays inside", async () => {
     await using w = await world();
     await using client = await server().session();
