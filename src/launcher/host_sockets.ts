@@ -104,6 +104,8 @@ export interface HostSocketOptions {
   readonly directoryCover: string;
   /** The areas a sandbox may write (host paths), where crowded directories are covered whole. */
   readonly areas: readonly string[];
+  /** What the launch must show (its roots, carve-outs, program image and cwd): never covered whole. */
+  readonly keep: readonly string[];
   /** `readlink`, for `/proc/self/fd/N` of the host's `/proc`. */
   readonly readLink: (path: string) => string;
   /** The inodes of the sockets sandboxes' processes hold (`sandbox_sockets.ts`), asked for at most once. */
@@ -352,7 +354,7 @@ export function coverHostSockets(
       serving.set(socket.path, list);
     }
     // Covered first, so that the sockets inside are found hidden and need no cover of their own.
-    for (const dir of crowdedDirectories([...serving.keys()], options.areas, options.under, options.mounts)) {
+    for (const dir of crowdedDirectories([...serving.keys()], options)) {
       coverDirectory(dir);
     }
     for (const [path, inodes] of serving) coverOne(hostRoot, path, inodes);
@@ -366,8 +368,9 @@ export function coverHostSockets(
 /**
  * The directories that hold more than `CROWDED_SOCKETS` of `paths`, each inside one of `areas`
  * (which a sandbox may write) and the highest one on the way from its area to the sockets that
- * holds no other mount of the new root (`mounts`, shown under `under`): covering it hides only
- * what lies there. A sandbox may bind as many sockets in its writable roots as its descriptors
+ * holds no other mount of the new root (`mounts`, shown under `under`) and nothing of `keep`:
+ * covering it hides only what lies there, never the launch's own roots, carve-outs, program image
+ * (the fs worker's bundle, where the server's installation lies in the area) or cwd. A sandbox may bind as many sockets in its writable roots as its descriptors
  * allow, in several processes, and every other policy whose read-only roots showed them covered
  * each with a mount of its own: 114,000 sockets held by six processes of one network-off sandbox
  * took 7–8 s of every such launch and then failed it, past the kernel's `fs.mount-max` (100,000
@@ -376,16 +379,16 @@ export function coverHostSockets(
  */
 export function crowdedDirectories(
   paths: readonly string[],
-  areas: readonly string[],
-  under: string,
-  mounts: readonly MountEntry[],
+  options: Pick<HostSocketOptions, "areas" | "under" | "mounts" | "keep">,
 ): string[] {
+  const { areas, under, mounts, keep } = options;
   const nestedAt = new Map<string, boolean>();
   const nested = (dir: string): boolean => {
     let found = nestedAt.get(dir);
     if (found === undefined) {
       const at = joinPath(under, dir);
-      found = mounts.some((mount) => mount.mountPoint !== at && isWithin(mount.mountPoint, at));
+      found = mounts.some((mount) => mount.mountPoint !== at && isWithin(mount.mountPoint, at)) ||
+        keep.some((path) => path !== dir && isWithin(path, dir));
       nestedAt.set(dir, found);
     }
     return found;

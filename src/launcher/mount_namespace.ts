@@ -329,6 +329,7 @@ export function enterMountNamespace(
     cover: "/.socket-cover",
     directoryCover: "/.socket-directory-cover",
     areas: plan.noLinksIn,
+    keep: [...plan.readable, ...plan.writable, ...plan.readOnly, ...plan.denied, options.cwd],
     readLink: (path) => options.files.readlink(path),
     heldBySandboxes: () => socketsHeldBySandboxes(options.files, `${OLD_ROOT}/proc`),
   });

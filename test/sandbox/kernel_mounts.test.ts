@@ -113,16 +113,31 @@ describe("crowdedDirectories", () => {
     const paths = [...many("/w/ws/crowd", CROWDED_SOCKETS + 1), ...many("/w/quiet", CROWDED_SOCKETS)];
     // /w holds the mount of /w/ws/keep, so the sockets under /w/ws/crowd make that directory crowded;
     // those of /w/quiet are as many as the limit, and stay one by one.
-    expect(crowdedDirectories(paths, ["/w"], "/newroot", mounts)).toEqual(["/w/ws/crowd"]);
-    expect(crowdedDirectories(paths, ["/w/ws"], "/newroot", mounts)).toEqual(["/w/ws/crowd"]);
+    const under = "/newroot";
+    expect(crowdedDirectories(paths, { areas: ["/w"], under, mounts, keep: [] })).toEqual(["/w/ws/crowd"]);
+    expect(crowdedDirectories(paths, { areas: ["/w/ws"], under, mounts, keep: [] })).toEqual(["/w/ws/crowd"]);
   });
 
   test("never takes a directory outside the areas, a whole root, or one that holds another mount", () => {
     const mounts = [mount(1, "/newroot"), mount(2, "/newroot/w/keep")];
     const crowd = Array.from({ length: CROWDED_SOCKETS + 1 }, (_, i) => `/w/s${i}`);
-    expect(crowdedDirectories(crowd, [], "/newroot", mounts)).toEqual([]);
-    expect(crowdedDirectories(crowd, ["/"], "/newroot", mounts)).toEqual([]);
+    const under = "/newroot";
+    expect(crowdedDirectories(crowd, { areas: [], under, mounts, keep: [] })).toEqual([]);
+    expect(crowdedDirectories(crowd, { areas: ["/"], under, mounts, keep: [] })).toEqual([]);
     // The sockets lie in /w itself, which holds /w/keep: none is a directory to cover.
-    expect(crowdedDirectories(crowd, ["/w"], "/newroot", mounts)).toEqual([]);
+    expect(crowdedDirectories(crowd, { areas: ["/w"], under, mounts, keep: [] })).toEqual([]);
+  });
+
+  test("never takes a directory that holds what the launch must show", () => {
+    const mounts = [mount(1, "/newroot")];
+    const crowd = Array.from({ length: CROWDED_SOCKETS + 1 }, (_, i) => `/w/ws/d/s${i}`);
+    const under = "/newroot";
+    // The worker's bundle of a server installed in the area, inside a root that shows it already.
+    const keep = ["/", "/w/ws/server/worker.js"];
+    expect(crowdedDirectories(crowd, { areas: ["/w/ws"], under, mounts, keep })).toEqual(["/w/ws/d"]);
+    expect(crowdedDirectories(crowd, { areas: ["/w/ws"], under, mounts, keep: ["/w/ws/d/cwd"] })).toEqual([]);
+    expect(crowdedDirectories(crowd, { areas: ["/w/ws"], under, mounts, keep: ["/w/ws"] })).toEqual([
+      "/w/ws",
+    ]);
   });
 });
