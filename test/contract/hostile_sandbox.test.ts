@@ -557,7 +557,7 @@ for path in (sys.argv[1], "own.sock"):
     await using w = await world();
     await using attacker = await server().session();
     await using client = await server().session();
-    const count = 150;
+    const count = 300;
     const bind = `python3 -c 'import os, socket, sys, time
 held = []
 os.mkdir("crowd")
