@@ -1,4 +1,6 @@
 import { FsService } from "./fs/mod.ts";
+import process from "node:process";
+import { openRootMountStat } from "./runtime/mod.ts";
 import type { ProgramImage, Runtime } from "./runtime/mod.ts";
 import { createStateDir, sandboxExtensionInfo, setUpSandbox } from "./sandbox/mod.ts";
 import { startContainment } from "./containment/mod.ts";
@@ -40,6 +42,7 @@ export async function createServices(
     ...sandbox.protection,
     workerLaunch: (policy) => sandbox.workerLaunch(policy),
     spareLauncher: options.spareLauncher,
+    rootMountStat: await openRootMountStat(runtime.name, process.arch),
     log: (message, detail) => log.error(message, detail),
   });
   return {

@@ -17,6 +17,7 @@ import { copyPath } from "./copy.ts";
 import { errnoOf, toFsError } from "./error_map.ts";
 import { FileHandleTable, MAX_BLOCK_BYTES } from "./file_handle_table.ts";
 import type { FileSystem, FsRequests } from "../protocol/mod.ts";
+import type { RootMountStat } from "../runtime/mod.ts";
 import { parentPath } from "./list_directory.ts";
 import { notAFile, O_NOBLOCK_NOCTTY, openRegular, statThroughOpen } from "./open_regular.ts";
 import { readDirectory } from "./read_directory.ts";
@@ -39,6 +40,11 @@ export interface DirectFileSystemOptions {
    * what is visible (PROTOCOL.md §7.6), instead of a plain `stat` that Landlock does not govern.
    */
   readonly confined?: boolean;
+  /**
+   * A synchronous `lstat` for paths on a local root mount (the server's own; never inside the
+   * worker): `getMetadata` answers from it without the thread pool where it can.
+   */
+  readonly rootMountStat?: RootMountStat | null;
 }
 
 const FIRST_READ_BYTES = 64 * 1024;
@@ -76,12 +82,14 @@ export class DirectFileSystem implements FileSystem {
   readonly #maxReadFileBytes: number;
   readonly #maxReplyBytes: number;
   readonly #confined: boolean;
+  readonly #rootMountStat: RootMountStat | null;
   readonly #handles = new FileHandleTable<OpenFile>();
 
   constructor(options: DirectFileSystemOptions) {
     this.#maxReadFileBytes = options.maxReadFileBytes;
     this.#maxReplyBytes = options.maxReplyBytes ?? Number.POSITIVE_INFINITY;
     this.#confined = options.confined ?? false;
+    this.#rootMountStat = this.#confined ? null : options.rootMountStat ?? null;
   }
 
   /** `fs/readFile`: the whole regular file, within the size limits. */
@@ -153,6 +161,18 @@ export class DirectFileSystem implements FileSystem {
 
   /** `fs/getMetadata`: type and size of the target, `isSymlink` of the path itself. */
   getMetadata(request: FsRequests["fs/getMetadata"]): Promise<FsGetMetadataResult> {
+    // A symlink, an error or another mount is left to the asynchronous path below.
+    const facts = this.#rootMountStat?.lstat(request.path) ?? null;
+    if (facts !== null) {
+      return Promise.resolve({
+        isDirectory: facts.isDirectory,
+        isFile: facts.isFile,
+        isSymlink: false,
+        size: facts.size,
+        createdAtMs: milliseconds(facts.birthtimeMs),
+        modifiedAtMs: milliseconds(facts.mtimeMs),
+      });
+    }
     return mapErrors(async () => {
       const link = await fs.lstat(request.path);
       const isSymlink = link.isSymbolicLink();

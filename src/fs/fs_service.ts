@@ -4,7 +4,7 @@ import { FRAME_HEADROOM, withKnownJson } from "../rpc/mod.ts";
 import type { FramePayload } from "../rpc/mod.ts";
 import { FS_PARAMS_SCHEMAS } from "../protocol/mod.ts";
 import type { FsMethod } from "../protocol/mod.ts";
-import type { Runtime } from "../runtime/mod.ts";
+import type { RootMountStat, Runtime } from "../runtime/mod.ts";
 import { confineRootLinks, nativeBackendProblem, resolveSandbox } from "../sandbox/mod.ts";
 import type { HostFeatures, Policy, SandboxContext, WrittenAreas } from "../sandbox/mod.ts";
 import type { z } from "zod";
@@ -49,6 +49,11 @@ export interface FsServiceOptions {
    * a worker start then skips the launcher's own start.
    */
   readonly spareLauncher?: boolean;
+  /**
+   * A synchronous `lstat` for paths on a local root mount (`openRootMountStat`): direct
+   * `fs/getMetadata` answers from it without a thread-pool round trip where it can.
+   */
+  readonly rootMountStat?: RootMountStat | null;
 }
 
 /** Any policy: a spare launcher is started with what every worker launch shares. */
@@ -119,6 +124,7 @@ export class FsService {
       handles: this.#handles,
       maxReadFileBytes: this.#options.maxReadFileBytes,
       maxReplyBytes: this.#maxReplyBytes,
+      rootMountStat: this.#options.rootMountStat ?? null,
       route: async (sandbox) => {
         const resolution = await resolveSandbox(sandbox, this.#context, this.#options.hostFeatures);
         if (resolution.kind === "none") return null;
@@ -305,6 +311,8 @@ export class FsConnection {
       route: Route;
       /** The server's count of open handles (`MAX_SERVER_FILE_HANDLES`); none: this connection's alone. */
       handles?: HandleCount;
+      /** A synchronous `lstat` on the local root mount (`DirectFileSystemOptions.rootMountStat`). */
+      rootMountStat?: RootMountStat | null;
     },
   ) {
     this.#owners = new FileHandleTable<FileSystem>(options.handles ?? null);
@@ -314,6 +322,7 @@ export class FsConnection {
     this.#direct = new DirectFileSystem({
       maxReadFileBytes: options.maxReadFileBytes,
       maxReplyBytes: options.maxReplyBytes,
+      rootMountStat: options.rootMountStat ?? null,
     });
   }
 

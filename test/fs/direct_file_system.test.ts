@@ -1,4 +1,5 @@
 import { DirectFileSystem } from "../../src/fs/mod.ts";
+import { openRootMountStat } from "../../src/runtime/mod.ts";
 import { describeFsBehaviour } from "./fs_behaviour.ts";
 
 describeFsBehaviour("DirectFileSystem", (options) => {
@@ -8,5 +9,12 @@ describeFsBehaviour("DirectFileSystem", (options) => {
 
 describeFsBehaviour("DirectFileSystem (confined)", (options) => {
   const fsys = new DirectFileSystem({ ...options, confined: true });
+  return Promise.resolve(Object.assign(fsys, { [Symbol.asyncDispose]: () => fsys.closeAll() }));
+});
+
+// The server's own direct file system answers `fs/getMetadata` of root-mount paths synchronously.
+const rootMountStat = await openRootMountStat("bun", process.arch);
+describeFsBehaviour("DirectFileSystem (root mount stat)", (options) => {
+  const fsys = new DirectFileSystem({ ...options, rootMountStat });
   return Promise.resolve(Object.assign(fsys, { [Symbol.asyncDispose]: () => fsys.closeAll() }));
 });

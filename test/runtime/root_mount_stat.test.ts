@@ -1,0 +1,117 @@
+/**
+ * The synchronous `lstat` of `src/runtime/root_mount_stat.ts`: under both runtimes it answers for
+ * files and directories on the root mount exactly as the runtime's own `lstat`, and leaves every
+ * path it must not or cannot answer (a symlink, a failure, another mount, a relative path) to the
+ * caller's asynchronous path.
+ */
+import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { factsOf, openRootMountStat } from "../../src/runtime/root_mount_stat.ts";
+import { RUNTIMES, serverCommand } from "../helpers/server.ts";
+
+const ROOT = join(import.meta.dir, "..", "..");
+const FIXTURE = join(ROOT, "test", "fixtures", "root_mount_stat_fixture.ts");
+const LINUX = process.platform === "linux";
+
+interface Answer {
+  readonly path: string;
+  readonly facts: unknown;
+  readonly node: { birthtimeMs: number; mtimeMs: number } | null;
+}
+
+/** Whether this host's root mount lets the stat open at all (a local file system, openat2). */
+const available = LINUX && (await openRootMountStat("bun", process.arch)) !== null;
+
+function runFixture(
+  runtime: (typeof RUNTIMES)[number],
+  paths: string[],
+): { opened: boolean; answers: Answer[] } {
+  const [command = "", ...args] = runtime === "bun"
+    ? [serverCommand(runtime)[0] ?? "", FIXTURE, JSON.stringify(paths)]
+    : [serverCommand(runtime)[0] ?? "", "run", "-A", "--quiet", FIXTURE, JSON.stringify(paths)];
+  const run = spawnSync(command, args, {
+    encoding: "utf8",
+    cwd: ROOT,
+    env: { ...process.env, DENO_NO_UPDATE_CHECK: "1" },
+  });
+  expect(run.stderr).toBe("");
+  return JSON.parse(run.stdout) as { opened: boolean; answers: Answer[] };
+}
+
+describe.skipIf(!available)("root mount stat", () => {
+  test.each(RUNTIMES)(
+    "under %s answers a file and a directory as the runtime's lstat, nothing else",
+    (runtime) => {
+      const dir = mkdtempSync("/tmp/root-mount-stat-");
+      try {
+        writeFileSync(join(dir, "f"), "12345");
+        mkdirSync(join(dir, "d"));
+        // The last 244 ns of a second: Bun's own lstat rounds up to the next millisecond there.
+        expect(spawnSync("touch", ["-m", "-d", "@1700000000.999999999", join(dir, "f")]).status).toBe(0);
+        symlinkSync("f", join(dir, "l"));
+        const answered = [join(dir, "f"), join(dir, "d"), dir];
+        const left = [
+          join(dir, "l"),
+          join(dir, "missing"),
+          join(dir, "f", "below-a-file"),
+          "/proc/self",
+          "relative/path",
+          `${dir}/f\0tail`,
+        ];
+        const result = runFixture(runtime, [...answered, ...left]);
+        expect(result.opened).toBe(true);
+        for (const answer of result.answers.slice(0, answered.length)) {
+          const node = answer.node;
+          expect(node).not.toBeNull();
+          expect(answer.facts).toEqual({
+            ...node,
+            birthtimeMs: Math.trunc(node?.birthtimeMs ?? -1),
+            mtimeMs: Math.trunc(node?.mtimeMs ?? -1),
+          });
+        }
+        expect(result.answers.slice(answered.length).map((answer) => answer.facts)).toEqual(
+          left.map(() => null),
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
+describe("statx facts", () => {
+  /** A `struct statx` with `mask`, `mode`, a size of 7 and both times at `seconds`.`nanoseconds`. */
+  function statx(mask: number, mode: number, seconds: bigint, nanoseconds: number): DataView {
+    const view = new DataView(new ArrayBuffer(256));
+    view.setUint32(0, mask, true);
+    view.setUint16(28, mode, true);
+    view.setBigUint64(40, 7n, true);
+    for (const offset of [80, 112]) {
+      view.setBigInt64(offset, seconds, true);
+      view.setUint32(offset + 8, nanoseconds, true);
+    }
+    return view;
+  }
+  const ALL = 0x1 | 0x40 | 0x200 | 0x800;
+
+  test("a regular file, in whole milliseconds, truncated or as Bun's floating point makes them", () => {
+    const view = statx(ALL, 0o100644, 1_700_000_000n, 999_999_999);
+    expect(factsOf(view, false)).toEqual({
+      isDirectory: false,
+      isFile: true,
+      size: 7,
+      birthtimeMs: 1_700_000_000_999,
+      mtimeMs: 1_700_000_000_999,
+    });
+    expect(factsOf(view, true)?.mtimeMs).toBe(1_700_000_001_000);
+  });
+
+  test("leaves a symlink, a missing member and a time before 1970 to the caller", () => {
+    expect(factsOf(statx(ALL, 0o120777, 1n, 0), false)).toBeNull();
+    expect(factsOf(statx(ALL & ~0x800, 0o100644, 1n, 0), false)).toBeNull();
+    expect(factsOf(statx(ALL, 0o040755, -1n, 0), false)).toBeNull();
+    expect(factsOf(statx(ALL, 0o040755, 0n, 0), false)?.isDirectory).toBe(true);
+  });
+});
