@@ -7,6 +7,7 @@
 import { readdirSync, readlinkSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { isSandboxMountSource } from "../launcher/mod.ts";
+import { SandboxWitnesses } from "./sandbox_witnesses.ts";
 
 /** The address of the peer as the runtime reports it. */
 export interface PeerAddress {
@@ -141,8 +142,8 @@ export async function socketHolders(inode: number): Promise<SocketHolders> {
   for (let start = 0; start < pids.length; start += NAMESPACE_BATCH) {
     if (start > 0) await new Promise((resolve) => setTimeout(resolve, 0));
     // Only processes outside the server's own mount namespace can be sandboxed: few, if any. Their
-    // mount tables (one per namespace, all of a batch at once) are read off the main thread: a long
-    // mount table takes time.
+    // mount tables (one per namespace, all of a batch at once, none of a sandbox known by a live
+    // witness) are read off the main thread: a long mount table takes time.
     const others = pids.slice(start, start + NAMESPACE_BATCH).flatMap((pid) => {
       const found = liveProcess(pid);
       if (found === null) return [];
@@ -154,14 +155,26 @@ export async function socketHolders(inode: number): Promise<SocketHolders> {
     });
     for (const { namespace } of others) {
       if (marked.has(namespace)) continue;
-      const tasks = others.filter((other) => other.namespace === namespace).map((other) => other.task);
-      marked.set(namespace, isSandboxNamespace(tasks));
+      const members = others.filter((other) => other.namespace === namespace);
+      if (sandboxWitnesses.known(namespace, members.map((member) => member.task))) {
+        marked.set(namespace, Promise.resolve(true));
+        continue;
+      }
+      marked.set(
+        namespace,
+        sandboxVerdict(members.map((member) => member.task)).then((verdict) => {
+          sandboxWitnesses.record(namespace, verdict.sandbox, verdict.readFrom);
+          return verdict.sandbox;
+        }),
+      );
     }
     for (const found of others) {
       if (await marked.get(found.namespace) !== true) unsandboxed.push(found);
       else if (await holdsDescriptor(found.task, target, pace)) return "sandboxed";
     }
   }
+  // What was not seen in any namespace of this look has ended.
+  sandboxWitnesses.keepOnly((namespace) => marked.has(namespace));
   // No sandbox holds it: one holder elsewhere is enough. The processes that held the last clients'
   // sockets come first: a client mostly connects again from where it did.
   const recent = unsandboxed.filter(({ pid }) => recentHolders.includes(pid));
@@ -202,6 +215,9 @@ interface LiveProcess {
   readonly task: string;
   readonly namespace: string;
 }
+
+/** The host's sandbox namespaces by a live witness each, kept across looks. */
+const sandboxWitnesses = new SandboxWitnesses();
 
 /** How many processes that held a client's socket are looked at first next time. */
 const RECENT_HOLDERS = 8;
@@ -270,13 +286,24 @@ export async function isSandboxNamespace(
   tasks: readonly string[],
   readTable: (task: string) => Promise<string | null> = readMountTable,
 ): Promise<boolean> {
+  return (await sandboxVerdict(tasks, readTable)).sandbox;
+}
+
+/** `isSandboxNamespace`, with the task whose mount table decided (null: none could be read). */
+export async function sandboxVerdict(
+  tasks: readonly string[],
+  readTable: (task: string) => Promise<string | null> = readMountTable,
+): Promise<{ sandbox: boolean; readFrom: string | null }> {
   for (const task of tasks) {
     const text = await readTable(task);
     if (text !== null) {
-      return text.split("\n").some((line) => isSandboxMountSource(line.split(" - ")[1]?.split(" ")[1]));
+      const sandbox = text.split("\n").some((line) =>
+        isSandboxMountSource(line.split(" - ")[1]?.split(" ")[1])
+      );
+      return { sandbox, readFrom: task };
     }
   }
-  return true;
+  return { sandbox: true, readFrom: null };
 }
 
 /** The mount table of `task` (`<pid>` or `<pid>/task/<tid>`), or null when it cannot be read. */
