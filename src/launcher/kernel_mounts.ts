@@ -146,6 +146,8 @@ const RESOLVE_NO_SYMLINKS = 0x04n;
 const AT_EMPTY_PATH = 0x1000n;
 const AT_SYMLINK_NOFOLLOW = 0x100n;
 const STATX_MNT_ID = 0x1000;
+const STATX_MODE = 0x2;
+const STATX_UID = 0x8;
 const EACCES = 13n;
 const STATX_ATTR_MOUNT_ROOT = 0x2000n;
 
@@ -159,8 +161,11 @@ export function confineKernelMounts(
   options: {
     hostPath: (path: string) => string;
     cover: string;
-    /** Whether a mount below a directory the launcher cannot search may be left as it is. */
-    mayLeaveUnsearchable: (hostPath: string) => boolean;
+    /**
+     * Whether a mount below a directory the launcher cannot search may be left as it is; `blocking`
+     * is that directory's owner (as the launcher's namespace sees it) and mode, null when not found.
+     */
+    mayLeaveUnsearchable: (hostPath: string, blocking: UnsearchableDirectory | null) => boolean;
   },
 ): void {
   if (actions.length === 0) return;
@@ -176,7 +181,7 @@ export function confineKernelMounts(
       view.setBigUint64(16, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, true);
       const fd = sys.try("openat2", [AT_FDCWD, sys.cString(path), sys.buffer(how), 24n]);
       if (fd === -EACCES) {
-        if (options.mayLeaveUnsearchable(options.hostPath(path))) continue;
+        if (options.mayLeaveUnsearchable(options.hostPath(path), unsearchableDirectory(sys, path))) continue;
         throw new Error(
           `${options.hostPath(path)}, a kernel interface, lies below a directory the launcher cannot ` +
             "search, where a sandbox could change the way to it: it cannot be made read-only",
@@ -213,5 +218,46 @@ export function confineKernelMounts(
     }
   } finally {
     for (const fd of opened) sys.try("close", [fd]);
+  }
+}
+
+/** The first directory on the way to a path that the launcher cannot search. */
+export interface UnsearchableDirectory {
+  /** Its owner as the launcher's namespace sees it: the overflow uid where the namespace maps none. */
+  readonly owner: number;
+  readonly mode: number;
+}
+
+/**
+ * The first directory on the way to `path` that the launcher cannot search; null when the walk
+ * meets anything else (a link, a missing name).
+ */
+function unsearchableDirectory(sys: Sys, path: string): UnsearchableDirectory | null {
+  const flags = openFlags(sys.libc.arch);
+  const how = new Uint8Array(24);
+  const view = new DataView(how.buffer);
+  view.setBigUint64(0, flags.O_PATH | flags.O_CLOEXEC, true);
+  view.setBigUint64(16, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, true);
+  let current = sys.try("openat2", [AT_FDCWD, sys.cString("/"), sys.buffer(how), 24n]);
+  if (current < 0n) return null;
+  try {
+    for (const part of path.split("/").filter((name) => name !== "")) {
+      const next = sys.try("openat2", [current, sys.cString(part), sys.buffer(how), 24n]);
+      if (next === -EACCES) {
+        const statx = new Uint8Array(256);
+        const mask = BigInt(STATX_MODE | STATX_UID);
+        if (sys.try("statx", [current, sys.cString(""), AT_EMPTY_PATH, mask, sys.buffer(statx)]) < 0n) {
+          return null;
+        }
+        const stat = new DataView(statx.buffer);
+        return { owner: stat.getUint32(20, true), mode: stat.getUint16(28, true) & 0o7777 };
+      }
+      if (next < 0n) return null;
+      sys.try("close", [current]);
+      current = next;
+    }
+    return null;
+  } finally {
+    sys.try("close", [current]);
   }
 }

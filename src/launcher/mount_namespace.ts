@@ -310,17 +310,28 @@ export function enterMountNamespace(
   for (const mountInside of inner) innerMounts.mount(mountInside);
   innerMounts.finish();
   const mounts = parseMountInfo(options.files.readText(`${OLD_ROOT}/proc/self/mountinfo`));
+  // A user the namespace does not map shows as the overflow uid, outside every range of the map.
+  const userRanges = options.files.readText(`${OLD_ROOT}/proc/self/uid_map`).trim().split("\n")
+    .map((line) => line.trim().split(/\s+/).map(Number));
+  const mappedUser = (uid: number): boolean =>
+    userRanges.some(([inside = 0, , count = 0]) => uid >= inside && uid < inside + count);
+  const inUserNamespace = userRanges.length !== 1 || userRanges[0]?.join(" ") !== "0 0 4294967295";
   confineKernelMounts(sys, kernelMountActions(mounts, NEW_ROOT), {
     hostPath: (path) => path.slice(NEW_ROOT.length) || "/",
     cover: "/.kernel-cover",
     // Below a directory the launcher cannot search (one of a user it does not map, to an
     // unprivileged server: a container runtime's root-only tree), the sandbox, which runs as the
-    // same user with no more capabilities, cannot reach the mount either, as long as nothing on
-    // the way lies where a sandbox of this server could change it (a directory renamed or made
-    // searchable there would lead to it later).
-    mayLeaveUnsearchable: (hostPath) =>
-      !changeable(hostPath) &&
-      !plan.noLinksIn.some((area) => area === "/" || hostPath === area || hostPath.startsWith(`${area}/`)),
+    // same user with no more capabilities, cannot reach the mount either. In a user namespace the
+    // sandbox holds no capability and may re-mode only its own user's directories: one whose owner
+    // the namespace does not map, or whose owner may search it (so the launcher, refused, is not
+    // its owner: a server running as nobody cannot tell its own uid from the overflow uid), stays
+    // shut to it, and renaming it carries the mount along inside. Elsewhere the mount is left only
+    // when nothing on the way lies where a sandbox of this server could change it.
+    mayLeaveUnsearchable: (hostPath, blocking) =>
+      (inUserNamespace && blocking !== null &&
+        (!mappedUser(blocking.owner) || (blocking.mode & 0o100) !== 0)) ||
+      (!changeable(hostPath) &&
+        !plan.noLinksIn.some((area) => area === "/" || hostPath === area || hostPath.startsWith(`${area}/`))),
   });
   coverHostSockets(sys, boundSockets(options.files.readText(`${OLD_ROOT}/proc/net/unix`)), {
     host: OLD_ROOT,

@@ -18,19 +18,17 @@ const NOBODY = 65534;
 
 describe.each(RUNTIMES)("a kernel-interface mount the unprivileged server cannot reach, on %s", (runtime) => {
   let server: TestServer | null = null;
+  let ownedServer: TestServer | null = null;
   let hidden = "";
   let home = "";
-  beforeAll(async () => {
-    // Root's, mode 0700: nobody cannot look inside.
-    hidden = await fs.mkdtemp(join(tmpdir(), "exec-server-root-only-"));
-    await fs.mkdir(join(hidden, "proc"));
-    home = await fs.mkdtemp(join(tmpdir(), "exec-server-nobody-"));
-    await fs.chown(home, NOBODY, NOBODY);
+  let owned = "";
+
+  /** The unprivileged server, started once `mounts` (a shell command) ran in a mount namespace of its own. */
+  function serveAfter(mounts: string): Promise<TestServer> {
     const drop = ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--"];
-    // The procfs is mounted in a mount namespace of the server's own, so no other test sees it.
-    const mountThenRun = 'mount -t proc proc "$0/proc" && exec "$@"';
-    server = await startServer({
+    return startServer({
       runtime,
+      // In a mount namespace of the server's own, so no other test sees the mounts.
       command: [
         "unshare",
         "--mount",
@@ -39,25 +37,45 @@ describe.each(RUNTIMES)("a kernel-interface mount the unprivileged server cannot
         "--",
         "sh",
         "-c",
-        mountThenRun,
-        hidden,
+        `${mounts} && exec "$@"`,
+        "sh",
         ...drop,
         ...serverCommand(runtime),
       ],
       args: ["--allow-local-users"],
       env: { HOME: home },
     });
+  }
+
+  beforeAll(async () => {
+    // Root's, mode 0700: nobody cannot look inside.
+    hidden = await fs.mkdtemp(join(tmpdir(), "exec-server-root-only-"));
+    await fs.mkdir(join(hidden, "proc"));
+    home = await fs.mkdtemp(join(tmpdir(), "exec-server-nobody-"));
+    await fs.chown(home, NOBODY, NOBODY);
+    // The server's user's own, mode 0000 once the queue file system is mounted in it; its group,
+    // root's, is one the launcher's user namespace does not map, so the launcher cannot search it.
+    owned = join(home, "owned");
+    await fs.mkdir(join(owned, "mq"), { recursive: true });
+    await fs.chown(owned, NOBODY, 0);
+    server = await serveAfter(`mount -t proc proc ${hidden}/proc`);
+    ownedServer = await serveAfter(`mount -t mqueue mqueue ${owned}/mq && chmod 0 ${owned}`);
   });
   afterAll(async () => {
     await server?.[Symbol.asyncDispose]();
+    await ownedServer?.[Symbol.asyncDispose]();
     await fs.rm(home, { recursive: true, force: true });
     await fs.rm(hidden, { recursive: true, force: true });
   });
 
   /** Runs `script` under `sh -c` in `sandbox`; resolves with its exit code and output. */
-  async function run(sandbox: unknown, script: string): Promise<{ code: number | null; out: string }> {
-    if (server === null) throw new Error("the server has not started");
-    await using client = await server.session();
+  async function run(
+    sandbox: unknown,
+    script: string,
+    on = server,
+  ): Promise<{ code: number | null; out: string }> {
+    if (on === null) throw new Error("the server has not started");
+    await using client = await on.session();
     const id = `p${++ids}`;
     await client.call(
       "process/start",
@@ -90,16 +108,33 @@ describe.each(RUNTIMES)("a kernel-interface mount the unprivileged server cannot
     });
   });
 
-  test("refuses, naming it, where a sandbox could write the way to it", async () => {
-    // The whole file system writable: a directory on the way could be renamed, or made searchable.
+  test("does not stop a sandboxed process that may write the whole file system, which cannot reach it either", async () => {
+    // A directory of another user's, which the launcher cannot search, is one the sandbox can
+    // neither search, re-mode nor empty: renaming it carries the mount along inside it.
     const writable = {
       permissions: { type: "managed", file_system: { type: "unrestricted" }, network: "restricted" },
       windowsSandboxLevel: "disabled",
     };
-    const result = await run(writable, "echo ran");
+    const script =
+      `mv ${hidden} ${hidden}.moved 2>/dev/null || echo kept; chmod 755 ${hidden} 2>/dev/null || echo kept; ` +
+      `ls ${hidden}/proc/1 2>/dev/null || echo hidden; echo ran`;
+    expect(await run(writable, script)).toEqual({ code: 0, out: "kept\nkept\nhidden\nran\n" });
+  });
+
+  test("refuses, naming it, where the directory the launcher cannot search is the server's user's own", async () => {
+    // The sandbox owns that directory and may make it searchable again, to reach the mount below.
+    const writable = {
+      permissions: { type: "managed", file_system: { type: "unrestricted" }, network: "restricted" },
+      windowsSandboxLevel: "disabled",
+    };
+    const result = await run(
+      writable,
+      `chmod 755 ${owned} && touch ${owned}/mq/planted && echo written; echo ran`,
+      ownedServer,
+    );
     expect(result.out).not.toContain("ran\n");
     expect(result.out).toContain(
-      `${hidden}/proc, a kernel interface, lies below a directory the launcher cannot search`,
+      `${owned}/mq, a kernel interface, lies below a directory the launcher cannot search`,
     );
   });
 });
