@@ -57,7 +57,7 @@ const ENOTDIR = 20;
 const EXDEV = 18;
 const ELOOP = 40;
 /** How many times a carve-out whose name was removed under its mount is resolved and mounted again. */
-const MOUNT_TRIES = 8;
+const MOUNT_TRIES = 16;
 
 /** Answers of a resolution that mean "nothing of the host here": missing, a symlink, leading out. */
 const NOTHING_HERE = new Set([ENOENT, ENOTDIR, EXDEV, ELOOP]);
@@ -143,11 +143,12 @@ export class InnerMounts {
 
   /**
    * Mounts one inner mount; a mount with nothing of the host behind its name is skipped. The kernel
-   * refuses a mount on a name removed after it was resolved (ENOENT), and a sandbox that may write
-   * the directory of another policy's carve-out can give the file a second name and remove the
-   * first, then make it again, in a loop (`link`, `unlink`): a deny of one such file failed 7 of 30
-   * launches of that policy. So the carve-out is resolved and mounted again, a few times before
-   * the launch gives up; found missing then, it is skipped as any missing carve-out is.
+   * refuses a mount on a name removed after it was resolved (ENOENT), and names go away while the
+   * launcher works: an editor on the host saves a file by renaming a new one over it, and a sandbox
+   * that may write the directory of another policy's carve-out can give the file a second name and
+   * remove the first, then make it again, in a loop (`link`, `unlink`). So the carve-out is resolved
+   * and mounted again from the start, what the name shows then being what is covered, a number of
+   * times before the launch gives up; found missing then, it is skipped as any missing carve-out is.
    */
   mount(inner: InnerMount): void {
     for (let tries = 1;; tries++) {

@@ -68,6 +68,20 @@ while True:
     turn += 1`;
 
 /**
+ * Saves the file \`.env\` in the directory \`argv[1]\` without end the way editors do (a new file
+ * written beside it and renamed over it), one save every 0–1 ms; says "saving" after the first.
+ */
+const EDITOR_SAVES = `import os, sys, time
+turn = 0
+while True:
+    path = os.path.join(sys.argv[1], ".env")
+    with open(path + ".tmp", "w") as f: f.write("TOKEN=%d\\n" % turn)
+    os.rename(path + ".tmp", path)
+    if turn == 0: print("saving", flush=True)
+    time.sleep(0.0005 * (turn % 3))
+    turn += 1`;
+
+/**
  * Every case runs under each runtime with the launcher started as root, and under Bun as `nobody`
  * too (through util-linux unshare's user namespace, as a non-root server starts it); the hostile
  * suite runs both runtimes' servers as `nobody`.
@@ -962,6 +976,31 @@ print("done")' ${path} sub/dir/m.sock sub/dir2/daemon.sock moved/dir/daemon.sock
       churner.kill("SIGKILL");
       await churner.exited;
       await rm(churn, { recursive: true, force: true });
+    }
+  });
+
+  test("starts while the host saves a denied file in its roots again and again", async () => {
+    // An editor saves by renaming a new file over the old one: a save between the launcher's
+    // finding the file and its covering it took the name from the file it was about to cover.
+    const saves = join(root, "saves");
+    await mkdir(saves);
+    const saver = Bun.spawn(["/usr/bin/python3", "-c", EDITOR_SAVES, saves], {
+      stdin: "ignore",
+      stdout: "pipe",
+    });
+    try {
+      await saver.stdout.getReader().read();
+      const policy = { ...hidden(), writable: [inside, saves], denied: [join(saves, ".env")] };
+      const failures: string[] = [];
+      for (let round = 0; round < 20; round++) {
+        const result = await launched(confined(policy, "/bin/true", [], { argv0: "true" }));
+        if (result.code !== 0) failures.push(`${result.code}: ${result.out}`);
+      }
+      expect(failures).toEqual([]);
+    } finally {
+      saver.kill("SIGKILL");
+      await saver.exited;
+      await rm(saves, { recursive: true, force: true });
     }
   });
 
