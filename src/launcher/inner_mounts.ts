@@ -44,6 +44,7 @@ const AT_EMPTY_PATH = 0x1000n;
 const AT_RECURSIVE = 0x8000n;
 const MOVE_MOUNT_F_EMPTY_PATH = 0x4n;
 const MOVE_MOUNT_T_EMPTY_PATH = 0x40n;
+const MNT_DETACH = 2n;
 const MOUNT_ATTR_RDONLY = 0x1n;
 const MOUNT_ATTR_NOSUID = 0x2n;
 const MOUNT_ATTR_NODEV = 0x4n;
@@ -58,6 +59,14 @@ const EXDEV = 18;
 const ELOOP = 40;
 /** How many times a carve-out whose name was removed under its mount is resolved and mounted again. */
 const MOUNT_TRIES = 16;
+
+/** A root that is no longer the file its lookup checked (`InnerMounts.bindRoot`). */
+export class RootReplaced extends Error {
+  constructor(path: string) {
+    super(`${path} changed while the sandbox was being built`);
+    this.name = "RootReplaced";
+  }
+}
 
 /** Answers of a resolution that mean "nothing of the host here": missing, a symlink, leading out. */
 const NOTHING_HERE = new Set([ENOENT, ENOTDIR, EXDEV, ELOOP]);
@@ -91,7 +100,9 @@ export class InnerMounts {
    * are resolved beneath: opened again by path after the bind, a sandbox that may write the root's
    * parent could have renamed a link in at that name meanwhile, and the carve-outs would then be
    * taken from wherever the link leads (or skipped). `verify` runs once the bind is in place and
-   * throws when it shows anything else than the lookup found.
+   * throws when it shows anything else than the lookup found. A root gone from `hostPath`, or no
+   * longer what the lookup found, throws `RootReplaced` (or a `move_mount` ENOENT, when it went
+   * between its opening and its bind).
    */
   bindRoot(options: {
     path: string;
@@ -100,6 +111,8 @@ export class InnerMounts {
     writable: boolean;
     directory: boolean;
     verify: () => void;
+    /** The launcher's `/proc/self`, through which a bind that fails `verify` is taken off. */
+    procSelf: string;
   }): void {
     const hostFd = this.#openat2(
       AT_FDCWD,
@@ -110,7 +123,7 @@ export class InnerMounts {
     if (hostFd < 0n) {
       const errno = Number(-hostFd);
       if (NOTHING_HERE.has(errno)) {
-        throw new Error(`${options.path} changed while the sandbox was being built`);
+        throw new RootReplaced(options.path);
       }
       throw new SyscallError("openat2", errno, options.hostPath);
     }
@@ -130,7 +143,14 @@ export class InnerMounts {
       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
     ], options.treePath);
     this.#sys.try("close", [target]);
-    options.verify();
+    try {
+      options.verify();
+    } catch (error) {
+      // The stale bind is taken off again (through its own descriptor, never a path): left, it
+      // would hold the mount point, and a file root bound again there would go on a file gone.
+      this.#sys.try("umount2", [this.#sys.cString(`${options.procSelf}/fd/${tree}`), MNT_DETACH]);
+      throw error;
+    }
     if (!options.directory) return;
     this.#enclosing.push({
       path: options.path,

@@ -10,7 +10,7 @@
 import type { LauncherProcess } from "../runtime/mod.ts";
 import { AT_FDCWD } from "./landlock.ts";
 import { openFlags } from "./open_flags.ts";
-import { type InnerMount, InnerMounts } from "./inner_mounts.ts";
+import { type InnerMount, InnerMounts, RootReplaced } from "./inner_mounts.ts";
 import { confineKernelMounts, kernelMountActions, parseMountInfo } from "./kernel_mounts.ts";
 import { boundSockets, coverHostSockets } from "./host_sockets.ts";
 import { socketsHeldBySandboxes } from "./sandbox_sockets.ts";
@@ -32,6 +32,8 @@ const MOUNT_ATTR_NOEXEC = 0x8n;
 const AT_RECURSIVE = 0x8000n;
 const ENOENT = 2;
 const EEXIST = 17;
+/** How often a root the host keeps replacing is looked up and bound before the launch fails. */
+const ROOT_ATTEMPTS = 16;
 
 /** The devices every sandbox gets in its `/dev`. */
 export const SANDBOX_DEVICES: readonly string[] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -284,24 +286,46 @@ export function enterMountNamespace(
   const readOnlyLater: string[] = [NEW_ROOT];
 
   const innerMounts = new InnerMounts(sys, "");
-  for (const op of ordered) {
-    const target = op.path === "/" ? NEW_ROOT : `${NEW_ROOT}${op.path}`;
-    const source = `${OLD_ROOT}${op.path === "/" ? "" : op.path}`;
-    innerMounts.bindRoot({
-      path: op.given,
-      hostPath: source,
-      treePath: target,
-      writable: op.writable,
-      directory: op.directory,
-      // A sandbox that can write a directory on the way may have changed it since the lookup
-      // checked it (a rename swapping a directory for a link, or for another directory): what is
-      // mounted must be what was checked.
-      verify: () => {
-        if (options.files.lstat(target).identity !== op.identity) {
-          throw new Error(`${op.given} changed while the sandbox was being built`);
-        }
-      },
-    });
+  // The host's files, as the launcher reaches them once the roots are being bound.
+  const hostFiles: HostFiles = {
+    ...options.files,
+    lstat: (path) => options.files.lstat(`${OLD_ROOT}${path}`),
+    readlink: (path) => options.files.readlink(`${OLD_ROOT}${path}`),
+  };
+  for (const first of ordered) {
+    let op = first;
+    for (let attempt = 1;; attempt++) {
+      const target = op.path === "/" ? NEW_ROOT : `${NEW_ROOT}${op.path}`;
+      const source = `${OLD_ROOT}${op.path === "/" ? "" : op.path}`;
+      try {
+        innerMounts.bindRoot({
+          path: op.given,
+          hostPath: source,
+          treePath: target,
+          writable: op.writable,
+          directory: op.directory,
+          // A sandbox that can write a directory on the way may have changed it since the lookup
+          // checked it (a rename swapping a directory for a link, or for another directory): what
+          // is mounted must be what was checked.
+          verify: () => {
+            if (options.files.lstat(target).identity !== op.identity) throw new RootReplaced(op.given);
+          },
+          procSelf: `${OLD_ROOT}/proc/self`,
+        });
+        break;
+      } catch (error) {
+        const replaced = error instanceof RootReplaced ||
+          (error instanceof SyscallError && error.call === "move_mount" && error.errno === ENOENT);
+        if (!replaced || attempt === ROOT_ATTEMPTS) throw error;
+        // The host saves files by renaming a new one over the old (`git config`, editors): a root
+        // replaced so since its lookup is looked up again, as checked as the first time, and bound
+        // again (on top of the stale bind, if one was made). One that is gone now, lies elsewhere
+        // or is of another type is not what the plan ordered: the launch fails then.
+        const again = resolveHostPath(hostFiles, op.given, plan.noLinksIn);
+        if (again === null || again.real !== op.path || again.directory !== op.directory) throw error;
+        op = { ...op, identity: again.identity };
+      }
+    }
   }
   for (const link of links) {
     const at = `${NEW_ROOT}${link.at}`;

@@ -1004,6 +1004,35 @@ print("done")' ${path} sub/dir/m.sock sub/dir2/daemon.sock moved/dir/daemon.sock
     }
   });
 
+  test("starts while the host saves a file it shows as a root again and again", async () => {
+    // \`git config --global\` and editors save by renaming a new file over the old one: a save
+    // between the launcher's lookup of a file root and its bind took the file it had checked away.
+    const saves = join(root, "saved-root");
+    await mkdir(saves);
+    const saver = Bun.spawn(["/usr/bin/python3", "-c", EDITOR_SAVES, saves], {
+      stdin: "ignore",
+      stdout: "pipe",
+    });
+    try {
+      await saver.stdout.getReader().read();
+      const policy = { ...hidden(), readable: [...MINIMAL_PATHS, join(saves, ".env")] };
+      const failures: string[] = [];
+      for (let round = 0; round < 20; round++) {
+        const result = await launched(
+          confined(policy, "/bin/sh", ["-c", `cat ${join(saves, ".env")}`], { argv0: "sh" }),
+        );
+        if (result.code !== 0 || !/^TOKEN=\d+$/.test(result.out.trim())) {
+          failures.push(`${result.code}: ${result.out}`);
+        }
+      }
+      expect(failures).toEqual([]);
+    } finally {
+      saver.kill("SIGKILL");
+      await saver.exited;
+      await rm(saves, { recursive: true, force: true });
+    }
+  });
+
   test("a spare launcher takes its argv from stdin, confines the program and leaves it the rest of stdin", async () => {
     const launch = confined(hidden(), "/bin/sh", ["-c", `cat; cat ${secret} 2>/dev/null || echo hidden`], {
       argv0: "sh",
