@@ -90,7 +90,11 @@ interface Resolved {
  * links can be recreated in the new root. Returns null when the path does not exist; throws when
  * it passes through a symlink inside one of `noLinksIn` (sandboxed code may have planted it).
  */
-function resolveHostPath(files: HostFiles, path: string, noLinksIn: readonly string[]): Resolved | null {
+function resolveHostPath(
+  files: Pick<HostFiles, "lstat" | "readlink">,
+  path: string,
+  noLinksIn: readonly string[],
+): Resolved | null {
   const links: { at: string; target: string }[] = [];
   let pending = path.split("/").filter((part) => part !== "");
   let current = "";
@@ -287,8 +291,7 @@ export function enterMountNamespace(
 
   const innerMounts = new InnerMounts(sys, "");
   // The host's files, as the launcher reaches them once the roots are being bound.
-  const hostFiles: HostFiles = {
-    ...options.files,
+  const hostFiles: Pick<HostFiles, "lstat" | "readlink"> = {
     lstat: (path) => options.files.lstat(`${OLD_ROOT}${path}`),
     readlink: (path) => options.files.readlink(`${OLD_ROOT}${path}`),
   };
