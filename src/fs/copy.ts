@@ -1,10 +1,10 @@
 import { constants } from "node:fs";
 import * as fs from "node:fs/promises";
 import { ErrorCode, RpcError } from "../protocol/mod.ts";
-import type { FileHandle } from "node:fs/promises";
 import { errnoError, errnoOf } from "./error_map.ts";
 import { isWithin, joinPath, listDirectory, parentPath } from "./list_directory.ts";
-import { O_NOBLOCK_NOCTTY, O_PATH, openRegular, reopenWorks } from "./open_regular.ts";
+import { holdDirectory } from "./held_directory.ts";
+import { O_NOBLOCK_NOCTTY, openRegular } from "./open_regular.ts";
 
 const COPY_BUFFER_BYTES = 1 << 20;
 /** Permission bits copied with a file; set-id and sticky bits are not handed to the copy. */
@@ -13,7 +13,7 @@ const PERMISSION_BITS = 0o777;
  * The deepest tree copied: as deep as a path of one-letter names within PATH_MAX, where a copy by
  * paths stopped. Each level holds two descriptors (its source and destination directories).
  */
-const MAX_TREE_DEPTH = 2048;
+export const MAX_TREE_DEPTH = 2048;
 
 function copyRule(message: string): RpcError {
   return new RpcError(ErrorCode.InvalidRequest, "InvalidInput", message);
@@ -39,34 +39,6 @@ export async function copyPath(
   }
   await using held = await holdDirectory(source, true);
   await copyTree(held.path, destination, false, options.signal, 1);
-}
-
-/**
- * A directory held by a descriptor, and the path that reaches it from then on: `/proc/self/fd/N`,
- * which no rename or symlink planted at its name later redirects. A copy that finds its way
- * through a tree by names is led out of it by whoever may write there: a sandbox that exchanged a
- * directory of the source with a symlink after it was listed got the link's target (a host
- * directory) copied into a destination it could read, and one that planted a symlink in the
- * destination got the source written through it. Without /proc the path is the name itself.
- */
-interface HeldDirectory extends AsyncDisposable {
-  readonly path: string;
-}
-
-async function holdDirectory(path: string, noFollow: boolean): Promise<HeldDirectory> {
-  if (!(await reopenWorks())) return { path, [Symbol.asyncDispose]: () => Promise.resolve() };
-  const handle: FileHandle = await fs.open(
-    path,
-    O_PATH | constants.O_DIRECTORY | (noFollow ? constants.O_NOFOLLOW : 0),
-  );
-  try {
-    // O_PATH with O_NOFOLLOW opens a link itself: only a directory is held.
-    if (!(await handle.stat()).isDirectory()) throw errnoError("ENOTDIR");
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
-  return { path: `/proc/self/fd/${handle.fd}`, [Symbol.asyncDispose]: () => handle.close() };
 }
 
 /** The canonical form of a destination that may not exist yet; its parent must exist. */
