@@ -262,6 +262,24 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
     expect(await fs.readFile(join(w.inside, "dst/sub/planted"), "utf8")).toBe("P\n");
   });
 
+  test.concurrent("fs/remove of a tree nested 12,000 deep answers, and the server serves on", async () => {
+    // A sandbox may nest directories so (`mkdir d; cd d` in a loop; made here outside it, where
+    // Landlock's checks, which walk up the tree, do not slow each mkdir). The runtimes' own
+    // recursive removes recurse once per level: Deno's overflowed its stack and aborted the whole
+    // server past 10,000 levels; Bun's held the request for minutes.
+    await using w = await world();
+    await using client = await server().session();
+    const sandbox = profile([MINIMAL, entry(w.inside, "write")]);
+    const nest = "import os\nfor _ in range(12000):\n    os.mkdir('d'); os.chdir('d')\nopen('f', 'w')";
+    expect(await runCommand([...w.asOwner, "sh", "-c", `cd ${w.inside} && python3 -c "${nest}"`])).toBe("");
+    const tree = join(w.inside, "d");
+    // Confined, a remove goes as deep as a copy (2,048 levels).
+    expect(await failure(client.call("fs/remove", { path: tree, sandbox }))).toBe(-32603);
+    expect(await client.call("fs/remove", { path: tree })).toEqual({});
+    expect(await fs.readdir(w.inside)).toEqual([]);
+    expect(await client.call("fs/getMetadata", { path: w.inside })).toMatchObject({ isDirectory: true });
+  }, 120_000);
+
   test.concurrent("a carve-out holds when the sandbox renames its ancestors", async () => {
     await using w = await world();
     await using client = await server().session();

@@ -585,6 +585,44 @@ export function describeFsBehaviour(label: string, factory: FsFactory): void {
       expect(await fs.readFile(dir.join("outside/keep"), "utf8")).toBe("k");
     });
 
+    test("removes nothing outside the tree while its directories are exchanged with a link", async () => {
+      // A sandbox that may write the tree exchanges `x` with a link to a host directory in a loop
+      // (renameat2 RENAME_EXCHANGE), 80 levels down, where the remove has let the descriptors of
+      // the shallowest levels go and finds them again on its way up.
+      await using dir = await tempDir();
+      await using fsys = await make();
+      await fs.mkdir(dir.join("host"));
+      await fs.writeFile(dir.join("host/secret"), "SECRET");
+      const deep = dir.join(`t/${Array.from({ length: 80 }, () => "d").join("/")}`);
+      await fs.writeFile(dir.join("go"), "");
+      const swapper = spawn("python3", ["-c", EXCHANGE_LOOP, `${deep}/x`, `${deep}/xl`, dir.join("go")], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      const exited = new Promise((resolve) => swapper.on("exit", resolve));
+      try {
+        for (let round = 0; round < 20; round++) {
+          await fs.mkdir(`${deep}/x`, { recursive: true });
+          for (let i = 0; i < 10; i++) await fs.writeFile(`${deep}/x/f${i}`, "x");
+          await fs.symlink(dir.join("host"), `${deep}/xl`);
+          // The loop says when it has exchanged the two once, so the removes race it.
+          if (round === 0) await new Promise((resolve) => swapper.stdout.once("data", resolve));
+          // A remove may fail while the tree changes under it (ENOTEMPTY, ENOTDIR); it is tried
+          // again until the tree is gone.
+          for (
+            let attempt = 0;
+            attempt < 50 && await fs.lstat(dir.join("t")).then(() => true, () => false);
+            attempt++
+          ) {
+            await fsys.remove({ path: dir.join("t") }).catch(() => null);
+            expect(await fs.readdir(dir.join("host"))).toEqual(["secret"]);
+          }
+        }
+      } finally {
+        await fs.rm(dir.join("go"));
+        await exited;
+      }
+    });
+
     test("refuses the root directory", async () => {
       await using fsys = await make();
       // Non-recursive on purpose: even a broken guard could then only attempt rmdir("/").

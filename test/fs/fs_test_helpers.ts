@@ -48,6 +48,28 @@ export function mkfifo(path: string): void {
   if (result.exitCode !== 0) throw new Error(`mkfifo failed: ${result.stderr.toString()}`);
 }
 
+/** Python: nests argv[2] directories named `d` in argv[1] by relative mkdir, with a file `f` at the bottom. */
+const NEST = [
+  "import os, sys",
+  "fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)",
+  "for _ in range(int(sys.argv[2])):",
+  "    os.mkdir('d', dir_fd=fd)",
+  "    inner = os.open('d', os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)",
+  "    os.close(fd)",
+  "    fd = inner",
+  "os.close(os.open('f', os.O_WRONLY | os.O_CREAT, dir_fd=fd))",
+].join("\n");
+
+/**
+ * Makes the directory `path` with `depth` directories nested in it, as a sandbox may (`mkdir d;
+ * cd d` in a loop): deeper than any path can name.
+ */
+export async function nest(path: string, depth: number): Promise<void> {
+  await fs.mkdir(path);
+  const result = Bun.spawnSync(["python3", "-c", NEST, path, String(depth)]);
+  if (result.exitCode !== 0) throw new Error(`nesting failed: ${result.stderr.toString()}`);
+}
+
 /** Base64 of a UTF-8 string. */
 export function b64(text: string): string {
   return Buffer.from(text).toString("base64");
@@ -79,6 +101,12 @@ export const OS = {
     kind: "DirectoryNotEmpty",
     message: "Directory not empty (os error 39)",
     errno: "ENOTEMPTY",
+  },
+  ENAMETOOLONG: {
+    code: -32603,
+    kind: "OsError",
+    message: "File name too long (os error 36)",
+    errno: "ENAMETOOLONG",
   },
   EBADF: { code: -32603, kind: "OsError", message: "Bad file descriptor (os error 9)", errno: "EBADF" },
   EROFS: {
