@@ -954,83 +954,67 @@ print("done")' ${path} sub/dir/m.sock sub/dir2/daemon.sock moved/dir/daemon.sock
     }
   });
 
+  let hostDirs = 0;
+  /**
+   * Runs `program` (a python script given `dir`) on the host, waits for its first line, and makes
+   * 20 launches of the policy `policyFor(dir)` beside it; resolves with the launches that failed
+   * (`check` says which output counts as failing besides a non-zero exit).
+   */
+  async function launchesBeside(
+    program: string,
+    policyFor: (dir: string) => Policy,
+    launch: (policy: Policy, dir: string) => Launch = (policy) =>
+      confined(policy, "/bin/true", [], { argv0: "true" }),
+    check: (out: string) => boolean = () => true,
+  ): Promise<string[]> {
+    // Made by mkdir, not mkdtemp: mode 0755, so that a launcher run as nobody may look in.
+    const dir = join(root, `host-${++hostDirs}`);
+    await mkdir(dir);
+    const host = Bun.spawn(["/usr/bin/python3", "-c", program, dir], { stdin: "ignore", stdout: "pipe" });
+    try {
+      await host.stdout.getReader().read();
+      const failures: string[] = [];
+      for (let round = 0; round < 20; round++) {
+        const result = await launched(launch(policyFor(dir), dir));
+        if (result.code !== 0 || !check(result.out)) failures.push(`${result.code}: ${result.out}`);
+      }
+      return failures;
+    } finally {
+      host.kill("SIGKILL");
+      await host.exited;
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
   test("starts while host programs bind and remove sockets in its roots", async () => {
     // Editors, language servers and test runners bind short-lived sockets under /tmp all the time:
     // one removed after the host's table listed it, while the launch covered it, failed the launch.
-    const churn = join(root, "churn");
-    await mkdir(churn);
-    const churner = Bun.spawn(["/usr/bin/python3", "-c", SOCKET_CHURN, churn], {
-      stdin: "ignore",
-      stdout: "pipe",
-    });
-    try {
-      await churner.stdout.getReader().read();
-      const policy = { ...hidden(), writable: [inside, churn] };
-      const failures: string[] = [];
-      for (let round = 0; round < 20; round++) {
-        const result = await launched(confined(policy, "/bin/true", [], { argv0: "true" }));
-        if (result.code !== 0) failures.push(`${result.code}: ${result.out}`);
-      }
-      expect(failures).toEqual([]);
-    } finally {
-      churner.kill("SIGKILL");
-      await churner.exited;
-      await rm(churn, { recursive: true, force: true });
-    }
+    expect(await launchesBeside(SOCKET_CHURN, (dir) => ({ ...hidden(), writable: [inside, dir] }))).toEqual(
+      [],
+    );
   });
 
   test("starts while the host saves a denied file in its roots again and again", async () => {
     // An editor saves by renaming a new file over the old one: a save between the launcher's
     // finding the file and its covering it took the name from the file it was about to cover.
-    const saves = join(root, "saves");
-    await mkdir(saves);
-    const saver = Bun.spawn(["/usr/bin/python3", "-c", EDITOR_SAVES, saves], {
-      stdin: "ignore",
-      stdout: "pipe",
+    const policyFor = (dir: string): Policy => ({
+      ...hidden(),
+      writable: [inside, dir],
+      denied: [join(dir, ".env")],
     });
-    try {
-      await saver.stdout.getReader().read();
-      const policy = { ...hidden(), writable: [inside, saves], denied: [join(saves, ".env")] };
-      const failures: string[] = [];
-      for (let round = 0; round < 20; round++) {
-        const result = await launched(confined(policy, "/bin/true", [], { argv0: "true" }));
-        if (result.code !== 0) failures.push(`${result.code}: ${result.out}`);
-      }
-      expect(failures).toEqual([]);
-    } finally {
-      saver.kill("SIGKILL");
-      await saver.exited;
-      await rm(saves, { recursive: true, force: true });
-    }
+    expect(await launchesBeside(EDITOR_SAVES, policyFor)).toEqual([]);
   });
 
   test("starts while the host saves a file it shows as a root again and again", async () => {
     // \`git config --global\` and editors save by renaming a new file over the old one: a save
     // between the launcher's lookup of a file root and its bind took the file it had checked away.
-    const saves = join(root, "saved-root");
-    await mkdir(saves);
-    const saver = Bun.spawn(["/usr/bin/python3", "-c", EDITOR_SAVES, saves], {
-      stdin: "ignore",
-      stdout: "pipe",
-    });
-    try {
-      await saver.stdout.getReader().read();
-      const policy = { ...hidden(), readable: [...MINIMAL_PATHS, join(saves, ".env")] };
-      const failures: string[] = [];
-      for (let round = 0; round < 20; round++) {
-        const result = await launched(
-          confined(policy, "/bin/sh", ["-c", `cat ${join(saves, ".env")}`], { argv0: "sh" }),
-        );
-        if (result.code !== 0 || !/^TOKEN=\d+$/.test(result.out.trim())) {
-          failures.push(`${result.code}: ${result.out}`);
-        }
-      }
-      expect(failures).toEqual([]);
-    } finally {
-      saver.kill("SIGKILL");
-      await saver.exited;
-      await rm(saves, { recursive: true, force: true });
-    }
+    const failures = await launchesBeside(
+      EDITOR_SAVES,
+      (dir) => ({ ...hidden(), readable: [...MINIMAL_PATHS, join(dir, ".env")] }),
+      (policy, dir) => confined(policy, "/bin/sh", ["-c", `cat ${join(dir, ".env")}`], { argv0: "sh" }),
+      (out) => /^TOKEN=\d+$/.test(out.trim()),
+    );
+    expect(failures).toEqual([]);
   });
 
   test("a spare launcher takes its argv from stdin, confines the program and leaves it the rest of stdin", async () => {
