@@ -611,12 +611,42 @@ except OSError:
     }
   });
 
+  /**
+   * Starts `churn` (a shell command that says `ready` once it churns) in a sandbox that writes
+   * `w.inside`, from another session, and makes 20 launches of `policy` beside it; resolves with
+   * their exit codes.
+   */
+  async function launchesBesideChurn(
+    w: World,
+    churn: string,
+    ready: string,
+    policy: unknown,
+  ): Promise<number[]> {
+    await using attacker = await server().session();
+    await using client = await server().session();
+    await attacker.call(
+      "process/start",
+      startParams("churn", ["sh", "-c", churn], w.inside, {
+        env: CHILD_PATH,
+        sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+      }),
+    );
+    try {
+      await attacker.waitForOutput("churn", ready);
+      const codes: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        codes.push((await run(client, "true", { cwd: w.root, sandbox: policy })).code);
+      }
+      return codes;
+    } finally {
+      await attacker.call("process/terminate", { processId: "churn" });
+    }
+  }
+
   test.concurrent("a sandbox that moves its sockets between names fails no launch of a policy reading them", async () => {
     // The cover of a socket fails (ENOENT) when its name is removed between the open and the mount:
     // a hard link made and the name removed and made again, in a loop, failed 9 of 30 such launches.
     await using w = await world();
-    await using attacker = await server().session();
-    await using client = await server().session();
     const churn = `python3 -c 'import os, socket, time
 held = []
 for i in range(20):
@@ -626,56 +656,23 @@ end = time.time() + 120
 while time.time() < end:
     for i in range(20):
         os.link("s%d" % i, "t%d" % i); os.unlink("s%d" % i); os.link("t%d" % i, "s%d" % i); os.unlink("t%d" % i)'`;
-    await attacker.call(
-      "process/start",
-      startParams("churn", ["sh", "-c", churn], w.inside, {
-        env: CHILD_PATH,
-        sandbox: profile([MINIMAL, entry(w.inside, "write")]),
-      }),
-    );
-    try {
-      await attacker.waitForOutput("churn", "bound");
-      const reader = profile([MINIMAL, entry(w.root, "read")]);
-      const codes: number[] = [];
-      for (let i = 0; i < 20; i++) {
-        codes.push((await run(client, "true", { cwd: w.root, sandbox: reader })).code);
-      }
-      expect(codes).toEqual(Array.from({ length: 20 }, () => 0));
-    } finally {
-      await attacker.call("process/terminate", { processId: "churn" });
-    }
+    const codes = await launchesBesideChurn(w, churn, "bound", profile([MINIMAL, entry(w.root, "read")]));
+    expect(codes).toEqual(Array.from({ length: 20 }, () => 0));
   });
 
   test.concurrent("a sandbox that moves a file another policy denies between names fails none of its launches", async () => {
     // The cover of a denied file fails (ENOENT) when its name is removed between the resolution and
     // the mount: a hard link made and the name removed and made again, in a loop, failed 7 of 30.
     await using w = await world();
-    await using attacker = await server().session();
-    await using client = await server().session();
     const churn = `python3 -c 'import os, time
 open("secret", "w").write("secret")
 print("made", flush=True)
 end = time.time() + 120
 while time.time() < end:
     os.link("secret", "again"); os.unlink("secret"); os.link("again", "secret"); os.unlink("again")'`;
-    await attacker.call(
-      "process/start",
-      startParams("churn", ["sh", "-c", churn], w.inside, {
-        env: CHILD_PATH,
-        sandbox: profile([MINIMAL, entry(w.inside, "write")]),
-      }),
-    );
-    try {
-      await attacker.waitForOutput("churn", "made");
-      const denying = profile([MINIMAL, entry(w.root, "read"), entry(join(w.inside, "secret"), "deny")]);
-      const codes: number[] = [];
-      for (let i = 0; i < 20; i++) {
-        codes.push((await run(client, "true", { cwd: w.root, sandbox: denying })).code);
-      }
-      expect(codes).toEqual(Array.from({ length: 20 }, () => 0));
-    } finally {
-      await attacker.call("process/terminate", { processId: "churn" });
-    }
+    const denying = profile([MINIMAL, entry(w.root, "read"), entry(join(w.inside, "secret"), "deny")]);
+    const codes = await launchesBesideChurn(w, churn, "made", denying);
+    expect(codes).toEqual(Array.from({ length: 20 }, () => 0));
   });
 
   test.concurrent("a sandbox's own SysV IPC works among its processes and stays inside", async () => {
