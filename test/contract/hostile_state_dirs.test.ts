@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
+import { managedSandbox } from "../helpers/sandbox_policy.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
@@ -20,23 +21,6 @@ import { tempDir } from "../helpers/temp_dir.ts";
  * a Deno server spread into one before.
  */
 const FLOOD = 150_000;
-
-function writableProfile(path: string): Record<string, unknown> {
-  return {
-    permissions: {
-      type: "managed",
-      file_system: {
-        type: "restricted",
-        entries: [
-          { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
-          { path: { type: "path", path: pathToUri(path) }, access: "write" },
-        ],
-      },
-      network: "restricted",
-    },
-    windowsSandboxLevel: "disabled",
-  };
-}
 
 describe("a user's directory of state directories filled with names", () => {
   // The place is the servers' temporary directory, on tmpfs where there is one: the names are
@@ -65,7 +49,7 @@ describe("a user's directory of state directories filled with names", () => {
       test("fails no sandboxed launch or fs call of another policy", async () => {
         await using dir = await tempDir();
         await using client = await server!.session();
-        const sandbox = writableProfile(dir.path);
+        const sandbox = managedSandbox({ write: [pathToUri(dir.path)] });
         await client.call(
           "process/start",
           startParams("p", ["sh", "-c", "echo ran"], dir.path, { env: CHILD_PATH, sandbox }),
