@@ -342,20 +342,24 @@ export function enterMountNamespace(
     .map((line) => line.trim().split(/\s+/).map(Number));
   const mappedUser = (uid: number): boolean =>
     userRanges.some(([inside = 0, , count = 0]) => uid >= inside && uid < inside + count);
-  const inUserNamespace = userRanges.length !== 1 || userRanges[0]?.join(" ") !== "0 0 4294967295";
+  // Only a sandbox that is not root holds no capability: a root one keeps CAP_SETUID and
+  // CAP_SETGID, and in a namespace that maps more than its own ids (a container's root) it becomes
+  // the owner, or joins the group, of a directory its launcher (as root) could not search.
+  const unprivileged = sys.try("getuid", []) !== 0n &&
+    (userRanges.length !== 1 || userRanges[0]?.join(" ") !== "0 0 4294967295");
   confineKernelMounts(sys, kernelMountActions(mounts, NEW_ROOT), {
     hostPath: (path) => path.slice(NEW_ROOT.length) || "/",
     cover: "/.kernel-cover",
     // Below a directory the launcher cannot search (one of a user it does not map, to an
     // unprivileged server: a container runtime's root-only tree), the sandbox, which runs as the
-    // same user with no more capabilities, cannot reach the mount either. In a user namespace the
-    // sandbox holds no capability and may re-mode only its own user's directories: one whose owner
-    // the namespace does not map, or whose owner may search it (so the launcher, refused, is not
-    // its owner: a server running as nobody cannot tell its own uid from the overflow uid), stays
-    // shut to it, and renaming it carries the mount along inside. Elsewhere the mount is left only
+    // same user with no more capabilities, cannot reach the mount either. In an unprivileged
+    // launcher's user namespace the sandbox holds no capability and may re-mode only its own
+    // user's directories: one whose owner the namespace does not map, or whose owner may search it
+    // (so the launcher, refused, is not its owner: a server running as nobody cannot tell its own
+    // uid from the overflow uid), stays shut to it, and renaming it carries the mount along inside. Elsewhere the mount is left only
     // when nothing on the way lies where a sandbox of this server could change it.
     mayLeaveUnsearchable: (hostPath, blocking) =>
-      (inUserNamespace && blocking !== null &&
+      (unprivileged && blocking !== null &&
         (!mappedUser(blocking.owner) || (blocking.mode & 0o100) !== 0)) ||
       (!changeable(hostPath) &&
         !plan.noLinksIn.some((area) => area === "/" || hostPath === area || hostPath.startsWith(`${area}/`))),
