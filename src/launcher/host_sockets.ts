@@ -371,9 +371,10 @@ export function coverHostSockets(
 /**
  * The directories that hold more than `CROWDED_SOCKETS` of `paths`, each inside one of `areas`
  * (which a sandbox may write) and the highest one on the way from its area to the sockets that
- * holds no other mount of the new root (`mounts`, shown under `under`) and nothing of `keep`:
- * covering it hides only what lies there, never the launch's own roots, carve-outs, program image
- * (the fs worker's bundle, where the server's installation lies in the area) or cwd. A sandbox may bind as many sockets in its writable roots as its descriptors
+ * holds no other mount of the new root (`mounts`, shown under `under`) and is none of `keep` nor
+ * holds one: covering it hides only what lies there, never the launch's own roots, carve-outs,
+ * program image (the fs worker's bundle, where the server's installation lies in the area) or
+ * cwd. A sandbox may bind as many sockets in its writable roots as its descriptors
  * allow, in several processes, and every other policy whose read-only roots showed them covered
  * each with a mount of its own: 114,000 sockets held by six processes of one network-off sandbox
  * took 7–8 s of every such launch and then failed it, past the kernel's `fs.mount-max` (100,000
@@ -391,7 +392,7 @@ export function crowdedDirectories(
     if (found === undefined) {
       const at = joinPath(under, dir);
       found = mounts.some((mount) => mount.mountPoint !== at && isWithin(mount.mountPoint, at)) ||
-        keep.some((path) => path !== dir && isWithin(path, dir));
+        keep.some((path) => isWithin(path, dir));
       nestedAt.set(dir, found);
     }
     return found;

@@ -136,8 +136,10 @@ describe("crowdedDirectories", () => {
     const keep = ["/", "/w/ws/server/worker.js"];
     expect(crowdedDirectories(crowd, { areas: ["/w/ws"], under, mounts, keep })).toEqual(["/w/ws/d"]);
     expect(crowdedDirectories(crowd, { areas: ["/w/ws"], under, mounts, keep: ["/w/ws/d/cwd"] })).toEqual([]);
+    // A root or cwd that is the crowded directory itself stays shown: the cover goes below it.
     expect(crowdedDirectories(crowd, { areas: ["/w/ws"], under, mounts, keep: ["/w/ws"] })).toEqual([
-      "/w/ws",
+      "/w/ws/d",
     ]);
+    expect(crowdedDirectories(crowd, { areas: ["/w/ws"], under, mounts, keep: ["/w/ws/d"] })).toEqual([]);
   });
 });
