@@ -21,11 +21,12 @@ export async function anyThreadAlive(pid: number): Promise<boolean> {
 }
 
 /**
- * A daemon that leaves the session, loses its parent and ends its main thread alone
- * (`SYS_exit`), so that its leader is a zombie whose `/proc/PID/stat`, `ns/mnt` and `mountinfo`
- * say nothing while a second thread runs on. It writes its pid to `pidFile` first.
+ * A python daemon that leaves the session and loses its parent (its first parent waits for the
+ * pid file, so the start returns only once it exists), with stdio on /dev/null; `before` runs
+ * before it writes its pid to `pidFile` (through a rename, so the file is whole once it exists),
+ * `after` once it has.
  */
-export function zombieLeaderDaemon(pidFile: string): string[] {
+function detachedDaemon(pidFile: string, before: string, after: string): string[] {
   const script = `import ctypes, os, sys, threading, time
 if os.fork():
     while not os.path.exists(${JSON.stringify(pidFile)}): time.sleep(0.01)
@@ -34,12 +35,25 @@ os.setsid()
 if os.fork(): os._exit(0)
 null = os.open("/dev/null", os.O_RDWR)
 for fd in (0, 1, 2): os.dup2(null, fd)
-threading.Thread(target=lambda: time.sleep(60)).start()
+${before}
 with open(${JSON.stringify(pidFile + ".tmp")}, "w") as f: f.write(str(os.getpid()))
 os.rename(${JSON.stringify(pidFile + ".tmp")}, ${JSON.stringify(pidFile)})
-ctypes.CDLL(None).syscall(60, 0)
+${after}
 `;
   return ["python3", "-c", script];
+}
+
+/**
+ * A daemon that leaves the session, loses its parent and ends its main thread alone
+ * (`SYS_exit`), so that its leader is a zombie whose `/proc/PID/stat`, `ns/mnt` and `mountinfo`
+ * say nothing while a second thread runs on. It writes its pid to `pidFile` first.
+ */
+export function zombieLeaderDaemon(pidFile: string): string[] {
+  return detachedDaemon(
+    pidFile,
+    "threading.Thread(target=lambda: time.sleep(60)).start()",
+    "ctypes.CDLL(None).syscall(60, 0)",
+  );
 }
 
 /**
@@ -48,18 +62,5 @@ ctypes.CDLL(None).syscall(60, 0)
  * `/proc/PID/ns/mnt`, `mountinfo` or `fd`. It writes its pid to `pidFile` first.
  */
 export function undumpableDaemon(pidFile: string): string[] {
-  const script = `import ctypes, os, sys, time
-if os.fork():
-    while not os.path.exists(${JSON.stringify(pidFile)}): time.sleep(0.01)
-    sys.exit(0)
-os.setsid()
-if os.fork(): os._exit(0)
-null = os.open("/dev/null", os.O_RDWR)
-for fd in (0, 1, 2): os.dup2(null, fd)
-ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
-with open(${JSON.stringify(pidFile + ".tmp")}, "w") as f: f.write(str(os.getpid()))
-os.rename(${JSON.stringify(pidFile + ".tmp")}, ${JSON.stringify(pidFile)})
-time.sleep(60)
-`;
-  return ["python3", "-c", script];
+  return detachedDaemon(pidFile, "ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)", "time.sleep(60)");
 }
