@@ -33,6 +33,7 @@ export async function createServices(
     onTimeout: (message) => log.error(message, { step: "sandbox probe" }),
     ...(abort === undefined ? {} : { abort }),
   });
+  const rootMountStat = await openRootMountStat(runtime.name, process.arch);
   const fs = new FsService(runtime, {
     maxReadFileBytes: options.maxReadFileBytes,
     maxReplyBytes: options.maxReplyBytes,
@@ -42,13 +43,14 @@ export async function createServices(
     ...sandbox.protection,
     workerLaunch: (policy) => sandbox.workerLaunch(policy),
     spareLauncher: options.spareLauncher,
-    rootMountStat: await openRootMountStat(runtime.name, process.arch),
+    rootMountStat,
     log: (message, detail) => log.error(message, detail),
   });
   return {
     planner: sandbox.planner,
     sandboxInfo: sandboxExtensionInfo(sandbox.features),
     containment,
+    rootMountStat,
     openFsConnection: (sessionId) => fs.openConnection(sessionId),
     closeSession: (sessionId) => fs.closeSession(sessionId),
     close: async () => {

@@ -9,10 +9,11 @@
  * ends as the helper's failed exec, as any swap after the check does, while a refusal kept by
  * mistake would refuse the program until it changed.
  */
-import type { Stats } from "node:fs";
-
-/** The fields that change whenever the file's bytes do: a write moves mtime, and anything ctime. */
-interface Identity {
+/**
+ * The fields that change whenever the file's bytes do: a write moves mtime, and anything ctime.
+ * A stat's `Stats` is one; a cache compares identities of one source only.
+ */
+export interface Identity {
   readonly dev: number;
   readonly ino: number;
   readonly size: number;
@@ -39,7 +40,7 @@ export class PassedHeaders {
   }
 
   /** Whether the header of `path` passed when it was the file `info` (its stat now) describes. */
-  executable(path: string, info: Stats): boolean {
+  executable(path: string, info: Identity): boolean {
     const identity = this.#passed.get(path);
     if (identity === undefined) return false;
     if (sameFile(identity, info)) return true;
@@ -48,7 +49,7 @@ export class PassedHeaders {
   }
 
   /** Keeps the pass of the file `info` describes, unless it changed too lately to be trusted. */
-  remember(path: string, info: Stats): void {
+  remember(path: string, info: Identity): void {
     const now = this.#now();
     if (now - info.ctimeMs < SETTLED_MS || now - info.mtimeMs < SETTLED_MS) return;
     this.#passed.delete(path);
@@ -61,7 +62,7 @@ export class PassedHeaders {
   }
 }
 
-function sameFile(identity: Identity, info: Stats): boolean {
+function sameFile(identity: Identity, info: Identity): boolean {
   return identity.dev === info.dev && identity.ino === info.ino && identity.size === info.size &&
     identity.mtimeMs === info.mtimeMs && identity.ctimeMs === info.ctimeMs;
 }

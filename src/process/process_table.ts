@@ -11,7 +11,7 @@ import type {
   WriteStatus,
 } from "../protocol/mod.ts";
 import { buildChildEnv } from "../env_policy/mod.ts";
-import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
+import type { RootMountStat, Runtime, SpawnPlan } from "../runtime/mod.ts";
 import { ProcessTreeSession } from "../containment/mod.ts";
 import type { Container, ProcessLimits, SessionContainment } from "../containment/mod.ts";
 import type { LogChunk } from "./output_log.ts";
@@ -71,6 +71,8 @@ export interface ProcessTableOptions {
   readonly closedOutput: ClosedOutput;
   /** Running processes' output across the server. */
   readonly liveOutput: LiveOutput;
+  /** Answers the program lookup of a start on the server's thread where it can (`lookupProgram`). */
+  readonly rootMountStat?: RootMountStat | null;
 }
 
 /** Processes closed between two hints to release memory (see `RunningCounter.closedOne`). */
@@ -233,7 +235,8 @@ export class ProcessTable {
     if (!cwdLater) await checkCwd(cwd);
     let program: string;
     try {
-      program = await lookupProgram(argv0, cwd, env["PATH"] ?? this.#serverEnv["PATH"] ?? "");
+      const path = env["PATH"] ?? this.#serverEnv["PATH"] ?? "";
+      program = await lookupProgram(argv0, cwd, path, this.#options.rootMountStat ?? null);
     } catch (error) {
       if (cwdLater) await checkCwd(cwd);
       throw error;

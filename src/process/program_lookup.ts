@@ -1,34 +1,45 @@
 import { access, constants, stat } from "node:fs/promises";
+import type { Stats } from "node:fs";
 import { ErrorCode, RpcError } from "../protocol/mod.ts";
 import { O_NOBLOCK_NOCTTY, openRegular, osErrorText } from "../fs/mod.ts";
+import type { RootMountStat } from "../runtime/mod.ts";
 import { PassedHeaders } from "./passed_headers.ts";
 
-/** The header checks of programs this server has started (`executableProblem`). */
+/** The header checks of programs this server has started (`executableProblem`), by their stat. */
 const HEADERS = new PassedHeaders();
+/** The same passes by the root-mount stat's `ProgramFile`, for `knownProgram`. */
+const KNOWN_FILES = new PassedHeaders();
 
 /**
  * Finds the executable for `argv0` (PROTOCOL.md §5.2): a name with `/` is used as is (relative to
  * `cwd`); otherwise it is searched in `path` (the child's PATH, else the server's). An empty PATH
- * entry means `cwd`. Throws -32603 `program <argv0>: <os error>`.
+ * entry means `cwd`. Throws -32603 `program <argv0>: <os error>`. With `rootMount`, a program the
+ * search found before is answered on the server's thread where it can be (`knownProgram`).
  */
-export async function lookupProgram(argv0: string, cwd: string, path: string): Promise<string> {
+export async function lookupProgram(
+  argv0: string,
+  cwd: string,
+  path: string,
+  rootMount: RootMountStat | null = null,
+): Promise<string> {
+  const known = rootMount === null ? null : knownProgram(rootMount, argv0, cwd, path);
+  if (known !== null) return known;
   if (argv0.includes("/")) {
-    const candidate = argv0.startsWith("/") ? argv0 : `${cwd}/${argv0}`;
-    const problem = await executableProblem(candidate);
+    const candidate = directCandidate(argv0, cwd);
+    const problem = await executableProblem(candidate, rootMount);
     if (problem !== null) throw programError(argv0, problem);
     return candidate;
   }
-  const candidates = path.split(":").map((entry) => {
-    const dir = entry === "" ? cwd : entry.startsWith("/") ? entry : `${cwd}/${entry}`;
-    return `${dir}/${argv0}`;
-  });
+  const candidates = pathCandidates(argv0, cwd, path);
   // The entries up to where this name was found last time are asked about all at once, each a
   // round trip to the thread pool; the answer is still the first entry's in PATH order.
   const hint = `${path}\0${argv0}`;
-  const ahead = candidates.slice(0, (FOUND_AT.get(hint) ?? 0) + 1).map(executableProblem);
+  const ahead = candidates.slice(0, (FOUND_AT.get(hint) ?? 0) + 1).map((candidate) =>
+    executableProblem(candidate, rootMount)
+  );
   let firstProblem: string | null = null;
   for (const [index, candidate] of candidates.entries()) {
-    const problem = await (ahead[index] ?? executableProblem(candidate));
+    const problem = await (ahead[index] ?? executableProblem(candidate, rootMount));
     if (problem === null) {
       rememberFound(hint, index);
       return candidate;
@@ -40,6 +51,70 @@ export async function lookupProgram(argv0: string, cwd: string, path: string): P
     if (!SEARCH_ON.has(problem)) throw programError(argv0, problem);
   }
   throw programError(argv0, firstProblem ?? "ENOENT");
+}
+
+function directCandidate(argv0: string, cwd: string): string {
+  return argv0.startsWith("/") ? argv0 : `${cwd}/${argv0}`;
+}
+
+function pathCandidates(argv0: string, cwd: string, path: string): string[] {
+  return path.split(":").map((entry) => {
+    const dir = entry === "" ? cwd : entry.startsWith("/") ? entry : `${cwd}/${entry}`;
+    return `${dir}/${argv0}`;
+  });
+}
+
+/**
+ * What `lookupProgram`'s search would answer, found without the runtime's thread pool (two to
+ * seven round trips there, 45–85 µs of CPU each on Deno): the candidates in order through the
+ * root-mount stat, each before the found one missing (ENOENT, ENOTDIR), the found one a file the
+ * kernel lets the server execute and the very file (device, inode, size, stamps) whose header
+ * passed an earlier search. Null for anything else, which the search then answers as before: a
+ * program on another mount or first seen, a refusal, every error.
+ */
+function knownProgram(rootMount: RootMountStat, argv0: string, cwd: string, path: string): string | null {
+  const candidates = argv0.includes("/") ? [directCandidate(argv0, cwd)] : pathCandidates(argv0, cwd, path);
+  for (const candidate of candidates) {
+    const answer = rootMount.program(candidate);
+    if (answer === "ENOENT" || answer === "ENOTDIR") continue;
+    if (answer === null || !KNOWN_FILES.executable(candidate, answer)) return null;
+    knownAnswers++;
+    return candidate;
+  }
+  return null;
+}
+
+let knownAnswers = 0;
+
+/** Lookups `knownProgram` answered (a diagnostic for tests). */
+export function knownProgramAnswers(): number {
+  return knownAnswers;
+}
+
+/**
+ * Keeps the pass of `candidate`, which the search found executable as the file `info` describes,
+ * for `knownProgram`, when the root-mount stat finds that same file there now. The stamps differ
+ * only in their precision; a file changed in between has a new ctime, and one changed within two
+ * seconds before is not kept at all.
+ */
+function rememberKnown(rootMount: RootMountStat | null, candidate: string, info: Stats): void {
+  const file = rootMount?.program(candidate) ?? null;
+  if (file === null || typeof file === "string") return;
+  if (
+    file.dev === info.dev && file.ino === info.ino && file.size === info.size &&
+    sameStamp(file.mtimeMs, info.mtimeMs) && sameStamp(file.ctimeMs, info.ctimeMs)
+  ) {
+    KNOWN_FILES.remember(candidate, file);
+  }
+}
+
+/**
+ * Whether a stamp with nanoseconds and a runtime's stat of it agree: Bun's carries the fraction,
+ * Deno's is whole milliseconds, and its ctime whole seconds (Deno 2.9.6).
+ */
+function sameStamp(exactMs: number, statMs: number): boolean {
+  if (Math.abs(exactMs - statMs) < 1) return true;
+  return statMs % 1000 === 0 && Math.floor(exactMs / 1000) * 1000 === statMs;
 }
 
 /** Where each (PATH, name) was found last, a hint for the next search; the oldest goes first. */
@@ -85,7 +160,7 @@ export function programError(argv0: string, errno: string, cause?: unknown): Rpc
   });
 }
 
-async function executableProblem(candidate: string): Promise<string | null> {
+async function executableProblem(candidate: string, rootMount: RootMountStat | null): Promise<string | null> {
   try {
     // Asked together, each a round trip to the runtime's thread pool, and answered as if asked in
     // turn: the access counts only for a regular file.
@@ -94,9 +169,15 @@ async function executableProblem(candidate: string): Promise<string | null> {
     const info = await stat(candidate);
     if (!info.isFile()) return "EACCES";
     await executable;
-    if (HEADERS.executable(candidate, info)) return null;
+    if (HEADERS.executable(candidate, info)) {
+      rememberKnown(rootMount, candidate, info);
+      return null;
+    }
     const verdict = await headerProblem(candidate);
-    if (verdict === null) HEADERS.remember(candidate, info);
+    if (verdict === null) {
+      HEADERS.remember(candidate, info);
+      rememberKnown(rootMount, candidate, info);
+    }
     return verdict;
   } catch (error) {
     return errnoCode(error) ?? "ENOENT";

@@ -23,12 +23,14 @@ export async function openBunLibc(arch: LibcArch): Promise<Libc> {
     const raw = ffi.CFunction({ ptr: Number(code) as never, args: [...SYSCALL_ARGS], returns: "i64" });
     return {
       arch,
+      exactErrno: true,
       syscall: (nr, ...args) => BigInt(raw(...syscallArgs(nr, args))),
       addressOf,
     };
   }
   return {
     arch,
+    exactErrno: false,
     // errno is read as soon as the call is back, but the engine may have run work of its own in
     // between (raw_syscall.ts): exact only where the raw call cannot be mapped.
     syscall(nr: number, ...args: bigint[]): bigint {

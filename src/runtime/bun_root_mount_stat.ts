@@ -11,6 +11,7 @@ export async function bunRootMountCalls(): Promise<RootMountCalls> {
     statfs: { args: ["ptr", "ptr"], returns: "i32" },
     statx: { args: ["i32", "ptr", "i32", "u32", "ptr"], returns: "i32" },
     close: { args: ["i32"], returns: "i32" },
+    faccessat: { args: ["i32", "ptr", "i32", "i32"], returns: "i32" },
     syscall: { args: ["i64", "i64", "ptr", "ptr", "i64"], returns: "i64" },
   });
   return {
@@ -18,6 +19,7 @@ export async function bunRootMountCalls(): Promise<RootMountCalls> {
     openat2: (path, how) => Number(symbols.syscall(SYS_OPENAT2, -100, path, how, how.byteLength)),
     statx: (fd, empty, flags, mask, out) => symbols.statx(fd, empty, flags, mask, out),
     close: (fd) => symbols.close(fd),
+    faccessat: (fd, path, mode, flags) => symbols.faccessat(fd, path, mode, flags),
     floatMilliseconds: true,
   };
 }

@@ -29,12 +29,14 @@ export function openDenoLibc(arch: LibcArch): Libc {
     const raw = new Deno.UnsafeFnPointer(pointer, SYSCALL);
     return {
       arch,
+      exactErrno: true,
       syscall: (nr, ...args) => BigInt(raw.call(...syscallArgs(nr, args))),
       addressOf,
     };
   }
   return {
     arch,
+    exactErrno: false,
     // errno is read as soon as the call is back, but the engine may have run work of its own in
     // between (raw_syscall.ts): exact only where the raw call cannot be mapped.
     syscall(nr: number, ...args: bigint[]): bigint {

@@ -13,6 +13,7 @@ export function denoRootMountCalls(): RootMountCalls {
     statfs: { parameters: ["buffer", "buffer"], result: "i32" },
     statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
     close: { parameters: ["i32"], result: "i32" },
+    faccessat: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
     syscall: { parameters: ["i64", "i64", "buffer", "buffer", "i64"], result: "i64" },
   });
   const number = BigInt(SYS_OPENAT2);
@@ -21,6 +22,7 @@ export function denoRootMountCalls(): RootMountCalls {
     openat2: (path, how) => Number(symbols.syscall(number, AT_FDCWD, path, how, BigInt(how.byteLength))),
     statx: (fd, empty, flags, mask, out) => symbols.statx(fd, empty, flags, mask, out),
     close: (fd) => symbols.close(fd),
+    faccessat: (fd, path, mode, flags) => symbols.faccessat(fd, path, mode, flags),
     floatMilliseconds: false,
   };
 }

@@ -12,6 +12,11 @@ export interface Libc {
   readonly arch: LibcArch;
   /** A system call: the kernel's result, `-errno` on failure (`raw_syscall.ts`). */
   syscall(nr: number, ...args: bigint[]): bigint;
+  /**
+   * Whether `syscall`'s `-errno` is always the kernel's own (the raw call is mapped); otherwise it
+   * is libc's errno read after the call, which the engine's own work may have overwritten.
+   */
+  readonly exactErrno: boolean;
   /** Address of a buffer's first byte; valid while the buffer is referenced. */
   addressOf(buffer: Uint8Array): bigint;
 }

@@ -26,7 +26,7 @@ export { chunkReader, pooledBuffers } from "./chunk_reader.ts";
 export type { ChunkReader } from "./chunk_reader.ts";
 export { libcArch, openLibc } from "./libc.ts";
 export { openRootMountStat } from "./root_mount_stat.ts";
-export type { PathFacts, RootMountStat } from "./root_mount_stat.ts";
+export type { PathFacts, ProgramAnswer, ProgramFile, RootMountStat } from "./root_mount_stat.ts";
 export { envRecord } from "./env_record.ts";
 export { IMAGE_RUN_VARIABLE } from "./image_run_mark.ts";
 export { hexBytes } from "./raw_syscall.ts";

@@ -12,8 +12,8 @@
  * which also words every error.
  * Runtime-neutral: `deno_root_mount_stat.ts` and `bun_root_mount_stat.ts` bind the four C calls.
  */
-import { libcArch } from "./libc.ts";
-import type { LibcArch } from "./libc.ts";
+import { libcArch, openLibc } from "./libc.ts";
+import type { Libc, LibcArch } from "./libc.ts";
 import type { RuntimeName } from "./runtime.ts";
 
 /** What `fs/getMetadata` needs of a path that is not a symlink. */
@@ -26,10 +26,33 @@ export interface PathFacts {
   readonly mtimeMs: number;
 }
 
+/**
+ * Which file a program path names: the fields that change whenever its bytes do, as `statx` gives
+ * them (compare them only with another `ProgramFile`; `dev` is `makedev`'s, as in a stat's `dev`).
+ */
+export interface ProgramFile {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  /** Milliseconds since the epoch with the nanoseconds as a fraction. */
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+}
+
+/** What `RootMountStat.program` can tell of a path; null: ask the asynchronous path. */
+export type ProgramAnswer = ProgramFile | "ENOENT" | "ENOTDIR" | null;
+
 /** A synchronous `lstat` of paths on the root mount. */
 export interface RootMountStat {
   /** The facts of the absolute path `path`, or null: ask the asynchronous path (see the module). */
   lstat(path: string): PathFacts | null;
+  /**
+   * The absolute path `path` with symlinks followed, where the walk stays on the root mount: the
+   * file when it is a regular file that the kernel lets this process execute (`faccessat2`,
+   * `X_OK`); ENOENT or ENOTDIR when the walk ends at a missing name or a file that is no
+   * directory (answered only where the errno is the kernel's own, `Libc.exactErrno`); else null.
+   */
+  program(path: string): ProgramAnswer;
 }
 
 /** The C library calls the stat makes, bound by a runtime's FFI; each returns what the C call returns. */
@@ -42,6 +65,8 @@ export interface RootMountCalls {
   statx(fd: number, empty: Uint8Array, flags: number, mask: number, out: Uint8Array): number;
   /** `close(fd)`. */
   close(fd: number): number;
+  /** `faccessat(fd, path, mode, flags)`: 0 or -1 (glibc asks the kernel's `faccessat2`). */
+  faccessat(fd: number, path: Uint8Array, mode: number, flags: number): number;
   /**
    * Whether the runtime's own `lstat` makes its milliseconds in floating point, seconds × 1000 plus
    * nanoseconds / 1e6 (Bun), which lands on the next millisecond within about 244 ns of it, where
@@ -67,6 +92,14 @@ const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
 const PATH_MAX = 4096;
+const STATX_MODE = 0x2;
+const STATX_INO = 0x100;
+const STATX_CTIME = 0x80;
+const PROGRAM_NEEDED = STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME;
+const X_OK = 1;
+const AT_FDCWD = -100n;
+const ENOENT = 2n;
+const ENOTDIR = 20n;
 
 /**
  * Root file systems whose calls cannot hang on a peer: ext2/3/4, xfs, btrfs, f2fs, tmpfs and
@@ -81,28 +114,57 @@ const LOCAL_ROOT_TYPES: ReadonlySet<number> = new Set([
   0x794c7630,
 ]);
 
-/** The stat over `calls`, or null where the root mount is not local or `openat2` does not work. */
-export function rootMountStat(calls: RootMountCalls, arch: LibcArch): RootMountStat | null {
+/**
+ * The stat over `calls`, or null where the root mount is not local or `openat2` does not work.
+ * `libc` tells why an `openat2` failed, where its errno is exact; without it `program` answers
+ * only for files it finds.
+ */
+export function rootMountStat(
+  calls: RootMountCalls,
+  arch: LibcArch,
+  libc?: Libc | null,
+): RootMountStat | null {
   const statfsOut = new Uint8Array(256);
   if (calls.statfs(new TextEncoder().encode("/\0"), statfsOut) !== 0) return null;
   // f_type is the first member, a long.
   const rootType = Number(new DataView(statfsOut.buffer).getBigInt64(0, true));
   if (!LOCAL_ROOT_TYPES.has(rootType)) return null;
-  const how = new Uint8Array(24);
-  const howView = new DataView(how.buffer);
-  howView.setBigUint64(0, BigInt(O_PATH | O_CLOEXEC | O_NOFOLLOW[arch]), true);
-  howView.setBigUint64(16, BigInt(RESOLVE_NO_XDEV), true);
+  const how = openHow(O_PATH | O_CLOEXEC | O_NOFOLLOW[arch]);
+  const followHow = openHow(O_PATH | O_CLOEXEC);
   const pathBytes = new Uint8Array(PATH_MAX + 1);
   const out = new Uint8Array(256);
   const outView = new DataView(out.buffer);
   const empty = new Uint8Array(1);
   const encoder = new TextEncoder();
+  /** `path` into `pathBytes` with its NUL; false where it is not an absolute path that fits. */
+  const encoded = (path: string): boolean => {
+    if (path.charCodeAt(0) !== 0x2f || path.includes("\0")) return false;
+    const { read, written } = encoder.encodeInto(path, pathBytes);
+    if (read !== path.length || written >= PATH_MAX) return false;
+    pathBytes[written] = 0;
+    return true;
+  };
+  const exact = libc?.exactErrno === true ? libc : null;
+  /** Why `openat2(pathBytes, followHow)` fails, asked again through the exact system call. */
+  const missing = (): "ENOENT" | "ENOTDIR" | null => {
+    if (exact === null) return null;
+    const result = exact.syscall(
+      SYS_OPENAT2,
+      AT_FDCWD,
+      exact.addressOf(pathBytes),
+      exact.addressOf(followHow),
+      BigInt(followHow.byteLength),
+    );
+    if (result >= 0n) {
+      // It is there now: the caller's asynchronous path judges it.
+      calls.close(Number(result));
+      return null;
+    }
+    return result === -ENOENT ? "ENOENT" : result === -ENOTDIR ? "ENOTDIR" : null;
+  };
   const stat: RootMountStat = {
     lstat(path) {
-      if (path.charCodeAt(0) !== 0x2f || path.includes("\0")) return null;
-      const { read, written } = encoder.encodeInto(path, pathBytes);
-      if (read !== path.length || written >= PATH_MAX) return null;
-      pathBytes[written] = 0;
+      if (!encoded(path)) return null;
       const fd = calls.openat2(pathBytes, how);
       if (fd < 0) return null;
       let answer: number;
@@ -113,9 +175,55 @@ export function rootMountStat(calls: RootMountCalls, arch: LibcArch): RootMountS
       }
       return answer === 0 ? factsOf(outView, calls.floatMilliseconds) : null;
     },
+    program(path) {
+      if (!encoded(path)) return null;
+      const fd = calls.openat2(pathBytes, followHow);
+      if (fd < 0) return missing();
+      try {
+        if (calls.statx(fd, empty, AT_EMPTY_PATH, PROGRAM_NEEDED, out) !== 0) return null;
+        const file = programFileOf(outView);
+        if (file === null) return null;
+        return calls.faccessat(fd, empty, X_OK, AT_EMPTY_PATH) === 0 ? file : null;
+      } finally {
+        calls.close(fd);
+      }
+    },
   };
   // A kernel before 5.6 has no openat2, and a seccomp filter may refuse it: then nothing is gained.
   return stat.lstat("/") === null ? null : stat;
+}
+
+/** An `open_how` for `openat2` with `flags` and `RESOLVE_NO_XDEV`. */
+function openHow(flags: number): Uint8Array {
+  const how = new Uint8Array(24);
+  const view = new DataView(how.buffer);
+  view.setBigUint64(0, BigInt(flags), true);
+  view.setBigUint64(16, BigInt(RESOLVE_NO_XDEV), true);
+  return how;
+}
+
+/** The `ProgramFile` of a `struct statx`; null where a member is missing or it is no regular file. */
+export function programFileOf(view: DataView): ProgramFile | null {
+  if ((view.getUint32(0, true) & PROGRAM_NEEDED) !== PROGRAM_NEEDED) return null;
+  if ((view.getUint16(28, true) & S_IFMT) !== S_IFREG) return null;
+  return {
+    dev: makedev(view.getUint32(136, true), view.getUint32(140, true)),
+    ino: Number(view.getBigUint64(32, true)),
+    size: Number(view.getBigUint64(40, true)),
+    ctimeMs: stampMs(view, 96),
+    mtimeMs: stampMs(view, 112),
+  };
+}
+
+/** glibc's `makedev`, the `dev` a stat reports. */
+function makedev(major: number, minor: number): number {
+  const high = BigInt(major >>> 12) << 44n | BigInt(minor >>> 8) << 20n;
+  return Number(high) + ((major & 0xfff) << 8) + (minor & 0xff);
+}
+
+/** A `statx_timestamp` at `offset` in milliseconds, the nanoseconds as a fraction. */
+function stampMs(view: DataView, offset: number): number {
+  return Number(view.getBigInt64(offset, true)) * 1000 + view.getUint32(offset + 8, true) / 1_000_000;
 }
 
 /** Reads a `struct statx`; null where a member is missing, the path is a symlink or a time is before 1970. */
@@ -155,15 +263,16 @@ export async function openRootMountStat(name: RuntimeName, nodeArch: string): Pr
   const arch = libcArch(nodeArch);
   if (arch === null) return null;
   try {
+    const libc = await openLibc(name, nodeArch).catch(() => null);
     if (name === "bun") {
       const { bunRootMountCalls } = await import("./bun_root_mount_stat.ts");
-      return rootMountStat(await bunRootMountCalls(), arch);
+      return rootMountStat(await bunRootMountCalls(), arch, libc);
     }
     const adapter = await importDenoCalls();
     if (typeof adapter === "object" && adapter !== null && "denoRootMountCalls" in adapter) {
       const bind = adapter.denoRootMountCalls;
       // deno_root_mount_stat.ts declares it `(): RootMountCalls`; `deno check` verifies it there.
-      if (typeof bind === "function") return rootMountStat((bind as () => RootMountCalls)(), arch);
+      if (typeof bind === "function") return rootMountStat((bind as () => RootMountCalls)(), arch, libc);
     }
     return null;
   } catch {

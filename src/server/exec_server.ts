@@ -13,7 +13,7 @@ import {
 import type { SandboxPlanner } from "../process/mod.ts";
 import type { Containment } from "../containment/mod.ts";
 import { bindHandlers } from "../rpc/mod.ts";
-import type { HttpServer, Runtime, WsConnection } from "../runtime/mod.ts";
+import type { HttpServer, RootMountStat, Runtime, WsConnection } from "../runtime/mod.ts";
 import { createApp } from "./app.ts";
 import { ConnectionSlots } from "./connection_slots.ts";
 import { TokenAuth } from "./auth.ts";
@@ -49,6 +49,8 @@ export interface ServerServices {
   readonly sandboxInfo: Extensions["sandbox"];
   /** Holds, limits and measures every process; closed after the sessions at shutdown. */
   readonly containment: Containment;
+  /** The synchronous stat of root-mount paths (`openRootMountStat`), for the program lookup. */
+  readonly rootMountStat?: RootMountStat | null;
   openFsConnection(sessionId: string): FsPort;
   closeSession(sessionId: string): Promise<void>;
   close(): Promise<void>;
@@ -99,6 +101,7 @@ export async function startExecServer(
         inputBudget: new InputBudget(options.maxUnreadInputBytes),
         closedOutput,
         liveOutput,
+        rootMountStat: services.rootMountStat ?? null,
       },
     },
     planner: services.planner,

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { chmod, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -45,5 +46,67 @@ describe.each(["bun", "deno"] as const)("the program header check on %s", (runti
     expect(await answer(runtime, script)).toEqual({ out: "null", code: 0 });
     expect(await answer(runtime, "/bin/sh")).toEqual({ out: "null", code: 0 });
     expect(await answer(runtime, text)).toEqual({ out: '"ENOEXEC"', code: 0 });
+  });
+});
+
+const LOOKUP_FIXTURE = join(REPO, "test/fixtures/program_lookup_fixture.ts");
+
+/** The lookups of `steps`, made in one process under `runtime` with its root-mount stat. */
+async function lookups(
+  runtime: keyof typeof RUNTIMES,
+  steps: unknown[],
+): Promise<{ opened: boolean; results: { found: string; known: boolean }[] }> {
+  const [program, , ...rest] = RUNTIMES[runtime];
+  const args = runtime === "bun" ? [LOOKUP_FIXTURE] : [...rest.slice(0, -1), LOOKUP_FIXTURE];
+  const child = Bun.spawn([program, ...args, JSON.stringify(steps)], {
+    cwd: REPO,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  expect(err).toBe("");
+  return JSON.parse(out) as { opened: boolean; results: { found: string; known: boolean }[] };
+}
+
+describe.each(["bun", "deno"] as const)("the program lookup on %s's thread", (runtime) => {
+  test("answers a program found before as the search does, and searches again for what changed", async () => {
+    await using dir = await tempDir();
+    const early = join(dir.path, "early");
+    spawnSync("mkdir", [early]);
+    const path = `${join(dir.path, "none")}:${early}:/usr/bin:/bin`;
+    const truePath = existsSync("/usr/bin/true") ? "/usr/bin/true" : "/bin/true";
+    const search = { lookup: ["true", dir.path, path] };
+    const steps = [
+      search,
+      search,
+      { lookup: ["/bin/true", dir.path, path] },
+      { lookup: ["/bin/true", dir.path, path] },
+      { lookup: ["./missing", dir.path, path] },
+      { lookup: ["missing-program-name", dir.path, path] },
+      // A `true` that appears earlier in PATH, not executable: the search skips it as before.
+      { write: join(early, "true"), text: "#!/bin/sh\n", mode: 0o644 },
+      search,
+      // Now executable: it is the program.
+      { write: join(early, "true"), text: "#!/bin/sh\n", mode: 0o755 },
+      search,
+    ];
+    const { opened, results } = await lookups(runtime, steps);
+    expect(opened).toBe(true);
+    expect(results).toEqual([
+      { found: truePath, known: false },
+      { found: truePath, known: true },
+      { found: "/bin/true", known: false },
+      { found: "/bin/true", known: true },
+      { found: expect.stringMatching(/^program \.\/missing: No such file or directory/), known: false },
+      {
+        found: expect.stringMatching(/^program missing-program-name: No such file or directory/),
+        known: false,
+      },
+      { found: truePath, known: false },
+      { found: join(early, "true"), known: false },
+    ]);
   });
 });

@@ -19,6 +19,8 @@ interface Answer {
   readonly path: string;
   readonly facts: unknown;
   readonly node: { birthtimeMs: number; mtimeMs: number } | null;
+  readonly program: unknown;
+  readonly followed: { dev: number; ino: number; size: number } | null;
 }
 
 /** Whether this host's root mount lets the stat open at all (a local file system, openat2). */
@@ -74,6 +76,41 @@ describe.skipIf(!available)("root mount stat", () => {
         expect(result.answers.slice(answered.length).map((answer) => answer.facts)).toEqual(
           left.map(() => null),
         );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
+describe.skipIf(!available)("root mount program check", () => {
+  test.each(RUNTIMES)(
+    "under %s finds an executable file, through a symlink too, and names a missing one",
+    (runtime) => {
+      const dir = mkdtempSync("/tmp/root-mount-program-");
+      try {
+        writeFileSync(join(dir, "x"), "#!/bin/sh\n", { mode: 0o755 });
+        writeFileSync(join(dir, "f"), "not executable", { mode: 0o644 });
+        symlinkSync("x", join(dir, "l"));
+        symlinkSync("missing", join(dir, "dangling"));
+        const found = [join(dir, "x"), join(dir, "l"), "/bin/sh"];
+        // x86-64 maps the exact system call that tells ENOENT from a failure it must leave.
+        const exact = process.arch === "x64";
+        const named: [string, string][] = [
+          [join(dir, "missing"), "ENOENT"],
+          [join(dir, "dangling"), "ENOENT"],
+          [join(dir, "f", "below-a-file"), "ENOTDIR"],
+        ];
+        const left = [join(dir, "f"), dir, "/proc/self/exe", "relative/path", `${dir}/x\0tail`];
+        const paths = [...found, ...named.map(([path]) => path), ...left];
+        const result = runFixture(runtime, paths);
+        expect(result.opened).toBe(true);
+        for (const answer of result.answers.slice(0, found.length)) {
+          expect(answer.followed).not.toBeNull();
+          expect(answer.program).toMatchObject(answer.followed ?? {});
+        }
+        const after = result.answers.slice(found.length).map((answer) => answer.program);
+        expect(after).toEqual([...named.map(([, errno]) => exact ? errno : null), ...left.map(() => null)]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
