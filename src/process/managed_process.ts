@@ -5,7 +5,7 @@ import { signalGroup } from "../containment/mod.ts";
 import type { Container } from "../containment/mod.ts";
 import { DenialScanner } from "./denial_scanner.ts";
 import { type LogChunk, MAX_CHUNK_BYTES, OutputLog } from "./output_log.ts";
-import type { InputBudget } from "./input_budget.ts";
+import type { InputAccount } from "./input_budget.ts";
 import { StdinQueue } from "./stdin_queue.ts";
 import { WriteIdMemory } from "./write_id_memory.ts";
 
@@ -41,8 +41,8 @@ export interface ProcessInit {
   readonly killGraceMs: number;
   /** `writeId`s remembered (§5.7): at least as many as a connection may have requests in flight. */
   readonly writeIdsKept: number;
-  /** The server's bound on input its processes have not read (§5.7). */
-  readonly inputBudget: InputBudget;
+  /** The session's account of the server's bound on input its processes have not read (§5.7). */
+  readonly inputBudget: InputAccount;
 }
 
 /** How a spawned child is watched: its timeout and its container. */
@@ -77,7 +77,7 @@ export class ManagedProcess {
   readonly #runtime: Runtime;
   readonly #events: ProcessEvents;
   readonly #killGraceMs: number;
-  readonly #inputBudget: InputBudget;
+  readonly #inputBudget: InputAccount;
   #pty: PtyChild | null = null;
   #stdin: StdinQueue | null = null;
   #container: Container | null = null;

@@ -17,7 +17,7 @@ import type { Container, ProcessLimits, SessionContainment } from "../containmen
 import type { LogChunk } from "./output_log.ts";
 import type { ClosedOutput } from "./closed_output.ts";
 import type { LiveOutput } from "./live_output.ts";
-import type { InputBudget } from "./input_budget.ts";
+import type { InputAccount, InputBudget } from "./input_budget.ts";
 import { ManagedProcess } from "./managed_process.ts";
 import { listRows } from "./list_rows.ts";
 import type { ProcessEvents } from "./managed_process.ts";
@@ -122,6 +122,8 @@ export class ProcessTable {
   readonly #containment: SessionContainment;
   /** Processes of this session that have not closed. */
   #running = 0;
+  /** This session's share of the server's unread input (§5.7). */
+  readonly #input: InputAccount;
   /** Set by `terminateAll`: a start still spawning then is killed as soon as it runs. */
   #terminated = false;
   /** The containment's kill of everything left, from `terminateAll`. */
@@ -144,6 +146,7 @@ export class ProcessTable {
     this.#runtime = runtime;
     this.#containment = deps.containment ?? new ProcessTreeSession(runtime, { watchdog: null });
     this.#options = deps.options;
+    this.#input = deps.options.inputBudget.account(this);
     this.#planner = deps.planner;
     this.#sink = deps.sink;
     this.#serverEnv = deps.serverEnv;
@@ -202,7 +205,7 @@ export class ProcessTable {
       retainedOutputBytes: this.#options.retainedOutputBytes,
       killGraceMs: this.#options.killGraceMs,
       writeIdsKept: this.#options.writeIdsKept,
-      inputBudget: this.#options.inputBudget,
+      inputBudget: this.#input,
     }, this.#events);
     this.#processes.set(id, process);
     this.#running++;

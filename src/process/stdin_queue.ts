@@ -1,6 +1,6 @@
 import type { WriteStatus } from "../protocol/mod.ts";
 import type { StdinSink } from "../runtime/mod.ts";
-import type { InputBudget } from "./input_budget.ts";
+import type { InputAccount } from "./input_budget.ts";
 
 /** Unconsumed input above which a write waits (PROTOCOL.md §5.7). */
 export const STDIN_BACKPRESSURE_BYTES = 1_048_576;
@@ -22,7 +22,7 @@ interface Entry {
  */
 export class StdinQueue {
   readonly #sink: StdinSink;
-  readonly #budget: InputBudget;
+  readonly #budget: InputAccount;
   /** Bytes queued or being written: what this queue holds of the budget. */
   #heldBytes = 0;
   #queue: Array<Entry | "close"> = [];
@@ -32,7 +32,7 @@ export class StdinQueue {
   #closed = false;
   #waiters: Waiter[] = [];
 
-  constructor(sink: StdinSink, budget: InputBudget) {
+  constructor(sink: StdinSink, budget: InputAccount) {
     this.#sink = sink;
     this.#budget = budget;
   }

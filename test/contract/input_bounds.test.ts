@@ -138,4 +138,40 @@ describe.each(RUNTIMES)("process/write input held by the server on %s", (runtime
     },
     60_000,
   );
+
+  test("one session's unread input does not refuse another session's writes", async () => {
+    await using server = await startServer({
+      runtime,
+      args: ["--max-unread-input-bytes", String(UNREAD_INPUT_LIMIT)],
+    });
+    await using dir = await tempDir();
+    await using hostile = await server.session();
+    await using other = await server.session();
+    const child = await startHeldReader(hostile, { processId: "hoard", dir, then: "cat >/dev/null" });
+    const chunk = Buffer.alloc(WRITE_BYTES, 0x61).toString("base64");
+    const ids = Array.from({ length: PIPELINED_WRITES }, (_, index) => `h${index}`);
+    for (const id of ids) {
+      hostile.send({ id, method: "process/write", params: { processId: "hoard", chunk, writeId: id } });
+    }
+    // The hoarding session has taken the whole server's bound: its own next write is refused.
+    const refused = await hostile.replyTo(ids[ids.length - 1] ?? "");
+    await other.call("process/start", startParams("cat", ["cat"], dir.uri, { pipeStdin: true }));
+    const small = await other.request("process/write", { processId: "cat", chunk: b64("mine\n") });
+    const large = await other.request("process/write", { processId: "cat", chunk });
+    await other.call("process/closeStdin", { processId: "cat" });
+    await other.untilClosed("cat");
+    await child.release();
+    await Promise.all(ids.map((id) => hostile.replyTo(id)));
+    expect({
+      refused: (refused["error"] as { code: number } | undefined)?.code,
+      small: small["result"] ?? small["error"],
+      large: large["result"] ?? large["error"],
+      output: other.outputText("cat").length,
+    }).toEqual({
+      refused: -32001,
+      small: { status: "accepted" },
+      large: { status: "accepted" },
+      output: "mine\n".length + WRITE_BYTES,
+    });
+  }, 60_000);
 });

@@ -31,7 +31,7 @@ test("a silent child's output pumps hand the buffers of their last reads back to
     tty: false,
     retainedOutputBytes: 1024,
     killGraceMs: 1000,
-    inputBudget: new InputBudget(1024),
+    inputBudget: new InputBudget(1024).account({}),
     writeIdsKept: 1024,
   }, { output: () => {}, exited: () => {}, closed: () => {}, flowReady: () => null });
   const before = pooledBuffers();
