@@ -206,6 +206,23 @@ export class OutputLog {
     return { chunks, nextSeq, droppedBytes };
   }
 
+  /**
+   * The chunk bytes `snapshot(afterSeq, maxBytes)` would select now, counted up to just past `cap`
+   * (a larger answer is cut short there: the caller only asks whether it is over).
+   */
+  selectedBytes(afterSeq: number, maxBytes: number | null, cap: number): number {
+    let total = 0;
+    let count = 0;
+    for (let index = this.#firstIndexAfter(afterSeq); index < this.#chunks.length && total <= cap; index++) {
+      const entry = this.#chunks[index];
+      if (entry === undefined) break;
+      if (maxBytes !== null && count > 0 && total + entry.byteLength > maxBytes) break;
+      total += entry.byteLength;
+      count++;
+    }
+    return total;
+  }
+
   #firstIndexAfter(afterSeq: number): number {
     let low = this.#head;
     let high = this.#chunks.length;

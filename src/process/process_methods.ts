@@ -14,8 +14,15 @@ export const LIST_WITHOUT_ROOM = 64;
 export interface ProcessMethodContext {
   readonly processes: ProcessTable;
   readonly signal: AbortSignal;
-  /** Waits until the connection has room for a large reply (PROTOCOL.md §5.12). Absent: no wait. */
+  /**
+   * Waits until the connection has room for a large reply, then for a slot among the server's
+   * large replies (PROTOCOL.md §5.12): `turn` then `slot`. Absent: no wait.
+   */
   readonly room?: () => Promise<void>;
+  /** Waits for the connection's own turn for a large reply: one at a time, its unsent data low. */
+  readonly turn?: () => Promise<void>;
+  /** Waits for a slot among the whole server's large replies; after `turn`. */
+  readonly slot?: () => Promise<void>;
 }
 
 /**

@@ -28,6 +28,14 @@ import { signalNumber, validateStart } from "./start_checks.ts";
 export const START_WAIT_MS = 5_000;
 /** The longest long poll (§5.6). */
 export const MAX_WAIT_MS = 3_600_000;
+/**
+ * A `process/read` that selects at most this many bytes does not wait for a slot among the server's
+ * large replies (§5.12): its reply is the log's base64 put together, no more than the output
+ * notifications a connection may have unsent, and the slots are held by other clients' large
+ * replies, up to a second each by a client that does not read, so clients that kept them busy held
+ * another client's read of six bytes 8.5-12.9 s.
+ */
+export const SMALL_READ_BYTES = 1_048_576;
 const DEFAULT_PTY_SIZE = { cols: 80, rows: 24 };
 
 /** The program a sandboxed start runs, as it would run unsandboxed. */
@@ -279,12 +287,17 @@ export class ProcessTable {
   }
 
   /**
-   * `process/read` (§5.6). A long poll waits for news first and for `room` (room on the connection
-   * for the reply) only then, so waiting polls do not hold up one another.
+   * `process/read` (§5.6). A long poll waits for news first and for `turn` (the connection's turn
+   * for a large reply) only then, so waiting polls do not hold up one another; a read that selects
+   * more than `SMALL_READ_BYTES` then waits for `slot` (the server's) as well.
    */
   async read(
     params: ProcessReadParams,
-    request: { readonly signal: AbortSignal; readonly room?: () => Promise<void> },
+    request: {
+      readonly signal: AbortSignal;
+      readonly turn?: () => Promise<void>;
+      readonly slot?: () => Promise<void>;
+    },
   ): Promise<ProcessReadResult> {
     const process = await this.#settled(params.processId);
     const afterSeq = params.afterSeq ?? 0;
@@ -306,7 +319,15 @@ export class ProcessTable {
       }
       if (signal.aborted) throw signal.reason;
     }
-    await request.room?.();
+    await request.turn?.();
+    // Nothing is awaited between the count and the read when the read is small: it selects what
+    // was counted.
+    if (
+      request.slot !== undefined &&
+      process.log.selectedBytes(afterSeq, maxBytes, SMALL_READ_BYTES) > SMALL_READ_BYTES
+    ) {
+      await request.slot();
+    }
     return process.read(afterSeq, maxBytes);
   }
 

@@ -259,30 +259,34 @@ export class Connection implements SessionPeer, OutboundMember {
     this.#context.releaseMemory();
   }
 
-  /**
-   * Waits for room for one large reply (`ReplyRoom`), then for a slot of the server's
-   * (`ReplyGate`), both held until the reply of `call` is sent; then checks the server's outbound cap, which that reply may have crossed.
-   */
+  /** Waits for the connection's turn (`turn`), then for a slot of the server's (`slot`). */
   async room(call: InboundCall): Promise<void> {
+    await this.turn(call);
+    // Then a slot among the whole server's large replies: each connection's one at a time is no
+    // bound on what many connections make at once.
+    await this.slot(call);
+  }
+
+  /**
+   * Waits for room for one large reply on this connection (`ReplyRoom`), held until the reply of
+   * `call` is sent; then checks the server's outbound cap, which that reply may have crossed.
+   */
+  async turn(call: InboundCall): Promise<void> {
     const release = await this.#room.enter(call.signal);
-    let releaseSlot: () => void;
-    try {
-      // Then a slot among the whole server's large replies (`ReplyGate`): each connection's one
-      // at a time is no bound on what many connections make at once.
-      releaseSlot = await this.#context.replyGate.enter(call.signal);
-    } catch (error) {
-      release();
-      throw error;
-    }
     call.afterReply(() => {
       this.#sentLarge = true;
-      this.#keepSlotWhileUnsent(releaseSlot);
       release();
       this.#context.outbound.check();
       // What a reply leaves unsent is known only after the runtime's write at the end of this
       // turn (Bun corks sends) and the kernel's share of it: check again then.
       setTimeout(() => this.#context.outbound.check(), 0);
     });
+  }
+
+  /** Waits for a slot among the server's large replies (`ReplyGate`), held until the reply of `call` has left. */
+  async slot(call: InboundCall): Promise<void> {
+    const releaseSlot = await this.#context.replyGate.enter(call.signal);
+    call.afterReply(() => this.#keepSlotWhileUnsent(releaseSlot));
   }
 
   /**
@@ -394,6 +398,8 @@ export class Connection implements SessionPeer, OutboundMember {
       },
       initialize: (params, call) => this.#initialize(params, call),
       room: (call) => this.room(call),
+      turn: (call) => this.turn(call),
+      slot: (call) => this.slot(call),
       binaryFrames: () => this.#binaryFrames,
     };
   }

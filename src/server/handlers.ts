@@ -19,8 +19,12 @@ export interface ConnectionScope {
   fs(): FsPort;
   /** Creates or resumes the session (§3.2, §3.7); binary frames, if asked for, start after `call`'s reply. */
   initialize(params: InitializeParams, call: InboundCall): InitializeResult;
-  /** Waits for room for one large reply on the connection, held until `call`'s reply is sent. */
+  /** Waits for room for one large reply on the connection, held until `call`'s reply is sent: `turn` then `slot`. */
   room(call: InboundCall): Promise<void>;
+  /** Waits for the connection's turn for one large reply, held until `call`'s reply is sent. */
+  turn(call: InboundCall): Promise<void>;
+  /** Waits for a slot among the server's large replies, held until `call`'s reply has left. */
+  slot(call: InboundCall): Promise<void>;
   /** Whether the client asked for binary frames and the transport has them (§11.12). */
   binaryFrames(): boolean;
 }
@@ -38,6 +42,8 @@ function processContext(context: MethodContext): ProcessMethodContext {
       return context.call.signal;
     },
     room: () => context.connection.room(context.call),
+    turn: () => context.connection.turn(context.call),
+    slot: () => context.connection.slot(context.call),
   };
 }
 

@@ -1,6 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { RawSocket } from "../helpers/raw_socket.ts";
+import { StallingClient } from "../helpers/stalling_client.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { startParams } from "../helpers/shared_server.ts";
@@ -9,10 +12,17 @@ import { tempDir } from "../helpers/temp_dir.ts";
 const LOG_BYTES = 262_144;
 const READS = 300;
 const MIB = 1024 * 1024;
+/** Clients that each ask for an 8 MiB file and read nothing. */
+const STALLED_READERS = 16;
 
 async function rssOf(server: TestServer): Promise<number> {
   const status = await readFile(`/proc/${server.child.pid ?? 0}/status`, "utf8");
   return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? "0") * 1024;
+}
+
+async function gauge(server: TestServer, name: string): Promise<number> {
+  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  return Number(new RegExp(`^exec_server_${name} (\\d+)$`, "m").exec(text)?.[1] ?? "0");
 }
 
 async function messagesReceived(server: TestServer): Promise<number> {
@@ -68,4 +78,40 @@ describe.each(RUNTIMES)("a client that stops reading on %s", (runtime) => {
     }));
     expect([...sizes]).toEqual([LOG_BYTES]);
   }, 20_000);
+
+  test(
+    "another client's small process/read does not wait behind the large replies of clients that do not read",
+    async () => {
+      await using server = await startServer({ runtime });
+      await using dir = await tempDir();
+      await writeFile(join(dir.path, "big.bin"), Buffer.alloc(8 * MIB, 0x61));
+      await using reader = await server.session();
+      await reader.call("process/start", startParams("hello", ["echo", "hello"], dir.uri));
+      await reader.untilClosed("hello");
+      // Each client that does not read gets a slot among the server's large replies in its turn and
+      // keeps it for up to a second after its reply is sent: the rest wait in line for several seconds.
+      const stalled: StallingClient[] = [];
+      try {
+        for (let index = 0; index < STALLED_READERS; index++) {
+          const client = await StallingClient.connect(server.url);
+          stalled.push(client);
+          client.pause();
+          client.send("big", "fs/readFile", { path: `${dir.uri}/big.bin` });
+        }
+        while (await gauge(server, "requests_held") < STALLED_READERS / 2);
+        const read = await reader.call("process/read", { processId: "hello" });
+        // Answered while clients that asked before it still wait for a slot.
+        const waiting = await gauge(server, "requests_held");
+        expect({
+          output: (read["chunks"] as Array<{ chunk: string }>).map((chunk) => chunk.chunk),
+          waiting: waiting > 0,
+        })
+          .toEqual({ output: [Buffer.from("hello\n").toString("base64")], waiting: true });
+      } finally {
+        for (const client of stalled) client.resume();
+        await Promise.all(stalled.map((client) => client[Symbol.asyncDispose]()));
+      }
+    },
+    60_000,
+  );
 });

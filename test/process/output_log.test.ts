@@ -193,4 +193,16 @@ describe("OutputLog long polls", () => {
     await Promise.all(waiting);
     expect(log.waiterCount).toBe(0);
   });
+
+  test("OutputLog selectedBytes counts what a snapshot selects, cut short past the cap", () => {
+    const log = logWith(10, 100);
+    const selected = (afterSeq: number, maxBytes: number | null): number =>
+      log.snapshot(afterSeq, maxBytes).chunks.length * 100;
+    for (
+      const [afterSeq, maxBytes] of [[0, null], [3, null], [3, 250], [3, 0], [9, 1], [10, null]] as const
+    ) {
+      expect(log.selectedBytes(afterSeq, maxBytes, 10_000)).toBe(selected(afterSeq, maxBytes));
+    }
+    expect(log.selectedBytes(0, null, 250)).toBe(300);
+  });
 });

@@ -268,4 +268,43 @@ describe("Connection large replies across the server", () => {
     while (started.length < LARGE_REPLY_SLOTS + 2) await Bun.sleep(10);
     for (const finish of finishers.splice(0)) finish();
   });
+
+  test("a small process/read does not wait for the server's large-reply slots", async () => {
+    const finishers: Array<() => void> = [];
+    const shared = testContext(testRegistry(idleRuntime()), {
+      openFsConnection: () => ({
+        run: () => {
+          const { promise, resolve } = Promise.withResolvers<unknown>();
+          finishers.push(() => resolve({ dataBase64: "" }));
+          return promise as never;
+        },
+        readFilePayload: () => Promise.reject(new Error("no binary frames here")),
+        close: () => Promise.resolve(),
+      }),
+    });
+    // Other clients' large replies hold every slot (a client that does not read holds one for a second
+    // after its reply is sent; these are still being made).
+    for (let index = 0; index < LARGE_REPLY_SLOTS + 1; index++) {
+      const transport = new FakeTransport();
+      const connection = new Connection(transport, shared);
+      connection.receive(JSON.stringify({ id: 1, method: "initialize", params: { clientName: "c" } }));
+      connection.receive(JSON.stringify({ method: "initialized" }));
+      await transport.replyTo(1);
+      connection.receive(JSON.stringify({ id: 2, method: "fs/readFile", params: { path: "/nowhere" } }));
+    }
+    const transport = new FakeTransport();
+    const reader = new Connection(transport, shared);
+    reader.receive(JSON.stringify({ id: 1, method: "initialize", params: { clientName: "reader" } }));
+    reader.receive(JSON.stringify({ method: "initialized" }));
+    reader.receive(JSON.stringify({
+      id: 2,
+      method: "process/start",
+      params: { processId: "p", argv: ["sh"], cwd: "/", env: {}, tty: false },
+    }));
+    await transport.replyTo(2);
+    reader.receive(JSON.stringify({ id: 3, method: "process/read", params: { processId: "p" } }));
+    const read = await transport.replyTo(3);
+    for (const finish of finishers.splice(0)) finish();
+    expect(read["result"]).toMatchObject({ chunks: [], nextSeq: 1, exited: false });
+  });
 });
