@@ -52,6 +52,7 @@ function fsContext(context: MethodContext): FsMethodContext {
     fs: context.connection.fs(),
     signal: context.call.signal,
     room: () => context.connection.room(context.call),
+    turn: () => context.connection.turn(context.call),
   };
 }
 

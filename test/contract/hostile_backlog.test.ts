@@ -80,7 +80,7 @@ describe.each(RUNTIMES)("a client that stops reading on %s", (runtime) => {
   }, 20_000);
 
   test(
-    "another client's small process/read does not wait behind the large replies of clients that do not read",
+    "another client's small process/read and fs/readBlock do not wait behind the large replies of clients that do not read",
     async () => {
       await using server = await startServer({ runtime });
       await using dir = await tempDir();
@@ -100,13 +100,16 @@ describe.each(RUNTIMES)("a client that stops reading on %s", (runtime) => {
         }
         while (await gauge(server, "requests_held") < STALLED_READERS / 2);
         const read = await reader.call("process/read", { processId: "hello" });
-        // Answered while clients that asked before it still wait for a slot.
+        await reader.call("fs/open", { handleId: "big", path: `${dir.uri}/big.bin` });
+        const block = await reader.call("fs/readBlock", { handleId: "big", offset: 0, len: MIB });
+        // Both answered while clients that asked before them still wait for a slot.
         const waiting = await gauge(server, "requests_held");
         expect({
           output: (read["chunks"] as Array<{ chunk: string }>).map((chunk) => chunk.chunk),
+          block: Buffer.from(String(block["chunk"]), "base64").equals(Buffer.alloc(MIB, 0x61)),
           waiting: waiting > 0,
         })
-          .toEqual({ output: [Buffer.from("hello\n").toString("base64")], waiting: true });
+          .toEqual({ output: [Buffer.from("hello\n").toString("base64")], block: true, waiting: true });
       } finally {
         for (const client of stalled) client.resume();
         await Promise.all(stalled.map((client) => client[Symbol.asyncDispose]()));

@@ -307,4 +307,39 @@ describe("Connection large replies across the server", () => {
     for (const finish of finishers.splice(0)) finish();
     expect(read["result"]).toMatchObject({ chunks: [], nextSeq: 1, exited: false });
   });
+
+  test("an fs/readBlock (1 MiB at most) does not wait for the server's large-reply slots", async () => {
+    const finishers: Array<() => void> = [];
+    const shared = testContext(testRegistry(idleRuntime()), {
+      openFsConnection: () => ({
+        run: (method) => {
+          if (method === "fs/readBlock") return Promise.resolve({ chunk: "", eof: true }) as never;
+          const { promise, resolve } = Promise.withResolvers<unknown>();
+          finishers.push(() => resolve({ dataBase64: "" }));
+          return promise as never;
+        },
+        readFilePayload: () => Promise.reject(new Error("no binary frames here")),
+        close: () => Promise.resolve(),
+      }),
+    });
+    const transports = Array.from({ length: LARGE_REPLY_SLOTS + 2 }, () => new FakeTransport());
+    const connections = transports.map((transport) => new Connection(transport, shared));
+    for (const [index, connection] of connections.entries()) {
+      connection.receive(JSON.stringify({ id: 1, method: "initialize", params: { clientName: "c" } }));
+      connection.receive(JSON.stringify({ method: "initialized" }));
+      await transports[index]!.replyTo(1);
+    }
+    // Other clients' large replies hold every slot, and one more waits.
+    for (const connection of connections.slice(1)) {
+      connection.receive(JSON.stringify({ id: 2, method: "fs/readFile", params: { path: "/nowhere" } }));
+    }
+    connections[0]!.receive(JSON.stringify({
+      id: 2,
+      method: "fs/readBlock",
+      params: { handleId: "h", offset: 0, len: 1_048_576 },
+    }));
+    const block = await transports[0]!.replyTo(2);
+    for (const finish of finishers.splice(0)) finish();
+    expect(block["result"]).toEqual({ chunk: "", eof: true });
+  });
 });
