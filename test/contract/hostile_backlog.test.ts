@@ -12,8 +12,12 @@ import { tempDir } from "../helpers/temp_dir.ts";
 const LOG_BYTES = 262_144;
 const READS = 300;
 const MIB = 1024 * 1024;
-/** Clients that each ask for an 8 MiB file and read nothing. */
-const STALLED_READERS = 16;
+/**
+ * Clients that each ask for an 8 MiB file and read nothing: each keeps a slot up to a second after its
+ * reply, so the line drains in about 11 s, long past the other client's answers on a loaded machine
+ * (with 16, the test took 6.5 s at a load of 14).
+ */
+const STALLED_READERS = 24;
 
 async function rssOf(server: TestServer): Promise<number> {
   const status = await readFile(`/proc/${server.child.pid ?? 0}/status`, "utf8");
