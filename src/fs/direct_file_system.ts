@@ -61,8 +61,11 @@ function invalidInput(message: string): RpcError {
   return new RpcError(ErrorCode.InvalidRequest, "InvalidInput", message);
 }
 
+/** How the refusal of a file over the read limit begins (§7.3). */
+export const FILE_TOO_LARGE = "file is too large to read";
+
 function tooLarge(limit: number): RpcError {
-  return invalidInput(`file is too large to read: limit is ${limit} bytes`);
+  return invalidInput(`${FILE_TOO_LARGE}: limit is ${limit} bytes`);
 }
 
 /** The bytes of `text`, or the error `refuse` makes of the problem when it is not valid base64. */

@@ -2,7 +2,7 @@
  * The fs methods of PROTOCOL.md §7: one `FileSystem` interface, served in-process or by a sandbox
  * worker, with OS errors mapped in one table.
  */
-export { DEFAULT_MAX_READ_FILE_BYTES, DirectFileSystem } from "./direct_file_system.ts";
+export { DEFAULT_MAX_READ_FILE_BYTES, DirectFileSystem, FILE_TOO_LARGE } from "./direct_file_system.ts";
 export type { DirectFileSystemOptions } from "./direct_file_system.ts";
 export {
   errnoError,

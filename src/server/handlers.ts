@@ -9,6 +9,8 @@ import { withContext, withRawBytes } from "../rpc/mod.ts";
 import type { Handlers, InboundCall } from "../rpc/mod.ts";
 import type { Session } from "./session.ts";
 import type { FsPort, ServerContext } from "./server_context.ts";
+import { readFileInTurn } from "./file_read_turn.ts";
+import type { ReplyWaits } from "./file_read_turn.ts";
 
 /** What a server handler sees of its connection; one per connection. */
 export interface ConnectionScope {
@@ -64,6 +66,14 @@ const RELEASE_AFTER_CHARS = 16 * 1024 * 1024;
 /** The same for a reply whose bytes go raw. */
 const RELEASE_AFTER_BYTES = RELEASE_AFTER_CHARS / 4 * 3;
 
+/** The waits of a request for a large reply: its connection's turn, then a server's slot. */
+function replyWaits(context: MethodContext): ReplyWaits {
+  return {
+    turn: () => context.connection.turn(context.call),
+    slot: () => context.connection.slot(context.call),
+  };
+}
+
 /**
  * `fs/readFile` for a connection that takes binary frames: the bytes go raw after a header (§11.12),
  * so no base64 is made. The result's text form, encoded only if something reads it, keeps the
@@ -73,8 +83,11 @@ async function readFileRaw(
   params: FsParams["fs/readFile"],
   context: MethodContext,
 ): Promise<FsReadFileResult> {
-  await context.connection.room(context.call);
-  const payload = await context.connection.fs().readFilePayload(params, context.call.signal);
+  const payload = await readFileInTurn(
+    params,
+    replyWaits(context),
+    (read) => context.connection.fs().readFilePayload(read, context.call.signal),
+  );
   if (payload.bytes.byteLength >= RELEASE_AFTER_BYTES) {
     context.call.afterReply(() => context.connection.server.releaseMemory());
   }
@@ -103,7 +116,11 @@ export const SERVER_HANDLERS: Handlers<typeof METHODS, MethodContext> = {
   ...FS,
   "fs/readFile": async (params, context) => {
     if (context.connection.binaryFrames()) return await readFileRaw(params, context);
-    const result = await FS["fs/readFile"](params, context);
+    const result = await readFileInTurn(
+      params,
+      replyWaits(context),
+      (read) => context.connection.fs().run("fs/readFile", read, context.call.signal),
+    );
     // A whole file is held several times over (its bytes, their base64, the reply's text); the
     // runtimes keep the freed pages until told otherwise (Deno stayed at 800 MB after 64 MiB).
     if (result.dataBase64.length >= RELEASE_AFTER_CHARS) {

@@ -84,11 +84,12 @@ describe.each(RUNTIMES)("a client that stops reading on %s", (runtime) => {
   }, 20_000);
 
   test(
-    "another client's small process/read and fs/readBlock do not wait behind the large replies of clients that do not read",
+    "another client's small process/read, fs/readFile and fs/readBlock do not wait behind the large replies of clients that do not read",
     async () => {
       await using server = await startServer({ runtime });
       await using dir = await tempDir();
       await writeFile(join(dir.path, "big.bin"), Buffer.alloc(8 * MIB, 0x61));
+      await writeFile(join(dir.path, "small.txt"), "small\n");
       await using reader = await server.session();
       await reader.call("process/start", startParams("hello", ["echo", "hello"], dir.uri));
       await reader.untilClosed("hello");
@@ -104,16 +105,23 @@ describe.each(RUNTIMES)("a client that stops reading on %s", (runtime) => {
         }
         while (await gauge(server, "requests_held") < STALLED_READERS / 2);
         const read = await reader.call("process/read", { processId: "hello" });
+        const small = await reader.call("fs/readFile", { path: `${dir.uri}/small.txt` });
         await reader.call("fs/open", { handleId: "big", path: `${dir.uri}/big.bin` });
         const block = await reader.call("fs/readBlock", { handleId: "big", offset: 0, len: MIB });
         // Both answered while clients that asked before them still wait for a slot.
         const waiting = await gauge(server, "requests_held");
         expect({
           output: (read["chunks"] as Array<{ chunk: string }>).map((chunk) => chunk.chunk),
+          small: small["dataBase64"],
           block: Buffer.from(String(block["chunk"]), "base64").equals(Buffer.alloc(MIB, 0x61)),
           waiting: waiting > 0,
         })
-          .toEqual({ output: [Buffer.from("hello\n").toString("base64")], block: true, waiting: true });
+          .toEqual({
+            output: [Buffer.from("hello\n").toString("base64")],
+            small: Buffer.from("small\n").toString("base64"),
+            block: true,
+            waiting: true,
+          });
       } finally {
         for (const client of stalled) client.resume();
         await Promise.all(stalled.map((client) => client[Symbol.asyncDispose]()));

@@ -1,6 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import type { ExitStatus, PipeChild, Runtime } from "../../src/runtime/mod.ts";
 import { Connection } from "../../src/server/connection.ts";
+import { SMALL_FILE_BYTES } from "../../src/server/file_read_turn.ts";
+import { FILE_TOO_LARGE } from "../../src/fs/mod.ts";
+import { ErrorCode, RpcError } from "../../src/protocol/mod.ts";
 import { LARGE_REPLY_SLOTS } from "../../src/server/reply_gate.ts";
 import { BACKLOG_LOW_BYTES } from "../../src/server/session.ts";
 import type { Transport } from "../../src/server/connection.ts";
@@ -62,6 +65,30 @@ function idleRuntime(): Runtime {
   };
   // The connection under test reaches only spawn and kill of the runtime.
   return partial as Runtime;
+}
+
+/**
+ * An fs side on which every file is larger than `SMALL_FILE_BYTES`: the capped first read of an
+ * `fs/readFile` is refused as too large, and only the read that follows (with a slot among the
+ * server's large replies) is made, recorded in `started` and finished by the next of `finishers`.
+ */
+function largeFiles(started: string[], finishers: Array<() => void>) {
+  return (sessionId: string): ReturnType<ServerContext["openFsConnection"]> => ({
+    run: (method, params) => {
+      if (method === "fs/readBlock") return Promise.resolve({ chunk: "", eof: true }) as never;
+      if ((params as { maxBytes?: number | null }).maxBytes === SMALL_FILE_BYTES) {
+        return Promise.reject(
+          new RpcError(ErrorCode.InvalidRequest, "InvalidInput", `${FILE_TOO_LARGE}: limit is 1 bytes`),
+        );
+      }
+      started.push(`${sessionId}:${method}`);
+      const { promise, resolve } = Promise.withResolvers<unknown>();
+      finishers.push(() => resolve({ dataBase64: "" }));
+      return promise as never;
+    },
+    readFilePayload: () => Promise.reject(new Error("no binary frames here")),
+    close: () => Promise.resolve(),
+  });
 }
 
 /** Resolves after the timers due now have run (a reply's slot is looked at in the next turn). */
@@ -189,16 +216,7 @@ describe("Connection large replies across the server", () => {
     const started: string[] = [];
     const finishers: Array<() => void> = [];
     const shared = testContext(testRegistry(idleRuntime()), {
-      openFsConnection: (sessionId) => ({
-        run: (method) => {
-          started.push(`${sessionId}:${method}`);
-          const { promise, resolve } = Promise.withResolvers<unknown>();
-          finishers.push(() => resolve({ dataBase64: "" }));
-          return promise as never;
-        },
-        readFilePayload: () => Promise.reject(new Error("no binary frames here")),
-        close: () => Promise.resolve(),
-      }),
+      openFsConnection: largeFiles(started, finishers),
     });
     const clients = Array.from({ length: LARGE_REPLY_SLOTS + 2 }, () => new FakeTransport());
     for (const transport of clients) {
@@ -227,16 +245,7 @@ describe("Connection large replies across the server", () => {
     const started: string[] = [];
     const finishers: Array<() => void> = [];
     const shared = testContext(testRegistry(idleRuntime()), {
-      openFsConnection: (sessionId) => ({
-        run: () => {
-          started.push(sessionId);
-          const { promise, resolve } = Promise.withResolvers<unknown>();
-          finishers.push(() => resolve({ dataBase64: "" }));
-          return promise as never;
-        },
-        readFilePayload: () => Promise.reject(new Error("no binary frames here")),
-        close: () => Promise.resolve(),
-      }),
+      openFsConnection: largeFiles(started, finishers),
     });
     const clients = Array.from({ length: LARGE_REPLY_SLOTS + 2 }, () => new FakeTransport());
     const connections: Connection[] = [];
@@ -272,15 +281,7 @@ describe("Connection large replies across the server", () => {
   test("a small process/read does not wait for the server's large-reply slots", async () => {
     const finishers: Array<() => void> = [];
     const shared = testContext(testRegistry(idleRuntime()), {
-      openFsConnection: () => ({
-        run: () => {
-          const { promise, resolve } = Promise.withResolvers<unknown>();
-          finishers.push(() => resolve({ dataBase64: "" }));
-          return promise as never;
-        },
-        readFilePayload: () => Promise.reject(new Error("no binary frames here")),
-        close: () => Promise.resolve(),
-      }),
+      openFsConnection: largeFiles([], finishers),
     });
     // Other clients' large replies hold every slot (a client that does not read holds one for a second
     // after its reply is sent; these are still being made).
@@ -311,16 +312,7 @@ describe("Connection large replies across the server", () => {
   test("an fs/readBlock (1 MiB at most) does not wait for the server's large-reply slots", async () => {
     const finishers: Array<() => void> = [];
     const shared = testContext(testRegistry(idleRuntime()), {
-      openFsConnection: () => ({
-        run: (method) => {
-          if (method === "fs/readBlock") return Promise.resolve({ chunk: "", eof: true }) as never;
-          const { promise, resolve } = Promise.withResolvers<unknown>();
-          finishers.push(() => resolve({ dataBase64: "" }));
-          return promise as never;
-        },
-        readFilePayload: () => Promise.reject(new Error("no binary frames here")),
-        close: () => Promise.resolve(),
-      }),
+      openFsConnection: largeFiles([], finishers),
     });
     const transports = Array.from({ length: LARGE_REPLY_SLOTS + 2 }, () => new FakeTransport());
     const connections = transports.map((transport) => new Connection(transport, shared));
