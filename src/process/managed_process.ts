@@ -96,7 +96,7 @@ export class ManagedProcess {
     this.tty = init.tty;
     this.#killGraceMs = init.killGraceMs;
     this.#inputBudget = init.inputBudget;
-    this.log = new OutputLog(init.retainedOutputBytes);
+    this.log = new OutputLog(init.retainedOutputBytes, (bytes) => runtime.encodeBase64(bytes));
     this.writeIds = new WriteIdMemory(init.writeIdsKept);
   }
 
@@ -262,7 +262,13 @@ export class ManagedProcess {
       const part = offset === 0 && bytes.byteLength <= MAX_CHUNK_BYTES
         ? bytes
         : bytes.subarray(offset, Math.min(offset + MAX_CHUNK_BYTES, bytes.byteLength));
-      const entry = this.log.appendChunk(stream, this.#runtime.encodeBase64(part), part.byteLength);
+      // The log keeps a copy: `part` is memory the next read reuses.
+      const entry = this.log.appendChunk(
+        stream,
+        this.#runtime.encodeBase64(part),
+        part.byteLength,
+        part.slice(),
+      );
       this.#events.output(this, entry, part);
     }
   }

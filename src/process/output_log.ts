@@ -1,4 +1,4 @@
-import type { ReadChunk, StreamName } from "../protocol/mod.ts";
+import { encodeBase64, type ReadChunk, type StreamName } from "../protocol/mod.ts";
 
 /** Largest chunk the log holds; bigger reads are split (PROTOCOL.md §5.4). */
 export const MAX_CHUNK_BYTES = 65_536;
@@ -20,6 +20,21 @@ export interface LogChunk {
   readonly byteLength: number;
 }
 
+/**
+ * A chunk as the log keeps it: its base64, or its bytes, encoded again for each read. Kept as
+ * text, every chunk's base64 outlives V8's young generation (30 s for a resume), and a Deno server
+ * copied it out of there and marked it again in the old one: in the echo (64 processes × 256 KiB,
+ * 22 MB of base64 kept per run) that was about a third of the server's CPU, most of it the
+ * collector's. Bytes sit outside the heap, and the notification's base64 dies young.
+ */
+interface KeptChunk {
+  readonly seq: number;
+  readonly stream: StreamName;
+  readonly byteLength: number;
+  readonly text: string | null;
+  readonly bytes: Uint8Array | null;
+}
+
 /** What a read takes from the log. */
 export interface LogSnapshot {
   readonly chunks: ReadChunk[];
@@ -36,7 +51,7 @@ export class OutputLog {
   /** The most chunks kept, whatever their bytes (see `BYTES_PER_KEPT_CHUNK`). */
   readonly #maxChunks: number;
   /** Retained chunks from `#head` on; the slots before it are emptied as chunks drop. */
-  #chunks: Array<LogChunk | undefined> = [];
+  #chunks: Array<KeptChunk | undefined> = [];
   #head = 0;
   #retainedBytes = 0;
   #droppedBytes = 0;
@@ -48,15 +63,33 @@ export class OutputLog {
   /** Wake functions of pending long polls; an aborted poll removes its own at once. */
   readonly #waiters = new Set<() => void>();
 
-  constructor(retainLimit: number) {
+  readonly #encode: (bytes: Uint8Array) => string;
+
+  /** `encode` turns kept bytes into a read's base64 (the runtime's fastest encoder). */
+  constructor(retainLimit: number, encode: (bytes: Uint8Array) => string = encodeBase64) {
     this.#retainLimit = retainLimit;
+    this.#encode = encode;
     this.#maxChunks = Math.max(MIN_CHUNK_BOUND, Math.floor(retainLimit / BYTES_PER_KEPT_CHUNK));
   }
 
-  /** Appends a chunk (≤ MAX_CHUNK_BYTES) and returns it with its seq. */
-  appendChunk(stream: StreamName, chunk: string, byteLength: number): LogChunk {
+  /**
+   * Appends a chunk (≤ MAX_CHUNK_BYTES) and returns it with its seq. With `bytes` (the chunk's,
+   * which the log owns from here on) the log keeps those instead of `chunk`, their base64.
+   */
+  appendChunk(
+    stream: StreamName,
+    chunk: string,
+    byteLength: number,
+    bytes: Uint8Array | null = null,
+  ): LogChunk {
     const entry: LogChunk = { seq: this.#nextSeq++, stream, chunk, byteLength };
-    this.#chunks.push(entry);
+    this.#chunks.push({
+      seq: entry.seq,
+      stream,
+      byteLength,
+      text: bytes === null ? chunk : null,
+      bytes,
+    });
     this.#retainedBytes += byteLength;
     this.#totalBytes += byteLength;
     while (this.#retainedBytes > this.#retainLimit || this.#chunks.length - this.#head > this.#maxChunks) {
@@ -198,7 +231,8 @@ export class OutputLog {
       if (entry === undefined) break;
       if (maxBytes !== null && chunks.length > 0 && total + entry.byteLength > maxBytes) break;
       total += entry.byteLength;
-      chunks.push({ seq: entry.seq, stream: entry.stream, chunk: entry.chunk });
+      const chunk = entry.text ?? this.#encode(entry.bytes ?? new Uint8Array(0));
+      chunks.push({ seq: entry.seq, stream: entry.stream, chunk });
     }
     const last = chunks[chunks.length - 1];
     const nextSeq = maxBytes !== null && last !== undefined ? last.seq + 1 : this.#nextSeq;

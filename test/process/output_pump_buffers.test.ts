@@ -15,6 +15,70 @@ function emptyPipe(): ReadableStream<Uint8Array> {
   });
 }
 
+test("a process/read of kept output returns its bytes after the pump reused their buffers", async () => {
+  const runtime = {
+    encodeBase64: (bytes: Uint8Array) => Buffer.from(bytes).toString("base64"),
+    releaseMemory: () => {},
+  } as unknown as Runtime;
+  const container = {
+    started: () => {},
+    leaderReaped: () => {},
+    limitFailure: () => Promise.resolve(null),
+    closed: () => {},
+    signalAll: () => {},
+  } as unknown as Container;
+  // Each chunk is handed over only once the previous one was appended, so each takes a read of
+  // its own and may land in the buffer the previous one was read into.
+  let appended = Promise.withResolvers<void>();
+  const process = new ManagedProcess(runtime, {
+    processId: "echo",
+    argv0: "/bin/cat",
+    tty: false,
+    retainedOutputBytes: 1_048_576,
+    killGraceMs: 1000,
+    inputBudget: new InputBudget(1024),
+    writeIdsKept: 1024,
+  }, {
+    output: () => appended.resolve(),
+    exited: () => {},
+    closed: () => {},
+    flowReady: () => null,
+  });
+  const first = new Uint8Array(1000).fill(0x61);
+  const second = new Uint8Array(700).fill(0x62);
+  let sent = 0;
+  const stdout = new ReadableStream({
+    type: "bytes",
+    async pull(controller: ReadableByteStreamController) {
+      const request = controller.byobRequest;
+      if (request === null || request.view === null) return;
+      const view = request.view;
+      const step = sent++;
+      if (step > 0) await appended.promise;
+      appended = Promise.withResolvers<void>();
+      const chunk = step === 0 ? first : step === 1 ? second : null;
+      if (chunk === null) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      new Uint8Array(view.buffer, view.byteOffset, chunk.byteLength).set(chunk);
+      request.respond(chunk.byteLength);
+    },
+  });
+  const child: PipeChild = {
+    pid: 2 ** 31 - 1,
+    stdout,
+    stderr: emptyPipe(),
+    stdin: null,
+    exited: Promise.resolve<ExitStatus>({ code: 0, signal: null }),
+  };
+  process.attachPipes(child, { timeoutMs: null, container });
+  await process.closedPromise;
+  const chunks = process.read(0, null).chunks.map((chunk) => Buffer.from(chunk.chunk, "base64"));
+  expect(chunks).toEqual([Buffer.from(first), Buffer.from(second)]);
+});
+
 test("a silent child's output pumps hand the buffers of their last reads back to the pool", async () => {
   // Only what the process touches: the encoder and the release hint.
   const runtime = { encodeBase64: () => "", releaseMemory: () => {} } as unknown as Runtime;
