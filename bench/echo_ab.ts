@@ -1,0 +1,78 @@
+/**
+ * The echo figure alone, as interleaved A/B pairs: each round starts a fresh server from each
+ * checkout in turn (the order alternates between rounds), runs one echo to warm it and then
+ * `--runs` echoes, and prints every run with the server's CPU time. A checkout is a directory
+ * with a `mod.ts` (another clone at the commit to compare against).
+ *
+ * @example
+ * ```sh
+ * bun bench/echo_ab.ts --runtime deno --rounds 3 /tmp/base .
+ * ```
+ * @module
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import process from "node:process";
+import { measureEcho } from "./echo_bench.ts";
+import type { EchoConfig } from "./echo_bench.ts";
+import { runtimeCommand, startCommand } from "./server_process.ts";
+import type { RuntimeName } from "./server_process.ts";
+import { summarize } from "./stats.ts";
+
+const KIB = 1024;
+const ECHO: EchoConfig = { connections: 8, processes: 8, bytes: 256 * KIB, writeBytes: 64 * KIB };
+/** Past the server's quiet release (100 ms without a message), so that it lands between runs. */
+const GAP_MS = 300;
+
+function option(name: string, fallback: string): string {
+  const index = process.argv.indexOf(`--${name}`);
+  return index === -1 ? fallback : (process.argv[index + 1] ?? fallback);
+}
+
+const runtime = option("runtime", "deno") as RuntimeName;
+const rounds = Number(option("rounds", "3"));
+const runs = Number(option("runs", "5"));
+const checkouts = process.argv.slice(2).filter((arg, i, all) =>
+  !arg.startsWith("--") && !all[i - 1]?.startsWith("--")
+);
+if (checkouts.length === 0) throw new Error("usage: echo_ab.ts [--runtime R] [--rounds N] [--runs N] DIR...");
+
+const dir = await mkdtemp(join(tmpdir(), "echo-ab-"));
+const results = new Map<string, number[]>(checkouts.map((c) => [c, []]));
+try {
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? checkouts : [...checkouts].reverse();
+    for (const checkout of order) {
+      const mod = join(resolve(checkout), "mod.ts");
+      const server = await startCommand(
+        runtimeCommand(runtime, mod, ["--listen", "ws://127.0.0.1:0", "--quiet"]),
+      );
+      try {
+        await measureEcho(server.url, dir, `warm-${round}`, ECHO);
+        const line: string[] = [];
+        for (let i = 0; i < runs; i++) {
+          await Bun.sleep(GAP_MS);
+          const cpuBefore = await server.cpuMs();
+          const ms = await measureEcho(server.url, dir, `echo-${round}-${i}`, ECHO);
+          const cpu = (await server.cpuMs() ?? 0) - (cpuBefore ?? 0);
+          results.get(checkout)?.push(ms);
+          line.push(`${ms.toFixed(0)} (cpu ${cpu})`);
+        }
+        process.stdout.write(`round ${round} ${runtime} ${checkout}: ${line.join(", ")}\n`);
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  for (const [checkout, samples] of results) {
+    const s = summarize(samples);
+    process.stdout.write(
+      `${runtime} ${checkout}: median ${s.median.toFixed(1)} ms, min ${
+        Math.min(...samples).toFixed(0)
+      }, max ${Math.max(...samples).toFixed(0)} (${samples.length} runs)\n`,
+    );
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
