@@ -21,11 +21,12 @@ export interface LogChunk {
 }
 
 /**
- * A chunk as the log keeps it: its base64, or its bytes, encoded again for each read. Kept as
- * text, every chunk's base64 outlives V8's young generation (30 s for a resume), and a Deno server
- * copied it out of there and marked it again in the old one: in the echo (64 processes × 256 KiB,
- * 22 MB of base64 kept per run) that was about a third of the server's CPU, most of it the
- * collector's. Bytes sit outside the heap, and the notification's base64 dies young.
+ * A chunk as the log keeps it: its base64, or its bytes, encoded again for each read (where the
+ * runtime asks for that, `Runtime.keepsOutputBytes`). Kept as text, every chunk's base64 outlives
+ * V8's young generation (30 s for a resume), and a Deno server copied it out of there and marked it
+ * again in the old one: in the echo (64 processes × 256 KiB, 22 MB of base64 kept per run) that
+ * was a sixth to a quarter of the server's CPU, most of it the collector's. Bytes sit outside the
+ * heap, and the notification's base64 dies young.
  */
 interface KeptChunk {
   readonly seq: number;

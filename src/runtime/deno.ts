@@ -359,6 +359,8 @@ class DenoRuntime implements Runtime {
    * less than 64 MiB leaves room for whatever else it counts.
    */
   readonly webSocketMessageLimit: number = 64 * 1024 * 1024 - 64 * 1024;
+  // V8 copies a kept string out of its young generation and marks it in the old one (`OutputLog`).
+  readonly keepsOutputBytes = true;
   readonly #stdio = new DenoStdio();
 
   /** `setsid(1)`, when the host has it: see `spawn`. */

@@ -217,6 +217,12 @@ export interface Runtime {
 
   /** Base64 of up to 64 KiB (an output chunk), with the codec that is fastest on this runtime. */
   encodeBase64(bytes: Uint8Array): string;
+  /**
+   * Whether an output log keeps a copy of each chunk's bytes (encoded again per read) rather than
+   * the base64 its notification carried: cheaper where a kept string costs the collector more
+   * than a copy and a reader's encoding do (see `OutputLog`).
+   */
+  readonly keepsOutputBytes: boolean;
 
   /**
    * Hints the runtime to collect garbage and hand free memory back to the OS; called after a large

@@ -18,6 +18,7 @@ function emptyPipe(): ReadableStream<Uint8Array> {
 test("a process/read of kept output returns its bytes after the pump reused their buffers", async () => {
   const runtime = {
     encodeBase64: (bytes: Uint8Array) => Buffer.from(bytes).toString("base64"),
+    keepsOutputBytes: true,
     releaseMemory: () => {},
   } as unknown as Runtime;
   const container = {
