@@ -1,5 +1,5 @@
 import type { ProcessListEntry, ProcessReadResult, StreamName, WriteStatus } from "../protocol/mod.ts";
-import { chunkReader } from "../runtime/mod.ts";
+import { chunkReader, recycleBuffer } from "../runtime/mod.ts";
 import type { ExitStatus, PipeChild, PtyChild, Runtime, TerminalSize } from "../runtime/mod.ts";
 import { signalGroup } from "../containment/mod.ts";
 import type { Container } from "../containment/mod.ts";
@@ -96,7 +96,10 @@ export class ManagedProcess {
     this.tty = init.tty;
     this.#killGraceMs = init.killGraceMs;
     this.#inputBudget = init.inputBudget;
-    this.log = new OutputLog(init.retainedOutputBytes, (bytes) => runtime.encodeBase64(bytes));
+    this.log = new OutputLog(init.retainedOutputBytes, {
+      encode: (bytes) => runtime.encodeBase64(bytes),
+      release: recycleBuffer,
+    });
     this.writeIds = new WriteIdMemory(init.writeIdsKept);
   }
 
@@ -226,8 +229,7 @@ export class ManagedProcess {
           const next = await Promise.race([pending, NOT_READY]);
           if (next === "notReady") break;
           if (next.done) {
-            this.#append(name, bytes);
-            reader.recycle(bytes);
+            if (!this.#append(name, bytes)) reader.recycle(bytes);
             reader.recycle(next.value);
             ended = true;
             return;
@@ -238,9 +240,8 @@ export class ManagedProcess {
           bytes = merged;
           pending = reader.read();
         }
-        // The chunk is encoded by now, so its memory can take another read.
-        this.#append(name, bytes);
-        reader.recycle(bytes);
+        // The chunk is encoded by now, so its memory can take another read unless the log kept it.
+        if (!this.#append(name, bytes)) reader.recycle(bytes);
       }
     } catch (error) {
       this.#fail(`output read failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -256,21 +257,29 @@ export class ManagedProcess {
     this.log.touch();
   }
 
-  #append(stream: StreamName, bytes: Uint8Array): void {
+  /**
+   * Logs `bytes` as chunks and sends them; true when the log took `bytes` itself, whose memory
+   * then goes back to the pool only once the log drops it.
+   */
+  #append(stream: StreamName, bytes: Uint8Array): boolean {
     this.#scanner?.scan(bytes);
+    let taken = false;
     for (let offset = 0; offset < bytes.byteLength; offset += MAX_CHUNK_BYTES) {
       const part = offset === 0 && bytes.byteLength <= MAX_CHUNK_BYTES
         ? bytes
         : bytes.subarray(offset, Math.min(offset + MAX_CHUNK_BYTES, bytes.byteLength));
-      // The log keeps a copy: `part` is memory the next read reuses.
-      const entry = this.log.appendChunk(
-        stream,
-        this.#runtime.encodeBase64(part),
-        part.byteLength,
-        part.slice(),
-      );
+      let kept: Uint8Array | null = null;
+      if (this.#runtime.keepsOutputBytes) {
+        // A read that filled at least half its buffer is kept as it is (256 MiB of stdout otherwise
+        // cost a copy of every chunk); a smaller one is copied, so that the log never holds much
+        // more memory than the bytes it counts. `part` is memory the next read reuses otherwise.
+        taken = part === bytes && part.byteLength * 2 >= part.buffer.byteLength;
+        kept = taken ? part : part.slice();
+      }
+      const entry = this.log.appendChunk(stream, this.#runtime.encodeBase64(part), part.byteLength, kept);
       this.#events.output(this, entry, part);
     }
+    return taken;
   }
 
   async #finish(exited: Promise<ExitStatus>, outputDone: Promise<unknown>): Promise<void> {

@@ -36,6 +36,12 @@ interface KeptChunk {
   readonly bytes: Uint8Array | null;
 }
 
+/** How a log that keeps bytes encodes them for a read, and where they go once dropped. */
+export interface OutputLogCodec {
+  readonly encode?: (bytes: Uint8Array) => string;
+  readonly release?: (bytes: Uint8Array) => void;
+}
+
 /** What a read takes from the log. */
 export interface LogSnapshot {
   readonly chunks: ReadChunk[];
@@ -65,11 +71,16 @@ export class OutputLog {
   readonly #waiters = new Set<() => void>();
 
   readonly #encode: (bytes: Uint8Array) => string;
+  readonly #release: (bytes: Uint8Array) => void;
 
-  /** `encode` turns kept bytes into a read's base64 (the runtime's fastest encoder). */
-  constructor(retainLimit: number, encode: (bytes: Uint8Array) => string = encodeBase64) {
+  /**
+   * `encode` turns kept bytes into a read's base64 (the runtime's fastest encoder); `release`
+   * gets kept bytes back once the log has dropped them.
+   */
+  constructor(retainLimit: number, codec: OutputLogCodec = {}) {
     this.#retainLimit = retainLimit;
-    this.#encode = encode;
+    this.#encode = codec.encode ?? encodeBase64;
+    this.#release = codec.release ?? (() => {});
     this.#maxChunks = Math.max(MIN_CHUNK_BOUND, Math.floor(retainLimit / BYTES_PER_KEPT_CHUNK));
   }
 
@@ -128,6 +139,7 @@ export class OutputLog {
     this.#retainedBytes -= dropped.byteLength;
     this.#droppedBytes += dropped.byteLength;
     this.#lastDroppedSeq = dropped.seq;
+    if (dropped.bytes !== null) this.#release(dropped.bytes);
     return dropped.byteLength;
   }
 
@@ -161,7 +173,9 @@ export class OutputLog {
     const dropped = this.#retainedBytes;
     for (let index = this.#head; index < this.#chunks.length; index++) {
       const entry = this.#chunks[index];
-      if (entry !== undefined) this.#lastDroppedSeq = entry.seq;
+      if (entry === undefined) continue;
+      this.#lastDroppedSeq = entry.seq;
+      if (entry.bytes !== null) this.#release(entry.bytes);
     }
     this.#chunks = [];
     this.#head = 0;

@@ -20,6 +20,18 @@ export function pooledBuffers(): number {
   return pool.length;
 }
 
+/**
+ * Hands back memory a reader's read returned, once nothing refers to it any more (a chunk an
+ * output log kept and has dropped): it may take a later read.
+ */
+export function recycleBuffer(chunk: Uint8Array | undefined): void {
+  const buffer = chunk?.buffer;
+  // A read detaches the buffer it was given: only the one it handed back is usable.
+  if (buffer instanceof ArrayBuffer && buffer.byteLength === BUFFER_BYTES && !buffer.detached) {
+    if (pool.length < POOL_LIMIT && !pool.includes(buffer)) pool.push(buffer);
+  }
+}
+
 /** What a read of either kind of reader answers. */
 export type ChunkRead = ReadableStreamReadResult<Uint8Array> | ReadableStreamDefaultReadDoneResult;
 
@@ -49,13 +61,7 @@ export function chunkReader(stream: ReadableStream<Uint8Array>): ChunkReader {
   }
   return {
     read: () => byob.read(new Uint8Array(pool.pop() ?? new ArrayBuffer(BUFFER_BYTES))),
-    recycle: (chunk) => {
-      const buffer = chunk?.buffer;
-      // A read detaches the buffer it was given: only the one it handed back is usable.
-      if (buffer instanceof ArrayBuffer && buffer.byteLength === BUFFER_BYTES && !buffer.detached) {
-        if (pool.length < POOL_LIMIT && !pool.includes(buffer)) pool.push(buffer);
-      }
-    },
+    recycle: recycleBuffer,
     releaseLock: () => byob.releaseLock(),
   };
 }

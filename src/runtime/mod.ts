@@ -22,7 +22,7 @@ export type {
   WsConnection,
   WsHandlers,
 } from "./runtime.ts";
-export { chunkReader, pooledBuffers } from "./chunk_reader.ts";
+export { chunkReader, pooledBuffers, recycleBuffer } from "./chunk_reader.ts";
 export type { ChunkReader } from "./chunk_reader.ts";
 export { libcArch, openLibc } from "./libc.ts";
 export { openRootMountStat } from "./root_mount_stat.ts";

@@ -206,3 +206,22 @@ describe("OutputLog long polls", () => {
     expect(log.selectedBytes(0, null, 250)).toBe(300);
   });
 });
+
+describe("OutputLog keeping bytes", () => {
+  test("encodes kept bytes at each read and hands them back once dropped", () => {
+    const released: Uint8Array[] = [];
+    const log = new OutputLog(4, {
+      encode: (bytes) => Buffer.from(bytes).toString("base64"),
+      release: (bytes) => released.push(bytes),
+    });
+    const first = new Uint8Array([1, 2, 3]);
+    const second = new Uint8Array([4, 5, 6]);
+    log.appendChunk("stdout", "AQID", 3, first);
+    expect(log.snapshot(0, null).chunks).toEqual([{ seq: 1, stream: "stdout", chunk: "AQID" }]);
+    log.appendChunk("stdout", "BAUG", 3, second);
+    expect(released).toEqual([first]);
+    expect(log.snapshot(0, null).chunks).toEqual([{ seq: 2, stream: "stdout", chunk: "BAUG" }]);
+    log.dropAll();
+    expect(released).toEqual([first, second]);
+  });
+});

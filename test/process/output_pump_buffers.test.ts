@@ -45,20 +45,23 @@ test("a process/read of kept output returns its bytes after the pump reused thei
     closed: () => {},
     flowReady: () => null,
   });
-  const first = new Uint8Array(1000).fill(0x61);
-  const second = new Uint8Array(700).fill(0x62);
-  let sent = 0;
+  // The second fills most of its buffer, which the log keeps as it is; the others are copied.
+  const sent: Uint8Array[] = [
+    new Uint8Array(700).fill(0x61),
+    new Uint8Array(40_000).fill(0x62),
+    new Uint8Array(500).fill(0x63),
+  ];
+  let step = 0;
   const stdout = new ReadableStream({
     type: "bytes",
     async pull(controller: ReadableByteStreamController) {
       const request = controller.byobRequest;
       if (request === null || request.view === null) return;
       const view = request.view;
-      const step = sent++;
       if (step > 0) await appended.promise;
       appended = Promise.withResolvers<void>();
-      const chunk = step === 0 ? first : step === 1 ? second : null;
-      if (chunk === null) {
+      const chunk = sent[step++];
+      if (chunk === undefined) {
         controller.close();
         request.respond(0);
         return;
@@ -77,7 +80,7 @@ test("a process/read of kept output returns its bytes after the pump reused thei
   process.attachPipes(child, { timeoutMs: null, container });
   await process.closedPromise;
   const chunks = process.read(0, null).chunks.map((chunk) => Buffer.from(chunk.chunk, "base64"));
-  expect(chunks).toEqual([Buffer.from(first), Buffer.from(second)]);
+  expect(chunks).toEqual(sent.map((bytes) => Buffer.from(bytes)));
 });
 
 test("a silent child's output pumps hand the buffers of their last reads back to the pool", async () => {
