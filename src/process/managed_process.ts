@@ -271,8 +271,8 @@ export class ManagedProcess {
       let kept: Uint8Array | null = null;
       if (this.#runtime.keepsOutputBytes) {
         // A read that filled at least half its buffer is kept as it is (256 MiB of stdout otherwise
-        // cost a copy of every chunk); a smaller one is copied, so that the log never holds much
-        // more memory than the bytes it counts. `part` is memory the next read reuses otherwise.
+        // cost a copy of every chunk); a smaller one is copied, so that the log holds at most twice
+        // the bytes it counts (4/3 as base64). `part` is memory the next read reuses otherwise.
         taken = part === bytes && part.byteLength * 2 >= part.buffer.byteLength;
         kept = taken ? part : part.slice();
       }
