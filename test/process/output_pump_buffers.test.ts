@@ -37,7 +37,7 @@ test("a process/read of kept output returns its bytes after the pump reused thei
     tty: false,
     retainedOutputBytes: 1_048_576,
     killGraceMs: 1000,
-    inputBudget: new InputBudget(1024),
+    inputBudget: new InputBudget(1024).account({}),
     writeIdsKept: 1024,
   }, {
     output: () => appended.resolve(),
