@@ -27,6 +27,8 @@ export interface ConnectionScope {
   turn(call: InboundCall): Promise<void>;
   /** Waits for a slot among the server's large replies, held until `call`'s reply has left. */
   slot(call: InboundCall): Promise<void>;
+  /** Asks for a memory release once `call`'s reply has left the connection. */
+  releaseWhenSent(call: InboundCall): void;
   /** Whether the client asked for binary frames and the transport has them (§11.12). */
   binaryFrames(): boolean;
 }
@@ -89,7 +91,7 @@ async function readFileRaw(
     (read) => context.connection.fs().readFilePayload(read, context.call.signal),
   );
   if (payload.bytes.byteLength >= RELEASE_AFTER_BYTES) {
-    context.call.afterReply(() => context.connection.server.releaseMemory());
+    context.connection.releaseWhenSent(context.call);
   }
   const textForm: FsReadFileResult = {
     get dataBase64() {
@@ -124,7 +126,7 @@ export const SERVER_HANDLERS: Handlers<typeof METHODS, MethodContext> = {
     // A whole file is held several times over (its bytes, their base64, the reply's text); the
     // runtimes keep the freed pages until told otherwise (Deno stayed at 800 MB after 64 MiB).
     if (result.dataBase64.length >= RELEASE_AFTER_CHARS) {
-      context.call.afterReply(() => context.connection.server.releaseMemory());
+      context.connection.releaseWhenSent(context.call);
     }
     return result;
   },

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { ExitStatus, PipeChild, Runtime } from "../../src/runtime/mod.ts";
+import { InboundCall } from "../../src/rpc/rpc_peer.ts";
 import { Connection } from "../../src/server/connection.ts";
 import { SMALL_FILE_BYTES } from "../../src/server/file_read_turn.ts";
 import { FILE_TOO_LARGE } from "../../src/fs/mod.ts";
@@ -106,6 +107,55 @@ describe("Connection memory release", () => {
     const shared = testContext(testRegistry(idleRuntime()), { releaseMemory: () => void releases++ });
     new Connection(new FakeTransport(), shared).congested();
     expect(releases).toBe(1);
+  });
+
+  test("the release after a large reply waits until that reply has left the connection", async () => {
+    let releases = 0;
+    const shared = testContext(testRegistry(idleRuntime()), { releaseMemory: () => void releases++ });
+    const transport = new FakeTransport();
+    const connection = new Connection(transport, shared);
+    const call = new InboundCall();
+    connection.releaseWhenSent(call);
+    transport.unsent = BACKLOG_LOW_BYTES * 64;
+    call.replied();
+    await nextTurn();
+    expect(releases).toBe(0);
+    transport.unsent = BACKLOG_LOW_BYTES * 2;
+    connection.drained();
+    expect(releases).toBe(0);
+    transport.unsent = 0;
+    connection.drained();
+    expect(releases).toBe(1);
+    connection.drained();
+    expect(releases).toBe(1);
+  });
+
+  test("the release after a large reply that left at once runs in the next turn", async () => {
+    let releases = 0;
+    const shared = testContext(testRegistry(idleRuntime()), { releaseMemory: () => void releases++ });
+    const connection = new Connection(new FakeTransport(), shared);
+    const call = new InboundCall();
+    connection.releaseWhenSent(call);
+    expect(releases).toBe(0);
+    call.replied();
+    expect(releases).toBe(0);
+    await nextTurn();
+    expect(releases).toBe(1);
+  });
+
+  test("the release a large reply holds runs when the connection closes unsent", async () => {
+    let releases = 0;
+    const shared = testContext(testRegistry(idleRuntime()), { releaseMemory: () => void releases++ });
+    const transport = new FakeTransport();
+    const connection = new Connection(transport, shared);
+    const call = new InboundCall();
+    connection.releaseWhenSent(call);
+    transport.unsent = BACKLOG_LOW_BYTES * 64;
+    call.replied();
+    await nextTurn();
+    expect(releases).toBe(0);
+    connection.closed();
+    expect(releases).toBeGreaterThanOrEqual(1);
   });
 
   test("a connection counts each message in and out towards the quiet release", async () => {
