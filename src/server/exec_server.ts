@@ -39,6 +39,7 @@ import { OutboundBudget } from "./outbound_budget.ts";
 import { ReplyGate } from "./reply_gate.ts";
 import { serveStdio } from "./stdio_transport.ts";
 import { QuietRelease } from "./quiet_release.ts";
+import { BACKLOG_LOW_BYTES } from "./session.ts";
 
 /** How long shutdown waits for killed processes before exiting anyway (§1.8 allows 5 s). */
 const SHUTDOWN_WAIT_MS = 3_000;
@@ -145,11 +146,17 @@ export async function startExecServer(
     replyGate,
     countCutOff: () => metrics.connectionsCutOff++,
     // At a quiet moment there is no burst for the once-a-second throttle to protect (pages given
-    // back and faulted in again at once), so this release runs at once.
-    traffic: new QuietRelease(() => {
-      runtime.releaseMemory();
-      runtime.releaseDeferredMemory();
-    }),
+    // back and faulted in again at once), so this release runs at once; not while a reply is still
+    // leaving, though.
+    traffic: new QuietRelease(
+      () => {
+        runtime.releaseMemory();
+        runtime.releaseDeferredMemory();
+      },
+      undefined,
+      undefined,
+      () => outbound.total() >= BACKLOG_LOW_BYTES,
+    ),
     releaseMemory: () => runtime.releaseMemory(),
     releaseDeferredMemory: () => runtime.releaseDeferredMemory(),
   };
