@@ -103,6 +103,7 @@ function formatAddress(address: string, port: number): string {
 /** The Bun implementation of the runtime seam. */
 class BunRuntime implements Runtime {
   readonly name = "bun";
+  readonly releaseAfterSending = false;
   readonly version: string = Bun.version;
   /** Bun's server takes the limit it is given (`maxPayloadLength`). */
   readonly webSocketMessageLimit = null;

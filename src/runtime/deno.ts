@@ -351,6 +351,7 @@ async function foundOnDefaultPath(name: string, program: string): Promise<boolea
 /** The Deno implementation of the runtime seam. */
 class DenoRuntime implements Runtime {
   readonly name = "deno";
+  readonly releaseAfterSending = true;
   readonly version: string = Deno.version.deno;
   /**
    * What `Deno.upgradeWebSocket` takes (fastwebsockets' 64 MiB, with no option to raise it): a

@@ -232,6 +232,15 @@ export interface Runtime {
   releaseMemory(settled?: boolean): void;
 
   /**
+   * Whether the release after a large reply waits until the reply has left the process. A
+   * collection stops the socket's writes, which run on the same thread. Deno's release (two full
+   * collections and a trim, 50–130 ms) cost a 64 MiB reply more in the middle of its write than
+   * it costs the next request after it; Bun's (one collection, 16–30 ms) cost back-to-back reads
+   * more after the write (docs/performance.md, 2026-12-07).
+   */
+  readonly releaseAfterSending: boolean;
+
+  /**
    * No client is connected: a release that waits out its interval runs now, since no reply will
    * fault the pages in again soon. Does nothing when no release waits.
    */

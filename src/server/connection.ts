@@ -317,13 +317,17 @@ export class Connection implements SessionPeer, OutboundMember {
   }
 
   /**
-   * Asks for a memory release after `call`'s reply, once that reply has left (the backlog is below
-   * the low mark), or after `RELEASE_HELD_UNSENT_MS` at most. The collection runs on the thread
-   * that also writes the socket: run right after the send of a 64 MiB file, it stopped the write of
-   * the rest for 16–30 ms on Bun and 50–80 ms on Deno (two collections), and the reply reached its
-   * client that much later (docs/performance.md, 2026-12-07).
+   * Asks for a memory release after `call`'s reply; where the runtime's release is dear
+   * (`releaseAfterSending`), once that reply has left (the backlog is below the low mark), or after
+   * `RELEASE_HELD_UNSENT_MS` at most. The collection runs on the thread that also writes the
+   * socket: run right after the send of a 64 MiB file, it stopped the write of the rest for 50–80
+   * ms on Deno (two collections), and the reply reached its client that much later.
    */
   releaseWhenSent(call: InboundCall): void {
+    if (!this.#context.releaseAfterSending) {
+      call.afterReply(() => this.#context.releaseMemory());
+      return;
+    }
     call.afterReply(() => {
       // What the reply leaves unsent is known only after the runtime's write at the end of this turn.
       setTimeout(() => {

@@ -158,6 +158,7 @@ export async function startExecServer(
       () => outbound.total() >= BACKLOG_LOW_BYTES,
     ),
     releaseMemory: () => runtime.releaseMemory(),
+    releaseAfterSending: runtime.releaseAfterSending,
     releaseDeferredMemory: () => runtime.releaseDeferredMemory(),
   };
   const finished = Promise.withResolvers<void>();

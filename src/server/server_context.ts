@@ -46,6 +46,8 @@ export interface ServerContext {
   readonly traffic: Pick<QuietRelease, "add">;
   /** Asks the runtime to give garbage back to the system (at most once a second). */
   releaseMemory(): void;
+  /** Whether the release after a large reply waits for the reply to leave (`Runtime.releaseAfterSending`). */
+  readonly releaseAfterSending: boolean;
   /** No client is connected any more: a release that waits out its second runs now. */
   releaseDeferredMemory(): void;
 }

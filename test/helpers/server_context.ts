@@ -64,6 +64,7 @@ export function testContext(
     countCutOff: () => {},
     traffic: { add: () => {} },
     releaseMemory: () => {},
+    releaseAfterSending: true,
     releaseDeferredMemory: () => {},
     ...overrides,
   };

@@ -143,6 +143,22 @@ describe("Connection memory release", () => {
     expect(releases).toBe(1);
   });
 
+  test("where the runtime's release is light, it runs right after a large reply, sent or not", () => {
+    let releases = 0;
+    const shared = testContext(testRegistry(idleRuntime()), {
+      releaseMemory: () => void releases++,
+      releaseAfterSending: false,
+    });
+    const transport = new FakeTransport();
+    const connection = new Connection(transport, shared);
+    const call = new InboundCall();
+    connection.releaseWhenSent(call);
+    transport.unsent = BACKLOG_LOW_BYTES * 64;
+    expect(releases).toBe(0);
+    call.replied();
+    expect(releases).toBe(1);
+  });
+
   test("the release a large reply holds runs when the connection closes unsent", async () => {
     let releases = 0;
     const shared = testContext(testRegistry(idleRuntime()), { releaseMemory: () => void releases++ });
