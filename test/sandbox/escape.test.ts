@@ -955,6 +955,10 @@ print("done")' ${path} sub/dir/m.sock sub/dir2/daemon.sock moved/dir/daemon.sock
   });
 
   let hostDirs = 0;
+  // The churn cases make their launches beside a host program that keeps changing their roots: 3–8 s
+  // under load, past 30 s once beside other suites on two busy cores.
+  const CHURN_CASE_MS = 90_000;
+
   /**
    * Runs `program` (a python script given `dir`) on the host, waits for its first line, and makes
    * 20 launches of the policy `policyFor(dir)` beside it; resolves with the launches that failed
@@ -992,7 +996,7 @@ print("done")' ${path} sub/dir/m.sock sub/dir2/daemon.sock moved/dir/daemon.sock
     expect(await launchesBeside(SOCKET_CHURN, (dir) => ({ ...hidden(), writable: [inside, dir] }))).toEqual(
       [],
     );
-  });
+  }, CHURN_CASE_MS);
 
   test("starts while the host saves a denied file in its roots again and again", async () => {
     // An editor saves by renaming a new file over the old one: a save between the launcher's
@@ -1003,7 +1007,7 @@ print("done")' ${path} sub/dir/m.sock sub/dir2/daemon.sock moved/dir/daemon.sock
       denied: [join(dir, ".env")],
     });
     expect(await launchesBeside(EDITOR_SAVES, policyFor)).toEqual([]);
-  });
+  }, CHURN_CASE_MS);
 
   test("starts while the host saves a file it shows as a root again and again", async () => {
     // \`git config --global\` and editors save by renaming a new file over the old one: a save
@@ -1015,7 +1019,7 @@ print("done")' ${path} sub/dir/m.sock sub/dir2/daemon.sock moved/dir/daemon.sock
       (out) => /^TOKEN=\d+$/.test(out.trim()),
     );
     expect(failures).toEqual([]);
-  });
+  }, CHURN_CASE_MS);
 
   test("a spare launcher takes its argv from stdin, confines the program and leaves it the rest of stdin", async () => {
     const launch = confined(hidden(), "/bin/sh", ["-c", `cat; cat ${secret} 2>/dev/null || echo hidden`], {
