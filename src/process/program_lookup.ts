@@ -70,11 +70,15 @@ function pathCandidates(argv0: string, cwd: string, path: string): string[] {
  * root-mount stat, each before the found one missing (ENOENT, ENOTDIR), the found one a file the
  * kernel lets the server execute and the very file (device, inode, size, stamps) whose header
  * passed an earlier search. Null for anything else, which the search then answers as before: a
- * program on another mount or first seen, a refusal, every error.
+ * program on another mount or first seen, a refusal, every error, a PATH too long or walks too
+ * slow for the server's thread (`MAX_KNOWN_CANDIDATES`, `KNOWN_BUDGET_MS`).
  */
 function knownProgram(rootMount: RootMountStat, argv0: string, cwd: string, path: string): string | null {
   const candidates = argv0.includes("/") ? [directCandidate(argv0, cwd)] : pathCandidates(argv0, cwd, path);
-  for (const candidate of candidates) {
+  if (candidates.length > MAX_KNOWN_CANDIDATES) return null;
+  const started = performance.now();
+  for (const [index, candidate] of candidates.entries()) {
+    if (index > 0 && performance.now() - started > KNOWN_BUDGET_MS) return null;
     const answer = rootMount.program(candidate);
     if (answer === "ENOENT" || answer === "ENOTDIR") continue;
     if (answer === null || !KNOWN_FILES.executable(candidate, answer)) return null;
@@ -83,6 +87,20 @@ function knownProgram(rootMount: RootMountStat, argv0: string, cwd: string, path
   }
   return null;
 }
+
+/**
+ * The most PATH entries `knownProgram` walks on the server's thread: a longer PATH is searched
+ * through the thread pool. Each walk blocks every session while it lasts, and a start's PATH may
+ * hold 200,000 missing entries: walked here, they held other sessions' requests about 6 s on both
+ * runtimes, where the search lets them through between its entries.
+ */
+export const MAX_KNOWN_CANDIDATES = 64;
+/**
+ * The server's thread time after which `knownProgram` leaves the lookup to the search: an entry can
+ * be a chain of symbolic links through a deep tree (one such walk took 18-53 ms here), and a
+ * common lookup takes some microseconds.
+ */
+export const KNOWN_BUDGET_MS = 1;
 
 let knownAnswers = 0;
 
