@@ -14,15 +14,17 @@ const KNOWN_FILES = new PassedHeaders();
  * Finds the executable for `argv0` (PROTOCOL.md §5.2): a name with `/` is used as is (relative to
  * `cwd`); otherwise it is searched in `path` (the child's PATH, else the server's). An empty PATH
  * entry means `cwd`. Throws -32603 `program <argv0>: <os error>`. With `rootMount`, a program the
- * search found before is answered on the server's thread where it can be (`knownProgram`).
+ * search found before is answered on the server's thread where it can be (`knownProgram`), within
+ * `budgetMs` of walks there.
  */
 export async function lookupProgram(
   argv0: string,
   cwd: string,
   path: string,
   rootMount: RootMountStat | null = null,
+  budgetMs = KNOWN_BUDGET_MS,
 ): Promise<string> {
-  const known = rootMount === null ? null : knownProgram(rootMount, argv0, cwd, path);
+  const known = rootMount === null ? null : knownProgram(rootMount, argv0, cwd, path, budgetMs);
   if (known !== null) return known;
   if (argv0.includes("/")) {
     const candidate = directCandidate(argv0, cwd);
@@ -71,14 +73,20 @@ function pathCandidates(argv0: string, cwd: string, path: string): string[] {
  * kernel lets the server execute and the very file (device, inode, size, stamps) whose header
  * passed an earlier search. Null for anything else, which the search then answers as before: a
  * program on another mount or first seen, a refusal, every error, a PATH too long or walks too
- * slow for the server's thread (`MAX_KNOWN_CANDIDATES`, `KNOWN_BUDGET_MS`).
+ * slow for the server's thread (`MAX_KNOWN_CANDIDATES`, `budgetMs`).
  */
-function knownProgram(rootMount: RootMountStat, argv0: string, cwd: string, path: string): string | null {
+function knownProgram(
+  rootMount: RootMountStat,
+  argv0: string,
+  cwd: string,
+  path: string,
+  budgetMs: number,
+): string | null {
   const candidates = argv0.includes("/") ? [directCandidate(argv0, cwd)] : pathCandidates(argv0, cwd, path);
   if (candidates.length > MAX_KNOWN_CANDIDATES) return null;
   const started = performance.now();
   for (const [index, candidate] of candidates.entries()) {
-    if (index > 0 && performance.now() - started > KNOWN_BUDGET_MS) return null;
+    if (index > 0 && performance.now() - started > budgetMs) return null;
     const answer = rootMount.program(candidate);
     if (answer === "ENOENT" || answer === "ENOTDIR") continue;
     if (answer === null || !KNOWN_FILES.executable(candidate, answer)) return null;
