@@ -21,13 +21,7 @@ test("a process/read of kept output returns its bytes after the pump reused thei
     keepsOutputBytes: true,
     releaseMemory: () => {},
   } as unknown as Runtime;
-  const container = {
-    started: () => {},
-    leaderReaped: () => {},
-    limitFailure: () => Promise.resolve(null),
-    closed: () => {},
-    signalAll: () => {},
-  } as unknown as Container;
+  const container = idleContainer();
   // Each chunk is handed over only once the previous one was appended, so each takes a read of
   // its own and may land in the buffer the previous one was read into.
   let appended = Promise.withResolvers<void>();
@@ -86,13 +80,7 @@ test("a process/read of kept output returns its bytes after the pump reused thei
 test("a silent child's output pumps hand the buffers of their last reads back to the pool", async () => {
   // Only what the process touches: the encoder and the release hint.
   const runtime = { encodeBase64: () => "", releaseMemory: () => {} } as unknown as Runtime;
-  const container = {
-    started: () => {},
-    leaderReaped: () => {},
-    limitFailure: () => Promise.resolve(null),
-    closed: () => {},
-    signalAll: () => {},
-  } as unknown as Container;
+  const container = idleContainer();
   const process = new ManagedProcess(runtime, {
     processId: "silent",
     argv0: "/bin/true",
@@ -118,3 +106,14 @@ test("a silent child's output pumps hand the buffers of their last reads back to
   // whose end came back in it.
   expect(pooledBuffers()).toBe(Math.max(before, 2));
 });
+
+/** A container that only takes the calls a process makes of it. */
+function idleContainer(): Container {
+  return {
+    started: () => {},
+    leaderReaped: () => {},
+    limitFailure: () => Promise.resolve(null),
+    closed: () => {},
+    signalAll: () => {},
+  } as unknown as Container;
+}

@@ -101,6 +101,20 @@ function context(): ServerContext {
   return testContext(testRegistry(idleRuntime()));
 }
 
+/** A connection with one large reply's release asked for, and a count of the releases it made. */
+function largeReply(options: { releaseAfterSending?: boolean } = {}) {
+  let releases = 0;
+  const shared = testContext(testRegistry(idleRuntime()), {
+    releaseMemory: () => void releases++,
+    ...options,
+  });
+  const transport = new FakeTransport();
+  const connection = new Connection(transport, shared);
+  const call = new InboundCall();
+  connection.releaseWhenSent(call);
+  return { released: () => releases, transport, connection, call };
+}
+
 describe("Connection memory release", () => {
   test("a connection whose output gate closes on its backlog asks for a release", () => {
     let releases = 0;
@@ -110,68 +124,46 @@ describe("Connection memory release", () => {
   });
 
   test("the release after a large reply waits until that reply has left the connection", async () => {
-    let releases = 0;
-    const shared = testContext(testRegistry(idleRuntime()), { releaseMemory: () => void releases++ });
-    const transport = new FakeTransport();
-    const connection = new Connection(transport, shared);
-    const call = new InboundCall();
-    connection.releaseWhenSent(call);
+    const { released, transport, connection, call } = largeReply();
     transport.unsent = BACKLOG_LOW_BYTES * 64;
     call.replied();
     await nextTurn();
-    expect(releases).toBe(0);
+    expect(released()).toBe(0);
     transport.unsent = BACKLOG_LOW_BYTES * 2;
     connection.drained();
-    expect(releases).toBe(0);
+    expect(released()).toBe(0);
     transport.unsent = 0;
     connection.drained();
-    expect(releases).toBe(1);
+    expect(released()).toBe(1);
     connection.drained();
-    expect(releases).toBe(1);
+    expect(released()).toBe(1);
   });
 
   test("the release after a large reply that left at once runs in the next turn", async () => {
-    let releases = 0;
-    const shared = testContext(testRegistry(idleRuntime()), { releaseMemory: () => void releases++ });
-    const connection = new Connection(new FakeTransport(), shared);
-    const call = new InboundCall();
-    connection.releaseWhenSent(call);
-    expect(releases).toBe(0);
+    const { released, call } = largeReply();
+    expect(released()).toBe(0);
     call.replied();
-    expect(releases).toBe(0);
+    expect(released()).toBe(0);
     await nextTurn();
-    expect(releases).toBe(1);
+    expect(released()).toBe(1);
   });
 
   test("where the runtime's release is light, it runs right after a large reply, sent or not", () => {
-    let releases = 0;
-    const shared = testContext(testRegistry(idleRuntime()), {
-      releaseMemory: () => void releases++,
-      releaseAfterSending: false,
-    });
-    const transport = new FakeTransport();
-    const connection = new Connection(transport, shared);
-    const call = new InboundCall();
-    connection.releaseWhenSent(call);
+    const { released, transport, call } = largeReply({ releaseAfterSending: false });
     transport.unsent = BACKLOG_LOW_BYTES * 64;
-    expect(releases).toBe(0);
+    expect(released()).toBe(0);
     call.replied();
-    expect(releases).toBe(1);
+    expect(released()).toBe(1);
   });
 
   test("the release a large reply holds runs when the connection closes unsent", async () => {
-    let releases = 0;
-    const shared = testContext(testRegistry(idleRuntime()), { releaseMemory: () => void releases++ });
-    const transport = new FakeTransport();
-    const connection = new Connection(transport, shared);
-    const call = new InboundCall();
-    connection.releaseWhenSent(call);
+    const { released, transport, connection, call } = largeReply();
     transport.unsent = BACKLOG_LOW_BYTES * 64;
     call.replied();
     await nextTurn();
-    expect(releases).toBe(0);
+    expect(released()).toBe(0);
     connection.closed();
-    expect(releases).toBeGreaterThanOrEqual(1);
+    expect(released()).toBeGreaterThanOrEqual(1);
   });
 
   test("a connection counts each message in and out towards the quiet release", async () => {
