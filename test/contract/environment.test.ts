@@ -384,6 +384,26 @@ describe.each(TARGETS)("Environment contract, %s", (target) => {
     });
   });
 
+  test.concurrent("fs.getMetadata names a missing path and one below a file by their errno", async () => {
+    await using dir = await tempDir();
+    await writeFile(join(dir.path, "f"), "hello");
+    const notFound = {
+      code: -32004,
+      kind: "NotFound",
+      message: "No such file or directory (os error 2)",
+      errno: "ENOENT",
+    };
+    const notADirectory = {
+      code: -32603,
+      kind: "NotADirectory",
+      message: "Not a directory (os error 20)",
+      errno: "ENOTDIR",
+    };
+    const paths = ["missing", "missing/below", "f/below"].map((name) => join(dir.path, name));
+    const errors = await Promise.all(paths.map((path) => errorOf(env().fs.getMetadata({ path }))));
+    expect(errors).toEqual([notFound, notFound, notADirectory]);
+  });
+
   test.concurrent("fs.canonicalize resolves symlinks to a file URI", async () => {
     await using dir = await tempDir();
     await mkdir(join(dir.path, "real dir"));
