@@ -14,7 +14,7 @@ import type {
   FsWalkResult,
 } from "../protocol/mod.ts";
 import { copyPath, MAX_TREE_DEPTH } from "./copy.ts";
-import { errnoOf, toFsError } from "./error_map.ts";
+import { errnoError, errnoOf, toFsError } from "./error_map.ts";
 import { FileHandleTable, MAX_BLOCK_BYTES } from "./file_handle_table.ts";
 import type { FileSystem, FsRequests } from "../protocol/mod.ts";
 import type { RootMountStat } from "../runtime/mod.ts";
@@ -165,8 +165,9 @@ export class DirectFileSystem implements FileSystem {
 
   /** `fs/getMetadata`: type and size of the target, `isSymlink` of the path itself. */
   getMetadata(request: FsRequests["fs/getMetadata"]): Promise<FsGetMetadataResult> {
-    // A symlink, an error or another mount is left to the asynchronous path below.
+    // A symlink, an error other than these two or another mount is left to the asynchronous path below.
     const facts = this.#rootMountStat?.lstat(request.path) ?? null;
+    if (facts === "ENOENT" || facts === "ENOTDIR") return Promise.reject(errnoError(facts));
     if (facts !== null) {
       return Promise.resolve({
         isDirectory: facts.isDirectory,

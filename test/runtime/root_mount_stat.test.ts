@@ -1,8 +1,8 @@
 /**
  * The synchronous `lstat` of `src/runtime/root_mount_stat.ts`: under both runtimes it answers for
- * files and directories on the root mount exactly as the runtime's own `lstat`, and leaves every
- * path it must not or cannot answer (a symlink, a failure, another mount, a relative path) to the
- * caller's asynchronous path.
+ * files and directories on the root mount exactly as the runtime's own `lstat`, names a missing path
+ * and one below a file as that `lstat` does, and leaves every path it must not or cannot answer (a
+ * symlink, another failure, another mount, a relative path) to the caller's asynchronous path.
  */
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -19,6 +19,7 @@ interface Answer {
   readonly path: string;
   readonly facts: unknown;
   readonly node: { birthtimeMs: number; mtimeMs: number } | null;
+  readonly nodeError: string | null;
   readonly program: unknown;
   readonly followed: { dev: number; ino: number; size: number } | null;
 }
@@ -44,7 +45,7 @@ function runFixture(
 
 describe.skipIf(!available)("root mount stat", () => {
   test.each(RUNTIMES)(
-    "under %s answers a file and a directory as the runtime's lstat, nothing else",
+    "under %s answers a file and a directory as the runtime's lstat, a missing path by its errno, nothing else",
     (runtime) => {
       const dir = mkdtempSync("/tmp/root-mount-stat-");
       try {
@@ -53,16 +54,26 @@ describe.skipIf(!available)("root mount stat", () => {
         // The last 244 ns of a second: Bun's own lstat rounds up to the next millisecond there.
         expect(spawnSync("touch", ["-m", "-d", "@1700000000.999999999", join(dir, "f")]).status).toBe(0);
         symlinkSync("f", join(dir, "l"));
+        symlinkSync("missing", join(dir, "dangling"));
         const answered = [join(dir, "f"), join(dir, "d"), dir];
+        // x86-64 maps the exact system call that tells ENOENT from a failure it must leave.
+        const exact = process.arch === "x64";
+        const named = [
+          join(dir, "missing"),
+          join(dir, "missing", "below"),
+          join(dir, "dangling", "below"),
+          join(dir, "f", "below-a-file"),
+          `${join(dir, "f")}/`,
+        ];
         const left = [
           join(dir, "l"),
-          join(dir, "missing"),
-          join(dir, "f", "below-a-file"),
+          join(dir, "dangling"),
           "/proc/self",
+          "/proc/no-such-entry",
           "relative/path",
           `${dir}/f\0tail`,
         ];
-        const result = runFixture(runtime, [...answered, ...left]);
+        const result = runFixture(runtime, [...answered, ...named, ...left]);
         expect(result.opened).toBe(true);
         for (const answer of result.answers.slice(0, answered.length)) {
           const node = answer.node;
@@ -73,7 +84,18 @@ describe.skipIf(!available)("root mount stat", () => {
             mtimeMs: Math.trunc(node?.mtimeMs ?? -1),
           });
         }
-        expect(result.answers.slice(answered.length).map((answer) => answer.facts)).toEqual(
+        const namedAnswers = result.answers.slice(answered.length, answered.length + named.length);
+        expect(namedAnswers.map((answer) => answer.nodeError)).toEqual([
+          "ENOENT",
+          "ENOENT",
+          "ENOENT",
+          "ENOTDIR",
+          "ENOTDIR",
+        ]);
+        expect(namedAnswers.map((answer) => answer.facts)).toEqual(
+          namedAnswers.map((answer) => exact ? answer.nodeError : null),
+        );
+        expect(result.answers.slice(answered.length + named.length).map((answer) => answer.facts)).toEqual(
           left.map(() => null),
         );
       } finally {
