@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError } from "../protocol/mod.ts";
+import { answerError, ErrorCode, RpcError } from "../protocol/mod.ts";
 import type { ErrorCodeValue, ErrorKind } from "../protocol/mod.ts";
 
 /** Linux errno numbers and `strerror` texts (glibc wording) of the errors file and process calls meet. */
@@ -138,7 +138,7 @@ function fromInfo(info: OsErrorInfo, cause: unknown): RpcError {
     known !== undefined && Object.hasOwn(ERRNO_KINDS, known)
       ? ERRNO_KINDS[known as keyof typeof ERRNO_KINDS] // checked by hasOwn just above
       : [ErrorCode.Internal, "OsError"];
-  return new RpcError(mapped[0], mapped[1], `${text} (os error ${info.number})`, {
+  return answerError(mapped[0], mapped[1], `${text} (os error ${info.number})`, {
     errno: known ?? info.name,
     cause,
   });

@@ -105,14 +105,37 @@ export class RpcError extends Error {
   }
 }
 
+/**
+ * An RpcError for an answer to a request: the constructor's error without a stack trace, since
+ * `Error`'s constructor is not run. Under Deno that constructor costs 5–10 µs at the depth of a
+ * request's handler, `Error.stackTraceLimit = 0` or not (Bun: 0.3 µs), which was about 15 µs of a
+ * Deno server's CPU per sequential error answer. A remote client gets no stack of the server's
+ * either; its own `RpcError` (`fromWireError`) is built by the constructor.
+ */
+export function answerError(
+  code: ErrorCodeValue,
+  kind: ErrorKind,
+  message: string,
+  options: { errno?: string; cause?: unknown } = {},
+): RpcError {
+  // The prototype is RpcError's, so the error is an RpcError and an Error, with toWire().
+  const error = Object.create(RpcError.prototype) as RpcError;
+  // As Error's constructor makes them: own, not enumerable.
+  Object.defineProperty(error, "message", { value: message, writable: true, configurable: true });
+  if (options.cause !== undefined) {
+    Object.defineProperty(error, "cause", { value: options.cause, writable: true, configurable: true });
+  }
+  return Object.assign(error, { name: "RpcError", code, kind, errno: options.errno });
+}
+
 /** -32602 with kind InvalidParams. */
 export function invalidParams(message: string): RpcError {
-  return new RpcError(ErrorCode.InvalidParams, "InvalidParams", message);
+  return answerError(ErrorCode.InvalidParams, "InvalidParams", message);
 }
 
 /** -32600 with the given kind. */
 export function invalidRequest(kind: ErrorKind, message: string): RpcError {
-  return new RpcError(ErrorCode.InvalidRequest, kind, message);
+  return answerError(ErrorCode.InvalidRequest, kind, message);
 }
 
 /** The `error` member of a reply as a client reads it: servers other than this one may omit `data`. */

@@ -1,5 +1,6 @@
 export { base64Problem, decodeBase64, encodeBase64 } from "./base64.ts";
 export {
+  answerError,
   ERROR_KINDS,
   ErrorCode,
   ErrorKindSchema,
