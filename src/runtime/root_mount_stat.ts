@@ -13,7 +13,7 @@
  * which also words every error but the two a walk that stayed on the root mount ends with (ENOENT,
  * ENOTDIR): those it names where the kernel's own errno can be had (`Libc.exactErrno`), since the
  * runtime's asynchronous `lstat` builds an error object on the pool's answer that costs more than
- * the stat (on Deno, 60–100 µs per missing path).
+ * the stat (on Deno, about 170 µs of the server's CPU per missing path).
  * Runtime-neutral: `deno_root_mount_stat.ts` and `bun_root_mount_stat.ts` bind the C calls.
  */
 import { libcArch, openLibc } from "./libc.ts";
@@ -160,8 +160,8 @@ export function rootMountStat(
   };
   const exact = libc?.exactErrno === true ? libc : null;
   /**
-   * Why `openat2(pathBytes, openHowBytes)` fails, asked again through the exact system call: the binding's
-   * own call leaves errno to libc, which the engine may overwrite before it could be read.
+   * Why `openat2(pathBytes, openHowBytes)` fails, asked again through the exact system call: the
+   * binding's own call leaves errno to libc, which the engine may overwrite before it is read.
    */
   const failure = (openHowBytes: Uint8Array): WalkFailure | null => {
     if (exact === null) return null;

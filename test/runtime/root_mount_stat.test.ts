@@ -45,7 +45,7 @@ function runFixture(
 
 describe.skipIf(!available)("root mount stat", () => {
   test.each(RUNTIMES)(
-    "under %s answers a file and a directory as the runtime's lstat, a missing path by its errno, nothing else",
+    "under %s answers a file and a directory as the runtime's lstat, a missing path by its errno",
     (runtime) => {
       const dir = mkdtempSync("/tmp/root-mount-stat-");
       try {
