@@ -1,4 +1,4 @@
-import { FsService } from "./fs/mod.ts";
+import { FsService, removeTree } from "./fs/mod.ts";
 import process from "node:process";
 import { openRootMountStat } from "./runtime/mod.ts";
 import type { ProgramImage, Runtime } from "./runtime/mod.ts";
@@ -22,7 +22,7 @@ export async function createServices(
   abort?: AbortSignal,
 ): Promise<ServerServices> {
   const log = createLogger((line) => void runtime.writeStderr(line), options.quiet);
-  const stateDir = await createStateDir(runtime.env());
+  const stateDir = await createStateDir(runtime.env(), removeTree);
   const containment = await openContainment(runtime, options, { log, stateDir, abort });
   const tokenFile = options.auth?.tokenFile;
   const sandbox = await setUpSandbox(runtime, {

@@ -36,6 +36,7 @@ export { FrameSplitter } from "./frame_splitter.ts";
 export type { Frame, FrameLimits, FrameSplitterOptions } from "./frame_splitter.ts";
 export { LineSplitter } from "./line_splitter.ts";
 export { O_NOBLOCK_NOCTTY, openRegular } from "./open_regular.ts";
+export { removeTree } from "./remove_tree.ts";
 export { LineWriter } from "./line_writer.ts";
 export { DEFAULT_MAX_REPLY_BYTES } from "./reply_budget.ts";
 export { SandboxedFileSystem } from "./sandboxed_file_system.ts";

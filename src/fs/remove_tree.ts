@@ -76,6 +76,15 @@ export async function removeTreeContents(
 }
 
 /**
+ * Removes the directory at `path` (a link there is refused, never followed) and everything in it,
+ * as `removeTreeContents` does.
+ */
+export async function removeTree(path: string, options: { maxDepth?: number } = {}): Promise<void> {
+  await removeTreeContents(path, options);
+  await fs.rmdir(path);
+}
+
+/**
  * Empties the held directory `root` (which stays held, `base` levels below the directory
  * removed), handing subtrees to free walkers.
  */

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { BackendExecService, WireFileSystem } from "../client/mod.ts";
 import type { Environment, EnvironmentCapabilities, ExecService, FileSystem, FsCall } from "../client/mod.ts";
-import { DEFAULT_MAX_READ_FILE_BYTES, FS_HANDLERS, FsService } from "../fs/mod.ts";
+import { DEFAULT_MAX_READ_FILE_BYTES, FS_HANDLERS, FsService, removeTree } from "../fs/mod.ts";
 import type { FsConnection, FsMethodContext } from "../fs/mod.ts";
 import { METHODS } from "../protocol/mod.ts";
 import type { Sandbox } from "../protocol/mod.ts";
@@ -18,7 +18,7 @@ import {
 import { bindHandlers } from "../rpc/mod.ts";
 import { detectRuntime } from "../runtime/mod.ts";
 import type { ProgramImage, Runtime } from "../runtime/mod.ts";
-import { setUpSandbox } from "../sandbox/mod.ts";
+import { createStateDir, setUpSandbox } from "../sandbox/mod.ts";
 import type { SandboxSetup } from "../sandbox/mod.ts";
 import { dispatchLocally } from "./local_dispatch.ts";
 import { LocalExecBackend } from "./local_exec_backend.ts";
@@ -91,7 +91,8 @@ export class LocalEnvironment implements Environment {
   static async create(options: LocalEnvironmentOptions = {}): Promise<LocalEnvironment> {
     const runtime = options.runtime ?? await detectRuntime();
     const self = options.self ?? { executable: runtime.selfImage().executable, script: MOD_PATH };
-    const sandbox = await setUpSandbox(runtime, { self });
+    const stateDir = await createStateDir(runtime.env(), removeTree);
+    const sandbox = await setUpSandbox(runtime, { self, stateDir });
     const serverEnv = runtime.env();
     const maxProcesses = options.maxProcesses ?? 1024;
     const backend = new LocalExecBackend(runtime, {

@@ -20,6 +20,7 @@ export { sandboxedLaunch, workerLaunch } from "./launch_plan.ts";
 export type { Launch, LaunchContext, LaunchHandoff, LaunchTarget } from "./launch_plan.ts";
 export { prepareProgramImages } from "./program_images.ts";
 export { createStateDir } from "./state_dir.ts";
+export type { TreeRemover } from "./state_dir.ts";
 export type { ProgramImages } from "./program_images.ts";
 export { processPlanner } from "./process_planner.ts";
 export type { ProcessPlannerDeps } from "./process_planner.ts";

@@ -12,7 +12,7 @@ import { hostPath } from "./server_files.ts";
 import { prepareProgramImages } from "./program_images.ts";
 import { declareOwnFiles } from "./declared_files.ts";
 import { mountAliases } from "./mount_aliases.ts";
-import { createStateDir, stateDirBases, stateDirFiles } from "./state_dir.ts";
+import { stateDirBases, stateDirFiles } from "./state_dir.ts";
 import { WrittenAreas } from "./written_areas.ts";
 
 /** Everything sandboxing needs, set up once for a server or a Local environment. */
@@ -28,8 +28,8 @@ export interface SandboxSetup {
 }
 
 /**
- * Sets up sandboxing: the private state directory (`stateDir`, else a new one; `close` removes it
- * either way), the host's layers (`EXEC_SERVER_TEST_LANDLOCK_ABI` can only lower the detected
+ * Sets up sandboxing: the private state directory (`stateDir`, made by `createStateDir`; `close`
+ * removes it), the host's layers (`EXEC_SERVER_TEST_LANDLOCK_ABI` can only lower the detected
  * Landlock ABI), the launcher and worker images of `self` (default: this program), and the
  * protections of the server's own files and of `secretFiles`.
  */
@@ -38,17 +38,17 @@ export async function setUpSandbox(
   options: {
     self?: ProgramImage;
     secretFiles?: readonly string[];
-    stateDir?: string;
+    stateDir: string;
     /** How long the host probe may take (`DetectOptions.limitMs`). */
     probeLimitMs?: number;
     /** Told when a start-up step timed out, for the server's log. */
     onTimeout?: (message: string) => void;
     /** Fires when the server exits during start-up (`DetectOptions.abort`). */
     abort?: AbortSignal;
-  } = {},
+  },
 ): Promise<SandboxSetup> {
   const serverEnv = runtime.env();
-  const stateDir = options.stateDir ?? await createStateDir(serverEnv);
+  const stateDir = options.stateDir;
   const given = options.self ?? runtime.selfImage();
   // The launches run the program by its real path: a link on the way that a sandbox could change
   // would lead them elsewhere (Deno names its main module as it was given).

@@ -14,7 +14,7 @@
  * beside it, as servers of earlier versions made theirs. Every launch also keeps every state
  * directory and parent it finds in these places read-only, whoever owns them (`stateDirsIn`).
  */
-import { lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, readFile, realpath } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
@@ -26,16 +26,35 @@ const STATE_DIR_NAME = /^exec-server-(\d+)-[A-Za-z0-9]{6}$/;
 const STATE_PARENT_NAME = /^exec-server-uid-\d+$/;
 
 /**
- * Creates this server's private state directory, after removing the ones of servers that are
- * gone. It exists, at its real path, before any sandbox starts, so every sandbox whose writable
- * roots contain it gets it read-only.
+ * Removes the directory at `path` and everything in it, never following a link on the way, and
+ * going at most `maxDepth` levels deep (a deeper tree fails with ENAMETOOLONG, and stays).
  */
-export async function createStateDir(env: Readonly<Record<string, string>>): Promise<string> {
+export type TreeRemover = (path: string, options: { maxDepth: number }) => Promise<void>;
+
+/**
+ * Levels of a dead server's state directory that are removed at most. A server's own go a few
+ * levels deep (its bundles and their code cache). A sandbox whose writable roots hold the place
+ * (`/tmp`, under Codex's `workspace-write`) can name a directory there as a dead server's, owned by
+ * the server's user as everything the sandbox makes is, and nest 12,000 directories in it: the
+ * runtimes' own recursive removes recurse once per level, and Deno's aborted every later start of
+ * a server of that user with a stack overflow, while Bun's held it for minutes.
+ */
+const STALE_MAX_DEPTH = 64;
+
+/**
+ * Creates this server's private state directory, after removing the ones of servers that are
+ * gone (with `removeTree`, which the fs layer provides). It exists, at its real path, before any
+ * sandbox starts, so every sandbox whose writable roots contain it gets it read-only.
+ */
+export async function createStateDir(
+  env: Readonly<Record<string, string>>,
+  removeTree: TreeRemover,
+): Promise<string> {
   const base = await realPath(stateDirBase(env));
-  await removeStaleStateDirs(base);
+  await removeStaleStateDirs(base, removeTree);
   const parent = await userParent(base);
   if (parent !== null) {
-    await removeStaleStateDirs(parent);
+    await removeStaleStateDirs(parent, removeTree);
     const made = await mkdtemp(join(parent, `${STATE_PREFIX}${process.pid}-`)).catch(() => null);
     if (made !== null) return made;
   }
@@ -130,7 +149,7 @@ async function userParent(base: string): Promise<string | null> {
 }
 
 /** Removes the state directories (owned by this user, named with a pid) of servers that are gone. */
-async function removeStaleStateDirs(base: string): Promise<void> {
+async function removeStaleStateDirs(base: string, removeTree: TreeRemover): Promise<void> {
   const names = await readdir(base).catch(() => []);
   const uid = process.getuid?.();
   await Promise.all(names.map(async (name) => {
@@ -141,8 +160,8 @@ async function removeStaleStateDirs(base: string): Promise<void> {
     if (info === null || !info.isDirectory() || info.uid !== uid) return;
     if (await isRunning(Number(match[1]))) return;
     // Cleaning up after the dead never stops this start: what cannot be removed (something in it
-    // that is not this user's, say) stays for a later try.
-    await rm(path, { recursive: true, force: true }).catch(() => {});
+    // that is not this user's, a tree deeper than a server makes, say) stays for a later try.
+    await removeTree(path, { maxDepth: STALE_MAX_DEPTH }).catch(() => {});
   }));
 }
 

@@ -8,12 +8,13 @@ export const NOBODY = 65534;
 
 /**
  * Starts a server as `nobody`, which may create no cgroup, with `home` (handed to nobody) as its
- * home and Deno cache.
+ * home and Deno cache, and `env` besides.
  */
 export async function startUnprivileged(
   runtime: RuntimeName,
   home: string,
   args: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<TestServer> {
   await chown(home, NOBODY, NOBODY);
   return await startServer({
@@ -27,6 +28,6 @@ export async function startUnprivileged(
     ],
     // The tests run as root: another user, whom a loopback listener refuses unless told otherwise.
     args: ["--allow-local-users", ...args],
-    env: { HOME: home, DENO_DIR: join(home, "deno") },
+    env: { HOME: home, DENO_DIR: join(home, "deno"), ...env },
   });
 }

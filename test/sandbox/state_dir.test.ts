@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { chown, lstat, mkdir, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
+import { removeTree } from "../../src/fs/mod.ts";
 import { createStateDir, stateDirFiles, stateDirsIn } from "../../src/sandbox/state_dir.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
@@ -22,7 +23,7 @@ describe("createStateDir", () => {
     await using dir = await tempDir();
     await mkdir(join(dir.path, "real"));
     await symlink("real", join(dir.path, "link"));
-    const made = await createStateDir({ XDG_RUNTIME_DIR: join(dir.path, "link") });
+    const made = await createStateDir({ XDG_RUNTIME_DIR: join(dir.path, "link") }, removeTree);
     const parent = join(dir.path, "real", parentName);
     expect(made).toMatch(new RegExp(`^${parent}/exec-server-${process.pid}-[A-Za-z0-9]{6}$`));
     expect(stateDirFiles(made)).toEqual([made, parent]);
@@ -43,7 +44,7 @@ describe("createStateDir", () => {
         await mkdir(join(dir.path, "elsewhere"));
         await symlink("elsewhere", parent);
       }
-      const made = await createStateDir({ XDG_RUNTIME_DIR: dir.path });
+      const made = await createStateDir({ XDG_RUNTIME_DIR: dir.path }, removeTree);
       expect([plant, made]).toEqual([
         plant,
         expect.stringMatching(new RegExp(`^${dir.path}/exec-server-\\d+-`)),
@@ -61,11 +62,26 @@ describe("createStateDir", () => {
     const live = join(parent, `exec-server-${process.pid}-Live00`);
     for (const path of [flat, nested, live]) await mkdir(path, { recursive: true });
     await writeFile(join(nested, "join-helper"), "");
-    const made = await createStateDir({ XDG_RUNTIME_DIR: dir.path });
+    const made = await createStateDir({ XDG_RUNTIME_DIR: dir.path }, removeTree);
     expect((await readdir(dir.path)).sort()).toEqual([parentName]);
     expect((await readdir(parent)).sort()).toEqual(
       [made.slice(parent.length + 1), "exec-server-" + `${process.pid}-Live00`].sort(),
     );
+  });
+  test("removes a dead server's state directory without following its links, and leaves one deeper than a server makes", async () => {
+    await using dir = await tempDir();
+    const outside = join(dir.path, "outside");
+    await mkdir(outside);
+    await writeFile(join(outside, "kept"), "");
+    const linked = join(dir.path, `exec-server-${DEAD}-Link00`);
+    await mkdir(linked);
+    await symlink(outside, join(linked, "dir"));
+    await symlink(join(outside, "kept"), join(linked, "file"));
+    const deep = join(dir.path, `exec-server-${DEAD}-Deep00`);
+    await mkdir(join(deep, ...Array.from({ length: 100 }, () => "d")), { recursive: true });
+    await createStateDir({ XDG_RUNTIME_DIR: dir.path }, removeTree);
+    expect((await readdir(dir.path)).sort()).toEqual([`exec-server-${DEAD}-Deep00`, parentName, "outside"]);
+    expect(await readdir(outside)).toEqual(["kept"]);
   });
 });
 
