@@ -40,6 +40,14 @@ const CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 
   0x40000000;
 
 /**
+ * A process made with CLONE_PARENT is a child of the caller's parent: for the program the launcher
+ * execs, the server itself. The runtimes reap only the children they started, so each such child
+ * that exits stays the server's zombie for as long as the server runs, holding a pid of the host
+ * and a process of the server's user, past the sandbox's end and its cgroup's pids limit.
+ */
+const CLONE_PARENT = 0x00008000;
+
+/**
  * A thread (CLONE_THREAD) must share its process's descriptor table (CLONE_FILES): the server
  * finds who holds a client's socket by one thread's `/proc/<pid>/task/<tid>/fd` (`local_peer.ts`),
  * which a thread with a table of its own would hide it from. Every threads library shares it.
@@ -161,7 +169,7 @@ const LEGACY_MODE_SETTERS = [
 
 /**
  * The filter: a foreign architecture is killed; the `ALWAYS_DENIED` calls, namespace-creating
- * `clone` and a thread's `clone` without its process's descriptor table fail with EPERM; `clone3`
+ * `clone`, `clone` with CLONE_PARENT and a thread's `clone` without its process's descriptor table fail with EPERM; `clone3`
  * fails with ENOSYS (its flags are behind a pointer, and libc falls back to `clone`); prlimit, priority, I/O priority and the `SELF_ONLY_BY_PID` calls fail
  * with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of
  * any family but AF_UNIX fail with EPERM; without an IPC namespace of the sandbox's own, the
@@ -209,7 +217,7 @@ export function seccompProgram(
     { op: "ret", k: SECCOMP_RET.ALLOW },
     { op: "label", name: "clone" },
     { op: "ld", offset: SECCOMP_DATA.arg0Low },
-    { op: "jset", k: CLONE_NAMESPACE_FLAGS, then: "eperm", else: null },
+    { op: "jset", k: CLONE_NAMESPACE_FLAGS | CLONE_PARENT, then: "eperm", else: null },
     { op: "jset", k: CLONE_THREAD, then: null, else: "allow" },
     { op: "jset", k: CLONE_FILES, then: "allow", else: "eperm" },
     // prlimit64(pid, resource, new, old): reading another process's limits is harmless.

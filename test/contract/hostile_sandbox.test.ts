@@ -208,6 +208,40 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
     expect(await exists(marker)).toBe(false);
   }, HOSTILE_CASE_MS);
 
+  test.concurrent("a sandboxed process gives the server no child of its own to leave unreaped", async () => {
+    // clone(CLONE_PARENT) makes the caller's parent, the server (the launcher execs the program in
+    // the process the server started), the new process's parent. The runtimes reap only the
+    // children they started, so each such child that exits stays a zombie of the server for as
+    // long as the server runs: a pid of the host and a process of the server's user each, past
+    // the sandbox's end and its cgroup's pids limit, launch after launch.
+    await using w = await world();
+    await using client = await server().session();
+    const name = `orphan${randomInt(1_000_000)}`;
+    const script = [
+      "import ctypes, os",
+      "libc = ctypes.CDLL(None, use_errno=True)",
+      "libc.syscall.restype = ctypes.c_long",
+      `libc.prctl(15, ${JSON.stringify(name)}.encode(), 0, 0, 0)`,
+      "for _ in range(5):",
+      "    pid = libc.syscall(56, 0x8000 | 17, 0, 0, 0, 0)",
+      "    if pid == 0: os._exit(0)",
+      `    if pid < 0: print("refused", ctypes.get_errno()); break`,
+      'print("done")',
+    ].join("\n");
+    const result = await run(client, `exec python3 -c '${script}'`, {
+      cwd: w.inside,
+      sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+    });
+    expect(result.out).toEndWith("done\n");
+    const left: string[] = [];
+    for (const pid of await fs.readdir("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      const stat = await fs.readFile(`/proc/${pid}/stat`, "latin1").catch(() => "");
+      if (stat.includes(`(${name})`)) left.push(stat.slice(0, stat.indexOf(" ", stat.lastIndexOf(")") + 2)));
+    }
+    expect(left).toEqual([]);
+  }, HOSTILE_CASE_MS);
+
   test.concurrent("files made in the sandbox are never setuid, setgid or devices on the host", async () => {
     await using w = await world();
     await using client = await server().session();

@@ -157,6 +157,11 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
     expect(verdict(true, nr.clone3)).toBe(ENOSYS);
   });
 
+  test("seccompProgram denies clone with CLONE_PARENT, for a process or a thread", () => {
+    expect(verdict(true, nr.clone, [0x00008000 | 17])).toBe(EPERM);
+    expect(verdict(true, nr.clone, [0x003d0f00 | 0x00008000])).toBe(EPERM);
+  });
+
   test("seccompProgram denies a thread with a descriptor table of its own", () => {
     // glibc's pthread_create: CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|…
     const PTHREAD = 0x003d0f00;
