@@ -23,6 +23,7 @@ import { notAFile, O_NOBLOCK_NOCTTY, openRegular, statThroughOpen } from "./open
 import { readDirectory } from "./read_directory.ts";
 import { removeTreeContents } from "./remove_tree.ts";
 import { walkTree } from "./walk.ts";
+import type { LargeWait } from "./large_wait.ts";
 
 /** The `--max-read-file-bytes` default (PROTOCOL.md §2.8). */
 export const DEFAULT_MAX_READ_FILE_BYTES = 134_217_728;
@@ -104,23 +105,37 @@ export class DirectFileSystem implements FileSystem {
   /**
    * `fs/readFile` without the encoding: the file's bytes, with the same checks and errors. With
    * `headroom`, the bytes sit that far into their buffer and what is before them is free, so a
-   * binary frame's header can be written in place instead of copying the file (§11.12).
+   * binary frame's header can be written in place instead of copying the file (§11.12). With
+   * `large`, the read holds at most `large.heldBytes` (and one byte to see the end) until
+   * `large.wait()` resolves, and then reads on from where it was.
    */
-  readFileBytes(request: FsRequests["fs/readFile"], headroom = 0): Promise<Uint8Array> {
+  readFileBytes(request: FsRequests["fs/readFile"], headroom = 0, large?: LargeWait): Promise<Uint8Array> {
     return mapErrors(async () => {
       const limit = Math.min(this.#maxReadFileBytes, request.maxBytes ?? Number.POSITIVE_INFINITY);
       const handle = await openRegular(request.path, constants.O_RDONLY);
+      let waited = large === undefined;
+      /** `room`, or less while the read has not waited and `room` would hold more than it may. */
+      const roomFor = async (room: number, length: number): Promise<number> => {
+        if (waited || large === undefined || room <= large.heldBytes + 1) return room;
+        // Up to the bound first: a file that ends there needs no wait.
+        if (length < large.heldBytes + 1) return large.heldBytes + 1;
+        await large.wait();
+        waited = true;
+        return room;
+      };
       try {
         const size = Number((await handle.stat()).size);
         if (size > limit) throw tooLarge(limit);
         // Read to end of file rather than trusting `size`: the file may grow, and /proc files report 0.
+        // A file whose size says it is large waits before it is read at all.
+        if (large !== undefined && size > large.heldBytes) await roomFor(size + 1, large.heldBytes + 1);
         let room = size > 0 ? size + 1 : Math.min(FIRST_READ_BYTES, limit + 1);
         let buffer = new Uint8Array(headroom + room);
         let length = 0;
         for (;;) {
           if (length === room) {
             if (length > limit) throw tooLarge(limit);
-            room = Math.min(Math.max(length * 2, FIRST_READ_BYTES), limit + 1);
+            room = await roomFor(Math.min(Math.max(length * 2, FIRST_READ_BYTES), limit + 1), length);
             const grown = new Uint8Array(headroom + room);
             grown.set(buffer);
             buffer = grown;

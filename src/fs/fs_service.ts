@@ -1,4 +1,4 @@
-import { ErrorCode, parsePathUri, RpcError } from "../protocol/mod.ts";
+import { encodeBase64, ErrorCode, parsePathUri, RpcError } from "../protocol/mod.ts";
 import type { FsReadBlockResult, FsReadFileResult } from "../protocol/mod.ts";
 import { FRAME_HEADROOM, withKnownJson } from "../rpc/mod.ts";
 import type { FramePayload } from "../rpc/mod.ts";
@@ -12,6 +12,7 @@ import { DirectFileSystem } from "./direct_file_system.ts";
 import { FileHandleTable, HandleCount } from "./file_handle_table.ts";
 import type { FileSystem, FsResults } from "../protocol/mod.ts";
 import { FsWorker } from "./fs_worker.ts";
+import type { LargeWait } from "./large_wait.ts";
 import type { WorkerLaunch } from "./fs_worker.ts";
 import { DEFAULT_MAX_REPLY_BYTES } from "./reply_budget.ts";
 import { SandboxedFileSystem } from "./sandboxed_file_system.ts";
@@ -347,13 +348,34 @@ export class FsConnection {
    * file's bytes, with the same checks, routing and errors. A direct read leaves room for the
    * frame's header before the bytes, so the file is not copied into the frame.
    */
-  async readFilePayload(params: FsParams["fs/readFile"], signal: AbortSignal): Promise<FramePayload> {
+  async readFilePayload(
+    params: FsParams["fs/readFile"],
+    signal: AbortSignal,
+    large?: LargeWait,
+  ): Promise<FramePayload> {
     const target = await this.#target(params.sandbox);
     const request = { ...withoutSandbox(params), path: parsePathUri(params.path, "path") };
     if (target instanceof SandboxedFileSystem) {
-      return { bytes: await target.readFileBytes(request, signal), headroom: 0 };
+      return { bytes: await target.readFileBytes(request, signal, large), headroom: 0 };
     }
-    return { bytes: await target.readFileBytes(request, FRAME_HEADROOM), headroom: FRAME_HEADROOM };
+    return { bytes: await target.readFileBytes(request, FRAME_HEADROOM, large), headroom: FRAME_HEADROOM };
+  }
+
+  /**
+   * `fs/readFile` as `run` makes it, reading past `large.heldBytes` only once `large.wait()` has
+   * resolved (see `DirectFileSystem.readFileBytes`).
+   */
+  async readFile(
+    params: FsParams["fs/readFile"],
+    signal: AbortSignal,
+    large?: LargeWait,
+  ): Promise<FsReadFileResult> {
+    const target = await this.#target(params.sandbox);
+    const request = { ...withoutSandbox(params), path: parsePathUri(params.path, "path") };
+    const bytes = target instanceof SandboxedFileSystem
+      ? await target.readFileBytes(request, signal, large)
+      : await target.readFileBytes(request, 0, large);
+    return readFileWithJson({ dataBase64: encodeBase64(bytes) });
   }
 
   /** Closes every handle of this connection, in this process and in workers. */

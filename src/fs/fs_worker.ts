@@ -11,7 +11,15 @@ import { LineWriter } from "./line_writer.ts";
 import { DEFAULT_MAX_READ_FILE_BYTES } from "./direct_file_system.ts";
 import { MAX_BLOCK_BYTES } from "./file_handle_table.ts";
 import { DEFAULT_MAX_REPLY_BYTES } from "./reply_budget.ts";
-import { CLOSE_SCOPE_METHOD, WorkerErrorSchema, WorkerResponseSchema } from "./worker_protocol.ts";
+import {
+  CLOSE_SCOPE_METHOD,
+  DROP_READ_METHOD,
+  HeldResultSchema,
+  RESUME_READ_METHOD,
+  WorkerErrorSchema,
+  WorkerResponseSchema,
+} from "./worker_protocol.ts";
+import type { LargeWait } from "./large_wait.ts";
 import type { WorkerMethod, WorkerResponse } from "./worker_protocol.ts";
 
 /** How a worker starts (normally the sandbox launcher around `fs-worker`): command, env and cwd. */
@@ -134,6 +142,8 @@ export class FsWorker implements AsyncDisposable {
   /** Whether a request has been sent: a worker nothing has used yet is about to start. */
   #used = false;
   #stopped = false;
+  /** The id of the next held `fs/readFile`. */
+  #holds = 0;
 
   constructor(runtime: Runtime, options: FsWorkerOptions) {
     this.#runtime = runtime;
@@ -174,15 +184,38 @@ export class FsWorker implements AsyncDisposable {
     return result as FsResults[M];
   }
 
-  /** `fs/readFile` on behalf of `scope`: the file's bytes, which cross the pipe unencoded. */
+  /**
+   * `fs/readFile` on behalf of `scope`: the file's bytes, which cross the pipe unencoded. With
+   * `large`, the worker holds the read after `large.heldBytes` until `large.wait()` resolves, then
+   * reads on the same descriptor; the worker is not retired while it holds one.
+   */
   async readFile(
     scope: string,
     request: FsRequests["fs/readFile"],
     signal?: AbortSignal,
+    large?: LargeWait,
   ): Promise<Uint8Array> {
-    const result = await this.#send(scope, "fs/readFile", request, signal);
-    if (!(result instanceof Uint8Array)) throw protocolError("fs/readFile answered without bytes");
-    return result;
+    if (large === undefined) return bytesOf(await this.#send(scope, "fs/readFile", request, signal));
+    const hold = { id: this.#holds++, bytes: large.heldBytes };
+    this.#inFlight++;
+    try {
+      const first = await this.#send(scope, "fs/readFile", request, signal, { hold });
+      if (first instanceof Uint8Array) return first;
+      if (!HeldResultSchema.safeParse(first).success) throw protocolError("invalid result for fs/readFile");
+      const holder = this.#running;
+      try {
+        await large.wait();
+      } catch (error) {
+        await this.#send(scope, DROP_READ_METHOD, hold, undefined).catch(() => {});
+        throw error;
+      }
+      // A worker that ended meanwhile took the held read with it.
+      if (holder === null || holder.dead || this.#running !== holder) throw workerExited();
+      return bytesOf(await this.#send(scope, RESUME_READ_METHOD, { id: hold.id }, signal));
+    } finally {
+      this.#inFlight--;
+      if (this.#inFlight === 0) this.#options.onIdle?.();
+    }
   }
 
   /** Closes every handle `scope` holds in the worker; nothing to do when no worker runs. */
@@ -249,6 +282,7 @@ export class FsWorker implements AsyncDisposable {
     method: WorkerMethod,
     request: unknown,
     signal: AbortSignal | undefined,
+    extra: Record<string, unknown> = {},
   ): Promise<unknown> {
     signal?.throwIfAborted();
     if (this.#stopped) throw workerExited(new Error("worker stopped"));
@@ -265,7 +299,7 @@ export class FsWorker implements AsyncDisposable {
         process.up.resolve();
         signal.throwIfAborted();
       }
-      const params = { scope, request, maxReplyBytes: this.#maxReplyBytes };
+      const params = { scope, request, maxReplyBytes: this.#maxReplyBytes, ...extra };
       const result = await process.peer.call(method, params, signal);
       countHandles(process, scope, method);
       return result;
@@ -381,6 +415,12 @@ export class FsWorker implements AsyncDisposable {
       }
     }
   }
+}
+
+/** The bytes a worker answered `fs/readFile` with; anything else breaks the protocol. */
+function bytesOf(result: unknown): Uint8Array {
+  if (!(result instanceof Uint8Array)) throw protocolError("fs/readFile answered without bytes");
+  return result;
 }
 
 /**

@@ -12,7 +12,16 @@ import { callFileSystem } from "./file_system.ts";
 import type { FsRequests, FsResults } from "../protocol/mod.ts";
 import { LineSplitter } from "./line_splitter.ts";
 import { LineWriter } from "./line_writer.ts";
-import { CLOSE_SCOPE_METHOD, WORKER_ERROR_KINDS, WORKER_METHODS } from "./worker_protocol.ts";
+import {
+  CLOSE_SCOPE_METHOD,
+  DROP_READ_METHOD,
+  HELD_RESULT,
+  RESUME_READ_METHOD,
+  WORKER_ERROR_KINDS,
+  WORKER_METHODS,
+} from "./worker_protocol.ts";
+import { HeldReads } from "./held_reads.ts";
+import type { LargeWait } from "./large_wait.ts";
 
 /**
  * The worker's own size limit is unbounded: the server sends the effective limit as `maxBytes`
@@ -24,6 +33,7 @@ const WORKER_MAX_READ_FILE_BYTES = Number.MAX_SAFE_INTEGER;
 interface WorkerContext {
   scope(scope: string): DirectFileSystem;
   closeScope(scope: string): Promise<void>;
+  readonly held: HeldReads;
 }
 
 /** A worker handler of one fs method: the scope's `DirectFileSystem`, errors as the kernel gives them. */
@@ -54,7 +64,12 @@ function listing<M extends ListingMethod>(
 }
 
 const WORKER_HANDLERS: Handlers<typeof WORKER_METHODS, WorkerContext> = {
-  "fs/readFile": ({ scope, request }, context) => confined(context.scope(scope).readFileBytes(request)),
+  "fs/readFile": async ({ scope, request, hold }, context) => {
+    const fs = context.scope(scope);
+    if (hold === undefined) return await confined(fs.readFileBytes(request));
+    const read = (large: LargeWait): Promise<Uint8Array> => confined(fs.readFileBytes(request, 0, large));
+    return await context.held.start(scope, hold.id, hold.bytes, read) ?? HELD_RESULT;
+  },
   "fs/writeFile": scoped("fs/writeFile"),
   "fs/createDirectory": scoped("fs/createDirectory"),
   "fs/getMetadata": scoped("fs/getMetadata"),
@@ -69,6 +84,11 @@ const WORKER_HANDLERS: Handlers<typeof WORKER_METHODS, WorkerContext> = {
   "fs/close": scoped("fs/close"),
   [CLOSE_SCOPE_METHOD]: async ({ scope }, context) => {
     await context.closeScope(scope);
+    return {};
+  },
+  [RESUME_READ_METHOD]: ({ scope, request }, context) => context.held.resume(scope, request.id),
+  [DROP_READ_METHOD]: async ({ scope, request }, context) => {
+    await context.held.drop(scope, request.id);
     return {};
   },
 };
@@ -100,7 +120,9 @@ export async function runFsWorker(runtime: Omit<ProcessStdio, "exit">): Promise<
       }
       return fs;
     },
+    held: new HeldReads(),
     async closeScope(scope) {
+      await context.held.dropScope(scope);
       await scopes.get(scope)?.closeAll();
       scopes.delete(scope);
     },

@@ -34,6 +34,7 @@ export type { FsWorkerOptions, SpareSource, WorkerLaunch } from "./fs_worker.ts"
 export { runFsWorker } from "./fs_worker_server.ts";
 export { FrameSplitter } from "./frame_splitter.ts";
 export type { Frame, FrameLimits, FrameSplitterOptions } from "./frame_splitter.ts";
+export type { LargeWait } from "./large_wait.ts";
 export { LineSplitter } from "./line_splitter.ts";
 export { O_NOBLOCK_NOCTTY, openRegular } from "./open_regular.ts";
 export { removeTree } from "./remove_tree.ts";

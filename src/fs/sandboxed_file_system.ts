@@ -11,6 +11,7 @@ import type {
 } from "../protocol/mod.ts";
 import type { FileSystem, FsRequests } from "../protocol/mod.ts";
 import type { FsWorker } from "./fs_worker.ts";
+import type { LargeWait } from "./large_wait.ts";
 
 /** Options of a `SandboxedFileSystem`. */
 export interface SandboxedFileSystemOptions {
@@ -46,10 +47,17 @@ export class SandboxedFileSystem implements FileSystem {
     return { dataBase64: encodeBase64(await this.readFileBytes(request, signal)) };
   }
 
-  /** `fs/readFile` in the sandbox without the encoding: the bytes the worker sent. */
-  readFileBytes(request: FsRequests["fs/readFile"], signal?: AbortSignal): Promise<Uint8Array> {
+  /**
+   * `fs/readFile` in the sandbox without the encoding: the bytes the worker sent. With `large`, the
+   * worker waits for it after `large.heldBytes`, as `DirectFileSystem.readFileBytes` does.
+   */
+  readFileBytes(
+    request: FsRequests["fs/readFile"],
+    signal?: AbortSignal,
+    large?: LargeWait,
+  ): Promise<Uint8Array> {
     const maxBytes = Math.min(this.#maxReadFileBytes, request.maxBytes ?? Number.MAX_SAFE_INTEGER);
-    return this.#worker.readFile(this.#scope, { ...request, maxBytes }, signal);
+    return this.#worker.readFile(this.#scope, { ...request, maxBytes }, signal, large);
   }
 
   /** `fs/writeFile` in the sandbox. */

@@ -35,6 +35,23 @@ import type { MethodShapes } from "../rpc/mod.ts";
 
 /** Closes every handle of a scope (the connection that opened them ended). */
 export const CLOSE_SCOPE_METHOD = "worker/closeScope";
+/** Reads on a held `fs/readFile` (`HeldReadParams`); answered with the whole file's bytes. */
+export const RESUME_READ_METHOD = "worker/resumeRead";
+/** Closes a held `fs/readFile` unread. */
+export const DROP_READ_METHOD = "worker/dropRead";
+
+/**
+ * An `fs/readFile` that may hold at most `bytes` of the file (and one to see its end) before the
+ * server says to read on: past them the worker answers `{"held":true}`, keeps the descriptor and
+ * what it read under `id`, and reads on at `worker/resumeRead` of that `id`.
+ */
+const HoldSchema = z.object({ id: z.number().int().nonnegative(), bytes: z.number().int().nonnegative() });
+/** The params of `worker/resumeRead` and `worker/dropRead`: the held read's `id`. */
+const HeldReadParams = z.object({ id: z.number().int().nonnegative() });
+/** The answer to an `fs/readFile` that reached its `hold`. */
+export const HELD_RESULT = { held: true } as const;
+/** See `HELD_RESULT`. */
+export const HeldResultSchema = z.object({ held: z.literal(true) }).strict();
 
 /**
  * Every request names its scope (the connection whose file handles it uses) and may carry the
@@ -48,12 +65,16 @@ function scoped<S extends z.ZodType>(
 
 /**
  * The worker's methods: every fs method, its params the `FileSystem` request (wire params without
- * `sandbox`, paths native), plus `worker/closeScope`.
+ * `sandbox`, paths native), plus `worker/closeScope` and the held reads' `worker/resumeRead` and
+ * `worker/dropRead`.
  */
 export const WORKER_METHODS = {
   "fs/readFile": {
-    params: scoped(FsReadFileParamsSchema),
-    result: z.custom<Uint8Array>((value) => value instanceof Uint8Array),
+    params: scoped(FsReadFileParamsSchema).extend({ hold: HoldSchema.optional() }),
+    result: z.union([
+      z.custom<Uint8Array>((value) => value instanceof Uint8Array),
+      HeldResultSchema,
+    ]),
   },
   "fs/writeFile": { params: scoped(FsWriteFileParamsSchema), result: FsEmptyResultSchema },
   "fs/createDirectory": { params: scoped(FsCreateDirectoryParamsSchema), result: FsEmptyResultSchema },
@@ -68,6 +89,11 @@ export const WORKER_METHODS = {
   "fs/writeBlock": { params: scoped(FsWriteBlockParamsSchema), result: FsEmptyResultSchema },
   "fs/close": { params: scoped(FsCloseParamsSchema), result: FsEmptyResultSchema },
   [CLOSE_SCOPE_METHOD]: { params: scoped(z.object({})), result: FsEmptyResultSchema },
+  [RESUME_READ_METHOD]: {
+    params: scoped(HeldReadParams),
+    result: z.custom<Uint8Array>((value) => value instanceof Uint8Array),
+  },
+  [DROP_READ_METHOD]: { params: scoped(HeldReadParams), result: FsEmptyResultSchema },
 } as const satisfies MethodShapes;
 
 /** The name of a worker method. */

@@ -88,7 +88,7 @@ async function readFileRaw(
   const payload = await readFileInTurn(
     params,
     replyWaits(context),
-    (read) => context.connection.fs().readFilePayload(read, context.call.signal),
+    (read, large) => context.connection.fs().readFilePayload(read, context.call.signal, large),
   );
   if (payload.bytes.byteLength >= RELEASE_AFTER_BYTES) {
     context.connection.releaseWhenSent(context.call);
@@ -121,7 +121,7 @@ export const SERVER_HANDLERS: Handlers<typeof METHODS, MethodContext> = {
     const result = await readFileInTurn(
       params,
       replyWaits(context),
-      (read) => context.connection.fs().run("fs/readFile", read, context.call.signal),
+      (read, large) => context.connection.fs().readFile(read, context.call.signal, large),
     );
     // A whole file is held several times over (its bytes, their base64, the reply's text); the
     // runtimes keep the freed pages until told otherwise (Deno stayed at 800 MB after 64 MiB).

@@ -1,4 +1,5 @@
-import type { FsParams, FsRunner } from "../fs/mod.ts";
+import type { FsParams, FsRunner, LargeWait } from "../fs/mod.ts";
+import type { FsReadFileResult } from "../protocol/mod.ts";
 import type { EnvironmentInfo, MethodSpec } from "../protocol/mod.ts";
 import type { FramePayload, Routes } from "../rpc/mod.ts";
 import type { MethodContext } from "./handlers.ts";
@@ -10,8 +11,18 @@ import type { QuietRelease } from "./quiet_release.ts";
 
 /** The fs side of one connection: its file handles and routing (filled in by the fs service). */
 export interface FsPort extends FsRunner {
+  /** `fs/readFile`, holding at most `large.heldBytes` of the file until `large.wait()` resolves. */
+  readFile(
+    params: FsParams["fs/readFile"],
+    signal: AbortSignal,
+    large?: LargeWait,
+  ): Promise<FsReadFileResult>;
   /** `fs/readFile` as the file's bytes, for a connection that takes binary frames (§11.12). */
-  readFilePayload(params: FsParams["fs/readFile"], signal: AbortSignal): Promise<FramePayload>;
+  readFilePayload(
+    params: FsParams["fs/readFile"],
+    signal: AbortSignal,
+    large?: LargeWait,
+  ): Promise<FramePayload>;
   /** Closes the connection's file handles. */
   close(): Promise<void>;
 }

@@ -47,3 +47,31 @@ describe("DirectFileSystem fs/remove of a deep tree", () => {
     expect(await fs.readdir(dir.path)).toEqual([]);
   });
 });
+
+describe("DirectFileSystem fs/readFile held at a bound", () => {
+  test("waits once past the bound and reads on the descriptor it opened", async () => {
+    await using dir = await tempDir();
+    const fsys = new DirectFileSystem({ maxReadFileBytes: 8 << 20 });
+    const first = Buffer.alloc(3 << 20, 0x61);
+    await fs.writeFile(dir.join("f"), first);
+    await fs.writeFile(dir.join("g"), Buffer.alloc(3 << 20, 0x62));
+    const waits: string[] = [];
+    const bytes = await fsys.readFileBytes({ path: dir.join("f") }, 0, {
+      heldBytes: 1 << 20,
+      wait: async () => {
+        waits.push("wait");
+        await fs.rename(dir.join("g"), dir.join("f"));
+      },
+    });
+    expect({ same: Buffer.from(bytes).equals(first), waits }).toEqual({ same: true, waits: ["wait"] });
+  });
+
+  test("a /proc file that reports no size is read within the bound without a wait", async () => {
+    const fsys = new DirectFileSystem({ maxReadFileBytes: 8 << 20 });
+    const bytes = await fsys.readFileBytes({ path: "/proc/self/status" }, 0, {
+      heldBytes: 1 << 20,
+      wait: () => Promise.reject(new Error("no wait expected")),
+    });
+    expect(new TextDecoder().decode(bytes)).toContain("Pid:");
+  });
+});

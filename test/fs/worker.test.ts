@@ -113,6 +113,44 @@ for (const name of ["bun", "deno"] as const) {
       expect(empty).toEqual({ dataBase64: "" });
     });
 
+    test("a read held at its bound reads on the descriptor it opened once let go, and reads once", async () => {
+      // Read again, a file whose reads consume it (a tracefs pipe, a FUSE stream) would lose what
+      // the first read took; a file renamed over the path meanwhile shows which file is read on.
+      await using dir = await tempDir();
+      await using fsys = view(shared, 8 << 20);
+      const first = randomBytes(3 << 20);
+      await fs.writeFile(dir.join("f"), first);
+      await fs.writeFile(dir.join("g"), randomBytes(3 << 20));
+      const waits: string[] = [];
+      const bytes = await fsys.readFileBytes({ path: dir.join("f") }, undefined, {
+        heldBytes: 1 << 20,
+        wait: async () => {
+          waits.push("wait");
+          await fs.rename(dir.join("g"), dir.join("f"));
+        },
+      });
+      expect({ same: Buffer.from(bytes).equals(first), waits }).toEqual({ same: true, waits: ["wait"] });
+      // A file within the bound is answered without a wait.
+      await fs.writeFile(dir.join("small"), randomBytes(1 << 20));
+      const small = await fsys.readFileBytes({ path: dir.join("small") }, undefined, {
+        heldBytes: 1 << 20,
+        wait: () => Promise.reject(new Error("no wait expected")),
+      });
+      expect(small.byteLength).toBe(1 << 20);
+    });
+
+    test("a held read whose wait fails is dropped, and the worker serves on", async () => {
+      await using dir = await tempDir();
+      await using fsys = view(shared, 8 << 20);
+      await fs.writeFile(dir.join("f"), randomBytes(2 << 20));
+      const withdrawn = fsys.readFileBytes({ path: dir.join("f") }, undefined, {
+        heldBytes: 1 << 20,
+        wait: () => Promise.reject(new Error("withdrawn")),
+      });
+      await expect(withdrawn).rejects.toThrow("withdrawn");
+      expect(await fsys.getMetadata({ path: dir.join("f") })).toMatchObject({ size: 2 << 20 });
+    });
+
     test("passes errors through exactly as DirectFileSystem throws them", async () => {
       await using dir = await tempDir();
       await using fsys = view(shared);

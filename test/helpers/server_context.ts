@@ -56,6 +56,7 @@ export function testContext(
     countReply: () => {},
     openFsConnection: () => ({
       run: () => Promise.reject(new Error("no fs")),
+      readFile: () => Promise.reject(new Error("no fs")),
       readFilePayload: () => Promise.reject(new Error("no fs")),
       close: () => Promise.resolve(),
     }),

@@ -2,9 +2,6 @@ import { describe, expect, test } from "bun:test";
 import type { ExitStatus, PipeChild, Runtime } from "../../src/runtime/mod.ts";
 import { InboundCall } from "../../src/rpc/rpc_peer.ts";
 import { Connection } from "../../src/server/connection.ts";
-import { SMALL_FILE_BYTES } from "../../src/server/file_read_turn.ts";
-import { FILE_TOO_LARGE } from "../../src/fs/mod.ts";
-import { ErrorCode, RpcError } from "../../src/protocol/mod.ts";
 import { LARGE_REPLY_SLOTS } from "../../src/server/reply_gate.ts";
 import { BACKLOG_LOW_BYTES } from "../../src/server/session.ts";
 import type { Transport } from "../../src/server/connection.ts";
@@ -69,23 +66,22 @@ function idleRuntime(): Runtime {
 }
 
 /**
- * An fs side on which every file is larger than `SMALL_FILE_BYTES`: the capped first read of an
- * `fs/readFile` is refused as too large, and only the read that follows (with a slot among the
- * server's large replies) is made, recorded in `started` and finished by the next of `finishers`.
+ * An fs side on which every file is larger than a small file: an `fs/readFile` waits for its
+ * slot among the server's large replies before it reads on past them; the rest of the read is
+ * recorded in `started` and finished by the next of `finishers`.
  */
 function largeFiles(started: string[], finishers: Array<() => void>) {
   return (sessionId: string): ReturnType<ServerContext["openFsConnection"]> => ({
-    run: (method, params) => {
+    run: (method) => {
       if (method === "fs/readBlock") return Promise.resolve({ chunk: "", eof: true }) as never;
-      if ((params as { maxBytes?: number | null }).maxBytes === SMALL_FILE_BYTES) {
-        return Promise.reject(
-          new RpcError(ErrorCode.InvalidRequest, "InvalidInput", `${FILE_TOO_LARGE}: limit is 1 bytes`),
-        );
-      }
-      started.push(`${sessionId}:${method}`);
-      const { promise, resolve } = Promise.withResolvers<unknown>();
+      return Promise.reject(new Error(`no ${method} here`));
+    },
+    readFile: async (_params, _signal, large) => {
+      await large?.wait();
+      started.push(`${sessionId}:fs/readFile`);
+      const { promise, resolve } = Promise.withResolvers<{ dataBase64: string }>();
       finishers.push(() => resolve({ dataBase64: "" }));
-      return promise as never;
+      return await promise;
     },
     readFilePayload: () => Promise.reject(new Error("no binary frames here")),
     close: () => Promise.resolve(),
