@@ -24,15 +24,36 @@ export interface Listed {
 export async function listRows<T extends Listed>(
   processes: readonly T[],
   stillListed: (process: T) => boolean,
+  large?: RowsWait,
 ): Promise<ProcessListEntry[]> {
   const rows: ProcessListEntry[] = [];
   let turnBegan = performance.now();
+  let held = large === undefined ? null : 0;
   for (const process of processes) {
     if (performance.now() - turnBegan >= TURN_MS) {
       await new Promise<void>((resolve) => setTimeout(resolve, 0));
       turnBegan = performance.now();
     }
-    if (stillListed(process)) rows.push(process.listEntry());
+    if (!stillListed(process)) continue;
+    const row = process.listEntry();
+    rows.push(row);
+    if (held === null || large === undefined) continue;
+    // A row's JSON text and the comma before it.
+    held += JSON.stringify(row).length + 1;
+    if (held > large.heldBytes) {
+      held = null;
+      await large.wait();
+      turnBegan = performance.now();
+    }
   }
   return rows;
+}
+
+/**
+ * What a list waits for once its rows' JSON text passes `heldBytes`: a slot among the server's
+ * large replies (PROTOCOL.md §5.12); it goes on with the rows it has made.
+ */
+export interface RowsWait {
+  readonly heldBytes: number;
+  wait(): Promise<void>;
 }

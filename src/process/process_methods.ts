@@ -10,6 +10,9 @@ export type ProcessMethodShapes = Pick<typeof METHODS, Extract<MethodName, `proc
 /** A `process/list` of at most this many processes does not wait for room (§5.12). */
 export const LIST_WITHOUT_ROOM = 64;
 
+/** A longer `process/list` waits for a slot among the server's large replies past this much JSON. */
+export const SMALL_LIST_BYTES = 1_048_576;
+
 /** What a process method runs against: one session's table, and the request's cancellation. */
 export interface ProcessMethodContext {
   readonly processes: ProcessTable;
@@ -55,11 +58,18 @@ export const PROCESS_HANDLERS: Handlers<ProcessMethodShapes, ProcessMethodContex
   // A large reply (a row per process, up to --max-processes-per-session) whose making reads two
   // cgroup files per running process: pipelined lists of 1,000 processes, when they read them
   // through the thread pool, each held 2,000 reads in flight, and fifty of them took a Deno server
-  // to 925 MB. A long list takes its turn as the other large replies do, and is made in turns that
-  // let other connections in (`listRows`); a short one is answered at once, as cheap as any small
-  // reply.
-  "process/list": async (_params, { processes, room }) => {
-    if (processes.size > LIST_WITHOUT_ROOM) await room?.();
-    return { processes: await processes.list() };
+  // to 925 MB. A long list takes its connection's turn as the other large replies do, and is made
+  // in turns that let other connections in (`listRows`); it waits for a slot among the server's
+  // large replies only once its rows pass `SMALL_LIST_BYTES` (a slot held by clients that read
+  // nothing kept a list of 65 processes waiting for many seconds). A short one is answered at
+  // once, as cheap as any small reply.
+  "process/list": async (_params, { processes, room, turn, slot }) => {
+    if (processes.size <= LIST_WITHOUT_ROOM) return { processes: await processes.list() };
+    if (turn === undefined || slot === undefined) {
+      await room?.();
+      return { processes: await processes.list() };
+    }
+    await turn();
+    return { processes: await processes.list({ heldBytes: SMALL_LIST_BYTES, wait: slot }) };
   },
 };

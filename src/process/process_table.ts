@@ -20,6 +20,7 @@ import type { LiveOutput } from "./live_output.ts";
 import type { InputAccount, InputBudget } from "./input_budget.ts";
 import { ManagedProcess } from "./managed_process.ts";
 import { listRows } from "./list_rows.ts";
+import type { RowsWait } from "./list_rows.ts";
 import type { ProcessEvents } from "./managed_process.ts";
 import { checkCwd, errnoCode, lookupProgram, programError } from "./program_lookup.ts";
 import { signalNumber, validateStart } from "./start_checks.ts";
@@ -407,9 +408,13 @@ export class ProcessTable {
     return this.#processes.size;
   }
 
-  /** `process/list` rows, oldest first (§11.8). */
-  list(): Promise<ProcessListEntry[]> {
-    return listRows([...this.#processes.values()], (process) => this.#processes.get(process.id) === process);
+  /** `process/list` rows, oldest first (§11.8); past `large.heldBytes` of rows, they wait for `large`. */
+  list(large?: RowsWait): Promise<ProcessListEntry[]> {
+    return listRows(
+      [...this.#processes.values()],
+      (process) => this.#processes.get(process.id) === process,
+      large,
+    );
   }
 
   /**
