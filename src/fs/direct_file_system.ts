@@ -38,6 +38,11 @@ export interface DirectFileSystemOptions {
    */
   readonly maxReplyBytes?: number;
   /**
+   * Listings stop with `LargeListing` at a directory larger than this on disk, before they read
+   * its names: set for a listing made without a slot among the server's large replies.
+   */
+  readonly maxDirectoryBytes?: number;
+  /**
    * Set inside the sandbox worker: `getMetadata` opens the path so the kernel's access rules decide
    * what is visible (PROTOCOL.md §7.6), instead of a plain `stat` that Landlock does not govern.
    */
@@ -86,6 +91,7 @@ function milliseconds(value: number): number {
 export class DirectFileSystem implements FileSystem {
   readonly #maxReadFileBytes: number;
   readonly #maxReplyBytes: number;
+  readonly #maxDirectoryBytes: number | undefined;
   readonly #confined: boolean;
   readonly #rootMountStat: RootMountStat | null;
   readonly #handles = new FileHandleTable<OpenFile>();
@@ -93,6 +99,7 @@ export class DirectFileSystem implements FileSystem {
   constructor(options: DirectFileSystemOptions) {
     this.#maxReadFileBytes = options.maxReadFileBytes;
     this.#maxReplyBytes = options.maxReplyBytes ?? Number.POSITIVE_INFINITY;
+    this.#maxDirectoryBytes = options.maxDirectoryBytes;
     this.#confined = options.confined ?? false;
     this.#rootMountStat = this.#confined ? null : options.rootMountStat ?? null;
   }
@@ -217,13 +224,17 @@ export class DirectFileSystem implements FileSystem {
 
   /** `fs/readDirectory`: sorted entries with their targets' types; dangling links left out. */
   readDirectory(request: FsRequests["fs/readDirectory"]): Promise<FsReadDirectoryResult> {
-    return mapErrors(() => readDirectory(request.path, this.#maxReplyBytes));
+    return mapErrors(() => readDirectory(request.path, this.#maxReplyBytes, this.#maxDirectoryBytes));
   }
 
   /** `fs/walk`: breadth-first listing within the given limits. */
   walk(request: FsRequests["fs/walk"], signal?: AbortSignal): Promise<FsWalkResult> {
     return mapErrors(() =>
-      walkTree(request.path, request.options, { signal, maxReplyBytes: this.#maxReplyBytes })
+      walkTree(request.path, request.options, {
+        signal,
+        maxReplyBytes: this.#maxReplyBytes,
+        maxDirectoryBytes: this.#maxDirectoryBytes,
+      })
     );
   }
 

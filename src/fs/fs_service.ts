@@ -1,5 +1,10 @@
 import { encodeBase64, ErrorCode, parsePathUri, RpcError } from "../protocol/mod.ts";
-import type { FsReadBlockResult, FsReadFileResult } from "../protocol/mod.ts";
+import type {
+  FsReadBlockResult,
+  FsReadDirectoryResult,
+  FsReadFileResult,
+  FsWalkResult,
+} from "../protocol/mod.ts";
 import { FRAME_HEADROOM, withKnownJson } from "../rpc/mod.ts";
 import type { FramePayload } from "../rpc/mod.ts";
 import { FS_PARAMS_SCHEMAS } from "../protocol/mod.ts";
@@ -16,6 +21,7 @@ import type { LargeWait } from "./large_wait.ts";
 import type { WorkerLaunch } from "./fs_worker.ts";
 import { DEFAULT_MAX_REPLY_BYTES } from "./reply_budget.ts";
 import { SandboxedFileSystem } from "./sandboxed_file_system.ts";
+import { LargeListing, SMALL_DIRECTORY_BYTES, SMALL_LISTING_BYTES } from "./small_listing.ts";
 import { SpareLaunchers } from "./spare_launchers.ts";
 
 /** Options of the `FsService`. */
@@ -299,6 +305,9 @@ export class FsConnection {
   readonly #maxReadFileBytes: number;
   readonly #route: Route;
   readonly #direct: DirectFileSystem;
+  /** The listings made without a slot (`readDirectorySmall`, `walkSmall`); it has no handles. */
+  readonly #smallDirect: DirectFileSystem;
+  readonly #maxReplyBytes: number;
   /** Sandboxed views of this connection, by policy key. */
   readonly #views = new Map<string, SandboxedFileSystem>();
   /** Which file system owns each open handle; the 128-handle limit spans all of them. */
@@ -324,6 +333,12 @@ export class FsConnection {
       maxReadFileBytes: options.maxReadFileBytes,
       maxReplyBytes: options.maxReplyBytes,
       rootMountStat: options.rootMountStat ?? null,
+    });
+    this.#maxReplyBytes = options.maxReplyBytes;
+    this.#smallDirect = new DirectFileSystem({
+      maxReadFileBytes: options.maxReadFileBytes,
+      maxReplyBytes: Math.min(options.maxReplyBytes, SMALL_LISTING_BYTES),
+      maxDirectoryBytes: SMALL_DIRECTORY_BYTES,
     });
   }
 
@@ -376,6 +391,58 @@ export class FsConnection {
       ? await target.readFileBytes(request, signal, large)
       : await target.readFileBytes(request, 0, large);
     return readFileWithJson({ dataBase64: encodeBase64(bytes) });
+  }
+
+  /**
+   * `fs/readDirectory` made without a slot among the server's large replies: within
+   * `SMALL_LISTING_BYTES` of JSON and of a directory within `SMALL_DIRECTORY_BYTES` on disk, else
+   * `LargeListing`, and the listing is to be made with `run` once it has a slot.
+   */
+  readDirectorySmall(
+    params: FsParams["fs/readDirectory"],
+    signal: AbortSignal,
+  ): Promise<FsReadDirectoryResult> {
+    const request = { path: parsePathUri(params.path, "path") };
+    return this.#small(
+      params.sandbox,
+      (target, limit) =>
+        target instanceof SandboxedFileSystem
+          ? target.readDirectory(request, signal, limit)
+          : target.readDirectory(request),
+    );
+  }
+
+  /** `fs/walk` made without a slot among the server's large replies, as `readDirectorySmall`. */
+  walkSmall(params: FsParams["fs/walk"], signal: AbortSignal): Promise<FsWalkResult> {
+    const request = { path: parsePathUri(params.path, "path"), options: params.options };
+    return this.#small(
+      params.sandbox,
+      (target, limit) =>
+        target instanceof SandboxedFileSystem
+          ? target.walk(request, signal, limit)
+          : target.walk(request, signal),
+    );
+  }
+
+  /**
+   * A listing by `list` on the connection's small direct file system or on the sandbox's worker
+   * with a reply limit of `SMALL_LISTING_BYTES` (the worker reads directories in its own process:
+   * only the reply it sends is the server's); one that passes it is a `LargeListing`.
+   */
+  async #small<T>(
+    sandbox: unknown,
+    list: (target: DirectFileSystem | SandboxedFileSystem, limit: number) => Promise<T>,
+  ): Promise<T> {
+    const limit = Math.min(this.#maxReplyBytes, SMALL_LISTING_BYTES);
+    const target = await this.#target(sandbox);
+    try {
+      return await list(target === this.#direct ? this.#smallDirect : target, limit);
+    } catch (error) {
+      if (limit < this.#maxReplyBytes && error instanceof RpcError && error.code === ErrorCode.LimitReached) {
+        throw new LargeListing(`more than ${limit} bytes`);
+      }
+      throw error;
+    }
   }
 
   /** Closes every handle of this connection, in this process and in workers. */

@@ -169,14 +169,21 @@ export class FsWorker implements AsyncDisposable {
     return process === null || process.dead ? null : process.child.pid;
   }
 
-  /** Sends one fs request on behalf of `scope` (a connection) and waits for its answer. */
+  /**
+   * Sends one fs request on behalf of `scope` (a connection) and waits for its answer; with
+   * `maxReplyBytes`, the listings stop at it rather than at the worker's own limit.
+   */
   async call<M extends Exclude<FsMethod, "fs/readFile">>(
     scope: string,
     method: M,
     request: FsRequests[M],
     signal?: AbortSignal,
+    maxReplyBytes?: number,
   ): Promise<FsResults[M]> {
-    const result = await this.#send(scope, method, request, signal);
+    const limit = maxReplyBytes === undefined
+      ? {}
+      : { maxReplyBytes: Math.min(maxReplyBytes, this.#maxReplyBytes) };
+    const result = await this.#send(scope, method, request, signal, limit);
     if (result instanceof Uint8Array) throw protocolError(`${method} answered with bytes`);
     const parsed = FS_RESULT_SCHEMAS[method].safeParse(result);
     if (!parsed.success) throw protocolError(`invalid result for ${method}`);

@@ -1,6 +1,7 @@
 import * as fs from "node:fs/promises";
 import { readDirectoryEntries } from "../runtime/mod.ts";
 import type { DirectoryEntry, DirectoryEntryType } from "../runtime/mod.ts";
+import { LargeListing } from "./small_listing.ts";
 
 /** What a directory entry is, seen without following it. */
 export type EntryType = DirectoryEntryType;
@@ -37,12 +38,18 @@ const BATCH_ENTRIES = 256;
  * Deno read a directory whole, through `opendir` too; see `readDirectoryEntries`) the listing holds
  * what `keep` keeps, however large the directory. Names that are not valid UTF-8 cannot be expressed on the wire (PROTOCOL.md
  * §9.3) and are left out: the runtimes decode them with U+FFFD, so a name holding U+FFFD is kept
- * only when it exists under that spelling.
+ * only when it exists under that spelling. With `maxDirectoryBytes`, a directory larger than that
+ * on disk is not read: `LargeListing`.
  */
 export async function listDirectory<T>(
   dir: string,
   keep: (entry: ListedEntry) => T | null | Promise<T | null>,
+  maxDirectoryBytes?: number,
 ): Promise<T[]> {
+  if (maxDirectoryBytes !== undefined) {
+    const size = Number((await fs.stat(dir)).size);
+    if (size > maxDirectoryBytes) throw new LargeListing(`directory of ${size} bytes`);
+  }
   const dirents = await readDirectoryEntries(dir);
   const kept: { readonly name: string; readonly value: T }[] = [];
   const add = (name: string, value: T | null): void => {

@@ -41,6 +41,7 @@ export { removeTree } from "./remove_tree.ts";
 export { LineWriter } from "./line_writer.ts";
 export { DEFAULT_MAX_REPLY_BYTES } from "./reply_budget.ts";
 export { SandboxedFileSystem } from "./sandboxed_file_system.ts";
+export { LargeListing, SMALL_DIRECTORY_BYTES, SMALL_LISTING_BYTES } from "./small_listing.ts";
 export type { SandboxedFileSystemOptions } from "./sandboxed_file_system.ts";
 export { CLOSE_SCOPE_METHOD, WorkerErrorSchema, WorkerResponseSchema } from "./worker_protocol.ts";
 export type { WorkerError, WorkerMethod, WorkerResponse } from "./worker_protocol.ts";

@@ -13,9 +13,14 @@ const ENTRY_UNITS = JSON.stringify({ fileName: "", isDirectory: false, isFile: f
 /**
  * `fs/readDirectory` (PROTOCOL.md §7.8) of `dir`: sorted entries with their targets' types,
  * dangling links left out. It answers -32001 as soon as the entries found would take the result's
- * JSON text past `maxReplyBytes`, which the reply that carries it would pass too.
+ * JSON text past `maxReplyBytes`, which the reply that carries it would pass too. With
+ * `maxDirectoryBytes`, a larger directory is not read (`listDirectory`).
  */
-export async function readDirectory(dir: string, maxReplyBytes: number): Promise<FsReadDirectoryResult> {
+export async function readDirectory(
+  dir: string,
+  maxReplyBytes: number,
+  maxDirectoryBytes?: number,
+): Promise<FsReadDirectoryResult> {
   const budget = new ReplyBudget("fs/readDirectory", { limit: maxReplyBytes, used: EMPTY_RESULT_UNITS });
   let found = 0;
   const count = (item: FsDirectoryEntry | null): FsDirectoryEntry | null => {
@@ -26,7 +31,7 @@ export async function readDirectory(dir: string, maxReplyBytes: number): Promise
   const entries = await listDirectory(dir, (entry) => {
     const item = describe(dir, entry);
     return item instanceof Promise ? item.then(count) : count(item);
-  });
+  }, maxDirectoryBytes);
   return { entries };
 }
 

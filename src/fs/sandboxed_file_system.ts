@@ -80,17 +80,18 @@ export class SandboxedFileSystem implements FileSystem {
     return this.#worker.call(this.#scope, "fs/canonicalize", request, signal);
   }
 
-  /** `fs/readDirectory` in the sandbox. */
+  /** `fs/readDirectory` in the sandbox; with `maxReplyBytes`, a reply limit below the worker's. */
   readDirectory(
     request: FsRequests["fs/readDirectory"],
     signal?: AbortSignal,
+    maxReplyBytes?: number,
   ): Promise<FsReadDirectoryResult> {
-    return this.#worker.call(this.#scope, "fs/readDirectory", request, signal);
+    return this.#worker.call(this.#scope, "fs/readDirectory", request, signal, maxReplyBytes);
   }
 
-  /** `fs/walk` in the sandbox. */
-  walk(request: FsRequests["fs/walk"], signal?: AbortSignal): Promise<FsWalkResult> {
-    return this.#worker.call(this.#scope, "fs/walk", request, signal);
+  /** `fs/walk` in the sandbox; with `maxReplyBytes`, a reply limit below the worker's. */
+  walk(request: FsRequests["fs/walk"], signal?: AbortSignal, maxReplyBytes?: number): Promise<FsWalkResult> {
+    return this.#worker.call(this.#scope, "fs/walk", request, signal, maxReplyBytes);
   }
 
   /** `fs/remove` in the sandbox. */

@@ -4,6 +4,7 @@ import type { FsWalkEntry, FsWalkError, FsWalkOptions, FsWalkResult } from "../p
 import { osError } from "./error_map.ts";
 import { joinPath, listDirectory } from "./list_directory.ts";
 import { jsonLength, ReplyBudget } from "./reply_budget.ts";
+import { LargeListing } from "./small_listing.ts";
 
 interface QueuedDirectory {
   readonly path: string;
@@ -50,6 +51,8 @@ export interface WalkLimits {
   readonly signal?: AbortSignal | undefined;
   /** `--max-reply-bytes`: past it the walk answers -32001 (PROTOCOL.md §2.8). */
   readonly maxReplyBytes: number;
+  /** A directory larger than this on disk ends the walk with `LargeListing` (`listDirectory`). */
+  readonly maxDirectoryBytes?: number | undefined;
 }
 
 /**
@@ -95,10 +98,17 @@ export async function walkTree(
     directoriesRead++;
     let listed: FoundEntry[];
     try {
-      listed = await readEntries(directory.path, { options, budget, first: entries.length === 0 });
+      listed = await readEntries(directory.path, {
+        options,
+        budget,
+        first: entries.length === 0,
+        maxDirectoryBytes: limits.maxDirectoryBytes,
+      });
     } catch (error) {
-      // The reply limit ends the walk; a directory that cannot be read is an `errors` item.
+      // The reply limit ends the walk, and so does a directory too large to read without a slot;
+      // a directory that cannot be read is an `errors` item.
       if (error instanceof RpcError && error.code === ErrorCode.LimitReached) throw error;
+      if (error instanceof LargeListing) throw error;
       const item = { path: pathToUri(directory.path), message: osError(error).message };
       budget.spend(
         ERROR_UNITS + jsonLength(item.path) + jsonLength(item.message) + (errors.length > 0 ? 1 : 0),
@@ -130,7 +140,12 @@ export async function walkTree(
  */
 async function readEntries(
   dir: string,
-  { options, budget, first }: { options: FsWalkOptions; budget: ReplyBudget; first: boolean },
+  { options, budget, first, maxDirectoryBytes }: {
+    options: FsWalkOptions;
+    budget: ReplyBudget;
+    first: boolean;
+    maxDirectoryBytes: number | undefined;
+  },
 ): Promise<FoundEntry[]> {
   let held = first ? -1 : 0;
   const found = (path: string, kind: "file" | "directory" | null): FoundEntry | null => {
@@ -152,7 +167,7 @@ async function readEntries(
       case "other":
         return null;
     }
-  });
+  }, maxDirectoryBytes);
 }
 
 /** Whether the last component of `path` starts with a dot. */

@@ -11,6 +11,7 @@ import type { Session } from "./session.ts";
 import type { FsPort, ServerContext } from "./server_context.ts";
 import { readFileInTurn } from "./file_read_turn.ts";
 import type { ReplyWaits } from "./file_read_turn.ts";
+import { listInTurn } from "./listing_turn.ts";
 
 /** What a server handler sees of its connection; one per connection. */
 export interface ConnectionScope {
@@ -130,4 +131,16 @@ export const SERVER_HANDLERS: Handlers<typeof METHODS, MethodContext> = {
     }
     return result;
   },
+  "fs/readDirectory": (params, context) =>
+    listInTurn(
+      replyWaits(context),
+      () => context.connection.fs().readDirectorySmall(params, context.call.signal),
+      () => context.connection.fs().run("fs/readDirectory", params, context.call.signal),
+    ),
+  "fs/walk": (params, context) =>
+    listInTurn(
+      replyWaits(context),
+      () => context.connection.fs().walkSmall(params, context.call.signal),
+      () => context.connection.fs().run("fs/walk", params, context.call.signal),
+    ),
 };

@@ -1,5 +1,5 @@
 import type { FsParams, FsRunner, LargeWait } from "../fs/mod.ts";
-import type { FsReadFileResult } from "../protocol/mod.ts";
+import type { FsReadDirectoryResult, FsReadFileResult, FsWalkResult } from "../protocol/mod.ts";
 import type { EnvironmentInfo, MethodSpec } from "../protocol/mod.ts";
 import type { FramePayload, Routes } from "../rpc/mod.ts";
 import type { MethodContext } from "./handlers.ts";
@@ -17,6 +17,13 @@ export interface FsPort extends FsRunner {
     signal: AbortSignal,
     large?: LargeWait,
   ): Promise<FsReadFileResult>;
+  /** `fs/readDirectory` within a small reply, else `LargeListing` (`FsConnection.readDirectorySmall`). */
+  readDirectorySmall(
+    params: FsParams["fs/readDirectory"],
+    signal: AbortSignal,
+  ): Promise<FsReadDirectoryResult>;
+  /** `fs/walk` within a small reply, else `LargeListing` (`FsConnection.walkSmall`). */
+  walkSmall(params: FsParams["fs/walk"], signal: AbortSignal): Promise<FsWalkResult>;
   /** `fs/readFile` as the file's bytes, for a connection that takes binary frames (§11.12). */
   readFilePayload(
     params: FsParams["fs/readFile"],

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { LIST_WITHOUT_ROOM } from "../../src/process/mod.ts";
 import { RawSocket } from "../helpers/raw_socket.ts";
 import { StallingClient } from "../helpers/stalling_client.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
@@ -128,5 +129,61 @@ describe.each(RUNTIMES)("a client that stops reading on %s", (runtime) => {
       }
     },
     60_000,
+  );
+
+  test(
+    "another client's small fs/readDirectory, fs/walk and process/list do not wait behind the large replies of clients that do not read",
+    async () => {
+      await using server = await startServer({ runtime });
+      await using dir = await tempDir();
+      await writeFile(join(dir.path, "big.bin"), Buffer.alloc(8 * MIB, 0x61));
+      await mkdir(join(dir.path, "empty"));
+      await mkdir(join(dir.path, "tree", "sub"), { recursive: true });
+      await writeFile(join(dir.path, "tree", "sub", "leaf.txt"), "leaf\n");
+      await using reader = await server.session();
+      // A list of more than 64 processes took a slot as a large reply does, whatever its size.
+      for (let index = 0; index <= LIST_WITHOUT_ROOM; index++) {
+        await reader.call("process/start", startParams(`p${index}`, ["true"], dir.uri));
+      }
+      await Promise.all(
+        Array.from({ length: LIST_WITHOUT_ROOM + 1 }, (_, index) => reader.untilClosed(`p${index}`)),
+      );
+      const stalled: StallingClient[] = [];
+      try {
+        // Every client is connected before any asks: a server busy with the first replies answers
+        // the next handshakes late, and the line would drain as fast as it fills.
+        for (let index = 0; index < STALLED_READERS; index++) {
+          stalled.push(await StallingClient.connect(server.url));
+        }
+        for (const client of stalled) {
+          client.pause();
+          client.send("big", "fs/readFile", { path: `${dir.uri}/big.bin` });
+        }
+        while (await gauge(server, "requests_held") < STALLED_READERS / 2);
+        const empty = await reader.call("fs/readDirectory", { path: `${dir.uri}/empty` });
+        const walk = await reader.call("fs/walk", {
+          path: `${dir.uri}/tree`,
+          options: { maxDepth: 4, maxDirectories: 10, maxEntries: 10, followDirectorySymlinks: false },
+        });
+        const list = await reader.call("process/list", {});
+        // All answered while clients that asked before them still wait for a slot.
+        const waiting = await gauge(server, "requests_held");
+        expect({
+          empty,
+          walk: (walk["entries"] as Array<{ path: string }>).map((entry) => entry.path),
+          listed: (list["processes"] as unknown[]).length,
+          waiting: waiting > 0,
+        }).toEqual({
+          empty: { entries: [] },
+          walk: [`${dir.uri}/tree/sub`, `${dir.uri}/tree/sub/leaf.txt`],
+          listed: LIST_WITHOUT_ROOM + 1,
+          waiting: true,
+        });
+      } finally {
+        for (const client of stalled) client.resume();
+        await Promise.all(stalled.map((client) => client[Symbol.asyncDispose]()));
+      }
+    },
+    90_000,
   );
 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs/promises";
-import { DirectFileSystem } from "../../src/fs/mod.ts";
+import { DirectFileSystem, LargeListing } from "../../src/fs/mod.ts";
 import { openRootMountStat } from "../../src/runtime/mod.ts";
 import { describeFsBehaviour } from "./fs_behaviour.ts";
 import { errorOf, nest, OS, tempDir } from "./fs_test_helpers.ts";
@@ -73,5 +73,22 @@ describe("DirectFileSystem fs/readFile held at a bound", () => {
       wait: () => Promise.reject(new Error("no wait expected")),
     });
     expect(new TextDecoder().decode(bytes)).toContain("Pid:");
+  });
+});
+
+describe("DirectFileSystem listings with a directory bound", () => {
+  test("a directory larger on disk than maxDirectoryBytes is not read: LargeListing, in a walk too", async () => {
+    await using dir = await tempDir();
+    await fs.mkdir(dir.join("d"));
+    await fs.writeFile(dir.join("d/f"), "");
+    const bounded = new DirectFileSystem({ maxReadFileBytes: 1 << 20, maxDirectoryBytes: 1 });
+    const options = { maxDepth: 2, maxDirectories: 10, maxEntries: 10, followDirectorySymlinks: false };
+    await expect(bounded.readDirectory({ path: dir.join("d") })).rejects.toBeInstanceOf(LargeListing);
+    await expect(bounded.walk({ path: dir.path, options })).rejects.toBeInstanceOf(LargeListing);
+    const size = (await fs.stat(dir.join("d"))).size;
+    const fits = new DirectFileSystem({ maxReadFileBytes: 1 << 20, maxDirectoryBytes: size });
+    expect(await fits.readDirectory({ path: dir.join("d") })).toEqual({
+      entries: [{ fileName: "f", isDirectory: false, isFile: true }],
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs/promises";
-import { FsService } from "../../src/fs/mod.ts";
+import { FsService, LargeListing, SMALL_DIRECTORY_BYTES } from "../../src/fs/mod.ts";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import { knownJsonOf, resultFrame } from "../../src/rpc/mod.ts";
 import { detectRuntime } from "../../src/runtime/mod.ts";
@@ -49,6 +49,42 @@ describe("FsService without a sandbox", () => {
       eof: true,
     });
     await second.close();
+  });
+
+  test("a listing without a slot is made within 1 MiB: past it, a LargeListing, and run makes it whole", async () => {
+    await using dir = await tempDir();
+    await using fsService = service();
+    const connection = fsService.openConnection("s1");
+    await fs.mkdir(dir.join("small"));
+    await fs.writeFile(dir.join("small/f"), "");
+    await fs.mkdir(dir.join("large"));
+    // About 60 units of JSON each, and 20 bytes of directory on disk: the listing passes 1 MiB, the
+    // directory stays below it.
+    const names = Array.from({ length: 20_000 }, (_, index) => `f${String(index).padStart(9, "0")}`);
+    for (let start = 0; start < names.length; start += 1_000) {
+      await Promise.all(
+        names.slice(start, start + 1_000).map((name) => fs.writeFile(dir.join(`large/${name}`), "")),
+      );
+    }
+    expect((await fs.stat(dir.join("large"))).size).toBeLessThan(SMALL_DIRECTORY_BYTES);
+    const walkOptions = {
+      maxDepth: 1,
+      maxDirectories: 10,
+      maxEntries: 50_000,
+      followDirectorySymlinks: false,
+    };
+    expect(await connection.readDirectorySmall({ path: dir.join("small") }, signal)).toEqual({
+      entries: [{ fileName: "f", isDirectory: false, isFile: true }],
+    });
+    expect((await connection.walkSmall({ path: dir.join("small"), options: walkOptions }, signal)).entries)
+      .toHaveLength(1);
+    await expect(connection.readDirectorySmall({ path: dir.join("large") }, signal)).rejects.toBeInstanceOf(
+      LargeListing,
+    );
+    await expect(connection.walkSmall({ path: dir.join("large"), options: walkOptions }, signal)).rejects
+      .toBeInstanceOf(LargeListing);
+    const whole = await connection.run("fs/readDirectory", { path: dir.join("large") }, signal);
+    expect(whole.entries).toHaveLength(names.length);
   });
 
   test("takes file URIs and native paths and answers URIs", async () => {

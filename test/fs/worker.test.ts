@@ -151,6 +151,22 @@ for (const name of ["bun", "deno"] as const) {
       expect(await fsys.getMetadata({ path: dir.join("f") })).toMatchObject({ size: 2 << 20 });
     });
 
+    test("a listing with a reply limit of its own stops at it, below the worker's", async () => {
+      await using dir = await tempDir();
+      await using fsys = view(shared);
+      await fs.writeFile(dir.join("a-long-enough-name"), "");
+      const options = { maxDepth: 1, maxDirectories: 1, maxEntries: 10, followDirectorySymlinks: false };
+      expect(await errorOf(fsys.readDirectory({ path: dir.path }, undefined, 40))).toMatchObject({
+        code: -32001,
+        message: "fs/readDirectory reply is over the reply limit of 40 bytes",
+      });
+      expect(await errorOf(fsys.walk({ path: dir.path, options }, undefined, 60))).toMatchObject({
+        code: -32001,
+        message: "fs/walk reply is over the reply limit of 60 bytes",
+      });
+      expect((await fsys.readDirectory({ path: dir.path })).entries).toHaveLength(1);
+    });
+
     test("passes errors through exactly as DirectFileSystem throws them", async () => {
       await using dir = await tempDir();
       await using fsys = view(shared);

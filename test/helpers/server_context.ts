@@ -57,6 +57,8 @@ export function testContext(
     openFsConnection: () => ({
       run: () => Promise.reject(new Error("no fs")),
       readFile: () => Promise.reject(new Error("no fs")),
+      readDirectorySmall: () => Promise.reject(new Error("no fs")),
+      walkSmall: () => Promise.reject(new Error("no fs")),
       readFilePayload: () => Promise.reject(new Error("no fs")),
       close: () => Promise.resolve(),
     }),

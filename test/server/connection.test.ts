@@ -83,6 +83,8 @@ function largeFiles(started: string[], finishers: Array<() => void>) {
       finishers.push(() => resolve({ dataBase64: "" }));
       return await promise;
     },
+    readDirectorySmall: () => Promise.reject(new Error("no listings here")),
+    walkSmall: () => Promise.reject(new Error("no listings here")),
     readFilePayload: () => Promise.reject(new Error("no binary frames here")),
     close: () => Promise.resolve(),
   });
