@@ -121,13 +121,16 @@ export class DirectFileSystem implements FileSystem {
       const limit = Math.min(this.#maxReadFileBytes, request.maxBytes ?? Number.POSITIVE_INFINITY);
       const handle = await openRegular(request.path, constants.O_RDONLY);
       let waited = large === undefined;
+      const wait = async (): Promise<void> => {
+        waited = true;
+        await large?.wait();
+      };
       /** `room`, or less while the read has not waited and `room` would hold more than it may. */
       const roomFor = async (room: number, length: number): Promise<number> => {
         if (waited || large === undefined || room <= large.heldBytes + 1) return room;
         // Up to the bound first: a file that ends there needs no wait.
         if (length < large.heldBytes + 1) return large.heldBytes + 1;
-        await large.wait();
-        waited = true;
+        await wait();
         return room;
       };
       try {
@@ -135,7 +138,7 @@ export class DirectFileSystem implements FileSystem {
         if (size > limit) throw tooLarge(limit);
         // Read to end of file rather than trusting `size`: the file may grow, and /proc files report 0.
         // A file whose size says it is large waits before it is read at all.
-        if (large !== undefined && size > large.heldBytes) await roomFor(size + 1, large.heldBytes + 1);
+        if (large !== undefined && size > large.heldBytes) await wait();
         let room = size > 0 ? size + 1 : Math.min(FIRST_READ_BYTES, limit + 1);
         let buffer = new Uint8Array(headroom + room);
         let length = 0;

@@ -210,14 +210,15 @@ export class FsWorker implements AsyncDisposable {
       if (first instanceof Uint8Array) return first;
       if (!HeldResultSchema.safeParse(first).success) throw protocolError("invalid result for fs/readFile");
       const holder = this.#running;
+      // A worker that ended meanwhile took the held read with it.
+      const holds = (): boolean => holder !== null && !holder.dead && this.#running === holder;
       try {
         await large.wait();
       } catch (error) {
-        await this.#send(scope, DROP_READ_METHOD, hold, undefined).catch(() => {});
+        if (holds()) await this.#send(scope, DROP_READ_METHOD, { id: hold.id }, undefined).catch(() => {});
         throw error;
       }
-      // A worker that ended meanwhile took the held read with it.
-      if (holder === null || holder.dead || this.#running !== holder) throw workerExited();
+      if (!holds()) throw workerExited();
       return bytesOf(await this.#send(scope, RESUME_READ_METHOD, { id: hold.id }, signal));
     } finally {
       this.#inFlight--;

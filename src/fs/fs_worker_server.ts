@@ -146,6 +146,7 @@ export async function runFsWorker(runtime: Omit<ProcessStdio, "exit">): Promise<
     if (line !== "") void peer.receive(line);
   }
   await peer.idle();
+  await context.held.dropAll();
   await Promise.all(writes);
   await Promise.all([...scopes.values()].map((fs) => fs.closeAll()));
 }

@@ -64,6 +64,11 @@ export class HeldReads {
     await held?.reading.catch(() => {});
   }
 
+  /** Ends every held read (the server has stopped asking). */
+  async dropAll(): Promise<void> {
+    await Promise.all([...this.#reads.keys()].map((scope) => this.dropScope(scope)));
+  }
+
   /** Ends every held read of `scope` (its connection ended). */
   async dropScope(scope: string): Promise<void> {
     const reads = this.#reads.get(scope);
