@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { randomInt } from "node:crypto";
 import { spawn } from "node:child_process";
-import { chown, mkdir, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { chown, mkdir, readdir, readFile, readlink, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findCgroupPlaces } from "../../src/containment/mod.ts";
@@ -511,6 +511,58 @@ describe.each(RUNTIMES)("an unprivileged server on %s", (runtime) => {
     server.child.kill("SIGTERM");
     await server.exited;
     expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+  });
+
+  test("an expired session gives back the slot and the pipes of a process whose daemon it cannot reach", async () => {
+    await using dir = await tempDir();
+    await using server = await startUnprivileged(runtime, dir.path, [
+      "--session-ttl",
+      "0.5",
+      "--max-processes",
+      "1",
+    ]);
+    const seed = marker();
+    try {
+      for (const tty of [false, true]) {
+        // The daemon keeps the process's output (pipes or terminal): it left the session and lost
+        // its parent, so no kill of an unprivileged server reaches it (protocol.md §11.9), and the
+        // process closes only when its output ends.
+        // It has left the group once it has written its pid: a terminal's hangup of the group at
+        // the exit would end it before.
+        const pidFile = join(dir.path, `daemon${Number(tty)}.pid`);
+        const script = `(setsid sh -c 'echo $$ > ${pidFile}; exec sleep 913.${seed}' &); ` +
+          `until [ -s ${pidFile} ]; do sleep 0.01; done`;
+        {
+          await using client = await server.session();
+          await client.call(
+            "process/start",
+            startParams("held", ["sh", "-c", script], dir.uri, { env: CHILD_PATH, tty }),
+          );
+          await client.waitFor("held", (events) => events.some((event) => event.method === "process/exited"));
+        }
+        const daemon = Number(await readFile(pidFile, "utf8"));
+        const output = await readlink(`/proc/${daemon}/fd/1`);
+        await using other = await server.session();
+        // Another client's start is refused while the expired session's process still counts.
+        const started = await pollUntil(
+          () => other.request("process/start", startParams("after", ["true"], dir.uri)),
+          (reply) => reply["error"] === undefined,
+          GONE_WITHIN_MS,
+        );
+        expect(started["error"]).toBeUndefined();
+        await other.untilClosed("after");
+        const serverEnds = await Promise.all(
+          (await readdir(`/proc/${server.child.pid}/fd`)).map((fd) =>
+            readlink(`/proc/${server.child.pid}/fd/${fd}`).catch(() => "")
+          ),
+        );
+        expect(serverEnds).not.toContain(output);
+      }
+    } finally {
+      for (const line of await processesWithArgument(seed)) {
+        process.kill(Number(line.split(":")[0]), "SIGKILL");
+      }
+    }
   });
 
   test("starts beside a dead server's cgroups that it may not remove", async () => {
