@@ -1,6 +1,6 @@
 import type { ProcessListEntry, ProcessReadResult, StreamName, WriteStatus } from "../protocol/mod.ts";
 import { chunkReader, recycleBuffer } from "../runtime/mod.ts";
-import type { ExitStatus, PipeChild, PtyChild, Runtime, TerminalSize } from "../runtime/mod.ts";
+import type { ChunkReader, ExitStatus, PipeChild, PtyChild, Runtime, TerminalSize } from "../runtime/mod.ts";
 import { signalGroup } from "../containment/mod.ts";
 import type { Container } from "../containment/mod.ts";
 import { DenialScanner } from "./denial_scanner.ts";
@@ -13,6 +13,12 @@ import { WriteIdMemory } from "./write_id_memory.ts";
 const EXIT_ORDER_GRACE_MS = 25;
 /** Marks a read that has not settled within the current turn (see `#pump`). */
 const NOT_READY: Promise<"notReady"> = Promise.resolve("notReady");
+
+/**
+ * How long the output of a process whose session is gone may take to end after the exit (see
+ * `abandon`): a killed tree lets go of its pipes within milliseconds.
+ */
+const ABANDON_GRACE_MS = 1_000;
 
 /** Output volume after which a closing process asks the runtime to hand memory back. */
 const RELEASE_AFTER_BYTES = 64 * 1024 * 1024;
@@ -85,6 +91,11 @@ export class ManagedProcess {
   /** Operations that arrived while starting, run in arrival order when the start ends (§5.3). */
   #startQueue: Array<() => void> | null = [];
   #closed = Promise.withResolvers<void>();
+  /** Resolves once the exit status is known. */
+  #exitKnown = Promise.withResolvers<void>();
+  /** The readers of the output streams, for `abandon`. */
+  readonly #readers: ChunkReader[] = [];
+  #abandoned = false;
   #timeout: ReturnType<typeof setTimeout> | null = null;
   #killTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -203,6 +214,7 @@ export class ManagedProcess {
 
   async #pump(stream: ReadableStream<Uint8Array>, name: StreamName): Promise<void> {
     const reader = chunkReader(stream);
+    this.#readers.push(reader);
     // A stream that ended keeps its reader: nothing reads it after the pump, and a release creates
     // two TypeErrors for the closed promise and the pending reads (about 22 µs each on Deno, two
     // pipes a start).
@@ -284,6 +296,7 @@ export class ManagedProcess {
 
   async #finish(exited: Promise<ExitStatus>, outputDone: Promise<unknown>): Promise<void> {
     const status = await exited;
+    this.#exitKnown.resolve();
     this.#leaderReaped = true;
     this.#container?.leaderReaped();
     // A sandboxed command's descendants end with it. The Codex reference gives every sandboxed
@@ -370,6 +383,26 @@ export class ManagedProcess {
     const running = this.#state === "running";
     this.#signalTree(SIGKILL);
     return running;
+  }
+
+  /**
+   * Its session is gone (expiry, shutdown), so nobody reads its output any more: once the exit is
+   * known and the output has not ended within `ABANDON_GRACE_MS`, the output is no longer read and
+   * the process closes. A descendant that no kill reaches (one that left the session and lost its
+   * parent, on a server without cgroups: protocol.md §11.9) would otherwise hold the pipes or the
+   * terminal in the server, the process in memory and its place among the server's running
+   * processes for as long as it lives, refusing other clients' starts at `--max-processes`. The
+   * descendant then gets EPIPE (or a hung-up terminal) on its next write.
+   */
+  abandon(): void {
+    if (this.#abandoned || this.#state === "closed") return;
+    this.#abandoned = true;
+    void this.#exitKnown.promise.then(() => {
+      const timer = setTimeout(() => {
+        for (const reader of this.#readers) void reader.cancel().catch(() => {});
+      }, ABANDON_GRACE_MS);
+      void this.#closed.promise.then(() => clearTimeout(timer));
+    });
   }
 
   /** Sets the terminal size; false when this is not a terminal process. */

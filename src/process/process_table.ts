@@ -425,7 +425,10 @@ export class ProcessTable {
   terminateAll(): void {
     this.#terminated = true;
     this.#killing = this.#containment.killAll();
-    for (const process of this.#processes.values()) process.terminate();
+    for (const process of this.#processes.values()) {
+      process.terminate();
+      process.abandon();
+    }
     for (const timer of this.#retention.values()) clearTimeout(timer);
     this.#retention.clear();
     this.#options.closedOutput.forgetAll(this);

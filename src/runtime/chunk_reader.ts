@@ -44,6 +44,8 @@ export interface ChunkReader {
    */
   recycle(chunk: Uint8Array | undefined): void;
   releaseLock(): void;
+  /** Stops reading: a read under way answers end of file, and the stream lets go of its source. */
+  cancel(): Promise<void>;
 }
 
 /** A reader of `stream` that reads into recycled buffers when `stream` is a byte stream. */
@@ -57,11 +59,13 @@ export function chunkReader(stream: ReadableStream<Uint8Array>): ChunkReader {
       read: () => reader.read(),
       recycle: () => {},
       releaseLock: () => reader.releaseLock(),
+      cancel: () => reader.cancel(),
     };
   }
   return {
     read: () => byob.read(new Uint8Array(pool.pop() ?? new ArrayBuffer(BUFFER_BYTES))),
     recycle: recycleBuffer,
     releaseLock: () => byob.releaseLock(),
+    cancel: () => byob.cancel(),
   };
 }
