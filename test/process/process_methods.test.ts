@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { LIST_WITHOUT_ROOM, PROCESS_HANDLERS, SMALL_LIST_BYTES } from "../../src/process/mod.ts";
 import type { ProcessTable } from "../../src/process/mod.ts";
+import { recordedWaits } from "../helpers/recorded_waits.ts";
 
 /** Runs `process/list` on a table of `size` processes with a room that opens when told; counts the listings. */
 function listWithRoom(size: number) {
@@ -61,14 +62,7 @@ function listWithTurn(size: number, rowBytes: number) {
   const reply = PROCESS_HANDLERS["process/list"]({}, {
     processes,
     signal: new AbortController().signal,
-    turn: () => {
-      events.push("turn");
-      return Promise.resolve();
-    },
-    slot: () => {
-      events.push("slot");
-      return Promise.resolve();
-    },
+    ...recordedWaits(events),
   });
   return { reply, waits: () => events.filter((event) => event !== "row") };
 }

@@ -3,6 +3,7 @@ import { FILE_TOO_LARGE } from "../../src/fs/mod.ts";
 import type { FsParams, LargeWait } from "../../src/fs/mod.ts";
 import { ErrorCode, RpcError } from "../../src/protocol/mod.ts";
 import { readFileInTurn, SMALL_FILE_BYTES } from "../../src/server/file_read_turn.ts";
+import { recordedWaits } from "../helpers/recorded_waits.ts";
 
 /**
  * A file of `size` bytes read as the fs side reads it: in pieces, waiting as `large` says before it
@@ -10,16 +11,7 @@ import { readFileInTurn, SMALL_FILE_BYTES } from "../../src/server/file_read_tur
  */
 function fileOf(size: number, failure: RpcError | null = null) {
   const events: string[] = [];
-  const waits = {
-    turn: () => {
-      events.push("turn");
-      return Promise.resolve();
-    },
-    slot: () => {
-      events.push("slot");
-      return Promise.resolve();
-    },
-  };
+  const waits = recordedWaits(events);
   const read = async (params: FsParams["fs/readFile"], large: LargeWait): Promise<number> => {
     const limit = params.maxBytes ?? 64 * SMALL_FILE_BYTES;
     events.push("read");

@@ -2,25 +2,12 @@ import { describe, expect, test } from "bun:test";
 import { LargeListing } from "../../src/fs/mod.ts";
 import { ErrorCode, RpcError } from "../../src/protocol/mod.ts";
 import { listInTurn } from "../../src/server/listing_turn.ts";
-
-/** The waits of a listing, recorded with the attempts in `events`. */
-function waitsInto(events: string[]) {
-  return {
-    turn: () => {
-      events.push("turn");
-      return Promise.resolve();
-    },
-    slot: () => {
-      events.push("slot");
-      return Promise.resolve();
-    },
-  };
-}
+import { recordedWaits } from "../helpers/recorded_waits.ts";
 
 describe("listInTurn", () => {
   test("a small listing is made in the connection's turn without a slot", async () => {
     const events: string[] = [];
-    const listing = await listInTurn(waitsInto(events), () => {
+    const listing = await listInTurn(recordedWaits(events), () => {
       events.push("small");
       return Promise.resolve("listed");
     }, () => Promise.reject(new Error("not made whole")));
@@ -29,7 +16,7 @@ describe("listInTurn", () => {
 
   test("a large listing is made whole again once it has a slot", async () => {
     const events: string[] = [];
-    const listing = await listInTurn(waitsInto(events), () => {
+    const listing = await listInTurn(recordedWaits(events), () => {
       events.push("small");
       return Promise.reject(new LargeListing("more than 1048576 bytes"));
     }, () => {
@@ -41,7 +28,7 @@ describe("listInTurn", () => {
 
   test("any other error of the small listing is the answer", async () => {
     const events: string[] = [];
-    const failed = listInTurn(waitsInto(events), () => {
+    const failed = listInTurn(recordedWaits(events), () => {
       events.push("small");
       return Promise.reject(new RpcError(ErrorCode.LimitReached, "LimitReached", "over the reply limit"));
     }, () => Promise.reject(new Error("not made whole")));
