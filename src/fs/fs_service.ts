@@ -368,12 +368,7 @@ export class FsConnection {
     signal: AbortSignal,
     large?: LargeWait,
   ): Promise<FramePayload> {
-    const target = await this.#target(params.sandbox);
-    const request = { ...withoutSandbox(params), path: parsePathUri(params.path, "path") };
-    if (target instanceof SandboxedFileSystem) {
-      return { bytes: await target.readFileBytes(request, signal, large), headroom: 0 };
-    }
-    return { bytes: await target.readFileBytes(request, FRAME_HEADROOM, large), headroom: FRAME_HEADROOM };
+    return await this.#readFileBytes(params, signal, FRAME_HEADROOM, large);
   }
 
   /**
@@ -385,12 +380,26 @@ export class FsConnection {
     signal: AbortSignal,
     large?: LargeWait,
   ): Promise<FsReadFileResult> {
+    const { bytes } = await this.#readFileBytes(params, signal, 0, large);
+    return readFileWithJson({ dataBase64: encodeBase64(bytes) });
+  }
+
+  /**
+   * The file's bytes for `fs/readFile`, routed by its sandbox: a direct read leaves `headroom`
+   * bytes before them (a worker's reply arrives without any, so its headroom is 0).
+   */
+  async #readFileBytes(
+    params: FsParams["fs/readFile"],
+    signal: AbortSignal,
+    headroom: number,
+    large?: LargeWait,
+  ): Promise<FramePayload> {
     const target = await this.#target(params.sandbox);
     const request = { ...withoutSandbox(params), path: parsePathUri(params.path, "path") };
-    const bytes = target instanceof SandboxedFileSystem
-      ? await target.readFileBytes(request, signal, large)
-      : await target.readFileBytes(request, 0, large);
-    return readFileWithJson({ dataBase64: encodeBase64(bytes) });
+    if (target instanceof SandboxedFileSystem) {
+      return { bytes: await target.readFileBytes(request, signal, large), headroom: 0 };
+    }
+    return { bytes: await target.readFileBytes(request, headroom, large), headroom };
   }
 
   /**
