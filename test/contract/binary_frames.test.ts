@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import { RUNTIMES } from "../helpers/server.ts";
@@ -52,6 +52,23 @@ describe.each(RUNTIMES)("binary frames on %s", (runtime) => {
       { header: { id: 41, result: { byteLength: bytes.byteLength } }, payloadBytes: bytes.byteLength },
     ]);
     expect((reply["result"] as Record<string, unknown>)["dataBase64"]).toBe(bytes.toString("base64"));
+  });
+
+  test.concurrent("a binary fs/readFile of a file read in more steps than one carries exactly its bytes", async () => {
+    await using dir = await tempDir();
+    // Read buffers are not zero-filled: after a larger file's read, one that fills only part of its
+    // buffer (a /proc file reports no size; a file read in steps) must bring nothing else along.
+    await writeFile(join(dir.path, "big"), Buffer.alloc(1 << 20, 0x61));
+    const ostype = await readFile("/proc/sys/kernel/ostype");
+    await using client = await server().connect();
+    await client.initialize(undefined, { binaryFrames: true });
+    await client.call("fs/readFile", { path: join(dir.path, "big") });
+    const reply = await client.request("fs/readFile", { path: "/proc/sys/kernel/ostype" }, 7);
+    expect(reply).toEqual({ id: 7, result: { dataBase64: ostype.toString("base64") } });
+    expect(client.binaryHeaders.at(-1)).toEqual({
+      header: { id: 7, result: { byteLength: ostype.byteLength } },
+      payloadBytes: ostype.byteLength,
+    });
   });
 
   test.concurrent("a binary fs/readFile reply mirrors jsonrpc and a string id in its header", async () => {
