@@ -1,8 +1,9 @@
 /**
  * The echo figure alone, as interleaved A/B pairs: each round starts a fresh server from each
  * checkout in turn (the order alternates between rounds), runs one echo to warm it and then
- * `--runs` echoes, and prints every run with the server's CPU time. A checkout is a directory
- * with a `mod.ts` (another clone at the commit to compare against).
+ * `--runs` echoes, and prints every run with the CPU time of the server, of its children (the
+ * `head`s and their join helper) and of this client. A checkout is a directory with a `mod.ts`
+ * (another clone at the commit to compare against).
  *
  * @example
  * ```sh
@@ -40,6 +41,14 @@ if (checkouts.length === 0) throw new Error("usage: echo_ab.ts [--runtime R] [--
 
 const dir = await mkdtemp(join(tmpdir(), "echo-ab-"));
 const results = new Map<string, number[]>(checkouts.map((c) => [c, []]));
+const serverCpu = new Map<string, number[]>(checkouts.map((c) => [c, []]));
+const clientCpu = new Map<string, number[]>(checkouts.map((c) => [c, []]));
+
+/** This process's user + system CPU ms so far. */
+function ownCpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
 try {
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? checkouts : [...checkouts].reverse();
@@ -54,10 +63,16 @@ try {
         for (let i = 0; i < runs; i++) {
           await Bun.sleep(GAP_MS);
           const cpuBefore = await server.cpuMs();
+          const childrenBefore = await server.childrenCpuMs();
+          const clientBefore = ownCpuMs();
           const ms = await measureEcho(server.url, dir, `echo-${round}-${i}`, ECHO);
+          const client = ownCpuMs() - clientBefore;
           const cpu = (await server.cpuMs() ?? 0) - (cpuBefore ?? 0);
+          const children = (await server.childrenCpuMs() ?? 0) - (childrenBefore ?? 0);
           results.get(checkout)?.push(ms);
-          line.push(`${ms.toFixed(0)} (cpu ${cpu})`);
+          serverCpu.get(checkout)?.push(cpu);
+          clientCpu.get(checkout)?.push(client);
+          line.push(`${ms.toFixed(0)} (cpu ${cpu}, children ${children}, client ${client.toFixed(0)})`);
         }
         process.stdout.write(`round ${round} ${runtime} ${checkout}: ${line.join(", ")}\n`);
       } finally {
@@ -67,10 +82,12 @@ try {
   }
   for (const [checkout, samples] of results) {
     const s = summarize(samples);
+    const cpu = summarize(serverCpu.get(checkout) ?? []).median;
+    const client = summarize(clientCpu.get(checkout) ?? []).median;
     process.stdout.write(
-      `${runtime} ${checkout}: median ${s.median.toFixed(1)} ms, min ${
-        Math.min(...samples).toFixed(0)
-      }, max ${Math.max(...samples).toFixed(0)} (${samples.length} runs)\n`,
+      `${runtime} ${checkout}: median ${s.median.toFixed(1)} ms, min ${s.min.toFixed(0)}, max ${
+        s.max.toFixed(0)
+      } (${samples.length} runs); server CPU median ${cpu} ms, client CPU median ${client.toFixed(0)} ms\n`,
     );
   }
 } finally {

@@ -26,6 +26,8 @@ export interface ServerProcess {
   rssBytes(): Promise<number | null>;
   /** User + system CPU time consumed so far, from /proc, or null. */
   cpuMs(): Promise<number | null>;
+  /** User + system CPU time of the server's children it has reaped so far, from /proc, or null. */
+  childrenCpuMs(): Promise<number | null>;
   readonly stderr: () => string;
   stop(): Promise<void>;
 }
@@ -104,7 +106,8 @@ export async function startCommand(argv: string[]): Promise<ServerProcess> {
           url,
           pid: child.pid,
           rssBytes: () => rssOf(child.pid),
-          cpuMs: () => cpuOf(child.pid),
+          cpuMs: () => cpuOf(child.pid, 11),
+          childrenCpuMs: () => cpuOf(child.pid, 13),
           stderr: () => stderr,
           stop,
         };
@@ -139,12 +142,16 @@ async function rssOf(pid: number): Promise<number | null> {
 /** Clock ticks are 100 per second on Linux (sysconf(_SC_CLK_TCK)). */
 const MS_PER_TICK = 10;
 
-async function cpuOf(pid: number): Promise<number | null> {
+/**
+ * Two adjacent CPU fields of /proc/PID/stat from `index` on, counted after the command name:
+ * 11 is utime and stime (fields 14 and 15), 13 cutime and cstime (the reaped children's, 16 and 17).
+ */
+async function cpuOf(pid: number, index: 11 | 13): Promise<number | null> {
   try {
     const text = await readFile(`/proc/${pid}/stat`, "utf8");
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    // Fields after the parenthesised command name: state is field 3.
     const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
+    return (Number(fields[index]) + Number(fields[index + 1])) * MS_PER_TICK;
   } catch {
     return null;
   }
