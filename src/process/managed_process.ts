@@ -6,6 +6,7 @@ import type { Container } from "../containment/mod.ts";
 import { DenialScanner } from "./denial_scanner.ts";
 import { type LogChunk, MAX_CHUNK_BYTES, OutputLog } from "./output_log.ts";
 import type { InputAccount } from "./input_budget.ts";
+import { INPUT_BUFFERS } from "./input_buffers.ts";
 import { StdinQueue } from "./stdin_queue.ts";
 import { WriteIdMemory } from "./write_id_memory.ts";
 
@@ -176,7 +177,7 @@ export class ManagedProcess {
   /** Takes over a spawned pipe child. */
   attachPipes(child: PipeChild, options: AttachOptions): void {
     this.#pid = child.pid;
-    this.#stdin = child.stdin ? new StdinQueue(child.stdin, this.#inputBudget) : null;
+    this.#stdin = child.stdin ? new StdinQueue(child.stdin, this.#inputBudget, giveInput) : null;
     this.#becomeRunning(options);
     const stdout = this.#pump(child.stdout, "stdout");
     const stderr = this.#pump(child.stderr, "stderr");
@@ -190,6 +191,7 @@ export class ManagedProcess {
     this.#stdin = new StdinQueue(
       { write: (data) => child.write(data), close: () => Promise.resolve() },
       this.#inputBudget,
+      giveInput,
     );
     this.#becomeRunning(options);
     const output = this.#pump(child.output, "pty");
@@ -483,6 +485,11 @@ export class ManagedProcess {
   #signalGroup(signal: number): void {
     if (this.#pid !== null) signalGroup(this.#runtime, this.#pid, signal, this.#leaderReaped);
   }
+}
+
+/** A write's bytes are in the child's stdin: their buffer may take another write. */
+function giveInput(data: Uint8Array): void {
+  INPUT_BUFFERS.give(data);
 }
 
 function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {

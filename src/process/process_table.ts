@@ -18,6 +18,7 @@ import type { LogChunk } from "./output_log.ts";
 import type { ClosedOutput } from "./closed_output.ts";
 import type { LiveOutput } from "./live_output.ts";
 import type { InputAccount, InputBudget } from "./input_budget.ts";
+import { INPUT_BUFFERS } from "./input_buffers.ts";
 import { ManagedProcess } from "./managed_process.ts";
 import { listRows } from "./list_rows.ts";
 import type { RowsWait } from "./list_rows.ts";
@@ -337,7 +338,7 @@ export class ProcessTable {
     if (params.writeId === "") throw invalidParams("writeId must not be empty");
     let data: Uint8Array;
     try {
-      data = decodeBase64(params.chunk);
+      data = decodeBase64(params.chunk, takeInput);
     } catch (error) {
       throw invalidParams(
         `invalid base64 in chunk: ${error instanceof Error ? error.message : String(error)}`,
@@ -523,4 +524,9 @@ async function raceStart(process: ManagedProcess): Promise<"done" | "timeout"> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Memory for a write's bytes from the server's pool, given back once the child's stdin has them. */
+function takeInput(byteLength: number): Uint8Array | null {
+  return INPUT_BUFFERS.take(byteLength);
 }

@@ -23,6 +23,7 @@ interface Entry {
 export class StdinQueue {
   readonly #sink: StdinSink;
   readonly #budget: InputAccount;
+  readonly #written: (data: Uint8Array) => void;
   /** Bytes queued or being written: what this queue holds of the budget. */
   #heldBytes = 0;
   #queue: Array<Entry | "close"> = [];
@@ -32,9 +33,11 @@ export class StdinQueue {
   #closed = false;
   #waiters: Waiter[] = [];
 
-  constructor(sink: StdinSink, budget: InputAccount) {
+  /** `written` gets each write's bytes once the sink has taken them (their memory may go back). */
+  constructor(sink: StdinSink, budget: InputAccount, written: (data: Uint8Array) => void = () => {}) {
     this.#sink = sink;
     this.#budget = budget;
+    this.#written = written;
   }
 
   /** Whether no more bytes are accepted. */
@@ -114,6 +117,7 @@ export class StdinQueue {
         await this.#sink.write(item.data);
         this.#consumedBytes += item.data.byteLength;
         this.#drop(item.data.byteLength);
+        this.#written(item.data);
         this.#release();
       }
     } catch {

@@ -1,4 +1,5 @@
 export { base64Problem, decodeBase64, encodeBase64 } from "./base64.ts";
+export type { DecodeTarget } from "./base64.ts";
 export {
   answerError,
   ERROR_KINDS,

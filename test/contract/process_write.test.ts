@@ -237,6 +237,39 @@ describe.each(RUNTIMES)("process/write on %s", (runtime) => {
     expect(client.outputText("order")).toBe(lines.join(""));
   });
 
+  // 64 KiB writes are decoded into buffers that go back to a pool once a child's stdin has taken
+  // them: none may take another write while its bytes still wait in a queue.
+  test.concurrent("process/write keeps many pipelined 64 KiB writes to several children intact", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const ids = ["big-a", "big-b", "big-c", "big-d"];
+    for (const id of ids) {
+      await client.call("process/start", startParams(id, ["cat"], dir.uri, { pipeStdin: true }));
+    }
+    const expected = new Map<string, string>();
+    for (const [p, id] of ids.entries()) {
+      const blocks = Array.from({ length: 6 }, (_, w) => {
+        const line = `${id} write ${w} ${"abcdefghijklmnopqrstuvwxyz"[(p * 6 + w) % 26]}`;
+        return line.padEnd(64, ".").repeat(1024).slice(0, 65_535) + "\n";
+      });
+      expected.set(id, blocks.join(""));
+      blocks.forEach((block, w) =>
+        client.send({
+          id: `${id}-${w}`,
+          method: "process/write",
+          params: { processId: id, chunk: b64(block), writeId: `w${w}` },
+        })
+      );
+    }
+    for (const id of ids) {
+      client.send({ id: `${id}-close`, method: "process/closeStdin", params: { processId: id } });
+    }
+    for (const id of ids) {
+      await client.untilClosed(id);
+      expect(client.outputText(id) === expected.get(id)).toBe(true);
+    }
+  });
+
   test.concurrent("process/closeStdin gives the child end of file", async () => {
     await using dir = await tempDir();
     await using client = await server().session();

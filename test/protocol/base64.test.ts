@@ -64,6 +64,45 @@ describe("decodeBase64", () => {
     },
   );
 
+  test("decodeBase64 into given memory refuses and decodes exactly as into a fresh array", () => {
+    const seed = 21;
+    const next = random(seed);
+    const failures: string[] = [];
+    let given = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const length = Math.floor(next() * 14);
+      let text = "";
+      for (let j = 0; j < length; j++) text += MIXED[Math.floor(next() * MIXED.length)];
+      let plain: string;
+      try {
+        plain = `ok ${Buffer.from(decodeBase64(text)).toString("hex")}`;
+      } catch (error) {
+        plain = `refused ${String(error)}`;
+      }
+      let memory: Uint8Array | null = null;
+      let into: string;
+      try {
+        const bytes = decodeBase64(text, (byteLength) => (memory = new Uint8Array(byteLength).fill(7)));
+        if (bytes === memory) given++;
+        into = `ok ${Buffer.from(bytes).toString("hex")}`;
+      } catch (error) {
+        into = `refused ${String(error)}`;
+      }
+      if (into !== plain) failures.push(`${JSON.stringify(text)}: ${into} against ${plain}`);
+    }
+    expect({ seed, failures: failures.slice(0, 5) }).toEqual({ seed, failures: [] });
+    // Both runtimes decode into given memory (`Uint8Array.prototype.setFromBase64`).
+    expect(given).toBeGreaterThan(1000);
+  });
+
+  test("decodeBase64 decodes into a fresh array when the memory given is not of the decoded length", () => {
+    const text = encodeBase64(new Uint8Array([1, 2, 3, 4, 5]));
+    const wrong = new Uint8Array(8);
+    const bytes = decodeBase64(text, () => wrong);
+    expect(bytes).not.toBe(wrong);
+    expect([...bytes]).toEqual([1, 2, 3, 4, 5]);
+  });
+
   test("decodeBase64 reads what encodeBase64 writes, padded or not", () => {
     const bytes = new Uint8Array(Array.from({ length: 1000 }, (_, i) => (i * 37) & 0xff));
     for (const length of [0, 1, 2, 3, 4, 5, 999, 1000]) {
