@@ -1,7 +1,7 @@
 /**
  * The echo figure alone, as interleaved A/B pairs: each round starts a fresh server from each
  * checkout in turn (the order alternates between rounds), runs one echo to warm it and then
- * `--runs` echoes, and prints every run with the CPU time of the server, of its children (the
+ * `--runs` echoes, each once the server has fallen idle, and prints every run with the CPU time of the server, of its children (the
  * `head`s and their join helper) and of this client. A checkout is a directory with a `mod.ts`
  * (another clone at the commit to compare against).
  *
@@ -18,13 +18,34 @@ import process from "node:process";
 import { measureEcho } from "./echo_bench.ts";
 import type { EchoConfig } from "./echo_bench.ts";
 import { runtimeCommand, startCommand } from "./server_process.ts";
-import type { RuntimeName } from "./server_process.ts";
+import type { RuntimeName, ServerProcess } from "./server_process.ts";
 import { summarize } from "./stats.ts";
 
 const KIB = 1024;
 const ECHO: EchoConfig = { connections: 8, processes: 8, bytes: 256 * KIB, writeBytes: 64 * KIB };
-/** Past the server's quiet release (100 ms without a message), so that it lands between runs. */
+/** Past the server's quiet release (100 ms without a message), so that it starts between runs. */
 const GAP_MS = 300;
+/**
+ * How long the server's CPU time must stand still before a run starts: the release that a run's
+ * traffic asks for takes 200-330 ms of full collections on a Deno server on a busy 2-core VM (four
+ * in a row), and started 300 ms after a run it was still under way when the next one began.
+ */
+const IDLE_MS = 100;
+/** The longest wait for the server to fall idle; a server that stays busy is measured anyway. */
+const IDLE_LIMIT_MS = 3000;
+
+/** Waits `GAP_MS`, then until the server's CPU time stays the same for `IDLE_MS`. */
+async function untilIdle(server: ServerProcess): Promise<void> {
+  await Bun.sleep(GAP_MS);
+  const deadline = performance.now() + IDLE_LIMIT_MS;
+  let last = await server.cpuMs();
+  while (performance.now() < deadline) {
+    await Bun.sleep(IDLE_MS);
+    const now = await server.cpuMs();
+    if (now === last) return;
+    last = now;
+  }
+}
 
 function option(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -61,7 +82,7 @@ try {
         await measureEcho(server.url, dir, `warm-${round}`, ECHO);
         const line: string[] = [];
         for (let i = 0; i < runs; i++) {
-          await Bun.sleep(GAP_MS);
+          await untilIdle(server);
           const cpuBefore = await server.cpuMs();
           const childrenBefore = await server.childrenCpuMs();
           const clientBefore = ownCpuMs();
