@@ -1,4 +1,4 @@
-#!/usr/bin/env bun
+#!/usr/bin/env -S bun --config=/dev/null --no-env-file
 /**
  * exec-server: a WebSocket JSON-RPC execution server for AI coding agents, wire-compatible with
  * Codex's exec-server, running on Bun and Deno.

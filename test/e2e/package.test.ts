@@ -1,14 +1,25 @@
 /**
  * The package as a user gets it: `npm pack` of a copy of the checkout, installed into empty
  * directories with `bun add` and `npm install`, and served through `bunx exec-server`, through
- * `deno run -A node_modules/exec-server/dist/exec-server.js`, and through the compiled executable
+ * `deno run -A --no-config node_modules/exec-server/dist/exec-server.js`, and through the compiled executable
  * copied alone into an empty directory. Packing, installing and compiling happen once, in
  * `beforeAll`; nothing is written into the checkout.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFile, spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { access, copyFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import {
+  access,
+  copyFile,
+  cp,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -384,10 +395,10 @@ test(
 const WAYS: Array<[string, RuntimeName, () => string, string[]]> = [
   ["bunx exec-server, after bun add", "bun", () => dirs.bunApp, [join(BIN, "bunx"), "exec-server"]],
   [
-    "deno run -A node_modules/exec-server/dist/exec-server.js, after npm install",
+    "deno run -A --no-config node_modules/exec-server/dist/exec-server.js, after npm install",
     "deno",
     () => dirs.npmApp,
-    [join(BIN, "deno"), "run", "-A", "node_modules/exec-server/dist/exec-server.js"],
+    [join(BIN, "deno"), "run", "-A", "--no-config", "node_modules/exec-server/dist/exec-server.js"],
   ],
   ["the compiled executable alone in a directory", "bun", () => dirs.alone, ["./exec-server"]],
 ];
@@ -402,6 +413,40 @@ describe.each(WAYS)("%s", (_name, runtime, cwd, command) => {
     });
     expect([result.stdout, result.status]).toEqual([`${PACKAGE_VERSION}\n`, 0]);
   });
+
+  test("runs no runtime config that a sandbox may write in the project it starts from", async () => {
+    // What a sandbox whose writable roots hold the project (Codex's workspace-write) may leave there
+    // for the next start of a server run from it: a Bun preload, a .env that marks the server an
+    // image run (which refuses to serve), and a Deno import map that replaces a module the bundle
+    // loads, which Deno applies to the installed bundle once the sandbox has also moved the
+    // project's package.json aside. Each would run or act unconfined, as the server's user.
+    const ran = join(cwd(), "config-ran.txt");
+    const planted: Record<string, string> = {
+      "bunfig.toml": 'preload = ["./config_preload.mjs"]\n',
+      "config_preload.mjs": `import { appendFileSync } from "node:fs";\n` +
+        `appendFileSync(${JSON.stringify(ran)}, "bunfig.toml preload\\n");\n`,
+      ".env": "EXEC_SERVER_IMAGE_RUN=1\n",
+      "deno.json": JSON.stringify({ imports: { fs: "./config_fs.mjs" } }),
+      "config_fs.mjs": `import * as fs from "node:fs";\n` +
+        `fs.appendFileSync(${JSON.stringify(ran)}, "deno.json import map\\n");\n` +
+        `export * from "node:fs";\nexport default fs;\n`,
+    };
+    const manifest = join(cwd(), "package.json");
+    // The compiled executable's directory has none.
+    const moved = await rename(manifest, `${manifest}.moved`).then(() => true, () => false);
+    try {
+      for (const [name, text] of Object.entries(planted)) await writeFile(join(cwd(), name), text);
+      await using server = await startServer({ runtime, command, cwd: cwd(), env: { PATH } });
+      await using client = await server.connect();
+      await client.initialize();
+      expect(await readFile(ran, "utf8").catch(() => "")).toBe("");
+    } finally {
+      for (const name of [...Object.keys(planted), "config-ran.txt"]) {
+        await rm(join(cwd(), name), { force: true });
+      }
+      if (moved) await rename(`${manifest}.moved`, manifest);
+    }
+  }, 30_000);
 
   test("runs a process, a sandboxed process and a sandboxed fs read, and reports its version", async () => {
     await using server = await startServer({ runtime, command, cwd: cwd(), env: { PATH } });
