@@ -52,6 +52,14 @@ const CLONE_PARENT = 0x00008000;
  * finds who holds a client's socket by one thread's `/proc/<pid>/task/<tid>/fd` (`local_peer.ts`),
  * which a thread with a table of its own would hide it from. Every threads library shares it.
  */
+/**
+ * TIOCSETD attaches a line discipline to a terminal, and the kernel loads the discipline's module
+ * where it is not loaded yet (`dev.tty.ldisc_autoload`, on by default): n_hdlc, hci_uart and
+ * others need no capability on the caller's own terminal, and have had exploitable bugs. No
+ * program a sandbox runs needs another discipline than the terminal's own; `ioctl` takes its
+ * request as an `unsigned int`, so the low word is the whole of it.
+ */
+const TIOCSETD = 0x5423;
 const CLONE_THREAD = 0x00010000;
 const CLONE_FILES = 0x00000400;
 
@@ -173,7 +181,7 @@ const LEGACY_MODE_SETTERS = [
  * fails with ENOSYS (its flags are behind a pointer, and libc falls back to `clone`); prlimit, priority, I/O priority and the `SELF_ONLY_BY_PID` calls fail
  * with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of
  * any family but AF_UNIX fail with EPERM; without an IPC namespace of the sandbox's own, the
- * `IPC_CALLS` fail with EPERM. Everything else is allowed.
+ * `IPC_CALLS` fail with EPERM; `ioctl` TIOCSETD fails with EPERM. Everything else is allowed.
  */
 export function seccompProgram(
   arch: LibcArch,
@@ -196,6 +204,7 @@ export function seccompProgram(
   ops.push({ op: "jeq", k: nr("setpriority"), then: "priority", else: null });
   ops.push({ op: "jeq", k: nr("ioprio_set"), then: "ioprio", else: null });
   for (const name of SELF_ONLY_BY_PID) ops.push({ op: "jeq", k: nr(name), then: "self", else: null });
+  ops.push({ op: "jeq", k: nr("ioctl"), then: "ioctl", else: null });
   ops.push({ op: "jeq", k: nr("clone3"), then: "enosys", else: null });
   // openat2 takes its mode behind a pointer; libc falls back to openat on ENOSYS.
   ops.push({ op: "jeq", k: nr("openat2"), then: "enosys", else: null });
@@ -243,6 +252,10 @@ export function seccompProgram(
     { op: "label", name: "self" },
     { op: "ld", offset: SECCOMP_DATA.arg0Low },
     { op: "jeq", k: 0, then: "allow", else: "eperm" },
+    // ioctl(fd, request, arg): every request but TIOCSETD.
+    { op: "label", name: "ioctl" },
+    { op: "ld", offset: SECCOMP_DATA.arg1Low },
+    { op: "jeq", k: TIOCSETD, then: "eperm", else: "allow" },
     // openat(dirfd, path, flags, mode) and open(path, flags, mode): the mode counts when creating.
     { op: "label", name: "openat" },
     { op: "ld", offset: SECCOMP_DATA.arg2Low },

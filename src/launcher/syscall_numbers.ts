@@ -11,6 +11,7 @@ export type SyscallName =
   | "read"
   | "write"
   | "close"
+  | "ioctl"
   | "openat"
   | "mkdirat"
   | "symlinkat"
@@ -132,6 +133,7 @@ const X86_64: SyscallTable = {
     read: 0,
     write: 1,
     close: 3,
+    ioctl: 16,
     openat: 257,
     mkdirat: 258,
     symlinkat: 266,
@@ -245,6 +247,7 @@ const AARCH64: SyscallTable = {
     read: 63,
     write: 64,
     close: 57,
+    ioctl: 29,
     openat: 56,
     mkdirat: 34,
     symlinkat: 36,

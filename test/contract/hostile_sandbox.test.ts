@@ -242,6 +242,30 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
     expect(left).toEqual([]);
   }, HOSTILE_CASE_MS);
 
+  test.concurrent("a sandboxed terminal attaches no line discipline", async () => {
+    // TIOCSETD on its own terminal makes the kernel load the discipline's module where it is not
+    // loaded yet (dev.tty.ldisc_autoload, on by default): n_hdlc, hci_uart and others, which need no
+    // capability and have had exploitable bugs. N_NULL (27) is built in here, so the attach itself
+    // shows the call going through.
+    await using w = await world();
+    await using client = await server().session();
+    const script = [
+      "import errno, fcntl, struct",
+      "try:",
+      "    fcntl.ioctl(0, 0x5423, struct.pack('i', 27))",
+      "    fcntl.ioctl(0, 0x5423, struct.pack('i', 0))",
+      "    print('attached')",
+      "except OSError as error:",
+      "    print('refused', errno.errorcode[error.errno])",
+    ].join("\n");
+    const result = await run(client, `exec python3 -c "${script}"`, {
+      cwd: w.inside,
+      sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+      extra: { tty: true },
+    });
+    expect(result.out.replaceAll("\r", "")).toBe("refused EPERM\n");
+  }, HOSTILE_CASE_MS);
+
   test.concurrent("files made in the sandbox are never setuid, setgid or devices on the host", async () => {
     await using w = await world();
     await using client = await server().session();

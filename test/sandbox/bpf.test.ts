@@ -162,6 +162,16 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
     expect(verdict(true, nr.clone, [0x003d0f00 | 0x00008000])).toBe(EPERM);
   });
 
+  test("seccompProgram denies TIOCSETD: no line discipline is attached, or its module loaded, from inside", () => {
+    const TIOCSETD = 0x5423;
+    expect(verdict(true, nr.ioctl, [0, TIOCSETD, 0])).toBe(EPERM);
+    expect(verdict(false, nr.ioctl, [0, TIOCSETD, 0])).toBe(EPERM);
+    // Terminal programs' own ioctls stay: TCGETS, TCSETS, TIOCGWINSZ, TIOCSWINSZ, TIOCGETD, FIONREAD.
+    for (const request of [0x5401, 0x5402, 0x5413, 0x5414, 0x5424, 0x541b]) {
+      expect(verdict(true, nr.ioctl, [0, request, 0])).toBe(SECCOMP_RET.ALLOW);
+    }
+  });
+
   test("seccompProgram denies a thread with a descriptor table of its own", () => {
     // glibc's pthread_create: CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|…
     const PTHREAD = 0x003d0f00;
