@@ -72,7 +72,10 @@ export async function detectHostFeatures(
   const root = options.root ?? process.getuid?.() === 0;
   let helper: string[] | null = null;
   if (!root) {
-    const unshare = await findOnPath("unshare", `${path}:/usr/bin:/bin`);
+    // The system's own first: it runs unconfined at every sandboxed launch, and a PATH that starts
+    // with a user's or a project's directory (~/.local/bin, node_modules/.bin under `bun run` and
+    // npx) may lead to one that an earlier sandbox left where none was, for this start to find.
+    const unshare = await findOnPath("unshare", `${SYSTEM_BIN}:${path}`);
     if (unshare === null) return none(NON_ROOT_NEEDS + ": util-linux unshare is not on PATH");
     helper = [unshare, "--user", "--map-current-user", "--keep-caps", "--"];
   }
@@ -144,6 +147,9 @@ function safeJson(text: string): unknown {
 }
 
 /** Why a non-root server may have no sandbox, and what would give it one. */
+/** Where the system keeps util-linux: directories only root writes. */
+const SYSTEM_BIN = "/usr/bin:/bin:/usr/sbin:/sbin";
+
 const NON_ROOT_NEEDS = "a non-root server sandboxes in an unprivileged user namespace, which needs " +
   "util-linux unshare and a kernel that allows them (sysctl kernel.unprivileged_userns_clone=1; on " +
   "Ubuntu also kernel.apparmor_restrict_unprivileged_userns=0)";

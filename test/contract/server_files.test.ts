@@ -536,8 +536,10 @@ describe.each(RUNTIMES)("the join helper on %s", (runtime) => {
 
 describe.each(RUNTIMES)("the user-namespace helper of an unprivileged server on %s", (runtime) => {
   test("cannot be changed by a sandbox whose writable roots hold it", async () => {
-    // `unshare` is looked up on the server's PATH, whose first directories may be a user's or a
-    // project's, and runs unconfined before the launcher at every sandboxed start.
+    // `unshare` runs unconfined before the launcher at every sandboxed start. The system's comes
+    // first; where a host has none it is looked up on the server's PATH, whose first directories
+    // may be a user's or a project's. This host has /usr/bin/unshare, so the copy on PATH is not
+    // the helper here: the case checks that the sandbox's script runs nowhere either way.
     await using dir = await tempDir();
     const work = join(dir.path, "work");
     const bin = join(work, "bin");
@@ -553,12 +555,46 @@ describe.each(RUNTIMES)("the user-namespace helper of an unprivileged server on 
     const marker = join(outside, "pwned");
     const planted = `#!/bin/sh\\necho unconfined > ${marker}\\nexec /usr/bin/unshare "$@"\\n`;
     const confined = profile([[work, "write"]]);
-    const out = await run(client, `printf '${planted}' > bin/unshare && echo planted`, {
-      cwd: work,
-      sandbox: confined,
-    });
-    expect(out).not.toContain("planted");
+    await run(client, `printf '${planted}' > bin/unshare && echo planted`, { cwd: work, sandbox: confined });
     expect(await run(client, "echo next", { cwd: work, sandbox: confined })).toBe("next\n");
     expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
   }, 60_000);
+
+  test(
+    "is not one a sandbox planted ahead of the system's on the PATH of the server's next start",
+    async () => {
+      // A PATH directory that a sandbox may write and that has no `unshare` yet (a project's
+      // node_modules/.bin, which `bun run` and npx put first, or ~/.local/bin): what the sandbox
+      // leaves there is no file of the running server, and the next server would find it first.
+      await using dir = await tempDir();
+      const work = join(dir.path, "work");
+      const bin = join(work, "bin");
+      const outside = join(dir.path, "outside");
+      await fs.mkdir(bin, { recursive: true });
+      await fs.mkdir(outside);
+      for (const path of [dir.path, work, bin, outside]) await fs.chown(path, NOBODY, NOBODY);
+      const env = { PATH: `${bin}:${CHILD_PATH.PATH}`, HOME: dir.path };
+      const marker = join(outside, "pwned");
+      const planted = `#!/bin/sh\\necho unconfined > ${marker}\\nexec /usr/bin/unshare "$@"\\n`;
+      const confined = profile([[work, "write"]]);
+      {
+        await using server = await startNobody(runtime, env);
+        await using client = await server.session();
+        const out = await run(
+          client,
+          `printf '${planted}' > bin/unshare && chmod 755 bin/unshare && echo planted`,
+          {
+            cwd: work,
+            sandbox: confined,
+          },
+        );
+        expect(out).toBe("planted\n");
+      }
+      await using next = await startNobody(runtime, env);
+      await using client = await next.session();
+      expect(await run(client, "echo next", { cwd: work, sandbox: confined })).toBe("next\n");
+      expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
+    },
+    60_000,
+  );
 });
