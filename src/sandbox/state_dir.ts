@@ -18,6 +18,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, realpath } from "node:fs/prom
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
+import { readDirectoryEntries } from "../runtime/mod.ts";
 
 const STATE_PREFIX = "exec-server-";
 /** A state directory's name: the server's pid and `mkdtemp`'s six characters. */
@@ -104,8 +105,11 @@ export async function stateDirsIn(base: string, now: () => number = Date.now): P
   const identity = `${info.dev}:${info.ino}:${info.ctimeNs}`;
   const kept = listings.get(base);
   if (kept !== undefined && kept.identity === identity) return kept.dirs;
-  const names = await readdir(base).catch(() => []);
-  const candidates = names.filter((name) => isStateDirName(name));
+  // The runtime's reader: Deno's node:fs readdir sorts the names on the event loop, and a sandbox
+  // that may write the place can fill it and keep its change time moving, so that every
+  // resolution of every session lists it again.
+  const entries = await readDirectoryEntries(base).catch(() => []);
+  const candidates = entries.map((entry) => entry.name).filter((name) => isStateDirName(name));
   const found = await Promise.all(candidates.map(async (name) => {
     const path = join(base, name);
     const entry = await lstat(path).catch(() => null);
