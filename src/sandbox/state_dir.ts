@@ -86,8 +86,20 @@ export async function stateDirBases(env: Readonly<Record<string, string>>): Prom
 /** How much older than the listing a directory's change time must be for the listing to be kept. */
 const SETTLED_NS = 1_000_000_000n;
 
-/** The last listing of each place whose change time had settled, by its path. */
-const listings = new Map<string, { readonly identity: string; readonly dirs: readonly string[] }>();
+/** How long a listing serves a place whose change time has moved since. */
+const FRESH_MS = 1_000;
+
+/** The last listing of each place, by its path, with when it began. */
+const listings = new Map<
+  string,
+  {
+    readonly identity: string;
+    readonly place: string;
+    readonly began: number;
+    readonly settled: boolean;
+    readonly dirs: readonly string[];
+  }
+>();
 
 /**
  * The state directories and users' directories of them in `base` (real directories, whoever
@@ -95,19 +107,26 @@ const listings = new Map<string, { readonly identity: string; readonly dirs: rea
  * entry made, removed or renamed there (a link put in a directory's place included) moves it, and
  * nothing short of setting the clock moves it back. A listing is kept only when that time lay a
  * second before the listing began, so no change can share a timestamp with it (the kernel stamps
- * in clock ticks, not nanoseconds). `/tmp` on a busy host holds thousands of entries. `now` is
- * the wall clock in milliseconds.
+ * in clock ticks, not nanoseconds). `/tmp` on a busy host holds thousands of entries, and a sandbox
+ * that may write it can add hundreds of thousands and keep touching it, so a listing that began
+ * less than `FRESH_MS` ago serves whatever the change time says: every resolution of every policy
+ * looks into every place, and would list it anew at every launch. What it misses, a state
+ * directory made in that second, a sandbox already running could write anyway ("Known limits").
+ * `now` is the wall clock in milliseconds.
  */
 export async function stateDirsIn(base: string, now: () => number = Date.now): Promise<readonly string[]> {
-  const began = BigInt(now()) * 1_000_000n;
+  const beganMs = now();
+  const began = BigInt(beganMs) * 1_000_000n;
   const info = await lstat(base, { bigint: true }).catch(() => null);
   if (info === null || !info.isDirectory()) return [];
-  const identity = `${info.dev}:${info.ino}:${info.ctimeNs}`;
+  const place = `${info.dev}:${info.ino}`;
+  const identity = `${place}:${info.ctimeNs}`;
   const kept = listings.get(base);
-  if (kept !== undefined && kept.identity === identity) return kept.dirs;
-  // The runtime's reader: Deno's node:fs readdir sorts the names on the event loop, and a sandbox
-  // that may write the place can fill it and keep its change time moving, so that every
-  // resolution of every session lists it again.
+  if (kept !== undefined && kept.settled && kept.identity === identity) return kept.dirs;
+  const age = kept === undefined ? -1 : beganMs - kept.began;
+  // A clock set back makes the age negative: such a listing is not taken for fresh.
+  if (kept !== undefined && kept.place === place && age >= 0 && age < FRESH_MS) return kept.dirs;
+  // The runtime's reader: Deno's node:fs readdir sorts the names on the event loop.
   const entries = await readDirectoryEntries(base).catch(() => []);
   const candidates = entries.map((entry) => entry.name).filter((name) => isStateDirName(name));
   const found = await Promise.all(candidates.map(async (name) => {
@@ -116,8 +135,8 @@ export async function stateDirsIn(base: string, now: () => number = Date.now): P
     return entry !== null && entry.isDirectory() ? path : null;
   }));
   const dirs = found.filter((path) => path !== null);
-  if (info.ctimeNs + SETTLED_NS < began) listings.set(base, { identity, dirs });
-  else listings.delete(base);
+  const settled = info.ctimeNs + SETTLED_NS < began;
+  listings.set(base, { identity, place, began: beganMs, settled, dirs });
   return dirs;
 }
 

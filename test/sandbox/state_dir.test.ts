@@ -100,20 +100,42 @@ describe("stateDirsIn", () => {
     );
   });
 
-  test("lists a place again once an entry is made there, even within the second its listing was kept", async () => {
+  test("lists a place again once an entry is made there, a second after its last listing", async () => {
     await using dir = await tempDir();
     const first = join(dir.path, `exec-server-${DEAD}-AbC123`);
     await mkdir(first);
-    // A clock a minute ahead: the place's change time looks settled, so its listing is kept. The
-    // kernel stamps a change that follows a read of the change time finer than a clock tick
-    // (Linux 6.13's multigrain timestamps), so each change below moves it.
-    const ahead = () => Date.now() + 60_000;
+    // A clock a minute ahead, that each step moves on by more than a second: the place's change
+    // time looks settled, so its listing is kept. The kernel stamps a change that follows a read of
+    // the change time finer than a clock tick (Linux 6.13's multigrain timestamps), so each change
+    // below moves it.
+    let offset = 60_000;
+    const ahead = () => Date.now() + offset;
     expect(await stateDirsIn(dir.path, ahead)).toEqual([first]);
     const second = join(dir.path, "exec-server-uid-65534");
     await mkdir(second);
+    offset += 1_500;
     expect((await stateDirsIn(dir.path, ahead)).toSorted()).toEqual([first, second].toSorted());
     await rm(first, { recursive: true });
     await symlink("/", first);
+    offset += 1_500;
     expect(await stateDirsIn(dir.path, ahead)).toEqual([second]);
+  });
+
+  test("lists a place whose change time keeps moving at most once a second", async () => {
+    // A sandbox that may write /tmp can fill it and touch it without pause; every resolution of
+    // every policy looks into it (twice where a writable root holds it), and 200,000 names cost
+    // each sandboxed launch seconds on a Deno server.
+    await using dir = await tempDir();
+    const first = join(dir.path, `exec-server-${DEAD}-AbC123`);
+    await mkdir(first);
+    let offset = 0;
+    const clock = () => Date.now() + offset;
+    expect(await stateDirsIn(dir.path, clock)).toEqual([first]);
+    const second = join(dir.path, "exec-server-uid-65534");
+    await mkdir(second);
+    offset += 500;
+    expect(await stateDirsIn(dir.path, clock)).toEqual([first]);
+    offset += 1_000;
+    expect((await stateDirsIn(dir.path, clock)).toSorted()).toEqual([first, second].toSorted());
   });
 });
