@@ -13,6 +13,7 @@ import type { InboundCall, Route, RpcTransport } from "../rpc/mod.ts";
 import type { ConnectionScope, MethodContext } from "./handlers.ts";
 import type { OutboundMember } from "./outbound_budget.ts";
 import { ReplyRoom } from "./reply_room.ts";
+import { StalledRelease } from "./stalled_release.ts";
 import { BACKLOG_HIGH_BYTES, BACKLOG_LOW_BYTES } from "./session.ts";
 import type { Session, SessionPeer } from "./session.ts";
 import type { FsPort, ServerContext } from "./server_context.ts";
@@ -114,11 +115,16 @@ export class Connection implements SessionPeer, OutboundMember {
   #slotHeld: (() => void) | null = null;
   /** Runs the release that waits for this connection's unsent data to leave (`releaseWhenSent`). */
   #releaseHeld: (() => void) | null = null;
+  /** The release for a client that stopped reading, once the output has stayed paused (`congested`). */
+  readonly #stalled: StalledRelease;
 
   constructor(transport: Transport, context: ServerContext) {
     this.#transport = transport;
     this.#context = context;
     this.#room = new ReplyRoom(() => transport.backlog());
+    this.#stalled = new StalledRelease(() => {
+      if (!this.#closed) context.releaseMemory();
+    });
     context.outbound.add(this);
     const parsePrefix = transport.description === "stdio"
       ? "failed to parse JSON-RPC message from exec-server stdio"
@@ -208,6 +214,7 @@ export class Connection implements SessionPeer, OutboundMember {
     this.#openDrain();
     this.#giveSlotBack();
     this.#runHeldRelease();
+    this.#stalled.cancel();
     this.#room.close(new Error("connection closed"));
     this.#context.outbound.remove(this);
     // What a client that stopped reading was sent (and the replies made for it) is garbage now;
@@ -231,6 +238,7 @@ export class Connection implements SessionPeer, OutboundMember {
       this.#openDrain();
       this.#giveSlotBack();
       this.#runHeldRelease();
+      this.#stalled.resumed();
     }
     this.#room.drained();
     this.#session?.drained(this);
@@ -259,10 +267,7 @@ export class Connection implements SessionPeer, OutboundMember {
   /** SessionPeer: the output gate closed on this connection's backlog. */
   congested(): void {
     this.#context.outbound.check();
-    // What was sent before the client stopped reading is garbage, and a server that waits for it
-    // allocates nothing that would start a collection: a Bun server paused on a 64 MiB flood stood
-    // 89 MiB above its start for 10 s about once in twenty runs (20–30 MiB otherwise).
-    this.#context.releaseMemory();
+    this.#stalled.paused();
   }
 
   /** Waits for the connection's turn (`turn`), then for a slot of the server's (`slot`). */

@@ -114,10 +114,21 @@ function largeReply(options: { releaseAfterSending?: boolean } = {}) {
 }
 
 describe("Connection memory release", () => {
-  test("a connection whose output gate closes on its backlog asks for a release", () => {
+  test("a connection whose output gate closes on its backlog asks for a release once the client reads nothing", async () => {
     let releases = 0;
-    const shared = testContext(testRegistry(idleRuntime()), { releaseMemory: () => void releases++ });
-    new Connection(new FakeTransport(), shared).congested();
+    const released = Promise.withResolvers<void>();
+    const shared = testContext(testRegistry(idleRuntime()), {
+      releaseMemory: () => {
+        releases++;
+        released.resolve();
+      },
+    });
+    const transport = new FakeTransport();
+    transport.unsent = BACKLOG_LOW_BYTES * 16;
+    new Connection(transport, shared).congested();
+    // A client that is still reading reopens the gate before then: no collection in its stream.
+    expect(releases).toBe(0);
+    await released.promise;
     expect(releases).toBe(1);
   });
 
