@@ -58,6 +58,8 @@ export class LocalExecBackend implements ExecBackend {
           subscribers.deliver({ method: "process/closed", params: { processId, seq } }),
         // Events go to in-process queues, which bound themselves (see ProcessEventStream).
         flowReady: () => null,
+        // In-process events count towards no quiet release: a large stream's close releases itself.
+        delivering: () => false,
       },
     });
   }

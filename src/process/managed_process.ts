@@ -21,8 +21,11 @@ const NOT_READY: Promise<"notReady"> = Promise.resolve("notReady");
  */
 const ABANDON_GRACE_MS = 1_000;
 
-/** Output volume after which a closing process asks the runtime to hand memory back. */
-const RELEASE_AFTER_BYTES = 64 * 1024 * 1024;
+/**
+ * Output volume after which a closing process asks the runtime to hand memory back, unless its
+ * output went to a connection (`ProcessEvents.delivering`).
+ */
+export const RELEASE_AFTER_BYTES = 64 * 1024 * 1024;
 
 /** Signal numbers used by the manager itself. */
 const SIGHUP = 1;
@@ -37,6 +40,11 @@ export interface ProcessEvents {
   closed(process: ManagedProcess, seq: number): void;
   /** Resolves when the owner's outbound path can take more output (§5.12). */
   flowReady(): Promise<void> | null;
+  /**
+   * Whether the output goes to a connection, whose traffic the server's quiet release counts: that
+   * release then runs once the stream's tail and `closed` have left, not in their way.
+   */
+  delivering(): boolean;
 }
 
 /** Fixed facts of a process known before it spawns. */
@@ -342,7 +350,12 @@ export class ManagedProcess {
     // still held back answer stdinClosed.
     this.#stdin?.end();
     this.#events.closed(this, this.log.appendClosed());
-    if (this.log.totalBytes >= RELEASE_AFTER_BYTES) this.#runtime.releaseMemory();
+    // A release here runs before the tail and `closed` have left the server (on Deno the socket's
+    // writes wait for its two collections, 20–130 ms on an idle VM): where they go to a connection,
+    // the quiet after them releases instead.
+    if (this.log.totalBytes >= RELEASE_AFTER_BYTES && !this.#events.delivering()) {
+      this.#runtime.releaseMemory();
+    }
     this.#container?.closed();
     this.#closed.resolve();
   }

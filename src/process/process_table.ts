@@ -117,6 +117,8 @@ export interface ProcessSink {
   closed(processId: string, seq: number): void;
   /** Null when output may flow, else a promise that resolves when it may. */
   flowReady(): Promise<void> | null;
+  /** Whether output goes to a connection now. */
+  delivering(): boolean;
 }
 
 /** The processes of one session, keyed by process id (PROTOCOL.md §5). */
@@ -179,6 +181,7 @@ export class ProcessTable {
         if (this.#options.serverCounter.closedOne()) runtime.releaseMemory(true);
       },
       flowReady: () => sink.flowReady(),
+      delivering: () => sink.delivering(),
     };
   }
 

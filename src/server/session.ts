@@ -71,6 +71,7 @@ export class Session {
         this.#deliver(processId, (peer) => peer.notify("process/closed", paramsJson));
       },
       flowReady: () => this.#gate?.promise ?? null,
+      delivering: () => this.#peer !== null,
     };
     this.processes = new ProcessTable(runtime, { ...deps, sink });
   }

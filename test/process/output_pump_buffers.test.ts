@@ -38,6 +38,7 @@ test("a process/read of kept output returns its bytes after the pump reused thei
     exited: () => {},
     closed: () => {},
     flowReady: () => null,
+    delivering: () => false,
   });
   // The second fills most of its buffer, which the log keeps as it is; the others are copied.
   const sent: Uint8Array[] = [
@@ -89,7 +90,13 @@ test("a silent child's output pumps hand the buffers of their last reads back to
     killGraceMs: 1000,
     inputBudget: new InputBudget(1024).account({}),
     writeIdsKept: 1024,
-  }, { output: () => {}, exited: () => {}, closed: () => {}, flowReady: () => null });
+  }, {
+    output: () => {},
+    exited: () => {},
+    closed: () => {},
+    flowReady: () => null,
+    delivering: () => false,
+  });
   const before = pooledBuffers();
   // No such pid: nothing here signals it, and if anything did, it would reach no process.
   const exited = Promise.resolve<ExitStatus>({ code: 0, signal: null });
