@@ -3,7 +3,7 @@ import * as fs from "node:fs/promises";
 import { DirectFileSystem, LargeListing } from "../../src/fs/mod.ts";
 import { openRootMountStat } from "../../src/runtime/mod.ts";
 import { describeFsBehaviour } from "./fs_behaviour.ts";
-import { errorOf, nest, OS, tempDir } from "./fs_test_helpers.ts";
+import { DEEP_TREE_MS, errorOf, nest, OS, tempDir } from "./fs_test_helpers.ts";
 
 describeFsBehaviour("DirectFileSystem", (options) => {
   const fsys = new DirectFileSystem(options);
@@ -36,7 +36,7 @@ describe("DirectFileSystem fs/remove of a deep tree", () => {
     await nest(dir.join("t"), DEEP);
     expect(await fsys.remove({ path: dir.join("t") })).toEqual({});
     expect(await fs.readdir(dir.path)).toEqual([]);
-  });
+  }, DEEP_TREE_MS);
 
   test("confined, answers ENAMETOOLONG past 2,048 levels, as a copy does", async () => {
     await using dir = await tempDir();

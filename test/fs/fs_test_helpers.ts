@@ -61,6 +61,13 @@ const NEST = [
 ].join("\n");
 
 /**
+ * The time a test of a tree nested 12,000 deep gets. Making and removing one is kernel work that
+ * grows with the load (about 2 s each alone on this 2-core VM, 5 s for a whole case), and the
+ * suite's 30 s ran out for a Deno worker's case at load 9 beside another test file.
+ */
+export const DEEP_TREE_MS = 120_000;
+
+/**
  * Makes the directory `path` with `depth` directories nested in it, as a sandbox may (`mkdir d;
  * cd d` in a loop): deeper than any path can name.
  */

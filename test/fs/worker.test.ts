@@ -6,7 +6,7 @@ import { DirectFileSystem, FsWorker, LineSplitter, SandboxedFileSystem } from ".
 import type { FileSystem, FsWorkerOptions, SpareSource } from "../../src/fs/mod.ts";
 import { detectRuntime } from "../../src/runtime/mod.ts";
 import { describeFsBehaviour } from "./fs_behaviour.ts";
-import { b64, errorOf, mkfifo, nest, OS, tempDir } from "./fs_test_helpers.ts";
+import { b64, DEEP_TREE_MS, errorOf, mkfifo, nest, OS, tempDir } from "./fs_test_helpers.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const FIXTURE = `${REPO}/test/fixtures/fs_worker_fixture.ts`;
@@ -78,7 +78,7 @@ for (const name of ["bun", "deno"] as const) {
       expect(await errorOf(fsys.remove({ path: dir.join("t") }))).toEqual(OS.ENAMETOOLONG);
       expect(await fsys.getMetadata({ path: dir.path })).toMatchObject({ isDirectory: true });
       await new DirectFileSystem({ maxReadFileBytes: 1 << 20 }).remove({ path: dir.join("t") });
-    });
+    }, DEEP_TREE_MS);
 
     test("answers many pipelined requests, each with its own result or error", async () => {
       await using dir = await tempDir();
