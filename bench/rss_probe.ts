@@ -6,7 +6,7 @@
  *
  * @example
  * ```sh
- * bun bench/rss_probe.ts bun rt,stdout,sleeps,echo,extra,fs   # the whole workload, in its order
+ * bun bench/rss_probe.ts bun seq,rt,stdout,sleeps,echo,extra,fs   # the whole workload, in its order
  * bun bench/rss_probe.ts bun fs                                # one part alone
  * RSS_PROBE_HEAP=1 bun bench/rss_probe.ts bun fs    # and the JS heap (bun_heap_server.ts)
  * RSS_PROBE_ENV='["MIMALLOC_PURGE_DELAY=0"]' bun bench/rss_probe.ts bun fs   # with environment
@@ -26,6 +26,7 @@ import { pathToFileURL } from "node:url";
 import { measureEcho } from "./echo_bench.ts";
 import { measureConnects, measurePipelinedStarts, measurePty, measureWrites } from "./extra_bench.ts";
 import { measureFs, sandboxFor } from "./fs_bench.ts";
+import { expectError, expectResult, sequentialMicros } from "./latency_bench.ts";
 import { measureRoundTrip, measureSleeps, measureStdout } from "./server_bench.ts";
 import { ROOT, runtimeCommand, startCommand, startServer } from "./server_process.ts";
 import type { RuntimeName } from "./server_process.ts";
@@ -37,6 +38,7 @@ const KIB = 1024;
 const EXPIRY_MS = 32_000;
 
 type Phase =
+  | "seq"
   | "rt"
   | "stdout"
   | "sleeps"
@@ -105,6 +107,20 @@ async function withClient<T>(url: string, use: (client: BenchClient) => Promise<
 
 async function runPhase(phase: Phase, url: string, dir: string, file: string): Promise<void> {
   switch (phase) {
+    case "seq": {
+      // The bench's sequential figures, each measured twice (as placed, and on one CPU).
+      const latency = { warmup: 200, calls: 2000 };
+      const metadata = {
+        method: "fs/getMetadata",
+        params: { path: pathToFileURL(dir).href, sandbox: null },
+        check: expectResult,
+      };
+      const error = { method: "process/read", params: { processId: "no-such-process" }, check: expectError };
+      for (const call of [metadata, error, metadata, error]) {
+        await withClient(url, (client) => sequentialMicros(client, call, latency));
+      }
+      return;
+    }
     case "rt":
       await withClient(url, (client) => measureRoundTrip(client, dir, 20, 1000));
       return;
@@ -170,7 +186,7 @@ async function runPhase(phase: Phase, url: string, dir: string, file: string): P
 
 async function main(): Promise<void> {
   const runtime = (process.argv[2] ?? "bun") as RuntimeName;
-  const phases = (process.argv[3] ?? "rt,stdout,sleeps,echo,extra,fs").split(",") as Phase[];
+  const phases = (process.argv[3] ?? "seq,rt,stdout,sleeps,echo,extra,fs").split(",") as Phase[];
   const dir = await mkdtemp(join(tmpdir(), "rss-probe-"));
   const file = join(dir, "file.bin");
   await writeFile(file, randomBytes(64 * MIB));
