@@ -30,7 +30,7 @@ import { expectError, expectResult, sequentialMicros } from "./latency_bench.ts"
 import { measureRoundTrip, measureSleeps, measureStdout } from "./server_bench.ts";
 import { ROOT, runtimeCommand, startCommand, startServer } from "./server_process.ts";
 import type { RuntimeName } from "./server_process.ts";
-import { BenchClient } from "./ws_client.ts";
+import { withClient } from "./ws_client.ts";
 
 const MIB = 1024 * 1024;
 const KIB = 1024;
@@ -94,15 +94,6 @@ function show(label: string, memory: Memory): void {
 
 function settle(ms = 1_000): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function withClient<T>(url: string, use: (client: BenchClient) => Promise<T>): Promise<T> {
-  const client = await BenchClient.open(url);
-  try {
-    return await use(client);
-  } finally {
-    client.close();
-  }
 }
 
 async function runPhase(phase: Phase, url: string, dir: string, file: string): Promise<void> {

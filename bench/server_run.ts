@@ -24,7 +24,7 @@ import type { StdoutRun } from "./server_bench.ts";
 import type { ServerProcess } from "./server_process.ts";
 import { errorText, summarize, withTimeout } from "./stats.ts";
 import type { Summary } from "./stats.ts";
-import { BenchClient } from "./ws_client.ts";
+import { withClient } from "./ws_client.ts";
 import { measureBinary } from "./binary_bench.ts";
 import type { BinaryResult } from "./binary_bench.ts";
 
@@ -155,16 +155,6 @@ async function figure<T>(
   } catch (error) {
     errors[name] = errorText(error);
     return null;
-  }
-}
-
-/** Opens a fresh session for one figure, so a broken figure does not poison the next. */
-async function withClient<T>(url: string, use: (client: BenchClient) => Promise<T>): Promise<T> {
-  const client = await BenchClient.open(url);
-  try {
-    return await use(client);
-  } finally {
-    client.close();
   }
 }
 

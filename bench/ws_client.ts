@@ -161,3 +161,13 @@ function bigReply(text: string): Message | null {
   if (body.includes('"') || body.includes("\\")) return null;
   return { id: Number(head[1]), result: { dataBase64: body } };
 }
+
+/** Opens a fresh session for one figure, so a broken figure does not poison the next. */
+export async function withClient<T>(url: string, use: (client: BenchClient) => Promise<T>): Promise<T> {
+  const client = await BenchClient.open(url);
+  try {
+    return await use(client);
+  } finally {
+    client.close();
+  }
+}
