@@ -146,10 +146,10 @@ function safeJson(text: string): unknown {
   }
 }
 
-/** Why a non-root server may have no sandbox, and what would give it one. */
 /** Where the system keeps util-linux: directories only root writes. */
 const SYSTEM_BIN = "/usr/bin:/bin:/usr/sbin:/sbin";
 
+/** Why a non-root server may have no sandbox, and what would give it one. */
 const NON_ROOT_NEEDS = "a non-root server sandboxes in an unprivileged user namespace, which needs " +
   "util-linux unshare and a kernel that allows them (sysctl kernel.unprivileged_userns_clone=1; on " +
   "Ubuntu also kernel.apparmor_restrict_unprivileged_userns=0)";
