@@ -1,8 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import type { Container } from "../../src/containment/mod.ts";
-import type { ExitStatus, PipeChild, Runtime } from "../../src/runtime/mod.ts";
-import { InputBudget } from "../../src/process/input_budget.ts";
-import { ManagedProcess, RELEASE_AFTER_BYTES } from "../../src/process/managed_process.ts";
+import type { Runtime } from "../../src/runtime/mod.ts";
+import { RELEASE_AFTER_BYTES } from "../../src/process/managed_process.ts";
+import { closeOver, standInProcess } from "../helpers/stand_in_process.ts";
 
 const CHUNK_BYTES = 65_536;
 
@@ -31,38 +30,13 @@ async function releasesAfterStream(bytes: number, delivering: boolean): Promise<
     keepsOutputBytes: false,
     releaseMemory: () => void releases++,
   } as unknown as Runtime;
-  const process = new ManagedProcess(runtime, {
+  const process = standInProcess(runtime, {
     processId: "flood",
     argv0: "/usr/bin/head",
-    tty: false,
     retainedOutputBytes: 1_048_576,
-    killGraceMs: 1000,
-    inputBudget: new InputBudget(1024).account({}),
-    writeIdsKept: 1024,
-  }, {
-    output: () => {},
-    exited: () => {},
-    closed: () => {},
-    flowReady: () => null,
-    delivering: () => delivering,
+    delivering,
   });
-  const empty = new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
-  const child: PipeChild = {
-    pid: 2 ** 31 - 1,
-    stdout: zeros(bytes),
-    stderr: empty,
-    stdin: null,
-    exited: Promise.resolve<ExitStatus>({ code: 0, signal: null }),
-  };
-  const container = {
-    started: () => {},
-    leaderReaped: () => {},
-    limitFailure: () => Promise.resolve(null),
-    closed: () => {},
-    signalAll: () => {},
-  } as unknown as Container;
-  process.attachPipes(child, { timeoutMs: null, container });
-  await process.closedPromise;
+  await closeOver(process, zeros(bytes));
   return releases;
 }
 

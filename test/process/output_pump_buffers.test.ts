@@ -1,19 +1,7 @@
 import { expect, test } from "bun:test";
 import { pooledBuffers } from "../../src/runtime/mod.ts";
-import type { ExitStatus, PipeChild, Runtime } from "../../src/runtime/mod.ts";
-import type { Container } from "../../src/containment/mod.ts";
-import { InputBudget } from "../../src/process/input_budget.ts";
-import { ManagedProcess } from "../../src/process/managed_process.ts";
-
-/** A byte stream, as Deno's pipes are, that ends at once: a child that wrote nothing. */
-function emptyPipe(): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    type: "bytes",
-    start(controller) {
-      controller.close();
-    },
-  });
-}
+import type { Runtime } from "../../src/runtime/mod.ts";
+import { closeOver, emptyPipe, standInProcess } from "../helpers/stand_in_process.ts";
 
 test("a process/read of kept output returns its bytes after the pump reused their buffers", async () => {
   const runtime = {
@@ -21,24 +9,14 @@ test("a process/read of kept output returns its bytes after the pump reused thei
     keepsOutputBytes: true,
     releaseMemory: () => {},
   } as unknown as Runtime;
-  const container = idleContainer();
   // Each chunk is handed over only once the previous one was appended, so each takes a read of
   // its own and may land in the buffer the previous one was read into.
   let appended = Promise.withResolvers<void>();
-  const process = new ManagedProcess(runtime, {
+  const process = standInProcess(runtime, {
     processId: "echo",
     argv0: "/bin/cat",
-    tty: false,
     retainedOutputBytes: 1_048_576,
-    killGraceMs: 1000,
-    inputBudget: new InputBudget(1024).account({}),
-    writeIdsKept: 1024,
-  }, {
     output: () => appended.resolve(),
-    exited: () => {},
-    closed: () => {},
-    flowReady: () => null,
-    delivering: () => false,
   });
   // The second fills most of its buffer, which the log keeps as it is; the others are copied.
   const sent: Uint8Array[] = [
@@ -65,15 +43,7 @@ test("a process/read of kept output returns its bytes after the pump reused thei
       request.respond(chunk.byteLength);
     },
   });
-  const child: PipeChild = {
-    pid: 2 ** 31 - 1,
-    stdout,
-    stderr: emptyPipe(),
-    stdin: null,
-    exited: Promise.resolve<ExitStatus>({ code: 0, signal: null }),
-  };
-  process.attachPipes(child, { timeoutMs: null, container });
-  await process.closedPromise;
+  await closeOver(process, stdout);
   const chunks = process.read(0, null).chunks.map((chunk) => Buffer.from(chunk.chunk, "base64"));
   expect(chunks).toEqual(sent.map((bytes) => Buffer.from(bytes)));
 });
@@ -81,46 +51,14 @@ test("a process/read of kept output returns its bytes after the pump reused thei
 test("a silent child's output pumps hand the buffers of their last reads back to the pool", async () => {
   // Only what the process touches: the encoder and the release hint.
   const runtime = { encodeBase64: () => "", releaseMemory: () => {} } as unknown as Runtime;
-  const container = idleContainer();
-  const process = new ManagedProcess(runtime, {
+  const process = standInProcess(runtime, {
     processId: "silent",
     argv0: "/bin/true",
-    tty: false,
     retainedOutputBytes: 1024,
-    killGraceMs: 1000,
-    inputBudget: new InputBudget(1024).account({}),
-    writeIdsKept: 1024,
-  }, {
-    output: () => {},
-    exited: () => {},
-    closed: () => {},
-    flowReady: () => null,
-    delivering: () => false,
   });
   const before = pooledBuffers();
-  // No such pid: nothing here signals it, and if anything did, it would reach no process.
-  const exited = Promise.resolve<ExitStatus>({ code: 0, signal: null });
-  const child: PipeChild = {
-    pid: 2 ** 31 - 1,
-    stdout: emptyPipe(),
-    stderr: emptyPipe(),
-    stdin: null,
-    exited,
-  };
-  process.attachPipes(child, { timeoutMs: null, container });
-  await process.closedPromise;
+  await closeOver(process, emptyPipe());
   // Each pump took a buffer from the pool (or a fresh one when it was empty) for its first read,
   // whose end came back in it.
   expect(pooledBuffers()).toBe(Math.max(before, 2));
 });
-
-/** A container that only takes the calls a process makes of it. */
-function idleContainer(): Container {
-  return {
-    started: () => {},
-    leaderReaped: () => {},
-    limitFailure: () => Promise.resolve(null),
-    closed: () => {},
-    signalAll: () => {},
-  } as unknown as Container;
-}
