@@ -534,6 +534,31 @@ describe.each(RUNTIMES)("the join helper on %s", (runtime) => {
   );
 });
 
+/**
+ * A tree owned by nobody under `root`: `work` (the sandbox's writable root) with a `bin` first on
+ * the server's PATH (holding a copy of the system's `unshare` when `copy`), `outside` where no
+ * sandbox writes, and the script a sandbox plants as `bin/unshare`, which leaves `marker` when it
+ * runs anywhere before passing on to the system's.
+ */
+async function unshareWorld(root: string, { copy }: { copy: boolean }) {
+  const work = join(root, "work");
+  const bin = join(work, "bin");
+  const outside = join(root, "outside");
+  await fs.mkdir(bin, { recursive: true });
+  await fs.mkdir(outside);
+  if (copy) await fs.copyFile("/usr/bin/unshare", join(bin, "unshare"));
+  const owned = [root, work, bin, outside, ...(copy ? [join(bin, "unshare")] : [])];
+  for (const path of owned) await fs.chown(path, NOBODY, NOBODY);
+  const marker = join(outside, "pwned");
+  return {
+    work,
+    marker,
+    env: { PATH: `${bin}:${CHILD_PATH.PATH}`, HOME: root },
+    planted: `#!/bin/sh\\necho unconfined > ${marker}\\nexec /usr/bin/unshare "$@"\\n`,
+    confined: profile([[work, "write"]]),
+  };
+}
+
 describe.each(RUNTIMES)("the user-namespace helper of an unprivileged server on %s", (runtime) => {
   test("cannot be changed by a sandbox whose writable roots hold it", async () => {
     // `unshare` runs unconfined before the launcher at every sandboxed start. The system's comes
@@ -541,23 +566,15 @@ describe.each(RUNTIMES)("the user-namespace helper of an unprivileged server on 
     // may be a user's or a project's. This host has /usr/bin/unshare, so the copy on PATH is not
     // the helper here: the case checks that the sandbox's script runs nowhere either way.
     await using dir = await tempDir();
-    const work = join(dir.path, "work");
-    const bin = join(work, "bin");
-    const outside = join(dir.path, "outside");
-    await fs.mkdir(bin, { recursive: true });
-    await fs.mkdir(outside);
-    await fs.copyFile("/usr/bin/unshare", join(bin, "unshare"));
-    for (const path of [dir.path, work, bin, join(bin, "unshare"), outside]) {
-      await fs.chown(path, NOBODY, NOBODY);
-    }
-    await using server = await startNobody(runtime, { PATH: `${bin}:${CHILD_PATH.PATH}`, HOME: dir.path });
+    const w = await unshareWorld(dir.path, { copy: true });
+    await using server = await startNobody(runtime, w.env);
     await using client = await server.session();
-    const marker = join(outside, "pwned");
-    const planted = `#!/bin/sh\\necho unconfined > ${marker}\\nexec /usr/bin/unshare "$@"\\n`;
-    const confined = profile([[work, "write"]]);
-    await run(client, `printf '${planted}' > bin/unshare && echo planted`, { cwd: work, sandbox: confined });
-    expect(await run(client, "echo next", { cwd: work, sandbox: confined })).toBe("next\n");
-    expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
+    await run(client, `printf '${w.planted}' > bin/unshare && echo planted`, {
+      cwd: w.work,
+      sandbox: w.confined,
+    });
+    expect(await run(client, "echo next", { cwd: w.work, sandbox: w.confined })).toBe("next\n");
+    expect(await fs.readFile(w.marker, "utf8").catch(() => "none")).toBe("none");
   }, 60_000);
 
   test(
@@ -567,33 +584,17 @@ describe.each(RUNTIMES)("the user-namespace helper of an unprivileged server on 
       // node_modules/.bin, which `bun run` and npx put first, or ~/.local/bin): what the sandbox
       // leaves there is no file of the running server, and the next server would find it first.
       await using dir = await tempDir();
-      const work = join(dir.path, "work");
-      const bin = join(work, "bin");
-      const outside = join(dir.path, "outside");
-      await fs.mkdir(bin, { recursive: true });
-      await fs.mkdir(outside);
-      for (const path of [dir.path, work, bin, outside]) await fs.chown(path, NOBODY, NOBODY);
-      const env = { PATH: `${bin}:${CHILD_PATH.PATH}`, HOME: dir.path };
-      const marker = join(outside, "pwned");
-      const planted = `#!/bin/sh\\necho unconfined > ${marker}\\nexec /usr/bin/unshare "$@"\\n`;
-      const confined = profile([[work, "write"]]);
+      const w = await unshareWorld(dir.path, { copy: false });
       {
-        await using server = await startNobody(runtime, env);
+        await using server = await startNobody(runtime, w.env);
         await using client = await server.session();
-        const out = await run(
-          client,
-          `printf '${planted}' > bin/unshare && chmod 755 bin/unshare && echo planted`,
-          {
-            cwd: work,
-            sandbox: confined,
-          },
-        );
-        expect(out).toBe("planted\n");
+        const plant = `printf '${w.planted}' > bin/unshare && chmod 755 bin/unshare && echo planted`;
+        expect(await run(client, plant, { cwd: w.work, sandbox: w.confined })).toBe("planted\n");
       }
-      await using next = await startNobody(runtime, env);
+      await using next = await startNobody(runtime, w.env);
       await using client = await next.session();
-      expect(await run(client, "echo next", { cwd: work, sandbox: confined })).toBe("next\n");
-      expect(await fs.readFile(marker, "utf8").catch(() => "none")).toBe("none");
+      expect(await run(client, "echo next", { cwd: w.work, sandbox: w.confined })).toBe("next\n");
+      expect(await fs.readFile(w.marker, "utf8").catch(() => "none")).toBe("none");
     },
     60_000,
   );
