@@ -52,6 +52,9 @@ const CLONE_PARENT = 0x00008000;
  * finds who holds a client's socket by one thread's `/proc/<pid>/task/<tid>/fd` (`local_peer.ts`),
  * which a thread with a table of its own would hide it from. Every threads library shares it.
  */
+const CLONE_THREAD = 0x00010000;
+const CLONE_FILES = 0x00000400;
+
 /**
  * TIOCSETD attaches a line discipline to a terminal, and the kernel loads the discipline's module
  * where it is not loaded yet (`dev.tty.ldisc_autoload`, on by default): n_hdlc, hci_uart and
@@ -60,8 +63,6 @@ const CLONE_PARENT = 0x00008000;
  * request as an `unsigned int`, so the low word is the whole of it.
  */
 const TIOCSETD = 0x5423;
-const CLONE_THREAD = 0x00010000;
-const CLONE_FILES = 0x00000400;
 
 /** System calls that always fail with EPERM inside the sandbox. */
 const ALWAYS_DENIED: readonly SyscallName[] = [
