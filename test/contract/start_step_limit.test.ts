@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { TestClient } from "../helpers/client.ts";
 import { descendants, pollUntil, processState, waitUntilDead } from "../helpers/proc.ts";
 import { RUNTIMES, startCommandLine } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -26,6 +27,17 @@ async function processTree(pid: number): Promise<string[]> {
     const command = await readFile(`/proc/${found}/cmdline`, "utf8").catch(() => "");
     return `${found} ${await processState(found)} ${command.split("\0").join(" ").slice(0, 160)}`;
   }));
+}
+
+/** What a serving server says of its sandbox, to show why a probe was passed by. */
+async function sandboxInfo(url: string): Promise<string> {
+  try {
+    await using client = await TestClient.connect(url);
+    const info = (await client.initialize())["environmentInfo"] as { extensions?: { sandbox?: unknown } };
+    return JSON.stringify(info.extensions?.sandbox);
+  } catch (error) {
+    return `unknown: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }
 
 /**
@@ -107,7 +119,8 @@ describe.each(RUNTIMES)("start-up step limits (%s)", (runtime) => {
       );
       if (pid === null) {
         const running = await processTree(child.pid ?? 0);
-        const seen = `printed ${JSON.stringify(stdout)}, exited ${child.exitCode}`;
+        const sandbox = stdout === "" ? "not asked" : await sandboxInfo(stdout.trim());
+        const seen = `printed ${JSON.stringify(stdout)} (sandbox ${sandbox}), exited ${child.exitCode}`;
         throw new Error(
           `the probe never stopped; the server ${seen}, ran ${running.join("; ")} and said:\n${stderr}`,
         );
