@@ -308,37 +308,46 @@ export function coverHostSockets(
       sys.try("close", [target]);
     }
   };
-  const coverOne = (hostRoot: bigint, path: string, serving: readonly string[]): void => {
+  /**
+   * Where the host has the socket the table names `path`: its host path, links followed, and its
+   * identity and place in its file system; null when no socket is there, or its place is unknown.
+   */
+  const lookUp = (hostRoot: bigint, path: string, serving: readonly string[]): FoundSocket | null => {
     const fd = open(hostRoot, path.slice(1), RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-    if (fd < 0n) return;
-    let identity: string;
-    let inside: string | null;
-    let device = "";
+    if (fd < 0n) return null;
     try {
       const found = facts(fd, path);
-      if (!found.socket || found.mountId === null) return;
-      identity = found.identity;
+      if (!found.socket || found.mountId === null) return null;
       const holder = byId.get(found.mountId);
-      device = holder?.device ?? "";
       let real: string | null = null;
       try {
         real = options.readLink(`${options.host}/proc/self/fd/${fd}`);
       } catch {
         // Without the host's /proc the file's place is not known: nothing to cover.
       }
-      inside = real === null || holder === undefined || !isWithin(real, holder.mountPoint)
-        ? null
-        : joinPath(holder.root, real.slice(holder.mountPoint.length));
+      if (real === null || holder === undefined || !isWithin(real, holder.mountPoint)) return null;
+      if (real !== options.host && !real.startsWith(`${options.host}/`)) return null;
+      return {
+        hostPath: real.slice(options.host.length) || "/",
+        identity: found.identity,
+        device: holder.device,
+        inside: joinPath(holder.root, real.slice(holder.mountPoint.length)),
+        serving,
+      };
     } finally {
       sys.try("close", [fd]);
     }
-    if (inside === null) return;
+  };
+  const coverFound = (socket: FoundSocket): void => {
     for (const mount of shown) {
-      if (mount.device !== device || !isWithin(inside, mount.root)) continue;
+      if (mount.device !== socket.device || !isWithin(socket.inside, mount.root)) continue;
       coverAt(
-        joinPath(mount.mountPoint, mount.root === "/" ? inside : inside.slice(mount.root.length)),
-        identity,
-        serving,
+        joinPath(
+          mount.mountPoint,
+          mount.root === "/" ? socket.inside : socket.inside.slice(mount.root.length),
+        ),
+        socket.identity,
+        socket.serving,
       );
     }
   };
@@ -356,16 +365,35 @@ export function coverHostSockets(
       if (socket.serving) list.push(socket.inode);
       serving.set(socket.path, list);
     }
-    // Covered first, so that the sockets inside are found hidden and need no cover of their own.
-    for (const dir of crowdedDirectories([...serving.keys()], options)) {
-      coverDirectory(dir);
+    const found: FoundSocket[] = [];
+    for (const [path, inodes] of serving) {
+      const socket = lookUp(hostRoot, path, inodes);
+      if (socket !== null) found.push(socket);
     }
-    for (const [path, inodes] of serving) coverOne(hostRoot, path, inodes);
+    // Only sockets the host has count, where it has them: the table prints a name as it was bound,
+    // newlines included, so a sandbox's socket named `s\n /w/other/dir/1` reads as a socket in a
+    // directory that sandbox cannot write, and 257 of them had a read-only view of it emptied.
+    // Covered first, so that the sockets inside are found hidden and need no cover of their own.
+    const places = [...new Set(found.map((socket) => socket.hostPath))];
+    for (const dir of crowdedDirectories(places, options)) coverDirectory(dir);
+    for (const socket of found) coverFound(socket);
   } finally {
     sys.try("close", [hostRoot]);
     if (coverFd !== null) sys.try("close", [coverFd]);
     if (directoryCoverFd !== null) sys.try("close", [directoryCoverFd]);
   }
+}
+
+/** A socket of the table as the host has it (`coverHostSockets`). */
+interface FoundSocket {
+  /** Where the host has it, links followed. */
+  readonly hostPath: string;
+  readonly identity: string;
+  /** The device of its file system, and its path there. */
+  readonly device: string;
+  readonly inside: string;
+  /** The inodes of the table's serving sockets of its name. */
+  readonly serving: readonly string[];
 }
 
 /**

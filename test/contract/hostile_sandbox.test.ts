@@ -692,6 +692,53 @@ except OSError:
     HOSTILE_CASE_MS,
   );
 
+  test.concurrent(
+    "a sandbox's socket names cannot make another policy's read-only view of an area it cannot write empty",
+    async () => {
+      // /proc/net/unix prints a socket's name as it was bound, a newline included: the rest of a
+      // name reads as a line of its own, naming any path as a bound socket.
+      await using w = await world();
+      await using attacker = await server().session();
+      await using client = await server().session();
+      const victim = join(w.root, "victim");
+      await fs.mkdir(join(victim, "src"), { recursive: true });
+      await fs.writeFile(join(victim, "src", "kept"), "kept\n");
+      await w.give(victim, join(victim, "src"), join(victim, "src", "kept"));
+      // Another session's policy writes `victim`, which makes it an area a sandbox may write.
+      const writer = await run(client, "true", {
+        cwd: victim,
+        sandbox: profile([MINIMAL, entry(victim, "write")]),
+      });
+      expect(writer.code).toBe(0);
+      const bind = `python3 -c 'import os, socket, sys, time
+held = []
+fake = "s\\n " + sys.argv[1] + "/src"
+os.makedirs(fake)
+for i in range(300):
+    s = socket.socket(socket.AF_UNIX); s.bind(fake + "/%d" % i); s.listen(1); held.append(s)
+print("bound", flush=True)
+time.sleep(300)' ${victim}`;
+      await attacker.call(
+        "process/start",
+        startParams("names", ["sh", "-c", bind], w.inside, {
+          env: CHILD_PATH,
+          sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+        }),
+      );
+      try {
+        await attacker.waitForOutput("names", "bound");
+        const result = await run(client, "cat victim/src/kept", {
+          cwd: w.root,
+          sandbox: profile([MINIMAL, entry(w.root, "read")]),
+        });
+        expect(result).toEqual({ code: 0, out: "kept\n" });
+      } finally {
+        await attacker.call("process/terminate", { processId: "names" });
+      }
+    },
+    HOSTILE_CASE_MS,
+  );
+
   // The re-linking cases make 20 launches each beside a churning sandbox: 5–6 s alone, 50–55 s on
   // an unprivileged Deno server with both cores busy and other suites beside it.
 
