@@ -165,12 +165,12 @@ export function coverHostSockets(
   // for an RCU grace period (milliseconds) at each growth.
   const coverAt = (path: string, identity: string, serving: readonly string[]): void => {
     if (covered.has(path)) return;
-    covered.add(path);
     let fd = open(AT_FDCWD, path, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
     if (fd < 0n) return;
     try {
       const found = facts(fd, path);
       if (!found.socket || found.identity !== identity || found.mountId === null) return;
+      covered.add(path);
       if (!readOnly.has(found.mountId)) {
         // Where the sandbox may write, its own processes and other sandboxes' bind and connect.
         held ??= options.heldBySandboxes();
@@ -338,7 +338,8 @@ export function coverHostSockets(
       sys.try("close", [fd]);
     }
   };
-  const coverFound = (socket: FoundSocket): void => {
+  /** Covers `socket` wherever a mount of the new root shows it; `serving`: what its file serves. */
+  const coverFound = (socket: FoundSocket, serving: readonly string[]): void => {
     for (const mount of shown) {
       if (mount.device !== socket.device || !isWithin(socket.inside, mount.root)) continue;
       coverAt(
@@ -347,7 +348,7 @@ export function coverHostSockets(
           mount.root === "/" ? socket.inside : socket.inside.slice(mount.root.length),
         ),
         socket.identity,
-        socket.serving,
+        serving,
       );
     }
   };
@@ -376,7 +377,16 @@ export function coverHostSockets(
     // Covered first, so that the sockets inside are found hidden and need no cover of their own.
     const places = [...new Set(found.map((socket) => socket.hostPath))];
     for (const dir of crowdedDirectories(places, options)) coverDirectory(dir);
-    for (const socket of found) coverFound(socket);
+    // A file serves every socket of every name that leads to it: a sandbox's socket bound as
+    // `x /w/ws/./daemon.sock` is listed under a name that leads to a daemon's socket, serving
+    // nothing, and deciding by that name alone left the daemon's socket uncovered.
+    const servingOf = new Map<string, Set<string>>();
+    for (const socket of found) {
+      const inodes = servingOf.get(socket.identity) ?? new Set<string>();
+      for (const inode of socket.serving) inodes.add(inode);
+      servingOf.set(socket.identity, inodes);
+    }
+    for (const socket of found) coverFound(socket, [...(servingOf.get(socket.identity) ?? [])]);
   } finally {
     sys.try("close", [hostRoot]);
     if (coverFd !== null) sys.try("close", [coverFd]);

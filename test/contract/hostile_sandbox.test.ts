@@ -647,6 +647,59 @@ for path in (sys.argv[1], "own.sock"):
   );
 
   test.concurrent(
+    "a host daemon's unix socket in a writable root stays out of reach beside sockets whose names lead to it",
+    async () => {
+      // A socket bound by the relative name `x0 /w/ws/./daemon.sock` is listed as
+      // `x0 /w/ws/./daemon.sock`, which reads as a socket at `/w/ws/./daemon.sock`: the daemon's file,
+      // reached by another name, with no serving socket of its own.
+      await using w = await world();
+      await using attacker = await server().session();
+      await using client = await server().session();
+      const path = join(w.inside, "daemon.sock");
+      const heard: string[] = [];
+      const daemon = createServer((socket) => socket.on("data", (data) => heard.push(data.toString())));
+      await new Promise<void>((ready) => daemon.listen(path, ready));
+      try {
+        await fs.chmod(path, 0o777);
+        const decoys = `python3 -c 'import os, socket, sys, time
+held = []
+for i in range(64):
+    os.makedirs("x%d %s" % (i, sys.argv[1]))
+    s = socket.socket(socket.AF_UNIX); s.bind("x%d %s/./daemon.sock" % (i, sys.argv[1])); held.append(s)
+print("bound", flush=True)
+time.sleep(300)' ${w.inside}`;
+        await attacker.call(
+          "process/start",
+          startParams("decoys", ["sh", "-c", decoys], w.inside, {
+            env: CHILD_PATH,
+            sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+          }),
+        );
+        try {
+          await attacker.waitForOutput("decoys", "bound");
+          const script = `python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1]); s.sendall(b"pwned"); print("reached")
+except OSError:
+    print("refused")' ${path}`;
+          const result = await run(client, script, {
+            cwd: w.inside,
+            sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+          });
+          expect(result).toEqual({ code: 0, out: "refused\n" });
+          expect(heard).toEqual([]);
+        } finally {
+          await attacker.call("process/terminate", { processId: "decoys" });
+        }
+      } finally {
+        await new Promise<void>((done) => daemon.close(() => done()));
+      }
+    },
+    HOSTILE_CASE_MS,
+  );
+
+  test.concurrent(
     "a sandbox's many sockets cost another policy that reads them one cover, not one each",
     async () => {
       // Each socket another policy's read-only roots show is covered, and a namespace takes at most
