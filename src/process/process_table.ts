@@ -376,9 +376,7 @@ export class ProcessTable {
     const process = this.#current(processId);
     if (process === null) return "unknownProcess";
     if (writeId === null) return await process.write(data);
-    const earlier = process.writeIds.answerFor(writeId);
-    if (earlier !== null) return await earlier;
-    return await process.writeIds.track(writeId, process.write(data));
+    return await process.writeIds.writeOnce(writeId, () => process.write(data));
   }
 
   /** `process/closeStdin` (§11.7). */
