@@ -13,6 +13,7 @@ import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { constants as zlib, deflateRawSync } from "node:zlib";
 import { decodeFrame, encodeFrame as encodeMaskedFrame } from "../test/helpers/raw_socket.ts";
 
 const RUNTIMES = ["bun", "deno"] as const;
@@ -198,7 +199,10 @@ class RawWs {
     if (rest.byteLength > 0) this.#receive(rest);
   }
 
-  static async open(url: string): Promise<RawWs> {
+  /** The extensions the 101 took up (its `Sec-WebSocket-Extensions`), "" for none. */
+  extensions = "";
+
+  static async open(url: string, headers: Record<string, string> = {}): Promise<RawWs> {
     const { hostname, port } = new URL(url.replace(/^ws:/, "http:"));
     const socket = connect({ host: hostname, port: Number(port) });
     await withDeadline(
@@ -218,10 +222,12 @@ class RawWs {
         "Connection: Upgrade",
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
         "Sec-WebSocket-Version: 13",
+        ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
         "",
         "",
       ].join("\r\n"),
     );
+    let head = "";
     const rest = await withDeadline(
       new Promise<Buffer>((resolve, reject) => {
         let received = Buffer.alloc(0);
@@ -230,7 +236,8 @@ class RawWs {
           const end = received.indexOf("\r\n\r\n");
           if (end === -1) return;
           socket.off("data", onData);
-          const status = received.subarray(0, end).toString("latin1").split(" ")[1];
+          head = received.subarray(0, end).toString("latin1");
+          const status = head.split(" ")[1];
           if (status !== "101") reject(new Error(`upgrade answered ${status}`));
           else resolve(received.subarray(end + 4));
         };
@@ -240,7 +247,9 @@ class RawWs {
       5_000,
       "websocket upgrade",
     );
-    return new RawWs(socket, rest);
+    const client = new RawWs(socket, rest);
+    client.extensions = /^sec-websocket-extensions:\s*(.*)$/im.exec(head)?.[1] ?? "";
+    return client;
   }
 
   get isClosed(): boolean {
@@ -499,6 +508,43 @@ const BIG_LISTING_NAMES = Array.from(
   { length: 100_000 },
   (_, i) => `entry-${String(i).padStart(6, "0")}.txt`,
 );
+
+/** The first reserved bit of a frame header, which marks a permessage-deflate message. */
+const RSV1 = 0x40;
+/** Connections of the `deflate-bomb` phase, each sending three compressed requests. */
+const DEFLATE_BOMB_CONNECTIONS = 8;
+/** What each of those requests inflates to: under the default --max-message-bytes (128 MiB). */
+const DEFLATE_BOMB_BYTES = 120 * MIB;
+
+/** A client frame with `header` as its first byte (FIN, reserved bits, opcode) and a zero mask. */
+function rawFrame(header: number, payload: Buffer): Buffer {
+  const frame = encodeFrame(header & 0x0f, payload);
+  frame[0] = header;
+  return frame;
+}
+
+/**
+ * WebSocket framing a client must not send, each on a connection of its own, with what a server
+ * must answer: the runtime ends the connection (Bun with a Close frame, Deno mostly without).
+ */
+const FRAME_VIOLATIONS: ReadonlyArray<readonly [string, Buffer]> = [
+  ["ping of 1,126 bytes", rawFrame(0x89, Buffer.alloc(1_126, 1))],
+  ["fragmented ping", rawFrame(0x09, Buffer.from("ab"))],
+  ["RSV2 set", rawFrame(0xa1, Buffer.from("{}"))],
+  ["RSV1 without the extension", rawFrame(0x81 | RSV1, Buffer.from("{}"))],
+  ["reserved data opcode 3", rawFrame(0x83, Buffer.from("x"))],
+  ["reserved control opcode 11", rawFrame(0x8b, Buffer.from("x"))],
+  ["continuation without a message", rawFrame(0x80, Buffer.from("{}"))],
+  [
+    "text inside a text message",
+    Buffer.concat([rawFrame(0x01, Buffer.from("{")), rawFrame(0x81, Buffer.from("}"))]),
+  ],
+  ["close code 999", rawFrame(0x88, Buffer.from([0x03, 0xe7]))],
+  ["close code 1005", rawFrame(0x88, Buffer.from([0x03, 0xed]))],
+  ["one-byte close", rawFrame(0x88, Buffer.from([0x03]))],
+  ["close reason not UTF-8", rawFrame(0x88, Buffer.from([0x03, 0xe8, 0xff, 0xfe]))],
+  ["length with the top bit set", Buffer.from([0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0])],
+];
 
 const PARSE_PREFIX = "failed to parse websocket JSON-RPC message from exec-server websocket ";
 
@@ -1399,6 +1445,116 @@ const phases: Phase[] = [
         } MiB; another client's initialize ${Date.now() - began} ms`,
       );
       for (const client of [...clients, watcher]) client.destroy();
+    },
+  },
+  {
+    name: "deflate-bomb",
+    args: [],
+    async run({ server, report, note }) {
+      // Deflate packs a run of one byte about 1,000:1: if the 101 takes up permessage-deflate, a
+      // few KiB make the server inflate and hold up to --max-message-bytes per connection.
+      const request = Buffer.concat([
+        Buffer.from('{"id":1,"method":"environment/info","params":{"pad":"'),
+        Buffer.alloc(DEFLATE_BOMB_BYTES, 0x61),
+        Buffer.from('"}}'),
+      ]);
+      const deflated = deflateRawSync(request, { flush: zlib.Z_SYNC_FLUSH });
+      const compressed = rawFrame(0x81 | RSV1, deflated.subarray(0, deflated.byteLength - 4));
+      const before = await server.rss();
+      const clients = await Promise.all(
+        Array.from(
+          { length: DEFLATE_BOMB_CONNECTIONS },
+          () => RawWs.open(server.url, { "Sec-WebSocket-Extensions": "permessage-deflate" }),
+        ),
+      );
+      const taken = clients.filter((client) => client.extensions !== "").length;
+      if (taken > 0) report(`${taken} upgrades took up permessage-deflate: ${clients[0]?.extensions}`);
+      for (let round = 0; round < 3; round++) {
+        for (const client of clients) if (!client.isClosed) client.socket.write(compressed);
+      }
+      const watcher = await RawWs.open(server.url);
+      const began = Date.now();
+      await withDeadline(watcher.initialize(), 30_000, "initialize beside compressed messages");
+      const waited = Date.now() - began;
+      await withDeadline(
+        Promise.all(clients.map((client) => client.closed)),
+        10_000,
+        "compressed frames refused",
+      )
+        .catch((error: Error) => report(error.message));
+      note(
+        `${DEFLATE_BOMB_CONNECTIONS} connections × 3 compressed ${mib(DEFLATE_BOMB_BYTES)} MiB requests (${
+          mib(compressed.byteLength * 3 * DEFLATE_BOMB_CONNECTIONS)
+        } MiB sent): extension taken up by ${taken}; RSS ${mib(before)} → ${
+          mib(await server.rss())
+        } MiB; closed with ${
+          JSON.stringify([...new Set(clients.map((client) => client.closeCode))])
+        }; another client's initialize ${waited} ms`,
+      );
+      for (const client of [...clients, watcher]) client.destroy();
+    },
+  },
+  {
+    name: "frames",
+    args: [],
+    async run({ server, report, note }) {
+      const watcher = await RawWs.open(server.url);
+      await watcher.initialize();
+      const kept: string[] = [];
+      for (const [label, bytes] of FRAME_VIOLATIONS) {
+        const client = await RawWs.open(server.url);
+        client.socket.write(bytes);
+        const ended = await withDeadline(client.closed, 10_000, label).then(() => true, () => false);
+        if (!ended) kept.push(label);
+        client.destroy();
+      }
+      if (kept.length > 0) report(`connections kept after: ${kept.join("; ")}`);
+      // Legal but costly framing: one request in 200,000 one-byte frames, and 20,000 pings
+      // between the fragments of another; each must be answered, and another client served.
+      const text = Buffer.from(
+        JSON.stringify({ id: 7, method: "process/list", params: { pad: "x".repeat(200_000) } }),
+      );
+      const client = await RawWs.open(server.url);
+      await client.initialize();
+      const pieces = [rawFrame(0x01, text.subarray(0, 1))];
+      for (let i = 1; i < text.byteLength - 1; i++) pieces.push(rawFrame(0x00, text.subarray(i, i + 1)));
+      pieces.push(rawFrame(0x80, text.subarray(text.byteLength - 1)));
+      const small = Buffer.from(JSON.stringify({ id: 8, method: "process/list", params: {} }));
+      pieces.push(rawFrame(0x01, small.subarray(0, 3)));
+      for (let i = 0; i < 20_000; i++) pieces.push(rawFrame(0x89, Buffer.from(`p${i}`)));
+      pieces.push(rawFrame(0x80, small.subarray(3)));
+      const began = Date.now();
+      const answered = new Promise<void>((resolve) => {
+        let seen = 0;
+        client.onMessage = (message) => {
+          if (message["id"] === 7 || message["id"] === 8) seen++;
+          if (seen === 2) resolve();
+        };
+      });
+      client.socket.write(Buffer.concat(pieces));
+      let longest = 0;
+      let probing = true;
+      const probes = (async () => {
+        while (probing) {
+          const start = performance.now();
+          await withDeadline(watcher.request("process/list", {}), 30_000, "other client's request");
+          longest = Math.max(longest, performance.now() - start);
+        }
+      })();
+      await withDeadline(answered, 30_000, "fragmented requests answered").catch((error: Error) =>
+        report(error.message)
+      );
+      const took = Date.now() - began;
+      probing = false;
+      await probes;
+      note(
+        `${FRAME_VIOLATIONS.length} framing violations, each connection ended: ${
+          FRAME_VIOLATIONS.length - kept.length
+        }; 200,000 one-byte frames and 20,000 pings inside a message answered in ${took} ms; another client's request at most ${
+          Math.round(longest)
+        } ms`,
+      );
+      for (const each of [client, watcher]) each.destroy();
     },
   },
   {
