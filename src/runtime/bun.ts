@@ -192,7 +192,9 @@ class BunRuntime implements Runtime {
         maxPayloadLength: options.maxMessageBytes,
         idleTimeout: options.idleTimeoutSeconds,
         sendPings: true,
-        perMessageDeflate: true,
+        // Negotiated, permessage-deflate lets a few KiB of a client inflate to --max-message-bytes
+        // here; the upgrade is still accepted, without the extension, as Deno answers it.
+        perMessageDeflate: false,
         // Back-pressure is the server's job (PROTOCOL.md §5.12): never drop a message here.
         backpressureLimit: 0,
         closeOnBackpressureLimit: false,

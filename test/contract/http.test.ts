@@ -3,9 +3,10 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { constants, deflateRawSync } from "node:zlib";
 import { TestClient } from "../helpers/client.ts";
 import { waitUntilDead } from "../helpers/proc.ts";
-import { RawSocket } from "../helpers/raw_socket.ts";
+import { encodeFrame, RawSocket } from "../helpers/raw_socket.ts";
 import type { RuntimeName } from "../helpers/server.ts";
 import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
 import { CHILD_PATH, sharedServer, startParams } from "../helpers/shared_server.ts";
@@ -14,6 +15,8 @@ import { tempDir } from "../helpers/temp_dir.ts";
 const TOKEN = "s3cret-capability-token";
 const TOKEN_SHA256 = createHash("sha256").update(TOKEN).digest("hex");
 const TOKEN_B64U = Buffer.from(TOKEN).toString("base64url");
+/** The first reserved bit of a frame header: set on a message that permessage-deflate compressed. */
+const RSV1 = 0x40;
 
 describe.each(RUNTIMES)("http surface on %s", (runtime) => {
   const server = sharedServer(runtime, ["--allow-origin", "https://ide.example.com"]);
@@ -102,6 +105,22 @@ describe.each(RUNTIMES)("http surface on %s", (runtime) => {
       headers: { "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits" },
     });
     expect(socket.head.status).toBe(101);
+  });
+
+  test.concurrent("a compressed message is refused, not inflated: no permessage-deflate is negotiated", async () => {
+    // A few KiB of deflate inflate to MiBs: negotiated, the extension would let a client make
+    // the server hold --max-message-bytes per connection for a thousandth of the bytes.
+    await using socket = await RawSocket.upgrade(server().url, {
+      headers: { "Sec-WebSocket-Extensions": "permessage-deflate" },
+    });
+    expect(socket.head.headers["sec-websocket-extensions"]).toBeUndefined();
+    const request = `{"id":1,"method":"environment/info","params":{"pad":"${"a".repeat(4 * 1024 * 1024)}"}}`;
+    const deflated = deflateRawSync(request, { flush: constants.Z_SYNC_FLUSH });
+    const frame = encodeFrame(1, deflated.subarray(0, deflated.byteLength - 4));
+    frame[0] = (frame[0] ?? 0) | RSV1;
+    socket.socket.write(frame);
+    await socket.ended;
+    expect(socket.messages()).toEqual([]);
   });
 });
 
