@@ -115,6 +115,8 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
   readonly #options: RpcPeerOptions<C, S>;
   readonly #transport: RpcTransport;
   readonly #inbound = new Map<string, InboundCall>();
+  /** The characters of the string ids in `#inbound`: each is kept until its reply. */
+  #inboundIdChars = 0;
   readonly #outbound = new Map<number, PendingCall>();
   #nextId = 1;
   #jsonrpc: boolean | null;
@@ -132,6 +134,11 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
   /** Requests being served. */
   get inflight(): number {
     return this.#inbound.size;
+  }
+
+  /** The characters of the string ids of the requests being served (a number's count as none). */
+  get inflightIdChars(): number {
+    return this.#inboundIdChars;
   }
 
   /** Whether `close` has run. */
@@ -261,6 +268,7 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
     this.#closedReason = reason;
     for (const call of this.#inbound.values()) call.abort(reason);
     this.#inbound.clear();
+    this.#inboundIdChars = 0;
     this.#wakeIdle();
     const pending = [...this.#outbound.values()];
     this.#outbound.clear();
@@ -321,14 +329,19 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
       return;
     }
     const call = new InboundCall();
+    const idChars = typeof id === "string" ? id.length : 0;
     this.#inbound.set(key, call);
+    this.#inboundIdChars += idChars;
     try {
       const result = await this.#run(method, params, call);
       this.#reply(id, method, result);
     } catch (error) {
       this.#replyError(id, error);
     } finally {
-      if (this.#inbound.get(key) === call) this.#inbound.delete(key);
+      if (this.#inbound.get(key) === call) {
+        this.#inbound.delete(key);
+        this.#inboundIdChars -= idChars;
+      }
       call.replied();
       if (this.#inbound.size === 0) this.#wakeIdle();
     }

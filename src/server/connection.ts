@@ -431,6 +431,16 @@ export class Connection implements SessionPeer, OutboundMember {
         `too many requests in flight: limit is ${limit}`,
       );
     }
+    // A reply echoes its id, so a long poll keeps it (twice: as itself and as its table key) for
+    // up to an hour; the ids in flight together may take what one message may.
+    const idChars = this.#context.options.maxMessageBytes;
+    if (this.#peer.inflightIdChars > idChars) {
+      throw new RpcError(
+        ErrorCode.LimitReached,
+        "LimitReached",
+        `request ids in flight take more than ${idChars} characters`,
+      );
+    }
   }
 
   #scope(): ConnectionScope {

@@ -47,6 +47,29 @@ describe.each(RUNTIMES)("limits on %s", (runtime) => {
     await client.closed;
   });
 
+  test.concurrent("request ids in flight past --max-message-bytes characters are refused with -32001", async () => {
+    // A long poll keeps its id for its reply for up to an hour: without a bound on the ids, a
+    // connection kept twice what it sent, up to --max-inflight-requests whole messages.
+    await using server = await startServer({ runtime, args: ["--max-message-bytes", "65536"] });
+    await using dir = await tempDir();
+    await using client = await server.session();
+    await client.call("process/start", startParams("s", ["sleep", "30"], dir.uri, { timeoutMs: 500 }));
+    const id = (name: string): string => name + "x".repeat(30_000);
+    client.send({ id: id("a"), method: "process/read", params: { processId: "s", waitMs: 60_000 } });
+    client.send({ id: id("b"), method: "process/read", params: { processId: "s", waitMs: 60_000 } });
+    client.send({ id: id("c"), method: "process/list", params: {} });
+    expect((await client.replyTo(id("c")))["error"]).toEqual({
+      code: -32001,
+      message: "request ids in flight take more than 65536 characters",
+      data: { kind: "LimitReached" },
+    });
+    expect([(await client.replyTo(id("a")))["result"], (await client.replyTo(id("b")))["result"]]).toEqual([
+      expect.objectContaining({ exited: true, timedOut: true }),
+      expect.objectContaining({ exited: true, timedOut: true }),
+    ]);
+    expect((await client.request("process/list", {}, id("d")))["result"]).toHaveProperty("processes");
+  });
+
   test.concurrent("requests beyond --max-inflight-requests are refused with -32001", async () => {
     await using server = await startServer({ runtime, args: ["--max-inflight-requests", "2"] });
     await using dir = await tempDir();
