@@ -1558,6 +1558,42 @@ const phases: Phase[] = [
     },
   },
   {
+    name: "big-ids",
+    args: ["--max-message-bytes", String(16 * MIB)],
+    async run({ server, dir, report, note }) {
+      // A long poll keeps its id until it answers; the ids in flight may take one message's worth.
+      const client = await RawWs.open(server.url);
+      await client.initialize();
+      await client.request(
+        "process/start",
+        startParams("sleeper", ["sleep", "60"], dir, { timeoutMs: 10_000 }),
+      );
+      const before = await server.rss();
+      const pad = "i".repeat(4 * MIB);
+      const polls = Array.from(
+        { length: 24 },
+        (_, i) => client.request("process/read", { processId: "sleeper", waitMs: 600_000 }, `${pad}${i}`),
+      );
+      const refused = await withDeadline(
+        Promise.all(polls.slice(3)),
+        30_000,
+        "ids past the bound refused",
+      ).catch((error: Error) => {
+        report(error.message);
+        return [];
+      });
+      const held = await server.rss();
+      const codes = tally(refused);
+      if ((codes["-32001"] ?? 0) === 0) report(`no poll refused: ${JSON.stringify(codes)}`);
+      note(
+        `24 long polls with 4 MiB ids under --max-message-bytes 16 MiB: ${
+          JSON.stringify(codes)
+        } of the last 21; RSS ${mib(before)} → ${mib(held)} MiB`,
+      );
+      client.destroy();
+    },
+  },
+  {
     name: "big-messages",
     args: ["--max-connections", String(BIG_MESSAGE_SLOTS)],
     // Six connections' messages (the runtime's copy and the text of each at the peak) and garbage:
