@@ -1,4 +1,4 @@
-import { ErrorCode, invalidParams, RpcError } from "./errors.ts";
+import { answerError, ErrorCode, invalidParams, RpcError } from "./errors.ts";
 import { loneSurrogateIndex, loneSurrogateProblem } from "./lone_surrogate.ts";
 
 const UTF8_STRICT = new TextDecoder("utf-8", { fatal: true });
@@ -12,10 +12,25 @@ for (const ch of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
 const HEX = "0123456789ABCDEF";
 
 /**
+ * The longest `PathUri` taken, in UTF-16 units: sixteen times the kernel's `PATH_MAX`. A longer
+ * one is answered as the kernel answers a path past `PATH_MAX` (ENAMETOOLONG), before it is
+ * normalized: normalizing splits it into a string per segment on the server's thread, about
+ * 0.3 s for a 4 MiB path that every other client waits out. Only a path whose `.`, `..` and `//`
+ * would bring so much text under `PATH_MAX` is answered otherwise than the kernel would
+ * (docs/spec_deltas.md).
+ */
+export const MAX_PATH_URI_UNITS = 16 * 4096;
+
+/**
  * Parses a `PathUri` member (a `file://` URI or a native absolute path) into a lexically normalized
  * native path, or throws -32602 naming `field` (PROTOCOL.md §9.1–9.2).
  */
 export function parsePathUri(value: string, field: string): string {
+  if (value.length > MAX_PATH_URI_UNITS) {
+    throw answerError(ErrorCode.Internal, "OsError", "File name too long (os error 36)", {
+      errno: "ENAMETOOLONG",
+    });
+  }
   if (value.includes("\0")) throw invalidUri(field, value, "it contains a NUL byte");
   // Encoded as UTF-8 it would be U+FFFD, and name another file.
   const lone = loneSurrogateIndex(value);

@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { errnoError } from "../../src/fs/error_map.ts";
+import { MAX_PATH_URI_UNITS } from "../../src/protocol/paths.ts";
 import { parsePathUri, pathToUri, RpcError } from "../../src/protocol/mod.ts";
 
 function refusal(value: string, field = "cwd"): { code: number; message: string } {
@@ -83,6 +85,21 @@ describe("parsePathUri", () => {
 
   test("parsePathUri accepts a surrogate pair", () => {
     expect(parsePathUri("/a/\u{1f600}", "path")).toBe("/a/\u{1f600}");
+  });
+
+  test("a PathUri past MAX_PATH_URI_UNITS is refused as the kernel refuses a path past PATH_MAX", () => {
+    const tooLong = `/tmp/${"a/../".repeat(MAX_PATH_URI_UNITS / 5)}x`;
+    expect(parsePathUri(tooLong.slice(0, MAX_PATH_URI_UNITS), "path").length).toBeLessThan(4096);
+    for (const value of [tooLong, `file://${tooLong}`]) {
+      let refused: unknown = null;
+      try {
+        parsePathUri(value, "path");
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused).toBeInstanceOf(RpcError);
+      expect((refused as RpcError).toWire()).toEqual(errnoError("ENAMETOOLONG").toWire());
+    }
   });
 
   test("parsePathUri names the dotted field in its message", () => {
