@@ -668,15 +668,7 @@ for i in range(64):
     s = socket.socket(socket.AF_UNIX); s.bind("x%d %s/./daemon.sock" % (i, sys.argv[1])); held.append(s)
 print("bound", flush=True)
 time.sleep(300)' ${w.inside}`;
-        await attacker.call(
-          "process/start",
-          startParams("decoys", ["sh", "-c", decoys], w.inside, {
-            env: CHILD_PATH,
-            sandbox: profile([MINIMAL, entry(w.inside, "write")]),
-          }),
-        );
-        try {
-          await attacker.waitForOutput("decoys", "bound");
+        await besideSandbox(w, attacker, decoys, "bound", async () => {
           const script = `python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX)
 try:
@@ -689,9 +681,7 @@ except OSError:
           });
           expect(result).toEqual({ code: 0, out: "refused\n" });
           expect(heard).toEqual([]);
-        } finally {
-          await attacker.call("process/terminate", { processId: "decoys" });
-        }
+        });
       } finally {
         await new Promise<void>((done) => daemon.close(() => done()));
       }
@@ -715,15 +705,7 @@ for i in range(${count}):
     s = socket.socket(socket.AF_UNIX); s.bind(os.getcwd() + "/crowd/s%d" % i); s.listen(1); held.append(s)
 print("bound", flush=True)
 time.sleep(300)'`;
-      await attacker.call(
-        "process/start",
-        startParams("crowd", ["sh", "-c", bind], w.inside, {
-          env: CHILD_PATH,
-          sandbox: profile([MINIMAL, entry(w.inside, "write")]),
-        }),
-      );
-      try {
-        await attacker.waitForOutput("crowd", "bound");
+      await besideSandbox(w, attacker, bind, "bound", async () => {
         const look = `wc -l < /proc/self/mountinfo; cat outside/secret; python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX)
 try:
@@ -738,9 +720,7 @@ except OSError:
         const [mounts = "", ...rest] = result.out.split("\n");
         expect(Number(mounts)).toBeLessThan(count);
         expect(rest.join("\n")).toBe(`${SECRET}refused\n`);
-      } finally {
-        await attacker.call("process/terminate", { processId: "crowd" });
-      }
+      });
     },
     HOSTILE_CASE_MS,
   );
@@ -771,23 +751,13 @@ for i in range(300):
     s = socket.socket(socket.AF_UNIX); s.bind(fake + "/%d" % i); s.listen(1); held.append(s)
 print("bound", flush=True)
 time.sleep(300)' ${victim}`;
-      await attacker.call(
-        "process/start",
-        startParams("names", ["sh", "-c", bind], w.inside, {
-          env: CHILD_PATH,
-          sandbox: profile([MINIMAL, entry(w.inside, "write")]),
-        }),
-      );
-      try {
-        await attacker.waitForOutput("names", "bound");
+      await besideSandbox(w, attacker, bind, "bound", async () => {
         const result = await run(client, "cat victim/src/kept", {
           cwd: w.root,
           sandbox: profile([MINIMAL, entry(w.root, "read")]),
         });
         expect(result).toEqual({ code: 0, out: "kept\n" });
-      } finally {
-        await attacker.call("process/terminate", { processId: "names" });
-      }
+      });
     },
     HOSTILE_CASE_MS,
   );
@@ -808,22 +778,39 @@ time.sleep(300)' ${victim}`;
   ): Promise<number[]> {
     await using attacker = await server().session();
     await using client = await server().session();
-    await attacker.call(
-      "process/start",
-      startParams("churn", ["sh", "-c", churn], w.inside, {
-        env: CHILD_PATH,
-        sandbox: profile([MINIMAL, entry(w.inside, "write")]),
-      }),
-    );
-    try {
-      await attacker.waitForOutput("churn", ready);
+    return await besideSandbox(w, attacker, churn, ready, async () => {
       const codes: number[] = [];
       for (let i = 0; i < 20; i++) {
         codes.push((await run(client, "true", { cwd: w.root, sandbox: policy })).code);
       }
       return codes;
+    });
+  }
+
+  /**
+   * Starts `command` (a shell command that says `ready` once it is set) in a sandbox that writes
+   * `w.inside`, from `attacker`'s session, and runs `body` beside it; the command is terminated
+   * after.
+   */
+  async function besideSandbox<T>(
+    w: World,
+    attacker: TestClient,
+    command: string,
+    ready: string,
+    body: () => Promise<T>,
+  ): Promise<T> {
+    await attacker.call(
+      "process/start",
+      startParams("attacker", ["sh", "-c", command], w.inside, {
+        env: CHILD_PATH,
+        sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+      }),
+    );
+    try {
+      await attacker.waitForOutput("attacker", ready);
+      return await body();
     } finally {
-      await attacker.call("process/terminate", { processId: "churn" });
+      await attacker.call("process/terminate", { processId: "attacker" });
     }
   }
 
