@@ -110,6 +110,24 @@ async function run(
   return { code: exited?.method === "process/exited" ? exited.exitCode : -1, out: client.outputText(id) };
 }
 
+/**
+ * A host daemon listening on the unix socket `path`, which anyone may connect to (mode 0777), and
+ * what it heard; closed when disposed.
+ */
+async function hostDaemon(path: string): Promise<{ heard: string[] } & AsyncDisposable> {
+  const heard: string[] = [];
+  const daemon = createServer((socket) => socket.on("data", (data) => heard.push(data.toString())));
+  await new Promise<void>((ready) => daemon.listen(path, ready));
+  const close = () => new Promise<void>((done) => daemon.close(() => done()));
+  try {
+    await fs.chmod(path, 0o777);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { heard, [Symbol.asyncDispose]: close };
+}
+
 async function exists(path: string): Promise<boolean> {
   return await fs.lstat(path).then(() => true, () => false);
 }
@@ -620,12 +638,8 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>): vo
       await using w = await world();
       await using client = await server().session();
       const path = join(w.inside, "daemon.sock");
-      const heard: string[] = [];
-      const daemon = createServer((socket) => socket.on("data", (data) => heard.push(data.toString())));
-      await new Promise<void>((ready) => daemon.listen(path, ready));
-      try {
-        await fs.chmod(path, 0o777);
-        const script = `python3 -c 'import socket, sys
+      await using daemon = await hostDaemon(path);
+      const script = `python3 -c 'import socket, sys
 own = socket.socket(socket.AF_UNIX); own.bind("own.sock"); own.listen(1)
 for path in (sys.argv[1], "own.sock"):
     s = socket.socket(socket.AF_UNIX)
@@ -633,15 +647,12 @@ for path in (sys.argv[1], "own.sock"):
         s.connect(path); s.sendall(b"pwned"); print("reached", path)
     except OSError:
         print("refused")' ${path}`;
-        const result = await run(client, script, {
-          cwd: w.inside,
-          sandbox: profile([MINIMAL, entry(w.inside, "write")]),
-        });
-        expect(result).toEqual({ code: 0, out: "refused\nreached own.sock\n" });
-        expect(heard).toEqual([]);
-      } finally {
-        await new Promise<void>((done) => daemon.close(() => done()));
-      }
+      const result = await run(client, script, {
+        cwd: w.inside,
+        sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+      });
+      expect(result).toEqual({ code: 0, out: "refused\nreached own.sock\n" });
+      expect(daemon.heard).toEqual([]);
     },
     HOSTILE_CASE_MS,
   );
@@ -656,35 +667,28 @@ for path in (sys.argv[1], "own.sock"):
       await using attacker = await server().session();
       await using client = await server().session();
       const path = join(w.inside, "daemon.sock");
-      const heard: string[] = [];
-      const daemon = createServer((socket) => socket.on("data", (data) => heard.push(data.toString())));
-      await new Promise<void>((ready) => daemon.listen(path, ready));
-      try {
-        await fs.chmod(path, 0o777);
-        const decoys = `python3 -c 'import os, socket, sys, time
+      await using daemon = await hostDaemon(path);
+      const decoys = `python3 -c 'import os, socket, sys, time
 held = []
 for i in range(64):
     os.makedirs("x%d %s" % (i, sys.argv[1]))
     s = socket.socket(socket.AF_UNIX); s.bind("x%d %s/./daemon.sock" % (i, sys.argv[1])); held.append(s)
 print("bound", flush=True)
 time.sleep(300)' ${w.inside}`;
-        await besideSandbox(w, attacker, decoys, "bound", async () => {
-          const script = `python3 -c 'import socket, sys
+      await besideSandbox(w, attacker, decoys, "bound", async () => {
+        const script = `python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX)
 try:
     s.connect(sys.argv[1]); s.sendall(b"pwned"); print("reached")
 except OSError:
     print("refused")' ${path}`;
-          const result = await run(client, script, {
-            cwd: w.inside,
-            sandbox: profile([MINIMAL, entry(w.inside, "write")]),
-          });
-          expect(result).toEqual({ code: 0, out: "refused\n" });
-          expect(heard).toEqual([]);
+        const result = await run(client, script, {
+          cwd: w.inside,
+          sandbox: profile([MINIMAL, entry(w.inside, "write")]),
         });
-      } finally {
-        await new Promise<void>((done) => daemon.close(() => done()));
-      }
+        expect(result).toEqual({ code: 0, out: "refused\n" });
+        expect(daemon.heard).toEqual([]);
+      });
     },
     HOSTILE_CASE_MS,
   );
