@@ -29,6 +29,15 @@ export interface BoundSocket {
   readonly inode: string;
   /** Whether others can reach it there: a listening socket or a datagram one. */
   readonly serving: boolean;
+  /** The file it bound (`unix_diag.ts`); null where the table's text was read, which has none. */
+  readonly file: SocketFile | null;
+}
+
+/** The file a socket bound, as `sock_diag` gives it: its device and the low 32 bits of its inode. */
+export interface SocketFile {
+  readonly major: number;
+  readonly minor: number;
+  readonly inode: number;
 }
 
 const SO_ACCEPTCON = 0x10000;
@@ -50,6 +59,7 @@ export function boundSockets(text: string): BoundSocket[] {
       path: line.slice(start + 1),
       inode,
       serving: (Number.parseInt(flags, 16) & SO_ACCEPTCON) !== 0 || Number.parseInt(type, 16) === SOCK_DGRAM,
+      file: null,
     });
   }
   return found;
@@ -91,6 +101,8 @@ interface FileFacts {
   readonly directory: boolean;
   readonly identity: string;
   readonly mountId: bigint | null;
+  /** Whether it is the file `file` names (`sock_diag` gives the low 32 bits of its inode). */
+  is(file: SocketFile): boolean;
 }
 
 /** Where each bound socket lies and where the new root shows it: see `coverHostSockets`. */
@@ -142,12 +154,18 @@ export function coverHostSockets(
       BigInt(STATX_TYPE | STATX_INO | STATX_MNT_ID),
       sys.buffer(statx),
     ], path);
+    // stx_dev_major, stx_dev_minor, stx_ino
+    const major = stat.getUint32(136, true);
+    const minor = stat.getUint32(140, true);
+    const inode = stat.getBigUint64(32, true);
     return {
       socket: (stat.getUint16(28, true) & S_IFMT) === S_IFSOCK,
       directory: (stat.getUint16(28, true) & S_IFMT) === S_IFDIR,
-      // stx_dev_major, stx_dev_minor, stx_ino
-      identity: `${stat.getUint32(136, true)}:${stat.getUint32(140, true)}:${stat.getBigUint64(32, true)}`,
+      identity: `${major}:${minor}:${inode}`,
       mountId: (stat.getUint32(0, true) & STATX_MNT_ID) === 0 ? null : stat.getBigUint64(144, true),
+      // The inode alone: the device `statx` gives is not always the superblock's that `sock_diag`
+      // gives (a btrfs subvolume's, an overlay's upper layer's), and the name already names the place.
+      is: (file) => BigInt(file.inode) === (inode & 0xffffffffn),
     };
   };
   const open = (dir: bigint, path: string, resolve: bigint): bigint => {
@@ -312,12 +330,19 @@ export function coverHostSockets(
    * Where the host has the socket the table names `path`: its host path, links followed, and its
    * identity and place in its file system; null when no socket is there, or its place is unknown.
    */
-  const lookUp = (hostRoot: bigint, path: string, serving: readonly string[]): FoundSocket | null => {
+  const lookUp = (
+    hostRoot: bigint,
+    path: string,
+    file: SocketFile | null,
+    serving: readonly string[],
+  ): FoundSocket | null => {
     const fd = open(hostRoot, path.slice(1), RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
     if (fd < 0n) return null;
     try {
       const found = facts(fd, path);
       if (!found.socket || found.mountId === null) return null;
+      // A name that now leads to another file (one bound or renamed there since) is not this socket's.
+      if (file !== null && !found.is(file)) return null;
       const holder = byId.get(found.mountId);
       let real: string | null = null;
       try {
@@ -359,16 +384,18 @@ export function coverHostSockets(
   ], options.host);
   try {
     // A path may be listed more than once: a listening socket with the connections it accepted, or
-    // sockets bound there before their files were removed.
-    const serving = new Map<string, string[]>();
+    // sockets bound there before their files were removed (which `sock_diag` tells apart by file).
+    const byName = new Map<string, { path: string; file: SocketFile | null; inodes: string[] }>();
     for (const socket of sockets) {
-      const list = serving.get(socket.path) ?? [];
-      if (socket.serving) list.push(socket.inode);
-      serving.set(socket.path, list);
+      const { file } = socket;
+      const key = file === null ? socket.path : `${socket.path}\0${file.major}:${file.minor}:${file.inode}`;
+      let entry = byName.get(key);
+      if (entry === undefined) byName.set(key, entry = { path: socket.path, file, inodes: [] });
+      if (socket.serving) entry.inodes.push(socket.inode);
     }
     const found: FoundSocket[] = [];
-    for (const [path, inodes] of serving) {
-      const socket = lookUp(hostRoot, path, inodes);
+    for (const { path, file, inodes } of byName.values()) {
+      const socket = lookUp(hostRoot, path, file, inodes);
       if (socket !== null) found.push(socket);
     }
     // Only sockets the host has count, where it has them: the table prints a name as it was bound,

@@ -14,6 +14,7 @@ import { type InnerMount, InnerMounts, RootReplaced } from "./inner_mounts.ts";
 import { confineKernelMounts, kernelMountActions, parseMountInfo } from "./kernel_mounts.ts";
 import { boundSockets, coverHostSockets } from "./host_sockets.ts";
 import { socketsHeldBySandboxes } from "./sandbox_sockets.ts";
+import { unixSocketTable } from "./unix_diag.ts";
 import { type Sys, SyscallError } from "./sys.ts";
 import { sandboxMountSource } from "./sandbox_label.ts";
 
@@ -364,7 +365,10 @@ export function enterMountNamespace(
       (!changeable(hostPath) &&
         !plan.noLinksIn.some((area) => area === "/" || hostPath === area || hostPath.startsWith(`${area}/`))),
   });
-  coverHostSockets(sys, boundSockets(options.files.readText(`${OLD_ROOT}/proc/net/unix`)), {
+  // The kernel's own table, names whole; its text where the kernel refuses the netlink socket.
+  // Both answer for the launcher's network namespace, the server's (`unix_diag.ts`).
+  const sockets = unixSocketTable(sys) ?? boundSockets(options.files.readText(`${OLD_ROOT}/proc/net/unix`));
+  coverHostSockets(sys, sockets, {
     host: OLD_ROOT,
     under: NEW_ROOT,
     mounts,

@@ -155,17 +155,18 @@ async function runCommand(argv: string[], env: Record<string, string> = CHILD_PA
 }
 
 /**
- * The cases every server must pass, as root or not: `world` makes the case's directories, owned
- * by the server's user.
- */
-/**
  * How long one hostile case may take. The cases of a describe run at once on one shared server, and
  * each one's clock runs while the others load it: on two busy cores an unprivileged server's case
  * waited past 30 s behind the rest.
  */
 const HOSTILE_CASE_MS = 120_000;
 
-function hostileCases(server: () => TestServer, world: () => Promise<World>): void {
+/**
+ * The cases every server must pass, as root or not: `world` makes the case's directories, owned
+ * by the server's user; `privileged` says the server runs as root, whose launcher reads other
+ * sandboxes' descriptors (an unprivileged one covers every other sandbox's socket).
+ */
+function hostileCases(server: () => TestServer, world: () => Promise<World>, privileged: boolean): void {
   test.concurrent("start-up files written by the sandbox do not run before confinement", async () => {
     await using w = await world();
     await using client = await server().session();
@@ -766,6 +767,76 @@ time.sleep(300)' ${victim}`;
     HOSTILE_CASE_MS,
   );
 
+  test.concurrent(
+    "a sandbox's socket whose name holds a newline is covered where another policy only reads it",
+    async () => {
+      // The table's text ends a name's line at its newline: `/w/inside/s\nx` read as a socket at
+      // `/w/inside/s`, which the host has not, so the socket itself stayed reachable.
+      await using w = await world();
+      await using attacker = await server().session();
+      await using client = await server().session();
+      const bind = `python3 -c 'import os, socket, time
+s = socket.socket(socket.AF_UNIX); s.bind(os.getcwd() + "/s\\nx"); s.listen(1)
+print("bound", flush=True)
+time.sleep(300)'`;
+      await besideSandbox(w, attacker, bind, "bound", async () => {
+        const look = `python3 -c 'import socket
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect("inside/s\\nx"); print("reached")
+except OSError:
+    print("refused")'`;
+        const result = await run(client, look, {
+          cwd: w.root,
+          sandbox: profile([MINIMAL, entry(w.root, "read")]),
+        });
+        expect(result).toEqual({ code: 0, out: "refused\n" });
+      });
+    },
+    HOSTILE_CASE_MS,
+  );
+
+  if (privileged) {
+    test.concurrent(
+      "a sandbox's socket names cannot have another sandbox's socket in a writable root covered",
+      async () => {
+        // A name may hold a whole forged line of the table: a listening socket of no sandbox at the
+        // dev server's path, whose socket then read as a host daemon's, covered in every launch.
+        await using w = await world();
+        await using serving = await server().session();
+        await using attacker = await server().session();
+        await using client = await server().session();
+        const dev = join(w.inside, "dev.sock");
+        const listen = `python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); print("listening", flush=True)
+c, _ = s.accept(); print(c.recv(16).decode(), flush=True)' ${dev}`;
+        const forge = `python3 -c 'import os, socket, sys, time
+name = "z\\n0: 0 0 10000 1 1 9 " + sys.argv[1]
+os.makedirs(os.path.dirname(name))
+s = socket.socket(socket.AF_UNIX); s.bind(name)
+print("bound", flush=True)
+time.sleep(300)' ${dev}`;
+        await besideSandbox(w, serving, listen, "listening", async () => {
+          await besideSandbox(w, attacker, forge, "bound", async () => {
+            const script = `python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1]); s.sendall(b"hello"); print("reached")
+except OSError:
+    print("refused")' ${dev}`;
+            const result = await run(client, script, {
+              cwd: w.inside,
+              sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+            });
+            expect(result).toEqual({ code: 0, out: "reached\n" });
+            await serving.waitForOutput("attacker", "hello");
+          });
+        });
+      },
+      HOSTILE_CASE_MS,
+    );
+  }
+
   // The re-linking cases make 20 launches each beside a churning sandbox: 5–6 s alone, 50–55 s on
   // an unprivileged Deno server with both cores busy and other suites beside it.
 
@@ -996,7 +1067,7 @@ while time.time() < end:
 
 describe.each(RUNTIMES)("hostile sandbox on %s", (runtime) => {
   const server = sharedServer(runtime);
-  hostileCases(server, () => makeWorld(null));
+  hostileCases(server, () => makeWorld(null), true);
 
   test.concurrent("another local user cannot drive a root server", async () => {
     await using w = await makeWorld(null);
@@ -1021,7 +1092,7 @@ describe.each(RUNTIMES)("hostile sandbox on %s", (runtime) => {
 
 describe.each(RUNTIMES)("hostile sandbox with an unprivileged server on %s", (runtime) => {
   const server = unprivilegedServer(runtime);
-  hostileCases(server, () => makeWorld(NOBODY));
+  hostileCases(server, () => makeWorld(NOBODY), false);
 
   test.concurrent("a sandbox made as an ordinary user is confined and cannot reach the server", async () => {
     await using w = await makeWorld(NOBODY);

@@ -82,15 +82,16 @@ describe("boundSocketPaths", () => {
     expect(boundSocketPaths(table)).toEqual(["/run/dbus/system_bus_socket", "/tmp/a b/agent.1"]);
     // A listening socket and a datagram one serve their path; a connection accepted there does not.
     expect(boundSockets(table)).toEqual([
-      { path: "/run/dbus/system_bus_socket", inode: "1201", serving: true },
-      { path: "/tmp/a b/agent.1", inode: "1204", serving: true },
-      { path: "/run/dbus/system_bus_socket", inode: "1205", serving: true },
+      { path: "/run/dbus/system_bus_socket", inode: "1201", serving: true, file: null },
+      { path: "/tmp/a b/agent.1", inode: "1204", serving: true, file: null },
+      { path: "/run/dbus/system_bus_socket", inode: "1205", serving: true, file: null },
     ]);
     const accepted = "0000000000000000: 00000003 00000000 00000000 0001 03 1206 /run/x.sock";
     expect(boundSockets(`header\n${accepted}`)).toEqual([{
       path: "/run/x.sock",
       inode: "1206",
       serving: false,
+      file: null,
     }]);
   });
 });
