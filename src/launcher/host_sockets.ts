@@ -4,7 +4,7 @@
  * listening there acts for the sandbox outside it: a root sandbox that reads `/` (Codex's read-only
  * policy) reached the system bus, or the container runtime's socket, as root. A socket in a
  * read-only part of a root was bound by no sandbox of this policy (a sandbox binds only where it
- * may write), so every bound socket the host's table (`/proc/net/unix`) names there is covered
+ * may write), so every bound socket the host's table (`unix_diag.ts`) names there is covered
  * with an empty read-only file at launch. In writable roots, where the sandbox's own processes bind
  * and connect, a socket is covered unless every socket serving there is held by a sandbox's
  * process (another running command's dev server stays reachable; a tmux server's
@@ -20,6 +20,7 @@ import { AT_FDCWD } from "./landlock.ts";
 import type { MountEntry } from "./kernel_mounts.ts";
 import { coverWithClone } from "./mount_cover.ts";
 import { openFlags } from "./open_flags.ts";
+import { cPathBytes, decodePathBytes } from "./path_bytes.ts";
 import { type Sys, SyscallError } from "./sys.ts";
 
 /** One bound pathname socket of the host's table. */
@@ -43,10 +44,11 @@ export interface SocketFile {
 const SO_ACCEPTCON = 0x10000;
 const SOCK_DGRAM = 2;
 const ENOENT = 2;
+const PATH_MAX = 4096;
 /** How many times a socket whose name was removed under the cover is looked up and covered again. */
 const COVER_TRIES = 8;
 
-/** The bound pathname sockets of a `/proc/net/unix` text. */
+/** The bound pathname sockets of a `/proc/net/unix` text (where the kernel refuses `unix_diag.ts`). */
 export function boundSockets(text: string): BoundSocket[] {
   const found: BoundSocket[] = [];
   for (const line of text.split("\n").slice(1)) {
@@ -121,8 +123,6 @@ export interface HostSocketOptions {
   readonly areas: readonly string[];
   /** What the launch must show (its roots, carve-outs, program image and cwd): never covered whole. */
   readonly keep: readonly string[];
-  /** `readlink`, for `/proc/self/fd/N` of the host's `/proc`. */
-  readonly readLink: (path: string) => string;
   /** The inodes of the sockets sandboxes' processes hold (`sandbox_sockets.ts`), asked for at most once. */
   readonly heldBySandboxes: () => ReadonlySet<string>;
 }
@@ -168,12 +168,25 @@ export function coverHostSockets(
       is: (file) => BigInt(file.inode) === (inode & 0xffffffffn),
     };
   };
+  /** The target of the link `path`, its bytes kept (`path_bytes.ts`); throws when it has none. */
+  const readLink = (path: string): string => {
+    const target = new Uint8Array(PATH_MAX);
+    const length = sys.call("readlinkat", [
+      AT_FDCWD,
+      sys.cString(path),
+      sys.buffer(target),
+      BigInt(target.length),
+    ], path);
+    if (length >= BigInt(target.length)) throw new RangeError(`${path}: the link's target is too long`);
+    return decodePathBytes(target.subarray(0, Number(length)));
+  };
   const open = (dir: bigint, path: string, resolve: bigint): bigint => {
     const how = new Uint8Array(24);
     const view = new DataView(how.buffer);
     view.setBigUint64(0, flags.O_PATH | flags.O_CLOEXEC, true);
     view.setBigUint64(16, resolve, true);
-    return sys.try("openat2", [dir, sys.cString(path), sys.buffer(how), 24n]);
+    // The path's bytes as the kernel gave them: a socket's name need not be UTF-8 (`path_bytes.ts`).
+    return sys.try("openat2", [dir, sys.buffer(cPathBytes(path)), sys.buffer(how), 24n]);
   };
   let coverFd: bigint | null = null;
   let held: ReadonlySet<string> | null = null;
@@ -346,7 +359,7 @@ export function coverHostSockets(
       const holder = byId.get(found.mountId);
       let real: string | null = null;
       try {
-        real = options.readLink(`${options.host}/proc/self/fd/${fd}`);
+        real = readLink(`${options.host}/proc/self/fd/${fd}`);
       } catch {
         // Without the host's /proc the file's place is not known: nothing to cover.
       }

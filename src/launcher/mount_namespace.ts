@@ -376,7 +376,6 @@ export function enterMountNamespace(
     directoryCover: "/.socket-directory-cover",
     areas: plan.noLinksIn,
     keep: [...plan.readable, ...plan.writable, ...plan.readOnly, ...plan.denied, options.cwd],
-    readLink: (path) => options.files.readlink(path),
     heldBySandboxes: () => socketsHeldBySandboxes(options.files, `${OLD_ROOT}/proc`),
   });
 

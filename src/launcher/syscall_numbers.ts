@@ -97,6 +97,7 @@ export type SyscallName =
   | "mknodat"
   | "openat2"
   | "statx"
+  | "readlinkat"
   | "shmget"
   | "shmat"
   | "shmctl"
@@ -219,6 +220,7 @@ const X86_64: SyscallTable = {
     mknodat: 259,
     openat2: 437,
     statx: 332,
+    readlinkat: 267,
     shmget: 29,
     shmat: 30,
     shmctl: 31,
@@ -333,6 +335,7 @@ const AARCH64: SyscallTable = {
     mknodat: 33,
     openat2: 437,
     statx: 291,
+    readlinkat: 78,
     shmget: 194,
     shmat: 196,
     shmctl: 195,

@@ -12,6 +12,7 @@
  * a filter of the host's), the caller reads `/proc/net/unix` as before.
  */
 import type { BoundSocket, SocketFile } from "./host_sockets.ts";
+import { decodePathBytes } from "./path_bytes.ts";
 import type { Sys } from "./sys.ts";
 
 const AF_NETLINK = 16n;
@@ -36,7 +37,6 @@ const EINTR = 4n;
 const RECEIVE_BYTES = 65536;
 const HEADER = 16;
 const DIAG_MSG = 16;
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** The kernel's refusal of a dump (an `NLMSG_ERROR` answer), or a malformed answer. */
 export class UnixDiagError extends Error {
@@ -65,7 +65,7 @@ export function unixDiagRequest(seq: number): Uint8Array {
 /**
  * The bound pathname sockets of one `recvfrom`'s messages, appended to `found`; true once the dump
  * is done. Unbound and abstract sockets, and names that are not absolute (relative ones name no
- * place the launcher can look up) or not UTF-8, are left out. Throws `UnixDiagError` on an error
+ * place the launcher can look up), are left out. Throws `UnixDiagError` on an error
  * answer or a message that runs past the bytes.
  */
 export function parseUnixDiag(bytes: Uint8Array, found: BoundSocket[]): boolean {
@@ -111,12 +111,8 @@ function diagSocket(message: Uint8Array): BoundSocket | null {
   // A pathname's bytes end at its NUL; an abstract name starts with one.
   if (name === null || name[0] !== 0x2f) return null;
   const end = name.indexOf(0);
-  let path: string;
-  try {
-    path = UTF8.decode(end < 0 ? name : name.subarray(0, end));
-  } catch {
-    return null;
-  }
+  // Bytes that are not UTF-8 are escaped, not replaced (`path_bytes.ts`): the name stays the file's.
+  const path = decodePathBytes(end < 0 ? name : name.subarray(0, end));
   return { path, inode: String(inode), serving: state === LISTEN || type === TYPE_DGRAM, file };
 }
 

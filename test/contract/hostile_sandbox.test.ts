@@ -796,6 +796,35 @@ except OSError:
     HOSTILE_CASE_MS,
   );
 
+  test.concurrent(
+    "a sandbox's socket whose name is not UTF-8 is covered where another policy only reads it",
+    async () => {
+      // A name's bytes that are not UTF-8 read as U+FFFD, which names another file: the socket was
+      // looked for where it is not, and stayed reachable.
+      await using w = await world();
+      await using attacker = await server().session();
+      await using client = await server().session();
+      const bind = `python3 -c 'import os, socket, time
+s = socket.socket(socket.AF_UNIX); s.bind(os.getcwd().encode() + b"/s\\xff"); s.listen(1)
+print("bound", flush=True)
+time.sleep(300)'`;
+      await besideSandbox(w, attacker, bind, "bound", async () => {
+        const look = `python3 -c 'import socket
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(b"inside/s\\xff"); print("reached")
+except OSError:
+    print("refused")'`;
+        const result = await run(client, look, {
+          cwd: w.root,
+          sandbox: profile([MINIMAL, entry(w.root, "read")]),
+        });
+        expect(result).toEqual({ code: 0, out: "refused\n" });
+      });
+    },
+    HOSTILE_CASE_MS,
+  );
+
   if (privileged) {
     test.concurrent(
       "a sandbox's socket names cannot have another sandbox's socket in a writable root covered",

@@ -160,7 +160,7 @@ describe("parseUnixDiag", () => {
     ]);
   });
 
-  test("leaves out unbound, abstract, relative and non-UTF-8 names", () => {
+  test("leaves out unbound, abstract and relative names, and keeps the bytes of one that is not UTF-8", () => {
     const found: BoundSocket[] = [];
     const bytes = concat([
       socket({ type: 1, state: 10, inode: 1 }),
@@ -172,6 +172,7 @@ describe("parseUnixDiag", () => {
     ]);
     expect(parseUnixDiag(bytes, found)).toBe(true);
     expect(found).toEqual([
+      { path: "/\udcff", inode: "4", serving: true, file: { major: 8, minor: 1, inode: 10 } },
       { path: "/a b/agent.1", inode: "5", serving: true, file: { major: 11, minor: 3, inode: 11 } },
     ]);
   });
