@@ -65,8 +65,8 @@ export function unixDiagRequest(seq: number): Uint8Array {
 /**
  * The bound pathname sockets of one `recvfrom`'s messages, appended to `found`; true once the dump
  * is done. Unbound and abstract sockets, and names that are not absolute (relative ones name no
- * place the launcher can look up), are left out. Throws `UnixDiagError` on an error
- * answer or a message that runs past the bytes.
+ * place the launcher can look up), are left out. Throws `UnixDiagError` on an error answer or a
+ * message that runs past the bytes.
  */
 export function parseUnixDiag(bytes: Uint8Array, found: BoundSocket[]): boolean {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
