@@ -43,6 +43,12 @@ import { BACKLOG_LOW_BYTES } from "./session.ts";
 
 /** How long shutdown waits for killed processes before exiting anyway (§1.8 allows 5 s). */
 const SHUTDOWN_WAIT_MS = 3_000;
+/**
+ * How long shutdown waits, from the signal, before it finishes whatever is still closing (§1.8
+ * promises 5 s). Deno's `shutdown()` waits for every HTTP request to finish, and a peer decides
+ * when a request whose body has not all come finishes: the server was still up 40 s after SIGTERM.
+ */
+const SHUTDOWN_DEADLINE_MS = 4_500;
 
 /** The pluggable services the server composes (fs and sandbox live in their own folders). */
 export interface ServerServices {
@@ -170,6 +176,13 @@ export async function startExecServer(
   let shuttingDown: Promise<void> | null = null;
   const shutdown = (): Promise<void> => {
     shuttingDown ??= (async () => {
+      const deadline = performance.now() + SHUTDOWN_DEADLINE_MS;
+      const byDeadline = async (work: Promise<unknown>): Promise<void> => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise((resolve) => timer = setTimeout(resolve, deadline - performance.now()));
+        await Promise.race([work, late]);
+        clearTimeout(timer);
+      };
       accepting = false;
       const sessions = registry.all();
       for (const session of sessions) {
@@ -180,10 +193,12 @@ export async function startExecServer(
         Promise.all(sessions.map((session) => session.processes.drained())),
         new Promise((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS)),
       ]);
-      await services.close().catch((error: unknown) => log.error("stopping services failed", error));
+      await byDeadline(
+        services.close().catch((error: unknown) => log.error("stopping services failed", error)),
+      );
       for (const { ws } of connections) ws.close(1001, "server shutting down");
       sweep?.stop();
-      await http?.stop(true);
+      await byDeadline(http?.stop(true) ?? Promise.resolve());
       finished.resolve();
     })();
     return shuttingDown;

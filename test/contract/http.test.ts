@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { connect } from "node:net";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { constants, deflateRawSync } from "node:zlib";
@@ -293,4 +294,23 @@ describe.each(RUNTIMES)("command line on %s", (runtime) => {
     await waitUntilDead(processes[0]?.pid ?? 0);
     await waitUntilDead(grandchild);
   });
+
+  test.concurrent("SIGTERM exits 0 while a peer holds a request whose body has not all come", async () => {
+    // Deno's graceful shutdown waits for the request to finish, which only the peer can do: the
+    // server was still running 40 s after the signal.
+    const server = await startServer({ runtime });
+    const { hostname, port } = new URL(server.httpUrl);
+    const socket = connect({ host: hostname, port: Number(port) });
+    await new Promise((resolve) => socket.once("connect", resolve));
+    const answered = new Promise((resolve) => socket.once("data", resolve));
+    socket.write(`POST /readyz HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Length: 1000000\r\n\r\nabc`);
+    try {
+      await answered;
+      server.child.kill("SIGTERM");
+      expect(await server.exited).toBe(0);
+    } finally {
+      socket.destroy();
+      server.child.kill("SIGKILL");
+    }
+  }, 20_000);
 });
