@@ -44,9 +44,9 @@ import { BACKLOG_LOW_BYTES } from "./session.ts";
 /** How long shutdown waits for killed processes before exiting anyway (§1.8 allows 5 s). */
 const SHUTDOWN_WAIT_MS = 3_000;
 /**
- * How long shutdown waits, from the signal, before it finishes whatever is still closing (§1.8
- * promises 5 s). Deno's `shutdown()` waits for every HTTP request to finish, and a peer decides
- * when a request whose body has not all come finishes: the server was still up 40 s after SIGTERM.
+ * How long shutdown waits, from the signal, for the listener to stop (§1.8 promises 5 s). Deno's
+ * `shutdown()` waits for every HTTP request to finish, and a peer decides when a request whose body
+ * has not all come finishes: the server was still up 40 s after SIGTERM.
  */
 const SHUTDOWN_DEADLINE_MS = 4_500;
 
@@ -193,9 +193,8 @@ export async function startExecServer(
         Promise.all(sessions.map((session) => session.processes.drained())),
         new Promise((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS)),
       ]);
-      await byDeadline(
-        services.close().catch((error: unknown) => log.error("stopping services failed", error)),
-      );
+      // Not cut short: it removes the cgroups, which a server gone before them would leave behind.
+      await services.close().catch((error: unknown) => log.error("stopping services failed", error));
       for (const { ws } of connections) ws.close(1001, "server shutting down");
       sweep?.stop();
       await byDeadline(http?.stop(true) ?? Promise.resolve());
