@@ -10,6 +10,7 @@ export { MAX_WAIT_MS, ProcessTable, RunningCounter, START_WAIT_MS } from "./proc
 export { LIST_WITHOUT_ROOM, PROCESS_HANDLERS, SMALL_LIST_BYTES } from "./process_methods.ts";
 export type { ProcessMethodContext, ProcessMethodShapes } from "./process_methods.ts";
 export { MAX_START_BYTES, signalNumber, validateStart } from "./start_checks.ts";
+export { SPAWN_TURN_MS, SpawnTurns } from "./spawn_turns.ts";
 export type { ProcessSink, ProcessTableOptions, SandboxedTarget, SandboxPlanner } from "./process_table.ts";
 export { STDIN_BACKPRESSURE_BYTES, StdinQueue } from "./stdin_queue.ts";
 export { MIN_WRITE_IDS_KEPT } from "./write_id_memory.ts";

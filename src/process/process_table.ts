@@ -20,6 +20,7 @@ import type { LiveOutput } from "./live_output.ts";
 import type { InputAccount, InputBudget } from "./input_budget.ts";
 import { INPUT_BUFFERS } from "./input_buffers.ts";
 import { ManagedProcess } from "./managed_process.ts";
+import type { SpawnTurns } from "./spawn_turns.ts";
 import { listRows } from "./list_rows.ts";
 import type { RowsWait } from "./list_rows.ts";
 import type { ProcessEvents } from "./managed_process.ts";
@@ -83,6 +84,8 @@ export interface ProcessTableOptions {
   readonly liveOutput: LiveOutput;
   /** Answers the program lookup of a start on the server's thread where it can (`lookupProgram`). */
   readonly rootMountStat?: RootMountStat | null;
+  /** Spawns of every session, in turns (`SpawnTurns`); without it each spawns at once. */
+  readonly spawnTurns?: SpawnTurns;
 }
 
 /** Processes closed between two hints to release memory (see `RunningCounter.closedOne`). */
@@ -262,6 +265,8 @@ export class ProcessTable {
     const container = await this.#containment.create(limits);
     const stdin = params.tty || params.pipeStdin === true ? "pipe" : "null";
     try {
+      const turn = this.#options.spawnTurns?.enter(this) ?? null;
+      if (turn !== null) await turn;
       // Built just before the spawn, with nothing awaited in between: the launch carries the areas
       // a sandbox may write as they are now (`processPlanner`).
       const launch = wrap === null ? null : wrap(target);

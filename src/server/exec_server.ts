@@ -9,6 +9,7 @@ import {
   LiveOutput,
   MIN_WRITE_IDS_KEPT,
   RunningCounter,
+  SpawnTurns,
 } from "../process/mod.ts";
 import type { SandboxPlanner } from "../process/mod.ts";
 import type { Containment } from "../containment/mod.ts";
@@ -109,6 +110,7 @@ export async function startExecServer(
         closedOutput,
         liveOutput,
         rootMountStat: services.rootMountStat ?? null,
+        spawnTurns: new SpawnTurns(),
       },
     },
     planner: services.planner,

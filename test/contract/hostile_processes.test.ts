@@ -31,6 +31,36 @@ describe.each(RUNTIMES)("many processes on %s", (runtime) => {
     })));
   }, 15_000);
 
+  test(
+    "one session's 1,000 pipelined starts do not hold another session's list and start until they end",
+    async () => {
+      // Each spawn holds the server's thread, and a burst's spawns ran back to back: on Bun the other
+      // session's process/list came after 983-1,000 of the burst's answers and its start after all of
+      // them; on Deno its start came 300-700 answers after it was sent.
+      await using server = await startServer({ runtime });
+      await using dir = await tempDir();
+      await using burst = await server.session();
+      await using other = await server.session();
+      const ids = Array.from({ length: 1_000 }, (_, i) => `p${i}`);
+      const starts = ids.map((id) => burst.call("process/start", startParams(id, ["sleep", "60"], dir.uri)));
+      await starts[0];
+      const answered = (): number =>
+        burst.messages.filter((message) => !("method" in message) && message["result"] !== undefined).length;
+      const asked = answered();
+      await other.call("process/list", {});
+      const listedAfter = answered() - asked;
+      await other.call("process/start", startParams("mine", ["sleep", "60"], dir.uri));
+      const startedAfter = answered() - asked;
+      await Promise.all(starts);
+      await Promise.all(ids.map((id) => burst.call("process/terminate", { processId: id })));
+      expect({ listedAfter: listedAfter < 200, startedAfter: startedAfter < 200 }).toEqual({
+        listedAfter: true,
+        startedAfter: true,
+      });
+    },
+    120_000,
+  );
+
   test("process/read polls that time out on a silent process leave the server serving", async () => {
     await using server = await startServer({ runtime, args: ["--max-inflight-requests", "4096"] });
     await using dir = await tempDir();
