@@ -34,6 +34,10 @@ const BIG_MESSAGE_CONNECTIONS = 24;
 const BIG_MESSAGE_SLOTS = 6;
 /** Connections of the `handle-flood` phase, each opening 128 file handles. */
 const HANDLE_FLOOD_CONNECTIONS = 24;
+/** Pipelined starts of the `start-burst` phase. */
+const START_BURST = 1000;
+/** Another session's `process/list` during the burst waits longer than this only when it is held. */
+const START_BURST_LIST_LIMIT_MS = 1_500;
 /** Short commands of the `closed-entries` phase. */
 const CLOSED_ENTRIES = 2000;
 /** Running processes of the `live-logs` phase, each printing 1 MiB. */
@@ -814,6 +818,62 @@ const phases: Phase[] = [
         report(`running after terminate: ${after["exec_server_processes_running"]}`);
       }
       for (const client of clients) client.destroy();
+    },
+  },
+  {
+    // A spawn holds the server's thread, and the spawns of a pipelined burst came back from their
+    // earlier steps together and ran back to back: 1,000 starts held another session's
+    // process/list 1.7-9 s and its own start until the burst's end. Spawns go in turns now
+    // (src/process/spawn_turns.ts), sessions in rotation.
+    name: "start-burst",
+    args: [],
+    async run({ server, dir, report, note }) {
+      const burst = await RawWs.open(server.url);
+      await burst.initialize();
+      const other = await RawWs.open(server.url);
+      await other.initialize();
+      const began = performance.now();
+      const starts = Array.from(
+        { length: START_BURST },
+        (_, i) => burst.request("process/start", startParams(`b${i}`, ["sleep", "60"], dir)),
+      );
+      const listMs: number[] = [];
+      let bursting = true;
+      const done = Promise.all(starts).then((replies) => {
+        bursting = false;
+        return replies;
+      });
+      while (bursting) {
+        const asked = performance.now();
+        await withDeadline(other.request("process/list", {}), 30_000, "other session's process/list");
+        listMs.push(performance.now() - asked);
+        await sleep(20);
+      }
+      const startAsked = performance.now();
+      await withDeadline(
+        other.request("process/start", startParams("mine", ["true"], dir)),
+        30_000,
+        "other session's start",
+      );
+      const replies = await withDeadline(done, 40_000, "start burst");
+      const burstMs = Math.round(performance.now() - began);
+      const longest = Math.round(Math.max(0, ...listMs));
+      note(
+        `${START_BURST} pipelined starts in ${burstMs} ms: ${JSON.stringify(tally(replies))}; another ` +
+          `session's ${listMs.length} lists meanwhile at most ${longest} ms; its start after the burst ` +
+          `${Math.round(performance.now() - startAsked)} ms`,
+      );
+      if (longest > START_BURST_LIST_LIMIT_MS) {
+        report(`another session's process/list waited ${longest} ms during the start burst`);
+      }
+      await Promise.all(
+        Array.from(
+          { length: START_BURST },
+          (_, i) => burst.request("process/terminate", { processId: `b${i}` }),
+        ),
+      );
+      burst.destroy();
+      other.destroy();
     },
   },
   {
