@@ -64,6 +64,17 @@ const CLONE_FILES = 0x00000400;
  */
 const TIOCSETD = 0x5423;
 
+/**
+ * F_SETLEASE takes a lease, which needs only that the caller own the file: a sandboxed root may
+ * lease any root file its read-only roots show, an unprivileged server's sandbox any file of its
+ * user's that they show. Every other process's open that breaks the lease (for writing under a
+ * read lease, any open under a write lease) then waits in the kernel up to
+ * `fs.lease-break-time` (45 s), the host's programs and other sessions' alike, at every open, and
+ * Landlock governs no lease. Only file servers (Samba, an NFS server) take leases; `fcntl` takes
+ * its command as an `unsigned int`, so the low word is the whole of it.
+ */
+const F_SETLEASE = 1024;
+
 /** System calls that always fail with EPERM inside the sandbox. */
 const ALWAYS_DENIED: readonly SyscallName[] = [
   "ptrace",
@@ -182,7 +193,7 @@ const LEGACY_MODE_SETTERS = [
  * fails with ENOSYS (its flags are behind a pointer, and libc falls back to `clone`); prlimit, priority, I/O priority and the `SELF_ONLY_BY_PID` calls fail
  * with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of
  * any family but AF_UNIX fail with EPERM; without an IPC namespace of the sandbox's own, the
- * `IPC_CALLS` fail with EPERM; `ioctl` TIOCSETD fails with EPERM. Everything else is allowed.
+ * `IPC_CALLS` fail with EPERM; `ioctl` TIOCSETD and `fcntl` F_SETLEASE fail with EPERM. Everything else is allowed.
  */
 export function seccompProgram(
   arch: LibcArch,
@@ -206,6 +217,7 @@ export function seccompProgram(
   ops.push({ op: "jeq", k: nr("ioprio_set"), then: "ioprio", else: null });
   for (const name of SELF_ONLY_BY_PID) ops.push({ op: "jeq", k: nr(name), then: "self", else: null });
   ops.push({ op: "jeq", k: nr("ioctl"), then: "ioctl", else: null });
+  ops.push({ op: "jeq", k: nr("fcntl"), then: "fcntl", else: null });
   ops.push({ op: "jeq", k: nr("clone3"), then: "enosys", else: null });
   // openat2 takes its mode behind a pointer; libc falls back to openat on ENOSYS.
   ops.push({ op: "jeq", k: nr("openat2"), then: "enosys", else: null });
@@ -257,6 +269,10 @@ export function seccompProgram(
     { op: "label", name: "ioctl" },
     { op: "ld", offset: SECCOMP_DATA.arg1Low },
     { op: "jeq", k: TIOCSETD, then: "eperm", else: "allow" },
+    // fcntl(fd, command, arg): every command but F_SETLEASE.
+    { op: "label", name: "fcntl" },
+    { op: "ld", offset: SECCOMP_DATA.arg1Low },
+    { op: "jeq", k: F_SETLEASE, then: "eperm", else: "allow" },
     // openat(dirfd, path, flags, mode) and open(path, flags, mode): the mode counts when creating.
     { op: "label", name: "openat" },
     { op: "ld", offset: SECCOMP_DATA.arg2Low },

@@ -12,6 +12,7 @@ export type SyscallName =
   | "write"
   | "close"
   | "ioctl"
+  | "fcntl"
   | "openat"
   | "mkdirat"
   | "symlinkat"
@@ -135,6 +136,7 @@ const X86_64: SyscallTable = {
     write: 1,
     close: 3,
     ioctl: 16,
+    fcntl: 72,
     openat: 257,
     mkdirat: 258,
     symlinkat: 266,
@@ -250,6 +252,7 @@ const AARCH64: SyscallTable = {
     write: 64,
     close: 57,
     ioctl: 29,
+    fcntl: 25,
     openat: 56,
     mkdirat: 34,
     symlinkat: 36,

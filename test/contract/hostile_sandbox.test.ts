@@ -285,6 +285,41 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>, pri
     expect(result.out.replaceAll("\r", "")).toBe("refused EPERM\n");
   }, HOSTILE_CASE_MS);
 
+  test.concurrent(
+    "a sandbox takes no file lease, which would hold the host's opens of the file",
+    async () => {
+      // A lease (fcntl F_SETLEASE) needs only the file's owner as the caller: a sandboxed root may
+      // lease any root file its read-only roots show, an unprivileged server's sandbox any of its
+      // user's. While it is held, every other open that breaks it (for writing under a read lease,
+      // any open under a write lease) waits up to fs.lease-break-time (45 s) in the kernel, for the
+      // host's programs (a login's utmp and wtmp) and for other sessions alike, again at every open.
+      await using w = await world();
+      await using client = await server().session();
+      const held = join(w.outside, "held");
+      await fs.writeFile(held, "host file\n");
+      await w.give(held);
+      const script = [
+        "import errno, fcntl, os, signal, sys",
+        "signal.signal(signal.SIGIO, signal.SIG_IGN)",
+        "for path, flags, lease in ((sys.argv[1], os.O_RDONLY, fcntl.F_RDLCK),",
+        "                           ('own', os.O_WRONLY | os.O_CREAT, fcntl.F_WRLCK)):",
+        "    fd = os.open(path, flags)",
+        "    try:",
+        "        fcntl.fcntl(fd, 1024, lease)",
+        "        print('leased')",
+        "    except OSError as error:",
+        "        print('refused', errno.errorcode[error.errno])",
+        "    os.close(fd)",
+      ].join("\n");
+      const result = await run(client, `exec python3 -c "${script}" ${held}`, {
+        cwd: w.inside,
+        sandbox: profile([MINIMAL, entry(w.outside, "read"), entry(w.inside, "write")]),
+      });
+      expect(result.out).toBe("refused EPERM\nrefused EPERM\n");
+    },
+    HOSTILE_CASE_MS,
+  );
+
   test.concurrent("files made in the sandbox are never setuid, setgid or devices on the host", async () => {
     await using w = await world();
     await using client = await server().session();

@@ -172,6 +172,18 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
     }
   });
 
+  test("seccompProgram denies F_SETLEASE: no lease holds another process's open of a file", () => {
+    const F_SETLEASE = 1024;
+    const F_RDLCK = 0;
+    expect(verdict(true, nr.fcntl, [3, F_SETLEASE, F_RDLCK])).toBe(EPERM);
+    expect(verdict(false, nr.fcntl, [3, F_SETLEASE, F_RDLCK])).toBe(EPERM);
+    // Every other fcntl stays: F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_SETLK, F_SETLKW,
+    // F_SETOWN, F_GETLEASE, F_NOTIFY, F_DUPFD_CLOEXEC, F_SETPIPE_SZ, F_ADD_SEALS.
+    for (const command of [0, 1, 2, 3, 4, 6, 7, 8, 1025, 1026, 1030, 1031, 1033]) {
+      expect([command, verdict(true, nr.fcntl, [3, command, 0])]).toEqual([command, SECCOMP_RET.ALLOW]);
+    }
+  });
+
   test("seccompProgram denies a thread with a descriptor table of its own", () => {
     // glibc's pthread_create: CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|…
     const PTHREAD = 0x003d0f00;
