@@ -65,6 +65,18 @@ const CLONE_FILES = 0x00000400;
 const TIOCSETD = 0x5423;
 
 /**
+ * BTRFS_IOC_SNAP_CREATE and its V2 make a snapshot of the subvolume behind a descriptor, in the
+ * directory the call is made on: a whole copy of that subvolume, whatever the policy's mounts
+ * cover in it (denied files, read-only carve-outs, everything outside the roots), in a place the
+ * sandbox may read. They need only write access to that directory and the subvolume's owner as
+ * the caller (a root sandbox owns root's, an unprivileged server's sandbox its user's), and
+ * Landlock governs no ioctl on a directory. Snapshot tools (snapper, container storage drivers)
+ * are the only programs that make them.
+ */
+const BTRFS_IOC_SNAP_CREATE = 0x50009401;
+const BTRFS_IOC_SNAP_CREATE_V2 = 0x50009417;
+
+/**
  * F_SETLEASE takes a lease, which needs only that the caller own the file: a sandboxed root may
  * lease any root file its read-only roots show, an unprivileged server's sandbox any file of its
  * user's that they show. Every other process's open that breaks the lease (for writing under a
@@ -193,7 +205,7 @@ const LEGACY_MODE_SETTERS = [
  * fails with ENOSYS (its flags are behind a pointer, and libc falls back to `clone`); prlimit, priority, I/O priority and the `SELF_ONLY_BY_PID` calls fail
  * with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of
  * any family but AF_UNIX fail with EPERM; without an IPC namespace of the sandbox's own, the
- * `IPC_CALLS` fail with EPERM; `ioctl` TIOCSETD and `fcntl` F_SETLEASE fail with EPERM. Everything else is allowed.
+ * `IPC_CALLS` fail with EPERM; `ioctl` TIOCSETD and btrfs snapshots and `fcntl` F_SETLEASE fail with EPERM. Everything else is allowed.
  */
 export function seccompProgram(
   arch: LibcArch,
@@ -265,10 +277,12 @@ export function seccompProgram(
     { op: "label", name: "self" },
     { op: "ld", offset: SECCOMP_DATA.arg0Low },
     { op: "jeq", k: 0, then: "allow", else: "eperm" },
-    // ioctl(fd, request, arg): every request but TIOCSETD.
+    // ioctl(fd, request, arg): every request but TIOCSETD and btrfs snapshots.
     { op: "label", name: "ioctl" },
     { op: "ld", offset: SECCOMP_DATA.arg1Low },
-    { op: "jeq", k: TIOCSETD, then: "eperm", else: "allow" },
+    { op: "jeq", k: TIOCSETD, then: "eperm", else: null },
+    { op: "jeq", k: BTRFS_IOC_SNAP_CREATE, then: "eperm", else: null },
+    { op: "jeq", k: BTRFS_IOC_SNAP_CREATE_V2, then: "eperm", else: "allow" },
     // fcntl(fd, command, arg): every command but F_SETLEASE.
     { op: "label", name: "fcntl" },
     { op: "ld", offset: SECCOMP_DATA.arg1Low },

@@ -172,6 +172,17 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
     }
   });
 
+  test("seccompProgram denies btrfs snapshots: no copy of a subvolume escapes the policy's covers", () => {
+    for (const request of [0x50009401, 0x50009417]) {
+      expect([request, verdict(true, nr.ioctl, [3, request, 0])]).toEqual([request, EPERM]);
+      expect([request, verdict(false, nr.ioctl, [3, request, 0])]).toEqual([request, EPERM]);
+    }
+    // A subvolume of its own (BTRFS_IOC_SUBVOL_CREATE) and reflinks (FICLONE) stay.
+    for (const request of [0x5000940e, 0x40049409]) {
+      expect([request, verdict(true, nr.ioctl, [3, request, 0])]).toEqual([request, SECCOMP_RET.ALLOW]);
+    }
+  });
+
   test("seccompProgram denies F_SETLEASE: no lease holds another process's open of a file", () => {
     const F_SETLEASE = 1024;
     const F_RDLCK = 0;
