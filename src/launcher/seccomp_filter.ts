@@ -15,7 +15,9 @@ export const SECCOMP_RET = {
 
 const EPERM = 1;
 const ENOSYS = 38;
+const EPROTONOSUPPORT = 93;
 const AF_UNIX = 1;
+const AF_NETLINK = 16;
 const X32_SYSCALL_BIT = 0x40000000;
 
 /** Offsets in `struct seccomp_data`. */
@@ -75,6 +77,16 @@ const TIOCSETD = 0x5423;
  */
 const BTRFS_IOC_SNAP_CREATE = 0x50009401;
 const BTRFS_IOC_SNAP_CREATE_V2 = 0x50009417;
+
+/**
+ * NETLINK_AUDIT takes user records from a process with CAP_AUDIT_WRITE, which a sandboxed root keeps
+ * (`sudo` and `login` fail without it): with the network on it could write records of any text
+ * into the host's audit log (its kernel log without auditd), and a flood of them meets the backlog
+ * limit, which a host set to panic on audit failure (`auditctl -f 2`) answers with a panic. The
+ * socket answers EPROTONOSUPPORT, as on a kernel without audit, which libaudit's callers take for
+ * "no audit here" and go on; reading the log needs CAP_AUDIT_READ, which no sandbox keeps.
+ */
+const NETLINK_AUDIT = 9;
 
 /**
  * F_SETLEASE takes a lease, which needs only that the caller own the file: a sandboxed root may
@@ -204,7 +216,8 @@ const LEGACY_MODE_SETTERS = [
  * `clone`, `clone` with CLONE_PARENT and a thread's `clone` without its process's descriptor table fail with EPERM; `clone3`
  * fails with ENOSYS (its flags are behind a pointer, and libc falls back to `clone`); prlimit, priority, I/O priority and the `SELF_ONLY_BY_PID` calls fail
  * with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of
- * any family but AF_UNIX fail with EPERM; without an IPC namespace of the sandbox's own, the
+ * any family but AF_UNIX fail with EPERM, and with it on a NETLINK_AUDIT socket fails with
+ * EPROTONOSUPPORT; without an IPC namespace of the sandbox's own, the
  * `IPC_CALLS` fail with EPERM; `ioctl` TIOCSETD and btrfs snapshots and `fcntl` F_SETLEASE fail with EPERM. Everything else is allowed.
  */
 export function seccompProgram(
@@ -246,6 +259,8 @@ export function seccompProgram(
   if (!options.network) {
     ops.push({ op: "jeq", k: nr("socket"), then: "socket", else: null });
     ops.push({ op: "jeq", k: nr("socketpair"), then: "socket", else: null });
+  } else {
+    ops.push({ op: "jeq", k: nr("socket"), then: "netlinkAudit", else: null });
   }
   ops.push(
     { op: "ret", k: SECCOMP_RET.ALLOW },
@@ -311,6 +326,16 @@ export function seccompProgram(
       { op: "label", name: "socket" },
       { op: "ld", offset: SECCOMP_DATA.arg0Low },
       { op: "jeq", k: AF_UNIX, then: "allow", else: "eperm" },
+    );
+  } else {
+    // socket(domain, type, protocol): every socket but NETLINK_AUDIT.
+    ops.push(
+      { op: "label", name: "netlinkAudit" },
+      { op: "ld", offset: SECCOMP_DATA.arg0Low },
+      { op: "jeq", k: AF_NETLINK, then: null, else: "allow" },
+      { op: "ld", offset: SECCOMP_DATA.arg2Low },
+      { op: "jeq", k: NETLINK_AUDIT, then: null, else: "allow" },
+      { op: "ret", k: SECCOMP_RET.ERRNO | EPROTONOSUPPORT },
     );
   }
   ops.push(

@@ -320,6 +320,31 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>, pri
     HOSTILE_CASE_MS,
   );
 
+  test.concurrent("a sandbox with the network on writes no record into the host's audit log", async () => {
+    // A sandboxed root keeps CAP_AUDIT_WRITE, and with the network on it could open a NETLINK_AUDIT
+    // socket and send the kernel a user record of any text (AUDIT_USER_AVC here): the host's audit
+    // log, or its kernel log without auditd, took it, and a flood of them meets the backlog limit,
+    // which a host set to panic on audit failure (auditctl -f 2) answers with a panic.
+    await using w = await world();
+    await using client = await server().session();
+    const script = [
+      "import errno, socket, struct",
+      "try:",
+      "    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9)",
+      "    text = b'exec-server hostile case: forged audit record\\0'",
+      "    s.sendto(struct.pack('=LHHLL', 16 + len(text), 1107, 5, 1, 0) + text, (0, 0))",
+      "    reply = s.recv(4096)",
+      "    print('sent, answered', struct.unpack('=i', reply[16:20])[0])",
+      "except OSError as error:",
+      "    print('refused', errno.errorcode[error.errno])",
+    ].join("\n");
+    const result = await run(client, `exec python3 -c "${script}"`, {
+      cwd: w.inside,
+      sandbox: profile([MINIMAL, entry(w.inside, "write")], "enabled"),
+    });
+    expect(result.out).toBe("refused EPROTONOSUPPORT\n");
+  }, HOSTILE_CASE_MS);
+
   test.concurrent("files made in the sandbox are never setuid, setgid or devices on the host", async () => {
     await using w = await world();
     await using client = await server().session();

@@ -172,6 +172,19 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
     }
   });
 
+  test("seccompProgram answers a NETLINK_AUDIT socket EPROTONOSUPPORT, as a kernel without audit", () => {
+    const AF_NETLINK = 16;
+    const SOCK_RAW = 3;
+    expect(verdict(true, nr.socket, [AF_NETLINK, SOCK_RAW, 9])).toBe(SECCOMP_RET.ERRNO | 93);
+    // Other netlink protocols (route, uevent) and other families stay with the network on.
+    expect(verdict(true, nr.socket, [AF_NETLINK, SOCK_RAW, 0])).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(true, nr.socket, [AF_NETLINK, SOCK_RAW, 15])).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(true, nr.socket, [2, 1, 0])).toBe(SECCOMP_RET.ALLOW);
+    expect(verdict(true, nr.socket, [1, 1, 9])).toBe(SECCOMP_RET.ALLOW);
+    // With it off every netlink socket is refused already.
+    expect(verdict(false, nr.socket, [AF_NETLINK, SOCK_RAW, 9])).toBe(EPERM);
+  });
+
   test("seccompProgram denies btrfs snapshots: no copy of a subvolume escapes the policy's covers", () => {
     for (const request of [0x50009401, 0x50009417]) {
       expect([request, verdict(true, nr.ioctl, [3, request, 0])]).toEqual([request, EPERM]);
