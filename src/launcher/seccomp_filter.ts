@@ -214,7 +214,7 @@ const LEGACY_MODE_SETTERS = [
 /**
  * The filter: a foreign architecture is killed; the `ALWAYS_DENIED` calls, namespace-creating
  * `clone`, `clone` with CLONE_PARENT and a thread's `clone` without its process's descriptor table fail with EPERM; `clone3`
- * fails with ENOSYS (its flags are behind a pointer, and libc falls back to `clone`); prlimit, priority, I/O priority and the `SELF_ONLY_BY_PID` calls fail
+ * and `io_setup` fail with ENOSYS (its flags are behind a pointer, and libc falls back to `clone`; a kernel without AIO); prlimit, priority, I/O priority and the `SELF_ONLY_BY_PID` calls fail
  * with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of
  * any family but AF_UNIX fail with EPERM, and with it on a NETLINK_AUDIT socket fails with
  * EPROTONOSUPPORT; without an IPC namespace of the sandbox's own, the
@@ -244,6 +244,11 @@ export function seccompProgram(
   ops.push({ op: "jeq", k: nr("ioctl"), then: "ioctl", else: null });
   ops.push({ op: "jeq", k: nr("fcntl"), then: "fcntl", else: null });
   ops.push({ op: "jeq", k: nr("clone3"), then: "enosys", else: null });
+  // Asynchronous I/O contexts count against one limit for the whole host (fs.aio-max-nr, 65,536
+  // events): a sandbox took all of it in sixteen calls, and every other process's io_setup (a
+  // database's native I/O) answered EAGAIN while it held them. ENOSYS is a kernel without AIO,
+  // after which such programs use their threads (io_uring is denied already).
+  ops.push({ op: "jeq", k: nr("io_setup"), then: "enosys", else: null });
   // openat2 takes its mode behind a pointer; libc falls back to openat on ENOSYS.
   ops.push({ op: "jeq", k: nr("openat2"), then: "enosys", else: null });
   for (const [name, offset] of MODE_SETTERS) {

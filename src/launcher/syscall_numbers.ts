@@ -50,6 +50,7 @@ export type SyscallName =
   | "request_key"
   | "bpf"
   | "perf_event_open"
+  | "io_setup"
   | "io_uring_setup"
   | "io_uring_enter"
   | "io_uring_register"
@@ -174,6 +175,7 @@ const X86_64: SyscallTable = {
     request_key: 249,
     bpf: 321,
     perf_event_open: 298,
+    io_setup: 206,
     io_uring_setup: 425,
     io_uring_enter: 426,
     io_uring_register: 427,
@@ -290,6 +292,7 @@ const AARCH64: SyscallTable = {
     request_key: 218,
     bpf: 280,
     perf_event_open: 241,
+    io_setup: 0,
     io_uring_setup: 425,
     io_uring_enter: 426,
     io_uring_register: 427,

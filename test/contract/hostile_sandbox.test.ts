@@ -345,6 +345,29 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>, pri
     expect(result.out).toBe("refused EPROTONOSUPPORT\n");
   }, HOSTILE_CASE_MS);
 
+  test.concurrent("a sandbox takes none of the host's asynchronous I/O contexts", async () => {
+    // fs.aio-max-nr (65,536 events) is one count for the whole host: sixteen io_setup calls of
+    // 4,096 events took all of it, and every other process's io_setup (a database's native I/O)
+    // answered EAGAIN until the sandbox ended.
+    await using w = await world();
+    await using client = await server().session();
+    const script = [
+      "import ctypes, errno",
+      "libc = ctypes.CDLL(None, use_errno=True)",
+      "libc.syscall.restype = ctypes.c_long",
+      "context = ctypes.c_ulong(0)",
+      "if libc.syscall(206 if __import__('platform').machine() == 'x86_64' else 0, 1, ctypes.byref(context)) == 0:",
+      "    print('made')",
+      "else:",
+      "    print('refused', errno.errorcode[ctypes.get_errno()])",
+    ].join("\n");
+    const result = await run(client, `exec python3 -c "${script}"`, {
+      cwd: w.inside,
+      sandbox: profile([MINIMAL, entry(w.inside, "write")]),
+    });
+    expect(result.out).toBe("refused ENOSYS\n");
+  }, HOSTILE_CASE_MS);
+
   test.concurrent("files made in the sandbox are never setuid, setgid or devices on the host", async () => {
     await using w = await world();
     await using client = await server().session();

@@ -172,6 +172,11 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
     }
   });
 
+  test("seccompProgram answers io_setup ENOSYS: no sandbox takes the host's AIO events", () => {
+    expect(verdict(true, nr.io_setup, [1, 0])).toBe(ENOSYS);
+    expect(verdict(false, nr.io_setup, [1, 0])).toBe(ENOSYS);
+  });
+
   test("seccompProgram answers a NETLINK_AUDIT socket EPROTONOSUPPORT, as a kernel without audit", () => {
     const AF_NETLINK = 16;
     const SOCK_RAW = 3;
