@@ -71,7 +71,7 @@ test("owners that wait take their turns in rotation, so one burst does not queue
   const state = manualClock();
   const turns = new SpawnTurns(state.clock);
   const order: string[] = [];
-  const burst = spawnAll(turns, state, {}, "a", 20, 1, order);
+  const burst = spawnAll(turns, state, {}, "a", 20, SPAWN_TURN_MS / 10, order);
   await settle();
   const other = spawnAll(turns, state, {}, "b", 1, 1, order);
   while (state.timers.length > 0) {
@@ -80,7 +80,7 @@ test("owners that wait take their turns in rotation, so one burst does not queue
   }
   await Promise.all([burst, other]);
   // The first turn's ten went before the other owner came; it then waits for one spawn, not ten.
-  const first = Array.from({ length: SPAWN_TURN_MS + 1 }, (_, index) => `a${index}`);
-  expect(order.slice(0, SPAWN_TURN_MS + 2)).toEqual([...first, "b0"]);
+  const first = Array.from({ length: 11 }, (_, index) => `a${index}`);
+  expect(order.slice(0, 12)).toEqual([...first, "b0"]);
   expect(order.length).toBe(21);
 });
