@@ -99,6 +99,19 @@ const NETLINK_AUDIT = 9;
  */
 const F_SETLEASE = 1024;
 
+/**
+ * A classic BPF filter attached to a socket is compiled into memory that counts against one limit
+ * for the whole host (`net.core.bpf_jit_limit`), which no cgroup bounds and only CAP_BPF passes:
+ * a sandbox that filled it with filters on its own unix sockets left every other process without
+ * that capability, the launchers of later sandboxes included, unable to install a seccomp filter
+ * (with `CONFIG_BPF_JIT_ALWAYS_ON`, every filter is compiled). SO_ATTACH_FILTER and
+ * SO_ATTACH_REUSEPORT_CBPF fail with EPERM; a program's own seccomp filters stay (a thread's
+ * chain holds at most 32,768 instructions, so their sum is bounded by the sandbox's threads).
+ */
+const SOL_SOCKET = 1;
+const SO_ATTACH_FILTER = 26;
+const SO_ATTACH_REUSEPORT_CBPF = 51;
+
 /** System calls that always fail with EPERM inside the sandbox. */
 const ALWAYS_DENIED: readonly SyscallName[] = [
   "ptrace",
@@ -218,7 +231,8 @@ const LEGACY_MODE_SETTERS = [
  * with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of
  * any family but AF_UNIX fail with EPERM, and with it on a NETLINK_AUDIT socket fails with
  * EPROTONOSUPPORT; without an IPC namespace of the sandbox's own, the
- * `IPC_CALLS` fail with EPERM; `ioctl` TIOCSETD and btrfs snapshots and `fcntl` F_SETLEASE fail with EPERM. Everything else is allowed.
+ * `IPC_CALLS` fail with EPERM; `ioctl` TIOCSETD and btrfs snapshots, `fcntl` F_SETLEASE and socket filters (`setsockopt`
+ * SO_ATTACH_FILTER, SO_ATTACH_REUSEPORT_CBPF) fail with EPERM. Everything else is allowed.
  */
 export function seccompProgram(
   arch: LibcArch,
@@ -243,6 +257,7 @@ export function seccompProgram(
   for (const name of SELF_ONLY_BY_PID) ops.push({ op: "jeq", k: nr(name), then: "self", else: null });
   ops.push({ op: "jeq", k: nr("ioctl"), then: "ioctl", else: null });
   ops.push({ op: "jeq", k: nr("fcntl"), then: "fcntl", else: null });
+  ops.push({ op: "jeq", k: nr("setsockopt"), then: "setsockopt", else: null });
   ops.push({ op: "jeq", k: nr("clone3"), then: "enosys", else: null });
   // Asynchronous I/O contexts count against one limit for the whole host (fs.aio-max-nr, 65,536
   // events): a sandbox took all of it in sixteen calls, and every other process's io_setup (a
@@ -307,6 +322,13 @@ export function seccompProgram(
     { op: "label", name: "fcntl" },
     { op: "ld", offset: SECCOMP_DATA.arg1Low },
     { op: "jeq", k: F_SETLEASE, then: "eperm", else: "allow" },
+    // setsockopt(fd, level, option, value, length): every option but a classic BPF filter's.
+    { op: "label", name: "setsockopt" },
+    { op: "ld", offset: SECCOMP_DATA.arg1Low },
+    { op: "jeq", k: SOL_SOCKET, then: null, else: "allow" },
+    { op: "ld", offset: SECCOMP_DATA.arg2Low },
+    { op: "jeq", k: SO_ATTACH_FILTER, then: "eperm", else: null },
+    { op: "jeq", k: SO_ATTACH_REUSEPORT_CBPF, then: "eperm", else: "allow" },
     // openat(dirfd, path, flags, mode) and open(path, flags, mode): the mode counts when creating.
     { op: "label", name: "openat" },
     { op: "ld", offset: SECCOMP_DATA.arg2Low },

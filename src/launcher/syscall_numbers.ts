@@ -35,6 +35,7 @@ export type SyscallName =
   | "clone3"
   | "socket"
   | "socketpair"
+  | "setsockopt"
   | "sendto"
   | "recvfrom"
   | "getsockname"
@@ -160,6 +161,7 @@ const X86_64: SyscallTable = {
     clone3: 435,
     socket: 41,
     socketpair: 53,
+    setsockopt: 54,
     sendto: 44,
     recvfrom: 45,
     getsockname: 51,
@@ -277,6 +279,7 @@ const AARCH64: SyscallTable = {
     clone3: 435,
     socket: 198,
     socketpair: 199,
+    setsockopt: 208,
     sendto: 206,
     recvfrom: 207,
     getsockname: 204,

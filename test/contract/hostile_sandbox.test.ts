@@ -368,6 +368,38 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>, pri
     expect(result.out).toBe("refused ENOSYS\n");
   }, HOSTILE_CASE_MS);
 
+  test.concurrent(
+    "a sandbox attaches no socket filter, which would take the host's BPF JIT memory",
+    async () => {
+      // Every classic BPF filter a socket takes is compiled into memory counted against one limit for
+      // the whole host (net.core.bpf_jit_limit), which no cgroup bounds: 25,700 filters on unix
+      // sockets took all of it, after which every other process without CAP_BPF, a sandbox launcher
+      // included, failed to install a seccomp filter (ENOMEM; the kernel compiles every filter).
+      await using w = await world();
+      await using client = await server().session();
+      const script = [
+        "import ctypes, errno, socket, struct",
+        "code = (ctypes.c_ubyte * 8)(6, 0, 0, 0, 255, 255, 0, 0)",
+        "program = struct.pack('HxxxxxxQ', 1, ctypes.addressof(code))",
+        "for option in (26, 51):",
+        "    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
+        "    try:",
+        "        s.setsockopt(socket.SOL_SOCKET, option, program)",
+        "        print('attached')",
+        "    except OSError as error:",
+        "        print('refused', errno.errorcode[error.errno])",
+      ].join("\n");
+      for (const network of ["restricted", "enabled"] as const) {
+        const result = await run(client, `exec python3 -c "${script}"`, {
+          cwd: w.inside,
+          sandbox: profile([MINIMAL, entry(w.inside, "write")], network),
+        });
+        expect([network, result.out]).toEqual([network, "refused EPERM\nrefused EPERM\n"]);
+      }
+    },
+    HOSTILE_CASE_MS,
+  );
+
   test.concurrent("files made in the sandbox are never setuid, setgid or devices on the host", async () => {
     await using w = await world();
     await using client = await server().session();

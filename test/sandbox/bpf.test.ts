@@ -177,6 +177,20 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
     expect(verdict(false, nr.io_setup, [1, 0])).toBe(ENOSYS);
   });
 
+  test("seccompProgram denies socket filters: no sandbox takes the host's BPF JIT memory", () => {
+    const SOL_SOCKET = 1;
+    for (const network of [true, false]) {
+      // SO_ATTACH_FILTER and SO_ATTACH_REUSEPORT_CBPF.
+      for (const option of [26, 51]) {
+        expect(verdict(network, nr.setsockopt, [3, SOL_SOCKET, option, 0, 16])).toBe(EPERM);
+      }
+      // SO_REUSEADDR, SO_SNDBUF, SO_DETACH_FILTER, and option 26 of another level (IP_MULTICAST_ALL).
+      for (const [level, option] of [[SOL_SOCKET, 2], [SOL_SOCKET, 7], [SOL_SOCKET, 27], [0, 26]] as const) {
+        expect(verdict(network, nr.setsockopt, [3, level, option, 0, 4])).toBe(SECCOMP_RET.ALLOW);
+      }
+    }
+  });
+
   test("seccompProgram answers a NETLINK_AUDIT socket EPROTONOSUPPORT, as a kernel without audit", () => {
     const AF_NETLINK = 16;
     const SOCK_RAW = 3;
