@@ -109,6 +109,14 @@ const F_SETLEASE = 1024;
  * chain holds at most 32,768 instructions, so their sum is bounded by the sandbox's threads).
  */
 const SOL_SOCKET = 1;
+/**
+ * A socket that sets SO_REUSEPORT may bind the port of a listener of the same uid that set it too,
+ * and the kernel then hands it a share of that listener's connections (or datagrams): a root
+ * sandbox with the network on took 11 of 20 connections meant for a root daemon's listener, and
+ * with CAP_SETUID it is every uid. The option fails with EPERM; with the network off no sandbox
+ * binds a port anyway (Landlock).
+ */
+const SO_REUSEPORT = 15;
 const SO_ATTACH_FILTER = 26;
 const SO_ATTACH_REUSEPORT_CBPF = 51;
 
@@ -231,8 +239,8 @@ const LEGACY_MODE_SETTERS = [
  * with EPERM unless they target the caller; with the network off, `socket` and `socketpair` of
  * any family but AF_UNIX fail with EPERM, and with it on a NETLINK_AUDIT socket fails with
  * EPROTONOSUPPORT; without an IPC namespace of the sandbox's own, the
- * `IPC_CALLS` fail with EPERM; `ioctl` TIOCSETD and btrfs snapshots, `fcntl` F_SETLEASE and socket filters (`setsockopt`
- * SO_ATTACH_FILTER, SO_ATTACH_REUSEPORT_CBPF) fail with EPERM. Everything else is allowed.
+ * `IPC_CALLS` fail with EPERM; `ioctl` TIOCSETD and btrfs snapshots, `fcntl` F_SETLEASE, socket filters (`setsockopt`
+ * SO_ATTACH_FILTER, SO_ATTACH_REUSEPORT_CBPF) and SO_REUSEPORT fail with EPERM. Everything else is allowed.
  */
 export function seccompProgram(
   arch: LibcArch,
@@ -322,11 +330,12 @@ export function seccompProgram(
     { op: "label", name: "fcntl" },
     { op: "ld", offset: SECCOMP_DATA.arg1Low },
     { op: "jeq", k: F_SETLEASE, then: "eperm", else: "allow" },
-    // setsockopt(fd, level, option, value, length): every option but a classic BPF filter's.
+    // setsockopt(fd, level, option, value, length): every option but SO_REUSEPORT and a classic BPF filter's.
     { op: "label", name: "setsockopt" },
     { op: "ld", offset: SECCOMP_DATA.arg1Low },
     { op: "jeq", k: SOL_SOCKET, then: null, else: "allow" },
     { op: "ld", offset: SECCOMP_DATA.arg2Low },
+    { op: "jeq", k: SO_REUSEPORT, then: "eperm", else: null },
     { op: "jeq", k: SO_ATTACH_FILTER, then: "eperm", else: null },
     { op: "jeq", k: SO_ATTACH_REUSEPORT_CBPF, then: "eperm", else: "allow" },
     // openat(dirfd, path, flags, mode) and open(path, flags, mode): the mode counts when creating.

@@ -400,6 +400,51 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>, pri
     HOSTILE_CASE_MS,
   );
 
+  test.concurrent(
+    "a sandbox with the network on shares no port of a host daemon's SO_REUSEPORT listener",
+    async () => {
+      // A listener of the same uid that sets SO_REUSEPORT joins a host daemon's group on its port, and
+      // the kernel hands it a share of the daemon's connections (11 of 20, tried with a root daemon):
+      // the sandbox answers the daemon's clients and reads what they send.
+      await using w = await world();
+      await using client = await server().session();
+      const listener = [
+        "import socket, sys",
+        "s = socket.socket()",
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)",
+        "s.bind(('127.0.0.1', 0))",
+        "s.listen()",
+        "print(s.getsockname()[1], flush=True)",
+        "sys.stdin.read()",
+      ].join("\n");
+      const [command = "", ...args] = [...w.asOwner, "python3", "-c", listener];
+      const daemon = spawn(command, args, { env: CHILD_PATH, stdio: ["pipe", "pipe", "inherit"] });
+      try {
+        const port = await new Promise<string>((ready) =>
+          daemon.stdout.once("data", (data: Buffer) => ready(data.toString().trim()))
+        );
+        const script = [
+          "import errno, socket",
+          "s = socket.socket()",
+          "try:",
+          "    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)",
+          `    s.bind(('127.0.0.1', ${port}))`,
+          "    print('bound')",
+          "except OSError as error:",
+          "    print('refused', errno.errorcode[error.errno])",
+        ].join("\n");
+        const result = await run(client, `exec python3 -c "${script}"`, {
+          cwd: w.inside,
+          sandbox: profile([MINIMAL, entry(w.inside, "write")], "enabled"),
+        });
+        expect(result.out).toBe("refused EPERM\n");
+      } finally {
+        daemon.kill();
+      }
+    },
+    HOSTILE_CASE_MS,
+  );
+
   test.concurrent("files made in the sandbox are never setuid, setgid or devices on the host", async () => {
     await using w = await world();
     await using client = await server().session();

@@ -191,6 +191,15 @@ describe.each(["x86_64", "aarch64"] as const)("seccomp filter for %s", (arch) =>
     }
   });
 
+  test("seccompProgram denies SO_REUSEPORT: no sandbox joins a host daemon's listener", () => {
+    for (const network of [true, false]) {
+      expect(verdict(network, nr.setsockopt, [3, 1, 15, 0, 4])).toBe(EPERM);
+      // SO_REUSEADDR, and option 15 of another level (IPPROTO_TCP's TCP_REPAIR_QUEUE).
+      expect(verdict(network, nr.setsockopt, [3, 1, 2, 0, 4])).toBe(SECCOMP_RET.ALLOW);
+      expect(verdict(network, nr.setsockopt, [3, 6, 15, 0, 4])).toBe(SECCOMP_RET.ALLOW);
+    }
+  });
+
   test("seccompProgram answers a NETLINK_AUDIT socket EPROTONOSUPPORT, as a kernel without audit", () => {
     const AF_NETLINK = 16;
     const SOCK_RAW = 3;
