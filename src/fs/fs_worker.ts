@@ -95,8 +95,8 @@ class WorkerProcess {
   reaped = false;
   /** Ended on purpose while it served nothing (`FsWorker.retireIfIdle`): not a failure to report. */
   retired = false;
-  /** Open file handles in this process, by scope: a process that holds one must keep running. */
-  readonly handles = new Map<string, number>();
+  /** The ids of the handles open in this process, by scope: a process that holds one must keep running. */
+  readonly handles = new Map<string, Set<string>>();
   /** Resolved by its first response line or by its end, whichever comes first. */
   readonly up: PromiseWithResolvers<void>;
 
@@ -144,6 +144,12 @@ export class FsWorker implements AsyncDisposable {
   #stopped = false;
   /** The id of the next held `fs/readFile`. */
   #holds = 0;
+  /**
+   * The ids of handles, by scope, that were open in a process that has died: the next process
+   * does not know them, but the connection still holds them until it closes them, so their reads
+   * and writes answer WorkerFailed rather than `unknown file handle`.
+   */
+  readonly #lost = new Map<string, Set<string>>();
 
   constructor(runtime: Runtime, options: FsWorkerOptions) {
     this.#runtime = runtime;
@@ -228,6 +234,7 @@ export class FsWorker implements AsyncDisposable {
 
   /** Closes every handle `scope` holds in the worker; nothing to do when no worker runs. */
   async closeScope(scope: string): Promise<void> {
+    this.#lost.delete(scope);
     const current = this.#process;
     if (current === null) return;
     const process = await current.catch(() => null);
@@ -294,6 +301,12 @@ export class FsWorker implements AsyncDisposable {
   ): Promise<unknown> {
     signal?.throwIfAborted();
     if (this.#stopped) throw workerExited(new Error("worker stopped"));
+    const handleId = handleOf(method, request);
+    if (handleId !== null && this.#lost.get(scope)?.has(handleId) === true) {
+      if (method !== "fs/close") throw workerExited(new Error("the worker that held the handle exited"));
+      // The next process answers the close of an id it does not know with `{}`.
+      forget(this.#lost, scope, handleId);
+    }
     this.#used = true;
     this.#inFlight++;
     try {
@@ -309,7 +322,9 @@ export class FsWorker implements AsyncDisposable {
       }
       const params = { scope, request, maxReplyBytes: this.#maxReplyBytes, ...extra };
       const result = await process.peer.call(method, params, signal);
-      countHandles(process, scope, method);
+      trackHandles(process, scope, method, handleId);
+      // An open answered just before the process died is as lost as the others.
+      if (process.dead) this.#loseHandles(process);
       return result;
     } finally {
       this.#inFlight--;
@@ -400,12 +415,23 @@ export class FsWorker implements AsyncDisposable {
     }
   }
 
+  /** Moves the handles open in `process`, which has died, to the lost ones. */
+  #loseHandles(process: WorkerProcess): void {
+    for (const [scope, ids] of process.handles) {
+      const lost = this.#lost.get(scope) ?? new Set<string>();
+      for (const id of ids) lost.add(id);
+      this.#lost.set(scope, lost);
+    }
+    process.handles.clear();
+  }
+
   /** Retires `process`: fails what is in flight on it, forgets it, and kills it if it still runs. */
   #fail(process: WorkerProcess, error: RpcError): void {
     process.up.resolve();
     process.peer.close(error);
     if (process.dead) return;
     process.dead = true;
+    this.#loseHandles(process);
     // Nothing more is sent to it; the runtime does not close the pipe by itself.
     void process.child.stdin?.close().catch(() => {});
     if (this.#running === process) this.#running = null;
@@ -433,18 +459,42 @@ function bytesOf(result: unknown): Uint8Array {
 
 /**
  * Keeps `process.handles` in step with a request of `scope` that the worker has answered with a
- * result. A failed or withdrawn close is not counted: the handle may still be open, and a count too
- * high only keeps the process running until its scope closes.
+ * result. A failed or withdrawn close is not counted: the handle may still be open, and a handle
+ * kept too long only keeps the process running until its scope closes.
  */
-function countHandles(process: WorkerProcess, scope: string, method: WorkerMethod): void {
+function trackHandles(
+  process: WorkerProcess,
+  scope: string,
+  method: WorkerMethod,
+  handleId: string | null,
+): void {
   if (method === CLOSE_SCOPE_METHOD) {
     process.handles.delete(scope);
-    return;
+  } else if (method === "fs/open" && handleId !== null) {
+    const ids = process.handles.get(scope) ?? new Set<string>();
+    ids.add(handleId);
+    process.handles.set(scope, ids);
+  } else if (method === "fs/close" && handleId !== null) {
+    forget(process.handles, scope, handleId);
   }
-  const open = process.handles.get(scope) ?? 0;
-  const now = method === "fs/open" ? open + 1 : method === "fs/close" ? open - 1 : open;
-  if (now > 0) process.handles.set(scope, now);
-  else process.handles.delete(scope);
+}
+
+/** Removes `handleId` from `scope`'s ids, and the scope once it has none. */
+function forget(handles: Map<string, Set<string>>, scope: string, handleId: string): void {
+  const ids = handles.get(scope);
+  ids?.delete(handleId);
+  if (ids?.size === 0) handles.delete(scope);
+}
+
+/** The handle id a handle method names, or null for any other request. */
+function handleOf(method: WorkerMethod, request: unknown): string | null {
+  if (
+    method !== "fs/open" && method !== "fs/readBlock" && method !== "fs/writeBlock" && method !== "fs/close"
+  ) {
+    return null;
+  }
+  const id = (request as { readonly handleId?: unknown }).handleId;
+  return typeof id === "string" ? id : null;
 }
 
 /** Worker stdout: validated response lines, a bytes response followed by its bytes. */

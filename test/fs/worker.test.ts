@@ -270,6 +270,32 @@ for (const name of ["bun", "deno"] as const) {
       expect((await fsys.getMetadata({ path: "/" })).isDirectory).toBe(true);
     });
 
+    test("a handle whose worker died answers WorkerFailed until it is closed", async () => {
+      // The handle lived in the dead process: the next worker knows no such id, and answering
+      // `unknown file handle` for an id the connection still holds (its open answers `already
+      // exists`) told the client two contradicting things (red team 14b).
+      await using dir = await tempDir();
+      await fs.writeFile(dir.join("f"), "hello world");
+      await using worker = startWorker(name);
+      await using fsys = view(worker);
+      await fsys.open({ handleId: "r", path: dir.join("f") });
+      await fsys.open({ handleId: "w", path: dir.join("g"), mode: "replace" });
+      const pid = await worker.pid();
+      if (pid === null) throw new Error("no worker pid");
+      process.kill(pid, "SIGKILL");
+      expect(await errorOf(fsys.readBlock({ handleId: "r", offset: 0, len: 5 }))).toEqual(WORKER_FAILED);
+      expect(await errorOf(fsys.writeBlock({ handleId: "w", offset: 0, chunk: b64("x") }))).toEqual(
+        WORKER_FAILED,
+      );
+      await fsys.close({ handleId: "r" });
+      await fsys.open({ handleId: "r", path: dir.join("f") });
+      expect(await fsys.readBlock({ handleId: "r", offset: 6, len: 5 })).toEqual({
+        chunk: b64("world"),
+        eof: true,
+      });
+      expect(await errorOf(fsys.readBlock({ handleId: "w", offset: 0, len: 1 }))).toEqual(WORKER_FAILED);
+    });
+
     test("stop fails what is in flight and refuses later calls", async () => {
       const worker = startWorker(name);
       const fsys = view(worker);
