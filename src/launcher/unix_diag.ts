@@ -134,15 +134,8 @@ export function unixSocketTable(sys: Sys): BoundSocket[] | null {
     // sockaddr_nl of the kernel: family, then port id 0 and no groups.
     const kernel = new Uint8Array(12);
     new DataView(kernel.buffer).setUint16(0, Number(AF_NETLINK), true);
-    let sent = sys.try("sendto", [
-      fd,
-      sys.buffer(request),
-      BigInt(request.length),
-      0n,
-      sys.buffer(kernel),
-      12n,
-    ]);
-    while (sent === -EINTR) {
+    let sent: bigint;
+    do {
       sent = sys.try("sendto", [
         fd,
         sys.buffer(request),
@@ -151,7 +144,7 @@ export function unixSocketTable(sys: Sys): BoundSocket[] | null {
         sys.buffer(kernel),
         12n,
       ]);
-    }
+    } while (sent === -EINTR);
     if (sent !== BigInt(request.length)) return null;
     const found: BoundSocket[] = [];
     const buffer = new Uint8Array(RECEIVE_BYTES);

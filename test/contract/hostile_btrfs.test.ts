@@ -12,7 +12,8 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
-import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
+import { serverAfterMounts } from "../helpers/private_mounts.ts";
+import { RUNTIMES, startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
 
@@ -67,19 +68,7 @@ describe.skipIf(!CAN_MAKE_BTRFS).each(RUNTIMES)("a sandbox on btrfs, on %s", (ru
     ].join(" && ");
     return await startServer({
       runtime,
-      command: [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "sh",
-        "-c",
-        `${setup} && exec "$@"`,
-        "sh",
-        ...drop,
-        ...serverCommand(runtime),
-      ],
+      command: serverAfterMounts(runtime, setup, drop),
       args: ["--allow-local-users"],
       env: { HOME: dir },
     });

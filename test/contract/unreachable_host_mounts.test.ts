@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
+import { serverAfterMounts } from "../helpers/private_mounts.ts";
+import { RUNTIMES, startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
 import { pathToUri } from "../../src/protocol/mod.ts";
@@ -29,19 +30,7 @@ describe.each(RUNTIMES)("a kernel-interface mount the unprivileged server cannot
     return startServer({
       runtime,
       // In a mount namespace of the server's own, so no other test sees the mounts.
-      command: [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "sh",
-        "-c",
-        `${mounts} && exec "$@"`,
-        "sh",
-        ...drop,
-        ...serverCommand(runtime),
-      ],
+      command: serverAfterMounts(runtime, mounts, drop),
       args: ["--allow-local-users"],
       env: { HOME: home },
     });
