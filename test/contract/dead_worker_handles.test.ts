@@ -5,10 +5,10 @@
  * exists` for the same id; red team 14b). The worker is found among the server's children.
  */
 import { describe, expect, test } from "bun:test";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
-import { waitUntilDead } from "../helpers/proc.ts";
+import { childrenOf, waitUntilDead } from "../helpers/proc.ts";
 import { managedSandbox } from "../helpers/sandbox_policy.ts";
 import { b64 } from "../helpers/shared_server.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
@@ -22,20 +22,9 @@ const WORKER_FAILED = {
 
 /** The live `fs-worker` children of `parent`. */
 async function workersOf(parent: number): Promise<number[]> {
-  const found = [];
-  for (const name of await readdir("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = await readFile(`/proc/${name}/stat`, "latin1");
-      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(ppid) !== parent || state === "Z") continue;
-      const cmdline = await readFile(`/proc/${name}/cmdline`, "latin1");
-      if (cmdline.split("\0").includes("fs-worker")) found.push(Number(name));
-    } catch {
-      // Gone in between.
-    }
-  }
-  return found;
+  return (await childrenOf(parent)).filter((child) => child.argv.includes("fs-worker")).map((child) =>
+    child.pid
+  );
 }
 
 describe.each(RUNTIMES)("handles of a dead fs worker on %s", (runtime) => {

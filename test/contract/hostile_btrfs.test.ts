@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import { serverAfterMounts } from "../helpers/private_mounts.ts";
+import { managedSandbox } from "../helpers/sandbox_policy.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
@@ -95,29 +96,11 @@ describe.skipIf(!CAN_MAKE_BTRFS).each(RUNTIMES)("a sandbox on btrfs, on %s", (ru
       await using client = await server.session();
       const ws = join(dir, name, "ws");
       const id = `b${++ids}`;
-      const entry = (path: string, access: string) => ({
-        path: { type: "path", path: pathToUri(path) },
-        access,
-      });
       await client.call(
         "process/start",
         startParams(id, ["sh", "-c", `cat .env; exec python3 -c "$0" ${ws}`, SNAPSHOT], ws, {
           env: CHILD_PATH,
-          sandbox: {
-            permissions: {
-              type: "managed",
-              file_system: {
-                type: "restricted",
-                entries: [
-                  { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
-                  entry(ws, "write"),
-                  entry(join(ws, ".env"), "deny"),
-                ],
-              },
-              network: "restricted",
-            },
-            windowsSandboxLevel: "disabled",
-          },
+          sandbox: managedSandbox({ write: [pathToUri(ws)], deny: [pathToUri(join(ws, ".env"))] }),
         }),
       );
       await client.untilClosed(id);

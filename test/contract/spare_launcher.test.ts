@@ -5,32 +5,13 @@
  * what each one runs.
  */
 import { describe, expect, test } from "bun:test";
-import { readdir, readFile } from "node:fs/promises";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import { RUNTIMES, startServer } from "../helpers/server.ts";
-import { pollUntil, waitUntilDead } from "../helpers/proc.ts";
+import { childrenOf, pollUntil, waitUntilDead } from "../helpers/proc.ts";
 import { managedSandbox } from "../helpers/sandbox_policy.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const SPARE_FLAG = "--args-on-stdin";
-
-/** The live children of `parent`, with their command lines. */
-async function childrenOf(parent: number): Promise<{ pid: number; cmdline: string }[]> {
-  const children = [];
-  for (const name of await readdir("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = await readFile(`/proc/${name}/stat`, "latin1");
-      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(ppid) !== parent || state === "Z") continue;
-      const cmdline = (await readFile(`/proc/${name}/cmdline`, "latin1")).replaceAll("\0", " ");
-      children.push({ pid: Number(name), cmdline });
-    } catch {
-      // Gone in between.
-    }
-  }
-  return children;
-}
 
 async function sparesOf(parent: number): Promise<number[]> {
   return (await childrenOf(parent)).filter((child) => child.cmdline.includes(SPARE_FLAG)).map((child) =>

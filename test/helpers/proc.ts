@@ -86,3 +86,23 @@ export async function descendants(pid: number): Promise<number[]> {
   const below = await Promise.all([...children].map(descendants));
   return [...children, ...below.flat()];
 }
+
+/** The live (not zombie) children of `parent`, each with its arguments and its command line spaced. */
+export async function childrenOf(
+  parent: number,
+): Promise<{ pid: number; argv: string[]; cmdline: string }[]> {
+  const children = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, "latin1");
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(ppid) !== parent || state === "Z") continue;
+      const argv = (await readFile(`/proc/${name}/cmdline`, "latin1")).split("\0");
+      children.push({ pid: Number(name), argv, cmdline: argv.join(" ") });
+    } catch {
+      // Gone in between.
+    }
+  }
+  return children;
+}
