@@ -215,8 +215,8 @@ function confineAndExec(process: LauncherProcess, sys: Sys, args: LauncherArgs):
 /**
  * Capabilities a sandboxed root keeps: the file-ownership and permission overrides a root
  * program expects inside its writable roots, changing its own ids, signals (Landlock scopes
- * them to the sandbox), low ports and audit messages. Every other one (CAP_SYS_ADMIN,
- * CAP_SYS_RAWIO, CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_MODULE, CAP_SYS_TIME, CAP_SYSLOG,
+ * them to the sandbox) and audit messages. Every other one (CAP_SYS_ADMIN, CAP_SYS_RAWIO,
+ * CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE, CAP_SYS_MODULE, CAP_SYS_TIME, CAP_SYSLOG,
  * CAP_DAC_READ_SEARCH, CAP_MKNOD, CAP_SETFCAP, CAP_SYS_NICE, CAP_SYS_RESOURCE, …) acts on the
  * host beyond the sandbox's view and is dropped from the bounding set, so even a root `execve`
  * cannot get it back.
@@ -230,7 +230,10 @@ const KEPT_CAPABILITIES: readonly number[] = [
   5, // CAP_KILL
   6, // CAP_SETGID
   7, // CAP_SETUID
-  10, // CAP_NET_BIND_SERVICE
+  // Not CAP_NET_BIND_SERVICE: the host's privileged ports are its root daemons'. A UDP socket
+  // that sets SO_REUSEADDR binds the address and port of any other that did, whatever its uid,
+  // and takes its unicast datagrams (systemd-resolved's stub on 127.0.0.53:53 sets it), and a
+  // free privileged port is one that the host's clients trust as a root daemon's.
   29, // CAP_AUDIT_WRITE
 ];
 

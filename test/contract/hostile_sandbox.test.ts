@@ -445,6 +445,59 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>, pri
     HOSTILE_CASE_MS,
   );
 
+  test.concurrent(
+    "a sandbox with the network on takes no datagram of a root daemon's privileged UDP port",
+    async () => {
+      // Two UDP sockets that both set SO_REUSEADDR may bind one address and port, whatever their
+      // uids, and the kernel hands each unicast datagram to the one bound last: a root sandbox bound
+      // 127.0.0.53:53 beside a daemon set up as systemd-resolved's stub listener is (SO_REUSEADDR,
+      // bound to `lo`) and received all 20 queries sent to it, the host's every DNS lookup.
+      await using w = await world();
+      await using client = await server().session();
+      const responder = [
+        "import random, socket, sys",
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+        "while True:",
+        "    try:",
+        "        s.bind(('127.0.0.1', random.randint(600, 1000)))",
+        "        break",
+        "    except OSError:",
+        "        pass",
+        "print(s.getsockname()[1], flush=True)",
+        "sys.stdin.read()",
+      ].join("\n");
+      // As root, whatever the server runs as: only root binds a privileged port.
+      const daemon = spawn("python3", ["-c", responder], {
+        env: CHILD_PATH,
+        stdio: ["pipe", "pipe", "inherit"],
+      });
+      try {
+        const port = await new Promise<string>((ready) =>
+          daemon.stdout.once("data", (data: Buffer) => ready(data.toString().trim()))
+        );
+        const script = [
+          "import errno, socket",
+          "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+          "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+          "try:",
+          `    s.bind(('127.0.0.1', ${port}))`,
+          "    print('bound')",
+          "except OSError as error:",
+          "    print('refused', errno.errorcode[error.errno])",
+        ].join("\n");
+        const result = await run(client, `exec python3 -c "${script}"`, {
+          cwd: w.inside,
+          sandbox: profile([MINIMAL, entry(w.inside, "write")], "enabled"),
+        });
+        expect(result.out).toBe("refused EACCES\n");
+      } finally {
+        daemon.kill();
+      }
+    },
+    HOSTILE_CASE_MS,
+  );
+
   test.concurrent("files made in the sandbox are never setuid, setgid or devices on the host", async () => {
     await using w = await world();
     await using client = await server().session();
