@@ -245,6 +245,10 @@ class BunRuntime implements Runtime {
     return { BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0", [IMAGE_RUN_VARIABLE]: "1" };
   }
 
+  sourceCaches(): string[] {
+    return [];
+  }
+
   codeCacheHolds(): Promise<boolean> {
     // Its bundles carry their bytecode beside them; there is no cache to warm.
     return Promise.resolve(true);

@@ -197,6 +197,14 @@ export interface Runtime {
    * answers true.
    */
   codeCacheHolds(cacheDir: string, script: string): Promise<boolean>;
+  /**
+   * Where the runtime keeps what it compiled of the TypeScript sources under `sourceRoot` and runs
+   * at the next start of a program from them, before any code of the program can check it: read-only
+   * in every sandbox, as the bundles are. Deno's emit cache checks an entry against two hashes any
+   * process can compute, so a sandbox that writes it runs its code in the next unconfined start.
+   * Bun keeps none for sources (its transpiler cache takes files past 50 KB, none of ours).
+   */
+  sourceCaches(sourceRoot: string): string[];
   /** Bundles `entry` (and everything it imports) into `outfile`, one ESM file this runtime runs. */
   bundle(options: { entry: string; outfile: string; cwd: string }): Promise<void>;
 

@@ -130,7 +130,8 @@ export async function prepareProgramImages(
     ready,
     probe: built ? image("launcher.js") : self,
     // Every version's directory: a server of another version trusts its own as this one does.
-    ownFiles: [self.executable, shared ? cache : dir, stateDir],
+    // And what the runtime compiled of the sources, which the next start from them runs.
+    ownFiles: [self.executable, shared ? cache : dir, stateDir, ...runtime.sourceCaches(SOURCE_ROOT)],
     sharedDir: shared && built ? dir : null,
     cacheDir: built ? join(dir, CACHE_DIR) : null,
   };
