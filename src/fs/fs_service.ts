@@ -172,8 +172,11 @@ export class FsService {
   /**
    * The worker of `key` in the session, made when there is room for one more running worker (the
    * least recently used idle ones are retired to make it). A request that finds the bounds taken by
-   * workers still serving requests waits until one of them is idle; where every one holds an open
-   * file handle, nothing will free a place, and it is refused.
+   * workers still serving requests waits until one of them is idle. Workers that hold open file
+   * handles, which nothing retires, take at most `pinnedShare` of each bound (`#checkPin`), so one
+   * of the rest is always idle or serving; only a worker whose process ended within the same turn
+   * and is not yet forgotten can leave none, and then the request is refused rather than left
+   * waiting for a change nothing would announce.
    */
   async #workerFor(sessionId: string, key: string, policy: Policy): Promise<FsWorker> {
     for (;;) {
@@ -199,6 +202,7 @@ export class FsService {
           ...(log === undefined ? {} : { onFailure: log }),
           ...(this.#spares === null ? {} : { spares: this.#spares }),
           onIdle: () => this.#settled(),
+          beforePin: () => this.#checkPin(sessionId),
         });
         return this.#touch(workers, key, worker);
       }
@@ -208,7 +212,7 @@ export class FsService {
           "LimitReached",
           `sandbox worker limit reached: ${MAX_RUNNING_WORKERS_PER_SESSION} per session and ${
             this.#options.maxRunningWorkers ?? MAX_RUNNING_WORKERS
-          } in all run at once, and each running one holds an open file handle`,
+          } in all run at once, and none of them can end now`,
         );
       }
       await this.#idle.promise;
@@ -246,6 +250,21 @@ export class FsService {
     return null;
   }
 
+  /**
+   * Throws -32001 when one more worker of the session may not hold open file handles: such
+   * workers take at most `pinnedShare` of each bound, so the rest always serve requests that need
+   * no handle, retired when idle or answering in turn.
+   */
+  #checkPin(sessionId: string): void {
+    const bound = this.#options.maxRunningWorkers ?? MAX_RUNNING_WORKERS;
+    refuseAtShare(
+      this.#workers.get(sessionId)?.values() ?? [],
+      MAX_PINNED_WORKERS_PER_SESSION,
+      `a session's ${MAX_RUNNING_WORKERS_PER_SESSION}`,
+    );
+    refuseAtShare(this.#recent, pinnedShare(bound), `the server's ${bound}`);
+  }
+
   /** A worker has answered its last request in flight: requests waiting for room look again. */
   #settled(): void {
     const waiting = this.#idle;
@@ -263,6 +282,31 @@ export const MAX_RUNNING_WORKERS_PER_SESSION = 8;
 
 /** Worker processes the whole server keeps running, over every session. */
 export const MAX_RUNNING_WORKERS = 64;
+
+/**
+ * Workers of a bound of `bound` that may hold open file handles: three quarters. A worker with a
+ * handle cannot be retired, so the rest, a quarter, are kept for requests that need none; of the
+ * server's 64, the 16 kept run two sessions' full 8 at once, and the 48 take eight sessions
+ * holding handles under 6 policies each.
+ */
+export function pinnedShare(bound: number): number {
+  return bound - Math.ceil(bound / 4);
+}
+
+/** Workers of one session that may hold open file handles: 6 of its 8. */
+export const MAX_PINNED_WORKERS_PER_SESSION = pinnedShare(MAX_RUNNING_WORKERS_PER_SESSION);
+
+/** Throws -32001 naming the share when `workers` (`bound` of them at most) hold `share` pinned ones. */
+function refuseAtShare(workers: Iterable<FsWorker>, share: number, bound: string): void {
+  let pinned = 0;
+  for (const worker of workers) if (worker.pinned) pinned++;
+  if (pinned < share) return;
+  throw new RpcError(
+    ErrorCode.LimitReached,
+    "LimitReached",
+    `sandbox worker limit reached: at most ${share} of ${bound} workers hold open file handles`,
+  );
+}
 
 /** Where a sandboxed request goes: the policy's key and its worker; null runs it directly. */
 type Route = (sandbox: unknown) => Promise<{ key: string; worker: FsWorker } | null>;

@@ -52,6 +52,11 @@ export interface FsWorkerOptions {
   /** Called whenever the last request in flight has been answered (the worker may be retired then). */
   readonly onIdle?: () => void;
   /**
+   * Called before an `fs/open` that would make the worker hold a handle when it holds none (it
+   * could not be retired then): throws when no more workers may.
+   */
+  readonly beforePin?: () => void;
+  /**
    * `--max-reply-bytes` (PROTOCOL.md §2.8), sent with every request: the worker's listings stop at
    * it, and a response line longer than any reply it allows ends the worker.
    * `DEFAULT_MAX_REPLY_BYTES` when absent.
@@ -139,6 +144,8 @@ export class FsWorker implements AsyncDisposable {
   #running: WorkerProcess | null = null;
   /** Requests between their call and their answer, a worker start included. */
   #inFlight = 0;
+  /** The `fs/open`s among them: each may leave the worker holding a handle. */
+  #opening = 0;
   /** Whether a request has been sent: a worker nothing has used yet is about to start. */
   #used = false;
   #stopped = false;
@@ -263,6 +270,14 @@ export class FsWorker implements AsyncDisposable {
   }
 
   /**
+   * Whether it holds an open file handle, or may hold one when an `fs/open` in flight answers:
+   * it cannot be retired then, maybe for good.
+   */
+  get pinned(): boolean {
+    return this.#opening > 0 || (this.#running !== null && this.#running.handles.size > 0);
+  }
+
+  /**
    * Ends the worker process if it serves nothing (no request in flight, no open handle), and
    * returns whether it did; the next request starts a new process, as after a crash.
    */
@@ -308,6 +323,18 @@ export class FsWorker implements AsyncDisposable {
       forget(this.#lost, scope, handleId);
     }
     this.#used = true;
+    const opens = method === "fs/open";
+    if (opens && !this.pinned) {
+      try {
+        this.#options.beforePin?.();
+      } catch (error) {
+        // A worker made for this request no longer counts as about to start: a request waiting
+        // for room looks again.
+        if (this.#inFlight === 0) this.#options.onIdle?.();
+        throw error;
+      }
+    }
+    if (opens) this.#opening++;
     this.#inFlight++;
     try {
       let process = await this.#current();
@@ -327,6 +354,7 @@ export class FsWorker implements AsyncDisposable {
       if (process.dead) this.#loseHandles(process);
       return result;
     } finally {
+      if (opens) this.#opening--;
       this.#inFlight--;
       if (this.#inFlight === 0) this.#options.onIdle?.();
     }

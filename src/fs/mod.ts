@@ -27,7 +27,13 @@ export { callFileSystem } from "./file_system.ts";
 export type { FileSystem, FsRequests, FsResults } from "../protocol/mod.ts";
 export { FS_HANDLERS } from "./fs_methods.ts";
 export type { FsMethodContext, FsMethodShapes, FsRunner } from "./fs_methods.ts";
-export { FsConnection, FsService, MAX_RUNNING_WORKERS_PER_SESSION } from "./fs_service.ts";
+export {
+  FsConnection,
+  FsService,
+  MAX_PINNED_WORKERS_PER_SESSION,
+  MAX_RUNNING_WORKERS_PER_SESSION,
+  pinnedShare,
+} from "./fs_service.ts";
 export type { FsParams, FsServiceOptions } from "./fs_service.ts";
 export { FsWorker, workerExited } from "./fs_worker.ts";
 export type { FsWorkerOptions, SpareSource, WorkerLaunch } from "./fs_worker.ts";

@@ -6,7 +6,11 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { FsService, MAX_RUNNING_WORKERS_PER_SESSION } from "../../src/fs/mod.ts";
+import {
+  FsService,
+  MAX_PINNED_WORKERS_PER_SESSION,
+  MAX_RUNNING_WORKERS_PER_SESSION,
+} from "../../src/fs/mod.ts";
 import type { FsConnection } from "../../src/fs/mod.ts";
 import { detectRuntime } from "../../src/runtime/mod.ts";
 import { detectHostFeatures } from "../../src/sandbox/mod.ts";
@@ -129,12 +133,59 @@ test("requests for more policies than the bound, all at once, never keep more wo
   await connection.close();
 });
 
-test("a new policy is refused when every running worker holds an open handle", async () => {
+test("workers with open handles take at most 6 of a session's 8, the rest serve other policies", async () => {
   await using dir = await tempDir();
   const service = newService(dir);
   const connection = service.openConnection(SESSION);
   const signal = new AbortController().signal;
   const roots = Array.from({ length: MAX_RUNNING_WORKERS_PER_SESSION }, (_, index) => dir.join(`h${index}`));
+  for (const root of roots) await Bun.write(`${root}/file`, "held");
+  // All at once: an open in flight counts as a handle, so none passes the share meanwhile.
+  const opens = await Promise.allSettled(
+    roots.map((root, index) =>
+      connection.call(
+        "fs/open",
+        { handleId: `h${index}`, path: `${root}/file`, sandbox: policyOf(root) },
+        signal,
+      )
+    ),
+  );
+  expect(opens.filter((open) => open.status === "fulfilled")).toHaveLength(MAX_PINNED_WORKERS_PER_SESSION);
+  for (const open of opens) {
+    if (open.status === "rejected") {
+      expect(open.reason).toMatchObject({
+        code: -32001,
+        message: "sandbox worker limit reached: at most 6 of a session's 8 workers hold open file handles",
+      });
+    }
+  }
+  // Policies past the share are served in turn, however many.
+  for (const index of [0, 1, 2]) {
+    const extra = dir.join(`extra${index}`);
+    await Bun.write(`${extra}/.keep`, "");
+    expect(await metadata(connection, extra)).toMatchObject({ isDirectory: true });
+  }
+  expect((await service.workerPids(SESSION)).size).toBeLessThanOrEqual(MAX_RUNNING_WORKERS_PER_SESSION);
+  // Closing a handle makes room for another worker's.
+  const held = opens.findIndex((open) => open.status === "fulfilled");
+  const refused = opens.findIndex((open) => open.status === "rejected");
+  await connection.call("fs/close", { handleId: `h${held}` }, signal);
+  expect(
+    await connection.call(
+      "fs/open",
+      { handleId: `h${refused}`, path: `${roots[refused]}/file`, sandbox: policyOf(roots[refused] ?? "") },
+      signal,
+    ),
+  ).toEqual({ handleId: `h${refused}` });
+  await connection.close();
+});
+
+test("a request that finds the kept workers busy waits for one rather than being refused", async () => {
+  await using dir = await tempDir();
+  const service = newService(dir);
+  const connection = service.openConnection(SESSION);
+  const signal = new AbortController().signal;
+  const roots = Array.from({ length: MAX_PINNED_WORKERS_PER_SESSION }, (_, index) => dir.join(`h${index}`));
   for (const [index, root] of roots.entries()) {
     await Bun.write(`${root}/file`, "held");
     await connection.call(
@@ -143,15 +194,65 @@ test("a new policy is refused when every running worker holds an open handle", a
       signal,
     );
   }
+  // The fixture never answers a request that mentions __stall__: the two kept workers stay busy.
+  const stalls = Array.from({ length: 2 }, () => new AbortController());
+  const stalled = stalls.map(async (stall, index) => {
+    const busy = dir.join(`busy${index}`);
+    await Bun.write(`${busy}/.keep`, "");
+    return await connection.call(
+      "fs/getMetadata",
+      { path: `${busy}/__stall__`, sandbox: policyOf(busy) },
+      stall.signal,
+    ).catch(() => "withdrawn");
+  });
+  while ((await service.workerPids(SESSION)).size < MAX_RUNNING_WORKERS_PER_SESSION) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   const extra = dir.join("extra");
   await Bun.write(`${extra}/.keep`, "");
-  const refused = await metadata(connection, extra).then(() => null, (error: unknown) => error);
-  expect(refused).toMatchObject({ code: -32001 });
-  expect(String((refused as Error).message)).toContain("sandbox worker limit reached");
-  // Closing a handle makes room.
-  await connection.call("fs/close", { handleId: "h0" }, signal);
-  expect(await metadata(connection, extra)).toMatchObject({ isDirectory: true });
+  let answered = false;
+  const waiting = metadata(connection, extra).finally(() => {
+    answered = true;
+  });
+  // A round trip that wakes the waiting request (its worker goes idle), which finds the kept
+  // workers still busy and waits on.
+  expect(await connection.call("fs/readBlock", { handleId: "h0", offset: 0, len: 4 }, signal)).toEqual({
+    chunk: b64("held"),
+    eof: true,
+  });
+  expect(answered).toBe(false);
+  stalls[0]?.abort();
+  expect(await waiting).toMatchObject({ isDirectory: true });
+  stalls[1]?.abort();
+  expect(await Promise.all(stalled)).toEqual(["withdrawn", "withdrawn"]);
   await connection.close();
+});
+
+test("workers with open handles take at most three quarters of the server's bound", async () => {
+  await using dir = await tempDir();
+  const service = newService(dir, 4);
+  const signal = new AbortController().signal;
+  const connections = ["a", "b", "c", "d"].map((session) => service.openConnection(session));
+  const roots = connections.map((_, index) => dir.join(`s${index}`));
+  for (const root of roots) await Bun.write(`${root}/file`, "held");
+  const open = (index: number) =>
+    connections[index]?.call(
+      "fs/open",
+      { handleId: "h", path: `${roots[index]}/file`, sandbox: policyOf(roots[index] ?? "") },
+      signal,
+    );
+  for (const index of [0, 1, 2]) expect(await open(index)).toEqual({ handleId: "h" });
+  expect(await open(3)?.catch((error: unknown) => error)).toMatchObject({
+    code: -32001,
+    message: "sandbox worker limit reached: at most 3 of the server's 4 workers hold open file handles",
+  });
+  // The refused open left no worker in the way: the fourth session's other policies are served.
+  const other = dir.join("other");
+  await Bun.write(`${other}/.keep`, "");
+  expect(await metadata(connections[3] as FsConnection, other)).toMatchObject({ isDirectory: true });
+  await connections[0]?.call("fs/close", { handleId: "h" }, signal);
+  expect(await open(3)).toEqual({ handleId: "h" });
+  for (const connection of connections) await connection.close();
 });
 
 test("the server's bound holds over every session: the least recently used idle worker of any ends", async () => {
