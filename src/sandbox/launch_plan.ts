@@ -6,6 +6,7 @@
  */
 import { ARGS_ON_STDIN, encodeTargetEnv, formatLauncherArgs } from "../launcher/mod.ts";
 import type { PermissionFence, ProgramImage } from "../runtime/mod.ts";
+import { isWithin } from "./glob.ts";
 import type { Policy } from "./policy_types.ts";
 
 /**
@@ -66,6 +67,13 @@ const SYSTEM_IMAGE_PATHS: readonly string[] = [
   "/etc/ld.so.cache",
 ];
 
+/**
+ * Devices of the `minimal` special that a write reaches on a read-only mount (the null device
+ * takes the bytes), which Deno's fence passes once granted. It asks for `--allow-all` for
+ * `/dev/full` and `/dev/tty` whatever the grants, so those two stay refused by the fence.
+ */
+const FENCE_DEVICES: readonly string[] = ["/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"];
+
 /** The launch of `target` confined by `policy`. */
 export function sandboxedLaunch(context: LaunchContext, policy: Policy, target: LaunchTarget): Launch {
   return launch(context, policy, { ...target, exec: [] });
@@ -77,13 +85,19 @@ export function sandboxedLaunch(context: LaunchContext, policy: Policy, target: 
  * them a secret: the bundle of the published sources, and what the runtime compiled of it);
  * under Deno it also gets
  * `--allow-read` and `--allow-write` for the roots (and no other permission) as a second fence.
+ * The fence also lets it write the devices of `FENCE_DEVICES` that its roots show, as the kernel
+ * lets any sandboxed process on their read-only mount, so that a Deno worker answers as a Bun
+ * worker and the reference do.
  */
 export function workerLaunch(context: LaunchContext, policy: Policy): Launch {
   const { executable, script } = context.worker;
   const companions = context.worker.companionFiles ?? [];
   const fence: PermissionFence = {
     read: [...policy.readable, ...policy.writable, ...(script === null ? [] : [script]), ...companions],
-    write: policy.writable,
+    write: [
+      ...policy.writable,
+      ...FENCE_DEVICES.filter((device) => policy.readable.some((root) => isWithin(device, root))),
+    ],
   };
   const [program, ...args] = context.command(context.worker, ["fs-worker"], fence);
   if (program === undefined) throw new RangeError("the worker command is empty");

@@ -152,6 +152,16 @@ for (const name of ["bun", "deno"] as const) {
       await w.outsideUnchanged();
     });
 
+    test.concurrent("writes the null device as the kernel lets a sandboxed process", async () => {
+      await using w = await world(lab());
+      // A Deno worker's fence refused them (Read-only file system), where a Bun worker, a sandboxed
+      // process and the reference unsandboxed reach the device, which takes the bytes.
+      for (const device of ["/dev/null", "/dev/zero"]) {
+        expect(await w.call("fs/writeFile", { path: device, dataBase64: b64("x") })).toEqual({});
+      }
+      await w.outsideUnchanged();
+    });
+
     test.concurrent("hides a path outside every root", async () => {
       await using w = await world(lab());
       expect(await errorOf(w.call("fs/readFile", { path: w.secret }))).toEqual(OS.ENOENT);

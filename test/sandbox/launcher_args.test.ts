@@ -139,6 +139,31 @@ describe("launcher args", () => {
     expect(none.args.exec).not.toContain("/srv/cache");
   });
 
+  test("the worker's fence may write its writable roots and the null devices its readable roots show", () => {
+    const context: LaunchContext = {
+      launcher: { executable: "/usr/bin/deno", script: "/srv/launcher.js" },
+      worker: { executable: "/usr/bin/deno", script: "/srv/worker.js" },
+      command: (image, args, fence) => [
+        image.executable,
+        ...(fence === undefined ? [] : [`--allow-write=${fence.write.join(",")}`]),
+        image.script ?? "",
+        ...args,
+      ],
+      env: {},
+      cacheDir: null,
+      userNamespaceHelper: null,
+    };
+    const writes = (readable: string[]): string | undefined => {
+      const policy = { readable, writable: ["/w"], denied: [], readOnly: [], network: false };
+      const parsed = parseLauncherArgs(workerLaunch(context, policy).args.slice(2));
+      if (parsed.kind !== "exec") throw new Error("expected an exec launch");
+      return parsed.args.args[0];
+    };
+    expect(writes(["/usr", "/dev/null", "/dev/full", "/dev/tty"])).toBe("--allow-write=/w,/dev/null");
+    expect(writes(["/"])).toBe("--allow-write=/w,/dev/null,/dev/zero,/dev/random,/dev/urandom");
+    expect(writes(["/r"])).toBe("--allow-write=/w");
+  });
+
   test("the worker may read and run the files its runtime reads beside its script (Bun's bytecode)", () => {
     const worker = {
       executable: "/usr/bin/bun",
