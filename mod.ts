@@ -110,8 +110,8 @@ export async function main(args: readonly string[]): Promise<void> {
       return;
     }
     case "fs-worker": {
-      const { runFsWorker } = await import("./worker/main.ts");
-      await runFsWorker(runtime);
+      const { parseReadable, runFsWorker } = await import("./worker/main.ts");
+      await runFsWorker(runtime, parseReadable(args[1]));
       return;
     }
     default: {

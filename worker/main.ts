@@ -4,4 +4,4 @@
  * after confining itself, so everything it does runs inside the sandbox. The caller exits the
  * process once `runFsWorker` resolves (stdin ended, every request answered, handles closed).
  */
-export { runFsWorker } from "../src/fs/mod.ts";
+export { parseReadable, runFsWorker } from "../src/fs/mod.ts";

@@ -34,13 +34,100 @@ interface WorkerContext {
   scope(scope: string): DirectFileSystem;
   closeScope(scope: string): Promise<void>;
   readonly held: HeldReads;
+  /** Throws -32004 for a read of a path none of the worker's readable paths holds. */
+  seen(method: FsMethod, request: unknown): void;
+  /** The paths Deno's fence lets the worker read (`parseReadable`); null: no fence. */
+  readonly readable: readonly string[] | null;
 }
 
 /** A worker handler of one fs method: the scope's `DirectFileSystem`, errors as the kernel gives them. */
 function scoped<M extends Exclude<FsMethod, "fs/readFile" | ListingMethod>>(
   method: M,
 ): (params: { scope: string; request: FsRequests[M] }, context: WorkerContext) => Promise<FsResults[M]> {
-  return ({ scope, request }, context) => confined(callFileSystem(context.scope(scope), method, request));
+  return async ({ scope, request }, context) => {
+    context.seen(method, request);
+    const written = writtenPath(method, request);
+    return await confined(
+      callFileSystem(context.scope(scope), method, request),
+      written === null ? undefined : { path: written, readable: context.readable },
+    );
+  };
+}
+
+/** The path a write method creates or changes (see `confined`). */
+function writtenPath(method: FsMethod, request: unknown): string | null {
+  const { path, destinationPath, mode } = request as {
+    readonly path?: unknown;
+    readonly destinationPath?: unknown;
+    readonly mode?: unknown;
+  };
+  const named = method === "fs/copy" ? destinationPath : path;
+  if (typeof named !== "string") return null;
+  switch (method) {
+    case "fs/writeFile":
+    case "fs/createDirectory":
+    case "fs/remove":
+    case "fs/copy":
+      return named;
+    case "fs/open":
+      return mode === "replace" ? named : null;
+    default:
+      return null;
+  }
+}
+
+/**
+ * The methods that read the path they name before anything else: what they name must lie in one
+ * of the worker's readable paths (an `fs/open` reads unless it replaces).
+ */
+function readsPath(method: FsMethod, request: unknown): string | null {
+  const { path, mode } = request as { readonly path?: unknown; readonly mode?: unknown };
+  if (typeof path !== "string") return null;
+  switch (method) {
+    case "fs/readFile":
+    case "fs/getMetadata":
+    case "fs/canonicalize":
+    case "fs/readDirectory":
+    case "fs/walk":
+      return path;
+    case "fs/open":
+      return mode === "replace" ? null : path;
+    default:
+      return null;
+  }
+}
+
+/**
+ * The check behind `WorkerContext.seen`. The sandbox's mount namespace also holds the roots'
+ * ancestors (directories of its own, so that the roots can be reached) and the worker's own
+ * image; Deno's fence refuses to read them, and the same check makes a Bun worker answer as a
+ * Deno worker does: not found, as for any path outside every readable root (PROTOCOL.md §8.7).
+ */
+function seenIn(readable: readonly string[] | null): (method: FsMethod, request: unknown) => void {
+  return (method, request) => {
+    if (readable === null) return;
+    const path = readsPath(method, request);
+    if (path === null) return;
+    if (!holds(readable, path)) throw errnoError("ENOENT");
+  };
+}
+
+/** Whether one of `readable` is `path` or an ancestor of it (as Deno's fence compares them). */
+function holds(readable: readonly string[], path: string): boolean {
+  return readable.some((root) => root === "/" || path === root || path.startsWith(`${root}/`));
+}
+
+/**
+ * The readable paths of a worker's launch (`workerLaunch`): a JSON array of absolute paths after
+ * `fs-worker`; null without one (a worker run without a sandbox, by tests).
+ */
+export function parseReadable(arg: string | undefined): readonly string[] | null {
+  if (arg === undefined) return null;
+  const value: unknown = JSON.parse(arg);
+  if (!Array.isArray(value) || !value.every((path) => typeof path === "string" && path.startsWith("/"))) {
+    throw new TypeError("fs-worker: the readable paths must be a JSON array of absolute paths");
+  }
+  return value;
 }
 
 /** The methods whose result grows with what a directory holds. */
@@ -52,19 +139,24 @@ type ListingMethod = "fs/readDirectory" | "fs/walk";
  */
 function listing<M extends ListingMethod>(
   method: M,
-): (params: { request: FsRequests[M]; maxReplyBytes?: number | undefined }) => Promise<FsResults[M]> {
-  return ({ request, maxReplyBytes }) => {
+): (
+  params: { request: FsRequests[M]; maxReplyBytes?: number | undefined },
+  context: WorkerContext,
+) => Promise<FsResults[M]> {
+  return async ({ request, maxReplyBytes }, context) => {
+    context.seen(method, request);
     const fs = new DirectFileSystem({
       maxReadFileBytes: WORKER_MAX_READ_FILE_BYTES,
       maxReplyBytes: maxReplyBytes ?? Number.POSITIVE_INFINITY,
       confined: true,
     });
-    return confined(callFileSystem(fs, method, request));
+    return await confined(callFileSystem(fs, method, request));
   };
 }
 
 const WORKER_HANDLERS: Handlers<typeof WORKER_METHODS, WorkerContext> = {
   "fs/readFile": async ({ scope, request, hold }, context) => {
+    context.seen("fs/readFile", request);
     const fs = context.scope(scope);
     if (hold === undefined) return await confined(fs.readFileBytes(request));
     const read = (large: LargeWait): Promise<Uint8Array> => confined(fs.readFileBytes(request, 0, large));
@@ -96,10 +188,14 @@ const WORKER_HANDLERS: Handlers<typeof WORKER_METHODS, WorkerContext> = {
 /**
  * Serves fs requests as JSON-RPC lines on `runtime.stdin()` with `DirectFileSystem`, many at once,
  * one response line each on stdout (`fs/readFile` followed by the file's raw bytes, see
- * `worker_protocol.ts`); handles live here, per scope. Resolves after stdin ends and every
- * request has been answered and every handle closed.
+ * `worker_protocol.ts`); handles live here, per scope. With `readable` (`parseReadable`), a read
+ * of a path none of them holds answers not found. Resolves after stdin ends and every request has
+ * been answered and every handle closed.
  */
-export async function runFsWorker(runtime: Omit<ProcessStdio, "exit">): Promise<void> {
+export async function runFsWorker(
+  runtime: Omit<ProcessStdio, "exit">,
+  readable: readonly string[] | null = null,
+): Promise<void> {
   const scopes = new Map<string, DirectFileSystem>();
   const writer = new LineWriter((data) => runtime.writeStdout(data));
   const writes = new Set<Promise<void>>();
@@ -121,6 +217,8 @@ export async function runFsWorker(runtime: Omit<ProcessStdio, "exit">): Promise<
       return fs;
     },
     held: new HeldReads(),
+    seen: seenIn(readable),
+    readable,
     async closeScope(scope) {
       await context.held.dropScope(scope);
       await scopes.get(scope)?.closeAll();
@@ -156,12 +254,22 @@ export async function runFsWorker(runtime: Omit<ProcessStdio, "exit">): Promise<
  * error the kernel's view gives; an error the worker must not report becomes a plain Error, which
  * the engine logs and answers as -32603 `internal error`.
  */
-async function confined<T>(operation: Promise<T>): Promise<T> {
+async function confined<T>(
+  operation: Promise<T>,
+  written?: { readonly path: string; readonly readable: readonly string[] | null },
+): Promise<T> {
   try {
     return await operation;
   } catch (error) {
     const denial = fenceDenial(error);
-    const reported = denial === null ? error : await kernelAnswer(denial);
+    // The kernel refuses a write with Read-only file system wherever the sandbox holds a
+    // directory, a root's ancestor too; outside every readable path, Deno's fence finds the path
+    // not visible (`kernelAnswer`), and so does this.
+    const reported = denial !== null
+      ? await kernelAnswer(denial)
+      : written?.readable != null && errnoOf(error) === "EROFS" && !holds(written.readable, written.path)
+      ? errnoError("ENOENT")
+      : error;
     if (reported instanceof RpcError && !isWorkerKind(reported.kind)) {
       throw new Error(`unexpected error kind ${reported.kind}`, { cause: reported });
     }

@@ -37,7 +37,7 @@ export {
 export type { FsParams, FsServiceOptions } from "./fs_service.ts";
 export { FsWorker, workerExited } from "./fs_worker.ts";
 export type { FsWorkerOptions, SpareSource, WorkerLaunch } from "./fs_worker.ts";
-export { runFsWorker } from "./fs_worker_server.ts";
+export { parseReadable, runFsWorker } from "./fs_worker_server.ts";
 export { FrameSplitter } from "./frame_splitter.ts";
 export type { Frame, FrameLimits, FrameSplitterOptions } from "./frame_splitter.ts";
 export type { LargeWait } from "./large_wait.ts";

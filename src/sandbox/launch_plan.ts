@@ -99,7 +99,12 @@ export function workerLaunch(context: LaunchContext, policy: Policy): Launch {
       ...FENCE_DEVICES.filter((device) => policy.readable.some((root) => isWithin(device, root))),
     ],
   };
-  const [program, ...args] = context.command(context.worker, ["fs-worker"], fence);
+  // The worker answers a read outside what the fence lets it read as not found in either runtime.
+  const [program, ...args] = context.command(
+    context.worker,
+    ["fs-worker", JSON.stringify(fence.read)],
+    fence,
+  );
   if (program === undefined) throw new RangeError("the worker command is empty");
   return launch(context, policy, {
     program,

@@ -180,6 +180,28 @@ for (const name of ["bun", "deno"] as const) {
       await w.outsideUnchanged();
     });
 
+    test.concurrent("hides the roots' parent, which the sandbox holds only to reach them, to reads and writes", async () => {
+      await using w = await world(lab());
+      // A Bun worker answered the sandbox's own stand-in directory (its metadata, a listing of the
+      // roots' names) where a Deno worker's fence answered not found.
+      const parent = lab().dir.path;
+      for (const method of ["fs/getMetadata", "fs/readDirectory", "fs/canonicalize"]) {
+        expect(await errorOf(w.call(method, { path: parent }))).toEqual(OS.ENOENT);
+      }
+      expect(await errorOf(w.call("fs/open", { handleId: "h", path: parent }))).toEqual(OS.ENOENT);
+      // A write into it: its parent is not visible (a Bun worker answered Read-only file system).
+      const name = `new-${Math.random().toString(36).slice(2)}`;
+      expect(await errorOf(w.call("fs/writeFile", { path: `${parent}/${name}`, dataBase64: b64("x") })))
+        .toEqual(OS.ENOENT);
+      expect(await errorOf(w.call("fs/createDirectory", { path: `${parent}/${name}/d` }))).toEqual(OS.ENOENT);
+      expect(await errorOf(w.call("fs/open", { handleId: "h", path: `${parent}/${name}`, mode: "replace" })))
+        .toEqual(OS.ENOENT);
+      expect(await fs.readdir(parent)).not.toContain(name);
+      // The roots themselves and what they hold are seen as before.
+      expect(await w.call("fs/getMetadata", { path: w.readonly })).toMatchObject({ isDirectory: true });
+      await w.outsideUnchanged();
+    });
+
     test.concurrent("refuses writes in a read-only root with Read-only file system", async () => {
       await using w = await world(lab());
       expect(await errorOf(w.call("fs/writeFile", { path: `${w.readonly}/r`, dataBase64: b64("x") })))

@@ -133,7 +133,13 @@ describe("launcher args", () => {
     if (parsed.kind !== "exec") throw new Error("expected an exec launch");
     expect(parsed.args.exec.slice(0, 3)).toEqual(["/usr/bin/deno", "/srv/worker.js", "/srv/cache"]);
     // The runtime reads its cache itself; the worker's requests are fenced away from it.
-    expect(parsed.args.args).toEqual(["--allow-read=/r,/w,/srv/worker.js", "/srv/worker.js", "fs-worker"]);
+    // The worker is told the same readable paths, to answer a read outside them as the fence does.
+    expect(parsed.args.args).toEqual([
+      "--allow-read=/r,/w,/srv/worker.js",
+      "/srv/worker.js",
+      "fs-worker",
+      '["/r","/w","/srv/worker.js"]',
+    ]);
     const none = parseLauncherArgs(workerLaunch({ ...context, cacheDir: null }, policy).args.slice(2));
     if (none.kind !== "exec") throw new Error("expected an exec launch");
     expect(none.args.exec).not.toContain("/srv/cache");
