@@ -99,9 +99,10 @@ function readsPath(method: FsMethod, request: unknown): string | null {
 
 /**
  * The check behind `WorkerContext.seen`. The sandbox's mount namespace also holds the roots'
- * ancestors (directories of its own, so that the roots can be reached) and the worker's own
- * image; Deno's fence refuses to read them, and the same check makes a Bun worker answer as a
- * Deno worker does: not found, as for any path outside every readable root (PROTOCOL.md §8.7).
+ * ancestors (directories of its own, so that the roots can be reached), the runtime and the
+ * system libraries; Deno's fence refuses to read them, and the same check makes a Bun worker
+ * answer as a Deno worker does: not found, as for any path outside every readable root
+ * (PROTOCOL.md §8.7).
  */
 function seenIn(readable: readonly string[] | null): (method: FsMethod, request: unknown) => void {
   return (method, request) => {
