@@ -38,6 +38,11 @@ const HANDLE_FLOOD_CONNECTIONS = 24;
 const START_BURST = 1000;
 /** Another session's `process/list` during the burst waits longer than this only when it is held. */
 const START_BURST_LIST_LIMIT_MS = 1_500;
+/** Sessions of the `parked-polls` phase, each with a chatty process and this many polls far ahead… */
+const PARKED_POLL_SESSIONS = 4;
+const PARKED_POLLS = 1000;
+/** …beside which another session's `process/list` takes a median above this only when they cost. */
+const PARKED_POLL_LIST_LIMIT_MS = 50;
 /** Short commands of the `closed-entries` phase. */
 const CLOSED_ENTRIES = 2000;
 /** Running processes of the `live-logs` phase, each printing 1 MiB. */
@@ -1199,6 +1204,58 @@ const phases: Phase[] = [
       const metricsNow = await metrics(server);
       note(`metrics: ${JSON.stringify(metricsNow)}`);
       back.destroy();
+    },
+  },
+  {
+    // Long polls that wait past a seq their process has not reached, on processes that print
+    // without pause: every chunk woke every such poll, which looked and waited again.
+    name: "parked-polls",
+    args: [],
+    async run({ server, dir, report, note }) {
+      const pollers = await Promise.all(
+        Array.from({ length: PARKED_POLL_SESSIONS }, () => RawWs.open(server.url)),
+      );
+      for (const poller of pollers) {
+        await poller.initialize();
+        await poller.request(
+          "process/start",
+          startParams("chatty", ["sh", "-c", "while :; do echo x; done"], dir),
+        );
+        for (let i = 0; i < PARKED_POLLS; i++) {
+          poller.send({
+            id: `far${i}`,
+            method: "process/read",
+            params: { processId: "chatty", afterSeq: 2 ** 52, waitMs: 3_600_000 },
+          });
+        }
+        await poller.request("process/list", {});
+      }
+      const other = await RawWs.open(server.url);
+      await other.initialize();
+      const listMs: number[] = [];
+      const until = performance.now() + 5_000;
+      while (performance.now() < until) {
+        const asked = performance.now();
+        await withDeadline(other.request("process/list", {}), 30_000, "other session's process/list");
+        listMs.push(performance.now() - asked);
+        await sleep(50);
+      }
+      listMs.sort((a, b) => a - b);
+      const median = Math.round(listMs[listMs.length >> 1] ?? 0);
+      note(
+        `${PARKED_POLL_SESSIONS} × ${PARKED_POLLS} polls past seq 2^52 on chatty processes: another session's ` +
+          `${listMs.length} lists at a median of ${median} ms, at most ${
+            Math.round(listMs[listMs.length - 1] ?? 0)
+          } ms`,
+      );
+      if (median > PARKED_POLL_LIST_LIMIT_MS) {
+        report(`another session's process/list took a median of ${median} ms beside parked polls`);
+      }
+      for (const poller of pollers) {
+        await poller.request("process/terminate", { processId: "chatty" });
+        poller.destroy();
+      }
+      other.destroy();
     },
   },
   {

@@ -1,4 +1,5 @@
 import { encodeBase64, type ReadChunk, type StreamName } from "../protocol/mod.ts";
+import { SeqWaiters } from "./seq_waiters.ts";
 
 /** Largest chunk the log holds; bigger reads are split (PROTOCOL.md §5.4). */
 export const MAX_CHUNK_BYTES = 65_536;
@@ -67,8 +68,8 @@ export class OutputLog {
   #nextSeq = 1;
   #exitedSeq: number | null = null;
   #closedSeq: number | null = null;
-  /** Wake functions of pending long polls; an aborted poll removes its own at once. */
-  readonly #waiters = new Set<() => void>();
+  /** Pending long polls by the seq they wait past; an aborted poll removes its own at once. */
+  readonly #waiters = new SeqWaiters();
 
   readonly #encode: (bytes: Uint8Array) => string;
   readonly #release: (bytes: Uint8Array) => void;
@@ -108,7 +109,7 @@ export class OutputLog {
       if (this.#dropHead() === null) break;
     }
     this.#compact();
-    this.#wake();
+    this.#waiters.wakeBefore(entry.seq);
     return entry;
   }
 
@@ -154,14 +155,14 @@ export class OutputLog {
   /** Appends the exit event and returns its seq. */
   appendExited(): number {
     this.#exitedSeq = this.#nextSeq++;
-    this.#wake();
+    this.#waiters.wakeBefore(this.#exitedSeq);
     return this.#exitedSeq;
   }
 
   /** Appends the close event (always last) and returns its seq. */
   appendClosed(): number {
     this.#closedSeq = this.#nextSeq++;
-    this.#wake();
+    this.#waiters.wakeAll();
     return this.#closedSeq;
   }
 
@@ -191,7 +192,7 @@ export class OutputLog {
 
   /** Wakes waiters without an append (a failure was recorded). */
   touch(): void {
-    this.#wake();
+    this.#waiters.wakeAll();
   }
 
   /** The seq the next event would get. */
@@ -220,19 +221,25 @@ export class OutputLog {
     return last !== undefined && this.#chunks.length > this.#head && last.seq > afterSeq;
   }
 
-  /** Resolves on the next append (or abort); callers re-check their condition. */
-  changed(signal: AbortSignal): Promise<void> {
+  /**
+   * Resolves once an event past `afterSeq` is appended (the next one by default), at the close or
+   * a `touch`, or on abort; callers re-check their condition.
+   */
+  changed(signal: AbortSignal, afterSeq = -1): Promise<void> {
     if (signal.aborted) return Promise.resolve();
     const { promise, resolve } = Promise.withResolvers<void>();
-    // One function serves both exits, so a poll that times out on a silent process leaves
-    // nothing behind: otherwise every expired poll would stay queued until the next append.
-    const wake = (): void => {
-      signal.removeEventListener("abort", wake);
-      this.#waiters.delete(wake);
+    const woken = (): void => {
+      signal.removeEventListener("abort", aborted);
       resolve();
     };
-    signal.addEventListener("abort", wake, { once: true });
-    this.#waiters.add(wake);
+    const remove = this.#waiters.add(afterSeq, woken);
+    // A poll that times out on a silent process leaves nothing behind: otherwise every expired
+    // poll would stay queued until the next append.
+    const aborted = (): void => {
+      remove();
+      resolve();
+    };
+    signal.addEventListener("abort", aborted, { once: true });
     return promise;
   }
 
@@ -282,13 +289,6 @@ export class OutputLog {
       else high = middle;
     }
     return low;
-  }
-
-  #wake(): void {
-    if (this.#waiters.size === 0) return;
-    const waiters = [...this.#waiters];
-    this.#waiters.clear();
-    for (const wake of waiters) wake();
   }
 
   /** How many long polls wait on this log (for tests and metrics). */

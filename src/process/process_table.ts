@@ -322,7 +322,7 @@ export class ProcessTable {
       const deadline = AbortSignal.any([signal, timer.signal]);
       try {
         while (!deadline.aborted && !process.hasNewsAfter(afterSeq)) {
-          await process.log.changed(deadline);
+          await process.log.changed(deadline, afterSeq);
         }
       } finally {
         clearTimeout(timeout);

@@ -85,6 +85,44 @@ describe.each(RUNTIMES)("many processes on %s", (runtime) => {
     await client.untilClosed("quiet");
   });
 
+  test("long polls far ahead of a chatty process answer when their seq comes, and at the close", async () => {
+    // Every chunk woke every waiting poll of its process: 4,000 polls waiting past seq 2^52 on four
+    // chatty processes held another client's process/list at medians of 0.1-1.5 s.
+    const server = await runServer(runtime);
+    await using dir = await tempDir();
+    await using client = await server.session();
+    await client.call("process/start", startParams("echo", ["cat"], dir.uri, { pipeStdin: true }));
+    let farAnswered = 0;
+    const far = Array.from({ length: 200 }, async () => {
+      const reply = await client.request("process/read", {
+        processId: "echo",
+        afterSeq: 2 ** 52,
+        waitMs: 600_000,
+      });
+      farAnswered++;
+      return reply;
+    });
+    const near = client.call("process/read", { processId: "echo", afterSeq: 3, waitMs: 600_000 });
+    while (client.lastSeq("echo") < 4) {
+      const seen = client.lastSeq("echo");
+      await client.call("process/write", { processId: "echo", chunk: btoa("line\n") });
+      await client.waitFor("echo", () => client.lastSeq("echo") > seen);
+    }
+    const answered = (await near)["chunks"] as Array<{ seq: number }>;
+    // A round trip after the answer: a far poll answered with it would have been sent by now.
+    await client.call("process/list", {});
+    const farBefore = farAnswered;
+    await client.call("process/closeStdin", { processId: "echo" });
+    const farAfter = await Promise.all(far);
+    expect({
+      near: answered[0]?.seq,
+      farBefore,
+      farAfter: new Set(
+        farAfter.map((reply) => JSON.stringify((reply["result"] as Record<string, unknown>)["closed"])),
+      ),
+    }).toEqual({ near: 4, farBefore: 0, farAfter: new Set(["true"]) });
+  });
+
   test("globs that backtrack as regular expressions are answered, and the server keeps serving", async () => {
     // Twelve stars against a name of 60 letters, in an environment policy and in a sandbox's
     // glob_pattern: as regular expressions each held the server's only thread for hours.

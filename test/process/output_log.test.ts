@@ -194,6 +194,53 @@ describe("OutputLog long polls", () => {
     expect(log.waiterCount).toBe(0);
   });
 
+  test("OutputLog wakes a waiter only for an event past its afterSeq", async () => {
+    // Every append woke every waiter, which re-checked and waited again: polls far ahead of a
+    // chatty process cost the server per chunk and per poll.
+    const log = new OutputLog(1_048_576);
+    const controller = new AbortController();
+    const ahead = log.changed(controller.signal, 3);
+    const next = log.changed(controller.signal, 0);
+    for (const text of ["a", "b", "c"]) log.appendChunk("stdout", text, 1);
+    expect(log.waiterCount).toBe(1);
+    await next;
+    log.appendChunk("stdout", "d", 1);
+    await ahead;
+    expect(log.waiterCount).toBe(0);
+  });
+
+  test("OutputLog wakes a waiter ahead of its chunks at the exit past it and at the close", async () => {
+    const log = logWith(2, 1);
+    const controller = new AbortController();
+    const pastExit = log.changed(controller.signal, 2);
+    const farAhead = log.changed(controller.signal, 2 ** 52);
+    expect(log.appendExited()).toBe(3);
+    await pastExit;
+    expect(log.waiterCount).toBe(1);
+    log.appendClosed();
+    await farAhead;
+    expect(log.waiterCount).toBe(0);
+  });
+
+  test("OutputLog forgets aborted waiters far ahead and still wakes the rest in seq order", async () => {
+    const log = new OutputLog(1_048_576);
+    const kept = new AbortController();
+    const order: number[] = [];
+    const waits = [5, 2, 9].map((afterSeq) =>
+      log.changed(kept.signal, afterSeq).then(() => order.push(afterSeq))
+    );
+    for (let i = 0; i < 1_000; i++) {
+      const controller = new AbortController();
+      const waiting = log.changed(controller.signal, 1_000_000 + i);
+      controller.abort();
+      await waiting;
+    }
+    expect(log.waiterCount).toBe(3);
+    for (let i = 0; i < 10; i++) log.appendChunk("stdout", "x", 1);
+    await Promise.all(waits);
+    expect({ order, waiting: log.waiterCount }).toEqual({ order: [2, 5, 9], waiting: 0 });
+  });
+
   test("OutputLog selectedBytes counts what a snapshot selects, cut short past the cap", () => {
     const log = logWith(10, 100);
     const selected = (afterSeq: number, maxBytes: number | null): number =>
