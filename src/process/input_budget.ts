@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError } from "../protocol/mod.ts";
+import { SharedBound } from "./shared_bound.ts";
 
 /** `--max-unread-input-bytes` by default: enough for any write a client sends in one piece. */
 export const DEFAULT_MAX_UNREAD_INPUT_BYTES = 67_108_864;
@@ -17,24 +17,18 @@ export interface InputAccount {
  * nothing leaves every write it is sent with the server, and a client may pipeline writes without
  * end; past this bound a write is refused instead of held.
  *
- * Past the limit, only an owner over its share of it (the limit divided among the owners that hold
- * input) is refused: otherwise one session that writes to a child that never reads took the whole
- * bound, and every other session's writes, one byte as much as a megabyte, were refused for as long
- * as that child lived. Each owner taken past the limit stays within its share, so the total stays
- * below the limit times 1 + ln(owners holding input).
+ * Past the limit, only an owner over its share of it is refused (`SharedBound`): otherwise one
+ * session that writes to a child that never reads took the whole bound, and every other session's
+ * writes, one byte as much as a megabyte, were refused for as long as that child lived.
  */
-export class InputBudget {
-  readonly limit: number;
-  #held = 0;
-  readonly #owners = new Map<object, number>();
-
+export class InputBudget extends SharedBound {
   constructor(limit: number) {
-    this.limit = limit;
-  }
-
-  /** Bytes held now. */
-  get held(): number {
-    return this.#held;
+    super(
+      limit,
+      (bytes, held) =>
+        `too much input waiting for processes to read it: a write of ${bytes} bytes would pass the limit ` +
+        `of ${limit} bytes (${held} bytes wait now)`,
+    );
   }
 
   /** The account of `owner`. */
@@ -43,36 +37,5 @@ export class InputBudget {
       take: (bytes) => this.take(owner, bytes),
       give: (bytes) => this.give(owner, bytes),
     };
-  }
-
-  /**
-   * Holds `bytes` more for `owner`, or throws -32001 (LimitReached) when that would pass the limit
-   * while input is held already and `owner` would pass its share. A single write larger than the
-   * limit is still taken when nothing waits.
-   */
-  take(owner: object, bytes: number): void {
-    const own = this.#owners.get(owner) ?? 0;
-    if (this.#held > 0 && this.#held + bytes > this.limit) {
-      const holders = this.#owners.size + (own === 0 ? 1 : 0);
-      if (own + bytes > this.limit / holders) {
-        throw new RpcError(
-          ErrorCode.LimitReached,
-          "LimitReached",
-          `too much input waiting for processes to read it: a write of ${bytes} bytes would pass the limit ` +
-            `of ${this.limit} bytes (${this.#held} bytes wait now)`,
-        );
-      }
-    }
-    this.#held += bytes;
-    if (bytes > 0) this.#owners.set(owner, own + bytes);
-  }
-
-  /** `bytes` of `owner`'s left the server (written to the child, or dropped). */
-  give(owner: object, bytes: number): void {
-    const own = this.#owners.get(owner) ?? 0;
-    const given = Math.min(own, bytes);
-    this.#held = Math.max(0, this.#held - given);
-    if (own - given > 0) this.#owners.set(owner, own - given);
-    else this.#owners.delete(owner);
   }
 }

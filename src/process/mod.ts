@@ -2,6 +2,7 @@ export { CLOSED_LOGS_KEPT, ClosedOutput } from "./closed_output.ts";
 export { LIVE_LOGS_KEPT, LiveOutput } from "./live_output.ts";
 export { DEFAULT_MAX_UNREAD_INPUT_BYTES, InputBudget } from "./input_budget.ts";
 export type { InputAccount } from "./input_budget.ts";
+export { SharedBound, waitingPollsBound } from "./shared_bound.ts";
 export { ManagedProcess } from "./managed_process.ts";
 export type { ProcessState } from "./managed_process.ts";
 export { MAX_CHUNK_BYTES, OutputLog } from "./output_log.ts";

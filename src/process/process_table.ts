@@ -18,6 +18,7 @@ import type { LogChunk } from "./output_log.ts";
 import type { ClosedOutput } from "./closed_output.ts";
 import type { LiveOutput } from "./live_output.ts";
 import type { InputAccount, InputBudget } from "./input_budget.ts";
+import type { SharedBound } from "./shared_bound.ts";
 import { INPUT_BUFFERS } from "./input_buffers.ts";
 import { ManagedProcess } from "./managed_process.ts";
 import type { SpawnTurns } from "./spawn_turns.ts";
@@ -86,6 +87,8 @@ export interface ProcessTableOptions {
   readonly rootMountStat?: RootMountStat | null;
   /** Spawns of every session, in turns (`SpawnTurns`); without it each spawns at once. */
   readonly spawnTurns?: SpawnTurns;
+  /** Long polls waiting across the server (`--max-waiting-polls`); without it, unbounded. */
+  readonly waitingPolls?: SharedBound;
 }
 
 /** Processes closed between two hints to release memory (see `RunningCounter.closedOne`). */
@@ -316,6 +319,10 @@ export class ProcessTable {
     if (waitMs > 0 && !process.hasNewsAfter(afterSeq)) {
       // A cleared timer rather than AbortSignal.timeout: a poll woken early must not leave an
       // hour-long timer behind, and a streaming client wakes one poll per chunk.
+      // Each waiting poll holds some kilobytes (its request, timer, signals and promises), and every
+      // session may have --max-inflight-requests of them.
+      const polls = this.#options.waitingPolls ?? null;
+      polls?.take(this, 1);
       const timer = new AbortController();
       const timeout = setTimeout(() => timer.abort(), waitMs);
       const signal = request.signal;
@@ -326,6 +333,7 @@ export class ProcessTable {
         }
       } finally {
         clearTimeout(timeout);
+        polls?.give(this, 1);
       }
       if (signal.aborted) throw signal.reason;
     }

@@ -10,6 +10,7 @@ import {
   MIN_WRITE_IDS_KEPT,
   RunningCounter,
   SpawnTurns,
+  waitingPollsBound,
 } from "../process/mod.ts";
 import type { SandboxPlanner } from "../process/mod.ts";
 import type { Containment } from "../containment/mod.ts";
@@ -107,6 +108,7 @@ export async function startExecServer(
         writeIdsKept: Math.max(MIN_WRITE_IDS_KEPT, options.maxInflightRequests),
         serverCounter,
         inputBudget: new InputBudget(options.maxUnreadInputBytes),
+        waitingPolls: waitingPollsBound(options.maxWaitingPolls),
         closedOutput,
         liveOutput,
         rootMountStat: services.rootMountStat ?? null,

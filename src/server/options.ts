@@ -24,6 +24,7 @@ export interface ServerOptions {
   maxOutboundBytes: number;
   /** Input accepted for processes' stdin and not yet read, whole server; past it writes are refused (§5.7). */
   maxUnreadInputBytes: number;
+  maxWaitingPolls: number;
   sessionTtlMs: number;
   /** An HTTP connection without a request (or an upgrade) this long is ended (`--http-idle-timeout`). */
   httpIdleMs: number;
@@ -72,6 +73,7 @@ export function defaultOptions(): ServerOptions {
     maxReadFileBytes: 134_217_728,
     maxOutboundBytes: 1_073_741_824,
     maxUnreadInputBytes: 67_108_864,
+    maxWaitingPolls: 16_384,
     sessionTtlMs: 30_000,
     httpIdleMs: 10_000,
     processRetentionMs: 30_000,
@@ -117,6 +119,8 @@ Options:
                                    the most is cut off (default 1073741824)
   --max-unread-input-bytes N       process/write input that processes have not read yet, whole
                                    server; a write past it is refused with -32001 (default 67108864)
+  --max-waiting-polls N            process/read long polls waiting at once, whole server; past it a
+                                   session over its share is refused with -32001 (default 16384)
   --session-ttl SECONDS            detached session lifetime (default 30; fractions allowed)
   --http-idle-timeout SECONDS      an HTTP connection that sends no request, or no further one, for
                                    this long is closed, and so is a WebSocket without a finished
@@ -173,6 +177,7 @@ const VALUE_FLAGS: Record<string, Setter> = {
   "--max-reply-bytes": integerSetter("maxReplyBytes"),
   "--max-outbound-bytes": integerSetter("maxOutboundBytes"),
   "--max-unread-input-bytes": integerSetter("maxUnreadInputBytes"),
+  "--max-waiting-polls": integerSetter("maxWaitingPolls"),
   "--retained-output-bytes": integerSetter("retainedOutputBytes"),
   "--session-ttl": secondsSetter("sessionTtlMs"),
   "--http-idle-timeout": secondsSetter("httpIdleMs"),
@@ -269,6 +274,7 @@ type IntegerKey =
   | "maxReadFileBytes"
   | "maxOutboundBytes"
   | "maxUnreadInputBytes"
+  | "maxWaitingPolls"
   | "retainedOutputBytes";
 
 function integerSetter(key: IntegerKey): Setter {

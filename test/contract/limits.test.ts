@@ -278,4 +278,39 @@ describe.each(RUNTIMES)("limits on %s", (runtime) => {
     await client.untilClosed("count");
     expect(client.outputText("count").trim()).toBe(String(writes));
   });
+  test("long polls waiting past --max-waiting-polls are refused with -32001 beyond a session's share", async () => {
+    // Each waiting poll holds 5-8 KB of the server, and a connection may have 1,024 in flight: 48
+    // sessions of them took 250-335 MiB, and --max-sessions of them several GB.
+    await using server = await startServer({ runtime, args: ["--max-waiting-polls", "8"] });
+    await using dir = await tempDir();
+    await using greedy = await server.session();
+    await greedy.call("process/start", startParams("quiet", ["sleep", "60"], dir.uri));
+    const poll = (client: TestClient, processId: string) =>
+      client.request("process/read", { processId, waitMs: 600_000 });
+    const parked = Array.from({ length: 8 }, () => poll(greedy, "quiet"));
+    await greedy.call("process/list", {});
+    const ninth = await poll(greedy, "quiet");
+    await using other = await server.session();
+    await other.call("process/start", startParams("echo", ["cat"], dir.uri, { pipeStdin: true }));
+    const mine = poll(other, "echo");
+    await other.call("process/list", {});
+    await other.call("process/write", { processId: "echo", chunk: b64("hi\n") });
+    const answered = (await mine)["result"] as { chunks: Array<{ chunk: string }> };
+    await greedy.call("process/terminate", { processId: "quiet" });
+    const closed = await Promise.all(parked);
+    await other.call("process/terminate", { processId: "echo" });
+    expect({
+      ninth: ninth["error"],
+      other: atob(answered.chunks[0]?.chunk ?? ""),
+      closed: closed.map((reply) => (reply["result"] as { closed: boolean }).closed),
+    }).toEqual({
+      ninth: {
+        code: -32001,
+        message: "too many long polls waiting: limit is 8 (8 wait now)",
+        data: { kind: "LimitReached" },
+      },
+      other: "hi\n",
+      closed: Array(8).fill(true),
+    });
+  });
 });
