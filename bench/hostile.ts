@@ -43,6 +43,9 @@ const PARKED_POLL_SESSIONS = 4;
 const PARKED_POLLS = 1000;
 /** …beside which another session's `process/list` takes a median above this only when they cost. */
 const PARKED_POLL_LIST_LIMIT_MS = 50;
+/** Sessions of the `waiting-polls` phase, each with this many long polls on a silent process. */
+const WAITING_POLL_SESSIONS = 48;
+const WAITING_POLLS = 1000;
 /** Short commands of the `closed-entries` phase. */
 const CLOSED_ENTRIES = 2000;
 /** Running processes of the `live-logs` phase, each printing 1 MiB. */
@@ -1256,6 +1259,46 @@ const phases: Phase[] = [
         poller.destroy();
       }
       other.destroy();
+    },
+  },
+  {
+    // Long polls on silent processes from many sessions, each within --max-inflight-requests: every
+    // waiting poll holds some kilobytes, and nothing bounded them across sessions.
+    name: "waiting-polls",
+    args: [],
+    async run({ server, dir, report, note }) {
+      const before = await server.rss();
+      let refused = 0;
+      const clients: RawWs[] = [];
+      for (let k = 0; k < WAITING_POLL_SESSIONS; k++) {
+        const client = await RawWs.open(server.url);
+        clients.push(client);
+        await client.initialize();
+        await client.request("process/start", startParams("quiet", ["sleep", "60"], dir));
+        const polls = Array.from(
+          { length: WAITING_POLLS },
+          () => client.request("process/read", { processId: "quiet", waitMs: 3_600_000 }),
+        );
+        for (const poll of polls) {
+          void poll.then((reply) => {
+            if (errorOf(reply)?.code === -32001) refused++;
+          });
+        }
+        await client.request("process/list", {});
+      }
+      const peak = await server.rss();
+      const waiting = WAITING_POLL_SESSIONS * WAITING_POLLS - refused;
+      note(
+        `${WAITING_POLL_SESSIONS} sessions × ${WAITING_POLLS} long polls: ${refused} refused, ${waiting} waiting, ` +
+          `RSS ${mib(before)} → ${mib(peak)} MiB`,
+      );
+      if (refused === 0) {
+        report(`all ${waiting} long polls were left waiting: nothing bounds them across sessions`);
+      }
+      for (const client of clients) {
+        await client.request("process/terminate", { processId: "quiet" });
+        client.destroy();
+      }
     },
   },
   {
