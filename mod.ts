@@ -111,7 +111,7 @@ export async function main(args: readonly string[]): Promise<void> {
     }
     case "fs-worker": {
       const { parseReadable, runFsWorker } = await import("./worker/main.ts");
-      await runFsWorker(runtime, parseReadable(args[1]));
+      await runFsWorker(runtime, parseReadable(args.slice(1)));
       return;
     }
     default: {

@@ -11,7 +11,7 @@ import { parseReadable, runFsWorker } from "./main.ts";
 // rejection is unhandled, which ends the process with status 1 on both runtimes.
 // Its process's streams, not the whole runtime adapter, whose modules would all run first.
 void processStdio().then(async (stdio) => {
-  // `fs-worker READABLE` (`workerLaunch`): the paths Deno's fence lets it read.
-  await runFsWorker(stdio, parseReadable(process.argv[3]));
+  // `fs-worker --readable PATH…` (`workerLaunch`): the paths Deno's fence lets it read.
+  await runFsWorker(stdio, parseReadable(process.argv.slice(3)));
   stdio.exit(0);
 });

@@ -119,16 +119,17 @@ function holds(readable: readonly string[], path: string): boolean {
 }
 
 /**
- * The readable paths of a worker's launch (`workerLaunch`): a JSON array of absolute paths after
- * `fs-worker`; null without one (a worker run without a sandbox, by tests).
+ * The readable paths of a worker's launch (`workerLaunch`): the arguments after `fs-worker
+ * --readable`, one path each (a policy's roots can take more than the 128 KiB the kernel allows
+ * one argument); null without the marker (a worker run without a sandbox, by tests).
  */
-export function parseReadable(arg: string | undefined): readonly string[] | null {
-  if (arg === undefined) return null;
-  const value: unknown = JSON.parse(arg);
-  if (!Array.isArray(value) || !value.every((path) => typeof path === "string" && path.startsWith("/"))) {
-    throw new TypeError("fs-worker: the readable paths must be a JSON array of absolute paths");
+export function parseReadable(args: readonly string[]): readonly string[] | null {
+  if (args[0] !== "--readable") return null;
+  const paths = args.slice(1);
+  if (!paths.every((path) => path.startsWith("/"))) {
+    throw new TypeError("fs-worker: the readable paths must be absolute");
   }
-  return value;
+  return paths;
 }
 
 /** The methods whose result grows with what a directory holds. */

@@ -171,14 +171,34 @@ async function spawnWithArgv0(plan: SpawnPlan): Promise<PipeChild> {
 
 /**
  * `--allow-read` and `--allow-write` for a fence, and no other permission; Deno reads `,,` as a
- * literal comma in a list.
+ * literal comma in a list, and adds up repeated flags.
  */
 function fenceFlags(fence: PermissionFence): string[] {
-  const list = (paths: readonly string[]): string =>
-    [...new Set(paths)].map((path) => path.replaceAll(",", ",,")).join(",");
+  return [...flagsListing("--allow-read", fence.read), ...flagsListing("--allow-write", fence.write)];
+}
+
+/**
+ * The kernel refuses an argument longer than 128 KiB (`MAX_ARG_STRLEN`), which a policy's roots
+ * can exceed in one list: the paths go in as many flags as they need, each well below it.
+ */
+const FENCE_FLAG_CHARS = 64 * 1024;
+
+/** `flag=PATH,PATH…` for `paths`, split over flags of at most `FENCE_FLAG_CHARS` characters. */
+function flagsListing(flag: string, paths: readonly string[]): string[] {
   const flags: string[] = [];
-  if (fence.read.length > 0) flags.push(`--allow-read=${list(fence.read)}`);
-  if (fence.write.length > 0) flags.push(`--allow-write=${list(fence.write)}`);
+  let listed: string[] = [];
+  let chars = 0;
+  for (const path of new Set(paths)) {
+    const escaped = path.replaceAll(",", ",,");
+    if (listed.length > 0 && chars + escaped.length + 1 > FENCE_FLAG_CHARS) {
+      flags.push(`${flag}=${listed.join(",")}`);
+      listed = [];
+      chars = 0;
+    }
+    listed.push(escaped);
+    chars += escaped.length + 1;
+  }
+  if (listed.length > 0) flags.push(`${flag}=${listed.join(",")}`);
   return flags;
 }
 

@@ -99,10 +99,12 @@ export function workerLaunch(context: LaunchContext, policy: Policy): Launch {
       ...FENCE_DEVICES.filter((device) => policy.readable.some((root) => isWithin(device, root))),
     ],
   };
-  // The worker answers a read outside what the fence lets it read as not found in either runtime.
+  // The worker answers a read outside what the fence lets it read as not found in either runtime
+  // (`parseReadable`). One path per argument: the kernel refuses an argument over 128 KiB, which a
+  // policy's roots can exceed in one list.
   const [program, ...args] = context.command(
     context.worker,
-    ["fs-worker", JSON.stringify(fence.read)],
+    ["fs-worker", "--readable", ...fence.read],
     fence,
   );
   if (program === undefined) throw new RangeError("the worker command is empty");

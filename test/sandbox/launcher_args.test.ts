@@ -138,7 +138,10 @@ describe("launcher args", () => {
       "--allow-read=/r,/w,/srv/worker.js",
       "/srv/worker.js",
       "fs-worker",
-      '["/r","/w","/srv/worker.js"]',
+      "--readable",
+      "/r",
+      "/w",
+      "/srv/worker.js",
     ]);
     const none = parseLauncherArgs(workerLaunch({ ...context, cacheDir: null }, policy).args.slice(2));
     if (none.kind !== "exec") throw new Error("expected an exec launch");
