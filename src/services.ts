@@ -1,6 +1,6 @@
 import { FsService, removeTree } from "./fs/mod.ts";
 import process from "node:process";
-import { openRootMountStat } from "./runtime/mod.ts";
+import { openFileRanges, openRootMountStat } from "./runtime/mod.ts";
 import type { ProgramImage, Runtime } from "./runtime/mod.ts";
 import { createStateDir, sandboxExtensionInfo, setUpSandbox } from "./sandbox/mod.ts";
 import { startContainment } from "./containment/mod.ts";
@@ -44,6 +44,7 @@ export async function createServices(
     workerLaunch: (policy) => sandbox.workerLaunch(policy),
     spareLauncher: options.spareLauncher,
     rootMountStat,
+    fileRanges: await openFileRanges(runtime.name, process.arch),
     log: (message, detail) => log.error(message, detail),
   });
   return {

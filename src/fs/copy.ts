@@ -5,8 +5,9 @@ import { errnoError, errnoOf } from "./error_map.ts";
 import { isWithin, joinPath, listDirectory, parentPath } from "./list_directory.ts";
 import { holdDirectory } from "./held_directory.ts";
 import { O_NOBLOCK_NOCTTY, openRegular } from "./open_regular.ts";
+import { copyContents } from "./copy_contents.ts";
+import type { FileRanges } from "../runtime/mod.ts";
 
-const COPY_BUFFER_BYTES = 1 << 20;
 /** Permission bits copied with a file; set-id and sticky bits are not handed to the copy. */
 const PERMISSION_BITS = 0o777;
 /**
@@ -26,11 +27,12 @@ function copyRule(message: string): RpcError {
 export async function copyPath(
   source: string,
   destination: string,
-  options: { recursive: boolean; signal?: AbortSignal | undefined },
+  options: { recursive: boolean; signal?: AbortSignal | undefined; ranges?: FileRanges | null },
 ): Promise<void> {
+  const how: HowToCopy = { signal: options.signal, ranges: options.ranges ?? null };
   const stat = await fs.lstat(source);
   if (stat.isSymbolicLink()) return await copySymlink(source, destination, false);
-  if (stat.isFile()) return await copyFile(source, destination, false);
+  if (stat.isFile()) return await copyFile(source, destination, false, how);
   if (!stat.isDirectory()) throw copyRule("fs/copy only supports regular files, directories, and symlinks");
   if (!options.recursive) throw copyRule("fs/copy requires recursive: true when sourcePath is a directory");
   const canonicalSource = await fs.realpath(source);
@@ -38,7 +40,13 @@ export async function copyPath(
     throw copyRule("fs/copy cannot copy a directory to itself or one of its descendants");
   }
   await using held = await holdDirectory(source, true);
-  await copyTree(held.path, destination, false, options.signal, 1);
+  await copyTree(held.path, destination, false, how, 1);
+}
+
+/** What every file of one copy shares: its cancellation, and the kernel's calls where there are any. */
+interface HowToCopy {
+  readonly signal: AbortSignal | undefined;
+  readonly ranges: FileRanges | null;
 }
 
 /** The canonical form of a destination that may not exist yet; its parent must exist. */
@@ -61,10 +69,10 @@ async function copyTree(
   source: string,
   destination: string,
   nested: boolean,
-  signal: AbortSignal | undefined,
+  how: HowToCopy,
   depth: number,
 ): Promise<void> {
-  signal?.throwIfAborted();
+  how.signal?.throwIfAborted();
   if (depth > MAX_TREE_DEPTH) throw errnoError("ENAMETOOLONG");
   try {
     await fs.mkdir(destination);
@@ -85,11 +93,11 @@ async function copyTree(
       case "directory": {
         // Held without following: a directory exchanged with a link since the listing is refused.
         await using held = await holdDirectory(from, true);
-        await copyTree(held.path, to, true, signal, depth + 1);
+        await copyTree(held.path, to, true, how, depth + 1);
         break;
       }
       case "file":
-        await copyFile(from, to, true);
+        await copyFile(from, to, true, how);
         break;
       case "symlink":
         await copySymlink(from, to, true);
@@ -106,7 +114,7 @@ async function copyTree(
  * swapped in since would lead the copy to what it names. Inside a tree (`nested`), a link at
  * `destination` is replaced rather than written through.
  */
-async function copyFile(source: string, destination: string, nested: boolean): Promise<void> {
+async function copyFile(source: string, destination: string, nested: boolean, how: HowToCopy): Promise<void> {
   const input = await openRegular(source, constants.O_RDONLY, { noFollow: true });
   try {
     const stat = await input.stat();
@@ -123,16 +131,7 @@ async function copyFile(source: string, destination: string, nested: boolean): P
       const target = await output.stat();
       if (target.dev === stat.dev && target.ino === stat.ino) return;
       await output.truncate(0);
-      const buffer = new Uint8Array(Math.min(COPY_BUFFER_BYTES, Math.max(Number(stat.size), 1)));
-      for (;;) {
-        const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
-        if (bytesRead === 0) break;
-        let written = 0;
-        while (written < bytesRead) {
-          const result = await output.write(buffer, written, bytesRead - written, null);
-          written += result.bytesWritten;
-        }
-      }
+      await copyContents(input, output, { size: Number(stat.size), ...how });
       await output.chmod(mode);
     } finally {
       await output.close();

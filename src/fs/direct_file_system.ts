@@ -18,7 +18,7 @@ import { copyPath, MAX_TREE_DEPTH } from "./copy.ts";
 import { errnoError, errnoOf, toFsError } from "./error_map.ts";
 import { FileHandleTable, MAX_BLOCK_BYTES } from "./file_handle_table.ts";
 import type { FileSystem, FsRequests } from "../protocol/mod.ts";
-import type { RootMountStat } from "../runtime/mod.ts";
+import type { FileRanges, RootMountStat } from "../runtime/mod.ts";
 import { parentPath } from "./list_directory.ts";
 import { notAFile, O_NOBLOCK_NOCTTY, openRegular, statThroughOpen } from "./open_regular.ts";
 import { readDirectory } from "./read_directory.ts";
@@ -53,6 +53,12 @@ export interface DirectFileSystemOptions {
    * worker): `getMetadata` answers from it without the thread pool where it can.
    */
   readonly rootMountStat?: RootMountStat | null;
+  /**
+   * The kernel's calls that find a file's runs of data and copy them (`openFileRanges`; the
+   * server's own where its runtime runs them off its thread): `fs/copy` keeps holes without them
+   * too, by reading.
+   */
+  readonly fileRanges?: FileRanges | null;
 }
 
 const FIRST_READ_BYTES = 64 * 1024;
@@ -107,6 +113,7 @@ export class DirectFileSystem implements FileSystem {
   readonly #maxDirectoryBytes: number | undefined;
   readonly #confined: boolean;
   readonly #rootMountStat: RootMountStat | null;
+  readonly #fileRanges: FileRanges | null;
   readonly #handles = new FileHandleTable<OpenFile>();
 
   constructor(options: DirectFileSystemOptions) {
@@ -115,6 +122,7 @@ export class DirectFileSystem implements FileSystem {
     this.#maxDirectoryBytes = options.maxDirectoryBytes;
     this.#confined = options.confined ?? false;
     this.#rootMountStat = this.#confined ? null : options.rootMountStat ?? null;
+    this.#fileRanges = options.fileRanges ?? null;
   }
 
   /** `fs/readFile`: the whole regular file, within the size limits. */
@@ -291,7 +299,11 @@ export class DirectFileSystem implements FileSystem {
   /** `fs/copy`: see `copyPath`. */
   copy(request: FsRequests["fs/copy"], signal?: AbortSignal): Promise<FsEmptyResult> {
     return mapErrors(async () => {
-      await copyPath(request.sourcePath, request.destinationPath, { recursive: request.recursive, signal });
+      await copyPath(request.sourcePath, request.destinationPath, {
+        recursive: request.recursive,
+        signal,
+        ranges: this.#fileRanges,
+      });
       return {};
     });
   }

@@ -9,7 +9,7 @@ import { FRAME_HEADROOM, withKnownJson } from "../rpc/mod.ts";
 import type { FramePayload } from "../rpc/mod.ts";
 import { FS_PARAMS_SCHEMAS } from "../protocol/mod.ts";
 import type { FsMethod } from "../protocol/mod.ts";
-import type { RootMountStat, Runtime } from "../runtime/mod.ts";
+import type { FileRanges, RootMountStat, Runtime } from "../runtime/mod.ts";
 import { confineRootLinks, nativeBackendProblem, resolveSandbox } from "../sandbox/mod.ts";
 import type { HostFeatures, Policy, SandboxContext, WrittenAreas } from "../sandbox/mod.ts";
 import type { z } from "zod";
@@ -61,6 +61,8 @@ export interface FsServiceOptions {
    * `fs/getMetadata` answers from it without a thread-pool round trip where it can.
    */
   readonly rootMountStat?: RootMountStat | null;
+  /** The kernel's calls for `fs/copy` (`openFileRanges`), where the runtime runs them off its thread. */
+  readonly fileRanges?: FileRanges | null;
 }
 
 /** Any policy: a spare launcher is started with what every worker launch shares. */
@@ -132,6 +134,7 @@ export class FsService {
       maxReadFileBytes: this.#options.maxReadFileBytes,
       maxReplyBytes: this.#maxReplyBytes,
       rootMountStat: this.#options.rootMountStat ?? null,
+      fileRanges: this.#options.fileRanges ?? null,
       route: async (sandbox) => {
         const resolution = await resolveSandbox(sandbox, this.#context, this.#options.hostFeatures);
         if (resolution.kind === "none") return null;
@@ -367,6 +370,8 @@ export class FsConnection {
       handles?: HandleCount;
       /** A synchronous `lstat` on the local root mount (`DirectFileSystemOptions.rootMountStat`). */
       rootMountStat?: RootMountStat | null;
+      /** The kernel's calls for `fs/copy` (`DirectFileSystemOptions.fileRanges`). */
+      fileRanges?: FileRanges | null;
     },
   ) {
     this.#owners = new FileHandleTable<FileSystem>(options.handles ?? null);
@@ -377,6 +382,7 @@ export class FsConnection {
       maxReadFileBytes: options.maxReadFileBytes,
       maxReplyBytes: options.maxReplyBytes,
       rootMountStat: options.rootMountStat ?? null,
+      fileRanges: options.fileRanges ?? null,
     });
     this.#maxReplyBytes = options.maxReplyBytes;
     this.#smallDirect = new DirectFileSystem({

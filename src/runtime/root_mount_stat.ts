@@ -116,10 +116,10 @@ const ENOENT = 2n;
 const ENOTDIR = 20n;
 
 /**
- * Root file systems whose calls cannot hang on a peer: ext2/3/4, xfs, btrfs, f2fs, tmpfs and
- * overlayfs (a container's root; its layers are local directories).
+ * File systems (`statfs`'s `f_type`) whose calls cannot hang on a peer: ext2/3/4, xfs, btrfs,
+ * f2fs, tmpfs and overlayfs (a container's root; its layers are local directories).
  */
-const LOCAL_ROOT_TYPES: ReadonlySet<number> = new Set([
+export const LOCAL_FILE_SYSTEM_TYPES: ReadonlySet<number> = new Set([
   0xef53,
   0x58465342,
   0x9123683e,
@@ -142,7 +142,7 @@ export function rootMountStat(
   if (calls.statfs(new TextEncoder().encode("/\0"), statfsOut) !== 0) return null;
   // f_type is the first member, a long.
   const rootType = Number(new DataView(statfsOut.buffer).getBigInt64(0, true));
-  if (!LOCAL_ROOT_TYPES.has(rootType)) return null;
+  if (!LOCAL_FILE_SYSTEM_TYPES.has(rootType)) return null;
   const how = openHow(O_PATH | O_CLOEXEC | O_NOFOLLOW[arch]);
   const followHow = openHow(O_PATH | O_CLOEXEC);
   const pathBytes = new Uint8Array(PATH_MAX + 1);

@@ -8,7 +8,18 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import type { FileSystem } from "../../src/fs/mod.ts";
-import { b64, errorOf, invalidInput, mkfifo, OS, overReplyLimit, tempDir, unb64 } from "./fs_test_helpers.ts";
+import {
+  b64,
+  errorOf,
+  expectSparseCopy,
+  invalidInput,
+  mkfifo,
+  OS,
+  overReplyLimit,
+  tempDir,
+  unb64,
+  writeSparse,
+} from "./fs_test_helpers.ts";
 
 /**
  * A file system under test plus its cleanup; `maxReplyBytes` is the reply limit its listings keep
@@ -655,6 +666,14 @@ export function describeFsBehaviour(label: string, factory: FsFactory): void {
       expect(await fs.readFile(dir.join("dst"), "utf8")).toBe("new");
       await fsys.copy({ sourcePath: dir.join("src"), destinationPath: dir.join("src"), recursive: false });
       expect(await fs.readFile(dir.join("src"), "utf8")).toBe("new");
+    });
+
+    test("keeps a sparse file's holes and its bytes", async () => {
+      await using dir = await tempDir();
+      await using fsys = await make();
+      await writeSparse(dir.join("src"));
+      await fsys.copy({ sourcePath: dir.join("src"), destinationPath: dir.join("dst"), recursive: false });
+      await expectSparseCopy(dir.join("src"), dir.join("dst"));
     });
 
     test("answers Is a directory for a directory destination and -32004 for a missing parent", async () => {

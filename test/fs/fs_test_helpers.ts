@@ -143,3 +143,5 @@ export function overReplyLimit(method: string, limit: number): ErrorFacts {
     message: `${method} reply is over the reply limit of ${limit} bytes`,
   };
 }
+
+export { expectSparseCopy, writeSparse } from "../helpers/sparse_files.ts";

@@ -1,0 +1,62 @@
+/**
+ * Where a file's data lies, and a copy of it that the kernel makes, for `fs/copy`: `lseek` with
+ * `SEEK_DATA` / `SEEK_HOLE` finds the runs of data between holes, and `copy_file_range` copies a
+ * run without its bytes passing through this process (a reflink on btrfs and xfs). A copy that
+ * reads and writes every byte writes a 1 GiB sparse file's holes as 1 GiB of zeros; under Deno
+ * its writes ran on the server's thread, and the kernel's throttling of dirty pages held that
+ * thread, and every client's requests, for up to 0.4 s at a time (docs/performance.md).
+ *
+ * Each call resolves off the calling thread, so a call on a hung mount holds a thread of a pool,
+ * not the server. Deno's FFI runs a `nonblocking` call on a thread of its own; Bun's FFI runs every
+ * call on the calling thread, so Bun has none of this (its copy reads and writes through its
+ * thread pool and skips blocks of zeros, `src/fs/copy.ts`). Only with the kernel's own errno
+ * (the raw call of `raw_syscall.ts`, x86-64).
+ */
+import { libcArch } from "./libc.ts";
+import type { RuntimeName } from "./runtime.ts";
+
+/** The calls; each resolves with the kernel's result, `-errno` on failure. */
+export interface FileRanges {
+  /** `fstatfs(fd)`'s `f_type`: which file system holds the file. */
+  fileSystemType(fd: number): Promise<number>;
+  /** `lseek(fd, offset, SEEK_DATA)`: where the next data starts; -ENXIO where none is left. */
+  nextData(fd: number, offset: number): Promise<number>;
+  /** `lseek(fd, offset, SEEK_HOLE)`: where the hole after `offset` starts (the end of the file at most). */
+  nextHole(fd: number, offset: number): Promise<number>;
+  /**
+   * `copy_file_range(input, &inputOffset, output, &outputOffset, length, 0)`: the bytes copied,
+   * 0 at the end of the input; the descriptors' own offsets do not move.
+   */
+  copyRange(
+    input: number,
+    inputOffset: number,
+    output: number,
+    outputOffset: number,
+    length: number,
+  ): Promise<number>;
+}
+
+/** `-ENXIO`: `nextData` past the last data. */
+export const NO_MORE_DATA = -6;
+
+/** The Deno binding, hidden from `tsc` (which has no Deno types); bundlers fold the name. */
+async function importDenoRanges(): Promise<unknown> {
+  return await import("./deno_file_ranges" + ".ts");
+}
+
+/** The calls for this runtime, or null where they would run on the calling thread or cannot be had. */
+export async function openFileRanges(name: RuntimeName, nodeArch: string): Promise<FileRanges | null> {
+  if (name !== "deno" || libcArch(nodeArch) !== "x86_64") return null;
+  try {
+    const adapter = await importDenoRanges();
+    if (typeof adapter === "object" && adapter !== null && "denoFileRanges" in adapter) {
+      const bind = adapter.denoFileRanges;
+      // deno_file_ranges.ts declares it `(): FileRanges | null`; `deno check` verifies it there.
+      if (typeof bind === "function") return (bind as () => FileRanges | null)();
+    }
+    return null;
+  } catch {
+    // No FFI permission (a Deno run without --allow-ffi, as the sandbox worker) or no libc.so.6.
+    return null;
+  }
+}
