@@ -9,7 +9,6 @@
  */
 import { Buffer } from "node:buffer";
 import type { FileHandle } from "node:fs/promises";
-import { LOCAL_FILE_SYSTEM_TYPES, NO_MORE_DATA } from "../runtime/mod.ts";
 import type { FileRanges } from "../runtime/mod.ts";
 
 const READ_BYTES = 1 << 20;
@@ -32,10 +31,8 @@ export async function copyContents(
 ): Promise<void> {
   const { ranges, signal } = options;
   let from = 0;
-  // A file of /proc or /sys reports a size that is not its bytes: only a local file system's
-  // sizes and holes are taken at their word.
   if (
-    ranges !== null && options.size > 0 && LOCAL_FILE_SYSTEM_TYPES.has(await ranges.fileSystemType(input.fd))
+    ranges !== null && options.size > 0 && await ranges.isLocalFile(input.fd)
   ) {
     const walk = await copyRuns(input.fd, output.fd, ranges, signal);
     if (walk.complete) {
@@ -58,7 +55,7 @@ async function copyRuns(
   for (;;) {
     signal?.throwIfAborted();
     const data = await ranges.nextData(input, offset);
-    if (data === NO_MORE_DATA) return { complete: true, end: offset };
+    if (data === null) return { complete: true, end: offset };
     if (data < 0) return { complete: false, from: offset };
     const hole = await ranges.nextHole(input, data);
     if (hole < 0) return { complete: false, from: data };

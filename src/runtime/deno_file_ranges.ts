@@ -4,6 +4,7 @@
  * would be that thread's, never seen here). x86-64 numbering.
  */
 import type { FileRanges } from "./file_ranges.ts";
+import { LOCAL_FILE_SYSTEM_TYPES } from "./root_mount_stat.ts";
 import { hexBytes, mapCode, RAW_SYSCALL_X86_64, syscallArgs } from "./raw_syscall.ts";
 
 const ARGS = ["i64", "i64", "i64", "i64", "i64", "i64", "i64"] as const;
@@ -13,6 +14,7 @@ const SEEK_DATA = 3n;
 const SEEK_HOLE = 4n;
 /** `struct statfs` on x86-64; `f_type` is its first member, a long. */
 const STATFS_BYTES = 120;
+const ENXIO = -6;
 
 /** Binds the calls; null where the raw call cannot be mapped. Throws without FFI permission. */
 export function denoFileRanges(): FileRanges | null {
@@ -32,13 +34,17 @@ export function denoFileRanges(): FileRanges | null {
   const call = async (nr: number, ...args: bigint[]): Promise<number> =>
     Number(await raw.call(...syscallArgs(nr, args)));
   return {
-    async fileSystemType(fd) {
+    async isLocalFile(fd) {
       const out = new Uint8Array(STATFS_BYTES);
       const result = await call(NR.fstatfs, BigInt(fd), addressOf(out));
       // `out` is read once the call is back, so it lives while the kernel writes it.
-      return result < 0 ? result : Number(new DataView(out.buffer).getBigInt64(0, true));
+      return result === 0 &&
+        LOCAL_FILE_SYSTEM_TYPES.has(Number(new DataView(out.buffer).getBigInt64(0, true)));
     },
-    nextData: (fd, offset) => call(NR.lseek, BigInt(fd), BigInt(offset), SEEK_DATA),
+    async nextData(fd, offset) {
+      const result = await call(NR.lseek, BigInt(fd), BigInt(offset), SEEK_DATA);
+      return result === ENXIO ? null : result;
+    },
     nextHole: (fd, offset) => call(NR.lseek, BigInt(fd), BigInt(offset), SEEK_HOLE),
     async copyRange(input, inputOffset, output, outputOffset, length) {
       const offsets = new BigInt64Array([BigInt(inputOffset), BigInt(outputOffset)]);

@@ -17,10 +17,13 @@ import type { RuntimeName } from "./runtime.ts";
 
 /** The calls; each resolves with the kernel's result, `-errno` on failure. */
 export interface FileRanges {
-  /** `fstatfs(fd)`'s `f_type`: which file system holds the file. */
-  fileSystemType(fd: number): Promise<number>;
-  /** `lseek(fd, offset, SEEK_DATA)`: where the next data starts; -ENXIO where none is left. */
-  nextData(fd: number, offset: number): Promise<number>;
+  /**
+   * Whether the file lies on a local disk or memory file system (`fstatfs`), whose sizes and
+   * holes are its bytes': a file of /proc or /sys reports a size that is not what it reads.
+   */
+  isLocalFile(fd: number): Promise<boolean>;
+  /** `lseek(fd, offset, SEEK_DATA)`: where the next data starts; null where none is left (ENXIO). */
+  nextData(fd: number, offset: number): Promise<number | null>;
   /** `lseek(fd, offset, SEEK_HOLE)`: where the hole after `offset` starts (the end of the file at most). */
   nextHole(fd: number, offset: number): Promise<number>;
   /**
@@ -35,9 +38,6 @@ export interface FileRanges {
     length: number,
   ): Promise<number>;
 }
-
-/** `-ENXIO`: `nextData` past the last data. */
-export const NO_MORE_DATA = -6;
 
 /** The Deno binding, hidden from `tsc` (which has no Deno types); bundlers fold the name. */
 async function importDenoRanges(): Promise<unknown> {

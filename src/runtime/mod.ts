@@ -25,8 +25,8 @@ export type {
 export { chunkReader, pooledBuffers, recycleBuffer } from "./chunk_reader.ts";
 export type { ChunkReader } from "./chunk_reader.ts";
 export { libcArch, openLibc } from "./libc.ts";
-export { LOCAL_FILE_SYSTEM_TYPES, openRootMountStat } from "./root_mount_stat.ts";
-export { NO_MORE_DATA, openFileRanges } from "./file_ranges.ts";
+export { openRootMountStat } from "./root_mount_stat.ts";
+export { openFileRanges } from "./file_ranges.ts";
 export type { FileRanges } from "./file_ranges.ts";
 export type { PathFacts, ProgramAnswer, ProgramFile, RootMountStat } from "./root_mount_stat.ts";
 export { envRecord } from "./env_record.ts";
