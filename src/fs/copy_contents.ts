@@ -2,16 +2,22 @@
  * The bytes of one file copied into an empty one, its holes kept as holes (docs/performance.md,
  * "Copies that keep holes"). Where the runtime offers the kernel's calls (`FileRanges`) and the
  * source lies on a local disk or memory file system, the runs of data are found with `SEEK_DATA` /
- * `SEEK_HOLE` and copied by `copy_file_range`, off the server's thread; anywhere else, or from
- * where one of those calls fails, the file is read and written through the runtime's thread pool,
- * and a block of zeros is left unwritten, a hole in the copy (as `cp --sparse=always` does). The
- * destination's length is set last, so a trailing hole costs nothing either.
+ * `SEEK_HOLE` and copied by `copy_file_range` (Deno, off the server's thread) or read and written
+ * (Bun). Anywhere else, or from where one of those calls fails, the file is read and written
+ * through the runtime's thread pool, and a block of zeros is left unwritten, a hole in the copy (as
+ * `cp --sparse=always` does). The destination's length is set last, so a trailing hole costs
+ * nothing either.
  */
 import { Buffer } from "node:buffer";
 import type { FileHandle } from "node:fs/promises";
 import type { FileRanges } from "../runtime/mod.ts";
 
 const READ_BYTES = 1 << 20;
+/**
+ * The smallest file whose runs of data are looked for: below it one read and one write cost less
+ * than the calls that find the runs (each a round trip to another thread, on Bun two reads of /proc).
+ */
+const WALK_MIN_BYTES = 1 << 20;
 /** The smallest hole the read path leaves: a page, and the block of the usual file systems. */
 const BLOCK_BYTES = 4096;
 /** The most one `copy_file_range` copies: a cancelled copy stops after at most this much. */
@@ -30,68 +36,101 @@ export async function copyContents(
   options: { size: number; signal: AbortSignal | undefined; ranges: FileRanges | null },
 ): Promise<void> {
   const { ranges, signal } = options;
+  const buffer = new CopyBuffer(options.size);
   let from = 0;
-  if (
-    ranges !== null && options.size > 0 && await ranges.isLocalFile(input.fd)
-  ) {
-    const walk = await copyRuns(input.fd, output.fd, ranges, signal);
+  if (ranges !== null && options.size >= WALK_MIN_BYTES && await ranges.isLocalFile(input.fd)) {
+    const walk = await copyRuns(input, output, ranges, buffer, signal);
     if (walk.complete) {
       await output.truncate(Math.max(Number((await input.stat()).size), walk.end));
       return;
     }
     from = walk.from;
   }
-  await output.truncate(await copyRead(input, output, from, options.size, signal));
+  // From the start, at the descriptor's own offset, as a file of /proc is read.
+  const end = await copyRead(input, output, { from, to: null, positioned: from > 0 }, buffer, signal);
+  await output.truncate(end);
 }
 
-/** Copies each run of data with `copy_file_range`, skipping the holes between them. */
+/**
+ * Copies each run of data, skipping the holes between them: by `copy_file_range` until the kernel
+ * refuses it (another file system pair, a file system without it, a runtime that does not offer
+ * it), then by reading and writing.
+ */
 async function copyRuns(
-  input: number,
-  output: number,
+  input: FileHandle,
+  output: FileHandle,
   ranges: FileRanges,
+  buffer: CopyBuffer,
   signal: AbortSignal | undefined,
 ): Promise<Walk> {
+  let kernelCopies = true;
   let offset = 0;
   for (;;) {
     signal?.throwIfAborted();
-    const data = await ranges.nextData(input, offset);
+    const data = await ranges.nextData(input.fd, offset);
     if (data === null) return { complete: true, end: offset };
     if (data < 0) return { complete: false, from: offset };
-    const hole = await ranges.nextHole(input, data);
+    const hole = await ranges.nextHole(input.fd, data);
     if (hole < 0) return { complete: false, from: data };
-    for (let at = data; at < hole;) {
+    let at = data;
+    while (kernelCopies && at < hole) {
       signal?.throwIfAborted();
-      const copied = await ranges.copyRange(input, at, output, at, Math.min(hole - at, RANGE_BYTES));
-      // 0: the file ended early (it shrank since); below 0: another file system pair, a file
-      // system without the call: the read path takes over from here.
+      const copied = await ranges.copyRange(input.fd, at, output.fd, at, Math.min(hole - at, RANGE_BYTES));
+      // 0: the file ended early (it shrank since).
       if (copied === 0) return { complete: true, end: at };
-      if (copied < 0) return { complete: false, from: at };
-      at += copied;
+      if (copied < 0) kernelCopies = false;
+      else at += copied;
+    }
+    if (at < hole) {
+      const reached = await copyRead(input, output, { from: at, to: hole, positioned: true }, buffer, signal);
+      if (reached < hole) return { complete: true, end: reached };
     }
     offset = hole;
   }
 }
 
-/** Reads `input` from `from` to its end and writes what is not zeros; resolves with the end. */
+/** The read path's memory for one file, made on first use: `zeros` is as long as `bytes`. */
+class CopyBuffer {
+  readonly #length: number;
+  #bytes: Buffer | null = null;
+  #zeros: Buffer | null = null;
+
+  constructor(size: number) {
+    this.#length = Math.min(READ_BYTES, Math.max(roundUp(size), BLOCK_BYTES));
+  }
+
+  get bytes(): Buffer {
+    return this.#bytes ??= Buffer.alloc(this.#length);
+  }
+
+  get zeros(): Buffer {
+    return this.#zeros ??= Buffer.alloc(this.#length);
+  }
+}
+
+/**
+ * Reads `input` from `from` to `to` (its end where null) and writes what is not zeros at the same
+ * offsets; resolves with where it stopped. `positioned`: at explicit offsets, else at the
+ * descriptor's own.
+ */
 async function copyRead(
   input: FileHandle,
   output: FileHandle,
-  from: number,
-  size: number,
+  span: { from: number; to: number | null; positioned: boolean },
+  buffer: CopyBuffer,
   signal: AbortSignal | undefined,
 ): Promise<number> {
-  const length = Math.min(READ_BYTES, Math.max(roundUp(size - from), BLOCK_BYTES));
-  const buffer = Buffer.alloc(length);
-  const zeros = Buffer.alloc(length);
-  let position = from;
-  for (;;) {
+  const { bytes, zeros } = buffer;
+  let position = span.from;
+  while (span.to === null || position < span.to) {
     signal?.throwIfAborted();
-    // From the start, at the descriptor's own offset, as a file of /proc is read.
-    const { bytesRead } = await input.read(buffer, 0, length, from === 0 ? null : position);
-    if (bytesRead === 0) return position;
-    await writeData(output, buffer.subarray(0, bytesRead), zeros, position);
+    const length = span.to === null ? bytes.length : Math.min(bytes.length, span.to - position);
+    const { bytesRead } = await input.read(bytes, 0, length, span.positioned ? position : null);
+    if (bytesRead === 0) break;
+    await writeData(output, bytes.subarray(0, bytesRead), zeros, position);
     position += bytesRead;
   }
+  return position;
 }
 
 function roundUp(length: number): number {

@@ -6,11 +6,11 @@
  * its writes ran on the server's thread, and the kernel's throttling of dirty pages held that
  * thread, and every client's requests, for up to 0.4 s at a time (docs/performance.md).
  *
- * Each call resolves off the calling thread, so a call on a hung mount holds a thread of a pool,
- * not the server. Deno's FFI runs a `nonblocking` call on a thread of its own; Bun's FFI runs every
- * call on the calling thread, so Bun has none of this (its copy reads and writes through its
- * thread pool and skips blocks of zeros, `src/fs/copy.ts`). Only with the kernel's own errno
- * (the raw call of `raw_syscall.ts`, x86-64).
+ * No call may hold the server's thread on a hung mount or a throttled write. Deno's FFI runs a
+ * `nonblocking` call on a thread of its own, so Deno has all of them; Bun's FFI runs every call on
+ * the calling thread, so Bun has only `lseek`, and only for a file on a local disk or memory file
+ * system (`bun_file_ranges.ts`): its runs of data are read and written through its thread pool.
+ * Only with the kernel's own errno (the raw call of `raw_syscall.ts`, x86-64).
  */
 import { libcArch } from "./libc.ts";
 import type { RuntimeName } from "./runtime.ts";
@@ -44,10 +44,14 @@ async function importDenoRanges(): Promise<unknown> {
   return await import("./deno_file_ranges" + ".ts");
 }
 
-/** The calls for this runtime, or null where they would run on the calling thread or cannot be had. */
+/** The calls for this runtime, or null where they cannot be had. */
 export async function openFileRanges(name: RuntimeName, nodeArch: string): Promise<FileRanges | null> {
-  if (name !== "deno" || libcArch(nodeArch) !== "x86_64") return null;
+  if (libcArch(nodeArch) !== "x86_64") return null;
   try {
+    if (name === "bun") {
+      const { bunFileRanges } = await import("./bun_file_ranges.ts");
+      return await bunFileRanges();
+    }
     const adapter = await importDenoRanges();
     if (typeof adapter === "object" && adapter !== null && "denoFileRanges" in adapter) {
       const bind = adapter.denoFileRanges;

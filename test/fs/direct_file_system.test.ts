@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs/promises";
 import { DirectFileSystem, LargeListing } from "../../src/fs/mod.ts";
-import { openRootMountStat } from "../../src/runtime/mod.ts";
+import { openFileRanges, openRootMountStat } from "../../src/runtime/mod.ts";
 import { describeFsBehaviour } from "./fs_behaviour.ts";
 import { DEEP_TREE_MS, errorOf, nest, OS, tempDir } from "./fs_test_helpers.ts";
 
@@ -19,6 +19,13 @@ describeFsBehaviour("DirectFileSystem (confined)", (options) => {
 const rootMountStat = await openRootMountStat("bun", process.arch);
 describeFsBehaviour("DirectFileSystem (root mount stat)", (options) => {
   const fsys = new DirectFileSystem({ ...options, rootMountStat });
+  return Promise.resolve(Object.assign(fsys, { [Symbol.asyncDispose]: () => fsys.closeAll() }));
+});
+
+// The server's own direct file system finds a file's runs of data with `lseek` (Bun's `FileRanges`).
+const fileRanges = await openFileRanges("bun", process.arch);
+describeFsBehaviour("DirectFileSystem (file ranges)", (options) => {
+  const fsys = new DirectFileSystem({ ...options, fileRanges });
   return Promise.resolve(Object.assign(fsys, { [Symbol.asyncDispose]: () => fsys.closeAll() }));
 });
 

@@ -1,0 +1,59 @@
+/**
+ * `FileRanges` over `bun:ffi`, whose calls run on the calling thread: only `lseek`, for a file on a
+ * local disk or memory file system (a walk of its extent map, no wait on a peer). Which file
+ * system holds the file comes from /proc (its mount's id in `fdinfo`, the mount's type in
+ * `mountinfo`), not from an `fstatfs`, which on a hung network mount would hang the server too.
+ * `copy_file_range` is not offered: a copy of data on this thread would hold it for as long as the
+ * kernel throttles the writes, so the runs of data are read and written through Bun's thread pool.
+ */
+import { readFile } from "node:fs/promises";
+import { openBunLibc } from "./bun_libc.ts";
+import type { FileRanges } from "./file_ranges.ts";
+
+/** `mountinfo`'s names of the file systems `LOCAL_FILE_SYSTEM_TYPES` counts (root_mount_stat.ts). */
+const LOCAL_TYPES: ReadonlySet<string> = new Set([
+  "ext2",
+  "ext3",
+  "ext4",
+  "xfs",
+  "btrfs",
+  "f2fs",
+  "tmpfs",
+  "overlay",
+]);
+const LSEEK = 8;
+const SEEK_DATA = 3n;
+const SEEK_HOLE = 4n;
+const ENXIO = -6;
+const ENOSYS = -38;
+
+/** Binds `lseek` (x86-64); null where the kernel's own errno cannot be had. */
+export async function bunFileRanges(): Promise<FileRanges | null> {
+  const libc = await openBunLibc("x86_64");
+  if (!libc.exactErrno) return null;
+  const seek = (fd: number, offset: number, whence: bigint): number =>
+    Number(libc.syscall(LSEEK, BigInt(fd), BigInt(offset), whence));
+  return {
+    isLocalFile: async (fd) => LOCAL_TYPES.has(await mountType(fd) ?? ""),
+    nextData(fd, offset) {
+      const result = seek(fd, offset, SEEK_DATA);
+      return Promise.resolve(result === ENXIO ? null : result);
+    },
+    nextHole: (fd, offset) => Promise.resolve(seek(fd, offset, SEEK_HOLE)),
+    copyRange: () => Promise.resolve(ENOSYS),
+  };
+}
+
+/** The type of the file system that holds descriptor `fd`, as `mountinfo` names it; null where unknown. */
+async function mountType(fd: number): Promise<string | null> {
+  const info = await readFile(`/proc/self/fdinfo/${fd}`, "utf8").catch(() => "");
+  const id = /^mnt_id:\s*(\d+)$/m.exec(info)?.[1];
+  if (id === undefined) return null;
+  const mounts = await readFile("/proc/self/mountinfo", "utf8").catch(() => "");
+  for (const line of mounts.split("\n")) {
+    // The mount's id comes first; its type follows " - " (paths have their spaces escaped).
+    if (line.slice(0, line.indexOf(" ")) !== id) continue;
+    return line.slice(line.indexOf(" - ") + 3).split(" ")[0] ?? null;
+  }
+  return null;
+}
