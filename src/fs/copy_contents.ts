@@ -47,8 +47,9 @@ export async function copyContents(
     from = walk.from;
   }
   // From the start, at the descriptor's own offset, as a file of /proc is read.
-  const end = await copyRead(input, output, { from, to: null, positioned: from > 0 }, buffer, signal);
-  await output.truncate(end);
+  const read = await copyRead(input, output, { from, to: null, positioned: from > 0 }, buffer, signal);
+  // A file whose last block was written has its length (most files of a tree): no call for it.
+  if (!read.tailWritten && read.end > 0) await output.truncate(read.end);
 }
 
 /**
@@ -82,8 +83,8 @@ async function copyRuns(
       else at += copied;
     }
     if (at < hole) {
-      const reached = await copyRead(input, output, { from: at, to: hole, positioned: true }, buffer, signal);
-      if (reached < hole) return { complete: true, end: reached };
+      const { end } = await copyRead(input, output, { from: at, to: hole, positioned: true }, buffer, signal);
+      if (end < hole) return { complete: true, end };
     }
     offset = hole;
   }
@@ -110,8 +111,8 @@ class CopyBuffer {
 
 /**
  * Reads `input` from `from` to `to` (its end where null) and writes what is not zeros at the same
- * offsets; resolves with where it stopped. `positioned`: at explicit offsets, else at the
- * descriptor's own.
+ * offsets; resolves with where it stopped, and whether the block before was written.
+ * `positioned`: at explicit offsets, else at the descriptor's own.
  */
 async function copyRead(
   input: FileHandle,
@@ -119,18 +120,19 @@ async function copyRead(
   span: { from: number; to: number | null; positioned: boolean },
   buffer: CopyBuffer,
   signal: AbortSignal | undefined,
-): Promise<number> {
+): Promise<{ end: number; tailWritten: boolean }> {
   const { bytes, zeros } = buffer;
   let position = span.from;
+  let tailWritten = false;
   while (span.to === null || position < span.to) {
     signal?.throwIfAborted();
     const length = span.to === null ? bytes.length : Math.min(bytes.length, span.to - position);
     const { bytesRead } = await input.read(bytes, 0, length, span.positioned ? position : null);
     if (bytesRead === 0) break;
-    await writeData(output, bytes.subarray(0, bytesRead), zeros, position);
+    tailWritten = await writeData(output, bytes.subarray(0, bytesRead), zeros, position);
     position += bytesRead;
   }
-  return position;
+  return { end: position, tailWritten };
 }
 
 function roundUp(length: number): number {
@@ -138,13 +140,19 @@ function roundUp(length: number): number {
 }
 
 /**
- * Writes `data` at `position`, leaving out each block of zeros; `zeros` is at least as long. The
+ * Writes `data` at `position`, leaving out each block of zeros; `zeros` is at least as long.
+ * Resolves with whether its last block was written. The
  * comparisons are the runtime's native ones: a loop over the words in JavaScript took Bun 0.48 s
  * per GiB, against 0.04–0.09 s.
  */
-async function writeData(output: FileHandle, data: Buffer, zeros: Buffer, position: number): Promise<void> {
-  if (zeros.equals(data.length === zeros.length ? data : zeros.subarray(0, data.length))) {
-    return;
+async function writeData(
+  output: FileHandle,
+  data: Buffer,
+  zeros: Buffer,
+  position: number,
+): Promise<boolean> {
+  if ((data.length === zeros.length ? zeros : zeros.subarray(0, data.length)).equals(data)) {
+    return false;
   }
   const block = zeros.subarray(0, BLOCK_BYTES);
   let start = -1;
@@ -157,7 +165,9 @@ async function writeData(output: FileHandle, data: Buffer, zeros: Buffer, positi
       start = -1;
     }
   }
-  if (start >= 0) await writeAll(output, data, start, data.length, position);
+  if (start < 0) return false;
+  await writeAll(output, data, start, data.length, position);
+  return true;
 }
 
 async function writeAll(
