@@ -20,6 +20,7 @@ import { runtimeCommand, startCommand } from "./server_process.ts";
 import type { RuntimeName } from "./server_process.ts";
 import { summarize } from "./stats.ts";
 import { BenchClient } from "./ws_client.ts";
+import { managedSandbox } from "../test/helpers/sandbox_policy.ts";
 
 /** Fresh sessions whose first sandboxed call is measured, per server. */
 const FIRST_CALLS = 4;
@@ -48,20 +49,7 @@ const results = new Map<string, Record<Figure, number[]>>(
 const dir = await mkdtemp(join(tmpdir(), "sandboxed-fs-ab-"));
 const file = join(dir, "f");
 await writeFile(file, "x".repeat(4096));
-const sandbox = {
-  permissions: {
-    type: "managed",
-    file_system: {
-      type: "restricted",
-      entries: [
-        { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
-        { path: { type: "path", path: dir }, access: "write" },
-      ],
-    },
-    network: "restricted",
-  },
-  windowsSandboxLevel: "disabled",
-};
+const sandbox = managedSandbox({ write: [dir] });
 
 try {
   for (let round = 0; round < rounds; round++) {
