@@ -3,17 +3,21 @@
  * checkout given (a directory with a `mod.ts`; `.` by default) under Bun and under Deno, and with
  * `--reference PATH` the Codex reference, in turn (the order alternates), and copies three files
  * with each: a 1 GiB sparse file without data (`truncate -s 1G`), a 1 GiB file with five runs of 4
- * MiB of data, and 256 MiB of random bytes. While a copy runs, a second client sends sequential
- * `fs/getMetadata` requests. Prints one line per copy (its time, the server's CPU time, the blocks
- * of the copy, the other client's latencies in µs), then the median and spread over the rounds.
+ * MiB of data, 256 MiB of random bytes, and with `--files` others: 1 GiB of random bytes
+ * (`dense1g`), trees of 2,000 and 20,000 files of 0.1–3 KiB, 50 to a directory (`tree2k`,
+ * `tree20k`), and a chain of 500 directories with a file in each (`deep`). While a copy runs, a
+ * second client sends sequential `fs/getMetadata` requests. Prints one line per copy (its time, the
+ * server's CPU time, the blocks of the copy, the other client's latencies in µs), then the median
+ * and spread over the rounds.
  *
  * @example
  * ```sh
  * bun bench/copy_probe.ts --rounds 5 --reference /tmp/codexref /tmp/base .
+ * bun bench/copy_probe.ts --rounds 5 --files dense,dense1g,tree2k,deep /tmp/base .
  * ```
  * @module
  */
-import { mkdtemp, open, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, open, rm, stat, writeFile as writeBytes } from "node:fs/promises";
 import { randomFillSync } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -89,11 +93,48 @@ async function writeFile(
 }
 
 const dir = await mkdtemp(join(tmpdir(), "exec-server-copy-probe-"));
-const FILES = {
+/** What a copy copies: a file of `size` bytes with data at `runs`, or a tree that `make` writes. */
+type Source =
+  | { readonly size: number; readonly runs: ReadonlyArray<readonly [number, number]> }
+  | { readonly make: (path: string) => Promise<void> };
+
+/** `files` files of 0.1–3 KiB, `perDirectory` to a directory. */
+async function writeTree(path: string, files: number, perDirectory: number): Promise<void> {
+  for (let i = 0; i < files; i++) {
+    const sub = join(path, `d${Math.floor(i / perDirectory)}`);
+    if (i % perDirectory === 0) await mkdir(sub, { recursive: true });
+    const bytes = new Uint8Array(100 + (i * 7919) % 2900);
+    randomFillSync(bytes);
+    await writeBytes(join(sub, `f${i}.txt`), bytes);
+  }
+}
+
+/** A chain of `depth` directories with one small file in each. */
+async function writeChain(path: string, depth: number): Promise<void> {
+  let at = path;
+  for (let i = 0; i < depth; i++) {
+    at = join(at, "d");
+    await mkdir(at, { recursive: true });
+    await writeBytes(join(at, "f.txt"), `level ${i}\n`);
+  }
+}
+
+const SOURCES: Record<string, Source> = {
   sparse: { size: 1024 * MIB, runs: [] },
   extents: { size: 1024 * MIB, runs: [0, 256, 512, 768, 1020].map((at) => [at * MIB, 4 * MIB] as const) },
   dense: { size: 256 * MIB, runs: [[0, 256 * MIB] as const] },
-} as const;
+  dense1g: { size: 1024 * MIB, runs: [[0, 1024 * MIB] as const] },
+  tree2k: { make: (path) => writeTree(path, 2000, 50) },
+  tree20k: { make: (path) => writeTree(path, 20000, 50) },
+  deep: { make: (path) => writeChain(path, 500) },
+};
+const FILES = Object.fromEntries(
+  (option("files") ?? "sparse,extents,dense").split(",").map((name) => {
+    const source = SOURCES[name];
+    if (source === undefined) throw new Error(`no file ${name}: ${Object.keys(SOURCES).join(", ")}`);
+    return [name, source];
+  }),
+);
 
 /** One copy's figures. */
 interface Copy {
@@ -128,7 +169,7 @@ async function copyOnce(
     await client.call("fs/copy", {
       sourcePath: `file://${join(dir, name)}`,
       destinationPath: `file://${destination}`,
-      recursive: false,
+      recursive: true,
       sandbox: null,
     });
   } finally {
@@ -138,13 +179,16 @@ async function copyOnce(
   await asking;
   const cpuMs = (await server.cpuMs() ?? 0) - cpuBefore;
   const { blocks } = await stat(destination);
-  await rm(destination);
+  await rm(destination, { recursive: true });
   const summary = summarize(latencies);
   return { ms, cpuMs, blocks, medianUs: summary.median, maxUs: summary.max };
 }
 
 try {
-  for (const [name, file] of Object.entries(FILES)) await writeFile(join(dir, name), file.size, file.runs);
+  for (const [name, file] of Object.entries(FILES)) {
+    if ("make" in file) await file.make(join(dir, name));
+    else await writeFile(join(dir, name), file.size, file.runs);
+  }
   const results = new Map<string, Copy[]>();
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? targets : [...targets].reverse();
