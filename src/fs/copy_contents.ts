@@ -3,7 +3,7 @@
  * "Copies that keep holes"). Where the runtime offers the kernel's calls (`FileRanges`) and the
  * source lies on a local disk or memory file system, the runs of data are found with `SEEK_DATA` /
  * `SEEK_HOLE` and copied by `copy_file_range` (Deno, off the server's thread) or read and written
- * (Bun). Anywhere else, or from where one of those calls fails, the file is read and written
+ * (Bun; a file that is one run of data Bun copies whole, by its own `copy_file_range`). Anywhere else, or from where one of those calls fails, the file is read and written
  * through the runtime's thread pool, and a block of zeros is left unwritten, a hole in the copy (as
  * `cp --sparse=always` does). The destination's length is set last, so a trailing hole costs
  * nothing either.
@@ -39,7 +39,7 @@ export async function copyContents(
   const buffer = new CopyBuffer(options.size);
   let from = 0;
   if (ranges !== null && options.size >= WALK_MIN_BYTES && await ranges.isLocalFile(input.fd)) {
-    const walk = await copyRuns(input, output, ranges, buffer, signal);
+    const walk = await copyRuns(input, output, { ranges, size: options.size }, buffer, signal);
     if (walk.complete) {
       await output.truncate(Math.max(Number((await input.stat()).size), walk.end));
       return;
@@ -47,7 +47,8 @@ export async function copyContents(
     from = walk.from;
   }
   // From the start, at the descriptor's own offset, as a file of /proc is read.
-  const read = await copyRead(input, output, { from, to: null, positioned: from > 0 }, buffer, signal);
+  const span = { from, to: null, positioned: from > 0, size: options.size };
+  const read = await copyRead(input, output, span, buffer, signal);
   // A file whose last block was written has its length (most files of a tree): no call for it.
   if (!read.tailWritten && read.end > 0) await output.truncate(read.end);
 }
@@ -60,10 +61,11 @@ export async function copyContents(
 async function copyRuns(
   input: FileHandle,
   output: FileHandle,
-  ranges: FileRanges,
+  how: { ranges: FileRanges; size: number },
   buffer: CopyBuffer,
   signal: AbortSignal | undefined,
 ): Promise<Walk> {
+  const { ranges } = how;
   let kernelCopies = true;
   let offset = 0;
   for (;;) {
@@ -73,6 +75,11 @@ async function copyRuns(
     if (data < 0) return { complete: false, from: offset };
     const hole = await ranges.nextHole(input.fd, data);
     if (hole < 0) return { complete: false, from: data };
+    if (data === 0 && hole >= how.size && ranges.copyWhole !== null) {
+      // One run, the whole file: the runtime's own copy, where it has one off its thread.
+      const copied = await ranges.copyWhole(input.fd, output.fd);
+      if (copied >= 0) return { complete: true, end: copied };
+    }
     let at = data;
     while (kernelCopies && at < hole) {
       signal?.throwIfAborted();
@@ -83,7 +90,8 @@ async function copyRuns(
       else at += copied;
     }
     if (at < hole) {
-      const { end } = await copyRead(input, output, { from: at, to: hole, positioned: true }, buffer, signal);
+      const span = { from: at, to: hole, positioned: true, size: how.size };
+      const { end } = await copyRead(input, output, span, buffer, signal);
       if (end < hole) return { complete: true, end };
     }
     offset = hole;
@@ -97,7 +105,8 @@ class CopyBuffer {
   #zeros: Buffer | null = null;
 
   constructor(size: number) {
-    this.#length = Math.min(READ_BYTES, Math.max(roundUp(size), BLOCK_BYTES));
+    // A byte more than the file: its one read comes back short at its end, which ends the copy.
+    this.#length = Math.min(READ_BYTES, Math.max(roundUp(size + 1), BLOCK_BYTES));
   }
 
   get bytes(): Buffer {
@@ -112,12 +121,15 @@ class CopyBuffer {
 /**
  * Reads `input` from `from` to `to` (its end where null) and writes what is not zeros at the same
  * offsets; resolves with where it stopped, and whether the block before was written.
- * `positioned`: at explicit offsets, else at the descriptor's own.
+ * `positioned`: at explicit offsets, else at the descriptor's own. A read that comes back short
+ * exactly at `size` (what the file's stat said) is taken for its end, without the read that would
+ * come back empty: a small file is one read. (A file of /proc reads short without ending, and its
+ * stat says 0.)
  */
 async function copyRead(
   input: FileHandle,
   output: FileHandle,
-  span: { from: number; to: number | null; positioned: boolean },
+  span: { from: number; to: number | null; positioned: boolean; size: number },
   buffer: CopyBuffer,
   signal: AbortSignal | undefined,
 ): Promise<{ end: number; tailWritten: boolean }> {
@@ -131,6 +143,7 @@ async function copyRead(
     if (bytesRead === 0) break;
     tailWritten = await writeData(output, bytes.subarray(0, bytesRead), zeros, position);
     position += bytesRead;
+    if (bytesRead < length && position === span.size) break;
   }
   return { end: position, tailWritten };
 }

@@ -4,7 +4,12 @@
  * system holds the file comes from /proc (its mount's id in `fdinfo`, the mount's type in
  * `mountinfo`), not from an `fstatfs`, which on a hung network mount would hang the server too.
  * `copy_file_range` is not offered: a copy of data on this thread would hold it for as long as the
- * kernel throttles the writes, so the runs of data are read and written through Bun's thread pool.
+ * kernel throttles the writes. A file without holes is copied whole by `Bun.write` of one
+ * descriptor's `Bun.file` to the other's: `strace -f` shows its `copy_file_range` (NULL offsets:
+ * each descriptor's own) on a thread of Bun's pool, and neither descriptor's mode changed (its
+ * `fs.copyFile` gives the copy the source's mode, set-id bits too, from its own `fstat`) nor
+ * closed. Copying 256 MiB took 0.12–0.15 s so, against 0.3–0.7 s read and written through the pool.
+ * The runs of a file with holes are read and written through the pool.
  */
 import { readFile } from "node:fs/promises";
 import { openBunLibc } from "./bun_libc.ts";
@@ -22,6 +27,7 @@ const LOCAL_TYPES: ReadonlySet<string> = new Set([
   "overlay",
 ]);
 const LSEEK = 8;
+const SEEK_SET = 0n;
 const SEEK_DATA = 3n;
 const SEEK_HOLE = 4n;
 const ENXIO = -6;
@@ -41,6 +47,14 @@ export async function bunFileRanges(): Promise<FileRanges | null> {
     },
     nextHole: (fd, offset) => Promise.resolve(seek(fd, offset, SEEK_HOLE)),
     copyRange: () => Promise.resolve(ENOSYS),
+    async copyWhole(input, output) {
+      // `Bun.write` copies from each descriptor's own offset, which the walk's `lseek`s moved.
+      for (const fd of [input, output]) {
+        const at = seek(fd, 0, SEEK_SET);
+        if (at < 0) return at;
+      }
+      return await Bun.write(Bun.file(output), Bun.file(input));
+    },
   };
 }
 

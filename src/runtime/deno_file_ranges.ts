@@ -34,6 +34,8 @@ export function denoFileRanges(): FileRanges | null {
   const call = async (nr: number, ...args: bigint[]): Promise<number> =>
     Number(await raw.call(...syscallArgs(nr, args)));
   return {
+    // `copyRange` copies a run in pieces, so a copy is cancelled between them.
+    copyWhole: null,
     async isLocalFile(fd) {
       const out = new Uint8Array(STATFS_BYTES);
       const result = await call(NR.fstatfs, BigInt(fd), addressOf(out));

@@ -9,7 +9,9 @@
  * No call may hold the server's thread on a hung mount or a throttled write. Deno's FFI runs a
  * `nonblocking` call on a thread of its own, so Deno has all of them; Bun's FFI runs every call on
  * the calling thread, so Bun has only `lseek`, and only for a file on a local disk or memory file
- * system (`bun_file_ranges.ts`): its runs of data are read and written through its thread pool.
+ * system (`bun_file_ranges.ts`), and copies a file that is one run of data whole by its own
+ * `Bun.write`, whose `copy_file_range` runs on its thread pool; the runs of a file with holes are
+ * read and written through that pool.
  * Only with the kernel's own errno (the raw call of `raw_syscall.ts`, x86-64).
  */
 import { libcArch } from "./libc.ts";
@@ -37,6 +39,13 @@ export interface FileRanges {
     outputOffset: number,
     length: number,
   ): Promise<number>;
+  /**
+   * All of `input` copied into `output` from offset 0 of each, by one call of the runtime's that
+   * runs off the server's thread (a reflink or `copy_file_range` where the kernel offers them);
+   * resolves with the bytes copied, and cannot be cancelled once begun. Null where `copyRange`
+   * is the way: this copies holes as data, so it is only for a file without them.
+   */
+  readonly copyWhole: ((input: number, output: number) => Promise<number>) | null;
 }
 
 /** The Deno binding, hidden from `tsc` (which has no Deno types); bundlers fold the name. */
