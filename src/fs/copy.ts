@@ -1,10 +1,11 @@
 import { constants } from "node:fs";
 import * as fs from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { ErrorCode, RpcError } from "../protocol/mod.ts";
 import { errnoError, errnoOf } from "./error_map.ts";
 import { isWithin, joinPath, listDirectory, parentPath } from "./list_directory.ts";
 import { holdDirectory } from "./held_directory.ts";
-import { O_NOBLOCK_NOCTTY, openRegular } from "./open_regular.ts";
+import { O_NOBLOCK_NOCTTY, openRegularStat } from "./open_regular.ts";
 import { copyContents } from "./copy_contents.ts";
 import type { FileRanges } from "../runtime/mod.ts";
 
@@ -115,22 +116,12 @@ async function copyTree(
  * `destination` is replaced rather than written through.
  */
 async function copyFile(source: string, destination: string, nested: boolean, how: HowToCopy): Promise<void> {
-  const input = await openRegular(source, constants.O_RDONLY, { noFollow: true });
+  const { handle: input, stat } = await openRegularStat(source, constants.O_RDONLY, { noFollow: true });
   try {
-    const stat = await input.stat();
     const mode = Number(stat.mode) & PERMISSION_BITS;
-    if (nested) await unlinkSymlink(destination);
-    // No O_TRUNC at open: the destination may be the source itself (or a hard link to it), and
-    // truncating first would destroy the bytes to copy.
-    const output = await fs.open(
-      destination,
-      constants.O_WRONLY | constants.O_CREAT | O_NOBLOCK_NOCTTY | (nested ? constants.O_NOFOLLOW : 0),
-      mode,
-    );
+    const output = await openDestination(destination, nested, mode, stat);
+    if (output === null) return;
     try {
-      const target = await output.stat();
-      if (target.dev === stat.dev && target.ino === stat.ino) return;
-      await output.truncate(0);
       await copyContents(input, output, { size: Number(stat.size), ...how });
       await output.chmod(mode);
     } finally {
@@ -138,6 +129,61 @@ async function copyFile(source: string, destination: string, nested: boolean, ho
     }
   } finally {
     await input.close();
+  }
+}
+
+/**
+ * The destination of a file's copy, empty; null where it is the source itself (or a hard link to
+ * it). A new file is created exclusively, which no link at its name leads astray (the usual case in
+ * a tree: three calls fewer a file); an existing one is opened as `openExisting` says.
+ */
+async function openDestination(
+  destination: string,
+  nested: boolean,
+  mode: number,
+  source: { readonly dev: number | bigint; readonly ino: number | bigint },
+): Promise<FileHandle | null> {
+  try {
+    return await fs.open(
+      destination,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOBLOCK_NOCTTY,
+      mode,
+    );
+  } catch (error) {
+    if (errnoOf(error) !== "EEXIST") throw error;
+  }
+  return await openExisting(destination, nested, mode, source);
+}
+
+/**
+ * An existing destination, emptied; inside a tree (`nested`) a link there is replaced rather than
+ * written through.
+ */
+async function openExisting(
+  destination: string,
+  nested: boolean,
+  mode: number,
+  source: { readonly dev: number | bigint; readonly ino: number | bigint },
+): Promise<FileHandle | null> {
+  if (nested) await unlinkSymlink(destination);
+  // No O_TRUNC at open: the destination may be the source itself (or a hard link to it), and
+  // truncating first would destroy the bytes to copy.
+  const output = await fs.open(
+    destination,
+    constants.O_WRONLY | constants.O_CREAT | O_NOBLOCK_NOCTTY | (nested ? constants.O_NOFOLLOW : 0),
+    mode,
+  );
+  try {
+    const target = await output.stat();
+    if (target.dev === source.dev && target.ino === source.ino) {
+      await output.close();
+      return null;
+    }
+    await output.truncate(0);
+    return output;
+  } catch (error) {
+    await output.close();
+    throw error;
   }
 }
 

@@ -39,6 +39,18 @@ export async function openRegular(
   flags: number,
   options: { noFollow?: boolean } = {},
 ): Promise<FileHandle> {
+  return (await openRegularStat(path, flags, options)).handle;
+}
+
+/**
+ * `openRegular`, with the opened file's stat: the one its type was checked by (the `O_PATH`
+ * descriptor's, whose file the reopen opens), so the caller needs no `stat` of its own.
+ */
+export async function openRegularStat(
+  path: string,
+  flags: number,
+  options: { noFollow?: boolean } = {},
+): Promise<{ handle: FileHandle; stat: Stats }> {
   const noFollow = options.noFollow === true ? constants.O_NOFOLLOW : 0;
   if (await reopenWorks()) {
     // With O_NOFOLLOW, O_PATH opens a link itself, which the type check then refuses.
@@ -46,7 +58,7 @@ export async function openRegular(
     try {
       const stat = await probe.stat();
       if (!stat.isFile()) throw notAFile(path);
-      return await fs.open(`/proc/self/fd/${probe.fd}`, flags | O_NOBLOCK_NOCTTY);
+      return { handle: await fs.open(`/proc/self/fd/${probe.fd}`, flags | O_NOBLOCK_NOCTTY), stat };
     } finally {
       await probe.close();
     }
@@ -55,8 +67,9 @@ export async function openRegular(
   if (!stat.isFile()) throw notAFile(path);
   const handle = await fs.open(path, flags | O_NOBLOCK_NOCTTY | noFollow);
   try {
-    if (!(await handle.stat()).isFile()) throw notAFile(path);
-    return handle;
+    const opened = await handle.stat();
+    if (!opened.isFile()) throw notAFile(path);
+    return { handle, stat: opened };
   } catch (error) {
     await handle.close();
     throw error;
