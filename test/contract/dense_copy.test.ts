@@ -59,6 +59,35 @@ describe.each(RUNTIMES)("fs/copy of files without holes on %s", (runtime) => {
     }
   });
 
+  test.concurrent("a tree whose files cannot all be written answers the first failure, and the server serves on", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    await fs.mkdir(join(dir.path, "src"));
+    await fs.mkdir(join(dir.path, "dst"));
+    for (let i = 0; i < 40; i++) {
+      await fs.writeFile(join(dir.path, "src", `f${i}`), bytesOf(100 + i, i));
+      // A directory where the source has every third file: the copy cannot write those.
+      if (i % 3 === 0) await fs.mkdir(join(dir.path, "dst", `f${i}`));
+    }
+    const failed = await client.callError("fs/copy", {
+      sourcePath: pathToUri(join(dir.path, "src")),
+      destinationPath: pathToUri(join(dir.path, "dst")),
+      recursive: true,
+    });
+    expect(failed.message).toContain("directory");
+    // Whichever files the copy wrote before it stopped are whole.
+    for (const name of await fs.readdir(join(dir.path, "dst"))) {
+      const copy = join(dir.path, "dst", name);
+      const source = join(dir.path, "src", name);
+      if ((await fs.stat(copy)).isFile()) {
+        await expectSameFile(source, copy, (await fs.stat(source)).mode & 0o777);
+      }
+    }
+    expect(await client.call("fs/getMetadata", { path: pathToUri(dir.path) })).toMatchObject({
+      isDirectory: true,
+    });
+  });
+
   test.concurrent("a large file's copy has its permission bits and no set-id bits", async () => {
     await using dir = await tempDir();
     await using client = await server().session();
