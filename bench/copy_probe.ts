@@ -8,12 +8,14 @@
  * `tree20k`), and a chain of 500 directories with a file in each (`deep`). While a copy runs, a
  * second client sends sequential `fs/getMetadata` requests. Prints one line per copy (its time, the
  * server's CPU time, the blocks of the copy, the other client's latencies in µs), then the median
- * and spread over the rounds.
+ * and spread over the rounds. With `--sandboxed` each copy names a sandbox that may write the
+ * probe's directory, so the sandbox worker copies.
  *
  * @example
  * ```sh
  * bun bench/copy_probe.ts --rounds 5 --reference /tmp/codexref /tmp/base .
  * bun bench/copy_probe.ts --rounds 5 --files dense,dense1g,tree2k,deep /tmp/base .
+ * bun bench/copy_probe.ts --rounds 5 --sandboxed --files dense,tree2k /tmp/base .
  * ```
  * @module
  */
@@ -32,6 +34,7 @@ import {
 import type { ServerProcess } from "./server_process.ts";
 import { summarize } from "./stats.ts";
 import { BenchClient } from "./ws_client.ts";
+import { managedSandbox } from "../test/helpers/sandbox_policy.ts";
 
 const MIB = 1 << 20;
 
@@ -41,9 +44,11 @@ function option(name: string): string | null {
 }
 
 const rounds = Number(option("rounds") ?? "3");
+/** `--sandboxed`: each copy runs in a sandbox that may write the probe's directory (the worker). */
+const sandboxed = process.argv.includes("--sandboxed");
 const reference = option("reference");
 const given = process.argv.slice(2).filter((arg, i, all) =>
-  !arg.startsWith("--") && !all[i - 1]?.startsWith("--")
+  !arg.startsWith("--") && (!all[i - 1]?.startsWith("--") || all[i - 1] === "--sandboxed")
 );
 const checkouts = given.length === 0 ? ["."] : given;
 
@@ -170,7 +175,7 @@ async function copyOnce(
       sourcePath: `file://${join(dir, name)}`,
       destinationPath: `file://${destination}`,
       recursive: true,
-      sandbox: null,
+      sandbox: sandboxed ? managedSandbox({ write: [dir] }) : null,
     });
   } finally {
     copying = false;
