@@ -144,11 +144,13 @@ async function copyFile(source: string, destination: string, nested: boolean, ho
   const { handle: input, stat } = await openRegularStat(source, constants.O_RDONLY, { noFollow: true });
   try {
     const mode = Number(stat.mode) & PERMISSION_BITS;
-    const output = await openDestination(destination, nested, mode, stat);
-    if (output === null) return;
+    const opened = await openDestination(destination, nested, mode, stat);
+    if (opened === null) return;
+    const { output, emptied } = opened;
     try {
       await copyContents(input, output, { size: Number(stat.size), ...how });
       await output.chmod(mode);
+      if (emptied && stat.size >= WRITEBACK_MIN_BYTES) await how.ranges?.startWriteback?.(output.fd);
     } finally {
       await output.close();
     }
@@ -158,26 +160,35 @@ async function copyFile(source: string, destination: string, nested: boolean, ho
 }
 
 /**
+ * The smallest copy onto an emptied file whose writeback is started before its close
+ * (`FileRanges.startWriteback`): below it the close's own writeback is short.
+ */
+const WRITEBACK_MIN_BYTES = 1 << 20;
+
+/**
  * The destination of a file's copy, empty; null where it is the source itself (or a hard link to
  * it). A new file is created exclusively, which no link at its name leads astray (the usual case in
- * a tree: three calls fewer a file); an existing one is opened as `openExisting` says.
+ * a tree: three calls fewer a file); an existing one is opened as `openExisting` says, and
+ * `emptied`: truncated, which ext4 answers with a writeback at the close.
  */
 async function openDestination(
   destination: string,
   nested: boolean,
   mode: number,
   source: { readonly dev: number | bigint; readonly ino: number | bigint },
-): Promise<FileHandle | null> {
+): Promise<{ output: FileHandle; emptied: boolean } | null> {
   try {
-    return await fs.open(
+    const output = await fs.open(
       destination,
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOBLOCK_NOCTTY,
       mode,
     );
+    return { output, emptied: false };
   } catch (error) {
     if (errnoOf(error) !== "EEXIST") throw error;
   }
-  return await openExisting(destination, nested, mode, source);
+  const output = await openExisting(destination, nested, mode, source);
+  return output === null ? null : { output, emptied: true };
 }
 
 /**

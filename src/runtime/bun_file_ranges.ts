@@ -47,6 +47,8 @@ export async function bunFileRanges(): Promise<FileRanges | null> {
     },
     nextHole: (fd, offset) => Promise.resolve(seek(fd, offset, SEEK_HOLE)),
     copyRange: () => Promise.resolve(ENOSYS),
+    // Bun closes a descriptor on its pool: ext4's writeback at the close does not hold this thread.
+    startWriteback: null,
     async copyWhole(input, output) {
       // `Bun.write` copies from each descriptor's own offset, which the walk's `lseek`s moved.
       for (const fd of [input, output]) {

@@ -9,7 +9,8 @@ import { hexBytes, mapCode, RAW_SYSCALL_X86_64, syscallArgs } from "./raw_syscal
 
 const ARGS = ["i64", "i64", "i64", "i64", "i64", "i64", "i64"] as const;
 const RAW = { parameters: ARGS, result: "i64", nonblocking: true } as const;
-const NR = { lseek: 8, fstatfs: 138, copyFileRange: 326 } as const;
+const NR = { lseek: 8, fstatfs: 138, syncFileRange: 277, copyFileRange: 326 } as const;
+const SYNC_FILE_RANGE_WRITE = 2n;
 const SEEK_DATA = 3n;
 const SEEK_HOLE = 4n;
 /** `struct statfs` on x86-64; `f_type` is its first member, a long. */
@@ -36,6 +37,7 @@ export function denoFileRanges(): FileRanges | null {
   return {
     // `copyRange` copies a run in pieces, so a copy is cancelled between them.
     copyWhole: null,
+    startWriteback: (fd) => call(NR.syncFileRange, BigInt(fd), 0n, 0n, SYNC_FILE_RANGE_WRITE),
     async isLocalFile(fd) {
       const out = new Uint8Array(STATFS_BYTES);
       const result = await call(NR.fstatfs, BigInt(fd), addressOf(out));
