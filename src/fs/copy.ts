@@ -91,6 +91,7 @@ async function copyTree(
   const directories: string[] = [];
   // Files and links first, a few at once; FIFOs, sockets and devices are skipped (PROTOCOL.md §7.11).
   await eachAtOnce(entries, (entry) => {
+    how.signal?.throwIfAborted();
     const from = joinPath(source, entry.name);
     const to = joinPath(target.path, entry.name);
     if (entry.type === "file") return copyFile(from, to, true, how);
