@@ -249,6 +249,10 @@ class BunRuntime implements Runtime {
     return [];
   }
 
+  codeCaches(): string[] {
+    return [];
+  }
+
   codeCacheHolds(): Promise<boolean> {
     // Its bundles carry their bytecode beside them; there is no cache to warm.
     return Promise.resolve(true);

@@ -15,7 +15,7 @@ import { findExecutable } from "./pty_launch.ts";
 import { spawnDenoPty } from "./deno_pty.ts";
 import { DenoStdio } from "./deno_stdio.ts";
 import { envRecord } from "./env_record.ts";
-import { denoDir, emitCacheOf } from "./deno_dir.ts";
+import { codeCacheOf, denoDir, emitCacheOf } from "./deno_dir.ts";
 import { markInheritedCloseOnExec } from "./deno_inherited_fds.ts";
 import { catchIgnoredSignals } from "./deno_inherited_signals.ts";
 import type {
@@ -542,6 +542,11 @@ class DenoRuntime implements Runtime {
   sourceCaches(sourceRoot: string): string[] {
     const dir = denoDir(this.env(), this.cwd());
     return dir === null ? [] : [emitCacheOf(dir, sourceRoot)];
+  }
+
+  codeCaches(): string[] {
+    const dir = denoDir(this.env(), this.cwd());
+    return dir === null ? [] : codeCacheOf(dir);
   }
 
   imageCommand(image: ProgramImage, args: readonly string[], fence?: PermissionFence): string[] {

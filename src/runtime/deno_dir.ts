@@ -21,3 +21,14 @@ export function denoDir(env: Readonly<Record<string, string>>, cwd: string): str
 export function emitCacheOf(dir: string, sourceRoot: string): string {
   return join(dir, "gen", "file", sourceRoot).replace(/(.)\/+$/, "$1");
 }
+
+/**
+ * The files of V8's code cache in `dir`: an SQLite database in WAL mode, with its log and its
+ * index of the log. A row of the log takes the place of the database's own on the next read, so
+ * the log is the cache as much as the database is; a running `deno` holds all three open, so none
+ * of them is removed and made again while it runs.
+ */
+export function codeCacheOf(dir: string): string[] {
+  const database = join(dir, "v8_code_cache_v2");
+  return [database, `${database}-wal`, `${database}-shm`];
+}

@@ -205,6 +205,15 @@ export interface Runtime {
    * Bun keeps none for sources (its transpiler cache takes files past 50 KB, none of ours).
    */
   sourceCaches(sourceRoot: string): string[];
+  /**
+   * Where the runtime keeps the compiled code of every module it ran, which its next start runs
+   * instead of compiling the module again, the server's own included, whether it runs from its
+   * sources or a bundle: read-only in every sandbox, as the bundles are. V8 takes a module's cached
+   * code when the source's length, its version and its flags match, so a sandbox that writes it
+   * runs its code in the next unconfined start. Bun keeps none (its transpiler cache is off in the
+   * server's images, and takes only files past 50 KB).
+   */
+  codeCaches(): string[];
   /** Bundles `entry` (and everything it imports) into `outfile`, one ESM file this runtime runs. */
   bundle(options: { entry: string; outfile: string; cwd: string }): Promise<void>;
 

@@ -83,7 +83,12 @@ export async function prepareProgramImages(
     return {
       ready,
       probe: self,
-      ownFiles: [self.executable, ...(self.script === null ? [] : [self.script]), stateDir],
+      ownFiles: [
+        self.executable,
+        ...(self.script === null ? [] : [self.script]),
+        stateDir,
+        ...runtime.codeCaches(),
+      ],
       sharedDir: null,
       cacheDir: null,
     };
@@ -130,8 +135,14 @@ export async function prepareProgramImages(
     ready,
     probe: built ? image("launcher.js") : self,
     // Every version's directory: a server of another version trusts its own as this one does.
-    // And what the runtime compiled of the sources, which the next start from them runs.
-    ownFiles: [self.executable, shared ? cache : dir, stateDir, ...runtime.sourceCaches(SOURCE_ROOT)],
+    // And what the runtime compiled of the sources and of every module, which the next start runs.
+    ownFiles: [
+      self.executable,
+      shared ? cache : dir,
+      stateDir,
+      ...runtime.sourceCaches(SOURCE_ROOT),
+      ...runtime.codeCaches(),
+    ],
     sharedDir: shared && built ? dir : null,
     cacheDir: built ? join(dir, CACHE_DIR) : null,
   };

@@ -1,7 +1,8 @@
 /**
  * Caches the runtime reads at the server's own next start, before any code of the server runs,
  * against a sandbox whose writable roots hold them (docs/security.md): Deno's emit cache, where a
- * server running from its TypeScript sources finds the JavaScript of each of its modules.
+ * server running from its TypeScript sources finds the JavaScript of each of its modules, and V8's
+ * code cache, where Deno finds the compiled code of every module it ran before.
  */
 import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs/promises";
@@ -37,6 +38,48 @@ const FORGE = [
   'cat forge/entry.js > "$target" && echo forged || echo refused',
 ].join("\n");
 
+/**
+ * What the sandbox runs against V8's code cache (`v8_code_cache_v2` in DENO_DIR, SQLite): V8 takes
+ * a module's cached code when the source's length, V8's version and its flags match, and Deno
+ * when the row's hash of the source does. So it writes a module of `LEAF`'s length (read from the
+ * header of the server's entry, where V8 keeps it) that exports what `LEAF` does and writes
+ * `$MARKER`, has its own `deno` cache its code, and puts that code in the server's row, whose
+ * source hash it keeps. Then it runs a program of its own with that DENO_DIR.
+ */
+const FORGE_CODE_CACHE = `
+import { DatabaseSync } from "node:sqlite";
+const env = (name) => Deno.env.get(name);
+const spec = "file://" + env("LEAF_PATH");
+let server;
+try {
+  server = new DatabaseSync(env("TARGET_DIR") + "/v8_code_cache_v2");
+  const row = server.prepare("SELECT data FROM codecache WHERE specifier = ?").get(spec);
+  const length = new DataView(row.data.buffer, row.data.byteOffset).getUint32(8, true) & 0x3fffffff;
+  const code = 'export const IMAGE_RUN_VARIABLE = "EXEC_SERVER_IMAGE_RUN"; ' +
+    'try { Deno.writeTextFileSync(Deno.env.get("MARKER"), "ran"); } catch { /* confined */ }\\n//';
+  Deno.mkdirSync("forge", { recursive: true });
+  Deno.writeTextFileSync("forge/m.js", code.padEnd(length, "x"));
+  const scratch = Deno.cwd() + "/scratch";
+  new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "forge/m.js"],
+    env: { DENO_DIR: scratch },
+  }).outputSync();
+  const forged = new DatabaseSync(scratch + "/v8_code_cache_v2")
+    .prepare("SELECT data FROM codecache WHERE specifier = ?").get("file://" + Deno.realPathSync("forge/m.js"));
+  server.prepare("UPDATE codecache SET data = ? WHERE specifier = ?").run(forged.data, spec);
+  console.log("forged");
+} catch (error) {
+  console.log("refused: " + error);
+}
+// A program of the sandbox's own that uses the same DENO_DIR still runs.
+Deno.writeTextFileSync("own.js", "console.log(\\"own ran\\");");
+const own = new Deno.Command(Deno.execPath(), {
+  args: ["run", "--quiet", "own.js"],
+  env: { DENO_DIR: env("TARGET_DIR") },
+}).outputSync();
+console.log(new TextDecoder().decode(own.stdout));
+`;
+
 function sandbox(workspace: string): Record<string, unknown> {
   const entries = [
     { path: { type: "special", value: { kind: "root" } }, access: "read" },
@@ -57,6 +100,7 @@ async function forgedStartRan(
   start: (env: Record<string, string>) => Promise<TestServer>,
   workspace: string,
   marker: string,
+  argv: readonly string[] = ["sh", "-c", FORGE],
 ): Promise<{ forged: string; ran: boolean }> {
   const denoDir = join(workspace, "deno-dir");
   const env = { DENO_DIR: denoDir, MARKER: marker };
@@ -66,10 +110,12 @@ async function forgedStartRan(
     await using client = await server.session();
     await client.call(
       "process/start",
-      startParams("forge", ["sh", "-c", FORGE], workspace, {
+      startParams("forge", [...argv], workspace, {
         env: {
           ...CHILD_PATH,
           TARGET_DIR: denoDir,
+          LEAF_PATH: join(REPO, LEAF),
+          DENO_DIR: join(workspace, "scratch"),
           MARKER: marker,
           DENO: await fs.realpath(join(REPO, "node_modules/.bin/deno")),
         },
@@ -110,5 +156,40 @@ describe("a Deno server running from its sources, whose DENO_DIR a sandbox may w
       join(dir.path, "ran"),
     );
     expect(result).toEqual({ forged: expect.stringContaining("refused\n"), ran: false });
+  }, 120_000);
+
+  const forgeCodeCache = async (): Promise<string[]> => [
+    await fs.realpath(join(REPO, "node_modules/.bin/deno")),
+    "eval",
+    FORGE_CODE_CACHE,
+  ];
+
+  test("runs none of the sandbox's code cached for V8 at its next start, as root", async () => {
+    await using dir = await tempDir();
+    const workspace = join(dir.path, "ws");
+    await fs.mkdir(workspace);
+    const result = await forgedStartRan(
+      (env) => startServer({ runtime: "deno", env }),
+      workspace,
+      join(dir.path, "ran"),
+      await forgeCodeCache(),
+    );
+    expect(result.forged).toContain("refused: Error: attempt to write a readonly database");
+    expect(result).toEqual({ forged: expect.stringContaining("own ran\n"), ran: false });
+  }, 120_000);
+
+  test("runs none of the sandbox's code cached for V8 at its next start, as nobody", async () => {
+    await using dir = await tempDir();
+    const workspace = join(dir.path, "ws");
+    await fs.mkdir(workspace);
+    for (const path of [dir.path, workspace]) await fs.chown(path, NOBODY, NOBODY);
+    const result = await forgedStartRan(
+      (env) => startUnprivileged("deno", workspace, [], env),
+      workspace,
+      join(dir.path, "ran"),
+      await forgeCodeCache(),
+    );
+    expect(result.forged).toContain("refused: Error: attempt to write a readonly database");
+    expect(result).toEqual({ forged: expect.stringContaining("own ran\n"), ran: false });
   }, 120_000);
 });

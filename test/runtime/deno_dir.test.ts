@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
-import { denoDir, emitCacheOf } from "../../src/runtime/deno_dir.ts";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { codeCacheOf, denoDir, emitCacheOf } from "../../src/runtime/deno_dir.ts";
 
 const DENO = join(resolve(import.meta.dir, "../.."), "node_modules/.bin/deno");
 
@@ -35,5 +37,20 @@ describe("denoDir", () => {
 
   test("keeps the emit of a source tree under gen/file and the tree's path", () => {
     expect(emitCacheOf("/h/.cache/deno", "/work/src/")).toBe("/h/.cache/deno/gen/file/work/src");
+  });
+
+  test("names the files of V8's code cache that a run of deno leaves", () => {
+    const dir = mkdtempSync(join(tmpdir(), "deno-dir-"));
+    try {
+      writeFileSync(join(dir, "m.js"), "export const x = 1;\n");
+      spawnSync(DENO, ["run", "--quiet", join(dir, "m.js")], {
+        env: { PATH: process.env["PATH"] ?? "", DENO_DIR: join(dir, "cache") },
+      });
+      expect(codeCacheOf(join(dir, "cache")).map((file) => [file, existsSync(file)])).toEqual(
+        codeCacheOf(join(dir, "cache")).map((file) => [file, true]),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
