@@ -4,6 +4,7 @@
 import { realpathSync } from "node:fs";
 import { constants } from "node:os";
 import { bunBuildArgs } from "./bun_build_args.ts";
+import { bunTranspilerCache } from "./bun_transpiler_cache.ts";
 import { BunStdio } from "./bun_stdio.ts";
 import { ChildPipes, PipeMaker } from "./bun_pipes.ts";
 import { envRecord } from "./env_record.ts";
@@ -246,7 +247,9 @@ class BunRuntime implements Runtime {
   }
 
   sourceCaches(): string[] {
-    return [];
+    // Bun keeps what it transpiled of every source there, and its next start runs that instead.
+    const dir = bunTranspilerCache(this.env(), this.cwd());
+    return dir === null ? [] : [dir];
   }
 
   codeCaches(): string[] {

@@ -200,9 +200,9 @@ export interface Runtime {
   /**
    * Where the runtime keeps what it compiled of the TypeScript sources under `sourceRoot` and runs
    * at the next start of a program from them, before any code of the program can check it: read-only
-   * in every sandbox, as the bundles are. Deno's emit cache checks an entry against two hashes any
-   * process can compute, so a sandbox that writes it runs its code in the next unconfined start.
-   * Bun keeps none for sources (its transpiler cache takes files past 50 KB, none of ours).
+   * in every sandbox, as the bundles are. Deno's emit cache and Bun's transpiler cache check an
+   * entry against hashes any process can compute, so a sandbox that writes one runs its code in the
+   * next unconfined start. (A bundle carries Bun's `// @bun` mark, which Bun runs untranspiled.)
    */
   sourceCaches(sourceRoot: string): string[];
   /**
@@ -210,8 +210,8 @@ export interface Runtime {
    * instead of compiling the module again, the server's own included, whether it runs from its
    * sources or a bundle: read-only in every sandbox, as the bundles are. V8 takes a module's cached
    * code when the source's length, its version and its flags match, so a sandbox that writes it
-   * runs its code in the next unconfined start. Bun keeps none (its transpiler cache is off in the
-   * server's images, and takes only files past 50 KB).
+   * runs its code in the next unconfined start. Bun keeps none of a bundle (above), and what it keeps
+   * of the sources is a source cache.
    */
   codeCaches(): string[];
   /** Bundles `entry` (and everything it imports) into `outfile`, one ESM file this runtime runs. */

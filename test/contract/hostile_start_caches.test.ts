@@ -2,13 +2,14 @@
  * Caches the runtime reads at the server's own next start, before any code of the server runs,
  * against a sandbox whose writable roots hold them (docs/security.md): Deno's emit cache, where a
  * server running from its TypeScript sources finds the JavaScript of each of its modules, and V8's
- * code cache, where Deno finds the compiled code of every module it ran before.
+ * code cache, where Deno finds the compiled code of every module it ran before; and Bun's
+ * transpiler cache, which none of a Bun server's code reaches.
  */
 import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
-import { startServer } from "../helpers/server.ts";
+import { startCommandLine, startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -191,5 +192,134 @@ describe("a Deno server running from its sources, whose DENO_DIR a sandbox may w
     );
     expect(result.forged).toContain("refused: Error: attempt to write a readonly database");
     expect(result).toEqual({ forged: expect.stringContaining("own ran\n"), ran: false });
+  }, 120_000);
+});
+
+/**
+ * What the sandbox runs against Bun's transpiler cache (`$XDG_CACHE_HOME/bun/@t@`): each entry holds
+ * a hash of its source, which it keeps, and the transpiled output with Bun's hash of it (Wyhash,
+ * seed 42), which it computes again. It adds a line that writes `$MARKER` to the output of the
+ * module every start runs first (`src/cli.ts`; `LEAF` is too small for Bun to keep).
+ */
+const FORGE_TRANSPILED = `
+const dir = process.env.TARGET_DIR;
+const { readdirSync, readFileSync, writeFileSync } = require("node:fs");
+let forged = 0;
+try {
+  for (const name of readdirSync(dir)) {
+    const entry = readFileSync(dir + "/" + name);
+    const view = new DataView(entry.buffer, entry.byteOffset);
+    const field = (i) => Number(view.getBigUint64(6 + i * 8, true));
+    const [outputAt, outputLength, mapAt, mapLength] = [field(3), field(4), field(6), field(7)];
+    const output = entry.subarray(outputAt, outputAt + outputLength);
+    if (!output.toString("latin1").includes("export async function runCli(")) continue;
+    const code = Buffer.concat([
+      output,
+      Buffer.from('\\ntry { process.getBuiltinModule("node:fs").writeFileSync(process.env.MARKER, "ran"); } catch {}\\n'),
+    ]);
+    const header = Buffer.from(entry.subarray(0, outputAt));
+    const edit = new DataView(header.buffer, header.byteOffset);
+    edit.setBigUint64(6 + 4 * 8, BigInt(code.length), true);
+    edit.setBigUint64(6 + 5 * 8, Bun.hash.wyhash(code, 42n), true);
+    edit.setBigUint64(6 + 6 * 8, BigInt(outputAt + code.length), true);
+    writeFileSync(dir + "/" + name, Buffer.concat([header, code, entry.subarray(mapAt, mapAt + mapLength)]));
+    forged++;
+  }
+  console.log("forged " + forged);
+} catch (error) {
+  console.log("refused: " + error);
+}
+`;
+
+/**
+ * Bun's transpiler cache keeps the output of every file past 50 KB that Bun transpiles, checked
+ * only against a hash any process computes (Wyhash with Bun's seed): a sandbox that writes it
+ * rewrites what the next run of such a file runs. None of the server's code may reach it: no
+ * source is that large, and the bundle carries Bun's `// @bun` mark, which Bun runs as it is.
+ */
+describe("a Bun server, whose transpiler cache a sandbox may write", () => {
+  const cacheAfterStart = async (command: readonly string[], cache: string): Promise<string[]> => {
+    {
+      await using server = await startCommandLine([...command, "--listen", "ws://127.0.0.1:0"], {
+        env: { BUN_RUNTIME_TRANSPILER_CACHE_PATH: cache },
+      });
+      await using client = await server.session();
+      await client.call(
+        "process/start",
+        startParams("p", ["true"], "/", { env: CHILD_PATH, sandbox: sandbox("/tmp") }),
+      );
+      await client.untilClosed("p");
+    }
+    return await fs.readdir(cache).catch(() => []);
+  };
+
+  /** Starts a Bun server from its sources, has the sandbox forge, starts it again: did it run? */
+  const forgedTranspiledRan = async (
+    start: (env: Record<string, string>) => Promise<TestServer>,
+    workspace: string,
+    marker: string,
+  ): Promise<{ forged: string; ran: boolean }> => {
+    const env = { XDG_CACHE_HOME: join(workspace, "cache"), MARKER: marker };
+    const bun = await fs.realpath(join(REPO, "node_modules/.bin/bun"));
+    let forged = "";
+    {
+      await using server = await start(env);
+      await using client = await server.session();
+      await client.call(
+        "process/start",
+        startParams("forge", [bun, "-e", FORGE_TRANSPILED], workspace, {
+          // Its own `bun` uses that cache too, and runs.
+          env: { ...CHILD_PATH, ...env, TARGET_DIR: join(workspace, "cache/bun/@t@") },
+          sandbox: sandbox(workspace),
+        }),
+      );
+      await client.untilClosed("forge");
+      forged = client.outputText("forge");
+    }
+    {
+      await using _again = await start(env);
+    }
+    return { forged, ran: await fs.access(marker).then(() => true, () => false) };
+  };
+
+  test("runs none of the sandbox's code at its next start from its sources, as root", async () => {
+    await using dir = await tempDir();
+    const workspace = join(dir.path, "ws");
+    await fs.mkdir(workspace);
+    const result = await forgedTranspiledRan(
+      (env) => startServer({ runtime: "bun", env }),
+      workspace,
+      join(dir.path, "ran"),
+    );
+    expect(result).toEqual({ forged: expect.stringContaining("refused: Error: EROFS"), ran: false });
+  }, 120_000);
+
+  test("runs none of the sandbox's code at its next start from its sources, as nobody", async () => {
+    await using dir = await tempDir();
+    const workspace = join(dir.path, "ws");
+    await fs.mkdir(workspace);
+    for (const path of [dir.path, workspace]) await fs.chown(path, NOBODY, NOBODY);
+    const result = await forgedTranspiledRan(
+      (env) => startUnprivileged("bun", workspace, [], env),
+      workspace,
+      join(dir.path, "ran"),
+    );
+    expect(result).toEqual({ forged: expect.stringContaining("refused: Error: EROFS"), ran: false });
+  }, 120_000);
+
+  test("keeps none of its code there from its bundle", async () => {
+    await using dir = await tempDir();
+    const bun = join(REPO, "node_modules/.bin/bun");
+    const bundle = join(dir.path, "exec-server.js");
+    const built = Bun.spawnSync([
+      bun,
+      "build",
+      join(REPO, "mod.ts"),
+      "--target=bun",
+      "--format=esm",
+      `--outfile=${bundle}`,
+    ]);
+    expect(built.exitCode).toBe(0);
+    expect(await cacheAfterStart([bun, bundle], join(dir.path, "bundle"))).toEqual([]);
   }, 120_000);
 });
