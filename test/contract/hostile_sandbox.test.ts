@@ -128,6 +128,50 @@ async function hostDaemon(path: string): Promise<{ heard: string[] } & AsyncDisp
   return { heard, [Symbol.asyncDispose]: close };
 }
 
+/**
+ * A host daemon on a port: the Python `script`, run as `runAs` (root when empty), binds its socket,
+ * prints the port on its first line and holds it until its stdin closes. Killed, and waited for,
+ * when disposed.
+ */
+async function portDaemon(
+  runAs: readonly string[],
+  script: string,
+): Promise<{ port: number } & AsyncDisposable> {
+  const [command = "", ...args] = [...runAs, "python3", "-c", script];
+  const daemon = spawn(command, args, { env: CHILD_PATH, stdio: ["pipe", "pipe", "inherit"] });
+  const closed = new Promise<void>((resolve) => daemon.once("close", () => resolve()));
+  const dispose = async (): Promise<void> => {
+    daemon.kill();
+    await closed;
+  };
+  const line = await new Promise<string>((resolve) => {
+    let out = "";
+    daemon.stdout.on("data", (data: Buffer) => {
+      out += data.toString();
+      if (out.includes("\n")) resolve(out);
+    });
+    void closed.then(() => resolve(out));
+  });
+  const port = Number(line.trim());
+  if (!Number.isSafeInteger(port) || port <= 0) {
+    await dispose();
+    throw new Error(`the port daemon did not start: ${line}`);
+  }
+  return { port, [Symbol.asyncDispose]: dispose };
+}
+
+/**
+ * Runs the Python `script`, which binds a socket and prints what came of it, in a sandbox with
+ * the network on and `w.inside` writable; resolves with what it printed.
+ */
+async function bindInSandbox(client: TestClient, w: World, script: string): Promise<string> {
+  const result = await run(client, `exec python3 -c "${script}"`, {
+    cwd: w.inside,
+    sandbox: profile([MINIMAL, entry(w.inside, "write")], "enabled"),
+  });
+  return result.out;
+}
+
 async function exists(path: string): Promise<boolean> {
   return await fs.lstat(path).then(() => true, () => false);
 }
@@ -417,30 +461,18 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>, pri
         "print(s.getsockname()[1], flush=True)",
         "sys.stdin.read()",
       ].join("\n");
-      const [command = "", ...args] = [...w.asOwner, "python3", "-c", listener];
-      const daemon = spawn(command, args, { env: CHILD_PATH, stdio: ["pipe", "pipe", "inherit"] });
-      try {
-        const port = await new Promise<string>((ready) =>
-          daemon.stdout.once("data", (data: Buffer) => ready(data.toString().trim()))
-        );
-        const script = [
-          "import errno, socket",
-          "s = socket.socket()",
-          "try:",
-          "    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)",
-          `    s.bind(('127.0.0.1', ${port}))`,
-          "    print('bound')",
-          "except OSError as error:",
-          "    print('refused', errno.errorcode[error.errno])",
-        ].join("\n");
-        const result = await run(client, `exec python3 -c "${script}"`, {
-          cwd: w.inside,
-          sandbox: profile([MINIMAL, entry(w.inside, "write")], "enabled"),
-        });
-        expect(result.out).toBe("refused EPERM\n");
-      } finally {
-        daemon.kill();
-      }
+      await using daemon = await portDaemon(w.asOwner, listener);
+      const script = [
+        "import errno, socket",
+        "s = socket.socket()",
+        "try:",
+        "    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)",
+        `    s.bind(('127.0.0.1', ${daemon.port}))`,
+        "    print('bound')",
+        "except OSError as error:",
+        "    print('refused', errno.errorcode[error.errno])",
+      ].join("\n");
+      expect(await bindInSandbox(client, w, script)).toBe("refused EPERM\n");
     },
     HOSTILE_CASE_MS,
   );
@@ -468,32 +500,18 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>, pri
         "sys.stdin.read()",
       ].join("\n");
       // As root, whatever the server runs as: only root binds a privileged port.
-      const daemon = spawn("python3", ["-c", responder], {
-        env: CHILD_PATH,
-        stdio: ["pipe", "pipe", "inherit"],
-      });
-      try {
-        const port = await new Promise<string>((ready) =>
-          daemon.stdout.once("data", (data: Buffer) => ready(data.toString().trim()))
-        );
-        const script = [
-          "import errno, socket",
-          "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
-          "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
-          "try:",
-          `    s.bind(('127.0.0.1', ${port}))`,
-          "    print('bound')",
-          "except OSError as error:",
-          "    print('refused', errno.errorcode[error.errno])",
-        ].join("\n");
-        const result = await run(client, `exec python3 -c "${script}"`, {
-          cwd: w.inside,
-          sandbox: profile([MINIMAL, entry(w.inside, "write")], "enabled"),
-        });
-        expect(result.out).toBe("refused EACCES\n");
-      } finally {
-        daemon.kill();
-      }
+      await using daemon = await portDaemon([], responder);
+      const script = [
+        "import errno, socket",
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+        "try:",
+        `    s.bind(('127.0.0.1', ${daemon.port}))`,
+        "    print('bound')",
+        "except OSError as error:",
+        "    print('refused', errno.errorcode[error.errno])",
+      ].join("\n");
+      expect(await bindInSandbox(client, w, script)).toBe("refused EACCES\n");
     },
     HOSTILE_CASE_MS,
   );
