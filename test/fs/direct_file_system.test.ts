@@ -3,7 +3,7 @@ import * as fs from "node:fs/promises";
 import { DirectFileSystem, LargeListing } from "../../src/fs/mod.ts";
 import { openFileRanges, openRootMountStat } from "../../src/runtime/mod.ts";
 import { describeFsBehaviour } from "./fs_behaviour.ts";
-import { DEEP_TREE_MS, errorOf, nest, OS, tempDir } from "./fs_test_helpers.ts";
+import { DEEP_TREE_MS, deepTreeTempDir, errorOf, nest, OS, tempDir } from "./fs_test_helpers.ts";
 
 describeFsBehaviour("DirectFileSystem", (options) => {
   const fsys = new DirectFileSystem(options);
@@ -38,7 +38,7 @@ const DEEP = 12_000;
 
 describe("DirectFileSystem fs/remove of a deep tree", () => {
   test("removes a tree nested 12,000 deep", async () => {
-    await using dir = await tempDir();
+    await using dir = await deepTreeTempDir();
     const fsys = new DirectFileSystem({ maxReadFileBytes: 1 << 20 });
     await nest(dir.join("t"), DEEP);
     expect(await fsys.remove({ path: dir.join("t") })).toEqual({});
@@ -46,7 +46,7 @@ describe("DirectFileSystem fs/remove of a deep tree", () => {
   }, DEEP_TREE_MS);
 
   test("confined, answers ENAMETOOLONG past 2,048 levels, as a copy does", async () => {
-    await using dir = await tempDir();
+    await using dir = await deepTreeTempDir();
     const confined = new DirectFileSystem({ maxReadFileBytes: 1 << 20, confined: true });
     await nest(dir.join("t"), 2_100);
     expect(await errorOf(confined.remove({ path: dir.join("t") }))).toEqual(OS.ENAMETOOLONG);

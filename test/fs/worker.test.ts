@@ -6,7 +6,7 @@ import { DirectFileSystem, FsWorker, LineSplitter, SandboxedFileSystem } from ".
 import type { FileSystem, FsWorkerOptions, SpareSource } from "../../src/fs/mod.ts";
 import { detectRuntime } from "../../src/runtime/mod.ts";
 import { describeFsBehaviour } from "./fs_behaviour.ts";
-import { b64, DEEP_TREE_MS, errorOf, mkfifo, nest, OS, tempDir } from "./fs_test_helpers.ts";
+import { b64, DEEP_TREE_MS, deepTreeTempDir, errorOf, mkfifo, nest, OS, tempDir } from "./fs_test_helpers.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const FIXTURE = `${REPO}/test/fixtures/fs_worker_fixture.ts`;
@@ -72,7 +72,7 @@ for (const name of ["bun", "deno"] as const) {
     test("answers ENAMETOOLONG for a remove of a tree nested 12,000 deep, and serves on", async () => {
       // The runtime's own recursive remove aborted a Deno worker past 10,000 levels (its stack
       // overflowed) and held a Bun one for minutes; a confined remove goes as deep as a copy.
-      await using dir = await tempDir();
+      await using dir = await deepTreeTempDir();
       await using fsys = view(shared);
       await nest(dir.join("t"), 12_000);
       expect(await errorOf(fsys.remove({ path: dir.join("t") }))).toEqual(OS.ENAMETOOLONG);
