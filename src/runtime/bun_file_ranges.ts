@@ -1,10 +1,11 @@
 /**
- * `FileRanges` over `bun:ffi`, whose calls run on the calling thread: only `lseek`, for a file on a
- * local disk or memory file system (a walk of its extent map, no wait on a peer). Which file
+ * `FileRanges` over `bun:ffi`: only `lseek`, for a file on a local disk or memory file system (a
+ * walk of its extent map, no wait on a peer), and on a thread of its own (`bun_seek_thread.ts`):
+ * it waits for the file's inode lock, which any writer of the file holds. Which file
  * system holds the file comes from /proc (its mount's id in `fdinfo`, the mount's type in
  * `mountinfo`), not from an `fstatfs`, which on a hung network mount would hang the server too.
- * `copy_file_range` is not offered: a copy of data on this thread would hold it for as long as the
- * kernel throttles the writes. A file without holes is copied whole by `Bun.write` of one
+ * `copy_file_range` is not offered: a copy of data on the server's thread would hold it for as long
+ * as the kernel throttles the writes. A file without holes is copied whole by `Bun.write` of one
  * descriptor's `Bun.file` to the other's: `strace -f` shows its `copy_file_range` (NULL offsets:
  * each descriptor's own) on a thread of Bun's pool, and neither descriptor's mode changed (its
  * `fs.copyFile` gives the copy the source's mode, set-id bits too, from its own `fstat`) nor
@@ -12,7 +13,7 @@
  * The runs of a file with holes are read and written through the pool.
  */
 import { readFile } from "node:fs/promises";
-import { openBunLibc } from "./bun_libc.ts";
+import { openSeekThread } from "./bun_seek_thread.ts";
 import type { FileRanges } from "./file_ranges.ts";
 
 /** `mountinfo`'s names of the file systems `LOCAL_FILE_SYSTEM_TYPES` counts (root_mount_stat.ts). */
@@ -26,33 +27,30 @@ const LOCAL_TYPES: ReadonlySet<string> = new Set([
   "tmpfs",
   "overlay",
 ]);
-const LSEEK = 8;
-const SEEK_SET = 0n;
-const SEEK_DATA = 3n;
-const SEEK_HOLE = 4n;
+const SEEK_SET = 0;
+const SEEK_DATA = 3;
+const SEEK_HOLE = 4;
 const ENXIO = -6;
 const ENOSYS = -38;
 
 /** Binds `lseek` (x86-64); null where the kernel's own errno cannot be had. */
 export async function bunFileRanges(): Promise<FileRanges | null> {
-  const libc = await openBunLibc("x86_64");
-  if (!libc.exactErrno) return null;
-  const seek = (fd: number, offset: number, whence: bigint): number =>
-    Number(libc.syscall(LSEEK, BigInt(fd), BigInt(offset), whence));
+  const seek = await openSeekThread();
+  if (seek === null) return null;
   return {
     isLocalFile: async (fd) => LOCAL_TYPES.has(await mountType(fd) ?? ""),
-    nextData(fd, offset) {
-      const result = seek(fd, offset, SEEK_DATA);
-      return Promise.resolve(result === ENXIO ? null : result);
+    async nextData(fd, offset) {
+      const result = await seek(fd, offset, SEEK_DATA);
+      return result === ENXIO ? null : result;
     },
-    nextHole: (fd, offset) => Promise.resolve(seek(fd, offset, SEEK_HOLE)),
+    nextHole: (fd, offset) => seek(fd, offset, SEEK_HOLE),
     copyRange: () => Promise.resolve(ENOSYS),
     // Bun closes a descriptor on its pool: ext4's writeback at the close does not hold this thread.
     startWriteback: null,
     async copyWhole(input, output) {
       // `Bun.write` copies from each descriptor's own offset, which the walk's `lseek`s moved.
       for (const fd of [input, output]) {
-        const at = seek(fd, 0, SEEK_SET);
+        const at = await seek(fd, 0, SEEK_SET);
         if (at < 0) return at;
       }
       return await Bun.write(Bun.file(output), Bun.file(input));
