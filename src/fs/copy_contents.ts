@@ -68,13 +68,13 @@ async function copyRuns(
   const { ranges } = how;
   let kernelCopies = true;
   let offset = 0;
+  const runs = ranges.walkRuns(input.fd);
   for (;;) {
     signal?.throwIfAborted();
-    const data = await ranges.nextData(input.fd, offset);
-    if (data === null) return { complete: true, end: offset };
-    if (data < 0) return { complete: false, from: offset };
-    const hole = await ranges.nextHole(input.fd, data);
-    if (hole < 0) return { complete: false, from: data };
+    const run = await runs.next(offset);
+    if (run === null) return { complete: true, end: offset };
+    if (typeof run === "number") return { complete: false, from: offset };
+    const { start: data, end: hole } = run;
     if (data === 0 && hole >= how.size && ranges.copyWhole !== null) {
       // One run, the whole file: the runtime's own copy, where it has one off its thread.
       const copied = await ranges.copyWhole(input.fd, output.fd);

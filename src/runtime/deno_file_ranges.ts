@@ -45,11 +45,14 @@ export function denoFileRanges(): FileRanges | null {
       return result === 0 &&
         LOCAL_FILE_SYSTEM_TYPES.has(Number(new DataView(out.buffer).getBigInt64(0, true)));
     },
-    async nextData(fd, offset) {
-      const result = await call(NR.lseek, BigInt(fd), BigInt(offset), SEEK_DATA);
-      return result === ENXIO ? null : result;
-    },
-    nextHole: (fd, offset) => call(NR.lseek, BigInt(fd), BigInt(offset), SEEK_HOLE),
+    walkRuns: (fd) => ({
+      async next(offset) {
+        const start = await call(NR.lseek, BigInt(fd), BigInt(offset), SEEK_DATA);
+        if (start < 0) return start === ENXIO ? null : start;
+        const end = await call(NR.lseek, BigInt(fd), BigInt(start), SEEK_HOLE);
+        return end < 0 ? end : { start, end };
+      },
+    }),
     async copyRange(input, inputOffset, output, outputOffset, length) {
       const offsets = new BigInt64Array([BigInt(inputOffset), BigInt(outputOffset)]);
       const at = addressOf(offsets);

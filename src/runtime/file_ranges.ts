@@ -24,10 +24,8 @@ export interface FileRanges {
    * holes are its bytes': a file of /proc or /sys reports a size that is not what it reads.
    */
   isLocalFile(fd: number): Promise<boolean>;
-  /** `lseek(fd, offset, SEEK_DATA)`: where the next data starts; null where none is left (ENXIO). */
-  nextData(fd: number, offset: number): Promise<number | null>;
-  /** `lseek(fd, offset, SEEK_HOLE)`: where the hole after `offset` starts (the end of the file at most). */
-  nextHole(fd: number, offset: number): Promise<number>;
+  /** A walk of the runs of data of the file open as `fd`, for one copy of it. */
+  walkRuns(fd: number): RunWalk;
   /**
    * `copy_file_range(input, &inputOffset, output, &outputOffset, length, 0)`: the bytes copied,
    * 0 at the end of the input; the descriptors' own offsets do not move.
@@ -54,6 +52,24 @@ export interface FileRanges {
    * Null where the runtime closes off its thread (Bun).
    */
   readonly startWriteback: ((fd: number) => Promise<number>) | null;
+}
+
+/** A run of data of a file, from `start` to before `end`. */
+export interface DataRun {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * The runs of data of one open file, found by `lseek` with `SEEK_DATA` and `SEEK_HOLE`: a walk may
+ * find several runs ahead in one go, so it is made for one copy and asked with growing offsets.
+ */
+export interface RunWalk {
+  /**
+   * The first run that ends past `offset` (starting at `offset` where that lies in data); null
+   * where no data is left (ENXIO); the kernel's `-errno` where a call failed.
+   */
+  next(offset: number): Promise<DataRun | null | number>;
 }
 
 /** The Deno binding, hidden from `tsc` (which has no Deno types); bundlers fold the name. */
