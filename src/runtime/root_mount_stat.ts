@@ -8,7 +8,9 @@
  * hung network or FUSE mount would stop every session. This call cannot reach one: the path is
  * opened with `openat2(RESOLVE_NO_XDEV)`, which fails (EXDEV) as soon as the walk would cross a
  * mount point, symlinks and `..` included, and the root mount must be a disk or memory file system
- * (`statfs("/")` once). Whatever it cannot answer (another mount, a failure of any kind, a symlink,
+ * (`statfs("/")` once); and with `RESOLVE_CACHED`, which fails (EAGAIN) where a name is not in the
+ * kernel's cache, so the walk never waits for a directory's lock or the disk (a kernel before 5.12
+ * refuses the flag, and then nothing is answered here). Whatever it cannot answer (another mount, a failure of any kind, a symlink,
  * a kernel without `openat2` or without birth times) it leaves to the caller's asynchronous path,
  * which also words every error but the two a walk that stayed on the root mount ends with (ENOENT,
  * ENOTDIR): those it names where the kernel's own errno can be had (`Libc.exactErrno`), since the
@@ -95,6 +97,8 @@ const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
 const O_NOFOLLOW: Record<LibcArch, number> = { x86_64: 0o400000, aarch64: 0o100000 };
 const RESOLVE_NO_XDEV = 0x01;
+/** Linux 5.12: the walk fails (EAGAIN) where a name is not in the kernel's cache. */
+const RESOLVE_CACHED = 0x20;
 const AT_EMPTY_PATH = 0x1000;
 const STATX_TYPE = 0x1;
 const STATX_MTIME = 0x40;
@@ -211,12 +215,19 @@ export function rootMountStat(
   return root === null || typeof root === "string" ? null : stat;
 }
 
-/** An `open_how` for `openat2` with `flags` and `RESOLVE_NO_XDEV`. */
+/**
+ * An `open_how` for `openat2` with `flags`, `RESOLVE_NO_XDEV` and `RESOLVE_CACHED`. A name the
+ * kernel has not cached is looked up under its directory's lock, which an `unlink` or `link` of a
+ * file another process is writing holds for as long as that write lasts (seconds for a large
+ * direct write): a sandbox that kept a directory so held stopped the server's thread at each new
+ * name a client looked up there (red team 16b). Cached, the walk takes no lock and does no I/O;
+ * the rest goes to the caller's asynchronous path, which caches what it looks up.
+ */
 function openHow(flags: number): Uint8Array {
   const how = new Uint8Array(24);
   const view = new DataView(how.buffer);
   view.setBigUint64(0, BigInt(flags), true);
-  view.setBigUint64(16, BigInt(RESOLVE_NO_XDEV), true);
+  view.setBigUint64(16, BigInt(RESOLVE_NO_XDEV | RESOLVE_CACHED), true);
   return how;
 }
 

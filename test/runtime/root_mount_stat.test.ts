@@ -92,9 +92,13 @@ describe.skipIf(!available)("root mount stat", () => {
           "ENOTDIR",
           "ENOTDIR",
         ]);
-        expect(namedAnswers.map((answer) => answer.facts)).toEqual(
-          namedAnswers.map((answer) => exact ? answer.nodeError : null),
-        );
+        const namedFacts = namedAnswers.map((answer) => answer.facts);
+        const expected = namedAnswers.map((answer) => exact ? answer.nodeError : null);
+        // A walk through a file's name may need more than the kernel's cache to fail (RESOLVE_CACHED):
+        // then it is left to the asynchronous path, as any walk the cache cannot finish.
+        const belowFile = named.indexOf(join(dir, "f", "below-a-file"));
+        if (namedFacts[belowFile] === null) expected[belowFile] = null;
+        expect(namedFacts).toEqual(expected);
         expect(result.answers.slice(answered.length + named.length).map((answer) => answer.facts)).toEqual(
           left.map(() => null),
         );
@@ -132,7 +136,13 @@ describe.skipIf(!available)("root mount program check", () => {
           expect(answer.program).toMatchObject(answer.followed ?? {});
         }
         const after = result.answers.slice(found.length).map((answer) => answer.program);
-        expect(after).toEqual([...named.map(([, errno]) => exact ? errno : null), ...left.map(() => null)]);
+        // Below a file the walk may be left to the asynchronous search (RESOLVE_CACHED, above).
+        const belowFile = named.length - 1;
+        const allowed = after[belowFile] === null ? null : "ENOTDIR";
+        expect(after).toEqual([
+          ...named.map(([, errno], i) => exact ? (i === belowFile ? allowed : errno) : null),
+          ...left.map(() => null),
+        ]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
