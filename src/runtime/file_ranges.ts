@@ -6,12 +6,13 @@
  * its writes ran on the server's thread, and the kernel's throttling of dirty pages held that
  * thread, and every client's requests, for up to 0.4 s at a time (docs/performance.md).
  *
- * No call may hold the server's thread on a hung mount or a throttled write. Deno's FFI runs a
- * `nonblocking` call on a thread of its own, so Deno has all of them; Bun's FFI runs every call on
- * the calling thread, so Bun has only `lseek`, and only for a file on a local disk or memory file
- * system (`bun_file_ranges.ts`), and copies a file that is one run of data whole by its own
- * `Bun.write`, whose `copy_file_range` runs on its thread pool; the runs of a file with holes are
- * read and written through that pool.
+ * No call may hold the server's thread on a hung mount, a throttled write or a file's inode lock,
+ * which `lseek` waits for while any writer holds it. Deno's FFI runs a `nonblocking` call on a
+ * thread of its own, so Deno has all of them; Bun's FFI runs every call on the calling thread, so
+ * Bun has only `lseek`, made in a `Worker` thread, and only for a file on a local disk or memory
+ * file system (`bun_file_ranges.ts`); it copies a file that is one run of data whole by its own
+ * `Bun.write`, whose `copy_file_range` runs on its thread pool, and reads and writes the runs of a
+ * file with holes through that pool.
  * Only with the kernel's own errno (the raw call of `raw_syscall.ts`, x86-64).
  */
 import { libcArch } from "./libc.ts";
