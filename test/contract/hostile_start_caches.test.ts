@@ -92,13 +92,38 @@ function sandbox(workspace: string): Record<string, unknown> {
   };
 }
 
+/** The users a server runs as in these tests: root, and `nobody` (an unprivileged server). */
+const SERVER_USERS = ["root", "nobody"] as const;
+
+/** Starts a server the way a forging test wants it, with the env the test gives. */
+type ServerStart = (env: Record<string, string>) => Promise<TestServer>;
+
+/**
+ * Runs `forge` in a fresh temp dir with a workspace `ws` (owned by nobody where the server runs as
+ * nobody) and the path `ran` as its marker, against servers of `runtime` run as `who`.
+ */
+async function forgeAs(
+  who: (typeof SERVER_USERS)[number],
+  runtime: "bun" | "deno",
+  forge: (start: ServerStart, workspace: string, marker: string) => Promise<{ forged: string; ran: boolean }>,
+): Promise<{ forged: string; ran: boolean }> {
+  await using dir = await tempDir();
+  const workspace = join(dir.path, "ws");
+  await fs.mkdir(workspace);
+  if (who === "nobody") { for (const path of [dir.path, workspace]) await fs.chown(path, NOBODY, NOBODY); }
+  const start: ServerStart = who === "root"
+    ? (env) => startServer({ runtime, env })
+    : (env) => startUnprivileged(runtime, workspace, [], env);
+  return await forge(start, workspace, join(dir.path, "ran"));
+}
+
 /**
  * Starts a Deno server whose DENO_DIR lies in `workspace`, has a sandbox that writes `workspace`
  * forge the emit of one of its modules, starts the server again with that DENO_DIR and resolves
  * with whether the forged code ran there (it writes `marker`, with the server's env).
  */
 async function forgedStartRan(
-  start: (env: Record<string, string>) => Promise<TestServer>,
+  start: ServerStart,
   workspace: string,
   marker: string,
   argv: readonly string[] = ["sh", "-c", FORGE],
@@ -134,30 +159,16 @@ async function forgedStartRan(
 }
 
 describe("a Deno server running from its sources, whose DENO_DIR a sandbox may write", () => {
-  test("runs none of the sandbox's code at its next start, as root", async () => {
-    await using dir = await tempDir();
-    const workspace = join(dir.path, "ws");
-    await fs.mkdir(workspace);
-    const result = await forgedStartRan(
-      (env) => startServer({ runtime: "deno", env }),
-      workspace,
-      join(dir.path, "ran"),
-    );
-    expect(result).toEqual({ forged: expect.stringContaining("refused\n"), ran: false });
-  }, 120_000);
-
-  test("runs none of the sandbox's code at its next start, as nobody", async () => {
-    await using dir = await tempDir();
-    const workspace = join(dir.path, "ws");
-    await fs.mkdir(workspace);
-    for (const path of [dir.path, workspace]) await fs.chown(path, NOBODY, NOBODY);
-    const result = await forgedStartRan(
-      (env) => startUnprivileged("deno", workspace, [], env),
-      workspace,
-      join(dir.path, "ran"),
-    );
-    expect(result).toEqual({ forged: expect.stringContaining("refused\n"), ran: false });
-  }, 120_000);
+  for (const who of SERVER_USERS) {
+    test(`runs none of the sandbox's code at its next start, as ${who}`, async () => {
+      const result = await forgeAs(
+        who,
+        "deno",
+        (start, workspace, marker) => forgedStartRan(start, workspace, marker),
+      );
+      expect(result).toEqual({ forged: expect.stringContaining("refused\n"), ran: false });
+    }, 120_000);
+  }
 
   const forgeCodeCache = async (): Promise<string[]> => [
     await fs.realpath(join(REPO, "node_modules/.bin/deno")),
@@ -165,34 +176,18 @@ describe("a Deno server running from its sources, whose DENO_DIR a sandbox may w
     FORGE_CODE_CACHE,
   ];
 
-  test("runs none of the sandbox's code cached for V8 at its next start, as root", async () => {
-    await using dir = await tempDir();
-    const workspace = join(dir.path, "ws");
-    await fs.mkdir(workspace);
-    const result = await forgedStartRan(
-      (env) => startServer({ runtime: "deno", env }),
-      workspace,
-      join(dir.path, "ran"),
-      await forgeCodeCache(),
-    );
-    expect(result.forged).toContain("refused: Error: attempt to write a readonly database");
-    expect(result).toEqual({ forged: expect.stringContaining("own ran\n"), ran: false });
-  }, 120_000);
-
-  test("runs none of the sandbox's code cached for V8 at its next start, as nobody", async () => {
-    await using dir = await tempDir();
-    const workspace = join(dir.path, "ws");
-    await fs.mkdir(workspace);
-    for (const path of [dir.path, workspace]) await fs.chown(path, NOBODY, NOBODY);
-    const result = await forgedStartRan(
-      (env) => startUnprivileged("deno", workspace, [], env),
-      workspace,
-      join(dir.path, "ran"),
-      await forgeCodeCache(),
-    );
-    expect(result.forged).toContain("refused: Error: attempt to write a readonly database");
-    expect(result).toEqual({ forged: expect.stringContaining("own ran\n"), ran: false });
-  }, 120_000);
+  for (const who of SERVER_USERS) {
+    test(`runs none of the sandbox's code cached for V8 at its next start, as ${who}`, async () => {
+      const argv = await forgeCodeCache();
+      const result = await forgeAs(
+        who,
+        "deno",
+        (start, workspace, marker) => forgedStartRan(start, workspace, marker, argv),
+      );
+      expect(result.forged).toContain("refused: Error: attempt to write a readonly database");
+      expect(result).toEqual({ forged: expect.stringContaining("own ran\n"), ran: false });
+    }, 120_000);
+  }
 });
 
 /**
@@ -255,7 +250,7 @@ describe("a Bun server, whose transpiler cache a sandbox may write", () => {
 
   /** Starts a Bun server from its sources, has the sandbox forge, starts it again: did it run? */
   const forgedTranspiledRan = async (
-    start: (env: Record<string, string>) => Promise<TestServer>,
+    start: ServerStart,
     workspace: string,
     marker: string,
   ): Promise<{ forged: string; ran: boolean }> => {
@@ -282,30 +277,12 @@ describe("a Bun server, whose transpiler cache a sandbox may write", () => {
     return { forged, ran: await fs.access(marker).then(() => true, () => false) };
   };
 
-  test("runs none of the sandbox's code at its next start from its sources, as root", async () => {
-    await using dir = await tempDir();
-    const workspace = join(dir.path, "ws");
-    await fs.mkdir(workspace);
-    const result = await forgedTranspiledRan(
-      (env) => startServer({ runtime: "bun", env }),
-      workspace,
-      join(dir.path, "ran"),
-    );
-    expect(result).toEqual({ forged: expect.stringContaining("refused: Error: EROFS"), ran: false });
-  }, 120_000);
-
-  test("runs none of the sandbox's code at its next start from its sources, as nobody", async () => {
-    await using dir = await tempDir();
-    const workspace = join(dir.path, "ws");
-    await fs.mkdir(workspace);
-    for (const path of [dir.path, workspace]) await fs.chown(path, NOBODY, NOBODY);
-    const result = await forgedTranspiledRan(
-      (env) => startUnprivileged("bun", workspace, [], env),
-      workspace,
-      join(dir.path, "ran"),
-    );
-    expect(result).toEqual({ forged: expect.stringContaining("refused: Error: EROFS"), ran: false });
-  }, 120_000);
+  for (const who of SERVER_USERS) {
+    test(`runs none of the sandbox's code at its next start from its sources, as ${who}`, async () => {
+      const result = await forgeAs(who, "bun", forgedTranspiledRan);
+      expect(result).toEqual({ forged: expect.stringContaining("refused: Error: EROFS"), ran: false });
+    }, 120_000);
+  }
 
   test("keeps none of its code there from its bundle", async () => {
     await using dir = await tempDir();
