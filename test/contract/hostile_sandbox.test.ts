@@ -161,10 +161,25 @@ async function portDaemon(
 }
 
 /**
- * Runs the Python `script`, which binds a socket and prints what came of it, in a sandbox with
- * the network on and `w.inside` writable; resolves with what it printed.
+ * Has Python make a socket (`socket.socket(socketArgs)`), set each of `options` on it and bind it to
+ * 127.0.0.1:`port`, in a sandbox with the network on and `w.inside` writable; resolves with what it
+ * printed: `bound`, or `refused` and the errno of the first call that failed.
  */
-async function bindInSandbox(client: TestClient, w: World, script: string): Promise<string> {
+async function bindInSandbox(
+  client: TestClient,
+  w: World,
+  bind: { socketArgs: string; options: readonly string[]; port: number },
+): Promise<string> {
+  const script = [
+    "import errno, socket",
+    `s = socket.socket(${bind.socketArgs})`,
+    "try:",
+    ...bind.options.map((option) => `    s.setsockopt(socket.SOL_SOCKET, ${option}, 1)`),
+    `    s.bind(('127.0.0.1', ${bind.port}))`,
+    "    print('bound')",
+    "except OSError as error:",
+    "    print('refused', errno.errorcode[error.errno])",
+  ].join("\n");
   const result = await run(client, `exec python3 -c "${script}"`, {
     cwd: w.inside,
     sandbox: profile([MINIMAL, entry(w.inside, "write")], "enabled"),
@@ -462,17 +477,8 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>, pri
         "sys.stdin.read()",
       ].join("\n");
       await using daemon = await portDaemon(w.asOwner, listener);
-      const script = [
-        "import errno, socket",
-        "s = socket.socket()",
-        "try:",
-        "    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)",
-        `    s.bind(('127.0.0.1', ${daemon.port}))`,
-        "    print('bound')",
-        "except OSError as error:",
-        "    print('refused', errno.errorcode[error.errno])",
-      ].join("\n");
-      expect(await bindInSandbox(client, w, script)).toBe("refused EPERM\n");
+      const bind = { socketArgs: "", options: ["socket.SO_REUSEPORT"], port: daemon.port };
+      expect(await bindInSandbox(client, w, bind)).toBe("refused EPERM\n");
     },
     HOSTILE_CASE_MS,
   );
@@ -501,17 +507,12 @@ function hostileCases(server: () => TestServer, world: () => Promise<World>, pri
       ].join("\n");
       // As root, whatever the server runs as: only root binds a privileged port.
       await using daemon = await portDaemon([], responder);
-      const script = [
-        "import errno, socket",
-        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
-        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
-        "try:",
-        `    s.bind(('127.0.0.1', ${daemon.port}))`,
-        "    print('bound')",
-        "except OSError as error:",
-        "    print('refused', errno.errorcode[error.errno])",
-      ].join("\n");
-      expect(await bindInSandbox(client, w, script)).toBe("refused EACCES\n");
+      const bind = {
+        socketArgs: "socket.AF_INET, socket.SOCK_DGRAM",
+        options: ["socket.SO_REUSEADDR"],
+        port: daemon.port,
+      };
+      expect(await bindInSandbox(client, w, bind)).toBe("refused EACCES\n");
     },
     HOSTILE_CASE_MS,
   );
