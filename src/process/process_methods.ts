@@ -36,9 +36,12 @@ export interface ProcessMethodContext {
 export const PROCESS_HANDLERS: Handlers<ProcessMethodShapes, ProcessMethodContext> = {
   "process/start": (params, { processes }) => processes.start(params),
   // The context itself: its signal is made only if the read waits. The reply splices the text in.
-  "process/read": async (params, context) => {
-    const result = await context.processes.read(params, context);
-    return withKnownJson(result, processReadResultJson(result));
+  // An unknown id throws here, so its error answer goes out in the request's own turn.
+  "process/read": (params, context) => {
+    context.processes.requireKnown(params.processId);
+    return context.processes.read(params, context).then((result) =>
+      withKnownJson(result, processReadResultJson(result))
+    );
   },
   "process/write": async (params, { processes }) => ({ status: await processes.write(params) }),
   "process/signal": async (params, { processes }) => {

@@ -457,18 +457,24 @@ export class ProcessTable {
     await this.#killing;
   }
 
+  /**
+   * Throws, in this turn, the error that `read` rejects with for an id this table does not hold:
+   * `process/read` answers an unknown id without a promise chain to reject through.
+   */
+  requireKnown(processId: string): void {
+    if (!this.#processes.has(processId)) throw unknownProcess(processId);
+  }
+
   async #settled(processId: string): Promise<ManagedProcess> {
     const entry = this.#processes.get(processId);
-    if (entry === undefined) throw invalidRequest("UnknownProcess", `unknown process id ${processId}`);
+    if (entry === undefined) throw unknownProcess(processId);
     if (entry.state !== "starting") return entry;
     const outcome = await raceStart(entry);
     if (outcome === "timeout") {
       throw invalidRequest("ProcessStarting", `process id ${processId} is starting`);
     }
     const process = this.#processes.get(processId);
-    if (process === undefined || process.state === "starting") {
-      throw invalidRequest("UnknownProcess", `unknown process id ${processId}`);
-    }
+    if (process === undefined || process.state === "starting") throw unknownProcess(processId);
     return process;
   }
 
@@ -543,4 +549,9 @@ async function raceStart(process: ManagedProcess): Promise<"done" | "timeout"> {
 /** Memory for a write's bytes from the server's pool, given back once the child's stdin has them. */
 function takeInput(byteLength: number): Uint8Array | null {
   return INPUT_BUFFERS.take(byteLength);
+}
+
+/** The error of a request that names a process the table does not hold (§5.6). */
+function unknownProcess(processId: string): RpcError {
+  return invalidRequest("UnknownProcess", `unknown process id ${processId}`);
 }

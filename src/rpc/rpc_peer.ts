@@ -100,6 +100,17 @@ export interface RpcPeerOptions<C, S extends MethodShape> {
   readonly oversizeReply?: (method: string, bytes: number) => unknown;
 }
 
+/** A request being served, as `#settle` needs it. */
+interface Served {
+  readonly id: RequestId;
+  readonly method: string;
+  /** Its key in `#inbound`. */
+  readonly key: string;
+  readonly call: InboundCall;
+  /** What it adds to `#inboundIdChars`. */
+  readonly idChars: number;
+}
+
 interface PendingCall {
   readonly resolve: (result: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -282,22 +293,21 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
     return this.#idle.promise;
   }
 
-  async #handle(message: Incoming): Promise<void> {
+  #handle(message: Incoming): Promise<void> {
     if (message.kind === "parseError") {
       this.replyParseError(message.detail);
-      return;
+      return DONE;
     }
     this.#jsonrpc ??= message.jsonrpc;
     switch (message.kind) {
       case "response":
         this.#response(message);
-        return;
+        return DONE;
       case "notification":
         this.#options.onNotification?.(message.method, message.params);
-        return;
+        return DONE;
       case "request":
-        await this.#request(message.id, message.method, message.params);
-        return;
+        return this.#request(message.id, message.method, message.params);
       default:
         return assertNever(message);
     }
@@ -319,28 +329,63 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
     else pending.resolve(message.result);
   }
 
-  async #request(id: RequestId, method: string, params: unknown): Promise<void> {
+  /**
+   * Serves one request. A handler that answers or fails without awaiting is replied to at once,
+   * in this turn: no promise is made for it (a sequential error answer went through four async
+   * frames that rejected one after another).
+   */
+  #request(id: RequestId, method: string, params: unknown): Promise<void> {
     const key = typeof id === "string" ? `s${id}` : `n${id}`;
     if (this.#inbound.has(key)) {
       this.#replyError(
         id,
         invalidRequest("DuplicateRequestId", `request id ${idText(id)} is already in use`),
       );
-      return;
+      return DONE;
     }
     const call = new InboundCall();
     const idChars = typeof id === "string" ? id.length : 0;
     this.#inbound.set(key, call);
     this.#inboundIdChars += idChars;
+    const served: Served = { id, method, key, call, idChars };
+    let result: unknown;
     try {
-      const result = await this.#run(method, params, call);
-      this.#reply(id, method, result);
+      result = this.#run(method, params, call);
+    } catch (error) {
+      return this.#settleNow(served, false, error);
+    }
+    if (!isPromiseLike(result)) return this.#settleNow(served, true, result);
+    return Promise.resolve(result).then(
+      (value) => this.#settle(served, true, value),
+      (error: unknown) => this.#settle(served, false, error),
+    );
+  }
+
+  /** `#settle` in this turn; what it throws rejects the promise returned, as an async reply's would. */
+  #settleNow(served: Served, ok: boolean, outcome: unknown): Promise<void> {
+    try {
+      this.#settle(served, ok, outcome);
+      return DONE;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Sends the reply of a request, its result or (`ok` false) its error; what making the reply
+   * throws becomes its error reply. Then forgets the request and runs what waits for its reply.
+   */
+  #settle(served: Served, ok: boolean, outcome: unknown): void {
+    const { id, key, call } = served;
+    try {
+      if (ok) this.#reply(id, served.method, outcome);
+      else this.#replyError(id, outcome);
     } catch (error) {
       this.#replyError(id, error);
     } finally {
       if (this.#inbound.get(key) === call) {
         this.#inbound.delete(key);
-        this.#inboundIdChars -= idChars;
+        this.#inboundIdChars -= served.idChars;
       }
       call.replied();
       if (this.#inbound.size === 0) this.#wakeIdle();
@@ -412,6 +457,14 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
     this.#idle = null;
     idle?.resolve();
   }
+}
+
+/** What `#handle` returns for a message handled in full before it returns. */
+const DONE: Promise<void> = Promise.resolve();
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
 }
 
 function idText(id: RequestId): string {

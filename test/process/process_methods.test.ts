@@ -75,3 +75,25 @@ test("a long process/list takes its connection's turn, and a slot only once its 
   await large.reply;
   expect(large.waits()).toEqual(["turn", "slot"]);
 });
+
+test("process/read of an id the table does not hold throws in its own turn, with the table's error", () => {
+  const unknown = new Error("unknown process id ghost");
+  let reads = 0;
+  // The handler reaches only `requireKnown` and `read` of the table.
+  const processes = {
+    requireKnown: (processId: string) => {
+      if (processId === "ghost") throw unknown;
+    },
+    read: () => {
+      reads++;
+      return Promise.reject(unknown);
+    },
+  } as unknown as ProcessTable;
+  const read = () =>
+    PROCESS_HANDLERS["process/read"]({ processId: "ghost" }, {
+      processes,
+      signal: new AbortController().signal,
+    });
+  expect(read).toThrow(unknown);
+  expect(reads).toBe(0);
+});

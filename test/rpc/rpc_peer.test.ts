@@ -241,6 +241,28 @@ describe("RpcPeer", () => {
     expect(order).toEqual(["reply", "after f"]);
   });
 
+  test("RpcPeer replies in the request's own turn to a handler that answers or throws without awaiting", () => {
+    const sent: string[] = [];
+    const server = servingPeer({ send: (text) => void sent.push(text) });
+    void server.receive('{"id":1,"method":"echo","params":{"text":"x"}}');
+    void server.receive('{"id":2,"method":"echo","params":{"text":5}}');
+    void server.receive('{"id":3,"method":"nope","params":{}}');
+    expect(sent.map((text) => JSON.parse(text).id)).toEqual([1, 2, 3]);
+    expect(server.inflight).toBe(0);
+  });
+
+  test("RpcPeer resolves receive once an awaited reply is sent, and forgets the request then", async () => {
+    const { server, sent, open } = pair();
+    const served = server.receive('{"id":8,"method":"wait","params":{"key":"g"}}');
+    expect(server.inflight).toBe(1);
+    open("g");
+    await served;
+    expect({ inflight: server.inflight, sent: sent.map((text) => JSON.parse(text)) }).toEqual({
+      inflight: 0,
+      sent: [{ id: 8, result: {} }],
+    });
+  });
+
   test("RpcPeer mirrors the jsonrpc member of the first message it receives", async () => {
     const { server, sent } = pair();
     await server.receive('{"jsonrpc":"2.0","id":"a","method":"echo","params":{"text":"x"}}');
