@@ -5,6 +5,7 @@
 export {
   confineRootLinks,
   DEFAULT_GLOB_SCAN_MAX_DEPTH,
+  isNoSandbox,
   MINIMAL_PATHS,
   networkOffPolicy,
   parseSandbox,

@@ -154,6 +154,21 @@ describe("FsService without a sandbox", () => {
     });
   });
 
+  test("fs/getMetadata refuses a wrong sandbox before a wrong path, as fs/canonicalize does, and rejects either", async () => {
+    await using fsService = service();
+    const connection = fsService.openConnection("s1");
+    const both = { path: "rel/dir", sandbox: { nonsense: 1 } };
+    const metadata = await errorOf(connection.call("fs/getMetadata", both, signal));
+    expect(metadata).toEqual(await errorOf(connection.call("fs/canonicalize", both, signal)));
+    expect(metadata.message).toContain("sandbox");
+    expect(await errorOf(connection.call("fs/getMetadata", { path: "rel/dir", sandbox: null }, signal)))
+      .toEqual({
+        code: -32602,
+        kind: "InvalidParams",
+        message: 'path must be an absolute path or file URI, got "rel/dir"',
+      });
+  });
+
   test("keeps handles per connection and closes them with the connection", async () => {
     await using dir = await tempDir();
     await using fsService = service();
