@@ -10,7 +10,7 @@ import type { FramePayload } from "../rpc/mod.ts";
 import { FS_PARAMS_SCHEMAS } from "../protocol/mod.ts";
 import type { FsMethod } from "../protocol/mod.ts";
 import type { FileRanges, RootMountStat, Runtime } from "../runtime/mod.ts";
-import { confineRootLinks, isNoSandbox, nativeBackendProblem, resolveSandbox } from "../sandbox/mod.ts";
+import { confineRootLinks, nativeBackendProblem, resolveSandbox } from "../sandbox/mod.ts";
 import type { HostFeatures, Policy, SandboxContext, WrittenAreas } from "../sandbox/mod.ts";
 import type { z } from "zod";
 import { DirectFileSystem } from "./direct_file_system.ts";
@@ -135,19 +135,15 @@ export class FsService {
       maxReplyBytes: this.#maxReplyBytes,
       rootMountStat: this.#options.rootMountStat ?? null,
       fileRanges: this.#options.fileRanges ?? null,
-      // No sandbox is answered in this turn: most requests name none.
-      route: (sandbox) => isNoSandbox(sandbox) ? null : this.#route(sessionId, sandbox),
+      route: async (sandbox) => {
+        const resolution = await resolveSandbox(sandbox, this.#context, this.#options.hostFeatures);
+        if (resolution.kind === "none") return null;
+        return {
+          key: resolution.key,
+          worker: await this.#workerFor(sessionId, resolution.key, resolution.policy),
+        };
+      },
     });
-  }
-
-  /** Where a request with a sandbox goes: its policy's key and worker, or null for a policy of none. */
-  async #route(sessionId: string, sandbox: unknown): Promise<{ key: string; worker: FsWorker } | null> {
-    const resolution = await resolveSandbox(sandbox, this.#context, this.#options.hostFeatures);
-    if (resolution.kind === "none") return null;
-    return {
-      key: resolution.key,
-      worker: await this.#workerFor(sessionId, resolution.key, resolution.policy),
-    };
   }
 
   /** Stops the workers of a session (it expired or was closed). */
@@ -315,13 +311,8 @@ function refuseAtShare(workers: Iterable<FsWorker>, share: number, bound: string
   );
 }
 
-/**
- * Where a sandboxed request goes: the policy's key and its worker; null runs it directly, and a
- * null that is not a promise in this turn.
- */
-type Route = (
-  sandbox: unknown,
-) => { key: string; worker: FsWorker } | null | Promise<{ key: string; worker: FsWorker } | null>;
+/** Where a sandboxed request goes: the policy's key and its worker; null runs it directly. */
+type Route = (sandbox: unknown) => Promise<{ key: string; worker: FsWorker } | null>;
 
 type Handlers = {
   [M in FsMethod]: (
@@ -542,21 +533,8 @@ export class FsConnection {
         { ...withoutSandbox(p), path: parsePathUri(p.path, "path") },
         signal,
       ),
-    // The hot path of a sequential client: without a sandbox, no async frame before the stat. The
-    // sandbox is resolved before the path is parsed, as in the other methods, so a request wrong in
-    // both gets the same error.
-    "fs/getMetadata": (c, p, signal) => {
-      const target = c.#target(p.sandbox);
-      const request = (): { path: string } => ({ path: parsePathUri(p.path, "path") });
-      if (!(target instanceof DirectFileSystem)) {
-        return target.then((routed) => routed.getMetadata(request(), signal));
-      }
-      try {
-        return target.getMetadata(request());
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    },
+    "fs/getMetadata": async (c, p, signal) =>
+      (await c.#target(p.sandbox)).getMetadata({ path: parsePathUri(p.path, "path") }, signal),
     "fs/canonicalize": async (c, p, signal) =>
       (await c.#target(p.sandbox)).canonicalize({ path: parsePathUri(p.path, "path") }, signal),
     "fs/readDirectory": async (c, p, signal) =>
@@ -605,14 +583,8 @@ export class FsConnection {
     return this.#owners.has(handleId) ? this.#owners.get(handleId) : Promise.resolve(this.#direct);
   }
 
-  /** The file system for `sandbox`: this process's own, in this turn where the route says so at once. */
-  #target(sandbox: unknown): DirectFileSystem | Promise<DirectFileSystem | SandboxedFileSystem> {
-    const route = this.#route(sandbox);
-    if (route === null) return this.#direct;
-    return Promise.resolve(route).then((routed) => this.#view(routed));
-  }
-
-  #view(route: { key: string; worker: FsWorker } | null): DirectFileSystem | SandboxedFileSystem {
+  async #target(sandbox: unknown): Promise<DirectFileSystem | SandboxedFileSystem> {
+    const route = await this.#route(sandbox);
     if (route === null) return this.#direct;
     let view = this.#views.get(route.key);
     if (view === undefined) {

@@ -5,7 +5,6 @@
 export {
   confineRootLinks,
   DEFAULT_GLOB_SCAN_MAX_DEPTH,
-  isNoSandbox,
   MINIMAL_PATHS,
   networkOffPolicy,
   parseSandbox,

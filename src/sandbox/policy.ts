@@ -59,15 +59,10 @@ interface Rule {
  * absent; a malformed object is -32602 naming the member (`sandbox.permissions.network: …`).
  */
 export function parseSandbox(value: unknown, field = "sandbox"): Sandbox | null {
-  if (isNoSandbox(value)) return null;
+  if (value === undefined || value === null) return null;
   const parsed = SandboxSchema.safeParse(value);
   if (!parsed.success) throw invalidParams(formatSandboxIssues(parsed.error.issues, field, value));
   return parsed.data;
-}
-
-/** Whether a wire `sandbox` value asks for no sandbox: `resolveSandbox` resolves it to `none`. */
-export function isNoSandbox(value: unknown): value is null | undefined {
-  return value === undefined || value === null;
 }
 
 /**
