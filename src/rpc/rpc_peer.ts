@@ -162,12 +162,12 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
    * and dispatches synchronously up to the handler's first await.
    */
   receive(text: string): Promise<void> {
-    return this.#handle(classifyMessage(text));
+    return this.#handleSafely(classifyMessage(text));
   }
 
   /** Handles one message that a framed transport has already parsed. */
   receiveValue(value: unknown): Promise<void> {
-    return this.#handle(classifyValue(value));
+    return this.#handleSafely(classifyValue(value));
   }
 
   /** Answers a message that could not be decoded at all (bad UTF-8, an oversize line). */
@@ -291,6 +291,19 @@ export class RpcPeer<C = never, S extends MethodShape = MethodShape> {
     if (this.#inbound.size === 0) return Promise.resolve();
     this.#idle ??= Promise.withResolvers<void>();
     return this.#idle.promise;
+  }
+
+  /**
+   * `#handle`, with what a notification or response handler throws rejecting the promise returned:
+   * callers pass `receive`'s promise on (or drop it to the runtime's unhandled-rejection report)
+   * and never expect it to throw.
+   */
+  #handleSafely(message: Incoming): Promise<void> {
+    try {
+      return this.#handle(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   #handle(message: Incoming): Promise<void> {

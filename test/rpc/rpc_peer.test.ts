@@ -251,6 +251,30 @@ describe("RpcPeer", () => {
     expect(server.inflight).toBe(0);
   });
 
+  test("RpcPeer rejects, never throws, when a notification or response handler throws", async () => {
+    const fault = new Error("handler fault");
+    const peer = new RpcPeer({
+      transport: { send: () => {} },
+      jsonrpc: false,
+      log: () => {},
+      remoteError: fromWireError,
+      onNotification: () => {
+        throw fault;
+      },
+      onStrayResponse: () => {
+        throw fault;
+      },
+    });
+    let notified: Promise<void> | undefined;
+    let responded: Promise<void> | undefined;
+    expect(() => {
+      notified = peer.receive('{"method":"tick","params":{}}');
+      responded = peer.receiveValue({ id: 99, result: {} });
+    }).not.toThrow();
+    await expect(notified).rejects.toBe(fault);
+    await expect(responded).rejects.toBe(fault);
+  });
+
   test("RpcPeer resolves receive once an awaited reply is sent, and forgets the request then", async () => {
     const { server, sent, open } = pair();
     const served = server.receive('{"id":8,"method":"wait","params":{"key":"g"}}');
