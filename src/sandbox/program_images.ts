@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { bunBuildArgs } from "../runtime/mod.ts";
 import type { ProgramImage, Runtime } from "../runtime/mod.ts";
 import { runImage } from "./image_run.ts";
+import { ownInode } from "./own_inode.ts";
 import { hostPath } from "./server_files.ts";
 
 /** The images the launch plans use, and the files of the server a sandbox must not change. */
@@ -79,10 +80,14 @@ export async function prepareProgramImages(
   self: ProgramImage = runtime.selfImage(),
 ): Promise<ProgramImages> {
   if (!runsFromSources(self)) {
-    const ready = Promise.resolve({ launcher: self, worker: self, cacheDir: null });
+    // The bundle the launches run, on an inode no name outside the server's cover shares. The
+    // executable needs no such care: the kernel refuses every write to it while the server runs it.
+    const split = self.script === null ? null : await ownInode(self.script, stateDir);
+    const image = split?.kind === "private" ? { ...self, script: split.copy } : self;
+    const ready = Promise.resolve({ launcher: image, worker: image, cacheDir: null });
     return {
       ready,
-      probe: self,
+      probe: image,
       ownFiles: [
         self.executable,
         ...(self.script === null ? [] : [self.script]),

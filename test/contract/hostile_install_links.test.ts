@@ -1,0 +1,128 @@
+/**
+ * A server installed by a package manager that hard-links packages from its cache (`bun install`,
+ * pnpm, Deno's `node_modules`) shares its bundle's inode with the cache's copy: a sandbox whose
+ * writable roots hold the cache (`~/.bun`, a policy that lets package managers keep their caches)
+ * rewrites the bundle through that other name, and the bundle is what every sandboxed launch runs
+ * before confinement, and what the next start of the server runs (docs/security.md).
+ */
+import { describe, expect, test } from "bun:test";
+import * as fs from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { pathToUri } from "../../src/protocol/mod.ts";
+import { RUNTIMES, startCommandLine } from "../helpers/server.ts";
+import type { TestServer } from "../helpers/server.ts";
+import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+import { NOBODY } from "../helpers/unprivileged_server.ts";
+
+const REPO = resolve(import.meta.dir, "../..");
+const BUN = join(REPO, "node_modules/.bin/bun");
+const DENO = join(REPO, "node_modules/.bin/deno");
+
+/** What the sandbox puts on the bundle's second line: it writes `marker` wherever it runs unconfined. */
+function forgedLine(marker: string): string {
+  const path = JSON.stringify(marker);
+  return `try { globalThis.Deno ? Deno.writeTextFileSync(${path}, "ran") : ` +
+    `process.getBuiltinModule("node:fs").writeFileSync(${path}, "ran"); } catch { /* confined */ }`;
+}
+
+function sandbox(workspace: string): Record<string, unknown> {
+  const entries = [
+    { path: { type: "special", value: { kind: "minimal" } }, access: "read" },
+    { path: { type: "path", path: pathToUri(workspace) }, access: "write" },
+  ];
+  return {
+    permissions: { type: "managed", file_system: { type: "restricted", entries }, network: "restricted" },
+    windowsSandboxLevel: "disabled",
+  };
+}
+
+/** Builds the package's bundle (as `npm run build` does) into `path`. */
+function buildBundle(path: string): void {
+  const built = Bun.spawnSync([
+    BUN,
+    "build",
+    join(REPO, "mod.ts"),
+    "--target=bun",
+    "--format=esm",
+    `--outfile=${path}`,
+  ]);
+  expect(built.exitCode).toBe(0);
+}
+
+describe.each(RUNTIMES)(
+  "a server whose bundle a package manager hard-linked from its cache, on %s",
+  (runtime) => {
+    for (const who of ["root", "nobody"] as const) {
+      test(`runs none of the sandbox's code written through the cache's link, as ${who}`, async () => {
+        await using dir = await tempDir();
+        const install = join(dir.path, "install");
+        const workspace = join(dir.path, "ws");
+        const home = join(dir.path, "home");
+        for (const path of [install, workspace, join(workspace, "cache"), home]) await fs.mkdir(path);
+        const bundle = join(install, "exec-server.js");
+        buildBundle(bundle);
+        // The package manager's cache entry and the installed file are one inode.
+        const cached = join(workspace, "cache", "exec-server.js");
+        await fs.link(bundle, cached);
+        const original = await fs.readFile(bundle, "utf8");
+        const owner = who === "root"
+          ? []
+          : ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"];
+        if (who === "nobody") {
+          for (const path of [dir.path, install, bundle, workspace, join(workspace, "cache"), home]) {
+            await fs.chown(path, NOBODY, NOBODY);
+          }
+        }
+        const marker = join(dir.path, "ran");
+        const command = runtime === "bun"
+          ? [await fs.realpath(BUN), "--config=/dev/null", "--no-env-file", bundle]
+          : [await fs.realpath(DENO), "run", "-A", "--no-config", bundle];
+        const start = (): Promise<TestServer> =>
+          startCommandLine(
+            [...owner, ...command, "--listen", "ws://127.0.0.1:0", "--quiet", "--allow-local-users"],
+            { env: { HOME: home, DENO_DIR: join(home, "deno") } },
+          );
+        let forged = "";
+        {
+          await using server = await start();
+          await using client = await server.session();
+          // Rewritten in place (a rename would give the cache's name an inode of its own).
+          const script =
+            `cat cache/exec-server.js > copy && { head -n 1 copy; cat line; tail -n +2 copy; } > ` +
+            "cache/exec-server.js && echo forged";
+          await fs.writeFile(join(workspace, "line"), `${forgedLine(marker)}\n`);
+          if (who === "nobody") await fs.chown(join(workspace, "line"), NOBODY, NOBODY);
+          await client.call(
+            "process/start",
+            startParams("forge", ["sh", "-c", script], workspace, {
+              env: CHILD_PATH,
+              sandbox: sandbox(workspace),
+            }),
+          );
+          await client.untilClosed("forge");
+          forged = client.outputText("forge");
+          // The next sandboxed launch runs the server's bundle before it confines itself.
+          await client.call(
+            "process/start",
+            startParams("next", ["sh", "-c", "echo next"], workspace, {
+              env: CHILD_PATH,
+              sandbox: sandbox(workspace),
+            }),
+          );
+          await client.untilClosed("next");
+          expect(client.outputText("next")).toBe("next\n");
+        }
+        {
+          // And so does the server's next start.
+          await using _again = await start();
+        }
+        expect({
+          forged,
+          ran: await fs.access(marker).then(() => true, () => false),
+          bundle: (await fs.readFile(bundle, "utf8")) === original,
+        }).toEqual({ forged: "forged\n", ran: false, bundle: true });
+      }, 120_000);
+    }
+  },
+);
