@@ -9,7 +9,8 @@
  * launches run a private copy in the state directory instead.
  */
 import { constants } from "node:fs";
-import { chown, copyFile, lstat, rename, rm } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { chown, copyFile, lstat, readdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
 
@@ -31,6 +32,41 @@ export async function ownInode(path: string, stateDir: string): Promise<OwnInode
   // A file it cannot look at is left to the launches, which report it.
   const info = await lstat(path).catch(() => null);
   if (info === null || !info.isFile() || info.nlink <= 1) return { kind: "alone" };
+  if (await split(path, info)) return { kind: "split" };
+  const copy = join(stateDir, basename(path));
+  await copyFile(path, copy);
+  return { kind: "private", copy };
+}
+
+/**
+ * Gives every file of `dir` (a package a server running from its sources loads: `node_modules/zod`)
+ * that has other links an inode of its own, as `ownInode` does, with no fallback: the runtime
+ * loads the package by its path. Looks no further when the package's `package.json` has one link
+ * (a package manager links all of a package's files or none). Resolves with the files it could not
+ * split.
+ */
+export async function ownInodesUnder(dir: string): Promise<string[]> {
+  const manifest = await lstat(join(dir, "package.json")).catch(() => null);
+  if (manifest === null || manifest.nlink <= 1) return [];
+  const left: string[] = [];
+  const pending = [dir];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    for (const entry of await readdir(next, { withFileTypes: true })) {
+      const path = join(next, entry.name);
+      if (entry.isDirectory()) pending.push(path);
+      if (!entry.isFile()) continue;
+      const info = await lstat(path);
+      if (info.nlink > 1 && !await split(path, info)) left.push(path);
+    }
+  }
+  return left;
+}
+
+/**
+ * Copies `path` beside itself (mode, and owner where the server may set it) and renames the copy
+ * over it; false when the directory or the owner stops that.
+ */
+async function split(path: string, info: Stats): Promise<boolean> {
   const beside = join(dirname(path), `.${basename(path)}.exec-server-${process.pid}`);
   try {
     await copyFile(path, beside, constants.COPYFILE_EXCL);
@@ -38,11 +74,9 @@ export async function ownInode(path: string, stateDir: string): Promise<OwnInode
     if (process.getuid?.() === 0) await chown(beside, info.uid, info.gid);
     else if (info.uid !== process.getuid?.()) throw new Error("another user's file");
     await rename(beside, path);
-    return { kind: "split" };
+    return true;
   } catch {
     await rm(beside, { force: true }).catch(() => {});
+    return false;
   }
-  const copy = join(stateDir, basename(path));
-  await copyFile(path, copy);
-  return { kind: "private", copy };
 }

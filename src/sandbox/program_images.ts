@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { bunBuildArgs } from "../runtime/mod.ts";
 import type { ProgramImage, Runtime } from "../runtime/mod.ts";
 import { runImage } from "./image_run.ts";
-import { ownInode } from "./own_inode.ts";
+import { ownInode, ownInodesUnder } from "./own_inode.ts";
 import { hostPath } from "./server_files.ts";
 
 /** The images the launch plans use, and the files of the server a sandbox must not change. */
@@ -61,6 +61,8 @@ const STAGING_ABANDONED_MS = 3600 * 1000;
 /** The sources' root, next to this module: what a server running from its sources is built from. */
 const SOURCE_ROOT = fileURLToPath(new URL("../..", import.meta.url).href);
 const LAUNCHER_ENTRY = "src/launcher/entry.ts";
+/** The packages of `node_modules` that the sources import (a test keeps the list whole). */
+export const SOURCE_PACKAGES = ["zod", "hono"];
 /** Where Bun's bundler puts a bundle's bytecode, beside it: `bun` loads it when it runs the bundle. */
 const BYTECODE_SUFFIX = ".jsc";
 const WORKER_ENTRY = "worker/entry.ts";
@@ -98,6 +100,11 @@ export async function prepareProgramImages(
       cacheDir: null,
     };
   }
+  // The packages the sources load, which the next start loads again and the bundles are built
+  // from, on inodes of their own (`ownInodesUnder`); what cannot be split stays ("Known limits").
+  await Promise.all(
+    SOURCE_PACKAGES.map((name) => ownInodesUnder(join(SOURCE_ROOT, "node_modules", name)).catch(() => [])),
+  );
   const version = sourceVersion(`${runtime.name} ${runtime.version}`);
   // At its real path: the launches run the bundles by this path, and a link on the way that a
   // sandbox could change would lead them elsewhere.

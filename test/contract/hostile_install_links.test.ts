@@ -126,3 +126,92 @@ describe.each(RUNTIMES)(
     }
   },
 );
+
+/**
+ * A checkout of the server (its sources, as a server running from them loads them) whose
+ * dependencies `bun install` linked from its cache, which lies in `workspace`.
+ */
+async function linkedCheckout(dir: string, workspace: string): Promise<string> {
+  const checkout = join(dir, "checkout");
+  await fs.mkdir(join(checkout, "node_modules"), { recursive: true });
+  for (const part of ["src", "worker", "mod.ts", "package.json", "deno.json"]) {
+    await fs.cp(join(REPO, part), join(checkout, part), { recursive: true });
+  }
+  for (const name of ["zod", "hono"]) {
+    const cached = join(workspace, "cache", name);
+    await fs.cp(join(REPO, "node_modules", name), cached, { recursive: true });
+    expect(Bun.spawnSync(["cp", "-al", cached, join(checkout, "node_modules", name)]).exitCode).toBe(0);
+  }
+  return checkout;
+}
+
+describe.each(RUNTIMES)(
+  "a server running from sources whose dependency a package manager hard-linked, on %s",
+  (runtime) => {
+    for (const who of ["root", "nobody"] as const) {
+      test(
+        `runs none of the sandbox's code written through the cache's link at its next start, as ${who}`,
+        async () => {
+          await using dir = await tempDir();
+          const workspace = join(dir.path, "ws");
+          const home = join(dir.path, "home");
+          for (const path of [workspace, join(workspace, "cache"), home]) await fs.mkdir(path);
+          const checkout = await linkedCheckout(dir.path, workspace);
+          // `deno bundle`, which builds the launcher's bundle from the sources, runs esbuild from
+          // DENO_DIR (its binary in `dl`, its package metadata in `npm`), as the host's DENO_DIR has it.
+          const hostDenoDir = process.env["DENO_DIR"] ?? join(process.env["HOME"] ?? "/root", ".cache/deno");
+          for (const part of ["npm", "dl"]) {
+            await fs.cp(join(hostDenoDir, part), join(home, "deno", part), { recursive: true }).catch(
+              () => {},
+            );
+          }
+          const owner = who === "root"
+            ? []
+            : ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"];
+          if (who === "nobody") {
+            expect(Bun.spawnSync(["chown", "-R", `${NOBODY}:${NOBODY}`, dir.path]).exitCode).toBe(0);
+          }
+          const marker = join(dir.path, "ran");
+          const entry = join(checkout, "mod.ts");
+          const command = runtime === "bun"
+            ? [await fs.realpath(BUN), entry]
+            : [await fs.realpath(DENO), "run", "-A", "--quiet", entry];
+          const start = (): Promise<TestServer> =>
+            startCommandLine(
+              [...owner, ...command, "--listen", "ws://127.0.0.1:0", "--quiet", "--allow-local-users"],
+              { env: { HOME: home, DENO_DIR: join(home, "deno") } },
+            );
+          const index = join(checkout, "node_modules/zod/index.js");
+          const original = await fs.readFile(index, "utf8");
+          let forged = "";
+          {
+            await using server = await start();
+            await using client = await server.session();
+            const script =
+              "cat cache/zod/index.js > copy && { cat line; cat copy; } > cache/zod/index.js && echo forged";
+            await fs.writeFile(join(workspace, "line"), `${forgedLine(marker)}\n`);
+            if (who === "nobody") await fs.chown(join(workspace, "line"), NOBODY, NOBODY);
+            await client.call(
+              "process/start",
+              startParams("forge", ["sh", "-c", script], workspace, {
+                env: CHILD_PATH,
+                sandbox: sandbox(workspace),
+              }),
+            );
+            await client.untilClosed("forge");
+            forged = client.outputText("forge");
+          }
+          {
+            await using _again = await start();
+          }
+          expect({
+            forged,
+            ran: await fs.access(marker).then(() => true, () => false),
+            zod: (await fs.readFile(index, "utf8")) === original,
+          }).toEqual({ forged: "forged\n", ran: false, zod: true });
+        },
+        120_000,
+      );
+    }
+  },
+);

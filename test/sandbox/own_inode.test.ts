@@ -5,8 +5,9 @@
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { chmod, link, readdir, readFile, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { ownInode } from "../../src/sandbox/own_inode.ts";
+import { SOURCE_PACKAGES } from "../../src/sandbox/program_images.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 /** A bundle in `dir/install` and its package manager's cache entry in `dir/cache`, one inode. */
@@ -58,5 +59,24 @@ describe("ownInode", () => {
     } finally {
       spawnSync("chattr", ["-i", join(dir.path, "install")]);
     }
+  });
+});
+
+describe("the packages a server running from its sources splits", () => {
+  test("are every package the sources import at run time", async () => {
+    const root = resolve(import.meta.dir, "../..");
+    const imported = new Set<string>();
+    for (const top of ["src", "worker"]) {
+      for (const name of await readdir(join(root, top), { recursive: true })) {
+        if (!name.endsWith(".ts")) continue;
+        const text = await readFile(join(root, top, name), "utf8");
+        // Type-only imports are erased; the runtimes' own modules and relative paths are not packages.
+        for (const match of text.matchAll(/^import (?!type )[^;]*?from "([^".][^"]*)"/gm)) {
+          const specifier = match[1] ?? "";
+          if (!/^(node|bun):/.test(specifier)) imported.add(specifier.split("/")[0] ?? "");
+        }
+      }
+    }
+    expect([...imported].sort()).toEqual([...SOURCE_PACKAGES].sort());
   });
 });
