@@ -10,7 +10,7 @@
  */
 import { constants } from "node:fs";
 import type { Stats } from "node:fs";
-import { chown, copyFile, lstat, readdir, rename, rm } from "node:fs/promises";
+import { copyFile, lchown, lstat, readdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
 
@@ -70,8 +70,9 @@ async function split(path: string, info: Stats): Promise<boolean> {
   const beside = join(dirname(path), `.${basename(path)}.exec-server-${process.pid}`);
   try {
     await copyFile(path, beside, constants.COPYFILE_EXCL);
-    // Root keeps the file its owner's; another user may replace only a file of its own.
-    if (process.getuid?.() === 0) await chown(beside, info.uid, info.gid);
+    // Root keeps the file its owner's; another user may replace only a file of its own. Not
+    // through a link: one renamed over the copy would have its target change hands.
+    if (process.getuid?.() === 0) await lchown(beside, info.uid, info.gid);
     else if (info.uid !== process.getuid?.()) throw new Error("another user's file");
     await rename(beside, path);
     return true;
