@@ -8,6 +8,7 @@ import type { CgroupHost } from "./cgroup_host.ts";
 import { cgroupGone, isPopulated, readKeyed, readProcs, removeDir, writeControl } from "./cgroup_files.ts";
 import type { Container, ProcessLimits, ProcessUsage } from "./containment.ts";
 import { CpuBudget } from "./cpu_budget.ts";
+import type { OomWatch } from "./oom_watch.ts";
 import { joinCommand } from "./join_command.ts";
 import { signalGroup } from "./signal_group.ts";
 import { readKeyedNow, readNumberNow } from "./usage_files.ts";
@@ -25,6 +26,8 @@ export interface TreeContext {
   readonly cpus: number;
   /** Reports a cleanup that failed; it never fails a request. */
   readonly onError: (message: string, error: unknown) => void;
+  /** Sees the OOM kills of v1 memory cgroups, which end one process of a tree, not the tree. */
+  readonly oomWatch: OomWatch;
 }
 
 /** The directories of one cgroup (a session or a process) in each hierarchy. */
@@ -87,6 +90,8 @@ export class CgroupContainer implements Container {
   #leaderReaped = false;
   #budget: CpuBudget | null = null;
   #cpuFailure: string | null = null;
+  /** Stops watching a v1 memory cgroup for OOM kills (`OomWatch`). */
+  #stopOomWatch: (() => void) | null = null;
   #closed = false;
   /**
    * The figures of a closed process whose tree has ended, read once its cgroup held no process and
@@ -113,6 +118,14 @@ export class CgroupContainer implements Container {
 
   started(pid: number, onLimit: (failure: string) => void): void {
     this.#pid = pid;
+    const bytes = this.#limits.memoryBytes;
+    if (bytes !== null && this.#dirs.memory !== null) {
+      // v1 kills the largest process only; the rest of the tree goes here, as v2's group kill would.
+      this.#stopOomWatch = this.#context.oomWatch.watch(this.#dirs.memory, () => {
+        onLimit(`memory limit of ${bytes} bytes exceeded`);
+        this.signalAll(SIGKILL);
+      });
+    }
     const seconds = this.#limits.cpuSeconds;
     if (seconds === null) return;
     this.#budget = new CpuBudget(seconds, {
@@ -195,11 +208,13 @@ export class CgroupContainer implements Container {
   // Nothing is read here: a start→close round trip pays no read for a list that may never come.
   closed(): void {
     this.#budget?.stop();
+    this.#stopOomWatch?.();
     this.#closed = true;
   }
 
   async release(): Promise<void> {
     this.#budget?.stop();
+    this.#stopOomWatch?.();
     await this.#removal;
     if (this.#removed) return;
     // Descendants that outlive the process keep its cgroup until the session ends.

@@ -19,6 +19,7 @@ import { findJoinTools } from "./join_command.ts";
 import { installJoinHelper, sealedJoinHelper } from "./join_helper.ts";
 import type { JoinTools } from "./join_command.ts";
 import { defaultLimitsInfo, NO_LIMITS, resolveLimits } from "./limits.ts";
+import { OomWatch } from "./oom_watch.ts";
 import { ProcessTreeSession } from "./process_tree.ts";
 import { Watchdog } from "./watchdog.ts";
 import type { WatchdogDuty } from "./watchdog.ts";
@@ -186,7 +187,14 @@ async function setUpTree(
   const host = await setUpCgroupHost(await findCgroupPlaces(), { pid, startTime }, signal);
   if ("problem" in host) return host;
   if (host.swept > 0) options.onInfo("removed cgroups of dead servers", { count: host.swept });
-  const context: TreeContext = { host, runtime, tools, cpus: cpuCount(), onError: options.onError };
+  const context: TreeContext = {
+    host,
+    runtime,
+    tools,
+    cpus: cpuCount(),
+    onError: options.onError,
+    oomWatch: new OomWatch(),
+  };
   const proof = await probe(context, options);
   if ("problem" in proof) await removeRoots(host);
   return "problem" in proof ? proof : { context, peakMemory: proof.peakMemory };

@@ -216,6 +216,26 @@ describe.each(RUNTIMES)("containment and limits on %s", (runtime) => {
     expect(await client.call("process/read", { processId: "hog" })).toMatchObject({ exitCode: 137, failure });
   });
 
+  test.concurrent("a memory limit ends the whole tree, not only the process that allocated past it", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const seed = marker();
+    // The shell outlives the `tail` that allocates, as it does wherever the kernel kills only the
+    // largest process of the cgroup (a v1 memory cgroup), and then sleeps.
+    const script = `tail /dev/zero; echo survived; exec sleep 905.${seed}`;
+    const limits = { memoryBytes: 32 * 1024 * 1024 };
+    await client.call(
+      "process/start",
+      startParams("tree", ["sh", "-c", script], dir.uri, { env: CHILD_PATH, limits }),
+    );
+    const events = await client.untilClosed("tree");
+    expect(events.find((event) => event.method === "process/exited")).toMatchObject({
+      exitCode: 137,
+      failure: "memory limit of 33554432 bytes exceeded",
+    });
+    expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+  });
+
   test.concurrent("a CPU time limit ends a busy process", async () => {
     await using dir = await tempDir();
     await using client = await server().session();
