@@ -208,7 +208,14 @@ export class CgroupContainer implements Container {
   // Nothing is read here: a start→close round trip pays no read for a list that may never come.
   closed(): void {
     this.#budget?.stop();
-    this.#stopOomWatch?.();
+    if (this.#stopOomWatch !== null && this.#dirs.memory !== null) {
+      this.#stopOomWatch();
+      this.#stopOomWatch = null;
+      // A kill the watch has not read yet: the shell whose child it killed may have exited since,
+      // leaving background jobs that hold no output in the cgroup; they go as on v2.
+      const kills = readKeyedNow(`${this.#dirs.memory}/memory.oom_control`).get("oom_kill") ?? 0;
+      if (kills > 0) this.signalAll(SIGKILL);
+    }
     this.#closed = true;
   }
 

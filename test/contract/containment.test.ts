@@ -236,6 +236,21 @@ describe.each(RUNTIMES)("containment and limits on %s", (runtime) => {
     expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
   });
 
+  test.concurrent("a memory limit's kill ends the background jobs of a shell that exits 0 at once", async () => {
+    await using dir = await tempDir();
+    await using client = await server().session();
+    const seed = marker();
+    // The job holds no output, so the process closes with the shell, before the kill may be read.
+    const script = `tail /dev/zero; sleep 906.${seed} < /dev/null > /dev/null 2>&1 & exit 0`;
+    const limits = { memoryBytes: 32 * 1024 * 1024 };
+    await client.call(
+      "process/start",
+      startParams("quick", ["sh", "-c", script], dir.uri, { env: CHILD_PATH, limits }),
+    );
+    await client.untilClosed("quick");
+    expect(await survivorsAfter(seed, GONE_WITHIN_MS)).toEqual([]);
+  });
+
   test.concurrent("a CPU time limit ends a busy process", async () => {
     await using dir = await tempDir();
     await using client = await server().session();
