@@ -55,7 +55,14 @@ export class CpuBudget {
   async #check(): Promise<void> {
     this.#timer = null;
     const used = await this.#used();
-    if (this.#stopped || used === null) return;
+    if (this.#stopped) return;
+    if (used === null) {
+      // The CPU time could not be read (descriptors short, say): a budget that stopped here left the
+      // tree without a limit for as long as it lived. It looks again after the shortest step; its
+      // owner stops it once the tree has closed, so a cgroup that is gone is not read for long.
+      this.#schedule(0);
+      return;
+    }
     if (used >= this.#limitSeconds) {
       this.#stopped = true;
       this.#exceeded();

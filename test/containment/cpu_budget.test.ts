@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { checkDelayMs } from "../../src/containment/cpu_budget.ts";
+import { checkDelayMs, CpuBudget } from "../../src/containment/cpu_budget.ts";
 
 /** The longest delay a runtime timer holds; past it Bun and Deno fire after 1 ms instead. */
 const LONGEST_TIMER_MS = 2_147_483_647;
@@ -15,4 +15,20 @@ test.each([
   [0.01, 1, 100],
 ])("the CPU budget looks again after %p s on %p CPUs in %p ms", (remainingSeconds, cpus, delay) => {
   expect(checkDelayMs(remainingSeconds, cpus)).toBe(delay);
+});
+
+// A look that cannot read the tree's CPU time (descriptors short for a moment, say) looks again: it
+// ended the budget for good before, and the tree then ran without a CPU limit for as long as it lived.
+test("a CPU budget whose look cannot read the CPU time looks again, and ends the tree once it is spent", async () => {
+  const exceeded = Promise.withResolvers<void>();
+  const reads = [null, null, 1];
+  let looks = 0;
+  const budget = new CpuBudget(0.01, {
+    cpus: 1,
+    used: () => Promise.resolve(reads[Math.min(looks++, reads.length - 1)] ?? null),
+    exceeded: () => exceeded.resolve(),
+  });
+  await exceeded.promise;
+  budget.stop();
+  expect(looks).toBe(3);
 });
