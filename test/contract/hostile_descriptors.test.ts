@@ -89,6 +89,43 @@ describe.each(RUNTIMES)("descriptors used up on %s", (runtime) => {
     expect(client.outputText("after")).toBe("still serving\n");
   }, 30_000);
 
+  // A look at the tree's CPU time that found no descriptor ended the budget for good: the loop ran
+  // on past its limit for as long as it lived.
+  test(
+    "a CPU limit holds for a loop whose budget was looked at while the descriptors were used up",
+    async () => {
+      await using server = await startServer({
+        runtime,
+        command: ["prlimit", `--nofile=${DESCRIPTOR_LIMIT}`, ...serverCommand(runtime)],
+      });
+      await using dir = await tempDir();
+      await using client = await server.session();
+      const limitSeconds = 1.5;
+      // The loop waits for its go, so that it spends its budget while the flood holds the descriptors.
+      await client.call(
+        "process/start",
+        startParams("spin", ["sh", "-c", "echo $$; read go; while :; do :; done"], dir.uri, {
+          pipeStdin: true,
+          limits: { cpuSeconds: limitSeconds },
+        }),
+      );
+      await client.waitForOutput("spin", "\n");
+      const pid = Number(client.outputText("spin").trim());
+      const flood = await Promise.all(Array.from({ length: FLOOD }, () => openConnection(server)));
+      while (await descriptorsOf(server) < DESCRIPTOR_LIMIT - 1) await pause(POLL_MS);
+      await client.call("process/write", { processId: "spin", chunk: btoa("go\n") });
+      // Past its limit by half a second of its own CPU time, every look of the budget has met the flood.
+      while (await cpuSecondsOf(pid) < limitSeconds + 0.5) await pause(POLL_MS);
+      for (const socket of flood) socket?.destroy();
+      const events = await client.untilClosed("spin");
+      expect(events.find((event) => event.method === "process/exited")).toMatchObject({
+        exitCode: 137,
+        failure: `cpu time limit of ${limitSeconds} seconds exceeded`,
+      });
+    },
+    30_000,
+  );
+
   test(
     "terminal starts that meet the descriptor limit each run or fail at once, and nothing is closed twice",
     async () => {
@@ -142,6 +179,15 @@ describe.each(RUNTIMES)("descriptors used up on %s", (runtime) => {
     30_000,
   );
 });
+
+/** The CPU time a process has used, in seconds (infinite once it is gone: it used what it could). */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
+  if (stat === null) return Number.POSITIVE_INFINITY;
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime, fields 14 and 15 of the line, in clock ticks (100 a second here).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 /** The command lines of the server's children, across its threads. */
 async function childCommands(server: TestServer): Promise<string[]> {
