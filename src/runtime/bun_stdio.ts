@@ -31,12 +31,25 @@ export class BunStdio implements ProcessStdio {
   }
 
   writeStdout(data: Uint8Array): Promise<void> {
-    this.#stdout ??= new SerialWriter(Bun.stdout.writer());
+    try {
+      this.#stdout ??= new SerialWriter(Bun.stdout.writer());
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#stdout.write(data);
   }
 
+  /**
+   * The writer is made at the first line, and making it takes a descriptor (EMFILE when a client
+   * has used them all up, which is when errors get logged): it threw out of the logger, and a Bun
+   * server crashed at that first error line. The line is dropped then; the next one tries again.
+   */
   writeStderr(text: string): Promise<void> {
-    this.#stderr ??= new SerialWriter(Bun.stderr.writer());
+    try {
+      this.#stderr ??= new SerialWriter(Bun.stderr.writer());
+    } catch {
+      return Promise.resolve();
+    }
     return this.#stderr.write(new TextEncoder().encode(text)).catch(() => {
       // stderr is gone: there is nowhere left to report that.
     });
