@@ -5,7 +5,7 @@
 import type { Runtime, SpawnPlan } from "../runtime/mod.ts";
 import { errnoOf } from "../fs/mod.ts";
 import type { CgroupHost } from "./cgroup_host.ts";
-import { cgroupGone, isPopulated, readKeyed, readProcs, removeDir, writeControl } from "./cgroup_files.ts";
+import { isPopulated, killCgroup, readKeyed, readProcs, removeDir, writeControl } from "./cgroup_files.ts";
 import type { Container, ProcessLimits, ProcessUsage } from "./containment.ts";
 import { CpuBudget } from "./cpu_budget.ts";
 import type { OomWatch } from "./oom_watch.ts";
@@ -153,11 +153,7 @@ export class CgroupContainer implements Container {
       if (this.#pid !== null && !this.#leaderReaped) {
         signalGroup(this.#context.runtime, this.#pid, signal, false);
       }
-      try {
-        await writeControl(`${this.#dirs.unified}/cgroup.kill`, "1");
-      } catch (error) {
-        if (!cgroupGone(error)) throw error;
-      }
+      await killCgroup(this.#dirs.unified);
       return;
     }
     // Only SIGKILL has a whole-cgroup form; a member listed here is alive, so its pid is its own.

@@ -5,7 +5,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import type { ProcessLimitsParam } from "../protocol/mod.ts";
-import { cgroupGone, removeDir, removeTree, untilEmpty, writeControl } from "./cgroup_files.ts";
+import { killCgroup, removeDir, removeTree, untilEmpty, writeControl } from "./cgroup_files.ts";
 import { applyLimits, CgroupContainer, removeDirs } from "./cgroup_container.ts";
 import type { Dirs, TreeContext } from "./cgroup_container.ts";
 import type { Container, ProcessLimits, SessionContainment } from "./containment.ts";
@@ -90,8 +90,8 @@ export class CgroupSession implements SessionContainment {
 
   killAll(): Promise<void> {
     if (this.#created === null) return Promise.resolve();
-    return writeControl(`${this.#dirs.unified}/cgroup.kill`, "1").catch((error: unknown) => {
-      if (!cgroupGone(error)) this.#context.onError("killing a session's cgroup failed", error);
+    return killCgroup(this.#dirs.unified).catch((error: unknown) => {
+      this.#context.onError("killing a session's cgroup failed", error);
     });
   }
 

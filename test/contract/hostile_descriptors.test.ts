@@ -12,7 +12,8 @@ import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { CallError } from "../helpers/client.ts";
 import type { TestClient } from "../helpers/client.ts";
-import { startParams } from "../helpers/shared_server.ts";
+import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
+import { processesWithArgument, survivorsAfter, waitUntilDead } from "../helpers/proc.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const DESCRIPTOR_LIMIT = 64;
@@ -88,6 +89,47 @@ describe.each(RUNTIMES)("descriptors used up on %s", (runtime) => {
     await client.untilClosed("after");
     expect(client.outputText("after")).toBe("still serving\n");
   }, 30_000);
+
+  // The kill of an expired session found no descriptor for `cgroup.kill`: a Bun server then crashed
+  // logging it (its stderr writer, made at the first line, needs one), and every client's processes
+  // went with it; on Deno the session's daemon outlived the session.
+  test(
+    "a session that expires while the descriptors are used up loses its daemon, and the server serves on",
+    async () => {
+      await using server = await startServer({
+        runtime,
+        args: ["--session-ttl", "0.3"],
+        command: ["prlimit", `--nofile=${DESCRIPTOR_LIMIT}`, ...serverCommand(runtime)],
+      });
+      await using dir = await tempDir();
+      const seed = `${Date.now()}${Math.floor(Math.random() * 1_000)}`;
+      const client = await server.session();
+      const script =
+        `setsid sleep 911.${seed} < /dev/null > /dev/null 2>&1 & echo $$; exec sleep 912.${seed}`;
+      await client.call(
+        "process/start",
+        startParams("daemon", ["sh", "-c", script], dir.uri, { env: CHILD_PATH }),
+      );
+      await client.waitForOutput("daemon", "\n");
+      const leader = Number(client.outputText("daemon").trim());
+      while ((await processesWithArgument(`911.${seed}`)).length === 0) await pause(POLL_MS);
+      const flood = await Promise.all(Array.from({ length: FLOOD }, () => openConnection(server)));
+      while (await descriptorsOf(server) < DESCRIPTOR_LIMIT - 1) await pause(POLL_MS);
+      await client[Symbol.asyncDispose]();
+      // The expiry has killed the group: its kill of the cgroup has met the flood.
+      await waitUntilDead(leader);
+      for (const socket of flood) socket?.destroy();
+      const ended = server.exited.then((code): never => {
+        throw new Error(`the server exited with ${code}: ${server.stderr()}`);
+      });
+      await using other = await Promise.race([untilAccepting(server), ended]);
+      await other.call("process/start", startParams("after", ["echo", "still serving"], dir.uri));
+      await other.untilClosed("after");
+      expect(other.outputText("after")).toBe("still serving\n");
+      expect(await survivorsAfter(seed, 10_000)).toEqual([]);
+    },
+    30_000,
+  );
 
   // A look at the tree's CPU time that found no descriptor ended the budget for good: the loop ran
   // on past its limit for as long as it lived.
