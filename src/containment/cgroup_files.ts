@@ -5,33 +5,24 @@
 import { type FSWatcher, watch } from "node:fs";
 import { readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { errnoOf } from "../fs/mod.ts";
+import { outlastingShortage } from "./shortage.ts";
 
 /** Writes a control file (`cgroup.kill`, `memory.max`, …); throws the OS error. */
 export async function writeControl(path: string, value: string): Promise<void> {
   await writeFile(path, value);
 }
 
-/** Errors of a moment's shortage of descriptors or memory, which a kill outlasts. */
-const SHORTAGES: ReadonlySet<string> = new Set(["EMFILE", "ENFILE", "ENOMEM", "EAGAIN", "EINTR"]);
-/** Between two tries of a kill that met a shortage. */
-const KILL_RETRY_MS = 100;
-
 /**
  * Kills every process in the cgroup `dir` and below it (`cgroup.kill`); a cgroup that is gone has
  * none. Opening the file takes a descriptor, and a client that had used them all up made the kill of
  * its expired session fail once and for all, so that its daemon outlived the session: a shortage is
- * tried again until it has passed. Other errors are thrown.
+ * waited out. Other errors are thrown.
  */
 export async function killCgroup(dir: string): Promise<void> {
-  for (;;) {
-    try {
-      await writeControl(`${dir}/cgroup.kill`, "1");
-      return;
-    } catch (error) {
-      if (cgroupGone(error)) return;
-      if (!SHORTAGES.has(errnoOf(error) ?? "")) throw error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, KILL_RETRY_MS));
+  try {
+    await outlastingShortage(() => writeControl(`${dir}/cgroup.kill`, "1"));
+  } catch (error) {
+    if (!cgroupGone(error)) throw error;
   }
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { isSandboxMountSource, sandboxMountSource } from "../launcher/mod.ts";
+import { outlastingShortage } from "./shortage.ts";
 
 /** One process as `/proc/<pid>/stat` describes it. */
 export interface ProcStat {
@@ -66,7 +67,7 @@ export async function findSandboxMembers(rootPid: number, rootStart: string): Pr
 
 /** The source of the sandbox root in `task`'s mount table (`LiveStat.task`), or null when it has none. */
 async function sandboxSourceOf(task: string): Promise<string | null> {
-  const text = await readFile(`/proc/${task}/mountinfo`, "utf8").catch(() => "");
+  const text = await outlastingShortage(() => readFile(`/proc/${task}/mountinfo`, "utf8")).catch(() => "");
   for (const line of text.split("\n")) {
     const source = line.split(" - ")[1]?.split(" ")[1];
     if (isSandboxMountSource(source)) return source ?? null;
@@ -109,10 +110,10 @@ function procSnapshot(): Promise<ProcSnapshot> {
 
 async function scanProc(): Promise<ProcSnapshot> {
   const namespaces = new Map<number, string>();
-  const own = await readlink("/proc/self/ns/mnt").catch(() => null);
+  const own = await outlastingShortage(() => readlink("/proc/self/ns/mnt")).catch(() => null);
   let names: string[];
   try {
-    names = await readdir("/proc");
+    names = await outlastingShortage(() => readdir("/proc"));
   } catch {
     return { stats: [], namespaces, own, sandboxSources: new Map() };
   }
@@ -121,7 +122,9 @@ async function scanProc(): Promise<ProcSnapshot> {
       const stat = await readStat(Number(name));
       if (stat === null) return null;
       // Another user's process, or one gone, has no namespace to read: none is recorded.
-      const namespace = await readlink(`/proc/${stat.task}/ns/mnt`).catch(() => null);
+      const namespace = await outlastingShortage(() => readlink(`/proc/${stat.task}/ns/mnt`)).catch(() =>
+        null
+      );
       if (namespace !== null) namespaces.set(stat.pid, namespace);
       return stat;
     }),
@@ -211,7 +214,7 @@ async function readStat(pid: number): Promise<LiveStat | null> {
 async function statFields(task: string): Promise<string[] | null> {
   let text: string;
   try {
-    text = await readFile(`/proc/${task}/stat`, "latin1");
+    text = await outlastingShortage(() => readFile(`/proc/${task}/stat`, "latin1"));
   } catch {
     return null;
   }
@@ -221,7 +224,7 @@ async function statFields(task: string): Promise<string[] | null> {
 
 /** The `/proc` entry (`<pid>/task/<tid>`) of a live thread of `pid` other than its leader, or null. */
 async function liveThread(pid: number): Promise<string | null> {
-  const tids = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  const tids = await outlastingShortage(() => readdir(`/proc/${pid}/task`)).catch(() => [] as string[]);
   for (const tid of tids) {
     if (tid === `${pid}`) continue;
     const state = (await statFields(`${pid}/task/${tid}`))?.[0];

@@ -5,7 +5,7 @@
  * into the limit each get their answer at once, a process or EMFILE, and leave nothing behind.
  */
 import { describe, expect, test } from "bun:test";
-import { readdir, readFile } from "node:fs/promises";
+import { chown, readdir, readFile } from "node:fs/promises";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { RUNTIMES, serverCommand, startServer } from "../helpers/server.ts";
@@ -13,7 +13,8 @@ import type { TestServer } from "../helpers/server.ts";
 import { CallError } from "../helpers/client.ts";
 import type { TestClient } from "../helpers/client.ts";
 import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
-import { processesWithArgument, survivorsAfter, waitUntilDead } from "../helpers/proc.ts";
+import { isAlive, pollUntil, processesWithArgument, survivorsAfter, waitUntilDead } from "../helpers/proc.ts";
+import { NOBODY } from "../helpers/unprivileged_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const DESCRIPTOR_LIMIT = 64;
@@ -126,6 +127,52 @@ describe.each(RUNTIMES)("descriptors used up on %s", (runtime) => {
       await other.call("process/start", startParams("after", ["echo", "still serving"], dir.uri));
       await other.untilClosed("after");
       expect(other.outputText("after")).toBe("still serving\n");
+      expect(await survivorsAfter(seed, 10_000)).toEqual([]);
+    },
+    30_000,
+  );
+
+  // Without cgroups a terminate finds what left the group by reading /proc, which takes descriptors:
+  // a walk that found none saw no process, and the group's kill left the setsid child, its parent
+  // chain then lost, out of reach for good.
+  test(
+    "without cgroups, a terminate while the descriptors are used up still kills the setsid child",
+    async () => {
+      await using home = await tempDir();
+      await chown(home.path, NOBODY, NOBODY);
+      await using server = await startServer({
+        runtime,
+        command: [
+          "prlimit",
+          `--nofile=${DESCRIPTOR_LIMIT}`,
+          "setpriv",
+          `--reuid=${NOBODY}`,
+          `--regid=${NOBODY}`,
+          "--clear-groups",
+          ...serverCommand(runtime),
+        ],
+        args: ["--allow-local-users"],
+        env: { HOME: home.path, DENO_DIR: `${home.path}/deno` },
+      });
+      const seed = `${Date.now()}${Math.floor(Math.random() * 1_000)}`;
+      await using client = await server.session();
+      const script =
+        `setsid sleep 913.${seed} < /dev/null > /dev/null 2>&1 & echo $$; exec sleep 914.${seed}`;
+      await client.call(
+        "process/start",
+        startParams("tree", ["sh", "-c", script], home.uri, { env: CHILD_PATH }),
+      );
+      await client.waitForOutput("tree", "\n");
+      const leader = Number(client.outputText("tree").trim());
+      while ((await processesWithArgument(`913.${seed}`)).length === 0) await pause(POLL_MS);
+      const flood = await Promise.all(Array.from({ length: FLOOD }, () => openConnection(server)));
+      while (await descriptorsOf(server) < DESCRIPTOR_LIMIT - 1) await pause(POLL_MS);
+      expect(await client.call("process/terminate", { processId: "tree" })).toEqual({ running: true });
+      // The kill follows the walk: a walk that gave up at once has killed the group by now, one that
+      // waits for descriptors has not; either way the flood then ends.
+      await pollUntil(() => isAlive(leader), (alive) => !alive, 2_000);
+      for (const socket of flood) socket?.destroy();
+      await client.untilClosed("tree");
       expect(await survivorsAfter(seed, 10_000)).toEqual([]);
     },
     30_000,
