@@ -22,6 +22,7 @@ import type { SharedBound } from "./shared_bound.ts";
 import { INPUT_BUFFERS } from "./input_buffers.ts";
 import { ManagedProcess } from "./managed_process.ts";
 import type { SpawnTurns } from "./spawn_turns.ts";
+import { StartAdmission } from "./start_admission.ts";
 import { listRows } from "./list_rows.ts";
 import type { RowsWait } from "./list_rows.ts";
 import type { ProcessEvents } from "./managed_process.ts";
@@ -146,6 +147,8 @@ export class ProcessTable {
   #terminated = false;
   /** The containment's kill of everything left, from `terminateAll`. */
   #killing: Promise<void> = Promise.resolve();
+  /** This session's starts doing their steps before the spawn, a few at a time (`StartAdmission`). */
+  readonly #admission = new StartAdmission();
 
   /**
    * `containment` holds the session's processes; without one, each process is its group plus
@@ -238,6 +241,20 @@ export class ProcessTable {
   }
 
   async #spawn(
+    process: ManagedProcess,
+    params: ProcessStartParams,
+    checked: { cwd: string; limits: ProcessLimits },
+  ): Promise<ProcessStartResult> {
+    const admitted = this.#admission.enter();
+    if (admitted !== null) await admitted;
+    try {
+      return await this.#spawnAdmitted(process, params, checked);
+    } finally {
+      this.#admission.leave();
+    }
+  }
+
+  async #spawnAdmitted(
     process: ManagedProcess,
     params: ProcessStartParams,
     { cwd, limits }: { cwd: string; limits: ProcessLimits },
