@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { pathToUri } from "../../src/protocol/mod.ts";
 import { RUNTIMES, startCommandLine } from "../helpers/server.ts";
 import type { TestServer } from "../helpers/server.ts";
+import type { TestClient } from "../helpers/client.ts";
 import { CHILD_PATH, startParams } from "../helpers/shared_server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import { NOBODY } from "../helpers/unprivileged_server.ts";
@@ -24,6 +25,30 @@ function forgedLine(marker: string): string {
   const path = JSON.stringify(marker);
   return `try { globalThis.Deno ? Deno.writeTextFileSync(${path}, "ran") : ` +
     `process.getBuiltinModule("node:fs").writeFileSync(${path}, "ran"); } catch { /* confined */ }`;
+}
+
+/**
+ * Runs `script` in a sandbox on `workspace` with `line` (the forged line, owned by `who`) beside
+ * it, and answers what it printed.
+ */
+async function forgeInSandbox(
+  client: TestClient,
+  workspace: string,
+  script: string,
+  marker: string,
+  who: "root" | "nobody",
+): Promise<string> {
+  await fs.writeFile(join(workspace, "line"), `${forgedLine(marker)}\n`);
+  if (who === "nobody") await fs.chown(join(workspace, "line"), NOBODY, NOBODY);
+  await client.call(
+    "process/start",
+    startParams("forge", ["sh", "-c", script], workspace, {
+      env: CHILD_PATH,
+      sandbox: sandbox(workspace),
+    }),
+  );
+  await client.untilClosed("forge");
+  return client.outputText("forge");
 }
 
 function sandbox(workspace: string): Record<string, unknown> {
@@ -91,17 +116,7 @@ describe.each(RUNTIMES)(
           const script =
             `cat cache/exec-server.js > copy && { head -n 1 copy; cat line; tail -n +2 copy; } > ` +
             "cache/exec-server.js && echo forged";
-          await fs.writeFile(join(workspace, "line"), `${forgedLine(marker)}\n`);
-          if (who === "nobody") await fs.chown(join(workspace, "line"), NOBODY, NOBODY);
-          await client.call(
-            "process/start",
-            startParams("forge", ["sh", "-c", script], workspace, {
-              env: CHILD_PATH,
-              sandbox: sandbox(workspace),
-            }),
-          );
-          await client.untilClosed("forge");
-          forged = client.outputText("forge");
+          forged = await forgeInSandbox(client, workspace, script, marker, who);
           // The next sandboxed launch runs the server's bundle before it confines itself.
           await client.call(
             "process/start",
@@ -189,17 +204,7 @@ describe.each(RUNTIMES)(
             await using client = await server.session();
             const script =
               "cat cache/zod/index.js > copy && { cat line; cat copy; } > cache/zod/index.js && echo forged";
-            await fs.writeFile(join(workspace, "line"), `${forgedLine(marker)}\n`);
-            if (who === "nobody") await fs.chown(join(workspace, "line"), NOBODY, NOBODY);
-            await client.call(
-              "process/start",
-              startParams("forge", ["sh", "-c", script], workspace, {
-                env: CHILD_PATH,
-                sandbox: sandbox(workspace),
-              }),
-            );
-            await client.untilClosed("forge");
-            forged = client.outputText("forge");
+            forged = await forgeInSandbox(client, workspace, script, marker, who);
           }
           {
             await using _again = await start();
