@@ -79,11 +79,7 @@ describe.each(RUNTIMES)("descriptors used up on %s", (runtime) => {
       command: ["prlimit", `--nofile=${DESCRIPTOR_LIMIT}`, ...serverCommand(runtime)],
     });
     await using dir = await tempDir();
-    const flood = await Promise.all(Array.from({ length: FLOOD }, () => openConnection(server)));
-    // What the case is about: the server runs out of descriptors. One short of the limit is enough
-    // to know: with connections still waiting, its next accept takes the last one and the one after
-    // fails (Deno then closes its listening socket, which leaves it one short).
-    while (await descriptorsOf(server) < DESCRIPTOR_LIMIT - 1) await pause(POLL_MS);
+    const flood = await useUpDescriptors(server);
     for (const socket of flood) socket?.destroy();
     await using client = await untilAccepting(server);
     await client.call("process/start", startParams("after", ["echo", "still serving"], dir.uri));
@@ -105,17 +101,8 @@ describe.each(RUNTIMES)("descriptors used up on %s", (runtime) => {
       await using dir = await tempDir();
       const seed = `${Date.now()}${Math.floor(Math.random() * 1_000)}`;
       const client = await server.session();
-      const script =
-        `setsid sleep 911.${seed} < /dev/null > /dev/null 2>&1 & echo $$; exec sleep 912.${seed}`;
-      await client.call(
-        "process/start",
-        startParams("daemon", ["sh", "-c", script], dir.uri, { env: CHILD_PATH }),
-      );
-      await client.waitForOutput("daemon", "\n");
-      const leader = Number(client.outputText("daemon").trim());
-      while ((await processesWithArgument(`911.${seed}`)).length === 0) await pause(POLL_MS);
-      const flood = await Promise.all(Array.from({ length: FLOOD }, () => openConnection(server)));
-      while (await descriptorsOf(server) < DESCRIPTOR_LIMIT - 1) await pause(POLL_MS);
+      const leader = await startDaemonTree(client, "daemon", dir.uri, `911.${seed}`, `912.${seed}`);
+      const flood = await useUpDescriptors(server);
       await client[Symbol.asyncDispose]();
       // The expiry has killed the group: its kill of the cgroup has met the flood.
       await waitUntilDead(leader);
@@ -156,17 +143,8 @@ describe.each(RUNTIMES)("descriptors used up on %s", (runtime) => {
       });
       const seed = `${Date.now()}${Math.floor(Math.random() * 1_000)}`;
       await using client = await server.session();
-      const script =
-        `setsid sleep 913.${seed} < /dev/null > /dev/null 2>&1 & echo $$; exec sleep 914.${seed}`;
-      await client.call(
-        "process/start",
-        startParams("tree", ["sh", "-c", script], home.uri, { env: CHILD_PATH }),
-      );
-      await client.waitForOutput("tree", "\n");
-      const leader = Number(client.outputText("tree").trim());
-      while ((await processesWithArgument(`913.${seed}`)).length === 0) await pause(POLL_MS);
-      const flood = await Promise.all(Array.from({ length: FLOOD }, () => openConnection(server)));
-      while (await descriptorsOf(server) < DESCRIPTOR_LIMIT - 1) await pause(POLL_MS);
+      const leader = await startDaemonTree(client, "tree", home.uri, `913.${seed}`, `914.${seed}`);
+      const flood = await useUpDescriptors(server);
       expect(await client.call("process/terminate", { processId: "tree" })).toEqual({ running: true });
       // The kill follows the walk: a walk that gave up at once has killed the group by now, one that
       // waits for descriptors has not; either way the flood then ends.
@@ -200,8 +178,7 @@ describe.each(RUNTIMES)("descriptors used up on %s", (runtime) => {
       );
       await client.waitForOutput("spin", "\n");
       const pid = Number(client.outputText("spin").trim());
-      const flood = await Promise.all(Array.from({ length: FLOOD }, () => openConnection(server)));
-      while (await descriptorsOf(server) < DESCRIPTOR_LIMIT - 1) await pause(POLL_MS);
+      const flood = await useUpDescriptors(server);
       await client.call("process/write", { processId: "spin", chunk: btoa("go\n") });
       // Past its limit by half a second of its own CPU time, every look of the budget has met the flood.
       while (await cpuSecondsOf(pid) < limitSeconds + 0.5) await pause(POLL_MS);
@@ -268,6 +245,39 @@ describe.each(RUNTIMES)("descriptors used up on %s", (runtime) => {
     30_000,
   );
 });
+
+/**
+ * Opens `FLOOD` connections and waits until the server holds one descriptor short of its limit:
+ * with connections still waiting, its next accept takes the last one and the one after fails (Deno
+ * then closes its listening socket, which leaves it one short). The caller destroys them.
+ */
+async function useUpDescriptors(server: TestServer): Promise<Array<Socket | null>> {
+  const flood = await Promise.all(Array.from({ length: FLOOD }, () => openConnection(server)));
+  while (await descriptorsOf(server) < DESCRIPTOR_LIMIT - 1) await pause(POLL_MS);
+  return flood;
+}
+
+/**
+ * Starts `processId`, a shell that leaves a `setsid` daemon (`sleep DAEMON_TAG`) and becomes
+ * `sleep LEADER_TAG`; resolves with the shell's pid once the daemon runs.
+ */
+async function startDaemonTree(
+  client: TestClient,
+  processId: string,
+  cwd: string,
+  daemonTag: string,
+  leaderTag: string,
+): Promise<number> {
+  const script = `setsid sleep ${daemonTag} < /dev/null > /dev/null 2>&1 & echo $$; exec sleep ${leaderTag}`;
+  await client.call(
+    "process/start",
+    startParams(processId, ["sh", "-c", script], cwd, { env: CHILD_PATH }),
+  );
+  await client.waitForOutput(processId, "\n");
+  const leader = Number(client.outputText(processId).trim());
+  while ((await processesWithArgument(daemonTag)).length === 0) await pause(POLL_MS);
+  return leader;
+}
 
 /** The CPU time a process has used, in seconds (infinite once it is gone: it used what it could). */
 async function cpuSecondsOf(pid: number): Promise<number> {
